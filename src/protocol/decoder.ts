@@ -1,0 +1,189 @@
+import { ErrorCode, RosgateError } from '../errors.js';
+import { prefixSize, readLength } from './length.js';
+import { Sentence } from './sentence.js';
+
+/** Limits a decoder enforces before it buffers anything (DESIGN invariant 7). */
+export interface DecoderLimits {
+  /** Largest word in bytes. @default 16 MiB */
+  maxWordBytes: number;
+  /** Most words in one sentence. @default 4096 */
+  maxWordsPerSentence: number;
+  /** Largest sentence in bytes, prefixes included. @default 32 MiB */
+  maxSentenceBytes: number;
+}
+
+export const DEFAULT_DECODER_LIMITS: Readonly<DecoderLimits> = Object.freeze({
+  maxWordBytes: 16 * 1024 * 1024,
+  maxWordsPerSentence: 4096,
+  maxSentenceBytes: 32 * 1024 * 1024,
+});
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Streaming RouterOS API decoder (ROUTEROS-API §1).
+ *
+ * It keeps one buffer and an offset (as pg-protocol does). A chunk is adopted
+ * without copying when nothing is left over; otherwise the partial sentence
+ * and the chunk are joined in a buffer sized for the largest pending word.
+ * Bytes already handed out in sentences are never overwritten: new data is
+ * only ever appended past the end of what was written.
+ *
+ * Parsing is incremental: word offsets of a partial sentence are kept, so a
+ * sentence arriving one byte at a time is scanned once.
+ *
+ * Lone terminators (empty sentences) are skipped: the router ignores them
+ * and they must never reach a client (§1).
+ */
+export class Decoder {
+  readonly limits: Readonly<DecoderLimits>;
+  #buf: Buffer = EMPTY;
+  /** True when #buf is ours, so free space past #end may be written. */
+  #owned = false;
+  /** Start of the sentence being parsed. */
+  #sentenceStart = 0;
+  /** Next unparsed byte. */
+  #pos = 0;
+  /** End of valid bytes in #buf. */
+  #end = 0;
+  /** Absolute offset the pending word ends at, when known. */
+  #need = 0;
+  #offsets: number[] = [];
+  #failed: unknown;
+  #hasFailed = false;
+  /** Empty sentences seen and skipped. */
+  emptySentences = 0;
+
+  constructor(limits: Partial<DecoderLimits> = {}) {
+    this.limits = { ...DEFAULT_DECODER_LIMITS, ...limits };
+  }
+
+  /** Bytes held for a sentence that has not ended yet. */
+  get pendingBytes(): number {
+    return this.#end - this.#sentenceStart;
+  }
+
+  /** The error that stopped this decoder, if any. */
+  get error(): unknown {
+    return this.#failed;
+  }
+
+  /**
+   * Feed a chunk; `onSentence` is called for each complete sentence, in
+   * order. Throws a RosgateError on a framing error or a limit; sentences
+   * completed before the bad bytes have already been delivered, and the
+   * decoder ignores everything after.
+   */
+  push(chunk: Buffer, onSentence: (sentence: Sentence) => void): void {
+    if (this.#hasFailed || chunk.length === 0) return;
+    this.#append(chunk);
+    try {
+      this.#parse(onSentence);
+    } catch (err) {
+      this.#hasFailed = true;
+      this.#failed = err;
+      this.#release();
+      throw err;
+    }
+  }
+
+  /** Convenience for tests and tools: decode a chunk into an array. */
+  decode(chunk: Buffer): Sentence[] {
+    const out: Sentence[] = [];
+    this.push(chunk, (s) => out.push(s));
+    return out;
+  }
+
+  #append(chunk: Buffer): void {
+    const pending = this.#end - this.#sentenceStart;
+    if (pending === 0) {
+      this.#buf = chunk;
+      this.#owned = false;
+      this.#sentenceStart = this.#pos = 0;
+      this.#end = chunk.length;
+      return;
+    }
+    if (this.#owned && this.#buf.length - this.#end >= chunk.length) {
+      chunk.copy(this.#buf, this.#end);
+      this.#end += chunk.length;
+      return;
+    }
+    const total = pending + chunk.length;
+    const size = Math.max(total, this.#need - this.#sentenceStart, pending * 2);
+    const next = Buffer.allocUnsafe(size);
+    this.#buf.copy(next, 0, this.#sentenceStart, this.#end);
+    chunk.copy(next, pending);
+    this.#pos -= this.#sentenceStart;
+    this.#need = Math.max(0, this.#need - this.#sentenceStart);
+    this.#sentenceStart = 0;
+    this.#end = total;
+    this.#buf = next;
+    this.#owned = true;
+  }
+
+  #parse(onSentence: (sentence: Sentence) => void): void {
+    const buf = this.#buf;
+    const end = this.#end;
+    const { maxWordBytes, maxWordsPerSentence, maxSentenceBytes } = this.limits;
+    let pos = this.#pos;
+    let start = this.#sentenceStart;
+    let offsets = this.#offsets;
+    while (pos < end) {
+      const first = buf[pos] as number;
+      let length: number;
+      let size: number;
+      if (first < 0x80) {
+        length = first;
+        size = 1;
+      } else {
+        size = prefixSize(first);
+        if (pos + size > end) break;
+        length = readLength(buf, pos, size);
+      }
+      if (length === 0) {
+        pos += 1;
+        if (offsets.length === 0) this.emptySentences++;
+        else {
+          onSentence(new Sentence(buf, start, pos, offsets));
+          offsets = [];
+        }
+        start = pos;
+        continue;
+      }
+      const wordEnd = pos + size + length;
+      if (length > maxWordBytes) {
+        throw new RosgateError(ErrorCode.WordTooLong, 'word exceeds the size limit', {
+          details: { length, limit: maxWordBytes },
+        });
+      }
+      if (wordEnd + 1 - start > maxSentenceBytes) {
+        throw new RosgateError(ErrorCode.SentenceTooLong, 'sentence exceeds the size limit', {
+          details: { length: wordEnd + 1 - start, limit: maxSentenceBytes },
+        });
+      }
+      if (offsets.length >> 1 >= maxWordsPerSentence) {
+        throw new RosgateError(ErrorCode.TooManyWords, 'sentence exceeds the word limit', {
+          details: { limit: maxWordsPerSentence },
+        });
+      }
+      if (wordEnd > end) {
+        this.#need = wordEnd;
+        break;
+      }
+      offsets.push(pos + size - start, wordEnd - start);
+      pos = wordEnd;
+    }
+    this.#pos = pos;
+    this.#sentenceStart = start;
+    this.#offsets = offsets;
+    if (start === end) this.#release();
+  }
+
+  /** Drop the buffer once everything in it has been handed out. */
+  #release(): void {
+    this.#buf = EMPTY;
+    this.#owned = false;
+    this.#sentenceStart = this.#pos = this.#end = this.#need = 0;
+    this.#offsets = [];
+  }
+}

@@ -1,0 +1,77 @@
+import { encodeSentence, encodeSentences, type WordInput } from './encoder.js';
+
+/**
+ * Builders for the reply sentences rosgate itself writes. Tags are Buffers
+ * or latin1 strings; `undefined` means the command was untagged, and then no
+ * `.tag` word is written at all (ROUTEROS-API §4).
+ */
+export type Tag = Buffer | string | undefined;
+
+/** Trap categories (ROUTEROS-API §2). */
+export const TrapCategory = {
+  MissingItem: 0,
+  ArgumentValue: 1,
+  Interrupted: 2,
+  Scripting: 3,
+  General: 4,
+  Api: 5,
+  Tty: 6,
+  Return: 7,
+} as const;
+export type TrapCategory = (typeof TrapCategory)[keyof typeof TrapCategory];
+
+/** The `.tag=` word for `tag`, or nothing for an untagged command. */
+export function tagWords(tag: Tag): WordInput[] {
+  if (tag === undefined) return [];
+  return typeof tag === 'string' ? [`.tag=${tag}`] : [Buffer.concat([Buffer.from('.tag=', 'latin1'), tag])];
+}
+
+/** `!done` words with optional attributes (`{ ret: '*3' }`). */
+export function doneWords(tag: Tag, attributes: Record<string, WordInput> = {}): WordInput[] {
+  return ['!done', ...attributeWords(attributes), ...tagWords(tag)];
+}
+
+/** `!re` words for a row. */
+export function reWords(tag: Tag, attributes: Record<string, WordInput>): WordInput[] {
+  return ['!re', ...attributeWords(attributes), ...tagWords(tag)];
+}
+
+/** `!trap` words: `=category=` only when given, `=message=` always (socialwifi needs it). */
+export function trapWords(tag: Tag, message: string, category?: TrapCategory): WordInput[] {
+  const words: WordInput[] = ['!trap'];
+  if (category !== undefined) words.push(`=category=${category}`);
+  words.push(`=message=${message}`);
+  return [...words, ...tagWords(tag)];
+}
+
+/** `!fatal` words: the reason is a raw word, not an attribute (§2). */
+export function fatalWords(reason: string): WordInput[] {
+  return ['!fatal', reason];
+}
+
+/** `=name=value` words, values taken byte for byte. */
+export function attributeWords(attributes: Record<string, WordInput>): WordInput[] {
+  const out: WordInput[] = [];
+  for (const [name, value] of Object.entries(attributes)) {
+    out.push(typeof value === 'string' ? `=${name}=${value}` : Buffer.concat([Buffer.from(`=${name}=`, 'latin1'), value]));
+  }
+  return out;
+}
+
+/** `!done` as bytes. */
+export function encodeDone(tag: Tag, attributes?: Record<string, WordInput>): Buffer {
+  return encodeSentence(doneWords(tag, attributes));
+}
+
+/**
+ * A refusal: `!trap` then `!done`, both on `tag`, in one Buffer so it goes
+ * out in one write (ROUTEROS-API §9: BenMenking and node-routeros need it).
+ */
+export function encodeTrapDone(tag: Tag, message: string, category?: TrapCategory): Buffer {
+  return encodeSentences([trapWords(tag, message, category), doneWords(tag)]);
+}
+
+/** `!fatal` with its reason, as bytes. */
+export function encodeFatal(reason: string): Buffer {
+  return encodeSentence(fatalWords(reason));
+}

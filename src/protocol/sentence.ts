@@ -1,0 +1,225 @@
+import { encodeSentence, type WordInput } from './encoder.js';
+import { lengthSize, writeLength } from './length.js';
+
+const TAG_PREFIX = Buffer.from('.tag=', 'latin1');
+const EQ = 0x3d; // '='
+const QUESTION = 0x3f; // '?'
+
+/**
+ * One RouterOS API sentence, as a view over the bytes it arrived in.
+ *
+ * The decoder records only word offsets; a word becomes a Buffer view when
+ * somebody asks for it, and strings are made only on demand (for policy,
+ * cache keys and audit). `raw` is the exact wire form, terminator included,
+ * so a sentence that passes through unchanged is forwarded as it came
+ * (DESIGN invariant 1).
+ */
+export class Sentence {
+  /** Backing buffer; words and `raw` are views into it. */
+  readonly #buf: Buffer;
+  readonly #start: number;
+  readonly #end: number;
+  /** Pairs of [wordStart, wordEnd), relative to #start. */
+  readonly #offsets: readonly number[];
+  #words: Buffer[] | undefined;
+  #command: string | undefined;
+  #tagIndex = -2;
+
+  /** @internal Used by the decoder; build sentences with `Sentence.from`. */
+  constructor(buf: Buffer, start: number, end: number, offsets: readonly number[]) {
+    this.#buf = buf;
+    this.#start = start;
+    this.#end = end;
+    this.#offsets = offsets;
+  }
+
+  /** Build a sentence from words (encodes it once). */
+  static from(words: readonly WordInput[]): Sentence {
+    const raw = encodeSentence(words);
+    const offsets: number[] = [];
+    let at = 0;
+    for (const word of words) {
+      const n = typeof word === 'string' ? Buffer.byteLength(word, 'latin1') : word.length;
+      at += lengthSize(n);
+      offsets.push(at, at + n);
+      at += n;
+    }
+    return new Sentence(raw, 0, raw.length, offsets);
+  }
+
+  /** The exact bytes of this sentence on the wire, terminator included. */
+  get raw(): Buffer {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+
+  /** Bytes on the wire. */
+  get byteLength(): number {
+    return this.#end - this.#start;
+  }
+
+  get wordCount(): number {
+    return this.#offsets.length >> 1;
+  }
+
+  /** Word `i` as a view (no copy). */
+  word(i: number): Buffer {
+    const from = this.#offsets[2 * i];
+    if (from === undefined) throw new RangeError(`no word ${i}`);
+    return this.#buf.subarray(this.#start + from, this.#start + (this.#offsets[2 * i + 1] as number));
+  }
+
+  /** Byte length of word `i`. */
+  wordLength(i: number): number {
+    return (this.#offsets[2 * i + 1] as number) - (this.#offsets[2 * i] as number);
+  }
+
+  /** All words as views. */
+  get words(): readonly Buffer[] {
+    if (this.#words === undefined) {
+      const words: Buffer[] = [];
+      for (let i = 0; i < this.wordCount; i++) words.push(this.word(i));
+      this.#words = words;
+    }
+    return this.#words;
+  }
+
+  /** Word `i` as a latin1 string (lossless, one byte one char). */
+  wordString(i: number): string {
+    const from = this.#start + (this.#offsets[2 * i] as number);
+    return this.#buf.toString('latin1', from, this.#start + (this.#offsets[2 * i + 1] as number));
+  }
+
+  /** The first word: a command (`/ip/address/print`) or a reply (`!done`). */
+  get command(): string {
+    if (this.#command === undefined) this.#command = this.wordCount === 0 ? '' : this.wordString(0);
+    return this.#command;
+  }
+
+  /** True when word `i` starts with `prefix`. */
+  wordStartsWith(i: number, prefix: Buffer): boolean {
+    const from = this.#start + (this.#offsets[2 * i] as number);
+    const to = this.#start + (this.#offsets[2 * i + 1] as number);
+    if (to - from < prefix.length) return false;
+    return this.#buf.compare(prefix, 0, prefix.length, from, from + prefix.length) === 0;
+  }
+
+  /** Index of the `.tag=` word, or -1. Found anywhere after the first word (§2). */
+  get tagIndex(): number {
+    if (this.#tagIndex === -2) {
+      this.#tagIndex = -1;
+      for (let i = 1; i < this.wordCount; i++) {
+        if (this.wordStartsWith(i, TAG_PREFIX)) {
+          this.#tagIndex = i;
+          break;
+        }
+      }
+    }
+    return this.#tagIndex;
+  }
+
+  /**
+   * The tag value, or undefined when the sentence has none. An empty
+   * `.tag=` counts as no tag: RouterOS answers it untagged (§4).
+   */
+  get tag(): Buffer | undefined {
+    const i = this.tagIndex;
+    if (i < 0) return undefined;
+    const word = this.word(i);
+    return word.length === TAG_PREFIX.length ? undefined : word.subarray(TAG_PREFIX.length);
+  }
+
+  /** The tag as a latin1 string, or undefined. */
+  get tagString(): string | undefined {
+    const tag = this.tag;
+    return tag === undefined ? undefined : tag.toString('latin1', 0, tag.length);
+  }
+
+  /**
+   * Attribute `name` (`=name=value`, or `=name` as an empty value), or
+   * undefined. Values may contain `=`: only the second `=` splits (§2).
+   */
+  attribute(name: string): Buffer | undefined {
+    const key = Buffer.from(`=${name}`, 'latin1');
+    for (let i = 1; i < this.wordCount; i++) {
+      if (!this.wordStartsWith(i, key)) continue;
+      const word = this.word(i);
+      if (word.length === key.length) return word.subarray(key.length);
+      if (word[key.length] === EQ) return word.subarray(key.length + 1);
+    }
+    return undefined;
+  }
+
+  /** Attribute `name` as a latin1 string, or undefined. */
+  attributeString(name: string): string | undefined {
+    const value = this.attribute(name);
+    return value === undefined ? undefined : value.toString('latin1', 0, value.length);
+  }
+
+  /** True when the sentence carries attribute `name`. */
+  hasAttribute(name: string): boolean {
+    return this.attribute(name) !== undefined;
+  }
+
+  /**
+   * All `=name=value` attributes in order, names as latin1 strings, values as
+   * views. A later duplicate wins, as on the router.
+   */
+  attributes(): Map<string, Buffer> {
+    const out = new Map<string, Buffer>();
+    for (let i = 1; i < this.wordCount; i++) {
+      const word = this.word(i);
+      if (word[0] !== EQ) continue;
+      const split = word.indexOf(EQ, 1);
+      if (split < 0) out.set(word.toString('latin1', 1, word.length), word.subarray(word.length));
+      else out.set(word.toString('latin1', 1, split), word.subarray(split + 1));
+    }
+    return out;
+  }
+
+  /** Query words (`?...`) in their order, which matters (§2). */
+  queries(): Buffer[] {
+    const out: Buffer[] = [];
+    for (let i = 1; i < this.wordCount; i++) {
+      if (this.#buf[this.#start + (this.#offsets[2 * i] as number)] === QUESTION) out.push(this.word(i));
+    }
+    return out;
+  }
+
+  /**
+   * The wire bytes with the tag replaced by `tag`, or removed when `tag` is
+   * undefined; a sentence without a tag gets one appended. Only the tag word
+   * is re-encoded; the other bytes are copied as they are (DESIGN invariant 1).
+   */
+  withTag(tag: Buffer | string | undefined): Buffer {
+    const index = this.tagIndex;
+    if (index < 0 && tag === undefined) return this.raw;
+    const tagLength = tag === undefined ? 0 : TAG_PREFIX.length + (typeof tag === 'string' ? Buffer.byteLength(tag, 'latin1') : tag.length);
+    const tagWordSize = tag === undefined ? 0 : lengthSize(tagLength) + tagLength;
+    let cutFrom: number;
+    let cutTo: number;
+    if (index < 0) {
+      cutFrom = cutTo = this.#end - 1; // insert before the terminator
+    } else {
+      // The tag word's prefix starts where the previous word ends (it may be
+      // non-minimal, so its size is not derived from the length).
+      cutFrom = this.#start + (this.#offsets[2 * index - 1] as number);
+      cutTo = this.#start + (this.#offsets[2 * index + 1] as number);
+    }
+    const out = Buffer.allocUnsafe(this.byteLength - (cutTo - cutFrom) + tagWordSize);
+    let at = this.#buf.copy(out, 0, this.#start, cutFrom);
+    if (tag !== undefined) {
+      at = writeLength(out, at, tagLength);
+      at += TAG_PREFIX.copy(out, at);
+      at += typeof tag === 'string' ? out.write(tag, at, 'latin1') : tag.copy(out, at);
+    }
+    this.#buf.copy(out, at, cutTo, this.#end);
+    return out;
+  }
+
+  /** A readable form for logs and tests; secrets must be redacted by the caller. */
+  toString(): string {
+    const parts: string[] = [];
+    for (let i = 0; i < this.wordCount; i++) parts.push(this.wordString(i));
+    return parts.join(' ');
+  }
+}
