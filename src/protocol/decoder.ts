@@ -141,7 +141,8 @@ export class Decoder {
         length = readLength(buf, pos, size);
       }
       if (length === 0) {
-        pos += 1;
+        // A terminator may itself be non-minimal (`80 00`); step over all of it.
+        pos += size;
         if (offsets.length === 0) this.emptySentences++;
         else {
           onSentence(new Sentence(buf, start, pos, offsets));
@@ -167,7 +168,9 @@ export class Decoder {
         });
       }
       if (wordEnd > end) {
-        this.#need = wordEnd;
+        // Room for the word and the byte after it (at least the terminator),
+        // so a large word is buffered in one allocation sized from its header.
+        this.#need = wordEnd + 1;
         break;
       }
       offsets.push(pos + size - start, wordEnd - start);

@@ -198,7 +198,9 @@ export class Sentence {
     let cutFrom: number;
     let cutTo: number;
     if (index < 0) {
-      cutFrom = cutTo = this.#end - 1; // insert before the terminator
+      // Insert before the terminator, which starts where the last word ends
+      // (it may be a non-minimal zero such as `80 00`).
+      cutFrom = cutTo = this.#start + (this.#offsets[this.#offsets.length - 1] ?? 0);
     } else {
       // The tag word's prefix starts where the previous word ends (it may be
       // non-minimal, so its size is not derived from the length).

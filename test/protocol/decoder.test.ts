@@ -1,0 +1,210 @@
+import t from 'tap';
+import { isRosgateError, RosgateError } from '../../src/errors.js';
+import { DEFAULT_DECODER_LIMITS, Decoder, type DecoderLimits } from '../../src/protocol/decoder.js';
+import type { Sentence } from '../../src/protocol/sentence.js';
+import { byteByByte, decodeChunks, everySplit, hex, sentenceBytes, sharesMemory, splitAt, thrown } from '../fixtures/bytes.js';
+
+const DONE = '05 21646f6e65 00';
+
+interface ErrorCase {
+  name: string;
+  /** Bytes fed as one chunk; a valid `!done` is appended after them. */
+  wire: string;
+  code: string;
+  limits?: Partial<DecoderLimits>;
+  /** Sentences expected before the error. */
+  before: number;
+}
+
+const errorCases: ErrorCase[] = [
+  // Checklist 3: reserved first bytes F1..FF.
+  ...Array.from({ length: 15 }, (_, i): ErrorCase => {
+    const byte = (0xf1 + i).toString(16);
+    return {
+      name: `first byte 0x${byte} of a sentence`,
+      wire: `${byte} 00 00 00 00 00`,
+      code: 'ROSGATE_FRAMING_CONTROL_BYTE',
+      before: 0,
+    };
+  }),
+  {
+    name: 'control byte 0xF8 in the middle of a sentence',
+    wire: '05 21646f6e65 f8',
+    code: 'ROSGATE_FRAMING_CONTROL_BYTE',
+    before: 0,
+  },
+  {
+    name: 'control byte 0xFF right after a complete sentence',
+    wire: `${DONE} ff`,
+    code: 'ROSGATE_FRAMING_CONTROL_BYTE',
+    before: 1,
+  },
+  // Checklist 7: a word larger than the cap.
+  {
+    name: 'a word one byte over maxWordBytes',
+    wire: '09 3d613d3132333435 00',
+    code: 'ROSGATE_WORD_TOO_LONG',
+    limits: { maxWordBytes: 8 },
+    before: 0,
+  },
+  {
+    name: 'a bare header announcing a word over maxWordBytes',
+    wire: `${DONE} 80 80`,
+    code: 'ROSGATE_WORD_TOO_LONG',
+    limits: { maxWordBytes: 0x7f },
+    before: 1,
+  },
+  {
+    name: 'a fifth word with maxWordsPerSentence 4',
+    wire: '01 61 01 62 01 63 01 64 01 65 00',
+    code: 'ROSGATE_TOO_MANY_WORDS',
+    limits: { maxWordsPerSentence: 4 },
+    before: 0,
+  },
+  {
+    name: 'a sentence one byte over maxSentenceBytes',
+    wire: '03 617263 03 646566 00',
+    code: 'ROSGATE_SENTENCE_TOO_LONG',
+    limits: { maxSentenceBytes: 8 },
+    before: 0,
+  },
+];
+
+for (const c of errorCases) {
+  t.test(`${c.name} fails with ${c.code} and nothing is emitted after it`, async (t) => {
+    const stream = Buffer.concat([hex(c.wire), hex(DONE)]);
+    // As one chunk, split at every byte, and one byte at a time.
+    for (const chunks of [[stream], ...everySplit(stream), byteByByte(stream)]) {
+      const got = decodeChunks([...chunks, hex(DONE), hex(DONE)], c.limits);
+      const label = `chunk sizes ${chunks.map((b) => b.length).join(',')}`;
+      t.equal(got.sentences.length, c.before, `${label}: sentences before the error`);
+      t.ok(isRosgateError(got.error, c.code as RosgateError['code']), `${label}: ${c.code}`);
+      t.same(got.afterError, [], `${label}: nothing after the error`);
+      t.equal(got.decoder.error, got.error, `${label}: the decoder remembers its error`);
+      t.equal(got.decoder.pendingBytes, 0, `${label}: buffers released`);
+    }
+  });
+}
+
+t.test('limits are enforced on the header, before the word is buffered', async (t) => {
+  const MiB = 1024 * 1024;
+  // 1 GiB = 0x40000000 needs the 5-byte form.
+  const header = hex('f0 40 00 00 00');
+  const decoder = new Decoder({ maxWordBytes: MiB });
+  let err = thrown(() => decoder.push(header, () => t.fail('no sentence')));
+  t.ok(isRosgateError(err, 'ROSGATE_WORD_TOO_LONG'), 'throws on the five header bytes alone');
+  t.same((err as RosgateError).details, { length: 0x40000000, limit: MiB }, 'details name length and limit');
+
+  // The header arriving one byte at a time: nothing thrown until it is complete.
+  const slow = new Decoder({ maxWordBytes: MiB });
+  for (const byte of header.subarray(0, 4)) slow.push(Buffer.of(byte), () => t.fail('no sentence'));
+  t.equal(slow.pendingBytes, 4, 'the partial header is held');
+  err = thrown(() => slow.push(header.subarray(4), () => t.fail('no sentence')));
+  t.ok(isRosgateError(err, 'ROSGATE_WORD_TOO_LONG'), 'throws on the last header byte');
+
+  // The sentence limit counts prefixes, earlier words and the terminator.
+  const sized = new Decoder({ maxSentenceBytes: 100 });
+  sized.push(hex('05 21646f6e65'), () => t.fail('no sentence'));
+  err = thrown(() => sized.push(hex('e0 00 01 00'), () => t.fail('no sentence')));
+  t.ok(isRosgateError(err, 'ROSGATE_SENTENCE_TOO_LONG'), 'a header that would pass the sentence cap throws');
+  t.same((err as RosgateError).details, { length: 6 + 4 + 256 + 1, limit: 100 }, 'details give the would-be size');
+
+  const counted = new Decoder({ maxWordsPerSentence: 2 });
+  counted.push(hex('01 61 01 62'), () => t.fail('no sentence'));
+  counted.push(hex('e0'), () => t.fail('no sentence'));
+  t.equal(counted.pendingBytes, 5, 'an incomplete header of a third word is held');
+  err = thrown(() => counted.push(hex('00 00 10'), () => t.fail('no sentence')));
+  t.ok(isRosgateError(err, 'ROSGATE_TOO_MANY_WORDS'), 'the third word header throws before its content');
+  t.same((err as RosgateError).details, { limit: 2 }, 'details give the limit');
+});
+
+t.test('words, sentences and word counts exactly at their limits are accepted', async (t) => {
+  const limits = { maxWordBytes: 8, maxWordsPerSentence: 3, maxSentenceBytes: 19 };
+  // 9 + 9 + 1 = 19 bytes with two words of 8 bytes.
+  const atLimit = hex('08 3d613d3132333435 08 3d623d3132333435 00');
+  const got = decodeChunks(byteByByte(atLimit), limits);
+  t.equal(got.error, undefined, 'no error');
+  t.equal(got.sentences.length, 1, 'decoded');
+  const three = decodeChunks([hex('01 61 01 62 01 63 00')], limits);
+  t.equal(three.sentences[0]?.wordCount, 3, 'three words with a limit of three');
+  t.same(new Decoder().limits, DEFAULT_DECODER_LIMITS, 'defaults apply when no limits are given');
+  t.same(new Decoder({ maxWordBytes: 5 }).limits, { ...DEFAULT_DECODER_LIMITS, maxWordBytes: 5 }, 'limits merge');
+});
+
+t.test('a chunk with nothing left over is adopted without copying', async (t) => {
+  const chunk = Buffer.concat([hex(DONE), sentenceBytes('!re', '=name=u1', '.tag=7')]);
+  const [done, re] = new Decoder().decode(chunk) as [Sentence, Sentence];
+  t.equal(done.raw.buffer, chunk.buffer, 'first sentence views the chunk memory');
+  t.equal(done.raw.byteOffset, chunk.byteOffset, 'at the chunk start');
+  t.equal(re.raw.buffer, chunk.buffer, 'second sentence views the chunk memory');
+  t.equal(re.raw.byteOffset, chunk.byteOffset + 7, 'right after the first');
+  t.equal(re.word(1).buffer, chunk.buffer, 'words are views too');
+
+  // After a partial sentence is completed, the next whole chunk is adopted again.
+  const decoder = new Decoder();
+  const [a, b] = splitAt(hex(DONE), 3);
+  decoder.push(a as Buffer, () => t.fail('not yet'));
+  const joined = decoder.decode(b as Buffer);
+  t.equal(joined.length, 1, 'the split sentence completes');
+  t.notOk(sharesMemory(joined[0]?.raw as Buffer, b as Buffer), 'a joined sentence lives in the decoder buffer');
+  const fresh = hex(DONE);
+  t.equal(decoder.decode(fresh)[0]?.raw.buffer, fresh.buffer, 'the following whole chunk is adopted');
+});
+
+t.test('handed-out sentences stay unchanged while later chunks are pushed', async (t) => {
+  const sentences: Buffer[] = [];
+  for (let i = 0; i < 40; i++) sentences.push(sentenceBytes('!re', `=.id=*${i.toString(16)}`, `=name=user${i}`, '.tag=3'));
+  const stream = Buffer.concat(sentences);
+  for (const size of [1, 2, 3, 5, 7, 16, 33, 100]) {
+    const decoder = new Decoder();
+    const seen: [Sentence, Buffer][] = [];
+    for (let at = 0; at < stream.length; at += size) {
+      // Each chunk is a copy the test later scribbles over, as a socket may reuse memory.
+      const chunk = Buffer.from(stream.subarray(at, at + size));
+      decoder.push(chunk, (s) => seen.push([s, Buffer.from(s.raw)]));
+    }
+    t.equal(seen.length, sentences.length, `${size}-byte chunks: all sentences`);
+    t.ok(
+      seen.every(([s, copy], i) => s.raw.equals(copy) && copy.equals(sentences[i] as Buffer)),
+      `${size}-byte chunks: every view still holds its original bytes`,
+    );
+  }
+});
+
+t.test('pendingBytes counts the bytes of the sentence still being received', async (t) => {
+  const decoder = new Decoder();
+  const wire = hex('05 21646f6e65 0b 3d6e616d653d61646d696e 00');
+  t.equal(decoder.pendingBytes, 0, 'fresh decoder');
+  decoder.push(wire.subarray(0, 4), () => t.fail('not yet'));
+  t.equal(decoder.pendingBytes, 4, 'part of the first word');
+  decoder.push(wire.subarray(4, 10), () => t.fail('not yet'));
+  t.equal(decoder.pendingBytes, 10, 'into the second word');
+  const out: Sentence[] = [];
+  decoder.push(Buffer.concat([wire.subarray(10), hex('05 2164')]), (s) => out.push(s));
+  t.equal(out.length, 1, 'sentence completes');
+  t.equal(decoder.pendingBytes, 3, 'only the start of the next sentence is pending');
+  decoder.push(Buffer.alloc(0), () => t.fail('an empty chunk completes nothing'));
+  t.equal(decoder.pendingBytes, 3, 'an empty chunk changes nothing');
+});
+
+t.test('a large word is buffered in one allocation sized from its header', async (t) => {
+  const wire = sentenceBytes(Buffer.alloc(0x4000, 0x61));
+  const decoder = new Decoder();
+  const out: Sentence[] = [];
+  for (const chunk of byteByByte(wire)) decoder.push(chunk, (s) => out.push(s));
+  t.equal(out.length, 1, 'decoded');
+  t.equal(out[0]?.raw.buffer.byteLength, wire.length, 'the buffer is exactly word plus prefix plus terminator');
+});
+
+t.test('an exception from the sentence callback stops the decoder and reaches the caller', async (t) => {
+  const decoder = new Decoder();
+  const boom = new Error('consumer failed');
+  const err = thrown(() =>
+    decoder.push(hex(DONE, DONE), () => {
+      throw boom;
+    }),
+  );
+  t.equal(err, boom, 'the callback error propagates');
+  t.equal(decoder.error, boom, 'and is remembered');
+  t.same(decoder.decode(hex(DONE)), [], 'nothing is decoded afterwards');
+});
