@@ -1,0 +1,136 @@
+/**
+ * Environment variables that override the configuration file. Router
+ * variables apply to the first router; when the file has no router and
+ * `MIKROTIK_HOST` is set, they create one named `default`. An empty variable
+ * counts as unset (`FOO=` in a compose file).
+ */
+
+/** Environment variables for the first router, and the router key each sets. */
+export const ROUTER_ENV_VARIABLES = Object.freeze({
+  MIKROTIK_HOST: ['host'],
+  MIKROTIK_PORT: ['port'],
+  MIKROTIK_USERNAME: ['username'],
+  MIKROTIK_PASSWORD: ['password'],
+  MIKROTIK_TIMEOUT: ['timeoutMs'],
+  PROXY_HOST: ['listen', 'host'],
+  PROXY_PORT: ['listen', 'port'],
+  MIN_CONNECTIONS: ['pool', 'min'],
+  MAX_CONNECTIONS: ['pool', 'max'],
+  ACQUIRE_TIMEOUT: ['pool', 'acquireTimeoutMs'],
+  IDLE_TIMEOUT: ['pool', 'idleTimeoutMs'],
+  HEALTH_CHECK_INTERVAL: ['pool', 'healthCheckIntervalMs'],
+} as const satisfies Record<string, readonly string[]>);
+
+/** Environment variables for global settings, and the key each sets. */
+export const GLOBAL_ENV_VARIABLES = Object.freeze({
+  MONITORING_PORT: ['monitoring', 'port'],
+  LOG_LEVEL: ['log', 'level'],
+} as const satisfies Record<string, readonly string[]>);
+
+/** Variables whose value is a number; the rest are taken as strings. */
+const NUMERIC = new Set([
+  'MIKROTIK_PORT',
+  'MIKROTIK_TIMEOUT',
+  'PROXY_PORT',
+  'MIN_CONNECTIONS',
+  'MAX_CONNECTIONS',
+  'ACQUIRE_TIMEOUT',
+  'IDLE_TIMEOUT',
+  'HEALTH_CHECK_INTERVAL',
+  'MONITORING_PORT',
+]);
+
+/** The raw configuration with the environment applied. */
+export interface EnvOverlay {
+  readonly raw: unknown;
+  /** Config path (`routers[0].port`) -> the variable that set it, for messages. */
+  readonly origins: ReadonlyMap<string, string>;
+}
+
+type Mapping = Record<string, unknown>;
+
+/** `routers[0]` + `pool` -> `routers[0].pool`; the root path is ''. */
+export function joinPath(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+export function isMapping(value: unknown): value is Mapping {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * An integer-looking value becomes a number; anything else stays a string so
+ * validation rejects it with the variable's name.
+ */
+function envValue(name: string, value: string): unknown {
+  if (!NUMERIC.has(name)) return value;
+  const trimmed = value.trim();
+  return /^-?\d+$/.test(trimmed) ? Number(trimmed) : value;
+}
+
+function set(
+  target: Mapping,
+  keys: readonly string[],
+  value: unknown,
+  path: string,
+  name: string,
+  origins: Map<string, string>,
+): void {
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const child = node[key] ?? {};
+    // A non-mapping here is reported by validation; the variable cannot apply.
+    if (!isMapping(child)) return;
+    node[key] = child;
+    node = child;
+    path = joinPath(path, key);
+  }
+  const last = keys[keys.length - 1] as string;
+  node[last] = value;
+  origins.set(joinPath(path, last), name);
+}
+
+/**
+ * Applies `env` over `raw` (a parsed YAML document) without changing `raw`.
+ * Values are not validated here; `origins` lets validation name the variable.
+ */
+export function applyEnvironment(raw: unknown, env: NodeJS.ProcessEnv): EnvOverlay {
+  const origins = new Map<string, string>();
+  if (raw === undefined || raw === null) raw = {};
+  if (!isMapping(raw)) return { raw, origins };
+  const root: Mapping = structuredClone(raw);
+  const given = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value === '' ? undefined : value;
+  };
+
+  for (const [name, keys] of Object.entries(GLOBAL_ENV_VARIABLES)) {
+    const value = given(name);
+    if (value !== undefined) set(root, keys, envValue(name, value), '', name, origins);
+  }
+
+  let routers = root['routers'];
+  if (
+    (routers === undefined ||
+      routers === null ||
+      (Array.isArray(routers) && routers.length === 0)) &&
+    given('MIKROTIK_HOST') !== undefined
+  ) {
+    routers = [{}];
+    root['routers'] = routers;
+  }
+  const first: unknown = Array.isArray(routers) ? routers[0] : undefined;
+  if (!isMapping(first)) return { raw: root, origins };
+
+  for (const [name, keys] of Object.entries(ROUTER_ENV_VARIABLES)) {
+    const value = given(name);
+    if (value === undefined) continue;
+    set(first, keys, envValue(name, value), 'routers[0]', name, origins);
+    if (name === 'MIKROTIK_PASSWORD') {
+      // The environment beats the file, whichever way the file gave the password.
+      delete first['passwordEnv'];
+      delete first['passwordFile'];
+    }
+  }
+  return { raw: root, origins };
+}

@@ -1,0 +1,7 @@
+export * from './schema.js';
+export { ROUTER_ENV_VARIABLES, GLOBAL_ENV_VARIABLES, applyEnvironment, type EnvOverlay } from './env.js';
+export * from './secrets.js';
+export * from './validate.js';
+export * from './load.js';
+export * from './redact.js';
+export * from './config-error.js';

@@ -1,0 +1,292 @@
+/**
+ * The shape of a loaded rosgate configuration, its defaults, and the codes of
+ * the warnings loading can raise. YAML keys are the camelCase property names
+ * below; environment variables override the first router (see `env.ts`).
+ */
+
+/** Log levels pino understands, plus `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** What to do with the `!empty` reply RouterOS 7.18+ sends for an empty print. */
+export const EMPTY_REPLIES_MODES = ['strip', 'passthrough'] as const;
+export type EmptyRepliesMode = (typeof EMPTY_REPLIES_MODES)[number];
+
+/** How rosgate answers the `#` keepalive sentence node-routeros sends. */
+export const KEEPALIVE_REPLIES = ['done', 'trap'] as const;
+export type KeepaliveReply = (typeof KEEPALIVE_REPLIES)[number];
+
+/** A TCP address to listen on. */
+export interface ListenConfig {
+  /** Interface address. Env `PROXY_HOST`. @default '0.0.0.0' */
+  readonly host: string;
+  /** TCP port; 0 picks an ephemeral port. Env `PROXY_PORT`. @default 8728 */
+  readonly port: number;
+}
+
+/** The pool of logged-in sessions rosgate keeps to one router. */
+export interface PoolConfig {
+  /** Sessions kept open even when idle. Env `MIN_CONNECTIONS`. @default 1 */
+  readonly min: number;
+  /**
+   * Most sessions opened at once; 1-1000 and >= `min`. RouterOS allows 20 API
+   * sessions by default (`/ip service set api max-sessions`), so values above
+   * 19 raise the `ROSGATE_CONFIG_POOL_ABOVE_ROUTER_SESSIONS` warning.
+   * Env `MAX_CONNECTIONS`. @default 5
+   */
+  readonly max: number;
+  /** How long a command waits for a free session. Env `ACQUIRE_TIMEOUT`. @default 5000 */
+  readonly acquireTimeoutMs: number;
+  /** An idle session above `min` is closed after this long. Env `IDLE_TIMEOUT`. @default 60000 */
+  readonly idleTimeoutMs: number;
+  /** Interval between health checks of idle sessions. Env `HEALTH_CHECK_INTERVAL`. @default 30000 */
+  readonly healthCheckIntervalMs: number;
+  /** First reconnect delay; doubles up to `reconnectMaxDelayMs`. @default 100 */
+  readonly reconnectInitialDelayMs: number;
+  /** Longest reconnect delay; >= `reconnectInitialDelayMs`. @default 10000 */
+  readonly reconnectMaxDelayMs: number;
+  /** Commands running at once on one router session. @default 64 */
+  readonly maxInFlightPerSession: number;
+}
+
+/** One router rosgate fronts; each has its own listener and pool. */
+export interface RouterConfig {
+  /** Unique name, `[a-zA-Z0-9_.-]+`; the `router` metric label. @default 'default' */
+  readonly name: string;
+  /** Router address. Env `MIKROTIK_HOST`. Required. */
+  readonly host: string;
+  /** Router API port, 1-65535. Env `MIKROTIK_PORT`. @default 8728 */
+  readonly port: number;
+  /** Router user rosgate logs in as. Env `MIKROTIK_USERNAME`. @default 'admin' */
+  readonly username: string;
+  /**
+   * Router password, resolved from `password`, `passwordEnv` or
+   * `passwordFile` in YAML, or env `MIKROTIK_PASSWORD`. Never log it: use
+   * `redactConfig()`. @default '' (with the `ROSGATE_CONFIG_EMPTY_ROUTER_PASSWORD` warning)
+   */
+  readonly password: string;
+  /** Connect, login and command-idle timeout. Env `MIKROTIK_TIMEOUT`. @default 10000 */
+  readonly timeoutMs: number;
+  /** Where clients connect. Ports are unique across routers (0 excepted). */
+  readonly listen: ListenConfig;
+  readonly pool: PoolConfig;
+  /** `strip` drops RouterOS 7.18's `!empty` reply, which older clients reject. @default 'strip' */
+  readonly emptyReplies: EmptyRepliesMode;
+}
+
+/**
+ * A client user as written in the configuration. Exactly one of
+ * `passwordHash`, `password`, `passwordEnv` and `passwordFile` is set.
+ */
+export interface UserConfig {
+  /** Login name, unique. */
+  readonly name: string;
+  /** A hash from `hashPassword()`: `scrypt$N$r$p$saltB64$hashB64`. */
+  readonly passwordHash?: string;
+  /** Plaintext password; inline in a file it raises `ROSGATE_CONFIG_INLINE_PASSWORD`. */
+  readonly password?: string;
+  /** Read the password from this environment variable at load time. */
+  readonly passwordEnv?: string;
+  /**
+   * Read the password from this file at load time, one trailing newline
+   * trimmed. A relative path is taken from the config file's directory.
+   */
+  readonly passwordFile?: string;
+  /** Names of the routers this user may use. @default every router */
+  readonly routers?: readonly string[];
+}
+
+/**
+ * A user after loading: its secret is resolved. `secret` is present only when
+ * a plaintext password is known (`password`, `passwordEnv`, `passwordFile`);
+ * the legacy MD5 challenge login (RouterOS < 6.43) needs it, so users given
+ * only a `passwordHash` cannot use the challenge login, only the plaintext
+ * `/login =name= =password=` form. The inline `password` itself is not kept.
+ */
+export interface ResolvedUser {
+  readonly name: string;
+  readonly passwordHash?: string;
+  readonly passwordEnv?: string;
+  readonly passwordFile?: string;
+  readonly routers?: readonly string[];
+  /** The plaintext password as UTF-8 bytes, when known. Never log it. */
+  readonly secret?: Buffer;
+}
+
+/** Bounds on what one client may send or hold (DESIGN invariant 7). */
+export interface LimitsConfig {
+  /** Largest word a client may send. @default 1048576 (1 MiB) */
+  readonly maxWordBytes: number;
+  /** Most words in one client sentence. @default 1024 */
+  readonly maxWordsPerSentence: number;
+  /** Largest client sentence in bytes. @default 4194304 (4 MiB) */
+  readonly maxSentenceBytes: number;
+  /** Commands one client may have running. @default 32 */
+  readonly maxInFlightPerClient: number;
+  /** Clients connected from one source address. @default 100 */
+  readonly maxClientsPerAddress: number;
+  /** Clients connected in total. @default 1000 */
+  readonly maxClients: number;
+  /** Bytes queued for a slow client before it is disconnected. @default 8388608 (8 MiB) */
+  readonly maxOutputBufferBytes: number;
+  /** Sentences a client may send before it has logged in. @default 4 */
+  readonly preLoginMaxSentences: number;
+  /** Time a client has to log in. @default 10000 */
+  readonly preLoginTimeoutMs: number;
+  /** How long a login the router verified is remembered; 0 disables. @default 60000 */
+  readonly loginCacheTtlMs: number;
+  /** Answer to node-routeros' `#` keepalive. @default 'done' */
+  readonly keepaliveReply: KeepaliveReply;
+}
+
+/** The HTTP port for /monitoring and Prometheus metrics. */
+export interface MonitoringConfig {
+  /** @default '0.0.0.0' */
+  readonly host: string;
+  /** Env `MONITORING_PORT`. @default 9728 */
+  readonly port: number;
+}
+
+export interface LogConfig {
+  /** Env `LOG_LEVEL`. @default 'info' */
+  readonly level: LogLevel;
+}
+
+export interface ShutdownConfig {
+  /** How long a graceful drain waits for running commands. @default 10000 */
+  readonly graceMs: number;
+}
+
+/** A complete, validated configuration. */
+export interface RosgateConfig {
+  /** May be empty; `main.ts` then refuses to start (warning `ROSGATE_CONFIG_NO_ROUTERS`). */
+  readonly routers: readonly RouterConfig[];
+  /** Empty means clients are authenticated against the router itself. */
+  readonly users: readonly ResolvedUser[];
+  readonly limits: LimitsConfig;
+  readonly monitoring: MonitoringConfig;
+  readonly log: LogConfig;
+  readonly shutdown: ShutdownConfig;
+}
+
+/** A legal but risky setting; log it with its code. */
+export interface ConfigWarning {
+  readonly code: ConfigWarningCode;
+  /** The config path or environment variable the warning is about. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export const ConfigWarningCode = {
+  /** No router is configured; rosgate cannot start. */
+  NoRouters: 'ROSGATE_CONFIG_NO_ROUTERS',
+  /** `pool.max` is above 19: the router's default `max-sessions` is 20. */
+  PoolAboveRouterSessions: 'ROSGATE_CONFIG_POOL_ABOVE_ROUTER_SESSIONS',
+  /** A plaintext password is written in the config file. */
+  InlinePassword: 'ROSGATE_CONFIG_INLINE_PASSWORD',
+  /** A router has no password set. */
+  EmptyRouterPassword: 'ROSGATE_CONFIG_EMPTY_ROUTER_PASSWORD',
+} as const;
+export type ConfigWarningCode = (typeof ConfigWarningCode)[keyof typeof ConfigWarningCode];
+
+/** What `loadConfig()` and `validateConfig()` return. */
+export interface LoadedConfig {
+  readonly config: RosgateConfig;
+  readonly warnings: readonly ConfigWarning[];
+}
+
+/** Largest delay `setTimeout` honours (2^31 - 1 ms). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** Largest `pool.max` accepted. */
+export const MAX_POOL_SIZE = 1000;
+
+/** `pool.max` above this raises `ROSGATE_CONFIG_POOL_ABOVE_ROUTER_SESSIONS`. */
+export const ROUTER_SESSIONS_WARN_ABOVE = 19;
+
+/** Router names become metric labels, so they are kept plain. */
+export const ROUTER_NAME_PATTERN = /^[a-zA-Z0-9_.-]+$/;
+
+/** Pool defaults. @default see each field of {@link PoolConfig} */
+export const DEFAULT_POOL: PoolConfig = Object.freeze({
+  /** @default 1 */
+  min: 1,
+  /** @default 5 */
+  max: 5,
+  /** @default 5000 */
+  acquireTimeoutMs: 5000,
+  /** @default 60000 */
+  idleTimeoutMs: 60_000,
+  /** @default 30000 */
+  healthCheckIntervalMs: 30_000,
+  /** @default 100 */
+  reconnectInitialDelayMs: 100,
+  /** @default 10000 */
+  reconnectMaxDelayMs: 10_000,
+  /** @default 64 */
+  maxInFlightPerSession: 64,
+});
+
+/** Listener defaults. */
+export const DEFAULT_LISTEN: ListenConfig = Object.freeze({
+  /** @default '0.0.0.0' */
+  host: '0.0.0.0',
+  /** @default 8728 */
+  port: 8728,
+});
+
+/** Router defaults (everything but `host` and `password`). */
+export const DEFAULT_ROUTER: Omit<RouterConfig, 'host' | 'password'> = Object.freeze({
+  /** @default 'default' */
+  name: 'default',
+  /** @default 8728 */
+  port: 8728,
+  /** @default 'admin' */
+  username: 'admin',
+  /** @default 10000 */
+  timeoutMs: 10_000,
+  listen: DEFAULT_LISTEN,
+  pool: DEFAULT_POOL,
+  /** @default 'strip' */
+  emptyReplies: 'strip',
+});
+
+/** Client limit defaults. */
+export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
+  /** @default 1048576 (1 MiB) */
+  maxWordBytes: 1024 * 1024,
+  /** @default 1024 */
+  maxWordsPerSentence: 1024,
+  /** @default 4194304 (4 MiB) */
+  maxSentenceBytes: 4 * 1024 * 1024,
+  /** @default 32 */
+  maxInFlightPerClient: 32,
+  /** @default 100 */
+  maxClientsPerAddress: 100,
+  /** @default 1000 */
+  maxClients: 1000,
+  /** @default 8388608 (8 MiB) */
+  maxOutputBufferBytes: 8 * 1024 * 1024,
+  /** @default 4 */
+  preLoginMaxSentences: 4,
+  /** @default 10000 */
+  preLoginTimeoutMs: 10_000,
+  /** @default 60000 */
+  loginCacheTtlMs: 60_000,
+  /** @default 'done' */
+  keepaliveReply: 'done',
+});
+
+/** Monitoring port defaults. */
+export const DEFAULT_MONITORING: MonitoringConfig = Object.freeze({
+  /** @default '0.0.0.0' */
+  host: '0.0.0.0',
+  /** @default 9728 */
+  port: 9728,
+});
+
+/** @default 'info' */
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+
+/** @default 10000 */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;

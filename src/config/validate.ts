@@ -1,0 +1,468 @@
+import { createConfigError } from './config-error.js';
+import { applyEnvironment, isMapping, joinPath } from './env.js';
+import {
+  ConfigWarningCode,
+  DEFAULT_LIMITS,
+  DEFAULT_LISTEN,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_MONITORING,
+  DEFAULT_POOL,
+  DEFAULT_ROUTER,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  EMPTY_REPLIES_MODES,
+  KEEPALIVE_REPLIES,
+  LOG_LEVELS,
+  MAX_POOL_SIZE,
+  MAX_TIMER_MS,
+  ROUTER_NAME_PATTERN,
+  ROUTER_SESSIONS_WARN_ABOVE,
+  type ConfigWarning,
+  type LimitsConfig,
+  type ListenConfig,
+  type LoadedConfig,
+  type PoolConfig,
+  type ResolvedUser,
+  type RouterConfig,
+} from './schema.js';
+import { isPasswordHash } from './secrets.js';
+
+type Mapping = Record<string, unknown>;
+
+/**
+ * Contents of `passwordFile`s, keyed by the path as written in the config;
+ * an Error when the file could not be read.
+ */
+export type SecretFiles = ReadonlyMap<string, string | Error>;
+
+const TOP_KEYS = ['routers', 'users', 'limits', 'monitoring', 'log', 'shutdown'];
+const ROUTER_KEYS = [
+  'name',
+  'host',
+  'port',
+  'username',
+  'password',
+  'passwordEnv',
+  'passwordFile',
+  'timeoutMs',
+  'listen',
+  'pool',
+  'emptyReplies',
+];
+const USER_KEYS = ['name', 'passwordHash', 'password', 'passwordEnv', 'passwordFile', 'routers'];
+const ROUTER_SECRET_KEYS = ['password', 'passwordEnv', 'passwordFile'] as const;
+const USER_SECRET_KEYS = ['passwordHash', 'password', 'passwordEnv', 'passwordFile'] as const;
+
+/** Every positive limit shares this upper bound. */
+const MAX_COUNT = Number.MAX_SAFE_INTEGER;
+
+function rangeText(min: number, max: number): string {
+  return max === MAX_COUNT ? `an integer >= ${min}` : `an integer ${min}-${max}`;
+}
+
+/** Walks one raw configuration, collecting problems and warnings. */
+class Checker {
+  readonly problems: string[] = [];
+  readonly warnings: ConfigWarning[] = [];
+  readonly #origins: ReadonlyMap<string, string>;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #files: SecretFiles;
+
+  constructor(origins: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv, files: SecretFiles) {
+    this.#origins = origins;
+    this.#env = env;
+    this.#files = files;
+  }
+
+  /** A path, or the environment variable that set it. */
+  label(path: string): string {
+    return this.#origins.get(path) ?? path;
+  }
+
+  isFromEnv(path: string): boolean {
+    return this.#origins.has(path);
+  }
+
+  problem(path: string, rule: string): void {
+    this.problems.push(`${this.label(path)} ${rule}`);
+  }
+
+  warn(code: ConfigWarningCode, path: string, message: string): void {
+    this.warnings.push({ code, path: this.label(path), message: `${this.label(path)} ${message}` });
+  }
+
+  /**
+   * A mapping with known keys; absent (or null, as YAML writes `pool:`) is an
+   * empty mapping. Returns undefined when the value is not a mapping.
+   */
+  mapping(value: unknown, path: string, keys: readonly string[]): Mapping | undefined {
+    if (value === undefined || value === null) return {};
+    if (!isMapping(value)) {
+      this.problem(path, 'must be a mapping');
+      return undefined;
+    }
+    for (const key of Object.keys(value)) {
+      if (!keys.includes(key)) this.problems.push(`${joinPath(path, key)} is not a known key`);
+    }
+    return value;
+  }
+
+  /** An integer in [min, max]; undefined (and a problem) when invalid. */
+  integer(node: Mapping, path: string, key: string, min: number, max: number, fallback: number) {
+    const value = node[key];
+    const at = joinPath(path, key);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      this.problem(at, `must be ${rangeText(min, max)}`);
+      return undefined;
+    }
+    return value;
+  }
+
+  /** A string; empty strings are refused unless allowed. */
+  string(node: Mapping, path: string, key: string, fallback?: string): string | undefined {
+    const value = node[key];
+    const at = joinPath(path, key);
+    if (value === undefined || value === null) {
+      if (fallback === undefined) this.problem(at, 'is required');
+      return fallback;
+    }
+    if (typeof value !== 'string' || value === '') {
+      // YAML reads `password: 1234` as a number: say how to fix it.
+      this.problem(at, 'must be a non-empty string (quote numbers in YAML)');
+      return undefined;
+    }
+    return value;
+  }
+
+  choice<T extends string>(
+    node: Mapping,
+    path: string,
+    key: string,
+    options: readonly T[],
+    fallback: T,
+  ): T {
+    const value = node[key];
+    if (value === undefined || value === null) return fallback;
+    if (!options.includes(value as T)) {
+      this.problem(joinPath(path, key), `must be one of ${options.join(', ')}`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  /** `a` must be >= `b` when both are valid. */
+  atLeast(a: number | undefined, aPath: string, b: number | undefined, bPath: string): void {
+    if (a !== undefined && b !== undefined && a < b) {
+      this.problem(aPath, `must be >= ${this.label(bPath)}`);
+    }
+  }
+
+  /**
+   * Resolves the one secret source a router or user sets. Returns the
+   * plaintext, or undefined when the source is not plaintext or is broken.
+   */
+  secret(node: Mapping, path: string, key: 'password' | 'passwordEnv' | 'passwordFile') {
+    const at = joinPath(path, key);
+    const value = this.string(node, path, key);
+    if (value === undefined) return undefined;
+    if (key === 'password') {
+      if (!this.isFromEnv(at)) {
+        this.warn(
+          ConfigWarningCode.InlinePassword,
+          at,
+          'is a plaintext password in the configuration; prefer passwordEnv or passwordFile',
+        );
+      }
+      return value;
+    }
+    if (key === 'passwordEnv') {
+      const secret = this.#env[value];
+      if (secret === undefined || secret === '') {
+        this.problem(at, `names the environment variable ${value}, which is not set or is empty`);
+        return undefined;
+      }
+      return secret;
+    }
+    const content = this.#files.get(value);
+    if (content === undefined || content instanceof Error) {
+      const reason = (content as NodeJS.ErrnoException | undefined)?.code ?? 'ENOENT';
+      this.problem(at, `cannot be read: ${value} (${reason})`);
+      return undefined;
+    }
+    const secret = content.replace(/\r?\n$/, '');
+    if (secret === '') {
+      this.problem(at, `is an empty file: ${value}`);
+      return undefined;
+    }
+    return secret;
+  }
+}
+
+function setKeys<K extends string>(node: Mapping, keys: readonly K[]): K[] {
+  return keys.filter((key) => node[key] !== undefined && node[key] !== null);
+}
+
+function checkPool(c: Checker, raw: unknown, path: string): PoolConfig {
+  const node = c.mapping(raw, path, Object.keys(DEFAULT_POOL));
+  if (node === undefined) return DEFAULT_POOL;
+  const d = DEFAULT_POOL;
+  const min = c.integer(node, path, 'min', 0, MAX_POOL_SIZE, d.min);
+  const max = c.integer(node, path, 'max', 1, MAX_POOL_SIZE, d.max);
+  c.atLeast(max, joinPath(path, 'max'), min, joinPath(path, 'min'));
+  if (max !== undefined && max > ROUTER_SESSIONS_WARN_ABOVE) {
+    c.warn(
+      ConfigWarningCode.PoolAboveRouterSessions,
+      joinPath(path, 'max'),
+      `is ${max}: RouterOS allows 20 API sessions by default (/ip service api max-sessions), and one should stay free for administration`,
+    );
+  }
+  const initial = c.integer(
+    node,
+    path,
+    'reconnectInitialDelayMs',
+    1,
+    MAX_TIMER_MS,
+    d.reconnectInitialDelayMs,
+  );
+  const most = c.integer(node, path, 'reconnectMaxDelayMs', 1, MAX_TIMER_MS, d.reconnectMaxDelayMs);
+  c.atLeast(
+    most,
+    joinPath(path, 'reconnectMaxDelayMs'),
+    initial,
+    joinPath(path, 'reconnectInitialDelayMs'),
+  );
+  return {
+    min: min ?? d.min,
+    max: max ?? d.max,
+    acquireTimeoutMs:
+      c.integer(node, path, 'acquireTimeoutMs', 1, MAX_TIMER_MS, d.acquireTimeoutMs) ??
+      d.acquireTimeoutMs,
+    idleTimeoutMs:
+      c.integer(node, path, 'idleTimeoutMs', 1, MAX_TIMER_MS, d.idleTimeoutMs) ?? d.idleTimeoutMs,
+    healthCheckIntervalMs:
+      c.integer(node, path, 'healthCheckIntervalMs', 1, MAX_TIMER_MS, d.healthCheckIntervalMs) ??
+      d.healthCheckIntervalMs,
+    reconnectInitialDelayMs: initial ?? d.reconnectInitialDelayMs,
+    reconnectMaxDelayMs: most ?? d.reconnectMaxDelayMs,
+    maxInFlightPerSession:
+      c.integer(node, path, 'maxInFlightPerSession', 1, 65535, d.maxInFlightPerSession) ??
+      d.maxInFlightPerSession,
+  };
+}
+
+function checkListen(c: Checker, raw: unknown, path: string, fallback: ListenConfig): ListenConfig {
+  const node = c.mapping(raw, path, ['host', 'port']);
+  if (node === undefined) return fallback;
+  return {
+    host: c.string(node, path, 'host', fallback.host) ?? fallback.host,
+    port: c.integer(node, path, 'port', 0, 65535, fallback.port) ?? fallback.port,
+  };
+}
+
+function checkRouter(c: Checker, raw: unknown, path: string): RouterConfig | undefined {
+  const node = c.mapping(raw, path, ROUTER_KEYS);
+  if (node === undefined) return undefined;
+  const d = DEFAULT_ROUTER;
+  const name = c.string(node, path, 'name', d.name);
+  if (name !== undefined && !ROUTER_NAME_PATTERN.test(name)) {
+    c.problem(joinPath(path, 'name'), 'must match [a-zA-Z0-9_.-]+');
+  }
+  const sources = setKeys(node, ROUTER_SECRET_KEYS);
+  let password = '';
+  if (sources.length > 1) {
+    c.problem(path, `must set only one of ${ROUTER_SECRET_KEYS.join(', ')}`);
+  } else if (sources[0] !== undefined) {
+    password = c.secret(node, path, sources[0]) ?? '';
+  } else {
+    c.warn(
+      ConfigWarningCode.EmptyRouterPassword,
+      path,
+      'has no password (set MIKROTIK_PASSWORD, password, passwordEnv or passwordFile)',
+    );
+  }
+  return {
+    name: name ?? d.name,
+    host: c.string(node, path, 'host') ?? '',
+    port: c.integer(node, path, 'port', 1, 65535, d.port) ?? d.port,
+    username: c.string(node, path, 'username', d.username) ?? d.username,
+    password,
+    timeoutMs: c.integer(node, path, 'timeoutMs', 1, MAX_TIMER_MS, d.timeoutMs) ?? d.timeoutMs,
+    listen: checkListen(c, node['listen'], joinPath(path, 'listen'), DEFAULT_LISTEN),
+    pool: checkPool(c, node['pool'], joinPath(path, 'pool')),
+    emptyReplies: c.choice(node, path, 'emptyReplies', EMPTY_REPLIES_MODES, d.emptyReplies),
+  };
+}
+
+function checkUser(c: Checker, raw: unknown, path: string, routerNames: ReadonlySet<string>) {
+  const node = c.mapping(raw, path, USER_KEYS);
+  if (node === undefined) return undefined;
+  const name = c.string(node, path, 'name');
+  const sources = setKeys(node, USER_SECRET_KEYS);
+  const user: { -readonly [K in keyof ResolvedUser]: ResolvedUser[K] } = { name: name ?? '' };
+  if (sources.length !== 1) {
+    c.problem(path, `must set exactly one of ${USER_SECRET_KEYS.join(', ')}`);
+  } else if (sources[0] === 'passwordHash') {
+    const hash = c.string(node, path, 'passwordHash');
+    if (hash !== undefined && !isPasswordHash(hash)) {
+      c.problem(
+        joinPath(path, 'passwordHash'),
+        'must be a hash from hashPassword(): scrypt$N$r$p$salt$hash',
+      );
+    } else if (hash !== undefined) {
+      user.passwordHash = hash;
+    }
+  } else {
+    const source = sources[0] as 'password' | 'passwordEnv' | 'passwordFile';
+    const secret = c.secret(node, path, source);
+    if (secret !== undefined) {
+      user.secret = Buffer.from(secret, 'utf8');
+      // The name of a variable or file is a reference, not a secret: keep it.
+      if (source !== 'password') user[source] = node[source] as string;
+    }
+  }
+  const routers = node['routers'];
+  if (routers !== undefined && routers !== null) {
+    const at = joinPath(path, 'routers');
+    if (!Array.isArray(routers) || routers.some((r) => typeof r !== 'string')) {
+      c.problem(at, 'must be a list of router names');
+    } else {
+      routers.forEach((r: string, i) => {
+        if (!routerNames.has(r)) c.problem(`${at}[${i}]`, 'is not the name of a configured router');
+      });
+      user.routers = [...(routers as string[])];
+    }
+  }
+  return user;
+}
+
+function checkLimits(c: Checker, raw: unknown): LimitsConfig {
+  const node = c.mapping(raw, 'limits', Object.keys(DEFAULT_LIMITS));
+  if (node === undefined) return DEFAULT_LIMITS;
+  const d = DEFAULT_LIMITS;
+  const count = (key: keyof LimitsConfig & string, min: number, max: number, fallback: number) =>
+    c.integer(node, 'limits', key, min, max, fallback) ?? fallback;
+  return {
+    maxWordBytes: count('maxWordBytes', 1, 0xffffffff, d.maxWordBytes),
+    maxWordsPerSentence: count('maxWordsPerSentence', 1, MAX_COUNT, d.maxWordsPerSentence),
+    maxSentenceBytes: count('maxSentenceBytes', 1, MAX_COUNT, d.maxSentenceBytes),
+    maxInFlightPerClient: count('maxInFlightPerClient', 1, MAX_COUNT, d.maxInFlightPerClient),
+    maxClientsPerAddress: count('maxClientsPerAddress', 1, MAX_COUNT, d.maxClientsPerAddress),
+    maxClients: count('maxClients', 1, MAX_COUNT, d.maxClients),
+    maxOutputBufferBytes: count('maxOutputBufferBytes', 1, MAX_COUNT, d.maxOutputBufferBytes),
+    preLoginMaxSentences: count('preLoginMaxSentences', 1, MAX_COUNT, d.preLoginMaxSentences),
+    preLoginTimeoutMs: count('preLoginTimeoutMs', 1, MAX_TIMER_MS, d.preLoginTimeoutMs),
+    loginCacheTtlMs: count('loginCacheTtlMs', 0, MAX_TIMER_MS, d.loginCacheTtlMs),
+    keepaliveReply: c.choice(node, 'limits', 'keepaliveReply', KEEPALIVE_REPLIES, d.keepaliveReply),
+  };
+}
+
+function list(c: Checker, raw: unknown, path: string): unknown[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    c.problem(path, 'must be a list');
+    return [];
+  }
+  return raw;
+}
+
+/** Reports the second and later uses of the same value. */
+function checkUnique<T>(
+  c: Checker,
+  items: readonly (T | undefined)[],
+  key: (item: T) => unknown,
+  path: (i: number) => string,
+  skip?: unknown,
+) {
+  const seen = new Map<unknown, number>();
+  items.forEach((item, i) => {
+    if (item === undefined) return;
+    const value = key(item);
+    if (value === skip) return;
+    const first = seen.get(value);
+    if (first === undefined) seen.set(value, i);
+    else c.problem(path(i), `is duplicated (first at ${c.label(path(first))})`);
+  });
+}
+
+/**
+ * Validates a parsed configuration (a YAML document, or a plain object) with
+ * `env` applied over it, and resolves secrets. Pure: `passwordEnv` is read
+ * from `env`, and `passwordFile` contents come from `secretFiles` (which
+ * `loadConfig()` reads). Throws one `RosgateError` (`ROSGATE_CONFIG`) that
+ * lists every problem; messages never contain a configured value.
+ */
+export function validateConfig(
+  raw: unknown,
+  env: NodeJS.ProcessEnv = {},
+  secretFiles: SecretFiles = new Map(),
+): LoadedConfig {
+  const overlay = applyEnvironment(raw, env);
+  const c = new Checker(overlay.origins, env, secretFiles);
+  const root = c.mapping(overlay.raw, '', TOP_KEYS);
+  if (root === undefined) throw createConfigError(['the configuration must be a mapping']);
+
+  const rawRouters = list(c, root['routers'], 'routers');
+  const routerResults = rawRouters.map((r, i) => checkRouter(c, r, `routers[${i}]`));
+  const routers = routerResults.filter((r) => r !== undefined);
+  checkUnique(
+    c,
+    routerResults,
+    (r) => r.name,
+    (i) => `routers[${i}].name`,
+  );
+  checkUnique(
+    c,
+    routerResults,
+    (r) => r.listen.port,
+    (i) => `routers[${i}].listen.port`,
+    0,
+  );
+
+  const routerNames = new Set(routers.map((r) => r.name));
+  const userResults = list(c, root['users'], 'users').map((u, i) =>
+    checkUser(c, u, `users[${i}]`, routerNames),
+  );
+  checkUnique(
+    c,
+    userResults,
+    (u) => u.name,
+    (i) => `users[${i}].name`,
+    '',
+  );
+
+  const monitoring = checkListen(c, root['monitoring'], 'monitoring', DEFAULT_MONITORING);
+  const clash = routers.findIndex(
+    (r) => r.listen.port === monitoring.port && monitoring.port !== 0,
+  );
+  if (clash >= 0)
+    c.problem('monitoring.port', `is already used by ${c.label(`routers[${clash}].listen.port`)}`);
+
+  // An invalid section is reported once; its settings fall back to defaults.
+  const logNode = c.mapping(root['log'], 'log', ['level']) ?? {};
+  const shutdownNode = c.mapping(root['shutdown'], 'shutdown', ['graceMs']) ?? {};
+  const graceMs = c.integer(
+    shutdownNode,
+    'shutdown',
+    'graceMs',
+    0,
+    MAX_TIMER_MS,
+    DEFAULT_SHUTDOWN_GRACE_MS,
+  );
+  const config = {
+    routers,
+    users: userResults.filter((u) => u !== undefined),
+    limits: checkLimits(c, root['limits']),
+    monitoring,
+    log: { level: c.choice(logNode, 'log', 'level', LOG_LEVELS, DEFAULT_LOG_LEVEL) },
+    shutdown: { graceMs: graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS },
+  };
+  if (rawRouters.length === 0) {
+    c.warn(
+      ConfigWarningCode.NoRouters,
+      'routers',
+      'is empty: set MIKROTIK_HOST, or add a router under routers: in the config file',
+    );
+  }
+  if (c.problems.length > 0) throw createConfigError(c.problems);
+  return { config, warnings: c.warnings };
+}
