@@ -1,5 +1,10 @@
 export * from './schema.js';
-export { ROUTER_ENV_VARIABLES, GLOBAL_ENV_VARIABLES, applyEnvironment, type EnvOverlay } from './env.js';
+export {
+  ROUTER_ENV_VARIABLES,
+  GLOBAL_ENV_VARIABLES,
+  applyEnvironment,
+  type EnvOverlay,
+} from './env.js';
 export * from './secrets.js';
 export * from './validate.js';
 export * from './load.js';

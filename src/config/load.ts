@@ -16,10 +16,6 @@ export interface LoadConfigOptions {
   readonly cwd?: string;
 }
 
-function errnoCode(err: unknown): string {
-  return (err as NodeJS.ErrnoException).code ?? 'error';
-}
-
 /**
  * The first line of a YAML error: what and where. The lines after it quote
  * the source, which may hold a password, so they are dropped.
@@ -82,7 +78,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      throw createConfigError([`config file ${file} cannot be read (${errnoCode(err)})`]);
+      throw createConfigError([
+        `config file ${file} cannot be read (${(err as NodeJS.ErrnoException).code})`,
+      ]);
     }
     raw = parseConfigYaml(text, file);
   }

@@ -91,11 +91,17 @@ class Checker {
   }
 
   /**
-   * A mapping with known keys; absent (or null, as YAML writes `pool:`) is an
-   * empty mapping. Returns undefined when the value is not a mapping.
+   * A mapping with known keys; when optional, absent (or null, as YAML
+   * writes `pool:`) is an empty mapping. Returns undefined when the value is
+   * not a mapping. List items are never optional: `- ` alone is a mistake.
    */
-  mapping(value: unknown, path: string, keys: readonly string[]): Mapping | undefined {
-    if (value === undefined || value === null) return {};
+  mapping(
+    value: unknown,
+    path: string,
+    keys: readonly string[],
+    isOptional = true,
+  ): Mapping | undefined {
+    if (isOptional && (value === undefined || value === null)) return {};
     if (!isMapping(value)) {
       this.problem(path, 'must be a mapping');
       return undefined;
@@ -185,7 +191,9 @@ class Checker {
     }
     const content = this.#files.get(value);
     if (content === undefined || content instanceof Error) {
-      const reason = (content as NodeJS.ErrnoException | undefined)?.code ?? 'ENOENT';
+      // Absent: the caller did not read it, as when validating without I/O.
+      const reason =
+        content === undefined ? 'ENOENT' : ((content as NodeJS.ErrnoException).code ?? 'error');
       this.problem(at, `cannot be read: ${value} (${reason})`);
       return undefined;
     }
@@ -260,7 +268,7 @@ function checkListen(c: Checker, raw: unknown, path: string, fallback: ListenCon
 }
 
 function checkRouter(c: Checker, raw: unknown, path: string): RouterConfig | undefined {
-  const node = c.mapping(raw, path, ROUTER_KEYS);
+  const node = c.mapping(raw, path, ROUTER_KEYS, false);
   if (node === undefined) return undefined;
   const d = DEFAULT_ROUTER;
   const name = c.string(node, path, 'name', d.name);
@@ -294,7 +302,7 @@ function checkRouter(c: Checker, raw: unknown, path: string): RouterConfig | und
 }
 
 function checkUser(c: Checker, raw: unknown, path: string, routerNames: ReadonlySet<string>) {
-  const node = c.mapping(raw, path, USER_KEYS);
+  const node = c.mapping(raw, path, USER_KEYS, false);
   if (node === undefined) return undefined;
   const name = c.string(node, path, 'name');
   const sources = setKeys(node, USER_SECRET_KEYS);

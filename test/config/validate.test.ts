@@ -1,0 +1,573 @@
+import t from 'tap';
+import { validateConfig, type SecretFiles } from '../../src/config/index.js';
+import { errorOf, problemsOf, ROUTER } from './fixtures.js';
+
+interface RuleCase {
+  /** The rule, as a sentence. */
+  name: string;
+  raw: unknown;
+  env?: NodeJS.ProcessEnv;
+  files?: SecretFiles;
+  problems: string[];
+}
+
+const router = (extra: Record<string, unknown>) => ({ routers: [{ ...ROUTER, ...extra }] });
+const user = (extra: Record<string, unknown>) => ({
+  routers: [ROUTER],
+  users: [{ name: 'billing', password: 'u-pw', ...extra }],
+});
+const enoent = Object.assign(new Error('no such file'), { code: 'EACCES' });
+
+const cases: RuleCase[] = [
+  {
+    name: 'the document must be a mapping',
+    raw: ['routers'],
+    problems: ['the configuration must be a mapping'],
+  },
+  {
+    name: 'a scalar document is refused',
+    raw: 'routers',
+    problems: ['the configuration must be a mapping'],
+  },
+  {
+    name: 'top-level keys are known',
+    raw: { rooters: [] },
+    problems: ['rooters is not a known key'],
+  },
+  {
+    name: 'routers is a list',
+    raw: { routers: { host: 'x' } },
+    problems: ['routers must be a list'],
+  },
+  {
+    name: 'each router is a mapping',
+    raw: { routers: ['x'] },
+    problems: ['routers[0] must be a mapping'],
+  },
+  {
+    name: 'router keys are known',
+    raw: router({ pasword: 'x' }),
+    problems: ['routers[0].pasword is not a known key'],
+  },
+  {
+    name: 'a router needs a host',
+    raw: { routers: [{ password: 'p' }] },
+    problems: ['routers[0].host is required'],
+  },
+  {
+    name: 'a host is a non-empty string',
+    raw: router({ host: '' }),
+    problems: ['routers[0].host must be a non-empty string (quote numbers in YAML)'],
+  },
+  {
+    name: 'a numeric YAML password is refused with a hint to quote it',
+    raw: router({ password: 1234 }),
+    problems: ['routers[0].password must be a non-empty string (quote numbers in YAML)'],
+  },
+  ...[0, 65536, 1.5, '8728', -1].map((port) => ({
+    name: `router port ${JSON.stringify(port)} is refused`,
+    raw: router({ port }),
+    problems: ['routers[0].port must be an integer 1-65535'],
+  })),
+  {
+    name: 'router names are plain enough to be metric labels',
+    raw: router({ name: 'core router' }),
+    problems: ['routers[0].name must match [a-zA-Z0-9_.-]+'],
+  },
+  {
+    name: 'router names are unique',
+    raw: {
+      routers: [
+        { ...ROUTER, name: 'a' },
+        { ...ROUTER, name: 'a', listen: { port: 8729 } },
+      ],
+    },
+    problems: ['routers[1].name is duplicated (first at routers[0].name)'],
+  },
+  {
+    name: 'two unnamed routers both default to the name default',
+    raw: { routers: [ROUTER, { ...ROUTER, listen: { port: 8729 } }] },
+    problems: ['routers[1].name is duplicated (first at routers[0].name)'],
+  },
+  {
+    name: 'listen ports are unique across routers',
+    raw: {
+      routers: [
+        { ...ROUTER, name: 'a' },
+        { ...ROUTER, name: 'b' },
+      ],
+    },
+    problems: ['routers[1].listen.port is duplicated (first at routers[0].listen.port)'],
+  },
+  {
+    name: 'listen is a mapping',
+    raw: router({ listen: 8728 }),
+    problems: ['routers[0].listen must be a mapping'],
+  },
+  {
+    name: 'listen keys are known',
+    raw: router({ listen: { prot: 1 } }),
+    problems: ['routers[0].listen.prot is not a known key'],
+  },
+  {
+    name: 'a listen port is 0-65535',
+    raw: router({ listen: { port: 65536 } }),
+    problems: ['routers[0].listen.port must be an integer 0-65535'],
+  },
+  {
+    name: 'a listen host is a string',
+    raw: router({ listen: { host: 127 } }),
+    problems: ['routers[0].listen.host must be a non-empty string (quote numbers in YAML)'],
+  },
+  {
+    name: 'timeoutMs is a positive timer value',
+    raw: router({ timeoutMs: 0 }),
+    problems: ['routers[0].timeoutMs must be an integer 1-2147483647'],
+  },
+  {
+    name: 'emptyReplies is strip or passthrough',
+    raw: router({ emptyReplies: 'drop' }),
+    problems: ['routers[0].emptyReplies must be one of strip, passthrough'],
+  },
+  {
+    name: 'pool is a mapping',
+    raw: router({ pool: [] }),
+    problems: ['routers[0].pool must be a mapping'],
+  },
+  {
+    name: 'pool keys are known',
+    raw: router({ pool: { maximum: 3 } }),
+    problems: ['routers[0].pool.maximum is not a known key'],
+  },
+  {
+    name: 'pool.max is at most 1000',
+    raw: router({ pool: { max: 1001 } }),
+    problems: ['routers[0].pool.max must be an integer 1-1000'],
+  },
+  {
+    name: 'pool.max is at least 1',
+    raw: router({ pool: { min: 0, max: 0 } }),
+    problems: ['routers[0].pool.max must be an integer 1-1000'],
+  },
+  {
+    name: 'pool.min is not negative',
+    raw: router({ pool: { min: -1 } }),
+    problems: ['routers[0].pool.min must be an integer 0-1000'],
+  },
+  {
+    name: 'pool.max is at least pool.min',
+    raw: router({ pool: { min: 4, max: 2 } }),
+    problems: ['routers[0].pool.max must be >= routers[0].pool.min'],
+  },
+  {
+    name: 'the reconnect delay ceiling is at least the first delay',
+    raw: router({ pool: { reconnectInitialDelayMs: 500, reconnectMaxDelayMs: 100 } }),
+    problems: [
+      'routers[0].pool.reconnectMaxDelayMs must be >= routers[0].pool.reconnectInitialDelayMs',
+    ],
+  },
+  {
+    name: 'pool timers are positive',
+    raw: router({
+      pool: {
+        acquireTimeoutMs: 0,
+        idleTimeoutMs: 2 ** 31,
+        healthCheckIntervalMs: -5,
+        reconnectInitialDelayMs: 0,
+      },
+    }),
+    problems: [
+      'routers[0].pool.reconnectInitialDelayMs must be an integer 1-2147483647',
+      'routers[0].pool.acquireTimeoutMs must be an integer 1-2147483647',
+      'routers[0].pool.idleTimeoutMs must be an integer 1-2147483647',
+      'routers[0].pool.healthCheckIntervalMs must be an integer 1-2147483647',
+    ],
+  },
+  {
+    name: 'in-flight commands per session are 1-65535',
+    raw: router({ pool: { maxInFlightPerSession: 0 } }),
+    problems: ['routers[0].pool.maxInFlightPerSession must be an integer 1-65535'],
+  },
+  {
+    name: 'a router sets only one password source',
+    raw: router({ passwordEnv: 'PW' }),
+    env: { PW: 'x' },
+    problems: ['routers[0] must set only one of password, passwordEnv, passwordFile'],
+  },
+  {
+    name: 'passwordEnv must name a variable that is set',
+    raw: { routers: [{ host: 'r', passwordEnv: 'ROUTER_PW' }] },
+    problems: [
+      'routers[0].passwordEnv names the environment variable ROUTER_PW, which is not set or is empty',
+    ],
+  },
+  {
+    name: 'passwordEnv must name a variable that is not empty',
+    raw: { routers: [{ host: 'r', passwordEnv: 'ROUTER_PW' }] },
+    env: { ROUTER_PW: '' },
+    problems: [
+      'routers[0].passwordEnv names the environment variable ROUTER_PW, which is not set or is empty',
+    ],
+  },
+  {
+    name: 'passwordFile must have been read',
+    raw: { routers: [{ host: 'r', passwordFile: 'pw.txt' }] },
+    problems: ['routers[0].passwordFile cannot be read: pw.txt (ENOENT)'],
+  },
+  {
+    name: 'a passwordFile read error is reported with its code',
+    raw: { routers: [{ host: 'r', passwordFile: 'pw.txt' }] },
+    files: new Map([['pw.txt', enoent]]),
+    problems: ['routers[0].passwordFile cannot be read: pw.txt (EACCES)'],
+  },
+  {
+    name: 'a passwordFile read error without a code still names the file',
+    raw: { routers: [{ host: 'r', passwordFile: 'pw.txt' }] },
+    files: new Map([['pw.txt', new Error('odd')]]),
+    problems: ['routers[0].passwordFile cannot be read: pw.txt (error)'],
+  },
+  {
+    name: 'a passwordFile holding only a newline is empty',
+    raw: { routers: [{ host: 'r', passwordFile: 'pw.txt' }] },
+    files: new Map([['pw.txt', '\n']]),
+    problems: ['routers[0].passwordFile is an empty file: pw.txt'],
+  },
+  { name: 'users is a list', raw: { users: 'billing' }, problems: ['users must be a list'] },
+  {
+    name: 'each user is a mapping',
+    raw: { users: [null] },
+    problems: ['users[0] must be a mapping'],
+  },
+  {
+    name: 'user keys are known',
+    raw: user({ role: 'admin' }),
+    problems: ['users[0].role is not a known key'],
+  },
+  {
+    name: 'a user needs a name',
+    raw: { users: [{ password: 'p' }] },
+    problems: ['users[0].name is required'],
+  },
+  {
+    name: 'users without names are not also reported as duplicates',
+    raw: { users: [{ password: 'p' }, { password: 'q' }] },
+    problems: ['users[0].name is required', 'users[1].name is required'],
+  },
+  {
+    name: 'user names are unique',
+    raw: {
+      users: [
+        { name: 'a', password: 'p' },
+        { name: 'b', password: 'p' },
+        { name: 'a', password: 'q' },
+      ],
+    },
+    problems: ['users[2].name is duplicated (first at users[0].name)'],
+  },
+  {
+    name: 'a user sets one password source, not none',
+    raw: { users: [{ name: 'a' }] },
+    problems: [
+      'users[0] must set exactly one of passwordHash, password, passwordEnv, passwordFile',
+    ],
+  },
+  {
+    name: 'a user sets one password source, not two',
+    raw: user({ passwordEnv: 'PW' }),
+    env: { PW: 'x' },
+    problems: [
+      'users[0] must set exactly one of passwordHash, password, passwordEnv, passwordFile',
+    ],
+  },
+  {
+    name: 'a passwordHash must come from hashPassword()',
+    raw: { users: [{ name: 'a', passwordHash: 'md5$abc' }] },
+    problems: ['users[0].passwordHash must be a hash from hashPassword(): scrypt$N$r$p$salt$hash'],
+  },
+  {
+    name: 'a passwordHash is a string',
+    raw: { users: [{ name: 'a', passwordHash: 12 }] },
+    problems: ['users[0].passwordHash must be a non-empty string (quote numbers in YAML)'],
+  },
+  {
+    name: 'a user passwordEnv must be set',
+    raw: { users: [{ name: 'a', passwordEnv: 'A_PW' }] },
+    problems: [
+      'users[0].passwordEnv names the environment variable A_PW, which is not set or is empty',
+    ],
+  },
+  {
+    name: 'a user passwordFile must be readable',
+    raw: { users: [{ name: 'a', passwordFile: '/run/secrets/a' }] },
+    problems: ['users[0].passwordFile cannot be read: /run/secrets/a (ENOENT)'],
+  },
+  {
+    name: 'user routers is a list',
+    raw: user({ routers: 'default' }),
+    problems: ['users[0].routers must be a list of router names'],
+  },
+  {
+    name: 'user routers holds only names',
+    raw: user({ routers: ['default', 3] }),
+    problems: ['users[0].routers must be a list of router names'],
+  },
+  {
+    name: 'user routers names configured routers',
+    raw: user({ routers: ['default', 'edge'] }),
+    problems: ['users[0].routers[1] is not the name of a configured router'],
+  },
+  { name: 'limits is a mapping', raw: { limits: 5 }, problems: ['limits must be a mapping'] },
+  {
+    name: 'limits keys are known',
+    raw: { limits: { maxWords: 5 } },
+    problems: ['limits.maxWords is not a known key'],
+  },
+  {
+    name: 'a word limit fits the 32-bit length prefix',
+    raw: { limits: { maxWordBytes: 2 ** 32 } },
+    problems: ['limits.maxWordBytes must be an integer 1-4294967295'],
+  },
+  {
+    name: 'count limits are positive',
+    raw: {
+      limits: {
+        maxWordsPerSentence: 0,
+        maxSentenceBytes: 0,
+        maxInFlightPerClient: 0,
+        maxClientsPerAddress: 0,
+        maxClients: 0,
+        maxOutputBufferBytes: 0,
+        preLoginMaxSentences: 0,
+      },
+    },
+    problems: [
+      'limits.maxWordsPerSentence must be an integer >= 1',
+      'limits.maxSentenceBytes must be an integer >= 1',
+      'limits.maxInFlightPerClient must be an integer >= 1',
+      'limits.maxClientsPerAddress must be an integer >= 1',
+      'limits.maxClients must be an integer >= 1',
+      'limits.maxOutputBufferBytes must be an integer >= 1',
+      'limits.preLoginMaxSentences must be an integer >= 1',
+    ],
+  },
+  {
+    name: 'login timers are timer values',
+    raw: { limits: { preLoginTimeoutMs: 0, loginCacheTtlMs: -1 } },
+    problems: [
+      'limits.preLoginTimeoutMs must be an integer 1-2147483647',
+      'limits.loginCacheTtlMs must be an integer 0-2147483647',
+    ],
+  },
+  {
+    name: 'keepaliveReply is done or trap',
+    raw: { limits: { keepaliveReply: 'ok' } },
+    problems: ['limits.keepaliveReply must be one of done, trap'],
+  },
+  {
+    name: 'monitoring is a mapping',
+    raw: { monitoring: true },
+    problems: ['monitoring must be a mapping'],
+  },
+  {
+    name: 'the monitoring port is 0-65535',
+    raw: { monitoring: { port: 70000 } },
+    problems: ['monitoring.port must be an integer 0-65535'],
+  },
+  {
+    name: 'the monitoring port is not a proxy port',
+    raw: { routers: [{ ...ROUTER, listen: { port: 9728 } }] },
+    problems: ['monitoring.port is already used by routers[0].listen.port'],
+  },
+  { name: 'log is a mapping', raw: { log: 'debug' }, problems: ['log must be a mapping'] },
+  {
+    name: 'the log level is one pino knows',
+    raw: { log: { level: 'verbose' } },
+    problems: ['log.level must be one of fatal, error, warn, info, debug, trace, silent'],
+  },
+  { name: 'shutdown is a mapping', raw: { shutdown: 1 }, problems: ['shutdown must be a mapping'] },
+  {
+    name: 'the grace period is not negative',
+    raw: { shutdown: { graceMs: -1 } },
+    problems: ['shutdown.graceMs must be an integer 0-2147483647'],
+  },
+];
+
+for (const c of cases) {
+  t.test(c.name, (t) => {
+    t.same(
+      problemsOf(() => validateConfig(c.raw, c.env, c.files)),
+      c.problems,
+    );
+    t.end();
+  });
+}
+
+t.test('several problems are reported at once, in one error whose message lists them', (t) => {
+  const err = errorOf(() =>
+    validateConfig({
+      routers: [{ host: 'r', port: 0, pool: { min: 3, max: 2 }, pasword: 'x' }],
+      users: [
+        { name: 'a', password: 'p' },
+        { name: 'a', password: 'q' },
+      ],
+      log: { level: 'loud' },
+    }),
+  );
+  t.match(err, { name: 'RosgateError', code: 'ROSGATE_CONFIG' });
+  const problems = [
+    'routers[0].pasword is not a known key',
+    'routers[0].port must be an integer 1-65535',
+    'routers[0].pool.max must be >= routers[0].pool.min',
+    'users[1].name is duplicated (first at users[0].name)',
+    'log.level must be one of fatal, error, warn, info, debug, trace, silent',
+  ];
+  t.same((err as Error & { details: unknown }).details, { problems });
+  t.equal(
+    err.message,
+    ['invalid configuration: 5 problems', ...problems.map((p) => `  - ${p}`)].join('\n'),
+  );
+  t.end();
+});
+
+t.test('two listeners may both ask for an ephemeral port, as may monitoring', (t) => {
+  const { config } = validateConfig({
+    routers: [
+      { ...ROUTER, name: 'a', listen: { port: 0 } },
+      { ...ROUTER, name: 'b', listen: { port: 0 } },
+    ],
+    monitoring: { port: 0 },
+  });
+  t.same(
+    config.routers.map((r) => r.listen.port),
+    [0, 0],
+  );
+  t.end();
+});
+
+t.test('the input is not changed by validation', (t) => {
+  const raw = { routers: [{ host: 'r', password: 'p' }] };
+  const copy = structuredClone(raw);
+  validateConfig(raw, { MIKROTIK_PORT: '1', MIKROTIK_HOST: 'other' });
+  t.same(raw, copy);
+  t.end();
+});
+
+t.test('users resolve their secret, and keep the name of where it came from', (t) => {
+  const { config } = validateConfig(
+    {
+      routers: [
+        { ...ROUTER, name: 'a' },
+        { ...ROUTER, name: 'b', listen: { port: 8729 } },
+      ],
+      users: [
+        { name: 'inline', password: 'one' },
+        { name: 'env', passwordEnv: 'TWO', routers: ['b'] },
+        { name: 'file', passwordFile: 'three.txt', routers: [] },
+        {
+          name: 'hash',
+          passwordHash:
+            'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+        },
+      ],
+    },
+    { TWO: 'two' },
+    new Map([['three.txt', 'three\r\n']]),
+  );
+  t.same(config.users, [
+    { name: 'inline', secret: Buffer.from('one') },
+    { name: 'env', secret: Buffer.from('two'), passwordEnv: 'TWO', routers: ['b'] },
+    { name: 'file', secret: Buffer.from('three'), passwordFile: 'three.txt', routers: [] },
+    {
+      name: 'hash',
+      passwordHash:
+        'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+    },
+  ]);
+  t.notOk(
+    'password' in (config.users[0] ?? {}),
+    'the inline plaintext is kept only as the secret buffer',
+  );
+  t.notOk('secret' in (config.users[3] ?? {}), 'a hash-only user has no plaintext secret');
+  t.end();
+});
+
+t.test('a non-ASCII password becomes its UTF-8 bytes', (t) => {
+  const { config } = validateConfig({ users: [{ name: 'a', password: 'pässwörd' }] });
+  t.same(config.users[0]?.secret, Buffer.from('pässwörd', 'utf8'));
+  t.end();
+});
+
+t.test('a password file loses one trailing newline only', (t) => {
+  const { config } = validateConfig(
+    { routers: [{ host: 'r', passwordFile: 'pw' }] },
+    {},
+    new Map([['pw', 'secret\n\n']]),
+  );
+  t.equal(config.routers[0]?.password, 'secret\n');
+  t.end();
+});
+
+t.test('warnings', async (t) => {
+  t.test('pool.max above 19 warns that the router allows 20 sessions by default', (t) => {
+    const at19 = validateConfig(
+      { routers: [{ host: 'r', passwordEnv: 'P', pool: { max: 19 } }] },
+      { P: 'p' },
+    );
+    t.same(at19.warnings, []);
+    const at20 = validateConfig(
+      { routers: [{ host: 'r', passwordEnv: 'P', pool: { max: 20 } }] },
+      { P: 'p' },
+    );
+    t.same(at20.warnings, [
+      {
+        code: 'ROSGATE_CONFIG_POOL_ABOVE_ROUTER_SESSIONS',
+        path: 'routers[0].pool.max',
+        message:
+          'routers[0].pool.max is 20: RouterOS allows 20 API sessions by default (/ip service api max-sessions), and one should stay free for administration',
+      },
+    ]);
+    t.equal(at20.config.routers[0]?.pool.max, 20, 'the setting is still accepted');
+    t.end();
+  });
+
+  t.test('an inline user password warns; a hash, variable or file does not', (t) => {
+    const { warnings } = validateConfig(
+      {
+        users: [
+          { name: 'a', password: 'p' },
+          { name: 'b', passwordEnv: 'B' },
+          { name: 'c', passwordFile: 'c' },
+        ],
+      },
+      { B: 'b' },
+      new Map([['c', 'c']]),
+    );
+    t.same(
+      warnings.filter((w) => w.code !== 'ROSGATE_CONFIG_NO_ROUTERS'),
+      [
+        {
+          code: 'ROSGATE_CONFIG_INLINE_PASSWORD',
+          path: 'users[0].password',
+          message:
+            'users[0].password is a plaintext password in the configuration; prefer passwordEnv or passwordFile',
+        },
+      ],
+    );
+    t.end();
+  });
+
+  t.test('a router without a password is allowed with a warning', (t) => {
+    const { config, warnings } = validateConfig({ routers: [{ host: 'r' }] });
+    t.equal(config.routers[0]?.password, '');
+    t.same(warnings, [
+      {
+        code: 'ROSGATE_CONFIG_EMPTY_ROUTER_PASSWORD',
+        path: 'routers[0]',
+        message:
+          'routers[0] has no password (set MIKROTIK_PASSWORD, password, passwordEnv or passwordFile)',
+      },
+    ]);
+    t.end();
+  });
+  t.end();
+});
