@@ -1,0 +1,119 @@
+import { doneWords, encodeSentences, tagWords, trapWords, type Tag, type TrapCategory, type WordInput } from '../protocol/index.js';
+import type { Row } from './database.js';
+import type { SimulatorTimers } from './options.js';
+
+/** Where a command's replies go: the session's socket. */
+export interface ReplySink {
+  /** Write bytes; false when the socket buffer is full (wait for `drained`). */
+  send(data: Buffer): boolean;
+  /** Resolves when the socket can take more, or has closed. */
+  drained(): Promise<void>;
+}
+
+const INTERRUPTED = 'interrupted';
+const EQ = Buffer.from('=', 'latin1');
+
+/** `!re` words for a row; values are copied byte for byte. */
+export function rowWords(tag: Tag, row: Row): WordInput[] {
+  const words: WordInput[] = ['!re'];
+  for (const [name, value] of row) words.push(Buffer.concat([EQ, Buffer.from(name, 'latin1'), EQ, value]));
+  words.push(...tagWords(tag));
+  return words;
+}
+
+/**
+ * One command on one connection, from arrival to its final `!done`.
+ * After the end nothing more is written for it (§4: nothing follows `!done`).
+ */
+export class Command {
+  readonly tag: Buffer | undefined;
+  /** The tag as latin1, to match `/cancel =tag=`. */
+  readonly tagKey: string | undefined;
+  readonly path: string;
+  /** Resolves when the command has ended, however it ended. */
+  readonly ended: Promise<void>;
+  readonly #sink: ReplySink;
+  readonly #timers: SimulatorTimers;
+  readonly #cleanups: (() => void)[] = [];
+  #isFinished = false;
+  #resolveEnded!: () => void;
+
+  constructor(sink: ReplySink, timers: SimulatorTimers, path: string, tag: Buffer | undefined) {
+    this.#sink = sink;
+    this.#timers = timers;
+    this.path = path;
+    this.tag = tag;
+    this.tagKey = tag?.toString('latin1');
+    this.ended = new Promise((resolve) => {
+      this.#resolveEnded = resolve;
+    });
+  }
+
+  get isFinished(): boolean {
+    return this.#isFinished;
+  }
+
+  /** Run `fn` when the command ends (stop timers, unsubscribe). */
+  onEnd(fn: () => void): void {
+    if (this.#isFinished) fn();
+    else this.#cleanups.push(fn);
+  }
+
+  /** Wait `ms`; resolves early when the command ends. */
+  sleep(ms: number): Promise<void> {
+    if (ms <= 0 || this.#isFinished) return Promise.resolve();
+    return new Promise((resolve) => {
+      const handle = this.#timers.setTimeout(() => resolve(), ms);
+      this.onEnd(() => {
+        this.#timers.clearTimeout(handle);
+        resolve();
+      });
+    });
+  }
+
+  /** Wait until the socket takes more data. */
+  drained(): Promise<void> {
+    return this.#sink.drained();
+  }
+
+  /** Write sentences that are not the end; false means wait for `drained`. */
+  send(sentences: readonly (readonly WordInput[])[]): boolean {
+    if (this.#isFinished || sentences.length === 0) return true;
+    return this.#sink.send(encodeSentences(sentences));
+  }
+
+  /** End with `!done` (and its attributes), after `before`, all in one write (§9, item 45). */
+  finish(before: readonly (readonly WordInput[])[] = [], attributes?: Record<string, WordInput>): void {
+    if (this.#isFinished) return;
+    this.#end();
+    this.#sink.send(encodeSentences([...before, doneWords(this.tag, attributes)]));
+  }
+
+  /** End with `!trap` then `!done` in one write. */
+  fail(message: string, category?: TrapCategory): void {
+    this.finish([trapWords(this.tag, message, category)]);
+  }
+
+  /** End because of `/cancel`; returns the interrupted trap, the caller writes it and our `!done` (§5). */
+  interrupt(): WordInput[][] {
+    this.#end();
+    return [trapWords(this.tag, INTERRUPTED, 2)];
+  }
+
+  /** The `!done` words of this command (for `/cancel` to write). */
+  doneWords(): WordInput[] {
+    return doneWords(this.tag);
+  }
+
+  /** End without writing anything (the connection is gone). */
+  abandon(): void {
+    if (!this.#isFinished) this.#end();
+  }
+
+  #end(): void {
+    this.#isFinished = true;
+    const cleanups = this.#cleanups.splice(0);
+    for (const fn of cleanups) fn();
+    this.#resolveEnded();
+  }
+}

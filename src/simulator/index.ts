@@ -1,0 +1,109 @@
+import type { AddressInfo } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import { createCounters, type SimulatorContext, type SimulatorCounters, type SimulatorFaults } from './context.js';
+import { startControlServer } from './control.js';
+import type { Database } from './database.js';
+import { resolveOptions, type SimulatorOptions } from './options.js';
+import { Prng } from './prng.js';
+import { seedDatabase } from './seed.js';
+import { createApiServer } from './server.js';
+import { versionProfile } from './version.js';
+
+export type { SimulatorOptions, SimulatorTimers, TooManySessionsAction, CancelUnknownTagReply } from './options.js';
+export type { SimulatorCounters, SimulatorFaults } from './context.js';
+export { Database, Menu, TrapError, type Row, type MenuSpec, type InputValues } from './database.js';
+export { compileQuery, type QueryPredicate, type PropertyReader } from './query.js';
+export { versionProfile, LoginMode, type VersionProfile } from './version.js';
+
+/** A running RouterOS API simulator. */
+export interface Simulator {
+  /** Address the API listens on. */
+  readonly host: string;
+  /** Port the API listens on. */
+  readonly port: number;
+  /** Port of the HTTP control server, when one was asked for. */
+  readonly controlPort: number | undefined;
+  /** The RouterOS version it imitates. */
+  readonly version: string;
+  /** Live counters (read them; do not write). */
+  readonly counters: Readonly<SimulatorCounters>;
+  /** Fault switches, changeable at any time. */
+  readonly faults: SimulatorFaults;
+  /** The menus and their rows, to seed and inspect. */
+  readonly data: Database;
+  /** Streaming commands running now; 0 once every client has gone. */
+  activeStreams(): number;
+  /** Close every connection and stop listening. */
+  close(): Promise<void>;
+}
+
+function closeServer(server: { close(callback: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+  });
+}
+
+/** Start a simulator; resolves once it listens. Options are checked first (RosgateError ROSGATE_CONFIG). */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const resolved = resolveOptions(options);
+  const base = versionProfile(resolved.version);
+  const profile = { ...base, emptyReplies: resolved.emptyReplies ?? base.emptyReplies };
+  const db = seedDatabase({
+    seed: resolved.seed,
+    version: resolved.version,
+    user: resolved.user,
+    password: resolved.password,
+    interfaces: resolved.interfaces,
+    hotspotUsers: resolved.hotspotUsers,
+    pppSecrets: resolved.pppSecrets,
+    now: resolved.now,
+    messages: { unknownParameter: resolved.unknownParameterMessage, noSuchItem: resolved.noSuchItemMessage },
+  });
+  const counters = createCounters();
+  let dropAll = (): number => 0;
+  const faults: SimulatorFaults = {
+    stopAnswering: false,
+    latencyMs: resolved.latencyMs,
+    rowLatencyMs: resolved.rowLatencyMs,
+    refuseConnections: false,
+    dropAll: () => dropAll(),
+  };
+  const ctx: SimulatorContext = { options: resolved, profile, db, counters, faults, live: new Prng(resolved.seed + 1) };
+  const api = createApiServer(ctx);
+  dropAll = api.dropAll;
+  await new Promise<void>((resolve, reject) => {
+    api.server.once('error', reject);
+    api.server.listen(resolved.port, resolved.host, () => {
+      api.server.off('error', reject);
+      resolve();
+    });
+  });
+  let control: HttpServer | undefined;
+  if (resolved.controlPort !== undefined) {
+    try {
+      control = await startControlServer({ counters, faults }, '127.0.0.1', resolved.controlPort);
+    } catch (err) {
+      await closeServer(api.server);
+      throw err;
+    }
+  }
+  return {
+    host: resolved.host,
+    port: (api.server.address() as AddressInfo).port,
+    controlPort: control === undefined ? undefined : (control.address() as AddressInfo).port,
+    version: resolved.version,
+    counters,
+    faults,
+    data: db,
+    activeStreams: () => counters.streamsNow,
+    close: async () => {
+      const closing = [closeServer(api.server)];
+      if (control !== undefined) {
+        control.closeAllConnections();
+        closing.push(closeServer(control));
+      }
+      api.dropAll();
+      await Promise.all(closing);
+    },
+  };
+}

@@ -1,0 +1,208 @@
+import type { Socket } from 'node:net';
+import {
+  challengeToHex,
+  createChallenge,
+  Decoder,
+  doneWords,
+  encodeDone,
+  encodeFatal,
+  encodeSentences,
+  encodeTrapDone,
+  verifyResponse,
+  type Sentence,
+  type WordInput,
+} from '../protocol/index.js';
+import { Command, type ReplySink } from './command.js';
+import { countCommand, type SimulatorContext } from './context.js';
+import { dispatch } from './dispatch.js';
+import { LoginMode } from './version.js';
+
+/**
+ * One API connection: framing, login, tags, `/cancel`, `/quit`, and the
+ * commands it runs. It never throws at the server: a framing error closes
+ * this socket only (§1, item 3).
+ */
+export class Session {
+  readonly #socket: Socket;
+  readonly #ctx: SimulatorContext;
+  readonly #decoder: Decoder;
+  readonly #running = new Set<Command>();
+  readonly #sink: ReplySink;
+  #drainWaiters: (() => void)[] = [];
+  #isLoggedIn = false;
+  #isClosed = false;
+  #challenge: Buffer | undefined;
+  #preLoginSentences = 0;
+  /** The tail of the one-at-a-time queue (oneCommandAtATime). */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(socket: Socket, ctx: SimulatorContext, onClose: () => void) {
+    this.#socket = socket;
+    this.#ctx = ctx;
+    this.#decoder = new Decoder(ctx.options.decoderLimits);
+    this.#sink = { send: (data) => this.#send(data), drained: () => this.#drained() };
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('drain', () => this.#wakeDrainWaiters());
+    socket.on('error', () => {
+      // 'close' follows and cleans up.
+    });
+    socket.on('close', () => {
+      this.#isClosed = true;
+      for (const command of [...this.#running]) command.abandon();
+      this.#wakeDrainWaiters();
+      onClose();
+    });
+  }
+
+  get isLoggedIn(): boolean {
+    return this.#isLoggedIn;
+  }
+
+  /** Close the connection now, without a word. */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    try {
+      this.#decoder.push(chunk, (sentence) => this.#onSentence(sentence));
+    } catch {
+      // A framing error or a limit: the stream cannot be trusted any more.
+      this.destroy();
+    }
+  }
+
+  #send(data: Buffer): boolean {
+    if (this.#isClosed || this.#ctx.faults.stopAnswering) return true;
+    return this.#socket.write(data);
+  }
+
+  #drained(): Promise<void> {
+    if (this.#isClosed || !this.#socket.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #wakeDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Write `!fatal <reason>` and close (§2). */
+  #fatal(reason: string): void {
+    this.#send(encodeFatal(reason));
+    for (const command of [...this.#running]) command.abandon();
+    this.#isClosed = true;
+    this.#socket.end();
+  }
+
+  #onSentence(sentence: Sentence): void {
+    const { options, counters, faults } = this.#ctx;
+    if (this.#isClosed || faults.stopAnswering) return;
+    const path = sentence.command;
+    countCommand(counters, path);
+    const tag = sentence.tag === undefined ? undefined : Buffer.from(sentence.tag);
+    if (!this.#isLoggedIn) {
+      this.#preLoginSentences++;
+      if (this.#preLoginSentences > options.preLoginMaxSentences) {
+        this.#fatal('too many commands before login');
+        return;
+      }
+      if (path !== '/login' && path !== '/quit') {
+        this.#send(encodeTrapDone(tag, options.notLoggedInMessage));
+        return;
+      }
+    }
+    if (path === '/quit') {
+      // §5: `!fatal` is untagged, and the session ends.
+      this.#fatal('session terminated on request');
+      return;
+    }
+    if (path === '/cancel') {
+      counters.cancels++;
+      this.#cancel(sentence, tag);
+      return;
+    }
+    if (this.#running.size >= options.maxCommandsPerSession) {
+      this.#send(encodeTrapDone(tag, 'too many commands'));
+      return;
+    }
+    const command = new Command(this.#sink, options.timers, path, tag);
+    this.#running.add(command);
+    command.onEnd(() => this.#running.delete(command));
+    const run = (): Promise<void> =>
+      this.#execute(command, sentence).catch(
+        /* c8 ignore next -- a bug in a command must cost its connection, not the process */
+        () => this.destroy(),
+      );
+    if (options.oneCommandAtATime) this.#queue = this.#queue.then(run);
+    else void run();
+  }
+
+  async #execute(command: Command, sentence: Sentence): Promise<void> {
+    await command.sleep(this.#ctx.faults.latencyMs);
+    if (command.isFinished) return;
+    if (command.path === '/login') this.#login(command, sentence);
+    else await dispatch(this.#ctx, command, sentence);
+    await command.ended;
+  }
+
+  /**
+   * `/cancel` (§5): the interrupted trap of each cancelled command, then the
+   * cancel's own `!done`, then each cancelled command's `!done`, in one write.
+   */
+  #cancel(sentence: Sentence, tag: Buffer | undefined): void {
+    const target = sentence.attribute('tag');
+    const key = target?.toString('latin1');
+    const victims = [...this.#running].filter((command) => key === undefined || command.tagKey === key);
+    if (key !== undefined && victims.length === 0) {
+      const isTrap = this.#ctx.options.cancelUnknownTagReply === 'trap';
+      this.#send(isTrap ? encodeTrapDone(tag, 'no such command', 0) : encodeDone(tag));
+      return;
+    }
+    const sentences: WordInput[][] = [];
+    for (const victim of victims) sentences.push(...victim.interrupt());
+    sentences.push(doneWords(tag));
+    for (const victim of victims) sentences.push(victim.doneWords());
+    this.#send(encodeSentences(sentences));
+  }
+
+  /** `/login` by the version's rules (§3, items 8-11, 50). */
+  #login(command: Command, sentence: Sentence): void {
+    const { options, profile, counters } = this.#ctx;
+    const name = sentence.attribute('name');
+    const password = sentence.attribute('password');
+    const response = sentence.attribute('response');
+    const isBare = name === undefined && password === undefined && response === undefined;
+    // A pre-6.43 router ignores the words it does not know and sends a challenge (§3.2).
+    const wantsChallenge = profile.loginMode === LoginMode.Legacy ? response === undefined : isBare;
+    if (wantsChallenge) {
+      this.#challenge = createChallenge();
+      command.finish([], { ret: challengeToHex(this.#challenge) });
+      return;
+    }
+    const isUser = name !== undefined && name.equals(Buffer.from(options.user, 'latin1'));
+    const isPassword = (given: Buffer | undefined): boolean =>
+      given !== undefined && given.equals(Buffer.from(options.password, 'latin1'));
+    const isResponse = (): boolean =>
+      response !== undefined && this.#challenge !== undefined && verifyResponse(options.password, this.#challenge, response);
+    let isOk: boolean;
+    if (profile.loginMode === LoginMode.Legacy) isOk = isResponse();
+    else if (profile.loginMode === LoginMode.Both) isOk = isResponse() || isPassword(password ?? (response === undefined ? Buffer.alloc(0) : undefined));
+    // 6.45.1+ no longer validates challenge answers (§3.2).
+    else isOk = isPassword(password ?? (response === undefined ? Buffer.alloc(0) : undefined));
+    isOk &&= isUser;
+    if (isOk) {
+      this.#isLoggedIn = true;
+      counters.loginsOk++;
+      command.finish();
+      return;
+    }
+    counters.loginsFailed++;
+    command.fail(profile.loginFailedMessage);
+    if (options.failedLoginCloses && !this.#isLoggedIn) {
+      this.#isClosed = true;
+      this.#socket.end();
+    }
+  }
+}
