@@ -1,6 +1,6 @@
 import t from 'tap';
 import { validateConfig, type SecretFiles } from '../../src/config/index.js';
-import { errorOf, problemsOf, ROUTER } from './fixtures.js';
+import { errorOf, problemsOf, ROUTER } from './fixtures/helpers.js';
 
 interface RuleCase {
   /** The rule, as a sentence. */
@@ -73,6 +73,21 @@ const cases: RuleCase[] = [
     name: 'router names are plain enough to be metric labels',
     raw: router({ name: 'core router' }),
     problems: ['routers[0].name must match [a-zA-Z0-9_.-]+'],
+  },
+  {
+    name: 'a router name is a string',
+    raw: router({ name: 7 }),
+    problems: ['routers[0].name must be a non-empty string (quote numbers in YAML)'],
+  },
+  {
+    name: 'a username is a non-empty string',
+    raw: router({ username: '' }),
+    problems: ['routers[0].username must be a non-empty string (quote numbers in YAML)'],
+  },
+  {
+    name: 'a bare list item is not an empty router',
+    raw: { routers: [null] },
+    problems: ['routers[0] must be a mapping'],
   },
   {
     name: 'router names are unique',
@@ -174,10 +189,12 @@ const cases: RuleCase[] = [
         idleTimeoutMs: 2 ** 31,
         healthCheckIntervalMs: -5,
         reconnectInitialDelayMs: 0,
+        reconnectMaxDelayMs: 0.5,
       },
     }),
     problems: [
       'routers[0].pool.reconnectInitialDelayMs must be an integer 1-2147483647',
+      'routers[0].pool.reconnectMaxDelayMs must be an integer 1-2147483647',
       'routers[0].pool.acquireTimeoutMs must be an integer 1-2147483647',
       'routers[0].pool.idleTimeoutMs must be an integer 1-2147483647',
       'routers[0].pool.healthCheckIntervalMs must be an integer 1-2147483647',
