@@ -1,6 +1,13 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { loadConfig, parseConfigYaml } from '../../src/config/index.js';
+import {
+  DEFAULT_LIMITS,
+  loadConfig,
+  parseConfigYaml,
+  validateConfig,
+} from '../../src/config/index.js';
 import { problemsOfAsync, problemsOf } from './fixtures/helpers.js';
 
 const YAML = `# a full example
@@ -200,3 +207,58 @@ t.test('with no options, the process environment and working directory are used'
     'the file is found in the working directory',
   );
 });
+
+const SHIPPED = fileURLToPath(new URL('../../config.yaml', import.meta.url));
+
+t.test(
+  'the shipped config.yaml loads, has no router, and so warns that rosgate cannot start',
+  async (t) => {
+    const { config, warnings } = await loadConfig({ file: SHIPPED, env: {} });
+    t.same(config.routers, []);
+    t.same(config.users, []);
+    t.same(
+      warnings.map((w) => w.code),
+      ['ROSGATE_CONFIG_NO_ROUTERS'],
+    );
+  },
+);
+
+t.test('the shipped config.yaml plus MIKROTIK_HOST gives one router', async (t) => {
+  const { config } = await loadConfig({
+    file: SHIPPED,
+    env: { MIKROTIK_HOST: '192.0.2.1', MIKROTIK_PASSWORD: 'pw' },
+  });
+  t.match(config.routers, [{ name: 'default', host: '192.0.2.1', password: 'pw' }]);
+});
+
+t.test(
+  'uncommenting every example setting in config.yaml gives the documented defaults',
+  async (t) => {
+    const text = (await readFile(SHIPPED, 'utf8'))
+      .replace(/^(routers|users): \[\]\n/gm, '')
+      .replace(/^#(?!#)/gm, '');
+    const raw = parseConfigYaml(text, SHIPPED);
+    const { config, warnings } = validateConfig(raw, {
+      MIKROTIK_ROUTER_PASSWORD: 'r',
+      ROSGATE_BILLING_PASSWORD: 'b',
+    });
+    const defaults = validateConfig(
+      { routers: [{ host: '192.0.2.1', passwordEnv: 'P' }] },
+      { P: 'r' },
+    ).config;
+    t.same(config.routers, defaults.routers);
+    t.same(config.limits, DEFAULT_LIMITS);
+    t.same(config.monitoring, defaults.monitoring);
+    t.same(config.log, defaults.log);
+    t.same(config.shutdown, defaults.shutdown);
+    t.same(config.users, [
+      {
+        name: 'billing',
+        secret: Buffer.from('b'),
+        passwordEnv: 'ROSGATE_BILLING_PASSWORD',
+        routers: ['default'],
+      },
+    ]);
+    t.same(warnings, []);
+  },
+);
