@@ -21,6 +21,13 @@ export const DEFAULT_DECODER_LIMITS: Readonly<DecoderLimits> = Object.freeze({
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * When a partial sentence is pending, only this many bytes of a new chunk
+ * (beyond the pending word) are copied behind it; once the sentence is
+ * complete the rest of the chunk is adopted in place instead of copied.
+ */
+const STITCH_BYTES = 1024;
+
+/**
  * Streaming RouterOS API decoder (ROUTEROS-API §1).
  *
  * It keeps one buffer and an offset (as pg-protocol does). A chunk is adopted
@@ -76,9 +83,12 @@ export class Decoder {
    */
   push(chunk: Buffer, onSentence: (sentence: Sentence) => void): void {
     if (this.#hasFailed || chunk.length === 0) return;
-    this.#append(chunk);
     try {
-      this.#parse(onSentence);
+      if (this.#end > this.#sentenceStart && chunk.length > STITCH_BYTES) this.#stitch(chunk, onSentence);
+      else {
+        this.#append(chunk);
+        this.#parse(onSentence);
+      }
     } catch (err) {
       this.#hasFailed = true;
       this.#failed = err;
@@ -92,6 +102,33 @@ export class Decoder {
     const out: Sentence[] = [];
     this.push(chunk, (s) => out.push(s));
     return out;
+  }
+
+  /**
+   * Finish the pending sentence from the head of a large chunk, then adopt
+   * the chunk itself, so a stream of 64 KiB reads is not copied wholesale
+   * just because sentences straddle the read boundaries.
+   */
+  #stitch(chunk: Buffer, onSentence: (sentence: Sentence) => void): void {
+    const head = Math.min(chunk.length, Math.max(0, this.#need - this.#end) + STITCH_BYTES);
+    this.#append(chunk.subarray(0, head));
+    // Stop right after the sentence that straddles into the chunk.
+    this.#parse(onSentence, this.#end - head);
+    // Where chunk[0] sits in #buf (negative once everything was released).
+    const base = this.#end - head;
+    if (this.#sentenceStart >= base) {
+      // The sentence in progress lies wholly inside the chunk: continue in the
+      // chunk. Word offsets are relative to the sentence start, so they hold.
+      this.#buf = chunk;
+      this.#owned = false;
+      this.#sentenceStart -= base;
+      this.#pos -= base;
+      this.#need = Math.max(0, this.#need - base);
+      this.#end = chunk.length;
+    } else {
+      this.#append(chunk.subarray(head));
+    }
+    this.#parse(onSentence);
   }
 
   #append(chunk: Buffer): void {
@@ -121,7 +158,11 @@ export class Decoder {
     this.#owned = true;
   }
 
-  #parse(onSentence: (sentence: Sentence) => void): void {
+  /**
+   * Parse from #pos to #end. With `stopAt`, stop as soon as a sentence ends
+   * at or past that offset (the stitch then switches to the chunk itself).
+   */
+  #parse(onSentence: (sentence: Sentence) => void, stopAt = Infinity): void {
     const buf = this.#buf;
     const end = this.#end;
     const { maxWordBytes, maxWordsPerSentence, maxSentenceBytes } = this.limits;
@@ -149,6 +190,7 @@ export class Decoder {
           offsets = [];
         }
         start = pos;
+        if (start >= stopAt) break;
         continue;
       }
       const wordEnd = pos + size + length;

@@ -107,9 +107,21 @@ export class Sentence {
   get tagIndex(): number {
     if (this.#tagIndex === -2) {
       this.#tagIndex = -1;
-      for (let i = 1; i < this.wordCount; i++) {
-        if (this.wordStartsWith(i, TAG_PREFIX)) {
-          this.#tagIndex = i;
+      // Hot path (every reply the proxy forwards): compare bytes in place
+      // instead of making views or calling Buffer#compare per word.
+      const buf = this.#buf;
+      const offsets = this.#offsets;
+      for (let i = 2; i < offsets.length; i += 2) {
+        const from = this.#start + (offsets[i] as number);
+        if (
+          buf[from] === 0x2e && // .tag=
+          (offsets[i + 1] as number) - (offsets[i] as number) >= 5 &&
+          buf[from + 1] === 0x74 &&
+          buf[from + 2] === 0x61 &&
+          buf[from + 3] === 0x67 &&
+          buf[from + 4] === 0x3d
+        ) {
+          this.#tagIndex = i >> 1;
           break;
         }
       }

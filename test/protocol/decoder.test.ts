@@ -208,3 +208,42 @@ t.test('an exception from the sentence callback stops the decoder and reaches th
   t.equal(decoder.error, boom, 'and is remembered');
   t.same(decoder.decode(hex(DONE)), [], 'nothing is decoded afterwards');
 });
+
+t.test('a large chunk that completes a pending sentence is adopted after a short stitched head', async (t) => {
+  const rows: Buffer[] = [];
+  for (let i = 0; i < 30; i++) rows.push(sentenceBytes('!re', `=.id=*${i}`, `=comment=${'v'.repeat(100)}`, '.tag=1'));
+  const stream = Buffer.concat(rows);
+  const [first, second] = splitAt(stream, 5) as [Buffer, Buffer];
+  const decoder = new Decoder();
+  decoder.push(first, () => t.fail('not yet'));
+  const out = decoder.decode(second);
+  t.equal(out.length, rows.length, 'every sentence decoded');
+  t.ok(
+    out.every((s, i) => s.raw.equals(rows[i] as Buffer)),
+    'each with its exact bytes',
+  );
+  t.notOk(sharesMemory(out[0]!.raw, second), 'the straddling sentence was stitched in the decoder buffer');
+  t.ok(
+    out.slice(1).every((s) => sharesMemory(s.raw, second)),
+    'every later sentence is a view of the chunk itself',
+  );
+  t.equal(decoder.pendingBytes, 0, 'nothing pending');
+
+  // The stream cut mid-sentence twice: the tail of the second chunk is pending
+  // and continues in the adopted chunk.
+  const cuts = decodeChunks(splitAt(stream, 5, 2000, 2100));
+  t.equal(cuts.sentences.length, rows.length, 'decoded across three cuts');
+  t.ok(cuts.sentences.every((s, i) => s.raw.equals(rows[i] as Buffer)), 'with the exact bytes');
+});
+
+t.test('a pending sentence longer than the stitched head is copied whole', async (t) => {
+  const words = Array.from({ length: 20 }, (_, i) => `=w${i}=${String(i).repeat(200)}`);
+  const long = sentenceBytes('!re', ...words);
+  const stream = Buffer.concat([long, sentenceBytes('!done')]);
+  for (const at of [1, 2, 300, 1500]) {
+    const got = decodeChunks(splitAt(stream, at));
+    t.equal(got.sentences.length, 2, `split at ${at}: both sentences`);
+    t.ok(got.sentences[0]?.raw.equals(long), `split at ${at}: the long sentence is intact`);
+    t.equal(got.sentences[1]?.command, '!done', `split at ${at}: the next sentence follows`);
+  }
+});
