@@ -1,0 +1,136 @@
+import { parseArgs } from 'node:util';
+import { createApp, type App } from './app.js';
+import { formatConfigError, hashPassword, loadConfig, validateConfig } from './config/index.js';
+import { createLogger } from './logger.js';
+import { runSimulateCommand } from './simulator/cli.js';
+import { startSimulator } from './simulator/index.js';
+
+const USAGE = `usage:
+  rosgate [--config config.yaml]        run the proxy (environment overrides the file)
+  rosgate demo                          run the proxy in front of the bundled simulator
+  rosgate simulate [--port 8728 ...]    run the RouterOS API simulator
+  rosgate hash-password <password>      print a scrypt hash for users[].passwordHash`;
+
+/** What the CLI touches outside itself, injectable for tests. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  /** Register the graceful-stop handler (SIGTERM and SIGINT in production). */
+  onStopSignal: (stop: () => Promise<void>) => void;
+}
+
+/** A command that keeps running returns this handle; others return an exit code. */
+export interface Running {
+  stop(): Promise<void>;
+  /** The proxy's client port, when one was started. */
+  port?: number;
+}
+
+/**
+ * Run the rosgate command line. Resolves with an exit code for commands
+ * that finish, or a {@link Running} handle for servers.
+ */
+export async function runCli(argv: string[], io: CliIo): Promise<number | Running> {
+  const [first, ...rest] = argv;
+  switch (first) {
+    case 'simulate': {
+      const simulator = await runSimulateCommand(rest, io.stdout);
+      const stop = (): Promise<void> => simulator.close();
+      io.onStopSignal(stop);
+      return { stop, port: simulator.port };
+    }
+    case 'demo':
+      return demo(rest, io);
+    case 'hash-password': {
+      if (rest[0] === undefined) {
+        io.stderr.write('hash-password needs the password as its argument\n');
+        return 2;
+      }
+      io.stdout.write(`${await hashPassword(rest[0])}\n`);
+      return 0;
+    }
+    case '--help':
+    case '-h':
+    case 'help':
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    default:
+      return start(first === 'start' ? rest : argv, io);
+  }
+}
+
+async function start(argv: string[], io: CliIo): Promise<number | Running> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
+  let loaded;
+  try {
+    loaded = await loadConfig({
+      ...(values.config === undefined ? {} : { file: values.config }),
+      env: io.env,
+    });
+  } catch (err) {
+    io.stderr.write(`${formatConfigError(err)}\n`);
+    return 1;
+  }
+  const { config, warnings } = loaded;
+  if (config.routers.length === 0) {
+    io.stderr.write(
+      'rosgate: no router configured. Set MIKROTIK_HOST (and MIKROTIK_USERNAME, MIKROTIK_PASSWORD) or add a ' +
+        'routers: entry to the config file.\nTo try rosgate without a router: npm run demo\n',
+    );
+    return 1;
+  }
+  const logger = createLogger(config.log.level);
+  for (const w of warnings) logger.warn({ code: w.code, path: w.path }, w.message);
+  const app = createApp(config, logger);
+  await app.start();
+  return serve(app, config.shutdown.graceMs, io);
+}
+
+async function demo(argv: string[], io: CliIo): Promise<Running> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { port: { type: 'string' }, 'router-version': { type: 'string' } },
+  });
+  const simulator = await startSimulator({
+    user: 'admin',
+    password: 'admin',
+    version: values['router-version'] ?? '7.19',
+    hotspotUsers: 500,
+  });
+  const port = values.port ?? io.env.PROXY_PORT ?? '8728';
+  const { config } = validateConfig(
+    {
+      routers: [
+        {
+          host: '127.0.0.1',
+          port: simulator.port,
+          username: 'admin',
+          password: 'admin',
+          listen: { host: '127.0.0.1', port: Number(port) },
+        },
+      ],
+    },
+    {},
+  );
+  const logger = createLogger(io.env.LOG_LEVEL ?? 'info');
+  const app = createApp(config, logger);
+  await app.start();
+  const proxyPort = app.routers[0]?.port;
+  io.stdout.write(
+    `\nrosgate demo: a RouterOS ${values['router-version'] ?? '7.19'} simulator on 127.0.0.1:${simulator.port}, ` +
+      `rosgate in front of it on 127.0.0.1:${proxyPort}.\n` +
+      `Point any RouterOS API client at 127.0.0.1:${proxyPort}, user admin, password admin. Ctrl-C stops.\n\n`,
+  );
+  return serve(app, 2000, io, () => simulator.close());
+}
+
+function serve(app: App, graceMs: number, io: CliIo, after?: () => Promise<void>): Running {
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= app.stop(graceMs).then(() => after?.());
+    return stopping;
+  };
+  io.onStopSignal(stop);
+  return { stop, ...(app.routers[0] === undefined ? {} : { port: app.routers[0].port }) };
+}

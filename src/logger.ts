@@ -1,0 +1,28 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+/**
+ * Paths pino censors wherever they appear in a log record (DESIGN invariant
+ * 8). Set once, on the root logger: a child's own list would replace it.
+ */
+export const REDACT_PATHS = [
+  'password',
+  'secret',
+  'passwordHash',
+  '*.password',
+  '*.secret',
+  '*.passwordHash',
+  '*.*.password',
+  'routers[*].password',
+  'users[*].password',
+  'users[*].secret',
+];
+
+/** The root logger; `destination` lets tests read the records. */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = {
+    level,
+    base: { service: 'rosgate' },
+    redact: { paths: REDACT_PATHS, censor: '***' },
+  };
+  return destination === undefined ? pino(options) : pino(options, destination);
+}

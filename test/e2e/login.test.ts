@@ -1,0 +1,148 @@
+import t from 'tap';
+import { RouterOSAPI } from 'node-routeros';
+import { computeResponse } from '../../src/protocol/index.js';
+import { eventually } from '../fixtures/eventually.js';
+import { RawClient } from '../fixtures/raw-client.js';
+import { startStack } from '../fixtures/stack.js';
+
+const USERS = {
+  users: [{ name: 'legacy', password: 'old-secret' }],
+};
+
+function challengeOf(reply: string | undefined): Buffer {
+  const hex = /=ret=([0-9a-f]{32})/.exec(reply ?? '')?.[1];
+  if (hex === undefined) throw new Error(`no challenge in ${reply}`);
+  return Buffer.from(hex, 'hex');
+}
+
+t.test('the legacy challenge login works in front of a 7.x router', async (t) => {
+  const stack = await startStack(t, { sim: { version: '7.19' }, config: USERS });
+  const c = await RawClient.connect(stack.port);
+  t.teardown(() => c.close());
+  const [first] = await c.call(['/login', '.tag=1']);
+  t.match(
+    first,
+    /^!done =ret=[0-9a-f]{32} \.tag=1$/,
+    'a bare login gets exactly one sentence with a challenge',
+  );
+  const response = computeResponse('old-secret', challengeOf(first));
+  t.same(await c.call(['/login', '=name=legacy', `=response=${response}`, '.tag=2']), [
+    '!done .tag=2',
+  ]);
+  const reply = await c.call(['/system/identity/print'], 2);
+  t.equal(reply[1], '!done', 'commands work after the legacy login');
+});
+
+t.test('each connection gets a fresh challenge and a wrong response is refused', async (t) => {
+  const stack = await startStack(t, { config: USERS });
+  const a = await RawClient.connect(stack.port);
+  const b = await RawClient.connect(stack.port);
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  const [ca] = await a.call(['/login']);
+  const [cb] = await b.call(['/login']);
+  t.not(ca, cb);
+  const wrong = computeResponse('guess', challengeOf(ca));
+  t.same(await a.call(['/login', '=name=legacy', `=response=${wrong}`], 2), [
+    '!trap =message=invalid user name or password (6)',
+    '!done',
+  ]);
+});
+
+t.test('a bare login followed by a plain login succeeds (the phpnuxbill flow)', async (t) => {
+  const stack = await startStack(t, { config: USERS });
+  const c = await RawClient.connect(stack.port);
+  t.teardown(() => c.close());
+  await c.call(['/login']);
+  t.same(await c.call(['/login', '=name=legacy', '=password=old-secret']), ['!done']);
+});
+
+t.test('an empty password plus a valid response logs in (the PEAR2 fallback)', async (t) => {
+  const stack = await startStack(t, { config: USERS });
+  const c = await RawClient.connect(stack.port);
+  t.teardown(() => c.close());
+  const [challenge] = await c.call(['/login']);
+  const response = computeResponse('old-secret', challengeOf(challenge));
+  t.same(await c.call(['/login', '=name=legacy', '=password=', `=response=${response}`]), [
+    '!done',
+  ]);
+});
+
+t.test(
+  'a wrong password is refused with the router message, in one write, and counted',
+  async (t) => {
+    const stack = await startStack(t);
+    const c = await RawClient.connect(stack.port);
+    t.teardown(() => c.close());
+    const chunksBefore = c.chunks.length;
+    t.same(await c.call(['/login', '=name=admin', '=password=wrong', '.tag=7'], 2), [
+      '!trap =message=invalid user name or password (6) .tag=7',
+      '!done .tag=7',
+    ]);
+    t.equal(c.chunks.length - chunksBefore, 1, 'trap and done arrived in one segment');
+    t.equal(stack.router.stats.loginsFailed, 1);
+    t.notMatch(stack.logText(), /wrong/, 'the password is not logged');
+    t.same(await c.login('admin', 'secret'), ['!done'], 'the connection stays usable');
+  },
+);
+
+t.test('node-routeros refuses a wrong password with the router message', async (t) => {
+  const stack = await startStack(t);
+  const api = new RouterOSAPI({
+    host: '127.0.0.1',
+    port: stack.port,
+    user: 'admin',
+    password: 'nope',
+    timeout: 5,
+  });
+  await t.rejects(api.connect(), /Username or password is invalid/);
+  await api.close().catch(() => undefined);
+});
+
+t.test('logins checked by the router are remembered', async (t) => {
+  const stack = await startStack(t);
+  t.ok(await eventually(() => stack.router.pool.stats.ready === 1));
+  const logins = stack.sim.counters.loginsOk;
+  for (let i = 0; i < 3; i++) {
+    const c = await RawClient.connect(stack.port);
+    t.same(await c.login('admin', 'secret'), ['!done']);
+    await c.close();
+  }
+  t.equal(stack.sim.counters.loginsOk - logins, 1, 'only the first login reached the router');
+});
+
+t.test('before login', async (t) => {
+  const stack = await startStack(t, { config: { limits: { preLoginMaxSentences: 3 } } });
+
+  t.test('a command gets a not logged in trap on its tag', async (t) => {
+    const c = await RawClient.connect(stack.port);
+    t.teardown(() => c.close());
+    t.same(await c.call(['/ip/address/print', '.tag=a'], 2), [
+      '!trap =message=not logged in .tag=a',
+      '!done .tag=a',
+    ]);
+  });
+
+  t.test('too many sentences end the connection with a fatal', async (t) => {
+    const c = await RawClient.connect(stack.port);
+    for (let i = 0; i < 4; i++) c.send('/ip/address/print');
+    await c.closed();
+    t.equal(c.received.at(-1)?.toString(), '!fatal too many commands before login');
+  });
+
+  t.test('a framing error ends only that connection', async (t) => {
+    const bad = await RawClient.connect(stack.port);
+    const good = await RawClient.connect(stack.port);
+    t.teardown(() => good.close());
+    bad.sendRaw(Buffer.from([0xf8, 1, 2, 3]));
+    await bad.closed();
+    t.equal(bad.received.at(-1)?.toString(), '!fatal protocol error');
+    t.same(await good.login('admin', 'secret'), ['!done']);
+  });
+
+  t.test('quit ends the session with the router reason', async (t) => {
+    const c = await RawClient.connect(stack.port);
+    c.send('/quit');
+    await c.closed();
+    t.same(c.received.map(String), ['!fatal session terminated on request']);
+  });
+});

@@ -1,0 +1,112 @@
+import t, { type Test } from 'tap';
+import { encodeSentence } from '../../src/protocol/index.js';
+import { RawClient } from '../fixtures/raw-client.js';
+import { startStack, type Stack } from '../fixtures/stack.js';
+
+async function loggedIn(t: Test, stack: Stack): Promise<RawClient> {
+  const c = await RawClient.connect(stack.port);
+  t.teardown(() => c.close());
+  await c.login('admin', 'secret');
+  return c;
+}
+
+t.test('replies reach the client as the router wrote them', async (t) => {
+  const stack = await startStack(t, { sim: { version: '7.19' } });
+
+  t.test(
+    'untagged commands run one at a time in order and their replies carry no tag',
+    async (t) => {
+      const c = await loggedIn(t, stack);
+      c.send('/ip/hotspot/user/add', '=name=first', '=password=1');
+      c.send('/ip/hotspot/user/add', '=name=second', '=password=2');
+      c.send('/ip/hotspot/user/print', '?name=second', '=.proplist=name');
+      await c.waitFor(1 + 4);
+      const replies = c.received.slice(1).map(String);
+      t.match(replies[0], /^!done =ret=\*[0-9A-F]+$/);
+      t.match(replies[1], /^!done =ret=\*[0-9A-F]+$/);
+      t.same(replies.slice(2), ['!re =name=second', '!done']);
+      t.ok(
+        c.received.every((s) => s.tagIndex === -1),
+        'no .tag word in any reply',
+      );
+    },
+  );
+
+  t.test('an empty tag counts as no tag', async (t) => {
+    const c = await loggedIn(t, stack);
+    t.same(await c.call(['/system/identity/set', '=name=edge', '.tag='], 1), ['!done']);
+  });
+
+  t.test('the !empty of RouterOS 7.18 is dropped by default', async (t) => {
+    const c = await loggedIn(t, stack);
+    t.same(await c.call(['/ip/hotspot/user/print', '?name=nobody', '.tag=e']), ['!done .tag=e']);
+  });
+
+  t.test('both traps of an unknown path are forwarded, then one done', async (t) => {
+    const c = await loggedIn(t, stack);
+    t.same(await c.call(['/ip/nothing/print', '.tag=u'], 3), [
+      '!trap =category=0 =message=no such command or directory (nothing) .tag=u',
+      '!trap =message=no such command prefix .tag=u',
+      '!done .tag=u',
+    ]);
+  });
+
+  t.test(
+    'the node-routeros keepalive is answered with its tag while the router is busy',
+    async (t) => {
+      const c = await loggedIn(t, stack);
+      stack.sim.faults.stopAnswering = true;
+      t.teardown(() => {
+        stack.sim.faults.stopAnswering = false;
+      });
+      c.send('/system/identity/print', '.tag=slow');
+      t.same(await c.call(['#', '.tag=ka']), ['!done .tag=ka']);
+    },
+  );
+
+  t.test('values that are not UTF-8 reach the router and come back byte for byte', async (t) => {
+    const c = await loggedIn(t, stack);
+    const comment = Buffer.from([
+      0x3d, 0x63, 0x6f, 0x6d, 0x6d, 0x65, 0x6e, 0x74, 0x3d, 0xe9, 0xff, 0xfe, 0x3d, 0x7c,
+    ]);
+    c.sendRaw(
+      encodeSentence(['/ip/hotspot/user/add', '=name=bytes', '=password=1', comment, '.tag=b']),
+    );
+    await c.untilDone('b');
+    const before = c.received.length;
+    c.send('/ip/hotspot/user/print', '?name=bytes', '=.proplist=comment', '.tag=p');
+    await c.untilDone('p');
+    const row = c.received.slice(before).find((s) => s.command === '!re');
+    t.same(row?.word(1), comment, 'the comment word is identical');
+  });
+
+  t.test('rows are forwarded as they arrive, before the command ends', async (t) => {
+    const c = await loggedIn(t, stack);
+    c.send('/ip/hotspot/user/print', '=follow=', '=.proplist=name', '.tag=f');
+    await c.waitFor(2);
+    t.equal(c.received[1]?.command, '!re');
+    t.notOk(
+      c.received.some((s) => s.command === '!done' && s.tagString === 'f'),
+      'the print is still running',
+    );
+    t.same(
+      await c
+        .call(['/cancel', '=tag=f', '.tag=cf'])
+        .then(() => c.untilDone('f'))
+        .then((r) => r.at(-1)),
+      '!done .tag=f',
+    );
+  });
+});
+
+t.test('the !empty reply is forwarded in passthrough mode', async (t) => {
+  const stack = await startStack(t, {
+    sim: { version: '7.19' },
+    router: { emptyReplies: 'passthrough' },
+  });
+  const c = await loggedIn(t, stack);
+  t.same(await c.call(['/ip/hotspot/user/print', '?name=nobody', '.tag=e'], 2), [
+    '!empty .tag=e',
+    '!done .tag=e',
+  ]);
+});
