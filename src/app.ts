@@ -41,9 +41,16 @@ export function createApp(config: RosgateConfig, logger: Logger): App {
   return {
     routers,
     async start() {
+      // Bind every listener before opening any router session, so a port
+      // conflict fails the start without leaving sessions behind.
+      try {
+        for (const runtime of routers) runtime.port = await runtime.listener.listen();
+      } catch (err) {
+        await Promise.all(routers.map((r) => r.listener.close(0)));
+        throw err;
+      }
       for (const runtime of routers) {
         runtime.pool.start();
-        runtime.port = await runtime.listener.listen();
         logger.info(
           {
             router: runtime.config.name,

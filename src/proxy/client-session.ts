@@ -67,6 +67,8 @@ interface ClientCommand {
 
 const INVALID_LOGIN = 'invalid user name or password (6)';
 const INTERRUPTED = 'interrupted';
+/** How long a closing connection may take to flush its `!fatal`. */
+const FATAL_LINGER_MS = 1000;
 
 /**
  * One client connection: login, then commands multiplexed onto shared router
@@ -96,6 +98,11 @@ export class ClientSession {
   #untaggedActive: ClientCommand | undefined;
   #onClosed: (() => void)[] = [];
   #onIdle: (() => void)[] = [];
+  #isCorked = false;
+  readonly #uncork = (): void => {
+    this.#isCorked = false;
+    this.#socket.uncork();
+  };
 
   constructor(socket: Duplex, options: ClientSessionOptions) {
     this.#socket = socket;
@@ -399,6 +406,14 @@ export class ClientSession {
 
   #write(bytes: Buffer): void {
     if (this.#isClosed) return;
+    // Replies decoded from one upstream chunk leave in one write: cork on
+    // the first and uncork on the next tick (ROUTEROS-API §9: everything
+    // available in one write).
+    if (!this.#isCorked) {
+      this.#isCorked = true;
+      this.#socket.cork();
+      process.nextTick(this.#uncork);
+    }
     this.#socket.write(bytes);
     if (this.#socket.writableLength > this.#options.maxOutputBufferBytes) {
       this.#options.stats.slowClientDrops++;
@@ -415,6 +430,8 @@ export class ClientSession {
   #fatal(reason: string): void {
     if (this.#isClosed) return;
     this.#socket.end(encodeFatal(reason));
+    // A peer that never closes its side must not hold a shutdown open.
+    setTimeout(() => this.#socket.destroy(), FATAL_LINGER_MS).unref();
     this.#onClose();
   }
 

@@ -1,0 +1,195 @@
+import net from 'node:net';
+import t, { type Test } from 'tap';
+import { encodeSentences } from '../../src/protocol/index.js';
+import { eventually } from '../fixtures/eventually.js';
+import { RawClient } from '../fixtures/raw-client.js';
+import { startStack, type Stack } from '../fixtures/stack.js';
+
+async function loggedIn(
+  t: Test,
+  stack: Stack,
+  user = 'admin',
+  password = 'secret',
+): Promise<RawClient> {
+  const c = await RawClient.connect(stack.port);
+  t.teardown(() => c.close());
+  t.same(await c.login(user, password), ['!done']);
+  return c;
+}
+
+const identityPrints = (stack: Stack): number =>
+  stack.sim.counters.commands['/system/identity/print'] ?? 0;
+
+t.test('limits', async (t) => {
+  const stack = await startStack(t, {
+    sim: { streamIntervalMs: 5 },
+    config: {
+      limits: { maxInFlightPerClient: 2, maxClientsPerAddress: 3, keepaliveReply: 'trap' },
+    },
+  });
+
+  t.test('past the in-flight limit a command is refused with a trap on its tag', async (t) => {
+    const c = await loggedIn(t, stack);
+    c.send('/interface/monitor-traffic', '=interface=ether1', '.tag=1');
+    c.send('/interface/monitor-traffic', '=interface=ether2', '.tag=2');
+    c.send('/system/identity/print', '.tag=3');
+    t.same(await c.untilDone('3'), [
+      '!trap =message=too many commands in flight (limit 2) .tag=3',
+      '!done .tag=3',
+    ]);
+    t.equal(stack.router.stats.refusedInFlight, 1);
+  });
+
+  t.test('the keepalive can be answered with a trap', async (t) => {
+    const c = await loggedIn(t, stack);
+    t.same(await c.call(['#', '.tag=k'], 2), [
+      '!trap =message=no such command prefix .tag=k',
+      '!done .tag=k',
+    ]);
+  });
+
+  t.test('a source address past its connection limit gets a fatal', async (t) => {
+    const open = await Promise.all([1, 2, 3].map(() => RawClient.connect(stack.port)));
+    t.teardown(() => Promise.all(open.map((c) => c.close())));
+    t.ok(await eventually(() => stack.router.listener.sessions.size === 3));
+    const extra = await RawClient.connect(stack.port);
+    await extra.closed();
+    t.same(extra.received.map(String), ['!fatal too many connections']);
+    t.equal(stack.router.stats.clientsRefused, 1);
+  });
+});
+
+t.test('commands pipelined behind a login wait for it and then run', async (t) => {
+  const stack = await startStack(t);
+  const c = await RawClient.connect(stack.port);
+  t.teardown(() => c.close());
+  c.sendRaw(
+    encodeSentences([
+      ['/login', '=name=admin', '=password=secret'],
+      ['/system/identity/print', '.tag=a'],
+      ['/login', '=name=admin', '=password=wrong', '.tag=b'],
+      ['/system/identity/print', '.tag=c'],
+    ]),
+  );
+  await c.untilDone('c');
+  const lines = c.received.map(String);
+  t.equal(lines[0], '!done', 'the login is answered first');
+  t.ok(lines.includes('!done .tag=a'));
+  t.same(
+    lines.filter((l) => l.endsWith('.tag=b')),
+    ['!trap =message=invalid user name or password (6) .tag=b', '!done .tag=b'],
+    'a second login with a wrong password is refused',
+  );
+  t.ok(lines.includes('!done .tag=c'), 'and the session keeps its first login');
+});
+
+t.test('a client that never logs in is closed when its time is up', async (t) => {
+  const stack = await startStack(t, { config: { limits: { preLoginTimeoutMs: 20 } } });
+  const c = await RawClient.connect(stack.port);
+  await c.closed();
+  t.same(c.received.map(String), ['!fatal login timeout']);
+});
+
+t.test('a login the router cannot check gets a trap naming why', async (t) => {
+  const stack = await startStack(t);
+  await eventually(() => stack.router.pool.stats.ready === 1);
+  stack.sim.faults.refuseConnections = true;
+  const c = await RawClient.connect(stack.port);
+  t.teardown(() => c.close());
+  t.same(await c.call(['/login', '=name=admin', '=password=secret'], 2), [
+    '!trap =message=cannot verify the login: router unavailable',
+    '!done',
+  ]);
+});
+
+t.test('a user limited to another router cannot log in here', async (t) => {
+  const stack = await startStack(t, {
+    router: { name: 'here' },
+    moreRouters: [{ name: 'other' }],
+    config: {
+      users: [
+        { name: 'here', password: 'p' },
+        { name: 'elsewhere', password: 'p', routers: ['other'] },
+      ],
+    },
+  });
+  const c = await RawClient.connect(stack.port);
+  t.teardown(() => c.close());
+  t.same(await c.call(['/login', '=name=elsewhere', '=password=p'], 2), [
+    '!trap =message=invalid user name or password (6)',
+    '!done',
+  ]);
+  t.same(await c.login('here', 'p'), ['!done']);
+});
+
+t.test('commands waiting for a router session', async (t) => {
+  const stack = await startStack(t, {
+    sim: { streamIntervalMs: 5 },
+    router: { pool: { min: 1, max: 1, maxInFlightPerSession: 1 } },
+  });
+  const busy = await loggedIn(t, stack);
+  busy.send('/interface/monitor-traffic', '=interface=ether1', '.tag=s');
+  await busy.waitFor(2);
+
+  t.test('a cancel of a waiting command answers it without reaching the router', async (t) => {
+    const c = await loggedIn(t, stack);
+    const before = identityPrints(stack);
+    c.send('/system/identity/print', '.tag=w');
+    t.same(await c.call(['/cancel', '=tag=w', '.tag=x'], 3), [
+      '!trap =category=2 =message=interrupted .tag=w',
+      '!done .tag=w',
+      '!done .tag=x',
+    ]);
+    t.equal(identityPrints(stack), before);
+  });
+
+  t.test('a bare cancel answers queued untagged commands too', async (t) => {
+    const c = await loggedIn(t, stack);
+    c.send('/system/identity/print');
+    c.send('/system/resource/print');
+    const replies = await c.call(['/cancel'], 5);
+    t.equal(replies.filter((r) => r === '!trap =category=2 =message=interrupted').length, 2);
+    t.equal(replies.filter((r) => r === '!done').length, 3);
+  });
+
+  t.test('a client that leaves while waiting sends nothing to the router', async (t) => {
+    const c = await loggedIn(t, stack);
+    const before = identityPrints(stack);
+    c.send('/system/identity/print', '.tag=gone');
+    await c.close();
+    busy.send('/cancel', '=tag=s', '.tag=cs');
+    await busy.untilDone('s');
+    const after = await loggedIn(t, stack);
+    await after.call(['/system/resource/print', '.tag=r'], 2);
+    t.equal(identityPrints(stack), before);
+  });
+});
+
+t.test('a graceful stop lets running commands finish, then cancels streams', async (t) => {
+  const stack = await startStack(t, { sim: { streamIntervalMs: 5 } });
+  const c = await loggedIn(t, stack);
+  c.send('/interface/monitor-traffic', '=interface=ether1', '.tag=s');
+  await c.waitFor(2);
+  stack.sim.faults.latencyMs = 20;
+  c.send('/system/identity/print', '.tag=q');
+  await stack.app.stop(60);
+  const lines = c.received.map(String);
+  t.ok(lines.includes('!done .tag=q'), 'the short command finished within the grace period');
+  t.equal(lines.at(-1), '!fatal rosgate is shutting down');
+  t.ok(
+    await eventually(() => stack.sim.activeStreams() === 0),
+    'the stream was cancelled on the router',
+  );
+  await stack.app.stop(0);
+  t.pass('a second stop is harmless');
+});
+
+t.test('a port already in use fails the start', async (t) => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => blocker.close(resolve)));
+  const port = (blocker.address() as net.AddressInfo).port;
+  await t.rejects(startStack(t, { router: { listen: { host: '127.0.0.1', port } } }), {
+    code: 'EADDRINUSE',
+  });
+});
