@@ -517,7 +517,7 @@ async function startRosgate(
     },
     log: { level: 'silent' },
   });
-  const app = createApp(config, createLogger('silent'));
+  const app = createApp(config, createLogger('silent', process.stdout));
   await app.start();
   return { app, router: app.routers[0] as RouterRuntime };
 }

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createApp, type App } from './app.js';
+import { createApp, type App, type RouterRuntime } from './app.js';
 import { formatConfigError, hashPassword, loadConfig, validateConfig } from './config/index.js';
 import { createLogger } from './logger.js';
 import { runSimulateCommand } from './simulator/cli.js';
@@ -80,7 +80,7 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
     );
     return 1;
   }
-  const logger = createLogger(config.log.level);
+  const logger = createLogger(config.log.level, io.stdout);
   for (const w of warnings) logger.warn({ code: w.code, path: w.path }, w.message);
   const app = createApp(config, logger);
   await app.start();
@@ -113,7 +113,7 @@ async function demo(argv: string[], io: CliIo): Promise<Running> {
     },
     {},
   );
-  const logger = createLogger(io.env.LOG_LEVEL ?? 'info');
+  const logger = createLogger(io.env.LOG_LEVEL ?? 'info', io.stdout);
   const app = createApp(config, logger);
   await app.start();
   const proxyPort = app.routers[0]?.port;
@@ -132,5 +132,5 @@ function serve(app: App, graceMs: number, io: CliIo, after?: () => Promise<void>
     return stopping;
   };
   io.onStopSignal(stop);
-  return { stop, ...(app.routers[0] === undefined ? {} : { port: app.routers[0].port }) };
+  return { stop, port: (app.routers[0] as RouterRuntime).port };
 }

@@ -17,12 +17,12 @@ export const REDACT_PATHS = [
   'users[*].secret',
 ];
 
-/** The root logger; `destination` lets tests read the records. */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/** The root logger, writing JSON lines to `destination` (stdout, or a test's sink). */
+export function createLogger(level: string, destination: DestinationStream): Logger {
   const options = {
     level,
     base: { service: 'rosgate' },
     redact: { paths: REDACT_PATHS, censor: '***' },
   };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  return pino(options, destination);
 }

@@ -81,11 +81,19 @@ t.test(
       MIKROTIK_PASSWORD: 'pw',
       PROXY_HOST: '127.0.0.1',
       PROXY_PORT: '0',
+      MAX_CONNECTIONS: '25',
+      LOG_LEVEL: 'warn',
     });
     const running = (await runCli(['start'], x)) as Running;
     t.type(running.port, 'number');
     t.equal((await identityThrough(running.port as number, 'admin', 'pw')).length, 1);
     t.equal(x.stops.length, 1, 'a stop handler was registered');
+    t.match(
+      x.out(),
+      /ROSGATE_CONFIG_POOL_ABOVE_ROUTER_SESSIONS/,
+      'config warnings are logged with their code',
+    );
+    t.notMatch(x.out(), /"pw"/, 'the router password is not logged');
     await x.stops[0]?.();
   },
 );
@@ -95,6 +103,15 @@ t.test('demo runs rosgate in front of the simulator and says how to connect', as
   const running = (await runCli(['demo', '--port', '0'], x)) as Running;
   t.teardown(() => running.stop());
   t.match(x.out(), /user admin, password admin/);
+  t.equal((await identityThrough(running.port as number, 'admin', 'admin')).length, 1);
+});
+
+t.test('demo takes its port from PROXY_PORT and can imitate an older router', async (t) => {
+  const x = io({ PROXY_PORT: '0', LOG_LEVEL: undefined });
+  const running = (await runCli(['demo', '--router-version', '6.44'], x)) as Running;
+  t.teardown(() => running.stop());
+  t.match(x.out(), /a RouterOS 6\.44 simulator/);
+  t.match(x.out(), /listening for RouterOS API clients/, 'logs at info by default');
   t.equal((await identityThrough(running.port as number, 'admin', 'admin')).length, 1);
 });
 

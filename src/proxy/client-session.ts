@@ -125,11 +125,6 @@ export class ClientSession {
     return this.#open.size;
   }
 
-  /** True once the connection has ended. */
-  get isClosed(): boolean {
-    return this.#isClosed;
-  }
-
   /** Resolves when the connection has ended. */
   closed(): Promise<void> {
     if (this.#isClosed) return Promise.resolve();
@@ -309,19 +304,13 @@ export class ClientSession {
     command.state = 'acquiring';
     this.#options.upstream.acquire(
       (connection) => {
-        if (command.state !== 'acquiring') return; // cancelled while waiting
-        if (this.#isClosed) {
-          this.#finish(command);
-          return;
-        }
-        try {
-          command.upstreamTag = connection.send(command.sentence, this.#handlerFor(command));
-          command.upstream = connection;
-          command.state = 'sent';
-          this.#options.stats.commandsForwarded++;
-        } catch (err) {
-          this.#refuse(command, err as RosgateError);
-        }
+        // A command cancelled while waiting (or whose client left) is done.
+        if (command.state !== 'acquiring') return;
+        // The pool hands out ready sessions only, so send() cannot refuse here.
+        command.upstreamTag = connection.send(command.sentence, this.#handlerFor(command));
+        command.upstream = connection;
+        command.state = 'sent';
+        this.#options.stats.commandsForwarded++;
       },
       (err) => {
         if (command.state === 'acquiring') this.#refuse(command, err);
@@ -375,6 +364,9 @@ export class ClientSession {
       target === undefined
         ? [...this.#open]
         : [...this.#open].filter((c) => c.tag?.equals(target) === true);
+    // Queued untagged commands are answered first, so finishing the running
+    // one does not start the next only to cancel it.
+    targets.sort((a, b) => Number(b.state === 'queued') - Number(a.state === 'queued'));
     const tag = sentence.tag;
     // The cancel's own `!done` is written the moment the router has answered
     // the last upstream cancel, keeping the router's order: trap(X),

@@ -56,7 +56,7 @@ export class ProxyListener {
 
   #accept(socket: net.Socket): void {
     const { stats, logger } = this.#options;
-    const address = socket.remoteAddress ?? 'unknown';
+    const address = String(socket.remoteAddress);
     const fromAddress = this.#perAddress.get(address) ?? 0;
     socket.on('error', () => {
       /* reported by the session; a reset from a peer must not crash us */
@@ -85,7 +85,7 @@ export class ProxyListener {
     void session.closed().then(() => {
       this.#sessions.delete(session);
       stats.clientsConnected--;
-      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      const left = (this.#perAddress.get(address) as number) - 1;
       if (left === 0) this.#perAddress.delete(address);
       else this.#perAddress.set(address, left);
     });

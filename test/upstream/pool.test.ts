@@ -114,6 +114,17 @@ t.test('reconnects with backoff after the router drops it, and reports failures'
   t.ok(pool.stats.failedConnects >= 2);
 });
 
+t.test('sessions failing together schedule one retry', async (t) => {
+  const { sim, pool } = await setup(t, { min: 3, max: 3 });
+  sim.faults.refuseConnections = true;
+  const failures: RosgateError[] = [];
+  pool.on('connectError', (e: RosgateError) => failures.push(e));
+  pool.start();
+  t.ok(await eventually(() => failures.length >= 3));
+  sim.faults.refuseConnections = false;
+  t.ok(await eventually(() => pool.stats.ready === 3), 'all come back');
+});
+
 t.test('closes idle sessions beyond min and probes idle ones', async (t) => {
   const { sim, pool } = await setup(t, {
     min: 1,

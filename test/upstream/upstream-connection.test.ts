@@ -58,6 +58,14 @@ t.test('logs in with the plain method and routes replies by its own tags', async
   t.equal(up.inFlight, 0);
 });
 
+t.test('a session that is not connected yet refuses to send', async (t) => {
+  const up = open(1);
+  t.throws(() => up.send(cmd('/system/identity/print'), collector()), {
+    code: ErrorCode.UpstreamClosed,
+    message: 'router connection is not ready',
+  });
+});
+
 t.test('falls back to the challenge login on a router before 6.43', async (t) => {
   const sim = await simulator(t, { version: '6.42' });
   const up = open(sim.port);
