@@ -265,19 +265,26 @@ export class Pool extends EventEmitter {
     this.#retryTimer.unref();
   }
 
-  /** Health probes for idle sessions; close idle ones beyond `min`. */
+  /**
+   * Close idle sessions beyond `min`; probe every session the router has
+   * sent nothing on for a health interval. A busy session is probed too: a
+   * router that stops answering must fail its commands with a trap rather
+   * than leave them hanging, while a quiet stream keeps its session as long
+   * as the probe is answered.
+   */
   #maintain(): void {
     const now = Date.now();
     let ready = this.#ready.size;
     for (const c of [...this.#ready]) {
-      if (c.inFlight > 0) continue;
-      if (ready > this.options.min && now - c.lastActiveAt >= this.options.idleTimeoutMs) {
+      if (
+        c.inFlight === 0 &&
+        ready > this.options.min &&
+        now - c.lastActiveAt >= this.options.idleTimeoutMs
+      ) {
         ready--;
         this.#ready.delete(c);
         c.close();
-        continue;
-      }
-      if (now - c.lastActiveAt >= this.options.healthCheckIntervalMs) {
+      } else if (!c.isProbing && now - c.lastReceivedAt >= this.options.healthCheckIntervalMs) {
         c.probe().catch(() => {
           /* probe failure closes the session; its close handler refills the pool */
         });

@@ -63,8 +63,12 @@ export class UpstreamConnection extends EventEmitter {
   #nextTag = 1;
   #state: UpstreamState = 'connecting';
   #closeError: RosgateError | undefined;
-  /** Last time a command finished or was sent (ms since epoch). */
+  /** Last time anything was sent or received (ms since epoch): idleness. */
   lastActiveAt = Date.now();
+  /** Last time the router sent anything (ms since epoch): liveness. */
+  lastReceivedAt = Date.now();
+  /** True while a health probe waits for its answer. */
+  isProbing = false;
   /** Commands sent over this connection's life. */
   commandsSent = 0;
 
@@ -220,6 +224,7 @@ export class UpstreamConnection extends EventEmitter {
 
   /** A cheap round trip proving the session works; rejects on timeout. */
   async probe(): Promise<void> {
+    this.isProbing = true;
     const timer = setTimeout(() => {
       this.#fail(
         new RosgateError(
@@ -234,6 +239,7 @@ export class UpstreamConnection extends EventEmitter {
         throw new RosgateError(ErrorCode.UpstreamProtocol, `health probe refused: ${answer.trap}`);
     } finally {
       clearTimeout(timer);
+      this.isProbing = false;
     }
   }
 
@@ -245,6 +251,7 @@ export class UpstreamConnection extends EventEmitter {
   }
 
   #onData(chunk: Buffer): void {
+    this.lastActiveAt = this.lastReceivedAt = Date.now();
     try {
       this.#decoder.push(chunk, (sentence) => this.#onSentence(sentence));
     } catch (err) {
@@ -269,10 +276,7 @@ export class UpstreamConnection extends EventEmitter {
     // safe choice (go-routeros does the same).
     if (pending === undefined) return;
     const isFinal = reply === '!done';
-    if (isFinal) {
-      this.#pending.delete(tag as string);
-      this.lastActiveAt = Date.now();
-    }
+    if (isFinal) this.#pending.delete(tag as string);
     pending.handler.onReply(sentence, isFinal);
   }
 

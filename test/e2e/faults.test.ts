@@ -106,3 +106,22 @@ t.test('with the router down, a command gets a clear trap instead of hanging', a
   const [, done] = await c.call(['/system/identity/print', '.tag=e'], 2);
   t.equal(done, '!done .tag=e');
 });
+
+t.test('a router that stops answering fails the commands waiting on it', async (t) => {
+  const stack = await startStack(t, {
+    router: { timeoutMs: 50, pool: { min: 1, max: 1, healthCheckIntervalMs: 20 } },
+    config: { users: [{ name: 'u', password: 'p' }] },
+  });
+  const c = await RawClient.connect(stack.port);
+  t.teardown(() => c.close());
+  await c.login('u', 'p');
+  t.ok(await eventually(() => stack.router.pool.stats.ready === 1));
+  stack.sim.faults.stopAnswering = true;
+  c.send('/ip/hotspot/user/print', '.tag=h');
+  t.same(await c.untilDone('h'), [
+    '!trap =message=router did not answer the health probe in time .tag=h',
+    '!done .tag=h',
+  ]);
+  stack.sim.faults.stopAnswering = false;
+  t.ok(await eventually(() => stack.router.pool.stats.ready === 1), 'a fresh session replaces it');
+});
