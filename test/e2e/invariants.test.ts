@@ -1,0 +1,93 @@
+import t from 'tap';
+import { encodeSentence } from '../../src/protocol/index.js';
+import { RawClient } from '../fixtures/raw-client.js';
+import { startStack } from '../fixtures/stack.js';
+
+// DESIGN.md invariants not already proven by the scenario tests.
+
+t.test(
+  'invariant 1: a print reaches the client byte for byte as the router sent it, but for the tag',
+  async (t) => {
+    const stack = await startStack(t, { sim: { hotspotUsers: 300 } });
+    const direct = await RawClient.connect(stack.sim.port);
+    const proxied = await RawClient.connect(stack.port);
+    t.teardown(() => Promise.all([direct.close(), proxied.close()]));
+    await direct.login('admin', 'secret');
+    await proxied.login('admin', 'secret');
+    for (const c of [direct, proxied]) c.send('/ip/hotspot/user/print', '.tag=p');
+    await Promise.all([direct.untilDone('p'), proxied.untilDone('p')]);
+    const strip = (c: RawClient) =>
+      c.received.slice(1).map((s) => s.withTag(undefined).toString('hex'));
+    t.equal(strip(proxied).length, 301, 'every row and the done');
+    t.same(strip(proxied), strip(direct));
+  },
+);
+
+t.test('invariant 5: router traps are answers, not failures of the router session', async (t) => {
+  const stack = await startStack(t);
+  const c = await RawClient.connect(stack.port);
+  t.teardown(() => c.close());
+  await c.login('admin', 'secret');
+  await c.call(['/ip/hotspot/user/add', '=name=taken', '=password=x', '.tag=0']);
+  const opened = stack.router.pool.stats.opened;
+  for (let i = 1; i <= 30; i++) {
+    const [trap] = await c.call(
+      ['/ip/hotspot/user/add', '=name=taken', '=password=x', `.tag=${i}`],
+      2,
+    );
+    t.match(trap, /^!trap =message=failure: already have user/);
+  }
+  t.equal(stack.router.pool.stats.opened, opened, 'no router session was dropped or reopened');
+});
+
+t.test(
+  'invariant 7: a client past the sentence limits is cut off without harm to others',
+  async (t) => {
+    const stack = await startStack(t, {
+      config: { limits: { maxWordBytes: 1024, maxWordsPerSentence: 16, maxSentenceBytes: 4096 } },
+    });
+    const cases: [string, Buffer][] = [
+      [
+        'a word over maxWordBytes',
+        encodeSentence(['/ip/hotspot/user/add', `=comment=${'x'.repeat(2000)}`]),
+      ],
+      [
+        'too many words',
+        encodeSentence([
+          '/ip/hotspot/user/add',
+          ...Array.from({ length: 20 }, (_, i) => `=a${i}=1`),
+        ]),
+      ],
+      [
+        'a sentence over maxSentenceBytes',
+        encodeSentence(['/x', ...Array.from({ length: 8 }, () => `=c=${'y'.repeat(900)}`)]),
+      ],
+    ];
+    const good = await RawClient.connect(stack.port);
+    t.teardown(() => good.close());
+    await good.login('admin', 'secret');
+    for (const [name, bytes] of cases) {
+      const bad = await RawClient.connect(stack.port);
+      await bad.login('admin', 'secret');
+      bad.sendRaw(bytes);
+      await bad.closed();
+      t.equal(bad.received.at(-1)?.toString(), '!fatal protocol error', name);
+    }
+    t.equal(stack.router.stats.framingErrors, 3);
+    const [, done] = await good.call(['/system/identity/print', '.tag=g'], 2);
+    t.equal(done, '!done .tag=g', 'other clients are unaffected');
+  },
+);
+
+t.test('invariant 8: passwords never reach the logs', async (t) => {
+  const stack = await startStack(t, { sim: { password: 'router-S3cret' } });
+  const c = await RawClient.connect(stack.port);
+  t.teardown(() => c.close());
+  await c.call(['/login', '=name=admin', '=password=client-Wr0ng'], 2);
+  await c.login('admin', 'router-S3cret');
+  await c.call(['/ip/hotspot/user/add', '=name=v', '=password=voucher-Pw', '.tag=a']);
+  await c.call(['/cancel', '.tag=c']);
+  const logs = stack.logText();
+  t.match(logs, /client logged in/, 'the log was written');
+  for (const secret of ['router-S3cret', 'client-Wr0ng']) t.notMatch(logs, secret);
+});
