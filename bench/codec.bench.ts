@@ -14,22 +14,17 @@ import { Decoder } from '../src/protocol/decoder.js';
 import { encodeSentences, type WordInput } from '../src/protocol/encoder.js';
 import type { Sentence } from '../src/protocol/sentence.js';
 import type { BenchResult } from './run.js';
+import { Prng } from '../src/simulator/prng.js';
 
 const USERS = 5000;
 const CHUNK_BYTES = 64 * 1024;
 /** A tag as node-routeros makes them: Math.random().toString(36).substring(3). */
 const TAG = 'k3j9x0a1q';
 
-/** Deterministic PRNG (mulberry32) so every run benches the same bytes. */
+/** Deterministic PRNG (the simulator's mulberry32) so every run benches the same bytes. */
 function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Prng(seed);
+  return () => random.next();
 }
 
 /** The reply stream of a print of `users` hotspot users, tagged like node-routeros. */
@@ -99,7 +94,9 @@ interface NodeRouterosReceiver {
 type ReceiverClass = new (socket: { emit(event: string): void }) => NodeRouterosReceiver;
 
 const require = createRequire(import.meta.url);
-const { Receiver } = require('node-routeros/dist/connector/Receiver.js') as { Receiver: ReceiverClass };
+const { Receiver } = require('node-routeros/dist/connector/Receiver.js') as {
+  Receiver: ReceiverClass;
+};
 
 function nodeRouterosPass(chunks: readonly Buffer[]): { sentences: number; check: number } {
   const receiver = new Receiver({ emit: () => undefined });
@@ -159,7 +156,9 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
   const a = rosgatePass(chunks);
   const b = nodeRouterosPass(chunks);
   if (a.sentences !== USERS + 1 || b.sentences !== USERS + 1) {
-    throw new Error(`decoders disagree: rosgate ${a.sentences}, node-routeros ${b.sentences}, expected ${USERS + 1}`);
+    throw new Error(
+      `decoders disagree: rosgate ${a.sentences}, node-routeros ${b.sentences}, expected ${USERS + 1}`,
+    );
   }
 
   console.log(

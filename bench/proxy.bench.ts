@@ -38,6 +38,7 @@ import { createLogger } from '../src/logger.js';
 import { Decoder, encodeSentence, type Sentence } from '../src/protocol/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import type { BenchResult } from './run.js';
+import { Prng } from '../src/simulator/prng.js';
 
 const USER = 'admin';
 const PASSWORD = 'secret';
@@ -207,16 +208,10 @@ const KINDS = [
 ] as const;
 type Kind = (typeof KINDS)[number];
 
-/** Deterministic PRNG (mulberry32) so every run sends the same mix. */
+/** Deterministic PRNG (the simulator's mulberry32) so every run sends the same mix. */
 function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Prng(seed);
+  return () => random.next();
 }
 
 const IDENTITY = encodeSentence(['/system/identity/print']);
