@@ -58,8 +58,6 @@ interface ClientCommand {
   readonly sentence: Sentence;
   /** The client's tag; undefined for an untagged command. */
   readonly tag: Buffer | undefined;
-  /** The tag as a map key (latin1). */
-  readonly tagKey: string | undefined;
   state: CommandState;
   upstream: UpstreamConnection | undefined;
   upstreamTag: string | undefined;
@@ -113,16 +111,6 @@ export class ClientSession {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#log.debug({ err: err.message }, 'client socket error'));
     socket.on('close', () => this.#onClose());
-  }
-
-  /** The logged-in user, if any. */
-  get user(): string | undefined {
-    return this.#user;
-  }
-
-  /** Commands open (queued, waiting for a session, or running upstream). */
-  get inFlight(): number {
-    return this.#open.size;
   }
 
   /** Resolves when the connection has ended. */
@@ -282,7 +270,6 @@ export class ClientSession {
     const command: ClientCommand = {
       sentence,
       tag,
-      tagKey: tag?.toString('latin1'),
       state: 'queued',
       upstream: undefined,
       upstreamTag: undefined,
