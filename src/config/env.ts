@@ -12,8 +12,12 @@ export const ROUTER_ENV_VARIABLES = Object.freeze({
   MIKROTIK_USERNAME: ['username'],
   MIKROTIK_PASSWORD: ['password'],
   MIKROTIK_TIMEOUT: ['timeoutMs'],
+  /** `off`, `verify`, `insecure` or `anonymous`: how rosgate connects to the router. */
+  MIKROTIK_TLS: ['upstreamTls'],
   PROXY_HOST: ['listen', 'host'],
   PROXY_PORT: ['listen', 'port'],
+  /** Turns on the TLS (api-ssl) listener on this port. */
+  PROXY_TLS_PORT: ['tls', 'port'],
   MIN_CONNECTIONS: ['pool', 'min'],
   MAX_CONNECTIONS: ['pool', 'max'],
   ACQUIRE_TIMEOUT: ['pool', 'acquireTimeoutMs'],
@@ -32,6 +36,7 @@ const NUMERIC = new Set([
   'MIKROTIK_PORT',
   'MIKROTIK_TIMEOUT',
   'PROXY_PORT',
+  'PROXY_TLS_PORT',
   'MIN_CONNECTIONS',
   'MAX_CONNECTIONS',
   'ACQUIRE_TIMEOUT',

@@ -37,15 +37,25 @@ export function parseConfigYaml(text: string, file: string): unknown {
   }
 }
 
-/** The `passwordFile` paths, as written, of every router and user. */
-function secretFilePaths(raw: unknown): Set<string> {
+/**
+ * The paths, as written, of the files the config names: every `passwordFile`,
+ * and each router's `tls.certFile`, `tls.keyFile` and `upstreamCaFile`.
+ */
+function referencedFilePaths(raw: unknown): Set<string> {
   const paths = new Set<string>();
   if (!isMapping(raw)) return paths;
+  const add = (node: unknown, key: string): void => {
+    if (isMapping(node) && typeof node[key] === 'string') paths.add(node[key]);
+  };
   for (const section of [raw['routers'], raw['users']]) {
     if (!Array.isArray(section)) continue;
     for (const item of section) {
-      if (isMapping(item) && typeof item['passwordFile'] === 'string')
-        paths.add(item['passwordFile']);
+      add(item, 'passwordFile');
+      add(item, 'upstreamCaFile');
+      if (isMapping(item)) {
+        add(item['tls'], 'certFile');
+        add(item['tls'], 'keyFile');
+      }
     }
   }
   return paths;
@@ -53,7 +63,7 @@ function secretFilePaths(raw: unknown): Set<string> {
 
 async function readSecretFiles(raw: unknown, baseDir: string): Promise<SecretFiles> {
   const files = new Map<string, string | Error>();
-  for (const path of secretFilePaths(raw)) {
+  for (const path of referencedFilePaths(raw)) {
     files.set(path, await readFile(resolve(baseDir, path), 'utf8').catch((err: Error) => err));
   }
   return files;
@@ -62,7 +72,8 @@ async function readSecretFiles(raw: unknown, baseDir: string): Promise<SecretFil
 /**
  * Loads the configuration: the YAML `file` if given, defaults, then the
  * environment over both, then secrets (`passwordEnv` from `env`,
- * `passwordFile` relative to the file's directory, or `cwd` without a file).
+ * `passwordFile` relative to the file's directory, or `cwd` without a file)
+ * and the PEM files of TLS settings (read the same way).
  * Throws one `RosgateError` (`ROSGATE_CONFIG`) listing every problem; print
  * it with `formatConfigError()`.
  */

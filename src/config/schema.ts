@@ -16,12 +16,54 @@ export type EmptyRepliesMode = (typeof EMPTY_REPLIES_MODES)[number];
 export const KEEPALIVE_REPLIES = ['done', 'trap'] as const;
 export type KeepaliveReply = (typeof KEEPALIVE_REPLIES)[number];
 
+/** TLS protocol versions a listener may require as its minimum. */
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+export type TlsVersion = (typeof TLS_VERSIONS)[number];
+
+/**
+ * How rosgate connects to a router (ROUTEROS-API §8): `off` plain TCP (api,
+ * 8728); `verify` TLS checking the router's certificate against the system
+ * CAs or `upstreamCaFile`; `insecure` TLS without checking it (a router's
+ * self-signed certificate); `anonymous` anonymous Diffie-Hellman for a router
+ * whose api-ssl service has `certificate=none`.
+ */
+export const UPSTREAM_TLS_MODES = ['off', 'verify', 'insecure', 'anonymous'] as const;
+export type UpstreamTlsMode = (typeof UPSTREAM_TLS_MODES)[number];
+
 /** A TCP address to listen on. */
 export interface ListenConfig {
   /** Interface address. Env `PROXY_HOST`. @default '0.0.0.0' */
   readonly host: string;
   /** TCP port; 0 picks an ephemeral port. Env `PROXY_PORT`. @default 8728 */
   readonly port: number;
+}
+
+/**
+ * A TLS (api-ssl) listener next to the plain one; clients reach the same
+ * router through either. Without a certificate it offers only anonymous
+ * Diffie-Hellman suites, which is what a RouterOS router with
+ * `certificate=none` does (ROUTEROS-API §8).
+ */
+export interface TlsListenConfig {
+  /** Interface address. @default the router's `listen.host` */
+  readonly host: string;
+  /** TCP port; 0 picks an ephemeral port. Env `PROXY_TLS_PORT`. @default 8729 */
+  readonly port: number;
+  /** PEM certificate (chain) file, relative to the config file; set with `keyFile`. */
+  readonly certFile?: string;
+  /** PEM private key file, relative to the config file; set with `certFile`. */
+  readonly keyFile?: string;
+  /** The contents of `certFile`, read at load time. */
+  readonly cert?: Buffer;
+  /** The contents of `keyFile`, read at load time. A secret: never log it. */
+  readonly key?: Buffer;
+  /**
+   * Also offer anonymous DH suites (TLS 1.2, `@SECLEVEL=0`) for clients pinned
+   * to `ADH` ciphers. @default true without a certificate, false with one
+   */
+  readonly allowAnonymous: boolean;
+  /** Oldest TLS version accepted; `TLSv1.3` rules out `allowAnonymous`. @default 'TLSv1.2' */
+  readonly minVersion: TlsVersion;
 }
 
 /** The pool of logged-in sessions rosgate keeps to one router. */
@@ -55,8 +97,17 @@ export interface RouterConfig {
   readonly name: string;
   /** Router address. Env `MIKROTIK_HOST`. Required. */
   readonly host: string;
-  /** Router API port, 1-65535. Env `MIKROTIK_PORT`. @default 8728 */
+  /**
+   * Router API port, 1-65535. Env `MIKROTIK_PORT`.
+   * @default 8728, or 8729 (api-ssl) when `upstreamTls` is not 'off'
+   */
   readonly port: number;
+  /** How rosgate connects to the router. Env `MIKROTIK_TLS`. @default 'off' */
+  readonly upstreamTls: UpstreamTlsMode;
+  /** PEM CA file checked against with `upstreamTls: verify`, relative to the config file. */
+  readonly upstreamCaFile?: string;
+  /** The contents of `upstreamCaFile`, read at load time. */
+  readonly upstreamCa?: Buffer;
   /** Router user rosgate logs in as. Env `MIKROTIK_USERNAME`. @default 'admin' */
   readonly username: string;
   /**
@@ -69,6 +120,8 @@ export interface RouterConfig {
   readonly timeoutMs: number;
   /** Where clients connect. Ports are unique across routers (0 excepted). */
   readonly listen: ListenConfig;
+  /** A TLS listener for api-ssl clients. @default none (off) */
+  readonly tls?: TlsListenConfig;
   readonly pool: PoolConfig;
   /** `strip` drops RouterOS 7.18's `!empty` reply, which older clients reject. @default 'strip' */
   readonly emptyReplies: EmptyRepliesMode;
@@ -235,12 +288,17 @@ export const DEFAULT_LISTEN: ListenConfig = Object.freeze({
   port: 8728,
 });
 
-/** Router defaults (everything but `host` and `password`). */
-export const DEFAULT_ROUTER: Omit<RouterConfig, 'host' | 'password'> = Object.freeze({
+/** Router defaults (everything but `host`, `password` and the optional keys). */
+export const DEFAULT_ROUTER: Omit<
+  RouterConfig,
+  'host' | 'password' | 'tls' | 'upstreamCaFile' | 'upstreamCa'
+> = Object.freeze({
   /** @default 'default' */
   name: 'default',
   /** @default 8728 */
   port: 8728,
+  /** @default 'off' */
+  upstreamTls: 'off',
   /** @default 'admin' */
   username: 'admin',
   /** @default 10000 */
@@ -249,6 +307,17 @@ export const DEFAULT_ROUTER: Omit<RouterConfig, 'host' | 'password'> = Object.fr
   pool: DEFAULT_POOL,
   /** @default 'strip' */
   emptyReplies: 'strip',
+});
+
+/** The router API port over TLS (api-ssl), used when `upstreamTls` is not 'off'. */
+export const DEFAULT_TLS_PORT = 8729;
+
+/** TLS listener defaults (`host` follows `listen.host`; `allowAnonymous` the certificate). */
+export const DEFAULT_TLS_LISTEN = Object.freeze({
+  /** @default 8729 */
+  port: DEFAULT_TLS_PORT,
+  /** @default 'TLSv1.2' */
+  minVersion: 'TLSv1.2' as TlsVersion,
 });
 
 /** Client limit defaults. */

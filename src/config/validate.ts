@@ -1,3 +1,4 @@
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { createConfigError } from './config-error.js';
 import { applyEnvironment, isMapping, joinPath } from './env.js';
 import {
@@ -9,6 +10,8 @@ import {
   DEFAULT_POOL,
   DEFAULT_ROUTER,
   DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_TLS_LISTEN,
+  DEFAULT_TLS_PORT,
   EMPTY_REPLIES_MODES,
   KEEPALIVE_REPLIES,
   LOG_LEVELS,
@@ -16,6 +19,8 @@ import {
   MAX_TIMER_MS,
   ROUTER_NAME_PATTERN,
   ROUTER_SESSIONS_WARN_ABOVE,
+  TLS_VERSIONS,
+  UPSTREAM_TLS_MODES,
   type ConfigWarning,
   type LimitsConfig,
   type ListenConfig,
@@ -23,14 +28,16 @@ import {
   type PoolConfig,
   type ResolvedUser,
   type RouterConfig,
+  type TlsListenConfig,
 } from './schema.js';
 import { isPasswordHash } from './secrets.js';
 
 type Mapping = Record<string, unknown>;
 
 /**
- * Contents of `passwordFile`s, keyed by the path as written in the config;
- * an Error when the file could not be read.
+ * Contents of the files the config names (`passwordFile`, `tls.certFile`,
+ * `tls.keyFile`, `upstreamCaFile`), keyed by the path as written in the
+ * config; an Error when the file could not be read.
  */
 export type SecretFiles = ReadonlyMap<string, string | Error>;
 
@@ -45,9 +52,13 @@ const ROUTER_KEYS = [
   'passwordFile',
   'timeoutMs',
   'listen',
+  'tls',
+  'upstreamTls',
+  'upstreamCaFile',
   'pool',
   'emptyReplies',
 ];
+const TLS_KEYS = ['host', 'port', 'certFile', 'keyFile', 'allowAnonymous', 'minVersion'];
 const USER_KEYS = ['name', 'passwordHash', 'password', 'passwordEnv', 'passwordFile', 'routers'];
 const ROUTER_SECRET_KEYS = ['password', 'passwordEnv', 'passwordFile'] as const;
 const USER_SECRET_KEYS = ['passwordHash', 'password', 'passwordEnv', 'passwordFile'] as const;
@@ -156,6 +167,35 @@ class Checker {
     return value as T;
   }
 
+  /** A boolean; undefined (and a problem) when invalid. */
+  boolean(node: Mapping, path: string, key: string, fallback: boolean): boolean | undefined {
+    const value = node[key];
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'boolean') {
+      this.problem(joinPath(path, key), 'must be true or false');
+      return undefined;
+    }
+    return value;
+  }
+
+  /**
+   * The contents of the file `node[key]` names, as `loadConfig()` read it;
+   * undefined (and a problem) when the name is invalid or the file unreadable.
+   */
+  file(node: Mapping, path: string, key: string): { name: string; content: string } | undefined {
+    const name = this.string(node, path, key);
+    if (name === undefined) return undefined;
+    const content = this.#files.get(name);
+    if (content === undefined || content instanceof Error) {
+      // Absent: the caller did not read it, as when validating without I/O.
+      const reason =
+        content === undefined ? 'ENOENT' : ((content as NodeJS.ErrnoException).code ?? 'error');
+      this.problem(joinPath(path, key), `cannot be read: ${name} (${reason})`);
+      return undefined;
+    }
+    return { name, content };
+  }
+
   /** `a` must be >= `b` when both are valid. */
   atLeast(a: number | undefined, aPath: string, b: number | undefined, bPath: string): void {
     if (a !== undefined && b !== undefined && a < b) {
@@ -189,15 +229,9 @@ class Checker {
       }
       return secret;
     }
-    const content = this.#files.get(value);
-    if (content === undefined || content instanceof Error) {
-      // Absent: the caller did not read it, as when validating without I/O.
-      const reason =
-        content === undefined ? 'ENOENT' : ((content as NodeJS.ErrnoException).code ?? 'error');
-      this.problem(at, `cannot be read: ${value} (${reason})`);
-      return undefined;
-    }
-    const secret = content.replace(/\r?\n$/, '');
+    const file = this.file(node, path, key);
+    if (file === undefined) return undefined;
+    const secret = file.content.replace(/\r?\n$/, '');
     if (secret === '') {
       this.problem(at, `is an empty file: ${value}`);
       return undefined;
@@ -267,6 +301,91 @@ function checkListen(c: Checker, raw: unknown, path: string, fallback: ListenCon
   };
 }
 
+/** A PEM certificate file; the first certificate in it is parsed to prove it is one. */
+function certificateFile(c: Checker, node: Mapping, path: string, key: string) {
+  const file = c.file(node, path, key);
+  if (file === undefined) return undefined;
+  try {
+    return { pem: Buffer.from(file.content), x509: new X509Certificate(file.content) };
+  } catch {
+    c.problem(joinPath(path, key), `is not a PEM certificate: ${file.name}`);
+    return undefined;
+  }
+}
+
+/** A PEM private key file. The key's own parse error is not repeated: it could quote the key. */
+function privateKeyFile(c: Checker, node: Mapping, path: string, key: string) {
+  const file = c.file(node, path, key);
+  if (file === undefined) return undefined;
+  try {
+    return { pem: Buffer.from(file.content), key: createPrivateKey(file.content) as KeyObject };
+  } catch {
+    c.problem(joinPath(path, key), `is not a PEM private key: ${file.name}`);
+    return undefined;
+  }
+}
+
+function checkTls(
+  c: Checker,
+  raw: unknown,
+  path: string,
+  listen: ListenConfig,
+): TlsListenConfig | undefined {
+  // Off unless set: `tls:` with nothing under it is off too.
+  if (raw === undefined || raw === null) return undefined;
+  const node = c.mapping(raw, path, TLS_KEYS);
+  if (node === undefined) return undefined;
+  const d = DEFAULT_TLS_LISTEN;
+  const files = setKeys(node, ['certFile', 'keyFile'] as const);
+  let cert: Buffer | undefined;
+  let key: Buffer | undefined;
+  if (files.length === 1) {
+    c.problem(path, 'must set both certFile and keyFile, or neither');
+  } else if (files.length === 2) {
+    const certificate = certificateFile(c, node, path, 'certFile');
+    const privateKey = privateKeyFile(c, node, path, 'keyFile');
+    if (certificate !== undefined && privateKey !== undefined) {
+      if (certificate.x509.checkPrivateKey(privateKey.key)) {
+        cert = certificate.pem;
+        key = privateKey.pem;
+      } else {
+        c.problem(
+          joinPath(path, 'keyFile'),
+          `does not match ${c.label(joinPath(path, 'certFile'))}`,
+        );
+      }
+    }
+  }
+  const hasCertificate = files.length === 2;
+  const allowAnonymous = c.boolean(node, path, 'allowAnonymous', !hasCertificate);
+  const minVersion = c.choice(node, path, 'minVersion', TLS_VERSIONS, d.minVersion);
+  if (allowAnonymous === false && !hasCertificate) {
+    c.problem(
+      joinPath(path, 'allowAnonymous'),
+      'must be true without certFile and keyFile (a TLS listener needs a certificate or anonymous suites)',
+    );
+  }
+  if (allowAnonymous === true && minVersion !== 'TLSv1.2') {
+    c.problem(
+      joinPath(path, 'minVersion'),
+      'must be TLSv1.2 when allowAnonymous is true (TLS 1.3 has no anonymous suites)',
+    );
+  }
+  const config: { -readonly [K in keyof TlsListenConfig]: TlsListenConfig[K] } = {
+    host: c.string(node, path, 'host', listen.host) ?? listen.host,
+    port: c.integer(node, path, 'port', 0, 65535, d.port) ?? d.port,
+    allowAnonymous: allowAnonymous ?? !hasCertificate,
+    minVersion,
+  };
+  if (cert !== undefined && key !== undefined) {
+    config.certFile = node['certFile'] as string;
+    config.keyFile = node['keyFile'] as string;
+    config.cert = cert;
+    config.key = key;
+  }
+  return config;
+}
+
 function checkRouter(c: Checker, raw: unknown, path: string): RouterConfig | undefined {
   const node = c.mapping(raw, path, ROUTER_KEYS, false);
   if (node === undefined) return undefined;
@@ -288,17 +407,35 @@ function checkRouter(c: Checker, raw: unknown, path: string): RouterConfig | und
       'has no password (set MIKROTIK_PASSWORD, password, passwordEnv or passwordFile)',
     );
   }
-  return {
+  const upstreamTls = c.choice(node, path, 'upstreamTls', UPSTREAM_TLS_MODES, d.upstreamTls);
+  const defaultPort = upstreamTls === 'off' ? d.port : DEFAULT_TLS_PORT;
+  const listen = checkListen(c, node['listen'], joinPath(path, 'listen'), DEFAULT_LISTEN);
+  const router: { -readonly [K in keyof RouterConfig]: RouterConfig[K] } = {
     name: name ?? d.name,
     host: c.string(node, path, 'host') ?? '',
-    port: c.integer(node, path, 'port', 1, 65535, d.port) ?? d.port,
+    port: c.integer(node, path, 'port', 1, 65535, defaultPort) ?? defaultPort,
+    upstreamTls,
     username: c.string(node, path, 'username', d.username) ?? d.username,
     password,
     timeoutMs: c.integer(node, path, 'timeoutMs', 1, MAX_TIMER_MS, d.timeoutMs) ?? d.timeoutMs,
-    listen: checkListen(c, node['listen'], joinPath(path, 'listen'), DEFAULT_LISTEN),
+    listen,
     pool: checkPool(c, node['pool'], joinPath(path, 'pool')),
     emptyReplies: c.choice(node, path, 'emptyReplies', EMPTY_REPLIES_MODES, d.emptyReplies),
   };
+  const tls = checkTls(c, node['tls'], joinPath(path, 'tls'), listen);
+  if (tls !== undefined) router.tls = tls;
+  if (node['upstreamCaFile'] !== undefined && node['upstreamCaFile'] !== null) {
+    if (upstreamTls !== 'verify') {
+      c.problem(joinPath(path, 'upstreamCaFile'), 'is only used with upstreamTls: verify');
+    } else {
+      const ca = certificateFile(c, node, path, 'upstreamCaFile');
+      if (ca !== undefined) {
+        router.upstreamCaFile = node['upstreamCaFile'] as string;
+        router.upstreamCa = ca.pem;
+      }
+    }
+  }
+  return router;
 }
 
 function checkUser(c: Checker, raw: unknown, path: string, routerNames: ReadonlySet<string>) {
@@ -392,6 +529,23 @@ function checkUnique<T>(
   });
 }
 
+interface ListenPort {
+  readonly port: number;
+  /** Its config path, as `routers[1].tls.port`. */
+  readonly path: string;
+}
+
+/** Every port rosgate listens on for clients, plain and TLS, in config order. */
+function listenPorts(routers: readonly (RouterConfig | undefined)[]): ListenPort[] {
+  return routers.flatMap((r, i) => {
+    if (r === undefined) return [];
+    const plain = { port: r.listen.port, path: `routers[${i}].listen.port` };
+    return r.tls === undefined
+      ? [plain]
+      : [plain, { port: r.tls.port, path: `routers[${i}].tls.port` }];
+  });
+}
+
 /**
  * Validates a parsed configuration (a YAML document, or a plain object) with
  * `env` applied over it, and resolves secrets. Pure: `passwordEnv` is read
@@ -418,11 +572,12 @@ export function validateConfig(
     (r) => r.name,
     (i) => `routers[${i}].name`,
   );
+  const ports = listenPorts(routerResults);
   checkUnique(
     c,
-    routerResults,
-    (r) => r.listen.port,
-    (i) => `routers[${i}].listen.port`,
+    ports,
+    (p) => p.port,
+    (i) => (ports[i] as ListenPort).path,
     0,
   );
 
@@ -439,11 +594,9 @@ export function validateConfig(
   );
 
   const monitoring = checkListen(c, root['monitoring'], 'monitoring', DEFAULT_MONITORING);
-  const clash = routers.findIndex(
-    (r) => r.listen.port === monitoring.port && monitoring.port !== 0,
-  );
-  if (clash >= 0)
-    c.problem('monitoring.port', `is already used by ${c.label(`routers[${clash}].listen.port`)}`);
+  const clash = ports.find((p) => p.port === monitoring.port && monitoring.port !== 0);
+  if (clash !== undefined)
+    c.problem('monitoring.port', `is already used by ${c.label(clash.path)}`);
 
   // An invalid section is reported once; its settings fall back to defaults.
   const logNode = c.mapping(root['log'], 'log', ['level']) ?? {};

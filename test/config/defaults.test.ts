@@ -18,6 +18,7 @@ t.test('a router with only host and password gets every documented default', (t)
         name: 'default',
         host: '192.0.2.1',
         port: 8728,
+        upstreamTls: 'off',
         username: 'admin',
         password: 'pw',
         timeoutMs: 10000,
@@ -71,6 +72,8 @@ t.test('the exported default constants are the values a loaded config gets', (t)
   t.same(router?.listen, DEFAULT_LISTEN);
   t.equal(router?.name, DEFAULT_ROUTER.name);
   t.equal(router?.port, DEFAULT_ROUTER.port);
+  t.equal(router?.upstreamTls, DEFAULT_ROUTER.upstreamTls);
+  t.equal(router?.tls, undefined, 'the TLS listener is off unless configured');
   t.same(config.limits, DEFAULT_LIMITS);
   t.same(config.monitoring, DEFAULT_MONITORING);
   t.equal(config.log.level, DEFAULT_LOG_LEVEL);
