@@ -70,7 +70,8 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
 }
 
 async function handle(target: ControlTarget, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const route = `${req.method ?? ''} ${(req.url ?? '').split('?')[0] as string}`;
+  // A server request always has a method and a url.
+  const route = `${req.method as string} ${(req.url as string).split('?')[0] as string}`;
   switch (route) {
     case 'GET /counters':
       reply(res, 200, target.counters);

@@ -106,10 +106,6 @@ export class Menu {
     if (spec.singleton) this.#rows.set('', new Map());
   }
 
-  get path(): string {
-    return this.spec.path;
-  }
-
   get size(): number {
     return this.#rows.size;
   }

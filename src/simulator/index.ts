@@ -60,17 +60,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     messages: { unknownParameter: resolved.unknownParameterMessage, noSuchItem: resolved.noSuchItemMessage },
   });
   const counters = createCounters();
-  let dropAll = (): number => 0;
   const faults: SimulatorFaults = {
     stopAnswering: false,
     latencyMs: resolved.latencyMs,
     rowLatencyMs: resolved.rowLatencyMs,
     refuseConnections: false,
-    dropAll: () => dropAll(),
+    // `api` is created below; dropAll is only ever called after that.
+    dropAll: () => api.dropAll(),
   };
   const ctx: SimulatorContext = { options: resolved, profile, db, counters, faults, live: new Prng(resolved.seed + 1) };
   const api = createApiServer(ctx);
-  dropAll = api.dropAll;
   await new Promise<void>((resolve, reject) => {
     api.server.once('error', reject);
     api.server.listen(resolved.port, resolved.host, () => {

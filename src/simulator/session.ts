@@ -54,10 +54,6 @@ export class Session {
     });
   }
 
-  get isLoggedIn(): boolean {
-    return this.#isLoggedIn;
-  }
-
   /** Close the connection now, without a word. */
   destroy(): void {
     this.#socket.destroy();
@@ -73,12 +69,15 @@ export class Session {
   }
 
   #send(data: Buffer): boolean {
-    if (this.#isClosed || this.#ctx.faults.stopAnswering) return true;
+    // A write after close only emits 'error', which is handled.
+    if (this.#ctx.faults.stopAnswering) return true;
     return this.#socket.write(data);
   }
 
   #drained(): Promise<void> {
-    if (this.#isClosed || !this.#socket.writableNeedDrain) return Promise.resolve();
+    // write() returned false; only a socket closed in the meantime no longer needs a drain.
+    /* c8 ignore next */
+    if (!this.#socket.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 

@@ -193,6 +193,7 @@ t.test('set, enable, disable, unset and remove change rows by id, name or list',
   t.same(await api.write('/ppp/secret/get', [`=number=${first}`, '=value-name=name']), [{ ret: 'client0001' }]);
   await t.rejects(api.write('/ppp/secret/get', [`=.id=${first}`, '=value-name=colour']), { message: 'unknown parameter colour' });
   await t.rejects(api.write('/ppp/secret/get', ['=value-name=name']), { message: 'no such item' });
+  await t.rejects(api.write('/ppp/secret/get', [`=.id=${first}`]), { message: 'unknown parameter ' });
   await t.rejects(api.write('/ppp/secret/set', ['=comment=x']), { message: 'no such item' });
   await t.rejects(api.write('/ppp/secret/set', ['=.id=*FF', '=comment=x']), { message: 'no such item' });
   await t.rejects(api.write('/ppp/secret/unset', [`=.id=${first}`, '=value-name=colour']), { message: 'unknown parameter colour' });

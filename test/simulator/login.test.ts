@@ -35,6 +35,13 @@ t.test('failedLoginCloses closes the connection after the refusal', async (t) =>
   t.same((await c.untilDone()).length, 2);
   await c.closed;
   t.ok(c.isClosed);
+  const d = await client(t, sim);
+  d.send(['/login', '=name=admin', '=password=']);
+  await d.next();
+  d.send(['/login', '=name=admin', '=password=nope']);
+  t.equal((await d.untilDone())[0]?.[0], '!trap');
+  d.send(['/system/identity/print']);
+  t.equal((await d.untilDone()).length, 2, 'a logged-in session is not closed by a failed re-login');
 });
 
 t.test('a bare /login gets exactly one sentence with a fresh 32-hex challenge per connection', async (t) => {
@@ -115,6 +122,9 @@ t.test('6.43-6.45.0 also accept a plain login, and a response with a wrong passw
   // PEAR2 develop's fallback: empty password word plus a valid response (§3.3).
   d.send(['/login', '=name=admin', '=password=', `=response=${computeResponse('pw', challenge)}`]);
   t.same((await d.next()).words, ['!done']);
+  const f = await client(t, sim);
+  f.send(['/login', '=name=admin']);
+  t.equal((await f.untilDone())[0]?.[0], '!trap', 'no password word means an empty password, which is wrong here');
   const e = await client(t, sim);
   e.send(['/login', '=name=admin', '=response=00ff']);
   t.equal((await e.untilDone())[0]?.[0], '!trap', 'a response without a challenge is refused');

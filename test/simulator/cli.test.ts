@@ -1,0 +1,52 @@
+import t from 'tap';
+import { PassThrough } from 'node:stream';
+import { isRosgateError } from '../../src/errors.js';
+import { parseSimulateArgs, runSimulateCommand } from '../../src/simulator/cli.js';
+import { connectApi } from '../fixtures/sim-client.js';
+
+t.test('the simulate command starts a simulator from flags and says how to connect', async (t) => {
+  const out = new PassThrough();
+  const sim = await runSimulateCommand(
+    ['--port', '0', '--host', '127.0.0.1', '--user', 'admin', '--password', 'secret', '--version', '7.17', '--seed', '3', '--hotspot-users', '7', '--control-port', '0', '--latency-ms', '0'],
+    out,
+  );
+  t.teardown(() => sim.close());
+  const line = String(out.read());
+  t.match(line, new RegExp(`RouterOS 7.17 API simulator listening on 127.0.0.1:${sim.port}; connect with user admin and the given password; control port http://127.0.0.1:\\d+/counters`));
+  const api = await connectApi(sim.port, 'secret');
+  t.teardown(() => api.close());
+  t.equal((await api.write('/ip/hotspot/user/print')).length, 7);
+});
+
+t.test('flags map to options, with port 8728 by default', async (t) => {
+  t.same(parseSimulateArgs([]), { port: 8728 });
+  t.same(parseSimulateArgs(['--ppp-secrets', '4', '--max-sessions', '2', '--row-latency-ms', '5', '--stream-interval-ms', '10', '--one-command-at-a-time']), {
+    port: 8728,
+    pppSecrets: 4,
+    maxSessions: 2,
+    rowLatencyMs: 5,
+    streamIntervalMs: 10,
+    oneCommandAtATime: true,
+  });
+  const out = new PassThrough();
+  const sim = await runSimulateCommand(['--port', '0'], out);
+  t.teardown(() => sim.close());
+  t.match(String(out.read()), /user admin and an empty password\n$/);
+});
+
+t.test('bad flags give an error naming the flag', async (t) => {
+  const message = (argv: string[]): string => {
+    try {
+      parseSimulateArgs(argv);
+    } catch (err) {
+      t.ok(isRosgateError(err, 'ROSGATE_CONFIG'));
+      return (err as Error).message;
+    }
+    return '';
+  };
+  t.match(message(['--port', 'abc']), /--port must be a non-negative integer, got 'abc'/);
+  t.match(message(['--colour', 'red']), /--colour/);
+  t.match(message(['--hotspot-users', '-5']), /--hotspot-users/);
+  t.match(message(['extra']), /extra/);
+  await t.rejects(runSimulateCommand(['--port', '0', '--version', 'x'], new PassThrough()), { message: /version must look like/ });
+});
