@@ -19,11 +19,14 @@ import type { ProxyStats } from './stats.js';
 
 /** Where a session sends commands: the router's pool. */
 export interface SessionUpstream {
-  /** Calls `onReady` (synchronously when possible) with a session to send on at once. */
+  /**
+   * Calls `onReady` (synchronously when possible) with a session to send on
+   * at once; returns a function that withdraws a request still waiting.
+   */
   acquire(
     onReady: (connection: UpstreamConnection) => void,
     onError: (error: RosgateError) => void,
-  ): void;
+  ): () => void;
   /** A command finished; capacity may be handed to a waiter. */
   release(): void;
 }
@@ -61,6 +64,8 @@ interface ClientCommand {
   state: CommandState;
   upstream: UpstreamConnection | undefined;
   upstreamTag: string | undefined;
+  /** Withdraws the request for a router session while it waits. */
+  withdraw: () => void;
 }
 
 const INVALID_LOGIN = 'invalid user name or password (6)';
@@ -273,6 +278,7 @@ export class ClientSession {
       state: 'queued',
       upstream: undefined,
       upstreamTag: undefined,
+      withdraw: () => undefined,
     };
     this.#open.add(command);
     if (tag === undefined) {
@@ -289,19 +295,17 @@ export class ClientSession {
 
   #dispatch(command: ClientCommand): void {
     command.state = 'acquiring';
-    this.#options.upstream.acquire(
+    command.withdraw = this.#options.upstream.acquire(
       (connection) => {
-        // A command cancelled while waiting (or whose client left) is done.
-        if (command.state !== 'acquiring') return;
-        // The pool hands out ready sessions only, so send() cannot refuse here.
+        // A command cancelled while waiting withdrew its request, so this one
+        // is still wanted; the pool hands out ready sessions only, so send()
+        // cannot refuse it.
         command.upstreamTag = connection.send(command.sentence, this.#handlerFor(command));
         command.upstream = connection;
         command.state = 'sent';
         this.#options.stats.commandsForwarded++;
       },
-      (err) => {
-        if (command.state === 'acquiring') this.#refuse(command, err);
-      },
+      (err) => this.#refuse(command, err),
     );
   }
 
@@ -332,6 +336,7 @@ export class ClientSession {
   #finish(command: ClientCommand): void {
     if (command.state === 'done') return;
     const wasUpstream = command.state === 'sent';
+    command.withdraw(); // a no-op unless it still waits for a session
     command.state = 'done';
     this.#open.delete(command);
     if (wasUpstream) this.#options.upstream.release();

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { encodeFatal } from '../protocol/index.js';
 import { ClientSession, type ClientSessionOptions } from './client-session.js';
@@ -14,13 +15,46 @@ export interface ProxyListenerOptions {
   maxClients: number;
   /** Clients from one source address at once. @default 100 */
   maxClientsPerAddress: number;
+  /**
+   * A TLS (api-ssl) port next to the plain one; its clients share the
+   * plain port's sessions and connection caps. @default none
+   */
+  tls?: ProxyTlsOptions;
   logger: Logger;
   stats: ProxyStats;
   /** Everything a session needs except its id. */
   session: Omit<ClientSessionOptions, 'connId' | 'router' | 'logger' | 'stats'>;
 }
 
+/** Where and how the TLS listener accepts clients. */
+export interface ProxyTlsOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Certificate, key, ciphers and versions, as `tls.createServer` takes them. */
+  options: tls.TlsOptions;
+}
+
 let nextConnId = 1;
+
+/** Binds `server`; resolves with the bound port. */
+function bind(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.removeListener('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+/** Stops accepting; resolves once open connections are gone (or at once when not listening). */
+function stop(server: net.Server | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (server === undefined) resolve();
+    else server.close(() => resolve());
+  });
+}
 
 /**
  * Accepts RouterOS API clients for one router and gives each a
@@ -30,12 +64,29 @@ let nextConnId = 1;
 export class ProxyListener {
   readonly #options: ProxyListenerOptions;
   readonly #server: net.Server;
+  readonly #tls: { server: tls.Server; options: ProxyTlsOptions } | undefined;
+  #tlsPort: number | undefined;
   readonly #sessions = new Set<ClientSession>();
   readonly #perAddress = new Map<string, number>();
 
   constructor(options: ProxyListenerOptions) {
     this.#options = options;
     this.#server = net.createServer((socket) => this.#accept(socket));
+    if (options.tls !== undefined) {
+      const server = tls.createServer(options.tls.options, (socket) => this.#accept(socket));
+      // A failed handshake (a plaintext client, a cipher mismatch, garbage)
+      // only costs that connection; without this listener it is silent too,
+      // but counting it tells a misconfigured client from a quiet one.
+      server.on('tlsClientError', (err, socket) => {
+        options.stats.tlsHandshakeErrors++;
+        options.logger.warn(
+          { address: String(socket.remoteAddress), err: err.message },
+          'TLS handshake with a client failed',
+        );
+        socket.destroy();
+      });
+      this.#tls = { server, options: options.tls };
+    }
   }
 
   /** Open sessions. */
@@ -43,15 +94,19 @@ export class ProxyListener {
     return this.#sessions;
   }
 
-  /** Start listening; resolves with the bound port. */
-  listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.removeListener('error', reject);
-        resolve((this.#server.address() as net.AddressInfo).port);
-      });
-    });
+  /** The bound TLS port, once `listen()` has resolved; undefined without TLS. */
+  get tlsPort(): number | undefined {
+    return this.#tlsPort;
+  }
+
+  /** Start listening (plain, then TLS); resolves with the bound plain port. */
+  async listen(): Promise<number> {
+    const port = await bind(this.#server, this.#options.port, this.#options.host);
+    if (this.#tls !== undefined) {
+      const { server, options } = this.#tls;
+      this.#tlsPort = await bind(server, options.port, options.host);
+    }
+    return port;
   }
 
   #accept(socket: net.Socket): void {
@@ -96,7 +151,7 @@ export class ProxyListener {
    * finish, then end every session (streams are cancelled on the router).
    */
   async close(graceMs: number): Promise<void> {
-    const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const stopped = Promise.all([stop(this.#server), stop(this.#tls?.server)]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all([...this.#sessions].map((s) => s.idle())),

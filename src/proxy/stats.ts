@@ -9,6 +9,8 @@ export interface ProxyStats {
   refusedInFlight: number;
   slowClientDrops: number;
   framingErrors: number;
+  /** TLS clients whose handshake failed (plaintext on the TLS port, no common cipher, ...). */
+  tlsHandshakeErrors: number;
 }
 
 export function createProxyStats(): ProxyStats {
@@ -22,5 +24,6 @@ export function createProxyStats(): ProxyStats {
     refusedInFlight: 0,
     slowClientDrops: 0,
     framingErrors: 0,
+    tlsHandshakeErrors: 0,
   };
 }

@@ -32,6 +32,8 @@ export type ConnectionFactory = () => UpstreamConnection;
  */
 export type OnAcquired = (connection: UpstreamConnection) => void;
 
+const NOTHING_TO_WITHDRAW = (): void => undefined;
+
 interface Waiter {
   onReady: OnAcquired;
   onError: (error: RosgateError) => void;
@@ -126,12 +128,13 @@ export class Pool extends EventEmitter {
    * Get a ready session for one command: `onReady` runs at once when a
    * session has room, else when one frees up; `onError` gets
    * ROSGATE_ACQUIRE_TIMEOUT after `acquireTimeoutMs`, or
-   * ROSGATE_SHUTTING_DOWN. Exactly one of them is called.
+   * ROSGATE_SHUTTING_DOWN. Exactly one of them is called, unless the caller
+   * withdraws first with the returned function (a cancelled command).
    */
-  acquire(onReady: OnAcquired, onError: (error: RosgateError) => void): void {
+  acquire(onReady: OnAcquired, onError: (error: RosgateError) => void): () => void {
     if (this.#isClosed) {
       onError(new RosgateError(ErrorCode.ShuttingDown, 'rosgate is shutting down'));
-      return;
+      return NOTHING_TO_WITHDRAW;
     }
     const best = this.#leastLoaded();
     const total = this.#ready.size + this.#connecting;
@@ -148,7 +151,7 @@ export class Pool extends EventEmitter {
       best.inFlight < this.options.maxInFlightPerSession
     ) {
       onReady(best);
-      return;
+      return NOTHING_TO_WITHDRAW;
     }
     const waiter: Waiter = {
       onReady,
@@ -168,11 +171,19 @@ export class Pool extends EventEmitter {
       }, this.options.acquireTimeoutMs),
     };
     this.#waiters.push(waiter);
+    return () => {
+      const at = this.#waiters.indexOf(waiter);
+      if (at < 0) return;
+      this.#waiters.splice(at, 1);
+      clearTimeout(waiter.timer);
+    };
   }
 
   /** Promise form of {@link acquire}, for callers that send later (tests, tools). */
   acquireAsync(): Promise<UpstreamConnection> {
-    return new Promise((resolve, reject) => this.acquire(resolve, reject));
+    return new Promise((resolve, reject) => {
+      this.acquire(resolve, reject);
+    });
   }
 
   /** A session finished a command: hand capacity to the next waiter. */

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import { ErrorCode, RosgateError } from '../errors.js';
 import {
   Decoder,
@@ -30,7 +31,15 @@ export interface UpstreamOptions {
   timeoutMs: number;
   /** Limits for what the router sends. */
   decoderLimits?: Partial<DecoderLimits>;
-  /** Opens the socket; tests may inject a TLS or faulty one. @default net.connect */
+  /**
+   * Connect with TLS (api-ssl, ROUTEROS-API §8) using these options; the
+   * session starts once the handshake is done. @default plain TCP
+   */
+  tls?: tls.ConnectionOptions;
+  /**
+   * Opens the socket; tests may inject a faulty one. A `tls.TLSSocket` is
+   * awaited until its handshake is done. @default net.connect, or tls.connect with `tls`
+   */
   connect?: (host: string, port: number) => net.Socket;
 }
 
@@ -89,11 +98,16 @@ export class UpstreamConnection extends EventEmitter {
 
   /** Open the socket and log in; rejects with a RosgateError. */
   async connect(): Promise<void> {
-    const { host, port, timeoutMs } = this.options;
-    const socket = (this.options.connect ?? ((h, p) => net.connect({ host: h, port: p })))(
-      host,
-      port,
-    );
+    const { host, port, timeoutMs, tls: tlsOptions } = this.options;
+    const open =
+      this.options.connect ??
+      ((h: string, p: number) =>
+        tlsOptions === undefined
+          ? net.connect({ host: h, port: p })
+          : tls.connect({ ...tlsOptions, host: h, port: p }));
+    const socket = open(host, port);
+    // A TLS session can carry the API only after its handshake.
+    const readyEvent = socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
     this.#socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
@@ -120,7 +134,7 @@ export class UpstreamConnection extends EventEmitter {
       await new Promise<void>((resolve, reject) => {
         const onClose = (err?: RosgateError): void => reject(err);
         this.once('close', onClose);
-        socket.once('connect', () => {
+        socket.once(readyEvent, () => {
           this.removeListener('close', onClose);
           resolve();
         });

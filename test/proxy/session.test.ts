@@ -140,6 +140,7 @@ t.test('commands waiting for a router session', async (t) => {
       '!done .tag=w',
       '!done .tag=x',
     ]);
+    t.equal(stack.router.pool.stats.waiting, 0, 'its request for a session was withdrawn');
     t.equal(identityPrints(stack), before);
   });
 
@@ -156,7 +157,14 @@ t.test('commands waiting for a router session', async (t) => {
     const c = await loggedIn(t, stack);
     const before = identityPrints(stack);
     c.send('/system/identity/print', '.tag=gone');
+    t.ok(
+      await eventually(() => stack.router.pool.stats.waiting === 1),
+      'the command waits for a session',
+    );
+    const sessions = stack.router.listener.sessions.size;
     await c.close();
+    // The client's side closes first; wait until rosgate has seen it too.
+    t.ok(await eventually(() => stack.router.listener.sessions.size === sessions - 1));
     busy.send('/cancel', '=tag=s', '.tag=cs');
     await busy.untilDone('s');
     const after = await loggedIn(t, stack);
