@@ -1,5 +1,11 @@
+import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { verifyPassword, type RosgateConfig, type RouterConfig } from './config/index.js';
+import {
+  verifyPassword,
+  type RosgateConfig,
+  type RouterConfig,
+  type TlsListenConfig,
+} from './config/index.js';
 import {
   RouterAuthenticator,
   UserListAuthenticator,
@@ -18,7 +24,17 @@ export interface RouterRuntime {
   readonly stats: ProxyStats;
   /** The port clients connect to (known after `start()`). */
   port: number;
+  /** The TLS (api-ssl) port clients connect to, when `tls` is configured (known after `start()`). */
+  tlsPort: number | undefined;
 }
+
+/**
+ * The anonymous Diffie-Hellman suites a RouterOS api-ssl service with
+ * `certificate=none` speaks (ROUTEROS-API §8). They exist only up to TLS
+ * 1.2, and OpenSSL 3 refuses them below `@SECLEVEL=0`.
+ */
+export const ANONYMOUS_DH_CIPHERS =
+  'ADH-AES256-GCM-SHA384:ADH-AES128-GCM-SHA256:ADH-AES256-SHA256:ADH-AES128-SHA256:@SECLEVEL=0';
 
 /** A running rosgate. */
 export interface App {
@@ -44,7 +60,10 @@ export function createApp(config: RosgateConfig, logger: Logger): App {
       // Bind every listener before opening any router session, so a port
       // conflict fails the start without leaving sessions behind.
       try {
-        for (const runtime of routers) runtime.port = await runtime.listener.listen();
+        for (const runtime of routers) {
+          runtime.port = await runtime.listener.listen();
+          runtime.tlsPort = runtime.listener.tlsPort;
+        }
       } catch (err) {
         await Promise.all(routers.map((r) => r.listener.close(0)));
         throw err;
@@ -55,7 +74,9 @@ export function createApp(config: RosgateConfig, logger: Logger): App {
           {
             router: runtime.config.name,
             port: runtime.port,
+            tlsPort: runtime.tlsPort,
             upstream: `${runtime.config.host}:${runtime.config.port}`,
+            upstreamTls: runtime.config.upstreamTls,
           },
           'listening for RouterOS API clients',
         );
@@ -71,7 +92,48 @@ export function createApp(config: RosgateConfig, logger: Logger): App {
   };
 }
 
+/** How the listener's TLS server is set up from the router's `tls` settings. */
+function listenerTlsOptions(config: TlsListenConfig): tls.TlsOptions {
+  const options: tls.TlsOptions = { minVersion: config.minVersion };
+  const hasCertificate = config.cert !== undefined && config.key !== undefined;
+  if (hasCertificate) {
+    options.cert = config.cert;
+    options.key = config.key;
+  }
+  if (config.allowAnonymous) {
+    // The anonymous key exchange needs DH parameters; 'auto' picks well-known ones.
+    options.dhparam = 'auto';
+    if (hasCertificate) {
+      // Node's defaults end with `!aNULL`, which would delete the anonymous
+      // suites for good; `-aNULL` drops the others and lets ours back in.
+      options.ciphers = `${tls.DEFAULT_CIPHERS.replace('!aNULL', '-aNULL')}:${ANONYMOUS_DH_CIPHERS}`;
+    } else {
+      options.ciphers = ANONYMOUS_DH_CIPHERS;
+      // Without a certificate TLS 1.3 cannot succeed: make clients that
+      // offer it settle on 1.2.
+      options.maxVersion = 'TLSv1.2';
+    }
+  }
+  return options;
+}
+
+/** How rosgate's sessions to the router use TLS; undefined is plain TCP. */
+function upstreamTlsOptions(router: RouterConfig): tls.ConnectionOptions | undefined {
+  switch (router.upstreamTls) {
+    case 'off':
+      return undefined;
+    case 'verify':
+      return router.upstreamCa === undefined ? {} : { ca: router.upstreamCa };
+    case 'insecure':
+      return { rejectUnauthorized: false };
+    case 'anonymous':
+      // An anonymous suite has no certificate to check.
+      return { rejectUnauthorized: false, ciphers: ANONYMOUS_DH_CIPHERS, maxVersion: 'TLSv1.2' };
+  }
+}
+
 function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger): RouterRuntime {
+  const upstreamTls = upstreamTlsOptions(router);
   const connect = (username: string, password: string): UpstreamConnection =>
     new UpstreamConnection({
       host: router.host,
@@ -79,6 +141,7 @@ function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger
       username,
       password,
       timeoutMs: router.timeoutMs,
+      ...(upstreamTls === undefined ? {} : { tls: upstreamTls }),
     });
   const pool = new Pool(router.pool, () => connect(router.username, router.password));
   pool.on('connectError', (err: Error) =>
@@ -92,6 +155,15 @@ function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger
     port: router.listen.port,
     maxClients: limits.maxClients,
     maxClientsPerAddress: limits.maxClientsPerAddress,
+    ...(router.tls === undefined
+      ? {}
+      : {
+          tls: {
+            host: router.tls.host,
+            port: router.tls.port,
+            options: listenerTlsOptions(router.tls),
+          },
+        }),
     logger,
     stats,
     session: {
@@ -110,7 +182,14 @@ function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger
       keepaliveReply: limits.keepaliveReply,
     },
   });
-  return { config: router, pool, listener, stats, port: router.listen.port };
+  return {
+    config: router,
+    pool,
+    listener,
+    stats,
+    port: router.listen.port,
+    tlsPort: router.tls?.port,
+  };
 }
 
 function authenticatorFor(

@@ -1,0 +1,183 @@
+import net from 'node:net';
+import t from 'tap';
+import { eventually } from '../fixtures/eventually.js';
+import { RawClient } from '../fixtures/raw-client.js';
+import { startStack } from '../fixtures/stack.js';
+import {
+  ADH_ONLY,
+  TEST_PEM,
+  TEST_PEM_FILES,
+  TlsRawClient,
+  sendPlain,
+} from '../fixtures/tls-client.js';
+import { encodeSentence } from '../../src/protocol/index.js';
+
+type Row = Record<string, string>;
+
+const WITH_CERT = { certFile: 'cert.pem', keyFile: 'key.pem' };
+
+/** Lines rosgate logged, parsed. */
+const logLines = (text: string): Record<string, unknown>[] =>
+  text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+t.test(
+  'node-routeros with verification off logs in and works through the TLS listener',
+  async (t) => {
+    const stack = await startStack(t, { tls: WITH_CERT, files: TEST_PEM_FILES });
+    t.not(stack.tlsPort, stack.port, 'TLS has its own port');
+    const api = await stack.client({ tls: { rejectUnauthorized: false } });
+
+    const identity = (await api.write('/system/identity/print')) as Row[];
+    t.type(identity[0]?.name, 'string', 'identity print answers');
+    const added = (await api.write('/ip/hotspot/user/add', [
+      '=name=tls-user',
+      '=password=p1',
+      '=comment=over api-ssl',
+    ])) as Row[];
+    t.match(added[0]?.ret, /^\*[0-9A-F]+$/);
+    const rows = (await api.write('/ip/hotspot/user/print', ['?name=tls-user'])) as Row[];
+    t.match(rows, [{ name: 'tls-user', comment: 'over api-ssl' }]);
+    const row = stack.sim.data.require('/ip/hotspot/user').findBy('name', 'tls-user');
+    t.equal(row?.get('comment')?.toString('latin1'), 'over api-ssl', 'the router has the user');
+    t.equal(stack.router.stats.tlsHandshakeErrors, 0);
+    t.equal(stack.router.listener.sessions.size, 1, 'the TLS client has an ordinary session');
+  },
+);
+
+t.test(
+  'a client verifying the listener certificate against it as its CA is accepted',
+  async (t) => {
+    const stack = await startStack(t, { tls: WITH_CERT, files: TEST_PEM_FILES });
+    const api = await stack.client({ tls: { ca: TEST_PEM.cert } });
+    const identity = (await api.write('/system/identity/print')) as Row[];
+    t.equal(identity.length, 1);
+  },
+);
+
+t.test(
+  'a client pinned to anonymous DH works against a listener without certificate',
+  async (t) => {
+    const stack = await startStack(t, { tls: {} });
+    const c = await TlsRawClient.connect(stack.tlsPort as number, ADH_ONLY);
+    t.teardown(() => c.close());
+    t.same(c.socket.getCipher().name, 'ADH-AES256-GCM-SHA384');
+    t.equal(c.socket.getProtocol(), 'TLSv1.2');
+    t.equal(c.socket.getPeerCertificate().subject, undefined, 'no certificate was sent');
+    t.same(await c.call(['/login', '=name=admin', '=password=secret']), ['!done']);
+    const reply = await c.call(['/system/identity/print', '.tag=i'], 2);
+    t.match(reply, [/^!re =name=.* \.tag=i$/, '!done .tag=i']);
+  },
+);
+
+t.test('a TLS 1.3 client settles on TLS 1.2 with a listener that has no certificate', async (t) => {
+  const stack = await startStack(t, { tls: {} });
+  const c = await TlsRawClient.connect(stack.tlsPort as number, {
+    ciphers: 'TLS_AES_256_GCM_SHA384:ADH-AES128-GCM-SHA256:@SECLEVEL=0',
+    rejectUnauthorized: false,
+  });
+  t.teardown(() => c.close());
+  t.equal(c.socket.getProtocol(), 'TLSv1.2');
+  t.equal(c.socket.getCipher().name, 'ADH-AES128-GCM-SHA256');
+});
+
+t.test(
+  'a certificate listener serves both ADH-only and certificate clients when asked',
+  async (t) => {
+    const stack = await startStack(t, {
+      tls: { ...WITH_CERT, allowAnonymous: true },
+      files: TEST_PEM_FILES,
+    });
+    const adh = await TlsRawClient.connect(stack.tlsPort as number, ADH_ONLY);
+    t.teardown(() => adh.close());
+    t.equal(adh.socket.getCipher().name, 'ADH-AES256-GCM-SHA384');
+    t.same(await adh.call(['/login', '=name=admin', '=password=secret']), ['!done']);
+
+    const api = await stack.client({ tls: { rejectUnauthorized: false } });
+    t.equal(((await api.write('/system/identity/print')) as Row[]).length, 1);
+  },
+);
+
+t.test(
+  'an ADH-only client is refused by a certificate listener that does not allow it',
+  async (t) => {
+    const stack = await startStack(t, { tls: WITH_CERT, files: TEST_PEM_FILES });
+    await t.rejects(TlsRawClient.connect(stack.tlsPort as number, ADH_ONLY));
+    t.ok(await eventually(() => stack.router.stats.tlsHandshakeErrors === 1), 'counted');
+    t.equal(stack.router.listener.sessions.size, 0, 'no session was opened');
+  },
+);
+
+t.test('plaintext and garbage on the TLS port cost only that connection', async (t) => {
+  const stack = await startStack(t, { tls: WITH_CERT, files: TEST_PEM_FILES });
+  const tlsPort = stack.tlsPort as number;
+
+  const login = encodeSentence(['/login', '=name=admin', '=password=secret']);
+  t.equal((await sendPlain(tlsPort, login)).length, 0, 'a plaintext login gets no answer');
+  // A handshake record holding a message of an unknown type, then plain noise.
+  await sendPlain(tlsPort, Buffer.from(`160301000aff${'ff'.repeat(9)}`, 'hex'));
+  await sendPlain(tlsPort, Buffer.alloc(64, 0xa5));
+  await sendPlain(tlsPort, Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+  t.ok(await eventually(() => stack.router.stats.tlsHandshakeErrors === 4), 'each one counted');
+  const failures = logLines(stack.logText()).filter(
+    (l) => l['msg'] === 'TLS handshake with a client failed',
+  );
+  t.equal(failures.length, 4, 'each one logged');
+  t.match(failures[0], { level: 40, address: '127.0.0.1', err: String });
+
+  const plain = await RawClient.connect(stack.port);
+  t.teardown(() => plain.close());
+  t.same(await plain.login('admin', 'secret'), ['!done'], 'the plain port still works');
+  const api = await stack.client({ tls: { rejectUnauthorized: false } });
+  t.equal(
+    ((await api.write('/system/identity/print')) as Row[]).length,
+    1,
+    'the TLS port still works',
+  );
+});
+
+t.test('TLS and plain clients from one address share its connection cap', async (t) => {
+  const stack = await startStack(t, {
+    tls: {},
+    config: { limits: { maxClientsPerAddress: 1 } },
+  });
+  const plain = await RawClient.connect(stack.port);
+  t.teardown(() => plain.close());
+  t.same(await plain.login('admin', 'secret'), ['!done']);
+
+  const refused = await TlsRawClient.connect(stack.tlsPort as number, ADH_ONLY);
+  t.teardown(() => refused.close());
+  t.same(await refused.waitFor(1), ['!fatal too many connections']);
+  t.equal(stack.router.stats.clientsRefused, 1);
+});
+
+t.test('the TLS port is logged at start and closed at stop', async (t) => {
+  const stack = await startStack(t, { tls: {} });
+  const started = logLines(stack.logText()).find(
+    (l) => l['msg'] === 'listening for RouterOS API clients',
+  );
+  t.match(started, { port: stack.port, tlsPort: stack.tlsPort, upstreamTls: 'off' });
+
+  await stack.app.stop(0);
+  const error = await new Promise<NodeJS.ErrnoException>((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port: stack.tlsPort as number });
+    socket.on('error', resolve);
+  });
+  t.equal(error.code, 'ECONNREFUSED');
+});
+
+t.test('without tls settings there is no TLS port', async (t) => {
+  const stack = await startStack(t);
+  t.equal(stack.tlsPort, undefined);
+  t.equal(stack.router.listener.tlsPort, undefined);
+});
+
+t.test('a TLS port already in use fails the start and frees the plain port', async (t) => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => blocker.close(resolve)));
+  const taken = (blocker.address() as net.AddressInfo).port;
+  await t.rejects(startStack(t, { tls: { port: taken } }), { code: 'EADDRINUSE' });
+});
