@@ -239,6 +239,8 @@ export const ConfigWarningCode = {
   InlinePassword: 'ROSGATE_CONFIG_INLINE_PASSWORD',
   /** A router has no password set. */
   EmptyRouterPassword: 'ROSGATE_CONFIG_EMPTY_ROUTER_PASSWORD',
+  /** `upstreamTls` is `insecure` or `anonymous`: the router's identity is not checked. */
+  UpstreamTlsUnverified: 'ROSGATE_CONFIG_UPSTREAM_TLS_UNVERIFIED',
 } as const;
 export type ConfigWarningCode = (typeof ConfigWarningCode)[keyof typeof ConfigWarningCode];
 

@@ -408,6 +408,15 @@ function checkRouter(c: Checker, raw: unknown, path: string): RouterConfig | und
     );
   }
   const upstreamTls = c.choice(node, path, 'upstreamTls', UPSTREAM_TLS_MODES, d.upstreamTls);
+  if (upstreamTls === 'insecure' || upstreamTls === 'anonymous') {
+    c.warn(
+      ConfigWarningCode.UpstreamTlsUnverified,
+      joinPath(path, 'upstreamTls'),
+      upstreamTls === 'insecure'
+        ? "is insecure: the router's certificate is not checked; prefer verify with upstreamCaFile"
+        : "is anonymous: the router's identity cannot be checked; give it a certificate and use verify where you can",
+    );
+  }
   const defaultPort = upstreamTls === 'off' ? d.port : DEFAULT_TLS_PORT;
   const listen = checkListen(c, node['listen'], joinPath(path, 'listen'), DEFAULT_LISTEN);
   const router: { -readonly [K in keyof RouterConfig]: RouterConfig[K] } = {

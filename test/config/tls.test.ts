@@ -78,6 +78,14 @@ const cases: RuleCase[] = [
     ],
   },
   {
+    name: 'certificate and key file names are strings',
+    raw: router({ tls: { certFile: 5, keyFile: '' } }),
+    problems: [
+      'routers[0].tls.certFile must be a non-empty string (quote numbers in YAML)',
+      'routers[0].tls.keyFile must be a non-empty string (quote numbers in YAML)',
+    ],
+  },
+  {
     name: 'the certificate file holds a PEM certificate',
     raw: router({ tls: { certFile: 'not-pem.txt', keyFile: 'key.pem' } }),
     problems: ['routers[0].tls.certFile is not a PEM certificate: not-pem.txt'],
@@ -261,6 +269,31 @@ t.test('upstream TLS defaults to off on 8728 and to 8729 in every TLS mode', (t)
   for (const mode of ['verify', 'insecure', 'anonymous']) {
     t.match(first(router({ upstreamTls: mode })), { upstreamTls: mode, port: 8729 }, mode);
     t.equal(first(router({ upstreamTls: mode, port: 9999 })).port, 9999, 'an explicit port wins');
+  }
+  t.end();
+});
+
+t.test('upstream TLS that does not check the router raises a warning naming the mode', (t) => {
+  const warningsOf = (raw: unknown, env: NodeJS.ProcessEnv = {}) =>
+    validateConfig(raw, { P: 'x', ...env }, FILES).warnings;
+  const plain = { host: 'r', passwordEnv: 'P' };
+  t.same(warningsOf({ routers: [{ ...plain, upstreamTls: 'insecure' }] }), [
+    {
+      code: 'ROSGATE_CONFIG_UPSTREAM_TLS_UNVERIFIED',
+      path: 'routers[0].upstreamTls',
+      message:
+        "routers[0].upstreamTls is insecure: the router's certificate is not checked; prefer verify with upstreamCaFile",
+    },
+  ]);
+  t.match(warningsOf({ routers: [plain] }, { MIKROTIK_TLS: 'anonymous' }), [
+    {
+      code: 'ROSGATE_CONFIG_UPSTREAM_TLS_UNVERIFIED',
+      path: 'MIKROTIK_TLS',
+      message: /^MIKROTIK_TLS is anonymous: /,
+    },
+  ]);
+  for (const upstreamTls of ['off', 'verify']) {
+    t.same(warningsOf({ routers: [{ ...plain, upstreamTls }] }), [], upstreamTls);
   }
   t.end();
 });
