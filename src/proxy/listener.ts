@@ -37,6 +37,11 @@ export interface ProxyTlsOptions {
 
 let nextConnId = 1;
 
+/** A connection's peer as `address:port`, the same for a TLS socket and the TCP socket under it. */
+function peerOf(socket: net.Socket): string {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
+}
+
 /** Binds `server`; resolves with the bound port. */
 function bind(server: net.Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -66,6 +71,9 @@ export class ProxyListener {
   readonly #server: net.Server;
   readonly #tls: { server: tls.Server; options: ProxyTlsOptions } | undefined;
   #tlsPort: number | undefined;
+  /** TLS connections still in their handshake, by peer address and port. */
+  readonly #handshaking = new Map<string, net.Socket>();
+  #isClosing = false;
   readonly #sessions = new Set<ClientSession>();
   readonly #perAddress = new Map<string, number>();
 
@@ -73,17 +81,30 @@ export class ProxyListener {
     this.#options = options;
     this.#server = net.createServer((socket) => this.#accept(socket));
     if (options.tls !== undefined) {
-      const server = tls.createServer(options.tls.options, (socket) => this.#accept(socket));
+      const server = tls.createServer(options.tls.options, (socket) => {
+        this.#handshaking.delete(peerOf(socket));
+        this.#accept(socket);
+      });
+      // Tracked so that close() need not wait for a peer's handshake timeout.
+      server.on('connection', (raw: net.Socket) => {
+        const peer = peerOf(raw);
+        this.#handshaking.set(peer, raw);
+        raw.once('close', () => {
+          if (this.#handshaking.get(peer) === raw) this.#handshaking.delete(peer);
+        });
+      });
       // A failed handshake (a plaintext client, a cipher mismatch, garbage)
       // only costs that connection; without this listener it is silent too,
       // but counting it tells a misconfigured client from a quiet one.
       server.on('tlsClientError', (err, socket) => {
+        socket.destroy();
+        // Handshakes close() cuts short are rosgate's doing, not the client's.
+        if (this.#isClosing) return;
         options.stats.tlsHandshakeErrors++;
         options.logger.warn(
           { address: String(socket.remoteAddress), err: err.message },
           'TLS handshake with a client failed',
         );
-        socket.destroy();
       });
       this.#tls = { server, options: options.tls };
     }
@@ -152,6 +173,9 @@ export class ProxyListener {
    */
   async close(graceMs: number): Promise<void> {
     const stopped = Promise.all([stop(this.#server), stop(this.#tls?.server)]);
+    this.#isClosing = true;
+    // A client still in its TLS handshake has no commands to finish.
+    for (const raw of this.#handshaking.values()) raw.destroy();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all([...this.#sessions].map((s) => s.idle())),

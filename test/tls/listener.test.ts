@@ -168,6 +168,29 @@ t.test('the TLS port is logged at start and closed at stop', async (t) => {
   t.equal(error.code, 'ECONNREFUSED');
 });
 
+t.test('a stop does not wait for a TLS client that never finishes its handshake', async (t) => {
+  const stack = await startStack(t, { tls: {} });
+  const silent = net.connect({ host: '127.0.0.1', port: stack.tlsPort as number });
+  const closed = new Promise((resolve) => silent.on('close', resolve));
+  silent.on('error', () => {});
+  silent.resume();
+  // node-routeros pinned to ADH, as its own tests connect to a router without certificate.
+  const api = await stack.client({
+    tls: {
+      ciphers: 'ADH-AES256-GCM-SHA384:@SECLEVEL=0',
+      maxVersion: 'TLSv1.2',
+      rejectUnauthorized: false,
+    },
+  });
+  t.equal(((await api.write('/system/identity/print')) as Row[]).length, 1);
+  await eventually(() => stack.router.listener.sessions.size === 1);
+
+  await stack.app.stop(0);
+  await closed;
+  t.pass('the stop finished and the half-open client was closed');
+  t.equal(stack.router.stats.tlsHandshakeErrors, 0, 'a cut handshake is not a client error');
+});
+
 t.test('without tls settings there is no TLS port', async (t) => {
   const stack = await startStack(t);
   t.equal(stack.tlsPort, undefined);
