@@ -1,6 +1,12 @@
 import { parseArgs } from 'node:util';
 import { createApp, type App, type RouterRuntime } from './app.js';
-import { formatConfigError, hashPassword, loadConfig, validateConfig } from './config/index.js';
+import {
+  DEFAULT_LISTEN,
+  formatConfigError,
+  hashPassword,
+  loadConfig,
+  validateConfig,
+} from './config/index.js';
 import { createLogger } from './logger.js';
 import { runSimulateCommand } from './simulator/cli.js';
 import { startSimulator } from './simulator/index.js';
@@ -98,7 +104,8 @@ async function demo(argv: string[], io: CliIo): Promise<Running> {
     version: values['router-version'] ?? '7.19',
     hotspotUsers: 500,
   });
-  const port = values.port ?? io.env.PROXY_PORT ?? '8728';
+  // PROXY_PORT and LOG_LEVEL apply as they do for `start`; nothing else of
+  // the environment does (the demo's router is the simulator).
   const { config } = validateConfig(
     {
       routers: [
@@ -107,13 +114,13 @@ async function demo(argv: string[], io: CliIo): Promise<Running> {
           port: simulator.port,
           username: 'admin',
           password: 'admin',
-          listen: { host: '127.0.0.1', port: Number(port) },
+          listen: { host: '127.0.0.1', port: Number(values.port ?? DEFAULT_LISTEN.port) },
         },
       ],
     },
-    {},
+    { PROXY_PORT: io.env.PROXY_PORT, LOG_LEVEL: io.env.LOG_LEVEL },
   );
-  const logger = createLogger(io.env.LOG_LEVEL ?? 'info', io.stdout);
+  const logger = createLogger(config.log.level, io.stdout);
   const app = createApp(config, logger);
   await app.start();
   const proxyPort = app.routers[0]?.port;

@@ -99,7 +99,8 @@ export class ClientSession {
   #open = new Set<ClientCommand>();
   #untaggedQueue: ClientCommand[] = [];
   #untaggedActive: ClientCommand | undefined;
-  #onClosed: (() => void)[] = [];
+  readonly #closed: Promise<void>;
+  #resolveClosed: () => void = () => undefined;
   #onIdle: (() => void)[] = [];
   #isCorked = false;
   readonly #uncork = (): void => {
@@ -110,6 +111,9 @@ export class ClientSession {
   constructor(socket: Duplex, options: ClientSessionOptions) {
     this.#socket = socket;
     this.#options = options;
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
     this.#log = options.logger.child({ connId: options.connId });
     this.#decoder = new Decoder(options.decoderLimits);
     this.#preLoginTimer = setTimeout(() => this.#fatal('login timeout'), options.preLoginTimeoutMs);
@@ -120,8 +124,7 @@ export class ClientSession {
 
   /** Resolves when the connection has ended. */
   closed(): Promise<void> {
-    if (this.#isClosed) return Promise.resolve();
-    return new Promise((resolve) => this.#onClosed.push(resolve));
+    return this.#closed;
   }
 
   /** Resolves when no command is open (for a graceful drain). */
@@ -312,7 +315,6 @@ export class ClientSession {
   #handlerFor(command: ClientCommand): ReplyHandler {
     return {
       onReply: (reply, isFinal) => {
-        if (command.state === 'done') return;
         if (
           !this.#isClosed &&
           !(reply.command === '!empty' && this.#options.emptyReplies === 'strip')
@@ -327,14 +329,12 @@ export class ClientSession {
 
   /** End a command with `!trap` + `!done` on its tag (DESIGN invariant 6). */
   #refuse(command: ClientCommand, err: RosgateError): void {
-    if (command.state === 'done') return;
     this.#log.warn({ cmd: command.sentence.command, code: err.code }, 'command refused');
     this.#write(encodeTrapDone(command.tag, err.message));
     this.#finish(command);
   }
 
   #finish(command: ClientCommand): void {
-    if (command.state === 'done') return;
     const wasUpstream = command.state === 'sent';
     command.withdraw(); // a no-op unless it still waits for a session
     command.state = 'done';
@@ -433,6 +433,7 @@ export class ClientSession {
       }
     }
     this.#untaggedQueue = [];
-    for (const resolve of [...this.#onClosed.splice(0), ...this.#onIdle.splice(0)]) resolve();
+    for (const resolve of this.#onIdle.splice(0)) resolve();
+    this.#resolveClosed();
   }
 }

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { RouterOSAPI } from 'node-routeros';
-import { computeResponse } from '../../src/protocol/index.js';
+import { computeResponse, encodeSentences } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { RawClient } from '../fixtures/raw-client.js';
 import { startStack } from '../fixtures/stack.js';
@@ -122,11 +122,36 @@ t.test('before login', async (t) => {
     ]);
   });
 
-  t.test('too many sentences end the connection with a fatal', async (t) => {
+  t.test('too many sentences end the connection with a fatal, and nothing after it', async (t) => {
     const c = await RawClient.connect(stack.port);
-    for (let i = 0; i < 4; i++) c.send('/ip/address/print');
+    c.sendRaw(
+      encodeSentences(Array.from({ length: 6 }, (_, i) => ['/ip/address/print', `.tag=${i}`])),
+    );
     await c.closed();
-    t.equal(c.received.at(-1)?.toString(), '!fatal too many commands before login');
+    t.same(c.received.map(String).slice(-2), [
+      '!done .tag=2',
+      '!fatal too many commands before login',
+    ]);
+  });
+
+  t.test('a login without a name is refused', async (t) => {
+    const c = await RawClient.connect(stack.port);
+    t.teardown(() => c.close());
+    t.same(await c.call(['/login', '=password=secret'], 2), [
+      '!trap =message=invalid user name or password (6)',
+      '!done',
+    ]);
+  });
+
+  t.test('bad bytes after a quit get no second fatal', async (t) => {
+    const c = await RawClient.connect(stack.port);
+    c.sendRaw(Buffer.concat([encodeSentences([['/quit']]), Buffer.from([0xf8])]));
+    await c.closed();
+    t.same(
+      c.received.map(String),
+      ['!fatal session terminated on request'],
+      'one fatal, for the quit',
+    );
   });
 
   t.test('a framing error ends only that connection', async (t) => {
@@ -145,4 +170,21 @@ t.test('before login', async (t) => {
     await c.closed();
     t.same(c.received.map(String), ['!fatal session terminated on request']);
   });
+});
+
+t.test('a login answered after its client left is neither written nor counted', async (t) => {
+  const stack = await startStack(t);
+  t.ok(await eventually(() => stack.router.pool.stats.ready === 1));
+  const loginsOk = stack.sim.counters.loginsOk;
+  stack.sim.faults.latencyMs = 30;
+  const c = await RawClient.connect(stack.port);
+  c.send('/login', '=name=admin', '=password=secret');
+  t.ok(
+    await eventually(() => stack.sim.counters.sessionsNow === 2),
+    'the check reached the router',
+  );
+  await c.close();
+  t.ok(await eventually(() => stack.sim.counters.loginsOk === loginsOk + 1), 'the router answered');
+  t.equal(stack.router.stats.loginsOk, 0);
+  t.equal(stack.router.stats.loginsFailed, 0);
 });

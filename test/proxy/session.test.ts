@@ -192,6 +192,17 @@ t.test('a graceful stop lets running commands finish, then cancels streams', asy
   t.pass('a second stop is harmless');
 });
 
+t.test('a graceful stop waits for running commands, then closes at once', async (t) => {
+  const stack = await startStack(t);
+  const c = await loggedIn(t, stack);
+  stack.sim.faults.latencyMs = 30;
+  c.send('/system/identity/print', '.tag=q');
+  t.ok(await eventually(() => stack.router.pool.stats.inFlight === 1));
+  await stack.app.stop(60_000);
+  const lines = c.received.map(String);
+  t.same(lines.slice(-2), ['!done .tag=q', '!fatal rosgate is shutting down']);
+});
+
 t.test('a port already in use fails the start', async (t) => {
   const blocker = net.createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

@@ -204,6 +204,26 @@ t.test('untagged or unknown-tag replies are dropped; a refused probe is an error
   await t.rejects(up.probe(), { code: ErrorCode.UpstreamProtocol, message: /not allowed/ });
 });
 
+t.test(
+  'a trap without a message and a fatal without a reason still say what happened',
+  async (t) => {
+    const port = await fakeRouter(t, (s, reply) => {
+      if (s.command === '/login') return reply('!done', tagOf(s));
+      if (s.command === '/system/identity/print') {
+        reply('!trap', tagOf(s));
+        return reply('!done', tagOf(s));
+      }
+      reply('!fatal');
+    });
+    const up = open(port);
+    await up.connect();
+    await t.rejects(up.probe(), { message: 'health probe refused: unknown error' });
+    const closed = new Promise<RosgateError>((resolve) => up.once('close', resolve));
+    up.send(cmd('/quit'), collector());
+    t.equal((await closed).message, 'router ended the session: fatal');
+  },
+);
+
 t.test('bytes that break the protocol close the session', async (t) => {
   // A fake router that logs anyone in and then sends a reserved control byte.
   const server = net.createServer((socket) => {
