@@ -84,7 +84,8 @@ export class Decoder {
   push(chunk: Buffer, onSentence: (sentence: Sentence) => void): void {
     if (this.#hasFailed || chunk.length === 0) return;
     try {
-      if (this.#end > this.#sentenceStart && chunk.length > STITCH_BYTES) this.#stitch(chunk, onSentence);
+      if (this.#end > this.#sentenceStart && chunk.length > STITCH_BYTES)
+        this.#stitch(chunk, onSentence);
       else {
         this.#append(chunk);
         this.#parse(onSentence);

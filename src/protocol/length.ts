@@ -93,7 +93,11 @@ export function readLength(source: Buffer, offset: number, size: number): number
     case 2:
       return ((first & 0x3f) << 8) | (source[offset + 1] as number);
     case 3:
-      return ((first & 0x1f) << 16) | ((source[offset + 1] as number) << 8) | (source[offset + 2] as number);
+      return (
+        ((first & 0x1f) << 16) |
+        ((source[offset + 1] as number) << 8) |
+        (source[offset + 2] as number)
+      );
     case 4:
       return source.readUInt32BE(offset) & 0x0fffffff;
     default:
@@ -105,7 +109,10 @@ export function readLength(source: Buffer, offset: number, size: number): number
  * Decode one length prefix at `offset`.
  * @returns `[length, prefixBytes]`, or `undefined` when more bytes are needed.
  */
-export function decodeLength(source: Buffer, offset = 0): [length: number, size: number] | undefined {
+export function decodeLength(
+  source: Buffer,
+  offset = 0,
+): [length: number, size: number] | undefined {
   if (offset >= source.length) return undefined;
   const size = prefixSize(source[offset] as number);
   if (offset + size > source.length) return undefined;

@@ -37,6 +37,8 @@ export function verifyResponse(
 ): boolean {
   const expected = Buffer.from(computeResponse(password, challenge), 'latin1');
   const given =
-    typeof response === 'string' ? Buffer.from(response.toLowerCase(), 'latin1') : Buffer.from(response.toString('latin1').toLowerCase(), 'latin1');
+    typeof response === 'string'
+      ? Buffer.from(response.toLowerCase(), 'latin1')
+      : Buffer.from(response.toString('latin1').toLowerCase(), 'latin1');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -23,7 +23,9 @@ export type TrapCategory = (typeof TrapCategory)[keyof typeof TrapCategory];
 /** The `.tag=` word for `tag`, or nothing for an untagged command. */
 export function tagWords(tag: Tag): WordInput[] {
   if (tag === undefined) return [];
-  return typeof tag === 'string' ? [`.tag=${tag}`] : [Buffer.concat([Buffer.from('.tag=', 'latin1'), tag])];
+  return typeof tag === 'string'
+    ? [`.tag=${tag}`]
+    : [Buffer.concat([Buffer.from('.tag=', 'latin1'), tag])];
 }
 
 /** `!done` words with optional attributes (`{ ret: '*3' }`). */
@@ -53,7 +55,11 @@ export function fatalWords(reason: string): WordInput[] {
 export function attributeWords(attributes: Record<string, WordInput>): WordInput[] {
   const out: WordInput[] = [];
   for (const [name, value] of Object.entries(attributes)) {
-    out.push(typeof value === 'string' ? `=${name}=${value}` : Buffer.concat([Buffer.from(`=${name}=`, 'latin1'), value]));
+    out.push(
+      typeof value === 'string'
+        ? `=${name}=${value}`
+        : Buffer.concat([Buffer.from(`=${name}=`, 'latin1'), value]),
+    );
   }
   return out;
 }

@@ -65,7 +65,10 @@ export class Sentence {
   word(i: number): Buffer {
     const from = this.#offsets[2 * i];
     if (from === undefined) throw new RangeError(`no word ${i}`);
-    return this.#buf.subarray(this.#start + from, this.#start + (this.#offsets[2 * i + 1] as number));
+    return this.#buf.subarray(
+      this.#start + from,
+      this.#start + (this.#offsets[2 * i + 1] as number),
+    );
   }
 
   /** Byte length of word `i`. */
@@ -192,7 +195,8 @@ export class Sentence {
   queries(): Buffer[] {
     const out: Buffer[] = [];
     for (let i = 1; i < this.wordCount; i++) {
-      if (this.#buf[this.#start + (this.#offsets[2 * i] as number)] === QUESTION) out.push(this.word(i));
+      if (this.#buf[this.#start + (this.#offsets[2 * i] as number)] === QUESTION)
+        out.push(this.word(i));
     }
     return out;
   }
@@ -205,7 +209,11 @@ export class Sentence {
   withTag(tag: Buffer | string | undefined): Buffer {
     const index = this.tagIndex;
     if (index < 0 && tag === undefined) return this.raw;
-    const tagLength = tag === undefined ? 0 : TAG_PREFIX.length + (typeof tag === 'string' ? Buffer.byteLength(tag, 'latin1') : tag.length);
+    const tagLength =
+      tag === undefined
+        ? 0
+        : TAG_PREFIX.length +
+          (typeof tag === 'string' ? Buffer.byteLength(tag, 'latin1') : tag.length);
     const tagWordSize = tag === undefined ? 0 : lengthSize(tagLength) + tagLength;
     let cutFrom: number;
     let cutTo: number;

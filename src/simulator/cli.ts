@@ -20,7 +20,9 @@ const INTEGER_FLAGS = {
 } as const satisfies Record<string, keyof SimulatorOptions>;
 
 function fail(message: string): never {
-  throw new RosgateError(ErrorCode.Config, `${message}\nusage: ${USAGE}`, { details: { usage: USAGE } });
+  throw new RosgateError(ErrorCode.Config, `${message}\nusage: ${USAGE}`, {
+    details: { usage: USAGE },
+  });
 }
 
 /** Parse `rosgate simulate` flags into options; errors name the flag. */
@@ -37,7 +39,9 @@ export function parseSimulateArgs(argv: string[]): SimulatorOptions {
         password: { type: 'string' },
         version: { type: 'string' },
         'one-command-at-a-time': { type: 'boolean' },
-        ...Object.fromEntries(Object.keys(INTEGER_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
+        ...Object.fromEntries(
+          Object.keys(INTEGER_FLAGS).map((flag) => [flag, { type: 'string' as const }]),
+        ),
       },
     }));
   } catch (err) {
@@ -47,7 +51,8 @@ export function parseSimulateArgs(argv: string[]): SimulatorOptions {
   for (const [flag, option] of Object.entries(INTEGER_FLAGS)) {
     const text = values[flag];
     if (text === undefined) continue;
-    if (typeof text !== 'string' || !/^\d+$/.test(text)) fail(`--${flag} must be a non-negative integer, got '${String(text)}'`);
+    if (typeof text !== 'string' || !/^\d+$/.test(text))
+      fail(`--${flag} must be a non-negative integer, got '${String(text)}'`);
     options[option] = Number(text);
   }
   if (typeof values.host === 'string') options.host = values.host;
@@ -62,15 +67,22 @@ export function parseSimulateArgs(argv: string[]): SimulatorOptions {
  * `rosgate simulate`: start a simulator from command-line flags and print how
  * to connect. The port defaults to 8728 here (0 in the programmatic API).
  */
-export async function runSimulateCommand(argv: string[], out: NodeJS.WritableStream): Promise<Simulator> {
+export async function runSimulateCommand(
+  argv: string[],
+  out: NodeJS.WritableStream,
+): Promise<Simulator> {
   const options = parseSimulateArgs(argv);
   const simulator = await startSimulator(options);
   const user = options.user ?? 'admin';
-  const password = options.password === undefined || options.password === '' ? 'an empty password' : 'the given password';
+  const password =
+    options.password === undefined || options.password === ''
+      ? 'an empty password'
+      : 'the given password';
   let line =
     `RouterOS ${simulator.version} API simulator listening on ${simulator.host}:${simulator.port}; ` +
     `connect with user ${user} and ${password}`;
-  if (simulator.controlPort !== undefined) line += `; control port http://127.0.0.1:${simulator.controlPort}/counters`;
+  if (simulator.controlPort !== undefined)
+    line += `; control port http://127.0.0.1:${simulator.controlPort}/counters`;
   out.write(`${line}\n`);
   return simulator;
 }

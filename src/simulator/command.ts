@@ -1,4 +1,12 @@
-import { doneWords, encodeSentences, tagWords, trapWords, type Tag, type TrapCategory, type WordInput } from '../protocol/index.js';
+import {
+  doneWords,
+  encodeSentences,
+  tagWords,
+  trapWords,
+  type Tag,
+  type TrapCategory,
+  type WordInput,
+} from '../protocol/index.js';
 import type { Row } from './database.js';
 import type { SimulatorTimers } from './options.js';
 
@@ -16,7 +24,8 @@ const EQ = Buffer.from('=', 'latin1');
 /** `!re` words for a row; values are copied byte for byte. */
 export function rowWords(tag: Tag, row: Row): WordInput[] {
   const words: WordInput[] = ['!re'];
-  for (const [name, value] of row) words.push(Buffer.concat([EQ, Buffer.from(name, 'latin1'), EQ, value]));
+  for (const [name, value] of row)
+    words.push(Buffer.concat([EQ, Buffer.from(name, 'latin1'), EQ, value]));
   words.push(...tagWords(tag));
   return words;
 }
@@ -83,7 +92,10 @@ export class Command {
   }
 
   /** End with `!done` (and its attributes), after `before`, all in one write (§9, item 45). */
-  finish(before: readonly (readonly WordInput[])[] = [], attributes?: Record<string, WordInput>): void {
+  finish(
+    before: readonly (readonly WordInput[])[] = [],
+    attributes?: Record<string, WordInput>,
+  ): void {
     if (this.#isFinished) return;
     this.#end();
     this.#sink.send(encodeSentences([...before, doneWords(this.tag, attributes)]));

@@ -42,7 +42,10 @@ const MAX_COMMAND_KEYS = 256;
 
 /** Count one sentence by its command word, keeping the record bounded. */
 export function countCommand(counters: SimulatorCounters, command: string): void {
-  const key = command in counters.commands || Object.keys(counters.commands).length < MAX_COMMAND_KEYS ? command : '(other)';
+  const key =
+    command in counters.commands || Object.keys(counters.commands).length < MAX_COMMAND_KEYS
+      ? command
+      : '(other)';
   counters.commands[key] = (counters.commands[key] ?? 0) + 1;
 }
 
@@ -90,7 +93,14 @@ export function splitList(value: Buffer | undefined): string[] {
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?$/;
 const CLOCK = /^(\d+):(\d{1,2}):(\d{1,2})$/;
-const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+const UNIT_SECONDS: Record<string, number> = {
+  ms: 0.001,
+  s: 1,
+  m: 60,
+  h: 3600,
+  d: 86400,
+  w: 604800,
+};
 
 /** A RouterOS duration (`3`, `3s`, `500ms`, `1m`, `00:00:03`) in router seconds, or undefined. */
 export function parseDuration(text: string): number | undefined {

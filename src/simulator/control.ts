@@ -29,7 +29,8 @@ export function faultsSnapshot(faults: SimulatorFaults): Record<string, boolean 
 
 /** Check and apply a POST /faults body; returns the problems, none when applied. */
 export function applyFaults(faults: SimulatorFaults, body: unknown): string[] {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return ['body must be a JSON object'];
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return ['body must be a JSON object'];
   const input = body as Record<string, unknown>;
   const problems: string[] = [];
   for (const [name, value] of Object.entries(input)) {
@@ -45,7 +46,8 @@ export function applyFaults(faults: SimulatorFaults, body: unknown): string[] {
   }
   if (problems.length > 0) return problems;
   if (input.stopAnswering !== undefined) faults.stopAnswering = input.stopAnswering as boolean;
-  if (input.refuseConnections !== undefined) faults.refuseConnections = input.refuseConnections as boolean;
+  if (input.refuseConnections !== undefined)
+    faults.refuseConnections = input.refuseConnections as boolean;
   if (input.latencyMs !== undefined) faults.latencyMs = input.latencyMs as number;
   if (input.rowLatencyMs !== undefined) faults.rowLatencyMs = input.rowLatencyMs as number;
   return [];
@@ -53,7 +55,10 @@ export function applyFaults(faults: SimulatorFaults, body: unknown): string[] {
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -65,11 +70,17 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
       size += chunk.length;
       if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () =>
+      resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')),
+    );
   });
 }
 
-async function handle(target: ControlTarget, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  target: ControlTarget,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   // A server request always has a method and a url.
   const route = `${req.method as string} ${(req.url as string).split('?')[0] as string}`;
   switch (route) {
@@ -106,7 +117,11 @@ async function handle(target: ControlTarget, req: IncomingMessage, res: ServerRe
 }
 
 /** Start the control server on `host:port`; resolves once it listens. */
-export async function startControlServer(target: ControlTarget, host: string, port: number): Promise<Server> {
+export async function startControlServer(
+  target: ControlTarget,
+  host: string,
+  port: number,
+): Promise<Server> {
   const server = createServer((req, res) => {
     void handle(target, req, res);
   });

@@ -100,9 +100,14 @@ export class Menu {
   constructor(spec: MenuSpec, messages: MenuMessages = DEFAULT_MESSAGES) {
     this.spec = spec;
     this.#messages = messages;
-    const verbs: readonly Verb[] = spec.verbs ?? (spec.singleton ? ['print', 'getall', 'get', 'set', 'listen'] : ALL_VERBS);
+    const verbs: readonly Verb[] =
+      spec.verbs ?? (spec.singleton ? ['print', 'getall', 'get', 'set', 'listen'] : ALL_VERBS);
     // enable/disable exist only where there is a `disabled` to switch.
-    this.verbs = new Set(verbs.filter((verb) => (verb !== 'enable' && verb !== 'disable') || 'disabled' in spec.writable));
+    this.verbs = new Set(
+      verbs.filter(
+        (verb) => (verb !== 'enable' && verb !== 'disable') || 'disabled' in spec.writable,
+      ),
+    );
     if (spec.singleton) this.#rows.set('', new Map());
   }
 
@@ -147,7 +152,8 @@ export class Menu {
   add(values: InputValues, trusted = false): string {
     const input = this.#check(values, trusted);
     const row: Row = new Map();
-    for (const [name, value] of Object.entries(this.spec.defaults ?? {})) row.set(name, Buffer.from(value, 'latin1'));
+    for (const [name, value] of Object.entries(this.spec.defaults ?? {}))
+      row.set(name, Buffer.from(value, 'latin1'));
     for (const [name, value] of input) row.set(name, value);
     this.#checkUnique(row, undefined);
     const id = `*${(this.#nextId++).toString(16).toUpperCase()}`;
@@ -197,7 +203,13 @@ export class Menu {
       this.#rows.delete(id);
       const key = this.#key(row);
       if (key !== undefined) this.#unique.delete(key);
-      for (const listener of [...this.#listeners]) listener(new Map([[ID, row.get(ID) as Buffer], ['.dead', YES]]));
+      for (const listener of [...this.#listeners])
+        listener(
+          new Map([
+            [ID, row.get(ID) as Buffer],
+            ['.dead', YES],
+          ]),
+        );
     }
   }
 

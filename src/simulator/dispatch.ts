@@ -35,7 +35,11 @@ export function unknownWord(db: Database, path: string): string {
 }
 
 /** Run a command of a logged-in session (login, cancel and quit are the session's). */
-export async function dispatch(ctx: SimulatorContext, command: Command, sentence: Sentence): Promise<void> {
+export async function dispatch(
+  ctx: SimulatorContext,
+  command: Command,
+  sentence: Sentence,
+): Promise<void> {
   const path = sentence.command;
   if (isStreamCommand(path)) {
     await runStreamCommand(ctx, command, path, sentence);

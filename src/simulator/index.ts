@@ -1,6 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
-import { createCounters, type SimulatorContext, type SimulatorCounters, type SimulatorFaults } from './context.js';
+import {
+  createCounters,
+  type SimulatorContext,
+  type SimulatorCounters,
+  type SimulatorFaults,
+} from './context.js';
 import { startControlServer } from './control.js';
 import type { Database } from './database.js';
 import { resolveOptions, type SimulatorOptions } from './options.js';
@@ -9,9 +14,21 @@ import { seedDatabase } from './seed.js';
 import { createApiServer } from './server.js';
 import { versionProfile } from './version.js';
 
-export type { SimulatorOptions, SimulatorTimers, TooManySessionsAction, CancelUnknownTagReply } from './options.js';
+export type {
+  SimulatorOptions,
+  SimulatorTimers,
+  TooManySessionsAction,
+  CancelUnknownTagReply,
+} from './options.js';
 export type { SimulatorCounters, SimulatorFaults } from './context.js';
-export { Database, Menu, TrapError, type Row, type MenuSpec, type InputValues } from './database.js';
+export {
+  Database,
+  Menu,
+  TrapError,
+  type Row,
+  type MenuSpec,
+  type InputValues,
+} from './database.js';
 export { compileQuery, type QueryPredicate, type PropertyReader } from './query.js';
 export { versionProfile, LoginMode, type VersionProfile } from './version.js';
 
@@ -57,7 +74,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     hotspotUsers: resolved.hotspotUsers,
     pppSecrets: resolved.pppSecrets,
     now: resolved.now,
-    messages: { unknownParameter: resolved.unknownParameterMessage, noSuchItem: resolved.noSuchItemMessage },
+    messages: {
+      unknownParameter: resolved.unknownParameterMessage,
+      noSuchItem: resolved.noSuchItemMessage,
+    },
   });
   const counters = createCounters();
   const faults: SimulatorFaults = {
@@ -68,7 +88,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     // `api` is created below; dropAll is only ever called after that.
     dropAll: () => api.dropAll(),
   };
-  const ctx: SimulatorContext = { options: resolved, profile, db, counters, faults, live: new Prng(resolved.seed + 1) };
+  const ctx: SimulatorContext = {
+    options: resolved,
+    profile,
+    db,
+    counters,
+    faults,
+    live: new Prng(resolved.seed + 1),
+  };
   const api = createApiServer(ctx);
   await new Promise<void>((resolve, reject) => {
     api.server.once('error', reject);

@@ -78,21 +78,31 @@ export async function runMenuCommand(
   }
 }
 
-function checkArguments(ctx: SimulatorContext, args: Map<string, Buffer>, allowed: ReadonlySet<string>): void {
+function checkArguments(
+  ctx: SimulatorContext,
+  args: Map<string, Buffer>,
+  allowed: ReadonlySet<string>,
+): void {
   for (const name of args.keys()) {
     if (!allowed.has(name)) throw new TrapError(ctx.options.unknownParameterMessage(name));
   }
 }
 
 /** Take `.id` / `numbers` out of `args`; with `only`, nothing else may be left. */
-function takeIds(ctx: SimulatorContext, menu: Menu, args: Map<string, Buffer>, only = false): string[] {
+function takeIds(
+  ctx: SimulatorContext,
+  menu: Menu,
+  args: Map<string, Buffer>,
+  only = false,
+): string[] {
   const ids: string[] = [];
   for (const name of ID_ARGUMENTS) {
     ids.push(...splitList(args.get(name)));
     args.delete(name);
   }
   if (only) checkArguments(ctx, args, new Set());
-  if (ids.length === 0 && menu.spec.singleton !== true) throw new TrapError(ctx.options.noSuchItemMessage);
+  if (ids.length === 0 && menu.spec.singleton !== true)
+    throw new TrapError(ctx.options.noSuchItemMessage);
   return ids;
 }
 
@@ -138,7 +148,8 @@ async function print(
   const interval = args.get('interval');
   if (interval !== undefined) {
     const seconds = parseDuration(interval.toString('latin1'));
-    if (seconds === undefined || seconds <= 0) throw new TrapError('input does not match any value of interval', 1);
+    if (seconds === undefined || seconds <= 0)
+      throw new TrapError('input does not match any value of interval', 1);
     await reprint(ctx, command, menu, match, proplist, args.get('from'), seconds);
     return;
   }
@@ -154,10 +165,17 @@ async function print(
 }
 
 function tagWordsOf(command: Command): WordInput[] {
-  return command.tag === undefined ? [] : [Buffer.concat([Buffer.from('.tag=', 'latin1'), command.tag])];
+  return command.tag === undefined
+    ? []
+    : [Buffer.concat([Buffer.from('.tag=', 'latin1'), command.tag])];
 }
 
-function select(ctx: SimulatorContext, menu: Menu, match: QueryPredicate, from: Buffer | undefined): Row[] {
+function select(
+  ctx: SimulatorContext,
+  menu: Menu,
+  match: QueryPredicate,
+  from: Buffer | undefined,
+): Row[] {
   let rows: Row[];
   const keys = splitList(from);
   if (keys.length > 0) {
@@ -220,7 +238,8 @@ function listen(
 ): void {
   markStream(ctx, command);
   const unsubscribe = menu.subscribe((row) => {
-    if (row.has('.dead') || match((name) => row.get(name))) command.send([rowWords(command.tag, project(row, proplist))]);
+    if (row.has('.dead') || match((name) => row.get(name)))
+      command.send([rowWords(command.tag, project(row, proplist))]);
   });
   command.onEnd(unsubscribe);
   if (withCurrent) {

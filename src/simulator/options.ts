@@ -89,7 +89,9 @@ export interface SimulatorOptions {
   now?: () => number;
 }
 
-export type ResolvedOptions = Required<Omit<SimulatorOptions, 'emptyReplies' | 'controlPort' | 'decoderLimits'>> & {
+export type ResolvedOptions = Required<
+  Omit<SimulatorOptions, 'emptyReplies' | 'controlPort' | 'decoderLimits'>
+> & {
   emptyReplies: boolean | undefined;
   controlPort: number | undefined;
   decoderLimits: DecoderLimits;
@@ -133,7 +135,8 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     failedLoginCloses: options.failedLoginCloses ?? false,
     emptyReplies: options.emptyReplies,
     streamIntervalMs: options.streamIntervalMs ?? 1000,
-    unknownParameterMessage: options.unknownParameterMessage ?? ((name) => `unknown parameter ${name}`),
+    unknownParameterMessage:
+      options.unknownParameterMessage ?? ((name) => `unknown parameter ${name}`),
     noSuchItemMessage: options.noSuchItemMessage ?? 'no such item',
     maxCommandsPerSession: options.maxCommandsPerSession ?? 64,
     controlPort: options.controlPort,
@@ -156,13 +159,28 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
   check(isInt(resolved.hotspotUsers, 0, 1_000_000), 'hotspotUsers must be an integer 0-1000000');
   check(isInt(resolved.pppSecrets, 0, 1_000_000), 'pppSecrets must be an integer 0-1000000');
   check(isInt(resolved.maxSessions, 1, 100_000), 'maxSessions must be an integer 1-100000');
-  check(['fatal', 'close'].includes(resolved.tooManySessions), "tooManySessions must be 'fatal' or 'close'");
-  check(['done', 'trap'].includes(resolved.cancelUnknownTagReply), "cancelUnknownTagReply must be 'done' or 'trap'");
+  check(
+    ['fatal', 'close'].includes(resolved.tooManySessions),
+    "tooManySessions must be 'fatal' or 'close'",
+  );
+  check(
+    ['done', 'trap'].includes(resolved.cancelUnknownTagReply),
+    "cancelUnknownTagReply must be 'done' or 'trap'",
+  );
   check(isInt(resolved.latencyMs, 0, 600_000), 'latencyMs must be an integer 0-600000');
   check(isInt(resolved.rowLatencyMs, 0, 600_000), 'rowLatencyMs must be an integer 0-600000');
-  check(isInt(resolved.preLoginMaxSentences, 1, 1_000_000), 'preLoginMaxSentences must be an integer 1-1000000');
-  check(isInt(resolved.streamIntervalMs, 1, 3_600_000), 'streamIntervalMs must be an integer 1-3600000');
-  check(isInt(resolved.maxCommandsPerSession, 1, 100_000), 'maxCommandsPerSession must be an integer 1-100000');
+  check(
+    isInt(resolved.preLoginMaxSentences, 1, 1_000_000),
+    'preLoginMaxSentences must be an integer 1-1000000',
+  );
+  check(
+    isInt(resolved.streamIntervalMs, 1, 3_600_000),
+    'streamIntervalMs must be an integer 1-3600000',
+  );
+  check(
+    isInt(resolved.maxCommandsPerSession, 1, 100_000),
+    'maxCommandsPerSession must be an integer 1-100000',
+  );
   if (problems.length > 0) {
     throw new RosgateError(ErrorCode.Config, `invalid simulator options: ${problems.join('; ')}`, {
       details: { problems },

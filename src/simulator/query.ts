@@ -18,7 +18,12 @@ export type QueryPredicate = (read: PropertyReader) => boolean;
 type Step =
   | { readonly kind: 'has'; readonly name: string }
   | { readonly kind: 'absent'; readonly name: string }
-  | { readonly kind: 'compare'; readonly op: '=' | '<' | '>'; readonly name: string; readonly value: Buffer }
+  | {
+      readonly kind: 'compare';
+      readonly op: '=' | '<' | '>';
+      readonly name: string;
+      readonly value: Buffer;
+    }
   | { readonly kind: 'ops'; readonly ops: readonly StackOp[] };
 
 type StackOp =

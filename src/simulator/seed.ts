@@ -56,7 +56,11 @@ export function seedDatabase(options: SeedOptions): Database {
   const bootedAt = options.now() - prng.int(3600, 40 * 86400) * 1000;
   const db = new Database(options.messages);
 
-  const identity = db.define({ path: '/system/identity', writable: { name: TEXT }, singleton: true });
+  const identity = db.define({
+    path: '/system/identity',
+    writable: { name: TEXT },
+    singleton: true,
+  });
   identity.set([], { name: 'MikroTik' });
 
   const board = prng.pick(['RB4011iGS+', 'hAP ac^2', 'CCR2004-16G-2S+', 'RB5009UG+S+']);
@@ -100,11 +104,23 @@ export function seedDatabase(options: SeedOptions): Database {
     refresh: (row) => {
       const d = new Date(options.now());
       const pad = (n: number): string => String(n).padStart(2, '0');
-      set(row, 'time', `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`);
-      set(row, 'date', `${MONTHS[d.getUTCMonth()] as string}/${pad(d.getUTCDate())}/${d.getUTCFullYear()}`);
+      set(
+        row,
+        'time',
+        `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`,
+      );
+      set(
+        row,
+        'date',
+        `${MONTHS[d.getUTCMonth()] as string}/${pad(d.getUTCDate())}/${d.getUTCFullYear()}`,
+      );
       return row;
     },
-  }).set([], { 'time-zone-name': 'UTC', 'time-zone-autodetect': 'true', 'gmt-offset': '+00:00' }, true);
+  }).set(
+    [],
+    { 'time-zone-name': 'UTC', 'time-zone-autodetect': 'true', 'gmt-offset': '+00:00' },
+    true,
+  );
 
   const interfaces = db.define({
     path: '/interface',
@@ -130,11 +146,27 @@ export function seedDatabase(options: SeedOptions): Database {
     );
   }
   interfaces.add(
-    { name: 'bridge1', type: 'bridge', mtu: 'auto', 'actual-mtu': '1500', 'mac-address': mac(prng), running: 'true', disabled: 'false' },
+    {
+      name: 'bridge1',
+      type: 'bridge',
+      mtu: 'auto',
+      'actual-mtu': '1500',
+      'mac-address': mac(prng),
+      running: 'true',
+      disabled: 'false',
+    },
     true,
   );
   interfaces.add(
-    { name: 'vlan10', type: 'vlan', mtu: '1500', 'actual-mtu': '1500', running: 'true', disabled: 'false', comment: 'guests' },
+    {
+      name: 'vlan10',
+      type: 'vlan',
+      mtu: '1500',
+      'actual-mtu': '1500',
+      running: 'true',
+      disabled: 'false',
+      comment: 'guests',
+    },
     true,
   );
 
@@ -144,18 +176,49 @@ export function seedDatabase(options: SeedOptions): Database {
     defaults: { disabled: 'false' },
     unique: ['address', 'interface'],
   });
-  addresses.add({ address: '192.168.88.1/24', network: '192.168.88.0', interface: 'bridge1', dynamic: 'false', invalid: 'false' }, true);
-  addresses.add({ address: '10.5.50.1/24', network: '10.5.50.0', interface: 'vlan10', dynamic: 'false', invalid: 'false' }, true);
+  addresses.add(
+    {
+      address: '192.168.88.1/24',
+      network: '192.168.88.0',
+      interface: 'bridge1',
+      dynamic: 'false',
+      invalid: 'false',
+    },
+    true,
+  );
+  addresses.add(
+    {
+      address: '10.5.50.1/24',
+      network: '10.5.50.0',
+      interface: 'vlan10',
+      dynamic: 'false',
+      invalid: 'false',
+    },
+    true,
+  );
 
   const hsProfiles = db.define({
     path: '/ip/hotspot/user/profile',
-    writable: { name: TEXT, 'shared-users': TEXT, 'rate-limit': TEXT, 'session-timeout': TEXT, 'idle-timeout': TEXT, 'keepalive-timeout': TEXT, 'on-login': TEXT },
+    writable: {
+      name: TEXT,
+      'shared-users': TEXT,
+      'rate-limit': TEXT,
+      'session-timeout': TEXT,
+      'idle-timeout': TEXT,
+      'keepalive-timeout': TEXT,
+      'on-login': TEXT,
+    },
     defaults: { 'shared-users': '1', 'idle-timeout': 'none', 'keepalive-timeout': '2m' },
     unique: ['name'],
   });
   const profileNames = ['default', '1h-2M', '1d-5M', '7d-10M', '30d-20M'];
   for (const name of profileNames) {
-    hsProfiles.add(name === 'default' ? { name, default: 'true' } : { name, 'rate-limit': name.split('-')[1] + '/' + name.split('-')[1], default: 'false' }, true);
+    hsProfiles.add(
+      name === 'default'
+        ? { name, default: 'true' }
+        : { name, 'rate-limit': name.split('-')[1] + '/' + name.split('-')[1], default: 'false' },
+      true,
+    );
   }
 
   const hsUsers = db.define({
@@ -175,7 +238,17 @@ export function seedDatabase(options: SeedOptions): Database {
       comment: TEXT,
       disabled: BOOL,
     },
-    defaults: { server: 'all', profile: 'default', disabled: 'false', uptime: '0s', 'bytes-in': '0', 'bytes-out': '0', 'packets-in': '0', 'packets-out': '0', dynamic: 'false' },
+    defaults: {
+      server: 'all',
+      profile: 'default',
+      disabled: 'false',
+      uptime: '0s',
+      'bytes-in': '0',
+      'bytes-out': '0',
+      'packets-in': '0',
+      'packets-out': '0',
+      dynamic: 'false',
+    },
     unique: ['name'],
     duplicateMessage: 'failure: already have user with this name for this server',
   });
@@ -192,11 +265,16 @@ export function seedDatabase(options: SeedOptions): Database {
       'bytes-out': String(prng.int(0, 1e8)),
       disabled: prng.next() < 0.1 ? 'true' : 'false',
     };
-    if (prng.next() < 0.5) values.comment = `VOUCHER_SYSTEM|${prng.int(1, 50) * 1000}|${profile}|batch${prng.int(1, 9)}`;
+    if (prng.next() < 0.5)
+      values.comment = `VOUCHER_SYSTEM|${prng.int(1, 50) * 1000}|${profile}|batch${prng.int(1, 9)}`;
     hsUsers.add(values, true);
   }
 
-  const active = db.define({ path: '/ip/hotspot/active', writable: {}, verbs: ['print', 'getall', 'get', 'remove', 'listen'] });
+  const active = db.define({
+    path: '/ip/hotspot/active',
+    writable: {},
+    verbs: ['print', 'getall', 'get', 'remove', 'listen'],
+  });
   const hosts = db.define({
     path: '/ip/hotspot/host',
     writable: { comment: TEXT },
@@ -222,42 +300,141 @@ export function seedDatabase(options: SeedOptions): Database {
       },
       true,
     );
-    hosts.add({ 'mac-address': macAddress, address, 'to-address': address, server: 'hotspot1', authorized: 'true', bypassed: 'false', 'idle-time': '0s' }, true);
+    hosts.add(
+      {
+        'mac-address': macAddress,
+        address,
+        'to-address': address,
+        server: 'hotspot1',
+        authorized: 'true',
+        bypassed: 'false',
+        'idle-time': '0s',
+      },
+      true,
+    );
   });
 
   const pppProfiles = db.define({
     path: '/ppp/profile',
-    writable: { name: TEXT, 'local-address': TEXT, 'remote-address': TEXT, 'rate-limit': TEXT, 'only-one': ['default', 'yes', 'no'], comment: TEXT },
+    writable: {
+      name: TEXT,
+      'local-address': TEXT,
+      'remote-address': TEXT,
+      'rate-limit': TEXT,
+      'only-one': ['default', 'yes', 'no'],
+      comment: TEXT,
+    },
     defaults: { 'only-one': 'default' },
     unique: ['name'],
   });
   for (const name of ['default', 'default-encryption', 'pppoe-10M', 'pppoe-50M']) {
-    pppProfiles.add(name.startsWith('pppoe') ? { name, 'rate-limit': name.slice(6) + '/' + name.slice(6), 'local-address': '10.10.0.1', 'remote-address': 'pppoe-pool', default: 'false' } : { name, default: 'true' }, true);
+    pppProfiles.add(
+      name.startsWith('pppoe')
+        ? {
+            name,
+            'rate-limit': name.slice(6) + '/' + name.slice(6),
+            'local-address': '10.10.0.1',
+            'remote-address': 'pppoe-pool',
+            default: 'false',
+          }
+        : { name, default: 'true' },
+      true,
+    );
   }
   const secrets = db.define({
     path: '/ppp/secret',
-    writable: { name: TEXT, password: TEXT, service: ['any', 'async', 'l2tp', 'ovpn', 'pppoe', 'pptp', 'sstp'], profile: TEXT, 'local-address': TEXT, 'remote-address': TEXT, 'caller-id': TEXT, comment: TEXT, disabled: BOOL },
-    defaults: { service: 'any', profile: 'default', disabled: 'false', 'last-logged-out': '1970-01-01 00:00:00' },
+    writable: {
+      name: TEXT,
+      password: TEXT,
+      service: ['any', 'async', 'l2tp', 'ovpn', 'pppoe', 'pptp', 'sstp'],
+      profile: TEXT,
+      'local-address': TEXT,
+      'remote-address': TEXT,
+      'caller-id': TEXT,
+      comment: TEXT,
+      disabled: BOOL,
+    },
+    defaults: {
+      service: 'any',
+      profile: 'default',
+      disabled: 'false',
+      'last-logged-out': '1970-01-01 00:00:00',
+    },
     unique: ['name'],
   });
-  const pppActive = db.define({ path: '/ppp/active', writable: {}, verbs: ['print', 'getall', 'get', 'remove', 'listen'] });
+  const pppActive = db.define({
+    path: '/ppp/active',
+    writable: {},
+    verbs: ['print', 'getall', 'get', 'remove', 'listen'],
+  });
   for (let i = 1; i <= options.pppSecrets; i++) {
     const name = `client${String(i).padStart(4, '0')}`;
     const address = `10.10.${Math.floor(i / 250)}.${(i % 250) + 2}`;
-    secrets.add({ name, password: prng.token(8), service: 'pppoe', profile: prng.pick(['pppoe-10M', 'pppoe-50M']), 'remote-address': address, disabled: prng.next() < 0.05 ? 'true' : 'false' }, true);
+    secrets.add(
+      {
+        name,
+        password: prng.token(8),
+        service: 'pppoe',
+        profile: prng.pick(['pppoe-10M', 'pppoe-50M']),
+        'remote-address': address,
+        disabled: prng.next() < 0.05 ? 'true' : 'false',
+      },
+      true,
+    );
     if (i <= 5) {
-      pppActive.add({ name, service: 'pppoe', 'caller-id': mac(prng), address, uptime: formatUptime(prng.int(60, 86400)), encoding: '', 'session-id': `0x8${prng.int(1000000, 9999999)}`, 'limit-bytes-in': '0', 'limit-bytes-out': '0', radius: 'false' }, true);
+      pppActive.add(
+        {
+          name,
+          service: 'pppoe',
+          'caller-id': mac(prng),
+          address,
+          uptime: formatUptime(prng.int(60, 86400)),
+          encoding: '',
+          'session-id': `0x8${prng.int(1000000, 9999999)}`,
+          'limit-bytes-in': '0',
+          'limit-bytes-out': '0',
+          radius: 'false',
+        },
+        true,
+      );
     }
   }
 
   const queues = db.define({
     path: '/queue/simple',
-    writable: { name: TEXT, target: TEXT, 'max-limit': TEXT, 'limit-at': TEXT, parent: TEXT, priority: TEXT, comment: TEXT, disabled: BOOL },
-    defaults: { 'max-limit': '0/0', 'limit-at': '0/0', parent: 'none', priority: '8/8', disabled: 'false', bytes: '0/0', packets: '0/0', dynamic: 'false', invalid: 'false' },
+    writable: {
+      name: TEXT,
+      target: TEXT,
+      'max-limit': TEXT,
+      'limit-at': TEXT,
+      parent: TEXT,
+      priority: TEXT,
+      comment: TEXT,
+      disabled: BOOL,
+    },
+    defaults: {
+      'max-limit': '0/0',
+      'limit-at': '0/0',
+      parent: 'none',
+      priority: '8/8',
+      disabled: 'false',
+      bytes: '0/0',
+      packets: '0/0',
+      dynamic: 'false',
+      invalid: 'false',
+    },
     unique: ['name'],
   });
   for (let i = 1; i <= Math.min(5, options.pppSecrets); i++) {
-    queues.add({ name: `<pppoe-client${String(i).padStart(4, '0')}>`, target: `10.10.0.${i + 2}/32`, 'max-limit': '10M/10M', dynamic: 'true' }, true);
+    queues.add(
+      {
+        name: `<pppoe-client${String(i).padStart(4, '0')}>`,
+        target: `10.10.0.${i + 2}/32`,
+        'max-limit': '10M/10M',
+        dynamic: 'true',
+      },
+      true,
+    );
   }
 
   const lists = db.define({
@@ -266,11 +443,19 @@ export function seedDatabase(options: SeedOptions): Database {
     defaults: { disabled: 'false', dynamic: 'false', 'creation-time': '2025-01-01 00:00:00' },
     unique: ['list', 'address'],
   });
-  for (let i = 1; i <= 5; i++) lists.add({ list: i <= 3 ? 'blocked' : 'allowed', address: `203.0.113.${i}` }, true);
+  for (let i = 1; i <= 5; i++)
+    lists.add({ list: i <= 3 ? 'blocked' : 'allowed', address: `203.0.113.${i}` }, true);
 
   const users = db.define({
     path: '/user',
-    writable: { name: TEXT, group: ['full', 'read', 'write'], password: TEXT, address: TEXT, comment: TEXT, disabled: BOOL },
+    writable: {
+      name: TEXT,
+      group: ['full', 'read', 'write'],
+      password: TEXT,
+      address: TEXT,
+      comment: TEXT,
+      disabled: BOOL,
+    },
     defaults: { group: 'read', disabled: 'false', 'last-logged-in': '1970-01-01 00:00:00' },
     unique: ['name'],
   });

@@ -153,7 +153,9 @@ export class Session {
   #cancel(sentence: Sentence, tag: Buffer | undefined): void {
     const target = sentence.attribute('tag');
     const key = target?.toString('latin1');
-    const victims = [...this.#running].filter((command) => key === undefined || command.tagKey === key);
+    const victims = [...this.#running].filter(
+      (command) => key === undefined || command.tagKey === key,
+    );
     if (key !== undefined && victims.length === 0) {
       const isTrap = this.#ctx.options.cancelUnknownTagReply === 'trap';
       this.#send(isTrap ? encodeTrapDone(tag, 'no such command', 0) : encodeDone(tag));
@@ -184,10 +186,15 @@ export class Session {
     const isPassword = (given: Buffer | undefined): boolean =>
       given !== undefined && given.equals(Buffer.from(options.password, 'latin1'));
     const isResponse = (): boolean =>
-      response !== undefined && this.#challenge !== undefined && verifyResponse(options.password, this.#challenge, response);
+      response !== undefined &&
+      this.#challenge !== undefined &&
+      verifyResponse(options.password, this.#challenge, response);
     let isOk: boolean;
     if (profile.loginMode === LoginMode.Legacy) isOk = isResponse();
-    else if (profile.loginMode === LoginMode.Both) isOk = isResponse() || isPassword(password ?? (response === undefined ? Buffer.alloc(0) : undefined));
+    else if (profile.loginMode === LoginMode.Both)
+      isOk =
+        isResponse() ||
+        isPassword(password ?? (response === undefined ? Buffer.alloc(0) : undefined));
     // 6.45.1+ no longer validates challenge answers (§3.2).
     else isOk = isPassword(password ?? (response === undefined ? Buffer.alloc(0) : undefined));
     isOk &&= isUser;

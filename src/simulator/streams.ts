@@ -8,11 +8,26 @@ import { TrapError, type Row } from './database.js';
  * `/tool/torch`. One router second lasts `streamIntervalMs`; rows of a round
  * go out together, as soon as the round is produced.
  */
-export const STREAM_COMMANDS = ['/interface/monitor-traffic', '/ping', '/tool/ping', '/tool/torch'] as const;
+export const STREAM_COMMANDS = [
+  '/interface/monitor-traffic',
+  '/ping',
+  '/tool/ping',
+  '/tool/torch',
+] as const;
 export type StreamCommand = (typeof STREAM_COMMANDS)[number];
 
 const MONITOR_ARGUMENTS = new Set(['interface', 'once', 'aggregate', '.proplist']);
-const PING_ARGUMENTS = new Set(['address', 'count', 'interval', 'size', 'ttl', 'src-address', 'interface', 'routing-table', 'do-not-fragment']);
+const PING_ARGUMENTS = new Set([
+  'address',
+  'count',
+  'interval',
+  'size',
+  'ttl',
+  'src-address',
+  'interface',
+  'routing-table',
+  'do-not-fragment',
+]);
 const TORCH_ARGUMENTS = new Set([
   'interface',
   'duration',
@@ -36,7 +51,11 @@ function row(values: Record<string, string>): Row {
   return out;
 }
 
-function checkArguments(ctx: SimulatorContext, args: Map<string, Buffer>, allowed: ReadonlySet<string>): void {
+function checkArguments(
+  ctx: SimulatorContext,
+  args: Map<string, Buffer>,
+  allowed: ReadonlySet<string>,
+): void {
   for (const name of args.keys()) {
     if (!allowed.has(name)) throw new TrapError(ctx.options.unknownParameterMessage(name));
   }
@@ -44,7 +63,8 @@ function checkArguments(ctx: SimulatorContext, args: Map<string, Buffer>, allowe
 
 function required(args: Map<string, Buffer>, name: string): Buffer {
   const value = args.get(name);
-  if (value === undefined || value.length === 0) throw new TrapError(`missing value(s) of argument(s) ${name}`, 1);
+  if (value === undefined || value.length === 0)
+    throw new TrapError(`missing value(s) of argument(s) ${name}`, 1);
   return value;
 }
 
@@ -52,7 +72,8 @@ function positiveSeconds(args: Map<string, Buffer>, name: string, fallback: numb
   const value = args.get(name);
   if (value === undefined) return fallback;
   const seconds = parseDuration(value.toString('latin1'));
-  if (seconds === undefined || seconds <= 0) throw new TrapError(`input does not match any value of ${name}`, 1);
+  if (seconds === undefined || seconds <= 0)
+    throw new TrapError(`input does not match any value of ${name}`, 1);
   return seconds;
 }
 
@@ -61,7 +82,8 @@ function interfacesOf(ctx: SimulatorContext, value: Buffer): string[] {
   const names = splitList(value);
   const menu = ctx.db.require('/interface');
   for (const name of names) {
-    if (menu.findBy('name', name) === undefined) throw new TrapError('input does not match any value of interface', 1);
+    if (menu.findBy('name', name) === undefined)
+      throw new TrapError('input does not match any value of interface', 1);
   }
   return names;
 }
@@ -86,14 +108,22 @@ export async function runStreamCommand(
 }
 
 /** Repeat `round` every `periodMs` until it returns false or the command ends. */
-async function everyPeriod(command: Command, periodMs: number, round: (index: number) => boolean): Promise<void> {
+async function everyPeriod(
+  command: Command,
+  periodMs: number,
+  round: (index: number) => boolean,
+): Promise<void> {
   for (let index = 0; !command.isFinished; index++) {
     if (!round(index)) return;
     await command.sleep(periodMs);
   }
 }
 
-async function monitorTraffic(ctx: SimulatorContext, command: Command, args: Map<string, Buffer>): Promise<void> {
+async function monitorTraffic(
+  ctx: SimulatorContext,
+  command: Command,
+  args: Map<string, Buffer>,
+): Promise<void> {
   checkArguments(ctx, args, MONITOR_ARGUMENTS);
   const names = interfacesOf(ctx, required(args, 'interface'));
   const sample = (name: string): Row => {
@@ -127,7 +157,11 @@ async function monitorTraffic(ctx: SimulatorContext, command: Command, args: Map
   });
 }
 
-async function ping(ctx: SimulatorContext, command: Command, args: Map<string, Buffer>): Promise<void> {
+async function ping(
+  ctx: SimulatorContext,
+  command: Command,
+  args: Map<string, Buffer>,
+): Promise<void> {
   checkArguments(ctx, args, PING_ARGUMENTS);
   const host = required(args, 'address');
   const countText = args.get('count')?.toString('latin1');
@@ -135,7 +169,10 @@ async function ping(ctx: SimulatorContext, command: Command, args: Map<string, B
   if (count !== undefined && !(/^\d+$/.test(countText as string) && count >= 1)) {
     throw new TrapError('input does not match any value of count', 1);
   }
-  const periodMs = Math.max(1, Math.round(positiveSeconds(args, 'interval', 1) * ctx.options.streamIntervalMs));
+  const periodMs = Math.max(
+    1,
+    Math.round(positiveSeconds(args, 'interval', 1) * ctx.options.streamIntervalMs),
+  );
   const size = args.get('size')?.toString('latin1') ?? '56';
   if (count === undefined) markStream(ctx, command);
   let min = Infinity;
@@ -174,10 +211,16 @@ async function ping(ctx: SimulatorContext, command: Command, args: Map<string, B
   });
 }
 
-async function torch(ctx: SimulatorContext, command: Command, args: Map<string, Buffer>): Promise<void> {
+async function torch(
+  ctx: SimulatorContext,
+  command: Command,
+  args: Map<string, Buffer>,
+): Promise<void> {
   checkArguments(ctx, args, TORCH_ARGUMENTS);
   const [name] = interfacesOf(ctx, required(args, 'interface'));
-  const rounds = args.has('duration') ? Math.max(1, Math.round(positiveSeconds(args, 'duration', 1))) : undefined;
+  const rounds = args.has('duration')
+    ? Math.max(1, Math.round(positiveSeconds(args, 'duration', 1)))
+    : undefined;
   if (rounds === undefined) markStream(ctx, command);
   const flows = [
     ['10.5.50.10', '8.8.8.8', '17'],

@@ -26,7 +26,9 @@ export interface VersionProfile {
 const VERSION = /^(\d+)\.(\d+)(?:\.(\d+))?$/;
 
 /** Parse `7.19` or `6.45.1` into numbers; undefined when it is not a version. */
-export function parseVersion(text: string): [major: number, minor: number, patch: number] | undefined {
+export function parseVersion(
+  text: string,
+): [major: number, minor: number, patch: number] | undefined {
   const m = VERSION.exec(text);
   if (m === null) return undefined;
   return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
@@ -42,11 +44,16 @@ function atLeast(v: readonly number[], major: number, minor: number, patch: numb
 /** The profile of a version string (the caller has checked it parses). */
 export function versionProfile(version: string): VersionProfile {
   const v = parseVersion(version) ?? [0, 0, 0];
-  const loginMode = atLeast(v, 6, 45, 1) ? LoginMode.Plain : atLeast(v, 6, 43, 0) ? LoginMode.Both : LoginMode.Legacy;
+  const loginMode = atLeast(v, 6, 45, 1)
+    ? LoginMode.Plain
+    : atLeast(v, 6, 43, 0)
+      ? LoginMode.Both
+      : LoginMode.Legacy;
   return {
     version,
     loginMode,
     emptyReplies: atLeast(v, 7, 18, 0),
-    loginFailedMessage: loginMode === LoginMode.Legacy ? 'cannot log in' : 'invalid user name or password (6)',
+    loginFailedMessage:
+      loginMode === LoginMode.Legacy ? 'cannot log in' : 'invalid user name or password (6)',
   };
 }

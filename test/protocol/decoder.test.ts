@@ -2,7 +2,16 @@ import t from 'tap';
 import { isRosgateError, RosgateError } from '../../src/errors.js';
 import { DEFAULT_DECODER_LIMITS, Decoder, type DecoderLimits } from '../../src/protocol/decoder.js';
 import type { Sentence } from '../../src/protocol/sentence.js';
-import { byteByByte, decodeChunks, everySplit, hex, sentenceBytes, sharesMemory, splitAt, thrown } from '../fixtures/bytes.js';
+import {
+  byteByByte,
+  decodeChunks,
+  everySplit,
+  hex,
+  sentenceBytes,
+  sharesMemory,
+  splitAt,
+  thrown,
+} from '../fixtures/bytes.js';
 
 const DONE = '05 21646f6e65 00';
 
@@ -93,7 +102,11 @@ t.test('limits are enforced on the header, before the word is buffered', async (
   const decoder = new Decoder({ maxWordBytes: MiB });
   let err = thrown(() => decoder.push(header, () => t.fail('no sentence')));
   t.ok(isRosgateError(err, 'ROSGATE_WORD_TOO_LONG'), 'throws on the five header bytes alone');
-  t.same((err as RosgateError).details, { length: 0x40000000, limit: MiB }, 'details name length and limit');
+  t.same(
+    (err as RosgateError).details,
+    { length: 0x40000000, limit: MiB },
+    'details name length and limit',
+  );
 
   // The header arriving one byte at a time: nothing thrown until it is complete.
   const slow = new Decoder({ maxWordBytes: MiB });
@@ -106,15 +119,25 @@ t.test('limits are enforced on the header, before the word is buffered', async (
   const sized = new Decoder({ maxSentenceBytes: 100 });
   sized.push(hex('05 21646f6e65'), () => t.fail('no sentence'));
   err = thrown(() => sized.push(hex('e0 00 01 00'), () => t.fail('no sentence')));
-  t.ok(isRosgateError(err, 'ROSGATE_SENTENCE_TOO_LONG'), 'a header that would pass the sentence cap throws');
-  t.same((err as RosgateError).details, { length: 6 + 4 + 256 + 1, limit: 100 }, 'details give the would-be size');
+  t.ok(
+    isRosgateError(err, 'ROSGATE_SENTENCE_TOO_LONG'),
+    'a header that would pass the sentence cap throws',
+  );
+  t.same(
+    (err as RosgateError).details,
+    { length: 6 + 4 + 256 + 1, limit: 100 },
+    'details give the would-be size',
+  );
 
   const counted = new Decoder({ maxWordsPerSentence: 2 });
   counted.push(hex('01 61 01 62'), () => t.fail('no sentence'));
   counted.push(hex('e0'), () => t.fail('no sentence'));
   t.equal(counted.pendingBytes, 5, 'an incomplete header of a third word is held');
   err = thrown(() => counted.push(hex('00 00 10'), () => t.fail('no sentence')));
-  t.ok(isRosgateError(err, 'ROSGATE_TOO_MANY_WORDS'), 'the third word header throws before its content');
+  t.ok(
+    isRosgateError(err, 'ROSGATE_TOO_MANY_WORDS'),
+    'the third word header throws before its content',
+  );
   t.same((err as RosgateError).details, { limit: 2 }, 'details give the limit');
 });
 
@@ -128,7 +151,11 @@ t.test('words, sentences and word counts exactly at their limits are accepted', 
   const three = decodeChunks([hex('01 61 01 62 01 63 00')], limits);
   t.equal(three.sentences[0]?.wordCount, 3, 'three words with a limit of three');
   t.same(new Decoder().limits, DEFAULT_DECODER_LIMITS, 'defaults apply when no limits are given');
-  t.same(new Decoder({ maxWordBytes: 5 }).limits, { ...DEFAULT_DECODER_LIMITS, maxWordBytes: 5 }, 'limits merge');
+  t.same(
+    new Decoder({ maxWordBytes: 5 }).limits,
+    { ...DEFAULT_DECODER_LIMITS, maxWordBytes: 5 },
+    'limits merge',
+  );
 });
 
 t.test('a chunk with nothing left over is adopted without copying', async (t) => {
@@ -146,14 +173,22 @@ t.test('a chunk with nothing left over is adopted without copying', async (t) =>
   decoder.push(a as Buffer, () => t.fail('not yet'));
   const joined = decoder.decode(b as Buffer);
   t.equal(joined.length, 1, 'the split sentence completes');
-  t.notOk(sharesMemory(joined[0]?.raw as Buffer, b as Buffer), 'a joined sentence lives in the decoder buffer');
+  t.notOk(
+    sharesMemory(joined[0]?.raw as Buffer, b as Buffer),
+    'a joined sentence lives in the decoder buffer',
+  );
   const fresh = hex(DONE);
-  t.equal(decoder.decode(fresh)[0]?.raw.buffer, fresh.buffer, 'the following whole chunk is adopted');
+  t.equal(
+    decoder.decode(fresh)[0]?.raw.buffer,
+    fresh.buffer,
+    'the following whole chunk is adopted',
+  );
 });
 
 t.test('handed-out sentences stay unchanged while later chunks are pushed', async (t) => {
   const sentences: Buffer[] = [];
-  for (let i = 0; i < 40; i++) sentences.push(sentenceBytes('!re', `=.id=*${i.toString(16)}`, `=name=user${i}`, '.tag=3'));
+  for (let i = 0; i < 40; i++)
+    sentences.push(sentenceBytes('!re', `=.id=*${i.toString(16)}`, `=name=user${i}`, '.tag=3'));
   const stream = Buffer.concat(sentences);
   for (const size of [1, 2, 3, 5, 7, 16, 33, 100]) {
     const decoder = new Decoder();
@@ -193,48 +228,65 @@ t.test('a large word is buffered in one allocation sized from its header', async
   const out: Sentence[] = [];
   for (const chunk of byteByByte(wire)) decoder.push(chunk, (s) => out.push(s));
   t.equal(out.length, 1, 'decoded');
-  t.equal(out[0]?.raw.buffer.byteLength, wire.length, 'the buffer is exactly word plus prefix plus terminator');
+  t.equal(
+    out[0]?.raw.buffer.byteLength,
+    wire.length,
+    'the buffer is exactly word plus prefix plus terminator',
+  );
 });
 
-t.test('an exception from the sentence callback stops the decoder and reaches the caller', async (t) => {
-  const decoder = new Decoder();
-  const boom = new Error('consumer failed');
-  const err = thrown(() =>
-    decoder.push(hex(DONE, DONE), () => {
-      throw boom;
-    }),
-  );
-  t.equal(err, boom, 'the callback error propagates');
-  t.equal(decoder.error, boom, 'and is remembered');
-  t.same(decoder.decode(hex(DONE)), [], 'nothing is decoded afterwards');
-});
+t.test(
+  'an exception from the sentence callback stops the decoder and reaches the caller',
+  async (t) => {
+    const decoder = new Decoder();
+    const boom = new Error('consumer failed');
+    const err = thrown(() =>
+      decoder.push(hex(DONE, DONE), () => {
+        throw boom;
+      }),
+    );
+    t.equal(err, boom, 'the callback error propagates');
+    t.equal(decoder.error, boom, 'and is remembered');
+    t.same(decoder.decode(hex(DONE)), [], 'nothing is decoded afterwards');
+  },
+);
 
-t.test('a large chunk that completes a pending sentence is adopted after a short stitched head', async (t) => {
-  const rows: Buffer[] = [];
-  for (let i = 0; i < 30; i++) rows.push(sentenceBytes('!re', `=.id=*${i}`, `=comment=${'v'.repeat(100)}`, '.tag=1'));
-  const stream = Buffer.concat(rows);
-  const [first, second] = splitAt(stream, 5) as [Buffer, Buffer];
-  const decoder = new Decoder();
-  decoder.push(first, () => t.fail('not yet'));
-  const out = decoder.decode(second);
-  t.equal(out.length, rows.length, 'every sentence decoded');
-  t.ok(
-    out.every((s, i) => s.raw.equals(rows[i] as Buffer)),
-    'each with its exact bytes',
-  );
-  t.notOk(sharesMemory(out[0]!.raw, second), 'the straddling sentence was stitched in the decoder buffer');
-  t.ok(
-    out.slice(1).every((s) => sharesMemory(s.raw, second)),
-    'every later sentence is a view of the chunk itself',
-  );
-  t.equal(decoder.pendingBytes, 0, 'nothing pending');
+t.test(
+  'a large chunk that completes a pending sentence is adopted after a short stitched head',
+  async (t) => {
+    const rows: Buffer[] = [];
+    for (let i = 0; i < 30; i++)
+      rows.push(sentenceBytes('!re', `=.id=*${i}`, `=comment=${'v'.repeat(100)}`, '.tag=1'));
+    const stream = Buffer.concat(rows);
+    const [first, second] = splitAt(stream, 5) as [Buffer, Buffer];
+    const decoder = new Decoder();
+    decoder.push(first, () => t.fail('not yet'));
+    const out = decoder.decode(second);
+    t.equal(out.length, rows.length, 'every sentence decoded');
+    t.ok(
+      out.every((s, i) => s.raw.equals(rows[i] as Buffer)),
+      'each with its exact bytes',
+    );
+    t.notOk(
+      sharesMemory(out[0]!.raw, second),
+      'the straddling sentence was stitched in the decoder buffer',
+    );
+    t.ok(
+      out.slice(1).every((s) => sharesMemory(s.raw, second)),
+      'every later sentence is a view of the chunk itself',
+    );
+    t.equal(decoder.pendingBytes, 0, 'nothing pending');
 
-  // The stream cut mid-sentence twice: the tail of the second chunk is pending
-  // and continues in the adopted chunk.
-  const cuts = decodeChunks(splitAt(stream, 5, 2000, 2100));
-  t.equal(cuts.sentences.length, rows.length, 'decoded across three cuts');
-  t.ok(cuts.sentences.every((s, i) => s.raw.equals(rows[i] as Buffer)), 'with the exact bytes');
-});
+    // The stream cut mid-sentence twice: the tail of the second chunk is pending
+    // and continues in the adopted chunk.
+    const cuts = decodeChunks(splitAt(stream, 5, 2000, 2100));
+    t.equal(cuts.sentences.length, rows.length, 'decoded across three cuts');
+    t.ok(
+      cuts.sentences.every((s, i) => s.raw.equals(rows[i] as Buffer)),
+      'with the exact bytes',
+    );
+  },
+);
 
 t.test('a pending sentence longer than the stitched head is copied whole', async (t) => {
   const words = Array.from({ length: 20 }, (_, i) => `=w${i}=${String(i).repeat(200)}`);

@@ -36,7 +36,11 @@ t.test('each length in the manual table encodes to its exact bytes and decodes b
     t.same(decodeLength(wire), [length, wire.length], `decode ${bytes}`);
     t.equal(prefixSize(wire[0] as number), wire.length, `prefix size from first byte of ${bytes}`);
     const at = Buffer.alloc(wire.length + 3, 0xaa);
-    t.equal(writeLength(at, 2, length), 2 + wire.length, 'writeLength returns the offset past the prefix');
+    t.equal(
+      writeLength(at, 2, length),
+      2 + wire.length,
+      'writeLength returns the offset past the prefix',
+    );
     t.same(at.subarray(2, 2 + wire.length), wire, 'writeLength writes at the offset');
     t.equal(at[0], 0xaa, 'bytes before the offset are untouched');
     t.equal(at[2 + wire.length], 0xaa, 'bytes after the prefix are untouched');
@@ -68,7 +72,11 @@ t.test('non-minimal length encodings decode to the same length', async (t) => {
   ];
   for (const [bytes, length] of lenient) {
     t.same(decodeLength(hex(bytes)), [length, hex(bytes).length], bytes);
-    t.same(encodeLength(length), encodeLength(length).subarray(0, lengthSize(length)), 'encoding is minimal');
+    t.same(
+      encodeLength(length),
+      encodeLength(length).subarray(0, lengthSize(length)),
+      'encoding is minimal',
+    );
     t.ok(encodeLength(length).length < hex(bytes).length, `re-encoding ${bytes} is shorter`);
   }
 });
@@ -84,16 +92,22 @@ t.test('encoding picks the shortest form at every boundary', async (t) => {
     [0xfffffff, 4],
     [0x10000000, 5],
   ];
-  for (const [length, size] of edges) t.equal(encodeLength(length).length, size, `0x${length.toString(16)}`);
+  for (const [length, size] of edges)
+    t.equal(encodeLength(length).length, size, `0x${length.toString(16)}`);
 });
 
 t.test('first bytes F1 to FF are refused as reserved control bytes', async (t) => {
   for (let byte = 0xf1; byte <= 0xff; byte++) {
     const err = thrown(() => prefixSize(byte));
-    t.ok(isRosgateError(err, 'ROSGATE_FRAMING_CONTROL_BYTE'), `0x${byte.toString(16)} is a framing error`);
+    t.ok(
+      isRosgateError(err, 'ROSGATE_FRAMING_CONTROL_BYTE'),
+      `0x${byte.toString(16)} is a framing error`,
+    );
     t.ok(isRosgateError(err), 'and a RosgateError');
     t.same((err as { details: unknown }).details, { byte }, 'the byte travels in details');
-    t.throws(() => decodeLength(Buffer.of(byte, 0, 0, 0, 0, 0)), { code: 'ROSGATE_FRAMING_CONTROL_BYTE' });
+    t.throws(() => decodeLength(Buffer.of(byte, 0, 0, 0, 0, 0)), {
+      code: 'ROSGATE_FRAMING_CONTROL_BYTE',
+    });
   }
 });
 

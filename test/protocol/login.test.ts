@@ -17,7 +17,11 @@ const vectors: [challenge: string, password: string, response: string][] = [
 t.test('the manual challenge vectors give the manual responses', async (t) => {
   for (const [challenge, password, response] of vectors) {
     t.equal(computeResponse(password, hex(challenge)), response, `string password, ${challenge}`);
-    t.equal(computeResponse(Buffer.alloc(0), hex(challenge)), response, `Buffer password, ${challenge}`);
+    t.equal(
+      computeResponse(Buffer.alloc(0), hex(challenge)),
+      response,
+      `Buffer password, ${challenge}`,
+    );
   }
 });
 
@@ -25,7 +29,10 @@ t.test('verifyResponse accepts the right response and refuses wrong ones', async
   for (const [challenge, password, response] of vectors) {
     const chal = hex(challenge);
     t.ok(verifyResponse(password, chal, response), 'right response as a string');
-    t.ok(verifyResponse(password, chal, Buffer.from(response, 'latin1')), 'right response as bytes');
+    t.ok(
+      verifyResponse(password, chal, Buffer.from(response, 'latin1')),
+      'right response as bytes',
+    );
     t.ok(verifyResponse(password, chal, response.toUpperCase()), 'hex digits in upper case');
     t.ok(
       verifyResponse(password, chal, Buffer.from(response.toUpperCase(), 'latin1')),
@@ -41,7 +48,10 @@ t.test('verifyResponse accepts the right response and refuses wrong ones', async
   const chal = hex(vectors[0]![0]);
   const response = computeResponse('caf\u00e9', chal);
   t.ok(verifyResponse(hex('636166e9'), chal, response), 'latin1 string and raw bytes agree');
-  t.notOk(verifyResponse(Buffer.from('caf\u00e9', 'utf8'), chal, response), 'UTF-8 bytes are a different password');
+  t.notOk(
+    verifyResponse(Buffer.from('caf\u00e9', 'utf8'), chal, response),
+    'UTF-8 bytes are a different password',
+  );
 });
 
 t.test('challenges are 16 random bytes written and parsed as 32 hex digits', async (t) => {
@@ -51,8 +61,18 @@ t.test('challenges are 16 random bytes written and parsed as 32 hex digits', asy
   t.not(a.toString('hex'), b.toString('hex'), 'fresh each time');
   t.match(challengeToHex(a), /^[0-9a-f]{32}$/, '32 lowercase hex digits');
   t.same(challengeFromHex(challengeToHex(a)), a, 'round trip');
-  t.same(challengeFromHex('93B438EC9B80057C06DD9FE67D56AA9A'), hex(vectors[0]![0]), 'upper case parses');
-  for (const bad of ['', '93b438ec9b80057c06dd9fe67d56aa9', '93b438ec9b80057c06dd9fe67d56aa9a0', 'zz'.repeat(16), ' 93b438ec9b80057c06dd9fe67d56aa9a']) {
+  t.same(
+    challengeFromHex('93B438EC9B80057C06DD9FE67D56AA9A'),
+    hex(vectors[0]![0]),
+    'upper case parses',
+  );
+  for (const bad of [
+    '',
+    '93b438ec9b80057c06dd9fe67d56aa9',
+    '93b438ec9b80057c06dd9fe67d56aa9a0',
+    'zz'.repeat(16),
+    ' 93b438ec9b80057c06dd9fe67d56aa9a',
+  ]) {
     t.equal(challengeFromHex(bad), undefined, `refused: ${JSON.stringify(bad)}`);
   }
 });

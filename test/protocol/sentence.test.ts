@@ -11,46 +11,57 @@ function one(wire: Buffer): Sentence {
 
 const latin1 = (b: Buffer | undefined): string | undefined => b?.toString('latin1');
 
-t.test('attributes split at the second = only, and =name without a value is an empty value', async (t) => {
-  // /add =names=x =name=a=b=c =detail =comment= =name=second ?q .tag=1
-  const s = one(
-    hex(
-      '04 2f616464',
-      '08 3d6e616d65733d78',
-      '0b 3d6e616d653d613d623d63',
-      '07 3d64657461696c',
-      '09 3d636f6d6d656e743d',
-      '02 3f71',
-      '06 2e7461673d31',
-      '00',
-    ),
-  );
-  t.equal(latin1(s.attribute('name')), 'a=b=c', 'value keeps its = signs; =names= is a different attribute');
-  t.equal(s.attributeString('names'), 'x', 'attributeString');
-  t.equal(s.attributeString('detail'), '', '=detail is an empty value');
-  t.equal(s.attributeString('comment'), '', '=comment= is an empty value');
-  t.equal(s.attribute('missing'), undefined, 'absent attribute');
-  t.equal(s.attributeString('missing'), undefined, 'absent attribute as string');
-  t.equal(s.attribute('tag'), undefined, '.tag is not an attribute');
-  t.equal(s.attribute('add'), undefined, 'the command word is not an attribute');
-  t.ok(s.hasAttribute('detail'), 'hasAttribute sees an empty value');
-  t.notOk(s.hasAttribute('nam'), 'a prefix of a name is not the name');
-  t.same(
-    [...s.attributes()].map(([k, v]) => [k, v.toString('latin1')]),
-    [
-      ['names', 'x'],
-      ['name', 'a=b=c'],
-      ['detail', ''],
-      ['comment', ''],
-    ],
-    'attributes() in order, without queries or the tag',
-  );
-  t.equal(s.attribute('name')?.buffer, s.raw.buffer, 'values are views, not copies');
-});
+t.test(
+  'attributes split at the second = only, and =name without a value is an empty value',
+  async (t) => {
+    // /add =names=x =name=a=b=c =detail =comment= =name=second ?q .tag=1
+    const s = one(
+      hex(
+        '04 2f616464',
+        '08 3d6e616d65733d78',
+        '0b 3d6e616d653d613d623d63',
+        '07 3d64657461696c',
+        '09 3d636f6d6d656e743d',
+        '02 3f71',
+        '06 2e7461673d31',
+        '00',
+      ),
+    );
+    t.equal(
+      latin1(s.attribute('name')),
+      'a=b=c',
+      'value keeps its = signs; =names= is a different attribute',
+    );
+    t.equal(s.attributeString('names'), 'x', 'attributeString');
+    t.equal(s.attributeString('detail'), '', '=detail is an empty value');
+    t.equal(s.attributeString('comment'), '', '=comment= is an empty value');
+    t.equal(s.attribute('missing'), undefined, 'absent attribute');
+    t.equal(s.attributeString('missing'), undefined, 'absent attribute as string');
+    t.equal(s.attribute('tag'), undefined, '.tag is not an attribute');
+    t.equal(s.attribute('add'), undefined, 'the command word is not an attribute');
+    t.ok(s.hasAttribute('detail'), 'hasAttribute sees an empty value');
+    t.notOk(s.hasAttribute('nam'), 'a prefix of a name is not the name');
+    t.same(
+      [...s.attributes()].map(([k, v]) => [k, v.toString('latin1')]),
+      [
+        ['names', 'x'],
+        ['name', 'a=b=c'],
+        ['detail', ''],
+        ['comment', ''],
+      ],
+      'attributes() in order, without queries or the tag',
+    );
+    t.equal(s.attribute('name')?.buffer, s.raw.buffer, 'values are views, not copies');
+  },
+);
 
 t.test('a later duplicate attribute wins in attributes(), the first in attribute()', async (t) => {
   const s = Sentence.from(['/set', '=name=first', '=name=second']);
-  t.equal(latin1(s.attributes().get('name')), 'second', 'attributes() keeps the last, as the router does');
+  t.equal(
+    latin1(s.attributes().get('name')),
+    'second',
+    'attributes() keeps the last, as the router does',
+  );
   t.equal(s.attributeString('name'), 'first', 'attribute() returns the first match');
 });
 
@@ -89,34 +100,60 @@ const TAG2 = '06 2e7461673d32';
 const NAME = 'c0 00 0a 3d6e616d653d61fffe62';
 const END = '80 00';
 
-t.test('withTag replaces, removes or inserts only the tag word; every other byte stays identical', async (t) => {
-  const tagged = one(hex(RE, COMMENT, TAG2, NAME, END));
-  t.equal(tagged.tagString, '2', 'decoded tag');
-  const cases: [string, Buffer, string][] = [
-    ['replaced by a longer string tag', tagged.withTag('1234'), `${RE} ${COMMENT} 09 2e7461673d31323334 ${NAME} ${END}`],
-    ['replaced by a Buffer tag', tagged.withTag(hex('e9')), `${RE} ${COMMENT} 06 2e7461673de9 ${NAME} ${END}`],
-    ['replaced by the same tag', tagged.withTag('2'), `${RE} ${COMMENT} ${TAG2} ${NAME} ${END}`],
-    ['removed', tagged.withTag(undefined), `${RE} ${COMMENT} ${NAME} ${END}`],
-    ['replaced by an empty tag', tagged.withTag(''), `${RE} ${COMMENT} 05 2e7461673d ${NAME} ${END}`],
-  ];
-  const untagged = one(hex(RE, COMMENT, NAME, END));
-  cases.push(
-    ['inserted before a non-minimal terminator', untagged.withTag('7'), `${RE} ${COMMENT} ${NAME} 06 2e7461673d37 ${END}`],
-    ['left alone when there is none to remove', untagged.withTag(undefined), `${RE} ${COMMENT} ${NAME} ${END}`],
-  );
-  const long = 'x'.repeat(0x80 - 5);
-  cases.push([
-    'replaced by a tag that needs a two-byte prefix',
-    tagged.withTag(long),
-    `${RE} ${COMMENT} 80 80 2e7461673d${Buffer.from(long).toString('hex')} ${NAME} ${END}`,
-  ]);
-  for (const [name, got, want] of cases) t.equal(toHex(got), toHex(hex(want)), name);
-  t.ok(sharesMemory(untagged.withTag(undefined), untagged.raw), 'no tag and none wanted: the raw view, no copy');
-  t.same(tagged.raw, hex(RE, COMMENT, TAG2, NAME, END), 'the original sentence is not modified');
-  const again = one(tagged.withTag('k3j9x0a1q'));
-  t.equal(again.tagString, 'k3j9x0a1q', 'the rewritten sentence decodes with the new tag');
-  t.equal(again.attributeString('comment'), 'caf\u00e9', 'and the same attributes');
-});
+t.test(
+  'withTag replaces, removes or inserts only the tag word; every other byte stays identical',
+  async (t) => {
+    const tagged = one(hex(RE, COMMENT, TAG2, NAME, END));
+    t.equal(tagged.tagString, '2', 'decoded tag');
+    const cases: [string, Buffer, string][] = [
+      [
+        'replaced by a longer string tag',
+        tagged.withTag('1234'),
+        `${RE} ${COMMENT} 09 2e7461673d31323334 ${NAME} ${END}`,
+      ],
+      [
+        'replaced by a Buffer tag',
+        tagged.withTag(hex('e9')),
+        `${RE} ${COMMENT} 06 2e7461673de9 ${NAME} ${END}`,
+      ],
+      ['replaced by the same tag', tagged.withTag('2'), `${RE} ${COMMENT} ${TAG2} ${NAME} ${END}`],
+      ['removed', tagged.withTag(undefined), `${RE} ${COMMENT} ${NAME} ${END}`],
+      [
+        'replaced by an empty tag',
+        tagged.withTag(''),
+        `${RE} ${COMMENT} 05 2e7461673d ${NAME} ${END}`,
+      ],
+    ];
+    const untagged = one(hex(RE, COMMENT, NAME, END));
+    cases.push(
+      [
+        'inserted before a non-minimal terminator',
+        untagged.withTag('7'),
+        `${RE} ${COMMENT} ${NAME} 06 2e7461673d37 ${END}`,
+      ],
+      [
+        'left alone when there is none to remove',
+        untagged.withTag(undefined),
+        `${RE} ${COMMENT} ${NAME} ${END}`,
+      ],
+    );
+    const long = 'x'.repeat(0x80 - 5);
+    cases.push([
+      'replaced by a tag that needs a two-byte prefix',
+      tagged.withTag(long),
+      `${RE} ${COMMENT} 80 80 2e7461673d${Buffer.from(long).toString('hex')} ${NAME} ${END}`,
+    ]);
+    for (const [name, got, want] of cases) t.equal(toHex(got), toHex(hex(want)), name);
+    t.ok(
+      sharesMemory(untagged.withTag(undefined), untagged.raw),
+      'no tag and none wanted: the raw view, no copy',
+    );
+    t.same(tagged.raw, hex(RE, COMMENT, TAG2, NAME, END), 'the original sentence is not modified');
+    const again = one(tagged.withTag('k3j9x0a1q'));
+    t.equal(again.tagString, 'k3j9x0a1q', 'the rewritten sentence decodes with the new tag');
+    t.equal(again.attributeString('comment'), 'caf\u00e9', 'and the same attributes');
+  },
+);
 
 t.test('queries() lists query words in their order', async (t) => {
   const s = one(
@@ -147,10 +184,17 @@ t.test('words are views addressed by index, with strings made on demand', async 
   t.same(s.word(2), hex('3d70617373776f72643d'), 'word');
   t.equal(s.wordLength(1), 11, 'wordLength');
   t.equal(s.words, s.words, 'words are built once');
-  t.same(s.words.map((w) => w.toString('latin1')), ['/login', '=name=admin', '=password='], 'words');
+  t.same(
+    s.words.map((w) => w.toString('latin1')),
+    ['/login', '=name=admin', '=password='],
+    'words',
+  );
   t.ok(s.wordStartsWith(1, Buffer.from('=name=')), 'wordStartsWith matches a prefix');
   t.notOk(s.wordStartsWith(1, Buffer.from('=pass')), 'wordStartsWith refuses another prefix');
-  t.notOk(s.wordStartsWith(0, Buffer.from('/login/long')), 'wordStartsWith refuses a longer prefix');
+  t.notOk(
+    s.wordStartsWith(0, Buffer.from('/login/long')),
+    'wordStartsWith refuses a longer prefix',
+  );
   t.equal(s.toString(), '/login =name=admin =password=', 'toString joins words');
   t.throws(() => s.word(3), RangeError, 'word past the end');
   t.throws(() => s.word(-1), RangeError, 'negative word index');
@@ -165,10 +209,17 @@ t.test('Sentence.from builds the same view a decoder would', async (t) => {
   t.equal(built.byteLength, 1 + 3 + 1 + 4 + 2 + 0x80 + 1 + 6 + 1, 'byteLength');
 });
 
-t.test('a sentence with no words has an empty command and gets a tag inserted at its start', async (t) => {
-  // Only constructible directly: the decoder never yields an empty sentence.
-  const empty = new Sentence(hex('00'), 0, 1, []);
-  t.equal(empty.wordCount, 0, 'no words');
-  t.equal(empty.command, '', 'empty command');
-  t.equal(toHex(empty.withTag('1')), toHex(hex('06 2e7461673d31 00')), 'tag inserted before the terminator');
-});
+t.test(
+  'a sentence with no words has an empty command and gets a tag inserted at its start',
+  async (t) => {
+    // Only constructible directly: the decoder never yields an empty sentence.
+    const empty = new Sentence(hex('00'), 0, 1, []);
+    t.equal(empty.wordCount, 0, 'no words');
+    t.equal(empty.command, '', 'empty command');
+    t.equal(
+      toHex(empty.withTag('1')),
+      toHex(hex('06 2e7461673d31 00')),
+      'tag inserted before the terminator',
+    );
+  },
+);

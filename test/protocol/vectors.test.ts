@@ -68,7 +68,8 @@ const vectors: Vector[] = [
   },
 ];
 
-const asBuffer = (w: string | Buffer): Buffer => (typeof w === 'string' ? Buffer.from(w, 'latin1') : w);
+const asBuffer = (w: string | Buffer): Buffer =>
+  typeof w === 'string' ? Buffer.from(w, 'latin1') : w;
 /** Long vectors are split at every boundary too, but only checked in aggregate. */
 const isLong = (v: Vector): boolean => v.wire.length > 600;
 
@@ -86,38 +87,53 @@ for (const v of vectors) {
     const encoded = encodeSentence(v.words);
     t.equal(encoded.toString('hex'), wire.toString('hex'), 'encode gives the manual bytes');
     t.same(Sentence.from(v.words).raw, wire, 'Sentence.from gives the manual bytes');
-    t.same(encodeSentence(s.words).toString('hex'), wire.toString('hex'), 'decode then encode is identity');
-    t.same(sentencesAsHex(new Decoder().decode(encoded)), [expected], 'encode then decode is identity');
+    t.same(
+      encodeSentence(s.words).toString('hex'),
+      wire.toString('hex'),
+      'decode then encode is identity',
+    );
+    t.same(
+      sentencesAsHex(new Decoder().decode(encoded)),
+      [expected],
+      'encode then decode is identity',
+    );
   });
 
-  t.test(`${v.name}: decodes the same when split at every byte and fed one byte at a time`, async (t) => {
-    const wire = hex(v.wire);
-    const expected = v.words.map(asBuffer);
-    let mismatches = 0;
-    for (const chunks of [...everySplit(wire), byteByByte(wire)]) {
-      const got = decodeChunks(chunks);
-      const s = got.sentences[0];
-      const ok =
-        got.error === undefined &&
-        got.sentences.length === 1 &&
-        s !== undefined &&
-        s.wordCount === expected.length &&
-        expected.every((w, i) => s.word(i).equals(w)) &&
-        s.raw.equals(wire) &&
-        got.decoder.pendingBytes === 0;
-      if (!ok) {
-        mismatches++;
-        if (!isLong(v)) t.fail(`chunks ${chunks.map(toHex).join(' | ')}`);
+  t.test(
+    `${v.name}: decodes the same when split at every byte and fed one byte at a time`,
+    async (t) => {
+      const wire = hex(v.wire);
+      const expected = v.words.map(asBuffer);
+      let mismatches = 0;
+      for (const chunks of [...everySplit(wire), byteByByte(wire)]) {
+        const got = decodeChunks(chunks);
+        const s = got.sentences[0];
+        const ok =
+          got.error === undefined &&
+          got.sentences.length === 1 &&
+          s !== undefined &&
+          s.wordCount === expected.length &&
+          expected.every((w, i) => s.word(i).equals(w)) &&
+          s.raw.equals(wire) &&
+          got.decoder.pendingBytes === 0;
+        if (!ok) {
+          mismatches++;
+          if (!isLong(v)) t.fail(`chunks ${chunks.map(toHex).join(' | ')}`);
+        }
       }
-    }
-    t.equal(mismatches, 0, `all ${wire.length} chunkings decode to the same sentence`);
-  });
+      t.equal(mismatches, 0, `all ${wire.length} chunkings decode to the same sentence`);
+    },
+  );
 }
 
 t.test('all vectors back to back in one stream decode in order at every split', async (t) => {
   const short = vectors.filter((v) => !isLong(v));
   const stream = encodeSentences(short.map((v) => v.words));
-  t.equal(stream.toString('hex'), short.map((v) => hex(v.wire).toString('hex')).join(''), 'encodeSentences concatenates');
+  t.equal(
+    stream.toString('hex'),
+    short.map((v) => hex(v.wire).toString('hex')).join(''),
+    'encodeSentences concatenates',
+  );
   const expected = short.map((v) => v.words.map((w) => asBuffer(w).toString('hex')));
   for (const chunks of [[stream], ...everySplit(stream), byteByByte(stream)]) {
     const got = decodeChunks(chunks);
@@ -128,20 +144,23 @@ t.test('all vectors back to back in one stream decode in order at every split', 
   t.pass('every chunking decodes every sentence in order');
 });
 
-t.test('a lone 00 is an empty sentence: skipped, counted, and it does not disturb neighbours', async (t) => {
-  const stream = hex('00 05 21646f6e65 00 00 00 03 217265 00 00');
-  for (const chunks of [[stream], ...everySplit(stream), byteByByte(stream)]) {
-    const got = decodeChunks(chunks);
-    t.same(
-      got.sentences.map((s) => s.command),
-      ['!done', '!re'],
-      `chunk sizes ${chunks.map((c) => c.length).join(',')}`,
-    );
-    t.equal(got.decoder.emptySentences, 4, 'four empty sentences counted');
-    t.equal(got.decoder.pendingBytes, 0, 'nothing pending');
-  }
-  t.same(new Decoder().decode(hex('00')), [], 'a single 00 yields nothing');
-});
+t.test(
+  'a lone 00 is an empty sentence: skipped, counted, and it does not disturb neighbours',
+  async (t) => {
+    const stream = hex('00 05 21646f6e65 00 00 00 03 217265 00 00');
+    for (const chunks of [[stream], ...everySplit(stream), byteByByte(stream)]) {
+      const got = decodeChunks(chunks);
+      t.same(
+        got.sentences.map((s) => s.command),
+        ['!done', '!re'],
+        `chunk sizes ${chunks.map((c) => c.length).join(',')}`,
+      );
+      t.equal(got.decoder.emptySentences, 4, 'four empty sentences counted');
+      t.equal(got.decoder.pendingBytes, 0, 'nothing pending');
+    }
+    t.same(new Decoder().decode(hex('00')), [], 'a single 00 yields nothing');
+  },
+);
 
 t.test('a non-minimal length prefix decodes; re-encoding is minimal', async (t) => {
   // 5 as `80 05`, `c0 00 05`, `e0 00 00 05`, `f0 00 00 00 05`; terminator as `80 00`.
@@ -156,7 +175,10 @@ t.test('a non-minimal length prefix decodes; re-encoding is minimal', async (t) 
   );
   for (const chunks of [[stream], ...everySplit(stream), byteByByte(stream)]) {
     const got = decodeChunks(chunks);
-    if (JSON.stringify(sentencesAsHex(got.sentences)) !== JSON.stringify(expected) || got.error !== undefined) {
+    if (
+      JSON.stringify(sentencesAsHex(got.sentences)) !== JSON.stringify(expected) ||
+      got.error !== undefined
+    ) {
       t.fail(`chunk sizes ${chunks.map((c) => c.length).join(',')}`);
     }
   }
@@ -164,8 +186,16 @@ t.test('a non-minimal length prefix decodes; re-encoding is minimal', async (t) 
   t.same(first.raw, hex('80 05 21646f6e65 00'), 'raw keeps the non-minimal prefix');
   t.same(third.raw, hex('03 217265 80 00'), 'raw keeps a non-minimal terminator');
   t.same(encodeSentence(first.words), hex('05 21646f6e65 00'), 're-encoded minimally');
-  t.same(encodeSentence(second.words), hex('05 21646f6e65 03 3d613d 03 3d623d 00'), 're-encoded minimally');
-  t.same(encodeSentence(third.words), hex('03 217265 00'), 'a non-minimal terminator re-encodes as 00');
+  t.same(
+    encodeSentence(second.words),
+    hex('05 21646f6e65 03 3d613d 03 3d623d 00'),
+    're-encoded minimally',
+  );
+  t.same(
+    encodeSentence(third.words),
+    hex('03 217265 00'),
+    'a non-minimal terminator re-encodes as 00',
+  );
 });
 
 t.test('the encoder never writes an empty sentence or a zero-length word', async (t) => {

@@ -7,12 +7,36 @@ import { connectApi } from '../fixtures/sim-client.js';
 t.test('the simulate command starts a simulator from flags and says how to connect', async (t) => {
   const out = new PassThrough();
   const sim = await runSimulateCommand(
-    ['--port', '0', '--host', '127.0.0.1', '--user', 'admin', '--password', 'secret', '--version', '7.17', '--seed', '3', '--hotspot-users', '7', '--control-port', '0', '--latency-ms', '0'],
+    [
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--user',
+      'admin',
+      '--password',
+      'secret',
+      '--version',
+      '7.17',
+      '--seed',
+      '3',
+      '--hotspot-users',
+      '7',
+      '--control-port',
+      '0',
+      '--latency-ms',
+      '0',
+    ],
     out,
   );
   t.teardown(() => sim.close());
   const line = String(out.read());
-  t.match(line, new RegExp(`RouterOS 7.17 API simulator listening on 127.0.0.1:${sim.port}; connect with user admin and the given password; control port http://127.0.0.1:\\d+/counters`));
+  t.match(
+    line,
+    new RegExp(
+      `RouterOS 7.17 API simulator listening on 127.0.0.1:${sim.port}; connect with user admin and the given password; control port http://127.0.0.1:\\d+/counters`,
+    ),
+  );
   const api = await connectApi(sim.port, 'secret');
   t.teardown(() => api.close());
   t.equal((await api.write('/ip/hotspot/user/print')).length, 7);
@@ -20,14 +44,27 @@ t.test('the simulate command starts a simulator from flags and says how to conne
 
 t.test('flags map to options, with port 8728 by default', async (t) => {
   t.same(parseSimulateArgs([]), { port: 8728 });
-  t.same(parseSimulateArgs(['--ppp-secrets', '4', '--max-sessions', '2', '--row-latency-ms', '5', '--stream-interval-ms', '10', '--one-command-at-a-time']), {
-    port: 8728,
-    pppSecrets: 4,
-    maxSessions: 2,
-    rowLatencyMs: 5,
-    streamIntervalMs: 10,
-    oneCommandAtATime: true,
-  });
+  t.same(
+    parseSimulateArgs([
+      '--ppp-secrets',
+      '4',
+      '--max-sessions',
+      '2',
+      '--row-latency-ms',
+      '5',
+      '--stream-interval-ms',
+      '10',
+      '--one-command-at-a-time',
+    ]),
+    {
+      port: 8728,
+      pppSecrets: 4,
+      maxSessions: 2,
+      rowLatencyMs: 5,
+      streamIntervalMs: 10,
+      oneCommandAtATime: true,
+    },
+  );
   const out = new PassThrough();
   const sim = await runSimulateCommand(['--port', '0'], out);
   t.teardown(() => sim.close());
@@ -48,5 +85,7 @@ t.test('bad flags give an error naming the flag', async (t) => {
   t.match(message(['--colour', 'red']), /--colour/);
   t.match(message(['--hotspot-users', '-5']), /--hotspot-users/);
   t.match(message(['extra']), /extra/);
-  await t.rejects(runSimulateCommand(['--port', '0', '--version', 'x'], new PassThrough()), { message: /version must look like/ });
+  await t.rejects(runSimulateCommand(['--port', '0', '--version', 'x'], new PassThrough()), {
+    message: /version must look like/,
+  });
 });

@@ -18,7 +18,11 @@ t.test('the same seed gives the same data and another seed different data', asyn
   const a = await startTestSimulator(t, { seed: 7, hotspotUsers: 10 });
   const b = await startTestSimulator(t, { seed: 7, hotspotUsers: 10 });
   const c = await startTestSimulator(t, { seed: 8, hotspotUsers: 10 });
-  const names = (s: typeof a): string[] => s.data.require('/ip/hotspot/user').rows().map((r) => r.get('name')?.toString('latin1') as string);
+  const names = (s: typeof a): string[] =>
+    s.data
+      .require('/ip/hotspot/user')
+      .rows()
+      .map((r) => r.get('name')?.toString('latin1') as string);
   t.same(names(a), names(b));
   t.notSame(names(a), names(c));
 });
@@ -31,7 +35,9 @@ t.test('system menus report identity, resource with the version, and clock', asy
   t.equal(resource?.version, '6.47 (stable)');
   t.match(resource?.uptime, /^(\d+w)?(\d+d)?(\d+h)?(\d+m)?\d+s$/);
   t.ok(resource?.['board-name'] && resource['cpu-load'] !== undefined && resource['free-memory']);
-  t.same(await api.write('/system/clock/print', ['=.proplist=time,date']), [{ time: '05:06:07', date: 'mar/04/2025' }]);
+  t.same(await api.write('/system/clock/print', ['=.proplist=time,date']), [
+    { time: '05:06:07', date: 'mar/04/2025' },
+  ]);
   await api.write('/system/identity/set', ['=name=edge-1']);
   t.same(await api.write('/system/identity/print'), [{ name: 'edge-1' }]);
   t.same(await api.write('/system/identity/get', ['=value-name=name']), [{ ret: 'edge-1' }]);
@@ -62,9 +68,19 @@ t.test('every documented menu can be printed', async (t) => {
 t.test('queries filter interfaces as in the manual', async (t) => {
   const sim = await startTestSimulator(t, { version: '7.17', interfaces: 3 });
   const api = await openApi(t, sim);
-  const rows = await api.write('/interface/print', ['?type=ether', '?type=vlan', '?#|', '=.proplist=name']);
+  const rows = await api.write('/interface/print', [
+    '?type=ether',
+    '?type=vlan',
+    '?#|',
+    '=.proplist=name',
+  ]);
   t.same(rows, [{ name: 'ether1' }, { name: 'ether2' }, { name: 'ether3' }, { name: 'vlan10' }]);
-  const none = await api.write('/interface/print', ['?type=ether', '?type=vlan', '?#|!', '=.proplist=name,type']);
+  const none = await api.write('/interface/print', [
+    '?type=ether',
+    '?type=vlan',
+    '?#|!',
+    '=.proplist=name,type',
+  ]);
   t.same(none, [{ name: 'bridge1', type: 'bridge' }]);
 });
 
@@ -72,7 +88,10 @@ t.test('.proplist limits properties and a row lacking all of them is a bare !re'
   const sim = await startTestSimulator(t);
   const c = await openRaw(t, sim, true);
   c.send(['/interface/print', '=.proplist=comment', '?type=vlan', '.tag=p']);
-  t.same(await c.untilDone('p'), [['!re', '=comment=guests', '.tag=p'], ['!done', '.tag=p']]);
+  t.same(await c.untilDone('p'), [
+    ['!re', '=comment=guests', '.tag=p'],
+    ['!done', '.tag=p'],
+  ]);
   c.send(['/interface/print', '=.proplist=comment', '?name=ether1']);
   t.same(await c.untilDone(), [['!re'], ['!done']]);
 });
@@ -86,34 +105,55 @@ t.test('count-only answers with !done =ret=<n> and no rows', async (t) => {
   t.same(await c.untilDone(), [['!done', '=ret=0']], 'no !empty for count-only');
 });
 
-t.test('a print without rows is !done before 7.18 and !empty then !done from 7.18, both tagged', async (t) => {
-  const old = await startTestSimulator(t, { version: '7.17' });
-  const c = await openRaw(t, old, true);
-  c.send(['/interface/print', '?type=nothing', '.tag=e']);
-  t.same(await c.untilDone('e'), [['!done', '.tag=e']]);
-  const current = await startTestSimulator(t, { version: '7.18' });
-  const d = await openRaw(t, current, true);
-  d.send(['/interface/print', '?type=nothing', '.tag=e']);
-  const empty = await d.next();
-  const done = await d.next();
-  t.same([empty.words, done.words], [['!empty', '.tag=e'], ['!done', '.tag=e']]);
-  t.equal(empty.chunk, done.chunk, 'written together');
-  d.send(['/interface/print', '?type=nothing']);
-  t.same(await d.untilDone(), [['!empty'], ['!done']]);
-  const forced = await startTestSimulator(t, { version: '7.19', emptyReplies: false });
-  const e = await openRaw(t, forced, true);
-  e.send(['/interface/print', '?type=nothing']);
-  t.same(await e.untilDone(), [['!done']], 'emptyReplies overrides the version');
-});
+t.test(
+  'a print without rows is !done before 7.18 and !empty then !done from 7.18, both tagged',
+  async (t) => {
+    const old = await startTestSimulator(t, { version: '7.17' });
+    const c = await openRaw(t, old, true);
+    c.send(['/interface/print', '?type=nothing', '.tag=e']);
+    t.same(await c.untilDone('e'), [['!done', '.tag=e']]);
+    const current = await startTestSimulator(t, { version: '7.18' });
+    const d = await openRaw(t, current, true);
+    d.send(['/interface/print', '?type=nothing', '.tag=e']);
+    const empty = await d.next();
+    const done = await d.next();
+    t.same(
+      [empty.words, done.words],
+      [
+        ['!empty', '.tag=e'],
+        ['!done', '.tag=e'],
+      ],
+    );
+    t.equal(empty.chunk, done.chunk, 'written together');
+    d.send(['/interface/print', '?type=nothing']);
+    t.same(await d.untilDone(), [['!empty'], ['!done']]);
+    const forced = await startTestSimulator(t, { version: '7.19', emptyReplies: false });
+    const e = await openRaw(t, forced, true);
+    e.send(['/interface/print', '?type=nothing']);
+    t.same(await e.untilDone(), [['!done']], 'emptyReplies overrides the version');
+  },
+);
 
 t.test('print accepts detail, stats, without-paging and from with ids or names', async (t) => {
   const sim = await startTestSimulator(t, { version: '7.17' });
   const api = await openApi(t, sim);
-  const ether2 = sim.data.require('/interface').find('ether2')?.get('.id')?.toString('latin1') as string;
-  const rows = await api.write('/interface/print', [`=from=${ether2},ether3`, '=detail=', '=stats=', '=without-paging=', '=.proplist=name']);
+  const ether2 = sim.data
+    .require('/interface')
+    .find('ether2')
+    ?.get('.id')
+    ?.toString('latin1') as string;
+  const rows = await api.write('/interface/print', [
+    `=from=${ether2},ether3`,
+    '=detail=',
+    '=stats=',
+    '=without-paging=',
+    '=.proplist=name',
+  ]);
   t.same(rows, [{ name: 'ether2' }, { name: 'ether3' }]);
   await t.rejects(api.write('/interface/print', ['=from=nope']), { message: 'no such item' });
-  await t.rejects(api.write('/interface/print', ['=colour=red']), { message: 'unknown parameter colour' });
+  await t.rejects(api.write('/interface/print', ['=colour=red']), {
+    message: 'unknown parameter colour',
+  });
 });
 
 t.test('add returns the new id; a duplicate hotspot user name is refused', async (t) => {
@@ -123,9 +163,16 @@ t.test('add returns the new id; a duplicate hotspot user name is refused', async
   const [done] = await c.untilDone('3');
   t.match(done, ['!done', /^=ret=\*[0-9A-F]+$/, '.tag=3']);
   const id = (done?.[1] as string).slice(5);
-  t.equal(sim.data.require('/ip/hotspot/user').find(id)?.get('disabled')?.toString(), 'true', 'yes is stored as true');
+  t.equal(
+    sim.data.require('/ip/hotspot/user').find(id)?.get('disabled')?.toString(),
+    'true',
+    'yes is stored as true',
+  );
   c.send(['/ip/hotspot/user/add', '=name=alice']);
-  t.same(await c.untilDone(), [['!trap', '=message=failure: already have user with this name for this server'], ['!done']]);
+  t.same(await c.untilDone(), [
+    ['!trap', '=message=failure: already have user with this name for this server'],
+    ['!done'],
+  ]);
   c.send(['/ip/firewall/address-list/add', '=list=blocked', '=address=203.0.113.1']);
   t.same(await c.untilDone(), [['!trap', '=message=failure: already have such entry'], ['!done']]);
 });
@@ -136,15 +183,24 @@ t.test('unknown parameters and bad values are refused with the documented traps'
   c.send(['/ip/hotspot/user/add', '=name=bob', '=colour=red']);
   t.same(await c.untilDone(), [['!trap', '=message=unknown parameter colour'], ['!done']]);
   c.send(['/ip/hotspot/user/add', '=name=bob', '=disabled=maybe']);
-  t.same(await c.untilDone(), [['!trap', '=category=1', '=message=input does not match any value of disabled'], ['!done']]);
+  t.same(await c.untilDone(), [
+    ['!trap', '=category=1', '=message=input does not match any value of disabled'],
+    ['!done'],
+  ]);
   c.send(['/ppp/secret/add', '=name=bob', '=service=carrier-pigeon']);
-  t.same(await c.untilDone(), [['!trap', '=category=1', '=message=input does not match any value of service'], ['!done']]);
+  t.same(await c.untilDone(), [
+    ['!trap', '=category=1', '=message=input does not match any value of service'],
+    ['!done'],
+  ]);
   c.send(['/ip/hotspot/user/add', '=.id=*1', '=name=x']);
   t.equal((await c.untilDone())[0]?.[1], '=message=unknown parameter .id');
 });
 
 t.test('the unknown-parameter and no-such-item texts are configurable', async (t) => {
-  const sim = await startTestSimulator(t, { unknownParameterMessage: () => 'unknown parameter', noSuchItemMessage: 'no such item (4)' });
+  const sim = await startTestSimulator(t, {
+    unknownParameterMessage: () => 'unknown parameter',
+    noSuchItemMessage: 'no such item (4)',
+  });
   const c = await openRaw(t, sim, true);
   c.send(['/ip/hotspot/user/add', '=colour=red']);
   t.same((await c.untilDone())[0], ['!trap', '=message=unknown parameter']);
@@ -181,24 +237,54 @@ t.test('set, enable, disable, unset and remove change rows by id, name or list',
   const menu = sim.data.require('/ppp/secret');
   const [first, second] = menu.rows().map((r) => r.get('.id')?.toString('latin1') as string);
   await api.write('/ppp/secret/set', [`=.id=${first}`, '=comment=café', '=profile=pppoe-50M']);
-  t.equal(menu.find(first as string)?.get('profile')?.toString(), 'pppoe-50M');
+  t.equal(
+    menu
+      .find(first as string)
+      ?.get('profile')
+      ?.toString(),
+    'pppoe-50M',
+  );
   await api.write('/ppp/secret/set', ['=numbers=client0002', '=password=new']);
   t.equal(menu.find('client0002')?.get('password')?.toString(), 'new', 'a name works as id');
   await api.write('/ppp/secret/disable', [`=.id=${first},${second}`]);
-  t.same(menu.rows().map((r) => r.get('disabled')?.toString()), ['true', 'true']);
+  t.same(
+    menu.rows().map((r) => r.get('disabled')?.toString()),
+    ['true', 'true'],
+  );
   await api.write('/ppp/secret/enable', [`=numbers=${(second as string).toLowerCase()}`]);
-  t.equal(menu.find(second as string)?.get('disabled')?.toString(), 'false', 'ids match case-insensitively');
+  t.equal(
+    menu
+      .find(second as string)
+      ?.get('disabled')
+      ?.toString(),
+    'false',
+    'ids match case-insensitively',
+  );
   await api.write('/ppp/secret/unset', [`=.id=${first}`, '=value-name=comment']);
   t.notOk(menu.find(first as string)?.has('comment'));
-  t.same(await api.write('/ppp/secret/get', [`=number=${first}`, '=value-name=name']), [{ ret: 'client0001' }]);
-  await t.rejects(api.write('/ppp/secret/get', [`=.id=${first}`, '=value-name=colour']), { message: 'unknown parameter colour' });
+  t.same(await api.write('/ppp/secret/get', [`=number=${first}`, '=value-name=name']), [
+    { ret: 'client0001' },
+  ]);
+  await t.rejects(api.write('/ppp/secret/get', [`=.id=${first}`, '=value-name=colour']), {
+    message: 'unknown parameter colour',
+  });
   await t.rejects(api.write('/ppp/secret/get', ['=value-name=name']), { message: 'no such item' });
-  await t.rejects(api.write('/ppp/secret/get', [`=.id=${first}`]), { message: 'unknown parameter ' });
+  await t.rejects(api.write('/ppp/secret/get', [`=.id=${first}`]), {
+    message: 'unknown parameter ',
+  });
   await t.rejects(api.write('/ppp/secret/set', ['=comment=x']), { message: 'no such item' });
-  await t.rejects(api.write('/ppp/secret/set', ['=.id=*FF', '=comment=x']), { message: 'no such item' });
-  await t.rejects(api.write('/ppp/secret/unset', [`=.id=${first}`, '=value-name=colour']), { message: 'unknown parameter colour' });
-  await t.rejects(api.write('/ppp/secret/remove', [`=.id=${first}`, '=comment=x']), { message: 'unknown parameter comment' });
-  await t.rejects(api.write('/ppp/secret/remove', [`=.id=${first},*FF`]), { message: 'no such item' });
+  await t.rejects(api.write('/ppp/secret/set', ['=.id=*FF', '=comment=x']), {
+    message: 'no such item',
+  });
+  await t.rejects(api.write('/ppp/secret/unset', [`=.id=${first}`, '=value-name=colour']), {
+    message: 'unknown parameter colour',
+  });
+  await t.rejects(api.write('/ppp/secret/remove', [`=.id=${first}`, '=comment=x']), {
+    message: 'unknown parameter comment',
+  });
+  await t.rejects(api.write('/ppp/secret/remove', [`=.id=${first},*FF`]), {
+    message: 'no such item',
+  });
   t.equal(menu.size, 2, 'nothing is removed when one id is missing');
   await api.write('/ppp/secret/remove', [`=.id=${first},${second}`]);
   t.equal(menu.size, 0);
@@ -209,7 +295,10 @@ t.test('set may not give a name that another row has', async (t) => {
   const sim = await startTestSimulator(t);
   const c = await openRaw(t, sim, true);
   c.send(['/interface/set', '=.id=ether1', '=name=ether2']);
-  t.same((await c.untilDone())[0], ['!trap', '=message=failure: already have interface with such name']);
+  t.same((await c.untilDone())[0], [
+    '!trap',
+    '=message=failure: already have interface with such name',
+  ]);
   c.send(['/interface/set', '=.id=ether1', '=name=wan']);
   t.same(await c.untilDone(), [['!done']]);
   c.send(['/interface/set', '=.id=ether2', '=name=ether1']);

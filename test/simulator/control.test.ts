@@ -3,12 +3,22 @@ import { request } from 'node:http';
 import { applyFaults } from '../../src/simulator/control.js';
 import { openRaw, startTestSimulator } from '../fixtures/sim-client.js';
 
-function call(port: number, method: string, path: string, body?: string): Promise<{ status: number; json: unknown }> {
+function call(
+  port: number,
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode as number, json: JSON.parse(Buffer.concat(chunks).toString()) }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode as number,
+          json: JSON.parse(Buffer.concat(chunks).toString()),
+        }),
+      );
     });
     req.on('error', reject);
     req.end(body);
@@ -23,9 +33,22 @@ t.test('the control port serves counters and faults and drops connections', asyn
   const counters = await call(port, 'GET', '/counters');
   t.equal(counters.status, 200);
   t.match(counters.json, { loginsOk: 1, sessionsNow: 1, commands: { '/login': 1 } });
-  t.same((await call(port, 'GET', '/faults?x=1')).json, { stopAnswering: false, latencyMs: 0, rowLatencyMs: 0, refuseConnections: false });
-  const set = await call(port, 'POST', '/faults', JSON.stringify({ latencyMs: 3, rowLatencyMs: 2, stopAnswering: true, refuseConnections: true }));
-  t.same(set, { status: 200, json: { stopAnswering: true, latencyMs: 3, rowLatencyMs: 2, refuseConnections: true } });
+  t.same((await call(port, 'GET', '/faults?x=1')).json, {
+    stopAnswering: false,
+    latencyMs: 0,
+    rowLatencyMs: 0,
+    refuseConnections: false,
+  });
+  const set = await call(
+    port,
+    'POST',
+    '/faults',
+    JSON.stringify({ latencyMs: 3, rowLatencyMs: 2, stopAnswering: true, refuseConnections: true }),
+  );
+  t.same(set, {
+    status: 200,
+    json: { stopAnswering: true, latencyMs: 3, rowLatencyMs: 2, refuseConnections: true },
+  });
   t.equal(sim.faults.latencyMs, 3);
   t.same(await call(port, 'POST', '/drop'), { status: 200, json: { dropped: 1 } });
   await c.closed;
@@ -35,9 +58,17 @@ t.test('the control port refuses bad requests with a reason', async (t) => {
   const sim = await startTestSimulator(t, { controlPort: 0 });
   const port = sim.controlPort as number;
   t.equal((await call(port, 'POST', '/faults', 'not json')).status, 400);
-  const bad = await call(port, 'POST', '/faults', JSON.stringify({ latencyMs: -1, stopAnswering: 'yes', colour: 1 }));
+  const bad = await call(
+    port,
+    'POST',
+    '/faults',
+    JSON.stringify({ latencyMs: -1, stopAnswering: 'yes', colour: 1 }),
+  );
   t.equal(bad.status, 400);
-  t.match(bad.json, { error: /latencyMs must be an integer.*stopAnswering must be a boolean.*colour is not a fault switch/ });
+  t.match(bad.json, {
+    error:
+      /latencyMs must be an integer.*stopAnswering must be a boolean.*colour is not a fault switch/,
+  });
   t.equal(sim.faults.stopAnswering, false, 'nothing is applied when anything is wrong');
   t.equal((await call(port, 'POST', '/faults', 'x'.repeat(70 * 1024))).status, 413);
   t.equal((await call(port, 'GET', '/nope')).status, 404);

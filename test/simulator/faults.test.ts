@@ -11,7 +11,8 @@ t.test('dropAll closes every connection and the counters follow sessions', async
   t.equal(sim.counters.sessionsNow, 2);
   t.equal(sim.faults.dropAll(), 2);
   await Promise.all([a.closed, b.closed]);
-  for (let i = 0; i < 100 && sim.counters.sessionsNow > 0; i++) await new Promise((r) => setTimeout(r, 2));
+  for (let i = 0; i < 100 && sim.counters.sessionsNow > 0; i++)
+    await new Promise((r) => setTimeout(r, 2));
   t.equal(sim.counters.sessionsNow, 0);
   t.equal(sim.counters.sessionsPeak, 2);
   t.equal(sim.counters.connectionsAccepted, 2);
@@ -47,19 +48,22 @@ t.test('refuseConnections closes new sockets at once', async (t) => {
   t.equal((await d.untilDone()).length, 2);
 });
 
-t.test('past maxSessions a connection gets !fatal too many sessions, or is closed silently', async (t) => {
-  const sim = await startTestSimulator(t, { maxSessions: 1 });
-  await openRaw(t, sim, true);
-  const extra = await RawClient.open(sim.port);
-  t.same((await extra.next()).words, ['!fatal', 'too many sessions']);
-  await extra.closed;
-  const quiet = await startTestSimulator(t, { maxSessions: 1, tooManySessions: 'close' });
-  await openRaw(t, quiet, true);
-  const other = await RawClient.open(quiet.port);
-  await other.closed;
-  t.equal(other.buffered, 0);
-  t.equal(quiet.counters.connectionsRefused, 1);
-});
+t.test(
+  'past maxSessions a connection gets !fatal too many sessions, or is closed silently',
+  async (t) => {
+    const sim = await startTestSimulator(t, { maxSessions: 1 });
+    await openRaw(t, sim, true);
+    const extra = await RawClient.open(sim.port);
+    t.same((await extra.next()).words, ['!fatal', 'too many sessions']);
+    await extra.closed;
+    const quiet = await startTestSimulator(t, { maxSessions: 1, tooManySessions: 'close' });
+    await openRaw(t, quiet, true);
+    const other = await RawClient.open(quiet.port);
+    await other.closed;
+    t.equal(other.buffered, 0);
+    t.equal(quiet.counters.connectionsRefused, 1);
+  },
+);
 
 t.test('latencyMs delays commands; it can change at runtime', async (t) => {
   const timers: { ms: number; fn: () => void }[] = [];
@@ -80,7 +84,10 @@ t.test('latencyMs delays commands; it can change at runtime', async (t) => {
   const c = await openRaw(t, sim);
   c.send(['/login', '=name=admin', '=password=']);
   t.ok(await c.isSilent(10), 'the login waits for its latency');
-  t.same(timers.map((x) => x.ms), [5000]);
+  t.same(
+    timers.map((x) => x.ms),
+    [5000],
+  );
   timers.shift()?.fn();
   t.same((await c.next()).words, ['!done']);
   sim.faults.latencyMs = 0;
@@ -106,7 +113,10 @@ t.test('rowLatencyMs sends each row as soon as it is produced, before !done', as
   t.same(first.words, ['!re', '=address=192.168.88.1/24']);
   t.equal(c.buffered, 0, 'the !done has not been written yet');
   const rest = await c.untilDone();
-  t.same(rest.map((w) => w[0]), ['!re', '!done']);
+  t.same(
+    rest.map((w) => w[0]),
+    ['!re', '!done'],
+  );
   c.send(['/ip/address/print', '.tag=x']);
   await c.next();
   c.send(['/cancel', '=tag=x']);
@@ -121,10 +131,16 @@ t.test('oneCommandAtATime runs the commands of a connection one after the other'
   c.send(['/system/identity/print', '.tag=i']);
   const early: string[][] = [];
   for (let i = 0; i < 3; i++) early.push((await c.next()).words);
-  t.ok(early.every((w) => w.includes('.tag=m')), 'the print waits behind the stream');
+  t.ok(
+    early.every((w) => w.includes('.tag=m')),
+    'the print waits behind the stream',
+  );
   c.send(['/cancel', '=tag=m']);
   const rest = await c.untilDone('i');
-  t.same(rest.slice(-2), [['!re', '=name=MikroTik', '.tag=i'], ['!done', '.tag=i']]);
+  t.same(rest.slice(-2), [
+    ['!re', '=name=MikroTik', '.tag=i'],
+    ['!done', '.tag=i'],
+  ]);
 });
 
 t.test('maxCommandsPerSession refuses commands past the bound', async (t) => {
@@ -132,7 +148,10 @@ t.test('maxCommandsPerSession refuses commands past the bound', async (t) => {
   const c = await openRaw(t, sim, true);
   c.send(['/ip/address/listen', '.tag=l']);
   c.send(['/system/identity/print', '.tag=p']);
-  t.same(await c.untilDone('p'), [['!trap', '=message=too many commands', '.tag=p'], ['!done', '.tag=p']]);
+  t.same(await c.untilDone('p'), [
+    ['!trap', '=message=too many commands', '.tag=p'],
+    ['!done', '.tag=p'],
+  ]);
 });
 
 t.test('big prints are written in batches and wait for the socket to drain', async (t) => {
@@ -180,7 +199,8 @@ t.test('/quit after login ends the session with !fatal', async (t) => {
   c.send(['/quit']);
   t.same((await c.next()).words, ['!fatal', 'session terminated on request']);
   await c.closed;
-  for (let i = 0; i < 100 && sim.activeStreams() > 0; i++) await new Promise((r) => setTimeout(r, 2));
+  for (let i = 0; i < 100 && sim.activeStreams() > 0; i++)
+    await new Promise((r) => setTimeout(r, 2));
   t.equal(sim.activeStreams(), 0);
 });
 

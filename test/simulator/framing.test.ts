@@ -33,7 +33,10 @@ t.test('an empty sentence gets no reply and changes nothing', async (t) => {
   t.same((await c.next()).words, ['!done']);
   c.write(Buffer.from([0]));
   c.send(['/system/identity/print', '.tag=1']);
-  t.same(await c.untilDone('1'), [['!re', '=name=MikroTik', '.tag=1'], ['!done', '.tag=1']]);
+  t.same(await c.untilDone('1'), [
+    ['!re', '=name=MikroTik', '.tag=1'],
+    ['!done', '.tag=1'],
+  ]);
 });
 
 t.test('sentences split into 1-byte chunks are executed once complete', async (t) => {
@@ -41,7 +44,10 @@ t.test('sentences split into 1-byte chunks are executed once complete', async (t
   const c = await openRaw(t, sim, true);
   const bytes = encodeSentence(['/system/identity/print', '.tag=x']);
   for (const byte of bytes) c.write(Buffer.from([byte]));
-  t.same(await c.untilDone('x'), [['!re', '=name=MikroTik', '.tag=x'], ['!done', '.tag=x']]);
+  t.same(await c.untilDone('x'), [
+    ['!re', '=name=MikroTik', '.tag=x'],
+    ['!done', '.tag=x'],
+  ]);
 });
 
 t.test('untagged and empty-tagged commands are answered without a tag word', async (t) => {
@@ -75,13 +81,25 @@ t.test('value bytes round trip exactly: cp1252, invalid UTF-8, embedded =, JSON'
     Buffer.from('VOUCHER_SYSTEM|5000|1d|batch1', 'latin1'),
   ];
   for (const [i, value] of values.entries()) {
-    c.send(['/ip/hotspot/user/add', `=name=v${i}`, Buffer.concat([Buffer.from('=comment=', 'latin1'), value])]);
+    c.send([
+      '/ip/hotspot/user/add',
+      `=name=v${i}`,
+      Buffer.concat([Buffer.from('=comment=', 'latin1'), value]),
+    ]);
     const [done] = await c.untilDone();
     const id = (done as string[])[1]?.slice(5) as string;
-    t.ok(sim.data.require('/ip/hotspot/user').find(id)?.get('comment')?.equals(value), `stored ${i}`);
+    t.ok(
+      sim.data.require('/ip/hotspot/user').find(id)?.get('comment')?.equals(value),
+      `stored ${i}`,
+    );
     c.send(['/ip/hotspot/user/print', `?name=v${i}`, '=.proplist=comment']);
     const [row] = await c.untilDone();
-    t.ok(Buffer.from((row as string[])[1] as string, 'latin1').equals(Buffer.concat([Buffer.from('=comment=', 'latin1'), value])), `printed ${i}`);
+    t.ok(
+      Buffer.from((row as string[])[1] as string, 'latin1').equals(
+        Buffer.concat([Buffer.from('=comment=', 'latin1'), value]),
+      ),
+      `printed ${i}`,
+    );
   }
 });
 
@@ -94,11 +112,14 @@ t.test('an empty value and a value-less =name word are both empty values', async
   t.same(await c.untilDone(), [['!re', '=comment='], ['!done']]);
 });
 
-t.test('unknown commands, including node-routeros keepalive #, get the unknown-path traps', async (t) => {
-  const sim = await startTestSimulator(t);
-  const api = await openApi(t, sim);
-  await t.rejects(api.write('#'), { message: 'no such command or directory (#)' });
-});
+t.test(
+  'unknown commands, including node-routeros keepalive #, get the unknown-path traps',
+  async (t) => {
+    const sim = await startTestSimulator(t);
+    const api = await openApi(t, sim);
+    await t.rejects(api.write('#'), { message: 'no such command or directory (#)' });
+  },
+);
 
 t.test('the simulator never sends an empty sentence or an empty word', async (t) => {
   const sim = await startTestSimulator(t);

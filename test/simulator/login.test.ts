@@ -1,17 +1,25 @@
 import t from 'tap';
 import { RouterOSAPI } from 'node-routeros';
 import { computeResponse } from '../../src/protocol/index.js';
-import { connectApi, openRaw as client, RawClient, startTestSimulator as simulator } from '../fixtures/sim-client.js';
+import {
+  connectApi,
+  openRaw as client,
+  RawClient,
+  startTestSimulator as simulator,
+} from '../fixtures/sim-client.js';
 
-t.test('a plain login with the right credentials is answered with exactly !done and the tag', async (t) => {
-  const sim = await simulator(t, { password: 'secret' });
-  const c = await client(t, sim);
-  c.send(['/login', '=name=admin', '=password=secret', '.tag=k3j9x0a1q']);
-  t.same((await c.next()).words, ['!done', '.tag=k3j9x0a1q']);
-  c.send(['/login', '=name=admin', '=password=secret']);
-  t.same((await c.next()).words, ['!done']);
-  t.equal(sim.counters.loginsOk, 2);
-});
+t.test(
+  'a plain login with the right credentials is answered with exactly !done and the tag',
+  async (t) => {
+    const sim = await simulator(t, { password: 'secret' });
+    const c = await client(t, sim);
+    c.send(['/login', '=name=admin', '=password=secret', '.tag=k3j9x0a1q']);
+    t.same((await c.next()).words, ['!done', '.tag=k3j9x0a1q']);
+    c.send(['/login', '=name=admin', '=password=secret']);
+    t.same((await c.next()).words, ['!done']);
+    t.equal(sim.counters.loginsOk, 2);
+  },
+);
 
 t.test('wrong credentials get trap then done with the same tag in one write', async (t) => {
   const sim = await simulator(t, { password: 'secret' });
@@ -23,7 +31,10 @@ t.test('wrong credentials get trap then done with the same tag in one write', as
   t.same(done.words, ['!done', '.tag=7']);
   t.equal(trap.chunk, done.chunk, 'trap and done arrive in the same TCP chunk');
   c.send(['/login', '=name=root', '=password=secret']);
-  t.same((await c.untilDone()).map((w) => w[0]), ['!trap', '!done']);
+  t.same(
+    (await c.untilDone()).map((w) => w[0]),
+    ['!trap', '!done'],
+  );
   t.equal(sim.counters.loginsFailed, 2);
   t.notOk(c.isClosed, 'the session stays open by default');
 });
@@ -41,44 +52,62 @@ t.test('failedLoginCloses closes the connection after the refusal', async (t) =>
   d.send(['/login', '=name=admin', '=password=nope']);
   t.equal((await d.untilDone())[0]?.[0], '!trap');
   d.send(['/system/identity/print']);
-  t.equal((await d.untilDone()).length, 2, 'a logged-in session is not closed by a failed re-login');
+  t.equal(
+    (await d.untilDone()).length,
+    2,
+    'a logged-in session is not closed by a failed re-login',
+  );
 });
 
-t.test('a bare /login gets exactly one sentence with a fresh 32-hex challenge per connection', async (t) => {
-  const sim = await simulator(t);
-  const challenges: string[] = [];
-  for (let i = 0; i < 2; i++) {
-    const c = await client(t, sim);
-    c.send(['/login', '.tag=1']);
-    const reply = await c.next();
-    t.equal(reply.words[0], '!done');
-    t.equal(reply.words[2], '.tag=1');
-    const match = /^=ret=([0-9a-f]{32})$/.exec(reply.words[1] as string);
-    t.ok(match, 'ret is 32 lowercase hex digits');
-    challenges.push(match?.[1] as string);
-    t.ok(await c.isSilent(20), 'nothing follows the challenge');
-  }
-  t.not(challenges[0], challenges[1]);
-});
+t.test(
+  'a bare /login gets exactly one sentence with a fresh 32-hex challenge per connection',
+  async (t) => {
+    const sim = await simulator(t);
+    const challenges: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await client(t, sim);
+      c.send(['/login', '.tag=1']);
+      const reply = await c.next();
+      t.equal(reply.words[0], '!done');
+      t.equal(reply.words[2], '.tag=1');
+      const match = /^=ret=([0-9a-f]{32})$/.exec(reply.words[1] as string);
+      t.ok(match, 'ret is 32 lowercase hex digits');
+      challenges.push(match?.[1] as string);
+      t.ok(await c.isSilent(20), 'nothing follows the challenge');
+    }
+    t.not(challenges[0], challenges[1]);
+  },
+);
 
 for (const version of ['6.42', '6.43', '6.45']) {
-  t.test(`on ${version} a correct challenge response logs in and a wrong one is refused`, async (t) => {
-    const sim = await simulator(t, { version, password: 'pw' });
-    const c = await client(t, sim);
-    c.send(['/login']);
-    const challenge = Buffer.from(((await c.next()).words[1] as string).slice(5), 'hex');
-    c.send(['/login', '=name=admin', '=response=00deadbeefdeadbeefdeadbeefdeadbeef']);
-    const refused = await c.untilDone();
-    t.equal(refused[0]?.[0], '!trap');
-    t.equal(refused[0]?.[1], version === '6.42' ? '=message=cannot log in' : '=message=invalid user name or password (6)');
-    c.send(['/login', '=name=admin', `=response=${computeResponse('pw', challenge)}`, '.tag=a']);
-    t.same((await c.next()).words, ['!done', '.tag=a']);
-  });
+  t.test(
+    `on ${version} a correct challenge response logs in and a wrong one is refused`,
+    async (t) => {
+      const sim = await simulator(t, { version, password: 'pw' });
+      const c = await client(t, sim);
+      c.send(['/login']);
+      const challenge = Buffer.from(((await c.next()).words[1] as string).slice(5), 'hex');
+      c.send(['/login', '=name=admin', '=response=00deadbeefdeadbeefdeadbeefdeadbeef']);
+      const refused = await c.untilDone();
+      t.equal(refused[0]?.[0], '!trap');
+      t.equal(
+        refused[0]?.[1],
+        version === '6.42'
+          ? '=message=cannot log in'
+          : '=message=invalid user name or password (6)',
+      );
+      c.send(['/login', '=name=admin', `=response=${computeResponse('pw', challenge)}`, '.tag=a']);
+      t.same((await c.next()).words, ['!done', '.tag=a']);
+    },
+  );
 }
 
 t.test('the legacy vector of the manual is accepted for an empty password', async (t) => {
   // chal 93b438ec9b80057c06dd9fe67d56aa9a, pw "" -> 00e134102a9d330dd7b1849fedfea3cb57 (§3.2).
-  t.equal(computeResponse('', Buffer.from('93b438ec9b80057c06dd9fe67d56aa9a', 'hex')), '00e134102a9d330dd7b1849fedfea3cb57');
+  t.equal(
+    computeResponse('', Buffer.from('93b438ec9b80057c06dd9fe67d56aa9a', 'hex')),
+    '00e134102a9d330dd7b1849fedfea3cb57',
+  );
   const sim = await simulator(t, { version: '6.42' });
   const c = await client(t, sim);
   c.send(['/login']);
@@ -87,21 +116,27 @@ t.test('the legacy vector of the manual is accepted for an empty password', asyn
   t.same((await c.next()).words, ['!done']);
 });
 
-t.test('6.42 answers a plain login with a challenge because it ignores the extra words', async (t) => {
-  const sim = await simulator(t, { version: '6.42', password: 'pw' });
-  const c = await client(t, sim);
-  c.send(['/login', '=name=admin', '=password=pw']);
-  const reply = await c.next();
-  t.equal(reply.words[0], '!done');
-  t.match(reply.words[1], /^=ret=[0-9a-f]{32}$/);
-  t.equal(sim.counters.loginsOk, 0);
-});
+t.test(
+  '6.42 answers a plain login with a challenge because it ignores the extra words',
+  async (t) => {
+    const sim = await simulator(t, { version: '6.42', password: 'pw' });
+    const c = await client(t, sim);
+    c.send(['/login', '=name=admin', '=password=pw']);
+    const reply = await c.next();
+    t.equal(reply.words[0], '!done');
+    t.match(reply.words[1], /^=ret=[0-9a-f]{32}$/);
+    t.equal(sim.counters.loginsOk, 0);
+  },
+);
 
 t.test('6.42 refuses a response when no challenge was issued', async (t) => {
   const sim = await simulator(t, { version: '6.42' });
   const c = await client(t, sim);
   c.send(['/login', '=name=admin', `=response=${computeResponse('', Buffer.alloc(16))}`]);
-  t.same((await c.untilDone()).map((w) => w[1]), ['=message=cannot log in', undefined]);
+  t.same(
+    (await c.untilDone()).map((w) => w[1]),
+    ['=message=cannot log in', undefined],
+  );
 });
 
 t.test('node-routeros logs in to 6.42 through its MD5 fallback', async (t) => {
@@ -111,24 +146,36 @@ t.test('node-routeros logs in to 6.42 through its MD5 fallback', async (t) => {
   t.same(await api.write('/system/identity/print'), [{ name: 'MikroTik' }]);
 });
 
-t.test('6.43-6.45.0 also accept a plain login, and a response with a wrong password word', async (t) => {
-  const sim = await simulator(t, { version: '6.44', password: 'pw' });
-  const c = await client(t, sim);
-  c.send(['/login', '=name=admin', '=password=pw']);
-  t.same((await c.next()).words, ['!done']);
-  const d = await client(t, sim);
-  d.send(['/login']);
-  const challenge = Buffer.from(((await d.next()).words[1] as string).slice(5), 'hex');
-  // PEAR2 develop's fallback: empty password word plus a valid response (§3.3).
-  d.send(['/login', '=name=admin', '=password=', `=response=${computeResponse('pw', challenge)}`]);
-  t.same((await d.next()).words, ['!done']);
-  const f = await client(t, sim);
-  f.send(['/login', '=name=admin']);
-  t.equal((await f.untilDone())[0]?.[0], '!trap', 'no password word means an empty password, which is wrong here');
-  const e = await client(t, sim);
-  e.send(['/login', '=name=admin', '=response=00ff']);
-  t.equal((await e.untilDone())[0]?.[0], '!trap', 'a response without a challenge is refused');
-});
+t.test(
+  '6.43-6.45.0 also accept a plain login, and a response with a wrong password word',
+  async (t) => {
+    const sim = await simulator(t, { version: '6.44', password: 'pw' });
+    const c = await client(t, sim);
+    c.send(['/login', '=name=admin', '=password=pw']);
+    t.same((await c.next()).words, ['!done']);
+    const d = await client(t, sim);
+    d.send(['/login']);
+    const challenge = Buffer.from(((await d.next()).words[1] as string).slice(5), 'hex');
+    // PEAR2 develop's fallback: empty password word plus a valid response (§3.3).
+    d.send([
+      '/login',
+      '=name=admin',
+      '=password=',
+      `=response=${computeResponse('pw', challenge)}`,
+    ]);
+    t.same((await d.next()).words, ['!done']);
+    const f = await client(t, sim);
+    f.send(['/login', '=name=admin']);
+    t.equal(
+      (await f.untilDone())[0]?.[0],
+      '!trap',
+      'no password word means an empty password, which is wrong here',
+    );
+    const e = await client(t, sim);
+    e.send(['/login', '=name=admin', '=response=00ff']);
+    t.equal((await e.untilDone())[0]?.[0], '!trap', 'a response without a challenge is refused');
+  },
+);
 
 t.test('6.45.1+ still sends a challenge but refuses every response', async (t) => {
   for (const version of ['6.45.1', '6.47', '7.19']) {
@@ -139,9 +186,17 @@ t.test('6.45.1+ still sends a challenge but refuses every response', async (t) =
     t.match(first.words[1], /^=ret=[0-9a-f]{32}$/);
     const challenge = Buffer.from((first.words[1] as string).slice(5), 'hex');
     c.send(['/login', '=name=admin', `=response=${computeResponse('pw', challenge)}`]);
-    t.same((await c.untilDone())[0], ['!trap', '=message=invalid user name or password (6)'], version);
+    t.same(
+      (await c.untilDone())[0],
+      ['!trap', '=message=invalid user name or password (6)'],
+      version,
+    );
     c.send(['/login', '=name=admin', '=password=pw', `=response=00ff`]);
-    t.same((await c.next()).words, ['!done'], `${version}: the password decides when both are sent`);
+    t.same(
+      (await c.next()).words,
+      ['!done'],
+      `${version}: the password decides when both are sent`,
+    );
   }
 });
 
@@ -191,19 +246,28 @@ t.test('/quit before login ends the session with !fatal', async (t) => {
   await c.closed;
 });
 
-t.test('a login after a successful login is checked again and the session stays logged in', async (t) => {
-  const sim = await simulator(t, { password: 'pw' });
-  const c = await RawClient.login(sim.port, 'admin', 'pw');
-  t.teardown(() => c.close());
-  c.send(['/login', '=name=admin', '=password=bad']);
-  t.equal((await c.untilDone())[0]?.[0], '!trap');
-  c.send(['/system/identity/print']);
-  t.same(await c.untilDone(), [['!re', '=name=MikroTik'], ['!done']]);
-});
+t.test(
+  'a login after a successful login is checked again and the session stays logged in',
+  async (t) => {
+    const sim = await simulator(t, { password: 'pw' });
+    const c = await RawClient.login(sim.port, 'admin', 'pw');
+    t.teardown(() => c.close());
+    c.send(['/login', '=name=admin', '=password=bad']);
+    t.equal((await c.untilDone())[0]?.[0], '!trap');
+    c.send(['/system/identity/print']);
+    t.same(await c.untilDone(), [['!re', '=name=MikroTik'], ['!done']]);
+  },
+);
 
 t.test('node-routeros reports a refused login', async (t) => {
   const sim = await simulator(t, { password: 'pw' });
-  const api = new RouterOSAPI({ host: '127.0.0.1', port: sim.port, user: 'admin', password: 'bad', timeout: 5 });
+  const api = new RouterOSAPI({
+    host: '127.0.0.1',
+    port: sim.port,
+    user: 'admin',
+    password: 'bad',
+    timeout: 5,
+  });
   await t.rejects(api.connect());
   t.equal(sim.counters.loginsFailed, 1);
 });

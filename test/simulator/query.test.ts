@@ -1,5 +1,10 @@
 import t from 'tap';
-import { compareValues, compileQuery, parseStackOps, valuesEqual } from '../../src/simulator/query.js';
+import {
+  compareValues,
+  compileQuery,
+  parseStackOps,
+  valuesEqual,
+} from '../../src/simulator/query.js';
 
 type Item = Record<string, string>;
 
@@ -33,11 +38,21 @@ t.test('?#|! after two tests selects neither', async (t) => {
 });
 
 t.test('?#|| joins three tests with OR', async (t) => {
-  t.same(names(interfaces, '?type=ether', '?type=vlan', '?type=wlan', '?#||'), ['ether1', 'ether2', 'vlan10', 'wlan1']);
+  t.same(names(interfaces, '?type=ether', '?type=vlan', '?type=wlan', '?#||'), [
+    'ether1',
+    'ether2',
+    'vlan10',
+    'wlan1',
+  ]);
 });
 
 t.test('?#| repeated joins three tests as librouteros sends them', async (t) => {
-  t.same(names(interfaces, '?type=ether', '?type=vlan', '?#|', '?type=wlan', '?#|'), ['ether1', 'ether2', 'vlan10', 'wlan1']);
+  t.same(names(interfaces, '?type=ether', '?type=vlan', '?#|', '?type=wlan', '?#|'), [
+    'ether1',
+    'ether2',
+    'vlan10',
+    'wlan1',
+  ]);
 });
 
 t.test('plain consecutive query words are an implicit AND', async (t) => {
@@ -102,7 +117,13 @@ t.test('an index followed by an operator copies that element first', async (t) =
 });
 
 t.test('. not after an index duplicates the top', async (t) => {
-  t.same(names(interfaces, '?type=vlan', '?#.!|'), ['ether1', 'ether2', 'vlan10', 'bridge1', 'wlan1']);
+  t.same(names(interfaces, '?type=vlan', '?#.!|'), [
+    'ether1',
+    'ether2',
+    'vlan10',
+    'bridge1',
+    'wlan1',
+  ]);
 });
 
 t.test('indexes beyond the pushed values read the endless true', async (t) => {

@@ -3,27 +3,30 @@ import { attrsOf, openRaw, startTestSimulator, tagOf } from '../fixtures/sim-cli
 
 const FAST = { streamIntervalMs: 5 };
 
-t.test('/cancel =tag=X on a listen writes trap(X) interrupted, done(cancel), done(X) in one write', async (t) => {
-  const sim = await startTestSimulator(t, FAST);
-  const c = await openRaw(t, sim, true);
-  c.send(['/ip/hotspot/user/listen', '.tag=X']);
-  t.ok(await c.isSilent(20), 'listen is quiet while nothing changes');
-  t.equal(sim.activeStreams(), 1);
-  c.send(['/cancel', '=tag=X', '.tag=C']);
-  const replies = [await c.next(), await c.next(), await c.next()];
-  t.same(
-    replies.map((r) => r.words),
-    [
-      ['!trap', '=category=2', '=message=interrupted', '.tag=X'],
-      ['!done', '.tag=C'],
-      ['!done', '.tag=X'],
-    ],
-  );
-  t.equal(new Set(replies.map((r) => r.chunk)).size, 1);
-  t.equal(sim.activeStreams(), 0);
-  t.equal(sim.counters.cancels, 1);
-  t.ok(await c.isSilent(20), 'nothing follows the final !done');
-});
+t.test(
+  '/cancel =tag=X on a listen writes trap(X) interrupted, done(cancel), done(X) in one write',
+  async (t) => {
+    const sim = await startTestSimulator(t, FAST);
+    const c = await openRaw(t, sim, true);
+    c.send(['/ip/hotspot/user/listen', '.tag=X']);
+    t.ok(await c.isSilent(20), 'listen is quiet while nothing changes');
+    t.equal(sim.activeStreams(), 1);
+    c.send(['/cancel', '=tag=X', '.tag=C']);
+    const replies = [await c.next(), await c.next(), await c.next()];
+    t.same(
+      replies.map((r) => r.words),
+      [
+        ['!trap', '=category=2', '=message=interrupted', '.tag=X'],
+        ['!done', '.tag=C'],
+        ['!done', '.tag=X'],
+      ],
+    );
+    t.equal(new Set(replies.map((r) => r.chunk)).size, 1);
+    t.equal(sim.activeStreams(), 0);
+    t.equal(sim.counters.cancels, 1);
+    t.ok(await c.isSilent(20), 'nothing follows the final !done');
+  },
+);
 
 t.test('listen reports additions, changes and removals with .dead=yes', async (t) => {
   const sim = await startTestSimulator(t, FAST);
@@ -56,14 +59,22 @@ t.test('listen with a query reports only matching changes', async (t) => {
 t.test('print =follow= sends current rows then changes; =follow-only= only changes', async (t) => {
   const sim = await startTestSimulator(t, FAST);
   const c = await openRaw(t, sim, true);
-  c.send(['/ip/firewall/address-list/print', '=follow=', '?list=allowed', '=.proplist=address', '.tag=f']);
+  c.send([
+    '/ip/firewall/address-list/print',
+    '=follow=',
+    '?list=allowed',
+    '=.proplist=address',
+    '.tag=f',
+  ]);
   t.same((await c.next()).words, ['!re', '=address=203.0.113.4', '.tag=f']);
   t.same((await c.next()).words, ['!re', '=address=203.0.113.5', '.tag=f']);
   c.send(['/ip/firewall/address-list/print', '=follow-only=', '=.proplist=address', '.tag=o']);
   t.ok(await c.isSilent(10));
   t.equal(sim.activeStreams(), 2);
   sim.data.require('/ip/firewall/address-list').add({ list: 'allowed', address: '198.51.100.1' });
-  const got = [(await c.next()).words, (await c.next()).words].sort((a, b) => (tagOf(a) as string).localeCompare(tagOf(b) as string));
+  const got = [(await c.next()).words, (await c.next()).words].sort((a, b) =>
+    (tagOf(a) as string).localeCompare(tagOf(b) as string),
+  );
   t.same(got, [
     ['!re', '=address=198.51.100.1', '.tag=f'],
     ['!re', '=address=198.51.100.1', '.tag=o'],
@@ -82,12 +93,23 @@ t.test('print =interval= reprints every interval until cancelled', async (t) => 
   c.send(['/ip/address/print', '=interval=1', '=.proplist=address', '.tag=i']);
   const seen: string[] = [];
   for (let i = 0; i < 6; i++) seen.push(attrsOf((await c.next()).words).address as string);
-  t.same(seen, ['192.168.88.1/24', '10.5.50.1/24', '192.168.88.1/24', '10.5.50.1/24', '192.168.88.1/24', '10.5.50.1/24']);
+  t.same(seen, [
+    '192.168.88.1/24',
+    '10.5.50.1/24',
+    '192.168.88.1/24',
+    '10.5.50.1/24',
+    '192.168.88.1/24',
+    '10.5.50.1/24',
+  ]);
   c.send(['/cancel', '=tag=i']);
   const rest = await c.untilDone('i');
   t.ok(rest.some((w) => w[0] === '!trap' && w.includes('=message=interrupted')));
   c.send(['/ip/address/print', '=interval=soon']);
-  t.same((await c.untilDone())[0], ['!trap', '=category=1', '=message=input does not match any value of interval']);
+  t.same((await c.untilDone())[0], [
+    '!trap',
+    '=category=1',
+    '=message=input does not match any value of interval',
+  ]);
 });
 
 t.test('monitor-traffic streams one row per interface per interval until cancelled', async (t) => {
@@ -114,7 +136,10 @@ t.test('monitor-traffic =once= gives one round then !done', async (t) => {
   const c = await openRaw(t, sim, true);
   c.send(['/interface/monitor-traffic', '=interface=ether1', '=once=']);
   const replies = await c.untilDone();
-  t.same(replies.map((w) => w[0]), ['!re', '!done']);
+  t.same(
+    replies.map((w) => w[0]),
+    ['!re', '!done'],
+  );
   t.equal(attrsOf(replies[0] as string[]).name, 'ether1');
 });
 
@@ -122,14 +147,26 @@ t.test('streaming tools refuse bad arguments with traps', async (t) => {
   const sim = await startTestSimulator(t, FAST);
   const c = await openRaw(t, sim, true);
   const cases: [string[], string][] = [
-    [['/interface/monitor-traffic', '=interface=ether99'], '=message=input does not match any value of interface'],
+    [
+      ['/interface/monitor-traffic', '=interface=ether99'],
+      '=message=input does not match any value of interface',
+    ],
     [['/interface/monitor-traffic'], '=message=missing value(s) of argument(s) interface'],
-    [['/interface/monitor-traffic', '=interface=ether1', '=colour=red'], '=message=unknown parameter colour'],
+    [
+      ['/interface/monitor-traffic', '=interface=ether1', '=colour=red'],
+      '=message=unknown parameter colour',
+    ],
     [['/ping'], '=message=missing value(s) of argument(s) address'],
     [['/ping', '=address=1.1.1.1', '=count=0'], '=message=input does not match any value of count'],
     [['/ping', '=address=1.1.1.1', '=count=x'], '=message=input does not match any value of count'],
-    [['/ping', '=address=1.1.1.1', '=interval=never'], '=message=input does not match any value of interval'],
-    [['/tool/torch', '=interface=ether1', '=duration=0'], '=message=input does not match any value of duration'],
+    [
+      ['/ping', '=address=1.1.1.1', '=interval=never'],
+      '=message=input does not match any value of interval',
+    ],
+    [
+      ['/tool/torch', '=interface=ether1', '=duration=0'],
+      '=message=input does not match any value of duration',
+    ],
   ];
   for (const [words, message] of cases) {
     c.send(words);
@@ -144,8 +181,14 @@ t.test('ping =count=3 gives three rows then !done', async (t) => {
   const c = await openRaw(t, sim, true);
   c.send(['/ping', '=address=192.0.2.1', '=count=3', '=size=100', '.tag=p']);
   const replies = await c.untilDone('p');
-  t.same(replies.map((w) => w[0]), ['!re', '!re', '!re', '!done']);
-  t.same(replies.slice(0, 3).map((w) => attrsOf(w).seq), ['0', '1', '2']);
+  t.same(
+    replies.map((w) => w[0]),
+    ['!re', '!re', '!re', '!done'],
+  );
+  t.same(
+    replies.slice(0, 3).map((w) => attrsOf(w).seq),
+    ['0', '1', '2'],
+  );
   t.same(attrsOf(replies[2] as string[]), {
     ...attrsOf(replies[2] as string[]),
     host: '192.0.2.1',
@@ -212,11 +255,13 @@ t.test('a client that disconnects leaves no stream running', async (t) => {
   c.send(['/ip/address/print', '=interval=1']);
   c.send(['/interface/monitor-traffic', '=interface=ether1']);
   c.send(['/ip/address/print', '=follow-only=']);
-  for (let i = 0; i < 200 && sim.activeStreams() < 6; i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 200 && sim.activeStreams() < 6; i++)
+    await new Promise((r) => setTimeout(r, 5));
   t.equal(sim.activeStreams(), 6);
   c.close();
   await c.closed;
-  for (let i = 0; i < 200 && sim.activeStreams() > 0; i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 200 && sim.activeStreams() > 0; i++)
+    await new Promise((r) => setTimeout(r, 5));
   t.equal(sim.activeStreams(), 0);
   t.equal(sim.counters.cancels, 0, 'no /cancel was needed');
 });

@@ -7,14 +7,25 @@ import { LoginMode, parseVersion, versionProfile } from '../../src/simulator/ver
 import { openRaw, startTestSimulator } from '../fixtures/sim-client.js';
 
 t.test('version profiles follow the login and !empty history', async (t) => {
-  t.match(versionProfile('6.42'), { loginMode: LoginMode.Legacy, emptyReplies: false, loginFailedMessage: 'cannot log in' });
-  t.match(versionProfile('6.43'), { loginMode: LoginMode.Both, loginFailedMessage: 'invalid user name or password (6)' });
+  t.match(versionProfile('6.42'), {
+    loginMode: LoginMode.Legacy,
+    emptyReplies: false,
+    loginFailedMessage: 'cannot log in',
+  });
+  t.match(versionProfile('6.43'), {
+    loginMode: LoginMode.Both,
+    loginFailedMessage: 'invalid user name or password (6)',
+  });
   t.match(versionProfile('6.45'), { loginMode: LoginMode.Both });
   t.match(versionProfile('6.45.1'), { loginMode: LoginMode.Plain });
   t.match(versionProfile('7.17'), { loginMode: LoginMode.Plain, emptyReplies: false });
   t.match(versionProfile('7.18'), { emptyReplies: true });
   t.match(versionProfile('8.0'), { emptyReplies: true });
-  t.match(versionProfile('nonsense'), { loginMode: LoginMode.Legacy }, 'an unparsable version is treated as the oldest');
+  t.match(
+    versionProfile('nonsense'),
+    { loginMode: LoginMode.Legacy },
+    'an unparsable version is treated as the oldest',
+  );
   t.same(parseVersion('6.45.1'), [6, 45, 1]);
   t.equal(parseVersion('v7'), undefined);
 });
@@ -39,18 +50,28 @@ t.test('uptime is formatted like RouterOS', async (t) => {
 t.test('the generator is deterministic', async (t) => {
   const a = new Prng(42);
   const b = new Prng(42);
-  t.same([a.next(), a.int(1, 6), a.token(4), a.pick(['x', 'y'])], [b.next(), b.int(1, 6), b.token(4), b.pick(['x', 'y'])]);
+  t.same(
+    [a.next(), a.int(1, 6), a.token(4), a.pick(['x', 'y'])],
+    [b.next(), b.int(1, 6), b.token(4), b.pick(['x', 'y'])],
+  );
 });
 
 t.test('menus validate, keep unique keys and notify listeners', async (t) => {
   const db = new Database();
-  const menu = db.define({ path: '/test', writable: { name: 'text', on: 'bool', mode: ['a', 'b'] }, unique: ['name'] });
+  const menu = db.define({
+    path: '/test',
+    writable: { name: 'text', on: 'bool', mode: ['a', 'b'] },
+    unique: ['name'],
+  });
   const seen: string[] = [];
   const stop = menu.subscribe((row) => seen.push([...row.keys()].join(',')));
   const id = menu.add({ name: 'one', on: 'no', mode: 'a' });
   t.equal(menu.find(id)?.get('on')?.toString(), 'false');
   t.throws(() => menu.add({ name: 'one' }), new TrapError('failure: already have such entry'));
-  t.throws(() => menu.add({ mode: 'c' }), { message: 'input does not match any value of mode', category: 1 });
+  t.throws(() => menu.add({ mode: 'c' }), {
+    message: 'input does not match any value of mode',
+    category: 1,
+  });
   t.throws(() => menu.add({ size: '1' }), { message: 'unknown parameter size' });
   const other = menu.add({ mode: 'b' });
   t.equal(menu.find(other)?.has('name'), false, 'rows without the unique key do not collide');
@@ -60,7 +81,14 @@ t.test('menus validate, keep unique keys and notify listeners', async (t) => {
   menu.remove([id, id]);
   stop();
   menu.add({ name: 'quiet' });
-  t.same(seen, ['.id,name,on,mode', '.id,mode', '.id,on,mode', '.id,name', '.id,on,mode', '.id,.dead']);
+  t.same(seen, [
+    '.id,name,on,mode',
+    '.id,mode',
+    '.id,on,mode',
+    '.id,name',
+    '.id,on,mode',
+    '.id,.dead',
+  ]);
   t.equal(menu.size, 3);
   t.equal(menu.findBy('name', Buffer.from('quiet'))?.get('name')?.toString(), 'quiet');
   const single = db.define({ path: '/single', writable: { name: 'text' }, singleton: true });
@@ -69,33 +97,39 @@ t.test('menus validate, keep unique keys and notify listeners', async (t) => {
   t.same([...single.verbs], ['print', 'getall', 'get', 'set', 'listen']);
 });
 
-t.test('a print larger than the socket buffers waits for the reader and stops when it leaves', async (t) => {
-  const sim = await startTestSimulator(t, { version: '7.17', hotspotUsers: 0 });
-  const menu = sim.data.require('/ip/hotspot/user');
-  const big = 'x'.repeat(64 * 1024);
-  for (let i = 0; i < 200; i++) menu.add({ name: `big${i}`, comment: big });
-  const c = await openRaw(t, sim, true);
-  c.socket.pause();
-  c.send(['/ip/hotspot/user/print', '.tag=b']);
-  await new Promise((r) => setTimeout(r, 40));
-  c.socket.resume();
-  const replies = await c.untilDone('b', 10_000);
-  t.equal(replies.length, 201);
-  const d = await openRaw(t, sim, true);
-  d.socket.pause();
-  d.send(['/ip/hotspot/user/print', '.tag=b']);
-  await new Promise((r) => setTimeout(r, 40));
-  d.close();
-  await d.closed;
-  const e = await openRaw(t, sim, true);
-  e.socket.pause();
-  e.send(['/ip/hotspot/user/print', '.tag=b']);
-  await new Promise((r) => setTimeout(r, 40));
-  e.socket.resume();
-  e.send(['/cancel', '=tag=b']);
-  const rest = await e.untilDone('b', 10_000);
-  t.ok(rest.some((w) => w[0] === '!trap'), 'the cancel interrupted the waiting print');
-});
+t.test(
+  'a print larger than the socket buffers waits for the reader and stops when it leaves',
+  async (t) => {
+    const sim = await startTestSimulator(t, { version: '7.17', hotspotUsers: 0 });
+    const menu = sim.data.require('/ip/hotspot/user');
+    const big = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 200; i++) menu.add({ name: `big${i}`, comment: big });
+    const c = await openRaw(t, sim, true);
+    c.socket.pause();
+    c.send(['/ip/hotspot/user/print', '.tag=b']);
+    await new Promise((r) => setTimeout(r, 40));
+    c.socket.resume();
+    const replies = await c.untilDone('b', 10_000);
+    t.equal(replies.length, 201);
+    const d = await openRaw(t, sim, true);
+    d.socket.pause();
+    d.send(['/ip/hotspot/user/print', '.tag=b']);
+    await new Promise((r) => setTimeout(r, 40));
+    d.close();
+    await d.closed;
+    const e = await openRaw(t, sim, true);
+    e.socket.pause();
+    e.send(['/ip/hotspot/user/print', '.tag=b']);
+    await new Promise((r) => setTimeout(r, 40));
+    e.socket.resume();
+    e.send(['/cancel', '=tag=b']);
+    const rest = await e.untilDone('b', 10_000);
+    t.ok(
+      rest.some((w) => w[0] === '!trap'),
+      'the cancel interrupted the waiting print',
+    );
+  },
+);
 
 t.test('a command writes nothing after its end and runs late cleanups at once', async (t) => {
   const { Command } = await import('../../src/simulator/command.js');
