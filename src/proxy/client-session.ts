@@ -99,8 +99,11 @@ export class ClientSession {
   #open = new Set<ClientCommand>();
   #untaggedQueue: ClientCommand[] = [];
   #untaggedActive: ClientCommand | undefined;
-  readonly #closed: Promise<void>;
-  #resolveClosed: () => void = () => undefined;
+  // Declared before #closed, whose initializer assigns it.
+  #resolveClosed!: () => void;
+  readonly #closed = new Promise<void>((resolve) => {
+    this.#resolveClosed = resolve;
+  });
   #onIdle: (() => void)[] = [];
   #isCorked = false;
   readonly #uncork = (): void => {
@@ -111,9 +114,6 @@ export class ClientSession {
   constructor(socket: Duplex, options: ClientSessionOptions) {
     this.#socket = socket;
     this.#options = options;
-    this.#closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve;
-    });
     this.#log = options.logger.child({ connId: options.connId });
     this.#decoder = new Decoder(options.decoderLimits);
     this.#preLoginTimer = setTimeout(() => this.#fatal('login timeout'), options.preLoginTimeoutMs);

@@ -140,6 +140,20 @@ t.test('cancel stops a stream and reports when the router answered', async (t) =
   t.ok(calledAtOnce, 'cancelling a finished command answers at once');
 });
 
+t.test('a cancel the router never answers completes when the connection is lost', async (t) => {
+  const sim = await simulator(t, { streamIntervalMs: 5 });
+  const up = open(sim.port);
+  await up.connect();
+  const stream = collector();
+  const tag = up.send(cmd('/interface/monitor-traffic', '=interface=ether1'), stream);
+  sim.faults.stopAnswering = true;
+  const answered = new Promise<void>((resolve) => up.cancel(tag, resolve));
+  sim.faults.dropAll();
+  await answered;
+  await stream.done;
+  t.equal(stream.error?.code, ErrorCode.UpstreamClosed);
+});
+
 t.test('a fatal from the router closes the session with its reason', async (t) => {
   const sim = await simulator(t);
   const up = open(sim.port);
