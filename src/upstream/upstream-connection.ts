@@ -5,6 +5,7 @@ import { ErrorCode, RosgateError } from '../errors.js';
 import {
   Decoder,
   Sentence,
+  encodeSentence,
   challengeFromHex,
   computeResponse,
   type DecoderLimits,
@@ -52,6 +53,7 @@ interface Pending {
 }
 
 const LOGIN_FAILED = 'upstream login failed';
+const QUIT = encodeSentence(['/quit']);
 
 /**
  * One logged-in session to the router (ROUTEROS-API §3, §4).
@@ -257,10 +259,21 @@ export class UpstreamConnection extends EventEmitter {
     }
   }
 
-  /** Close the session; in-flight commands get `error`. */
+  /**
+   * Log out and close: a ready session sends `/quit` (the router answers
+   * `!fatal` and closes, logging a clean logout, ROUTEROS-API §5) instead of
+   * just dropping the socket. In-flight commands get `error`.
+   */
   close(error?: RosgateError): void {
+    if (this.#state === 'ready') {
+      const socket = this.#socket as net.Socket;
+      socket.end(QUIT);
+      // A router that never closes is cut off after the usual deadline.
+      setTimeout(() => socket.destroy(), this.options.timeoutMs).unref();
+    }
     this.#fail(
       error ?? new RosgateError(ErrorCode.UpstreamClosed, 'router session closed by rosgate'),
+      false,
     );
   }
 
@@ -294,13 +307,13 @@ export class UpstreamConnection extends EventEmitter {
     pending.handler.onReply(sentence, isFinal);
   }
 
-  #fail(error: RosgateError): void {
+  #fail(error: RosgateError, isAbrupt = true): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#closeError = error;
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    this.#socket?.destroy();
+    if (isAbrupt) this.#socket?.destroy();
     for (const p of pending) p.handler.onError(error);
     this.emit('close', error);
   }

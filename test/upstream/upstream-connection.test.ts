@@ -3,6 +3,7 @@ import t from 'tap';
 import { ErrorCode, type RosgateError } from '../../src/errors.js';
 import { Sentence, encodeSentence, type WordInput } from '../../src/protocol/index.js';
 import { startSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { eventually } from '../fixtures/eventually.js';
 import { fakeRouter, tagOf } from '../fixtures/fake-router.js';
 import { UpstreamConnection, type ReplyHandler } from '../../src/upstream/upstream-connection.js';
 
@@ -152,6 +153,41 @@ t.test('a cancel the router never answers completes when the connection is lost'
   await answered;
   await stream.done;
   t.equal(stream.error?.code, ErrorCode.UpstreamClosed);
+});
+
+t.test('close logs out with /quit and the router ends the session', async (t) => {
+  const sim = await simulator(t);
+  const up = open(sim.port);
+  await up.connect();
+  t.equal(sim.counters.sessionsNow, 1);
+  up.close();
+  t.equal(up.state, 'closed');
+  t.ok(await eventually(() => sim.counters.sessionsNow === 0));
+  t.equal(sim.counters.commands['/quit'], 1, 'the router saw a logout, not a dropped socket');
+});
+
+t.test('a router that ignores the logout is cut off after the timeout', async (t) => {
+  // Half-open allowed: this router neither answers /quit nor closes on our FIN.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', () => socket.write(encodeSentence(['!done', '.tag=1'])));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  let socket: net.Socket | undefined;
+  const up = new UpstreamConnection({
+    host: '127.0.0.1',
+    port,
+    username: 'svc',
+    password: 'pw',
+    timeoutMs: 20,
+    connect: (host, p) => (socket = net.connect({ host, port: p })),
+  });
+  await up.connect();
+  up.close();
+  t.equal(socket?.destroyed, false, 'the logout waits for the router first');
+  t.ok(await eventually(() => socket?.destroyed === true), 'then rosgate cuts the socket');
+  server.close();
 });
 
 t.test('a fatal from the router closes the session with its reason', async (t) => {
