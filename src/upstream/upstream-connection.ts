@@ -80,8 +80,6 @@ export class UpstreamConnection extends EventEmitter {
   lastReceivedAt = Date.now();
   /** True while a health probe waits for its answer. */
   isProbing = false;
-  /** Commands sent over this connection's life. */
-  commandsSent = 0;
 
   constructor(options: UpstreamOptions) {
     super();
@@ -212,7 +210,6 @@ export class UpstreamConnection extends EventEmitter {
   #send(sentence: Sentence, command: string, handler: ReplyHandler): string {
     const tag = (this.#nextTag++).toString(36);
     this.#pending.set(tag, { handler, command });
-    this.commandsSent++;
     this.lastActiveAt = Date.now();
     (this.#socket as net.Socket).write(sentence.withTag(tag));
     return tag;
