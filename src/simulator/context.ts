@@ -1,4 +1,4 @@
-import type { Database } from './database.js';
+import { TrapError, type Database } from './database.js';
 import type { ResolvedOptions } from './options.js';
 import type { Prng } from './prng.js';
 import type { Command } from './command.js';
@@ -109,4 +109,15 @@ export function parseDuration(text: string): number | undefined {
   const m = DURATION.exec(text);
   if (m === null) return undefined;
   return Number(m[1]) * (UNIT_SECONDS[m[2] ?? 's'] as number);
+}
+
+/** Refuse the first argument not in `allowed`, as the router does (`unknown parameter`). */
+export function checkArguments(
+  ctx: SimulatorContext,
+  args: Map<string, Buffer>,
+  allowed: ReadonlySet<string>,
+): void {
+  for (const name of args.keys()) {
+    if (!allowed.has(name)) throw new TrapError(ctx.options.unknownParameterMessage(name));
+  }
 }

@@ -1,6 +1,12 @@
 import type { Sentence, WordInput } from '../protocol/index.js';
 import { rowWords, type Command } from './command.js';
-import { markStream, parseDuration, splitList, type SimulatorContext } from './context.js';
+import {
+  checkArguments,
+  markStream,
+  parseDuration,
+  splitList,
+  type SimulatorContext,
+} from './context.js';
 import { TrapError, type Menu, type Row, type Verb } from './database.js';
 import { compileQuery, type QueryPredicate } from './query.js';
 
@@ -75,16 +81,6 @@ export async function runMenuCommand(
     /* c8 ignore next -- only TrapErrors are thrown on purpose; anything else is a bug worth crashing the test on */
     if (!(err instanceof TrapError)) throw err;
     command.fail(err.message, err.category);
-  }
-}
-
-function checkArguments(
-  ctx: SimulatorContext,
-  args: Map<string, Buffer>,
-  allowed: ReadonlySet<string>,
-): void {
-  for (const name of args.keys()) {
-    if (!allowed.has(name)) throw new TrapError(ctx.options.unknownParameterMessage(name));
   }
 }
 

@@ -1,6 +1,12 @@
 import type { Sentence, WordInput } from '../protocol/index.js';
 import { rowWords, type Command } from './command.js';
-import { markStream, parseDuration, splitList, type SimulatorContext } from './context.js';
+import {
+  checkArguments,
+  markStream,
+  parseDuration,
+  splitList,
+  type SimulatorContext,
+} from './context.js';
 import { TrapError, type Row } from './database.js';
 
 /**
@@ -49,16 +55,6 @@ function row(values: Record<string, string>): Row {
   const out: Row = new Map();
   for (const [name, value] of Object.entries(values)) out.set(name, Buffer.from(value, 'latin1'));
   return out;
-}
-
-function checkArguments(
-  ctx: SimulatorContext,
-  args: Map<string, Buffer>,
-  allowed: ReadonlySet<string>,
-): void {
-  for (const name of args.keys()) {
-    if (!allowed.has(name)) throw new TrapError(ctx.options.unknownParameterMessage(name));
-  }
 }
 
 function required(args: Map<string, Buffer>, name: string): Buffer {

@@ -1,14 +1,7 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { eventually } from '../fixtures/eventually.js';
 import { RawClient } from '../fixtures/raw-client.js';
-import { startStack, type Stack } from '../fixtures/stack.js';
-
-async function loggedIn(t: Test, stack: Stack): Promise<RawClient> {
-  const c = await RawClient.connect(stack.port);
-  t.teardown(() => c.close());
-  await c.login('admin', 'secret');
-  return c;
-}
+import { loggedIn, startStack } from '../fixtures/stack.js';
 
 t.test('when the router drops every connection mid-command', async (t) => {
   const stack = await startStack(t, {

@@ -1,14 +1,6 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { encodeSentence } from '../../src/protocol/index.js';
-import { RawClient } from '../fixtures/raw-client.js';
-import { startStack, type Stack } from '../fixtures/stack.js';
-
-async function loggedIn(t: Test, stack: Stack): Promise<RawClient> {
-  const c = await RawClient.connect(stack.port);
-  t.teardown(() => c.close());
-  await c.login('admin', 'secret');
-  return c;
-}
+import { loggedIn, startStack } from '../fixtures/stack.js';
 
 t.test('replies reach the client as the router wrote them', async (t) => {
   const stack = await startStack(t, { sim: { version: '7.19' } });

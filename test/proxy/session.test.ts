@@ -1,21 +1,9 @@
 import net from 'node:net';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { encodeSentences } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { RawClient } from '../fixtures/raw-client.js';
-import { startStack, type Stack } from '../fixtures/stack.js';
-
-async function loggedIn(
-  t: Test,
-  stack: Stack,
-  user = 'admin',
-  password = 'secret',
-): Promise<RawClient> {
-  const c = await RawClient.connect(stack.port);
-  t.teardown(() => c.close());
-  t.same(await c.login(user, password), ['!done']);
-  return c;
-}
+import { loggedIn, startStack, type Stack } from '../fixtures/stack.js';
 
 const identityPrints = (stack: Stack): number =>
   stack.sim.counters.commands['/system/identity/print'] ?? 0;
