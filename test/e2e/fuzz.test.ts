@@ -1,0 +1,116 @@
+import t from 'tap';
+import { encodeSentence } from '../../src/protocol/index.js';
+import { randomInt, seededRandom } from '../fixtures/bytes.js';
+import { fakeRouter, tagOf } from '../fixtures/fake-router.js';
+import { RawClient } from '../fixtures/raw-client.js';
+import { loggedIn, startStack } from '../fixtures/stack.js';
+
+const SEED = Number(process.env.ROSGATE_FUZZ_SEED ?? Date.now() % 1_000_000);
+const ROUNDS = 150;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Words a client might plausibly send, and some it should not. */
+const WORDS = [
+  '/login',
+  '/cancel',
+  '/quit',
+  '#',
+  '/system/identity/print',
+  '/ip/hotspot/user/print',
+  '/ip/hotspot/user/add',
+  '=name=x',
+  '=password=secret',
+  '=tag=1',
+  '.tag=1',
+  '.tag=',
+  '?name=x',
+  '?#|',
+  '=.proplist=name',
+  '=follow=',
+  '!done',
+  '=',
+  '==',
+  '.tag',
+];
+
+function randomInput(random: () => number): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = randomInt(random, 1, 4); i > 0; i--) {
+    if (random() < 0.25) {
+      parts.push(
+        Buffer.from(
+          Array.from({ length: randomInt(random, 1, 40) }, () => randomInt(random, 0, 255)),
+        ),
+      );
+    } else {
+      const words = Array.from(
+        { length: randomInt(random, 1, 5) },
+        () => WORDS[randomInt(random, 0, WORDS.length - 1)] as string,
+      );
+      parts.push(encodeSentence(words));
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+t.test(`random client input never harms rosgate or other clients (seed ${SEED})`, async (t) => {
+  const stack = await startStack(t, {
+    sim: { streamIntervalMs: 5 },
+    config: { limits: { maxClientsPerAddress: ROUNDS + 10, preLoginTimeoutMs: 200 } },
+  });
+  const witness = await loggedIn(t, stack);
+  const random = seededRandom(SEED);
+  for (let round = 0; round < ROUNDS; round++) {
+    const c = await RawClient.connect(stack.port);
+    if (random() < 0.5) await c.login('admin', 'secret');
+    c.sendRaw(randomInput(random));
+    // Give rosgate a moment to answer (a partial sentence gets no answer),
+    // then leave abruptly.
+    await Promise.race([c.waitFor(c.received.length + 1), sleep(20)]);
+    await c.close();
+  }
+  const [, done] = await witness.call(['/system/identity/print', '.tag=w'], 2);
+  t.equal(done, '!done .tag=w', `the witness client still works (seed ${SEED})`);
+  t.ok(stack.router.stats.clientsAccepted >= ROUNDS, 'every fuzz client was served');
+});
+
+t.test(`random router replies fail the commands, not the process (seed ${SEED})`, async (t) => {
+  const random = seededRandom(SEED + 1);
+  const port = await fakeRouter(t, (s, reply, socket) => {
+    if (s.command === '/login') return reply('!done', tagOf(s));
+    // Garbage or a fatal (the session dies), or a stray sentence before
+    // the proper answer.
+    const pick = random();
+    if (pick < 0.2) {
+      socket.write(Buffer.from(Array.from({ length: 8 }, () => randomInt(random, 0, 255))));
+    } else if (pick < 0.3) {
+      reply('!fatal', 'chaos');
+    } else {
+      reply('!re', '=x=1', random() < 0.5 ? tagOf(s) : '.tag=stranger');
+      reply('!done', tagOf(s));
+    }
+  });
+  const stack = await startStack(t, {
+    router: {
+      host: '127.0.0.1',
+      port,
+      pool: {
+        min: 1,
+        max: 2,
+        reconnectInitialDelayMs: 1,
+        reconnectMaxDelayMs: 5,
+        acquireTimeoutMs: 200,
+      },
+      timeoutMs: 200,
+    },
+    config: { users: [{ name: 'u', password: 'p' }] },
+  });
+  const c = await loggedIn(t, stack, 'u', 'p');
+  for (let i = 0; i < 40; i++) c.send('/ip/hotspot/user/print', `.tag=${i}`);
+  for (let i = 0; i < 40; i++) {
+    const tail = await c.untilDone(String(i));
+    t.equal(tail.at(-1), `!done .tag=${i}`, `command ${i} ended with exactly its done`);
+    if (t.counts.fail > 0) break;
+  }
+});
