@@ -158,8 +158,20 @@ export class ClientSession {
         return;
       }
     }
-    if (this.#isBusy) this.#inbox.push(sentence);
-    else this.#handle(sentence);
+    if (!this.#isBusy) this.#handle(sentence);
+    // Held while a login is checked; the in-flight limit bounds this too.
+    else if (this.#inbox.length < this.#options.maxInFlightPerClient) this.#inbox.push(sentence);
+    else this.#refuseOverLimit(sentence.tag);
+  }
+
+  #refuseOverLimit(tag: Buffer | undefined): void {
+    this.#options.stats.refusedInFlight++;
+    this.#write(
+      encodeTrapDone(
+        tag,
+        `too many commands in flight (limit ${this.#options.maxInFlightPerClient})`,
+      ),
+    );
   }
 
   #handle(sentence: Sentence): void {
@@ -266,13 +278,7 @@ export class ClientSession {
   #submit(sentence: Sentence): void {
     const tag = sentence.tag;
     if (this.#open.size >= this.#options.maxInFlightPerClient) {
-      this.#options.stats.refusedInFlight++;
-      this.#write(
-        encodeTrapDone(
-          tag,
-          `too many commands in flight (limit ${this.#options.maxInFlightPerClient})`,
-        ),
-      );
+      this.#refuseOverLimit(tag);
       return;
     }
     const command: ClientCommand = {

@@ -71,6 +71,29 @@ t.test('commands pipelined behind a login wait for it and then run', async (t) =
   t.ok(lines.includes('!done .tag=c'), 'and the session keeps its first login');
 });
 
+t.test('commands held behind a slow second login are bounded by the in-flight limit', async (t) => {
+  const stack = await startStack(t, { config: { limits: { maxInFlightPerClient: 2 } } });
+  const c = await loggedIn(t, stack);
+  stack.sim.faults.latencyMs = 30; // the router takes its time to check the second login
+  c.sendRaw(
+    encodeSentences([
+      ['/login', '=name=admin', '=password=other', '.tag=l'],
+      ['/system/identity/print', '.tag=1'],
+      ['/system/identity/print', '.tag=2'],
+      ['/system/identity/print', '.tag=3'],
+    ]),
+  );
+  t.same(await c.untilDone('3'), [
+    '!trap =message=too many commands in flight (limit 2) .tag=3',
+    '!done .tag=3',
+  ]);
+  await c.untilDone('2');
+  t.ok(
+    c.received.some((s) => s.toString() === '!done .tag=1'),
+    'the held commands ran after the login',
+  );
+});
+
 t.test('a client that never logs in is closed when its time is up', async (t) => {
   const stack = await startStack(t, { config: { limits: { preLoginTimeoutMs: 20 } } });
   const c = await RawClient.connect(stack.port);
