@@ -108,6 +108,13 @@ export class ProxyListener {
       });
       this.#tls = { server, options: options.tls };
     }
+    // A server error (a port taken at start, accept failing under EMFILE)
+    // is logged; unhandled it would end the process.
+    for (const server of [this.#server, this.#tls?.server]) {
+      server?.on('error', (err: NodeJS.ErrnoException) =>
+        options.logger.error({ code: err.code, err: err.message }, 'client listener error'),
+      );
+    }
   }
 
   /** Open sessions. */
