@@ -104,8 +104,8 @@ async function demo(argv: string[], io: CliIo): Promise<Running> {
     version: values['router-version'] ?? '7.19',
     hotspotUsers: 500,
   });
-  // PROXY_PORT and LOG_LEVEL apply as they do for `start`; nothing else of
-  // the environment does (the demo's router is the simulator).
+  // LOG_LEVEL and PROXY_PORT apply as they do for `start` (--port wins over
+  // PROXY_PORT); nothing else of the environment does: the router is the simulator.
   const { config } = validateConfig(
     {
       routers: [
@@ -118,7 +118,10 @@ async function demo(argv: string[], io: CliIo): Promise<Running> {
         },
       ],
     },
-    { PROXY_PORT: io.env.PROXY_PORT, LOG_LEVEL: io.env.LOG_LEVEL },
+    {
+      PROXY_PORT: values.port === undefined ? io.env.PROXY_PORT : undefined,
+      LOG_LEVEL: io.env.LOG_LEVEL,
+    },
   );
   const logger = createLogger(config.log.level, io.stdout);
   const app = createApp(config, logger);

@@ -99,7 +99,7 @@ t.test(
 );
 
 t.test('demo runs rosgate in front of the simulator and says how to connect', async (t) => {
-  const x = io();
+  const x = io({ PROXY_PORT: '1' }); // --port wins over the environment
   const running = (await runCli(['demo', '--port', '0'], x)) as Running;
   t.teardown(() => running.stop());
   t.match(x.out(), /user admin, password admin/);
