@@ -90,7 +90,7 @@ export class Pool extends EventEmitter {
     this.#random = random;
   }
 
-  /** Open `min` sessions and start health checks. Resolves once one is ready or the first attempt failed. */
+  /** Open `min` sessions in the background and start the health checks. */
   start(): void {
     this.#fill();
     const interval = Math.max(
@@ -250,7 +250,6 @@ export class Pool extends EventEmitter {
           this.#ready.delete(connection);
           this.#fill();
         });
-        this.emit('connect', connection);
         this.#serveWaiters();
       },
       (error: RosgateError) => {
