@@ -36,6 +36,32 @@ export const ErrorCode = {
   RateLimited: 'ROSGATE_RATE_LIMITED',
   /** The circuit breaker is open. */
   BreakerOpen: 'ROSGATE_BREAKER_OPEN',
+  /** A command got no reply from the router for too long, and was cancelled there. */
+  CommandTimeout: 'ROSGATE_COMMAND_TIMEOUT',
+  /** A command was cancelled before it reached the router. */
+  Interrupted: 'ROSGATE_INTERRUPTED',
+  /** A command arrived before the client logged in. */
+  NotLoggedIn: 'ROSGATE_NOT_LOGGED_IN',
+  /** Wrong user name or password. */
+  LoginInvalid: 'ROSGATE_LOGIN_INVALID',
+  /** The client did not log in in time. */
+  LoginTimeout: 'ROSGATE_LOGIN_TIMEOUT',
+  /** A legacy challenge login that rosgate cannot check (no plaintext secret known). */
+  LegacyLoginUnsupported: 'ROSGATE_LEGACY_LOGIN_UNSUPPORTED',
+  /** The source address or user is locked out after failed logins. */
+  LockedOut: 'ROSGATE_LOCKED_OUT',
+  /** An attribute value broke an input rule. */
+  InputInvalid: 'ROSGATE_INPUT_INVALID',
+  /** A client read its replies too slowly and was disconnected. */
+  SlowClient: 'ROSGATE_SLOW_CLIENT',
+  /** The answer rosgate gives node-routeros' `#` keepalive when configured to trap. */
+  Keepalive: 'ROSGATE_KEEPALIVE',
+  /** A client broke the protocol (framing, too many sentences before login). */
+  ClientProtocol: 'ROSGATE_CLIENT_PROTOCOL',
+  /** Too many connections (in total or from one address). */
+  TooManyConnections: 'ROSGATE_TOO_MANY_CONNECTIONS',
+  /** Something in rosgate itself failed; the details stay in the log. */
+  Internal: 'ROSGATE_INTERNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

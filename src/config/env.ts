@@ -5,6 +5,8 @@
  * counts as unset (`FOO=` in a compose file).
  */
 
+import { sectionEnvVariables, type EnvType } from './sections.js';
+
 /** Environment variables for the first router, and the router key each sets. */
 export const ROUTER_ENV_VARIABLES = Object.freeze({
   MIKROTIK_HOST: ['host'],
@@ -44,6 +46,25 @@ const NUMERIC = new Set([
   'HEALTH_CHECK_INTERVAL',
   'MONITORING_PORT',
 ]);
+
+/** Boolean variables accept these spellings (any case). */
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+/**
+ * A section variable's text as its type; text that does not fit stays a
+ * string so validation names the variable and the rule.
+ */
+function typedValue(type: EnvType, value: string): unknown {
+  const trimmed = value.trim();
+  if (type === 'number') return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : value;
+  if (type === 'boolean') {
+    const word = trimmed.toLowerCase();
+    if (TRUE_WORDS.has(word)) return true;
+    if (FALSE_WORDS.has(word)) return false;
+  }
+  return value;
+}
 
 /** The raw configuration with the environment applied. */
 export interface EnvOverlay {
@@ -112,6 +133,12 @@ export function applyEnvironment(raw: unknown, env: NodeJS.ProcessEnv): EnvOverl
   for (const [name, keys] of Object.entries(GLOBAL_ENV_VARIABLES)) {
     const value = given(name);
     if (value !== undefined) set(root, keys, envValue(name, value), '', name, origins);
+  }
+
+  for (const [name, binding] of sectionEnvVariables()) {
+    const value = given(name);
+    if (value !== undefined)
+      set(root, binding.keys, typedValue(binding.type, value), '', name, origins);
   }
 
   let routers = root['routers'];

@@ -10,3 +10,5 @@ export * from './validate.js';
 export * from './load.js';
 export * from './redact.js';
 export * from './config-error.js';
+export * from './sections.js';
+export { Checker, type Mapping } from './checker.js';

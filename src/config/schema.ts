@@ -4,6 +4,8 @@
  * below; environment variables override the first router (see `env.ts`).
  */
 
+import type { SectionsConfig } from './sections.js';
+
 /** Log levels pino understands, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -211,7 +213,7 @@ export interface ShutdownConfig {
 }
 
 /** A complete, validated configuration. */
-export interface RosgateConfig {
+export interface RosgateConfig extends SectionsConfig {
   /** May be empty; `main.ts` then refuses to start (warning `ROSGATE_CONFIG_NO_ROUTERS`). */
   readonly routers: readonly RouterConfig[];
   /** Empty means clients are authenticated against the router itself. */
