@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { createConfigError } from './config-error.js';
-import { applyEnvironment, isMapping, joinPath } from './env.js';
+import { applyEnvironment, joinPath } from './env.js';
 import {
   ConfigWarningCode,
   DEFAULT_LIMITS,
@@ -21,7 +21,6 @@ import {
   ROUTER_SESSIONS_WARN_ABOVE,
   TLS_VERSIONS,
   UPSTREAM_TLS_MODES,
-  type ConfigWarning,
   type LimitsConfig,
   type ListenConfig,
   type LoadedConfig,
