@@ -5,6 +5,7 @@
  * variables. `validateConfig()` checks every section listed in
  * {@link SECTIONS}, and `RosgateConfig` carries each under its key.
  */
+import { z } from 'zod';
 import type { Checker } from './checker.js';
 
 /** How an environment variable's text becomes a config value. */
@@ -58,6 +59,68 @@ export function sectionEnvVariables(): Map<string, EnvBinding> {
     for (const [name, binding] of Object.entries(section.env ?? {})) {
       out.set(name, { keys: [section.key, ...binding.keys], type: binding.type });
     }
+  }
+  return out;
+}
+
+/** A zod issue as the config's own wording: `must be an integer >= 1`, `is not a known key`. */
+function ruleOf(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'too_small':
+      return `must be ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}`;
+    case 'too_big':
+      return `must be ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}`;
+    case 'invalid_type':
+      return issue.expected === 'int' ? 'must be an integer' : `must be ${article(issue.expected)}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map(String).join(', ')}`;
+    default:
+      return issue.message.startsWith('must ') ? issue.message : `is invalid: ${issue.message}`;
+  }
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/**
+ * A section declared once as a zod schema: validation with the config's
+ * wording, defaults from the schema, and JSON Schema for editors and the
+ * Helm chart from the same declaration. The schema should be `.strict()`
+ * so unknown keys are errors, and give every key a `.default()`.
+ */
+export function zodSection<S extends z.ZodType>(
+  key: string,
+  schema: S,
+  env: Readonly<Record<string, EnvBinding>> = {},
+): ConfigSection<z.output<S>> & { readonly schema: S } {
+  return {
+    key,
+    schema,
+    env,
+    defaults: schema.parse({}),
+    check(c, raw) {
+      const result = schema.safeParse(raw ?? {});
+      if (result.success) return result.data;
+      for (const issue of result.error.issues) {
+        if (issue.code === 'unrecognized_keys') {
+          for (const name of issue.keys)
+            c.problem(pathText([key, ...issue.path, name]), 'is not a known key');
+        } else {
+          c.problem(pathText([key, ...issue.path]), ruleOf(issue));
+        }
+      }
+      return schema.parse({});
+    },
+  };
+}
+
+/** `['cache', 'rules', 0, 'ttlMs']` -> `cache.rules[0].ttlMs`. */
+function pathText(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
   }
   return out;
 }
