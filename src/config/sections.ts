@@ -7,6 +7,8 @@
  */
 import { z } from 'zod';
 import type { Checker } from './checker.js';
+import { auditSection } from './audit.js';
+import { flowSection } from './flow.js';
 
 /** How an environment variable's text becomes a config value. */
 export type EnvType = 'number' | 'boolean' | 'string';
@@ -34,7 +36,10 @@ export interface ConfigSection<T> {
 }
 
 /** Every section, by key. Add a line here when a stage adds its section. */
-export const SECTIONS = {} as const satisfies Record<string, ConfigSection<unknown>>;
+export const SECTIONS = {
+  audit: auditSection,
+  flow: flowSection,
+} as const satisfies Record<string, ConfigSection<unknown>>;
 
 type Sections = typeof SECTIONS;
 

@@ -1,0 +1,110 @@
+/**
+ * The `flow` section: the flow-control stage (src/flow), which protects each
+ * router with a token bucket, a fair priority queue, a concurrency cap, a
+ * circuit breaker and command timeouts. Declared once as a zod schema.
+ */
+import { z } from 'zod';
+import { zodSection } from './sections.js';
+
+const MAX_DELAY_MS = 2_147_483_647;
+const ms = z.number().int().min(0).max(MAX_DELAY_MS);
+const count = z.number().int().min(1);
+
+/**
+ * A priority rule: commands of `user` (any when absent) on menus matching
+ * `path` (a glob: `*` is one path segment, `**` any number of them) with verb
+ * `verb` (any when absent) get `priority`. The first matching rule wins;
+ * commands no rule matches get the built-in priorities.
+ */
+const priorityRuleSchema = z
+  .object({
+    user: z.string().min(1).optional(),
+    path: z.string().regex(/^\/\S*$/, 'must be a menu path glob starting with /'),
+    verb: z.string().min(1).optional(),
+    priority: z.enum(['high', 'normal', 'low']),
+  })
+  .strict();
+
+/** The `flow` section's schema. */
+export const flowSchema = z
+  .object({
+    /** The token bucket, and the queue where commands wait for a token or a slot. */
+    rateLimit: z
+      .object({
+        /** Off, commands never wait for a token (they may still wait for a slot). @default true */
+        enabled: z.boolean().default(true),
+        /** Tokens the bucket holds: the burst a router accepts at once. @default 100 */
+        bucketSize: count.default(100),
+        /** Tokens added every refillIntervalMs. @default 10 */
+        refillTokens: count.default(10),
+        /** @default 100 */
+        refillIntervalMs: ms.min(1).default(100),
+        /** Most commands waiting per router; past it commands are refused. @default 1000 */
+        maxQueue: z.number().int().min(0).default(1000),
+        /** Longest a command waits before it is refused. @default 30000 */
+        maxWaitMs: ms.min(1).default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Priorities within a client's turn in the fair queue. */
+    priority: z
+      .object({
+        /** Off, every command is `normal`; clients are still served in turn. @default true */
+        enabled: z.boolean().default(true),
+        /** A waiting command rises one level per agingMs waited, so low never starves. @default 5000 */
+        agingMs: ms.min(1).default(5000),
+        /** Rules checked before the built-in priorities. @default [] */
+        rules: z.array(priorityRuleSchema).default(() => []),
+      })
+      .strict()
+      .prefault({}),
+    /** Most commands running on the router at once, across all clients. @default 16 */
+    maxConcurrency: count.default(16),
+    /** Whether streams (listen, follow, interval, monitor-traffic, ping, torch) take a slot. @default false */
+    streamsHoldSlot: z.boolean().default(false),
+    /** The circuit breaker (opossum), one per router. */
+    breaker: z
+      .object({
+        /** @default true */
+        enabled: z.boolean().default(true),
+        /** Failures within monitoringMs that open the circuit. @default 5 */
+        threshold: count.default(5),
+        /** How long the circuit stays open before one probe may close it. @default 60000 */
+        resetTimeoutMs: ms.min(1).default(60_000),
+        /** The rolling window failures are counted in. @default 10000 */
+        monitoringMs: ms.min(10).default(10_000),
+        /** Fewest commands within monitoringMs before the circuit may open. @default 5 */
+        volumeThreshold: count.default(5),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * A command with no reply for this long is cancelled on the router and
+     * refused. @default the router's timeoutMs
+     */
+    commandIdleTimeoutMs: ms.min(1).optional(),
+    /** Longest a stream may run before it is cancelled; 0 never. @default 0 */
+    maxStreamMs: ms.default(0),
+    /** A command running longer than this is logged and counted as slow; 0 never. @default 5000 */
+    slowCommandMs: ms.default(5000),
+  })
+  .strict();
+
+/** The validated `flow` section. */
+export type FlowConfig = z.output<typeof flowSchema>;
+
+/** The `flow` config section with its environment variables. */
+export const flowSection = zodSection('flow', flowSchema, {
+  ENABLE_RATE_LIMITING: { keys: ['rateLimit', 'enabled'], type: 'boolean' },
+  RATE_LIMIT_BUCKET_SIZE: { keys: ['rateLimit', 'bucketSize'], type: 'number' },
+  RATE_LIMIT_REFILL_RATE: { keys: ['rateLimit', 'refillTokens'], type: 'number' },
+  RATE_LIMIT_REFILL_INTERVAL: { keys: ['rateLimit', 'refillIntervalMs'], type: 'number' },
+  MAX_RATE_LIMIT_QUEUE: { keys: ['rateLimit', 'maxQueue'], type: 'number' },
+  ENABLE_PRIORITY_QUEUE: { keys: ['priority', 'enabled'], type: 'boolean' },
+  MAX_CONCURRENCY: { keys: ['maxConcurrency'], type: 'number' },
+  ENABLE_CIRCUIT_BREAKER: { keys: ['breaker', 'enabled'], type: 'boolean' },
+  CIRCUIT_BREAKER_THRESHOLD: { keys: ['breaker', 'threshold'], type: 'number' },
+  CIRCUIT_BREAKER_TIMEOUT: { keys: ['breaker', 'resetTimeoutMs'], type: 'number' },
+  CIRCUIT_BREAKER_MONITORING: { keys: ['breaker', 'monitoringMs'], type: 'number' },
+  SLOW_QUERY_THRESHOLD: { keys: ['slowCommandMs'], type: 'number' },
+});
