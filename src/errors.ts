@@ -62,6 +62,10 @@ export const ErrorCode = {
   TooManyConnections: 'ROSGATE_TOO_MANY_CONNECTIONS',
   /** Something in rosgate itself failed; the details stay in the log. */
   Internal: 'ROSGATE_INTERNAL',
+  /** Audit records were dropped: the audit disk is too slow or failing. */
+  AuditDropped: 'ROSGATE_AUDIT_DROPPED',
+  /** Writing the audit trail to disk failed. */
+  AuditWrite: 'ROSGATE_AUDIT_WRITE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
