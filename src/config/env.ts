@@ -30,6 +30,8 @@ export const ROUTER_ENV_VARIABLES = Object.freeze({
 /** Environment variables for global settings, and the key each sets. */
 export const GLOBAL_ENV_VARIABLES = Object.freeze({
   MONITORING_PORT: ['monitoring', 'port'],
+  /** The admin port's bearer token; wins over `monitoring.token`, `tokenEnv` and `tokenFile`. */
+  MONITORING_TOKEN: ['monitoring', 'token'],
   LOG_LEVEL: ['log', 'level'],
 } as const satisfies Record<string, readonly string[]>);
 

@@ -39,7 +39,8 @@ export function parseConfigYaml(text: string, file: string): unknown {
 
 /**
  * The paths, as written, of the files the config names: every `passwordFile`,
- * and each router's `tls.certFile`, `tls.keyFile` and `upstreamCaFile`.
+ * each router's `tls.certFile`, `tls.keyFile` and `upstreamCaFile`, and
+ * `monitoring.tokenFile`.
  */
 function referencedFilePaths(raw: unknown): Set<string> {
   const paths = new Set<string>();
@@ -47,6 +48,7 @@ function referencedFilePaths(raw: unknown): Set<string> {
   const add = (node: unknown, key: string): void => {
     if (isMapping(node) && typeof node[key] === 'string') paths.add(node[key]);
   };
+  add(raw['monitoring'], 'tokenFile');
   for (const section of [raw['routers'], raw['users']]) {
     if (!Array.isArray(section)) continue;
     for (const item of section) {

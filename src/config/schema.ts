@@ -194,12 +194,41 @@ export interface LimitsConfig {
   readonly keepaliveReply: KeepaliveReply;
 }
 
-/** The HTTP port for /monitoring and Prometheus metrics. */
+/** Endpoints of the admin port that answer without a token unless listed in `requireTokenFor`. */
+export const OPEN_ENDPOINTS = ['live', 'ready', 'metrics'] as const;
+export type OpenEndpoint = (typeof OPEN_ENDPOINTS)[number];
+
+/**
+ * The HTTP port for /monitoring and Prometheus metrics. The keys after
+ * `port` are present only when configured; src/admin applies their defaults.
+ */
 export interface MonitoringConfig {
   /** @default '0.0.0.0' */
   readonly host: string;
   /** Env `MONITORING_PORT`. @default 9728 */
   readonly port: number;
+  /**
+   * The bearer token every endpoint but the open ones requires, resolved
+   * from env `MONITORING_TOKEN` (which wins), `token`, `tokenEnv` or
+   * `tokenFile`; at least 16 characters. Never log it: use `redactConfig()`.
+   * @default none (only the open endpoints answer)
+   */
+  readonly token?: string;
+  /** The environment variable `token` was read from, when set that way. */
+  readonly tokenEnv?: string;
+  /** The file `token` was read from (one trailing newline trimmed), when set that way. */
+  readonly tokenFile?: string;
+  /** Open endpoints that require the token too. @default [] */
+  readonly requireTokenFor?: readonly OpenEndpoint[];
+  readonly readiness?: {
+    /** `ready` also needs a logged-in session to every router. @default false */
+    readonly requireRouter: boolean;
+  };
+  /**
+   * Every this many ms rosgate counts `/ip/hotspot/active` and `/ppp/active`
+   * itself (`count-only` prints); 0 counts only what clients print. @default 0
+   */
+  readonly businessPollMs?: number;
 }
 
 export interface LogConfig {

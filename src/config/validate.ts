@@ -6,7 +6,6 @@ import {
   DEFAULT_LIMITS,
   DEFAULT_LISTEN,
   DEFAULT_LOG_LEVEL,
-  DEFAULT_MONITORING,
   DEFAULT_POOL,
   DEFAULT_ROUTER,
   DEFAULT_SHUTDOWN_GRACE_MS,
@@ -29,6 +28,7 @@ import {
   type RouterConfig,
   type TlsListenConfig,
 } from './schema.js';
+import { checkMonitoring } from './monitoring.js';
 import { isPasswordHash } from './secrets.js';
 import { Checker, MAX_COUNT, type Mapping, type SecretFiles } from './checker.js';
 import { SECTIONS, checkSections } from './sections.js';
@@ -427,7 +427,7 @@ export function validateConfig(
     '',
   );
 
-  const monitoring = checkListen(c, root['monitoring'], 'monitoring', DEFAULT_MONITORING);
+  const monitoring = checkMonitoring(c, root['monitoring'], env);
   const clash = ports.find((p) => p.port === monitoring.port && monitoring.port !== 0);
   if (clash !== undefined)
     c.problem('monitoring.port', `is already used by ${c.label(clash.path)}`);
