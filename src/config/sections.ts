@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { Checker } from './checker.js';
 import { auditSection } from './audit.js';
+import { cacheSection } from './cache.js';
 import { flowSection } from './flow.js';
 
 /** How an environment variable's text becomes a config value. */
@@ -38,6 +39,7 @@ export interface ConfigSection<T> {
 /** Every section, by key. Add a line here when a stage adds its section. */
 export const SECTIONS = {
   audit: auditSection,
+  cache: cacheSection,
   flow: flowSection,
 } as const satisfies Record<string, ConfigSection<unknown>>;
 
