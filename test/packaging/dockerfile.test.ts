@@ -50,16 +50,24 @@ t.test('the image builds in one stage and runs in another on Node 20', async (t)
   t.match(runs, /npm prune --omit=dev\b/);
 });
 
-t.test('the runtime stage takes only the pruned dependencies, the build and config.yaml', async (t) => {
-  const copies = argsOf(runtime, 'COPY');
-  t.same(copies, [
-    '--from=build /src/package.json ./',
-    '--from=build /src/node_modules ./node_modules',
-    '--from=build /src/dist ./dist',
-    'config.yaml /etc/rosgate/config.yaml',
-  ]);
-  t.same(argsOf(runtime, 'ENV').join(' ').match(/NODE_ENV=\S+/)?.[0], 'NODE_ENV=production');
-});
+t.test(
+  'the runtime stage takes only the pruned dependencies, the build and config.yaml',
+  async (t) => {
+    const copies = argsOf(runtime, 'COPY');
+    t.same(copies, [
+      '--from=build /src/package.json ./',
+      '--from=build /src/node_modules ./node_modules',
+      '--from=build /src/dist ./dist',
+      'config.yaml /etc/rosgate/config.yaml',
+    ]);
+    t.same(
+      argsOf(runtime, 'ENV')
+        .join(' ')
+        .match(/NODE_ENV=\S+/)?.[0],
+      'NODE_ENV=production',
+    );
+  },
+);
 
 t.test('the image runs as a numeric non-root user, so runAsNonRoot can check it', async (t) => {
   const users = argsOf(runtime, 'USER');
@@ -69,14 +77,17 @@ t.test('the image runs as a numeric non-root user, so runAsNonRoot can check it'
   t.not(Number(uid), 0);
 });
 
-t.test('node runs rosgate directly in exec form, never npm start, with the shipped config', async (t) => {
-  const [entrypoint] = argsOf(runtime, 'ENTRYPOINT');
-  const [cmd] = argsOf(runtime, 'CMD');
-  t.same(JSON.parse(String(entrypoint)), ['node', 'dist/main.js']);
-  t.same(JSON.parse(String(cmd)), ['--config', '/etc/rosgate/config.yaml']);
-  t.notMatch(dockerfile, /npm start/);
-  t.same(argsOf(runtime, 'STOPSIGNAL'), ['SIGTERM']);
-});
+t.test(
+  'node runs rosgate directly in exec form, never npm start, with the shipped config',
+  async (t) => {
+    const [entrypoint] = argsOf(runtime, 'ENTRYPOINT');
+    const [cmd] = argsOf(runtime, 'CMD');
+    t.same(JSON.parse(String(entrypoint)), ['node', 'dist/main.js']);
+    t.same(JSON.parse(String(cmd)), ['--config', '/etc/rosgate/config.yaml']);
+    t.notMatch(dockerfile, /npm start/);
+    t.same(argsOf(runtime, 'STOPSIGNAL'), ['SIGTERM']);
+  },
+);
 
 t.test('the image exposes the API, API-SSL and admin ports', async (t) => {
   t.same(argsOf(runtime, 'EXPOSE').join(' ').split(' ').sort(), ['8728', '8729', '9728']);
