@@ -13,13 +13,18 @@ import {
 } from './proxy/authenticator.js';
 import { ProxyListener } from './proxy/listener.js';
 import { createProxyStats, type ProxyStats } from './proxy/stats.js';
+import { compose, type CommandHandler, type Stage } from './pipeline.js';
 import { Pool } from './upstream/pool.js';
+import { createUpstreamHandler } from './upstream/upstream-handler.js';
 import { UpstreamConnection } from './upstream/upstream-connection.js';
+import type { RosgateError } from './errors.js';
 
 /** One router as the running app holds it. */
 export interface RouterRuntime {
   readonly config: RouterConfig;
   readonly pool: Pool;
+  /** The router's command pipeline, outermost stage first. */
+  readonly handler: CommandHandler;
   readonly listener: ProxyListener;
   readonly stats: ProxyStats;
   /** The port clients connect to (known after `start()`). */
@@ -86,6 +91,8 @@ export function createApp(config: RosgateConfig, logger: Logger): App {
     async stop(graceMs = config.shutdown.graceMs) {
       if (!isStarted) return;
       isStarted = false;
+      // Drain: no new clients; connected ones are served until they leave
+      // or the grace period ends; then what still runs is cancelled.
       await Promise.all(routers.map((r) => r.listener.close(graceMs)));
       for (const r of routers) r.pool.close();
     },
@@ -141,12 +148,13 @@ function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger
       username,
       password,
       timeoutMs: router.timeoutMs,
+      maxWriteBufferBytes: router.pool.maxWriteBufferBytes,
       ...(upstreamTls === undefined ? {} : { tls: upstreamTls }),
     });
   const pool = new Pool(router.pool, () => connect(router.username, router.password));
-  pool.on('connectError', (err: Error) =>
-    logger.warn({ err: err.message }, 'router session failed to open'),
-  );
+  logRouterHealth(pool, logger);
+  const stages: Stage[] = [];
+  const handler = compose(stages, createUpstreamHandler(pool));
   const stats = createProxyStats();
   const { limits } = config;
   const listener = new ProxyListener({
@@ -155,6 +163,8 @@ function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger
     port: router.listen.port,
     maxClients: limits.maxClients,
     maxClientsPerAddress: limits.maxClientsPerAddress,
+    backlog: limits.listenBacklog,
+    keepAliveMs: limits.clientKeepAliveMs,
     ...(router.tls === undefined
       ? {}
       : {
@@ -167,17 +177,23 @@ function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger
     logger,
     stats,
     session: {
-      upstream: pool,
+      handler,
       authenticator: authenticatorFor(config, router, connect),
       decoderLimits: {
         maxWordBytes: limits.maxWordBytes,
         maxWordsPerSentence: limits.maxWordsPerSentence,
         maxSentenceBytes: limits.maxSentenceBytes,
       },
+      preLoginDecoderLimits: {
+        maxWordBytes: Math.min(limits.maxWordBytes, limits.preLoginMaxSentenceBytes),
+        maxWordsPerSentence: Math.min(limits.maxWordsPerSentence, 32),
+        maxSentenceBytes: Math.min(limits.maxSentenceBytes, limits.preLoginMaxSentenceBytes),
+      },
       maxInFlightPerClient: limits.maxInFlightPerClient,
       maxOutputBufferBytes: limits.maxOutputBufferBytes,
       preLoginMaxSentences: limits.preLoginMaxSentences,
       preLoginTimeoutMs: limits.preLoginTimeoutMs,
+      clientIdleTimeoutMs: limits.clientIdleTimeoutMs,
       emptyReplies: router.emptyReplies,
       keepaliveReply: limits.keepaliveReply,
     },
@@ -185,11 +201,37 @@ function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger
   return {
     config: router,
     pool,
+    handler,
     listener,
     stats,
     port: router.listen.port,
     tlsPort: router.tls?.port,
   };
+}
+
+/**
+ * One line when the router becomes unreachable and one when it is back;
+ * each session that ends is logged once with its reason. Repeated connect
+ * failures during an outage go to debug, not one warning per retry.
+ */
+function logRouterHealth(pool: Pool, logger: Logger): void {
+  let isDown = false;
+  pool.on('connectError', (err: RosgateError) => {
+    if (isDown) {
+      logger.debug({ code: err.code, err: err.message }, 'router session failed to open');
+      return;
+    }
+    isDown = true;
+    logger.warn({ code: err.code, err: err.message }, 'router unreachable; retrying');
+  });
+  pool.on('sessionOpened', () => {
+    if (!isDown) return;
+    isDown = false;
+    logger.info('router reachable again');
+  });
+  pool.on('sessionClosed', (err: RosgateError) =>
+    logger.info({ code: err.code, reason: err.message }, 'router session closed'),
+  );
 }
 
 function authenticatorFor(
@@ -198,7 +240,12 @@ function authenticatorFor(
   connect: (username: string, password: string) => UpstreamConnection,
 ): Authenticator {
   if (config.users.length === 0) {
-    return new RouterAuthenticator({ connect, ttlMs: config.limits.loginCacheTtlMs });
+    return new RouterAuthenticator({
+      connect,
+      ttlMs: config.limits.loginCacheTtlMs,
+      failureTtlMs: config.limits.loginFailureCacheTtlMs,
+      maxConcurrentChecks: config.limits.maxConcurrentLoginChecks,
+    });
   }
   const users = config.users.filter(
     (u) => u.routers === undefined || u.routers.includes(router.name),

@@ -7,11 +7,15 @@ runCli(process.argv.slice(2), {
   stderr: process.stderr,
   env: process.env,
   onStopSignal: (stop) => {
+    // The first signal drains (see App.stop); a second one exits at once.
+    let isStopping = false;
     const onSignal = (): void => {
+      if (isStopping) process.exit(1);
+      isStopping = true;
       void stop().then(() => process.exit(0));
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   },
 }).then(
   (result) => {

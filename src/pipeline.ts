@@ -13,7 +13,7 @@
  * protocol and errors, so every module may depend on it.
  */
 import { RosgateError, ErrorCode, isRosgateError } from './errors.js';
-import type { Sentence } from './protocol/index.js';
+import { Sentence, TrapCategory, doneWords, trapWords } from './protocol/index.js';
 
 /** Everything a stage may know about one client command. */
 export interface CommandContext {
@@ -116,6 +116,21 @@ export const SETTLED: Exchange = Object.freeze({
     onAnswered();
   },
 });
+
+const INTERRUPTED_TRAP = Sentence.from(
+  trapWords(undefined, 'interrupted', TrapCategory.Interrupted),
+);
+const DONE = Sentence.from(doneWords(undefined));
+
+/**
+ * End a command that never reached the router as the router ends a
+ * cancelled one: `!trap =category=2 =message=interrupted`, then `!done`
+ * (ROUTEROS-API §5).
+ */
+export function answerInterrupted(sink: CommandSink): void {
+  sink.reply(INTERRUPTED_TRAP);
+  sink.done(DONE);
+}
 
 /** Splits a command word into its menu path and verb: `/ip/address/print` -> `/ip/address`, `print`. */
 export function splitCommand(command: string): { path: string; verb: string } {

@@ -91,6 +91,11 @@ export interface PoolConfig {
   readonly reconnectMaxDelayMs: number;
   /** Commands running at once on one router session. @default 64 */
   readonly maxInFlightPerSession: number;
+  /**
+   * Bytes queued towards the router past which a session gets no new
+   * command until the router reads them. @default 1048576 (1 MiB)
+   */
+  readonly maxWriteBufferBytes: number;
 }
 
 /** One router rosgate fronts; each has its own listener and pool. */
@@ -190,6 +195,18 @@ export interface LimitsConfig {
   readonly preLoginTimeoutMs: number;
   /** How long a login the router verified is remembered; 0 disables. @default 60000 */
   readonly loginCacheTtlMs: number;
+  /** How long a password the router refused is remembered; 0 disables. @default 5000 */
+  readonly loginFailureCacheTtlMs: number;
+  /** Logins checked against the router at once. @default 4 */
+  readonly maxConcurrentLoginChecks: number;
+  /** Largest word and sentence a client may send before it has logged in. @default 8192 */
+  readonly preLoginMaxSentenceBytes: number;
+  /** A logged-in client with nothing running is closed after this long silent; 0 never. @default 0 */
+  readonly clientIdleTimeoutMs: number;
+  /** TCP keepalive delay on client sockets (vanished peers are found). @default 60000 */
+  readonly clientKeepAliveMs: number;
+  /** Connections the kernel queues before rosgate accepts them. @default 4096 */
+  readonly listenBacklog: number;
   /** Answer to node-routeros' `#` keepalive. @default 'done' */
   readonly keepaliveReply: KeepaliveReply;
 }
@@ -311,6 +328,8 @@ export const DEFAULT_POOL: PoolConfig = Object.freeze({
   reconnectMaxDelayMs: 10_000,
   /** @default 64 */
   maxInFlightPerSession: 64,
+  /** @default 1048576 (1 MiB) */
+  maxWriteBufferBytes: 1024 * 1024,
 });
 
 /** Listener defaults. */
@@ -375,6 +394,18 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   preLoginTimeoutMs: 10_000,
   /** @default 60000 */
   loginCacheTtlMs: 60_000,
+  /** @default 5000 */
+  loginFailureCacheTtlMs: 5000,
+  /** @default 4 */
+  maxConcurrentLoginChecks: 4,
+  /** @default 8192 */
+  preLoginMaxSentenceBytes: 8192,
+  /** @default 0 */
+  clientIdleTimeoutMs: 0,
+  /** @default 60000 */
+  clientKeepAliveMs: 60_000,
+  /** @default 4096 */
+  listenBacklog: 4096,
   /** @default 'done' */
   keepaliveReply: 'done',
 });

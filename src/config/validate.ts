@@ -114,6 +114,9 @@ function checkPool(c: Checker, raw: unknown, path: string): PoolConfig {
     maxInFlightPerSession:
       c.integer(node, path, 'maxInFlightPerSession', 1, 65535, d.maxInFlightPerSession) ??
       d.maxInFlightPerSession,
+    maxWriteBufferBytes:
+      c.integer(node, path, 'maxWriteBufferBytes', 1024, MAX_COUNT, d.maxWriteBufferBytes) ??
+      d.maxWriteBufferBytes,
   };
 }
 
@@ -331,6 +334,27 @@ function checkLimits(c: Checker, raw: unknown): LimitsConfig {
     preLoginMaxSentences: count('preLoginMaxSentences', 1, MAX_COUNT, d.preLoginMaxSentences),
     preLoginTimeoutMs: count('preLoginTimeoutMs', 1, MAX_TIMER_MS, d.preLoginTimeoutMs),
     loginCacheTtlMs: count('loginCacheTtlMs', 0, MAX_TIMER_MS, d.loginCacheTtlMs),
+    loginFailureCacheTtlMs: count(
+      'loginFailureCacheTtlMs',
+      0,
+      MAX_TIMER_MS,
+      d.loginFailureCacheTtlMs,
+    ),
+    maxConcurrentLoginChecks: count(
+      'maxConcurrentLoginChecks',
+      1,
+      1000,
+      d.maxConcurrentLoginChecks,
+    ),
+    preLoginMaxSentenceBytes: count(
+      'preLoginMaxSentenceBytes',
+      256,
+      0xffffffff,
+      d.preLoginMaxSentenceBytes,
+    ),
+    clientIdleTimeoutMs: count('clientIdleTimeoutMs', 0, MAX_TIMER_MS, d.clientIdleTimeoutMs),
+    clientKeepAliveMs: count('clientKeepAliveMs', 1000, MAX_TIMER_MS, d.clientKeepAliveMs),
+    listenBacklog: count('listenBacklog', 1, 65535, d.listenBacklog),
     keepaliveReply: c.choice(node, 'limits', 'keepaliveReply', KEEPALIVE_REPLIES, d.keepaliveReply),
   };
 }

@@ -43,7 +43,7 @@ const STITCH_BYTES = 1024;
  * and they must never reach a client (§1).
  */
 export class Decoder {
-  readonly limits: Readonly<DecoderLimits>;
+  #limits: Readonly<DecoderLimits>;
   #buf: Buffer = EMPTY;
   /** True when #buf is ours, so free space past #end may be written. */
   #owned = false;
@@ -62,7 +62,20 @@ export class Decoder {
   emptySentences = 0;
 
   constructor(limits: Partial<DecoderLimits> = {}) {
-    this.limits = { ...DEFAULT_DECODER_LIMITS, ...limits };
+    this.#limits = { ...DEFAULT_DECODER_LIMITS, ...limits };
+  }
+
+  /** The limits in force. */
+  get limits(): Readonly<DecoderLimits> {
+    return this.#limits;
+  }
+
+  /**
+   * Change the limits from the next word on: a session decodes with a
+   * login-sized limit until its client has logged in (STYLE 4a).
+   */
+  setLimits(limits: Partial<DecoderLimits>): void {
+    this.#limits = { ...DEFAULT_DECODER_LIMITS, ...limits };
   }
 
   /** Bytes held for a sentence that has not ended yet. */
@@ -147,7 +160,10 @@ export class Decoder {
       return;
     }
     const total = pending + chunk.length;
-    const size = Math.max(total, this.#need - this.#sentenceStart, pending * 2);
+    // Grow from the bytes that arrived, doubling, never from the length a
+    // peer announced: a prefix promising 4 MiB must not reserve 4 MiB
+    // before the bytes exist (STYLE 4a).
+    const size = Math.max(total, Math.min(total * 2, this.#need - this.#sentenceStart));
     const next = Buffer.allocUnsafe(size);
     this.#buf.copy(next, 0, this.#sentenceStart, this.#end);
     chunk.copy(next, pending);
@@ -166,7 +182,7 @@ export class Decoder {
   #parse(onSentence: (sentence: Sentence) => void, stopAt = Infinity): void {
     const buf = this.#buf;
     const end = this.#end;
-    const { maxWordBytes, maxWordsPerSentence, maxSentenceBytes } = this.limits;
+    const { maxWordBytes, maxWordsPerSentence, maxSentenceBytes } = this.#limits;
     let pos = this.#pos;
     let start = this.#sentenceStart;
     let offsets = this.#offsets;
@@ -211,8 +227,8 @@ export class Decoder {
         });
       }
       if (wordEnd > end) {
-        // Room for the word and the byte after it (at least the terminator),
-        // so a large word is buffered in one allocation sized from its header.
+        // Where the word and the byte after it (at least the terminator) end;
+        // buffers grow towards it only as bytes arrive.
         this.#need = wordEnd + 1;
         break;
       }

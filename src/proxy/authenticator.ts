@@ -7,8 +7,10 @@ export interface Authenticator {
   /**
    * Check a plaintext password. Resolves false for wrong credentials;
    * rejects with a RosgateError when it cannot decide (router unreachable).
+   * `isWanted` tells whether the client still waits: a check nobody waits
+   * for any more is dropped before it reaches the router.
    */
-  verifyPassword(name: string, password: Buffer): Promise<boolean>;
+  verifyPassword(name: string, password: Buffer, isWanted?: () => boolean): Promise<boolean>;
   /**
    * The user's plaintext secret, needed to check a legacy challenge
    * `=response=`; undefined when only a hash (or nothing) is known.
@@ -47,7 +49,11 @@ export interface RouterAuthenticatorOptions {
   connect: (username: string, password: string) => UpstreamConnection;
   /** How long a verified login is remembered. @default 60000 */
   ttlMs: number;
-  /** Remembered logins at most (oldest dropped first). @default 10000 */
+  /** How long a refused password is remembered, so retries of it skip the router. @default 5000 */
+  failureTtlMs?: number;
+  /** Logins checked against the router at once; the rest wait their turn. @default 4 */
+  maxConcurrentChecks?: number;
+  /** Remembered logins (and failures) at most, oldest dropped first. @default 10000 */
   maxEntries?: number;
   /** Clock, injectable for tests. @default Date.now */
   now?: () => number;
@@ -59,55 +65,122 @@ interface Remembered {
   expiresAt: number;
 }
 
+/** A check against the router, shared by identical logins. */
+interface Check {
+  readonly name: string;
+  readonly password: Buffer;
+  readonly promise: Promise<boolean>;
+  /** Callers waiting for this check; it runs only if one still wants it. */
+  readonly interested: (() => boolean)[];
+  start(): void;
+  abandon(): void;
+}
+
+/** The check was dropped: every client that asked for it has gone. */
+const ABANDONED = new RosgateError(
+  ErrorCode.LoginInvalid,
+  'the client left before its login was checked',
+);
+
 /**
  * With no users configured, the router itself is the judge: rosgate logs in
  * to the router once with the client's credentials. A success is remembered
- * for `ttlMs` as a salted SHA-256 digest (never the password), so a billing
- * system that reconnects every few seconds does not flood the router's log
- * with logins (ROUTEROS-API §10.2).
+ * for `ttlMs` and a failure for `failureTtlMs`, each as a salted SHA-256
+ * digest (never the password), so a billing system that reconnects every few
+ * seconds does not flood the router's log with logins (ROUTEROS-API §10.2).
+ *
+ * Checks run a few at a time (`maxConcurrentChecks`), identical ones share
+ * one router login, and a check whose clients have all gone is dropped.
  */
 export class RouterAuthenticator implements Authenticator {
   readonly #options: RouterAuthenticatorOptions;
-  readonly #remembered = new Map<string, Remembered>();
-  /** Checks under way, by name and password digest: identical logins share one. */
-  readonly #checking = new Map<string, Promise<boolean>>();
-  /** Checks run one at a time, so logins never use more than one extra router session. */
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #now: () => number;
+  readonly #accepted = new Map<string, Remembered>();
+  readonly #refused = new Map<string, Remembered>();
+  /** Checks waiting or running, by name and password digest. */
+  readonly #checks = new Map<string, Check>();
+  readonly #waiting: Check[] = [];
+  #running = 0;
 
   constructor(options: RouterAuthenticatorOptions) {
     this.#options = options;
+    this.#now = options.now ?? Date.now;
   }
 
-  verifyPassword(name: string, password: Buffer): Promise<boolean> {
-    const now = (this.#options.now ?? Date.now)();
-    const known = this.#remembered.get(name);
-    if (
-      known !== undefined &&
-      known.expiresAt > now &&
-      timingSafeEqual(digest(known.salt, password), known.digest)
-    ) {
-      return Promise.resolve(true);
-    }
+  /** Checks waiting for a turn and running, for tests and health. */
+  get checks(): { waiting: number; running: number } {
+    return { waiting: this.#waiting.length, running: this.#running };
+  }
+
+  verifyPassword(name: string, password: Buffer, isWanted: () => boolean = () => true) {
+    const now = this.#now();
+    if (matches(this.#accepted.get(name), password, now)) return Promise.resolve(true);
+    if (matches(this.#refused.get(name), password, now)) return Promise.resolve(false);
     const key = `${name}\0${digest(CHECK_SALT, password).toString('hex')}`;
-    let check = this.#checking.get(key);
-    if (check === undefined) {
-      check = this.#queue.then(() => this.#askRouter(name, password, now));
-      this.#queue = check.catch(() => undefined);
-      this.#checking.set(key, check);
-      const forget = (): void => {
-        this.#checking.delete(key);
-      };
-      check.then(forget, forget);
+    const known = this.#checks.get(key);
+    if (known !== undefined) {
+      known.interested.push(isWanted);
+      return known.promise;
     }
-    return check;
+    const check = this.#newCheck(key, name, password);
+    check.interested.push(isWanted);
+    this.#checks.set(key, check);
+    this.#waiting.push(check);
+    this.#next();
+    return check.promise;
   }
 
-  async #askRouter(name: string, password: Buffer, now: number): Promise<boolean> {
+  #newCheck(key: string, name: string, password: Buffer): Check {
+    let resolve!: (isOk: boolean) => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<boolean>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const settle = (): void => {
+      this.#checks.delete(key);
+    };
+    return {
+      name,
+      password,
+      promise,
+      interested: [],
+      start: () => {
+        this.#running++;
+        this.#askRouter(name, password)
+          .then(resolve, reject)
+          .finally(() => {
+            this.#running--;
+            settle();
+            this.#next();
+          });
+      },
+      abandon: () => {
+        settle();
+        reject(ABANDONED);
+      },
+    };
+  }
+
+  /** Start waiting checks while there is room, skipping those nobody waits for. */
+  #next(): void {
+    const max = this.#options.maxConcurrentChecks ?? 4;
+    while (this.#running < max && this.#waiting.length > 0) {
+      const check = this.#waiting.shift() as Check;
+      if (check.interested.some((isWanted) => isWanted())) check.start();
+      else check.abandon();
+    }
+  }
+
+  async #askRouter(name: string, password: Buffer): Promise<boolean> {
     const connection = this.#options.connect(name, password.toString('latin1'));
     try {
       await connection.connect();
     } catch (err) {
-      if (isRosgateError(err, ErrorCode.UpstreamLogin)) return false;
+      if (isRosgateError(err, ErrorCode.UpstreamLogin)) {
+        this.#remember(this.#refused, name, password, this.#options.failureTtlMs ?? 5000);
+        return false;
+      }
       throw new RosgateError(
         ErrorCode.UpstreamClosed,
         'cannot verify the login: router unavailable',
@@ -116,7 +189,8 @@ export class RouterAuthenticator implements Authenticator {
     } finally {
       connection.close();
     }
-    this.#remember(name, password, now);
+    this.#refused.delete(name);
+    this.#remember(this.#accepted, name, password, this.#options.ttlMs);
     return true;
   }
 
@@ -125,19 +199,22 @@ export class RouterAuthenticator implements Authenticator {
     return undefined;
   }
 
-  #remember(name: string, password: Buffer, now: number): void {
+  #remember(into: Map<string, Remembered>, name: string, password: Buffer, ttlMs: number): void {
+    if (ttlMs <= 0) return;
     const salt = randomBytes(16);
-    this.#remembered.delete(name);
-    this.#remembered.set(name, {
-      salt,
-      digest: digest(salt, password),
-      expiresAt: now + this.#options.ttlMs,
-    });
+    into.delete(name);
+    into.set(name, { salt, digest: digest(salt, password), expiresAt: this.#now() + ttlMs });
     const max = this.#options.maxEntries ?? 10_000;
-    if (this.#remembered.size > max) {
-      this.#remembered.delete(this.#remembered.keys().next().value as string);
-    }
+    if (into.size > max) into.delete(into.keys().next().value as string);
   }
+}
+
+function matches(known: Remembered | undefined, password: Buffer, now: number): boolean {
+  return (
+    known !== undefined &&
+    known.expiresAt > now &&
+    timingSafeEqual(digest(known.salt, password), known.digest)
+  );
 }
 
 /** Salt for the in-flight map's keys: per process, never stored. */

@@ -1,46 +1,49 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { RosgateError } from '../errors.js';
+import { ErrorCode, RosgateError } from '../errors.js';
+import {
+  splitCommand,
+  toRosgateError,
+  type CommandContext,
+  type CommandHandler,
+  type CommandSink,
+  type Exchange,
+  type LoginGate,
+  type SessionObserver,
+} from '../pipeline.js';
 import {
   Decoder,
   TrapCategory,
-  challengeToHex,
-  createChallenge,
   encodeDone,
   encodeFatal,
   encodeTrapDone,
-  verifyResponse,
   type DecoderLimits,
   type Sentence,
 } from '../protocol/index.js';
-import type { ReplyHandler, UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { Authenticator } from './authenticator.js';
+import { ClientLogin, type LoginOutcome } from './client-login.js';
 import type { ProxyStats } from './stats.js';
-
-/** Where a session sends commands: the router's pool. */
-export interface SessionUpstream {
-  /**
-   * Calls `onReady` (synchronously when possible) with a session to send on
-   * at once; returns a function that withdraws a request still waiting.
-   */
-  acquire(
-    onReady: (connection: UpstreamConnection) => void,
-    onError: (error: RosgateError) => void,
-  ): () => void;
-  /** A command finished; capacity may be handed to a waiter. */
-  release(): void;
-}
 
 /** Per-client limits and behaviour. */
 export interface ClientSessionOptions {
   connId: number;
   router: string;
-  upstream: SessionUpstream;
+  /** The client's source address (no port). */
+  address: string;
+  /** The router's command pipeline. */
+  handler: CommandHandler;
   authenticator: Authenticator;
+  /** Brute-force lockout. @default none */
+  loginGate?: LoginGate | undefined;
+  /** Logins and logouts, for audit and metrics. @default none */
+  observer?: SessionObserver | undefined;
   logger: Logger;
   stats: ProxyStats;
+  /** Limits once logged in. */
   decoderLimits: Partial<DecoderLimits>;
-  /** Commands one client may have open at once. @default 32 */
+  /** Limits before login: a login sentence is small (STYLE 4a). */
+  preLoginDecoderLimits: Partial<DecoderLimits>;
+  /** Commands one client may have open at once; waiting `/cancel`s have a bound as large. @default 32 */
   maxInFlightPerClient: number;
   /** Bytes queued to a slow client before it is dropped. @default 8 MiB */
   maxOutputBufferBytes: number;
@@ -48,55 +51,63 @@ export interface ClientSessionOptions {
   preLoginMaxSentences: number;
   /** Time allowed to log in. @default 10000 */
   preLoginTimeoutMs: number;
+  /** A logged-in client silent this long (no sentence, nothing open) is closed; 0 never. @default 0 */
+  clientIdleTimeoutMs: number;
   /** `strip` drops RouterOS 7.18 `!empty` sentences. @default 'strip' */
   emptyReplies: 'strip' | 'passthrough';
   /** Answer to node-routeros's `#` keepalive. @default 'done' */
   keepaliveReply: 'done' | 'trap';
+  /** Clock. @default Date.now */
+  now?: () => number;
 }
 
-type CommandState = 'queued' | 'acquiring' | 'sent' | 'done';
-
-/** One client command on its way through the proxy. */
+/** One client command on its way through the pipeline. */
 interface ClientCommand {
   readonly sentence: Sentence;
   /** The client's tag; undefined for an untagged command. */
   readonly tag: Buffer | undefined;
-  state: CommandState;
-  upstream: UpstreamConnection | undefined;
-  upstreamTag: string | undefined;
-  /** Withdraws the request for a router session while it waits. */
-  withdraw: () => void;
+  /** Queued behind another untagged command, handed to the pipeline, or finished. */
+  state: 'queued' | 'running' | 'done';
+  exchange: Exchange | undefined;
+  /** Callers waiting for this command's cancel to be acknowledged. */
+  cancelWaiters: (() => void)[] | undefined;
 }
 
-const INVALID_LOGIN = 'invalid user name or password (6)';
-const INTERRUPTED = 'interrupted';
 /** How long a closing connection may take to flush its `!fatal`. */
 const FATAL_LINGER_MS = 1000;
 
 /**
- * One client connection: login, then commands multiplexed onto shared router
- * sessions with the client's tags mapped to upstream ones (ROUTEROS-API §4).
+ * One client connection: login, then commands handed to the router's
+ * pipeline with the client's tags restored on the way back (ROUTEROS-API §4).
  *
- * The session never blocks a shared upstream socket: replies are written to
- * the client as they arrive, and a client whose unread output passes
- * `maxOutputBufferBytes` is dropped and its commands cancelled (DESIGN
- * invariant 4). Every refusal is a `!trap` + `!done` on the command's tag;
- * only framing errors and `/quit` end the connection (invariant 6).
+ * The session keeps only what is per client: login, the tag map, the
+ * untagged order, the scope of `/cancel`, the in-flight count and the output
+ * bound (DESIGN "The command pipeline"). Replies are written as they arrive;
+ * a client whose unread output passes `maxOutputBufferBytes` is dropped and
+ * its commands cancelled (invariant 4). Every refusal is a `!trap` + `!done`
+ * with a coded RosgateError on the command's tag; only framing errors,
+ * `/quit` and shutdown end the connection (invariant 6).
  */
 export class ClientSession {
   readonly #socket: Duplex;
   readonly #options: ClientSessionOptions;
   readonly #log: Logger;
   readonly #decoder: Decoder;
+  readonly #login: ClientLogin;
+  readonly #now: () => number;
   #user: string | undefined;
-  #challenge: Buffer | undefined;
+  #loggedInAt = 0;
+  #commandCount = 0;
   #preLoginSentences = 0;
   #preLoginTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
   /** Sentences that arrived while a login was being checked. */
   #inbox: Sentence[] = [];
   #isBusy = false;
   #isClosed = false;
   #open = new Set<ClientCommand>();
+  /** `/cancel` sentences waiting for the router's answer. */
+  #pendingCancels = 0;
   #untaggedQueue: ClientCommand[] = [];
   #untaggedActive: ClientCommand | undefined;
   // Declared before #closed, whose initializer assigns it.
@@ -114,12 +125,33 @@ export class ClientSession {
   constructor(socket: Duplex, options: ClientSessionOptions) {
     this.#socket = socket;
     this.#options = options;
+    this.#now = options.now ?? Date.now;
     this.#log = options.logger.child({ connId: options.connId });
-    this.#decoder = new Decoder(options.decoderLimits);
+    this.#decoder = new Decoder(options.preLoginDecoderLimits);
+    this.#login = new ClientLogin({
+      router: options.router,
+      clientId: options.connId,
+      address: options.address,
+      authenticator: options.authenticator,
+      gate: options.loginGate,
+      observer: options.observer,
+      logger: this.#log,
+      isWanted: () => !this.#isClosed,
+    });
     this.#preLoginTimer = setTimeout(() => this.#fatal('login timeout'), options.preLoginTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#log.debug({ err: err.message }, 'client socket error'));
     socket.on('close', () => this.#onClose());
+  }
+
+  /** The logged-in user, if any. */
+  get user(): string | undefined {
+    return this.#user;
+  }
+
+  /** Commands open now. */
+  get inFlight(): number {
+    return this.#open.size;
   }
 
   /** Resolves when the connection has ended. */
@@ -127,7 +159,7 @@ export class ClientSession {
     return this.#closed;
   }
 
-  /** Resolves when no command is open (for a graceful drain). */
+  /** Resolves when no command is open. */
   idle(): Promise<void> {
     if (this.#open.size === 0 || this.#isClosed) return Promise.resolve();
     return new Promise((resolve) => this.#onIdle.push(resolve));
@@ -142,10 +174,16 @@ export class ClientSession {
     try {
       this.#decoder.push(chunk, (sentence) => this.#receive(sentence));
     } catch (err) {
-      // One policy per boundary: a framing error ends this client only.
-      this.#log.warn({ code: (err as RosgateError).code }, 'client framing error');
-      this.#options.stats.framingErrors++;
-      this.#fatal('protocol error');
+      if (err instanceof RosgateError && isFraming(err)) {
+        // One policy per boundary: a framing error ends this client only.
+        this.#log.warn({ code: err.code }, 'client framing error');
+        this.#options.stats.framingErrors++;
+        this.#fatal('protocol error');
+        return;
+      }
+      // Anything else is rosgate's own fault: it must not end the process.
+      this.#log.error({ err }, 'client session failed; closing it');
+      this.#fatal('internal error');
     }
   }
 
@@ -157,8 +195,10 @@ export class ClientSession {
         this.#fatal('too many commands before login');
         return;
       }
+    } else {
+      this.#armIdleTimer();
     }
-    if (!this.#isBusy) this.#handle(sentence);
+    if (!this.#isBusy) this.#handleGuarded(sentence);
     // Held while a login is checked; the in-flight limit bounds this too.
     else if (this.#inbox.length < this.#options.maxInFlightPerClient) this.#inbox.push(sentence);
     else this.#refuseOverLimit(sentence.tag);
@@ -166,18 +206,29 @@ export class ClientSession {
 
   #refuseOverLimit(tag: Buffer | undefined): void {
     this.#options.stats.refusedInFlight++;
-    this.#write(
-      encodeTrapDone(
-        tag,
+    this.#trap(
+      tag,
+      new RosgateError(
+        ErrorCode.ClientLimit,
         `too many commands in flight (limit ${this.#options.maxInFlightPerClient})`,
       ),
     );
   }
 
+  /** A throw while handling one sentence refuses that sentence, not the connection. */
+  #handleGuarded(sentence: Sentence): void {
+    try {
+      this.#handle(sentence);
+    } catch (err) {
+      this.#log.error({ err }, 'handling a client sentence failed');
+      this.#trap(sentence.tag, toRosgateError(err));
+    }
+  }
+
   #handle(sentence: Sentence): void {
     const command = sentence.command;
     if (command === '/login') {
-      this.#login(sentence);
+      this.#startLogin(sentence);
       return;
     }
     if (command === '/quit') {
@@ -185,7 +236,7 @@ export class ClientSession {
       return;
     }
     if (this.#user === undefined) {
-      this.#write(encodeTrapDone(sentence.tag, 'not logged in'));
+      this.#trap(sentence.tag, new RosgateError(ErrorCode.NotLoggedIn, 'not logged in'));
       return;
     }
     if (command === '/cancel') {
@@ -195,11 +246,9 @@ export class ClientSession {
     if (command === '#') {
       // node-routeros's keepalive: answered here so it never waits behind a
       // busy router (ROUTEROS-API §9).
-      this.#write(
-        this.#options.keepaliveReply === 'done'
-          ? encodeDone(sentence.tag)
-          : encodeTrapDone(sentence.tag, 'no such command prefix'),
-      );
+      if (this.#options.keepaliveReply === 'done') this.#write(encodeDone(sentence.tag));
+      else
+        this.#trap(sentence.tag, new RosgateError(ErrorCode.Keepalive, 'no such command prefix'));
       return;
     }
     this.#submit(sentence);
@@ -207,69 +256,46 @@ export class ClientSession {
 
   // -- login (ROUTEROS-API §3) ---------------------------------------------
 
-  #login(sentence: Sentence): void {
-    const name = sentence.attribute('name');
-    const password = sentence.attribute('password');
-    const response = sentence.attribute('response');
-    const tag = sentence.tag;
-    if (name === undefined && password === undefined && response === undefined) {
+  #startLogin(sentence: Sentence): void {
+    if (ClientLogin.isChallengeRequest(sentence)) {
       // The legacy flow's first step: exactly one sentence with a fresh challenge (§3.3).
-      this.#challenge = createChallenge();
-      this.#write(encodeDone(tag, { ret: challengeToHex(this.#challenge) }));
+      this.#write(encodeDone(sentence.tag, { ret: this.#login.challenge() }));
       return;
     }
-    const user = (name ?? Buffer.alloc(0)).toString('latin1');
     this.#isBusy = true;
-    this.#checkLogin(user, password, response).then(
-      (isOk) => this.#loginAnswered(tag, user, isOk, undefined),
-      (err: RosgateError) => this.#loginAnswered(tag, user, false, err),
-    );
+    void this.#login.check(sentence).then((outcome) => this.#loginAnswered(sentence.tag, outcome));
   }
 
-  async #checkLogin(
-    user: string,
-    password: Buffer | undefined,
-    response: Buffer | undefined,
-  ): Promise<boolean> {
-    // A valid challenge response wins; otherwise the password decides (§3.3).
-    const secret = this.#options.authenticator.secretFor(user);
-    if (response !== undefined && this.#challenge !== undefined && secret !== undefined) {
-      const isValid = verifyResponse(secret, this.#challenge, response);
-      this.#challenge = undefined;
-      if (isValid) return true;
-    }
-    if (password === undefined) return false;
-    return this.#options.authenticator.verifyPassword(user, password);
-  }
-
-  #loginAnswered(
-    tag: Buffer | undefined,
-    user: string,
-    isOk: boolean,
-    error: RosgateError | undefined,
-  ): void {
+  #loginAnswered(tag: Buffer | undefined, outcome: LoginOutcome): void {
     this.#isBusy = false;
     if (this.#isClosed) return;
     const stats = this.#options.stats;
-    if (isOk) {
+    if (outcome.isOk) {
       stats.loginsOk++;
-      this.#user = user;
+      // A second login in the same session changes the user; commands go on.
+      this.#user = outcome.user;
+      this.#loggedInAt = this.#now();
       clearTimeout(this.#preLoginTimer);
-      this.#log.info({ user }, 'client logged in');
+      this.#decoder.setLimits(this.#options.decoderLimits);
+      this.#armIdleTimer();
+      this.#log.info({ user: outcome.user, method: outcome.method }, 'client logged in');
       this.#write(encodeDone(tag));
     } else {
       stats.loginsFailed++;
-      this.#log.warn({ user, reason: error?.message ?? 'bad credentials' }, 'client login refused');
-      this.#write(encodeTrapDone(tag, error === undefined ? INVALID_LOGIN : error.message));
+      this.#log.warn(
+        { user: outcome.user, code: outcome.error.code, reason: outcome.error.message },
+        'client login refused',
+      );
+      this.#trap(tag, outcome.error);
     }
     const waiting = this.#inbox;
     this.#inbox = [];
     for (let i = 0; i < waiting.length; i++) {
-      if (this.#isBusy) {
+      if (this.#isBusy || this.#isClosed) {
         this.#inbox.push(...waiting.slice(i));
         return;
       }
-      this.#handle(waiting[i] as Sentence);
+      this.#handleGuarded(waiting[i] as Sentence);
     }
   }
 
@@ -285,11 +311,11 @@ export class ClientSession {
       sentence,
       tag,
       state: 'queued',
-      upstream: undefined,
-      upstreamTag: undefined,
-      withdraw: () => undefined,
+      exchange: undefined,
+      cancelWaiters: undefined,
     };
     this.#open.add(command);
+    this.#commandCount++;
     if (tag === undefined) {
       // Untagged replies cannot be told apart, so a client's untagged
       // commands run one at a time, in order (ROUTEROS-API §4 rule 4).
@@ -303,60 +329,80 @@ export class ClientSession {
   }
 
   #dispatch(command: ClientCommand): void {
-    command.state = 'acquiring';
-    command.withdraw = this.#options.upstream.acquire(
-      (connection) => {
-        // A command cancelled while waiting withdrew its request, so this one
-        // is still wanted; the pool hands out ready sessions only, so send()
-        // cannot refuse it.
-        command.upstreamTag = connection.send(command.sentence, this.#handlerFor(command));
-        command.upstream = connection;
-        command.state = 'sent';
-        this.#options.stats.commandsForwarded++;
-      },
-      (err) => this.#refuse(command, err),
-    );
+    command.state = 'running';
+    const { path, verb } = splitCommand(command.sentence.command);
+    const context: CommandContext = {
+      router: this.#options.router,
+      user: this.#user as string,
+      clientId: this.#options.connId,
+      address: this.#options.address,
+      sentence: command.sentence,
+      path,
+      verb,
+      receivedAt: this.#now(),
+      notes: {},
+    };
+    try {
+      command.exchange = this.#options.handler.handle(context, this.#sinkFor(command));
+      this.#options.stats.commandsForwarded++;
+    } catch (err) {
+      // A throw from a stage costs this command only (DESIGN: every call
+      // into a handler is guarded).
+      this.#refuse(command, toRosgateError(err));
+    }
   }
 
-  #handlerFor(command: ClientCommand): ReplyHandler {
+  #sinkFor(command: ClientCommand): CommandSink {
     return {
-      onReply: (reply, isFinal) => {
-        if (
-          !this.#isClosed &&
-          !(reply.command === '!empty' && this.#options.emptyReplies === 'strip')
-        ) {
-          this.#write(reply.withTag(command.tag));
-        }
-        if (isFinal) this.#finish(command);
+      reply: (reply) => {
+        if (command.state === 'done' || this.#isClosed) return;
+        if (reply.command === '!empty' && this.#options.emptyReplies === 'strip') return;
+        this.#write(reply.withTag(command.tag));
       },
-      onError: (err) => this.#refuse(command, err),
+      done: (done) => {
+        if (command.state === 'done') return;
+        this.#write(done.withTag(command.tag));
+        this.#finish(command);
+      },
+      refuse: (error) => {
+        if (command.state === 'done') return;
+        this.#refuse(command, error);
+      },
     };
   }
 
   /** End a command with `!trap` + `!done` on its tag (DESIGN invariant 6). */
-  #refuse(command: ClientCommand, err: RosgateError): void {
-    this.#log.warn({ cmd: command.sentence.command, code: err.code }, 'command refused');
-    this.#write(encodeTrapDone(command.tag, err.message));
+  #refuse(command: ClientCommand, error: RosgateError): void {
+    this.#log.debug({ cmd: command.sentence.command, code: error.code }, 'command refused');
+    this.#trap(command.tag, error);
     this.#finish(command);
   }
 
+  #trap(tag: Buffer | undefined, error: RosgateError): void {
+    const category = error.code === ErrorCode.Interrupted ? TrapCategory.Interrupted : undefined;
+    this.#write(encodeTrapDone(tag, error.message, category));
+  }
+
   #finish(command: ClientCommand): void {
-    const wasUpstream = command.state === 'sent';
-    command.withdraw(); // a no-op unless it still waits for a session
     command.state = 'done';
     this.#open.delete(command);
-    if (wasUpstream) this.#options.upstream.release();
-    if (this.#open.size === 0) for (const resolve of this.#onIdle.splice(0)) resolve();
+    if (this.#open.size === 0) {
+      for (const resolve of this.#onIdle.splice(0)) resolve();
+      this.#armIdleTimer();
+    }
     if (command === this.#untaggedActive) {
       this.#untaggedActive = this.#untaggedQueue.shift();
-      if (this.#untaggedActive !== undefined && !this.#isClosed)
-        this.#dispatch(this.#untaggedActive);
+      if (this.#untaggedActive !== undefined) this.#dispatch(this.#untaggedActive);
     }
   }
 
   // -- cancel (ROUTEROS-API §5) ---------------------------------------------
 
   #cancel(sentence: Sentence): void {
+    if (this.#pendingCancels >= this.#options.maxInFlightPerClient) {
+      this.#refuseOverLimit(sentence.tag);
+      return;
+    }
     const target = sentence.attribute('tag');
     const targets =
       target === undefined
@@ -369,27 +415,40 @@ export class ClientSession {
     // The cancel's own `!done` is written the moment the router has answered
     // the last upstream cancel, keeping the router's order: trap(X),
     // done(cancel), done(X) (ROUTEROS-API §5).
+    this.#pendingCancels++;
     let waiting = targets.length + 1;
     const answered = (): void => {
-      if (--waiting === 0) this.#write(encodeDone(tag));
+      if (--waiting > 0) return;
+      this.#pendingCancels--;
+      this.#write(encodeDone(tag));
     };
     for (const command of targets) this.#cancelCommand(command, answered);
     answered();
   }
 
-  /** Cancel one command; `onAnswered` runs once the router has acknowledged it. */
+  /** Cancel one command; `onAnswered` runs once it is acknowledged. One cancel per command reaches the pipeline. */
   #cancelCommand(command: ClientCommand, onAnswered: () => void): void {
-    if (command.state === 'sent') {
-      (command.upstream as UpstreamConnection).cancel(command.upstreamTag as string, onAnswered);
+    if (command.state === 'queued') {
+      // Not yet in the pipeline: answer as the router would (category 2).
+      this.#untaggedQueue.splice(this.#untaggedQueue.indexOf(command), 1);
+      this.#refuse(command, new RosgateError(ErrorCode.Interrupted, 'interrupted'));
+      onAnswered();
       return;
     }
-    // Not yet on the router: answer as the router would (category 2).
-    if (command.state === 'queued') {
-      this.#untaggedQueue.splice(this.#untaggedQueue.indexOf(command), 1);
+    if (command.cancelWaiters !== undefined) {
+      command.cancelWaiters.push(onAnswered);
+      return;
     }
-    this.#write(encodeTrapDone(command.tag, INTERRUPTED, TrapCategory.Interrupted));
-    this.#finish(command);
-    onAnswered();
+    const waiters = [onAnswered];
+    command.cancelWaiters = waiters;
+    try {
+      (command.exchange as Exchange).cancel(() => {
+        for (const waiter of waiters.splice(0)) waiter();
+      });
+    } catch (err) {
+      this.#refuse(command, toRosgateError(err));
+      for (const waiter of waiters.splice(0)) waiter();
+    }
   }
 
   // -- output and teardown ---------------------------------------------------
@@ -408,12 +467,23 @@ export class ClientSession {
     if (this.#socket.writableLength > this.#options.maxOutputBufferBytes) {
       this.#options.stats.slowClientDrops++;
       this.#log.warn(
-        { bufferedBytes: this.#socket.writableLength },
+        { code: ErrorCode.SlowClient, bufferedBytes: this.#socket.writableLength },
         'client too slow to read; dropped',
       );
       this.#socket.destroy();
       this.#onClose();
     }
+  }
+
+  /** A logged-in client with nothing open is closed after `clientIdleTimeoutMs` of silence. */
+  #armIdleTimer(): void {
+    const ms = this.#options.clientIdleTimeoutMs;
+    if (ms <= 0 || this.#isClosed) return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      if (this.#open.size === 0) this.#fatal('idle timeout');
+    }, ms);
+    this.#idleTimer.unref();
   }
 
   /** `!fatal` with a reason, then close (protocol violations, `/quit`, shutdown). */
@@ -429,17 +499,36 @@ export class ClientSession {
     if (this.#isClosed) return;
     this.#isClosed = true;
     clearTimeout(this.#preLoginTimer);
-    // Commands still on the router are cancelled there (no orphaned
-    // streams); their remaining replies are discarded as they arrive.
-    for (const command of [...this.#open]) {
-      if (command.state === 'sent') {
-        (command.upstream as UpstreamConnection).cancel(command.upstreamTag as string);
-      } else {
-        this.#finish(command);
-      }
-    }
-    this.#untaggedQueue = [];
+    clearTimeout(this.#idleTimer);
+    this.#inbox = [];
+    // Queued untagged commands never reach the pipeline; running ones are
+    // cancelled there (no orphaned streams) and finish through their sinks.
+    for (const command of this.#untaggedQueue.splice(0)) this.#finish(command);
+    for (const command of [...this.#open]) this.#cancelCommand(command, () => undefined);
     for (const resolve of this.#onIdle.splice(0)) resolve();
+    if (this.#user !== undefined) {
+      this.#options.observer?.loggedOut({
+        router: this.#options.router,
+        user: this.#user,
+        clientId: this.#options.connId,
+        address: this.#options.address,
+        method: 'plain',
+        durationMs: this.#now() - this.#loggedInAt,
+        commands: this.#commandCount,
+      });
+    }
     this.#resolveClosed();
   }
+}
+
+const FRAMING_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.FramingControlByte,
+  ErrorCode.WordTooLong,
+  ErrorCode.TooManyWords,
+  ErrorCode.SentenceTooLong,
+  ErrorCode.BadSentence,
+]);
+
+function isFraming(err: RosgateError): boolean {
+  return FRAMING_CODES.has(err.code);
 }

@@ -15,6 +15,10 @@ export interface ProxyListenerOptions {
   maxClients: number;
   /** Clients from one source address at once. @default 100 */
   maxClientsPerAddress: number;
+  /** Pending connections the kernel queues before accept. @default 4096 */
+  backlog: number;
+  /** TCP keepalive probe delay on client sockets, so vanished peers are found. @default 60000 */
+  keepAliveMs: number;
   /**
    * A TLS (api-ssl) port next to the plain one; its clients share the
    * plain port's sessions and connection caps. @default none
@@ -22,9 +26,14 @@ export interface ProxyListenerOptions {
   tls?: ProxyTlsOptions;
   logger: Logger;
   stats: ProxyStats;
-  /** Everything a session needs except its id. */
-  session: Omit<ClientSessionOptions, 'connId' | 'router' | 'logger' | 'stats'>;
+  /** Everything a session needs except its id and address. */
+  session: Omit<ClientSessionOptions, 'connId' | 'router' | 'address' | 'logger' | 'stats'>;
 }
+
+/** How long a refused client may take to read its `!fatal` before its socket is cut. */
+const REFUSED_LINGER_MS = 250;
+/** Refusals are logged as one line per this interval at most. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 /** Where and how the TLS listener accepts clients. */
 export interface ProxyTlsOptions {
@@ -37,16 +46,11 @@ export interface ProxyTlsOptions {
 
 let nextConnId = 1;
 
-/** A connection's peer as `address:port`, the same for a TLS socket and the TCP socket under it. */
-function peerOf(socket: net.Socket): string {
-  return `${socket.remoteAddress}:${socket.remotePort}`;
-}
-
 /** Binds `server`; resolves with the bound port. */
-function bind(server: net.Server, port: number, host: string): Promise<number> {
+function bind(server: net.Server, port: number, host: string, backlog: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog }, () => {
       server.removeListener('error', reject);
       resolve((server.address() as net.AddressInfo).port);
     });
@@ -63,48 +67,46 @@ function stop(server: net.Server | undefined): Promise<void> {
 
 /**
  * Accepts RouterOS API clients for one router and gives each a
- * ClientSession. Connection caps are checked on accept: a client over the
- * cap gets `!fatal` with the reason and is closed (DESIGN invariant 7).
+ * ClientSession. Connection caps are checked on accept, TLS connections
+ * included from their first byte: a client over a cap gets `!fatal` with the
+ * reason and its socket is cut after a short linger (DESIGN invariant 7).
  */
 export class ProxyListener {
   readonly #options: ProxyListenerOptions;
   readonly #server: net.Server;
   readonly #tls: { server: tls.Server; options: ProxyTlsOptions } | undefined;
   #tlsPort: number | undefined;
-  /** TLS connections still in their handshake, by peer address and port. */
-  readonly #handshaking = new Map<string, net.Socket>();
+  /** TLS connections still in their handshake. */
+  readonly #handshaking = new Set<net.Socket>();
   #isClosing = false;
   readonly #sessions = new Set<ClientSession>();
   readonly #perAddress = new Map<string, number>();
+  /** Refusals since the last log line about them. */
+  #refusedUnlogged = 0;
+  #refusalLogTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ProxyListenerOptions) {
     this.#options = options;
-    this.#server = net.createServer((socket) => this.#accept(socket));
+    this.#server = net.createServer((socket) => this.#acceptPlain(socket));
     if (options.tls !== undefined) {
-      const server = tls.createServer(options.tls.options, (socket) => {
-        this.#handshaking.delete(peerOf(socket));
-        this.#accept(socket);
-      });
-      // Tracked so that close() need not wait for a peer's handshake timeout.
-      server.on('connection', (raw: net.Socket) => {
-        const peer = peerOf(raw);
-        this.#handshaking.set(peer, raw);
-        raw.once('close', () => {
-          if (this.#handshaking.get(peer) === raw) this.#handshaking.delete(peer);
-        });
-      });
-      // A failed handshake (a plaintext client, a cipher mismatch, garbage)
-      // only costs that connection; without this listener it is silent too,
-      // but counting it tells a misconfigured client from a quiet one.
+      const server = tls.createServer(
+        // A handshake gets the same time as a login: 150 silent TLS
+        // connections must not stay 120 s (Node's default).
+        { ...options.tls.options, handshakeTimeout: options.session.preLoginTimeoutMs },
+        (socket) => this.#acceptTls(socket),
+      );
+      // Counted against the caps from accept, before the handshake.
+      server.on('connection', (raw: net.Socket) => this.#admitHandshake(raw));
+      // A failed handshake (a plaintext client, a cipher mismatch, garbage,
+      // a timeout) only costs that connection.
       server.on('tlsClientError', (err, socket) => {
+        const address =
+          (socket as { remoteAddress?: string }).remoteAddress ?? addressOfTls(socket);
         socket.destroy();
         // Handshakes close() cuts short are rosgate's doing, not the client's.
         if (this.#isClosing) return;
         options.stats.tlsHandshakeErrors++;
-        options.logger.warn(
-          { address: String(socket.remoteAddress), err: err.message },
-          'TLS handshake with a client failed',
-        );
+        options.logger.warn({ address, err: err.message }, 'TLS handshake with a client failed');
       });
       this.#tls = { server, options: options.tls };
     }
@@ -122,6 +124,16 @@ export class ProxyListener {
     return this.#sessions;
   }
 
+  /** Connections counted against the caps: sessions and TLS handshakes. */
+  get connections(): number {
+    return this.#sessions.size + this.#handshaking.size;
+  }
+
+  /** True once `close()` has begun: no new clients are accepted. */
+  get isDraining(): boolean {
+    return this.#isClosing;
+  }
+
   /** The bound TLS port, once `listen()` has resolved; undefined without TLS. */
   get tlsPort(): number | undefined {
     return this.#tlsPort;
@@ -129,38 +141,123 @@ export class ProxyListener {
 
   /** Start listening (plain, then TLS); resolves with the bound plain port. */
   async listen(): Promise<number> {
-    const port = await bind(this.#server, this.#options.port, this.#options.host);
+    const { backlog } = this.#options;
+    const port = await bind(this.#server, this.#options.port, this.#options.host, backlog);
     if (this.#tls !== undefined) {
       const { server, options } = this.#tls;
-      this.#tlsPort = await bind(server, options.port, options.host);
+      this.#tlsPort = await bind(server, options.port, options.host, backlog);
     }
     return port;
   }
 
-  #accept(socket: net.Socket): void {
-    const { stats, logger } = this.#options;
-    const address = String(socket.remoteAddress);
-    const fromAddress = this.#perAddress.get(address) ?? 0;
+  #acceptPlain(socket: net.Socket): void {
     socket.on('error', () => {
       /* reported by the session; a reset from a peer must not crash us */
     });
-    if (
-      this.#sessions.size >= this.#options.maxClients ||
-      fromAddress >= this.#options.maxClientsPerAddress
-    ) {
-      stats.clientsRefused++;
-      logger.warn({ address }, 'client refused: too many connections');
-      socket.end(encodeFatal('too many connections'));
+    const address = String(socket.remoteAddress);
+    if (!this.#hasRoomFor(address)) {
+      this.#refuse(socket, address);
       return;
     }
+    this.#startSession(socket, address);
+  }
+
+  /** A TLS connection's raw socket, before its handshake. */
+  #admitHandshake(raw: net.Socket): void {
+    raw.on('error', () => {
+      /* a reset during the handshake is reported as tlsClientError */
+    });
+    const address = String(raw.remoteAddress);
+    if (!this.#hasRoomFor(address)) {
+      // No TLS yet, so no `!fatal` can be read: cut it.
+      this.#countRefusal(address);
+      raw.destroy();
+      return;
+    }
+    this.#handshaking.add(raw);
+    this.#addAddress(address);
+    raw.once('close', () => {
+      if (this.#handshaking.delete(raw)) this.#removeAddress(address);
+    });
+  }
+
+  #acceptTls(socket: tls.TLSSocket): void {
+    socket.on('error', () => {
+      /* reported by the session */
+    });
+    const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+    const address = String(socket.remoteAddress);
+    // The handshake's slot passes to the session.
+    if (raw !== undefined && this.#handshaking.delete(raw)) this.#removeAddress(address);
+    if (this.#isClosing) {
+      socket.destroy();
+      return;
+    }
+    this.#startSession(socket, address);
+  }
+
+  #hasRoomFor(address: string): boolean {
+    return (
+      !this.#isClosing &&
+      this.connections < this.#options.maxClients &&
+      (this.#perAddress.get(address) ?? 0) < this.#options.maxClientsPerAddress
+    );
+  }
+
+  #refuse(socket: net.Socket, address: string): void {
+    this.#countRefusal(address);
+    socket.end(encodeFatal('too many connections'));
+    // The refused socket must not pin a descriptor until its peer closes.
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+  }
+
+  /** Counted always; logged once per interval at most, with the count. */
+  #countRefusal(address: string): void {
+    const { stats, logger } = this.#options;
+    stats.clientsRefused++;
+    this.#refusedUnlogged++;
+    if (this.#refusalLogTimer !== undefined) return;
+    logger.warn(
+      { address, refused: this.#refusedUnlogged },
+      'client refused: too many connections',
+    );
+    this.#refusedUnlogged = 0;
+    this.#refusalLogTimer = setTimeout(() => {
+      this.#refusalLogTimer = undefined;
+      if (this.#refusedUnlogged > 0) {
+        logger.warn(
+          { refused: this.#refusedUnlogged, intervalMs: REFUSAL_LOG_INTERVAL_MS },
+          'clients refused: too many connections',
+        );
+        this.#refusedUnlogged = 0;
+      }
+    }, REFUSAL_LOG_INTERVAL_MS);
+    this.#refusalLogTimer.unref();
+  }
+
+  #addAddress(address: string): void {
+    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+  }
+
+  #removeAddress(address: string): void {
+    const left = (this.#perAddress.get(address) as number) - 1;
+    if (left === 0) this.#perAddress.delete(address);
+    else this.#perAddress.set(address, left);
+  }
+
+  #startSession(socket: net.Socket, address: string): void {
+    const { stats, logger } = this.#options;
     socket.setNoDelay(true);
-    this.#perAddress.set(address, fromAddress + 1);
+    // A client that vanished without a FIN is found by TCP keepalive.
+    socket.setKeepAlive(true, this.#options.keepAliveMs);
+    this.#addAddress(address);
     stats.clientsAccepted++;
     stats.clientsConnected++;
     const session = new ClientSession(socket, {
       ...this.#options.session,
       connId: nextConnId++,
       router: this.#options.router,
+      address,
       logger,
       stats,
     });
@@ -168,30 +265,42 @@ export class ProxyListener {
     void session.closed().then(() => {
       this.#sessions.delete(session);
       stats.clientsConnected--;
-      const left = (this.#perAddress.get(address) as number) - 1;
-      if (left === 0) this.#perAddress.delete(address);
-      else this.#perAddress.set(address, left);
+      this.#removeAddress(address);
     });
   }
 
   /**
-   * Graceful stop: refuse new clients, give open commands `graceMs` to
-   * finish, then end every session (streams are cancelled on the router).
+   * Graceful stop: accept no new client, keep serving connected ones (new
+   * commands too) until they leave or `graceMs` ends, then cancel what
+   * still runs and close every session.
    */
   async close(graceMs: number): Promise<void> {
-    const stopped = Promise.all([stop(this.#server), stop(this.#tls?.server)]);
     this.#isClosing = true;
+    const stopped = Promise.all([stop(this.#server), stop(this.#tls?.server)]);
     // A client still in its TLS handshake has no commands to finish.
-    for (const raw of this.#handshaking.values()) raw.destroy();
+    for (const raw of this.#handshaking) raw.destroy();
+    await this.drain(graceMs);
+    for (const session of [...this.#sessions]) session.shutdown();
+    clearTimeout(this.#refusalLogTimer);
+    await stopped;
+  }
+
+  /** Resolves when every client has left, or after `graceMs`. */
+  async drain(graceMs: number): Promise<void> {
+    if (graceMs <= 0 || this.#sessions.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all([...this.#sessions].map((s) => s.idle())),
+      Promise.all([...this.#sessions].map((s) => s.closed())),
       new Promise((resolve) => {
         timer = setTimeout(resolve, graceMs);
       }),
     ]);
     clearTimeout(timer);
-    for (const session of [...this.#sessions]) session.shutdown();
-    await stopped;
   }
+}
+
+/** The peer address of a TLS socket whose own address is gone (destroyed early). */
+function addressOfTls(socket: tls.TLSSocket): string {
+  const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+  return String(raw?.remoteAddress);
 }

@@ -14,7 +14,12 @@ export interface PoolOptions {
   idleTimeoutMs: number;
   /** Interval between health probes of idle sessions. @default 30000 */
   healthCheckIntervalMs: number;
-  /** First reconnect delay; doubles per failure, with jitter. @default 100 */
+  /**
+   * Shortest reconnect delay. While the router stays unreachable the delay
+   * grows with the outage (a quarter of its length so far, with jitter), so
+   * a router back after 0.3 s is reconnected within about 100 ms and one
+   * down for minutes is not hammered. @default 100
+   */
   reconnectInitialDelayMs: number;
   /** Cap of the reconnect delay. @default 10000 */
   reconnectMaxDelayMs: number;
@@ -38,16 +43,35 @@ interface Waiter {
   onReady: OnAcquired;
   onError: (error: RosgateError) => void;
   timer: NodeJS.Timeout;
+  since: number;
 }
 
 /** Counts for metrics and health. */
 export interface PoolStats {
+  /** Logged-in sessions (busy and idle). */
   ready: number;
+  /** Ready sessions with at least one command in flight. */
+  busy: number;
+  /** Sessions connecting or logging in. */
   connecting: number;
   inFlight: number;
   waiting: number;
+  /** How long the oldest waiter has waited (ms); 0 when none waits. */
+  longestWaitMs: number;
   opened: number;
   failedConnects: number;
+  /** Ready sessions that ended (router drop, probe failure, `!fatal`, idle close). */
+  closed: number;
+}
+
+/** Optional hooks and clock of a pool. */
+export interface PoolHooks {
+  /** Jitter source. @default Math.random */
+  random?: () => number;
+  /** Clock. @default Date.now */
+  now?: () => number;
+  /** Called with how long each acquire waited (ms), for the acquisition histogram. */
+  onAcquired?: (waitMs: number) => void;
 }
 
 /**
@@ -60,18 +84,27 @@ export interface PoolStats {
  * every session carries `maxInFlightPerSession` commands; past
  * `acquireTimeoutMs` it gets ROSGATE_ACQUIRE_TIMEOUT.
  *
- * Failed connects are retried with exponential backoff and full jitter while
- * the pool is below `min` or callers are waiting. Events: `error`-free by
- * design; `connectError` (RosgateError) reports failed connects.
+ * Only ready sessions are handed out: a failing session reports its close
+ * before it tells its commands, and leaves the ready set then. A congested
+ * session (the router stopped reading) gets nothing new until it drains.
+ *
+ * Failed connects are retried with one backoff per router while the pool is
+ * below `min` or callers are waiting. Events (none is `error`):
+ * `connectError` (RosgateError) for each failed connect, `sessionClosed`
+ * (RosgateError) for each ready session that ended, `sessionOpened`.
  */
 export class Pool extends EventEmitter {
   readonly options: PoolOptions;
   readonly #factory: ConnectionFactory;
   readonly #random: () => number;
+  readonly #now: () => number;
+  readonly #onAcquired: ((waitMs: number) => void) | undefined;
   #ready = new Set<UpstreamConnection>();
-  #connecting = 0;
+  #connecting = new Set<UpstreamConnection>();
   #waiters: Waiter[] = [];
-  #failures = 0;
+  /** When the current run of failed connects began; undefined while connects succeed. */
+  #outageSince: number | undefined;
+  #closed = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #maintenanceTimer: NodeJS.Timeout | undefined;
   #isClosed = false;
@@ -79,15 +112,13 @@ export class Pool extends EventEmitter {
   #opened = 0;
   #failedConnects = 0;
 
-  constructor(
-    options: PoolOptions,
-    factory: ConnectionFactory,
-    random: () => number = Math.random,
-  ) {
+  constructor(options: PoolOptions, factory: ConnectionFactory, hooks: PoolHooks = {}) {
     super();
     this.options = options;
     this.#factory = factory;
-    this.#random = random;
+    this.#random = hooks.random ?? Math.random;
+    this.#now = hooks.now ?? Date.now;
+    this.#onAcquired = hooks.onAcquired;
   }
 
   /** Open `min` sessions in the background and start the health checks. */
@@ -103,14 +134,22 @@ export class Pool extends EventEmitter {
 
   get stats(): PoolStats {
     let inFlight = 0;
-    for (const c of this.#ready) inFlight += c.inFlight;
+    let busy = 0;
+    for (const c of this.#ready) {
+      inFlight += c.inFlight;
+      if (c.inFlight > 0) busy++;
+    }
+    const oldest = this.#waiters[0];
     return {
       ready: this.#ready.size,
-      connecting: this.#connecting,
+      busy,
+      connecting: this.#connecting.size,
       inFlight,
       waiting: this.#waiters.length,
+      longestWaitMs: oldest === undefined ? 0 : this.#now() - oldest.since,
       opened: this.#opened,
       failedConnects: this.#failedConnects,
+      closed: this.#closed,
     };
   }
 
@@ -137,7 +176,7 @@ export class Pool extends EventEmitter {
       return NOTHING_TO_WITHDRAW;
     }
     const best = this.#leastLoaded();
-    const total = this.#ready.size + this.#connecting;
+    const total = this.#ready.size + this.#connecting.size;
     if (
       (best === undefined || best.inFlight > 0) &&
       total < this.options.max &&
@@ -150,12 +189,14 @@ export class Pool extends EventEmitter {
       best !== undefined &&
       best.inFlight < this.options.maxInFlightPerSession
     ) {
+      this.#onAcquired?.(0);
       onReady(best);
       return NOTHING_TO_WITHDRAW;
     }
     const waiter: Waiter = {
       onReady,
       onError,
+      since: this.#now(),
       timer: setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
         const reason = this.#lastError === undefined ? '' : `: ${this.#lastError.message}`;
@@ -200,14 +241,18 @@ export class Pool extends EventEmitter {
       clearTimeout(w.timer);
       w.onError(new RosgateError(ErrorCode.ShuttingDown, 'rosgate is shutting down'));
     }
-    for (const c of [...this.#ready])
-      c.close(new RosgateError(ErrorCode.ShuttingDown, 'rosgate is shutting down'));
+    const shuttingDown = new RosgateError(ErrorCode.ShuttingDown, 'rosgate is shutting down');
+    for (const c of [...this.#ready, ...this.#connecting]) c.close(shuttingDown);
     this.#ready.clear();
   }
 
+  /** The ready, uncongested session with the fewest commands in flight. */
   #leastLoaded(): UpstreamConnection | undefined {
     let best: UpstreamConnection | undefined;
-    for (const c of this.#ready) if (best === undefined || c.inFlight < best.inFlight) best = c;
+    for (const c of this.#ready) {
+      if (c.state !== 'ready' || c.isCongested) continue;
+      if (best === undefined || c.inFlight < best.inFlight) best = c;
+    }
     return best;
   }
 
@@ -217,6 +262,7 @@ export class Pool extends EventEmitter {
       if (best === undefined || best.inFlight >= this.options.maxInFlightPerSession) return;
       const waiter = this.#waiters.shift() as Waiter;
       clearTimeout(waiter.timer);
+      this.#onAcquired?.(this.#now() - waiter.since);
       waiter.onReady(best);
     }
   }
@@ -226,37 +272,45 @@ export class Pool extends EventEmitter {
     while (
       !this.#isClosed &&
       this.#retryTimer === undefined &&
-      this.#ready.size + this.#connecting < Math.min(want, this.options.max)
+      this.#ready.size + this.#connecting.size < Math.min(want, this.options.max)
     ) {
       this.#open();
     }
   }
 
   #open(): void {
-    this.#connecting++;
     const connection = this.#factory();
+    this.#connecting.add(connection);
     connection.connect().then(
       () => {
-        this.#connecting--;
+        this.#connecting.delete(connection);
         if (this.#isClosed) {
           connection.close();
           return;
         }
-        this.#failures = 0;
+        this.#outageSince = undefined;
         this.#lastError = undefined;
         this.#opened++;
         this.#ready.add(connection);
-        connection.once('close', () => {
+        connection.once('close', (error: RosgateError) => {
+          // Runs before the session tells its commands (UpstreamConnection).
           this.#ready.delete(connection);
+          if (!this.#isClosed) {
+            this.#closed++;
+            this.#lastError = error;
+            this.emit('sessionClosed', error);
+          }
           this.#fill();
         });
+        connection.on('drain', () => this.#serveWaiters());
+        this.emit('sessionOpened');
         this.#serveWaiters();
       },
       (error: RosgateError) => {
-        this.#connecting--;
-        this.#failures++;
+        this.#connecting.delete(connection);
         this.#failedConnects++;
         this.#lastError = error;
+        this.#outageSince ??= this.#now();
         this.emit('connectError', error);
         this.#scheduleRetry();
       },
@@ -266,7 +320,10 @@ export class Pool extends EventEmitter {
   #scheduleRetry(): void {
     if (this.#isClosed || this.#retryTimer !== undefined) return;
     const { reconnectInitialDelayMs: initial, reconnectMaxDelayMs: cap } = this.options;
-    const ceiling = Math.min(cap, initial * 2 ** Math.min(this.#failures - 1, 30));
+    // One backoff per router, growing with the outage rather than with the
+    // number of sessions that failed together.
+    const outageMs = this.#now() - (this.#outageSince as number);
+    const ceiling = Math.min(cap, Math.max(initial, outageMs / 4));
     const delay = Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;

@@ -28,8 +28,21 @@ export interface UpstreamOptions {
   port: number;
   username: string;
   password: string;
-  /** Connect and login deadline, and the health-probe deadline. @default 10000 */
+  /**
+   * Connect and login deadline. A busy session the router has sent nothing
+   * on for half of it is probed, and fails when the probe is not answered
+   * within the other half: a silent router fails its commands within this
+   * time (issue 6, Recovery). @default 10000
+   */
   timeoutMs: number;
+  /**
+   * Bytes queued towards the router past which the session counts as
+   * congested: the pool hands it no new command until it drains (STYLE 4b).
+   * @default 1048576
+   */
+  maxWriteBufferBytes?: number;
+  /** Clock. @default Date.now */
+  now?: () => number;
   /** Limits for what the router sends. */
   decoderLimits?: Partial<DecoderLimits>;
   /**
@@ -50,7 +63,13 @@ interface Pending {
   handler: ReplyHandler;
   /** The command word, for logs only. */
   command: string;
+  /** rosgate's own round trips (login, probe, cancel) do not make a session busy. */
+  isInternal: boolean;
+  /** Callers waiting for the answer to a `/cancel` already sent for this command. */
+  cancelWaiters?: (() => void)[];
 }
+
+const DEFAULT_MAX_WRITE_BUFFER_BYTES = 1024 * 1024;
 
 const LOGIN_FAILED = 'upstream login failed';
 const QUIT = encodeSentence(['/quit']);
@@ -64,7 +83,13 @@ const QUIT = encodeSentence(['/quit']);
  * sent it has gone, so late replies are recognised and dropped by the
  * handler rather than mistaken for another command's.
  *
- * Events: `close` (error?: RosgateError) once, when the session ends.
+ * A failing session reports `close` before it tells any command, so the
+ * pool has already dropped it when a command's handler asks for the next
+ * session (issue 6). Every call into a handler is guarded: a throw costs
+ * that one command, never the session or the process.
+ *
+ * Events: `close` (error: RosgateError) once, when the session ends;
+ * `drain` when a congested session can take commands again.
  */
 export class UpstreamConnection extends EventEmitter {
   readonly options: UpstreamOptions;
@@ -74,16 +99,22 @@ export class UpstreamConnection extends EventEmitter {
   #nextTag = 1;
   #state: UpstreamState = 'connecting';
   #closeError: RosgateError | undefined;
+  readonly #now: () => number;
+  /** Client commands in flight (rosgate's own round trips excluded). */
+  #busy = 0;
+  #watchdog: NodeJS.Timeout | undefined;
   /** Last time anything was sent or received (ms since epoch): idleness. */
-  lastActiveAt = Date.now();
-  /** Last time the router sent anything (ms since epoch): liveness. */
-  lastReceivedAt = Date.now();
+  lastActiveAt: number;
+  /** Last time the router sent a whole sentence (ms since epoch): liveness. */
+  lastReceivedAt: number;
   /** True while a health probe waits for its answer. */
   isProbing = false;
 
   constructor(options: UpstreamOptions) {
     super();
     this.options = options;
+    this.#now = options.now ?? Date.now;
+    this.lastActiveAt = this.lastReceivedAt = this.#now();
     this.#decoder = new Decoder(options.decoderLimits);
   }
 
@@ -91,9 +122,21 @@ export class UpstreamConnection extends EventEmitter {
     return this.#state;
   }
 
-  /** Commands sent and not yet finished with `!done`. */
+  /** Client commands sent and not yet finished with `!done`. */
   get inFlight(): number {
-    return this.#pending.size;
+    return this.#busy;
+  }
+
+  /**
+   * True while more than `maxWriteBufferBytes` wait to be written to the
+   * router: it is not reading, so it gets no new command (STYLE 4b).
+   */
+  get isCongested(): boolean {
+    const socket = this.#socket;
+    return (
+      socket !== undefined &&
+      socket.writableLength > (this.options.maxWriteBufferBytes ?? DEFAULT_MAX_WRITE_BUFFER_BYTES)
+    );
   }
 
   /** Open the socket and log in; rejects with a RosgateError. */
@@ -110,8 +153,10 @@ export class UpstreamConnection extends EventEmitter {
     const readyEvent = socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
     this.#socket = socket;
     socket.setNoDelay(true);
+    // A router that vanished without a FIN is found by TCP itself too.
     socket.setKeepAlive(true, 30_000);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('drain', () => this.emit('drain'));
     socket.on('error', (err) =>
       this.#fail(
         new RosgateError(ErrorCode.UpstreamClosed, `router connection error: ${err.message}`, {
@@ -181,7 +226,7 @@ export class UpstreamConnection extends EventEmitter {
     return new Promise((resolve, reject) => {
       const rows: Sentence[] = [];
       let trap: string | undefined;
-      this.#send(Sentence.from(words), words[0] as string, {
+      this.#send(Sentence.from(words), words[0] as string, true, {
         onReply(sentence, isFinal) {
           if (isFinal) resolve({ done: sentence, trap, rows });
           else if (sentence.command === '!trap')
@@ -204,13 +249,18 @@ export class UpstreamConnection extends EventEmitter {
         new RosgateError(ErrorCode.UpstreamClosed, 'router connection is not ready')
       );
     }
-    return this.#send(sentence, sentence.command, handler);
+    return this.#send(sentence, sentence.command, false, handler);
   }
 
-  #send(sentence: Sentence, command: string, handler: ReplyHandler): string {
+  #send(sentence: Sentence, command: string, isInternal: boolean, handler: ReplyHandler): string {
     const tag = (this.#nextTag++).toString(36);
-    this.#pending.set(tag, { handler, command });
-    this.lastActiveAt = Date.now();
+    this.#pending.set(tag, { handler, command, isInternal });
+    if (!isInternal && this.#busy++ === 0) {
+      // Liveness is measured from the moment the session has work.
+      this.lastReceivedAt = this.#now();
+      this.#watch();
+    }
+    this.lastActiveAt = this.#now();
     (this.#socket as net.Socket).write(sentence.withTag(tag));
     return tag;
   }
@@ -223,29 +273,41 @@ export class UpstreamConnection extends EventEmitter {
    * router's reply order.
    */
   cancel(tag: string, onAnswered: () => void = () => undefined): void {
-    if (this.#state !== 'ready' || !this.#pending.has(tag)) {
+    const pending = this.#pending.get(tag);
+    if (this.#state !== 'ready' || pending === undefined) {
       onAnswered();
       return;
     }
-    this.#send(Sentence.from(['/cancel', `=tag=${tag}`]), '/cancel', {
+    // One router cancel per command, however often it is asked for.
+    if (pending.cancelWaiters !== undefined) {
+      pending.cancelWaiters.push(onAnswered);
+      return;
+    }
+    const waiters = [onAnswered];
+    pending.cancelWaiters = waiters;
+    const answered = (): void => {
+      for (const waiter of waiters.splice(0)) guarded(waiter);
+    };
+    this.#send(Sentence.from(['/cancel', `=tag=${tag}`]), '/cancel', true, {
       onReply: (_s, isFinal) => {
-        if (isFinal) onAnswered();
+        if (isFinal) answered();
       },
-      onError: () => onAnswered(),
+      onError: answered,
     });
   }
 
   /** A cheap round trip proving the session works; rejects on timeout. */
-  async probe(): Promise<void> {
+  async probe(timeoutMs = this.options.timeoutMs): Promise<void> {
     this.isProbing = true;
     const timer = setTimeout(() => {
       this.#fail(
         new RosgateError(
           ErrorCode.UpstreamTimeout,
           'router did not answer the health probe in time',
+          { details: { timeoutMs } },
         ),
       );
-    }, this.options.timeoutMs);
+    }, timeoutMs);
     try {
       const answer = await this.#call(['/system/identity/print']);
       if (answer.trap !== undefined)
@@ -262,20 +324,49 @@ export class UpstreamConnection extends EventEmitter {
    * just dropping the socket. In-flight commands get `error`.
    */
   close(error?: RosgateError): void {
-    if (this.#state === 'ready') {
+    const isReady = this.#state === 'ready';
+    if (isReady) {
       const socket = this.#socket as net.Socket;
       socket.end(QUIT);
       // A router that never closes is cut off after the usual deadline.
       setTimeout(() => socket.destroy(), this.options.timeoutMs).unref();
     }
+    // A session still connecting has nobody to say goodbye to.
     this.#fail(
       error ?? new RosgateError(ErrorCode.UpstreamClosed, 'router session closed by rosgate'),
-      false,
+      !isReady,
     );
   }
 
+  /**
+   * While the session has work, check that the router still talks: after
+   * half the timeout of silence a probe goes out, and its own deadline (the
+   * other half) ends a session whose router has stopped answering. A quiet
+   * stream keeps its session as long as the probe is answered.
+   */
+  #watch(): void {
+    const half = Math.max(1, Math.floor(this.options.timeoutMs / 2));
+    clearInterval(this.#watchdog);
+    this.#watchdog = setInterval(
+      () => {
+        if (this.#busy === 0 || this.#state !== 'ready') {
+          clearInterval(this.#watchdog);
+          this.#watchdog = undefined;
+          return;
+        }
+        if (!this.isProbing && this.#now() - this.lastReceivedAt >= half) {
+          this.probe(half).catch(() => {
+            /* a failed probe fails the session; its close event says why */
+          });
+        }
+      },
+      Math.max(1, Math.floor(half / 4)),
+    );
+    this.#watchdog.unref();
+  }
+
   #onData(chunk: Buffer): void {
-    this.lastActiveAt = this.lastReceivedAt = Date.now();
+    this.lastActiveAt = this.#now();
     try {
       this.#decoder.push(chunk, (sentence) => this.#onSentence(sentence));
     } catch (err) {
@@ -288,6 +379,9 @@ export class UpstreamConnection extends EventEmitter {
   }
 
   #onSentence(sentence: Sentence): void {
+    // Liveness counts whole sentences: garbage that leaves a partial word
+    // pending must not make a silent router look alive.
+    this.lastReceivedAt = this.#now();
     const reply = sentence.command;
     if (reply === '!fatal') {
       const reason = sentence.wordCount > 1 ? sentence.wordString(1) : 'fatal';
@@ -300,18 +394,53 @@ export class UpstreamConnection extends EventEmitter {
     // safe choice (go-routeros does the same).
     if (pending === undefined) return;
     const isFinal = reply === '!done';
-    if (isFinal) this.#pending.delete(tag as string);
-    pending.handler.onReply(sentence, isFinal);
+    if (isFinal) this.#settle(tag as string, pending);
+    try {
+      pending.handler.onReply(sentence, isFinal);
+    } catch (err) {
+      // A throw from whoever handles the reply ends that command only: it
+      // is answered with a refusal and cancelled on the router.
+      if (!isFinal) {
+        this.cancel(tag as string);
+        this.#settle(tag as string, pending);
+      }
+      guarded(() => pending.handler.onError(toUpstreamError(err)));
+    }
+  }
+
+  #settle(tag: string, pending: Pending): void {
+    if (this.#pending.get(tag) !== pending) return;
+    this.#pending.delete(tag);
+    if (!pending.isInternal) this.#busy--;
   }
 
   #fail(error: RosgateError, isAbrupt = true): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#closeError = error;
+    clearInterval(this.#watchdog);
     const pending = [...this.#pending.values()];
     this.#pending.clear();
+    this.#busy = 0;
     if (isAbrupt) this.#socket?.destroy();
-    for (const p of pending) p.handler.onError(error);
-    this.emit('close', error);
+    // The pool hears first, so no command's handler can be handed this
+    // session again (issue 6).
+    guarded(() => this.emit('close', error));
+    for (const p of pending) guarded(() => p.handler.onError(error));
   }
+}
+
+/** Runs `fn`; a throw is swallowed here because the caller is an event of a socket or timer. */
+function guarded(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    /* the command it concerned is already answered or gone; the session goes on */
+  }
+}
+
+function toUpstreamError(err: unknown): RosgateError {
+  return err instanceof RosgateError
+    ? err
+    : new RosgateError(ErrorCode.Internal, 'internal error in rosgate', { cause: err });
 }

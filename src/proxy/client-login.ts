@@ -1,0 +1,152 @@
+import type { Logger } from 'pino';
+import { ErrorCode, RosgateError, isRosgateError } from '../errors.js';
+import type { LoginGate, SessionObserver } from '../pipeline.js';
+import {
+  challengeToHex,
+  createChallenge,
+  verifyResponse,
+  type Sentence,
+} from '../protocol/index.js';
+import type { Authenticator } from './authenticator.js';
+
+/** What one client's logins need. */
+export interface ClientLoginOptions {
+  router: string;
+  clientId: number;
+  address: string;
+  authenticator: Authenticator;
+  /** Brute-force lockout: asked before any check, told every outcome. */
+  gate?: LoginGate | undefined;
+  observer?: SessionObserver | undefined;
+  logger: Logger;
+  /** False once the client has gone: its pending check is dropped. */
+  isWanted: () => boolean;
+}
+
+export type LoginMethod = 'plain' | 'challenge';
+
+/** How a login ended. */
+export type LoginOutcome =
+  | { readonly isOk: true; readonly user: string; readonly method: LoginMethod }
+  | {
+      readonly isOk: false;
+      readonly user: string;
+      readonly method: LoginMethod;
+      readonly error: RosgateError;
+    };
+
+/** RouterOS's own words for a wrong password (ROUTEROS-API §3). */
+const INVALID_LOGIN = 'invalid user name or password (6)';
+
+/** Said once per user name, so a misconfigured client does not flood the log. */
+const warnedLegacy = new Set<string>();
+const MAX_WARNED = 1000;
+
+/**
+ * One client's login (ROUTEROS-API §3): the plain `/login =name= =password=`
+ * of RouterOS 6.43+, and the legacy MD5 challenge (`/login` answered with
+ * `=ret=`, then `=name= =response=`). A valid challenge response wins;
+ * otherwise the password decides.
+ */
+export class ClientLogin {
+  readonly #options: ClientLoginOptions;
+  #challenge: Buffer | undefined;
+
+  constructor(options: ClientLoginOptions) {
+    this.#options = options;
+  }
+
+  /** True for the legacy flow's first step: `/login` with no credentials. */
+  static isChallengeRequest(sentence: Sentence): boolean {
+    return (
+      !sentence.hasAttribute('name') &&
+      !sentence.hasAttribute('password') &&
+      !sentence.hasAttribute('response')
+    );
+  }
+
+  /** A fresh challenge, as the hex the `!done =ret=` carries (§3.3). */
+  challenge(): string {
+    this.#challenge = createChallenge();
+    return challengeToHex(this.#challenge);
+  }
+
+  /** Check a `/login` sentence that carries credentials. Never rejects. */
+  async check(sentence: Sentence): Promise<LoginOutcome> {
+    const user = (sentence.attribute('name') ?? Buffer.alloc(0)).toString('latin1');
+    const password = sentence.attribute('password');
+    const response = sentence.attribute('response');
+    const method: LoginMethod = response === undefined ? 'plain' : 'challenge';
+    const { gate, address } = this.#options;
+    const locked = gate?.admit(address, user);
+    if (locked !== undefined) return this.#refused(user, method, locked);
+    let error: RosgateError | undefined;
+    try {
+      error = await this.#verify(user, password, response);
+    } catch (err) {
+      error = isRosgateError(err)
+        ? err
+        : new RosgateError(ErrorCode.Internal, 'cannot verify the login', { cause: err });
+    }
+    // A router that cannot be reached says nothing about the password.
+    if (error === undefined || error.code === ErrorCode.LoginInvalid)
+      gate?.record(address, user, error === undefined);
+    if (error !== undefined) return this.#refused(user, method, error);
+    this.#options.observer?.loginSucceeded(this.#event(user, method));
+    return { isOk: true, user, method };
+  }
+
+  /** Undefined when the credentials are right; else why not. */
+  async #verify(
+    user: string,
+    password: Buffer | undefined,
+    response: Buffer | undefined,
+  ): Promise<RosgateError | undefined> {
+    const { authenticator, isWanted } = this.#options;
+    const secret = authenticator.secretFor(user);
+    const challenge = this.#challenge;
+    this.#challenge = undefined;
+    if (response !== undefined && challenge !== undefined && secret !== undefined) {
+      if (verifyResponse(secret, challenge, response)) return undefined;
+    }
+    if (password === undefined) {
+      if (response !== undefined && secret === undefined) return this.#legacyUnsupported(user);
+      return invalidLogin();
+    }
+    return (await authenticator.verifyPassword(user, password, isWanted))
+      ? undefined
+      : invalidLogin();
+  }
+
+  #legacyUnsupported(user: string): RosgateError {
+    if (!warnedLegacy.has(user) && warnedLegacy.size < MAX_WARNED) {
+      warnedLegacy.add(user);
+      this.#options.logger.warn(
+        { user },
+        'a client used the legacy challenge login, which needs a rosgate user with a plaintext secret',
+      );
+    }
+    return new RosgateError(
+      ErrorCode.LegacyLoginUnsupported,
+      'legacy login needs a rosgate user with a plaintext secret: see users in config.yaml',
+    );
+  }
+
+  #refused(user: string, method: LoginMethod, error: RosgateError): LoginOutcome {
+    this.#options.observer?.loginFailed({
+      ...this.#event(user, method),
+      code: error.code,
+      reason: error.message,
+    });
+    return { isOk: false, user, method, error };
+  }
+
+  #event(user: string, method: LoginMethod) {
+    const { router, clientId, address } = this.#options;
+    return { router, user, clientId, address, method };
+  }
+}
+
+function invalidLogin(): RosgateError {
+  return new RosgateError(ErrorCode.LoginInvalid, INVALID_LOGIN);
+}
