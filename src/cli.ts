@@ -9,10 +9,12 @@ import {
 } from './config/index.js';
 import { createLogger } from './logger.js';
 import { runSimulateCommand } from './simulator/cli.js';
-import { startSimulator } from './simulator/index.js';
+import { startSimulator, type Simulator } from './simulator/index.js';
+import type { RouterConfig } from './config/index.js';
 
 const USAGE = `usage:
   rosgate [--config config.yaml]        run the proxy (environment overrides the file)
+          [--simulate-if-unconfigured]  with no router configured, front the bundled simulator
   rosgate demo                          run the proxy in front of the bundled simulator
   rosgate simulate [--port 8728 ...]    run the RouterOS API simulator
   rosgate hash-password <password>      print a scrypt hash for users[].passwordHash`;
@@ -67,7 +69,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | Runnin
 }
 
 async function start(argv: string[], io: CliIo): Promise<number | Running> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      'simulate-if-unconfigured': { type: 'boolean' },
+    },
+  });
   let loaded;
   try {
     loaded = await loadConfig({
@@ -78,7 +86,14 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
     io.stderr.write(`${formatConfigError(err)}\n`);
     return 1;
   }
-  const { config, warnings } = loaded;
+  const { warnings } = loaded;
+  let { config } = loaded;
+  let simulator: Simulator | undefined;
+  if (config.routers.length === 0 && values['simulate-if-unconfigured'] === true) {
+    // The newcomer's `npm start`: try rosgate before pointing it at a router.
+    simulator = await startSimulator(DEMO_SIMULATOR);
+    config = { ...config, routers: [simulatorRouter(simulator.port, DEFAULT_LISTEN.port, io.env)] };
+  }
   if (config.routers.length === 0) {
     io.stderr.write(
       'rosgate: no router configured. Set MIKROTIK_HOST (and MIKROTIK_USERNAME, MIKROTIK_PASSWORD) or add a ' +
@@ -87,10 +102,47 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
     return 1;
   }
   const logger = createLogger(config.log.level, io.stdout);
-  for (const w of warnings) logger.warn({ code: w.code, path: w.path }, w.message);
+  for (const w of warnings) {
+    if (simulator === undefined || w.code !== 'ROSGATE_CONFIG_NO_ROUTERS')
+      logger.warn({ code: w.code, path: w.path }, w.message);
+  }
+  if (simulator !== undefined) {
+    logger.warn(
+      { simulatorPort: simulator.port },
+      'no router configured: fronting the bundled RouterOS simulator (user admin, password admin); set MIKROTIK_HOST for a real router',
+    );
+  }
   const app = createApp(config, logger);
   await app.start();
-  return serve(app, config.shutdown.graceMs, io);
+  const running = simulator;
+  return serve(app, config.shutdown.graceMs, io, running && (() => running.close()));
+}
+
+/** The simulator `demo` and `--simulate-if-unconfigured` start. */
+const DEMO_SIMULATOR = {
+  user: 'admin',
+  password: 'admin',
+  version: '7.19',
+  hotspotUsers: 500,
+} as const;
+
+/** A router entry for the bundled simulator; PROXY_PORT still chooses the client port. */
+function simulatorRouter(simulatorPort: number, port: number, env: NodeJS.ProcessEnv) {
+  const { config } = validateConfig(
+    {
+      routers: [
+        {
+          host: '127.0.0.1',
+          port: simulatorPort,
+          username: 'admin',
+          password: 'admin',
+          listen: { host: '127.0.0.1', port },
+        },
+      ],
+    },
+    { PROXY_PORT: env.PROXY_PORT },
+  );
+  return config.routers[0] as RouterConfig;
 }
 
 async function demo(argv: string[], io: CliIo): Promise<Running> {
@@ -99,10 +151,8 @@ async function demo(argv: string[], io: CliIo): Promise<Running> {
     options: { port: { type: 'string' }, 'router-version': { type: 'string' } },
   });
   const simulator = await startSimulator({
-    user: 'admin',
-    password: 'admin',
-    version: values['router-version'] ?? '7.19',
-    hotspotUsers: 500,
+    ...DEMO_SIMULATOR,
+    version: values['router-version'] ?? DEMO_SIMULATOR.version,
   });
   // LOG_LEVEL and PROXY_PORT apply as they do for `start` (--port wins over
   // PROXY_PORT); nothing else of the environment does: the router is the simulator.
