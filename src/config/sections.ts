@@ -10,6 +10,7 @@ import type { Checker } from './checker.js';
 import { auditSection } from './audit.js';
 import { cacheSection } from './cache.js';
 import { flowSection } from './flow.js';
+import { policySection } from './policy.js';
 
 /** How an environment variable's text becomes a config value. */
 export type EnvType = 'number' | 'boolean' | 'string';
@@ -41,6 +42,7 @@ export const SECTIONS = {
   audit: auditSection,
   cache: cacheSection,
   flow: flowSection,
+  policy: policySection,
 } as const satisfies Record<string, ConfigSection<unknown>>;
 
 type Sections = typeof SECTIONS;

@@ -1,0 +1,180 @@
+/**
+ * The `policy` section: who may run what (rules and roles), input rules,
+ * attack detection and the brute-force lockout (src/policy).
+ */
+import { z } from 'zod';
+import { zodSection } from './sections.js';
+
+/** `/ip/hotspot/user/*`, `/system/**`, `/export`: segments are names, `*` (one) or `**` (any depth). */
+export const COMMAND_GLOB_PATTERN = /^(?:\/(?:\*\*|\*|[A-Za-z0-9._-]+))+$/;
+
+const glob = z
+  .string()
+  .regex(COMMAND_GLOB_PATTERN, 'must be a command glob such as /ip/hotspot/user/* or /system/**');
+
+const names = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+function isRegExp(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const condition = z
+  .object({
+    /** The attribute's name, without `=`: `comment`, `.id`. */
+    name: z.string().min(1),
+    /** The value equals this text (latin1). */
+    equals: z.string().optional(),
+    /** The value matches this regular expression. */
+    matches: z.string().refine(isRegExp, 'must be a valid regular expression').optional(),
+    /** The attribute is there (true) or not (false). */
+    present: z.boolean().optional(),
+  })
+  .strict()
+  .refine(
+    (c) => [c.equals, c.matches, c.present].filter((v) => v !== undefined).length === 1,
+    'must have exactly one of equals, matches or present',
+  );
+
+const rule = z
+  .object({
+    /** Shown in the trap (`rosgate rule NAME`), the audit record and the metrics. */
+    name: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 letters, digits or . _ : -'),
+    action: z.enum(['allow', 'deny', 'audit']),
+    /** Glob(s) over the command word (`/ip/hotspot/user/add`). */
+    path: z.union([glob, z.array(glob).min(1)]).default('/**'),
+    /** The command's last segment: `print`, `add`, `listen`. */
+    verb: names.optional(),
+    user: names.optional(),
+    role: names.optional(),
+    router: names.optional(),
+    /** Conditions on the command's attributes; all must hold. */
+    attributes: z.array(condition).default([]),
+  })
+  .strict();
+
+/** One rule as configured. */
+export type PolicyRuleConfig = z.output<typeof rule>;
+/** One attribute condition of a rule. */
+export type PolicyConditionConfig = z.output<typeof condition>;
+
+const billingDenies: [name: string, path: string | string[], verb?: string][] = [
+  ['billing-deny-reboot', '/system/reboot'],
+  ['billing-deny-shutdown', '/system/shutdown'],
+  ['billing-deny-reset-configuration', '/system/reset-configuration'],
+  ['billing-deny-user', '/user/**'],
+  ['billing-deny-password', '/password'],
+  ['billing-deny-file-remove', '/file/remove'],
+  ['billing-deny-fetch', '/tool/fetch'],
+  ['billing-deny-package', '/system/package/**'],
+  ['billing-deny-ip-service', '/ip/service/**'],
+  ['billing-deny-certificate', '/certificate/**'],
+  ['billing-deny-export', '/**', 'export'],
+  ['billing-deny-import', '/**', 'import'],
+  ['billing-deny-backup', '/system/backup/**'],
+  ['billing-deny-script-run', '/system/script/run'],
+  // Dynamic code: what `:execute` and `:parse` run cannot be checked.
+  ['billing-deny-dynamic-script', ['/execute', '/parse']],
+];
+
+const roleName = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits or . _ -');
+const roles = z.record(roleName, z.array(rule));
+
+const shippedRoles: z.input<typeof roles> = {
+  admin: [{ name: 'admin-allow-all', action: 'allow' }],
+  billing: [
+    ...billingDenies.map(([name, path, verb]) => ({
+      name,
+      action: 'deny' as const,
+      path,
+      ...(verb === undefined ? {} : { verb }),
+    })),
+    { name: 'billing-allow-rest', action: 'allow' },
+  ],
+  readonly: [
+    {
+      name: 'readonly-deny-print-to-file',
+      action: 'deny',
+      attributes: [{ name: 'file', present: true }],
+    },
+    { name: 'readonly-allow-reads', action: 'allow', verb: ['print', 'getall', 'listen'] },
+    { name: 'readonly-deny-rest', action: 'deny' },
+  ],
+};
+
+const mode = z.enum(['enforce', 'monitor']);
+
+const schema = z
+  .object({
+    /** `enforce` refuses what the policy denies; `monitor` decides, logs and counts, but forwards. */
+    mode: mode.default('enforce'),
+    /** The role of a user not listed in `users` (router-verified users). */
+    defaultRole: roleName.default('billing'),
+    /** User name -> role. */
+    users: z.record(z.string().min(1), roleName).default({}),
+    /**
+     * Role name -> its rules, first match wins. Defaults to the shipped roles
+     * (`admin`, `billing`, `readonly`); a role configured under a shipped
+     * name replaces it, and the other shipped roles stay.
+     */
+    roles: roles.prefault(shippedRoles),
+    /** Rules evaluated before any role's rules. */
+    rules: z.array(rule).default([]),
+    input: z
+      .object({
+        enabled: z.boolean().default(true),
+        maxStringLength: z.int().min(1).max(1_048_576).default(1000),
+        maxScriptLength: z.int().min(1).max(1_048_576).default(65536),
+      })
+      .strict()
+      .prefault({}),
+    /** Script escalation checks and script syntax in names. */
+    attackDetection: z.boolean().default(true),
+    xss: z
+      .object({ enabled: z.boolean().default(true), mode: mode.default('monitor') })
+      .strict()
+      .prefault({}),
+    sqlInjection: z
+      .object({ enabled: z.boolean().default(true), mode: mode.default('monitor') })
+      .strict()
+      .prefault({}),
+    /** `enforce` refuses script syntax in a name (with `mode: enforce`); `monitor` flags it. */
+    scriptSyntaxInData: mode.default('monitor'),
+    lockout: z
+      .object({
+        maxAttempts: z.int().min(1).max(1_000_000).default(5),
+        userMaxAttempts: z.int().min(1).max(1_000_000).default(20),
+        windowMs: z.int().min(1).max(2_147_483_647).default(900_000),
+        durationMs: z.int().min(0).max(2_147_483_647).default(900_000),
+        maxTracked: z.int().min(1).max(10_000_000).default(10_000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((policy, ctx) => {
+    const known = new Set([...Object.keys(shippedRoles), ...Object.keys(policy.roles)]);
+    const check = (role: string, path: string[]): void => {
+      if (!known.has(role)) ctx.addIssue({ code: 'custom', path, message: 'must name a role' });
+    };
+    check(policy.defaultRole, ['defaultRole']);
+    for (const [user, role] of Object.entries(policy.users)) check(role, ['users', user]);
+  });
+
+/** The validated `policy` section. */
+export type PolicyConfig = z.output<typeof schema>;
+
+export const policySection = zodSection('policy', schema, {
+  ENABLE_ATTACK_DETECTION: { keys: ['attackDetection'], type: 'boolean' },
+  ENABLE_XSS_PROTECTION: { keys: ['xss', 'enabled'], type: 'boolean' },
+  ENABLE_SQL_INJECTION_PROTECTION: { keys: ['sqlInjection', 'enabled'], type: 'boolean' },
+  MAX_STRING_LENGTH: { keys: ['input', 'maxStringLength'], type: 'number' },
+  MAX_LOGIN_ATTEMPTS: { keys: ['lockout', 'maxAttempts'], type: 'number' },
+  LOCKOUT_DURATION: { keys: ['lockout', 'durationMs'], type: 'number' },
+});
