@@ -17,6 +17,8 @@ import { compose, type CommandHandler, type Stage } from './pipeline.js';
 import { Pool } from './upstream/pool.js';
 import { createUpstreamHandler } from './upstream/upstream-handler.js';
 import { UpstreamConnection } from './upstream/upstream-connection.js';
+import { ChallengeRelay } from './upstream/challenge-relay.js';
+import { Sentence } from './protocol/index.js';
 import type { RosgateError } from './errors.js';
 
 /** One router as the running app holds it. */
@@ -178,7 +180,7 @@ function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger
     stats,
     session: {
       handler,
-      authenticator: authenticatorFor(config, router, connect),
+      authenticator: authenticatorFor(config, router, pool, connect),
       decoderLimits: {
         maxWordBytes: limits.maxWordBytes,
         maxWordsPerSentence: limits.maxWordsPerSentence,
@@ -234,9 +236,31 @@ function logRouterHealth(pool: Pool, logger: Logger): void {
   );
 }
 
+/** The router's version, asked on a pool session (`/system/resource`). */
+function askRouterVersion(pool: Pool): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    pool.acquire((connection) => {
+      let version: string | undefined;
+      connection.send(Sentence.from(['/system/resource/print', '=.proplist=version']), {
+        onReply(sentence, isFinal) {
+          version ??= sentence.attributeString('version');
+          if (!isFinal) return;
+          pool.release();
+          resolve(version);
+        },
+        onError(err) {
+          pool.release();
+          reject(err);
+        },
+      });
+    }, reject);
+  });
+}
+
 function authenticatorFor(
   config: RosgateConfig,
   router: RouterConfig,
+  pool: Pool,
   connect: (username: string, password: string) => UpstreamConnection,
 ): Authenticator {
   if (config.users.length === 0) {
@@ -245,6 +269,17 @@ function authenticatorFor(
       ttlMs: config.limits.loginCacheTtlMs,
       failureTtlMs: config.limits.loginFailureCacheTtlMs,
       maxConcurrentChecks: config.limits.maxConcurrentLoginChecks,
+      serviceAccount: { name: router.username, password: router.password },
+      relay: {
+        routerVersion: () => askRouterVersion(pool),
+        open: () =>
+          ChallengeRelay.open({
+            host: router.host,
+            port: router.port,
+            tls: upstreamTlsOptions(router),
+            timeoutMs: router.timeoutMs,
+          }),
+      },
     });
   }
   const users = config.users.filter(

@@ -16,6 +16,20 @@ export interface Authenticator {
    * `=response=`; undefined when only a hash (or nothing) is known.
    */
   secretFor(name: string): Buffer | undefined;
+  /**
+   * A challenge to hand a legacy client whose answer the router will check
+   * (routers before 6.45.1); undefined when rosgate must issue its own.
+   */
+  openLegacyChallenge?(): Promise<LegacyChallenge | undefined>;
+}
+
+/** A router's login challenge relayed to a client (ROUTEROS-API §3.2). */
+export interface LegacyChallenge {
+  /** The challenge, 32 hex digits. */
+  readonly challengeHex: string;
+  /** Let the router check the client's `=response=`; closes the relay. */
+  check(name: Buffer, response: Buffer): Promise<boolean>;
+  close(): void;
 }
 
 /** One configured user as the proxy sees it. */
@@ -57,6 +71,21 @@ export interface RouterAuthenticatorOptions {
   maxEntries?: number;
   /** Clock, injectable for tests. @default Date.now */
   now?: () => number;
+  /**
+   * The account rosgate itself logs in with: its password is known, so it
+   * is checked without the router and may use the legacy challenge login.
+   */
+  serviceAccount?: { name: string; password: string } | undefined;
+  /** How to relay legacy challenges to a router older than 6.45.1. @default no relay */
+  relay?: LegacyRelay | undefined;
+}
+
+/** What relaying a legacy login needs from the router. */
+export interface LegacyRelay {
+  /** The router's version as `/system/resource` reports it (`6.44.6 (stable)`). */
+  routerVersion(): Promise<string | undefined>;
+  /** Opens a fresh connection and fetches the router's challenge. */
+  open(): Promise<LegacyChallenge>;
 }
 
 interface Remembered {
@@ -113,6 +142,8 @@ export class RouterAuthenticator implements Authenticator {
   }
 
   verifyPassword(name: string, password: Buffer, isWanted: () => boolean = () => true) {
+    const service = this.#serviceSecret(name);
+    if (service !== undefined) return Promise.resolve(sameBytes(service, password));
     const now = this.#now();
     if (matches(this.#accepted.get(name), password, now)) return Promise.resolve(true);
     if (matches(this.#refused.get(name), password, now)) return Promise.resolve(false);
@@ -194,9 +225,33 @@ export class RouterAuthenticator implements Authenticator {
     return true;
   }
 
-  /** The router never reveals secrets, so legacy challenge logins need configured users. */
-  secretFor(): Buffer | undefined {
-    return undefined;
+  /**
+   * The router never reveals secrets: only the service account's is known,
+   * so other legacy challenge logins need a relay or configured users.
+   */
+  secretFor(name: string): Buffer | undefined {
+    return this.#serviceSecret(name);
+  }
+
+  #serviceSecret(name: string): Buffer | undefined {
+    const account = this.#options.serviceAccount;
+    return account !== undefined && account.name === name
+      ? Buffer.from(account.password, 'utf8')
+      : undefined;
+  }
+
+  #relayVersion: Promise<boolean> | undefined;
+
+  async openLegacyChallenge(): Promise<LegacyChallenge | undefined> {
+    const relay = this.#options.relay;
+    if (relay === undefined) return undefined;
+    // The version is asked once; a failed ask is asked again next time.
+    this.#relayVersion ??= relay.routerVersion().then(isBeforePlainOnlyLogin, () => {
+      this.#relayVersion = undefined;
+      return false;
+    });
+    if (!(await this.#relayVersion)) return undefined;
+    return relay.open();
   }
 
   #remember(into: Map<string, Remembered>, name: string, password: Buffer, ttlMs: number): void {
@@ -207,6 +262,20 @@ export class RouterAuthenticator implements Authenticator {
     const max = this.#options.maxEntries ?? 10_000;
     if (into.size > max) into.delete(into.keys().next().value as string);
   }
+}
+
+/** True for a RouterOS version that still checks challenge responses: before 6.45.1 (§3.2). */
+export function isBeforePlainOnlyLogin(version: string | undefined): boolean {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(version ?? '');
+  if (m === null) return false;
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  if (major !== 6) return major < 6;
+  if (minor !== 45) return minor < 45;
+  return patch < 1;
+}
+
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  return timingSafeEqual(digest(CHECK_SALT, a), digest(CHECK_SALT, b));
 }
 
 function matches(known: Remembered | undefined, password: Buffer, now: number): boolean {

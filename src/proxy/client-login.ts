@@ -7,7 +7,7 @@ import {
   verifyResponse,
   type Sentence,
 } from '../protocol/index.js';
-import type { Authenticator } from './authenticator.js';
+import type { Authenticator, LegacyChallenge } from './authenticator.js';
 
 /** What one client's logins need. */
 export interface ClientLoginOptions {
@@ -51,6 +51,8 @@ const MAX_WARNED = 1000;
 export class ClientLogin {
   readonly #options: ClientLoginOptions;
   #challenge: Buffer | undefined;
+  /** A router challenge handed to the client, when the router checks the answer. */
+  #relayed: LegacyChallenge | undefined;
 
   constructor(options: ClientLoginOptions) {
     this.#options = options;
@@ -65,10 +67,30 @@ export class ClientLogin {
     );
   }
 
-  /** A fresh challenge, as the hex the `!done =ret=` carries (§3.3). */
-  challenge(): string {
+  /**
+   * A challenge, as the hex the `!done =ret=` carries (§3.3): the router's
+   * own when it can still check answers (before 6.45.1), else a fresh one
+   * rosgate checks itself.
+   */
+  async challenge(): Promise<string> {
+    this.close();
+    try {
+      this.#relayed = await this.#options.authenticator.openLegacyChallenge?.();
+    } catch (err) {
+      this.#options.logger.warn(
+        { code: isRosgateError(err) ? err.code : ErrorCode.Internal },
+        "cannot relay a legacy login challenge; issuing rosgate's own",
+      );
+    }
+    if (this.#relayed !== undefined) return this.#relayed.challengeHex;
     this.#challenge = createChallenge();
     return challengeToHex(this.#challenge);
+  }
+
+  /** Drop a relayed challenge nobody will answer (the client left, or asked again). */
+  close(): void {
+    this.#relayed?.close();
+    this.#relayed = undefined;
   }
 
   /** Check a `/login` sentence that carries credentials. Never rejects. */
@@ -105,12 +127,21 @@ export class ClientLogin {
     const { authenticator, isWanted } = this.#options;
     const secret = authenticator.secretFor(user);
     const challenge = this.#challenge;
+    const relayed = this.#relayed;
     this.#challenge = undefined;
+    this.#relayed = undefined;
+    if (response !== undefined && relayed !== undefined) {
+      // The router issued the challenge, so the router checks the answer.
+      if (await relayed.check(Buffer.from(user, 'latin1'), response)) return undefined;
+    } else {
+      relayed?.close();
+    }
     if (response !== undefined && challenge !== undefined && secret !== undefined) {
       if (verifyResponse(secret, challenge, response)) return undefined;
     }
     if (password === undefined) {
-      if (response !== undefined && secret === undefined) return this.#legacyUnsupported(user);
+      if (response !== undefined && secret === undefined && relayed === undefined)
+        return this.#legacyUnsupported(user);
       return invalidLogin();
     }
     return (await authenticator.verifyPassword(user, password, isWanted))

@@ -257,12 +257,20 @@ export class ClientSession {
   // -- login (ROUTEROS-API §3) ---------------------------------------------
 
   #startLogin(sentence: Sentence): void {
+    this.#isBusy = true;
     if (ClientLogin.isChallengeRequest(sentence)) {
-      // The legacy flow's first step: exactly one sentence with a fresh challenge (§3.3).
-      this.#write(encodeDone(sentence.tag, { ret: this.#login.challenge() }));
+      // The legacy flow's first step: exactly one sentence with a challenge (§3.3).
+      void this.#login.challenge().then((hex) => {
+        this.#isBusy = false;
+        if (this.#isClosed) {
+          this.#login.close();
+          return;
+        }
+        this.#write(encodeDone(sentence.tag, { ret: hex }));
+        this.#handleInbox();
+      });
       return;
     }
-    this.#isBusy = true;
     void this.#login.check(sentence).then((outcome) => this.#loginAnswered(sentence.tag, outcome));
   }
 
@@ -288,6 +296,11 @@ export class ClientSession {
       );
       this.#trap(tag, outcome.error);
     }
+    this.#handleInbox();
+  }
+
+  /** Handle what arrived while a login step was under way. */
+  #handleInbox(): void {
     const waiting = this.#inbox;
     this.#inbox = [];
     for (let i = 0; i < waiting.length; i++) {
@@ -500,6 +513,7 @@ export class ClientSession {
     this.#isClosed = true;
     clearTimeout(this.#preLoginTimer);
     clearTimeout(this.#idleTimer);
+    this.#login.close();
     this.#inbox = [];
     // Queued untagged commands never reach the pipeline; running ones are
     // cancelled there (no orphaned streams) and finish through their sinks.
