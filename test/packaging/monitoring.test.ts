@@ -79,10 +79,14 @@ t.test(
     t.match(router, { type: 'query', name: 'router', multi: true, includeAll: true });
     t.same(metricNames(router.definition), ['mikrotik_connection_pool_total']);
     const unfiltered = panels
-      .filter((p) => !['Records written / s', 'Records dropped'].includes(p.title))
+      .filter((p) => !['Config reload', 'Records written / s', 'Records dropped'].includes(p.title))
       .flatMap((p) => p.targets ?? [])
       .filter((target) => !target.expr.includes('router=~"$router"'));
-    t.same(unfiltered, [], 'audit records are per process, every other series per router');
+    t.same(
+      unfiltered,
+      [],
+      'reloads and audit records are per process, every other series per router',
+    );
   },
 );
 
@@ -111,9 +115,9 @@ t.test("the dashboard has the guide's five panels, rate limiting, policy and aud
       'mikrotik_active_users_pppoe',
       'mikrotik_vouchers_created_total',
     ],
-    'Rate limiting': ['mikrotik_rate_limit_refusals_total'],
-    Policy: ['mikrotik_policy_decisions_total', 'mikrotik_lockouts_total'],
-    Audit: ['mikrotik_audit_records_dropped_total'],
+    'Rate limiting': ['rosgate_ratelimit_refusals_total'],
+    Policy: ['rosgate_policy_decisions_total', 'rosgate_lockouts_total'],
+    Audit: ['rosgate_audit_records_dropped_total'],
   };
   for (const [row, names] of Object.entries(expected)) {
     const seen = byRow.get(row);
