@@ -35,8 +35,7 @@ LABEL org.opencontainers.image.title="rosgate" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="${NODE_IMAGE}"
-ENV NODE_ENV=production \
-    AUDIT_LOG_DIR=/var/log/rosgate/audit
+ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
@@ -45,8 +44,9 @@ COPY --from=build /src/dist ./dist
 # (MIKROTIK_HOST ...). Mount your own file over it for several routers, users
 # and the stage settings.
 COPY config.yaml /etc/rosgate/config.yaml
-# The only place rosgate writes: the audit trail. Mount a volume here to keep it.
-RUN mkdir -p /var/log/rosgate/audit && chown -R 1000:1000 /var/log/rosgate
+# The only place rosgate writes: the audit trail (audit.dir, default logs/audit
+# under the working directory). Mount a volume on /app/logs/audit to keep it.
+RUN mkdir -p /app/logs/audit && chown -R 1000:1000 /app/logs
 # The image's `node` user, by number so Kubernetes' runAsNonRoot can check it.
 USER 1000:1000
 # 8728 RouterOS API, 8729 API-SSL (with PROXY_TLS_PORT), 9728 /monitoring and metrics.

@@ -52,6 +52,10 @@ t.test('a misspelt or mistyped value fails the schema, at any depth', async (t) 
     ['an unknown mode', { ...values, mode: 'daemonset' }],
     ['a port out of range', { ...values, proxy: { ...(values['proxy'] as object), port: 70000 } }],
     ['a probe key Kubernetes does not have', { ...values, livenessProbe: { period: 5 } }],
+    [
+      'a monitoring token rosgate would refuse as too short',
+      { ...values, secrets: { ...(values['secrets'] as object), monitoringToken: 'short' } },
+    ],
   ];
   for (const [name, copy] of cases) t.notOk(validateValues(copy), name);
 });
