@@ -235,3 +235,36 @@ t.test('the plain alert rules under deploy/ are the chart rules', async (t) => {
     read(new URL('files/alerts.yaml', chart)),
   );
 });
+
+/** Helm's merge of user values over the chart's: maps merge, everything else replaces. */
+function overlay(base: unknown, over: unknown): unknown {
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) return over;
+  if (typeof over !== 'object' || over === null || Array.isArray(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over))
+    out[key] = overlay((base as Record<string, unknown>)[key], value);
+  return out;
+}
+
+t.test("the operator guide's values examples pass the schema in both modes", async (t) => {
+  const guide = read(new URL('README.md', chart));
+  const blocks = [...guide.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => String(m[1]));
+  const standalone = blocks.find((b) => b.startsWith('# my-values.yaml'));
+  const sidecar = blocks.find((b) => b.startsWith('# values.yaml of your application'));
+  const examples = [
+    ['standalone', YAML.parse(String(standalone))],
+    ['sidecar', YAML.parse(String(sidecar)).rosgate],
+  ] as const;
+  t.equal(examples[1][1].mode, 'sidecar');
+  for (const [mode, example] of examples) {
+    t.ok(
+      validateValues(overlay(values, example)),
+      `${mode}: ${JSON.stringify(validateValues.errors)}`,
+    );
+  }
+  t.same(
+    valuesPaths(guide).filter((path) => !resolves(values, path)),
+    [],
+    'every .Values path the guide names exists',
+  );
+});
