@@ -1,0 +1,101 @@
+import type { Logger } from 'pino';
+import type { CacheConfig } from '../config/cache.js';
+import type { CommandHandler, Stage } from '../pipeline.js';
+import { commandKind } from './command-kind.js';
+import type { CacheTimers } from './menu-watch.js';
+import { RelatedMenus } from './related-menus.js';
+import { RouterCache, type RouterCacheStats } from './router-cache.js';
+import { TtlRules } from './ttl-rules.js';
+
+/** What {@link createCacheStage} needs. */
+export interface CacheStageOptions {
+  /** The validated `cache` config section. */
+  readonly config: CacheConfig;
+  /** Stale serving is logged at debug, lost listens at warn. */
+  readonly logger: Logger;
+  /** Clock for lifetimes, in ms. @default Date.now */
+  readonly now?: () => number;
+  /** Timers for re-sending lost listens. @default the global ones, unref'd */
+  readonly timers?: CacheTimers;
+}
+
+/** The reply cache stage and its controls. */
+export interface CacheStage {
+  /** The pipeline stage: goes between audit and flow. */
+  readonly stage: Stage;
+  /** Counters and sizes by router name. */
+  stats(): Record<string, RouterCacheStats>;
+  /**
+   * Drops kept replies (for the admin port): of `path` (a menu or a glob)
+   * or of every menu, on `router` or on every router. Returns how many.
+   */
+  flush(path?: string, router?: string): number;
+  /** Cancels every `listen` the cache runs; call it before the pool closes. */
+  close(): void;
+}
+
+const globalTimers: CacheTimers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/**
+ * The reply cache (DESIGN "The path of one command"): answers `print` and
+ * `getall` from kept replies, shares identical prints in flight, drops
+ * replies on writes and on changes the router reports, and serves expired
+ * replies for a while when the router cannot be reached. Each router has
+ * its own cache, bounds and counters.
+ */
+export function createCacheStage(options: CacheStageOptions): CacheStage {
+  const { config, logger } = options;
+  const now = options.now ?? Date.now;
+  const timers = options.timers ?? globalTimers;
+  const ttlRules = new TtlRules(config.ttlRules, config.defaultTtlMs, config.volatileProperties);
+  const related = new RelatedMenus(config.related);
+  const routers = new Map<string, RouterCache>();
+
+  const cacheOf = (router: string, next: CommandHandler): RouterCache => {
+    let cache = routers.get(router);
+    if (cache === undefined) {
+      cache = new RouterCache({ router, next, config, ttlRules, related, now, timers, logger });
+      routers.set(router, cache);
+    }
+    return cache;
+  };
+
+  const stage: Stage = (next) => {
+    if (!config.enabled) return next;
+    return {
+      handle(context, sink) {
+        switch (commandKind(context)) {
+          case 'read':
+            return cacheOf(context.router, next).read(context, sink);
+          case 'write':
+            return cacheOf(context.router, next).write(context, sink);
+          default:
+            context.notes.cache = 'bypass';
+            return next.handle(context, sink);
+        }
+      },
+    };
+  };
+
+  return {
+    stage,
+    stats() {
+      const out: Record<string, RouterCacheStats> = {};
+      for (const [router, cache] of routers) out[router] = cache.stats();
+      return out;
+    },
+    flush(path, router) {
+      let dropped = 0;
+      for (const [name, cache] of routers) {
+        if (router === undefined || router === name) dropped += cache.flush(path);
+      }
+      return dropped;
+    },
+    close() {
+      for (const cache of routers.values()) cache.close();
+    },
+  };
+}

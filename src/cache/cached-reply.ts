@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { Decoder, type Sentence } from '../protocol/index.js';
+import type { CommandSink } from '../pipeline.js';
+
+function sha256(bytes: Buffer): Buffer {
+  return createHash('sha256').update(bytes).digest();
+}
+
+/** When a reply was kept and until when it is fresh (ms, from the stage's clock). */
+export interface ReplyTimes {
+  readonly storedAt: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * A finished print reply as the router sent it: its `!re` and `!empty`
+ * sentences and the final `!done`, copied into one Buffer and served as
+ * Sentence views over it, so a replay is byte for byte the router's (the
+ * session rewrites only the tag, DESIGN invariant 1).
+ */
+export class CachedReply {
+  /** The menu the print ran on. */
+  readonly path: string;
+  /** Every sentence's wire bytes, back to back. */
+  readonly bytes: Buffer;
+  /** The reply sentences, the `!done` last; views over `bytes`. */
+  readonly sentences: readonly Sentence[];
+  readonly storedAt: number;
+  readonly expiresAt: number;
+  /** sha256 of `bytes` when integrity checks are on. */
+  readonly #digest: Buffer | undefined;
+
+  private constructor(path: string, bytes: Buffer, times: ReplyTimes, hasDigest: boolean) {
+    this.path = path;
+    this.bytes = bytes;
+    // The bytes already passed the upstream decoder's limits: here they only bound themselves.
+    const decoder = new Decoder({
+      maxWordBytes: bytes.length,
+      maxSentenceBytes: bytes.length,
+      maxWordsPerSentence: bytes.length,
+    });
+    this.sentences = decoder.decode(bytes);
+    this.storedAt = times.storedAt;
+    this.expiresAt = times.expiresAt;
+    this.#digest = hasDigest ? sha256(bytes) : undefined;
+  }
+
+  /** Copies `replies` and `done` into one reply; with `hasDigest`, remembers their sha256. */
+  static of(
+    path: string,
+    replies: readonly Sentence[],
+    done: Sentence,
+    times: ReplyTimes,
+    hasDigest: boolean,
+  ): CachedReply {
+    const bytes = Buffer.concat([...replies.map((s) => s.raw), done.raw]);
+    return new CachedReply(path, bytes, times, hasDigest);
+  }
+
+  /** False when integrity checks are on and the bytes no longer match their digest. */
+  isIntact(): boolean {
+    return this.#digest === undefined || sha256(this.bytes).equals(this.#digest);
+  }
+
+  /** Sends the reply to `sink`: every sentence as a reply, the last as `done`. */
+  replay(sink: CommandSink): void {
+    const last = this.sentences.length - 1;
+    for (let i = 0; i < last; i++) sink.reply(this.sentences[i] as Sentence);
+    sink.done(this.sentences[last] as Sentence);
+  }
+}

@@ -1,0 +1,39 @@
+import type { CommandContext } from '../pipeline.js';
+
+/** What the cache does with a command: keep its reply, invalidate on it, or let it pass. */
+export type CommandKind = 'read' | 'write' | 'bypass';
+
+/** Verbs whose finished reply may be kept. */
+const CACHED_VERBS = new Set(['print', 'getall']);
+
+/** `print` arguments that make it a stream (ROUTEROS-API §5): only `/cancel` ends it. */
+const STREAM_ARGUMENTS = ['follow', 'follow-only', 'interval'] as const;
+
+/**
+ * Verbs that change nothing on the router; every other verb on a menu (add,
+ * set, remove, unset, enable, disable, move, reset-counters, comment, ...)
+ * counts as a write, so an unknown verb invalidates rather than leaves a
+ * stale reply behind.
+ */
+const READ_ONLY_VERBS = new Set([
+  'get',
+  'listen',
+  'export',
+  'monitor',
+  'monitor-traffic',
+  'ping',
+  'torch',
+  'traceroute',
+  'bandwidth-test',
+]);
+
+/** Classifies one client command for the cache. */
+export function commandKind(context: CommandContext): CommandKind {
+  if (CACHED_VERBS.has(context.verb)) {
+    for (const name of STREAM_ARGUMENTS) {
+      if (context.sentence.hasAttribute(name)) return 'bypass';
+    }
+    return 'read';
+  }
+  return READ_ONLY_VERBS.has(context.verb) ? 'bypass' : 'write';
+}

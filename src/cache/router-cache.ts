@@ -1,0 +1,274 @@
+import type { Logger } from 'pino';
+import type { CacheConfig } from '../config/cache.js';
+import { ErrorCode, type RosgateError } from '../errors.js';
+import {
+  SETTLED,
+  type CommandContext,
+  type CommandHandler,
+  type CommandSink,
+  type Exchange,
+} from '../pipeline.js';
+import { cacheKey } from './cache-key.js';
+import { CachedReply } from './cached-reply.js';
+import { MenuWatch, type CacheTimers } from './menu-watch.js';
+import { exactMenu, menuPattern, type MenuPattern } from './menu-pattern.js';
+import type { RelatedMenus } from './related-menus.js';
+import { ReplyStore } from './reply-store.js';
+import { SharedFill } from './shared-fill.js';
+import type { TtlRules } from './ttl-rules.js';
+
+/** Refusals that mean the router cannot be reached now: a kept reply may stand in. */
+const STALE_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.BreakerOpen,
+  ErrorCode.AcquireTimeout,
+  ErrorCode.UpstreamClosed,
+]);
+
+/** One router's cache counters and size. */
+export interface RouterCacheStats {
+  /** Prints answered from the cache. */
+  hits: number;
+  /** Prints sent to the router to fill the cache. */
+  misses: number;
+  /** Prints that shared an identical print already on its way. */
+  coalesced: number;
+  /** Expired replies served while the router could not be reached. */
+  staleServed: number;
+  /** Replies dropped because their menu changed (writes, listen reports, lost listens). */
+  invalidations: number;
+  /** Replies dropped to stay within maxEntries and maxBytes. */
+  evictions: number;
+  /** Bytes of replies kept. */
+  bytes: number;
+  /** Replies kept. */
+  entries: number;
+  /** Replies whose bytes no longer matched their digest. */
+  integrityFailures: number;
+  /** Menus whose `listen` is running. */
+  listensActive: number;
+}
+
+/** What a {@link RouterCache} shares with the others of its stage. */
+export interface RouterCacheOptions {
+  readonly router: string;
+  readonly next: CommandHandler;
+  readonly config: CacheConfig;
+  readonly ttlRules: TtlRules;
+  readonly related: RelatedMenus;
+  readonly now: () => number;
+  readonly timers: CacheTimers;
+  readonly logger: Logger;
+}
+
+/**
+ * The cache of one router: kept replies, prints in flight, and the
+ * `listen`s that watch its menus. Consistency rests on three rules:
+ * a write drops its menus' replies when it is sent and again before its
+ * `!done` is passed on; a print in flight when such a write ends is neither
+ * kept nor shared any more (the per-menu generation, held by each print);
+ * and a watched menu is served only while its `listen` runs.
+ */
+export class RouterCache {
+  readonly #options: RouterCacheOptions;
+  readonly #store: ReplyStore;
+  readonly #maxEntryBytes: number;
+  readonly #listenPaths: ReadonlySet<string>;
+  /** Every print in flight, for invalidation. */
+  readonly #fills = new Set<SharedFill>();
+  /** The print a new identical one may share, by key. */
+  readonly #shared = new Map<string, SharedFill>();
+  readonly #watches = new Map<string, MenuWatch>();
+  #isClosed = false;
+  #hits = 0;
+  #misses = 0;
+  #coalesced = 0;
+  #staleServed = 0;
+  #invalidations = 0;
+  #integrityFailures = 0;
+
+  constructor(options: RouterCacheOptions) {
+    const { config } = options;
+    this.#options = options;
+    this.#maxEntryBytes = Math.floor(config.maxBytes * config.maxEntryShare);
+    this.#store = new ReplyStore({
+      maxEntries: config.maxEntries,
+      maxBytes: config.maxBytes,
+      maxEntryBytes: this.#maxEntryBytes,
+    });
+    this.#listenPaths = new Set(config.listen.enabled ? config.listen.paths : []);
+  }
+
+  /** A print: answered from the cache, joined to an identical one in flight, or sent. */
+  read(context: CommandContext, sink: CommandSink): Exchange {
+    const { router, next, now } = this.#options;
+    const key = cacheKey(router, context.sentence);
+    const watch = this.#watchOf(context.path);
+    const kept = this.#fresh(key, watch);
+    if (kept !== undefined) {
+      context.notes.cache = 'hit';
+      this.#hits++;
+      kept.replay(sink);
+      return SETTLED;
+    }
+    const shared = this.#shared.get(key);
+    if (shared?.isJoinable === true) {
+      context.notes.cache = 'coalesced';
+      this.#coalesced++;
+      return shared.join(context, sink);
+    }
+    context.notes.cache = 'miss';
+    this.#misses++;
+    // Sent before the print, so the print's reply is covered by the listen.
+    if (!this.#isClosed) watch?.ensureStarted();
+    const fill = new SharedFill(key, context.path, now(), this.#maxEntryBytes, {
+      keep: (replies, done) => {
+        if (watch?.isRunning === false) return;
+        const ttlMs = this.#options.ttlRules.ttlFor(context.path, context.sentence);
+        if (ttlMs === 0) return;
+        const times = { storedAt: now(), expiresAt: fill.startedAt + ttlMs };
+        const reply = CachedReply.of(context.path, replies, done, times, this.#options.config.integrity);
+        if (this.#store.set(key, reply)) watch?.markHealthy();
+      },
+      stale: (error) => this.#stale(key, error),
+      servedStale: (waiter) => this.#noteStale(waiter),
+      ended: () => {
+        this.#fills.delete(fill);
+        if (this.#shared.get(key) === fill) this.#shared.delete(key);
+      },
+    });
+    this.#fills.add(fill);
+    this.#shared.set(key, fill);
+    return fill.start(next, context, sink);
+  }
+
+  /**
+   * A command that may change the router: its menu and the related ones are
+   * invalidated when it is sent, and again before its answer is passed on,
+   * so a client that sees the `!done` and prints sees its write.
+   */
+  write(context: CommandContext, sink: CommandSink): Exchange {
+    context.notes.cache = 'bypass';
+    this.#invalidateWrite(context.path);
+    return this.#options.next.handle(context, {
+      reply: (sentence) => sink.reply(sentence),
+      done: (sentence) => {
+        this.#invalidateWrite(context.path);
+        sink.done(sentence);
+      },
+      refuse: (error) => {
+        this.#invalidateWrite(context.path);
+        sink.refuse(error);
+      },
+    });
+  }
+
+  /** Drops the replies of `path` (a menu or a glob), or of every menu; returns how many. */
+  flush(path?: string): number {
+    if (path !== undefined) return this.#drop(menuPattern(path));
+    for (const fill of this.#fills) fill.invalidate();
+    return this.#store.clear();
+  }
+
+  stats(): RouterCacheStats {
+    let listensActive = 0;
+    for (const watch of this.#watches.values()) if (watch.isRunning) listensActive++;
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      coalesced: this.#coalesced,
+      staleServed: this.#staleServed,
+      invalidations: this.#invalidations,
+      evictions: this.#store.evictions,
+      bytes: this.#store.bytes,
+      entries: this.#store.size,
+      integrityFailures: this.#integrityFailures,
+      listensActive,
+    };
+  }
+
+  /** Cancels every listen; none is sent again. */
+  close(): void {
+    this.#isClosed = true;
+    for (const watch of this.#watches.values()) watch.close();
+  }
+
+  /** The kept reply under `key` if it may be served now. */
+  #fresh(key: string, watch: MenuWatch | undefined): CachedReply | undefined {
+    if (watch?.isRunning === false) return undefined;
+    const reply = this.#store.get(key);
+    if (reply === undefined) return undefined;
+    if (this.#options.now() < reply.expiresAt) return this.#intact(key, reply);
+    // Kept past its life only while it may still be served stale.
+    if (!this.#isServableStale(reply)) this.#store.delete(key);
+    return undefined;
+  }
+
+  /** An expired reply no older than maxStaleMs, to answer a print the router cannot take. */
+  #stale(key: string, error: RosgateError): CachedReply | undefined {
+    if (!STALE_CODES.has(error.code)) return undefined;
+    const reply = this.#store.get(key);
+    if (reply === undefined || !this.#isServableStale(reply)) return undefined;
+    return this.#intact(key, reply);
+  }
+
+  #isServableStale(reply: CachedReply): boolean {
+    const { maxStaleMs } = this.#options.config;
+    return maxStaleMs > 0 && this.#options.now() - reply.expiresAt <= maxStaleMs;
+  }
+
+  #intact(key: string, reply: CachedReply): CachedReply | undefined {
+    if (reply.isIntact()) return reply;
+    this.#integrityFailures++;
+    this.#store.delete(key);
+    this.#options.logger.warn(
+      { router: this.#options.router, path: reply.path },
+      'cache reply failed its integrity check; dropped',
+    );
+    return undefined;
+  }
+
+  #noteStale(context: CommandContext): void {
+    context.notes.cache = 'stale';
+    this.#staleServed++;
+    this.#options.logger.debug(
+      { router: context.router, connId: context.clientId, cmd: context.sentence.command },
+      'cache served a stale reply: the router cannot be reached',
+    );
+  }
+
+  #invalidateWrite(path: string): void {
+    for (const target of this.#options.related.targetsOf(path)) this.#invalidate(target);
+  }
+
+  /** Drops a menu's replies and rules out its prints in flight; counts them as invalidations. */
+  #invalidate(pattern: MenuPattern): void {
+    this.#invalidations += this.#drop(pattern);
+  }
+
+  #drop(pattern: MenuPattern): number {
+    for (const fill of this.#fills) if (pattern.matches(fill.path)) fill.invalidate();
+    return this.#store.drop(pattern);
+  }
+
+  #watchOf(path: string): MenuWatch | undefined {
+    if (!this.#listenPaths.has(path)) return undefined;
+    let watch = this.#watches.get(path);
+    if (watch === undefined) {
+      const { router, next, now, timers, logger, config } = this.#options;
+      watch = new MenuWatch({
+        router,
+        path,
+        next,
+        now,
+        timers,
+        logger,
+        retryInitialMs: config.listen.retryInitialMs,
+        retryMaxMs: config.listen.retryMaxMs,
+        onChange: () => this.#invalidateWrite(path),
+        onLost: () => this.#invalidate(exactMenu(path)),
+      });
+      this.#watches.set(path, watch);
+    }
+    return watch;
+  }
+}

@@ -1,0 +1,203 @@
+import type { RosgateError } from '../errors.js';
+import {
+  toRosgateError,
+  type CommandContext,
+  type CommandHandler,
+  type CommandSink,
+  type Exchange,
+} from '../pipeline.js';
+import { Sentence, TrapCategory, doneWords, trapWords } from '../protocol/index.js';
+import type { CachedReply } from './cached-reply.js';
+
+/** What a waiter that cancels gets from the cache itself (ROUTEROS-API §5). */
+const INTERRUPTED = Sentence.from(trapWords(undefined, 'interrupted', TrapCategory.Interrupted));
+const DONE = Sentence.from(doneWords(undefined));
+
+/** How a shared print reports to the cache that started it. */
+export interface FillHooks {
+  /** The reply ended in `!done` with no trap, whole and not invalidated: the cache may keep it. */
+  keep(replies: readonly Sentence[], done: Sentence): void;
+  /** The router refused before sending a row: a kept reply to serve instead, or undefined. */
+  stale(error: RosgateError): CachedReply | undefined;
+  /** A waiter is about to get the stale reply. */
+  servedStale(context: CommandContext): void;
+  /** The print is over: nothing more comes from the router. */
+  ended(): void;
+}
+
+interface Waiter {
+  readonly context: CommandContext;
+  readonly sink: CommandSink;
+  isAnswered: boolean;
+}
+
+/**
+ * One print on the router shared by every client that asked for the same
+ * reply while it ran (coalescing). Each waiter gets every row as it
+ * arrives; one that joins late gets the rows so far first. A waiter that
+ * cancels is answered here with `interrupted`; the router command is
+ * cancelled only when no waiter is left.
+ *
+ * Rows are kept for late joiners and for the cache until they pass
+ * `maxBytes`; past that the print is neither joinable nor kept.
+ */
+export class SharedFill {
+  readonly key: string;
+  readonly path: string;
+  /** When the print was sent (ms, the stage's clock). */
+  readonly startedAt: number;
+  readonly #hooks: FillHooks;
+  readonly #maxBytes: number;
+  readonly #waiters = new Set<Waiter>();
+  #replies: Sentence[] = [];
+  #bytes = 0;
+  #rowsSent = 0;
+  /** False once a trap, a cancel, an invalidation or the byte bound rules the reply out. */
+  #isClean = true;
+  #isEnded = false;
+  #exchange: Exchange | undefined;
+  #isCancelWanted = false;
+
+  constructor(key: string, path: string, startedAt: number, maxBytes: number, hooks: FillHooks) {
+    this.key = key;
+    this.path = path;
+    this.startedAt = startedAt;
+    this.#maxBytes = maxBytes;
+    this.#hooks = hooks;
+  }
+
+  /** True while a new identical print may share this one. */
+  get isJoinable(): boolean {
+    return this.#isClean && !this.#isEnded;
+  }
+
+  /**
+   * A write to this menu finished while the print ran: what it read may be
+   * older than the write, so it is neither kept nor shared any more.
+   */
+  invalidate(): void {
+    this.#isClean = false;
+  }
+
+  /** Sends the print to the router on behalf of its first waiter. */
+  start(next: CommandHandler, context: CommandContext, sink: CommandSink): Exchange {
+    const exchange = this.join(context, sink);
+    try {
+      this.#exchange = next.handle(context, {
+        reply: (sentence) => this.#onReply(sentence),
+        done: (sentence) => this.#onDone(sentence),
+        refuse: (error) => this.#onRefuse(error),
+      });
+    } catch (err) {
+      this.#onRefuse(toRosgateError(err));
+      return exchange;
+    }
+    if (this.#isCancelWanted && !this.#isEnded) this.#cancelOnRouter();
+    return exchange;
+  }
+
+  /** Adds a waiter; it gets the rows so far at once. */
+  join(context: CommandContext, sink: CommandSink): Exchange {
+    const waiter: Waiter = { context, sink, isAnswered: false };
+    this.#waiters.add(waiter);
+    for (const sentence of this.#replies) this.#deliver(waiter, (s) => s.reply(sentence));
+    return { cancel: (onAnswered) => this.#cancel(waiter, onAnswered) };
+  }
+
+  #onReply(sentence: Sentence): void {
+    if (this.#isEnded) return;
+    this.#rowsSent++;
+    const reply = sentence.command;
+    if (reply !== '!re' && reply !== '!empty') this.#isClean = false;
+    if (this.#isClean) {
+      this.#bytes += sentence.byteLength;
+      if (this.#bytes > this.#maxBytes) this.#isClean = false;
+      else this.#replies.push(sentence);
+    }
+    if (!this.#isClean) this.#replies = [];
+    for (const waiter of [...this.#waiters]) this.#deliver(waiter, (s) => s.reply(sentence));
+  }
+
+  #onDone(sentence: Sentence): void {
+    if (this.#isEnded) return;
+    this.#isEnded = true;
+    if (this.#isClean) this.#hooks.keep(this.#replies, sentence);
+    this.#finish((sink) => sink.done(sentence));
+  }
+
+  #onRefuse(error: RosgateError): void {
+    if (this.#isEnded) return;
+    this.#isEnded = true;
+    const stale = this.#rowsSent === 0 ? this.#hooks.stale(error) : undefined;
+    if (stale === undefined) {
+      this.#finish((sink) => sink.refuse(error));
+      return;
+    }
+    this.#finish((sink, context) => {
+      this.#hooks.servedStale(context);
+      stale.replay(sink);
+    });
+  }
+
+  /** Ends the command for every waiter left. */
+  #finish(answer: (sink: CommandSink, context: CommandContext) => void): void {
+    this.#replies = [];
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const waiter of waiters) {
+      waiter.isAnswered = true;
+      try {
+        answer(waiter.sink, waiter.context);
+      } catch {
+        // The sink failed while ending its own command: that client's
+        // session is broken, and nothing more can be sent to it. The other
+        // waiters still get their answer.
+      }
+    }
+    this.#hooks.ended();
+  }
+
+  /**
+   * Calls one waiter's sink; a throw there ends that waiter alone with a
+   * refusal, so one broken client never takes the others down.
+   */
+  #deliver(waiter: Waiter, send: (sink: CommandSink) => void): void {
+    try {
+      send(waiter.sink);
+    } catch (err) {
+      this.#leave(waiter);
+      try {
+        waiter.sink.refuse(toRosgateError(err));
+      } catch {
+        // The same broken sink: nothing more can reach that client.
+      }
+    }
+  }
+
+  #cancel(waiter: Waiter, onAnswered: () => void): void {
+    if (!waiter.isAnswered) {
+      this.#leave(waiter);
+      this.#deliver(waiter, (sink) => {
+        sink.reply(INTERRUPTED);
+        sink.done(DONE);
+      });
+    }
+    onAnswered();
+  }
+
+  /** A waiter is answered without the router; the last one to go cancels the print. */
+  #leave(waiter: Waiter): void {
+    if (waiter.isAnswered) return;
+    waiter.isAnswered = true;
+    this.#waiters.delete(waiter);
+    if (this.#waiters.size > 0 || this.#isEnded) return;
+    this.#isClean = false;
+    this.#replies = [];
+    if (this.#exchange === undefined) this.#isCancelWanted = true;
+    else this.#cancelOnRouter();
+  }
+
+  #cancelOnRouter(): void {
+    (this.#exchange as Exchange).cancel(() => undefined);
+  }
+}
