@@ -126,7 +126,13 @@ export class RouterCache {
         const ttlMs = this.#options.ttlRules.ttlFor(context.path, context.sentence);
         if (ttlMs === 0) return;
         const times = { storedAt: now(), expiresAt: fill.startedAt + ttlMs };
-        const reply = CachedReply.of(context.path, replies, done, times, this.#options.config.integrity);
+        const reply = CachedReply.of(
+          context.path,
+          replies,
+          done,
+          times,
+          this.#options.config.integrity,
+        );
         if (this.#store.set(key, reply)) watch?.markHealthy();
       },
       stale: (error) => this.#stale(key, error),

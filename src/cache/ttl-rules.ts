@@ -32,7 +32,11 @@ export class TtlRules {
   readonly #defaultTtlMs: number;
   readonly #isVolatile: readonly GlobMatcher[];
 
-  constructor(rules: readonly TtlRule[], defaultTtlMs: number, volatileProperties: readonly string[]) {
+  constructor(
+    rules: readonly TtlRule[],
+    defaultTtlMs: number,
+    volatileProperties: readonly string[],
+  ) {
     this.#rules = rules.map((rule) => ({
       matches: compileGlob(rule.path),
       ttlMs: rule.ttlMs,

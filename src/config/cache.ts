@@ -134,7 +134,11 @@ export const cacheSchema = z
     /** Most replies kept, per router. @default 1000 */
     maxEntries: z.number().int().min(1).default(1000),
     /** Most bytes of replies kept, per router. @default 67108864 (64 MiB) */
-    maxBytes: z.number().int().min(1).default(64 * 1024 * 1024),
+    maxBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(64 * 1024 * 1024),
     /** A reply larger than this share of maxBytes is not kept. @default 0.1 */
     maxEntryShare: z.number().gt(0).max(1).default(0.1),
     /** Lifetime of prints no rule matches. @default 300000 */
@@ -142,9 +146,7 @@ export const cacheSchema = z
     /** Lifetimes by path; replaces the built-in table when given. @default DEFAULT_TTL_RULES */
     ttlRules: z.array(ttlRuleSchema).default(() => DEFAULT_TTL_RULES.map((rule) => ({ ...rule }))),
     /** Properties that make a print volatile. @default DEFAULT_VOLATILE_PROPERTIES */
-    volatileProperties: z
-      .array(z.string().min(1))
-      .default(() => [...DEFAULT_VOLATILE_PROPERTIES]),
+    volatileProperties: z.array(z.string().min(1)).default(() => [...DEFAULT_VOLATILE_PROPERTIES]),
     /** Menus a write also invalidates, by written menu. @default DEFAULT_RELATED */
     related: z
       .record(z.string(), z.array(menuPath))
@@ -167,7 +169,10 @@ export const cacheSchema = z
         /** First wait before a lost listen is sent again; doubles up to retryMaxMs. @default 1000 */
         retryInitialMs: ms.min(1).max(MAX_DELAY_MS).default(SECOND_MS),
         /** @default 30000 */
-        retryMaxMs: ms.min(1).max(MAX_DELAY_MS).default(30 * SECOND_MS),
+        retryMaxMs: ms
+          .min(1)
+          .max(MAX_DELAY_MS)
+          .default(30 * SECOND_MS),
       })
       .strict()
       .prefault({}),

@@ -59,16 +59,30 @@ t.test('an attribute value cannot pose as another attribute', async (t) => {
   t.not(key('/x/print', '=a=1,b=2'), key('/x/print', '=a=1', '=b=2'));
 });
 
-t.test('commandKind: print and getall are reads, streams and read-only verbs bypass, the rest write', async (t) => {
-  const kind = (...words: string[]) => commandKind(commandOf(words));
-  t.equal(kind('/ip/hotspot/user/print'), 'read');
-  t.equal(kind('/ip/hotspot/user/getall'), 'read');
-  t.equal(kind('/ip/hotspot/user/print', '=count-only='), 'read');
-  t.equal(kind('/interface/print', '=follow='), 'bypass');
-  t.equal(kind('/interface/print', '=follow-only='), 'bypass');
-  t.equal(kind('/interface/print', '=interval=1'), 'bypass');
-  for (const verb of ['listen', 'get', 'monitor-traffic', 'ping', 'torch', 'export'])
-    t.equal(kind(`/interface/${verb}`), 'bypass', verb);
-  for (const verb of ['add', 'set', 'remove', 'unset', 'enable', 'disable', 'move', 'reset-counters', 'comment', 'frobnicate'])
-    t.equal(kind(`/ip/hotspot/user/${verb}`), 'write', verb);
-});
+t.test(
+  'commandKind: print and getall are reads, streams and read-only verbs bypass, the rest write',
+  async (t) => {
+    const kind = (...words: string[]) => commandKind(commandOf(words));
+    t.equal(kind('/ip/hotspot/user/print'), 'read');
+    t.equal(kind('/ip/hotspot/user/getall'), 'read');
+    t.equal(kind('/ip/hotspot/user/print', '=count-only='), 'read');
+    t.equal(kind('/interface/print', '=follow='), 'bypass');
+    t.equal(kind('/interface/print', '=follow-only='), 'bypass');
+    t.equal(kind('/interface/print', '=interval=1'), 'bypass');
+    for (const verb of ['listen', 'get', 'monitor-traffic', 'ping', 'torch', 'export'])
+      t.equal(kind(`/interface/${verb}`), 'bypass', verb);
+    for (const verb of [
+      'add',
+      'set',
+      'remove',
+      'unset',
+      'enable',
+      'disable',
+      'move',
+      'reset-counters',
+      'comment',
+      'frobnicate',
+    ])
+      t.equal(kind(`/ip/hotspot/user/${verb}`), 'write', verb);
+  },
+);

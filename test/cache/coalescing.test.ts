@@ -6,23 +6,26 @@ import { cacheHarness, RecordingSink } from '../fixtures/cache-fake-handler.js';
 const PRINT = ['/ip/hotspot/user/print', '=.proplist=name'];
 const INTERRUPTED = ['!trap =category=2 =message=interrupted', '!done'];
 
-t.test('identical prints in flight share one router command; each waiter gets every row as it arrives', async (t) => {
-  const h = cacheHarness();
-  const a = h.send([...PRINT, '.tag=1'], { clientId: 1 });
-  const b = h.send([...PRINT, '.tag=2'], { clientId: 2 });
-  t.equal(a.context.notes.cache, 'miss');
-  t.equal(b.context.notes.cache, 'coalesced');
-  t.equal(h.router.calls.length, 1);
-  h.router.last.reply('!re', '=name=a');
-  t.same(a.sink.texts, ['!re =name=a']);
-  t.same(b.sink.texts, ['!re =name=a'], 'the second waiter got the row at once');
-  h.router.last.reply('!re', '=name=b');
-  h.router.last.done();
-  t.same(a.sink.texts, ['!re =name=a', '!re =name=b', '!done']);
-  t.same(b.sink.texts, a.sink.texts);
-  t.equal(a.sink.ends + b.sink.ends, 2);
-  t.match(h.cache.stats(), { r1: { misses: 1, coalesced: 1, entries: 1 } });
-});
+t.test(
+  'identical prints in flight share one router command; each waiter gets every row as it arrives',
+  async (t) => {
+    const h = cacheHarness();
+    const a = h.send([...PRINT, '.tag=1'], { clientId: 1 });
+    const b = h.send([...PRINT, '.tag=2'], { clientId: 2 });
+    t.equal(a.context.notes.cache, 'miss');
+    t.equal(b.context.notes.cache, 'coalesced');
+    t.equal(h.router.calls.length, 1);
+    h.router.last.reply('!re', '=name=a');
+    t.same(a.sink.texts, ['!re =name=a']);
+    t.same(b.sink.texts, ['!re =name=a'], 'the second waiter got the row at once');
+    h.router.last.reply('!re', '=name=b');
+    h.router.last.done();
+    t.same(a.sink.texts, ['!re =name=a', '!re =name=b', '!done']);
+    t.same(b.sink.texts, a.sink.texts);
+    t.equal(a.sink.ends + b.sink.ends, 2);
+    t.match(h.cache.stats(), { r1: { misses: 1, coalesced: 1, entries: 1 } });
+  },
+);
 
 t.test('a late joiner gets the rows so far first, then the rest', async (t) => {
   const h = cacheHarness();
@@ -159,28 +162,31 @@ t.test('the last waiter failing cancels the router command', async (t) => {
   t.equal(broken.ends, 1);
 });
 
-t.test('a waiter failing while the router answers at once still cancels once handle returns', async (t) => {
-  const h = cacheHarness();
-  h.router.onCommand = (call) => call.reply('!re', '=name=a');
-  const broken = new (class extends RecordingSink {
-    override reply(): void {
-      throw new Error('socket gone');
-    }
-  })();
-  h.send(PRINT, { sink: broken });
-  t.equal(h.router.last.cancels, 1);
-  h.router.onCommand = (call) => {
-    call.reply('!re', '=name=a');
-    call.done();
-  };
-  const throwsOnReply = new (class extends RecordingSink {
-    override reply(): void {
-      throw new Error('socket gone');
-    }
-  })();
-  h.send(['/ip/route/print'], { sink: throwsOnReply });
-  t.equal(h.router.last.cancels, 0, 'a command already over is not cancelled');
-});
+t.test(
+  'a waiter failing while the router answers at once still cancels once handle returns',
+  async (t) => {
+    const h = cacheHarness();
+    h.router.onCommand = (call) => call.reply('!re', '=name=a');
+    const broken = new (class extends RecordingSink {
+      override reply(): void {
+        throw new Error('socket gone');
+      }
+    })();
+    h.send(PRINT, { sink: broken });
+    t.equal(h.router.last.cancels, 1);
+    h.router.onCommand = (call) => {
+      call.reply('!re', '=name=a');
+      call.done();
+    };
+    const throwsOnReply = new (class extends RecordingSink {
+      override reply(): void {
+        throw new Error('socket gone');
+      }
+    })();
+    h.send(['/ip/route/print'], { sink: throwsOnReply });
+    t.equal(h.router.last.cancels, 0, 'a command already over is not cancelled');
+  },
+);
 
 t.test('an inner handler that throws refuses the print', async (t) => {
   const h = cacheHarness();

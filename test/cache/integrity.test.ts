@@ -16,21 +16,27 @@ function corrupted(config: Record<string, unknown>): CacheHarness {
   return h;
 }
 
-t.test('with integrity on, a reply whose bytes changed is dropped, counted and fetched again', async (t) => {
-  const h = corrupted({ integrity: true });
-  const next = h.send(PRINT);
-  t.equal(next.context.notes.cache, 'miss');
-  t.equal(h.router.calls.length, 2);
-  t.match(h.cache.stats(), { r1: { integrityFailures: 1, entries: 0 } });
-  t.match(h.logs().find((l) => l['level'] === 40), {
-    router: 'r1',
-    path: '/ip/pool',
-    msg: 'cache reply failed its integrity check; dropped',
-  });
-  h.router.last.reply('!re', '=name=pool1', '=ranges=10.0.0.2-10.0.0.254');
-  h.router.last.done();
-  t.same(h.send(PRINT).sink.texts, ['!re =name=pool1 =ranges=10.0.0.2-10.0.0.254', '!done']);
-});
+t.test(
+  'with integrity on, a reply whose bytes changed is dropped, counted and fetched again',
+  async (t) => {
+    const h = corrupted({ integrity: true });
+    const next = h.send(PRINT);
+    t.equal(next.context.notes.cache, 'miss');
+    t.equal(h.router.calls.length, 2);
+    t.match(h.cache.stats(), { r1: { integrityFailures: 1, entries: 0 } });
+    t.match(
+      h.logs().find((l) => l['level'] === 40),
+      {
+        router: 'r1',
+        path: '/ip/pool',
+        msg: 'cache reply failed its integrity check; dropped',
+      },
+    );
+    h.router.last.reply('!re', '=name=pool1', '=ranges=10.0.0.2-10.0.0.254');
+    h.router.last.done();
+    t.same(h.send(PRINT).sink.texts, ['!re =name=pool1 =ranges=10.0.0.2-10.0.0.254', '!done']);
+  },
+);
 
 t.test('with integrity off (the default), hits are not checked', async (t) => {
   const h = corrupted({});

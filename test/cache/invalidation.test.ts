@@ -58,7 +58,11 @@ t.test('a write that fails or is refused still invalidates before its answer', a
   h.router.last.reply('!trap', '=message=invalid value');
   t.equal(h.cache.stats()['r1']?.entries, 0);
   h.router.last.done();
-  t.same(trap.sink.texts, ['!trap =message=invalid value', '!done'], 'a trapped write is answered as the router did');
+  t.same(
+    trap.sink.texts,
+    ['!trap =message=invalid value', '!done'],
+    'a trapped write is answered as the router did',
+  );
 });
 
 t.test('a print in flight when a write to its menu finishes does not fill the cache', async (t) => {
@@ -102,7 +106,11 @@ t.test('a write invalidates the menus declared related to it', async (t) => {
   h.send(['/ip/hotspot/user/remove', '=.id=*1']);
   t.equal(h.send(['/ip/hotspot/active/print']).context.notes.cache, 'miss');
   t.equal(h.send(['/ip/hotspot/host/print']).context.notes.cache, 'miss');
-  t.equal(h.send(['/ip/hotspot/user/profile/print']).context.notes.cache, 'hit', 'a profile is not changed by a user write');
+  t.equal(
+    h.send(['/ip/hotspot/user/profile/print']).context.notes.cache,
+    'hit',
+    'a profile is not changed by a user write',
+  );
   t.equal(h.send(['/ppp/secret/print']).context.notes.cache, 'hit');
 });
 

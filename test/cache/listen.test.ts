@@ -68,12 +68,17 @@ t.test('listen replies other than !re change nothing', async (t) => {
 });
 
 t.test('a lost listen drops its menu, which is not served until the listen is back', async (t) => {
-  const h = watched({ listen: { paths: ['/ip/hotspot/user'], retryInitialMs: 1000, retryMaxMs: 4000 } });
+  const h = watched({
+    listen: { paths: ['/ip/hotspot/user'], retryInitialMs: 1000, retryMaxMs: 4000 },
+  });
   fillUsers(h, 'a');
   h.router.of(LISTEN)[0]?.refuse(ErrorCode.UpstreamClosed);
   t.match(h.cache.stats(), { r1: { entries: 0, listensActive: 0 } });
   t.same(h.clock.pendingDelays, [1000]);
-  t.match(h.logs().find((l) => l['level'] === 40), { router: 'r1', path: '/ip/hotspot/user', code: ErrorCode.UpstreamClosed, delayMs: 1000 });
+  t.match(
+    h.logs().find((l) => l['level'] === 40),
+    { router: 'r1', path: '/ip/hotspot/user', code: ErrorCode.UpstreamClosed, delayMs: 1000 },
+  );
   // While it is down, prints go to the router and are not kept.
   fillUsers(h, 'a');
   t.equal(h.send(USERS).context.notes.cache, 'miss');
@@ -86,27 +91,39 @@ t.test('a lost listen drops its menu, which is not served until the listen is ba
   t.equal(h.send(USERS).context.notes.cache, 'hit');
 });
 
-t.test('listen retries back off, doubling up to retryMaxMs, and a kept reply resets them', async (t) => {
-  const h = watched({ listen: { paths: ['/ip/hotspot/user'], retryInitialMs: 1000, retryMaxMs: 4000 } });
-  h.router.onCommand = (call) => {
-    if (call.command === LISTEN) call.refuse(ErrorCode.BreakerOpen);
-  };
-  fillUsers(h, 'a');
-  const delays: number[] = [];
-  for (let i = 0; i < 4; i++) {
-    delays.push(...h.clock.pendingDelays);
-    h.clock.advance(h.clock.pendingDelays[0] as number);
-  }
-  t.same(delays, [1000, 2000, 4000, 4000]);
-  t.equal(h.logs().filter((l) => l['level'] === 40).length, 1, 'only the first loss in a row warns');
-  t.equal(h.logs().filter((l) => l['level'] === 20 && l['path'] === '/ip/hotspot/user').length, 4);
+t.test(
+  'listen retries back off, doubling up to retryMaxMs, and a kept reply resets them',
+  async (t) => {
+    const h = watched({
+      listen: { paths: ['/ip/hotspot/user'], retryInitialMs: 1000, retryMaxMs: 4000 },
+    });
+    h.router.onCommand = (call) => {
+      if (call.command === LISTEN) call.refuse(ErrorCode.BreakerOpen);
+    };
+    fillUsers(h, 'a');
+    const delays: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      delays.push(...h.clock.pendingDelays);
+      h.clock.advance(h.clock.pendingDelays[0] as number);
+    }
+    t.same(delays, [1000, 2000, 4000, 4000]);
+    t.equal(
+      h.logs().filter((l) => l['level'] === 40).length,
+      1,
+      'only the first loss in a row warns',
+    );
+    t.equal(
+      h.logs().filter((l) => l['level'] === 20 && l['path'] === '/ip/hotspot/user').length,
+      4,
+    );
 
-  h.router.onCommand = undefined;
-  h.clock.advance(4000);
-  fillUsers(h, 'a');
-  h.router.of(LISTEN).at(-1)?.done();
-  t.same(h.clock.pendingDelays, [1000], 'the router answered in between: back to the first wait');
-});
+    h.router.onCommand = undefined;
+    h.clock.advance(4000);
+    fillUsers(h, 'a');
+    h.router.of(LISTEN).at(-1)?.done();
+    t.same(h.clock.pendingDelays, [1000], 'the router answered in between: back to the first wait');
+  },
+);
 
 t.test('a listen that ends with a trap (menu without listen) is retried too', async (t) => {
   const h = watched();
@@ -125,7 +142,10 @@ t.test('a listen the inner handler throws on counts as lost', async (t) => {
   };
   fillUsers(h, 'a');
   t.equal(h.send(USERS).context.notes.cache, 'miss');
-  t.match(h.logs().find((l) => l['level'] === 40), { code: ErrorCode.Internal });
+  t.match(
+    h.logs().find((l) => l['level'] === 40),
+    { code: ErrorCode.Internal },
+  );
   t.equal(h.clock.pendingDelays.length, 1);
 });
 
@@ -140,10 +160,18 @@ t.test('close cancels every listen and stops retries; no new listen starts', asy
   t.equal(h.router.of(LISTEN)[0]?.cancels, 1);
   t.same(h.clock.pendingDelays, [], 'the waiting retry is gone');
   t.equal(h.cache.stats()['r1']?.listensActive, 0);
-  t.equal(h.send(USERS).context.notes.cache, 'miss', 'a watched menu is not served without its listen');
+  t.equal(
+    h.send(USERS).context.notes.cache,
+    'miss',
+    'a watched menu is not served without its listen',
+  );
   h.router.last.done();
   h.clock.advance(60_000);
-  t.equal(h.router.calls.filter((c) => c.context.verb === 'listen').length, 2, 'nothing was sent again');
+  t.equal(
+    h.router.calls.filter((c) => c.context.verb === 'listen').length,
+    2,
+    'nothing was sent again',
+  );
 });
 
 t.test('menus not watched are cached without a listen', async (t) => {
@@ -156,7 +184,12 @@ t.test('menus not watched are cached without a listen', async (t) => {
 
 t.test('by default the user, secret and profile menus are watched', async (t) => {
   const h = cacheHarness({ listen: {} });
-  for (const path of ['/ip/hotspot/user', '/ppp/secret', '/ip/hotspot/user/profile', '/ppp/profile']) {
+  for (const path of [
+    '/ip/hotspot/user',
+    '/ppp/secret',
+    '/ip/hotspot/user/profile',
+    '/ppp/profile',
+  ]) {
     h.send([`${path}/print`]);
     t.equal(h.router.of(`${path}/listen`).length, 1, path);
   }

@@ -10,7 +10,13 @@ t.test('a print misses once, then is answered from the cache byte for byte', asy
   const first = h.send(PRINT);
   t.equal(first.context.notes.cache, 'miss');
   const rows = [
-    h.router.last.reply('!re', '=.id=*1', '=address=10.0.0.1/24', Buffer.from('=comment=caf\xe9', 'latin1'), '.tag=u1'),
+    h.router.last.reply(
+      '!re',
+      '=.id=*1',
+      '=address=10.0.0.1/24',
+      Buffer.from('=comment=caf\xe9', 'latin1'),
+      '.tag=u1',
+    ),
     h.router.last.reply('!re', '=.id=*2', '=address=10.0.0.2/24', '.tag=u1'),
   ];
   const done = h.router.last.done('!done', '.tag=u1');
@@ -88,7 +94,10 @@ t.test('a reply with a !trap is never cached', async (t) => {
   const first = h.send(['/ip/nothing/print']);
   h.router.last.reply('!trap', '=category=0', '=message=no such command or directory (nothing)');
   h.router.last.done();
-  t.same(first.sink.texts, ['!trap =category=0 =message=no such command or directory (nothing)', '!done']);
+  t.same(first.sink.texts, [
+    '!trap =category=0 =message=no such command or directory (nothing)',
+    '!done',
+  ]);
   t.equal(h.send(['/ip/nothing/print']).context.notes.cache, 'miss');
   t.equal(h.router.calls.length, 2);
 });

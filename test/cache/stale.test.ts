@@ -31,7 +31,9 @@ for (const code of [ErrorCode.BreakerOpen, ErrorCode.AcquireTimeout, ErrorCode.U
     t.equal(a.context.notes.cache, 'stale');
     t.equal(b.context.notes.cache, 'stale');
     t.equal(h.cache.stats()['r1']?.staleServed, 2);
-    const logged = h.logs().filter((l) => l['msg'] === 'cache served a stale reply: the router cannot be reached');
+    const logged = h
+      .logs()
+      .filter((l) => l['msg'] === 'cache served a stale reply: the router cannot be reached');
     t.equal(logged.length, 2);
     t.match(logged[0], { level: 20, router: 'r1', connId: 7, cmd: '/system/identity/print' });
   });
@@ -90,7 +92,11 @@ t.test('writes are never answered stale', async (t) => {
   t.equal(set.sink.error?.code, ErrorCode.BreakerOpen);
   const print = h.send(PRINT);
   h.router.last.refuse(ErrorCode.BreakerOpen);
-  t.equal(print.sink.error?.code, ErrorCode.BreakerOpen, 'and the write dropped the reply it might have served');
+  t.equal(
+    print.sink.error?.code,
+    ErrorCode.BreakerOpen,
+    'and the write dropped the reply it might have served',
+  );
 });
 
 t.test('without a kept reply the refusal is passed on', async (t) => {

@@ -47,15 +47,18 @@ t.test('other menus get the default TTL', async (t) => {
   t.equal(custom.ttlFor('/ip/address', Sentence.from(['/ip/address/print'])), 1234);
 });
 
-t.test('hotspot users and PPP secrets live seconds when the print may show a counter', async (t) => {
-  for (const path of ['/ip/hotspot/user', '/ppp/secret']) {
-    t.equal(ttl(`${path}/print`), 5000, `${path} without .proplist`);
-    t.equal(ttl(`${path}/print`, '=.proplist=name,uptime'), 5000, `${path} with uptime`);
-    t.equal(ttl(`${path}/print`, '=.proplist=name,bytes-in'), 5000, `${path} with bytes-in`);
-    t.equal(ttl(`${path}/print`, '=.proplist=limit-bytes-total'), 5000, `${path} with a limit`);
-    t.equal(ttl(`${path}/print`, '=.proplist=.id,last-logged-out'), 5000);
-  }
-});
+t.test(
+  'hotspot users and PPP secrets live seconds when the print may show a counter',
+  async (t) => {
+    for (const path of ['/ip/hotspot/user', '/ppp/secret']) {
+      t.equal(ttl(`${path}/print`), 5000, `${path} without .proplist`);
+      t.equal(ttl(`${path}/print`, '=.proplist=name,uptime'), 5000, `${path} with uptime`);
+      t.equal(ttl(`${path}/print`, '=.proplist=name,bytes-in'), 5000, `${path} with bytes-in`);
+      t.equal(ttl(`${path}/print`, '=.proplist=limit-bytes-total'), 5000, `${path} with a limit`);
+      t.equal(ttl(`${path}/print`, '=.proplist=.id,last-logged-out'), 5000);
+    }
+  },
+);
 
 t.test('a .proplist that leaves out every counter gets the longer TTL', async (t) => {
   t.equal(ttl('/ip/hotspot/user/print', '=.proplist=.id,name,profile,comment,disabled'), 300_000);
