@@ -1,0 +1,439 @@
+import type { Logger } from 'pino';
+import type { FlowConfig } from '../config/flow.js';
+import { ErrorCode, RosgateError } from '../errors.js';
+import {
+  SETTLED,
+  type CommandContext,
+  type CommandHandler,
+  type CommandSink,
+  type Exchange,
+  type Stage,
+} from '../pipeline.js';
+import { Sentence } from '../protocol/index.js';
+import { FairQueue } from './fair-queue.js';
+import { FlowCommand, type FlowCommandHost, type FlowTimers } from './flow-command.js';
+import { PriorityRules, type Priority } from './priority-rules.js';
+import {
+  BREAKER_STATE_VALUE,
+  RouterBreaker,
+  type BreakerState,
+  type BreakerStateChange,
+  type BreakerTransitions,
+  type Settle,
+} from './router-breaker.js';
+import { isStreamCommand } from './stream-command.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** Options of {@link createFlowStage}: one flow stage per router. */
+export interface FlowStageOptions {
+  /** The router's configured name. */
+  readonly router: string;
+  /** The `flow` config section. */
+  readonly config: FlowConfig;
+  /** The router's `timeoutMs`: the idle timeout when `flow.commandIdleTimeoutMs` is unset. */
+  readonly routerTimeoutMs: number;
+  readonly logger: Logger;
+  /** Called on every breaker state change (audit). */
+  readonly onStateChange?: (change: BreakerStateChange) => void;
+  /** The clock (ms). @default Date.now */
+  readonly now?: () => number;
+  /** @default the global setTimeout/clearTimeout */
+  readonly timers?: FlowTimers;
+}
+
+/** Counters of one router's flow stage, for the metrics. */
+export interface FlowStats {
+  readonly router: string;
+  /** Commands waiting now, by priority. */
+  readonly queued: Readonly<Record<Priority, number>>;
+  /** Commands that waited in the queue before they were sent. */
+  readonly waits: number;
+  /** Milliseconds those commands waited, summed. */
+  readonly waitMsTotal: number;
+  /** Commands refused by the stage, by reason. */
+  readonly refusals: Readonly<{ queueFull: number; waitTimeout: number; breakerOpen: number }>;
+  /** Tokens in the bucket (the bucket size when rate limiting is off). */
+  readonly tokens: number;
+  /** Commands running that hold a concurrency slot. */
+  readonly inFlight: number;
+  /** Streams running without a slot. */
+  readonly streams: number;
+  /** 0 closed, 1 open, 2 half-open. */
+  readonly breakerState: 0 | 1 | 2;
+  readonly breakerTransitions: BreakerTransitions;
+  /** Failures the breaker counted. */
+  readonly breakerFailures: number;
+  /** Commands cut by the idle timeout or `maxStreamMs`. */
+  readonly timeouts: number;
+  /** Commands that ran longer than `slowCommandMs`. */
+  readonly slowCommands: number;
+}
+
+/** What app.ts holds of a router's flow stage. */
+export interface FlowStage {
+  /** The stage to compose, between cache and upstream. */
+  readonly stage: Stage;
+  stats(): FlowStats;
+  readonly breakerState: BreakerState;
+  /** Counts a failure no command saw: a pool session that could not connect or log in. */
+  recordFailure(error: RosgateError): void;
+  /** Refuses what waits and stops the timers. */
+  close(): void;
+}
+
+/**
+ * The flow-control stage of one router (issue 7): a fair priority queue in
+ * front of a token bucket and a concurrency cap, a circuit breaker, and
+ * command timeouts. Commands wait only when they must; a command that finds
+ * the queue empty, a token and a slot goes straight on.
+ */
+export function createFlowStage(options: FlowStageOptions): FlowStage {
+  return new FlowControl(options);
+}
+
+const NO_TRANSITIONS: BreakerTransitions = Object.freeze({ open: 0, halfOpen: 0, closed: 0 });
+
+/** Where the stage sends its probe's answer: nowhere, the outcome is all it needs. */
+const PROBE_SINK: CommandSink = Object.freeze({
+  reply() {},
+  done() {},
+  refuse() {},
+});
+
+const PROBE_COMMAND = '/system/identity/print';
+
+const NOT_WIRED: CommandHandler = {
+  handle(_context, sink) {
+    sink.refuse(new RosgateError(ErrorCode.Internal, 'flow stage is not wired'));
+    return SETTLED;
+  },
+};
+
+const globalTimers: FlowTimers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+class FlowControl implements FlowStage, CommandHandler {
+  readonly stage: Stage = (next) => {
+    this.#next = next;
+    return this;
+  };
+  readonly #router: string;
+  readonly #config: FlowConfig;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #timers: FlowTimers;
+  readonly #onStateChange: ((change: BreakerStateChange) => void) | undefined;
+  readonly #host: FlowCommandHost;
+  readonly #queue: FairQueue<FlowCommand>;
+  readonly #bucket: TokenBucket | undefined;
+  readonly #rules: PriorityRules | undefined;
+  readonly #breaker: RouterBreaker | undefined;
+  #next: CommandHandler = NOT_WIRED;
+  #inFlight = 0;
+  #streams = 0;
+  #waits = 0;
+  #waitMsTotal = 0;
+  readonly #refusals = { queueFull: 0, waitTimeout: 0, breakerOpen: 0 };
+  #timeouts = 0;
+  #slowCommands = 0;
+  #wake: unknown;
+  #wakeAt = Infinity;
+  #isPumping = false;
+  #isClosed = false;
+
+  constructor(options: FlowStageOptions) {
+    const { config } = options;
+    this.#router = options.router;
+    this.#config = config;
+    this.#logger = options.logger.child({ router: options.router });
+    this.#now = options.now ?? Date.now;
+    this.#timers = options.timers ?? globalTimers;
+    this.#onStateChange = options.onStateChange;
+    this.#host = {
+      now: this.#now,
+      timers: this.#timers,
+      idleTimeoutMs: config.commandIdleTimeoutMs ?? options.routerTimeoutMs,
+      maxStreamMs: config.maxStreamMs,
+      withdraw: (command) => {
+        this.#queue.remove(command.entry as NonNullable<FlowCommand['entry']>);
+        this.#pump();
+      },
+      report: (err, command) => {
+        this.#logger.error({ err, connId: command.context.clientId }, 'flow: a callback threw');
+      },
+    };
+    this.#queue = new FairQueue({ agingMs: config.priority.agingMs });
+    if (config.rateLimit.enabled) {
+      this.#bucket = new TokenBucket({
+        capacity: config.rateLimit.bucketSize,
+        refillTokens: config.rateLimit.refillTokens,
+        refillIntervalMs: config.rateLimit.refillIntervalMs,
+        now: this.#now,
+      });
+    }
+    if (config.priority.enabled) this.#rules = new PriorityRules(config.priority.rules);
+    if (config.breaker.enabled) {
+      this.#breaker = new RouterBreaker({
+        router: options.router,
+        ...config.breaker,
+        now: this.#now,
+        probe: () => this.#probe(),
+        onStateChange: (change) => this.#breakerChanged(change),
+      });
+    }
+  }
+
+  get breakerState(): BreakerState {
+    return this.#breaker?.state ?? 'closed';
+  }
+
+  handle(context: CommandContext, sink: CommandSink): Exchange {
+    if (this.#isClosed) {
+      sink.refuse(new RosgateError(ErrorCode.ShuttingDown, 'rosgate is shutting down'));
+      return SETTLED;
+    }
+    if (this.#breaker !== undefined && !this.#breaker.isClosed) {
+      this.#refusals.breakerOpen++;
+      sink.refuse(this.#breaker.openError());
+      return SETTLED;
+    }
+    const isStream = isStreamCommand(context);
+    let priority: Priority = 'normal';
+    if (this.#rules !== undefined)
+      priority = context.notes.priority = this.#rules.classify(context);
+    const command = new FlowCommand({
+      context,
+      sink,
+      priority,
+      isStream,
+      holdsSlot: !isStream || this.#config.streamsHoldSlot,
+      host: this.#host,
+    });
+    if (this.#queue.size === 0 && this.#hasSlotFor(command) && this.#takeToken()) {
+      this.#start(command);
+      return command;
+    }
+    if (this.#queue.size >= this.#config.rateLimit.maxQueue) {
+      this.#refusals.queueFull++;
+      sink.refuse(
+        new RosgateError(
+          ErrorCode.RateLimited,
+          `rate limited: queue full (${this.#queue.size} waiting)`,
+          { details: { router: this.#router, reason: 'queueFull' } },
+        ),
+      );
+      return SETTLED;
+    }
+    command.entry = this.#queue.push(command, context.clientId, priority, this.#now());
+    this.#pump();
+    return command;
+  }
+
+  stats(): FlowStats {
+    const breaker = this.#breaker;
+    return {
+      router: this.#router,
+      queued: {
+        high: this.#queue.sizeOf('high'),
+        normal: this.#queue.sizeOf('normal'),
+        low: this.#queue.sizeOf('low'),
+      },
+      waits: this.#waits,
+      waitMsTotal: this.#waitMsTotal,
+      refusals: { ...this.#refusals },
+      tokens: this.#bucket?.tokens ?? this.#config.rateLimit.bucketSize,
+      inFlight: this.#inFlight,
+      streams: this.#streams,
+      breakerState: BREAKER_STATE_VALUE[this.breakerState],
+      breakerTransitions: breaker?.transitions ?? NO_TRANSITIONS,
+      breakerFailures: breaker?.failures ?? 0,
+      timeouts: this.#timeouts,
+      slowCommands: this.#slowCommands,
+    };
+  }
+
+  recordFailure(error: RosgateError): void {
+    this.#breaker?.recordFailure(error);
+  }
+
+  close(): void {
+    this.#isClosed = true;
+    this.#breaker?.close();
+    const error = new RosgateError(ErrorCode.ShuttingDown, 'rosgate is shutting down');
+    for (const command of this.#queue.drain()) command.dismiss(error);
+    this.#pump();
+  }
+
+  #hasSlotFor(command: FlowCommand): boolean {
+    return !command.holdsSlot || this.#inFlight < this.#config.maxConcurrency;
+  }
+
+  #takeToken(): boolean {
+    return this.#bucket === undefined || this.#bucket.tryTake();
+  }
+
+  #start(command: FlowCommand): void {
+    if (command.holdsSlot) this.#inFlight++;
+    else this.#streams++;
+    const settle = this.#breaker?.track();
+    command.run(this.#next, (error, isFailure) => this.#ended(command, settle, error, isFailure));
+  }
+
+  #ended(
+    command: FlowCommand,
+    settle: Settle | undefined,
+    error: RosgateError | undefined,
+    isFailure: boolean,
+  ): void {
+    if (command.holdsSlot) this.#inFlight--;
+    else this.#streams--;
+    settle?.(isFailure ? error : undefined);
+    const { context } = command;
+    const durationMs = this.#now() - command.startedAt;
+    const fields = { connId: context.clientId, cmd: context.sentence.command, path: context.path };
+    if (command.hasTimedOut) {
+      this.#timeouts++;
+      this.#logger.warn({ ...fields, durationMs }, 'command timed out');
+    } else if (
+      !command.isStream &&
+      this.#config.slowCommandMs > 0 &&
+      durationMs > this.#config.slowCommandMs
+    ) {
+      this.#slowCommands++;
+      this.#logger.warn({ ...fields, durationMs }, 'slow command');
+    }
+    this.#pump();
+  }
+
+  /**
+   * Sends what may go now, in the queue's fair order, then sets one timer for
+   * the next event: a token, or the oldest wait running out. Re-entry (a
+   * command that ends while it is being sent) is left to the loop running.
+   */
+  #pump(): void {
+    if (this.#isPumping) return;
+    this.#isPumping = true;
+    try {
+      const now = this.#now();
+      this.#expire(now);
+      let isWaitingForToken = false;
+      for (let entry = this.#queue.next(now); entry !== undefined; entry = this.#queue.next(now)) {
+        const command = entry.item;
+        if (!this.#hasSlotFor(command)) break;
+        if (!this.#takeToken()) {
+          isWaitingForToken = true;
+          break;
+        }
+        this.#queue.take(entry);
+        const waitedMs = now - entry.enqueuedAt;
+        this.#waits++;
+        this.#waitMsTotal += waitedMs;
+        command.context.notes.queuedMs = waitedMs;
+        this.#start(command);
+      }
+      this.#schedule(now, isWaitingForToken);
+    } finally {
+      this.#isPumping = false;
+    }
+  }
+
+  /** Refuses the commands that waited `maxWaitMs`. */
+  #expire(now: number): void {
+    const { maxWaitMs } = this.#config.rateLimit;
+    for (
+      let entry = this.#queue.oldest();
+      entry !== undefined && now - entry.enqueuedAt >= maxWaitMs;
+      entry = this.#queue.oldest()
+    ) {
+      this.#queue.remove(entry);
+      this.#refusals.waitTimeout++;
+      entry.item.dismiss(
+        new RosgateError(
+          ErrorCode.RateLimited,
+          `rate limited: waited ${now - entry.enqueuedAt}ms`,
+          {
+            details: { router: this.#router, reason: 'waitTimeout' },
+          },
+        ),
+      );
+    }
+  }
+
+  #schedule(now: number, isWaitingForToken: boolean): void {
+    const oldest = this.#queue.oldest();
+    if (oldest === undefined) {
+      this.#clearWake();
+      return;
+    }
+    let wakeAt = oldest.enqueuedAt + this.#config.rateLimit.maxWaitMs;
+    if (isWaitingForToken)
+      wakeAt = Math.min(wakeAt, now + (this.#bucket as TokenBucket).msUntilNext());
+    if (wakeAt >= this.#wakeAt) return;
+    this.#clearWake();
+    this.#wakeAt = wakeAt;
+    this.#wake = this.#timers.setTimeout(this.#onWake, wakeAt - now);
+  }
+
+  readonly #onWake = (): void => {
+    this.#wake = undefined;
+    this.#wakeAt = Infinity;
+    this.#pump();
+  };
+
+  #clearWake(): void {
+    if (this.#wake === undefined) return;
+    this.#timers.clearTimeout(this.#wake);
+    this.#wake = undefined;
+    this.#wakeAt = Infinity;
+  }
+
+  /**
+   * The half-open probe: an identity print sent straight on (no token, no
+   * slot), answered by the router or not within the idle timeout.
+   */
+  #probe(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const sentence = Sentence.from([PROBE_COMMAND]);
+      const command = new FlowCommand({
+        context: {
+          router: this.#router,
+          user: 'rosgate',
+          clientId: 0,
+          address: '',
+          sentence,
+          path: '/system/identity',
+          verb: 'print',
+          receivedAt: this.#now(),
+          notes: {},
+        },
+        sink: PROBE_SINK,
+        priority: 'high',
+        isStream: false,
+        holdsSlot: false,
+        host: this.#host,
+      });
+      command.run(this.#next, (error) => (error === undefined ? resolve() : reject(error)));
+    });
+  }
+
+  /** Logs, counts and reports a state change; opening refuses everything waiting. */
+  #breakerChanged(change: BreakerStateChange): void {
+    const { from, to, reason } = change;
+    this.#logger[to === 'closed' ? 'info' : 'warn']({ from, to, reason }, 'circuit breaker');
+    if (to === 'open') {
+      const breaker = this.#breaker as RouterBreaker;
+      for (const command of this.#queue.drain()) {
+        this.#refusals.breakerOpen++;
+        command.dismiss(breaker.openError());
+      }
+      this.#pump();
+    }
+    try {
+      this.#onStateChange?.(change);
+    } catch (err) {
+      this.#logger.error({ err }, 'flow: onStateChange threw');
+    }
+  }
+}

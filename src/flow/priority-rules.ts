@@ -1,0 +1,108 @@
+import type { CommandContext } from '../pipeline.js';
+import { isStreamCommand } from './stream-command.js';
+
+/** How urgent a command is within its client's turn. */
+export type Priority = 'high' | 'normal' | 'low';
+
+/** Priorities from the most urgent; a priority's level is its index. */
+export const PRIORITIES: readonly Priority[] = Object.freeze(['high', 'normal', 'low']);
+
+/** A configured rule; see the `flow.priority.rules` config key. */
+export interface PriorityRule {
+  /** Only this user's commands; any user when absent. */
+  readonly user?: string | undefined;
+  /** Menu path glob: `*` is one path segment, `**` any number of them. */
+  readonly path: string;
+  /** Only this verb (`print`, `add`, ...); any verb when absent. */
+  readonly verb?: string | undefined;
+  readonly priority: Priority;
+}
+
+/** Verbs that only read; every other verb writes (or acts) and goes first. */
+const READ_VERBS: ReadonlySet<string> = new Set(['print', 'getall']);
+
+/** Menus with rows in the thousands on a busy hotspot or PPP router. */
+const LARGE_MENUS: ReadonlySet<string> = new Set([
+  '/ip/hotspot/user',
+  '/ppp/secret',
+  '/ip/hotspot/active',
+  '/ppp/active',
+  '/ip/arp',
+  '/ip/dhcp-server/lease',
+  '/queue/simple',
+  '/interface',
+]);
+
+interface CompiledRule {
+  readonly user: string | undefined;
+  readonly path: RegExp;
+  readonly verb: string | undefined;
+  readonly priority: Priority;
+}
+
+/**
+ * Gives each command a priority: the first configured rule that matches its
+ * user, path and verb, else the built-in one: streams and full-table prints
+ * of large menus are `low`, other prints `normal`, and everything else
+ * (add, set, remove, enable, disable, unset, move, ...) `high`, so that a
+ * billing system's writes are not stuck behind dumps.
+ */
+export class PriorityRules {
+  readonly #rules: readonly CompiledRule[];
+
+  constructor(rules: readonly PriorityRule[] = []) {
+    this.#rules = rules.map((rule) => ({
+      user: rule.user,
+      path: globToRegExp(rule.path),
+      verb: rule.verb,
+      priority: rule.priority,
+    }));
+  }
+
+  classify(context: CommandContext): Priority {
+    for (const rule of this.#rules) {
+      if (rule.user !== undefined && rule.user !== context.user) continue;
+      if (rule.verb !== undefined && rule.verb !== context.verb) continue;
+      if (rule.path.test(context.path)) return rule.priority;
+    }
+    return builtInPriority(context);
+  }
+}
+
+function builtInPriority(context: CommandContext): Priority {
+  if (isStreamCommand(context)) return 'low';
+  if (!READ_VERBS.has(context.verb)) return 'high';
+  return isFullTablePrint(context) ? 'low' : 'normal';
+}
+
+/** A print of a large menu with no query and no `.id`/`from` narrowing it. */
+function isFullTablePrint(context: CommandContext): boolean {
+  if (!LARGE_MENUS.has(context.path)) return false;
+  const { sentence } = context;
+  return (
+    sentence.queries().length === 0 &&
+    !sentence.hasAttribute('.id') &&
+    !sentence.hasAttribute('from')
+  );
+}
+
+/**
+ * `/ip/*` matches `/ip/address`; `/ip/**` matches `/ip` and every menu below
+ * it; a `*` inside a segment (`/ip/hot*`) stands for any text in it, never a
+ * `/`.
+ */
+function globToRegExp(glob: string): RegExp {
+  let source = '';
+  for (let i = 0; i < glob.length; i++) {
+    const char = glob[i] as string;
+    if (glob.startsWith('/**', i)) {
+      source += '(?:/.*)?';
+      i += 2;
+    } else if (char === '*') {
+      source += '[^/]*';
+    } else {
+      source += char.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+    }
+  }
+  return new RegExp(`^${source}$`);
+}

@@ -1,0 +1,223 @@
+import { EventEmitter } from 'node:events';
+import CircuitBreaker from 'opossum';
+import { ErrorCode, RosgateError } from '../errors.js';
+
+/**
+ * The circuit breaker of one router, on opossum. This file is the one place
+ * that knows opossum: its states, events and errors are translated here.
+ */
+
+/** Closed: commands pass. Open: they are refused at once. Half-open: one probe decides. */
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** A breaker state as the `mikrotik_circuit_breaker_state` gauge shows it. */
+export const BREAKER_STATE_VALUE = Object.freeze({
+  closed: 0,
+  open: 1,
+  'half-open': 2,
+} as const satisfies Record<BreakerState, number>);
+
+/** One state change, for logs and audit. */
+export interface BreakerStateChange {
+  readonly router: string;
+  readonly from: BreakerState;
+  readonly to: BreakerState;
+  /** Why, in words: `5 failures in 10000ms (last ROSGATE_UPSTREAM_TIMEOUT)`. */
+  readonly reason: string;
+}
+
+/** Transitions so far, by the state entered. */
+export interface BreakerTransitions {
+  readonly open: number;
+  readonly halfOpen: number;
+  readonly closed: number;
+}
+
+/**
+ * Refusal codes that mean the router (or the way to it) failed. A `!trap`
+ * is an answer, never a failure (DESIGN invariant 5); neither is a refusal
+ * by rosgate itself (rate limit, policy) nor a client's cancel.
+ */
+const FAILURE_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.UpstreamClosed,
+  ErrorCode.UpstreamTimeout,
+  ErrorCode.UpstreamProtocol,
+  ErrorCode.CommandTimeout,
+  ErrorCode.AcquireTimeout,
+]);
+
+/** True when a refusal with this error counts against the breaker. */
+export function isBreakerFailure(error: RosgateError): boolean {
+  return FAILURE_CODES.has(error.code);
+}
+
+/** Ends one tracked command: with its failure, or undefined when the router answered. */
+export type Settle = (failure?: RosgateError) => void;
+
+/** Options of a {@link RouterBreaker}. */
+export interface RouterBreakerOptions {
+  readonly router: string;
+  /** Failures within `monitoringMs` that open the circuit. */
+  readonly threshold: number;
+  /** Fewest commands within `monitoringMs` before the circuit may open. */
+  readonly volumeThreshold: number;
+  /** Open -> half-open after this long (opossum's own timer). */
+  readonly resetTimeoutMs: number;
+  /** The rolling window failures are counted in. */
+  readonly monitoringMs: number;
+  readonly now: () => number;
+  /** Sends the half-open probe: resolves when the router answered, rejects otherwise. */
+  readonly probe: () => Promise<void>;
+  readonly onStateChange: (change: BreakerStateChange) => void;
+}
+
+/** opossum's rolling window is cut into this many buckets. */
+const BUCKETS = 10;
+
+type Task = () => Promise<void>;
+
+function ignore(): void {}
+
+/**
+ * Counts failures in opossum's rolling window and opens the circuit when
+ * `threshold` failures (among at least `volumeThreshold` commands) fall in
+ * it. opossum only knows a failure rate, so its rate rule is switched off
+ * (a rate never exceeds 100%) and this class opens the circuit on the count
+ * with opossum's `open()`. From there opossum runs as its authors intend:
+ * after `resetTimeoutMs` it turns half-open and lets one call through, the
+ * probe; success closes the circuit, failure opens it again.
+ *
+ * The window turns on the injected clock: buckets rotate (through opossum's
+ * `rotateBucketController`) when the breaker is used, not on a timer.
+ */
+export class RouterBreaker {
+  readonly #circuit: CircuitBreaker<[Task], void>;
+  readonly #options: RouterBreakerOptions;
+  readonly #rotation = new EventEmitter();
+  readonly #bucketMs: number;
+  #rotatedAt: number;
+  #state: BreakerState = 'closed';
+  #openedAt = 0;
+  /** Why the circuit opens, set just before opossum opens it. */
+  #openReason = '';
+  #failures = 0;
+  readonly #transitions = { open: 0, halfOpen: 0, closed: 0 };
+
+  constructor(options: RouterBreakerOptions) {
+    this.#options = options;
+    this.#bucketMs = Math.floor(options.monitoringMs / BUCKETS);
+    this.#rotatedAt = options.now();
+    this.#circuit = new CircuitBreaker((task: Task) => task(), {
+      name: options.router,
+      // Commands have their own idle timeout; streams run for hours.
+      timeout: false,
+      resetTimeout: options.resetTimeoutMs,
+      rollingCountTimeout: options.monitoringMs,
+      rollingCountBuckets: BUCKETS,
+      rotateBucketController: this.#rotation,
+      enableSnapshots: false,
+      rollingPercentilesEnabled: false,
+      volumeThreshold: options.volumeThreshold,
+      errorThresholdPercentage: 100,
+    });
+    // Only RosgateErrors reach opossum: commands and the probe end with their refusal.
+    this.#circuit.on('failure', (err) => this.#onFailure(err as RosgateError));
+    this.#circuit.on('open', () => this.#enter('open', this.#openReason));
+    this.#circuit.on('halfOpen', () => {
+      this.#enter('half-open', `reset timeout elapsed (${options.resetTimeoutMs}ms)`);
+      void this.#circuit.fire(options.probe).catch(ignore);
+    });
+    this.#circuit.on('close', () => {
+      // A closed circuit starts with a clean window: old failures do not count again.
+      for (let i = 0; i < BUCKETS; i++) this.#rotation.emit('rotate');
+      this.#enter('closed', 'router answered while half-open');
+    });
+  }
+
+  get state(): BreakerState {
+    return this.#state;
+  }
+
+  /** True when commands may pass. */
+  get isClosed(): boolean {
+    return this.#circuit.closed;
+  }
+
+  /** Failures counted since start. */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  get transitions(): BreakerTransitions {
+    return { ...this.#transitions };
+  }
+
+  /** The refusal for a command that arrives while the circuit is not closed. */
+  openError(): RosgateError {
+    const left = this.#openedAt + this.#options.resetTimeoutMs - this.#options.now();
+    const seconds = Math.max(1, Math.ceil(left / 1000));
+    return new RosgateError(
+      ErrorCode.BreakerOpen,
+      `router unavailable (circuit open, retry in ${seconds}s)`,
+      { details: { router: this.#options.router, state: this.#state, retryInS: seconds } },
+    );
+  }
+
+  /**
+   * Counts one command that is about to run (the circuit must be closed);
+   * call what it returns once it ends.
+   */
+  track(): Settle {
+    this.#rotate();
+    let settle: Settle = ignore;
+    void this.#circuit
+      .fire(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            settle = (failure) => (failure === undefined ? resolve() : reject(failure));
+          }),
+      )
+      .catch(ignore);
+    return settle;
+  }
+
+  /** A failure outside any command (a pool session that could not connect or log in). */
+  recordFailure(error: RosgateError): void {
+    if (this.isClosed) this.track()(error);
+  }
+
+  /** Stops opossum's timers; the breaker is not used again. */
+  close(): void {
+    this.#circuit.shutdown();
+  }
+
+  #onFailure(err: RosgateError): void {
+    this.#failures++;
+    const { code } = err;
+    // Half-open, opossum opens the circuit itself on any failure.
+    if (this.#state === 'half-open') this.#openReason = `failure while half-open (${code})`;
+    if (this.#state !== 'closed') return;
+    this.#rotate();
+    const { failures, fires } = this.#circuit.stats;
+    if (failures >= this.#options.threshold && fires >= this.#options.volumeThreshold) {
+      this.#openReason = `${failures} failures in ${this.#options.monitoringMs}ms (last ${code})`;
+      this.#circuit.open();
+    }
+  }
+
+  #enter(to: BreakerState, reason: string): void {
+    const from = this.#state;
+    this.#state = to;
+    if (to === 'open') this.#openedAt = this.#options.now();
+    this.#transitions[to === 'half-open' ? 'halfOpen' : to]++;
+    this.#options.onStateChange({ router: this.#options.router, from, to, reason });
+  }
+
+  /** Drops the buckets that fell out of the window since the last use. */
+  #rotate(): void {
+    const steps = Math.floor((this.#options.now() - this.#rotatedAt) / this.#bucketMs);
+    if (steps <= 0) return;
+    for (let i = Math.min(steps, BUCKETS); i > 0; i--) this.#rotation.emit('rotate');
+    this.#rotatedAt += steps * this.#bucketMs;
+  }
+}

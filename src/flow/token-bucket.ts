@@ -1,0 +1,63 @@
+/** Options of a {@link TokenBucket}. */
+export interface TokenBucketOptions {
+  /** Most tokens held: the burst allowed at once. The bucket starts full. */
+  readonly capacity: number;
+  /** Tokens added every `refillIntervalMs`. */
+  readonly refillTokens: number;
+  readonly refillIntervalMs: number;
+  /** The clock (ms). @default Date.now */
+  readonly now?: () => number;
+}
+
+/**
+ * A token bucket refilled in whole steps: every `refillIntervalMs`,
+ * `refillTokens` tokens are added up to `capacity`. Refills are computed
+ * from the clock when the bucket is asked, so it needs no timer.
+ */
+export class TokenBucket {
+  readonly #capacity: number;
+  readonly #refillTokens: number;
+  readonly #refillIntervalMs: number;
+  readonly #now: () => number;
+  #tokens: number;
+  /** When the step now in progress began. */
+  #stepStartedAt: number;
+
+  constructor(options: TokenBucketOptions) {
+    this.#capacity = options.capacity;
+    this.#refillTokens = options.refillTokens;
+    this.#refillIntervalMs = options.refillIntervalMs;
+    this.#now = options.now ?? Date.now;
+    this.#tokens = options.capacity;
+    this.#stepStartedAt = this.#now();
+  }
+
+  /** Tokens available now. */
+  get tokens(): number {
+    this.#refill();
+    return this.#tokens;
+  }
+
+  /** Takes one token; false when none is left. */
+  tryTake(): boolean {
+    this.#refill();
+    if (this.#tokens < 1) return false;
+    this.#tokens--;
+    return true;
+  }
+
+  /** Milliseconds until a token is available; 0 when one is now. */
+  msUntilNext(): number {
+    this.#refill();
+    if (this.#tokens >= 1) return 0;
+    return this.#stepStartedAt + this.#refillIntervalMs - this.#now();
+  }
+
+  #refill(): void {
+    const now = this.#now();
+    const steps = Math.floor((now - this.#stepStartedAt) / this.#refillIntervalMs);
+    if (steps <= 0) return;
+    this.#tokens = Math.min(this.#capacity, this.#tokens + steps * this.#refillTokens);
+    this.#stepStartedAt += steps * this.#refillIntervalMs;
+  }
+}
