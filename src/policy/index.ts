@@ -1,0 +1,16 @@
+export {
+  createPolicyStage,
+  SCRIPT_ESCALATION,
+  type PolicyStage,
+  type PolicyStageOptions,
+} from './policy-stage.js';
+export {
+  createLoginGate,
+  type LockoutEvent,
+  type LockoutGate,
+  type LoginGateOptions,
+  type LoginGateStats,
+} from './login-gate.js';
+export type { DecisionCount, PolicyStats, RouterPolicyStats, Verdict } from './policy-stats.js';
+export { DEFAULT_DENY, type RuleAction } from './rule-set.js';
+export { FlagReason } from './threat-markers.js';

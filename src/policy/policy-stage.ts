@@ -1,0 +1,224 @@
+/**
+ * The policy stage: decides each command before anything else sees it
+ * (DESIGN "The path of one command"). Access rules first, then input rules,
+ * then attack detection. In `enforce` mode a denied command is refused with
+ * a RouterOS trap and never reaches the router; in `monitor` mode it is
+ * logged and counted, and forwarded.
+ */
+import type { Logger } from 'pino';
+import type { PolicyConfig } from '../config/policy.js';
+import { ErrorCode, RosgateError } from '../errors.js';
+import {
+  SETTLED,
+  toRosgateError,
+  type CommandContext,
+  type CommandHandler,
+  type Stage,
+} from '../pipeline.js';
+import { checkInput } from './input-rules.js';
+import { createLoginGate, type LockoutEvent, type LockoutGate } from './login-gate.js';
+import {
+  PolicyCounters,
+  type PolicyStats,
+  type RouterPolicyStats,
+  type Verdict,
+} from './policy-stats.js';
+import { RuleSet, type Subject } from './rule-set.js';
+import { SCRIPT_ATTRIBUTES, scanScript } from './script-scan.js';
+import {
+  FlagReason,
+  IDENTIFIER_ATTRIBUTES,
+  hasScriptSyntax,
+  hasSqlInjection,
+  hasXss,
+} from './threat-markers.js';
+
+/** The name under which script escalations are denied and counted. */
+export const SCRIPT_ESCALATION = 'script-escalation';
+
+export interface PolicyStageOptions {
+  /** The `policy` configuration section. */
+  readonly config: PolicyConfig;
+  /** Where decisions other than a plain allow are logged; never with values. */
+  readonly logger?: Logger;
+  /** The clock of the login gates, in ms. @default Date.now */
+  readonly now?: () => number;
+  /** Called when a login gate locks an address or a user; must not throw. */
+  readonly onLockout?: (event: LockoutEvent & { readonly router: string }) => void;
+}
+
+export interface PolicyStage {
+  /** Put it outermost in every router's chain; one instance serves them all. */
+  readonly stage: Stage;
+  /** Counters of every router. */
+  stats(): PolicyStats;
+  /** One router's counters (zeros before its first command): the admin port's `policy()` source. */
+  routerStats(router: string): RouterPolicyStats;
+  /**
+   * Applies a new `policy` section to the commands that follow (rules,
+   * roles, users, modes, input and detection settings). Login gates keep
+   * the lockout settings they were made with.
+   */
+  updateRules(config: PolicyConfig): void;
+  /** The login gate for one router, with the configured lockout; its lockouts count in `stats()`. */
+  loginGate(router: string): LockoutGate;
+}
+
+/** What the policy decided for one command. */
+interface Decision {
+  readonly rule: string;
+  readonly verdict: Verdict;
+  readonly flags: readonly FlagReason[];
+  /** Set when denied; refused in `enforce` mode. */
+  readonly refusal?: RosgateError;
+}
+
+const FLAG_REQUIREMENT: Readonly<Record<FlagReason, string>> = {
+  [FlagReason.ScriptSyntax]: 'must not contain script syntax',
+  [FlagReason.Xss]: 'must not contain HTML or script markup',
+  [FlagReason.SqlInjection]: 'must not contain SQL injection',
+};
+
+function denied(rule: string): RosgateError {
+  return new RosgateError(ErrorCode.PolicyDenied, `not enough permissions (rosgate rule ${rule})`);
+}
+
+/** The policy stage, its counters and its login gates. */
+export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
+  const { logger } = options;
+  const counters = new PolicyCounters();
+  let config = options.config;
+  let rules = new RuleSet(config);
+
+  /** The first command in a script value that the subject's role may not run, as `/user/add`. */
+  function escalation(subject: Subject, name: string, value: string): string | undefined {
+    for (const words of scanScript(value, name)) {
+      if (rules.mayDeny(subject, words) !== undefined) return `/${words.join('/')}`;
+    }
+    return undefined;
+  }
+
+  function decide(context: CommandContext): Decision {
+    const { router } = context;
+    const segments = context.sentence.command.slice(1).split('/');
+    const attributes = context.sentence.attributes();
+    const subject: Subject = { user: context.user, role: rules.roleOf(context.user), router };
+    const access = rules.decide(subject, segments, attributes);
+    counters.hit(router, access.rule);
+    if (access.action === 'deny') {
+      return { rule: access.rule, verdict: 'deny', flags: [], refusal: denied(access.rule) };
+    }
+    if (config.input.enabled) {
+      const failure = checkInput(segments.slice(0, -1), attributes, config.input);
+      if (failure !== undefined) {
+        counters.inputFailed(router, failure.rule);
+        const refusal = new RosgateError(ErrorCode.InputInvalid, failure.message, {
+          details: { attribute: failure.attribute, rule: failure.rule },
+        });
+        return { rule: `input:${failure.rule}`, verdict: 'deny', flags: [], refusal };
+      }
+    }
+    const flags: FlagReason[] = [];
+    let flagRefusal: { reason: FlagReason; attribute: string } | undefined;
+    const flag = (reason: FlagReason, attribute: string, isEnforced: boolean): void => {
+      if (!flags.includes(reason)) flags.push(reason);
+      if (isEnforced) flagRefusal ??= { reason, attribute };
+    };
+    for (const [name, raw] of attributes) {
+      const value = raw.toString('latin1');
+      if (SCRIPT_ATTRIBUTES.has(name)) {
+        if (!config.attackDetection) continue;
+        const command = escalation(subject, name, value);
+        if (command !== undefined) {
+          const rule = `${SCRIPT_ESCALATION}: ${command}`;
+          return { rule: SCRIPT_ESCALATION, verdict: 'deny', flags: [], refusal: denied(rule) };
+        }
+        continue;
+      }
+      if (config.attackDetection && IDENTIFIER_ATTRIBUTES.has(name) && hasScriptSyntax(value)) {
+        flag(FlagReason.ScriptSyntax, name, config.scriptSyntaxInData === 'enforce');
+      }
+      if (config.xss.enabled && hasXss(value)) {
+        flag(FlagReason.Xss, name, config.xss.mode === 'enforce');
+      }
+      if (config.sqlInjection.enabled && hasSqlInjection(value)) {
+        flag(FlagReason.SqlInjection, name, config.sqlInjection.mode === 'enforce');
+      }
+    }
+    for (const reason of flags) counters.flagged(router, reason);
+    if (flagRefusal !== undefined) {
+      const { reason, attribute } = flagRefusal;
+      const refusal = new RosgateError(
+        ErrorCode.InputInvalid,
+        `invalid value for ${attribute}: ${FLAG_REQUIREMENT[reason]}`,
+        { details: { attribute, rule: reason } },
+      );
+      return { rule: reason, verdict: 'deny', flags, refusal };
+    }
+    const verdict = access.action === 'audit' ? 'audit' : flags.length > 0 ? 'flag' : 'allow';
+    return { rule: access.rule, verdict, flags };
+  }
+
+  function log(context: CommandContext, decision: Decision, isEnforced: boolean): void {
+    if (logger === undefined || decision.verdict === 'allow') return;
+    const record = {
+      router: context.router,
+      connId: context.clientId,
+      user: context.user,
+      cmd: context.sentence.command,
+      rule: decision.rule,
+      verdict: decision.verdict,
+      ...(decision.flags.length > 0 ? { flags: decision.flags } : {}),
+    };
+    if (decision.verdict === 'audit') logger.info(record, 'policy audit');
+    else if (decision.verdict === 'flag') logger.warn(record, 'policy flagged a command');
+    else if (isEnforced) logger.warn(record, 'policy denied a command');
+    else logger.warn(record, 'policy would deny a command (monitor mode)');
+  }
+
+  const stage: Stage = (next: CommandHandler): CommandHandler => ({
+    handle(context, sink) {
+      let decision: Decision;
+      try {
+        decision = decide(context);
+      } catch (err) {
+        logger?.error({ err, router: context.router, connId: context.clientId }, 'policy failed');
+        sink.refuse(toRosgateError(err));
+        return SETTLED;
+      }
+      const { notes } = context;
+      notes.rule = decision.rule;
+      notes.verdict = decision.verdict;
+      if (decision.flags.length > 0) notes.flags = [...decision.flags];
+      counters.decided(context.router, decision.rule, decision.verdict);
+      const isEnforced = decision.refusal !== undefined && config.mode === 'enforce';
+      log(context, decision, isEnforced);
+      if (isEnforced) {
+        sink.refuse(decision.refusal as RosgateError);
+        return SETTLED;
+      }
+      return next.handle(context, sink);
+    },
+  });
+
+  return {
+    stage,
+    stats: () => counters.snapshot(),
+    routerStats: (router) => counters.routerSnapshot(router),
+    updateRules(next) {
+      rules = new RuleSet(next);
+      config = next;
+    },
+    loginGate(router) {
+      return createLoginGate({
+        ...config.lockout,
+        ...(options.now === undefined ? {} : { now: options.now }),
+        onLockout(event) {
+          counters.lockedOut(router);
+          logger?.warn({ router, ...event }, 'login locked out');
+          options.onLockout?.({ router, ...event });
+        },
+      });
+    },
+  };
+}

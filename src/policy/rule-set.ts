@@ -1,0 +1,187 @@
+/**
+ * Ordered rules, first match wins (ProxySQL's query rules): the global
+ * rules, then those of the user's role. A command no rule matches is denied
+ * by {@link DEFAULT_DENY}.
+ */
+import type { PolicyConditionConfig, PolicyConfig, PolicyRuleConfig } from '../config/policy.js';
+import { SECTIONS } from '../config/sections.js';
+import { CommandGlob } from './command-glob.js';
+
+/** What a rule does with the commands it matches; `audit` allows and flags. */
+export type RuleAction = 'allow' | 'deny' | 'audit';
+
+/** The rule that decided, and how. */
+export interface RuleDecision {
+  readonly rule: string;
+  readonly action: RuleAction;
+}
+
+/** Who runs a command, where. */
+export interface Subject {
+  readonly user: string;
+  readonly role: string;
+  readonly router: string;
+}
+
+/** The name under which a command that no rule matches is denied. */
+export const DEFAULT_DENY = 'default-deny';
+
+const DENIED: RuleDecision = Object.freeze({ rule: DEFAULT_DENY, action: 'deny' });
+
+type ValueTest = (value: Buffer | undefined) => boolean;
+
+function conditionTest(condition: PolicyConditionConfig): ValueTest {
+  const { equals, matches, present } = condition;
+  if (equals !== undefined) {
+    const wanted = Buffer.from(equals, 'latin1');
+    return (value) => value !== undefined && value.equals(wanted);
+  }
+  if (matches !== undefined) {
+    const pattern = new RegExp(matches);
+    return (value) => value !== undefined && pattern.test(value.toString('latin1'));
+  }
+  return (value) => (value !== undefined) === present;
+}
+
+function nameSet(names: string | readonly string[] | undefined): ReadonlySet<string> | undefined {
+  if (names === undefined) return undefined;
+  return new Set(typeof names === 'string' ? [names] : names);
+}
+
+class Rule {
+  readonly name: string;
+  readonly action: RuleAction;
+  readonly decision: RuleDecision;
+  readonly #globs: readonly CommandGlob[];
+  readonly #verbs: ReadonlySet<string> | undefined;
+  readonly #users: ReadonlySet<string> | undefined;
+  readonly #roles: ReadonlySet<string> | undefined;
+  readonly #routers: ReadonlySet<string> | undefined;
+  readonly #conditions: readonly { name: string; test: ValueTest }[];
+
+  constructor(config: PolicyRuleConfig) {
+    this.name = config.name;
+    this.action = config.action;
+    this.decision = Object.freeze({ rule: config.name, action: config.action });
+    const paths = typeof config.path === 'string' ? [config.path] : config.path;
+    this.#globs = paths.map((path) => new CommandGlob(path));
+    this.#verbs = nameSet(config.verb);
+    this.#users = nameSet(config.user);
+    this.#roles = nameSet(config.role);
+    this.#routers = nameSet(config.router);
+    this.#conditions = config.attributes.map((c) => ({ name: c.name, test: conditionTest(c) }));
+  }
+
+  /** False when the rule names roles and `role` is not one of them. */
+  isForRole(role: string): boolean {
+    return this.#roles === undefined || this.#roles.has(role);
+  }
+
+  appliesTo(subject: Subject): boolean {
+    return (
+      (this.#users === undefined || this.#users.has(subject.user)) &&
+      (this.#routers === undefined || this.#routers.has(subject.router)) &&
+      this.isForRole(subject.role)
+    );
+  }
+
+  matches(segments: readonly string[], attributes: ReadonlyMap<string, Buffer>): boolean {
+    if (this.#verbs !== undefined && !this.#verbs.has(segments[segments.length - 1] as string)) {
+      return false;
+    }
+    if (!this.#globs.some((glob) => glob.matches(segments))) return false;
+    return this.#conditions.every((c) => c.test(attributes.get(c.name)));
+  }
+
+  /**
+   * True when script words may run a command this rule matches: the command
+   * may be any leading part of the words (the rest being unnamed arguments,
+   * as in `/system script run backup`), and attribute conditions may hold.
+   */
+  mayMatch(words: readonly string[]): boolean {
+    for (let end = 1; end <= words.length; end++) {
+      const command = words.slice(0, end);
+      if (
+        this.#mayHaveVerb(command[end - 1] as string) &&
+        this.#globs.some((g) => g.mayMatch(command))
+      ) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** True when every command the script words may run is matched, whatever its attributes. */
+  covers(words: readonly string[]): boolean {
+    return this.#conditions.length === 0 && this.matches(words, new Map());
+  }
+
+  #mayHaveVerb(word: string): boolean {
+    if (this.#verbs === undefined) return true;
+    for (const verb of this.#verbs) if (verb.startsWith(word)) return true;
+    return false;
+  }
+}
+
+/** Compiled rules for every role; rebuilt whole when the configuration changes. */
+export class RuleSet {
+  readonly #byRole = new Map<string, readonly Rule[]>();
+  readonly #users: Readonly<Record<string, string>>;
+  readonly #defaultRole: string;
+
+  constructor(config: Pick<PolicyConfig, 'rules' | 'roles' | 'users' | 'defaultRole'>) {
+    this.#users = config.users;
+    this.#defaultRole = config.defaultRole;
+    const global = config.rules.map((rule) => new Rule(rule));
+    // The section's default roles are the shipped ones; configured roles replace them by name.
+    const roles = { ...SECTIONS.policy.defaults.roles, ...config.roles };
+    for (const [role, rules] of Object.entries(roles)) {
+      this.#byRole.set(role, [
+        ...global.filter((rule) => rule.isForRole(role)),
+        ...rules.map((rule) => new Rule(rule)),
+      ]);
+    }
+  }
+
+  /** The role of `user`: from `users`, else the default role. */
+  roleOf(user: string): string {
+    return Object.hasOwn(this.#users, user) ? (this.#users[user] as string) : this.#defaultRole;
+  }
+
+  /**
+   * The first rule matching the command (`segments` of its command word,
+   * verb last), or {@link DEFAULT_DENY}.
+   */
+  decide(
+    subject: Subject,
+    segments: readonly string[],
+    attributes: ReadonlyMap<string, Buffer>,
+  ): RuleDecision {
+    for (const rule of this.#rules(subject.role)) {
+      if (rule.appliesTo(subject) && rule.matches(segments, attributes)) return rule.decision;
+    }
+    return DENIED;
+  }
+
+  /**
+   * The rule that may deny a command a script would run (`words` as read by
+   * `scanScript`), or undefined when a rule allows every reading of it
+   * first. Doubt denies: an abbreviation that may name a denied command
+   * counts as one.
+   */
+  mayDeny(subject: Subject, words: readonly string[]): string | undefined {
+    for (const rule of this.#rules(subject.role)) {
+      if (!rule.appliesTo(subject)) continue;
+      if (rule.action === 'deny') {
+        if (rule.mayMatch(words)) return rule.name;
+      } else if (rule.covers(words)) {
+        return undefined;
+      }
+    }
+    return DEFAULT_DENY;
+  }
+
+  #rules(role: string): readonly Rule[] {
+    return this.#byRole.get(role) ?? [];
+  }
+}
