@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import t from 'tap';
+import YAML from 'yaml';
 import { SECTIONS, validateConfig } from '../../src/config/index.js';
 
 const ROUTER = { routers: [{ host: '192.0.2.1', password: 'pw' }] };
@@ -133,3 +135,21 @@ t.test('a configured role is known to users and defaultRole', async (t) => {
     'the shipped roles are merged in by the stage',
   );
 });
+
+t.test(
+  'config.yaml documents every key with its default, the shipped roles included',
+  async (t) => {
+    const text = readFileSync(new URL('../../config.yaml', import.meta.url), 'utf8');
+    const start = text.indexOf('\n#policy:') + 1;
+    const end = text.indexOf('\n\n', start);
+    const yaml = text
+      .slice(start, end < 0 ? text.length : end)
+      .split('\n')
+      .filter((line) => line.startsWith('#') && !line.startsWith('##'))
+      .map((line) => line.slice(1))
+      .join('\n');
+    const documented = (YAML.parse(yaml) as { policy: Record<string, unknown> }).policy;
+    t.same(SECTIONS.policy.schema.parse(documented), SECTIONS.policy.defaults);
+    t.same(Object.keys(documented).sort(), Object.keys(SECTIONS.policy.defaults).sort());
+  },
+);
