@@ -46,10 +46,10 @@ export interface FlowStats {
   readonly router: string;
   /** Commands waiting now, by priority. */
   readonly queued: Readonly<Record<Priority, number>>;
-  /** Commands that waited in the queue before they were sent. */
-  readonly waits: number;
-  /** Milliseconds those commands waited, summed. */
-  readonly waitMsTotal: number;
+  /** Commands that waited in the queue before they were sent, by priority. */
+  readonly waits: Readonly<Record<Priority, number>>;
+  /** Milliseconds those commands waited, summed, by priority. */
+  readonly waitMsTotal: Readonly<Record<Priority, number>>;
   /** Commands refused by the stage, by reason. */
   readonly refusals: Readonly<{ queueFull: number; waitTimeout: number; breakerOpen: number }>;
   /** Tokens in the bucket (the bucket size when rate limiting is off). */
@@ -86,6 +86,14 @@ export interface FlowStage {
  * front of a token bucket and a concurrency cap, a circuit breaker, and
  * command timeouts. Commands wait only when they must; a command that finds
  * the queue empty, a token and a slot goes straight on.
+ *
+ * - Open or half-open, the breaker refuses every command at once (they do
+ *   not wait for the probe); opening also refuses everything queued. The
+ *   probe skips the queue, the bucket and the cap.
+ * - A command cut by the idle timeout frees its slot at once, though the
+ *   router may still be working on it: a router that stopped answering
+ *   must not hold every slot until its connection dies.
+ * - Apply `stage` once, for this router's chain.
  */
 export function createFlowStage(options: FlowStageOptions): FlowStage {
   return new FlowControl(options);
@@ -133,8 +141,8 @@ class FlowControl implements FlowStage, CommandHandler {
   #next: CommandHandler = NOT_WIRED;
   #inFlight = 0;
   #streams = 0;
-  #waits = 0;
-  #waitMsTotal = 0;
+  readonly #waits = { high: 0, normal: 0, low: 0 };
+  readonly #waitMsTotal = { high: 0, normal: 0, low: 0 };
   readonly #refusals = { queueFull: 0, waitTimeout: 0, breakerOpen: 0 };
   #timeouts = 0;
   #slowCommands = 0;
@@ -202,7 +210,7 @@ class FlowControl implements FlowStage, CommandHandler {
     const isStream = isStreamCommand(context);
     let priority: Priority = 'normal';
     if (this.#rules !== undefined)
-      priority = context.notes.priority = this.#rules.classify(context);
+      priority = context.notes.priority = this.#rules.classify(context, isStream);
     const command = new FlowCommand({
       context,
       sink,
@@ -240,8 +248,8 @@ class FlowControl implements FlowStage, CommandHandler {
         normal: this.#queue.sizeOf('normal'),
         low: this.#queue.sizeOf('low'),
       },
-      waits: this.#waits,
-      waitMsTotal: this.#waitMsTotal,
+      waits: { ...this.#waits },
+      waitMsTotal: { ...this.#waitMsTotal },
       refusals: { ...this.#refusals },
       tokens: this.#bucket?.tokens ?? this.#config.rateLimit.bucketSize,
       inFlight: this.#inFlight,
@@ -328,8 +336,8 @@ class FlowControl implements FlowStage, CommandHandler {
         }
         this.#queue.take(entry);
         const waitedMs = now - entry.enqueuedAt;
-        this.#waits++;
-        this.#waitMsTotal += waitedMs;
+        this.#waits[command.priority]++;
+        this.#waitMsTotal[command.priority] += waitedMs;
         command.context.notes.queuedMs = waitedMs;
         this.#start(command);
       }

@@ -59,18 +59,19 @@ export class PriorityRules {
     }));
   }
 
-  classify(context: CommandContext): Priority {
+  /** `isStream` saves a second look when the caller already knows. */
+  classify(context: CommandContext, isStream = isStreamCommand(context)): Priority {
     for (const rule of this.#rules) {
       if (rule.user !== undefined && rule.user !== context.user) continue;
       if (rule.verb !== undefined && rule.verb !== context.verb) continue;
       if (rule.path.test(context.path)) return rule.priority;
     }
-    return builtInPriority(context);
+    return builtInPriority(context, isStream);
   }
 }
 
-function builtInPriority(context: CommandContext): Priority {
-  if (isStreamCommand(context)) return 'low';
+function builtInPriority(context: CommandContext, isStream: boolean): Priority {
+  if (isStream) return 'low';
   if (!READ_VERBS.has(context.verb)) return 'high';
   return isFullTablePrint(context) ? 'low' : 'normal';
 }
