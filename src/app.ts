@@ -20,6 +20,9 @@ import { UpstreamConnection } from './upstream/upstream-connection.js';
 import { ChallengeRelay } from './upstream/challenge-relay.js';
 import { Sentence } from './protocol/index.js';
 import type { RosgateError } from './errors.js';
+import { createCacheStage, type CacheStage } from './cache/index.js';
+import { createFlowStage, type FlowStage } from './flow/index.js';
+import { createPolicyStage, type PolicyStage } from './policy/index.js';
 
 /** One router as the running app holds it. */
 export interface RouterRuntime {
@@ -27,6 +30,8 @@ export interface RouterRuntime {
   readonly pool: Pool;
   /** The router's command pipeline, outermost stage first. */
   readonly handler: CommandHandler;
+  /** Rate limit, priority queue, concurrency cap, breaker and timeouts. */
+  readonly flow: FlowStage;
   readonly listener: ProxyListener;
   readonly stats: ProxyStats;
   /** The port clients connect to (known after `start()`). */
@@ -46,6 +51,10 @@ export const ANONYMOUS_DH_CIPHERS =
 /** A running rosgate. */
 export interface App {
   readonly routers: readonly RouterRuntime[];
+  /** The policy stage every router shares (stats by router). */
+  readonly policy: PolicyStage;
+  /** The reply cache every router shares (stats by router). */
+  readonly cache: CacheStage;
   /** Open pools and listeners. */
   start(): Promise<void>;
   /** Graceful stop: drain within `graceMs`, cancel streams, close sessions. */
@@ -57,12 +66,17 @@ export interface App {
  * Each router gets its own pool, listener and counters.
  */
 export function createApp(config: RosgateConfig, logger: Logger): App {
+  const policy = createPolicyStage({ config: config.policy, logger });
+  const cache = createCacheStage({ config: config.cache, logger });
+  const shared: SharedStages = { policy, cache };
   const routers = config.routers.map((router) =>
-    buildRouter(config, router, logger.child({ router: router.name })),
+    buildRouter(config, router, shared, logger.child({ router: router.name })),
   );
   let isStarted = false;
   return {
     routers,
+    policy,
+    cache,
     async start() {
       // Bind every listener before opening any router session, so a port
       // conflict fails the start without leaving sessions behind.
@@ -96,7 +110,11 @@ export function createApp(config: RosgateConfig, logger: Logger): App {
       // Drain: no new clients; connected ones are served until they leave
       // or the grace period ends; then what still runs is cancelled.
       await Promise.all(routers.map((r) => r.listener.close(graceMs)));
-      for (const r of routers) r.pool.close();
+      cache.close();
+      for (const r of routers) {
+        r.flow.close();
+        r.pool.close();
+      }
     },
   };
 }
@@ -141,7 +159,18 @@ function upstreamTlsOptions(router: RouterConfig): tls.ConnectionOptions | undef
   }
 }
 
-function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger): RouterRuntime {
+/** Stages one instance of which serves every router. */
+interface SharedStages {
+  readonly policy: PolicyStage;
+  readonly cache: CacheStage;
+}
+
+function buildRouter(
+  config: RosgateConfig,
+  router: RouterConfig,
+  shared: SharedStages,
+  logger: Logger,
+): RouterRuntime {
   const upstreamTls = upstreamTlsOptions(router);
   const connect = (username: string, password: string): UpstreamConnection =>
     new UpstreamConnection({
@@ -155,7 +184,16 @@ function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger
     });
   const pool = new Pool(router.pool, () => connect(router.username, router.password));
   logRouterHealth(pool, logger);
-  const stages: Stage[] = [];
+  const flow = createFlowStage({
+    router: router.name,
+    config: config.flow,
+    routerTimeoutMs: router.timeoutMs,
+    logger,
+  });
+  // A session that cannot connect or log in is a router failure no command saw.
+  pool.on('connectError', (err: RosgateError) => flow.recordFailure(err));
+  // DESIGN order, outermost first: policy -> audit -> cache -> flow -> upstream.
+  const stages: Stage[] = [shared.policy.stage, shared.cache.stage, flow.stage];
   const handler = compose(stages, createUpstreamHandler(pool));
   const stats = createProxyStats();
   const { limits } = config;
@@ -180,6 +218,7 @@ function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger
     stats,
     session: {
       handler,
+      loginGate: shared.policy.loginGate(router.name),
       authenticator: authenticatorFor(config, router, pool, connect),
       decoderLimits: {
         maxWordBytes: limits.maxWordBytes,
@@ -204,6 +243,7 @@ function buildRouter(config: RosgateConfig, router: RouterConfig, logger: Logger
     config: router,
     pool,
     handler,
+    flow,
     listener,
     stats,
     port: router.listen.port,
