@@ -1,0 +1,563 @@
+/**
+ * Cache benchmark: billing software's read-heavy workload against a
+ * simulator slowed to a router's pace, straight and through rosgate with the
+ * cache off, on, and on with integrity checks, in one run.
+ *
+ * Each of I app instances (default 8) is one connection sending one untagged
+ * command at a time. Whatever falls due goes first:
+ *   every `--tables-every` s (3)  /ip/hotspot/user/print of all 2,000 users
+ *                                 (.proplist without counters; every other
+ *                                 time with every property) and
+ *                                 /ppp/secret/print of all 2,000 secrets;
+ *   every `--active-every` s (1)  /ip/hotspot/active/print, /ppp/active/print;
+ *   every `--batch-every` s (20)  a voucher batch: 50 adds, then their removes
+ *                                 (one instance at a time, in turn);
+ *   every 25th command            /system/identity/print (the per-connection probe);
+ * and in between, lookups of single users by name among the `--working-set`
+ * (200) users the app is busy with.
+ *
+ * The simulator answers every command after `--latency-ms` (default 5) and
+ * runs in a child process unless `--sim-in-process` is given. Router commands
+ * are read from its counters (`/login` aside) over each timed window.
+ *
+ * Run: npm run bench -- cache [--instances N] [--seconds N] [--latency-ms N]
+ *        [--tables-every N] [--active-every N] [--batch-every N]
+ *        [--working-set N] [--pool N] [--sim-in-process]
+ */
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createApp, type App, type RouterRuntime } from '../src/app.js';
+import { validateConfig } from '../src/config/index.js';
+import { createLogger } from '../src/logger.js';
+import { Decoder, encodeSentence, type Sentence } from '../src/protocol/index.js';
+import { startSimulator, type SimulatorOptions } from '../src/simulator/index.js';
+import { Prng } from '../src/simulator/prng.js';
+import type { BenchResult } from './run.js';
+
+const USER = 'admin';
+const PASSWORD = 'secret';
+const TABLE_ROWS = 2000;
+const BATCH_SIZE = 50;
+const PROBE_EVERY_COMMANDS = 25;
+const COMMAND_TIMEOUT_MS = 30_000;
+
+// -- arguments ---------------------------------------------------------------
+
+interface Options {
+  instances: number;
+  seconds: number;
+  warmupSeconds: number;
+  latencyMs: number;
+  tablesEveryMs: number;
+  activeEveryMs: number;
+  batchEveryMs: number;
+  workingSet: number;
+  poolMax: number;
+  isSimInProcess: boolean;
+}
+
+/** `--name N` or `--name=N`, a number within [min, max]. */
+function numberArg(
+  args: readonly string[],
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  let text: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === `--${name}`) text = args[i + 1];
+    else if (arg.startsWith(`--${name}=`)) text = arg.slice(name.length + 3);
+  }
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max)
+    throw new RangeError(`--${name} must be a number ${min}-${max}`);
+  return value;
+}
+
+function parseOptions(args: readonly string[]): Options {
+  const seconds = numberArg(args, 'seconds', 20, 1, 300);
+  return {
+    instances: Math.round(numberArg(args, 'instances', 8, 1, 200)),
+    seconds,
+    warmupSeconds: Math.min(2, seconds / 2),
+    latencyMs: numberArg(args, 'latency-ms', 5, 0, 1000),
+    tablesEveryMs: 1000 * numberArg(args, 'tables-every', 3, 0.1, 600),
+    activeEveryMs: 1000 * numberArg(args, 'active-every', 1, 0.1, 600),
+    batchEveryMs: 1000 * numberArg(args, 'batch-every', 20, 0.5, 3600),
+    workingSet: Math.round(numberArg(args, 'working-set', 200, 1, TABLE_ROWS)),
+    poolMax: Math.round(numberArg(args, 'pool', 5, 1, 100)),
+    isSimInProcess: args.includes('--sim-in-process'),
+  };
+}
+
+// -- one billing connection ----------------------------------------------------
+
+interface Reply {
+  rows: number;
+  trap: string | undefined;
+  ret: string | undefined;
+}
+
+/** One connection, one untagged command at a time; rows are counted, not kept. */
+class BillingConnection {
+  readonly #socket: net.Socket;
+  readonly #decoder = new Decoder();
+  #pending: { resolve(reply: Reply): void; reject(err: Error): void; reply: Reply } | undefined;
+  #onRow: ((row: Sentence) => void) | undefined;
+
+  private constructor(socket: net.Socket) {
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#decoder.push(chunk, (s) => this.#onSentence(s)));
+    socket.on('error', (err) => this.#fail(err));
+    socket.on('close', () => this.#fail(new Error('connection closed')));
+  }
+
+  static async open(port: number): Promise<BillingConnection> {
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+      s.once('error', reject);
+    });
+    const connection = new BillingConnection(socket);
+    const login = await connection.call(
+      encodeSentence(['/login', `=name=${USER}`, `=password=${PASSWORD}`]),
+    );
+    if (login.trap !== undefined) throw new Error(`login refused: ${login.trap}`);
+    return connection;
+  }
+
+  call(sentence: Buffer): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.#fail(new Error('command timed out')),
+        COMMAND_TIMEOUT_MS,
+      );
+      this.#pending = {
+        resolve: (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+        reply: { rows: 0, trap: undefined, ret: undefined },
+      };
+      this.#socket.write(sentence);
+    });
+  }
+
+  /** The `=name=` of every row of a print (setup only). */
+  async names(sentence: Buffer): Promise<string[]> {
+    const names: string[] = [];
+    this.#onRow = (row) => names.push(row.attributeString('name') ?? '');
+    await this.call(sentence);
+    this.#onRow = undefined;
+    return names;
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  #onSentence(sentence: Sentence): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    const kind = sentence.command;
+    if (kind === '!re') {
+      pending.reply.rows++;
+      this.#onRow?.(sentence);
+    } else if (kind === '!trap')
+      pending.reply.trap ??= sentence.attributeString('message') ?? 'trap';
+    else if (kind === '!done') {
+      this.#pending = undefined;
+      pending.reply.ret = sentence.attributeString('ret');
+      pending.resolve(pending.reply);
+    }
+  }
+
+  #fail(err: Error): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    pending?.reject(err);
+  }
+}
+
+// -- the billing workload ------------------------------------------------------
+
+const IDENTITY = encodeSentence(['/system/identity/print']);
+const USERS = encodeSentence([
+  '/ip/hotspot/user/print',
+  '=.proplist=.id,name,password,profile,comment,disabled',
+]);
+const USERS_WITH_COUNTERS = encodeSentence(['/ip/hotspot/user/print']);
+const SECRETS = encodeSentence([
+  '/ppp/secret/print',
+  '=.proplist=.id,name,password,profile,service,disabled',
+]);
+const HOTSPOT_ACTIVE = encodeSentence(['/ip/hotspot/active/print']);
+const PPP_ACTIVE = encodeSentence(['/ppp/active/print']);
+
+/** A task an instance runs every `everyMs`, first at `nextAt`. */
+interface Periodic {
+  readonly everyMs: number;
+  nextAt: number;
+  run(): Promise<void>;
+}
+
+/** One app instance: its connection, its periodic tasks and its lookups in between. */
+class AppInstance {
+  readonly connection: BillingConnection;
+  readonly #lookups: readonly Buffer[];
+  readonly #random: Prng;
+  readonly #id: number;
+  #commands = 0;
+  #tablePrints = 0;
+  #vouchers = 0;
+
+  constructor(connection: BillingConnection, lookups: readonly Buffer[], id: number) {
+    this.connection = connection;
+    this.#lookups = lookups;
+    this.#id = id;
+    this.#random = new Prng(0xcace + id);
+  }
+
+  /**
+   * Runs the workload until `endAt`; `record` gets each command's send time
+   * and latency in ms. Periodic tasks start spread over their period (by
+   * `phase`, 0-1), so instances do not act in step.
+   */
+  async runUntil(
+    endAt: number,
+    options: Options,
+    phase: number,
+    record: (sentAt: number, ms: number) => void,
+  ): Promise<void> {
+    const send = async (sentence: Buffer, rows?: number): Promise<Reply> => {
+      const sentAt = nowMs();
+      const reply = await this.connection.call(sentence);
+      record(sentAt, nowMs() - sentAt);
+      this.#commands++;
+      if (reply.trap !== undefined || (rows !== undefined && reply.rows < rows))
+        throw new Error(`unexpected reply: ${reply.rows} rows, trap ${reply.trap ?? 'none'}`);
+      return reply;
+    };
+    const start = nowMs();
+    const periodic = (everyMs: number, run: () => Promise<void>): Periodic => ({
+      everyMs,
+      nextAt: start + phase * everyMs,
+      run,
+    });
+    const tasks = [
+      periodic(options.tablesEveryMs, async () => {
+        await send(this.#tablePrints++ % 2 === 0 ? USERS : USERS_WITH_COUNTERS, TABLE_ROWS);
+        await send(SECRETS, TABLE_ROWS);
+      }),
+      periodic(options.activeEveryMs, async () => {
+        await send(HOTSPOT_ACTIVE);
+        await send(PPP_ACTIVE);
+      }),
+      // Batches come from one instance at a time: each has its turn once per round.
+      periodic(options.batchEveryMs * options.instances, async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < BATCH_SIZE; i++) {
+          const name = `voucher-${this.#id}-${this.#vouchers++}`;
+          const added = await send(
+            encodeSentence(['/ip/hotspot/user/add', `=name=${name}`, '=password=1234']),
+          );
+          ids.push(added.ret as string);
+        }
+        for (const id of ids) await send(encodeSentence(['/ip/hotspot/user/remove', `=.id=${id}`]));
+      }),
+    ];
+    while (nowMs() < endAt) {
+      const due = tasks.find((task) => task.nextAt <= nowMs());
+      if (due !== undefined) {
+        due.nextAt += due.everyMs;
+        await due.run();
+      } else if (this.#commands % PROBE_EVERY_COMMANDS === 0) await send(IDENTITY, 1);
+      else await send(this.#lookups[this.#random.int(0, this.#lookups.length - 1)] as Buffer, 1);
+    }
+  }
+}
+
+const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+// -- the simulator -------------------------------------------------------------
+
+interface SimHandle {
+  port: number;
+  where: string;
+  /** Commands the router ran so far, `/login` aside. */
+  routerCommands(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const SIM_ENV = 'ROSGATE_BENCH_CACHE_SIMULATOR';
+const thisFile = fileURLToPath(import.meta.url);
+
+function countCommands(commands: Record<string, number>): number {
+  let total = 0;
+  for (const [command, count] of Object.entries(commands)) if (command !== '/login') total += count;
+  return total;
+}
+
+function getJson(port: number, path: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve(JSON.parse(body)));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+async function startSim(settings: SimulatorOptions, isInProcess: boolean): Promise<SimHandle> {
+  if (isInProcess) {
+    const sim = await startSimulator(settings);
+    return {
+      port: sim.port,
+      where: 'on the bench thread',
+      routerCommands: () => Promise.resolve(countCommands(sim.counters.commands)),
+      close: () => sim.close(),
+    };
+  }
+  const child = spawn(process.execPath, ['--import', 'tsx', thisFile], {
+    env: { ...process.env, [SIM_ENV]: JSON.stringify({ ...settings, controlPort: 0 }) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const ports = await new Promise<{ port: number; controlPort: number }>((resolve, reject) => {
+    lines.once('line', (line) =>
+      resolve(JSON.parse(line) as { port: number; controlPort: number }),
+    );
+    child.once('exit', (code) => reject(new Error(`simulator child exited with ${code}`)));
+  });
+  lines.close();
+  return {
+    port: ports.port,
+    where: `in child process ${child.pid}`,
+    routerCommands: async () => {
+      const counters = (await getJson(ports.controlPort, '/counters')) as {
+        commands: Record<string, number>;
+      };
+      return countCommands(counters.commands);
+    },
+    async close() {
+      child.stdin?.end();
+      const timer = setTimeout(() => child.kill(), 3000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Child side: start the simulator, print its ports, stop when stdin ends. */
+async function serveSimulator(settings: SimulatorOptions): Promise<void> {
+  const sim = await startSimulator(settings);
+  process.stdout.write(`${JSON.stringify({ port: sim.port, controlPort: sim.controlPort })}\n`);
+  process.stdin.resume();
+  process.stdin.once('end', () => void sim.close().then(() => process.exit(0)));
+}
+
+// -- phases ----------------------------------------------------------------------
+
+interface Phase {
+  label: string;
+  commands: number;
+  cmdPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  routerCommandsPerClientCommand: number;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+/** Every instance runs its cycles for warm-up + seconds on `port`; the timed window is measured. */
+async function runPhase(
+  label: string,
+  port: number,
+  sim: SimHandle,
+  lookups: readonly Buffer[],
+  options: Options,
+): Promise<Phase> {
+  const start = nowMs();
+  const windowStart = start + options.warmupSeconds * 1000;
+  const windowEnd = windowStart + options.seconds * 1000;
+  const instances: AppInstance[] = [];
+  for (let i = 0; i < options.instances; i++)
+    instances.push(new AppInstance(await BillingConnection.open(port), lookups, i));
+  const latencies: number[] = [];
+  let before = 0;
+  let after = 0;
+  const counting = (async () => {
+    await sleep(windowStart - nowMs());
+    before = await sim.routerCommands();
+    await sleep(windowEnd - nowMs());
+    after = await sim.routerCommands();
+  })();
+  try {
+    await Promise.all(
+      instances.map((instance, i) =>
+        instance.runUntil(windowEnd, options, (i + 0.5) / options.instances, (sentAt, ms) => {
+          if (sentAt >= windowStart && sentAt + ms <= windowEnd) latencies.push(ms);
+        }),
+      ),
+    );
+    await counting;
+  } finally {
+    for (const instance of instances) instance.connection.close();
+  }
+  latencies.sort((a, b) => a - b);
+  const phase = {
+    label,
+    commands: latencies.length,
+    cmdPerSec: latencies.length / options.seconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    routerCommandsPerClientCommand: (after - before) / latencies.length,
+  };
+  console.log(
+    `  ${label.padEnd(26)} ${Math.round(phase.cmdPerSec).toString().padStart(7)} cmd/s  ` +
+      `p50 ${phase.p50Ms.toFixed(3)} ms  p99 ${phase.p99Ms.toFixed(3)} ms  ` +
+      `router commands per client command ${phase.routerCommandsPerClientCommand.toFixed(3)}`,
+  );
+  return phase;
+}
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+async function startRosgate(
+  sim: SimHandle,
+  options: Options,
+  cache: Record<string, unknown>,
+): Promise<{ app: App; router: RouterRuntime }> {
+  const { config } = validateConfig({
+    routers: [
+      {
+        host: '127.0.0.1',
+        port: sim.port,
+        username: USER,
+        password: PASSWORD,
+        listen: { host: '127.0.0.1', port: 0 },
+        pool: { max: options.poolMax },
+      },
+    ],
+    cache,
+    log: { level: 'silent' },
+  });
+  const app = createApp(config, createLogger('silent', process.stdout));
+  await app.start();
+  return { app, router: app.routers[0] as RouterRuntime };
+}
+
+async function throughRosgate(
+  label: string,
+  sim: SimHandle,
+  lookups: readonly Buffer[],
+  options: Options,
+  cache: Record<string, unknown>,
+): Promise<Phase> {
+  const { app, router } = await startRosgate(sim, options, cache);
+  try {
+    return await runPhase(label, router.port, sim, lookups, options);
+  } finally {
+    await app.stop(0);
+  }
+}
+
+// -- run ---------------------------------------------------------------------------
+
+const round = (n: number, digits = 3): number => Number(n.toFixed(digits));
+
+export async function run(args: readonly string[]): Promise<BenchResult> {
+  const options = parseOptions(args);
+  const sim = await startSim(
+    {
+      user: USER,
+      password: PASSWORD,
+      hotspotUsers: TABLE_ROWS,
+      pppSecrets: TABLE_ROWS,
+      latencyMs: options.latencyMs,
+      maxSessions: options.instances + options.poolMax + 10,
+    },
+    options.isSimInProcess,
+  );
+  try {
+    const setup = await BillingConnection.open(sim.port);
+    const names = await setup.names(encodeSentence(['/ip/hotspot/user/print', '=.proplist=name']));
+    setup.close();
+    const lookups = names
+      .slice(0, options.workingSet)
+      .map((name) =>
+        encodeSentence([
+          '/ip/hotspot/user/print',
+          `?name=${name}`,
+          '=.proplist=.id,name,profile,comment,disabled',
+        ]),
+      );
+    console.log(
+      `cache: ${options.instances} app instances, ${TABLE_ROWS} hotspot users and PPP secrets, ` +
+        `router latency ${options.latencyMs} ms per command; per instance: tables every ${options.tablesEveryMs} ms, ` +
+        `active sessions every ${options.activeEveryMs} ms, lookups among ${options.workingSet} users; ` +
+        `${BATCH_SIZE} vouchers added and removed every ${options.batchEveryMs} ms by one instance; rosgate pool max ${options.poolMax}, ` +
+        `${options.warmupSeconds}s warm-up + ${options.seconds}s per phase, simulator ${sim.where} (node ${process.version})`,
+    );
+    const direct = await runPhase('direct', sim.port, sim, lookups, options);
+    const off = await throughRosgate('rosgate, cache off', sim, lookups, options, {
+      enabled: false,
+    });
+    const on = await throughRosgate('rosgate, cache on', sim, lookups, options, { enabled: true });
+    const checked = await throughRosgate('rosgate, cache + integrity', sim, lookups, options, {
+      enabled: true,
+      integrity: true,
+    });
+    const throughputRatio = on.cmdPerSec / direct.cmdPerSec;
+    const ratio = on.routerCommandsPerClientCommand;
+    console.log(
+      `  through the cache/direct ${throughputRatio.toFixed(1)}x (goal >= 10: ${throughputRatio >= 10 ? 'met' : 'MISSED'}); ` +
+        `router commands per client command ${ratio.toFixed(3)} (goal <= 0.1: ${ratio <= 0.1 ? 'met' : 'MISSED'}); ` +
+        `integrity costs ${((1 - checked.cmdPerSec / on.cmdPerSec) * 100).toFixed(1)}% of throughput`,
+    );
+    return {
+      bench: 'cache',
+      instances: options.instances,
+      seconds: options.seconds,
+      latencyMs: options.latencyMs,
+      directCmdPerSec: Math.round(direct.cmdPerSec),
+      cacheOffCmdPerSec: Math.round(off.cmdPerSec),
+      cacheOnCmdPerSec: Math.round(on.cmdPerSec),
+      integrityCmdPerSec: Math.round(checked.cmdPerSec),
+      throughputRatio: round(throughputRatio, 2),
+      throughputRatioCacheOff: round(off.cmdPerSec / direct.cmdPerSec, 2),
+      directP50Ms: round(direct.p50Ms),
+      cacheOffP50Ms: round(off.p50Ms),
+      cacheOnP50Ms: round(on.p50Ms),
+      integrityP50Ms: round(checked.p50Ms),
+      routerCommandsPerClientCommand: round(ratio),
+      routerCommandsPerClientCommandCacheOff: round(off.routerCommandsPerClientCommand),
+      routerCommandsPerClientCommandDirect: round(direct.routerCommandsPerClientCommand),
+      throughputGoalMet: throughputRatio >= 10 ? 'yes' : 'no',
+      routerCommandsGoalMet: ratio <= 0.1 ? 'yes' : 'no',
+    };
+  } finally {
+    await sim.close();
+  }
+}
+
+if (process.env[SIM_ENV] !== undefined && process.argv[1] === thisFile) {
+  await serveSimulator(JSON.parse(process.env[SIM_ENV]) as SimulatorOptions);
+}
