@@ -1,0 +1,50 @@
+import t from 'tap';
+import { SECTIONS, sectionEnvVariables } from '../../src/config/sections.js';
+import { Checker } from '../../src/config/checker.js';
+
+t.test('the audit section defaults follow the guide', async (t) => {
+  t.same(SECTIONS.audit.defaults, {
+    enabled: true,
+    toFile: true,
+    dir: 'logs/audit',
+    bufferSize: 100,
+    flushIntervalMs: 5000,
+    maxQueued: 1000,
+    maxFileBytes: 104_857_600,
+    retentionDays: 365,
+    maxReplyRows: 100,
+    levels: [],
+    redact: [],
+    integrity: { enabled: false, keyEnv: 'AUDIT_INTEGRITY_KEY' },
+    encryption: { enabled: false, keyEnv: 'AUDIT_ENCRYPTION_KEY' },
+  });
+});
+
+t.test('the guide environment variables set audit keys', async (t) => {
+  const env = sectionEnvVariables();
+  const expected = {
+    ENABLE_AUDIT_LOGGING: ['audit', 'enabled'],
+    AUDIT_LOG_TO_FILE: ['audit', 'toFile'],
+    AUDIT_LOG_DIR: ['audit', 'dir'],
+    AUDIT_BUFFER_SIZE: ['audit', 'bufferSize'],
+    AUDIT_FLUSH_INTERVAL: ['audit', 'flushIntervalMs'],
+    AUDIT_LOG_RETENTION_DAYS: ['audit', 'retentionDays'],
+    ENABLE_AUDIT_INTEGRITY: ['audit', 'integrity', 'enabled'],
+    ENABLE_AUDIT_ENCRYPTION: ['audit', 'encryption', 'enabled'],
+  };
+  for (const [name, keys] of Object.entries(expected)) t.same(env.get(name)?.keys, keys, name);
+});
+
+t.test('bad audit settings are named by path and rule', async (t) => {
+  const c = new Checker(new Map(), {}, new Map());
+  SECTIONS.audit.check(c, {
+    bufferSize: 0,
+    levels: [{ path: '/ip/**', level: 'everything' }],
+    integrity: { enabled: true, key: 'inline' },
+  });
+  t.same(c.problems, [
+    'audit.bufferSize must be >= 1',
+    'audit.levels[0].level must be one of none, metadata, request, full',
+    'audit.integrity.key is not a known key',
+  ]);
+});
