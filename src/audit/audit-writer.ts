@@ -1,0 +1,299 @@
+import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Logger } from 'pino';
+import { ErrorCode } from '../errors.js';
+import type { AuditEvent } from './audit-record.js';
+import {
+  auditFileName,
+  parseAuditFileName,
+  readTail,
+  sortAuditFiles,
+  utcDate,
+  type AuditFileName,
+} from './audit-files.js';
+import { ZERO_HASH, canonicalText, digestText, lineOf } from './chain-line.js';
+import { encryptDetails } from './details-cipher.js';
+import { FileAppender, type AuditAppender } from './file-appender.js';
+
+const DAY_MS = 86_400_000;
+
+/** The last record on disk: keep a copy elsewhere to detect a cut-off tail. */
+export interface AuditHead {
+  readonly seq: number;
+  readonly hash: string;
+  /** The file name (no folder) holding it. */
+  readonly file: string;
+}
+
+/** Counters for metrics and the admin port. */
+export interface AuditStats {
+  /** Records on disk (or in the log). */
+  readonly written: number;
+  /** Records lost: the queue was full, the writer was closed, or the disk failed. */
+  readonly dropped: number;
+  /** Bytes appended. */
+  readonly bytes: number;
+  /** Batches written. */
+  readonly flushes: number;
+  /** Failed disk writes. */
+  readonly errors: number;
+  /** Records waiting for the disk now. */
+  readonly queued: number;
+}
+
+/** Where audit records go. */
+export interface AuditWriter {
+  /** Queues a record; synchronous and O(1), it never waits on the disk. */
+  write(event: AuditEvent): void;
+  /** Resolves once every record queued before the call is on disk. */
+  flush(): Promise<void>;
+  /** Flushes everything and stops; later records are dropped. */
+  close(): Promise<void>;
+  /** The last record written, or undefined before the first flush. */
+  head(): AuditHead | undefined;
+  stats(): AuditStats;
+}
+
+/** Options of {@link FileAuditWriter}. */
+export interface FileAuditWriterOptions {
+  /** Folder of the audit files; created when missing. */
+  readonly dir: string;
+  /** Records that trigger a flush. @default 100 */
+  readonly bufferSize: number;
+  /** Time between flushes of a partial buffer. @default 5000 */
+  readonly flushIntervalMs: number;
+  /** Records waiting beyond this are dropped. @default 1000 */
+  readonly maxQueued: number;
+  /** A file past this size continues in `audit-DATE.N.jsonl`. @default 104857600 */
+  readonly maxFileBytes: number;
+  /** Files dated more than this many days before today are deleted; 0 keeps all. @default 365 */
+  readonly retentionDays: number;
+  /** With a key the chain is HMAC-SHA256, else SHA-256. */
+  readonly integrityKey?: Buffer | undefined;
+  /** With a 32-byte key, `details` are encrypted (AES-256-GCM). */
+  readonly encryptionKey?: Buffer | undefined;
+  readonly logger: Logger;
+  /** The clock: retention and the drop warning's interval. */
+  readonly now: () => number;
+  /** @default a {@link FileAppender} */
+  readonly appender?: AuditAppender;
+}
+
+interface OpenFile extends AuditFileName {
+  readonly path: string;
+  bytes: number;
+  /** The file ends in a torn line: start the next record on a fresh line. */
+  needsNewline: boolean;
+}
+
+/**
+ * Writes records as hash-chained JSON lines (see chain-line.ts), buffered
+ * and flushed with fsync, rotated daily and by size. The proxy never waits:
+ * `write()` only queues, and a queue over `maxQueued` drops and counts.
+ * After a crash the chain resumes from the last complete line on disk.
+ */
+export class FileAuditWriter implements AuditWriter {
+  readonly #options: FileAuditWriterOptions;
+  readonly #now: () => number;
+  readonly #appender: AuditAppender;
+  readonly #timer: NodeJS.Timeout;
+  #queue: AuditEvent[] = [];
+  #pending: Promise<void> | undefined;
+  #tail: Promise<void> = Promise.resolve();
+  #isReady = false;
+  #isClosed = false;
+  #seq = 0;
+  #prev = ZERO_HASH;
+  #file: OpenFile | undefined;
+  #head: AuditHead | undefined;
+  #lastDropWarnAt = -Infinity;
+  #stats = { written: 0, dropped: 0, bytes: 0, flushes: 0, errors: 0 };
+
+  constructor(options: FileAuditWriterOptions) {
+    this.#options = options;
+    this.#now = options.now;
+    this.#appender = options.appender ?? new FileAppender();
+    this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  write(event: AuditEvent): void {
+    if (this.#isClosed || this.#queue.length >= this.#options.maxQueued) {
+      this.#drop(1);
+      return;
+    }
+    this.#queue.push(event);
+    if (this.#queue.length >= this.#options.bufferSize) void this.flush();
+  }
+
+  flush(): Promise<void> {
+    // One drain waiting to start takes the whole queue: share it.
+    if (this.#pending !== undefined) return this.#pending;
+    const pending = this.#tail.then(() => {
+      this.#pending = undefined;
+      return this.#drain();
+    });
+    this.#pending = pending;
+    this.#tail = pending;
+    return pending;
+  }
+
+  async close(): Promise<void> {
+    this.#isClosed = true;
+    clearInterval(this.#timer);
+    await this.flush();
+    await this.#appender.close();
+  }
+
+  head(): AuditHead | undefined {
+    return this.#head;
+  }
+
+  stats(): AuditStats {
+    return { ...this.#stats, queued: this.#queue.length };
+  }
+
+  #drop(count: number): void {
+    this.#stats.dropped += count;
+    const now = this.#now();
+    if (now - this.#lastDropWarnAt < this.#options.flushIntervalMs) return;
+    this.#lastDropWarnAt = now;
+    this.#options.logger.warn(
+      { code: ErrorCode.AuditDropped, dropped: this.#stats.dropped },
+      'audit records dropped: the audit disk is too slow or failing',
+    );
+  }
+
+  async #drain(): Promise<void> {
+    const batch = this.#queue;
+    if (batch.length === 0) return;
+    this.#queue = [];
+    try {
+      if (!this.#isReady) await this.#resume();
+      await this.#append(batch);
+    } catch (err) {
+      // Whatever part reached the disk is found again by the next resume.
+      this.#isReady = false;
+      this.#failed(err, batch.length);
+    }
+  }
+
+  /** Counts and logs a failed disk write that lost `lost` records. */
+  #failed(err: unknown, lost: number): void {
+    this.#stats.errors++;
+    this.#options.logger.error({ code: ErrorCode.AuditWrite, err, lost }, 'audit write failed');
+    if (lost > 0) this.#drop(lost);
+  }
+
+  async #append(batch: readonly AuditEvent[]): Promise<void> {
+    const { dir, maxFileBytes, integrityKey } = this.#options;
+    const writes: { path: string; text: string }[] = [];
+    let file = this.#file === undefined ? undefined : { ...this.#file };
+    let text = '';
+    let seq = this.#seq;
+    let prev = this.#prev;
+    for (const event of batch) {
+      const date = utcDate(Date.parse(event.timestamp));
+      if (file === undefined || date > file.date) {
+        if (file !== undefined) writes.push({ path: file.path, text });
+        text = '';
+        file = this.#openFile({ date, index: 0 });
+        await this.#prune();
+      }
+      seq++;
+      const canonical = canonicalText(this.#seal(event), seq, prev);
+      prev = digestText(canonical, integrityKey);
+      let line = lineOf(canonical, prev);
+      const bytes = Buffer.byteLength(line);
+      if (file.bytes > 0 && file.bytes + bytes > maxFileBytes) {
+        writes.push({ path: file.path, text });
+        text = '';
+        file = this.#openFile({ date: file.date, index: file.index + 1 });
+      }
+      if (file.needsNewline) {
+        line = `\n${line}`;
+        file.needsNewline = false;
+        file.bytes++;
+      }
+      text += line;
+      file.bytes += bytes;
+    }
+    writes.push({ path: (file as OpenFile).path, text });
+    for (const write of writes) {
+      if (write.text === '') continue;
+      const data = Buffer.from(write.text, 'utf8');
+      await this.#appender.append(write.path, data);
+      this.#stats.bytes += data.length;
+    }
+    this.#seq = seq;
+    this.#prev = prev;
+    this.#file = file;
+    this.#head = { seq, hash: prev, file: basename((file as OpenFile).path) };
+    await this.#appender
+      .replace(join(dir, 'head.json'), `${JSON.stringify(this.#head)}\n`)
+      .catch((err: unknown) => this.#failed(err, 0));
+    this.#stats.written += batch.length;
+    this.#stats.flushes++;
+  }
+
+  #seal(event: AuditEvent): AuditEvent {
+    const key = this.#options.encryptionKey;
+    if (key === undefined || event.details === undefined) return event;
+    return { ...event, details: { ...encryptDetails(event.details, key) } };
+  }
+
+  #openFile(name: AuditFileName): OpenFile {
+    return {
+      ...name,
+      path: join(this.#options.dir, auditFileName(name)),
+      bytes: 0,
+      needsNewline: false,
+    };
+  }
+
+  /** Finds the chain's end and the newest file on disk. */
+  async #resume(): Promise<void> {
+    const { dir } = this.#options;
+    await mkdir(dir, { recursive: true });
+    const names = await this.#auditFiles();
+    this.#seq = 0;
+    this.#prev = ZERO_HASH;
+    this.#file = undefined;
+    this.#head = undefined;
+    for (let i = names.length - 1; i >= 0; i--) {
+      const name = names[i] as string;
+      const tail = await readTail(join(dir, name));
+      if (this.#file === undefined) {
+        this.#file = {
+          ...(parseAuditFileName(name) as AuditFileName),
+          path: join(dir, name),
+          bytes: tail.bytes,
+          needsNewline: !tail.endsWithNewline,
+        };
+      }
+      if (tail.last !== undefined) {
+        this.#seq = tail.last.seq;
+        this.#prev = tail.last.hash;
+        this.#head = { seq: tail.last.seq, hash: tail.last.hash, file: name };
+        break;
+      }
+    }
+    await this.#prune();
+    this.#isReady = true;
+  }
+
+  /** Deletes files dated before the retention window. */
+  async #prune(): Promise<void> {
+    const { dir, retentionDays } = this.#options;
+    if (retentionDays === 0) return;
+    const oldest = utcDate(this.#now() - retentionDays * DAY_MS);
+    for (const name of await this.#auditFiles()) {
+      if ((parseAuditFileName(name) as AuditFileName).date < oldest) await unlink(join(dir, name));
+    }
+  }
+
+  async #auditFiles(): Promise<string[]> {
+    const names = await readdir(this.#options.dir);
+    return sortAuditFiles(names.filter((name) => parseAuditFileName(name) !== undefined));
+  }
+}

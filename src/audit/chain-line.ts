@@ -1,0 +1,119 @@
+/**
+ * The canonical form of a record and the line that carries it.
+ *
+ * Canonical form: the record without `hash`, as JSON text without
+ * whitespace; top-level keys in the order of {@link RECORD_FIELDS} (`seq`
+ * and `prev` first), absent keys left out; keys of nested objects sorted by
+ * UTF-16 code units, arrays in order; strings escaped as `JSON.stringify`
+ * escapes them; encoded as UTF-8.
+ *
+ * Line: the canonical form with `,"hash":"<64 hex>"` inserted before its
+ * final `}`, then `\n`. `hash` is the SHA-256 of the canonical form, or its
+ * HMAC-SHA256 under the integrity key. A verifier therefore hashes a line's
+ * bytes up to the hash field plus one `}`, with no JSON parsing at all, and
+ * any changed byte changes the hash.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { RECORD_FIELDS, type AuditEvent, type AuditValue } from './audit-record.js';
+
+/** The `prev` of the very first record. */
+export const ZERO_HASH = '0'.repeat(64);
+
+const SEQ_PREFIX = Buffer.from('{"seq":', 'latin1');
+const PREV_PREFIX = Buffer.from(',"prev":"', 'latin1');
+const HASH_PREFIX = Buffer.from(',"hash":"', 'latin1');
+const CLOSE = Buffer.from('}', 'latin1');
+/** `,"hash":"` + 64 hex + `"}`. */
+const SUFFIX_BYTES = HASH_PREFIX.length + 64 + 2;
+const QUOTE = 0x22;
+const BRACE = 0x7d;
+
+function sortKeys(value: AuditValue): AuditValue {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, AuditValue> = {};
+  for (const key of Object.keys(value).sort()) {
+    out[key] = sortKeys((value as Record<string, AuditValue>)[key] as AuditValue);
+  }
+  return out;
+}
+
+/** The canonical form of `event` at place `seq` after `prev`. */
+export function canonicalText(event: AuditEvent, seq: number, prev: string): string {
+  const ordered: Record<string, unknown> = {};
+  const source: Record<string, unknown> = { ...event, seq, prev };
+  for (const field of RECORD_FIELDS) {
+    const value = source[field];
+    if (value === undefined) continue;
+    ordered[field] = field === 'details' ? sortKeys(value as AuditValue) : value;
+  }
+  return JSON.stringify(ordered);
+}
+
+/** The chain hash of a canonical form: SHA-256, or HMAC-SHA256 with `key`. */
+export function digestText(canonical: string, key: Buffer | undefined): string {
+  const hash = key === undefined ? createHash('sha256') : createHmac('sha256', key);
+  return hash.update(canonical, 'utf8').digest('hex');
+}
+
+/** The line for a canonical form and its hash, newline included. */
+export function lineOf(canonical: string, hash: string): string {
+  return `${canonical.slice(0, -1)},"hash":"${hash}"}\n`;
+}
+
+/** What {@link parseLine} finds in a complete line. */
+export interface ChainLine {
+  readonly seq: number;
+  readonly prev: string;
+  readonly hash: string;
+  /** Where the hash field starts: the canonical form is `line[0, bodyEnd)` + `}`. */
+  readonly bodyEnd: number;
+}
+
+/**
+ * Reads `seq`, `prev` and `hash` from a line (no newline) by position, or
+ * returns undefined when the line does not have a record's shape.
+ */
+export function parseLine(line: Buffer): ChainLine | undefined {
+  const bodyEnd = line.length - SUFFIX_BYTES;
+  if (bodyEnd < SEQ_PREFIX.length + 1 + PREV_PREFIX.length + 65) return undefined;
+  if (line.compare(SEQ_PREFIX, 0, SEQ_PREFIX.length, 0, SEQ_PREFIX.length) !== 0) return undefined;
+  let at = SEQ_PREFIX.length;
+  let seq = 0;
+  for (let byte = line[at] as number; byte >= 0x30 && byte <= 0x39; byte = line[++at] as number) {
+    seq = seq * 10 + byte - 0x30;
+  }
+  if (at === SEQ_PREFIX.length || at - SEQ_PREFIX.length > 15) return undefined;
+  if (line.compare(PREV_PREFIX, 0, PREV_PREFIX.length, at, at + PREV_PREFIX.length) !== 0)
+    return undefined;
+  at += PREV_PREFIX.length;
+  if (line[at + 64] !== QUOTE || at + 65 > bodyEnd) return undefined;
+  const hashAt = bodyEnd + HASH_PREFIX.length;
+  const isSuffix =
+    line.compare(HASH_PREFIX, 0, HASH_PREFIX.length, bodyEnd, hashAt) === 0 &&
+    line[hashAt + 64] === QUOTE &&
+    line[hashAt + 65] === BRACE;
+  if (!isSuffix) return undefined;
+  return {
+    seq,
+    prev: line.toString('latin1', at, at + 64),
+    hash: line.toString('latin1', hashAt, hashAt + 64),
+    bodyEnd,
+  };
+}
+
+/** The chain hash a complete line should carry, from its bytes. */
+export function digestLine(line: Buffer, bodyEnd: number, key: Buffer | undefined): string {
+  const hash = key === undefined ? createHash('sha256') : createHmac('sha256', key);
+  return hash.update(line.subarray(0, bodyEnd)).update(CLOSE).digest('hex');
+}
+
+/**
+ * True when a line that is not a complete record could be the start of
+ * one cut short by a crash: it begins like a record (or is a prefix of that
+ * beginning).
+ */
+export function isRecordStart(line: Buffer): boolean {
+  const n = Math.min(line.length, SEQ_PREFIX.length);
+  return n > 0 && line.compare(SEQ_PREFIX, 0, n, 0, n) === 0;
+}
