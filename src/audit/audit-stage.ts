@@ -1,0 +1,398 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { AuditConfig } from '../config/audit.js';
+import { ErrorCode, type RosgateError } from '../errors.js';
+import {
+  SETTLED,
+  toRosgateError,
+  type CommandContext,
+  type CommandSink,
+  type Exchange,
+  type LoginEvent,
+  type SessionObserver,
+  type Stage,
+} from '../pipeline.js';
+import type { Sentence } from '../protocol/index.js';
+import {
+  AuditKind,
+  AuditResult,
+  categoryOf,
+  type AuditEvent,
+  type AuditLevel,
+  type AuditValue,
+} from './audit-record.js';
+import type { AuditKeys } from './audit-keys.js';
+import { FileAuditWriter, type AuditStats, type AuditWriter } from './audit-writer.js';
+import type { AuditAppender } from './file-appender.js';
+import { LevelPolicy } from './level-policy.js';
+import { LogAuditWriter } from './log-audit-writer.js';
+import { Redactor } from './redactor.js';
+
+/** Options of {@link createAuditStage}. */
+export interface AuditStageOptions {
+  /** The validated `audit:` section. */
+  readonly config: AuditConfig;
+  /** From `resolveAuditKeys()`. @default no keys */
+  readonly keys?: AuditKeys;
+  readonly logger: Logger;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** Where a relative `audit.dir` starts. @default process.cwd() */
+  readonly cwd?: string;
+  /** The disk; tests stand in a slow one. @default a FileAppender */
+  readonly appender?: AuditAppender;
+}
+
+/** A source address or user locked out after failed logins. */
+export interface AuditLockoutEvent {
+  readonly router?: string;
+  readonly address?: string;
+  readonly user?: string;
+  readonly failures?: number;
+  readonly lockedForMs?: number;
+}
+
+/** A circuit breaker changed state (`closed`, `open`, `halfOpen`). */
+export interface AuditBreakerEvent {
+  readonly router: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** The configuration changed: which keys, by whom; never the values. */
+export interface AuditConfigChangeEvent {
+  /** Changed key paths: `cache.rules`, `routers[0].pool.max`. */
+  readonly keys: readonly string[];
+  /** `admin` (a PUT on the admin port), `reload`, ... */
+  readonly source: string;
+  readonly user?: string;
+  readonly address?: string;
+}
+
+/** Events from outside the command path that are always recorded. */
+export interface AuditEvents {
+  lockout(event: AuditLockoutEvent): void;
+  breakerChange(event: AuditBreakerEvent): void;
+  configChange(event: AuditConfigChangeEvent): void;
+  start(event?: { readonly version?: string }): void;
+  stop(event?: { readonly reason?: string }): void;
+}
+
+/** What {@link createAuditStage} gives the composition root. */
+export interface AuditTrail {
+  /** The pipeline stage: records every command at its outcome. */
+  readonly stage: Stage;
+  /** Logins, failed logins and logouts, from the client sessions. */
+  readonly observer: SessionObserver;
+  readonly events: AuditEvents;
+  /**
+   * Records a command that policy (outside the audit stage) refused, with
+   * the rule and verdict from `context.notes`.
+   */
+  recordDenied(context: CommandContext, error: RosgateError): void;
+  readonly writer: AuditWriter;
+  stats(): AuditStats;
+}
+
+type Fields = Omit<AuditEvent, 'id' | 'timestamp'>;
+type Details = Record<string, AuditValue>;
+
+/** A command's outcome as the stage saw it. */
+interface Outcome {
+  readonly result: AuditResult;
+  readonly rows: number;
+  readonly error?: RosgateError;
+  readonly trap?: { readonly category?: string; readonly message?: string };
+  readonly reply?: readonly AuditValue[];
+  readonly isReplyTruncated?: boolean;
+}
+
+const DISABLED_WRITER: AuditWriter = {
+  write: () => undefined,
+  flush: () => Promise.resolve(),
+  close: () => Promise.resolve(),
+  head: () => undefined,
+  stats: () => ({ written: 0, dropped: 0, bytes: 0, flushes: 0, errors: 0, queued: 0 }),
+};
+
+function resultOf(error: RosgateError): AuditResult {
+  if (error.code === ErrorCode.PolicyDenied) return AuditResult.Denied;
+  if (error.code === ErrorCode.Interrupted) return AuditResult.Cancelled;
+  return AuditResult.Error;
+}
+
+/**
+ * The audit trail: a stage that records each command once, at its outcome
+ * (request and result in one record), plus the session observer and the
+ * events recorded from elsewhere. Levels come from `audit.levels`; denials,
+ * flags, logins, lockouts and config changes are recorded at `metadata` at
+ * least whatever the rules say. Secrets are redacted before a record is
+ * queued, so no value reaches the disk, the hash or the log.
+ */
+export function createAuditStage(options: AuditStageOptions): AuditTrail {
+  const { config, logger, keys = {} } = options;
+  const now = options.now ?? Date.now;
+  const levels = new LevelPolicy(config.levels);
+  const redactor = new Redactor(config.redact);
+  const writer = !config.enabled
+    ? DISABLED_WRITER
+    : !config.toFile
+      ? new LogAuditWriter(logger)
+      : new FileAuditWriter({
+          ...config,
+          dir: resolve(options.cwd ?? process.cwd(), config.dir),
+          integrityKey: keys.integrityKey,
+          encryptionKey: keys.encryptionKey,
+          logger,
+          now,
+          ...(options.appender === undefined ? {} : { appender: options.appender }),
+        });
+
+  const emit = (fields: Fields): void => {
+    writer.write({ id: randomUUID(), timestamp: new Date(now()).toISOString(), ...fields });
+  };
+  /** Recording must never break a command: a failure is logged, the command goes on. */
+  const safely = (record: () => void): void => {
+    try {
+      record();
+    } catch (err) {
+      logger.error({ code: ErrorCode.Internal, err }, 'audit record failed');
+    }
+  };
+
+  const recordCommand = (context: CommandContext, level: AuditLevel, outcome: Outcome): void => {
+    const { notes } = context;
+    const isDenied = outcome.result === AuditResult.Denied;
+    const isFlagged = notes.verdict === 'flag' || (notes.flags ?? []).length > 0;
+    if (level === 'none' && !isDenied && !isFlagged) return;
+    const recorded = level === 'none' ? 'metadata' : level;
+    const details: Details = {};
+    if (outcome.error !== undefined) {
+      details['code'] = outcome.error.code;
+      details['message'] = outcome.error.message;
+    }
+    if (notes.flags !== undefined && notes.flags.length > 0) details['flags'] = [...notes.flags];
+    if (recorded !== 'metadata') {
+      details['attributes'] = redactor.attributes(context.sentence);
+      const queries = redactor.queries(context.sentence);
+      if (queries.length > 0) details['queries'] = queries;
+      if (outcome.trap !== undefined) details['trap'] = { ...outcome.trap };
+    }
+    if (recorded === 'full') {
+      details['reply'] = [...(outcome.reply ?? [])];
+      if (outcome.isReplyTruncated === true) details['replyTruncated'] = true;
+    }
+    emit({
+      kind: isDenied ? AuditKind.PolicyDenied : isFlagged ? AuditKind.Flag : AuditKind.Command,
+      level: recorded,
+      category: isDenied || isFlagged ? 'security' : categoryOf(context.path),
+      action: context.sentence.command,
+      result: outcome.result,
+      userId: context.user,
+      ipAddress: context.address,
+      router: context.router,
+      connId: context.clientId,
+      path: context.path,
+      verb: context.verb,
+      tag: context.sentence.tagString,
+      rule: notes.rule,
+      verdict: notes.verdict,
+      cache: notes.cache,
+      rows: outcome.rows,
+      duration: now() - context.receivedAt,
+      details: Object.keys(details).length > 0 ? details : undefined,
+    });
+  };
+
+  const stage: Stage = (next) => ({
+    handle(context, sink): Exchange {
+      const level = levels.levelFor(context.path, context.verb);
+      const reply: AuditValue[] = [];
+      let rows = 0;
+      let isReplyTruncated = false;
+      let trap: Outcome['trap'];
+      let isCancelled = false;
+      let isEnded = false;
+      const end = (result: AuditResult, error?: RosgateError): void => {
+        if (isEnded) return;
+        isEnded = true;
+        safely(() =>
+          recordCommand(context, level, {
+            result,
+            rows,
+            reply,
+            isReplyTruncated,
+            ...(trap === undefined ? {} : { trap }),
+            ...(error === undefined ? {} : { error }),
+          }),
+        );
+      };
+      const observe = (sentence: Sentence): void => {
+        if (sentence.command === '!trap') {
+          trap = {
+            ...optional('category', sentence.attributeString('category')),
+            ...optional('message', sentence.attributeString('message')),
+          };
+        } else if (sentence.command === '!re') {
+          rows++;
+          if (level !== 'full') return;
+          if (reply.length < config.maxReplyRows) reply.push(redactor.attributes(sentence));
+          else isReplyTruncated = true;
+        }
+      };
+      const wrapped: CommandSink = {
+        reply(sentence) {
+          safely(() => observe(sentence));
+          sink.reply(sentence);
+        },
+        done(sentence) {
+          const isInterrupted = isCancelled || trap?.category === '2';
+          end(
+            isInterrupted
+              ? AuditResult.Cancelled
+              : trap === undefined
+                ? AuditResult.Success
+                : AuditResult.Failure,
+          );
+          sink.done(sentence);
+        },
+        refuse(error) {
+          end(resultOf(error), error);
+          sink.refuse(error);
+        },
+      };
+      let exchange: Exchange;
+      try {
+        exchange = next.handle(context, wrapped);
+      } catch (err) {
+        wrapped.refuse(toRosgateError(err));
+        return SETTLED;
+      }
+      return {
+        cancel(onAnswered) {
+          isCancelled = true;
+          exchange.cancel(onAnswered);
+        },
+      };
+    },
+  });
+
+  const loginFields = (event: LoginEvent): Fields => ({
+    kind: AuditKind.Login,
+    level: 'metadata',
+    category: 'authentication',
+    action: 'login',
+    result: AuditResult.Success,
+    userId: event.user,
+    ipAddress: event.address,
+    router: event.router,
+    connId: event.clientId,
+    details: { method: event.method },
+  });
+  const observer: SessionObserver = {
+    loginSucceeded: (event) => safely(() => emit(loginFields(event))),
+    loginFailed: (event) =>
+      safely(() =>
+        emit({
+          ...loginFields(event),
+          kind: AuditKind.LoginFailed,
+          result: AuditResult.Failure,
+          details: { method: event.method, code: event.code, reason: event.reason },
+        }),
+      ),
+    loggedOut: (event) =>
+      safely(() =>
+        emit({
+          ...loginFields(event),
+          kind: AuditKind.Logout,
+          action: 'logout',
+          duration: event.durationMs,
+          details: { method: event.method, commands: event.commands },
+        }),
+      ),
+  };
+
+  const lifecycle = (kind: AuditKind, details: Details): void =>
+    safely(() =>
+      emit({
+        kind,
+        level: 'metadata',
+        category: 'system',
+        action: kind,
+        result: 'success',
+        details,
+      }),
+    );
+  const events: AuditEvents = {
+    lockout: (event) =>
+      safely(() =>
+        emit({
+          kind: AuditKind.Lockout,
+          level: 'metadata',
+          category: 'security',
+          action: 'lockout',
+          result: AuditResult.Denied,
+          userId: event.user,
+          ipAddress: event.address,
+          router: event.router,
+          details: {
+            ...optional('failures', event.failures),
+            ...optional('lockedForMs', event.lockedForMs),
+          },
+        }),
+      ),
+    breakerChange: (event) =>
+      safely(() =>
+        emit({
+          kind: AuditKind.Breaker,
+          level: 'metadata',
+          category: 'system',
+          action: 'breaker',
+          result: event.to === 'open' ? AuditResult.Failure : AuditResult.Success,
+          router: event.router,
+          details: { from: event.from, to: event.to },
+        }),
+      ),
+    configChange: (event) =>
+      safely(() =>
+        emit({
+          kind: AuditKind.Config,
+          level: 'metadata',
+          category: 'configuration',
+          action: 'config',
+          result: AuditResult.Success,
+          userId: event.user,
+          ipAddress: event.address,
+          details: { keys: [...event.keys], source: event.source },
+        }),
+      ),
+    start: (event = {}) =>
+      lifecycle(AuditKind.Start, { pid: process.pid, ...optional('version', event.version) }),
+    stop: (event = {}) => lifecycle(AuditKind.Stop, { ...optional('reason', event.reason) }),
+  };
+
+  return {
+    stage: config.enabled ? stage : (next) => next,
+    observer,
+    events,
+    recordDenied: (context, error) =>
+      safely(() =>
+        recordCommand(context, levels.levelFor(context.path, context.verb), {
+          result: resultOf(error),
+          rows: 0,
+          error,
+        }),
+      ),
+    writer,
+    stats: () => writer.stats(),
+  };
+}
+
+/** `{ [key]: value }`, or nothing when the value is undefined. */
+function optional<K extends string, V extends AuditValue>(
+  key: K,
+  value: V | undefined,
+): { [P in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [P in K]: V });
+}
