@@ -76,7 +76,7 @@ export class SharedFill {
    * older than the write, so it is neither kept nor shared any more.
    */
   invalidate(): void {
-    this.#isClean = false;
+    this.#ruleOut();
   }
 
   /** Sends the print to the router on behalf of its first waiter. */
@@ -108,13 +108,12 @@ export class SharedFill {
     if (this.#isEnded) return;
     this.#rowsSent++;
     const reply = sentence.command;
-    if (reply !== '!re' && reply !== '!empty') this.#isClean = false;
-    if (this.#isClean) {
+    if (reply !== '!re' && reply !== '!empty') this.#ruleOut();
+    else if (this.#isClean) {
       this.#bytes += sentence.byteLength;
-      if (this.#bytes > this.#maxBytes) this.#isClean = false;
+      if (this.#bytes > this.#maxBytes) this.#ruleOut();
       else this.#replies.push(sentence);
     }
-    if (!this.#isClean) this.#replies = [];
     for (const waiter of [...this.#waiters]) this.#deliver(waiter, (s) => s.reply(sentence));
   }
 
@@ -191,10 +190,15 @@ export class SharedFill {
     waiter.isAnswered = true;
     this.#waiters.delete(waiter);
     if (this.#waiters.size > 0 || this.#isEnded) return;
-    this.#isClean = false;
-    this.#replies = [];
+    this.#ruleOut();
     if (this.#exchange === undefined) this.#isCancelWanted = true;
     else this.#cancelOnRouter();
+  }
+
+  /** The reply can no longer be kept or shared: its rows need not be held either. */
+  #ruleOut(): void {
+    this.#isClean = false;
+    this.#replies = [];
   }
 
   #cancelOnRouter(): void {
