@@ -24,6 +24,11 @@ export interface LoginGateOptions {
   readonly windowMs?: number;
   /** How long a lockout lasts. @default 900000 */
   readonly durationMs?: number;
+  /**
+   * How long an admitted login counts as being checked when its outcome is
+   * never recorded (the router could not be asked). @default 30000
+   */
+  readonly checkTimeoutMs?: number;
   /** Addresses and users remembered (each); the least recently seen are forgotten first. @default 10000 */
   readonly maxTracked?: number;
   /** The clock, in ms. @default Date.now */
@@ -43,7 +48,15 @@ export interface LoginGateStats {
 
 /** A {@link LoginGate} that counts what it did. */
 export interface LockoutGate extends LoginGate {
+  /** An admitted login that was not checked after all (the router could not be asked). */
+  release(address: string, user: string): void;
   stats(): LoginGateStats;
+}
+
+interface Times {
+  readonly windowMs: number;
+  readonly durationMs: number;
+  readonly checkTimeoutMs: number;
 }
 
 interface Tracker {
@@ -56,21 +69,24 @@ interface Tracker {
 
 /**
  * Failures per key in a sliding window, in a bounded LRU. A login being
- * checked counts against the limit until its outcome is recorded, so
- * concurrent attempts cannot get more than the limit to the router.
+ * checked counts against the limit until its outcome is recorded (or it is
+ * released, or `checkTimeoutMs` passes), so concurrent attempts cannot get
+ * more than the limit to the router.
  */
 class FailureCounter {
   readonly #trackers: LRUCache<string, Tracker>;
   readonly #threshold: number;
   readonly #windowMs: number;
   readonly #durationMs: number;
+  readonly #checkTimeoutMs: number;
   lockouts = 0;
 
-  constructor(maxTracked: number, threshold: number, windowMs: number, durationMs: number) {
+  constructor(maxTracked: number, threshold: number, times: Times) {
     this.#trackers = new LRUCache({ max: maxTracked });
     this.#threshold = threshold;
-    this.#windowMs = windowMs;
-    this.#durationMs = durationMs;
+    this.#windowMs = times.windowMs;
+    this.#durationMs = times.durationMs;
+    this.#checkTimeoutMs = times.checkTimeoutMs;
   }
 
   get size(): number {
@@ -111,8 +127,8 @@ class FailureCounter {
     return tracker.lockedUntil;
   }
 
-  /** A login of `key` succeeded; `isForgiving` also forgets its failures (a lock stays). */
-  succeed(key: string, isForgiving: boolean): void {
+  /** A login of `key` succeeded, or was not checked after all; `isForgiving` also forgets its failures (a lock stays). */
+  settle(key: string, isForgiving: boolean): void {
     const tracker = this.#trackers.get(key);
     if (tracker === undefined) return;
     tracker.checking.shift();
@@ -128,11 +144,12 @@ class FailureCounter {
     return tracker;
   }
 
-  /** Drops what left the window (a check never recorded leaves it too). */
+  /** Drops failures that left the window and checks never recorded. */
   #prune(tracker: Tracker, nowMs: number): void {
     const from = nowMs - this.#windowMs;
     tracker.failures = tracker.failures.filter((at) => at > from);
-    tracker.checking = tracker.checking.filter((at) => at > from);
+    const checkedFrom = nowMs - this.#checkTimeoutMs;
+    tracker.checking = tracker.checking.filter((at) => at > checkedFrom);
   }
 }
 
@@ -155,19 +172,20 @@ function addressKey(address: string): string {
  */
 export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
   const maxTracked = positiveInteger('maxTracked', options.maxTracked ?? 10_000, 1);
-  const windowMs = positiveInteger('windowMs', options.windowMs ?? 900_000, 1);
-  const durationMs = positiveInteger('durationMs', options.durationMs ?? 900_000, 0);
+  const times: Times = {
+    windowMs: positiveInteger('windowMs', options.windowMs ?? 900_000, 1),
+    durationMs: positiveInteger('durationMs', options.durationMs ?? 900_000, 0),
+    checkTimeoutMs: positiveInteger('checkTimeoutMs', options.checkTimeoutMs ?? 30_000, 1),
+  };
   const addresses = new FailureCounter(
     maxTracked,
     positiveInteger('maxAttempts', options.maxAttempts ?? 5, 1),
-    windowMs,
-    durationMs,
+    times,
   );
   const users = new FailureCounter(
     maxTracked,
     positiveInteger('userMaxAttempts', options.userMaxAttempts ?? 20, 1),
-    windowMs,
-    durationMs,
+    times,
   );
   const now = options.now ?? Date.now;
   const onLockout = options.onLockout ?? (() => undefined);
@@ -200,8 +218,8 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
     record(address, user, isOk) {
       const key = addressKey(address);
       if (isOk) {
-        addresses.succeed(key, true);
-        users.succeed(user, false);
+        addresses.settle(key, true);
+        users.settle(user, false);
         return;
       }
       const nowMs = now();
@@ -209,6 +227,10 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
       if (addressUntil !== undefined) onLockout({ address: key, untilMs: addressUntil });
       const userUntil = users.fail(user, nowMs);
       if (userUntil !== undefined) onLockout({ user, untilMs: userUntil });
+    },
+    release(address, user) {
+      addresses.settle(addressKey(address), false);
+      users.settle(user, false);
     },
     stats() {
       return {

@@ -90,12 +90,30 @@ t.test('logins being checked count, so concurrent attempts cannot exceed the lim
   t.same(events, [{ address: '192.0.2.1', untilMs: 1_900_000 }]);
 });
 
-t.test('a check never recorded frees its place once it leaves the window', async (t) => {
-  const { gate: g, clock } = gate({ maxAttempts: 1, windowMs: 1000 });
+t.test('a check never recorded stops counting after checkTimeoutMs', async (t) => {
+  const { gate: g, clock } = gate({ maxAttempts: 1, checkTimeoutMs: 1000 });
   t.equal(g.admit('192.0.2.1', 'u'), undefined);
   t.equal(g.admit('192.0.2.1', 'u')?.code, ErrorCode.LockedOut);
-  clock.nowMs += 1000;
+  clock.nowMs += 999;
+  t.equal(g.admit('192.0.2.1', 'u')?.code, ErrorCode.LockedOut);
+  clock.nowMs += 1;
   t.equal(g.admit('192.0.2.1', 'u'), undefined);
+});
+
+t.test('a released check frees its place without counting as a failure or a success', async (t) => {
+  const { gate: g, events } = gate({ maxAttempts: 2, userMaxAttempts: 2 });
+  g.record('192.0.2.1', 'u', false);
+  t.equal(g.admit('192.0.2.1', 'u'), undefined);
+  t.equal(
+    g.admit('192.0.2.1', 'u')?.code,
+    ErrorCode.LockedOut,
+    'one failure and one check fill it',
+  );
+  g.release('192.0.2.1', 'u');
+  t.equal(g.admit('192.0.2.1', 'u'), undefined, 'the failure is still there, the check is gone');
+  g.record('192.0.2.1', 'u', false);
+  t.equal(events.length, 2, 'the remembered failure and this one lock address and user');
+  g.release('198.51.100.1', 'nobody');
 });
 
 t.test('a failure recorded while already locked does not extend the lock', async (t) => {
