@@ -1,0 +1,94 @@
+/**
+ * The audit endpoints' input: search filters from the query string of
+ * `GET /monitoring/audit-logs`, and the JSON body of
+ * `POST /monitoring/audit-report`. Both are checked here, so the audit
+ * module only ever gets well-formed filters.
+ */
+import { z } from 'zod';
+
+/** Most records one search returns. */
+export const MAX_AUDIT_LIMIT = 1000;
+
+/** The fields a report can group by. */
+export const AUDIT_GROUPS = ['category', 'user', 'path', 'result', 'router'] as const;
+
+const text = z
+  .string({ error: 'must be a string' })
+  .min(1, { error: 'must not be empty' })
+  .max(256, { error: 'must be at most 256 characters' });
+
+/** An ISO 8601 date or time (`2025-01-31`, `2025-01-31T12:00:00Z`), as ms since epoch. */
+const timestamp = z
+  .string({ error: 'must be an ISO 8601 date or time' })
+  .regex(/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/, {
+    error: 'must be an ISO 8601 date or time',
+  })
+  .transform((value, ctx) => {
+    const ms = Date.parse(value);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 date or time' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const filters = {
+  /** Earliest record time, inclusive. */
+  from: timestamp.optional(),
+  /** Latest record time, inclusive. */
+  to: timestamp.optional(),
+  user: text.optional(),
+  category: text.optional(),
+  /** A glob over the menu path (`/ip/hotspot/**`). */
+  path: text.optional(),
+  result: text.optional(),
+  router: text.optional(),
+  ip: text.optional(),
+  kind: text.optional(),
+};
+
+/** `GET /monitoring/audit-logs` query parameters. */
+export const auditSearchQuery = z.strictObject({
+  ...filters,
+  /** @default 100 */
+  limit: z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be an integer' })
+    .min(1, { error: `must be 1-${MAX_AUDIT_LIMIT}` })
+    .max(MAX_AUDIT_LIMIT, { error: `must be 1-${MAX_AUDIT_LIMIT}` })
+    .default(100),
+});
+export type AuditSearchQuery = z.output<typeof auditSearchQuery>;
+
+/** `POST /monitoring/audit-report` body. */
+export const auditReportQuery = z.strictObject(
+  {
+    ...filters,
+    groupBy: z.enum(AUDIT_GROUPS, { error: `must be one of ${AUDIT_GROUPS.join(', ')}` }),
+  },
+  { error: 'must be a JSON object' },
+);
+export type AuditReportQuery = z.output<typeof auditReportQuery>;
+
+/** The first problem of a failed parse: the field it names and what is wrong. */
+export interface InputProblem {
+  readonly field: string;
+  readonly error: string;
+}
+
+/** Parses `input` with `schema`, or returns the first problem (an unknown key is named as the field). */
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  root: string,
+): { ok: true; value: z.output<S> } | { ok: false; problem: InputProblem } {
+  const result = schema.safeParse(input);
+  if (result.success) return { ok: true, value: result.data };
+  const issue = result.error.issues[0] as z.core.$ZodIssue;
+  if (issue.code === 'unrecognized_keys') {
+    const field = issue.keys[0] as string;
+    return { ok: false, problem: { field, error: `${field} is not a known field` } };
+  }
+  const field = issue.path.length === 0 ? root : issue.path.map(String).join('.');
+  return { ok: false, problem: { field, error: `${field} ${issue.message}` } };
+}

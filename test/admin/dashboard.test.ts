@@ -1,0 +1,103 @@
+import { chromium, type Browser, type Page } from 'playwright-core';
+import t from 'tap';
+import { createMetricsStage } from '../../src/admin/index.js';
+import { compose } from '../../src/pipeline.js';
+import {
+  HoldingHandler,
+  RecordingSink,
+  TOKEN,
+  contextFor,
+  startAdmin,
+  words,
+} from '../fixtures/admin-fakes.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+async function launch(t: { teardown(fn: () => unknown): void }): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  t.teardown(() => browser.close());
+  return browser;
+}
+
+/** The text of one figure's value on a router's card, polled until it equals `expected`. */
+async function figureBecomes(page: Page, router: string, figure: string, expected: string) {
+  const selector = `[data-router="${router}"] [data-figure="${figure}"] .value`;
+  let text: string | null = null;
+  for (let i = 0; i < 200; i++) {
+    text = (await (await page.$(selector))?.textContent()) ?? null;
+    if (text === expected) return text;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return text;
+}
+
+t.test('the dashboard shows a router’s figures and follows them as they change', async (t) => {
+  const admin = await startAdmin(t, { routers: ['core', 'edge'] });
+  const browser = await launch(t);
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') problems.push(message.text());
+  });
+  page.on('pageerror', (err) => problems.push(err.message));
+  await page.clock.install();
+
+  const response = await page.goto(`${admin.url}/monitoring/dashboard?token=${TOKEN}`);
+  t.equal(response?.status(), 200);
+  t.equal(new URL(page.url()).search, '', 'the token is gone from the address');
+  t.equal(await page.title(), 'rosgate dashboard');
+
+  t.equal(await figureBecomes(page, 'core', 'pool', '1 / 2'), '1 / 2');
+  t.equal(await figureBecomes(page, 'core', 'cache', '75.0 %'), '75.0 %');
+  t.equal(await figureBecomes(page, 'core', 'queue', '6'), '6');
+  t.equal(await figureBecomes(page, 'core', 'requests', '0.0'), '0.0');
+  t.ok(await page.isVisible('[data-router="edge"]'), 'every router has a card');
+  t.match(await page.textContent('[data-router="core"] h2'), /core.*up.*breaker half-open/);
+  t.equal(await page.locator('[data-router="core"] svg polyline').count(), 5, 'five charts');
+
+  // Traffic and new figures: the next refresh shows them.
+  const inner = new HoldingHandler();
+  const handler = compose([createMetricsStage(admin.metrics)], inner);
+  for (let i = 0; i < 10; i++) {
+    handler.handle(contextFor('core', ['/ip/hotspot/active/print']), new RecordingSink());
+    inner.last().sink.reply(words('!re', '=user=a'));
+    inner.last().sink.done(words('!done'));
+  }
+  const core = admin.sources.router('core');
+  core.poolFigures = { ...core.poolFigures, busy: 2, ready: 3 };
+  core.breakerFigures = { state: 'open', failures: 9, transitions: 4 };
+  admin.metrics.recordEvent({ kind: 'breaker', router: 'core', message: 'half-open -> open' });
+  admin.clock.advance(2000);
+  await page.clock.runFor(2000);
+
+  t.equal(await figureBecomes(page, 'core', 'pool', '2 / 3'), '2 / 3');
+  t.equal(await figureBecomes(page, 'core', 'requests', '5.0'), '5.0', '10 commands in 2 s');
+  t.equal(await figureBecomes(page, 'core', 'users', '1'), '1');
+  t.match(await page.textContent('[data-router="core"] h2'), /breaker open/);
+  t.match(await page.textContent('.events'), /breaker\s*core: half-open -> open/);
+  t.same(problems, [], 'no console error or warning');
+});
+
+t.test('the dashboard says how to sign in when its session is refused', async (t) => {
+  const admin = await startAdmin(t);
+  const browser = await launch(t);
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.clock.install();
+  await page.goto(`${admin.url}/monitoring/dashboard?token=${TOKEN}`);
+  await figureBecomes(page, 'core', 'pool', '1 / 2');
+  await page.context().clearCookies();
+  await page.clock.runFor(2000);
+  let banner: string | null = null;
+  for (let i = 0; i < 200 && !(banner ?? '').startsWith('Not signed in'); i++) {
+    banner = (await (await page.$('#banner'))?.textContent()) ?? null;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  t.match(banner, /^Not signed in: open \/monitoring\/dashboard\?token=/);
+  t.ok(await page.isVisible('#banner'));
+  t.same(errors, []);
+});
