@@ -1,0 +1,177 @@
+/**
+ * Admin benchmark: how long a Prometheus scrape of rosgate's registry takes
+ * when it holds several routers with every stage on and traffic recorded in
+ * every verb class and outcome; and how long the dashboard's statistics take
+ * to build. Each is timed 1,000 times after a warm-up; p50, p99 and max.
+ *
+ * (The billing mix with scraping against without, `overheadRatio`, needs the
+ * wired proxy and is added with it.)
+ *
+ * Run: npm run bench -- admin [--routers N] [--scrapes N]
+ */
+import { Registry } from 'prom-client';
+import { createMetrics, type AdminSources, type RouterSource } from '../src/admin/index.js';
+import { statisticsReport } from '../src/admin/reports.js';
+import { OUTCOMES } from '../src/admin/traffic.js';
+import { VERB_CLASSES } from '../src/admin/verb-class.js';
+import type { BenchResult } from './run.js';
+
+const WARMUP = 50;
+const ERROR_CODES = [
+  'ROSGATE_POLICY_DENIED',
+  'ROSGATE_RATE_LIMITED',
+  'ROSGATE_BREAKER_OPEN',
+  'ROSGATE_UPSTREAM_TIMEOUT',
+  'ROSGATE_ACQUIRE_TIMEOUT',
+];
+
+function option(args: readonly string[], name: string, fallback: number): number {
+  const at = args.indexOf(`--${name}`);
+  const inline = args.find((a) => a.startsWith(`--${name}=`));
+  const text = inline?.split('=')[1] ?? (at >= 0 ? args[at + 1] : undefined);
+  const value = text === undefined ? fallback : Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be an integer >= 1`);
+  return value;
+}
+
+/** A router with every stage on and ten policy rules. */
+function routerSource(name: string, i: number): RouterSource {
+  return {
+    name,
+    pool: () => ({
+      ready: 4,
+      busy: i % 4,
+      opening: 0,
+      waiting: i,
+      longestWaitMs: 12,
+      inFlight: 9,
+      opened: 40,
+      failedConnects: 2,
+    }),
+    proxy: () => ({
+      clientsConnected: 50,
+      clientsAccepted: 900,
+      clientsRefused: 3,
+      loginsOk: 880,
+      loginsFailed: 20,
+      refusedInFlight: 1,
+      slowClientDrops: 0,
+      framingErrors: 1,
+      tlsHandshakeErrors: 0,
+    }),
+    breaker: () => ({ state: 'closed', failures: 5, transitions: 2 }),
+    flow: () => ({
+      queued: { high: 1, normal: 5, low: 9 },
+      refusals: { 'queue-full': 4, 'rate-limited': 30, 'breaker-open': 2, timeout: 1 },
+      tokens: 80,
+      inFlight: 12,
+      timeouts: 1,
+      slow: 3,
+    }),
+    cache: () => ({
+      hits: 10_000,
+      misses: 2_000,
+      coalesced: 300,
+      staleServed: 4,
+      invalidations: 120,
+      evictions: 50,
+      bytes: 4_000_000,
+      entries: 700,
+    }),
+    policy: () => ({
+      decisions: Array.from({ length: 10 }, (_, r) => ({
+        rule: `rule-${r}`,
+        verdict: r === 9 ? ('deny' as const) : ('allow' as const),
+        count: 100 * r,
+      })),
+      inputFailures: 3,
+      flags: { 'script-injection': 1, 'path-traversal': 2 },
+      lockouts: 1,
+    }),
+  };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+async function time(
+  label: string,
+  runs: number,
+  work: () => unknown,
+): Promise<{ p50: number; p99: number; max: number }> {
+  for (let i = 0; i < WARMUP; i++) await work();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await work();
+    samples.push(performance.now() - started);
+  }
+  samples.sort((a, b) => a - b);
+  const figures = {
+    p50: percentile(samples, 50),
+    p99: percentile(samples, 99),
+    max: samples[samples.length - 1] as number,
+  };
+  console.log(
+    `${label}: p50 ${figures.p50.toFixed(3)} ms, p99 ${figures.p99.toFixed(3)} ms, max ${figures.max.toFixed(3)} ms over ${runs}`,
+  );
+  return figures;
+}
+
+const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+export async function run(args: readonly string[]): Promise<BenchResult> {
+  const routerCount = option(args, 'routers', 8);
+  const scrapes = option(args, 'scrapes', 1000);
+  const routers = Array.from({ length: routerCount }, (_, i) => routerSource(`router-${i}`, i));
+  const sources: AdminSources = {
+    routers: () => routers,
+    audit: () => ({ written: 50_000, dropped: 0 }),
+    isDraining: () => false,
+  };
+  const metrics = createMetrics({ registry: new Registry(), sources });
+
+  // Traffic in every verb class and outcome, errors in five codes, and the business figures.
+  for (const r of routers) {
+    for (let n = 0; n < 2000; n++) {
+      const verbClass = VERB_CLASSES[n % VERB_CLASSES.length] as (typeof VERB_CLASSES)[number];
+      const outcome = OUTCOMES[n % OUTCOMES.length] as (typeof OUTCOMES)[number];
+      const isFailure = outcome === 'refused' || outcome === 'error';
+      metrics.recordCommand({
+        router: r.name,
+        path: '/ip/hotspot/user',
+        verbClass,
+        outcome,
+        durationMs: (n % 97) * 0.7,
+        at: Date.now(),
+        ...(isFailure ? { code: ERROR_CODES[n % ERROR_CODES.length] as string } : {}),
+      });
+      metrics.observeAcquire(r.name, (n % 13) / 1000);
+    }
+    metrics.setActiveUsers(r.name, 'hotspot', 250);
+    metrics.setActiveUsers(r.name, 'pppoe', 80);
+    metrics.countVoucher(r.name);
+  }
+
+  const text = await metrics.registry.metrics();
+  const series = text.split('\n').filter((line) => line !== '' && !line.startsWith('#')).length;
+  console.log(
+    `registry: ${routerCount} routers, ${series} series, ${(text.length / 1024).toFixed(1)} KiB per scrape`,
+  );
+  const scrape = await time('scrape', scrapes, () => metrics.registry.metrics());
+  const statistics = await time('statistics', scrapes, () =>
+    JSON.stringify(statisticsReport(sources, metrics, 'bench')),
+  );
+  return {
+    bench: 'admin',
+    scrapeP99Ms: round(scrape.p99),
+    scrapeP50Ms: round(scrape.p50),
+    scrapeMaxMs: round(scrape.max),
+    statisticsP99Ms: round(statistics.p99),
+    routers: routerCount,
+    series,
+    scrapeBytes: text.length,
+    scrapes,
+  };
+}
