@@ -155,10 +155,10 @@ export class FlowCommand implements CommandSink, Exchange {
   }
 
   #arm(ms: number): void {
-    this.#timer = this.#host.timers.setTimeout(this.#onTimer, ms);
+    this.#timer = this.#host.timers.setTimeout(() => this.#onTimer(), ms);
   }
 
-  readonly #onTimer = (): void => {
+  #onTimer(): void {
     this.#timer = undefined;
     try {
       if (this.isStream) {
@@ -171,7 +171,7 @@ export class FlowCommand implements CommandSink, Exchange {
     } catch (err) {
       this.#host.report(err, this);
     }
-  };
+  }
 
   /**
    * Refuses the command and cancels it on the router; whatever the router

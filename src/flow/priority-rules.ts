@@ -1,5 +1,5 @@
 import type { CommandContext } from '../pipeline.js';
-import { isStreamCommand } from './stream-command.js';
+import { attributeKeys, hasAnyAttribute, isStreamCommand } from './stream-command.js';
 
 /** How urgent a command is within its client's turn. */
 export type Priority = 'high' | 'normal' | 'low';
@@ -32,6 +32,9 @@ const LARGE_MENUS: ReadonlySet<string> = new Set([
   '/queue/simple',
   '/interface',
 ]);
+
+/** Attributes that pick rows out of a menu. */
+const NARROWING_ATTRIBUTES = attributeKeys(['.id', 'from']);
 
 interface CompiledRule {
   readonly user: string | undefined;
@@ -80,11 +83,7 @@ function builtInPriority(context: CommandContext, isStream: boolean): Priority {
 function isFullTablePrint(context: CommandContext): boolean {
   if (!LARGE_MENUS.has(context.path)) return false;
   const { sentence } = context;
-  return (
-    sentence.queries().length === 0 &&
-    !sentence.hasAttribute('.id') &&
-    !sentence.hasAttribute('from')
-  );
+  return !hasAnyAttribute(sentence, NARROWING_ATTRIBUTES) && sentence.queries().length === 0;
 }
 
 /**
