@@ -69,8 +69,8 @@ type Answer =
 interface Request {
   readonly req: IncomingMessage;
   readonly url: URL;
-  /** The `<section>` of `/monitoring/config/<section>`. */
-  readonly section?: string;
+  /** The `<section>` of `/monitoring/config/<section>`; '' elsewhere. */
+  readonly section: string;
 }
 
 type Method = 'GET' | 'PUT' | 'POST';
@@ -108,6 +108,35 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   const audit = (): AuditFunctions => {
     if (options.audit === undefined) throw new HttpProblem(404, 'path', 'audit is off');
     return options.audit;
+  };
+
+  /** `PUT /monitoring/config/<section>`. */
+  const configSection: Route = {
+    methods: {
+      PUT: async ({ req, section }) => {
+        if (!SECTION_PATTERN.test(section)) {
+          throw new HttpProblem(400, 'section', 'the section must be a configuration key');
+        }
+        const body = await readJsonBody(req, maxBodyBytes);
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          throw new HttpProblem(400, 'body', 'the body must be a JSON object');
+        }
+        const result = await options.applyConfig(section, body);
+        if (!result.ok) {
+          logger.warn({ section, problems: result.errors.length }, 'configuration change refused');
+          return {
+            status: 400,
+            json: {
+              error: 'the configuration was not changed',
+              field: fieldOf(result.errors[0] ?? section),
+              errors: result.errors,
+            },
+          };
+        }
+        logger.info({ section }, 'configuration changed through the admin port');
+        return { json: { ok: true } };
+      },
+    },
   };
 
   const routes = new Map<string, Route>([
@@ -177,43 +206,11 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     ],
     ['config', { methods: { GET: () => ({ json: redactConfig(options.config()) }) } }],
     [
-      'config/',
-      {
-        methods: {
-          PUT: async ({ req, section }) => {
-            if (section === undefined || !SECTION_PATTERN.test(section)) {
-              throw new HttpProblem(400, 'section', 'the section must be a configuration key');
-            }
-            const body = await readJsonBody(req, maxBodyBytes);
-            if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-              throw new HttpProblem(400, 'body', 'the body must be a JSON object');
-            }
-            const result = await options.applyConfig(section, body);
-            if (!result.ok) {
-              logger.warn(
-                { section, problems: result.errors.length },
-                'configuration change refused',
-              );
-              return {
-                status: 400,
-                json: {
-                  error: 'the configuration was not changed',
-                  field: fieldOf(result.errors[0] ?? section),
-                  errors: result.errors,
-                },
-              };
-            }
-            logger.info({ section }, 'configuration changed through the admin port');
-            return { json: { ok: true } };
-          },
-        },
-      },
-    ],
-    [
       'audit-logs',
       {
         methods: {
           GET: async ({ url }) => {
+            const functions = audit();
             const raw = new Map<string, string>();
             for (const [key, value] of url.searchParams) {
               if (raw.has(key)) throw new HttpProblem(400, key, `${key} may be given only once`);
@@ -221,7 +218,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
             }
             const query = parseInput(auditSearchQuery, Object.fromEntries(raw), 'query');
             if (!query.ok) throw new HttpProblem(400, query.problem.field, query.problem.error);
-            return { json: await audit().search(query.value) };
+            return { json: await functions.search(query.value) };
           },
         },
       },
@@ -247,13 +244,13 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   ]);
 
   /** The route for a path, and the section of a config PUT. */
-  function resolve(pathname: string): { route: Route; section?: string } | undefined {
+  function resolve(pathname: string): { route: Route; section: string } | undefined {
     if (!pathname.startsWith(PREFIX)) return undefined;
     const name = pathname.slice(PREFIX.length);
     const exact = routes.get(name);
-    if (exact !== undefined) return { route: exact };
+    if (exact !== undefined) return { route: exact, section: '' };
     if (name.startsWith('config/')) {
-      return { route: routes.get('config/') as Route, section: name.slice('config/'.length) };
+      return { route: configSection, section: name.slice('config/'.length) };
     }
     return undefined;
   }
@@ -285,18 +282,15 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   async function answer(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const found = resolve(url.pathname);
     if (found === undefined) throw new HttpProblem(404, 'path', 'no such endpoint');
-    const endpoint = found.route.methods[req.method as Method];
+    const { methods } = found.route;
+    const method = req.method as Method;
+    const endpoint = Object.hasOwn(methods, method) ? methods[method] : undefined;
     if (endpoint === undefined) {
-      throw new HttpProblem(405, 'method', `use ${Object.keys(found.route.methods).join(', ')}`, {
-        allow: Object.keys(found.route.methods).join(', '),
-      });
+      const allowed = Object.keys(methods).join(', ');
+      throw new HttpProblem(405, 'method', `use ${allowed}`, { allow: allowed });
     }
     authorize(found.route, req, url);
-    const a = await endpoint({
-      req,
-      url,
-      ...(found.section === undefined ? {} : { section: found.section }),
-    });
+    const a = await endpoint({ req, url, section: found.section });
     if ('json' in a) sendJson(res, a.status ?? 200, a.json, a.headers);
     else send(res, a.status ?? 200, a.contentType, a.text, a.headers);
   }
