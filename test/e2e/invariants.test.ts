@@ -1,6 +1,6 @@
 import t from 'tap';
 import { encodeSentence } from '../../src/protocol/index.js';
-import { RawClient } from '../fixtures/raw-client.js';
+import { openRaw, text } from '../fixtures/raw-client.js';
 import { startStack } from '../fixtures/stack.js';
 
 // DESIGN.md invariants not already proven by the scenario tests.
@@ -9,33 +9,34 @@ t.test(
   'invariant 1: a print reaches the client byte for byte as the router sent it, but for the tag',
   async (t) => {
     const stack = await startStack(t, { sim: { hotspotUsers: 300 } });
-    const direct = await RawClient.connect(stack.sim.port);
-    const proxied = await RawClient.connect(stack.port);
-    t.teardown(() => Promise.all([direct.close(), proxied.close()]));
-    await direct.login('admin', 'secret');
-    await proxied.login('admin', 'secret');
-    for (const c of [direct, proxied]) c.send('/ip/hotspot/user/print', '.tag=p');
-    await Promise.all([direct.untilDone('p'), proxied.untilDone('p')]);
-    const strip = (c: RawClient) =>
-      c.received.slice(1).map((s) => s.withTag(undefined).toString('hex'));
-    t.equal(strip(proxied).length, 301, 'every row and the done');
-    t.same(strip(proxied), strip(direct));
+    const login = { user: 'admin', password: 'secret' };
+    const direct = await openRaw(t, stack.sim.port, login);
+    const proxied = await openRaw(t, stack.port, login);
+    const [fromRouter, throughRosgate] = await Promise.all(
+      [direct, proxied].map(async (c) =>
+        (await c.call(['/ip/hotspot/user/print', '.tag=p'])).map((s) =>
+          s.withTag(undefined).toString('hex'),
+        ),
+      ),
+    );
+    t.equal(throughRosgate?.length, 301, 'every row and the done');
+    t.same(throughRosgate, fromRouter);
   },
 );
 
 t.test('invariant 5: router traps are answers, not failures of the router session', async (t) => {
   const stack = await startStack(t);
-  const c = await RawClient.connect(stack.port);
-  t.teardown(() => c.close());
-  await c.login('admin', 'secret');
+  const c = await openRaw(t, stack.port, { user: 'admin', password: 'secret' });
   await c.call(['/ip/hotspot/user/add', '=name=taken', '=password=x', '.tag=0']);
   const opened = stack.router.pool.stats.opened;
   for (let i = 1; i <= 30; i++) {
-    const [trap] = await c.call(
-      ['/ip/hotspot/user/add', '=name=taken', '=password=x', `.tag=${i}`],
-      2,
-    );
-    t.match(trap, /^!trap =message=failure: already have user/);
+    const [trap] = await c.call([
+      '/ip/hotspot/user/add',
+      '=name=taken',
+      '=password=x',
+      `.tag=${i}`,
+    ]);
+    t.match(String(trap), /^!trap =message=failure: already have user/);
   }
   t.equal(stack.router.pool.stats.opened, opened, 'no router session was dropped or reopened');
 });
@@ -63,28 +64,27 @@ t.test(
         encodeSentence(['/x', ...Array.from({ length: 8 }, () => `=c=${'y'.repeat(900)}`)]),
       ],
     ];
-    const good = await RawClient.connect(stack.port);
-    t.teardown(() => good.close());
-    await good.login('admin', 'secret');
+    const login = { user: 'admin', password: 'secret' };
+    const good = await openRaw(t, stack.port, login);
     for (const [name, bytes] of cases) {
-      const bad = await RawClient.connect(stack.port);
-      await bad.login('admin', 'secret');
-      bad.sendRaw(bytes);
-      await bad.closed();
-      t.equal(bad.received.at(-1)?.toString(), '!fatal protocol error', name);
+      const bad = await openRaw(t, stack.port, login);
+      bad.write(bytes);
+      t.same(text(await bad.untilClosed()), ['!fatal protocol error'], name);
     }
     t.equal(stack.router.stats.framingErrors, 3);
-    const [, done] = await good.call(['/system/identity/print', '.tag=g'], 2);
-    t.equal(done, '!done .tag=g', 'other clients are unaffected');
+    t.equal(
+      String((await good.call(['/system/identity/print', '.tag=g'])).at(-1)),
+      '!done .tag=g',
+      'other clients are unaffected',
+    );
   },
 );
 
 t.test('invariant 8: passwords never reach the logs', async (t) => {
   const stack = await startStack(t, { sim: { password: 'router-S3cret' } });
-  const c = await RawClient.connect(stack.port);
-  t.teardown(() => c.close());
-  await c.call(['/login', '=name=admin', '=password=client-Wr0ng'], 2);
-  await c.login('admin', 'router-S3cret');
+  const c = await openRaw(t, stack.port);
+  await c.call(['/login', '=name=admin', '=password=client-Wr0ng']);
+  t.same(text(await c.login('admin', 'router-S3cret')), ['!done']);
   await c.call(['/ip/hotspot/user/add', '=name=v', '=password=voucher-Pw', '.tag=a']);
   await c.call(['/cancel', '.tag=c']);
   const logs = stack.logText();

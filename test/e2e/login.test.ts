@@ -1,48 +1,49 @@
 import t from 'tap';
 import { RouterOSAPI } from 'node-routeros';
-import { computeResponse, encodeSentences } from '../../src/protocol/index.js';
+import { computeResponse, encodeSentences, type Sentence } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
-import { RawClient } from '../fixtures/raw-client.js';
+import { openRaw, RawClient, text } from '../fixtures/raw-client.js';
 import { startStack } from '../fixtures/stack.js';
 
 const USERS = {
   users: [{ name: 'legacy', password: 'old-secret' }],
 };
 
-function challengeOf(reply: string | undefined): Buffer {
-  const hex = /=ret=([0-9a-f]{32})/.exec(reply ?? '')?.[1];
-  if (hex === undefined) throw new Error(`no challenge in ${reply}`);
+/** The challenge of a bare login's answer: exactly one `!done` with 32 hex digits. */
+function challengeOf(replies: readonly Sentence[]): Buffer {
+  const hex = replies[0]?.attributeString('ret') ?? '';
+  if (replies.length !== 1 || replies[0]?.command !== '!done' || !/^[0-9a-f]{32}$/.test(hex)) {
+    throw new Error(`no challenge in ${text(replies).join(' | ')}`);
+  }
   return Buffer.from(hex, 'hex');
 }
 
 t.test('the legacy challenge login works in front of a 7.x router', async (t) => {
   const stack = await startStack(t, { sim: { version: '7.19' }, config: USERS });
-  const c = await RawClient.connect(stack.port);
-  t.teardown(() => c.close());
-  const [first] = await c.call(['/login', '.tag=1']);
+  const c = await openRaw(t, stack.port);
+  const first = await c.call(['/login', '.tag=1']);
   t.match(
-    first,
+    String(first[0]),
     /^!done =ret=[0-9a-f]{32} \.tag=1$/,
     'a bare login gets exactly one sentence with a challenge',
   );
   const response = computeResponse('old-secret', challengeOf(first));
-  t.same(await c.call(['/login', '=name=legacy', `=response=${response}`, '.tag=2']), [
+  t.same(text(await c.call(['/login', '=name=legacy', `=response=${response}`, '.tag=2'])), [
     '!done .tag=2',
   ]);
-  const reply = await c.call(['/system/identity/print'], 2);
-  t.equal(reply[1], '!done', 'commands work after the legacy login');
+  const reply = await c.call(['/system/identity/print']);
+  t.equal(String(reply.at(-1)), '!done', 'commands work after the legacy login');
 });
 
 t.test('each connection gets a fresh challenge and a wrong response is refused', async (t) => {
   const stack = await startStack(t, { config: USERS });
-  const a = await RawClient.connect(stack.port);
-  const b = await RawClient.connect(stack.port);
-  t.teardown(() => Promise.all([a.close(), b.close()]));
-  const [ca] = await a.call(['/login']);
-  const [cb] = await b.call(['/login']);
-  t.not(ca, cb);
-  const wrong = computeResponse('guess', challengeOf(ca));
-  t.same(await a.call(['/login', '=name=legacy', `=response=${wrong}`], 2), [
+  const a = await openRaw(t, stack.port);
+  const b = await openRaw(t, stack.port);
+  const ca = challengeOf(await a.call(['/login']));
+  const cb = challengeOf(await b.call(['/login']));
+  t.notSame(ca, cb);
+  const wrong = computeResponse('guess', ca);
+  t.same(text(await a.call(['/login', '=name=legacy', `=response=${wrong}`])), [
     '!trap =message=invalid user name or password (6)',
     '!done',
   ]);
@@ -50,19 +51,17 @@ t.test('each connection gets a fresh challenge and a wrong response is refused',
 
 t.test('a bare login followed by a plain login succeeds (the phpnuxbill flow)', async (t) => {
   const stack = await startStack(t, { config: USERS });
-  const c = await RawClient.connect(stack.port);
-  t.teardown(() => c.close());
-  await c.call(['/login']);
-  t.same(await c.call(['/login', '=name=legacy', '=password=old-secret']), ['!done']);
+  const c = await openRaw(t, stack.port);
+  challengeOf(await c.call(['/login']));
+  t.same(text(await c.call(['/login', '=name=legacy', '=password=old-secret'])), ['!done']);
 });
 
 t.test('an empty password plus a valid response logs in (the PEAR2 fallback)', async (t) => {
   const stack = await startStack(t, { config: USERS });
-  const c = await RawClient.connect(stack.port);
-  t.teardown(() => c.close());
-  const [challenge] = await c.call(['/login']);
-  const response = computeResponse('old-secret', challengeOf(challenge));
-  t.same(await c.call(['/login', '=name=legacy', '=password=', `=response=${response}`]), [
+  const c = await openRaw(t, stack.port);
+  const challenge = challengeOf(await c.call(['/login']));
+  const response = computeResponse('old-secret', challenge);
+  t.same(text(await c.call(['/login', '=name=legacy', '=password=', `=response=${response}`])), [
     '!done',
   ]);
 });
@@ -71,17 +70,20 @@ t.test(
   'a wrong password is refused with the router message, in one write, and counted',
   async (t) => {
     const stack = await startStack(t);
-    const c = await RawClient.connect(stack.port);
-    t.teardown(() => c.close());
-    const chunksBefore = c.chunks.length;
-    t.same(await c.call(['/login', '=name=admin', '=password=wrong', '.tag=7'], 2), [
+    const c = await openRaw(t, stack.port);
+    const [trap, done] = await c.call(['/login', '=name=admin', '=password=wrong', '.tag=7']);
+    t.same(text([trap as Sentence, done as Sentence]), [
       '!trap =message=invalid user name or password (6) .tag=7',
       '!done .tag=7',
     ]);
-    t.equal(c.chunks.length - chunksBefore, 1, 'trap and done arrived in one segment');
+    t.equal(
+      c.chunkOf(trap as Sentence),
+      c.chunkOf(done as Sentence),
+      'trap and done arrived in one segment',
+    );
     t.equal(stack.router.stats.loginsFailed, 1);
     t.notMatch(stack.logText(), /wrong/, 'the password is not logged');
-    t.same(await c.login('admin', 'secret'), ['!done'], 'the connection stays usable');
+    t.same(text(await c.login('admin', 'secret')), ['!done'], 'the connection stays usable');
   },
 );
 
@@ -100,11 +102,11 @@ t.test('node-routeros refuses a wrong password with the router message', async (
 
 t.test('logins checked by the router are remembered', async (t) => {
   const stack = await startStack(t);
-  t.ok(await eventually(() => stack.router.pool.stats.ready === 1));
+  await eventually(() => stack.router.pool.stats.ready === 1);
   const logins = stack.sim.counters.loginsOk;
   for (let i = 0; i < 3; i++) {
     const c = await RawClient.connect(stack.port);
-    t.same(await c.login('admin', 'secret'), ['!done']);
+    t.same(text(await c.login('admin', 'secret')), ['!done']);
     await c.close();
   }
   t.equal(stack.sim.counters.loginsOk - logins, 1, 'only the first login reached the router');
@@ -114,77 +116,67 @@ t.test('before login', async (t) => {
   const stack = await startStack(t, { config: { limits: { preLoginMaxSentences: 3 } } });
 
   t.test('a command gets a not logged in trap on its tag', async (t) => {
-    const c = await RawClient.connect(stack.port);
-    t.teardown(() => c.close());
-    t.same(await c.call(['/ip/address/print', '.tag=a'], 2), [
+    const c = await openRaw(t, stack.port);
+    t.same(text(await c.call(['/ip/address/print', '.tag=a'])), [
       '!trap =message=not logged in .tag=a',
       '!done .tag=a',
     ]);
   });
 
   t.test('too many sentences end the connection with a fatal, and nothing after it', async (t) => {
-    const c = await RawClient.connect(stack.port);
-    c.sendRaw(
+    const c = await openRaw(t, stack.port);
+    c.write(
       encodeSentences(Array.from({ length: 6 }, (_, i) => ['/ip/address/print', `.tag=${i}`])),
     );
-    await c.closed();
-    t.same(c.received.map(String).slice(-2), [
+    t.same(text(await c.untilClosed()).slice(-2), [
       '!done .tag=2',
       '!fatal too many commands before login',
     ]);
   });
 
   t.test('a login without a name is refused', async (t) => {
-    const c = await RawClient.connect(stack.port);
-    t.teardown(() => c.close());
-    t.same(await c.call(['/login', '=password=secret'], 2), [
+    const c = await openRaw(t, stack.port);
+    t.same(text(await c.call(['/login', '=password=secret'])), [
       '!trap =message=invalid user name or password (6)',
       '!done',
     ]);
   });
 
   t.test('bad bytes after a quit get no second fatal', async (t) => {
-    const c = await RawClient.connect(stack.port);
-    c.sendRaw(Buffer.concat([encodeSentences([['/quit']]), Buffer.from([0xf8])]));
-    await c.closed();
+    const c = await openRaw(t, stack.port);
+    c.write(Buffer.concat([encodeSentences([['/quit']]), Buffer.from([0xf8])]));
     t.same(
-      c.received.map(String),
+      text(await c.untilClosed()),
       ['!fatal session terminated on request'],
       'one fatal, for the quit',
     );
   });
 
   t.test('a framing error ends only that connection', async (t) => {
-    const bad = await RawClient.connect(stack.port);
-    const good = await RawClient.connect(stack.port);
-    t.teardown(() => good.close());
-    bad.sendRaw(Buffer.from([0xf8, 1, 2, 3]));
-    await bad.closed();
-    t.equal(bad.received.at(-1)?.toString(), '!fatal protocol error');
-    t.same(await good.login('admin', 'secret'), ['!done']);
+    const bad = await openRaw(t, stack.port);
+    const good = await openRaw(t, stack.port);
+    bad.write(Buffer.from([0xf8, 1, 2, 3]));
+    t.same(text(await bad.untilClosed()), ['!fatal protocol error']);
+    t.same(text(await good.login('admin', 'secret')), ['!done']);
   });
 
   t.test('quit ends the session with the router reason', async (t) => {
-    const c = await RawClient.connect(stack.port);
-    c.send('/quit');
-    await c.closed();
-    t.same(c.received.map(String), ['!fatal session terminated on request']);
+    const c = await openRaw(t, stack.port);
+    c.send(['/quit']);
+    t.same(text(await c.untilClosed()), ['!fatal session terminated on request']);
   });
 });
 
 t.test('a login answered after its client left is neither written nor counted', async (t) => {
   const stack = await startStack(t);
-  t.ok(await eventually(() => stack.router.pool.stats.ready === 1));
+  await eventually(() => stack.router.pool.stats.ready === 1);
   const loginsOk = stack.sim.counters.loginsOk;
   stack.sim.faults.latencyMs = 30;
   const c = await RawClient.connect(stack.port);
-  c.send('/login', '=name=admin', '=password=secret');
-  t.ok(
-    await eventually(() => stack.sim.counters.sessionsNow === 2),
-    'the check reached the router',
-  );
+  c.send(['/login', '=name=admin', '=password=secret']);
+  await eventually(() => stack.sim.counters.sessionsNow === 2, 'the check to reach the router');
   await c.close();
-  t.ok(await eventually(() => stack.sim.counters.loginsOk === loginsOk + 1), 'the router answered');
+  await eventually(() => stack.sim.counters.loginsOk === loginsOk + 1, 'the router to answer');
   t.equal(stack.router.stats.loginsOk, 0);
   t.equal(stack.router.stats.loginsFailed, 0);
 });

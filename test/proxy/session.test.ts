@@ -2,7 +2,7 @@ import net from 'node:net';
 import t from 'tap';
 import { encodeSentences } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
-import { RawClient } from '../fixtures/raw-client.js';
+import { openRaw, RawClient, text } from '../fixtures/raw-client.js';
 import { loggedIn, startStack, type Stack } from '../fixtures/stack.js';
 
 const identityPrints = (stack: Stack): number =>
@@ -18,10 +18,10 @@ t.test('limits', async (t) => {
 
   t.test('past the in-flight limit a command is refused with a trap on its tag', async (t) => {
     const c = await loggedIn(t, stack);
-    c.send('/interface/monitor-traffic', '=interface=ether1', '.tag=1');
-    c.send('/interface/monitor-traffic', '=interface=ether2', '.tag=2');
-    c.send('/system/identity/print', '.tag=3');
-    t.same(await c.untilDone('3'), [
+    c.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=1']);
+    c.send(['/interface/monitor-traffic', '=interface=ether2', '.tag=2']);
+    c.send(['/system/identity/print', '.tag=3']);
+    t.same(text((await c.untilDone('3')).filter((s) => s.tagString === '3')), [
       '!trap =message=too many commands in flight (limit 2) .tag=3',
       '!done .tag=3',
     ]);
@@ -30,7 +30,7 @@ t.test('limits', async (t) => {
 
   t.test('the keepalive can be answered with a trap', async (t) => {
     const c = await loggedIn(t, stack);
-    t.same(await c.call(['#', '.tag=k'], 2), [
+    t.same(text(await c.call(['#', '.tag=k'])), [
       '!trap =message=no such command prefix .tag=k',
       '!done .tag=k',
     ]);
@@ -39,19 +39,17 @@ t.test('limits', async (t) => {
   t.test('a source address past its connection limit gets a fatal', async (t) => {
     const open = await Promise.all([1, 2, 3].map(() => RawClient.connect(stack.port)));
     t.teardown(() => Promise.all(open.map((c) => c.close())));
-    t.ok(await eventually(() => stack.router.listener.sessions.size === 3));
+    await eventually(() => stack.router.listener.sessions.size === 3);
     const extra = await RawClient.connect(stack.port);
-    await extra.closed();
-    t.same(extra.received.map(String), ['!fatal too many connections']);
+    t.same(text(await extra.untilClosed()), ['!fatal too many connections']);
     t.equal(stack.router.stats.clientsRefused, 1);
   });
 });
 
 t.test('commands pipelined behind a login wait for it and then run', async (t) => {
   const stack = await startStack(t);
-  const c = await RawClient.connect(stack.port);
-  t.teardown(() => c.close());
-  c.sendRaw(
+  const c = await openRaw(t, stack.port);
+  c.write(
     encodeSentences([
       ['/login', '=name=admin', '=password=secret'],
       ['/system/identity/print', '.tag=a'],
@@ -59,8 +57,7 @@ t.test('commands pipelined behind a login wait for it and then run', async (t) =
       ['/system/identity/print', '.tag=c'],
     ]),
   );
-  await c.untilDone('c');
-  const lines = c.received.map(String);
+  const lines = text(await c.untilDone('c'));
   t.equal(lines[0], '!done', 'the login is answered first');
   t.ok(lines.includes('!done .tag=a'));
   t.same(
@@ -75,7 +72,7 @@ t.test('commands held behind a slow second login are bounded by the in-flight li
   const stack = await startStack(t, { config: { limits: { maxInFlightPerClient: 2 } } });
   const c = await loggedIn(t, stack);
   stack.sim.faults.latencyMs = 30; // the router takes its time to check the second login
-  c.sendRaw(
+  c.write(
     encodeSentences([
       ['/login', '=name=admin', '=password=other', '.tag=l'],
       ['/system/identity/print', '.tag=1'],
@@ -83,31 +80,28 @@ t.test('commands held behind a slow second login are bounded by the in-flight li
       ['/system/identity/print', '.tag=3'],
     ]),
   );
-  t.same(await c.untilDone('3'), [
-    '!trap =message=too many commands in flight (limit 2) .tag=3',
-    '!done .tag=3',
-  ]);
-  await c.untilDone('2');
-  t.ok(
-    c.received.some((s) => s.toString() === '!done .tag=1'),
-    'the held commands ran after the login',
+  const replies = text(
+    await c.readUntil((s) => s.command === '!done' && s.tagString === '2', '!done .tag=2'),
   );
+  t.same(
+    replies.filter((r) => r.endsWith('.tag=3')),
+    ['!trap =message=too many commands in flight (limit 2) .tag=3', '!done .tag=3'],
+  );
+  t.ok(replies.includes('!done .tag=1'), 'the held commands ran after the login');
 });
 
 t.test('a client that never logs in is closed when its time is up', async (t) => {
   const stack = await startStack(t, { config: { limits: { preLoginTimeoutMs: 20 } } });
   const c = await RawClient.connect(stack.port);
-  await c.closed();
-  t.same(c.received.map(String), ['!fatal login timeout']);
+  t.same(text(await c.untilClosed()), ['!fatal login timeout']);
 });
 
 t.test('a login the router cannot check gets a trap naming why', async (t) => {
   const stack = await startStack(t);
-  await eventually(() => stack.router.pool.stats.ready === 1);
+  await eventually(() => stack.router.pool.stats.ready === 1, 'the pool to open its session');
   stack.sim.faults.refuseConnections = true;
-  const c = await RawClient.connect(stack.port);
-  t.teardown(() => c.close());
-  t.same(await c.call(['/login', '=name=admin', '=password=secret'], 2), [
+  const c = await openRaw(t, stack.port);
+  t.same(text(await c.call(['/login', '=name=admin', '=password=secret'])), [
     '!trap =message=cannot verify the login: router unavailable',
     '!done',
   ]);
@@ -124,13 +118,12 @@ t.test('a user limited to another router cannot log in here', async (t) => {
       ],
     },
   });
-  const c = await RawClient.connect(stack.port);
-  t.teardown(() => c.close());
-  t.same(await c.call(['/login', '=name=elsewhere', '=password=p'], 2), [
+  const c = await openRaw(t, stack.port);
+  t.same(text(await c.call(['/login', '=name=elsewhere', '=password=p'])), [
     '!trap =message=invalid user name or password (6)',
     '!done',
   ]);
-  t.same(await c.login('here', 'p'), ['!done']);
+  t.same(text(await c.login('here', 'p')), ['!done']);
 });
 
 t.test('commands waiting for a router session', async (t) => {
@@ -139,14 +132,14 @@ t.test('commands waiting for a router session', async (t) => {
     router: { pool: { min: 1, max: 1, maxInFlightPerSession: 1 } },
   });
   const busy = await loggedIn(t, stack);
-  busy.send('/interface/monitor-traffic', '=interface=ether1', '.tag=s');
-  await busy.waitFor(2);
+  busy.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=s']);
+  await busy.next();
 
   t.test('a cancel of a waiting command answers it without reaching the router', async (t) => {
     const c = await loggedIn(t, stack);
     const before = identityPrints(stack);
-    c.send('/system/identity/print', '.tag=w');
-    t.same(await c.call(['/cancel', '=tag=w', '.tag=x'], 3), [
+    c.send(['/system/identity/print', '.tag=w']);
+    t.same(text(await c.call(['/cancel', '=tag=w', '.tag=x'])), [
       '!trap =category=2 =message=interrupted .tag=w',
       '!done .tag=w',
       '!done .tag=x',
@@ -157,9 +150,10 @@ t.test('commands waiting for a router session', async (t) => {
 
   t.test('a bare cancel answers queued untagged commands too', async (t) => {
     const c = await loggedIn(t, stack);
-    c.send('/system/identity/print');
-    c.send('/system/resource/print');
-    const replies = await c.call(['/cancel'], 5);
+    c.send(['/system/identity/print']);
+    c.send(['/system/resource/print']);
+    c.send(['/cancel']);
+    const replies = text(await c.read(5));
     t.equal(replies.filter((r) => r === '!trap =category=2 =message=interrupted').length, 2);
     t.equal(replies.filter((r) => r === '!done').length, 3);
   });
@@ -167,19 +161,19 @@ t.test('commands waiting for a router session', async (t) => {
   t.test('a client that leaves while waiting sends nothing to the router', async (t) => {
     const c = await loggedIn(t, stack);
     const before = identityPrints(stack);
-    c.send('/system/identity/print', '.tag=gone');
-    t.ok(
-      await eventually(() => stack.router.pool.stats.waiting === 1),
-      'the command waits for a session',
+    c.send(['/system/identity/print', '.tag=gone']);
+    await eventually(
+      () => stack.router.pool.stats.waiting === 1,
+      'the command to wait for a session',
     );
     const sessions = stack.router.listener.sessions.size;
     await c.close();
     // The client's side closes first; wait until rosgate has seen it too.
-    t.ok(await eventually(() => stack.router.listener.sessions.size === sessions - 1));
-    busy.send('/cancel', '=tag=s', '.tag=cs');
+    await eventually(() => stack.router.listener.sessions.size === sessions - 1);
+    busy.send(['/cancel', '=tag=s', '.tag=cs']);
     await busy.untilDone('s');
     const after = await loggedIn(t, stack);
-    await after.call(['/system/resource/print', '.tag=r'], 2);
+    await after.call(['/system/resource/print', '.tag=r']);
     t.equal(identityPrints(stack), before);
   });
 });
@@ -187,17 +181,17 @@ t.test('commands waiting for a router session', async (t) => {
 t.test('a graceful stop lets running commands finish, then cancels streams', async (t) => {
   const stack = await startStack(t, { sim: { streamIntervalMs: 5 } });
   const c = await loggedIn(t, stack);
-  c.send('/interface/monitor-traffic', '=interface=ether1', '.tag=s');
-  await c.waitFor(2);
+  c.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=s']);
+  await c.next();
   stack.sim.faults.latencyMs = 20;
-  c.send('/system/identity/print', '.tag=q');
+  c.send(['/system/identity/print', '.tag=q']);
   await stack.app.stop(60);
-  const lines = c.received.map(String);
+  const lines = text(await c.untilClosed());
   t.ok(lines.includes('!done .tag=q'), 'the short command finished within the grace period');
   t.equal(lines.at(-1), '!fatal rosgate is shutting down');
-  t.ok(
-    await eventually(() => stack.sim.activeStreams() === 0),
-    'the stream was cancelled on the router',
+  await eventually(
+    () => stack.sim.activeStreams() === 0,
+    'the stream to be cancelled on the router',
   );
   await stack.app.stop(0);
   t.pass('a second stop is harmless');
@@ -207,10 +201,10 @@ t.test('a graceful stop waits for running commands, then closes at once', async 
   const stack = await startStack(t);
   const c = await loggedIn(t, stack);
   stack.sim.faults.latencyMs = 30;
-  c.send('/system/identity/print', '.tag=q');
-  t.ok(await eventually(() => stack.router.pool.stats.inFlight === 1));
+  c.send(['/system/identity/print', '.tag=q']);
+  await eventually(() => stack.router.pool.stats.inFlight === 1, 'the print to reach the router');
   await stack.app.stop(60_000);
-  const lines = c.received.map(String);
+  const lines = text(await c.untilClosed());
   t.same(lines.slice(-2), ['!done .tag=q', '!fatal rosgate is shutting down']);
 });
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { PassThrough } from 'node:stream';
 import { isRosgateError } from '../../src/errors.js';
 import { parseSimulateArgs, runSimulateCommand } from '../../src/simulator/cli.js';
-import { connectApi } from '../fixtures/sim-client.js';
+import { connectApi } from '../fixtures/stack.js';
 
 t.test('the simulate command starts a simulator from flags and says how to connect', async (t) => {
   const out = new PassThrough();
@@ -37,7 +37,7 @@ t.test('the simulate command starts a simulator from flags and says how to conne
       `RouterOS 7.17 API simulator listening on 127.0.0.1:${sim.port}; connect with user admin and the given password; control port http://127.0.0.1:\\d+/counters`,
     ),
   );
-  const api = await connectApi(sim.port, 'secret');
+  const api = await connectApi(sim.port, { password: 'secret' });
   t.teardown(() => api.close());
   t.equal((await api.write('/ip/hotspot/user/print')).length, 7);
 });

@@ -1,9 +1,10 @@
 import t from 'tap';
-import { attrsOf, openApi, openRaw, startTestSimulator } from '../fixtures/sim-client.js';
+import { openRaw, text } from '../fixtures/raw-client.js';
+import { openApi, startTestSimulator } from '../fixtures/stack.js';
 
 t.test('print returns every row with .id and booleans as true/false', async (t) => {
   const sim = await startTestSimulator(t, { version: '7.17', hotspotUsers: 20 });
-  const api = await openApi(t, sim);
+  const api = await openApi(t, sim.port);
   const users = await api.write('/ip/hotspot/user/print');
   t.equal(users.length, 20);
   for (const user of users) {
@@ -30,7 +31,7 @@ t.test('the same seed gives the same data and another seed different data', asyn
 t.test('system menus report identity, resource with the version, and clock', async (t) => {
   const now = Date.UTC(2025, 2, 4, 5, 6, 7);
   const sim = await startTestSimulator(t, { version: '6.47', now: () => now });
-  const api = await openApi(t, sim);
+  const api = await openApi(t, sim.port);
   const [resource] = await api.write('/system/resource/print');
   t.equal(resource?.version, '6.47 (stable)');
   t.match(resource?.uptime, /^(\d+w)?(\d+d)?(\d+h)?(\d+m)?\d+s$/);
@@ -45,7 +46,7 @@ t.test('system menus report identity, resource with the version, and clock', asy
 
 t.test('every documented menu can be printed', async (t) => {
   const sim = await startTestSimulator(t, { version: '7.17' });
-  const api = await openApi(t, sim);
+  const api = await openApi(t, sim.port);
   for (const path of [
     '/interface',
     '/ip/address',
@@ -67,7 +68,7 @@ t.test('every documented menu can be printed', async (t) => {
 
 t.test('queries filter interfaces as in the manual', async (t) => {
   const sim = await startTestSimulator(t, { version: '7.17', interfaces: 3 });
-  const api = await openApi(t, sim);
+  const api = await openApi(t, sim.port);
   const rows = await api.write('/interface/print', [
     '?type=ether',
     '?type=vlan',
@@ -86,57 +87,48 @@ t.test('queries filter interfaces as in the manual', async (t) => {
 
 t.test('.proplist limits properties and a row lacking all of them is a bare !re', async (t) => {
   const sim = await startTestSimulator(t);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/interface/print', '=.proplist=comment', '?type=vlan', '.tag=p']);
-  t.same(await c.untilDone('p'), [
-    ['!re', '=comment=guests', '.tag=p'],
-    ['!done', '.tag=p'],
-  ]);
+  t.same(text(await c.untilDone('p')), ['!re =comment=guests .tag=p', '!done .tag=p']);
   c.send(['/interface/print', '=.proplist=comment', '?name=ether1']);
-  t.same(await c.untilDone(), [['!re'], ['!done']]);
+  t.same(text(await c.untilDone()), ['!re', '!done']);
 });
 
 t.test('count-only answers with !done =ret=<n> and no rows', async (t) => {
   const sim = await startTestSimulator(t);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/interface/print', '=count-only=', '?type=ether']);
-  t.same(await c.untilDone(), [['!done', '=ret=5']]);
+  t.same(text(await c.untilDone()), ['!done =ret=5']);
   c.send(['/interface/print', '=count-only=', '?type=nothing']);
-  t.same(await c.untilDone(), [['!done', '=ret=0']], 'no !empty for count-only');
+  t.same(text(await c.untilDone()), ['!done =ret=0'], 'no !empty for count-only');
 });
 
 t.test(
   'a print without rows is !done before 7.18 and !empty then !done from 7.18, both tagged',
   async (t) => {
     const old = await startTestSimulator(t, { version: '7.17' });
-    const c = await openRaw(t, old, true);
+    const c = await openRaw(t, old.port, { user: 'admin' });
     c.send(['/interface/print', '?type=nothing', '.tag=e']);
-    t.same(await c.untilDone('e'), [['!done', '.tag=e']]);
+    t.same(text(await c.untilDone('e')), ['!done .tag=e']);
     const current = await startTestSimulator(t, { version: '7.18' });
-    const d = await openRaw(t, current, true);
+    const d = await openRaw(t, current.port, { user: 'admin' });
     d.send(['/interface/print', '?type=nothing', '.tag=e']);
     const empty = await d.next();
     const done = await d.next();
-    t.same(
-      [empty.words, done.words],
-      [
-        ['!empty', '.tag=e'],
-        ['!done', '.tag=e'],
-      ],
-    );
-    t.equal(empty.chunk, done.chunk, 'written together');
+    t.same(text([empty, done]), ['!empty .tag=e', '!done .tag=e']);
+    t.equal(d.chunkOf(empty), d.chunkOf(done), 'written together');
     d.send(['/interface/print', '?type=nothing']);
-    t.same(await d.untilDone(), [['!empty'], ['!done']]);
+    t.same(text(await d.untilDone()), ['!empty', '!done']);
     const forced = await startTestSimulator(t, { version: '7.19', emptyReplies: false });
-    const e = await openRaw(t, forced, true);
+    const e = await openRaw(t, forced.port, { user: 'admin' });
     e.send(['/interface/print', '?type=nothing']);
-    t.same(await e.untilDone(), [['!done']], 'emptyReplies overrides the version');
+    t.same(text(await e.untilDone()), ['!done'], 'emptyReplies overrides the version');
   },
 );
 
 t.test('print accepts detail, stats, without-paging and from with ids or names', async (t) => {
   const sim = await startTestSimulator(t, { version: '7.17' });
-  const api = await openApi(t, sim);
+  const api = await openApi(t, sim.port);
   const ether2 = sim.data
     .require('/interface')
     .find('ether2')
@@ -158,42 +150,42 @@ t.test('print accepts detail, stats, without-paging and from with ids or names',
 
 t.test('add returns the new id; a duplicate hotspot user name is refused', async (t) => {
   const sim = await startTestSimulator(t, { version: '7.17' });
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/hotspot/user/add', '=name=alice', '=password=x', '=disabled=yes', '.tag=3']);
   const [done] = await c.untilDone('3');
-  t.match(done, ['!done', /^=ret=\*[0-9A-F]+$/, '.tag=3']);
-  const id = (done?.[1] as string).slice(5);
+  t.match(String(done), /^!done =ret=\*[0-9A-F]+ \.tag=3$/);
+  const id = done?.attributeString('ret') as string;
   t.equal(
     sim.data.require('/ip/hotspot/user').find(id)?.get('disabled')?.toString(),
     'true',
     'yes is stored as true',
   );
   c.send(['/ip/hotspot/user/add', '=name=alice']);
-  t.same(await c.untilDone(), [
-    ['!trap', '=message=failure: already have user with this name for this server'],
-    ['!done'],
+  t.same(text(await c.untilDone()), [
+    '!trap =message=failure: already have user with this name for this server',
+    '!done',
   ]);
   c.send(['/ip/firewall/address-list/add', '=list=blocked', '=address=203.0.113.1']);
-  t.same(await c.untilDone(), [['!trap', '=message=failure: already have such entry'], ['!done']]);
+  t.same(text(await c.untilDone()), ['!trap =message=failure: already have such entry', '!done']);
 });
 
 t.test('unknown parameters and bad values are refused with the documented traps', async (t) => {
   const sim = await startTestSimulator(t);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/hotspot/user/add', '=name=bob', '=colour=red']);
-  t.same(await c.untilDone(), [['!trap', '=message=unknown parameter colour'], ['!done']]);
+  t.same(text(await c.untilDone()), ['!trap =message=unknown parameter colour', '!done']);
   c.send(['/ip/hotspot/user/add', '=name=bob', '=disabled=maybe']);
-  t.same(await c.untilDone(), [
-    ['!trap', '=category=1', '=message=input does not match any value of disabled'],
-    ['!done'],
+  t.same(text(await c.untilDone()), [
+    '!trap =category=1 =message=input does not match any value of disabled',
+    '!done',
   ]);
   c.send(['/ppp/secret/add', '=name=bob', '=service=carrier-pigeon']);
-  t.same(await c.untilDone(), [
-    ['!trap', '=category=1', '=message=input does not match any value of service'],
-    ['!done'],
+  t.same(text(await c.untilDone()), [
+    '!trap =category=1 =message=input does not match any value of service',
+    '!done',
   ]);
   c.send(['/ip/hotspot/user/add', '=.id=*1', '=name=x']);
-  t.equal((await c.untilDone())[0]?.[1], '=message=unknown parameter .id');
+  t.equal(String((await c.untilDone())[0]), '!trap =message=unknown parameter .id');
 });
 
 t.test('the unknown-parameter and no-such-item texts are configurable', async (t) => {
@@ -201,21 +193,21 @@ t.test('the unknown-parameter and no-such-item texts are configurable', async (t
     unknownParameterMessage: () => 'unknown parameter',
     noSuchItemMessage: 'no such item (4)',
   });
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/hotspot/user/add', '=colour=red']);
-  t.same((await c.untilDone())[0], ['!trap', '=message=unknown parameter']);
+  t.equal(String((await c.untilDone())[0]), '!trap =message=unknown parameter');
   c.send(['/ip/hotspot/user/remove', '=.id=*FFFF']);
-  t.same((await c.untilDone())[0], ['!trap', '=message=no such item (4)']);
+  t.equal(String((await c.untilDone())[0]), '!trap =message=no such item (4)');
 });
 
 t.test('an unknown path gets two traps then !done', async (t) => {
   const sim = await startTestSimulator(t);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/adress/print', '.tag=u']);
-  t.same(await c.untilDone('u'), [
-    ['!trap', '=category=0', '=message=no such command or directory (adress)', '.tag=u'],
-    ['!trap', '=message=no such command prefix', '.tag=u'],
-    ['!done', '.tag=u'],
+  t.same(text(await c.untilDone('u')), [
+    '!trap =category=0 =message=no such command or directory (adress) .tag=u',
+    '!trap =message=no such command prefix .tag=u',
+    '!done .tag=u',
   ]);
   const cases: [string, string][] = [
     ['/ip/address/frobnicate', 'frobnicate'],
@@ -227,13 +219,17 @@ t.test('an unknown path gets two traps then !done', async (t) => {
   ];
   for (const [path, word] of cases) {
     c.send([path]);
-    t.equal((await c.untilDone())[0]?.[2], `=message=no such command or directory (${word})`, path);
+    t.equal(
+      String((await c.untilDone())[0]),
+      `!trap =category=0 =message=no such command or directory (${word})`,
+      path,
+    );
   }
 });
 
 t.test('set, enable, disable, unset and remove change rows by id, name or list', async (t) => {
   const sim = await startTestSimulator(t, { version: '7.17' });
-  const api = await openApi(t, sim);
+  const api = await openApi(t, sim.port);
   const menu = sim.data.require('/ppp/secret');
   const [first, second] = menu.rows().map((r) => r.get('.id')?.toString('latin1') as string);
   await api.write('/ppp/secret/set', [`=.id=${first}`, '=comment=café', '=profile=pppoe-50M']);
@@ -293,16 +289,16 @@ t.test('set, enable, disable, unset and remove change rows by id, name or list',
 
 t.test('set may not give a name that another row has', async (t) => {
   const sim = await startTestSimulator(t);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/interface/set', '=.id=ether1', '=name=ether2']);
-  t.same((await c.untilDone())[0], [
-    '!trap',
-    '=message=failure: already have interface with such name',
-  ]);
+  t.equal(
+    String((await c.untilDone())[0]),
+    '!trap =message=failure: already have interface with such name',
+  );
   c.send(['/interface/set', '=.id=ether1', '=name=wan']);
-  t.same(await c.untilDone(), [['!done']]);
+  t.same(text(await c.untilDone()), ['!done']);
   c.send(['/interface/set', '=.id=ether2', '=name=ether1']);
-  t.same(await c.untilDone(), [['!done']], 'the old name is free again');
+  t.same(text(await c.untilDone()), ['!done'], 'the old name is free again');
 });
 
 t.test('the data API seeds and inspects menus', async (t) => {
@@ -314,8 +310,8 @@ t.test('the data API seeds and inspects menus', async (t) => {
   t.ok(sim.data.paths().includes('/ppp/secret'));
   t.equal(sim.data.menu('/nope'), undefined);
   t.throws(() => sim.data.require('/nope'), RangeError);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/hotspot/user/print', '?name=seeded', '=.proplist=comment']);
   const [row] = await c.untilDone();
-  t.same(attrsOf(row as string[]), { comment: '\u00e9' });
+  t.equal(row?.attributeString('comment'), '\u00e9');
 });

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { request } from 'node:http';
 import { applyFaults } from '../../src/simulator/control.js';
-import { openRaw, startTestSimulator } from '../fixtures/sim-client.js';
+import { openRaw } from '../fixtures/raw-client.js';
+import { startTestSimulator } from '../fixtures/stack.js';
 
 function call(
   port: number,
@@ -29,7 +30,7 @@ t.test('the control port serves counters and faults and drops connections', asyn
   const sim = await startTestSimulator(t, { controlPort: 0 });
   const port = sim.controlPort as number;
   t.ok(port > 0);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   const counters = await call(port, 'GET', '/counters');
   t.equal(counters.status, 200);
   t.match(counters.json, { loginsOk: 1, sessionsNow: 1, commands: { '/login': 1 } });

@@ -2,25 +2,25 @@ import t from 'tap';
 import { connect } from 'node:net';
 import { isRosgateError } from '../../src/errors.js';
 import { startSimulator } from '../../src/simulator/index.js';
-import { openApi, openRaw, RawClient, startTestSimulator } from '../fixtures/sim-client.js';
+import { eventually } from '../fixtures/eventually.js';
+import { openRaw, RawClient, text } from '../fixtures/raw-client.js';
+import { openApi, startTestSimulator } from '../fixtures/stack.js';
 
 t.test('dropAll closes every connection and the counters follow sessions', async (t) => {
   const sim = await startTestSimulator(t);
-  const a = await openRaw(t, sim, true);
-  const b = await openRaw(t, sim);
+  const a = await openRaw(t, sim.port, { user: 'admin' });
+  const b = await openRaw(t, sim.port);
   t.equal(sim.counters.sessionsNow, 2);
   t.equal(sim.faults.dropAll(), 2);
   await Promise.all([a.closed, b.closed]);
-  for (let i = 0; i < 100 && sim.counters.sessionsNow > 0; i++)
-    await new Promise((r) => setTimeout(r, 2));
-  t.equal(sim.counters.sessionsNow, 0);
+  await eventually(() => sim.counters.sessionsNow === 0, 'the simulator to count no session');
   t.equal(sim.counters.sessionsPeak, 2);
   t.equal(sim.counters.connectionsAccepted, 2);
 });
 
 t.test('stopAnswering reads sentences but neither runs nor answers them', async (t) => {
   const sim = await startTestSimulator(t);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   sim.faults.stopAnswering = true;
   c.send(['/system/identity/set', '=name=ignored']);
   t.ok(await c.isSilent(20));
@@ -33,17 +33,17 @@ t.test('stopAnswering reads sentences but neither runs nor answers them', async 
   t.ok(await c.isSilent(20), 'a running listen writes nothing either');
   sim.faults.stopAnswering = false;
   c.send(['/system/identity/print']);
-  t.same(await c.untilDone(), [['!re', '=name=MikroTik'], ['!done']]);
+  t.same(text(await c.untilDone()), ['!re =name=MikroTik', '!done']);
 });
 
 t.test('refuseConnections closes new sockets at once', async (t) => {
   const sim = await startTestSimulator(t);
   sim.faults.refuseConnections = true;
-  const c = await RawClient.open(sim.port);
+  const c = await RawClient.connect(sim.port);
   await c.closed;
   t.equal(sim.counters.connectionsRefused, 1);
   sim.faults.refuseConnections = false;
-  const d = await openRaw(t, sim, true);
+  const d = await openRaw(t, sim.port, { user: 'admin' });
   d.send(['/system/identity/print']);
   t.equal((await d.untilDone()).length, 2);
 });
@@ -52,15 +52,15 @@ t.test(
   'past maxSessions a connection gets !fatal too many sessions, or is closed silently',
   async (t) => {
     const sim = await startTestSimulator(t, { maxSessions: 1 });
-    await openRaw(t, sim, true);
-    const extra = await RawClient.open(sim.port);
-    t.same((await extra.next()).words, ['!fatal', 'too many sessions']);
+    await openRaw(t, sim.port, { user: 'admin' });
+    const extra = await RawClient.connect(sim.port);
+    t.equal(String(await extra.next()), '!fatal too many sessions');
     await extra.closed;
     const quiet = await startTestSimulator(t, { maxSessions: 1, tooManySessions: 'close' });
-    await openRaw(t, quiet, true);
-    const other = await RawClient.open(quiet.port);
+    await openRaw(t, quiet.port, { user: 'admin' });
+    const other = await RawClient.connect(quiet.port);
     await other.closed;
-    t.equal(other.buffered, 0);
+    t.equal(other.unread, 0);
     t.equal(quiet.counters.connectionsRefused, 1);
   },
 );
@@ -81,101 +81,95 @@ t.test('latencyMs delays commands; it can change at runtime', async (t) => {
       },
     },
   });
-  const c = await openRaw(t, sim);
+  const c = await openRaw(t, sim.port);
   c.send(['/login', '=name=admin', '=password=']);
-  t.ok(await c.isSilent(10), 'the login waits for its latency');
+  await eventually(() => timers.length === 1, 'the login to wait for its latency');
+  t.equal(c.unread, 0, 'the login waits for its latency');
   t.same(
     timers.map((x) => x.ms),
     [5000],
   );
   timers.shift()?.fn();
-  t.same((await c.next()).words, ['!done']);
+  t.equal(String(await c.next()), '!done');
   sim.faults.latencyMs = 0;
   c.send(['/system/identity/print']);
   t.equal((await c.untilDone()).length, 2);
   sim.faults.latencyMs = 7;
   c.send(['/system/identity/print', '.tag=s']);
-  await c.isSilent(5);
+  await eventually(() => timers.length === 1, 'the print to wait for its latency');
   c.send(['/cancel', '=tag=s', '.tag=c']);
-  t.same(await c.untilDone('s'), [
-    ['!trap', '=category=2', '=message=interrupted', '.tag=s'],
-    ['!done', '.tag=c'],
-    ['!done', '.tag=s'],
+  t.same(text(await c.untilDone('s')), [
+    '!trap =category=2 =message=interrupted .tag=s',
+    '!done .tag=c',
+    '!done .tag=s',
   ]);
   t.equal(timers.length, 0, 'the cancelled command dropped its timer');
 });
 
 t.test('rowLatencyMs sends each row as soon as it is produced, before !done', async (t) => {
   const sim = await startTestSimulator(t, { rowLatencyMs: 15 });
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/address/print', '=.proplist=address']);
   const first = await c.next();
-  t.same(first.words, ['!re', '=address=192.168.88.1/24']);
-  t.equal(c.buffered, 0, 'the !done has not been written yet');
+  t.equal(String(first), '!re =address=192.168.88.1/24');
+  t.equal(c.unread, 0, 'the !done has not been written yet');
   const rest = await c.untilDone();
   t.same(
-    rest.map((w) => w[0]),
+    rest.map((s) => s.command),
     ['!re', '!done'],
   );
   c.send(['/ip/address/print', '.tag=x']);
   await c.next();
   c.send(['/cancel', '=tag=x']);
   const after = await c.untilDone('x');
-  t.same(after.filter((w) => w[0] === '!re').length, 0, 'no row follows the cancel');
+  t.same(after.filter((s) => s.command === '!re').length, 0, 'no row follows the cancel');
 });
 
 t.test('oneCommandAtATime runs the commands of a connection one after the other', async (t) => {
   const sim = await startTestSimulator(t, { oneCommandAtATime: true, streamIntervalMs: 5 });
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=m']);
   c.send(['/system/identity/print', '.tag=i']);
-  const early: string[][] = [];
-  for (let i = 0; i < 3; i++) early.push((await c.next()).words);
-  t.ok(
-    early.every((w) => w.includes('.tag=m')),
+  t.same(
+    (await c.read(3)).map((s) => s.tagString),
+    ['m', 'm', 'm'],
     'the print waits behind the stream',
   );
   c.send(['/cancel', '=tag=m']);
   const rest = await c.untilDone('i');
-  t.same(rest.slice(-2), [
-    ['!re', '=name=MikroTik', '.tag=i'],
-    ['!done', '.tag=i'],
-  ]);
+  t.same(text(rest.slice(-2)), ['!re =name=MikroTik .tag=i', '!done .tag=i']);
 });
 
 t.test('maxCommandsPerSession refuses commands past the bound', async (t) => {
   const sim = await startTestSimulator(t, { maxCommandsPerSession: 1 });
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/address/listen', '.tag=l']);
   c.send(['/system/identity/print', '.tag=p']);
-  t.same(await c.untilDone('p'), [
-    ['!trap', '=message=too many commands', '.tag=p'],
-    ['!done', '.tag=p'],
-  ]);
+  t.same(text(await c.untilDone('p')), ['!trap =message=too many commands .tag=p', '!done .tag=p']);
 });
 
 t.test('big prints are written in batches and wait for the socket to drain', async (t) => {
   const sim = await startTestSimulator(t, { hotspotUsers: 5000, version: '7.17' });
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.socket.pause();
   c.send(['/ip/hotspot/user/print', '.tag=b']);
   await new Promise((r) => setTimeout(r, 30));
   c.socket.resume();
   const replies = await c.untilDone('b');
   t.equal(replies.length, 5001);
-  const d = await openRaw(t, sim, true);
+  const d = await openRaw(t, sim.port, { user: 'admin' });
   d.socket.pause();
   d.send(['/ip/hotspot/user/print', '.tag=b']);
   await new Promise((r) => setTimeout(r, 30));
   d.close();
   await d.closed;
-  const api = await openApi(t, sim);
+  const api = await openApi(t, sim.port);
   t.equal((await api.write('/ip/hotspot/user/print', ['=count-only='])).at(0)?.ret, '5000');
 });
 
 t.test('counters count commands by path, logins and cancels', async (t) => {
   const sim = await startTestSimulator(t);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   for (let i = 0; i < 3; i++) {
     c.send(['/ip/address/print']);
     await c.untilDone();
@@ -194,14 +188,12 @@ t.test('counters count commands by path, logins and cancels', async (t) => {
 
 t.test('/quit after login ends the session with !fatal', async (t) => {
   const sim = await startTestSimulator(t, { streamIntervalMs: 5 });
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/address/listen', '.tag=l']);
   c.send(['/quit']);
-  t.same((await c.next()).words, ['!fatal', 'session terminated on request']);
+  t.equal(String(await c.next()), '!fatal session terminated on request');
   await c.closed;
-  for (let i = 0; i < 100 && sim.activeStreams() > 0; i++)
-    await new Promise((r) => setTimeout(r, 2));
-  t.equal(sim.activeStreams(), 0);
+  await eventually(() => sim.activeStreams() === 0, 'the listen to stop');
 });
 
 t.test('bad options are refused with every problem named', async (t) => {
@@ -240,7 +232,7 @@ t.test('a peer that resets the connection does not disturb the simulator', async
   const socket = connect(sim.port, '127.0.0.1');
   await new Promise((r) => socket.once('connect', r));
   socket.resetAndDestroy();
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/system/identity/print']);
   t.equal((await c.untilDone()).length, 2);
 });

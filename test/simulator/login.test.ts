@@ -1,38 +1,34 @@
 import t from 'tap';
 import { RouterOSAPI } from 'node-routeros';
 import { computeResponse } from '../../src/protocol/index.js';
-import {
-  connectApi,
-  openRaw as client,
-  RawClient,
-  startTestSimulator as simulator,
-} from '../fixtures/sim-client.js';
+import { openRaw as client, text } from '../fixtures/raw-client.js';
+import { connectApi, startTestSimulator as simulator } from '../fixtures/stack.js';
 
 t.test(
   'a plain login with the right credentials is answered with exactly !done and the tag',
   async (t) => {
     const sim = await simulator(t, { password: 'secret' });
-    const c = await client(t, sim);
+    const c = await client(t, sim.port);
     c.send(['/login', '=name=admin', '=password=secret', '.tag=k3j9x0a1q']);
-    t.same((await c.next()).words, ['!done', '.tag=k3j9x0a1q']);
+    t.equal(String(await c.next()), '!done .tag=k3j9x0a1q');
     c.send(['/login', '=name=admin', '=password=secret']);
-    t.same((await c.next()).words, ['!done']);
+    t.equal(String(await c.next()), '!done');
     t.equal(sim.counters.loginsOk, 2);
   },
 );
 
 t.test('wrong credentials get trap then done with the same tag in one write', async (t) => {
   const sim = await simulator(t, { password: 'secret' });
-  const c = await client(t, sim);
+  const c = await client(t, sim.port);
   c.send(['/login', '=name=admin', '=password=wrong', '.tag=7']);
   const trap = await c.next();
   const done = await c.next();
-  t.same(trap.words, ['!trap', '=message=invalid user name or password (6)', '.tag=7']);
-  t.same(done.words, ['!done', '.tag=7']);
-  t.equal(trap.chunk, done.chunk, 'trap and done arrive in the same TCP chunk');
+  t.equal(String(trap), '!trap =message=invalid user name or password (6) .tag=7');
+  t.equal(String(done), '!done .tag=7');
+  t.equal(c.chunkOf(trap), c.chunkOf(done), 'trap and done arrive in the same TCP chunk');
   c.send(['/login', '=name=root', '=password=secret']);
   t.same(
-    (await c.untilDone()).map((w) => w[0]),
+    (await c.untilDone()).map((s) => s.command),
     ['!trap', '!done'],
   );
   t.equal(sim.counters.loginsFailed, 2);
@@ -41,16 +37,16 @@ t.test('wrong credentials get trap then done with the same tag in one write', as
 
 t.test('failedLoginCloses closes the connection after the refusal', async (t) => {
   const sim = await simulator(t, { failedLoginCloses: true });
-  const c = await client(t, sim);
+  const c = await client(t, sim.port);
   c.send(['/login', '=name=admin', '=password=nope']);
   t.same((await c.untilDone()).length, 2);
   await c.closed;
   t.ok(c.isClosed);
-  const d = await client(t, sim);
+  const d = await client(t, sim.port);
   d.send(['/login', '=name=admin', '=password=']);
   await d.next();
   d.send(['/login', '=name=admin', '=password=nope']);
-  t.equal((await d.untilDone())[0]?.[0], '!trap');
+  t.equal((await d.untilDone())[0]?.command, '!trap');
   d.send(['/system/identity/print']);
   t.equal(
     (await d.untilDone()).length,
@@ -65,12 +61,12 @@ t.test(
     const sim = await simulator(t);
     const challenges: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const c = await client(t, sim);
+      const c = await client(t, sim.port);
       c.send(['/login', '.tag=1']);
       const reply = await c.next();
-      t.equal(reply.words[0], '!done');
-      t.equal(reply.words[2], '.tag=1');
-      const match = /^=ret=([0-9a-f]{32})$/.exec(reply.words[1] as string);
+      t.equal(reply.command, '!done');
+      t.equal(reply.tagString, '1');
+      const match = /^=ret=([0-9a-f]{32})$/.exec(reply.wordString(1));
       t.ok(match, 'ret is 32 lowercase hex digits');
       challenges.push(match?.[1] as string);
       t.ok(await c.isSilent(20), 'nothing follows the challenge');
@@ -84,20 +80,20 @@ for (const version of ['6.42', '6.43', '6.45']) {
     `on ${version} a correct challenge response logs in and a wrong one is refused`,
     async (t) => {
       const sim = await simulator(t, { version, password: 'pw' });
-      const c = await client(t, sim);
+      const c = await client(t, sim.port);
       c.send(['/login']);
-      const challenge = Buffer.from(((await c.next()).words[1] as string).slice(5), 'hex');
+      const challenge = Buffer.from((await c.next()).attributeString('ret') as string, 'hex');
       c.send(['/login', '=name=admin', '=response=00deadbeefdeadbeefdeadbeefdeadbeef']);
       const refused = await c.untilDone();
-      t.equal(refused[0]?.[0], '!trap');
+      t.equal(refused[0]?.command, '!trap');
       t.equal(
-        refused[0]?.[1],
+        refused[0]?.wordString(1),
         version === '6.42'
           ? '=message=cannot log in'
           : '=message=invalid user name or password (6)',
       );
       c.send(['/login', '=name=admin', `=response=${computeResponse('pw', challenge)}`, '.tag=a']);
-      t.same((await c.next()).words, ['!done', '.tag=a']);
+      t.equal(String(await c.next()), '!done .tag=a');
     },
   );
 }
@@ -109,39 +105,36 @@ t.test('the legacy vector of the manual is accepted for an empty password', asyn
     '00e134102a9d330dd7b1849fedfea3cb57',
   );
   const sim = await simulator(t, { version: '6.42' });
-  const c = await client(t, sim);
+  const c = await client(t, sim.port);
   c.send(['/login']);
-  const challenge = Buffer.from(((await c.next()).words[1] as string).slice(5), 'hex');
+  const challenge = Buffer.from((await c.next()).attributeString('ret') as string, 'hex');
   c.send(['/login', '=name=admin', `=response=${computeResponse('', challenge)}`]);
-  t.same((await c.next()).words, ['!done']);
+  t.equal(String(await c.next()), '!done');
 });
 
 t.test(
   '6.42 answers a plain login with a challenge because it ignores the extra words',
   async (t) => {
     const sim = await simulator(t, { version: '6.42', password: 'pw' });
-    const c = await client(t, sim);
+    const c = await client(t, sim.port);
     c.send(['/login', '=name=admin', '=password=pw']);
     const reply = await c.next();
-    t.equal(reply.words[0], '!done');
-    t.match(reply.words[1], /^=ret=[0-9a-f]{32}$/);
+    t.equal(reply.command, '!done');
+    t.match(reply.attributeString('ret'), /^[0-9a-f]{32}$/);
     t.equal(sim.counters.loginsOk, 0);
   },
 );
 
 t.test('6.42 refuses a response when no challenge was issued', async (t) => {
   const sim = await simulator(t, { version: '6.42' });
-  const c = await client(t, sim);
+  const c = await client(t, sim.port);
   c.send(['/login', '=name=admin', `=response=${computeResponse('', Buffer.alloc(16))}`]);
-  t.same(
-    (await c.untilDone()).map((w) => w[1]),
-    ['=message=cannot log in', undefined],
-  );
+  t.same(text(await c.untilDone()), ['!trap =message=cannot log in', '!done']);
 });
 
 t.test('node-routeros logs in to 6.42 through its MD5 fallback', async (t) => {
   const sim = await simulator(t, { version: '6.42', password: 'pw' });
-  const api = await connectApi(sim.port, 'pw');
+  const api = await connectApi(sim.port, { password: 'pw' });
   t.teardown(() => api.close());
   t.same(await api.write('/system/identity/print'), [{ name: 'MikroTik' }]);
 });
@@ -150,12 +143,12 @@ t.test(
   '6.43-6.45.0 also accept a plain login, and a response with a wrong password word',
   async (t) => {
     const sim = await simulator(t, { version: '6.44', password: 'pw' });
-    const c = await client(t, sim);
+    const c = await client(t, sim.port);
     c.send(['/login', '=name=admin', '=password=pw']);
-    t.same((await c.next()).words, ['!done']);
-    const d = await client(t, sim);
+    t.equal(String(await c.next()), '!done');
+    const d = await client(t, sim.port);
     d.send(['/login']);
-    const challenge = Buffer.from(((await d.next()).words[1] as string).slice(5), 'hex');
+    const challenge = Buffer.from((await d.next()).attributeString('ret') as string, 'hex');
     // PEAR2 develop's fallback: empty password word plus a valid response (§3.3).
     d.send([
       '/login',
@@ -163,86 +156,86 @@ t.test(
       '=password=',
       `=response=${computeResponse('pw', challenge)}`,
     ]);
-    t.same((await d.next()).words, ['!done']);
-    const f = await client(t, sim);
+    t.equal(String(await d.next()), '!done');
+    const f = await client(t, sim.port);
     f.send(['/login', '=name=admin']);
     t.equal(
-      (await f.untilDone())[0]?.[0],
+      (await f.untilDone())[0]?.command,
       '!trap',
       'no password word means an empty password, which is wrong here',
     );
-    const e = await client(t, sim);
+    const e = await client(t, sim.port);
     e.send(['/login', '=name=admin', '=response=00ff']);
-    t.equal((await e.untilDone())[0]?.[0], '!trap', 'a response without a challenge is refused');
+    t.equal(
+      (await e.untilDone())[0]?.command,
+      '!trap',
+      'a response without a challenge is refused',
+    );
   },
 );
 
 t.test('6.45.1+ still sends a challenge but refuses every response', async (t) => {
   for (const version of ['6.45.1', '6.47', '7.19']) {
     const sim = await simulator(t, { version, password: 'pw' });
-    const c = await client(t, sim);
+    const c = await client(t, sim.port);
     c.send(['/login']);
     const first = await c.next();
-    t.match(first.words[1], /^=ret=[0-9a-f]{32}$/);
-    const challenge = Buffer.from((first.words[1] as string).slice(5), 'hex');
+    t.match(first.attributeString('ret'), /^[0-9a-f]{32}$/);
+    const challenge = Buffer.from(first.attributeString('ret') as string, 'hex');
     c.send(['/login', '=name=admin', `=response=${computeResponse('pw', challenge)}`]);
     t.same(
-      (await c.untilDone())[0],
-      ['!trap', '=message=invalid user name or password (6)'],
+      text(await c.untilDone()),
+      ['!trap =message=invalid user name or password (6)', '!done'],
       version,
     );
     c.send(['/login', '=name=admin', '=password=pw', `=response=00ff`]);
-    t.same(
-      (await c.next()).words,
-      ['!done'],
-      `${version}: the password decides when both are sent`,
-    );
+    t.equal(String(await c.next()), '!done', `${version}: the password decides when both are sent`);
   }
 });
 
 t.test('a plain login without a password word means an empty password', async (t) => {
   const sim = await simulator(t);
-  const c = await client(t, sim);
+  const c = await client(t, sim.port);
   c.send(['/login', '=name=admin']);
-  t.same((await c.next()).words, ['!done']);
+  t.equal(String(await c.next()), '!done');
 });
 
 t.test('commands before login get the not-logged-in trap and done', async (t) => {
   const sim = await simulator(t);
-  const c = await client(t, sim);
+  const c = await client(t, sim.port);
   c.send(['/interface/print', '.tag=3']);
   const trap = await c.next();
   const done = await c.next();
-  t.same(trap.words, ['!trap', '=message=not logged in', '.tag=3']);
-  t.same(done.words, ['!done', '.tag=3']);
-  t.equal(trap.chunk, done.chunk);
+  t.equal(String(trap), '!trap =message=not logged in .tag=3');
+  t.equal(String(done), '!done .tag=3');
+  t.equal(c.chunkOf(trap), c.chunkOf(done));
 });
 
 t.test('the not-logged-in text is configurable', async (t) => {
   const sim = await simulator(t, { notLoggedInMessage: 'login first' });
-  const c = await client(t, sim);
+  const c = await client(t, sim.port);
   c.send(['/cancel']);
-  t.same((await c.next()).words, ['!trap', '=message=login first']);
+  t.equal(String(await c.next()), '!trap =message=login first');
 });
 
 t.test('past preLoginMaxSentences the connection gets !fatal and is closed', async (t) => {
   const sim = await simulator(t, { preLoginMaxSentences: 3 });
-  const c = await client(t, sim);
+  const c = await client(t, sim.port);
   for (let i = 0; i < 3; i++) {
     c.send(['/ip/address/print']);
     t.equal((await c.untilDone()).length, 2);
   }
   c.send(['/ip/address/print']);
-  t.same((await c.next()).words, ['!fatal', 'too many commands before login']);
+  t.equal(String(await c.next()), '!fatal too many commands before login');
   await c.closed;
   t.ok(c.isClosed);
 });
 
 t.test('/quit before login ends the session with !fatal', async (t) => {
   const sim = await simulator(t);
-  const c = await client(t, sim);
+  const c = await client(t, sim.port);
   c.send(['/quit', '.tag=9']);
-  t.same((await c.next()).words, ['!fatal', 'session terminated on request']);
+  t.equal(String(await c.next()), '!fatal session terminated on request');
   await c.closed;
 });
 
@@ -250,12 +243,11 @@ t.test(
   'a login after a successful login is checked again and the session stays logged in',
   async (t) => {
     const sim = await simulator(t, { password: 'pw' });
-    const c = await RawClient.login(sim.port, 'admin', 'pw');
-    t.teardown(() => c.close());
+    const c = await client(t, sim.port, { user: 'admin', password: 'pw' });
     c.send(['/login', '=name=admin', '=password=bad']);
-    t.equal((await c.untilDone())[0]?.[0], '!trap');
+    t.equal((await c.untilDone())[0]?.command, '!trap');
     c.send(['/system/identity/print']);
-    t.same(await c.untilDone(), [['!re', '=name=MikroTik'], ['!done']]);
+    t.same(text(await c.untilDone()), ['!re =name=MikroTik', '!done']);
   },
 );
 

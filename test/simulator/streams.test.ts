@@ -1,5 +1,8 @@
 import t from 'tap';
-import { attrsOf, openRaw, startTestSimulator, tagOf } from '../fixtures/sim-client.js';
+import type { Sentence } from '../../src/protocol/index.js';
+import { eventually } from '../fixtures/eventually.js';
+import { openRaw, text } from '../fixtures/raw-client.js';
+import { startTestSimulator } from '../fixtures/stack.js';
 
 const FAST = { streamIntervalMs: 5 };
 
@@ -7,21 +10,18 @@ t.test(
   '/cancel =tag=X on a listen writes trap(X) interrupted, done(cancel), done(X) in one write',
   async (t) => {
     const sim = await startTestSimulator(t, FAST);
-    const c = await openRaw(t, sim, true);
+    const c = await openRaw(t, sim.port, { user: 'admin' });
     c.send(['/ip/hotspot/user/listen', '.tag=X']);
     t.ok(await c.isSilent(20), 'listen is quiet while nothing changes');
     t.equal(sim.activeStreams(), 1);
     c.send(['/cancel', '=tag=X', '.tag=C']);
-    const replies = [await c.next(), await c.next(), await c.next()];
-    t.same(
-      replies.map((r) => r.words),
-      [
-        ['!trap', '=category=2', '=message=interrupted', '.tag=X'],
-        ['!done', '.tag=C'],
-        ['!done', '.tag=X'],
-      ],
-    );
-    t.equal(new Set(replies.map((r) => r.chunk)).size, 1);
+    const replies = await c.read(3);
+    t.same(text(replies), [
+      '!trap =category=2 =message=interrupted .tag=X',
+      '!done .tag=C',
+      '!done .tag=X',
+    ]);
+    t.equal(new Set(replies.map((r) => c.chunkOf(r))).size, 1);
     t.equal(sim.activeStreams(), 0);
     t.equal(sim.counters.cancels, 1);
     t.ok(await c.isSilent(20), 'nothing follows the final !done');
@@ -30,35 +30,35 @@ t.test(
 
 t.test('listen reports additions, changes and removals with .dead=yes', async (t) => {
   const sim = await startTestSimulator(t, FAST);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/hotspot/user/listen', '.tag=L', '=.proplist=name,comment']);
-  await c.isSilent(5);
+  await eventually(() => sim.activeStreams() === 1, 'the listen to run');
   const menu = sim.data.require('/ip/hotspot/user');
   const id = menu.add({ name: 'new', comment: 'a' });
-  t.same((await c.next()).words, ['!re', '=name=new', '=comment=a', '.tag=L']);
+  t.equal(String(await c.next()), '!re =name=new =comment=a .tag=L');
   menu.set([id], { comment: 'b' });
-  t.same((await c.next()).words, ['!re', '=name=new', '=comment=b', '.tag=L']);
+  t.equal(String(await c.next()), '!re =name=new =comment=b .tag=L');
   menu.remove([id]);
-  t.same((await c.next()).words, ['!re', `=.id=${id}`, '=.dead=yes', '.tag=L']);
+  t.equal(String(await c.next()), `!re =.id=${id} =.dead=yes .tag=L`);
   c.send(['/ip/hotspot/user/listen', '=colour=red']);
-  t.same((await c.untilDone())[0], ['!trap', '=message=unknown parameter colour']);
+  t.equal(String((await c.untilDone())[0]), '!trap =message=unknown parameter colour');
 });
 
 t.test('listen with a query reports only matching changes', async (t) => {
   const sim = await startTestSimulator(t, FAST);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ppp/secret/listen', '?profile=gold', '=.proplist=name']);
-  await c.isSilent(5);
+  await eventually(() => sim.activeStreams() === 1, 'the listen to run');
   const menu = sim.data.require('/ppp/secret');
   menu.add({ name: 'silver-user', profile: 'silver' });
   menu.add({ name: 'gold-user', profile: 'gold' });
-  t.same((await c.next()).words, ['!re', '=name=gold-user']);
+  t.equal(String(await c.next()), '!re =name=gold-user');
   t.ok(await c.isSilent(10));
 });
 
 t.test('print =follow= sends current rows then changes; =follow-only= only changes', async (t) => {
   const sim = await startTestSimulator(t, FAST);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send([
     '/ip/firewall/address-list/print',
     '=follow=',
@@ -66,33 +66,34 @@ t.test('print =follow= sends current rows then changes; =follow-only= only chang
     '=.proplist=address',
     '.tag=f',
   ]);
-  t.same((await c.next()).words, ['!re', '=address=203.0.113.4', '.tag=f']);
-  t.same((await c.next()).words, ['!re', '=address=203.0.113.5', '.tag=f']);
+  t.equal(String(await c.next()), '!re =address=203.0.113.4 .tag=f');
+  t.equal(String(await c.next()), '!re =address=203.0.113.5 .tag=f');
   c.send(['/ip/firewall/address-list/print', '=follow-only=', '=.proplist=address', '.tag=o']);
   t.ok(await c.isSilent(10));
   t.equal(sim.activeStreams(), 2);
   sim.data.require('/ip/firewall/address-list').add({ list: 'allowed', address: '198.51.100.1' });
-  const got = [(await c.next()).words, (await c.next()).words].sort((a, b) =>
-    (tagOf(a) as string).localeCompare(tagOf(b) as string),
-  );
-  t.same(got, [
-    ['!re', '=address=198.51.100.1', '.tag=f'],
-    ['!re', '=address=198.51.100.1', '.tag=o'],
+  t.same(text(await c.read(2)).sort(), [
+    '!re =address=198.51.100.1 .tag=f',
+    '!re =address=198.51.100.1 .tag=o',
   ]);
   c.send(['/cancel']);
   const replies = await c.untilDone();
-  t.same(replies.filter((w) => w[0] === '!trap').length, 2, 'a bare /cancel cancels every command');
-  t.same((await c.untilDone('f')).at(-1), ['!done', '.tag=f']);
-  t.same((await c.untilDone('o')).at(-1), ['!done', '.tag=o']);
+  t.same(
+    replies.filter((s) => s.command === '!trap').length,
+    2,
+    'a bare /cancel cancels every command',
+  );
+  t.equal(String((await c.untilDone('f')).at(-1)), '!done .tag=f');
+  t.equal(String((await c.untilDone('o')).at(-1)), '!done .tag=o');
   t.equal(sim.activeStreams(), 0);
 });
 
 t.test('print =interval= reprints every interval until cancelled', async (t) => {
   const sim = await startTestSimulator(t, FAST);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/address/print', '=interval=1', '=.proplist=address', '.tag=i']);
   const seen: string[] = [];
-  for (let i = 0; i < 6; i++) seen.push(attrsOf((await c.next()).words).address as string);
+  for (const row of await c.read(6)) seen.push(row.attributeString('address') as string);
   t.same(seen, [
     '192.168.88.1/24',
     '10.5.50.1/24',
@@ -103,26 +104,24 @@ t.test('print =interval= reprints every interval until cancelled', async (t) => 
   ]);
   c.send(['/cancel', '=tag=i']);
   const rest = await c.untilDone('i');
-  t.ok(rest.some((w) => w[0] === '!trap' && w.includes('=message=interrupted')));
+  t.ok(rest.some((s) => s.command === '!trap' && s.attributeString('message') === 'interrupted'));
   c.send(['/ip/address/print', '=interval=soon']);
-  t.same((await c.untilDone())[0], [
-    '!trap',
-    '=category=1',
-    '=message=input does not match any value of interval',
-  ]);
+  t.equal(
+    String((await c.untilDone())[0]),
+    '!trap =category=1 =message=input does not match any value of interval',
+  );
 });
 
 t.test('monitor-traffic streams one row per interface per interval until cancelled', async (t) => {
   const sim = await startTestSimulator(t, FAST);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/interface/monitor-traffic', '=interface=ether1,ether2', '.tag=m']);
   const names: string[] = [];
-  for (let i = 0; i < 6; i++) {
-    const { words } = await c.next();
-    t.equal(words[0], '!re');
-    t.equal(tagOf(words), 'm');
-    t.match(attrsOf(words)['rx-bits-per-second'], /^\d+$/);
-    names.push(attrsOf(words).name as string);
+  for (const row of await c.read(6)) {
+    t.equal(row.command, '!re');
+    t.equal(row.tagString, 'm');
+    t.match(row.attributeString('rx-bits-per-second'), /^\d+$/);
+    names.push(row.attributeString('name') as string);
   }
   t.same(names, ['ether1', 'ether2', 'ether1', 'ether2', 'ether1', 'ether2']);
   t.equal(sim.activeStreams(), 1);
@@ -133,19 +132,19 @@ t.test('monitor-traffic streams one row per interface per interval until cancell
 
 t.test('monitor-traffic =once= gives one round then !done', async (t) => {
   const sim = await startTestSimulator(t, FAST);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/interface/monitor-traffic', '=interface=ether1', '=once=']);
   const replies = await c.untilDone();
   t.same(
-    replies.map((w) => w[0]),
+    replies.map((s) => s.command),
     ['!re', '!done'],
   );
-  t.equal(attrsOf(replies[0] as string[]).name, 'ether1');
+  t.equal(replies[0]?.attributeString('name'), 'ether1');
 });
 
 t.test('streaming tools refuse bad arguments with traps', async (t) => {
   const sim = await startTestSimulator(t, FAST);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   const cases: [string[], string][] = [
     [
       ['/interface/monitor-traffic', '=interface=ether99'],
@@ -171,62 +170,59 @@ t.test('streaming tools refuse bad arguments with traps', async (t) => {
   for (const [words, message] of cases) {
     c.send(words);
     const [trap] = await c.untilDone();
-    t.equal(trap?.at(-1), message, words.join(' '));
+    t.equal(trap?.wordString(trap.wordCount - 1), message, words.join(' '));
   }
   t.equal(sim.activeStreams(), 0);
 });
 
 t.test('ping =count=3 gives three rows then !done', async (t) => {
   const sim = await startTestSimulator(t, FAST);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ping', '=address=192.0.2.1', '=count=3', '=size=100', '.tag=p']);
   const replies = await c.untilDone('p');
   t.same(
-    replies.map((w) => w[0]),
+    replies.map((s) => s.command),
     ['!re', '!re', '!re', '!done'],
   );
   t.same(
-    replies.slice(0, 3).map((w) => attrsOf(w).seq),
+    replies.slice(0, 3).map((s) => s.attributeString('seq')),
     ['0', '1', '2'],
   );
-  t.same(attrsOf(replies[2] as string[]), {
-    ...attrsOf(replies[2] as string[]),
-    host: '192.0.2.1',
-    size: '100',
-    sent: '3',
-    received: '3',
-    'packet-loss': '0',
-  });
+  const last = replies[2] as Sentence;
+  t.same(
+    ['host', 'size', 'sent', 'received', 'packet-loss'].map((name) => last.attributeString(name)),
+    ['192.0.2.1', '100', '3', '3', '0'],
+  );
   t.equal(sim.activeStreams(), 0);
 });
 
 t.test('ping without a count streams until cancelled and then counts as stopped', async (t) => {
   const sim = await startTestSimulator(t, FAST);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/tool/ping', '=address=192.0.2.1', '=interval=2', '.tag=p']);
-  for (let i = 0; i < 3; i++) t.equal((await c.next()).words[0], '!re');
+  for (let i = 0; i < 3; i++) t.equal((await c.next()).command, '!re');
   t.equal(sim.activeStreams(), 1);
   c.send(['/cancel', '=tag=p', '.tag=c']);
   const replies = await c.untilDone('p');
-  t.same(replies.slice(-3), [
-    ['!trap', '=category=2', '=message=interrupted', '.tag=p'],
-    ['!done', '.tag=c'],
-    ['!done', '.tag=p'],
+  t.same(text(replies.slice(-3)), [
+    '!trap =category=2 =message=interrupted .tag=p',
+    '!done .tag=c',
+    '!done .tag=p',
   ]);
   t.equal(sim.activeStreams(), 0);
 });
 
 t.test('torch rows carry .section, and =duration= ends it', async (t) => {
   const sim = await startTestSimulator(t, FAST);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/tool/torch', '=interface=ether1', '=duration=2', '=src-address=0.0.0.0/0']);
   const replies = await c.untilDone();
-  t.equal(replies.at(-1)?.[0], '!done');
-  const sections = replies.slice(0, -1).map((w) => attrsOf(w)['.section']);
+  t.equal(replies.at(-1)?.command, '!done');
+  const sections = replies.slice(0, -1).map((s) => s.attributeString('.section'));
   t.same(sections, ['0', '0', '0', '1', '1', '1']);
   c.send(['/tool/torch', '=interface=ether1', '.tag=t']);
   const first = await c.next();
-  t.equal(attrsOf(first.words)['.section'], '0');
+  t.equal(first.attributeString('.section'), '0');
   t.equal(sim.activeStreams(), 1);
   c.send(['/cancel', '=tag=t']);
   await c.untilDone('t');
@@ -235,33 +231,28 @@ t.test('torch rows carry .section, and =duration= ends it', async (t) => {
 
 t.test('/cancel of an unknown tag is answered with !done, or a trap when configured', async (t) => {
   const sim = await startTestSimulator(t);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/cancel', '=tag=nothing', '.tag=c']);
-  t.same(await c.untilDone('c'), [['!done', '.tag=c']]);
+  t.same(text(await c.untilDone('c')), ['!done .tag=c']);
   c.send(['/cancel']);
-  t.same(await c.untilDone(), [['!done']], 'a bare cancel with nothing running is just !done');
+  t.same(text(await c.untilDone()), ['!done'], 'a bare cancel with nothing running is just !done');
   const strict = await startTestSimulator(t, { cancelUnknownTagReply: 'trap' });
-  const d = await openRaw(t, strict, true);
+  const d = await openRaw(t, strict.port, { user: 'admin' });
   d.send(['/cancel', '=tag=nothing']);
-  t.same(await d.untilDone(), [['!trap', '=category=0', '=message=no such command'], ['!done']]);
+  t.same(text(await d.untilDone()), ['!trap =category=0 =message=no such command', '!done']);
 });
 
 t.test('a client that disconnects leaves no stream running', async (t) => {
   const sim = await startTestSimulator(t, FAST);
-  const c = await openRaw(t, sim, true);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/hotspot/user/listen']);
   c.send(['/ping', '=address=192.0.2.1']);
   c.send(['/tool/torch', '=interface=ether2']);
   c.send(['/ip/address/print', '=interval=1']);
   c.send(['/interface/monitor-traffic', '=interface=ether1']);
   c.send(['/ip/address/print', '=follow-only=']);
-  for (let i = 0; i < 200 && sim.activeStreams() < 6; i++)
-    await new Promise((r) => setTimeout(r, 5));
-  t.equal(sim.activeStreams(), 6);
-  c.close();
-  await c.closed;
-  for (let i = 0; i < 200 && sim.activeStreams() > 0; i++)
-    await new Promise((r) => setTimeout(r, 5));
-  t.equal(sim.activeStreams(), 0);
+  await eventually(() => sim.activeStreams() === 6, 'six streams to run');
+  await c.close();
+  await eventually(() => sim.activeStreams() === 0, 'every stream to stop');
   t.equal(sim.counters.cancels, 0, 'no /cancel was needed');
 });

@@ -4,7 +4,8 @@ import { Database, TrapError } from '../../src/simulator/database.js';
 import { Prng } from '../../src/simulator/prng.js';
 import { formatUptime } from '../../src/simulator/seed.js';
 import { LoginMode, parseVersion, versionProfile } from '../../src/simulator/version.js';
-import { openRaw, startTestSimulator } from '../fixtures/sim-client.js';
+import { openRaw } from '../fixtures/raw-client.js';
+import { startTestSimulator } from '../fixtures/stack.js';
 
 t.test('version profiles follow the login and !empty history', async (t) => {
   t.match(versionProfile('6.42'), {
@@ -104,28 +105,28 @@ t.test(
     const menu = sim.data.require('/ip/hotspot/user');
     const big = 'x'.repeat(64 * 1024);
     for (let i = 0; i < 200; i++) menu.add({ name: `big${i}`, comment: big });
-    const c = await openRaw(t, sim, true);
+    const c = await openRaw(t, sim.port, { user: 'admin' });
     c.socket.pause();
     c.send(['/ip/hotspot/user/print', '.tag=b']);
     await new Promise((r) => setTimeout(r, 40));
     c.socket.resume();
-    const replies = await c.untilDone('b', 10_000);
+    const replies = await c.untilDone('b');
     t.equal(replies.length, 201);
-    const d = await openRaw(t, sim, true);
+    const d = await openRaw(t, sim.port, { user: 'admin' });
     d.socket.pause();
     d.send(['/ip/hotspot/user/print', '.tag=b']);
     await new Promise((r) => setTimeout(r, 40));
     d.close();
     await d.closed;
-    const e = await openRaw(t, sim, true);
+    const e = await openRaw(t, sim.port, { user: 'admin' });
     e.socket.pause();
     e.send(['/ip/hotspot/user/print', '.tag=b']);
     await new Promise((r) => setTimeout(r, 40));
     e.socket.resume();
     e.send(['/cancel', '=tag=b']);
-    const rest = await e.untilDone('b', 10_000);
+    const rest = await e.untilDone('b');
     t.ok(
-      rest.some((w) => w[0] === '!trap'),
+      rest.some((s) => s.command === '!trap'),
       'the cancel interrupted the waiting print',
     );
   },

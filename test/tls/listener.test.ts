@@ -1,27 +1,14 @@
 import net from 'node:net';
 import t from 'tap';
 import { eventually } from '../fixtures/eventually.js';
-import { RawClient } from '../fixtures/raw-client.js';
+import { openRaw, RawClient, text } from '../fixtures/raw-client.js';
 import { startStack } from '../fixtures/stack.js';
-import {
-  ADH_ONLY,
-  TEST_PEM,
-  TEST_PEM_FILES,
-  TlsRawClient,
-  sendPlain,
-} from '../fixtures/tls-client.js';
+import { ADH_ONLY, TEST_PEM, TEST_PEM_FILES, sendPlain } from '../fixtures/tls-peers.js';
 import { encodeSentence } from '../../src/protocol/index.js';
 
 type Row = Record<string, string>;
 
 const WITH_CERT = { certFile: 'cert.pem', keyFile: 'key.pem' };
-
-/** Lines rosgate logged, parsed. */
-const logLines = (text: string): Record<string, unknown>[] =>
-  text
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 t.test(
   'node-routeros with verification off logs in and works through the TLS listener',
@@ -61,22 +48,25 @@ t.test(
   'a client pinned to anonymous DH works against a listener without certificate',
   async (t) => {
     const stack = await startStack(t, { tls: {} });
-    const c = await TlsRawClient.connect(stack.tlsPort as number, ADH_ONLY);
+    const c = await RawClient.connect(stack.tlsPort as number, { tls: ADH_ONLY });
     t.teardown(() => c.close());
     t.same(c.socket.getCipher().name, 'ADH-AES256-GCM-SHA384');
     t.equal(c.socket.getProtocol(), 'TLSv1.2');
     t.equal(c.socket.getPeerCertificate().subject, undefined, 'no certificate was sent');
-    t.same(await c.call(['/login', '=name=admin', '=password=secret']), ['!done']);
-    const reply = await c.call(['/system/identity/print', '.tag=i'], 2);
+    t.same(text(await c.login('admin', 'secret')), ['!done']);
+    const reply = text(await c.call(['/system/identity/print', '.tag=i']));
     t.match(reply, [/^!re =name=.* \.tag=i$/, '!done .tag=i']);
+    t.equal(reply.length, 2);
   },
 );
 
 t.test('a TLS 1.3 client settles on TLS 1.2 with a listener that has no certificate', async (t) => {
   const stack = await startStack(t, { tls: {} });
-  const c = await TlsRawClient.connect(stack.tlsPort as number, {
-    ciphers: 'TLS_AES_256_GCM_SHA384:ADH-AES128-GCM-SHA256:@SECLEVEL=0',
-    rejectUnauthorized: false,
+  const c = await RawClient.connect(stack.tlsPort as number, {
+    tls: {
+      ciphers: 'TLS_AES_256_GCM_SHA384:ADH-AES128-GCM-SHA256:@SECLEVEL=0',
+      rejectUnauthorized: false,
+    },
   });
   t.teardown(() => c.close());
   t.equal(c.socket.getProtocol(), 'TLSv1.2');
@@ -90,10 +80,10 @@ t.test(
       tls: { ...WITH_CERT, allowAnonymous: true },
       files: TEST_PEM_FILES,
     });
-    const adh = await TlsRawClient.connect(stack.tlsPort as number, ADH_ONLY);
+    const adh = await RawClient.connect(stack.tlsPort as number, { tls: ADH_ONLY });
     t.teardown(() => adh.close());
     t.equal(adh.socket.getCipher().name, 'ADH-AES256-GCM-SHA384');
-    t.same(await adh.call(['/login', '=name=admin', '=password=secret']), ['!done']);
+    t.same(text(await adh.login('admin', 'secret')), ['!done']);
 
     const api = await stack.client({ tls: { rejectUnauthorized: false } });
     t.equal(((await api.write('/system/identity/print')) as Row[]).length, 1);
@@ -104,8 +94,11 @@ t.test(
   'an ADH-only client is refused by a certificate listener that does not allow it',
   async (t) => {
     const stack = await startStack(t, { tls: WITH_CERT, files: TEST_PEM_FILES });
-    await t.rejects(TlsRawClient.connect(stack.tlsPort as number, ADH_ONLY));
-    t.ok(await eventually(() => stack.router.stats.tlsHandshakeErrors === 1), 'counted');
+    await t.rejects(RawClient.connect(stack.tlsPort as number, { tls: ADH_ONLY }));
+    await eventually(
+      () => stack.router.stats.tlsHandshakeErrors === 1,
+      'the failed handshake to be counted',
+    );
     t.equal(stack.router.listener.sessions.size, 0, 'no session was opened');
   },
 );
@@ -120,16 +113,16 @@ t.test('plaintext and garbage on the TLS port cost only that connection', async 
   await sendPlain(tlsPort, Buffer.from(`160301000aff${'ff'.repeat(9)}`, 'hex'));
   await sendPlain(tlsPort, Buffer.alloc(64, 0xa5));
   await sendPlain(tlsPort, Buffer.from('GET / HTTP/1.1\r\n\r\n'));
-  t.ok(await eventually(() => stack.router.stats.tlsHandshakeErrors === 4), 'each one counted');
-  const failures = logLines(stack.logText()).filter(
-    (l) => l['msg'] === 'TLS handshake with a client failed',
+  await eventually(
+    () => stack.router.stats.tlsHandshakeErrors === 4,
+    'each failed handshake to be counted',
   );
+  const failures = stack.logs.filter((l) => l['msg'] === 'TLS handshake with a client failed');
   t.equal(failures.length, 4, 'each one logged');
   t.match(failures[0], { level: 40, address: '127.0.0.1', err: String });
 
-  const plain = await RawClient.connect(stack.port);
-  t.teardown(() => plain.close());
-  t.same(await plain.login('admin', 'secret'), ['!done'], 'the plain port still works');
+  const plain = await openRaw(t, stack.port);
+  t.same(text(await plain.login('admin', 'secret')), ['!done'], 'the plain port still works');
   const api = await stack.client({ tls: { rejectUnauthorized: false } });
   t.equal(
     ((await api.write('/system/identity/print')) as Row[]).length,
@@ -143,21 +136,17 @@ t.test('TLS and plain clients from one address share its connection cap', async 
     tls: {},
     config: { limits: { maxClientsPerAddress: 1 } },
   });
-  const plain = await RawClient.connect(stack.port);
-  t.teardown(() => plain.close());
-  t.same(await plain.login('admin', 'secret'), ['!done']);
+  const plain = await openRaw(t, stack.port);
+  t.same(text(await plain.login('admin', 'secret')), ['!done']);
 
-  const refused = await TlsRawClient.connect(stack.tlsPort as number, ADH_ONLY);
-  t.teardown(() => refused.close());
-  t.same(await refused.waitFor(1), ['!fatal too many connections']);
+  const refused = await openRaw(t, stack.tlsPort as number, { tls: ADH_ONLY });
+  t.equal(String(await refused.next()), '!fatal too many connections');
   t.equal(stack.router.stats.clientsRefused, 1);
 });
 
 t.test('the TLS port is logged at start and closed at stop', async (t) => {
   const stack = await startStack(t, { tls: {} });
-  const started = logLines(stack.logText()).find(
-    (l) => l['msg'] === 'listening for RouterOS API clients',
-  );
+  const started = stack.logs.find((l) => l['msg'] === 'listening for RouterOS API clients');
   t.match(started, { port: stack.port, tlsPort: stack.tlsPort, upstreamTls: 'off' });
 
   await stack.app.stop(0);
@@ -183,7 +172,10 @@ t.test('a stop does not wait for a TLS client that never finishes its handshake'
     },
   });
   t.equal(((await api.write('/system/identity/print')) as Row[]).length, 1);
-  await eventually(() => stack.router.listener.sessions.size === 1);
+  await eventually(
+    () => stack.router.listener.sessions.size === 1,
+    'the node-routeros client to have a session',
+  );
 
   await stack.app.stop(0);
   await closed;

@@ -6,8 +6,8 @@ import { validateConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/logger.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { eventually } from '../fixtures/eventually.js';
-import { RawClient } from '../fixtures/raw-client.js';
-import { TEST_PEM, TEST_PEM_FILES, startTlsTerminator } from '../fixtures/tls-client.js';
+import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
+import { TEST_PEM, TEST_PEM_FILES, startTlsTerminator } from '../fixtures/tls-peers.js';
 
 /** The parts of tap's Test the helper needs. */
 interface TeardownHost {
@@ -53,10 +53,10 @@ async function startBehindTls(
     {},
     TEST_PEM_FILES,
   );
-  let text = '';
+  let logged = '';
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      text += chunk.toString();
+      logged += chunk.toString();
       done();
     },
   });
@@ -68,20 +68,16 @@ async function startBehindTls(
     await sim.close();
   });
   const runtime = app.routers[0] as RouterRuntime;
-  const client = async (): Promise<RawClient> => {
-    const c = await RawClient.connect(runtime.port);
-    t.teardown(() => c.close());
-    return c;
-  };
-  return { sim, terminator, runtime, client, logText: () => text };
+  const client = (): Promise<RawClient> => openRaw(t, runtime.port);
+  return { sim, terminator, runtime, client, logText: () => logged };
 }
 
 t.test('upstreamTls insecure reaches a router with a self-signed certificate', async (t) => {
   const s = await startBehindTls(t, CERT_SERVICE, { upstreamTls: 'insecure' });
   const c = await s.client();
-  t.same(await c.login('admin', 'secret'), ['!done'], 'the login is checked over TLS');
-  const reply = await c.call(['/system/identity/print'], 2);
-  t.equal(reply[1], '!done');
+  t.same(text(await c.login('admin', 'secret')), ['!done'], 'the login is checked over TLS');
+  const reply = await c.call(['/system/identity/print']);
+  t.equal(String(reply.at(-1)), '!done');
   t.ok(s.terminator.ciphers.length > 0, 'every session went through the TLS front');
   t.equal(s.terminator.ciphers.length, s.sim.counters.connectionsAccepted);
   t.notOk(
@@ -98,8 +94,8 @@ t.test(
       upstreamCaFile: 'cert.pem',
     });
     const c = await s.client();
-    t.same(await c.login('admin', 'secret'), ['!done']);
-    t.ok(await eventually(() => s.runtime.pool.stats.ready === 1), 'the pool opened its session');
+    t.same(text(await c.login('admin', 'secret')), ['!done']);
+    await eventually(() => s.runtime.pool.stats.ready === 1, 'the pool to open its session');
     t.equal(s.runtime.pool.stats.failedConnects, 0);
   },
 );
@@ -111,7 +107,7 @@ t.test('upstreamTls verify refuses a router signed by another CA, and says why',
     { upstreamTls: 'verify', upstreamCaFile: 'other-cert.pem', pool: { acquireTimeoutMs: 50 } },
     { users: [{ name: 'billing', password: 'pw' }] },
   );
-  t.ok(await eventually(() => s.runtime.pool.lastError !== undefined), 'the pool failed');
+  await eventually(() => s.runtime.pool.lastError !== undefined, 'the pool to fail');
   const reason = /certificate/;
   t.match(s.runtime.pool.lastError?.message, reason);
   t.match(s.logText(), /"msg":"router session failed to open"/);
@@ -119,15 +115,15 @@ t.test('upstreamTls verify refuses a router signed by another CA, and says why',
   t.equal(s.sim.counters.loginsOk, 0, 'nothing reached the router');
 
   const c = await s.client();
-  t.same(await c.login('billing', 'pw'), ['!done']);
-  const [trap, done] = await c.call(['/system/identity/print', '.tag=1'], 2);
+  t.same(text(await c.login('billing', 'pw')), ['!done']);
+  const [trap, done] = text(await c.call(['/system/identity/print', '.tag=1']));
   t.match(trap, /^!trap =message=no router session available in time: .*certificate.* \.tag=1$/);
   t.equal(done, '!done .tag=1');
 });
 
 t.test('upstreamTls verify without a CA file uses the system CAs', async (t) => {
   const s = await startBehindTls(t, CERT_SERVICE, { upstreamTls: 'verify' });
-  t.ok(await eventually(() => s.runtime.pool.lastError !== undefined));
+  await eventually(() => s.runtime.pool.lastError !== undefined, 'the pool to fail');
   t.match(s.runtime.pool.lastError?.message, /self-signed certificate/);
   t.equal(s.sim.counters.loginsOk, 0);
 });
@@ -135,9 +131,9 @@ t.test('upstreamTls verify without a CA file uses the system CAs', async (t) => 
 t.test('upstreamTls anonymous reaches a router with certificate=none', async (t) => {
   const s = await startBehindTls(t, ADH_SERVICE, { upstreamTls: 'anonymous' });
   const c = await s.client();
-  t.same(await c.login('admin', 'secret'), ['!done']);
-  const reply = await c.call(['/system/identity/print'], 2);
-  t.equal(reply[1], '!done');
+  t.same(text(await c.login('admin', 'secret')), ['!done']);
+  const reply = await c.call(['/system/identity/print']);
+  t.equal(String(reply.at(-1)), '!done');
   t.ok(s.terminator.ciphers.length > 0);
   t.ok(
     s.terminator.ciphers.every((name) => name.startsWith('ADH-')),
@@ -148,7 +144,10 @@ t.test('upstreamTls anonymous reaches a router with certificate=none', async (t)
 t.test('plain TCP or a certificate mode cannot reach an ADH-only router', async (t) => {
   for (const upstreamTls of ['off', 'insecure']) {
     const s = await startBehindTls(t, ADH_SERVICE, { upstreamTls });
-    t.ok(await eventually(() => s.runtime.pool.lastError !== undefined), upstreamTls);
+    await eventually(
+      () => s.runtime.pool.lastError !== undefined,
+      `${upstreamTls}: the pool to fail`,
+    );
     t.ok(s.terminator.handshakeErrors > 0, `${upstreamTls}: the router refused the handshake`);
     t.equal(s.sim.counters.loginsOk, 0, `${upstreamTls}: nothing reached the router`);
   }

@@ -162,7 +162,7 @@ t.test('close logs out with /quit and the router ends the session', async (t) =>
   t.equal(sim.counters.sessionsNow, 1);
   up.close();
   t.equal(up.state, 'closed');
-  t.ok(await eventually(() => sim.counters.sessionsNow === 0));
+  await eventually(() => sim.counters.sessionsNow === 0);
   t.equal(sim.counters.commands['/quit'], 1, 'the router saw a logout, not a dropped socket');
 });
 
@@ -186,7 +186,7 @@ t.test('a router that ignores the logout is cut off after the timeout', async (t
   await up.connect();
   up.close();
   t.equal(socket?.destroyed, false, 'the logout waits for the router first');
-  t.ok(await eventually(() => socket?.destroyed === true), 'then rosgate cuts the socket');
+  await eventually(() => socket?.destroyed === true, 'rosgate to cut the socket');
   server.close();
 });
 
