@@ -26,15 +26,16 @@
  */
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
-import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createApp, type App, type RouterRuntime } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
 import { createLogger } from '../src/logger.js';
-import { Decoder, encodeSentence, type Sentence } from '../src/protocol/index.js';
+import { encodeSentence } from '../src/protocol/index.js';
 import { startSimulator, type SimulatorOptions } from '../src/simulator/index.js';
 import { Prng } from '../src/simulator/prng.js';
+import type { RawClient } from '../test/fixtures/raw-client.js';
+import { billingClient, names as namesOf, sendCommand, type Reply } from './billing-client.js';
 import type { BenchResult } from './run.js';
 
 const USER = 'admin';
@@ -96,98 +97,9 @@ function parseOptions(args: readonly string[]): Options {
   };
 }
 
-// -- one billing connection ----------------------------------------------------
-
-interface Reply {
-  rows: number;
-  trap: string | undefined;
-  ret: string | undefined;
-}
-
-/** One connection, one untagged command at a time; rows are counted, not kept. */
-class BillingConnection {
-  readonly #socket: net.Socket;
-  readonly #decoder = new Decoder();
-  #pending: { resolve(reply: Reply): void; reject(err: Error): void; reply: Reply } | undefined;
-  #onRow: ((row: Sentence) => void) | undefined;
-
-  private constructor(socket: net.Socket) {
-    this.#socket = socket;
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#decoder.push(chunk, (s) => this.#onSentence(s)));
-    socket.on('error', (err) => this.#fail(err));
-    socket.on('close', () => this.#fail(new Error('connection closed')));
-  }
-
-  static async open(port: number): Promise<BillingConnection> {
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
-      s.once('error', reject);
-    });
-    const connection = new BillingConnection(socket);
-    const login = await connection.call(
-      encodeSentence(['/login', `=name=${USER}`, `=password=${PASSWORD}`]),
-    );
-    if (login.trap !== undefined) throw new Error(`login refused: ${login.trap}`);
-    return connection;
-  }
-
-  call(sentence: Buffer): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.#fail(new Error('command timed out')),
-        COMMAND_TIMEOUT_MS,
-      );
-      this.#pending = {
-        resolve: (reply) => {
-          clearTimeout(timer);
-          resolve(reply);
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-        reply: { rows: 0, trap: undefined, ret: undefined },
-      };
-      this.#socket.write(sentence);
-    });
-  }
-
-  /** The `=name=` of every row of a print (setup only). */
-  async names(sentence: Buffer): Promise<string[]> {
-    const names: string[] = [];
-    this.#onRow = (row) => names.push(row.attributeString('name') ?? '');
-    await this.call(sentence);
-    this.#onRow = undefined;
-    return names;
-  }
-
-  close(): void {
-    this.#socket.destroy();
-  }
-
-  #onSentence(sentence: Sentence): void {
-    const pending = this.#pending;
-    if (pending === undefined) return;
-    const kind = sentence.command;
-    if (kind === '!re') {
-      pending.reply.rows++;
-      this.#onRow?.(sentence);
-    } else if (kind === '!trap')
-      pending.reply.trap ??= sentence.attributeString('message') ?? 'trap';
-    else if (kind === '!done') {
-      this.#pending = undefined;
-      pending.reply.ret = sentence.attributeString('ret');
-      pending.resolve(pending.reply);
-    }
-  }
-
-  #fail(err: Error): void {
-    const pending = this.#pending;
-    this.#pending = undefined;
-    pending?.reject(err);
-  }
-}
+/** One billing connection: one untagged command at a time. */
+const connect = (port: number): Promise<RawClient> =>
+  billingClient(port, USER, PASSWORD, COMMAND_TIMEOUT_MS);
 
 // -- the billing workload ------------------------------------------------------
 
@@ -213,7 +125,7 @@ interface Periodic {
 
 /** One app instance: its connection, its periodic tasks and its lookups in between. */
 class AppInstance {
-  readonly connection: BillingConnection;
+  readonly connection: RawClient;
   readonly #lookups: readonly Buffer[];
   readonly #random: Prng;
   readonly #id: number;
@@ -221,7 +133,7 @@ class AppInstance {
   #tablePrints = 0;
   #vouchers = 0;
 
-  constructor(connection: BillingConnection, lookups: readonly Buffer[], id: number) {
+  constructor(connection: RawClient, lookups: readonly Buffer[], id: number) {
     this.connection = connection;
     this.#lookups = lookups;
     this.#id = id;
@@ -241,7 +153,7 @@ class AppInstance {
   ): Promise<void> {
     const send = async (sentence: Buffer, rows?: number): Promise<Reply> => {
       const sentAt = nowMs();
-      const reply = await this.connection.call(sentence);
+      const reply = await sendCommand(this.connection, sentence);
       record(sentAt, nowMs() - sentAt);
       this.#commands++;
       if (reply.trap !== undefined || (rows !== undefined && reply.rows < rows))
@@ -398,7 +310,7 @@ async function runPhase(
   const windowEnd = windowStart + options.seconds * 1000;
   const instances: AppInstance[] = [];
   for (let i = 0; i < options.instances; i++)
-    instances.push(new AppInstance(await BillingConnection.open(port), lookups, i));
+    instances.push(new AppInstance(await connect(port), lookups, i));
   const latencies: number[] = [];
   let before = 0;
   let after = 0;
@@ -418,7 +330,7 @@ async function runPhase(
     );
     await counting;
   } finally {
-    for (const instance of instances) instance.connection.close();
+    await Promise.all(instances.map((instance) => instance.connection.close()));
   }
   latencies.sort((a, b) => a - b);
   const phase = {
@@ -497,9 +409,9 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
     options.isSimInProcess,
   );
   try {
-    const setup = await BillingConnection.open(sim.port);
-    const names = await setup.names(encodeSentence(['/ip/hotspot/user/print', '=.proplist=name']));
-    setup.close();
+    const setup = await connect(sim.port);
+    const names = await namesOf(setup, ['/ip/hotspot/user/print', '=.proplist=name']);
+    await setup.close();
     const lookups = names
       .slice(0, options.workingSet)
       .map((name) =>

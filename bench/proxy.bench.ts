@@ -19,8 +19,8 @@
  *      commands/s) spread evenly over the clients; p50/p99;
  *   4. the same through rosgate.
  *
- * Clients are a minimal raw RouterOS API client over net.Socket using
- * rosgate's own Decoder and pre-encoded sentences, so client cost stays low.
+ * Clients are the test suite's RawClient (rosgate's own Decoder) sending
+ * pre-encoded sentences (bench/billing-client.ts), so client cost stays low.
  * Everything (clients, rosgate, simulator) shares one Node thread: rosgate's
  * cost shows up as lost throughput and added latency one for one, which is
  * stricter than a deployment where the router is another machine.
@@ -28,17 +28,18 @@
  * Run: npm run bench -- proxy [--clients N] [--seconds N] [--pool N] [--rate N]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createApp, type App, type RouterRuntime } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
 import { createLogger } from '../src/logger.js';
-import { Decoder, encodeSentence, type Sentence } from '../src/protocol/index.js';
+import { encodeSentence } from '../src/protocol/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import type { BenchResult } from './run.js';
 import { Prng } from '../src/simulator/prng.js';
+import type { RawClient } from '../test/fixtures/raw-client.js';
+import { billingClient, names, sendCommand, type Reply } from './billing-client.js';
 
 const USER = 'admin';
 const PASSWORD = 'secret';
@@ -92,110 +93,6 @@ function parseOptions(args: readonly string[]): Options {
   };
 }
 
-// -- a minimal RouterOS API client --------------------------------------------
-
-/** What one untagged command came back with. */
-interface Reply {
-  rows: number;
-  trap: string | undefined;
-  /** `=ret=` of the `!done` (the new id after an add). */
-  ret: string | undefined;
-}
-
-interface Waiting {
-  resolve: (reply: Reply) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-  rows: number;
-  trap: string | undefined;
-}
-
-/** One connection, one untagged command at a time (as billing software does). */
-class BenchClient {
-  readonly #socket: net.Socket;
-  readonly #decoder = new Decoder();
-  #waiting: Waiting | undefined;
-  #onRow: ((row: Sentence) => void) | undefined;
-
-  private constructor(socket: net.Socket) {
-    this.#socket = socket;
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#decoder.push(chunk, (s) => this.#onSentence(s)));
-    socket.on('error', (err) => this.#fail(err));
-    socket.on('close', () => this.#fail(new Error('connection closed')));
-  }
-
-  static async connect(port: number): Promise<BenchClient> {
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
-      s.once('error', reject);
-    });
-    const client = new BenchClient(socket);
-    const login = await client.call(
-      encodeSentence(['/login', `=name=${USER}`, `=password=${PASSWORD}`]),
-    );
-    if (login.trap !== undefined) throw new Error(`login refused: ${login.trap}`);
-    return client;
-  }
-
-  /** Send one encoded, untagged sentence; resolves at its `!done`. */
-  call(sentence: Buffer): Promise<Reply> {
-    if (this.#waiting !== undefined) throw new Error('one untagged command at a time');
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.#fail(new Error('command timed out')),
-        COMMAND_TIMEOUT_MS,
-      );
-      this.#waiting = { resolve, reject, timer, rows: 0, trap: undefined };
-      this.#socket.write(sentence);
-    });
-  }
-
-  /** The `=name=` of every row of a print (setup only). */
-  async names(sentence: Buffer): Promise<string[]> {
-    const names: string[] = [];
-    this.#onRow = (row) => names.push(row.attributeString('name') ?? '');
-    try {
-      await this.call(sentence);
-    } finally {
-      this.#onRow = undefined;
-    }
-    return names;
-  }
-
-  close(): void {
-    this.#socket.destroy();
-  }
-
-  #onSentence(sentence: Sentence): void {
-    const waiting = this.#waiting;
-    if (waiting === undefined) return;
-    const reply = sentence.command;
-    if (reply === '!re') {
-      waiting.rows++;
-      this.#onRow?.(sentence);
-    } else if (reply === '!trap') waiting.trap ??= sentence.attributeString('message') ?? 'trap';
-    else if (reply === '!fatal') this.#fail(new Error(`!fatal ${sentence.toString()}`));
-    else if (reply === '!done') {
-      this.#waiting = undefined;
-      clearTimeout(waiting.timer);
-      waiting.resolve({
-        rows: waiting.rows,
-        trap: waiting.trap,
-        ret: waiting.trap === undefined ? sentence.attributeString('ret') : undefined,
-      });
-    }
-  }
-
-  #fail(err: Error): void {
-    const waiting = this.#waiting;
-    if (waiting === undefined) return;
-    this.#waiting = undefined;
-    clearTimeout(waiting.timer);
-    waiting.reject(err);
-  }
-}
-
 // -- the billing mix ------------------------------------------------------------
 
 const KINDS = [
@@ -228,14 +125,14 @@ interface Mix {
  * PRNG, except that an add is always followed by the remove of its id.
  */
 class BillingWorker {
-  readonly client: BenchClient;
+  readonly client: RawClient;
   readonly #mix: Mix;
   readonly #random: () => number;
   readonly #id: number;
   #added = 0;
   #removeId: string | undefined;
 
-  constructor(client: BenchClient, mix: Mix, id: number) {
+  constructor(client: RawClient, mix: Mix, id: number) {
     this.client = client;
     this.#mix = mix;
     this.#id = id;
@@ -285,7 +182,7 @@ class BillingWorker {
 
   /** `rows` is the exact row count expected, the minimum for a full print, or -1 for any. */
   async #expect(kind: Kind, sentence: Buffer, rows: number): Promise<{ kind: Kind; reply: Reply }> {
-    const reply = await this.client.call(sentence);
+    const reply = await sendCommand(this.client, sentence);
     const isRowsOk =
       rows < 0 || (kind === 'userPrintAll' ? reply.rows >= rows : reply.rows === rows);
     if (reply.trap !== undefined || !isRowsOk) {
@@ -519,12 +416,12 @@ async function startRosgate(
 
 /** One `print ?name=` per seeded user, names read over the API. */
 async function hotspotUserQueries(port: number): Promise<Buffer[]> {
-  const client = await BenchClient.connect(port);
-  const names = await client.names(encodeSentence(['/ip/hotspot/user/print', '=.proplist=name']));
-  client.close();
-  if (names.length !== HOTSPOT_USERS)
-    throw new Error(`expected ${HOTSPOT_USERS} hotspot users, got ${names.length}`);
-  return names.map((name) => encodeSentence(['/ip/hotspot/user/print', `?name=${name}`]));
+  const client = await billingClient(port, USER, PASSWORD, COMMAND_TIMEOUT_MS);
+  const users = await names(client, ['/ip/hotspot/user/print', '=.proplist=name']);
+  await client.close();
+  if (users.length !== HOTSPOT_USERS)
+    throw new Error(`expected ${HOTSPOT_USERS} hotspot users, got ${users.length}`);
+  return users.map((name) => encodeSentence(['/ip/hotspot/user/print', `?name=${name}`]));
 }
 
 async function connectWorkers(
@@ -535,7 +432,8 @@ async function connectWorkers(
 ): Promise<BillingWorker[]> {
   const workers: BillingWorker[] = [];
   for (let i = 0; i < count; i++) {
-    workers.push(new BillingWorker(await BenchClient.connect(port), mix, firstId + i));
+    const client = await billingClient(port, USER, PASSWORD, COMMAND_TIMEOUT_MS);
+    workers.push(new BillingWorker(client, mix, firstId + i));
   }
   return workers;
 }
@@ -650,7 +548,7 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       latencyGoalMet: addedP99 < 1 ? 'yes' : 'no',
     };
   } finally {
-    for (const worker of workers) worker.client.close();
+    await Promise.all(workers.map((worker) => worker.client.close()));
     if (rosgate !== undefined) await rosgate.app.stop(0);
     await sim.close();
   }
