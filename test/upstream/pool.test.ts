@@ -33,7 +33,7 @@ async function setup(
         password: 'pw',
         timeoutMs,
       }),
-    () => 0.5,
+    { random: () => 0.5 },
   );
   t.teardown(async () => {
     pool.close();
@@ -53,7 +53,7 @@ function busy(connection: UpstreamConnection): string {
 t.test('opens min sessions at start and hands out the least loaded one', async (t) => {
   const { sim, pool } = await setup(t, { min: 2 });
   pool.start();
-  t.ok(await eventually(() => pool.stats.ready === 2));
+  await eventually(() => pool.stats.ready === 2);
   const first = await pool.acquireAsync();
   busy(first);
   const second = await pool.acquireAsync();
@@ -68,7 +68,7 @@ t.test(
     pool.start();
     const a = await pool.acquireAsync();
     busy(a);
-    t.ok(await eventually(() => pool.stats.ready === 2), 'a busy session makes the pool grow');
+    await eventually(() => pool.stats.ready === 2, 'the pool to grow for a busy session');
     const b = await pool.acquireAsync();
     t.not(a, b);
     const tagB = busy(b);
@@ -90,7 +90,7 @@ t.test('an acquire that waits too long gets a clear error', async (t) => {
     acquireTimeoutMs: 20,
   });
   pool.start();
-  t.ok(await eventually(() => pool.stats.ready === 1));
+  await eventually(() => pool.stats.ready === 1);
   busy(await pool.acquireAsync());
   const err = (await pool.acquireAsync().catch((e: unknown) => e)) as RosgateError;
   t.equal(err.code, ErrorCode.AcquireTimeout);
@@ -102,14 +102,14 @@ t.test('reconnects with backoff after the router drops it, and reports failures'
   const failures: RosgateError[] = [];
   pool.on('connectError', (e: RosgateError) => failures.push(e));
   pool.start();
-  t.ok(await eventually(() => pool.stats.ready === 1));
+  await eventually(() => pool.stats.ready === 1);
   sim.faults.refuseConnections = true;
   sim.faults.dropAll();
-  t.ok(await eventually(() => failures.length >= 2), 'reconnects keep being tried');
+  await eventually(() => failures.length >= 2, 'reconnects to be tried again');
   t.equal(pool.stats.ready, 0);
   t.ok(pool.lastError !== undefined);
   sim.faults.refuseConnections = false;
-  t.ok(await eventually(() => pool.stats.ready === 1), 'back once the router is');
+  await eventually(() => pool.stats.ready === 1, 'the pool to come back with the router');
   t.equal(pool.lastError, undefined);
   t.ok(pool.stats.failedConnects >= 2);
 });
@@ -120,9 +120,9 @@ t.test('sessions failing together schedule one retry', async (t) => {
   const failures: RosgateError[] = [];
   pool.on('connectError', (e: RosgateError) => failures.push(e));
   pool.start();
-  t.ok(await eventually(() => failures.length >= 3));
+  await eventually(() => failures.length >= 3);
   sim.faults.refuseConnections = false;
-  t.ok(await eventually(() => pool.stats.ready === 3), 'all come back');
+  await eventually(() => pool.stats.ready === 3, 'every session to come back');
 });
 
 t.test('closes idle sessions beyond min and probes idle ones', async (t) => {
@@ -135,24 +135,24 @@ t.test('closes idle sessions beyond min and probes idle ones', async (t) => {
   pool.start();
   const a = await pool.acquireAsync();
   const tag = busy(a);
-  t.ok(await eventually(() => pool.stats.ready === 2));
+  await eventually(() => pool.stats.ready === 2);
   a.cancel(tag);
-  t.ok(await eventually(() => pool.stats.ready === 1), 'the extra idle session is closed');
+  await eventually(() => pool.stats.ready === 1, 'the extra idle session to close');
   const probes = () => sim.counters.commands['/system/identity/print'] ?? 0;
-  t.ok(await eventually(() => probes() > 0), 'idle sessions are health-checked');
+  await eventually(() => probes() > 0, 'idle sessions to be health-checked');
 });
 
 t.test('a session that fails its health probe is replaced', async (t) => {
   const { sim, pool } = await setup(t, { min: 1, max: 1, healthCheckIntervalMs: 10 }, 30);
   pool.start();
-  t.ok(await eventually(() => pool.stats.ready === 1));
+  await eventually(() => pool.stats.ready === 1);
   const first = pool.connections[0];
   sim.faults.stopAnswering = true;
-  t.ok(await eventually(() => first?.state === 'closed'), 'the stalled session is closed');
+  await eventually(() => first?.state === 'closed', 'the stalled session to close');
   sim.faults.stopAnswering = false;
-  t.ok(
-    await eventually(() => pool.stats.ready === 1 && pool.connections[0] !== first),
-    'and replaced',
+  await eventually(
+    () => pool.stats.ready === 1 && pool.connections[0] !== first,
+    'a new session to replace it',
   );
 });
 
@@ -173,6 +173,6 @@ t.test('a session that connects after close is closed at once', async (t) => {
   sim.faults.latencyMs = 20;
   pool.start();
   pool.close();
-  t.ok(await eventually(() => sim.counters.sessionsNow === 0 && pool.stats.connecting === 0));
+  await eventually(() => sim.counters.sessionsNow === 0 && pool.stats.connecting === 0);
   t.equal(pool.stats.ready, 0);
 });
