@@ -5,7 +5,7 @@ import { startSimulator, type Simulator, type SimulatorOptions } from './index.j
 const USAGE =
   'rosgate simulate [--host 127.0.0.1] [--port 8728] [--user admin] [--password ""] [--version 7.19] ' +
   '[--seed N] [--hotspot-users N] [--ppp-secrets N] [--max-sessions N] [--control-port N] [--latency-ms N] ' +
-  '[--row-latency-ms N] [--stream-interval-ms N] [--one-command-at-a-time]';
+  '[--row-latency-ms N] [--latency-per-100-rows-ms N] [--stream-interval-ms N] [--one-command-at-a-time]';
 
 const INTEGER_FLAGS = {
   port: 'port',
@@ -16,6 +16,7 @@ const INTEGER_FLAGS = {
   'control-port': 'controlPort',
   'latency-ms': 'latencyMs',
   'row-latency-ms': 'rowLatencyMs',
+  'latency-per-100-rows-ms': 'latencyPer100RowsMs',
   'stream-interval-ms': 'streamIntervalMs',
 } as const satisfies Record<string, keyof SimulatorOptions>;
 

@@ -57,6 +57,8 @@ export interface SimulatorFaults {
   latencyMs: number;
   /** Delay before each `!re` of a print, in ms. */
   rowLatencyMs: number;
+  /** Pause after every 100th `!re` of a print, in ms. */
+  latencyPer100RowsMs: number;
   /** Close new connections at once. */
   refuseConnections: boolean;
   /** Close every connection now; returns how many were closed. */

@@ -17,12 +17,20 @@ export interface ControlTarget {
 
 const MAX_BODY_BYTES = 64 * 1024;
 
+/** The fault switches that are delays in ms. */
+const LATENCY_SWITCHES: ReadonlySet<string> = new Set([
+  'latencyMs',
+  'rowLatencyMs',
+  'latencyPer100RowsMs',
+]);
+
 /** The faults as plain JSON. */
 export function faultsSnapshot(faults: SimulatorFaults): Record<string, boolean | number> {
   return {
     stopAnswering: faults.stopAnswering,
     latencyMs: faults.latencyMs,
     rowLatencyMs: faults.rowLatencyMs,
+    latencyPer100RowsMs: faults.latencyPer100RowsMs,
     refuseConnections: faults.refuseConnections,
   };
 }
@@ -36,7 +44,7 @@ export function applyFaults(faults: SimulatorFaults, body: unknown): string[] {
   for (const [name, value] of Object.entries(input)) {
     if (name === 'stopAnswering' || name === 'refuseConnections') {
       if (typeof value !== 'boolean') problems.push(`${name} must be a boolean`);
-    } else if (name === 'latencyMs' || name === 'rowLatencyMs') {
+    } else if (LATENCY_SWITCHES.has(name)) {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 600_000) {
         problems.push(`${name} must be an integer 0-600000`);
       }
@@ -50,6 +58,8 @@ export function applyFaults(faults: SimulatorFaults, body: unknown): string[] {
     faults.refuseConnections = input.refuseConnections as boolean;
   if (input.latencyMs !== undefined) faults.latencyMs = input.latencyMs as number;
   if (input.rowLatencyMs !== undefined) faults.rowLatencyMs = input.rowLatencyMs as number;
+  if (input.latencyPer100RowsMs !== undefined)
+    faults.latencyPer100RowsMs = input.latencyPer100RowsMs as number;
   return [];
 }
 

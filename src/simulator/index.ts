@@ -84,6 +84,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     stopAnswering: false,
     latencyMs: resolved.latencyMs,
     rowLatencyMs: resolved.rowLatencyMs,
+    latencyPer100RowsMs: resolved.latencyPer100RowsMs,
     refuseConnections: false,
     // `api` is created below; dropAll is only ever called after that.
     dropAll: () => api.dropAll(),

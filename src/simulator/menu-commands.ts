@@ -29,6 +29,8 @@ const LISTEN_ARGUMENTS = new Set(['.proplist']);
 const ID_ARGUMENTS = ['.id', 'numbers'];
 /** Rows are written in batches of about this many bytes when nothing slows them down. */
 const BATCH_BYTES = 64 * 1024;
+/** Rows of a print between two `latencyPer100RowsMs` pauses. */
+const PACE_ROWS = 100;
 
 /** Run `verb` on `menu` (the caller checked the menu offers it). */
 export async function runMenuCommand(
@@ -190,7 +192,8 @@ function select(
 /**
  * Write rows as they are produced: one by one when `rowLatencyMs` slows them,
  * otherwise in batches, waiting for the socket to drain; the last batch and
- * `tail` go out with `!done` in one write.
+ * `tail` go out with `!done` in one write. After every 100th row the rows so
+ * far go out and the print pauses `latencyPer100RowsMs`, a router's pace.
  */
 async function emitRows(
   ctx: SimulatorContext,
@@ -201,6 +204,7 @@ async function emitRows(
 ): Promise<void> {
   let batch: WordInput[][] = [];
   let bytes = 0;
+  let written = 0;
   for (const row of rows) {
     const delayMs = ctx.faults.rowLatencyMs;
     if (delayMs > 0) {
@@ -210,7 +214,9 @@ async function emitRows(
     const words = rowWords(command.tag, project(row, proplist));
     batch.push(words);
     for (const word of words) bytes += word.length + 2;
-    if (delayMs > 0 || bytes >= BATCH_BYTES) {
+    written++;
+    const paceMs = written % PACE_ROWS === 0 ? ctx.faults.latencyPer100RowsMs : 0;
+    if (delayMs > 0 || paceMs > 0 || bytes >= BATCH_BYTES) {
       const isWritable = command.send(batch);
       batch = [];
       bytes = 0;
@@ -218,6 +224,10 @@ async function emitRows(
         await command.drained();
         if (command.isFinished) return;
       }
+    }
+    if (paceMs > 0) {
+      await command.sleep(paceMs);
+      if (command.isFinished) return;
     }
   }
   command.finish([...batch, ...tail]);

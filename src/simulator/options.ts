@@ -53,6 +53,13 @@ export interface SimulatorOptions {
   /** Delay before each `!re` of a print, in ms (changeable via `faults`). @default 0 */
   rowLatencyMs?: number;
   /**
+   * A router's pace on long prints: after every 100th `!re` of a print, wait
+   * this many ms before the next row (changeable via `faults`). With
+   * `latencyMs` it makes the simulator cost what a router costs: some ms per
+   * command and some per 100 rows. @default 0
+   */
+  latencyPer100RowsMs?: number;
+  /**
    * Sentences a connection may send before it has logged in; the next one is
    * answered with `!fatal` and the connection closed (§3.4).
    * @default 10
@@ -129,6 +136,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     oneCommandAtATime: options.oneCommandAtATime ?? false,
     latencyMs: options.latencyMs ?? 0,
     rowLatencyMs: options.rowLatencyMs ?? 0,
+    latencyPer100RowsMs: options.latencyPer100RowsMs ?? 0,
     preLoginMaxSentences: options.preLoginMaxSentences ?? 10,
     notLoggedInMessage: options.notLoggedInMessage ?? 'not logged in',
     cancelUnknownTagReply: options.cancelUnknownTagReply ?? 'done',
@@ -169,6 +177,10 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
   );
   check(isInt(resolved.latencyMs, 0, 600_000), 'latencyMs must be an integer 0-600000');
   check(isInt(resolved.rowLatencyMs, 0, 600_000), 'rowLatencyMs must be an integer 0-600000');
+  check(
+    isInt(resolved.latencyPer100RowsMs, 0, 600_000),
+    'latencyPer100RowsMs must be an integer 0-600000',
+  );
   check(
     isInt(resolved.preLoginMaxSentences, 1, 1_000_000),
     'preLoginMaxSentences must be an integer 1-1000000',
