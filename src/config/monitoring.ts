@@ -29,8 +29,9 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
  * The `monitoring` section: the admin port's address, its token and what
- * the token guards. Optional keys appear in the result only when set, so a
- * configuration that leaves them out reads exactly as before they existed.
+ * the token guards. The optional keys appear in the result only when they
+ * differ from their defaults, so a configuration that leaves them out (or
+ * writes the defaults) reads exactly as before they existed.
  */
 export function checkMonitoring(
   c: Checker,
@@ -46,17 +47,15 @@ export function checkMonitoring(
   };
   const token = checkToken(c, node, env);
   if (token !== undefined) Object.assign(out, token);
-  if (node['requireTokenFor'] !== undefined && node['requireTokenFor'] !== null) {
-    out.requireTokenFor = checkOpenEndpoints(c, node);
+  const requireTokenFor = checkOpenEndpoints(c, node);
+  if (requireTokenFor.length > 0) out.requireTokenFor = requireTokenFor;
+  const readinessPath = joinPath(PATH, 'readiness');
+  const readiness = c.mapping(node['readiness'], readinessPath, ['requireRouter']) ?? {};
+  if (c.boolean(readiness, readinessPath, 'requireRouter', false) === true) {
+    out.readiness = { requireRouter: true };
   }
-  if (node['readiness'] !== undefined && node['readiness'] !== null) {
-    const path = joinPath(PATH, 'readiness');
-    const readiness = c.mapping(node['readiness'], path, ['requireRouter']) ?? {};
-    out.readiness = { requireRouter: c.boolean(readiness, path, 'requireRouter', false) ?? false };
-  }
-  if (node['businessPollMs'] !== undefined && node['businessPollMs'] !== null) {
-    out.businessPollMs = c.integer(node, PATH, 'businessPollMs', 0, MAX_TIMER_MS, 0) ?? 0;
-  }
+  const businessPollMs = c.integer(node, PATH, 'businessPollMs', 0, MAX_TIMER_MS, 0) ?? 0;
+  if (businessPollMs > 0) out.businessPollMs = businessPollMs;
   return out;
 }
 

@@ -217,7 +217,8 @@ export type OpenEndpoint = (typeof OPEN_ENDPOINTS)[number];
 
 /**
  * The HTTP port for /monitoring and Prometheus metrics. The keys after
- * `port` are present only when configured; src/admin applies their defaults.
+ * `port` are present only when set to something other than their default;
+ * src/admin applies the defaults.
  */
 export interface MonitoringConfig {
   /** @default '0.0.0.0' */

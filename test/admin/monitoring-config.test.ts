@@ -37,14 +37,19 @@ t.test('the admin keys are read when set', (t) => {
   t.end();
 });
 
-t.test('an empty readiness mapping means the router is not required', (t) => {
-  t.same(validateConfig(base({ readiness: null, requireTokenFor: null })).config.monitoring, {
-    host: '0.0.0.0',
-    port: 9728,
-  });
-  t.same(validateConfig(base({ readiness: {} })).config.monitoring.readiness, {
-    requireRouter: false,
-  });
+t.test('keys at their defaults are left out, as if not written', (t) => {
+  const defaults = { host: '0.0.0.0', port: 9728 };
+  t.same(
+    validateConfig(base({ readiness: null, requireTokenFor: null })).config.monitoring,
+    defaults,
+  );
+  t.same(
+    validateConfig(
+      base({ readiness: { requireRouter: false }, requireTokenFor: [], businessPollMs: 0 }),
+    ).config.monitoring,
+    defaults,
+  );
+  t.same(validateConfig(base({ readiness: {} })).config.monitoring, defaults);
   t.end();
 });
 
