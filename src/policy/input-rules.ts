@@ -174,12 +174,13 @@ for (const rule of RULES) {
 const LONG_VALUES: ReadonlySet<string> = new Set([...SCRIPT_ATTRIBUTES, 'comment', 'contents']);
 
 /**
- * The first attribute of a command in `menu` (`['ip', 'hotspot', 'user']`)
- * that breaks a rule, or undefined.
+ * The first attribute of a command in `menu` (`/ip/hotspot/user`) that
+ * breaks a rule, or undefined. Values are latin1 text, so a value's length
+ * is its length in bytes.
  */
 export function checkInput(
-  menu: readonly string[],
-  attributes: ReadonlyMap<string, Buffer>,
+  menu: string,
+  attributes: ReadonlyMap<string, string>,
   limits: InputLimits,
 ): InputFailure | undefined {
   for (const [attribute, value] of attributes) {
@@ -189,10 +190,9 @@ export function checkInput(
     }
     const rules = BY_ATTRIBUTE.get(attribute);
     if (rules === undefined) continue;
-    const text = value.toString('latin1');
     for (const { rule, menus } of rules) {
       if (menus !== undefined && !menus.some((glob) => glob.matches(menu))) continue;
-      if (!rule.test(text)) return failure(rule.name, attribute, rule.requirement);
+      if (!rule.test(value)) return failure(rule.name, attribute, rule.requirement);
     }
   }
   return undefined;

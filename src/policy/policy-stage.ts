@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { PolicyConfig } from '../config/policy.js';
 import { ErrorCode, RosgateError } from '../errors.js';
+import type { Sentence } from '../protocol/index.js';
 import {
   SETTLED,
   toRosgateError,
@@ -79,6 +80,53 @@ const FLAG_REQUIREMENT: Readonly<Record<FlagReason, string>> = {
   [FlagReason.SqlInjection]: 'must not contain SQL injection',
 };
 
+/** Flags raised on a command's values, and the first that refuses it when enforced. */
+interface Threats {
+  readonly flags: FlagReason[];
+  refusing?: { readonly reason: FlagReason; readonly attribute: string };
+}
+
+function raise(threats: Threats, reason: FlagReason, attribute: string, isEnforced: boolean): void {
+  if (!threats.flags.includes(reason)) threats.flags.push(reason);
+  if (isEnforced) threats.refusing ??= { reason, attribute };
+}
+
+/** Script syntax in names, XSS and SQL injection markers in any value but scripts. */
+function detectThreats(attributes: ReadonlyMap<string, string>, config: PolicyConfig): Threats {
+  const threats: Threats = { flags: [] };
+  const isScriptSyntaxChecked = config.attackDetection;
+  if (!isScriptSyntaxChecked && !config.xss.enabled && !config.sqlInjection.enabled) return threats;
+  for (const [name, value] of attributes) {
+    if (SCRIPT_ATTRIBUTES.has(name)) continue;
+    if (isScriptSyntaxChecked && IDENTIFIER_ATTRIBUTES.has(name) && hasScriptSyntax(value)) {
+      raise(threats, FlagReason.ScriptSyntax, name, config.scriptSyntaxInData === 'enforce');
+    }
+    if (config.xss.enabled && hasXss(value)) {
+      raise(threats, FlagReason.Xss, name, config.xss.mode === 'enforce');
+    }
+    if (config.sqlInjection.enabled && hasSqlInjection(value)) {
+      raise(threats, FlagReason.SqlInjection, name, config.sqlInjection.mode === 'enforce');
+    }
+  }
+  return threats;
+}
+
+/**
+ * `=name=value` attributes as latin1 text (one character per byte), a later
+ * duplicate winning as on the router: one conversion per word.
+ */
+function attributeValues(sentence: Sentence): Map<string, string> {
+  const values = new Map<string, string>();
+  for (let i = 1; i < sentence.wordCount; i++) {
+    const word = sentence.wordString(i);
+    if (word.charCodeAt(0) !== 0x3d) continue; // '='
+    const split = word.indexOf('=', 1);
+    if (split < 0) values.set(word.slice(1), '');
+    else values.set(word.slice(1, split), word.slice(split + 1));
+  }
+  return values;
+}
+
 function denied(rule: string): RosgateError {
   return new RosgateError(ErrorCode.PolicyDenied, `not enough permissions (rosgate rule ${rule})`);
 }
@@ -91,25 +139,30 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
   let rules = new RuleSet(config);
 
   /** The first command in a script value that the subject's role may not run, as `/user/add`. */
-  function escalation(subject: Subject, name: string, value: string): string | undefined {
-    for (const words of scanScript(value, name)) {
-      if (rules.mayDeny(subject, words) !== undefined) return `/${words.join('/')}`;
+  function escalation(
+    subject: Subject,
+    attributes: ReadonlyMap<string, string>,
+  ): string | undefined {
+    for (const [name, value] of attributes) {
+      if (!SCRIPT_ATTRIBUTES.has(name)) continue;
+      for (const words of scanScript(value, name)) {
+        if (rules.mayDeny(subject, words) !== undefined) return `/${words.join('/')}`;
+      }
     }
     return undefined;
   }
 
   function decide(context: CommandContext): Decision {
-    const { router } = context;
-    const segments = context.sentence.command.slice(1).split('/');
-    const attributes = context.sentence.attributes();
+    const { router, sentence } = context;
+    const attributes = attributeValues(sentence);
     const subject: Subject = { user: context.user, role: rules.roleOf(context.user), router };
-    const access = rules.decide(subject, segments, attributes);
+    const access = rules.decide(subject, sentence.command, context.verb, attributes);
     counters.hit(router, access.rule);
     if (access.action === 'deny') {
       return { rule: access.rule, verdict: 'deny', flags: [], refusal: denied(access.rule) };
     }
     if (config.input.enabled) {
-      const failure = checkInput(segments.slice(0, -1), attributes, config.input);
+      const failure = checkInput(context.path, attributes, config.input);
       if (failure !== undefined) {
         counters.inputFailed(router, failure.rule);
         const refusal = new RosgateError(ErrorCode.InputInvalid, failure.message, {
@@ -118,36 +171,17 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
         return { rule: `input:${failure.rule}`, verdict: 'deny', flags: [], refusal };
       }
     }
-    const flags: FlagReason[] = [];
-    let flagRefusal: { reason: FlagReason; attribute: string } | undefined;
-    const flag = (reason: FlagReason, attribute: string, isEnforced: boolean): void => {
-      if (!flags.includes(reason)) flags.push(reason);
-      if (isEnforced) flagRefusal ??= { reason, attribute };
-    };
-    for (const [name, raw] of attributes) {
-      const value = raw.toString('latin1');
-      if (SCRIPT_ATTRIBUTES.has(name)) {
-        if (!config.attackDetection) continue;
-        const command = escalation(subject, name, value);
-        if (command !== undefined) {
-          const rule = `${SCRIPT_ESCALATION}: ${command}`;
-          return { rule: SCRIPT_ESCALATION, verdict: 'deny', flags: [], refusal: denied(rule) };
-        }
-        continue;
-      }
-      if (config.attackDetection && IDENTIFIER_ATTRIBUTES.has(name) && hasScriptSyntax(value)) {
-        flag(FlagReason.ScriptSyntax, name, config.scriptSyntaxInData === 'enforce');
-      }
-      if (config.xss.enabled && hasXss(value)) {
-        flag(FlagReason.Xss, name, config.xss.mode === 'enforce');
-      }
-      if (config.sqlInjection.enabled && hasSqlInjection(value)) {
-        flag(FlagReason.SqlInjection, name, config.sqlInjection.mode === 'enforce');
+    if (config.attackDetection) {
+      const command = escalation(subject, attributes);
+      if (command !== undefined) {
+        const refusal = denied(`${SCRIPT_ESCALATION}: ${command}`);
+        return { rule: SCRIPT_ESCALATION, verdict: 'deny', flags: [], refusal };
       }
     }
+    const { flags, refusing } = detectThreats(attributes, config);
     for (const reason of flags) counters.flagged(router, reason);
-    if (flagRefusal !== undefined) {
-      const { reason, attribute } = flagRefusal;
+    if (refusing !== undefined) {
+      const { reason, attribute } = refusing;
       const refusal = new RosgateError(
         ErrorCode.InputInvalid,
         `invalid value for ${attribute}: ${FLAG_REQUIREMENT[reason]}`,

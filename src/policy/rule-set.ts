@@ -26,19 +26,21 @@ export interface Subject {
 /** The name under which a command that no rule matches is denied. */
 export const DEFAULT_DENY = 'default-deny';
 
+const NO_ATTRIBUTES: ReadonlyMap<string, string> = new Map();
+
 const DENIED: RuleDecision = Object.freeze({ rule: DEFAULT_DENY, action: 'deny' });
 
-type ValueTest = (value: Buffer | undefined) => boolean;
+/** Values are latin1 text: one character per byte, as the router stores them. */
+type ValueTest = (value: string | undefined) => boolean;
 
 function conditionTest(condition: PolicyConditionConfig): ValueTest {
   const { equals, matches, present } = condition;
   if (equals !== undefined) {
-    const wanted = Buffer.from(equals, 'latin1');
-    return (value) => value !== undefined && value.equals(wanted);
+    return (value) => value === equals;
   }
   if (matches !== undefined) {
     const pattern = new RegExp(matches);
-    return (value) => value !== undefined && pattern.test(value.toString('latin1'));
+    return (value) => value !== undefined && pattern.test(value);
   }
   return (value) => (value !== undefined) === present;
 }
@@ -85,12 +87,15 @@ class Rule {
     );
   }
 
-  matches(segments: readonly string[], attributes: ReadonlyMap<string, Buffer>): boolean {
-    if (this.#verbs !== undefined && !this.#verbs.has(segments[segments.length - 1] as string)) {
-      return false;
-    }
-    if (!this.#globs.some((glob) => glob.matches(segments))) return false;
-    return this.#conditions.every((c) => c.test(attributes.get(c.name)));
+  /** True when the command (`/ip/hotspot/user/add`, verb `add`) matches. */
+  matches(command: string, verb: string, attributes: ReadonlyMap<string, string>): boolean {
+    if (this.#verbs !== undefined && !this.#verbs.has(verb)) return false;
+    // Loops, not some/every with closures: this runs for every rule of every command.
+    let isMatch = false;
+    for (const glob of this.#globs) if ((isMatch = glob.matches(command))) break;
+    if (!isMatch) return false;
+    for (const c of this.#conditions) if (!c.test(attributes.get(c.name))) return false;
+    return true;
   }
 
   /**
@@ -113,7 +118,10 @@ class Rule {
 
   /** True when every command the script words may run is matched, whatever its attributes. */
   covers(words: readonly string[]): boolean {
-    return this.#conditions.length === 0 && this.matches(words, new Map());
+    const verb = words[words.length - 1] as string;
+    return (
+      this.#conditions.length === 0 && this.matches(`/${words.join('/')}`, verb, NO_ATTRIBUTES)
+    );
   }
 
   #mayHaveVerb(word: string): boolean {
@@ -148,17 +156,15 @@ export class RuleSet {
     return Object.hasOwn(this.#users, user) ? (this.#users[user] as string) : this.#defaultRole;
   }
 
-  /**
-   * The first rule matching the command (`segments` of its command word,
-   * verb last), or {@link DEFAULT_DENY}.
-   */
+  /** The first rule matching the command (`/ip/hotspot/user/add`, verb `add`), or {@link DEFAULT_DENY}. */
   decide(
     subject: Subject,
-    segments: readonly string[],
-    attributes: ReadonlyMap<string, Buffer>,
+    command: string,
+    verb: string,
+    attributes: ReadonlyMap<string, string>,
   ): RuleDecision {
     for (const rule of this.#rules(subject.role)) {
-      if (rule.appliesTo(subject) && rule.matches(segments, attributes)) return rule.decision;
+      if (rule.appliesTo(subject) && rule.matches(command, verb, attributes)) return rule.decision;
     }
     return DENIED;
   }

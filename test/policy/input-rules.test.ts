@@ -5,10 +5,8 @@ const LIMITS = { maxStringLength: 1000, maxScriptLength: 65536 };
 
 /** The failing rule for one attribute in `menu`, or undefined when the value passes. */
 function check(menu: string, name: string, value: string | Buffer): string | undefined {
-  const values = new Map([
-    [name, typeof value === 'string' ? Buffer.from(value, 'latin1') : value],
-  ]);
-  return checkInput(menu.slice(1).split('/'), values, LIMITS)?.rule;
+  const values = new Map([[name, typeof value === 'string' ? value : value.toString('latin1')]]);
+  return checkInput(menu, values, LIMITS)?.rule;
 }
 
 const table: [menu: string, attribute: string, value: string, rule: string | undefined][] = [
@@ -91,8 +89,8 @@ for (const [menu, attribute, value, rule] of table) {
 }
 
 t.test('a failure names the attribute and the rule', async (t) => {
-  const values = new Map([['mac-address', Buffer.from('x')]]);
-  t.same(checkInput(['ip', 'hotspot', 'user'], values, LIMITS), {
+  const values = new Map([['mac-address', 'x']]);
+  t.same(checkInput('/ip/hotspot/user', values, LIMITS), {
     rule: 'mac-address',
     attribute: 'mac-address',
     message: 'invalid value for mac-address: must be a MAC address',
@@ -102,8 +100,7 @@ t.test('a failure names the attribute and the rule', async (t) => {
 t.test('values are bounded in bytes; scripts and comments have their own bound', async (t) => {
   const limits = { maxStringLength: 10, maxScriptLength: 20 };
   const one = (name: string, bytes: number) =>
-    checkInput(['system', 'scheduler'], new Map([[name, Buffer.alloc(bytes, 0x61)]]), limits)
-      ?.message;
+    checkInput('/system/scheduler', new Map([[name, 'a'.repeat(bytes)]]), limits)?.message;
   t.equal(one('name', 10), undefined);
   t.equal(one('name', 11), 'invalid value for name: must be at most 10 bytes');
   t.equal(one('on-event', 20), undefined);
@@ -119,9 +116,9 @@ t.test('latin1 bytes in free text pass; in a user name they break the rule', asy
 
 t.test('the first failing attribute is reported', async (t) => {
   const values = new Map([
-    ['comment', Buffer.from('fine')],
-    ['limit-uptime', Buffer.from('x')],
-    ['mac-address', Buffer.from('y')],
+    ['comment', 'fine'],
+    ['limit-uptime', 'x'],
+    ['mac-address', 'y'],
   ]);
-  t.equal(checkInput(['ip', 'hotspot', 'user'], values, LIMITS)?.attribute, 'limit-uptime');
+  t.equal(checkInput('/ip/hotspot/user', values, LIMITS)?.attribute, 'limit-uptime');
 });

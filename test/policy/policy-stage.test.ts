@@ -295,3 +295,17 @@ t.test('log lines carry no attribute values', async (t) => {
   t.equal(harness.logs.length, 2);
   t.notMatch(JSON.stringify(harness.logs), /hunter2/);
 });
+
+t.test('an attribute written without a value (=once) is present and empty', async (t) => {
+  const harness = policyHarness({
+    rules: [{ name: 'once-only', action: 'audit', attributes: [{ name: 'once', equals: '' }] }],
+  });
+  t.same(harness.run('panel', ['/interface/monitor-traffic', '=interface=ether1', '=once']).notes, {
+    rule: 'once-only',
+    verdict: 'audit',
+  });
+  t.same(harness.run('panel', ['/interface/monitor-traffic', '=interface=ether1']).notes, {
+    rule: 'billing-allow-rest',
+    verdict: 'allow',
+  });
+});
