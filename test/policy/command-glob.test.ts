@@ -35,6 +35,10 @@ t.test('script words may abbreviate segments', async (t) => {
   t.notOk(glob.mayMatch(['sys', 'reboot']));
   t.notOk(glob.mayMatch(['systems', 'reset']));
   t.notOk(glob.matches('/sys/reset-c'), 'plain commands are never abbreviated');
+  const deep = new CommandGlob('/ip/**/print');
+  t.ok(deep.mayMatch(['ip', 'hot', 'user', 'pr']));
+  t.notOk(deep.mayMatch(['ip', 'hotspot', 'user', 'add']));
+  t.ok(new CommandGlob('/user/*').mayMatch(['us', 'anything']));
 });
 
 t.test('dots in a glob are literal', async (t) => {

@@ -138,6 +138,13 @@ t.test('XSS and SQL injection checks can be turned off', async (t) => {
     "=comment=<script>' OR 1=1",
   ]);
   t.equal(outcome.notes.verdict, 'allow');
+  const nothing = policyHarness({
+    attackDetection: false,
+    xss: { enabled: false },
+    sqlInjection: { enabled: false },
+  });
+  const words = ['/queue/simple/set', '=.id=*1', '=name=$x', "=comment=<script>' OR 1=1"];
+  t.equal(nothing.run('panel', words).notes.verdict, 'allow', 'with every detection off');
 });
 
 t.test('an audit rule allows the command and records it as audited', async (t) => {
