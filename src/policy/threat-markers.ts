@@ -51,14 +51,16 @@ export function hasScriptSyntax(value: string): boolean {
   return SCRIPT_SYNTAX.test(value);
 }
 
+// Every repetition is bounded: a value of 64 KiB of spaces or `<img ` must
+// not make a pattern backtrack for seconds.
 const XSS = new RegExp(
   [
-    '<\\s*\\/?\\s*(?:script|iframe|object|embed|svg|math|base|link|meta|style)\\b',
-    '<\\s*img\\b[^>]*\\bon[a-z]+\\s*=',
-    '\\bon(?:error|load|click|mouse[a-z]+|focus|blur|toggle|animationstart|pointer[a-z]+|key[a-z]+|begin)\\s*=',
-    '(?:java|vb)script\\s*:',
-    'data\\s*:\\s*text\\/html',
-    'expression\\s*\\(',
+    '<\\s{0,8}\\/?\\s{0,8}(?:script|iframe|object|embed|svg|math|base|link|meta|style)\\b',
+    '<\\s{0,8}img\\b[^>]{0,256}?\\bon[a-z]{1,32}\\s{0,8}=',
+    '\\bon(?:error|load|click|mouse[a-z]{1,8}|focus|blur|toggle|animationstart|pointer[a-z]{1,8}|key[a-z]{1,8}|begin)\\s{0,8}=',
+    '(?:java|vb)script\\s{0,8}:',
+    'data\\s{0,8}:\\s{0,8}text\\/html',
+    'expression\\s{0,8}\\(',
   ].join('|'),
   'i',
 );
@@ -71,14 +73,14 @@ export function hasXss(value: string): boolean {
 const SQL_INJECTION = new RegExp(
   [
     // ' OR 1=1, " or 'a'='a
-    `['"]\\s*(?:or|and)\\s+['"]?\\w*['"]?\\s*(?:=|like)\\s*['"]?\\w*`,
-    '\\bunion\\s+(?:all\\s+)?select\\b',
-    ';\\s*(?:drop|truncate|alter)\\s+(?:table|database)\\b',
-    ';\\s*(?:delete\\s+from|insert\\s+into|update\\s+\\w+\\s+set)\\b',
+    `['"]\\s{0,8}(?:or|and)\\s{1,8}['"]?\\w{0,64}['"]?\\s{0,8}(?:=|like\\b)`,
+    '\\bunion\\s{1,8}(?:all\\s{1,8})?select\\b',
+    ';\\s{0,8}(?:drop|truncate|alter)\\s{1,8}(?:table|database)\\b',
+    ';\\s{0,8}(?:delete\\s{1,8}from|insert\\s{1,8}into|update\\s{1,8}\\w{1,64}\\s{1,8}set)\\b',
     // a quote closing the string, then a comment: admin'--
-    "'\\s*(?:--|#|\\/\\*)",
-    '\\bwaitfor\\s+delay\\b',
-    '\\b(?:sleep|benchmark|pg_sleep)\\s*\\(\\s*\\d',
+    "'\\s{0,8}(?:--|#|\\/\\*)",
+    '\\bwaitfor\\s{1,8}delay\\b',
+    '\\b(?:sleep|benchmark|pg_sleep)\\s{0,8}\\(\\s{0,8}\\d',
     '\\bxp_cmdshell\\b',
     '\\binformation_schema\\b',
   ].join('|'),

@@ -80,3 +80,12 @@ t.test(
     for (const value of data) t.notOk(hasSqlInjection(value), value);
   },
 );
+
+t.test('adversarial 64 KiB values are examined without runaway backtracking', async (t) => {
+  // Each of these took seconds with unbounded `\s*` and `[^>]*` repetitions.
+  t.notOk(hasXss(`<${' '.repeat(65535)}`));
+  t.notOk(hasXss('<img '.repeat(13000)));
+  t.notOk(hasSqlInjection(`' or ${'a'.repeat(65530)}`));
+  t.notOk(hasSqlInjection('; update '.repeat(7000)));
+  t.ok(hasScriptSyntax(`${'a'.repeat(65535)};`));
+});
