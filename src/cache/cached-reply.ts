@@ -26,7 +26,7 @@ export class CachedReply {
   /** The reply sentences, the `!done` last; views over `bytes`. */
   readonly sentences: readonly Sentence[];
   readonly storedAt: number;
-  readonly expiresAt: number;
+  #expiresAt: number;
   /** sha256 of `bytes` when integrity checks are on. */
   readonly #digest: Buffer | undefined;
 
@@ -41,7 +41,7 @@ export class CachedReply {
     });
     this.sentences = decoder.decode(bytes);
     this.storedAt = times.storedAt;
-    this.expiresAt = times.expiresAt;
+    this.#expiresAt = times.expiresAt;
     this.#digest = hasDigest ? sha256(bytes) : undefined;
   }
 
@@ -55,6 +55,16 @@ export class CachedReply {
   ): CachedReply {
     const bytes = Buffer.concat([...replies.map((s) => s.raw), done.raw]);
     return new CachedReply(path, bytes, times, hasDigest);
+  }
+
+  /** Until when the reply is fresh; past that it may only be served stale. */
+  get expiresAt(): number {
+    return this.#expiresAt;
+  }
+
+  /** Ends the reply's freshness at `at` if it would last longer: it can no longer be vouched for after that. */
+  expireBy(at: number): void {
+    this.#expiresAt = Math.min(this.#expiresAt, at);
   }
 
   /** False when integrity checks are on and the bytes no longer match their digest. */

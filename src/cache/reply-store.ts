@@ -73,17 +73,24 @@ export class ReplyStore {
 
   /** Drops every reply of the menus `pattern` matches; returns how many. */
   drop(pattern: MenuPattern): number {
+    const keys = this.#keysOf(pattern);
+    for (const key of keys) this.#lru.delete(key);
+    return keys.length;
+  }
+
+  /** Ends the freshness of every reply of the menus `pattern` matches at `at`; returns how many. */
+  expire(pattern: MenuPattern, at: number): number {
+    const keys = this.#keysOf(pattern);
+    // peek: expiring a reply is not a use of it.
+    for (const key of keys) (this.#lru.peek(key) as CachedReply).expireBy(at);
+    return keys.length;
+  }
+
+  #keysOf(pattern: MenuPattern): string[] {
     const paths = pattern.isGlob
       ? [...this.#keysByPath.keys()].filter((path) => pattern.matches(path))
       : [pattern.text];
-    let dropped = 0;
-    for (const path of paths) {
-      for (const key of [...(this.#keysByPath.get(path) ?? [])]) {
-        this.#lru.delete(key);
-        dropped++;
-      }
-    }
-    return dropped;
+    return paths.flatMap((path) => [...(this.#keysByPath.get(path) ?? [])]);
   }
 
   /** Drops everything; returns how many replies were kept. */

@@ -34,7 +34,10 @@ export interface RouterCacheStats {
   coalesced: number;
   /** Expired replies served while the router could not be reached. */
   staleServed: number;
-  /** Replies dropped because their menu changed (writes, listen reports, lost listens). */
+  /**
+   * Replies dropped because their menu changed (writes, listen reports), or
+   * expired because their menu's listen was lost.
+   */
   invalidations: number;
   /** Replies dropped to stay within maxEntries and maxBytes. */
   evictions: number;
@@ -66,7 +69,8 @@ export interface RouterCacheOptions {
  * a write drops its menus' replies when it is sent and again before its
  * `!done` is passed on; a print in flight when such a write ends is neither
  * kept nor shared any more (the per-menu generation, held by each print);
- * and a watched menu is served only while its `listen` runs.
+ * and a watched menu is served only while its `listen` runs (what was kept
+ * when it was lost is fresh no more: it may only be served stale).
  */
 export class RouterCache {
   readonly #options: RouterCacheOptions;
@@ -251,6 +255,17 @@ export class RouterCache {
     this.#invalidations += this.#drop(pattern);
   }
 
+  /**
+   * The menu's `listen` is lost: its replies cannot be vouched for past this
+   * moment, so they are fresh no more; they stay for serving stale (the
+   * router is likely away) up to maxStaleMs from now. Its prints in flight
+   * are not kept.
+   */
+  #expire(pattern: MenuPattern): void {
+    for (const fill of this.#fills) if (pattern.matches(fill.path)) fill.invalidate();
+    this.#invalidations += this.#store.expire(pattern, this.#options.now());
+  }
+
   #drop(pattern: MenuPattern): number {
     for (const fill of this.#fills) if (pattern.matches(fill.path)) fill.invalidate();
     return this.#store.drop(pattern);
@@ -271,7 +286,7 @@ export class RouterCache {
         retryInitialMs: config.listen.retryInitialMs,
         retryMaxMs: config.listen.retryMaxMs,
         onChange: () => this.#invalidateWrite(path),
-        onLost: () => this.#invalidate(exactMenu(path)),
+        onLost: () => this.#expire(exactMenu(path)),
       });
       this.#watches.set(path, watch);
     }

@@ -67,29 +67,41 @@ t.test('listen replies other than !re change nothing', async (t) => {
   t.equal(h.send(USERS).context.notes.cache, 'hit');
 });
 
-t.test('a lost listen drops its menu, which is not served until the listen is back', async (t) => {
-  const h = watched({
-    listen: { paths: ['/ip/hotspot/user'], retryInitialMs: 1000, retryMaxMs: 4000 },
-  });
-  fillUsers(h, 'a');
-  h.router.of(LISTEN)[0]?.refuse(ErrorCode.UpstreamClosed);
-  t.match(h.cache.stats(), { r1: { entries: 0, listensActive: 0 } });
-  t.same(h.clock.pendingDelays, [1000]);
-  t.match(
-    h.logs().find((l) => l['level'] === 40),
-    { router: 'r1', path: '/ip/hotspot/user', code: ErrorCode.UpstreamClosed, delayMs: 1000 },
-  );
-  // While it is down, prints go to the router and are not kept.
-  fillUsers(h, 'a');
-  t.equal(h.send(USERS).context.notes.cache, 'miss');
-  h.router.last.done();
-  t.equal(h.cache.stats()['r1']?.entries, 0);
+t.test(
+  'a lost listen expires its menu, which is not served until the listen is back',
+  async (t) => {
+    const h = watched({
+      listen: { paths: ['/ip/hotspot/user'], retryInitialMs: 1000, retryMaxMs: 4000 },
+    });
+    fillUsers(h, 'a');
+    h.router.of(LISTEN)[0]?.refuse(ErrorCode.UpstreamClosed);
+    t.match(
+      h.cache.stats(),
+      { r1: { entries: 1, invalidations: 1, listensActive: 0 } },
+      'kept for serving stale only',
+    );
+    t.same(h.clock.pendingDelays, [1000]);
+    t.match(
+      h.logs().find((l) => l['level'] === 40),
+      { router: 'r1', path: '/ip/hotspot/user', code: ErrorCode.UpstreamClosed, delayMs: 1000 },
+    );
+    // While it is down, prints go to the router and are not kept.
+    fillUsers(h, 'a');
+    t.equal(h.send(USERS).context.notes.cache, 'miss');
+    h.router.last.done();
+    t.equal(h.cache.stats()['r1']?.invalidations, 1, 'neither reply was kept fresh');
 
-  h.clock.advance(1000);
-  t.equal(h.router.of(LISTEN).length, 2, 'the listen is sent again');
-  fillUsers(h, 'a');
-  t.equal(h.send(USERS).context.notes.cache, 'hit');
-});
+    h.clock.advance(1000);
+    t.equal(h.router.of(LISTEN).length, 2, 'the listen is sent again');
+    t.equal(
+      h.send(USERS).context.notes.cache,
+      'miss',
+      'what was kept before the loss stays expired',
+    );
+    h.router.last.done();
+    t.equal(h.send(USERS).context.notes.cache, 'hit');
+  },
+);
 
 t.test(
   'listen retries back off, doubling up to retryMaxMs, and a kept reply resets them',
@@ -131,7 +143,8 @@ t.test('a listen that ends with a trap (menu without listen) is retried too', as
   const listen = h.router.of(LISTEN)[0];
   listen?.reply('!trap', '=message=no such command');
   listen?.done();
-  t.equal(h.cache.stats()['r1']?.entries, 0);
+  t.equal(h.cache.stats()['r1']?.invalidations, 1);
+  t.equal(h.send(USERS).context.notes.cache, 'miss');
   t.equal(h.clock.pendingDelays.length, 1);
 });
 

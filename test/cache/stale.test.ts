@@ -105,3 +105,28 @@ t.test('without a kept reply the refusal is passed on', async (t) => {
   h.router.last.refuse(ErrorCode.BreakerOpen);
   t.equal(a.sink.error?.code, ErrorCode.BreakerOpen);
 });
+
+t.test(
+  'a watched menu whose listen was lost is served stale for maxStaleMs from the loss, not from its TTL',
+  async (t) => {
+    const users = ['/ip/hotspot/user/print', '=.proplist=name'];
+    const h = cacheHarness({
+      listen: { paths: ['/ip/hotspot/user'], retryInitialMs: 60_000, retryMaxMs: 60_000 },
+      maxStaleMs: 10_000,
+    });
+    h.send(users);
+    h.router.last.reply('!re', '=name=a');
+    h.router.last.done();
+    h.clock.advance(1000);
+    h.router.of('/ip/hotspot/user/listen')[0]?.refuse(ErrorCode.UpstreamClosed);
+    h.clock.advance(10_000);
+    const a = h.send(users);
+    h.router.last.refuse(ErrorCode.BreakerOpen);
+    t.same(a.sink.texts, ['!re =name=a', '!done'], 'its 5-minute TTL is not over, the loss was');
+    t.equal(a.context.notes.cache, 'stale');
+    h.clock.advance(1);
+    const b = h.send(users);
+    h.router.last.refuse(ErrorCode.BreakerOpen);
+    t.equal(b.sink.error?.code, ErrorCode.BreakerOpen, 'past maxStaleMs from the loss');
+  },
+);
