@@ -9,6 +9,7 @@
  * so `$x` and `[...]` after a path are arguments; only `:execute` and
  * `:parse` run text computed at run time, and they count as commands.
  */
+
 /** Attributes whose value RouterOS runs as a script. */
 export const SCRIPT_ATTRIBUTES: ReadonlySet<string> = new Set([
   'on-login',
