@@ -24,6 +24,8 @@ export interface SimulatorOptions {
   user?: string;
   /** The API user's password. @default '' */
   password?: string;
+  /** More API users, name to password (a router's other accounts). @default none */
+  users?: Readonly<Record<string, string>>;
   /**
    * RouterOS version to imitate: decides login methods, `!empty` replies and
    * the version `/system/resource` reports (ROUTEROS-API §3, item 50).
@@ -126,6 +128,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     port: options.port ?? 0,
     user: options.user ?? 'admin',
     password: options.password ?? '',
+    users: options.users ?? {},
     version: options.version ?? '7.19',
     seed: options.seed ?? 1,
     interfaces: options.interfaces ?? 5,

@@ -182,13 +182,23 @@ export class Session {
       command.finish([], { ret: challengeToHex(this.#challenge) });
       return;
     }
-    const isUser = name !== undefined && name.equals(Buffer.from(options.user, 'latin1'));
+    // The user's password decides; an unknown name never logs in.
+    const userName = name?.toString('latin1');
+    const secret =
+      userName === options.user
+        ? options.password
+        : userName === undefined
+          ? undefined
+          : Object.hasOwn(options.users, userName)
+            ? options.users[userName]
+            : undefined;
+    const isUser = secret !== undefined;
     const isPassword = (given: Buffer | undefined): boolean =>
-      given !== undefined && given.equals(Buffer.from(options.password, 'latin1'));
+      given !== undefined && given.equals(Buffer.from(secret ?? '', 'latin1'));
     const isResponse = (): boolean =>
       response !== undefined &&
       this.#challenge !== undefined &&
-      verifyResponse(options.password, this.#challenge, response);
+      verifyResponse(secret ?? '', this.#challenge, response);
     let isOk: boolean;
     if (profile.loginMode === LoginMode.Legacy) isOk = isResponse();
     else if (profile.loginMode === LoginMode.Both)

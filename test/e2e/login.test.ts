@@ -101,15 +101,29 @@ t.test('node-routeros refuses a wrong password with the router message', async (
 });
 
 t.test('logins checked by the router are remembered', async (t) => {
-  const stack = await startStack(t);
+  const stack = await startStack(t, { sim: { users: { billing: 'pw' } } });
   await eventually(() => stack.router.pool.stats.ready === 1);
   const logins = stack.sim.counters.loginsOk;
   for (let i = 0; i < 3; i++) {
     const c = await RawClient.connect(stack.port);
-    t.same(text(await c.login('admin', 'secret')), ['!done']);
+    t.same(text(await c.login('billing', 'pw')), ['!done']);
     await c.close();
   }
   t.equal(stack.sim.counters.loginsOk - logins, 1, 'only the first login reached the router');
+});
+
+t.test("rosgate's own router account is checked without the router", async (t) => {
+  const stack = await startStack(t);
+  await eventually(() => stack.router.pool.stats.ready === 1);
+  const logins = stack.sim.counters.loginsOk + stack.sim.counters.loginsFailed;
+  const c = await RawClient.connect(stack.port);
+  t.same(text(await c.login('admin', 'secret')), ['!done']);
+  t.same(text(await c.login('admin', 'wrong')), [
+    '!trap =message=invalid user name or password (6)',
+    '!done',
+  ]);
+  await c.close();
+  t.equal(stack.sim.counters.loginsOk + stack.sim.counters.loginsFailed, logins);
 });
 
 t.test('before login', async (t) => {
@@ -168,12 +182,12 @@ t.test('before login', async (t) => {
 });
 
 t.test('a login answered after its client left is neither written nor counted', async (t) => {
-  const stack = await startStack(t);
+  const stack = await startStack(t, { sim: { users: { billing: 'pw' } } });
   await eventually(() => stack.router.pool.stats.ready === 1);
   const loginsOk = stack.sim.counters.loginsOk;
   stack.sim.faults.latencyMs = 30;
   const c = await RawClient.connect(stack.port);
-  c.send(['/login', '=name=admin', '=password=secret']);
+  c.send(['/login', '=name=billing', '=password=pw']);
   await eventually(() => stack.sim.counters.sessionsNow === 2, 'the check to reach the router');
   await c.close();
   await eventually(() => stack.sim.counters.loginsOk === loginsOk + 1, 'the router to answer');

@@ -97,11 +97,11 @@ t.test('a client that never logs in is closed when its time is up', async (t) =>
 });
 
 t.test('a login the router cannot check gets a trap naming why', async (t) => {
-  const stack = await startStack(t);
+  const stack = await startStack(t, { sim: { users: { billing: 'pw' } } });
   await eventually(() => stack.router.pool.stats.ready === 1, 'the pool to open its session');
   stack.sim.faults.refuseConnections = true;
   const c = await openRaw(t, stack.port);
-  t.same(text(await c.call(['/login', '=name=admin', '=password=secret'])), [
+  t.same(text(await c.call(['/login', '=name=billing', '=password=pw'])), [
     '!trap =message=cannot verify the login: router unavailable',
     '!done',
   ]);
@@ -197,15 +197,38 @@ t.test('a graceful stop lets running commands finish, then cancels streams', asy
   t.pass('a second stop is harmless');
 });
 
-t.test('a graceful stop waits for running commands, then closes at once', async (t) => {
+t.test('a graceful stop serves connected clients until they leave, and no one new', async (t) => {
   const stack = await startStack(t);
   const c = await loggedIn(t, stack);
   stack.sim.faults.latencyMs = 30;
   c.send(['/system/identity/print', '.tag=q']);
   await eventually(() => stack.router.pool.stats.inFlight === 1, 'the print to reach the router');
-  await stack.app.stop(60_000);
+  let isStopped = false;
+  const stopping = stack.app.stop(60_000).then(() => {
+    isStopped = true;
+  });
+  t.same(text(await c.untilDone('q')).at(-1), '!done .tag=q', 'the running command finishes');
+  t.match(
+    text(await c.call(['/ip/hotspot/user/print', '=count-only=', '.tag=n'])).at(-1),
+    /^!done =ret=\d+ \.tag=n$/,
+    'a new command from a connected client is served while draining',
+  );
+  await t.rejects(RawClient.connect(stack.port), 'a new connection is refused');
+  t.equal(isStopped, false, 'the stop waits while the client stays');
+  await c.close();
+  await stopping;
+  t.equal(isStopped, true, 'and ends once the client has left');
+});
+
+t.test('a graceful stop that runs out of time cancels and closes', async (t) => {
+  const stack = await startStack(t, { sim: { streamIntervalMs: 5 } });
+  const c = await loggedIn(t, stack);
+  c.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=m']);
+  await eventually(() => stack.sim.activeStreams() === 1, 'the stream to run on the router');
+  await stack.app.stop(20);
   const lines = text(await c.untilClosed());
-  t.same(lines.slice(-2), ['!done .tag=q', '!fatal rosgate is shutting down']);
+  t.equal(lines.at(-1), '!fatal rosgate is shutting down');
+  await eventually(() => stack.sim.activeStreams() === 0, 'the stream to be cancelled on the router');
 });
 
 t.test('a port already in use fails the start', async (t) => {

@@ -110,7 +110,7 @@ t.test('upstreamTls verify refuses a router signed by another CA, and says why',
   await eventually(() => s.runtime.pool.lastError !== undefined, 'the pool to fail');
   const reason = /certificate/;
   t.match(s.runtime.pool.lastError?.message, reason);
-  t.match(s.logText(), /"msg":"router session failed to open"/);
+  t.match(s.logText(), /"msg":"router unreachable; retrying"/);
   t.match(s.logText(), /"err":"router connection error: [^"]*certificate/);
   t.equal(s.sim.counters.loginsOk, 0, 'nothing reached the router');
 
