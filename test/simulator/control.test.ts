@@ -38,6 +38,7 @@ t.test('the control port serves counters and faults and drops connections', asyn
     stopAnswering: false,
     latencyMs: 0,
     rowLatencyMs: 0,
+    latencyPer100RowsMs: 0,
     refuseConnections: false,
   });
   const set = await call(
@@ -48,7 +49,13 @@ t.test('the control port serves counters and faults and drops connections', asyn
   );
   t.same(set, {
     status: 200,
-    json: { stopAnswering: true, latencyMs: 3, rowLatencyMs: 2, refuseConnections: true },
+    json: {
+      stopAnswering: true,
+      latencyMs: 3,
+      rowLatencyMs: 2,
+      latencyPer100RowsMs: 0,
+      refuseConnections: true,
+    },
   });
   t.equal(sim.faults.latencyMs, 3);
   t.same(await call(port, 'POST', '/drop'), { status: 200, json: { dropped: 1 } });
