@@ -228,7 +228,10 @@ t.test('a graceful stop that runs out of time cancels and closes', async (t) => 
   await stack.app.stop(20);
   const lines = text(await c.untilClosed());
   t.equal(lines.at(-1), '!fatal rosgate is shutting down');
-  await eventually(() => stack.sim.activeStreams() === 0, 'the stream to be cancelled on the router');
+  await eventually(
+    () => stack.sim.activeStreams() === 0,
+    'the stream to be cancelled on the router',
+  );
 });
 
 t.test('a port already in use fails the start', async (t) => {
