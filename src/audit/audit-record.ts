@@ -1,6 +1,6 @@
 /**
  * The audit record: one JSON line per event. Field order here is the order
- * of the canonical form the hash chain covers (see chain-line.ts).
+ * of the canonical form the hash chain covers (chain-line.ts).
  */
 import type { AUDIT_LEVELS } from '../config/audit.js';
 
@@ -80,32 +80,6 @@ export interface AuditRecord extends AuditEvent {
   /** SHA-256 (or HMAC-SHA256) hex of the canonical form without `hash`. */
   readonly hash: string;
 }
-
-/** The top-level fields of the canonical form, in order. */
-export const RECORD_FIELDS = [
-  'seq',
-  'prev',
-  'id',
-  'timestamp',
-  'kind',
-  'level',
-  'category',
-  'action',
-  'result',
-  'userId',
-  'ipAddress',
-  'router',
-  'connId',
-  'path',
-  'verb',
-  'tag',
-  'rule',
-  'verdict',
-  'cache',
-  'rows',
-  'duration',
-  'details',
-] as const satisfies readonly (keyof AuditRecord)[];
 
 /** Menu path prefixes and their category; the longest matching prefix wins. */
 const CATEGORIES: readonly (readonly [string, string])[] = [

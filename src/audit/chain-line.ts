@@ -2,10 +2,12 @@
  * The canonical form of a record and the line that carries it.
  *
  * Canonical form: the record without `hash`, as JSON text without
- * whitespace; top-level keys in the order of {@link RECORD_FIELDS} (`seq`
- * and `prev` first), absent keys left out; keys of nested objects sorted by
- * UTF-16 code units, arrays in order; strings escaped as `JSON.stringify`
- * escapes them; encoded as UTF-8.
+ * whitespace; top-level keys in the order `seq`, `prev`, `id`, `timestamp`,
+ * `kind`, `level`, `category`, `action`, `result`, `userId`, `ipAddress`,
+ * `router`, `connId`, `path`, `verb`, `tag`, `rule`, `verdict`, `cache`,
+ * `rows`, `duration`, `details`, absent keys left out; keys of nested
+ * objects sorted by UTF-16 code units, arrays in order; strings escaped as
+ * `JSON.stringify` escapes them; encoded as UTF-8.
  *
  * Line: the canonical form with `,"hash":"<64 hex>"` inserted before its
  * final `}`, then `\n`. `hash` is the SHA-256 of the canonical form, or its
@@ -13,8 +15,8 @@
  * bytes up to the hash field plus one `}`, with no JSON parsing at all, and
  * any changed byte changes the hash.
  */
-import { createHash, createHmac } from 'node:crypto';
-import { RECORD_FIELDS, type AuditEvent, type AuditValue } from './audit-record.js';
+import * as crypto from 'node:crypto';
+import type { AuditEvent, AuditValue } from './audit-record.js';
 
 /** The `prev` of the very first record. */
 export const ZERO_HASH = '0'.repeat(64);
@@ -22,11 +24,11 @@ export const ZERO_HASH = '0'.repeat(64);
 const SEQ_PREFIX = Buffer.from('{"seq":', 'latin1');
 const PREV_PREFIX = Buffer.from(',"prev":"', 'latin1');
 const HASH_PREFIX = Buffer.from(',"hash":"', 'latin1');
-const CLOSE = Buffer.from('}', 'latin1');
 /** `,"hash":"` + 64 hex + `"}`. */
 const SUFFIX_BYTES = HASH_PREFIX.length + 64 + 2;
 const QUOTE = 0x22;
 const BRACE = 0x7d;
+const COMMA = 0x2c;
 
 function sortKeys(value: AuditValue): AuditValue {
   if (Array.isArray(value)) return value.map(sortKeys);
@@ -38,27 +40,62 @@ function sortKeys(value: AuditValue): AuditValue {
   return out;
 }
 
-/** The canonical form of `event` at place `seq` after `prev`. */
+/**
+ * The canonical form of `event` at place `seq` after `prev`. The object
+ * literal fixes the key order; `JSON.stringify` leaves out undefined keys.
+ */
 export function canonicalText(event: AuditEvent, seq: number, prev: string): string {
-  const ordered: Record<string, unknown> = {};
-  const source: Record<string, unknown> = { ...event, seq, prev };
-  for (const field of RECORD_FIELDS) {
-    const value = source[field];
-    if (value === undefined) continue;
-    ordered[field] = field === 'details' ? sortKeys(value as AuditValue) : value;
-  }
-  return JSON.stringify(ordered);
+  return JSON.stringify({
+    seq,
+    prev,
+    id: event.id,
+    timestamp: event.timestamp,
+    kind: event.kind,
+    level: event.level,
+    category: event.category,
+    action: event.action,
+    result: event.result,
+    userId: event.userId,
+    ipAddress: event.ipAddress,
+    router: event.router,
+    connId: event.connId,
+    path: event.path,
+    verb: event.verb,
+    tag: event.tag,
+    rule: event.rule,
+    verdict: event.verdict,
+    cache: event.cache,
+    rows: event.rows,
+    duration: event.duration,
+    details: event.details === undefined ? undefined : sortKeys(event.details),
+  });
 }
+
+/**
+ * One-shot SHA-256 (Node >= 20.12): about three times faster per record than
+ * a Hash object, which is most of what verify costs.
+ */
+const sha256: (data: string | Buffer) => string =
+  typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('sha256', data, 'hex')
+    : /* c8 ignore next -- Node 20.0-20.11 only */
+      (data) => crypto.createHash('sha256').update(data).digest('hex');
 
 /** The chain hash of a canonical form: SHA-256, or HMAC-SHA256 with `key`. */
 export function digestText(canonical: string, key: Buffer | undefined): string {
-  const hash = key === undefined ? createHash('sha256') : createHmac('sha256', key);
-  return hash.update(canonical, 'utf8').digest('hex');
+  if (key === undefined) return sha256(canonical);
+  return crypto.createHmac('sha256', key).update(canonical, 'utf8').digest('hex');
 }
 
 /** The line for a canonical form and its hash, newline included. */
 export function lineOf(canonical: string, hash: string): string {
   return `${canonical.slice(0, -1)},"hash":"${hash}"}\n`;
+}
+
+/** True when `bytes` occur in `line` at `at` (for a few bytes a loop beats a native call). */
+function bytesAt(line: Buffer, bytes: Buffer, at: number): boolean {
+  for (let i = 0; i < bytes.length; i++) if (line[at + i] !== bytes[i]) return false;
+  return true;
 }
 
 /** What {@link parseLine} finds in a complete line. */
@@ -77,20 +114,19 @@ export interface ChainLine {
 export function parseLine(line: Buffer): ChainLine | undefined {
   const bodyEnd = line.length - SUFFIX_BYTES;
   if (bodyEnd < SEQ_PREFIX.length + 1 + PREV_PREFIX.length + 65) return undefined;
-  if (line.compare(SEQ_PREFIX, 0, SEQ_PREFIX.length, 0, SEQ_PREFIX.length) !== 0) return undefined;
+  if (!bytesAt(line, SEQ_PREFIX, 0)) return undefined;
   let at = SEQ_PREFIX.length;
   let seq = 0;
   for (let byte = line[at] as number; byte >= 0x30 && byte <= 0x39; byte = line[++at] as number) {
     seq = seq * 10 + byte - 0x30;
   }
   if (at === SEQ_PREFIX.length || at - SEQ_PREFIX.length > 15) return undefined;
-  if (line.compare(PREV_PREFIX, 0, PREV_PREFIX.length, at, at + PREV_PREFIX.length) !== 0)
-    return undefined;
+  if (!bytesAt(line, PREV_PREFIX, at)) return undefined;
   at += PREV_PREFIX.length;
   if (line[at + 64] !== QUOTE || at + 65 > bodyEnd) return undefined;
   const hashAt = bodyEnd + HASH_PREFIX.length;
   const isSuffix =
-    line.compare(HASH_PREFIX, 0, HASH_PREFIX.length, bodyEnd, hashAt) === 0 &&
+    bytesAt(line, HASH_PREFIX, bodyEnd) &&
     line[hashAt + 64] === QUOTE &&
     line[hashAt + 65] === BRACE;
   if (!isSuffix) return undefined;
@@ -102,10 +138,20 @@ export function parseLine(line: Buffer): ChainLine | undefined {
   };
 }
 
-/** The chain hash a complete line should carry, from its bytes. */
+/**
+ * The chain hash a complete line should carry, from its bytes. The byte at
+ * `bodyEnd` (the `,` before `"hash"`) is briefly replaced by `}` so the
+ * canonical form is hashed in one piece, then restored.
+ */
 export function digestLine(line: Buffer, bodyEnd: number, key: Buffer | undefined): string {
-  const hash = key === undefined ? createHash('sha256') : createHmac('sha256', key);
-  return hash.update(line.subarray(0, bodyEnd)).update(CLOSE).digest('hex');
+  const canonical = line.subarray(0, bodyEnd + 1);
+  line[bodyEnd] = BRACE;
+  const digest =
+    key === undefined
+      ? sha256(canonical)
+      : crypto.createHmac('sha256', key).update(canonical).digest('hex');
+  line[bodyEnd] = COMMA;
+  return digest;
 }
 
 /**
