@@ -1,0 +1,123 @@
+/**
+ * Audit benchmark: writes a million billing-like records with the real
+ * writer (SHA-256 chain, one folder in the temp dir), then times
+ *   - verifyFiles over them (goal: 200,000 records/s or more; also per
+ *     CPU second, which a busy machine disturbs less), and
+ *   - searchAudit for one user's records (every line scanned).
+ * The proxy overhead of audit at default levels (`overheadRatio`) needs the
+ * wired proxy and is measured by the proxy bench.
+ *
+ * Run: npm run bench -- audit [--records=N]
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { AuditEvent } from '../src/audit/audit-record.js';
+import { FileAuditWriter } from '../src/audit/audit-writer.js';
+import { searchAudit } from '../src/audit/search-audit.js';
+import { verifyFiles } from '../src/audit/verify-files.js';
+import type { BenchResult } from './run.js';
+
+const BATCH = 10_000;
+const START_MS = Date.parse('2024-05-01T00:00:00.000Z');
+
+/** A hotspot voucher add as the billing mix sends it, numbered `n`. */
+function event(n: number): AuditEvent {
+  return {
+    id: `5f0c6a52-8d4e-4c1a-9b7e-${n.toString(16).padStart(12, '0')}`,
+    timestamp: new Date(START_MS + n * 10).toISOString(),
+    kind: 'command',
+    level: 'request',
+    category: 'hotspot',
+    action: '/ip/hotspot/user/add',
+    result: 'success',
+    userId: n % 10 === 0 ? 'cashier' : 'billing',
+    ipAddress: '10.20.0.5',
+    router: 'default',
+    connId: 1 + (n % 8),
+    path: '/ip/hotspot/user',
+    verb: 'add',
+    tag: String(n % 4096),
+    rows: 0,
+    duration: 4,
+    details: {
+      attributes: {
+        name: `V${n.toString(36).toUpperCase()}`,
+        password: '***',
+        profile: '1day-20k',
+        'limit-uptime': '1d',
+        comment: `VOUCHER_SYSTEM|20000|1d|batch-${n % 100}|cashier1`,
+      },
+    },
+  };
+}
+
+function option(args: readonly string[], name: string, fallback: number): number {
+  const arg = args.find((a) => a.startsWith(`--${name}=`));
+  return arg === undefined ? fallback : Number(arg.slice(name.length + 3));
+}
+
+export async function run(args: readonly string[]): Promise<BenchResult> {
+  const records = option(args, 'records', 1_000_000);
+  const dir = mkdtempSync(join(tmpdir(), 'rosgate-audit-bench-'));
+  try {
+    const writer = new FileAuditWriter({
+      dir,
+      bufferSize: BATCH,
+      flushIntervalMs: 3_600_000,
+      maxQueued: BATCH,
+      maxFileBytes: 100 * 1024 * 1024,
+      retentionDays: 0,
+      logger: pino({ level: 'silent' }),
+      now: () => START_MS,
+    });
+    let started = performance.now();
+    for (let n = 1; n <= records; n += BATCH) {
+      for (let i = n; i < Math.min(n + BATCH, records + 1); i++) writer.write(event(i));
+      await writer.flush();
+    }
+    await writer.close();
+    const writeSeconds = (performance.now() - started) / 1000;
+    const { written, dropped, bytes } = writer.stats();
+    if (written !== records || dropped !== 0)
+      throw new Error(`wrote ${written}, dropped ${dropped}`);
+    const files = readdirSync(dir)
+      .filter((name) => name.endsWith('.jsonl'))
+      .map((name) => join(dir, name));
+    console.log(
+      `wrote ${records} records, ${(bytes / 1e6).toFixed(0)} MB in ${files.length} files, ${writeSeconds.toFixed(1)} s`,
+    );
+
+    started = performance.now();
+    const cpu = process.cpuUsage();
+    const result = await verifyFiles(files);
+    const verifySeconds = (performance.now() - started) / 1000;
+    const { user, system } = process.cpuUsage(cpu);
+    const verifyCpuSeconds = (user + system) / 1e6;
+    if (!result.ok || result.records !== records)
+      throw new Error('the generated log does not verify');
+    console.log(
+      `verified in ${verifySeconds.toFixed(2)} s (${verifyCpuSeconds.toFixed(2)} s of CPU)`,
+    );
+
+    started = performance.now();
+    let found = 0;
+    for await (const _record of searchAudit(dir, { user: 'cashier' })) found++;
+    const searchSeconds = (performance.now() - started) / 1000;
+    if (found !== Math.floor(records / 10)) throw new Error(`search found ${found}`);
+    console.log(`searched one user in ${searchSeconds.toFixed(2)} s (${found} matches)`);
+
+    return {
+      bench: 'audit',
+      records,
+      verifyRecordsPerSecond: Math.round(records / verifySeconds),
+      verifyRecordsPerCpuSecond: Math.round(records / verifyCpuSeconds),
+      searchRecordsPerSecond: Math.round(records / searchSeconds),
+      writeRecordsPerSecond: Math.round(records / writeSeconds),
+      bytesPerRecord: Math.round(bytes / records),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
