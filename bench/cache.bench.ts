@@ -370,6 +370,7 @@ async function startRosgate(
     ],
     cache,
     log: { level: 'silent' },
+    monitoring: { host: '127.0.0.1', port: 0 },
   });
   const app = createApp(config, createLogger('silent', process.stdout));
   await app.start();

@@ -408,6 +408,7 @@ async function startRosgate(
       maxClientsPerAddress: Math.max(100, options.clients),
     },
     log: { level: 'silent' },
+    monitoring: { host: '127.0.0.1', port: 0 },
   });
   const app = createApp(config, createLogger('silent', process.stdout));
   await app.start();

@@ -48,6 +48,7 @@ async function startBehindTls(
           ...router,
         },
       ],
+      monitoring: { host: '127.0.0.1', port: 0 },
       ...config,
     },
     {},
