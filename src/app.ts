@@ -23,21 +23,51 @@ import type { RosgateError } from './errors.js';
 import { createCacheStage, type CacheStage } from './cache/index.js';
 import { createFlowStage, type FlowStage } from './flow/index.js';
 import { createPolicyStage, type PolicyStage } from './policy/index.js';
+import {
+  createAdminServer,
+  createMetrics,
+  createMetricsStage,
+  type AdminSources,
+  type ApplyConfigResult,
+  type AuditFunctions,
+  type Metrics,
+} from './admin/index.js';
+import { Registry } from 'prom-client';
+import { resolve } from 'node:path';
+import {
+  createAuditStage,
+  reportAudit,
+  searchAudit,
+  type AuditKeys,
+  type AuditTrail,
+} from './audit/index.js';
+import {
+  reconfigureAll,
+  reconfigureSection,
+  type LiveSection,
+  type Reconfiguration,
+} from './reconfigure.js';
 
 /** One router as the running app holds it. */
 export interface RouterRuntime {
-  readonly config: RouterConfig;
+  config: RouterConfig;
   readonly pool: Pool;
-  /** The router's command pipeline, outermost stage first. */
+  /**
+   * The router's command pipeline, outermost stage first. It stays the same
+   * object across live reloads: new commands take the stages in force, and
+   * running ones finish in the stages they entered.
+   */
   readonly handler: CommandHandler;
-  /** Rate limit, priority queue, concurrency cap, breaker and timeouts. */
-  readonly flow: FlowStage;
+  /** Rate limit, priority queue, concurrency cap, breaker and timeouts (replaced on reload). */
+  flow: FlowStage;
   readonly listener: ProxyListener;
   readonly stats: ProxyStats;
   /** The port clients connect to (known after `start()`). */
   port: number;
   /** The TLS (api-ssl) port clients connect to, when `tls` is configured (known after `start()`). */
   tlsPort: number | undefined;
+  /** Rebuild the chain from the stages in force (after a reload). */
+  rebuild(): void;
 }
 
 /**
@@ -53,40 +83,193 @@ export interface App {
   readonly routers: readonly RouterRuntime[];
   /** The policy stage every router shares (stats by router). */
   readonly policy: PolicyStage;
-  /** The reply cache every router shares (stats by router). */
+  /** The reply cache every router shares (stats by router; replaced on reload). */
   readonly cache: CacheStage;
-  /** Open pools and listeners. */
+  /** Metrics on the app's own Prometheus registry. */
+  readonly metrics: Metrics;
+  /** The configuration in force. */
+  readonly config: RosgateConfig;
+  /** The admin port (known after `start()`). */
+  readonly adminPort: number | undefined;
+  /** Open pools, listeners and the admin port. */
   start(): Promise<void>;
-  /** Graceful stop: drain within `graceMs`, cancel streams, close sessions. */
+  /**
+   * Graceful stop: accept no one new, serve connected clients until they
+   * leave or `graceMs` ends, then cancel what still runs and close.
+   */
   stop(graceMs?: number): Promise<void>;
+  /** Apply one section live (PUT /monitoring/config/<section>); a refusal changes nothing. */
+  reconfigure(section: string, body: unknown): Promise<ApplyConfigResult>;
+  /** Apply a re-read configuration (SIGHUP); a refusal changes nothing. */
+  reload(next: RosgateConfig): Promise<ApplyConfigResult>;
+}
+
+/** What the composition root takes besides the configuration. */
+export interface AppOptions {
+  /** rosgate's version, for `/monitoring/status`. @default '0.0.0' */
+  version?: string;
+  /** The audit trail's keys, from `resolveAuditKeys()`. @default none */
+  auditKeys?: AuditKeys;
+  /** Where a relative `audit.dir` starts. @default process.cwd() */
+  cwd?: string;
+}
+
+/** Stages and instruments one instance of which serves every router. */
+interface Shared {
+  readonly policy: PolicyStage;
+  cache: CacheStage;
+  readonly audit: AuditTrail;
+  readonly metrics: Metrics;
+  readonly metricsStage: Stage;
+  /** Records what policy refuses: policy sits outside the audit stage. */
+  readonly deniedStage: Stage;
 }
 
 /**
  * The composition root: the only place collaborators are built (STYLE 1).
- * Each router gets its own pool, listener and counters.
+ * Each router gets its own pool, listener, flow stage and counters; policy,
+ * cache and metrics are shared and keep their figures by router.
  */
-export function createApp(config: RosgateConfig, logger: Logger): App {
-  const policy = createPolicyStage({ config: config.policy, logger });
-  const cache = createCacheStage({ config: config.cache, logger });
-  const shared: SharedStages = { policy, cache };
-  const routers = config.routers.map((router) =>
-    buildRouter(config, router, shared, logger.child({ router: router.name })),
-  );
+export function createApp(config: RosgateConfig, logger: Logger, options: AppOptions = {}): App {
+  let current = config;
+  let isDraining = false;
+  let adminPort: number | undefined;
+  const routers: RouterRuntime[] = [];
+  const metrics = createMetrics({
+    registry: new Registry(),
+    sources: adminSources(
+      routers,
+      () => shared.cache,
+      () => shared.policy,
+      () => isDraining,
+      config.audit.enabled ? () => shared.audit : undefined,
+    ),
+    slowCommandMs: config.flow.slowCommandMs,
+  });
+  const cwd = options.cwd ?? process.cwd();
+  const audit = createAuditStage({
+    config: config.audit,
+    logger,
+    cwd,
+    ...(options.auditKeys === undefined ? {} : { keys: options.auditKeys }),
+  });
+  const shared: Shared = {
+    policy: createPolicyStage({
+      config: config.policy,
+      logger,
+      onLockout: (e) => {
+        audit.events.lockout(e);
+        metrics.recordEvent({
+          kind: 'lockout',
+          router: e.router,
+          message:
+            e.user === undefined
+              ? `address ${String(e.address)} locked out`
+              : `user ${e.user} locked out`,
+        });
+      },
+    }),
+    cache: createCacheStage({ config: config.cache, logger }),
+    audit,
+    metrics,
+    metricsStage: createMetricsStage(metrics),
+    deniedStage: (next) => ({
+      handle(context, sink) {
+        return next.handle(context, {
+          reply: (sentence) => sink.reply(sentence),
+          done: (sentence) => sink.done(sentence),
+          refuse(error) {
+            if (context.notes.verdict === 'deny') audit.recordDenied(context, error);
+            sink.refuse(error);
+          },
+        });
+      },
+    }),
+  };
+  for (const router of config.routers)
+    routers.push(buildRouter(config, router, shared, logger.child({ router: router.name })));
+
+  const apply = (next: RosgateConfig, changed: readonly LiveSection[]): void => {
+    if (changed.includes('log')) logger.level = next.log.level;
+    if (changed.includes('policy')) shared.policy.updateRules(next.policy);
+    if (changed.includes('cache')) {
+      const old = shared.cache;
+      shared.cache = createCacheStage({ config: next.cache, logger });
+      old.close();
+    }
+    for (const runtime of routers) {
+      const routerConfig = next.routers.find((r) => r.name === runtime.config.name) as RouterConfig;
+      if (changed.includes('routers')) runtime.pool.reconfigure(routerConfig.pool);
+      if (changed.includes('limits')) runtime.listener.reconfigure(listenerLimits(next));
+      if (changed.includes('flow')) {
+        retire(runtime.flow);
+        runtime.flow = newFlowStage(next, routerConfig, metrics, audit, logger);
+      }
+      runtime.config = routerConfig;
+      runtime.rebuild();
+    }
+    current = next;
+  };
+  const settle = (result: Reconfiguration, what: string): ApplyConfigResult => {
+    if (!result.isOk) {
+      logger.warn({ errors: result.errors }, `${what} refused; nothing changed`);
+      metrics.recordReload(false, `${what} refused: ${result.errors[0] ?? ''}`);
+      return { ok: false, errors: result.errors };
+    }
+    apply(result.config, result.changed);
+    audit.events.configChange({ keys: [...result.changed], source: what });
+    logger.info({ sections: result.changed }, `${what} applied`);
+    metrics.recordReload(true, `${what} applied: ${result.changed.join(', ') || 'no change'}`);
+    return { ok: true };
+  };
+
+  const admin = createAdminServer({
+    monitoring: config.monitoring,
+    version: options.version ?? '0.0.0',
+    sources: adminSources(
+      routers,
+      () => shared.cache,
+      () => shared.policy,
+      () => isDraining,
+      config.audit.enabled ? () => shared.audit : undefined,
+    ),
+    metrics,
+    config: () => current,
+    applyConfig: (section, body) =>
+      Promise.resolve(
+        settle(reconfigureSection(current, section, body), `configuration ${section}`),
+      ),
+    ...(config.audit.enabled && config.audit.toFile
+      ? { audit: auditFunctions(audit, resolve(cwd, config.audit.dir)) }
+      : {}),
+    logger,
+  });
   let isStarted = false;
   return {
     routers,
-    policy,
-    cache,
+    policy: shared.policy,
+    get cache() {
+      return shared.cache;
+    },
+    metrics,
+    get config() {
+      return current;
+    },
+    get adminPort() {
+      return adminPort;
+    },
     async start() {
-      // Bind every listener before opening any router session, so a port
+      // Bind every port before opening any router session, so a port
       // conflict fails the start without leaving sessions behind.
       try {
         for (const runtime of routers) {
           runtime.port = await runtime.listener.listen();
           runtime.tlsPort = runtime.listener.tlsPort;
         }
+        adminPort = await admin.listen();
       } catch (err) {
         await Promise.all(routers.map((r) => r.listener.close(0)));
+        await admin.close();
         throw err;
       }
       for (const runtime of routers) {
@@ -102,21 +285,194 @@ export function createApp(config: RosgateConfig, logger: Logger): App {
           'listening for RouterOS API clients',
         );
       }
+      logger.info({ port: adminPort }, 'admin port listening on /monitoring');
+      audit.events.start({ version: options.version ?? '0.0.0' });
       isStarted = true;
     },
-    async stop(graceMs = config.shutdown.graceMs) {
+    async stop(graceMs = current.shutdown.graceMs) {
       if (!isStarted) return;
       isStarted = false;
+      isDraining = true;
+      metrics.recordEvent({ kind: 'drain', message: 'draining: no new clients' });
       // Drain: no new clients; connected ones are served until they leave
       // or the grace period ends; then what still runs is cancelled.
       await Promise.all(routers.map((r) => r.listener.close(graceMs)));
-      cache.close();
+      shared.cache.close();
       for (const r of routers) {
         r.flow.close();
         r.pool.close();
       }
+      await admin.close();
+      // Last: every record up to the stop reaches the disk.
+      audit.events.stop({ reason: 'shutdown' });
+      await audit.writer.close();
+    },
+    reconfigure: (section, body) =>
+      Promise.resolve(
+        settle(reconfigureSection(current, section, body), `configuration ${section}`),
+      ),
+    reload: (next) =>
+      Promise.resolve(settle(reconfigureAll(current, next), 'configuration reload')),
+  };
+}
+
+/** The admin port's audit endpoints, over the files the writer keeps. */
+function auditFunctions(audit: AuditTrail, dir: string): AuditFunctions {
+  return {
+    async search(query) {
+      const { limit, ...filters } = query;
+      const records: unknown[] = [];
+      for await (const record of searchAudit(dir, definedOnly(filters))) {
+        records.push(record);
+        if (records.length >= limit) break;
+      }
+      return { records, count: records.length, limit };
+    },
+    report: (query) => reportAudit(dir, { ...definedOnly(query), groupBy: query.groupBy }),
+    head: () => Promise.resolve(audit.writer.head() ?? null),
+  };
+}
+
+/** `{ a: 1, b: undefined }` -> `{ a: 1 }`: optional filters left out, as exactOptionalPropertyTypes wants. */
+function definedOnly<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
+}
+
+/** A flow stage that was replaced finishes what it holds, then closes. */
+function retire(flow: FlowStage): void {
+  let checks = 0;
+  const timer = setInterval(() => {
+    const stats = flow.stats();
+    const isBusy =
+      stats.inFlight + stats.streams + stats.queued.high + stats.queued.normal + stats.queued.low >
+      0;
+    if (isBusy && ++checks < 600) return;
+    clearInterval(timer);
+    flow.close();
+  }, 100);
+  timer.unref();
+}
+
+/** The listener's limits from a configuration (they apply to new clients). */
+function listenerLimits(config: RosgateConfig) {
+  const { limits } = config;
+  return {
+    maxClients: limits.maxClients,
+    maxClientsPerAddress: limits.maxClientsPerAddress,
+    session: {
+      maxInFlightPerClient: limits.maxInFlightPerClient,
+      maxOutputBufferBytes: limits.maxOutputBufferBytes,
+      preLoginMaxSentences: limits.preLoginMaxSentences,
+      preLoginTimeoutMs: limits.preLoginTimeoutMs,
+      clientIdleTimeoutMs: limits.clientIdleTimeoutMs,
+      keepaliveReply: limits.keepaliveReply,
     },
   };
+}
+
+/** The admin port's view of every router, read at scrape time. */
+function adminSources(
+  routers: readonly RouterRuntime[],
+  cache: () => CacheStage,
+  policy: () => PolicyStage,
+  isDraining: () => boolean,
+  audit?: () => AuditTrail,
+): AdminSources {
+  return {
+    isDraining,
+    ...(audit === undefined
+      ? {}
+      : {
+          audit: () => {
+            const stats = audit().stats();
+            return { written: stats.written, dropped: stats.dropped };
+          },
+        }),
+    routers: () =>
+      routers.map((runtime) => {
+        const name = runtime.config.name;
+        return {
+          name,
+          pool: () => {
+            const s = runtime.pool.stats;
+            const error = runtime.pool.lastError;
+            const at = runtime.pool.lastErrorAt;
+            return {
+              ready: s.ready,
+              busy: s.busy,
+              opening: s.connecting,
+              waiting: s.waiting,
+              longestWaitMs: s.longestWaitMs,
+              inFlight: s.inFlight,
+              opened: s.opened,
+              failedConnects: s.failedConnects,
+              ...(error === undefined ? {} : { lastError: error.code }),
+              ...(at === undefined ? {} : { lastErrorAt: at }),
+            };
+          },
+          proxy: () => runtime.stats,
+          breaker: () => {
+            const f = runtime.flow.stats();
+            const t = f.breakerTransitions;
+            return {
+              state: runtime.flow.breakerState,
+              failures: f.breakerFailures,
+              transitions: t.open + t.halfOpen + t.closed,
+            };
+          },
+          flow: () => {
+            const f = runtime.flow.stats();
+            return {
+              queued: f.queued,
+              refusals: f.refusals,
+              tokens: f.tokens,
+              inFlight: f.inFlight,
+              timeouts: f.timeouts,
+              slow: f.slowCommands,
+            };
+          },
+          cache: () => cache().stats()[name] ?? EMPTY_CACHE_STATS,
+          policy: () => policy().routerStats(name),
+        };
+      }),
+  };
+}
+
+const EMPTY_CACHE_STATS = Object.freeze({
+  hits: 0,
+  misses: 0,
+  coalesced: 0,
+  staleServed: 0,
+  invalidations: 0,
+  evictions: 0,
+  bytes: 0,
+  entries: 0,
+});
+
+/** One router's flow stage, its breaker changes on the dashboard. */
+function newFlowStage(
+  config: RosgateConfig,
+  router: RouterConfig,
+  metrics: Metrics,
+  audit: AuditTrail,
+  logger: Logger,
+): FlowStage {
+  return createFlowStage({
+    router: router.name,
+    config: config.flow,
+    routerTimeoutMs: router.timeoutMs,
+    logger,
+    onStateChange: (change) => {
+      audit.events.breakerChange(change);
+      metrics.recordEvent({
+        kind: 'breaker',
+        router: change.router,
+        message: `circuit ${change.from} -> ${change.to}: ${change.reason}`,
+      });
+    },
+  });
 }
 
 /** How the listener's TLS server is set up from the router's `tls` settings. */
@@ -159,16 +515,10 @@ function upstreamTlsOptions(router: RouterConfig): tls.ConnectionOptions | undef
   }
 }
 
-/** Stages one instance of which serves every router. */
-interface SharedStages {
-  readonly policy: PolicyStage;
-  readonly cache: CacheStage;
-}
-
 function buildRouter(
   config: RosgateConfig,
   router: RouterConfig,
-  shared: SharedStages,
+  shared: Shared,
   logger: Logger,
 ): RouterRuntime {
   const upstreamTls = upstreamTlsOptions(router);
@@ -182,19 +532,14 @@ function buildRouter(
       maxWriteBufferBytes: router.pool.maxWriteBufferBytes,
       ...(upstreamTls === undefined ? {} : { tls: upstreamTls }),
     });
-  const pool = new Pool(router.pool, () => connect(router.username, router.password));
-  logRouterHealth(pool, logger);
-  const flow = createFlowStage({
-    router: router.name,
-    config: config.flow,
-    routerTimeoutMs: router.timeoutMs,
-    logger,
+  const pool = new Pool(router.pool, () => connect(router.username, router.password), {
+    onAcquired: (waitMs) => shared.metrics.observeAcquire(router.name, waitMs / 1000),
   });
-  // A session that cannot connect or log in is a router failure no command saw.
-  pool.on('connectError', (err: RosgateError) => flow.recordFailure(err));
-  // DESIGN order, outermost first: policy -> audit -> cache -> flow -> upstream.
-  const stages: Stage[] = [shared.policy.stage, shared.cache.stage, flow.stage];
-  const handler = compose(stages, createUpstreamHandler(pool));
+  logRouterHealth(pool, logger);
+  const upstream = createUpstreamHandler(pool);
+  // DESIGN order, outermost first: metrics -> policy -> audit -> cache -> flow -> upstream.
+  let chain: CommandHandler = upstream;
+  const handler: CommandHandler = { handle: (context, sink) => chain.handle(context, sink) };
   const stats = createProxyStats();
   const { limits } = config;
   const listener = new ProxyListener({
@@ -218,6 +563,7 @@ function buildRouter(
     stats,
     session: {
       handler,
+      observer: shared.audit.observer,
       loginGate: shared.policy.loginGate(router.name),
       authenticator: authenticatorFor(config, router, pool, connect),
       decoderLimits: {
@@ -239,16 +585,31 @@ function buildRouter(
       keepaliveReply: limits.keepaliveReply,
     },
   });
-  return {
+  const runtime: RouterRuntime = {
     config: router,
     pool,
     handler,
-    flow,
+    flow: newFlowStage(config, router, shared.metrics, shared.audit, logger),
     listener,
     stats,
     port: router.listen.port,
     tlsPort: router.tls?.port,
+    rebuild() {
+      const stages: Stage[] = [
+        shared.metricsStage,
+        shared.deniedStage,
+        shared.policy.stage,
+        shared.audit.stage,
+        shared.cache.stage,
+        runtime.flow.stage,
+      ];
+      chain = compose(stages, upstream);
+    },
   };
+  // A session that cannot connect or log in is a router failure no command saw.
+  pool.on('connectError', (err: RosgateError) => runtime.flow.recordFailure(err));
+  runtime.rebuild();
+  return runtime;
 }
 
 /**

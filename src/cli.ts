@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { resolveAuditKeys, runAuditCli } from './audit/index.js';
 import { parseArgs } from 'node:util';
 import { createApp, type App, type RouterRuntime } from './app.js';
 import {
@@ -12,12 +16,22 @@ import { runSimulateCommand } from './simulator/cli.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import type { RouterConfig } from './config/index.js';
 
+/** rosgate's version, from package.json. */
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
+
 const USAGE = `usage:
   rosgate [--config config.yaml]        run the proxy (environment overrides the file)
           [--simulate-if-unconfigured]  with no router configured, front the bundled simulator
   rosgate demo                          run the proxy in front of the bundled simulator
   rosgate simulate [--port 8728 ...]    run the RouterOS API simulator
-  rosgate hash-password <password>      print a scrypt hash for users[].passwordHash`;
+  rosgate hash-password <password>      print a scrypt hash for users[].passwordHash
+  rosgate audit verify FILE... [--head SEQ:HASH] [--key-file F]
+  rosgate audit search [--from --to --user --category --path --result --router --ip] [--format json|table]
+  rosgate audit report --group-by category|user|path|result|router [--from --to] [--format json|table]`;
 
 /** What the CLI touches outside itself, injectable for tests. */
 export interface CliIo {
@@ -26,6 +40,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** Register the graceful-stop handler (SIGTERM and SIGINT in production). */
   onStopSignal: (stop: () => Promise<void>) => void;
+  /** Register the reload handler (SIGHUP in production). @default none */
+  onReloadSignal?: (reload: () => Promise<void>) => void;
 }
 
 /** A command that keeps running returns this handle; others return an exit code. */
@@ -50,6 +66,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | Runnin
     }
     case 'demo':
       return demo(rest, io);
+    case 'audit':
+      return runAuditCli(rest, io);
     case 'hash-password': {
       if (rest[0] === undefined) {
         io.stderr.write('hash-password needs the password as its argument\n');
@@ -112,8 +130,31 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
       'no router configured: fronting the bundled RouterOS simulator (user admin, password admin); set MIKROTIK_HOST for a real router',
     );
   }
-  const app = createApp(config, logger);
+  let auditKeys;
+  try {
+    auditKeys = await resolveAuditKeys(config.audit, io.env, (path) =>
+      readFile(resolve(values.config === undefined ? '.' : dirname(values.config), path)),
+    );
+  } catch (err) {
+    io.stderr.write(`${formatConfigError(err)}\n`);
+    return 1;
+  }
+  const app = createApp(config, logger, { version: VERSION, auditKeys });
   await app.start();
+  // SIGHUP re-reads the file: live sections change, anything else is refused.
+  io.onReloadSignal?.(async () => {
+    try {
+      const next = await loadConfig({
+        ...(values.config === undefined ? {} : { file: values.config }),
+        env: io.env,
+      });
+      const routers = simulator === undefined ? next.config.routers : app.config.routers;
+      await app.reload({ ...next.config, routers });
+    } catch (err) {
+      logger.warn({ err: formatConfigError(err) }, 'configuration reload refused; nothing changed');
+      app.metrics.recordReload(false, 'configuration reload refused: the file is invalid');
+    }
+  });
   const running = simulator;
   return serve(app, config.shutdown.graceMs, io, running && (() => running.close()));
 }
@@ -171,10 +212,11 @@ async function demo(argv: string[], io: CliIo): Promise<Running> {
     {
       PROXY_PORT: values.port === undefined ? io.env.PROXY_PORT : undefined,
       LOG_LEVEL: io.env.LOG_LEVEL,
+      MONITORING_PORT: io.env.MONITORING_PORT,
     },
   );
   const logger = createLogger(config.log.level, io.stdout);
-  const app = createApp(config, logger);
+  const app = createApp(config, logger, { version: VERSION });
   await app.start();
   const proxyPort = app.routers[0]?.port;
   io.stdout.write(

@@ -17,6 +17,9 @@ runCli(process.argv.slice(2), {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   },
+  onReloadSignal: (reload) => {
+    process.on('SIGHUP', () => void reload());
+  },
 }).then(
   (result) => {
     if (typeof result === 'number') process.exit(result);

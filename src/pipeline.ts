@@ -174,4 +174,6 @@ export interface LoginGate {
   admit(address: string, user: string): RosgateError | undefined;
   /** The outcome of a checked login. */
   record(address: string, user: string, isOk: boolean): void;
+  /** An admitted login that could not be checked (router unreachable): it counts for nothing. */
+  release?(address: string, user: string): void;
 }

@@ -20,7 +20,8 @@ function io(
   return {
     stdout: sink((s) => (out += s)),
     stderr: sink((s) => (err += s)),
-    env: { LOG_LEVEL: 'silent', ...env },
+    // The admin port on a free port, so tests never collide on 9728.
+    env: { LOG_LEVEL: 'silent', MONITORING_PORT: '0', ...env },
     onStopSignal: (stop) => stops.push(stop),
     out: () => out,
     err: () => err,

@@ -5,7 +5,6 @@
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { AuditResult, type AuditRecord } from './audit-record.js';
 import { encryptionKeyOf, integrityKeyOf } from './audit-keys.js';
@@ -28,8 +27,8 @@ export const AuditExit = { Ok: 0, Tampered: 1, Unreadable: 2 } as const;
 
 /** The streams `rosgate audit` writes to. */
 export interface AuditCliIo {
-  readonly stdout: Writable;
-  readonly stderr: Writable;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
 }
 
 /** A bad command line: print the reason and the usage, exit 2. */
@@ -279,6 +278,6 @@ async function readText(path: string): Promise<string> {
 }
 
 /** Writes, waiting when the stream is full (a pipe to `less`). */
-async function print(stream: Writable, text: string): Promise<void> {
+async function print(stream: NodeJS.WritableStream, text: string): Promise<void> {
   if (!stream.write(text)) await once(stream, 'drain');
 }

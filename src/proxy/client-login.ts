@@ -113,6 +113,7 @@ export class ClientLogin {
     // A router that cannot be reached says nothing about the password.
     if (error === undefined || error.code === ErrorCode.LoginInvalid)
       gate?.record(address, user, error === undefined);
+    else gate?.release?.(address, user);
     if (error !== undefined) return this.#refused(user, method, error);
     this.#options.observer?.loginSucceeded(this.#event(user, method));
     return { isOk: true, user, method };

@@ -72,7 +72,7 @@ function stop(server: net.Server | undefined): Promise<void> {
  * reason and its socket is cut after a short linger (DESIGN invariant 7).
  */
 export class ProxyListener {
-  readonly #options: ProxyListenerOptions;
+  #options: ProxyListenerOptions;
   readonly #server: net.Server;
   readonly #tls: { server: tls.Server; options: ProxyTlsOptions } | undefined;
   #tlsPort: number | undefined;
@@ -117,6 +117,20 @@ export class ProxyListener {
         options.logger.error({ code: err.code, err: err.message }, 'client listener error'),
       );
     }
+  }
+
+  /** New limits (a live reload): they apply to clients that connect from now on. */
+  reconfigure(limits: {
+    maxClients: number;
+    maxClientsPerAddress: number;
+    session: Partial<ProxyListenerOptions['session']>;
+  }): void {
+    this.#options = {
+      ...this.#options,
+      maxClients: limits.maxClients,
+      maxClientsPerAddress: limits.maxClientsPerAddress,
+      session: { ...this.#options.session, ...limits.session },
+    };
   }
 
   /** Open sessions. */

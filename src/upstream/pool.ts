@@ -94,7 +94,7 @@ export interface PoolHooks {
  * (RosgateError) for each ready session that ended, `sessionOpened`.
  */
 export class Pool extends EventEmitter {
-  readonly options: PoolOptions;
+  options: PoolOptions;
   readonly #factory: ConnectionFactory;
   readonly #random: () => number;
   readonly #now: () => number;
@@ -109,6 +109,7 @@ export class Pool extends EventEmitter {
   #maintenanceTimer: NodeJS.Timeout | undefined;
   #isClosed = false;
   #lastError: RosgateError | undefined;
+  #lastErrorAt: number | undefined;
   #opened = 0;
   #failedConnects = 0;
 
@@ -153,9 +154,23 @@ export class Pool extends EventEmitter {
     };
   }
 
-  /** The last connect error, for readiness reporting. */
+  /** The last connect error or session loss, for health reporting. */
   get lastError(): RosgateError | undefined {
     return this.#lastError;
+  }
+
+  /** When `lastError` happened (ms since epoch). */
+  get lastErrorAt(): number | undefined {
+    return this.#lastErrorAt;
+  }
+
+  /**
+   * Apply new sizes and timings (a live reload): later acquires, opens and
+   * maintenance use them; sessions beyond a lower `max` close as they idle.
+   */
+  reconfigure(options: PoolOptions): void {
+    this.options = options;
+    this.#fill();
   }
 
   /** Ready sessions (read-only view for metrics and shutdown). */
@@ -298,6 +313,7 @@ export class Pool extends EventEmitter {
           if (!this.#isClosed) {
             this.#closed++;
             this.#lastError = error;
+            this.#lastErrorAt = this.#now();
             this.emit('sessionClosed', error);
           }
           this.#fill();
@@ -310,6 +326,7 @@ export class Pool extends EventEmitter {
         this.#connecting.delete(connection);
         this.#failedConnects++;
         this.#lastError = error;
+        this.#lastErrorAt = this.#now();
         this.#outageSince ??= this.#now();
         this.emit('connectError', error);
         this.#scheduleRetry();
@@ -340,14 +357,13 @@ export class Pool extends EventEmitter {
    * as the probe is answered.
    */
   #maintain(): void {
-    const now = Date.now();
+    const now = this.#now();
     let ready = this.#ready.size;
     for (const c of [...this.#ready]) {
-      if (
-        c.inFlight === 0 &&
-        ready > this.options.min &&
-        now - c.lastActiveAt >= this.options.idleTimeoutMs
-      ) {
+      const isSurplus =
+        ready > this.options.max ||
+        (ready > this.options.min && now - c.lastActiveAt >= this.options.idleTimeoutMs);
+      if (c.inFlight === 0 && isSurplus) {
         ready--;
         this.#ready.delete(c);
         c.close();

@@ -72,6 +72,7 @@ t.test('the packed package runs from a production-only install against a router'
       MIKROTIK_PASSWORD: 'secret',
       PROXY_HOST: '127.0.0.1',
       PROXY_PORT: '0',
+      MONITORING_PORT: '0',
     }),
   );
   t.teardown(() => proxy.child.kill('SIGKILL'));
