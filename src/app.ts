@@ -135,15 +135,17 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
   let isDraining = false;
   let adminPort: number | undefined;
   const routers: RouterRuntime[] = [];
+  // Read at scrape time, so they follow reloads and stages that are replaced.
+  const sources = adminSources(
+    routers,
+    () => shared.cache,
+    () => shared.policy,
+    () => isDraining,
+    config.audit.enabled ? () => shared.audit : undefined,
+  );
   const metrics = createMetrics({
     registry: new Registry(),
-    sources: adminSources(
-      routers,
-      () => shared.cache,
-      () => shared.policy,
-      () => isDraining,
-      config.audit.enabled ? () => shared.audit : undefined,
-    ),
+    sources,
     slowCommandMs: config.flow.slowCommandMs,
   });
   const cwd = options.cwd ?? process.cwd();
@@ -226,13 +228,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
   const admin = createAdminServer({
     monitoring: config.monitoring,
     version: options.version ?? '0.0.0',
-    sources: adminSources(
-      routers,
-      () => shared.cache,
-      () => shared.policy,
-      () => isDraining,
-      config.audit.enabled ? () => shared.audit : undefined,
-    ),
+    sources,
     metrics,
     config: () => current,
     applyConfig: (section, body) =>
