@@ -4,7 +4,7 @@
  * is checked before anything is applied. A failed check changes nothing.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { isRosgateError } from './errors.js';
+import { ErrorCode, isRosgateError } from './errors.js';
 import { validateConfig, type RosgateConfig, type RouterConfig } from './config/index.js';
 
 /** Sections applied live; the rest need a restart. */
@@ -129,9 +129,9 @@ function check(raw: Record<string, unknown>): Checked {
   try {
     return { isOk: true, config: validateConfig(raw, {}).config };
   } catch (err) {
-    /* c8 ignore next -- validateConfig throws only RosgateErrors */
-    if (!isRosgateError(err)) throw err;
-    return fail((err.details['problems'] as string[] | undefined) ?? [err.message]);
+    /* c8 ignore next -- validateConfig throws only config errors, which list their problems */
+    if (!isRosgateError(err, ErrorCode.Config)) throw err;
+    return fail(err.details['problems'] as string[]);
   }
 }
 
