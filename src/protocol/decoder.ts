@@ -83,6 +83,15 @@ export class Decoder {
     return this.#end - this.#sentenceStart;
   }
 
+  /**
+   * Bytes of memory the decoder holds now: its buffer, whether adopted from
+   * a chunk or its own. It grows with the bytes that arrived, never with a
+   * length a peer announced (STYLE 4a).
+   */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
   /** The error that stopped this decoder, if any. */
   get error(): unknown {
     return this.#failed;

@@ -7,6 +7,7 @@ import {
   decodeChunks,
   everySplit,
   hex,
+  lengthPrefix,
   sentenceBytes,
   sharesMemory,
   splitAt,
@@ -298,4 +299,55 @@ t.test('a pending sentence longer than the stitched head is copied whole', async
     t.ok(got.sentences[0]?.raw.equals(long), `split at ${at}: the long sentence is intact`);
     t.equal(got.sentences[1]?.command, '!done', `split at ${at}: the next sentence follows`);
   }
+});
+
+t.test('a prefix announcing 4 MiB reserves nothing before the bytes arrive', async (t) => {
+  const MiB = 1024 * 1024;
+  const announced = 4 * MiB + 16;
+  const decoder = new Decoder({ maxWordBytes: 8 * MiB, maxSentenceBytes: 8 * MiB });
+  decoder.push(Buffer.concat([lengthPrefix(announced), Buffer.alloc(8, 0x61)]), () =>
+    t.fail('not yet'),
+  );
+  decoder.push(Buffer.alloc(8, 0x62), () => t.fail('not yet'));
+  t.equal(decoder.pendingBytes, 4 + 16, 'the prefix and the bytes that came are held');
+  t.ok(
+    decoder.capacity <= 2 * decoder.pendingBytes,
+    `the buffer holds ${decoder.capacity} bytes, not the ${announced} announced`,
+  );
+
+  // The word arrives in 64 KiB chunks: the buffer grows with what arrived, doubling.
+  const out: Sentence[] = [];
+  let sent = 16;
+  while (sent < announced) {
+    const size = Math.min(64 * 1024, announced - sent);
+    decoder.push(Buffer.alloc(size, 0x63), () => t.fail('not before the terminator'));
+    sent += size;
+    t.ok(decoder.capacity <= 2 * decoder.pendingBytes, 'never more than twice what arrived');
+    if (t.counts.fail > 0) break;
+  }
+  decoder.push(Buffer.of(0), (s) => out.push(s));
+  t.equal(out[0]?.word(0).length, announced, 'the whole word is decoded');
+  t.equal(decoder.capacity, 0, 'and the buffer is released once handed out');
+});
+
+t.test('login-sized limits refuse a 64 KiB sentence until they are raised', async (t) => {
+  const big = sentenceBytes('/login', `=name=${'x'.repeat(64 * 1024)}`);
+  const before = decodeChunks([big], { maxWordBytes: 8192, maxSentenceBytes: 8192 });
+  t.ok(isRosgateError(before.error, 'ROSGATE_WORD_TOO_LONG'), 'a framing error before login');
+  const decoder = new Decoder({ maxWordBytes: 8192, maxSentenceBytes: 8192 });
+  decoder.push(sentenceBytes('/login', '=name=a'), () => undefined);
+  decoder.setLimits({ maxWordBytes: 1024 * 1024 });
+  t.equal(decoder.limits.maxWordBytes, 1024 * 1024, 'the new limits are in force');
+  t.equal(
+    decoder.limits.maxSentenceBytes,
+    DEFAULT_DECODER_LIMITS.maxSentenceBytes,
+    'limits not given fall back to the defaults',
+  );
+  t.equal(decoder.decode(big).length, 1, 'the same sentence is accepted after login');
+});
+
+t.test('a non-minimal lone terminator is skipped and counted', async (t) => {
+  const got = decodeChunks([hex('80 00', DONE, '80 00')]);
+  t.equal(got.sentences.length, 1, 'only the real sentence is emitted');
+  t.equal(got.decoder.emptySentences, 2, 'both empty sentences are counted');
 });
