@@ -399,8 +399,10 @@ export class UpstreamConnection extends EventEmitter {
       pending.handler.onReply(sentence, isFinal);
     } catch (err) {
       // A throw from whoever handles the reply ends that command only: it
-      // is answered with a refusal and cancelled on the router.
+      // is answered with a refusal and cancelled on the router. A handler
+      // that ended the session before throwing has been told already.
       if (!isFinal) {
+        if (this.#pending.get(tag as string) !== pending) return;
         this.cancel(tag as string);
         this.#settle(tag as string, pending);
       }
@@ -409,7 +411,6 @@ export class UpstreamConnection extends EventEmitter {
   }
 
   #settle(tag: string, pending: Pending): void {
-    if (this.#pending.get(tag) !== pending) return;
     this.#pending.delete(tag);
     if (!pending.isInternal) this.#busy--;
   }

@@ -1,10 +1,11 @@
 import net from 'node:net';
 import t from 'tap';
-import { ErrorCode, type RosgateError } from '../../src/errors.js';
+import { ErrorCode, RosgateError } from '../../src/errors.js';
 import { Sentence, encodeSentence, type WordInput } from '../../src/protocol/index.js';
 import { startSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { fakeRouter, tagOf } from '../fixtures/fake-router.js';
+import { TEST_PEM, startTlsTerminator } from '../fixtures/tls-peers.js';
 import { UpstreamConnection, type ReplyHandler } from '../../src/upstream/upstream-connection.js';
 
 async function simulator(t: Tap, options: SimulatorOptions = {}) {
@@ -290,4 +291,266 @@ t.test('bytes that break the protocol close the session', async (t) => {
   up.send(cmd('/system/identity/print'), c);
   await c.done;
   t.equal(c.error?.code, ErrorCode.UpstreamProtocol);
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const stream = (iface = 'ether1'): Sentence =>
+  cmd('/interface/monitor-traffic', `=interface=${iface}`);
+const probes = (sim: { counters: { commands: Record<string, number> } }): number =>
+  sim.counters.commands['/system/identity/print'] ?? 0;
+
+t.test('a dropped session reports its close before any command hears of it', async (t) => {
+  const sim = await simulator(t, { streamIntervalMs: 5 });
+  const up = open(sim.port);
+  await up.connect();
+  const heard: string[] = [];
+  up.once('close', () => heard.push(`close while ${up.state}`));
+  for (const name of ['a', 'b']) {
+    up.send(stream(), {
+      onReply: () => undefined,
+      onError: (err) => heard.push(`${name}: ${err.code} while ${up.state}`),
+    });
+  }
+  sim.faults.dropAll();
+  await eventually(() => heard.length === 3, 'the close and both commands to be told');
+  t.same(heard, [
+    'close while closed',
+    `a: ${ErrorCode.UpstreamClosed} while closed`,
+    `b: ${ErrorCode.UpstreamClosed} while closed`,
+  ]);
+});
+
+t.test('a fatal from the router closes the session first, then fails its commands', async (t) => {
+  const port = await fakeRouter(t, (s, reply) => {
+    if (s.command === '/login') return reply('!done', tagOf(s));
+    if (s.command === '/system/reboot') reply('!fatal', 'router is rebooting');
+  });
+  const up = open(port);
+  await up.connect();
+  const heard: string[] = [];
+  up.once('close', (err: RosgateError) => heard.push(`close: ${err.message}`));
+  const running = collector();
+  up.send(cmd('/interface/monitor-traffic', '=interface=ether1'), {
+    onReply: running.onReply,
+    onError: (err) => {
+      heard.push(`stream: ${err.message}`);
+      running.onError(err);
+    },
+  });
+  up.send(cmd('/system/reboot'), collector());
+  await running.done;
+  t.same(heard, [
+    'close: router ended the session: router is rebooting',
+    'stream: router ended the session: router is rebooting',
+  ]);
+  t.throws(() => up.send(cmd('/system/identity/print'), collector()), {
+    message: 'router ended the session: router is rebooting',
+  });
+});
+
+t.test('a throw from a reply handler ends that command alone', async (t) => {
+  const sim = await simulator(t, { streamIntervalMs: 5 });
+  const up = open(sim.port);
+  await up.connect();
+  t.teardown(() => up.close());
+
+  let failure: RosgateError | undefined;
+  up.send(stream(), {
+    onReply() {
+      throw new Error('a bug in whoever reads the rows');
+    },
+    onError(err) {
+      failure = err;
+    },
+  });
+  await eventually(() => failure !== undefined, 'the command to be refused');
+  t.equal(failure?.code, ErrorCode.Internal, 'an unknown throw becomes an internal error');
+  t.equal(failure?.message, 'internal error in rosgate', 'whose text says nothing inside');
+  await eventually(() => sim.activeStreams() === 0, 'the stream to be cancelled on the router');
+  t.equal(sim.counters.cancels, 1);
+  t.equal(up.inFlight, 0, 'the command no longer counts');
+
+  const coded = new RosgateError(ErrorCode.ClientLimit, 'the client went over its bound');
+  let onDone: RosgateError | undefined;
+  up.send(cmd('/system/identity/print'), {
+    onReply(_s, isFinal) {
+      if (isFinal) throw coded;
+    },
+    onError(err) {
+      onDone = err;
+    },
+  });
+  await eventually(() => onDone !== undefined, 'the throw on the done to reach onError');
+  t.equal(onDone, coded, 'a RosgateError thrown is passed on as it is');
+
+  t.equal(up.state, 'ready', 'the session goes on');
+  const after = collector();
+  up.send(cmd('/system/identity/print'), after);
+  t.equal((await after.done).at(-1)?.startsWith('!done'), true, 'and carries the next command');
+});
+
+t.test('a throw from a handler told of a failure does not stop the others', async (t) => {
+  const sim = await simulator(t, { streamIntervalMs: 5 });
+  const up = open(sim.port);
+  await up.connect();
+  up.once('close', () => {
+    throw new Error('a bug in a close listener');
+  });
+  up.send(stream('ether1'), {
+    onReply: () => undefined,
+    onError() {
+      throw new Error('a bug in an error handler');
+    },
+  });
+  const second = collector();
+  up.send(stream('ether2'), second);
+  sim.faults.dropAll();
+  await second.done;
+  t.equal(second.error?.code, ErrorCode.UpstreamClosed, 'the second command is told');
+});
+
+t.test('a command cancelled twice sends one cancel to the router and answers both', async (t) => {
+  const sim = await simulator(t, { streamIntervalMs: 5 });
+  const up = open(sim.port);
+  await up.connect();
+  t.teardown(() => up.close());
+  const running = collector();
+  const tag = up.send(stream(), running);
+  const answered: number[] = [];
+  up.cancel(tag, () => answered.push(1));
+  up.cancel(tag, () => answered.push(2));
+  up.cancel(tag);
+  await running.done;
+  await eventually(() => answered.length === 2, 'both cancels to be answered');
+  t.same(answered, [1, 2]);
+  t.equal(sim.counters.cancels, 1, 'the router saw one cancel');
+});
+
+t.test('a busy session the router went silent on is probed after half its timeout', async (t) => {
+  const sim = await simulator(t);
+  let now = 1_000;
+  const up = new UpstreamConnection({
+    host: '127.0.0.1',
+    port: sim.port,
+    username: 'svc',
+    password: 'pw',
+    timeoutMs: 40,
+    now: () => now,
+  });
+  await up.connect();
+  sim.faults.stopAnswering = true;
+  const silent = collector();
+  up.send(cmd('/ip/hotspot/user/print'), silent);
+  await sleep(30);
+  t.equal(up.isProbing, false, 'no probe while less than half the timeout has passed');
+  now += 20;
+  await eventually(() => up.isProbing, 'a probe once half the timeout has passed');
+  await silent.done;
+  t.equal(silent.error?.code, ErrorCode.UpstreamTimeout, 'the command fails with a timeout');
+  t.equal(silent.error?.message, 'router did not answer the health probe in time');
+  t.same(silent.error?.details, { timeoutMs: 20 }, 'after the other half of the timeout');
+  t.equal(up.state, 'closed');
+});
+
+t.test('a quiet stream keeps its session as long as the probe is answered', async (t) => {
+  const sim = await simulator(t, { streamIntervalMs: 60_000 });
+  const up = open(sim.port, 'pw', 20);
+  await up.connect();
+  t.teardown(() => up.close());
+  const quiet = collector();
+  const tag = up.send(stream(), quiet);
+  await eventually(() => probes(sim) >= 3, 'the quiet session to be probed again and again');
+  t.equal(up.state, 'ready', 'answered probes keep it');
+  t.equal(quiet.error, undefined, 'and the stream goes on');
+  up.cancel(tag);
+  await quiet.done;
+  const probed = probes(sim);
+  await sleep(40);
+  t.equal(probes(sim), probed, 'an idle session is no longer watched');
+});
+
+t.test('bytes that leave a partial word do not make a silent router look alive', async (t) => {
+  const port = await fakeRouter(t, (s, reply, socket) => {
+    if (s.command === '/login') return reply('!done', tagOf(s));
+    // A prefix announcing 32 bytes, then two of them, then silence.
+    socket.write(Buffer.from([0x20, 0x61, 0x62]));
+  });
+  const up = open(port, 'pw', 40);
+  await up.connect();
+  const c = collector();
+  up.send(cmd('/ip/hotspot/user/print'), c);
+  await c.done;
+  t.equal(c.error?.code, ErrorCode.UpstreamTimeout, 'the command fails within the timeout');
+});
+
+t.test('a handler that closes the session and throws leaves nothing counted', async (t) => {
+  const sim = await simulator(t, { streamIntervalMs: 5 });
+  const up = open(sim.port);
+  await up.connect();
+  const errors: RosgateError[] = [];
+  up.send(stream(), {
+    onReply() {
+      up.close();
+      throw new Error('a bug after closing');
+    },
+    onError: (err) => errors.push(err),
+  });
+  await eventually(() => up.state === 'closed', 'the handler to close the session');
+  await sleep(20);
+  t.same(
+    errors.map((e) => e.message),
+    ['router session closed by rosgate'],
+    'the command is told once, of the close',
+  );
+  t.equal(up.inFlight, 0, 'and is not taken off twice');
+});
+
+t.test('a router that stops reading makes the session congested until it drains', async (t) => {
+  let peer: net.Socket | undefined;
+  const port = await fakeRouter(t, (s, reply, socket) => {
+    if (s.command !== '/login') return;
+    reply('!done', tagOf(s));
+    peer = socket;
+    socket.pause();
+  });
+  const up = new UpstreamConnection({
+    host: '127.0.0.1',
+    port,
+    username: 'svc',
+    password: 'pw',
+    timeoutMs: 2000,
+    maxWriteBufferBytes: 64 * 1024,
+  });
+  await up.connect();
+  t.teardown(() => up.close());
+  t.equal(up.isCongested, false, 'a fresh session is not congested');
+  t.equal(open(port).isCongested, false, 'nor is one that never connected');
+  const big = cmd('/ip/hotspot/user/add', `=comment=${'x'.repeat(256 * 1024)}`);
+  for (let i = 0; i < 400 && !up.isCongested; i++) up.send(big, collector());
+  t.equal(up.isCongested, true, 'writes pile up past the bound');
+  const drained = new Promise((resolve) => up.once('drain', resolve));
+  peer?.resume();
+  await drained;
+  t.equal(up.isCongested, false, 'and it can take commands again once they are written');
+});
+
+t.test('logs in over TLS once the handshake is done', async (t) => {
+  const sim = await simulator(t);
+  const front = await startTlsTerminator(sim.port, { cert: TEST_PEM.cert, key: TEST_PEM.key });
+  t.teardown(() => front.close());
+  const up = new UpstreamConnection({
+    host: '127.0.0.1',
+    port: front.port,
+    username: 'svc',
+    password: 'pw',
+    timeoutMs: 2000,
+    tls: { rejectUnauthorized: false },
+  });
+  await up.connect();
+  t.teardown(() => up.close());
+  const c = collector();
+  up.send(cmd('/system/identity/print'), c);
+  t.equal((await c.done).length, 2);
+  t.equal(front.ciphers.length, 1, 'through the TLS front');
+  t.equal(up.isCongested, false, 'a session whose router reads is not congested');
 });
