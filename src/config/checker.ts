@@ -1,5 +1,5 @@
 import type { ConfigWarning, ConfigWarningCode } from './schema.js';
-import { ConfigWarningCode as WarningCode } from './schema.js';
+import { MAX_COUNT, ConfigWarningCode as WarningCode } from './schema.js';
 import { isMapping, joinPath } from './env.js';
 
 export type Mapping = Record<string, unknown>;
@@ -10,9 +10,6 @@ export type Mapping = Record<string, unknown>;
  * config; an Error when the file could not be read.
  */
 export type SecretFiles = ReadonlyMap<string, string | Error>;
-
-/** Every positive limit shares this upper bound. */
-export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 
 function rangeText(min: number, max: number): string {
   return max === MAX_COUNT ? `an integer >= ${min}` : `an integer ${min}-${max}`;

@@ -305,6 +305,58 @@ export const MAX_TIMER_MS = 2_147_483_647;
 /** Largest `pool.max` accepted. */
 export const MAX_POOL_SIZE = 1000;
 
+/** Every count without a tighter bound shares this upper bound. */
+export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
+
+/** An inclusive integer range, `[min, max]`. */
+export type IntegerRange = readonly [min: number, max: number];
+
+/** TCP ports: a router's API port, and ports rosgate listens on (0 picks a free one). */
+export const PORT_RANGES = Object.freeze({
+  router: [1, 65535],
+  listen: [0, 65535],
+} as const satisfies Record<string, IntegerRange>);
+
+/** `routers[].timeoutMs`. */
+export const ROUTER_TIMEOUT_RANGE: IntegerRange = [1, MAX_TIMER_MS];
+
+/** `shutdown.graceMs`; 0 stops without waiting. */
+export const SHUTDOWN_GRACE_RANGE: IntegerRange = [0, MAX_TIMER_MS];
+
+/** The range of every pool key, in the order they are checked. */
+export const POOL_RANGES = Object.freeze({
+  min: [0, MAX_POOL_SIZE],
+  max: [1, MAX_POOL_SIZE],
+  reconnectInitialDelayMs: [1, MAX_TIMER_MS],
+  reconnectMaxDelayMs: [1, MAX_TIMER_MS],
+  acquireTimeoutMs: [1, MAX_TIMER_MS],
+  idleTimeoutMs: [1, MAX_TIMER_MS],
+  healthCheckIntervalMs: [1, MAX_TIMER_MS],
+  maxInFlightPerSession: [1, 65535],
+  maxWriteBufferBytes: [1024, MAX_COUNT],
+} as const satisfies Record<keyof PoolConfig, IntegerRange>);
+
+/** The range of every numeric limit, in the order they are checked. */
+export const LIMIT_RANGES = Object.freeze({
+  /** A word's length prefix has 32 bits (ROUTEROS-API §1). */
+  maxWordBytes: [1, 0xffffffff],
+  maxWordsPerSentence: [1, MAX_COUNT],
+  maxSentenceBytes: [1, MAX_COUNT],
+  maxInFlightPerClient: [1, MAX_COUNT],
+  maxClientsPerAddress: [1, MAX_COUNT],
+  maxClients: [1, MAX_COUNT],
+  maxOutputBufferBytes: [1, MAX_COUNT],
+  preLoginMaxSentences: [1, MAX_COUNT],
+  preLoginTimeoutMs: [1, MAX_TIMER_MS],
+  loginCacheTtlMs: [0, MAX_TIMER_MS],
+  loginFailureCacheTtlMs: [0, MAX_TIMER_MS],
+  maxConcurrentLoginChecks: [1, 1000],
+  preLoginMaxSentenceBytes: [256, 0xffffffff],
+  clientIdleTimeoutMs: [0, MAX_TIMER_MS],
+  clientKeepAliveMs: [1000, MAX_TIMER_MS],
+  listenBacklog: [1, 65535],
+} as const satisfies Record<Exclude<keyof LimitsConfig, 'keepaliveReply'>, IntegerRange>);
+
 /** `pool.max` above this raises `ROSGATE_CONFIG_POOL_ABOVE_ROUTER_SESSIONS`. */
 export const ROUTER_SESSIONS_WARN_ABOVE = 19;
 

@@ -13,13 +13,17 @@ import {
   DEFAULT_TLS_PORT,
   EMPTY_REPLIES_MODES,
   KEEPALIVE_REPLIES,
+  LIMIT_RANGES,
   LOG_LEVELS,
-  MAX_POOL_SIZE,
-  MAX_TIMER_MS,
+  POOL_RANGES,
+  PORT_RANGES,
   ROUTER_NAME_PATTERN,
   ROUTER_SESSIONS_WARN_ABOVE,
+  ROUTER_TIMEOUT_RANGE,
+  SHUTDOWN_GRACE_RANGE,
   TLS_VERSIONS,
   UPSTREAM_TLS_MODES,
+  type IntegerRange,
   type LimitsConfig,
   type ListenConfig,
   type LoadedConfig,
@@ -30,38 +34,27 @@ import {
 } from './schema.js';
 import { checkMonitoring } from './monitoring.js';
 import { isPasswordHash } from './secrets.js';
-import { Checker, MAX_COUNT, type Mapping, type SecretFiles } from './checker.js';
+import { Checker, type Mapping, type SecretFiles } from './checker.js';
+import {
+  CORE_SCHEMAS,
+  LIMITS_SCHEMA,
+  LISTEN_SCHEMA,
+  LOG_SCHEMA,
+  POOL_SCHEMA,
+  ROUTER_SCHEMA,
+  SHUTDOWN_SCHEMA,
+  TLS_SCHEMA,
+  USER_SCHEMA,
+  type MappingSchema,
+} from './core-json-schema.js';
 import { SECTIONS, checkSections } from './sections.js';
 
 export type { SecretFiles } from './checker.js';
 
-const TOP_KEYS = [
-  'routers',
-  'users',
-  'limits',
-  'monitoring',
-  'log',
-  'shutdown',
-  ...Object.keys(SECTIONS),
-];
-const ROUTER_KEYS = [
-  'name',
-  'host',
-  'port',
-  'username',
-  'password',
-  'passwordEnv',
-  'passwordFile',
-  'timeoutMs',
-  'listen',
-  'tls',
-  'upstreamTls',
-  'upstreamCaFile',
-  'pool',
-  'emptyReplies',
-];
-const TLS_KEYS = ['host', 'port', 'certFile', 'keyFile', 'allowAnonymous', 'minVersion'];
-const USER_KEYS = ['name', 'passwordHash', 'password', 'passwordEnv', 'passwordFile', 'routers'];
+/** The keys a section may have: those its JSON Schema declares. */
+const keysOf = (schema: MappingSchema): string[] => Object.keys(schema.properties);
+
+const TOP_KEYS = [...Object.keys(CORE_SCHEMAS), ...Object.keys(SECTIONS)];
 const ROUTER_SECRET_KEYS = ['password', 'passwordEnv', 'passwordFile'] as const;
 const USER_SECRET_KEYS = ['passwordHash', 'password', 'passwordEnv', 'passwordFile'] as const;
 
@@ -69,63 +62,62 @@ function setKeys<K extends string>(node: Mapping, keys: readonly K[]): K[] {
   return keys.filter((key) => node[key] !== undefined && node[key] !== null);
 }
 
+/** An integer key in its range; undefined (and a problem) when invalid. */
+function integer(
+  c: Checker,
+  node: Mapping,
+  path: string,
+  key: string,
+  [min, max]: IntegerRange,
+  fallback: number,
+): number | undefined {
+  return c.integer(node, path, key, min, max, fallback);
+}
+
+/** Every key of `ranges` that is valid (its default when absent); invalid keys are left out. */
+function integers<K extends string>(
+  c: Checker,
+  node: Mapping,
+  path: string,
+  ranges: Readonly<Record<K, IntegerRange>>,
+  defaults: Readonly<Record<NoInfer<K>, number>>,
+): Partial<Record<K, number>> {
+  const valid: Partial<Record<K, number>> = {};
+  for (const key of Object.keys(ranges) as K[]) {
+    const value = integer(c, node, path, key, ranges[key], defaults[key]);
+    if (value !== undefined) valid[key] = value;
+  }
+  return valid;
+}
+
 function checkPool(c: Checker, raw: unknown, path: string): PoolConfig {
-  const node = c.mapping(raw, path, Object.keys(DEFAULT_POOL));
+  const node = c.mapping(raw, path, keysOf(POOL_SCHEMA));
   if (node === undefined) return DEFAULT_POOL;
-  const d = DEFAULT_POOL;
-  const min = c.integer(node, path, 'min', 0, MAX_POOL_SIZE, d.min);
-  const max = c.integer(node, path, 'max', 1, MAX_POOL_SIZE, d.max);
-  c.atLeast(max, joinPath(path, 'max'), min, joinPath(path, 'min'));
-  if (max !== undefined && max > ROUTER_SESSIONS_WARN_ABOVE) {
+  const pool = integers(c, node, path, POOL_RANGES, DEFAULT_POOL);
+  const at = (key: keyof PoolConfig) => joinPath(path, key);
+  c.atLeast(pool.max, at('max'), pool.min, at('min'));
+  if (pool.max !== undefined && pool.max > ROUTER_SESSIONS_WARN_ABOVE) {
     c.warn(
       ConfigWarningCode.PoolAboveRouterSessions,
-      joinPath(path, 'max'),
-      `is ${max}: RouterOS allows 20 API sessions by default (/ip service api max-sessions), and one should stay free for administration`,
+      at('max'),
+      `is ${pool.max}: RouterOS allows 20 API sessions by default (/ip service api max-sessions), and one should stay free for administration`,
     );
   }
-  const initial = c.integer(
-    node,
-    path,
-    'reconnectInitialDelayMs',
-    1,
-    MAX_TIMER_MS,
-    d.reconnectInitialDelayMs,
-  );
-  const most = c.integer(node, path, 'reconnectMaxDelayMs', 1, MAX_TIMER_MS, d.reconnectMaxDelayMs);
   c.atLeast(
-    most,
-    joinPath(path, 'reconnectMaxDelayMs'),
-    initial,
-    joinPath(path, 'reconnectInitialDelayMs'),
+    pool.reconnectMaxDelayMs,
+    at('reconnectMaxDelayMs'),
+    pool.reconnectInitialDelayMs,
+    at('reconnectInitialDelayMs'),
   );
-  return {
-    min: min ?? d.min,
-    max: max ?? d.max,
-    acquireTimeoutMs:
-      c.integer(node, path, 'acquireTimeoutMs', 1, MAX_TIMER_MS, d.acquireTimeoutMs) ??
-      d.acquireTimeoutMs,
-    idleTimeoutMs:
-      c.integer(node, path, 'idleTimeoutMs', 1, MAX_TIMER_MS, d.idleTimeoutMs) ?? d.idleTimeoutMs,
-    healthCheckIntervalMs:
-      c.integer(node, path, 'healthCheckIntervalMs', 1, MAX_TIMER_MS, d.healthCheckIntervalMs) ??
-      d.healthCheckIntervalMs,
-    reconnectInitialDelayMs: initial ?? d.reconnectInitialDelayMs,
-    reconnectMaxDelayMs: most ?? d.reconnectMaxDelayMs,
-    maxInFlightPerSession:
-      c.integer(node, path, 'maxInFlightPerSession', 1, 65535, d.maxInFlightPerSession) ??
-      d.maxInFlightPerSession,
-    maxWriteBufferBytes:
-      c.integer(node, path, 'maxWriteBufferBytes', 1024, MAX_COUNT, d.maxWriteBufferBytes) ??
-      d.maxWriteBufferBytes,
-  };
+  return { ...DEFAULT_POOL, ...pool };
 }
 
 function checkListen(c: Checker, raw: unknown, path: string, fallback: ListenConfig): ListenConfig {
-  const node = c.mapping(raw, path, ['host', 'port']);
+  const node = c.mapping(raw, path, keysOf(LISTEN_SCHEMA));
   if (node === undefined) return fallback;
   return {
     host: c.string(node, path, 'host', fallback.host) ?? fallback.host,
-    port: c.integer(node, path, 'port', 0, 65535, fallback.port) ?? fallback.port,
+    port: integer(c, node, path, 'port', PORT_RANGES.listen, fallback.port) ?? fallback.port,
   };
 }
 
@@ -161,7 +153,7 @@ function checkTls(
 ): TlsListenConfig | undefined {
   // Off unless set: `tls:` with nothing under it is off too.
   if (raw === undefined || raw === null) return undefined;
-  const node = c.mapping(raw, path, TLS_KEYS);
+  const node = c.mapping(raw, path, keysOf(TLS_SCHEMA));
   if (node === undefined) return undefined;
   const d = DEFAULT_TLS_LISTEN;
   const files = setKeys(node, ['certFile', 'keyFile'] as const);
@@ -201,7 +193,7 @@ function checkTls(
   }
   const config: { -readonly [K in keyof TlsListenConfig]: TlsListenConfig[K] } = {
     host: c.string(node, path, 'host', listen.host) ?? listen.host,
-    port: c.integer(node, path, 'port', 0, 65535, d.port) ?? d.port,
+    port: integer(c, node, path, 'port', PORT_RANGES.listen, d.port) ?? d.port,
     allowAnonymous: allowAnonymous ?? !hasCertificate,
     minVersion,
   };
@@ -215,7 +207,7 @@ function checkTls(
 }
 
 function checkRouter(c: Checker, raw: unknown, path: string): RouterConfig | undefined {
-  const node = c.mapping(raw, path, ROUTER_KEYS, false);
+  const node = c.mapping(raw, path, keysOf(ROUTER_SCHEMA), false);
   if (node === undefined) return undefined;
   const d = DEFAULT_ROUTER;
   const name = c.string(node, path, 'name', d.name);
@@ -250,11 +242,12 @@ function checkRouter(c: Checker, raw: unknown, path: string): RouterConfig | und
   const router: { -readonly [K in keyof RouterConfig]: RouterConfig[K] } = {
     name: name ?? d.name,
     host: c.string(node, path, 'host') ?? '',
-    port: c.integer(node, path, 'port', 1, 65535, defaultPort) ?? defaultPort,
+    port: integer(c, node, path, 'port', PORT_RANGES.router, defaultPort) ?? defaultPort,
     upstreamTls,
     username: c.string(node, path, 'username', d.username) ?? d.username,
     password,
-    timeoutMs: c.integer(node, path, 'timeoutMs', 1, MAX_TIMER_MS, d.timeoutMs) ?? d.timeoutMs,
+    timeoutMs:
+      integer(c, node, path, 'timeoutMs', ROUTER_TIMEOUT_RANGE, d.timeoutMs) ?? d.timeoutMs,
     listen,
     pool: checkPool(c, node['pool'], joinPath(path, 'pool')),
     emptyReplies: c.choice(node, path, 'emptyReplies', EMPTY_REPLIES_MODES, d.emptyReplies),
@@ -276,7 +269,7 @@ function checkRouter(c: Checker, raw: unknown, path: string): RouterConfig | und
 }
 
 function checkUser(c: Checker, raw: unknown, path: string, routerNames: ReadonlySet<string>) {
-  const node = c.mapping(raw, path, USER_KEYS, false);
+  const node = c.mapping(raw, path, keysOf(USER_SCHEMA), false);
   if (node === undefined) return undefined;
   const name = c.string(node, path, 'name');
   const sources = setKeys(node, USER_SECRET_KEYS);
@@ -318,54 +311,14 @@ function checkUser(c: Checker, raw: unknown, path: string, routerNames: Readonly
 }
 
 function checkLimits(c: Checker, raw: unknown): LimitsConfig {
-  const node = c.mapping(raw, 'limits', Object.keys(DEFAULT_LIMITS));
+  const node = c.mapping(raw, 'limits', keysOf(LIMITS_SCHEMA));
   if (node === undefined) return DEFAULT_LIMITS;
   const d = DEFAULT_LIMITS;
-  const count = (key: keyof LimitsConfig & string, min: number, max: number, fallback: number) =>
-    c.integer(node, 'limits', key, min, max, fallback) ?? fallback;
   return {
-    maxWordBytes: count('maxWordBytes', 1, 0xffffffff, d.maxWordBytes),
-    maxWordsPerSentence: count('maxWordsPerSentence', 1, MAX_COUNT, d.maxWordsPerSentence),
-    maxSentenceBytes: count('maxSentenceBytes', 1, MAX_COUNT, d.maxSentenceBytes),
-    maxInFlightPerClient: count('maxInFlightPerClient', 1, MAX_COUNT, d.maxInFlightPerClient),
-    maxClientsPerAddress: count('maxClientsPerAddress', 1, MAX_COUNT, d.maxClientsPerAddress),
-    maxClients: count('maxClients', 1, MAX_COUNT, d.maxClients),
-    maxOutputBufferBytes: count('maxOutputBufferBytes', 1, MAX_COUNT, d.maxOutputBufferBytes),
-    preLoginMaxSentences: count('preLoginMaxSentences', 1, MAX_COUNT, d.preLoginMaxSentences),
-    preLoginTimeoutMs: count('preLoginTimeoutMs', 1, MAX_TIMER_MS, d.preLoginTimeoutMs),
-    loginCacheTtlMs: count('loginCacheTtlMs', 0, MAX_TIMER_MS, d.loginCacheTtlMs),
-    loginFailureCacheTtlMs: count(
-      'loginFailureCacheTtlMs',
-      0,
-      MAX_TIMER_MS,
-      d.loginFailureCacheTtlMs,
-    ),
-    maxConcurrentLoginChecks: count(
-      'maxConcurrentLoginChecks',
-      1,
-      1000,
-      d.maxConcurrentLoginChecks,
-    ),
-    preLoginMaxSentenceBytes: count(
-      'preLoginMaxSentenceBytes',
-      256,
-      0xffffffff,
-      d.preLoginMaxSentenceBytes,
-    ),
-    clientIdleTimeoutMs: count('clientIdleTimeoutMs', 0, MAX_TIMER_MS, d.clientIdleTimeoutMs),
-    clientKeepAliveMs: count('clientKeepAliveMs', 1000, MAX_TIMER_MS, d.clientKeepAliveMs),
-    listenBacklog: count('listenBacklog', 1, 65535, d.listenBacklog),
+    ...d,
+    ...integers(c, node, 'limits', LIMIT_RANGES, d),
     keepaliveReply: c.choice(node, 'limits', 'keepaliveReply', KEEPALIVE_REPLIES, d.keepaliveReply),
   };
-}
-
-function list(c: Checker, raw: unknown, path: string): unknown[] {
-  if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) {
-    c.problem(path, 'must be a list');
-    return [];
-  }
-  return raw;
 }
 
 /** Reports the second and later uses of the same value. */
@@ -421,7 +374,7 @@ export function validateConfig(
   const root = c.mapping(overlay.raw, '', TOP_KEYS);
   if (root === undefined) throw createConfigError(['the configuration must be a mapping']);
 
-  const rawRouters = list(c, root['routers'], 'routers');
+  const rawRouters = c.list(root, '', 'routers') ?? [];
   const routerResults = rawRouters.map((r, i) => checkRouter(c, r, `routers[${i}]`));
   const routers = routerResults.filter((r) => r !== undefined);
   checkUnique(
@@ -440,7 +393,7 @@ export function validateConfig(
   );
 
   const routerNames = new Set(routers.map((r) => r.name));
-  const userResults = list(c, root['users'], 'users').map((u, i) =>
+  const userResults = (c.list(root, '', 'users') ?? []).map((u, i) =>
     checkUser(c, u, `users[${i}]`, routerNames),
   );
   checkUnique(
@@ -457,14 +410,14 @@ export function validateConfig(
     c.problem('monitoring.port', `is already used by ${c.label(clash.path)}`);
 
   // An invalid section is reported once; its settings fall back to defaults.
-  const logNode = c.mapping(root['log'], 'log', ['level']) ?? {};
-  const shutdownNode = c.mapping(root['shutdown'], 'shutdown', ['graceMs']) ?? {};
-  const graceMs = c.integer(
+  const logNode = c.mapping(root['log'], 'log', keysOf(LOG_SCHEMA)) ?? {};
+  const shutdownNode = c.mapping(root['shutdown'], 'shutdown', keysOf(SHUTDOWN_SCHEMA)) ?? {};
+  const graceMs = integer(
+    c,
     shutdownNode,
     'shutdown',
     'graceMs',
-    0,
-    MAX_TIMER_MS,
+    SHUTDOWN_GRACE_RANGE,
     DEFAULT_SHUTDOWN_GRACE_MS,
   );
   const config = {
