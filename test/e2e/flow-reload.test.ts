@@ -1,0 +1,85 @@
+import t from 'tap';
+import { eventually } from '../fixtures/eventually.js';
+import { text } from '../fixtures/raw-client.js';
+import { loggedIn, startStack } from '../fixtures/stack.js';
+
+/** One token, the next a minute away, and no queue: the second command is refused. */
+const ONE_TOKEN = {
+  rateLimit: { bucketSize: 1, refillTokens: 1, refillIntervalMs: 60_000, maxQueue: 0 },
+};
+
+t.test(
+  'a live reload of flow applies to new commands while connected clients keep working',
+  async (t) => {
+    const stack = await startStack(t, {
+      sim: { streamIntervalMs: 5 },
+      config: { cache: { enabled: false } },
+    });
+    const [c, watcher] = await Promise.all([loggedIn(t, stack), loggedIn(t, stack)]);
+    watcher.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=s']);
+    await watcher.next();
+    for (let i = 0; i < 3; i++) {
+      t.equal(
+        String((await c.call(['/system/identity/print', `.tag=b${i}`])).at(-1)),
+        `!done .tag=b${i}`,
+        `before the reload command ${i} passes`,
+      );
+    }
+    const before = stack.router.flow;
+
+    t.same(await stack.app.reconfigure('flow', ONE_TOKEN), { ok: true }, 'the reload is applied');
+    t.not(stack.router.flow, before, 'the router has a new flow stage');
+    t.equal(stack.app.config.flow.rateLimit.bucketSize, 1, 'the configuration in force says so');
+    t.equal(
+      String((await c.call(['/system/identity/print', '.tag=n1'])).at(-1)),
+      '!done .tag=n1',
+      'on the same connection, the first command takes the new bucket’s token',
+    );
+    t.same(
+      text(await c.call(['/system/identity/print', '.tag=n2'])),
+      ['!trap =message=rate limited: queue full (0 waiting) .tag=n2', '!done .tag=n2'],
+      'the second finds the new limit',
+    );
+
+    const unread = watcher.unread;
+    await eventually(
+      () => watcher.unread > unread,
+      'the stream started before the reload to go on',
+    );
+    watcher.send(['/cancel', '=tag=s', '.tag=c']);
+    const tail = text(await watcher.untilDone('s')).filter((r) => r.endsWith('.tag=s'));
+    t.same(
+      tail.slice(-2),
+      ['!trap =category=2 =message=interrupted .tag=s', '!done .tag=s'],
+      'and it is cancelled like any stream',
+    );
+
+    t.same(await stack.app.reconfigure('flow', {}), { ok: true }, 'the defaults come back');
+    t.equal(
+      String((await c.call(['/system/identity/print', '.tag=d'])).at(-1)),
+      '!done .tag=d',
+      'and the client is no longer limited',
+    );
+    const reloads = stack.app.metrics.events().filter((e) => e.kind === 'reload');
+    t.same(
+      reloads.map((e) => e.message),
+      ['configuration flow applied: flow', 'configuration flow applied: flow'],
+      'each reload is a dashboard event',
+    );
+  },
+);
+
+t.test('a flow reload that fails its checks changes nothing', async (t) => {
+  const stack = await startStack(t, { config: { cache: { enabled: false } } });
+  const c = await loggedIn(t, stack);
+  const before = stack.router.flow;
+  const result = await stack.app.reconfigure('flow', { rateLimit: { bucketSize: 0 } });
+  t.equal(result.ok, false, 'the reload is refused');
+  t.match(result, { errors: [/flow\.rateLimit\.bucketSize/] }, 'naming the key');
+  t.equal(stack.router.flow, before, 'the flow stage in force stays');
+  t.equal(
+    String((await c.call(['/system/identity/print', '.tag=x'])).at(-1)),
+    '!done .tag=x',
+    'and commands pass as before',
+  );
+});
