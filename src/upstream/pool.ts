@@ -91,7 +91,8 @@ export interface PoolHooks {
  * Failed connects are retried with one backoff per router while the pool is
  * below `min` or callers are waiting. Events (none is `error`):
  * `connectError` (RosgateError) for each failed connect, `sessionClosed`
- * (RosgateError) for each ready session that ended, `sessionOpened`.
+ * (RosgateError) for each ready session that ended, `sessionOpened`, and
+ * `retryScheduled` (delayMs) when a reconnect is scheduled.
  */
 export class Pool extends EventEmitter {
   options: PoolOptions;
@@ -347,6 +348,7 @@ export class Pool extends EventEmitter {
       this.#fill();
     }, delay);
     this.#retryTimer.unref();
+    this.emit('retryScheduled', delay);
   }
 
   /**
