@@ -361,6 +361,8 @@ interface Protection {
   routerRateRatio: number;
   answered: number;
   rateLimited: number;
+  /** Refused by the client's session: more than `maxInFlightPerClient` waiting. */
+  overClientLimit: number;
   otherRefusals: number;
 }
 
@@ -384,7 +386,7 @@ async function protection(sim: SimHandle, options: Options): Promise<Protection>
       await sleep(windowEnd - nowMs());
       return (await sim.count(PROTECTION_COMMAND)) - countAtStart;
     })();
-    const tally = { answered: 0, rateLimited: 0, otherRefusals: 0 };
+    const tally = { answered: 0, rateLimited: 0, overClientLimit: 0, otherRefusals: 0 };
     await Promise.all(
       clients.map(async (client, i) => {
         for (
@@ -397,6 +399,7 @@ async function protection(sim: SimHandle, options: Options): Promise<Protection>
           void client.call([PROTECTION_COMMAND]).then((reply) => {
             if (reply.trap === undefined) tally.answered++;
             else if (reply.trap.startsWith('rate limited')) tally.rateLimited++;
+            else if (reply.trap.startsWith('too many commands in flight')) tally.overClientLimit++;
             else tally.otherRefusals++;
           });
         }
@@ -619,7 +622,7 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       `protection: ${5 * CONFIGURED_RATE_PER_S} cmd/s offered for ${CONFIGURED_RATE_PER_S} cmd/s configured; ` +
         `the router saw ${p.routerRatePerS.toFixed(1)} cmd/s (ratio ${p.routerRateRatio.toFixed(3)}, goal <= 1.05: ` +
         `${p.routerRateRatio <= 1.05 ? 'met' : 'MISSED'}); answered ${p.answered}, rate limited ${p.rateLimited}, ` +
-        `other refusals ${p.otherRefusals}`,
+        `over a client's in-flight limit ${p.overClientLimit}, other refusals ${p.otherRefusals}`,
     );
     const f = await fairness(sim, options);
     console.log(
