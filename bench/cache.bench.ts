@@ -16,13 +16,16 @@
  * and in between, lookups of single users by name among the `--working-set`
  * (200) users the app is busy with.
  *
- * The simulator answers every command after `--latency-ms` (default 5) and
- * runs in a child process unless `--sim-in-process` is given. Router commands
- * are read from its counters (`/login` aside) over each timed window.
+ * The simulator keeps a router's pace: it answers every command after
+ * `--latency-ms` (default 5) and pauses `--per-100-rows-ms` (default 10)
+ * after every 100 rows of a print, so a full table of 2,000 rows costs the
+ * router some 200 ms. It runs in a child process unless `--sim-in-process`
+ * is given. Router commands are read from its counters (`/login` aside)
+ * over each timed window.
  *
  * Run: npm run bench -- cache [--instances N] [--seconds N] [--latency-ms N]
- *        [--tables-every N] [--active-every N] [--batch-every N]
- *        [--working-set N] [--pool N] [--sim-in-process]
+ *        [--per-100-rows-ms N] [--tables-every N] [--active-every N]
+ *        [--batch-every N] [--working-set N] [--pool N] [--sim-in-process]
  */
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
@@ -52,6 +55,7 @@ interface Options {
   seconds: number;
   warmupSeconds: number;
   latencyMs: number;
+  per100RowsMs: number;
   tablesEveryMs: number;
   activeEveryMs: number;
   batchEveryMs: number;
@@ -87,7 +91,8 @@ function parseOptions(args: readonly string[]): Options {
     instances: Math.round(numberArg(args, 'instances', 8, 1, 200)),
     seconds,
     warmupSeconds: Math.min(2, seconds / 2),
-    latencyMs: numberArg(args, 'latency-ms', 5, 0, 1000),
+    latencyMs: Math.round(numberArg(args, 'latency-ms', 5, 0, 1000)),
+    per100RowsMs: Math.round(numberArg(args, 'per-100-rows-ms', 10, 0, 1000)),
     tablesEveryMs: 1000 * numberArg(args, 'tables-every', 3, 0.1, 600),
     activeEveryMs: 1000 * numberArg(args, 'active-every', 1, 0.1, 600),
     batchEveryMs: 1000 * numberArg(args, 'batch-every', 20, 0.5, 3600),
@@ -206,18 +211,27 @@ const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 interface SimHandle {
   port: number;
   where: string;
-  /** Commands the router ran so far, `/login` aside. */
-  routerCommands(): Promise<number>;
+  /** Commands the router ran so far by command word, `/login` aside. */
+  routerCommands(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
 const SIM_ENV = 'ROSGATE_BENCH_CACHE_SIMULATOR';
 const thisFile = fileURLToPath(import.meta.url);
 
-function countCommands(commands: Record<string, number>): number {
-  let total = 0;
-  for (const [command, count] of Object.entries(commands)) if (command !== '/login') total += count;
-  return total;
+function withoutLogins(commands: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(commands).filter(([command]) => command !== '/login'));
+}
+
+/** Commands run between two readings of the counters, most first. */
+function ranBetween(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): [string, number][] {
+  return Object.entries(after)
+    .map(([command, count]): [string, number] => [command, count - (before[command] ?? 0)])
+    .filter(([, count]) => count > 0)
+    .sort((a, b) => b[1] - a[1]);
 }
 
 function getJson(port: number, path: string): Promise<unknown> {
@@ -238,7 +252,7 @@ async function startSim(settings: SimulatorOptions, isInProcess: boolean): Promi
     return {
       port: sim.port,
       where: 'on the bench thread',
-      routerCommands: () => Promise.resolve(countCommands(sim.counters.commands)),
+      routerCommands: () => Promise.resolve(withoutLogins(sim.counters.commands)),
       close: () => sim.close(),
     };
   }
@@ -262,7 +276,7 @@ async function startSim(settings: SimulatorOptions, isInProcess: boolean): Promi
       const counters = (await getJson(ports.controlPort, '/counters')) as {
         commands: Record<string, number>;
       };
-      return countCommands(counters.commands);
+      return withoutLogins(counters.commands);
     },
     async close() {
       child.stdin?.end();
@@ -290,6 +304,8 @@ interface Phase {
   p50Ms: number;
   p99Ms: number;
   routerCommandsPerClientCommand: number;
+  /** Router commands per second: the load the router carried, whatever the clients' rate. */
+  routerCmdPerSec: number;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -312,8 +328,8 @@ async function runPhase(
   for (let i = 0; i < options.instances; i++)
     instances.push(new AppInstance(await connect(port), lookups, i));
   const latencies: number[] = [];
-  let before = 0;
-  let after = 0;
+  let before: Record<string, number> = {};
+  let after: Record<string, number> = {};
   const counting = (async () => {
     await sleep(windowStart - nowMs());
     before = await sim.routerCommands();
@@ -333,18 +349,26 @@ async function runPhase(
     await Promise.all(instances.map((instance) => instance.connection.close()));
   }
   latencies.sort((a, b) => a - b);
+  const ran = ranBetween(before, after);
+  const routerCommands = ran.reduce((sum, [, count]) => sum + count, 0);
   const phase = {
     label,
     commands: latencies.length,
     cmdPerSec: latencies.length / options.seconds,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
-    routerCommandsPerClientCommand: (after - before) / latencies.length,
+    routerCommandsPerClientCommand: routerCommands / latencies.length,
+    routerCmdPerSec: routerCommands / options.seconds,
   };
   console.log(
     `  ${label.padEnd(26)} ${Math.round(phase.cmdPerSec).toString().padStart(7)} cmd/s  ` +
       `p50 ${phase.p50Ms.toFixed(3)} ms  p99 ${phase.p99Ms.toFixed(3)} ms  ` +
-      `router commands per client command ${phase.routerCommandsPerClientCommand.toFixed(3)}`,
+      `router commands per client command ${phase.routerCommandsPerClientCommand.toFixed(3)} ` +
+      `(${Math.round(phase.routerCmdPerSec)}/s)\n` +
+      `    the router ran: ${ran
+        .slice(0, 6)
+        .map(([command, count]) => `${command} ${count}`)
+        .join(', ')}`,
   );
   return phase;
 }
@@ -405,6 +429,7 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       hotspotUsers: TABLE_ROWS,
       pppSecrets: TABLE_ROWS,
       latencyMs: options.latencyMs,
+      latencyPer100RowsMs: options.per100RowsMs,
       maxSessions: options.instances + options.poolMax + 10,
     },
     options.isSimInProcess,
@@ -424,7 +449,7 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       );
     console.log(
       `cache: ${options.instances} app instances, ${TABLE_ROWS} hotspot users and PPP secrets, ` +
-        `router latency ${options.latencyMs} ms per command; per instance: tables every ${options.tablesEveryMs} ms, ` +
+        `router pace ${options.latencyMs} ms per command and ${options.per100RowsMs} ms per 100 rows; per instance: tables every ${options.tablesEveryMs} ms, ` +
         `active sessions every ${options.activeEveryMs} ms, lookups among ${options.workingSet} users; ` +
         `${BATCH_SIZE} vouchers added and removed every ${options.batchEveryMs} ms by one instance; rosgate pool max ${options.poolMax}, ` +
         `${options.warmupSeconds}s warm-up + ${options.seconds}s per phase, simulator ${sim.where} (node ${process.version})`,
@@ -450,6 +475,7 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       instances: options.instances,
       seconds: options.seconds,
       latencyMs: options.latencyMs,
+      latencyPer100RowsMs: options.per100RowsMs,
       directCmdPerSec: Math.round(direct.cmdPerSec),
       cacheOffCmdPerSec: Math.round(off.cmdPerSec),
       cacheOnCmdPerSec: Math.round(on.cmdPerSec),
@@ -463,6 +489,9 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       routerCommandsPerClientCommand: round(ratio),
       routerCommandsPerClientCommandCacheOff: round(off.routerCommandsPerClientCommand),
       routerCommandsPerClientCommandDirect: round(direct.routerCommandsPerClientCommand),
+      directRouterCmdPerSec: round(direct.routerCmdPerSec, 1),
+      cacheOffRouterCmdPerSec: round(off.routerCmdPerSec, 1),
+      cacheOnRouterCmdPerSec: round(on.routerCmdPerSec, 1),
       throughputGoalMet: throughputRatio >= 10 ? 'yes' : 'no',
       routerCommandsGoalMet: ratio <= 0.1 ? 'yes' : 'no',
     };
