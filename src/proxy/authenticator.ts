@@ -105,9 +105,12 @@ interface Check {
   abandon(): void;
 }
 
-/** The check was dropped: every client that asked for it has gone. */
+/**
+ * The check was dropped: every client that asked for it has gone. Not a
+ * wrong password, so it never counts towards a lockout.
+ */
 const ABANDONED = new RosgateError(
-  ErrorCode.LoginInvalid,
+  ErrorCode.Interrupted,
   'the client left before its login was checked',
 );
 
@@ -178,13 +181,24 @@ export class RouterAuthenticator implements Authenticator {
       interested: [],
       start: () => {
         this.#running++;
-        this.#askRouter(name, password)
-          .then(resolve, reject)
-          .finally(() => {
-            this.#running--;
-            settle();
-            this.#next();
-          });
+        // The check leaves the map before its callers hear the result: a
+        // retry made at once must ask again (or hit the memory), not join
+        // a check that has already ended.
+        const finish = (): void => {
+          this.#running--;
+          settle();
+          this.#next();
+        };
+        this.#askRouter(name, password).then(
+          (isOk) => {
+            finish();
+            resolve(isOk);
+          },
+          (err: unknown) => {
+            finish();
+            reject(err);
+          },
+        );
       },
       abandon: () => {
         settle();

@@ -1,11 +1,24 @@
 import t from 'tap';
 import { ErrorCode } from '../../src/errors.js';
-import { RouterAuthenticator, UserListAuthenticator } from '../../src/proxy/authenticator.js';
+import {
+  RouterAuthenticator,
+  UserListAuthenticator,
+  isBeforePlainOnlyLogin,
+  type RouterAuthenticatorOptions,
+} from '../../src/proxy/authenticator.js';
 import { startSimulator } from '../../src/simulator/index.js';
+import { eventually } from '../fixtures/eventually.js';
 import { fakeRouter, tagOf } from '../fixtures/fake-router.js';
 import { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
 
-async function setup(t: { teardown(fn: () => unknown): void }) {
+function setup(t: { teardown(fn: () => unknown): void }) {
+  return setupWith(t, {});
+}
+
+async function setupWith(
+  t: { teardown(fn: () => unknown): void },
+  options: Partial<RouterAuthenticatorOptions>,
+) {
   const sim = await startSimulator({ user: 'billing', password: 'pw' });
   t.teardown(() => sim.close());
   let now = 1_000;
@@ -20,6 +33,7 @@ async function setup(t: { teardown(fn: () => unknown): void }) {
       }),
     ttlMs: 100,
     now: () => now,
+    ...options,
   });
   return { sim, auth, advance: (ms: number) => (now += ms) };
 }
@@ -91,4 +105,178 @@ t.test('configured users are checked by their own verifier', async (t) => {
   t.equal(await auth.verifyPassword('b', pw('x')), false, 'an unknown user is refused');
   t.same(auth.secretFor('a'), pw('x'));
   t.equal(auth.secretFor('b'), undefined);
+});
+
+/**
+ * A router that holds every login answer until the test lets it go, and
+ * says how many logins it held at once.
+ */
+async function heldRouter(t: { teardown(fn: () => unknown): void }) {
+  const held: (() => void)[] = [];
+  const router = {
+    held,
+    peak: 0,
+    logins: [] as string[],
+    release: () => held.splice(0).forEach((f) => f()),
+  };
+  const port = await fakeRouter(t, (s, reply) => {
+    if (s.command !== '/login') return reply('!done', tagOf(s));
+    const name = s.attributeString('name') ?? '';
+    router.logins.push(name);
+    held.push(() =>
+      s.attributeString('password') === 'good'
+        ? reply('!done', tagOf(s))
+        : reply('!trap', '=message=invalid user name or password (6)', tagOf(s)),
+    );
+    router.peak = Math.max(router.peak, held.length);
+  });
+  return { port, router };
+}
+
+function authFor(port: number, options: Partial<RouterAuthenticatorOptions> = {}) {
+  return new RouterAuthenticator({
+    connect: (username, password) =>
+      new UpstreamConnection({ host: '127.0.0.1', port, username, password, timeoutMs: 2000 }),
+    ttlMs: 60_000,
+    ...options,
+  });
+}
+
+t.test('logins are checked a few at a time, the rest wait their turn', async (t) => {
+  const { port, router } = await heldRouter(t);
+  const auth = authFor(port, { maxConcurrentChecks: 2 });
+  const results = Array.from({ length: 5 }, (_, i) => auth.verifyPassword(`u${i}`, pw('good')));
+  await eventually(() => router.held.length === 2, 'two checks to reach the router');
+  t.same(auth.checks, { waiting: 3, running: 2 }, 'three more wait');
+  while (router.logins.length < 5 || router.held.length > 0) {
+    router.release();
+    await eventually(() => router.held.length > 0 || router.logins.length === 5);
+  }
+  t.same(await Promise.all(results), [true, true, true, true, true]);
+  t.equal(router.peak, 2, 'never more than two at once');
+  t.same(auth.checks, { waiting: 0, running: 0 });
+});
+
+t.test('a check whose client has gone is dropped before it reaches the router', async (t) => {
+  const { port, router } = await heldRouter(t);
+  const auth = authFor(port, { maxConcurrentChecks: 1 });
+  const first = auth.verifyPassword('a', pw('good'));
+  await eventually(() => router.held.length === 1);
+  let isWanted = true;
+  const gone = auth.verifyPassword('b', pw('good'), () => isWanted);
+  t.same(auth.checks, { waiting: 1, running: 1 });
+  isWanted = false;
+  router.release();
+  t.equal(await first, true);
+  await t.rejects(gone, {
+    code: ErrorCode.Interrupted,
+    message: 'the client left before its login was checked',
+  });
+  t.same(router.logins, ['a'], "the gone client's login never reached the router");
+});
+
+t.test('a check shared with a client still waiting goes on when another leaves', async (t) => {
+  const { port, router } = await heldRouter(t);
+  const auth = authFor(port, { maxConcurrentChecks: 1 });
+  const first = auth.verifyPassword('a', pw('good'));
+  await eventually(() => router.held.length === 1);
+  const left = auth.verifyPassword('b', pw('good'), () => false);
+  const stays = auth.verifyPassword('b', pw('good'), () => true);
+  router.release();
+  await first;
+  await eventually(() => router.held.length === 1, 'the shared check to reach the router');
+  router.release();
+  t.same(await Promise.all([left, stays]), [true, true]);
+  t.same(router.logins, ['a', 'b'], 'one router login for both');
+});
+
+t.test('a refused password is remembered briefly, so retries skip the router', async (t) => {
+  const { sim, auth, advance } = await setupWith(t, { failureTtlMs: 50 });
+  t.equal(await auth.verifyPassword('billing', pw('wrong')), false);
+  t.equal(await auth.verifyPassword('billing', pw('wrong')), false);
+  t.equal(sim.counters.loginsFailed, 1, 'the retry was answered from memory');
+  t.equal(await auth.verifyPassword('billing', pw('pw')), true, 'the right password still works');
+  t.equal(await auth.verifyPassword('billing', pw('wrong')), false);
+  t.equal(sim.counters.loginsFailed, 2, 'a success forgets the remembered failure');
+  advance(50);
+  t.equal(await auth.verifyPassword('billing', pw('wrong')), false);
+  t.equal(sim.counters.loginsFailed, 3, 'after its time the router is asked again');
+});
+
+t.test('with no failure memory every wrong password reaches the router', async (t) => {
+  const { sim, auth } = await setupWith(t, { failureTtlMs: 0 });
+  await auth.verifyPassword('billing', pw('wrong'));
+  await auth.verifyPassword('billing', pw('wrong'));
+  t.equal(sim.counters.loginsFailed, 2);
+});
+
+t.test("rosgate's own account is checked without the router", async (t) => {
+  const { sim, auth } = await setupWith(t, {
+    serviceAccount: { name: 'svc', password: 'svc-pw' },
+  });
+  t.equal(await auth.verifyPassword('svc', pw('svc-pw')), true);
+  t.equal(await auth.verifyPassword('svc', pw('other')), false);
+  t.same(auth.secretFor('svc'), pw('svc-pw'), 'its secret is known for challenge logins');
+  t.equal(sim.counters.loginsOk + sim.counters.loginsFailed, 0, 'the router was not asked');
+});
+
+t.test('a legacy challenge is relayed only to a router before 6.45.1', async (t) => {
+  const none = authFor(1);
+  t.equal(await none.openLegacyChallenge(), undefined, 'no relay, no router challenge');
+
+  const challenge = { challengeHex: 'ab'.repeat(16), check: async () => true, close() {} };
+  let asked = 0;
+  let version: string | undefined = '6.44.6 (stable)';
+  const old = authFor(1, {
+    relay: {
+      routerVersion: async () => {
+        asked++;
+        return version;
+      },
+      open: async () => challenge,
+    },
+  });
+  t.equal(await old.openLegacyChallenge(), challenge, 'an old router gets to check the answer');
+  version = '7.19';
+  t.equal(await old.openLegacyChallenge(), challenge, 'the version is asked once');
+  t.equal(asked, 1);
+
+  const current = authFor(1, {
+    relay: { routerVersion: async () => '7.19.1 (stable)', open: async () => challenge },
+  });
+  t.equal(await current.openLegacyChallenge(), undefined, 'a current router cannot check it');
+
+  let fails = true;
+  const flaky = authFor(1, {
+    relay: {
+      routerVersion: async () => {
+        if (fails) throw new Error('router away');
+        return '6.40';
+      },
+      open: async () => challenge,
+    },
+  });
+  t.equal(await flaky.openLegacyChallenge(), undefined, 'an unknown version relays nothing');
+  fails = false;
+  t.equal(await flaky.openLegacyChallenge(), challenge, 'and is asked again next time');
+});
+
+t.test('routers before 6.45.1 still check challenge responses', async (t) => {
+  const cases: [string | undefined, boolean][] = [
+    ['5.26', true],
+    ['6.42', true],
+    ['6.44.6 (stable)', true],
+    ['6.45', true],
+    ['6.45.0', true],
+    ['6.45.1', false],
+    ['6.46', false],
+    ['6.49.10 (long-term)', false],
+    ['7.1', false],
+    ['7.19.1 (stable)', false],
+    ['', false],
+    ['unknown', false],
+    [undefined, false],
+  ];
+  for (const [version, expected] of cases)
+    t.equal(isBeforePlainOnlyLogin(version), expected, String(version));
 });
