@@ -12,3 +12,4 @@ export * from './redact.js';
 export * from './config-error.js';
 export * from './sections.js';
 export { Checker, type Mapping } from './checker.js';
+export { CONFIG_SCHEMA_FILE, configJsonSchema, type JsonSchema } from './config-json-schema.js';

@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import {
   DEFAULT_LIMITS,
@@ -8,7 +6,12 @@ import {
   parseConfigYaml,
   validateConfig,
 } from '../../src/config/index.js';
-import { problemsOfAsync, problemsOf } from './fixtures/helpers.js';
+import {
+  problemsOfAsync,
+  problemsOf,
+  SHIPPED_CONFIG,
+  uncommentedConfigYaml,
+} from './fixtures/helpers.js';
 
 const YAML = `# a full example
 routers:
@@ -208,12 +211,10 @@ t.test('with no options, the process environment and working directory are used'
   );
 });
 
-const SHIPPED = fileURLToPath(new URL('../../config.yaml', import.meta.url));
-
 t.test(
   'the shipped config.yaml loads, has no router, and so warns that rosgate cannot start',
   async (t) => {
-    const { config, warnings } = await loadConfig({ file: SHIPPED, env: {} });
+    const { config, warnings } = await loadConfig({ file: SHIPPED_CONFIG, env: {} });
     t.same(config.routers, []);
     t.same(config.users, []);
     t.same(
@@ -225,7 +226,7 @@ t.test(
 
 t.test('the shipped config.yaml plus MIKROTIK_HOST gives one router', async (t) => {
   const { config } = await loadConfig({
-    file: SHIPPED,
+    file: SHIPPED_CONFIG,
     env: { MIKROTIK_HOST: '192.0.2.1', MIKROTIK_PASSWORD: 'pw' },
   });
   t.match(config.routers, [{ name: 'default', host: '192.0.2.1', password: 'pw' }]);
@@ -234,10 +235,7 @@ t.test('the shipped config.yaml plus MIKROTIK_HOST gives one router', async (t) 
 t.test(
   'uncommenting every example setting in config.yaml gives the documented defaults',
   async (t) => {
-    const text = (await readFile(SHIPPED, 'utf8'))
-      .replace(/^(routers|users): \[\]\n/gm, '')
-      .replace(/^#(?!#)/gm, '');
-    const raw = parseConfigYaml(text, SHIPPED);
+    const raw = parseConfigYaml(uncommentedConfigYaml(), SHIPPED_CONFIG);
     const { config, warnings } = validateConfig(raw, {
       MIKROTIK_ROUTER_PASSWORD: 'r',
       ROSGATE_BILLING_PASSWORD: 'b',

@@ -1,0 +1,306 @@
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import {
+  CONFIG_SCHEMA_FILE,
+  MAX_COUNT,
+  SECTIONS,
+  configJsonSchema,
+  parseConfigYaml,
+  validateConfig,
+  type JsonSchema,
+  type SecretFiles,
+} from '../../src/config/index.js';
+import { isRosgateError } from '../../src/errors.js';
+import { ROUTER, SHIPPED_CONFIG, uncommentedConfigYaml } from './fixtures/helpers.js';
+
+const CORE = ['routers', 'users', 'limits', 'monitoring', 'log', 'shutdown'];
+const schema = configJsonSchema();
+// As the Helm chart's tests compile it: strict, so a keyword Ajv does not know fails.
+const matchesSchema = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
+  schema,
+);
+
+/** The problems rosgate finds in `raw`: none when it loads. */
+function problemsIn(raw: unknown, env: NodeJS.ProcessEnv = {}, files?: SecretFiles): string[] {
+  try {
+    validateConfig(raw, env, files);
+    return [];
+  } catch (err) {
+    if (isRosgateError(err, 'ROSGATE_CONFIG')) return err.details['problems'] as string[];
+    throw err;
+  }
+}
+
+t.test('the published config.schema.json is the schema the code declares', (t) => {
+  const published = JSON.parse(
+    readFileSync(new URL(`../../${CONFIG_SCHEMA_FILE}`, import.meta.url), 'utf8'),
+  );
+  t.strictSame(published, schema, 'stale: run `npm run schema` and commit the result');
+  t.end();
+});
+
+t.test('every call builds a fresh schema, so a caller cannot change the next one', (t) => {
+  const first = configJsonSchema() as { properties: Record<string, unknown> };
+  delete first.properties['routers'];
+  t.ok((configJsonSchema() as { properties: Record<string, unknown> }).properties['routers']);
+  t.end();
+});
+
+t.test('the schema lists every top-level section rosgate knows, and no other', (t) => {
+  const sections = Object.keys(schema['properties'] as object);
+  t.same(sections, [...CORE, ...Object.keys(SECTIONS)]);
+  for (const key of sections) t.same(problemsIn({ [key]: null }), [], `${key} may be left empty`);
+  t.ok(matchesSchema(Object.fromEntries(sections.map((key) => [key, null]))));
+  t.notOk(matchesSchema({ rooters: [] }));
+  t.same(problemsIn({ rooters: [] }), ['rooters is not a known key']);
+  t.end();
+});
+
+t.test('the shipped config.yaml names the schema for editors and passes it', (t) => {
+  const text = readFileSync(SHIPPED_CONFIG, 'utf8');
+  t.match(text, /^# yaml-language-server: \$schema=\.\/config\.schema\.json\n/);
+  t.ok(matchesSchema(parseConfigYaml(text, SHIPPED_CONFIG)), JSON.stringify(matchesSchema.errors));
+  t.end();
+});
+
+t.test('config.yaml with every example uncommented passes the schema', (t) => {
+  const raw = parseConfigYaml(uncommentedConfigYaml(), SHIPPED_CONFIG);
+  t.ok(matchesSchema(raw), JSON.stringify(matchesSchema.errors));
+  t.end();
+});
+
+t.test('config.yaml documents every limit and every pool key', (t) => {
+  const raw = parseConfigYaml(uncommentedConfigYaml(), SHIPPED_CONFIG) as {
+    routers: { pool: object }[];
+    limits: object;
+  };
+  const keysAt = (path: string[]): string[] => {
+    let node = schema;
+    for (const key of path) node = node[key] as JsonSchema;
+    return Object.keys(node['properties'] as object).sort();
+  };
+  t.same(Object.keys(raw.limits).sort(), keysAt(['properties', 'limits']));
+  t.same(
+    Object.keys(raw.routers[0]?.pool ?? {}).sort(),
+    keysAt(['properties', 'routers', 'items', 'properties', 'pool']),
+  );
+  t.end();
+});
+
+/** A leaf of the core sections: where it is in a document, and its schema. */
+interface Leaf {
+  readonly keys: readonly (string | number)[];
+  readonly schema: JsonSchema;
+}
+
+/** A mapping of the core sections, with its own place in a document. */
+interface Mapping extends Leaf {
+  readonly properties: Readonly<Record<string, JsonSchema>>;
+}
+
+/** Every mapping under `schema`; the lists of routers and users are entered at item 0. */
+function mappings(schema: JsonSchema, keys: (string | number)[]): Mapping[] {
+  const items = schema['items'] as JsonSchema | undefined;
+  if (items !== undefined) return items['properties'] ? mappings(items, [...keys, 0]) : [];
+  const properties = schema['properties'] as Record<string, JsonSchema> | undefined;
+  if (properties === undefined) return [];
+  return [
+    { keys, schema, properties },
+    ...Object.entries(properties).flatMap(([key, child]) => mappings(child, [...keys, key])),
+  ];
+}
+
+const coreMappings = CORE.flatMap((key) =>
+  mappings((schema['properties'] as Record<string, JsonSchema>)[key] as JsonSchema, [key]),
+);
+const leaves: Leaf[] = coreMappings.flatMap((m) =>
+  Object.entries(m.properties).map(([key, leaf]) => ({ keys: [...m.keys, key], schema: leaf })),
+);
+
+/** The smallest valid document with `value` set at `keys`. */
+function documentWith(keys: readonly (string | number)[], value: unknown): unknown {
+  const root: Record<string, unknown> = {
+    routers: [{ ...ROUTER }],
+    users: [{ name: 'billing', passwordEnv: 'BILLING_PW' }],
+  };
+  let node: Record<string | number, unknown> = root;
+  keys.slice(0, -1).forEach((key, i) => {
+    node[key] ??= typeof keys[i + 1] === 'number' ? [] : {};
+    node = node[key] as Record<string | number, unknown>;
+  });
+  node[keys[keys.length - 1] as string | number] = value;
+  return root;
+}
+const ENV = { BILLING_PW: 'billing-pw' };
+
+/** `routers[0].pool.max`, as rosgate's problems name it. */
+const pathOf = (keys: readonly (string | number)[]): string =>
+  keys.reduce<string>(
+    (path, key) => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key),
+    '',
+  );
+
+t.test('the smallest document of these tests passes both the schema and rosgate', (t) => {
+  t.ok(matchesSchema(documentWith(['log', 'level'], 'info')), JSON.stringify(matchesSchema.errors));
+  t.same(problemsIn(documentWith(['log', 'level'], 'info'), ENV), []);
+  t.end();
+});
+
+t.test('schema and rosgate agree on the range of every integer setting', (t) => {
+  const integers = leaves.filter((leaf) => leaf.schema['type'] === 'integer');
+  t.ok(integers.length >= 30, 'pool, limits, ports and timers are all here');
+  for (const { keys, schema: leaf } of integers) {
+    const min = leaf['minimum'] as number;
+    const max = leaf['maximum'] as number;
+    const rule = max === MAX_COUNT ? `an integer >= ${min}` : `an integer ${min}-${max}`;
+    for (const value of [min - 1, max + 1, min + 0.5]) {
+      const raw = documentWith(keys, value);
+      t.notOk(matchesSchema(raw), `the schema refuses ${pathOf(keys)}: ${value}`);
+      t.same(problemsIn(raw, ENV), [`${pathOf(keys)} must be ${rule}`]);
+    }
+    t.ok(matchesSchema(documentWith(keys, min)), `${pathOf(keys)}: ${min} is in range`);
+    t.ok(matchesSchema(documentWith(keys, max)), `${pathOf(keys)}: ${max} is in range`);
+  }
+  t.end();
+});
+
+t.test('schema and rosgate agree on the choices of every setting that has some', (t) => {
+  const choices = leaves.filter((leaf) => Array.isArray(leaf.schema['enum']));
+  t.same(choices.map((leaf) => pathOf(leaf.keys)).sort(), [
+    'limits.keepaliveReply',
+    'log.level',
+    'routers[0].emptyReplies',
+    'routers[0].tls.minVersion',
+    'routers[0].upstreamTls',
+  ]);
+  for (const { keys, schema: leaf } of choices) {
+    const options = leaf['enum'] as string[];
+    const raw = documentWith(keys, 'nope');
+    t.notOk(matchesSchema(raw));
+    t.same(problemsIn(raw, ENV), [`${pathOf(keys)} must be one of ${options.join(', ')}`]);
+    t.ok(options.includes(leaf['default'] as string), 'the default is one of the choices');
+  }
+  t.end();
+});
+
+t.test('schema and rosgate agree on the keys of every mapping', (t) => {
+  t.ok(coreMappings.length >= 10);
+  for (const { keys } of coreMappings) {
+    const raw = documentWith([...keys, 'typo'], 1);
+    t.notOk(matchesSchema(raw), `the schema refuses ${pathOf(keys)}.typo`);
+    t.same(problemsIn(raw, ENV), [`${pathOf([...keys, 'typo'])} is not a known key`]);
+  }
+  t.end();
+});
+
+t.test('every key the schema declares is one rosgate reads', (t) => {
+  for (const { keys } of leaves) {
+    const problems = problemsIn(documentWith(keys, {}), ENV);
+    t.notMatch(problems.join('\n'), /is not a known key/, pathOf(keys));
+  }
+  t.end();
+});
+
+interface AgreementCase {
+  /** The rule, as a sentence. */
+  readonly name: string;
+  readonly raw: unknown;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly files?: SecretFiles;
+}
+
+const router = (extra: Record<string, unknown>) => ({ routers: [{ ...ROUTER, ...extra }] });
+const TOKEN = 'sixteen-chars-ok';
+
+const refusedByBoth: AgreementCase[] = [
+  { name: 'routers is a list', raw: { routers: { host: 'x' } } },
+  { name: 'a router is a mapping, not an empty list item', raw: { routers: [null] } },
+  { name: 'a router name can be a metric label', raw: router({ name: 'core router' }) },
+  { name: 'a host is not empty', raw: router({ host: '' }) },
+  { name: 'a YAML number is not a password', raw: router({ password: 1234 }) },
+  {
+    name: 'a router gives its password one way',
+    raw: router({ passwordEnv: 'PW' }),
+    env: { PW: 'x' },
+  },
+  {
+    name: 'a TLS listener has both certFile and keyFile, or neither',
+    raw: router({ tls: { certFile: 'c.pem' } }),
+  },
+  { name: 'a TLS anonymous setting is a boolean', raw: router({ tls: { allowAnonymous: 'yes' } }) },
+  { name: 'a user has a name', raw: { users: [{ password: 'p' }] } },
+  { name: 'a user gives a password', raw: { users: [{ name: 'u' }] } },
+  {
+    name: 'a user gives one password only',
+    raw: { users: [{ name: 'u', password: 'p', passwordHash: 'h' }] },
+  },
+  {
+    name: 'user routers are a list of names',
+    raw: { routers: [ROUTER], users: [{ name: 'u', password: 'p', routers: 'default' }] },
+  },
+  {
+    name: 'the admin token has at least 16 characters',
+    raw: { monitoring: { token: 'fifteen-chars-x' } },
+  },
+  {
+    name: 'the admin token is given one way',
+    raw: { monitoring: { token: TOKEN, tokenEnv: 'ADMIN_TOKEN' } },
+    env: { ADMIN_TOKEN: TOKEN },
+  },
+  {
+    name: 'only open endpoints can require the token',
+    raw: { monitoring: { requireTokenFor: ['dashboard'] } },
+  },
+  { name: 'readiness is a mapping', raw: { monitoring: { readiness: true } } },
+  {
+    name: 'requireRouter is a boolean',
+    raw: { monitoring: { readiness: { requireRouter: 'yes' } } },
+  },
+  { name: 'a stage section knows its keys', raw: { flow: { ratelimit: {} } } },
+  { name: 'a stage section checks its values', raw: { cache: { maxEntries: 0 } } },
+];
+
+for (const c of refusedByBoth) {
+  t.test(`refused by both: ${c.name}`, (t) => {
+    t.notOk(matchesSchema(c.raw), 'the schema refuses it');
+    t.not(problemsIn(c.raw, c.env).length, 0, 'rosgate refuses it');
+    t.end();
+  });
+}
+
+const acceptedByBoth: AgreementCase[] = [
+  {
+    name: 'empty keys, as YAML writes them with everything below commented out',
+    raw: {
+      routers: [{ ...ROUTER, listen: null, tls: null, pool: null }],
+      users: null,
+      monitoring: { readiness: null },
+      flow: null,
+    },
+  },
+  { name: 'a TLS listener without a certificate', raw: router({ tls: { port: 0 } }) },
+  {
+    name: 'a user with a password from a file, for some routers',
+    raw: { routers: [ROUTER], users: [{ name: 'u', passwordFile: 'u.txt', routers: ['default'] }] },
+    files: new Map([['u.txt', 'u-pw']]),
+  },
+  {
+    name: 'the admin token from a variable, required by metrics too',
+    raw: { monitoring: { tokenEnv: 'ADMIN_TOKEN', requireTokenFor: ['metrics'] } },
+    env: { ADMIN_TOKEN: TOKEN },
+  },
+  {
+    name: 'a router with no host, which MIKROTIK_HOST gives',
+    raw: { routers: [{ name: 'core' }] },
+    env: { MIKROTIK_HOST: '192.0.2.1' },
+  },
+];
+
+for (const c of acceptedByBoth) {
+  t.test(`accepted by both: ${c.name}`, (t) => {
+    t.ok(matchesSchema(c.raw), JSON.stringify(matchesSchema.errors));
+    t.same(problemsIn(c.raw, c.env, c.files), [], 'rosgate loads it');
+    t.end();
+  });
+}
