@@ -94,12 +94,13 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
       'simulate-if-unconfigured': { type: 'boolean' },
     },
   });
+  const load = () =>
+    loadConfig({ ...(values.config === undefined ? {} : { file: values.config }), env: io.env });
+  // Files the configuration names (audit key files) are relative to it.
+  const configDir = values.config === undefined ? '.' : dirname(values.config);
   let loaded;
   try {
-    loaded = await loadConfig({
-      ...(values.config === undefined ? {} : { file: values.config }),
-      env: io.env,
-    });
+    loaded = await load();
   } catch (err) {
     io.stderr.write(`${formatConfigError(err)}\n`);
     return 1;
@@ -133,7 +134,7 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
   let auditKeys;
   try {
     auditKeys = await resolveAuditKeys(config.audit, io.env, (path) =>
-      readFile(resolve(values.config === undefined ? '.' : dirname(values.config), path)),
+      readFile(resolve(configDir, path)),
     );
   } catch (err) {
     io.stderr.write(`${formatConfigError(err)}\n`);
@@ -144,10 +145,7 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
   // SIGHUP re-reads the file: live sections change, anything else is refused.
   io.onReloadSignal?.(async () => {
     try {
-      const next = await loadConfig({
-        ...(values.config === undefined ? {} : { file: values.config }),
-        env: io.env,
-      });
+      const next = await load();
       const routers = simulator === undefined ? next.config.routers : app.config.routers;
       await app.reload({ ...next.config, routers });
     } catch (err) {

@@ -1,8 +1,16 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { RouterOSAPI } from 'node-routeros';
 import t from 'tap';
 import { runCli, type CliIo, type Running } from '../src/cli.js';
 import { startSimulator } from '../src/simulator/index.js';
+
+// The audit trail of every app this file starts, out of the checkout.
+const auditDir = mkdtempSync(join(tmpdir(), 'rosgate-cli-audit-'));
+t.teardown(() => rmSync(auditDir, { recursive: true, force: true }));
 
 function io(
   env: NodeJS.ProcessEnv = {},
@@ -20,8 +28,9 @@ function io(
   return {
     stdout: sink((s) => (out += s)),
     stderr: sink((s) => (err += s)),
-    // The admin port on a free port, so tests never collide on 9728.
-    env: { LOG_LEVEL: 'silent', MONITORING_PORT: '0', ...env },
+    // The admin port on a free port, so tests never collide on 9728, and
+    // the audit trail in a folder of its own.
+    env: { LOG_LEVEL: 'silent', MONITORING_PORT: '0', AUDIT_LOG_DIR: auditDir, ...env },
     onStopSignal: (stop) => stops.push(stop),
     out: () => out,
     err: () => err,
@@ -121,4 +130,74 @@ t.test('simulate serves the RouterOS API', async (t) => {
   const running = (await runCli(['simulate', '--port', '0', '--password', 'p'], x)) as Running;
   t.teardown(() => running.stop());
   t.equal((await identityThrough(running.port as number, 'admin', 'p')).length, 1);
+});
+
+t.test('audit runs the audit commands', async (t) => {
+  const x = io();
+  t.equal(await runCli(['audit', 'verify', join(auditDir, 'no-such.jsonl')], x), 2);
+  t.match(x.err(), /cannot read the audit log/);
+});
+
+t.test(
+  'start with --simulate-if-unconfigured and no router fronts the bundled simulator',
+  async (t) => {
+    const x = io({ PROXY_PORT: '0', LOG_LEVEL: 'warn' });
+    const running = (await runCli(['start', '--simulate-if-unconfigured'], x)) as Running;
+    t.equal((await identityThrough(running.port as number, 'admin', 'admin')).length, 1);
+    t.match(x.out(), /fronting the bundled RouterOS simulator \(user admin, password admin\)/);
+    t.notMatch(x.out(), /ROSGATE_CONFIG_NO_ROUTERS/, 'the missing router is not warned about');
+    const simulatorPort = Number(/"simulatorPort":(\d+)/.exec(x.out())?.[1]);
+    await running.stop();
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host: '127.0.0.1', port: simulatorPort });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(true));
+    });
+    t.ok(refused, 'the simulator stops with rosgate');
+  },
+);
+
+t.test('start reads audit key files relative to the config file', async (t) => {
+  const sim = await startSimulator({ user: 'admin', password: 'pw', version: '7.17' });
+  t.teardown(() => sim.close());
+  const dir = t.testdir({ 'integrity.key': 'an-integrity-key-of-some-length\n' });
+  const trail = join(dir, 'audit');
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    [
+      'routers:',
+      `  - { host: 127.0.0.1, port: ${sim.port}, password: pw, listen: { host: 127.0.0.1, port: 0 } }`,
+      `audit: { dir: ${trail}, integrity: { enabled: true, keyFile: integrity.key } }`,
+      '',
+    ].join('\n'),
+  );
+  const x = io({ AUDIT_LOG_DIR: undefined });
+  const running = (await runCli(['--config', join(dir, 'config.yaml')], x)) as Running;
+  t.equal((await identityThrough(running.port as number, 'admin', 'pw')).length, 1);
+  await running.stop();
+  const files = readdirSync(trail)
+    .filter((f) => f.endsWith('.jsonl'))
+    .map((f) => join(trail, f));
+  const keyed = io();
+  t.equal(
+    await runCli(['audit', 'verify', ...files, '--key-file', join(dir, 'integrity.key')], keyed),
+    0,
+  );
+  t.match(keyed.out(), /^intact/m);
+  const unkeyed = io();
+  t.equal(await runCli(['audit', 'verify', ...files], unkeyed), 1, 'the chain is an HMAC');
+  t.match(unkeyed.out(), /pass --key-file/);
+});
+
+t.test('start refuses an audit key it cannot find', async (t) => {
+  const x = io({
+    MIKROTIK_HOST: '127.0.0.1',
+    MIKROTIK_PASSWORD: 'pw',
+    ENABLE_AUDIT_INTEGRITY: 'true',
+  });
+  t.equal(await runCli([], x), 1);
+  t.match(x.err(), /audit\.integrity is enabled but AUDIT_INTEGRITY_KEY is not set/);
 });

@@ -1,0 +1,116 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { runCli, type Running } from '../src/cli.js';
+import { sampleValue } from './fixtures/admin-prom-parse.js';
+import { connectApi, startTestSimulator } from './fixtures/stack.js';
+import { adminClient, type AdminClient } from './fixtures/wire-admin.js';
+import { cliIo, type TestCliIo } from './fixtures/wire-cli.js';
+
+// SIGHUP through the CLI: runCli registers a reload handler (main.ts binds
+// it to SIGHUP); the test rewrites the config file and calls the handler.
+
+const TOKEN = 'cli-reload-token-0123456789';
+
+/** The config file's text: one router, its pool maximum, the log level and the client port. */
+function configText(o: {
+  simPort: number;
+  poolMax: number;
+  level?: string;
+  port?: number;
+}): string {
+  return [
+    'routers:',
+    '  - host: 127.0.0.1',
+    `    port: ${o.simPort}`,
+    '    username: admin',
+    '    password: secret',
+    `    listen: { host: 127.0.0.1, port: ${o.port ?? 0} }`,
+    `    pool: { max: ${o.poolMax} }`,
+    `log: { level: ${o.level ?? 'info'} }`,
+    '',
+  ].join('\n');
+}
+
+/** The admin port the app logged when it started. */
+function adminPortOf(io: TestCliIo): number {
+  const line = io
+    .out()
+    .split('\n')
+    .find((l) => l.includes('"msg":"admin port listening on /monitoring"'));
+  return (JSON.parse(line as string) as { port: number }).port;
+}
+
+async function poolMax(admin: AdminClient): Promise<number | undefined> {
+  const config = (await admin.request('config')).json<{ routers: { pool: { max: number } }[] }>();
+  return config.routers[0]?.pool.max;
+}
+
+async function lastReloadOk(admin: AdminClient): Promise<number | undefined> {
+  return sampleValue(await admin.metrics(), 'rosgate_config_last_reload_successful');
+}
+
+t.test('SIGHUP applies a live change and refuses one that needs a restart', async (t) => {
+  const sim = await startTestSimulator(t, { user: 'admin', password: 'secret' });
+  const dir = t.testdir();
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, configText({ simPort: sim.port, poolMax: 3 }));
+  const io = cliIo({
+    LOG_LEVEL: undefined,
+    MONITORING_TOKEN: TOKEN,
+    AUDIT_LOG_DIR: join(dir, 'audit'),
+  });
+  const running = (await runCli(['--config', file], io)) as Running;
+  t.teardown(() => running.stop());
+  t.equal(io.reloads.length, 1, 'a reload handler was registered');
+  const reload = io.reloads[0] as () => Promise<void>;
+  const admin = adminClient(adminPortOf(io), TOKEN);
+  const api = await connectApi(running.port as number, { password: 'secret' });
+  t.teardown(() => api.close());
+  t.equal(await poolMax(admin), 3);
+
+  t.test('a live change is applied', async (t) => {
+    writeFileSync(file, configText({ simPort: sim.port, poolMax: 2, level: 'debug' }));
+    await reload();
+    t.equal(await poolMax(admin), 2);
+    t.equal(await lastReloadOk(admin), 1);
+    t.match(io.out(), /"sections":\["log","routers"\],"msg":"configuration reload applied"/);
+    t.same(await api.write('/system/identity/print'), [{ name: 'MikroTik' }], 'the client works');
+  });
+
+  t.test('a change that needs a restart is refused and changes nothing', async (t) => {
+    writeFileSync(file, configText({ simPort: sim.port, poolMax: 4, port: 18728 }));
+    await reload();
+    t.equal(await poolMax(admin), 2, 'the live part was not applied either');
+    t.equal(await lastReloadOk(admin), 0);
+    t.match(io.out(), /routers\[0\]\.listen changed: it needs a restart/);
+    t.match(io.out(), /"msg":"configuration reload refused; nothing changed"/);
+  });
+
+  t.test('an invalid file is refused and changes nothing', async (t) => {
+    writeFileSync(file, configText({ simPort: sim.port, poolMax: 0 }));
+    await reload();
+    t.equal(await poolMax(admin), 2);
+    t.equal(await lastReloadOk(admin), 0);
+    t.match(io.out(), /routers\[0\]\.pool\.max must be/);
+    writeFileSync(file, configText({ simPort: sim.port, poolMax: 2, level: 'debug' }));
+    await reload();
+    t.equal(await lastReloadOk(admin), 1, 'the next good reload sets the metric back');
+    t.same(await api.write('/system/identity/print'), [{ name: 'MikroTik' }], 'the client works');
+  });
+});
+
+t.test('with the bundled simulator a reload keeps fronting it', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, 'cache: { enabled: true }\n');
+  const io = cliIo({ LOG_LEVEL: undefined, PROXY_PORT: '0', AUDIT_LOG_DIR: join(dir, 'audit') });
+  const running = (await runCli(['--config', file, '--simulate-if-unconfigured'], io)) as Running;
+  t.teardown(() => running.stop());
+  writeFileSync(file, 'cache: { enabled: false }\n');
+  await (io.reloads[0] as () => Promise<void>)();
+  t.match(io.out(), /"sections":\["cache"\],"msg":"configuration reload applied"/);
+  const api = await connectApi(running.port as number, { password: 'admin' });
+  t.teardown(() => api.close());
+  t.same(await api.write('/system/identity/print'), [{ name: 'MikroTik' }]);
+});
