@@ -21,7 +21,7 @@ import {
   type Sentence,
 } from '../protocol/index.js';
 import type { Authenticator } from './authenticator.js';
-import { ClientLogin, type LoginOutcome } from './client-login.js';
+import { ClientLogin, type LoginMethod, type LoginOutcome } from './client-login.js';
 import type { ProxyStats } from './stats.js';
 
 /** Per-client limits and behaviour. */
@@ -96,6 +96,7 @@ export class ClientSession {
   readonly #login: ClientLogin;
   readonly #now: () => number;
   #user: string | undefined;
+  #method: LoginMethod = 'plain';
   #loggedInAt = 0;
   #commandCount = 0;
   #preLoginSentences = 0;
@@ -282,6 +283,7 @@ export class ClientSession {
       stats.loginsOk++;
       // A second login in the same session changes the user; commands go on.
       this.#user = outcome.user;
+      this.#method = outcome.method;
       this.#loggedInAt = this.#now();
       clearTimeout(this.#preLoginTimer);
       this.#decoder.setLimits(this.#options.decoderLimits);
@@ -343,25 +345,25 @@ export class ClientSession {
 
   #dispatch(command: ClientCommand): void {
     command.state = 'running';
-    const { path, verb } = splitCommand(command.sentence.command);
-    const context: CommandContext = {
-      router: this.#options.router,
-      user: this.#user as string,
-      clientId: this.#options.connId,
-      address: this.#options.address,
-      sentence: command.sentence,
-      path,
-      verb,
-      receivedAt: this.#now(),
-      notes: {},
-    };
     try {
+      const { path, verb } = splitCommand(command.sentence.command);
+      const context: CommandContext = {
+        router: this.#options.router,
+        user: this.#user as string,
+        clientId: this.#options.connId,
+        address: this.#options.address,
+        sentence: command.sentence,
+        path,
+        verb,
+        receivedAt: this.#now(),
+        notes: {},
+      };
       command.exchange = this.#options.handler.handle(context, this.#sinkFor(command));
       this.#options.stats.commandsForwarded++;
     } catch (err) {
       // A throw from a stage costs this command only (DESIGN: every call
-      // into a handler is guarded).
-      this.#refuse(command, toRosgateError(err));
+      // into a handler is guarded), unless it was answered before the throw.
+      if (command.state !== 'done') this.#refuse(command, toRosgateError(err));
     }
   }
 
@@ -526,7 +528,7 @@ export class ClientSession {
         user: this.#user,
         clientId: this.#options.connId,
         address: this.#options.address,
-        method: 'plain',
+        method: this.#method,
         durationMs: this.#now() - this.#loggedInAt,
         commands: this.#commandCount,
       });

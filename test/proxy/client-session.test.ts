@@ -1,0 +1,521 @@
+import net from 'node:net';
+import { Writable } from 'node:stream';
+import t from 'tap';
+import { ErrorCode, RosgateError } from '../../src/errors.js';
+import { createLogger } from '../../src/logger.js';
+import {
+  answerInterrupted,
+  type CommandContext,
+  type CommandSink,
+  type Exchange,
+  type SessionObserver,
+} from '../../src/pipeline.js';
+import { UserListAuthenticator, type Authenticator } from '../../src/proxy/authenticator.js';
+import { ClientSession, type ClientSessionOptions } from '../../src/proxy/client-session.js';
+import { createProxyStats, type ProxyStats } from '../../src/proxy/stats.js';
+import { Sentence, computeResponse, encodeSentences } from '../../src/protocol/index.js';
+import { eventually } from '../fixtures/eventually.js';
+import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
+
+type Tap = { teardown(fn: () => unknown): void };
+
+/** One command the fake pipeline was handed. */
+interface Call {
+  context: CommandContext;
+  sink: CommandSink;
+  /** Times the session asked to cancel it. */
+  cancels: number;
+  /** Answers the cancels asked so far (when the exchange holds them). */
+  answerCancels: (() => void)[];
+}
+
+const DONE = Sentence.from(['!done']);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * ClientSessions behind a TCP port, with a fake pipeline: by default every
+ * command waits until the test answers it through `calls`, and a cancel is
+ * answered at once as the router would.
+ */
+async function serve(
+  t: Tap,
+  options: Partial<ClientSessionOptions> = {},
+  onHandle?: (call: Call) => Exchange,
+) {
+  const calls: Call[] = [];
+  const sessions: ClientSession[] = [];
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  const stats = options.stats ?? createProxyStats();
+  const authenticator: Authenticator = new UserListAuthenticator([
+    { name: 'u', verify: async (p) => p.equals(Buffer.from('p')), secret: Buffer.from('p') },
+  ]);
+  const server = net.createServer((socket) => {
+    sessions.push(
+      new ClientSession(socket, {
+        connId: sessions.length + 1,
+        router: 'r',
+        address: '127.0.0.1',
+        handler: {
+          handle(context, commandSink) {
+            const call: Call = { context, sink: commandSink, cancels: 0, answerCancels: [] };
+            calls.push(call);
+            if (onHandle !== undefined) return onHandle(call);
+            return {
+              cancel(onAnswered) {
+                call.cancels++;
+                answerInterrupted(commandSink);
+                onAnswered();
+              },
+            };
+          },
+        },
+        authenticator,
+        logger: createLogger('debug', sink),
+        stats,
+        decoderLimits: {},
+        preLoginDecoderLimits: { maxWordBytes: 8192, maxSentenceBytes: 8192 },
+        maxInFlightPerClient: 4,
+        maxOutputBufferBytes: 8 * 1024 * 1024,
+        preLoginMaxSentences: 4,
+        preLoginTimeoutMs: 5000,
+        clientIdleTimeoutMs: 0,
+        emptyReplies: 'strip',
+        keepaliveReply: 'done',
+        ...options,
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const s of sessions) s.shutdown();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    calls,
+    sessions,
+    logs,
+    stats,
+    port,
+    client: (user = 'u'): Promise<RawClient> =>
+      user === '' ? openRaw(t, port) : openRaw(t, port, { user, password: 'p' }),
+  };
+}
+
+/** Holds every cancel until the test answers it. */
+function holdCancels(call: Call): Exchange {
+  return {
+    cancel(onAnswered) {
+      call.cancels++;
+      call.answerCancels.push(() => {
+        answerInterrupted(call.sink);
+        onAnswered();
+      });
+    },
+  };
+}
+
+/** Stats whose `refusedInFlight` counter fails: a broken collaborator. */
+function brokenStats(): ProxyStats {
+  const stats = createProxyStats();
+  Object.defineProperty(stats, 'refusedInFlight', {
+    get: () => 0,
+    set: () => {
+      throw new Error('a broken counter');
+    },
+  });
+  return stats;
+}
+
+t.test('a throw from the pipeline refuses that command alone', async (t) => {
+  const s = await serve(t, {}, (call) => {
+    if (call.context.sentence.command === '/boom') throw new Error('a bug in a stage');
+    call.sink.done(DONE);
+    return { cancel: (onAnswered) => onAnswered() };
+  });
+  const c = await s.client();
+  t.same(text(await c.call(['/boom', '.tag=1'])), [
+    '!trap =message=internal error in rosgate .tag=1',
+    '!done .tag=1',
+  ]);
+  t.same(text(await c.call(['/system/identity/print', '.tag=2'])), ['!done .tag=2']);
+  t.equal(s.sessions[0]?.inFlight, 0, 'nothing is left open');
+});
+
+t.test('a stage that answers and then throws answers the client once', async (t) => {
+  const s = await serve(t, {}, (call) => {
+    call.sink.done(DONE);
+    // Whatever a stage does after the end is ignored.
+    call.sink.reply(Sentence.from(['!re', '=late=1']));
+    call.sink.done(DONE);
+    call.sink.refuse(new RosgateError(ErrorCode.Internal, 'late'));
+    throw new Error('a bug after answering');
+  });
+  const c = await s.client();
+  c.send(['/a', '.tag=1']);
+  c.send(['/b', '.tag=2']);
+  t.same(text(await c.untilDone('2')), ['!done .tag=1', '!done .tag=2']);
+});
+
+t.test('a broken collaborator while handling a sentence costs that sentence', async (t) => {
+  const s = await serve(t, { stats: brokenStats(), maxInFlightPerClient: 1 });
+  const c = await s.client();
+  c.send(['/interface/monitor-traffic', '.tag=1']);
+  t.same(text(await c.call(['/system/identity/print', '.tag=2'])), [
+    '!trap =message=internal error in rosgate .tag=2',
+    '!done .tag=2',
+  ]);
+  t.match(s.logs, [
+    { msg: 'client logged in' },
+    { level: 50, msg: 'handling a client sentence failed' },
+  ]);
+  t.same(text(await c.call(['/cancel', '=tag=1', '.tag=c'])), [
+    '!trap =category=2 =message=interrupted .tag=1',
+    '!done .tag=1',
+    '!done .tag=c',
+  ]);
+});
+
+t.test('a broken collaborator while a login is checked closes that client only', async (t) => {
+  const s = await serve(t, { stats: brokenStats(), maxInFlightPerClient: 1 });
+  const c = await s.client('');
+  // Held behind the login: one fits, the next one goes over the bound.
+  c.send(['/login', '=name=u', '=password=p']);
+  c.send(['/a', '.tag=1']);
+  c.send(['/b', '.tag=2']);
+  t.same(text(await c.untilClosed()).at(-1), '!fatal internal error');
+  t.match(s.logs, [{ level: 50, msg: 'client session failed; closing it' }]);
+  const other = await s.client();
+  t.same(text(await other.call(['#', '.tag=k'])), ['!done .tag=k'], 'others go on');
+});
+
+t.test('cancels waiting for the router count against the in-flight limit', async (t) => {
+  const s = await serve(t, { maxInFlightPerClient: 2 }, holdCancels);
+  const c = await s.client();
+  c.send(['/interface/monitor-traffic', '.tag=1']);
+  c.send(['/interface/monitor-traffic', '.tag=2']);
+  await eventually(() => s.calls.length === 2, 'both streams to reach the pipeline');
+  c.send(['/cancel', '.tag=c1']);
+  c.send(['/cancel', '.tag=c2']);
+  t.same(text(await c.call(['/cancel', '.tag=c3'])), [
+    '!trap =message=too many commands in flight (limit 2) .tag=c3',
+    '!done .tag=c3',
+  ]);
+  t.same(
+    s.calls.map((call) => call.cancels),
+    [1, 1],
+    'two bare cancels cancel each command once',
+  );
+  for (const call of s.calls) call.answerCancels.forEach((answer) => answer());
+  const replies = text(await c.untilDone('c2'));
+  t.same(replies.filter((r) => r.startsWith('!done')).sort(), [
+    '!done .tag=1',
+    '!done .tag=2',
+    '!done .tag=c1',
+    '!done .tag=c2',
+  ]);
+});
+
+t.test('an exchange whose cancel throws refuses its command and answers the cancel', async (t) => {
+  const s = await serve(t, {}, () => ({
+    cancel() {
+      throw new Error('a bug in a cancel');
+    },
+  }));
+  const c = await s.client();
+  c.send(['/interface/monitor-traffic', '.tag=1']);
+  t.same(text(await c.call(['/cancel', '=tag=1', '.tag=c'])), [
+    '!trap =message=internal error in rosgate .tag=1',
+    '!done .tag=1',
+    '!done .tag=c',
+  ]);
+});
+
+t.test('the session tells its user, what is open, and when it is idle', async (t) => {
+  const s = await serve(t);
+  const c = await s.client();
+  const session = s.sessions[0] as ClientSession;
+  t.equal(session.user, 'u');
+  await session.idle();
+  c.send(['/interface/monitor-traffic', '.tag=1']);
+  await eventually(() => s.calls.length === 1);
+  t.equal(session.inFlight, 1);
+  let isIdle = false;
+  const idle = session.idle().then(() => {
+    isIdle = true;
+  });
+  await sleep(10);
+  t.equal(isIdle, false, 'not idle while a command runs');
+  s.calls[0]?.sink.done(DONE);
+  await idle;
+  t.equal(session.inFlight, 0);
+});
+
+t.test('a logged-in client silent for clientIdleTimeoutMs is closed', async (t) => {
+  const s = await serve(t, { clientIdleTimeoutMs: 30 });
+  const quiet = await s.client();
+  t.same(text(await quiet.untilClosed()), ['!fatal idle timeout']);
+
+  const busy = await s.client();
+  busy.send(['/interface/monitor-traffic', '.tag=1']);
+  await eventually(() => s.calls.length === 1);
+  await sleep(45);
+  t.equal(busy.isClosed, false, 'a client with a command open is not idle');
+  s.calls[0]?.sink.done(DONE);
+  t.same(text(await busy.untilClosed()), ['!done .tag=1', '!fatal idle timeout']);
+});
+
+t.test('a relayed challenge that arrives after its client left is closed', async (t) => {
+  let handOut: () => void = () => undefined;
+  let closed = 0;
+  const s = await serve(t, {
+    authenticator: {
+      verifyPassword: async () => false,
+      secretFor: () => undefined,
+      openLegacyChallenge: () =>
+        new Promise((resolve) => {
+          handOut = () =>
+            resolve({
+              challengeHex: 'ab'.repeat(16),
+              check: async () => true,
+              close: () => closed++,
+            });
+        }),
+    },
+  });
+  const c = await s.client('');
+  c.send(['/login']);
+  await eventually(() => s.sessions.length === 1);
+  await c.close();
+  await s.sessions[0]?.closed();
+  handOut();
+  await eventually(() => closed === 1, 'the relay to be closed');
+});
+
+t.test('a logout is told with the method of the login', async (t) => {
+  const events: string[] = [];
+  const observer: SessionObserver = {
+    loginSucceeded: () => undefined,
+    loginFailed: () => undefined,
+    loggedOut: (e) => events.push(`${e.user} ${e.method} ${e.commands}`),
+  };
+  const s = await serve(t, { observer }, (call) => {
+    call.sink.done(DONE);
+    return { cancel: (onAnswered) => onAnswered() };
+  });
+  const c = await s.client('');
+  const hex = (await c.call(['/login']))[0]?.attributeString('ret') as string;
+  const response = computeResponse('p', Buffer.from(hex, 'hex'));
+  t.same(text(await c.call(['/login', '=name=u', `=response=${response}`])), ['!done']);
+  await c.call(['/system/identity/print', '.tag=1']);
+  await c.close();
+  await eventually(() => events.length === 1);
+  t.same(events, ['u challenge 1']);
+});
+
+t.test('a 64 KiB sentence before login is a framing error', async (t) => {
+  const s = await serve(t);
+  const c = await s.client('');
+  c.send(['/login', `=name=${'x'.repeat(64 * 1024)}`, '=password=p']);
+  t.same(text(await c.untilClosed()), ['!fatal protocol error']);
+  t.equal(s.stats.framingErrors, 1);
+});
+
+t.test(
+  'untagged commands run one at a time; queued ones never start once the client left',
+  async (t) => {
+    const s = await serve(t);
+    const c = await s.client();
+    c.send(['/a']);
+    c.send(['/b']);
+    c.send(['/c']);
+    await eventually(() => s.calls.length === 1);
+    t.equal(s.sessions[0]?.inFlight, 3, 'all three are open');
+    s.calls[0]?.sink.done(DONE);
+    await eventually(() => s.calls.length === 2, 'the second to start when the first ends');
+    t.equal(s.calls[1]?.context.sentence.command, '/b');
+    await c.close();
+    await eventually(() => s.calls[1]?.cancels === 1, 'the running one to be cancelled');
+    await sleep(10);
+    t.equal(s.calls.length, 2, 'the queued one never reached the pipeline');
+  },
+);
+
+t.test('a refusal reaches the client as a trap with its message and category', async (t) => {
+  const s = await serve(t, {}, (call) => {
+    const interrupted = call.context.sentence.command === '/late';
+    call.sink.refuse(
+      interrupted
+        ? new RosgateError(ErrorCode.Interrupted, 'interrupted')
+        : new RosgateError(ErrorCode.RateLimited, 'rate limit exceeded'),
+    );
+    return { cancel: (onAnswered) => onAnswered() };
+  });
+  const c = await s.client();
+  t.same(text(await c.call(['/a', '.tag=1'])), [
+    '!trap =message=rate limit exceeded .tag=1',
+    '!done .tag=1',
+  ]);
+  t.same(text(await c.call(['/late', '.tag=2'])), [
+    '!trap =category=2 =message=interrupted .tag=2',
+    '!done .tag=2',
+  ]);
+});
+
+t.test(
+  'a client that stops reading is dropped past its bound and its commands cancelled',
+  async (t) => {
+    const row = Sentence.from(['!re', `=data=${'x'.repeat(64 * 1024)}`]);
+    const s = await serve(t, { maxOutputBufferBytes: 256 * 1024 }, (call) => {
+      const timer = setInterval(() => {
+        for (let i = 0; i < 16; i++) call.sink.reply(row);
+      }, 1);
+      return {
+        cancel(onAnswered) {
+          call.cancels++;
+          clearInterval(timer);
+          answerInterrupted(call.sink);
+          onAnswered();
+        },
+      };
+    });
+    const c = await s.client();
+    c.socket.pause();
+    c.send(['/stream', '.tag=1']);
+    await eventually(() => s.stats.slowClientDrops === 1, 'the stalled client to be dropped');
+    t.equal(s.calls[0]?.cancels, 1, 'its command is cancelled');
+    t.match(s.logs.at(-1), { code: ErrorCode.SlowClient, msg: 'client too slow to read; dropped' });
+  },
+);
+
+t.test('before login only a login, a quit or a few refused sentences are allowed', async (t) => {
+  const s = await serve(t, { preLoginMaxSentences: 3, keepaliveReply: 'trap' });
+  const c = await s.client('');
+  t.same(text(await c.call(['/ip/address/print', '.tag=1'])), [
+    '!trap =message=not logged in .tag=1',
+    '!done .tag=1',
+  ]);
+  t.same(text(await c.call(['/login', '=name=u', '=password=wrong', '.tag=2'])), [
+    '!trap =message=invalid user name or password (6) .tag=2',
+    '!done .tag=2',
+  ]);
+  t.equal(s.stats.loginsFailed, 1);
+  c.send(['#', '.tag=3']);
+  c.send(['#', '.tag=4']);
+  t.same(text(await c.untilClosed()), [
+    '!trap =message=not logged in .tag=3',
+    '!done .tag=3',
+    '!fatal too many commands before login',
+  ]);
+
+  const keepalive = await s.client();
+  t.same(text(await keepalive.call(['#', '.tag=k'])), [
+    '!trap =message=no such command prefix .tag=k',
+    '!done .tag=k',
+  ]);
+  keepalive.send(['/quit']);
+  t.same(text(await keepalive.untilClosed()), ['!fatal session terminated on request']);
+});
+
+t.test(
+  'commands sent behind a login wait for it, and for a second login behind them',
+  async (t) => {
+    let release: () => void = () => undefined;
+    const s = await serve(
+      t,
+      {
+        authenticator: {
+          verifyPassword: (_name, _password, isWanted) =>
+            new Promise((resolve) => {
+              release = () => resolve(isWanted?.() === true);
+            }),
+          secretFor: () => undefined,
+        },
+      },
+      (call) => {
+        call.sink.done(DONE);
+        return { cancel: (onAnswered) => onAnswered() };
+      },
+    );
+    const c = await s.client('');
+    c.send(['/login', '=name=u', '=password=p', '.tag=l1']);
+    c.send(['/a', '.tag=1']);
+    c.send(['/login', '=name=u', '=password=p', '.tag=l2']);
+    c.send(['/b', '.tag=2']);
+    await eventually(() => s.sessions.length === 1);
+    await sleep(10);
+    release();
+    await eventually(() => s.calls.length === 1, 'the first command to run after the login');
+    release();
+    t.same(text(await c.untilDone('2')), [
+      '!done .tag=l1',
+      '!done .tag=1',
+      '!done .tag=l2',
+      '!done .tag=2',
+    ]);
+  },
+);
+
+t.test('a bare cancel answers queued untagged commands itself', async (t) => {
+  const s = await serve(t);
+  const c = await s.client();
+  c.send(['/a']);
+  c.send(['/b']);
+  await eventually(() => s.calls.length === 1);
+  c.send(['/cancel']);
+  t.same(text(await c.read(5)), [
+    '!trap =category=2 =message=interrupted',
+    '!done',
+    '!trap =category=2 =message=interrupted',
+    '!done',
+    '!done',
+  ]);
+  t.equal(s.calls.length, 1, 'the queued command never reached the pipeline');
+});
+
+t.test('a client that leaves mid-command ends the session at once', async (t) => {
+  const s = await serve(t, {}, holdCancels);
+  const c = await s.client();
+  c.send(['/interface/monitor-traffic', '.tag=1']);
+  await eventually(() => s.calls.length === 1);
+  const session = s.sessions[0] as ClientSession;
+  const idle = session.idle();
+  await c.close();
+  await session.closed();
+  await idle;
+  t.pass('idle and closed although the router has not answered the cancel yet');
+  const call = s.calls[0] as Call;
+  t.equal(call.cancels, 1, 'the command is cancelled in the pipeline');
+  call.sink.reply(Sentence.from(['!re', '=late=1']));
+  call.answerCancels.forEach((answer) => answer());
+  t.equal(session.inFlight, 0, 'late replies go nowhere and the command ends');
+});
+
+t.test('sentences after a quit in the same write are ignored', async (t) => {
+  const s = await serve(t);
+  const c = await s.client();
+  c.write(encodeSentences([['/quit'], ['/ip/address/print', '.tag=1']]));
+  t.same(text(await c.untilClosed()), ['!fatal session terminated on request']);
+  t.equal(s.calls.length, 0);
+});
+
+for (const emptyReplies of ['strip', 'passthrough'] as const) {
+  t.test(`the !empty of RouterOS 7.18 is handled as configured (${emptyReplies})`, async (t) => {
+    const s = await serve(t, { emptyReplies }, (call) => {
+      call.sink.reply(Sentence.from(['!empty']));
+      call.sink.done(DONE);
+      return { cancel: (onAnswered) => onAnswered() };
+    });
+    const c = await s.client();
+    t.same(
+      text(await c.call(['/ip/address/print', '.tag=1'])),
+      emptyReplies === 'strip' ? ['!done .tag=1'] : ['!empty .tag=1', '!done .tag=1'],
+    );
+  });
+}
