@@ -17,9 +17,13 @@
  *      user by name, 12% ppp active, 7.5% add then remove, 0.5% full user
  *      print), closed loop, `--clients` x 2.5 (50) clients; flow control on
  *      but never limiting (huge bucket and cap) against every switch off,
- *      in `--passes` (2) alternating rounds. `overheadRatio` = throughput
+ *      in `--passes` (3) alternating rounds. `overheadRatio` = throughput
  *      on / off. Goal >= 0.95. "Off" is the stage with every switch off, as
- *      app.ts always builds it.
+ *      app.ts always builds it. On a busy machine throughput swings more
+ *      than the stage costs, so the bench thread's CPU time per command is
+ *      reported too (`cpuOverheadRatio` = CPU per command off / on), and the
+ *      stage alone, in front of a handler that answers at once, in ns per
+ *      command (`stageNsPerCommand`, on; `offStageNsPerCommand`, off).
  *
  * The cache is off (a hit would skip the flow stage) and the bench user has
  * the policy's `admin` role.
@@ -39,8 +43,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createApp, type App, type RouterRuntime } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
+import { createFlowStage } from '../src/flow/index.js';
 import { createLogger } from '../src/logger.js';
-import { Decoder, encodeSentence, type Sentence } from '../src/protocol/index.js';
+import { SETTLED, splitCommand } from '../src/pipeline.js';
+import { Decoder, Sentence, encodeSentence } from '../src/protocol/index.js';
 import { startSimulator, type SimulatorCounters } from '../src/simulator/index.js';
 import { Prng } from '../src/simulator/prng.js';
 import type { BenchResult } from './run.js';
@@ -94,7 +100,7 @@ function parseOptions(args: readonly string[]): Options {
     seconds: numberArg(args, 'seconds', 5, 1, 60),
     warmupSeconds: 2,
     poolMax: Math.round(numberArg(args, 'pool', 5, 1, 100)),
-    passes: Math.round(numberArg(args, 'passes', 2, 1, 20)),
+    passes: Math.round(numberArg(args, 'passes', 3, 1, 20)),
     isSimInProcess: args.includes('--sim-in-process'),
   };
 }
@@ -538,24 +544,43 @@ async function billingLoop(
   }
 }
 
+/** Commands per second over the window, and the bench thread's CPU µs per command in it. */
+interface Throughput {
+  cmdPerSec: number;
+  cpuUsPerCommand: number;
+}
+
 async function billingThroughput(
   sim: SimHandle,
   options: Options,
   flow: object,
   userQueries: readonly string[][],
   pass: number,
-): Promise<number> {
+): Promise<Throughput> {
   return withRosgate(sim, options, flow, async (port) => {
     const clients = await connectClients(port, Math.round(options.clients * 2.5));
     const windowStart = nowMs() + 1000;
     const windowEnd = windowStart + options.seconds * 1000;
+    let cpuAtStart = process.cpuUsage();
+    let cpuInWindow = cpuAtStart;
+    const startTimer = setTimeout(() => (cpuAtStart = process.cpuUsage()), windowStart - nowMs());
+    const endTimer = setTimeout(
+      () => (cpuInWindow = process.cpuUsage(cpuAtStart)),
+      windowEnd - nowMs(),
+    );
     const counts = await Promise.all(
       clients.map((client, i) =>
         billingLoop(client, userQueries, 1000 * pass + i, windowStart, windowEnd),
       ),
     );
+    clearTimeout(startTimer);
+    clearTimeout(endTimer);
     for (const client of clients) client.close();
-    return counts.reduce((a, b) => a + b, 0) / options.seconds;
+    const commands = counts.reduce((a, b) => a + b, 0);
+    return {
+      cmdPerSec: commands / options.seconds,
+      cpuUsPerCommand: (cpuInWindow.user + cpuInWindow.system) / commands,
+    };
   });
 }
 
@@ -563,6 +588,9 @@ interface Overhead {
   onCmdPerSec: number;
   offCmdPerSec: number;
   overheadRatio: number;
+  onCpuUsPerCommand: number;
+  offCpuUsPerCommand: number;
+  cpuOverheadRatio: number;
 }
 
 /** One `print ?name=` per seeded user, names read straight from the simulator. */
@@ -582,19 +610,97 @@ async function overhead(
   options: Options,
   queries: readonly string[][],
 ): Promise<Overhead> {
-  let on = 0;
-  let off = 0;
+  const on: Throughput[] = [];
+  const off: Throughput[] = [];
   // Alternating rounds, so a drift in the machine's speed hits both alike.
   for (let pass = 0; pass < options.passes; pass++) {
-    off += await billingThroughput(sim, options, FLOW_OFF, queries, pass);
-    on += await billingThroughput(sim, options, FLOW_NEVER_LIMITING, queries, pass);
+    off.push(await billingThroughput(sim, options, FLOW_OFF, queries, pass));
+    on.push(await billingThroughput(sim, options, FLOW_NEVER_LIMITING, queries, pass));
   }
+  const mean = (runs: readonly Throughput[], pick: (t: Throughput) => number): number =>
+    runs.reduce((sum, run) => sum + pick(run), 0) / runs.length;
+  const onCmdPerSec = mean(on, (r) => r.cmdPerSec);
+  const offCmdPerSec = mean(off, (r) => r.cmdPerSec);
+  const onCpuUsPerCommand = mean(on, (r) => r.cpuUsPerCommand);
+  const offCpuUsPerCommand = mean(off, (r) => r.cpuUsPerCommand);
   return {
-    onCmdPerSec: on / options.passes,
-    offCmdPerSec: off / options.passes,
-    overheadRatio: on / off,
+    onCmdPerSec,
+    offCmdPerSec,
+    overheadRatio: onCmdPerSec / offCmdPerSec,
+    onCpuUsPerCommand,
+    offCpuUsPerCommand,
+    cpuOverheadRatio: offCpuUsPerCommand / onCpuUsPerCommand,
   };
 }
+
+/**
+ * ns per command for the flow stage alone, in front of a handler that
+ * answers at once. The loop yields to the event loop every 100 commands, as
+ * socket reads do, so the breaker's promises settle as they would in service
+ * instead of piling up.
+ */
+async function stageCost(
+  flow: object,
+  queries: readonly string[][],
+  commands: number,
+): Promise<number> {
+  const { config } = validateConfig({ routers: [{ host: '127.0.0.1', password: 'x' }], flow });
+  const stage = createFlowStage({
+    router: 'default',
+    config: config.flow,
+    routerTimeoutMs: 10_000,
+    logger: createLogger('silent', process.stdout),
+  });
+  const handler = stage.stage({
+    handle(_context, sink) {
+      sink.done(DONE);
+      return SETTLED;
+    },
+  });
+  const random = new Prng(1);
+  const sentences = Array.from({ length: 1000 }, () => {
+    const r = random.next();
+    if (r < 0.45) return Sentence.from(['/system/identity/print']);
+    if (r < 0.8)
+      return Sentence.from(queries[Math.floor(random.next() * queries.length)] as string[]);
+    if (r < 0.92) return Sentence.from(['/ppp/active/print']);
+    return Sentence.from(['/ip/hotspot/user/add', '=name=x', '=password=1234']);
+  });
+  const sink = {
+    reply: () => undefined,
+    done: () => undefined,
+    refuse: (err: Error) => {
+      throw err;
+    },
+  };
+  const run = async (count: number): Promise<void> => {
+    for (let i = 0; i < count; i++) {
+      if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+      const sentence = sentences[i % sentences.length] as Sentence;
+      handler.handle(
+        {
+          router: 'default',
+          user: USER,
+          clientId: 1 + (i % 50),
+          address: '127.0.0.1',
+          sentence,
+          ...splitCommand(sentence.command),
+          receivedAt: 0,
+          notes: {},
+        },
+        sink,
+      );
+    }
+  };
+  await run(commands / 10);
+  const start = process.hrtime.bigint();
+  await run(commands);
+  const ns = Number(process.hrtime.bigint() - start) / commands;
+  stage.close();
+  return ns;
+}
+
+const DONE = Sentence.from(['!done']);
 
 // -- run ---------------------------------------------------------------------------------
 
@@ -634,7 +740,14 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
     console.log(
       `overhead: billing mix, ${Math.round(options.clients * 2.5)} clients: ${Math.round(o.onCmdPerSec)} cmd/s ` +
         `with flow control on (never limiting), ${Math.round(o.offCmdPerSec)} off (ratio ${o.overheadRatio.toFixed(3)}, ` +
-        `goal >= 0.95: ${o.overheadRatio >= 0.95 ? 'met' : 'MISSED'})`,
+        `goal >= 0.95: ${o.overheadRatio >= 0.95 ? 'met' : 'MISSED'}); bench-thread CPU per command ` +
+        `${o.onCpuUsPerCommand.toFixed(0)} µs on, ${o.offCpuUsPerCommand.toFixed(0)} µs off ` +
+        `(ratio off/on ${o.cpuOverheadRatio.toFixed(3)})`,
+    );
+    const stageNs = await stageCost(FLOW_NEVER_LIMITING, queries, 200_000);
+    const offStageNs = await stageCost(FLOW_OFF, queries, 200_000);
+    console.log(
+      `the stage alone: ${stageNs.toFixed(0)} ns per command on (never limiting), ${offStageNs.toFixed(0)} ns off`,
     );
     return {
       bench: 'flow',
@@ -648,6 +761,11 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       onCmdPerSec: Math.round(o.onCmdPerSec),
       offCmdPerSec: Math.round(o.offCmdPerSec),
       overheadRatio: round(o.overheadRatio),
+      onCpuUsPerCommand: round(o.onCpuUsPerCommand, 1),
+      offCpuUsPerCommand: round(o.offCpuUsPerCommand, 1),
+      cpuOverheadRatio: round(o.cpuOverheadRatio),
+      stageNsPerCommand: Math.round(stageNs),
+      offStageNsPerCommand: Math.round(offStageNs),
       simulator: options.isSimInProcess ? 'in-process' : 'child-process',
     };
   } finally {
