@@ -72,6 +72,8 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
             return cacheOf(context.router, next).read(context, sink);
           case 'write':
             return cacheOf(context.router, next).write(context, sink);
+          case 'script':
+            return cacheOf(context.router, next).write(context, sink, true);
           default:
             context.notes.cache = 'bypass';
             return next.handle(context, sink);

@@ -1,7 +1,10 @@
 import type { CommandContext } from '../pipeline.js';
 
-/** What the cache does with a command: keep its reply, invalidate on it, or let it pass. */
-export type CommandKind = 'read' | 'write' | 'bypass';
+/**
+ * What the cache does with a command: keep its reply, invalidate its menu
+ * on it, invalidate every menu on it (`script`), or let it pass.
+ */
+export type CommandKind = 'read' | 'write' | 'script' | 'bypass';
 
 /** Verbs whose finished reply may be kept. */
 const CACHED_VERBS = new Set(['print', 'getall']);
@@ -27,8 +30,21 @@ const READ_ONLY_VERBS = new Set([
   'bandwidth-test',
 ]);
 
+/**
+ * Commands that run scripts or load configuration: they may change any
+ * menu, so none of the router's kept replies can be trusted after them.
+ */
+const ANY_MENU_WRITES = new Set([
+  '/execute',
+  '/import',
+  '/system/script/run',
+  '/system/backup/load',
+  '/system/reset-configuration',
+]);
+
 /** Classifies one client command for the cache. */
 export function commandKind(context: CommandContext): CommandKind {
+  if (ANY_MENU_WRITES.has(context.sentence.command)) return 'script';
   if (CACHED_VERBS.has(context.verb)) {
     for (const name of STREAM_ARGUMENTS) {
       if (context.sentence.hasAttribute(name)) return 'bypass';

@@ -152,21 +152,25 @@ export class RouterCache {
   }
 
   /**
-   * A command that may change the router: its menu and the related ones are
-   * invalidated when it is sent, and again before its answer is passed on,
-   * so a client that sees the `!done` and prints sees its write.
+   * A command that may change the router: its menu and the related ones
+   * (every menu, with `isAnyMenu`: a script) are invalidated when it is
+   * sent, and again before its answer is passed on, so a client that sees
+   * the `!done` and prints sees its write.
    */
-  write(context: CommandContext, sink: CommandSink): Exchange {
+  write(context: CommandContext, sink: CommandSink, isAnyMenu = false): Exchange {
     context.notes.cache = 'bypass';
-    this.#invalidateWrite(context.path);
+    const invalidate = isAnyMenu
+      ? () => this.#invalidateAll()
+      : () => this.#invalidateWrite(context.path);
+    invalidate();
     return this.#options.next.handle(context, {
       reply: (sentence) => sink.reply(sentence),
       done: (sentence) => {
-        this.#invalidateWrite(context.path);
+        invalidate();
         sink.done(sentence);
       },
       refuse: (error) => {
-        this.#invalidateWrite(context.path);
+        invalidate();
         sink.refuse(error);
       },
     });
@@ -244,6 +248,11 @@ export class RouterCache {
       { router: context.router, connId: context.clientId, cmd: context.sentence.command },
       'cache served a stale reply: the router cannot be reached',
     );
+  }
+
+  /** A write that may have changed any menu: every reply goes, counted as invalidations. */
+  #invalidateAll(): void {
+    this.#invalidations += this.flush();
   }
 
   #invalidateWrite(path: string): void {

@@ -84,5 +84,13 @@ t.test(
       'frobnicate',
     ])
       t.equal(kind(`/ip/hotspot/user/${verb}`), 'write', verb);
+    for (const command of [
+      '/execute',
+      '/import',
+      '/system/script/run',
+      '/system/backup/load',
+      '/system/reset-configuration',
+    ])
+      t.equal(kind(command), 'script', command);
   },
 );

@@ -168,3 +168,30 @@ t.test('flush drops one menu, a glob, or everything, and counts what it dropped'
   t.equal(h.cache.stats()['r1']?.entries, 0, 'a print in flight during a flush is not kept');
   t.equal(h.cache.stats()['r1']?.invalidations, 0, 'flushes are not invalidations');
 });
+
+t.test(
+  'a script run or a configuration load may change any menu: every reply goes, before and after it',
+  async (t) => {
+    const h = cacheHarness();
+    for (const command of ['/execute', '/system/script/run', '/import']) {
+      fill(h, ['/ip/hotspot/user/print'], '=name=a');
+      fill(h, ['/ip/pool/print'], '=name=p');
+      h.send(['/ip/route/print']);
+      const inFlight = h.router.last;
+      const run = h.send([command, '=script=x']);
+      t.equal(run.context.notes.cache, 'bypass');
+      t.equal(h.cache.stats()['r1']?.entries, 0, `${command}: dropped when sent`);
+      inFlight.done();
+      fill(h, ['/ip/pool/print'], '=name=p'); // a print that overtook the script
+      h.router.calls.find((c) => c.context === run.context)?.done();
+      t.equal(h.cache.stats()['r1']?.entries, 0, `${command}: dropped again before its !done`);
+      t.equal(h.send(['/ip/route/print']).context.notes.cache, 'miss', 'nor kept from before it');
+      h.router.last.done();
+    }
+    const refused = h.send(['/system/script/run', '=number=0']);
+    fill(h, ['/ip/pool/print'], '=name=p');
+    h.router.calls.find((c) => c.context === refused.context)?.refuse(ErrorCode.UpstreamTimeout);
+    t.equal(h.cache.stats()['r1']?.entries, 0, 'a refused one too');
+    t.equal(refused.sink.error?.code, ErrorCode.UpstreamTimeout);
+  },
+);
