@@ -215,7 +215,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
   const settle = (result: Reconfiguration, what: string): ApplyConfigResult => {
     if (!result.isOk) {
       logger.warn({ errors: result.errors }, `${what} refused; nothing changed`);
-      metrics.recordReload(false, `${what} refused: ${result.errors[0] ?? ''}`);
+      metrics.recordReload(false, `${what} refused: ${result.errors.join('; ')}`);
       return { ok: false, errors: result.errors };
     }
     apply(result.config, result.changed);
