@@ -19,6 +19,10 @@ export interface ProxyListenerOptions {
   backlog: number;
   /** TCP keepalive probe delay on client sockets, so vanished peers are found. @default 60000 */
   keepAliveMs: number;
+  /** How long a refused client may take to read its `!fatal` before its socket is cut. @default 250 */
+  refusedLingerMs?: number;
+  /** Refusals are logged as one line per this interval at most. @default 10000 */
+  refusalLogIntervalMs?: number;
   /**
    * A TLS (api-ssl) port next to the plain one; its clients share the
    * plain port's sessions and connection caps. @default none
@@ -30,10 +34,8 @@ export interface ProxyListenerOptions {
   session: Omit<ClientSessionOptions, 'connId' | 'router' | 'address' | 'logger' | 'stats'>;
 }
 
-/** How long a refused client may take to read its `!fatal` before its socket is cut. */
-const REFUSED_LINGER_MS = 250;
-/** Refusals are logged as one line per this interval at most. */
-const REFUSAL_LOG_INTERVAL_MS = 10_000;
+const DEFAULT_REFUSED_LINGER_MS = 250;
+const DEFAULT_REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 /** Where and how the TLS listener accepts clients. */
 export interface ProxyTlsOptions {
@@ -78,6 +80,8 @@ export class ProxyListener {
   #tlsPort: number | undefined;
   /** TLS connections still in their handshake. */
   readonly #handshaking = new Set<net.Socket>();
+  /** TLS connections refused before their handshake: their failing handshake is no news. */
+  readonly #cut = new WeakSet<net.Socket>();
   #isClosing = false;
   readonly #sessions = new Set<ClientSession>();
   readonly #perAddress = new Map<string, number>();
@@ -103,8 +107,9 @@ export class ProxyListener {
         const address =
           (socket as { remoteAddress?: string }).remoteAddress ?? addressOfTls(socket);
         socket.destroy();
-        // Handshakes close() cuts short are rosgate's doing, not the client's.
-        if (this.#isClosing) return;
+        // Handshakes a cap or close() cut short are rosgate's doing, not the
+        // client's: they are counted as refusals, or not at all.
+        if (this.#isClosing || this.#cut.has(rawOf(socket) as net.Socket)) return;
         options.stats.tlsHandshakeErrors++;
         options.logger.warn({ address, err: err.message }, 'TLS handshake with a client failed');
       });
@@ -165,9 +170,7 @@ export class ProxyListener {
   }
 
   #acceptPlain(socket: net.Socket): void {
-    socket.on('error', () => {
-      /* reported by the session; a reset from a peer must not crash us */
-    });
+    socket.on('error', ignoreSocketError);
     const address = String(socket.remoteAddress);
     if (!this.#hasRoomFor(address)) {
       this.#refuse(socket, address);
@@ -178,13 +181,12 @@ export class ProxyListener {
 
   /** A TLS connection's raw socket, before its handshake. */
   #admitHandshake(raw: net.Socket): void {
-    raw.on('error', () => {
-      /* a reset during the handshake is reported as tlsClientError */
-    });
+    raw.on('error', ignoreSocketError);
     const address = String(raw.remoteAddress);
     if (!this.#hasRoomFor(address)) {
       // No TLS yet, so no `!fatal` can be read: cut it.
       this.#countRefusal(address);
+      this.#cut.add(raw);
       raw.destroy();
       return;
     }
@@ -196,17 +198,12 @@ export class ProxyListener {
   }
 
   #acceptTls(socket: tls.TLSSocket): void {
-    socket.on('error', () => {
-      /* reported by the session */
-    });
-    const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+    socket.on('error', ignoreSocketError);
+    const raw = rawOf(socket);
     const address = String(socket.remoteAddress);
-    // The handshake's slot passes to the session.
+    // The handshake's slot passes to the session. (No handshake completes
+    // once close() has begun: it destroys every socket still in one.)
     if (raw !== undefined && this.#handshaking.delete(raw)) this.#removeAddress(address);
-    if (this.#isClosing) {
-      socket.destroy();
-      return;
-    }
     this.#startSession(socket, address);
   }
 
@@ -222,12 +219,16 @@ export class ProxyListener {
     this.#countRefusal(address);
     socket.end(encodeFatal('too many connections'));
     // The refused socket must not pin a descriptor until its peer closes.
-    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+    setTimeout(
+      () => socket.destroy(),
+      this.#options.refusedLingerMs ?? DEFAULT_REFUSED_LINGER_MS,
+    ).unref();
   }
 
   /** Counted always; logged once per interval at most, with the count. */
   #countRefusal(address: string): void {
     const { stats, logger } = this.#options;
+    const intervalMs = this.#options.refusalLogIntervalMs ?? DEFAULT_REFUSAL_LOG_INTERVAL_MS;
     stats.clientsRefused++;
     this.#refusedUnlogged++;
     if (this.#refusalLogTimer !== undefined) return;
@@ -240,12 +241,12 @@ export class ProxyListener {
       this.#refusalLogTimer = undefined;
       if (this.#refusedUnlogged > 0) {
         logger.warn(
-          { refused: this.#refusedUnlogged, intervalMs: REFUSAL_LOG_INTERVAL_MS },
+          { refused: this.#refusedUnlogged, intervalMs },
           'clients refused: too many connections',
         );
         this.#refusedUnlogged = 0;
       }
-    }, REFUSAL_LOG_INTERVAL_MS);
+    }, intervalMs);
     this.#refusalLogTimer.unref();
   }
 
@@ -313,8 +314,18 @@ export class ProxyListener {
   }
 }
 
+/**
+ * A socket error (a reset from a peer) is the session's or tlsClientError's
+ * to report; without a listener it would end the process.
+ */
+function ignoreSocketError(): void {}
+
+/** The TCP socket a server-side TLS socket wraps. */
+function rawOf(socket: tls.TLSSocket): net.Socket | undefined {
+  return (socket as unknown as { _parent?: net.Socket })._parent;
+}
+
 /** The peer address of a TLS socket whose own address is gone (destroyed early). */
 function addressOfTls(socket: tls.TLSSocket): string {
-  const raw = (socket as unknown as { _parent?: net.Socket })._parent;
-  return String(raw?.remoteAddress);
+  return String(rawOf(socket)?.remoteAddress);
 }
