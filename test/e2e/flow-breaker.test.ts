@@ -21,6 +21,22 @@ function smallBreaker(resetTimeoutMs: number, commandIdleTimeoutMs = 100): Recor
   };
 }
 
+/**
+ * A stack with the small breaker whose router session is open, so the first
+ * command does not spend its short idle timeout waiting for a login.
+ */
+async function startSmall(
+  t: Test,
+  resetTimeoutMs: number,
+  commandIdleTimeoutMs?: number,
+): Promise<Stack> {
+  const stack = await startStack(t, {
+    config: smallBreaker(resetTimeoutMs, commandIdleTimeoutMs),
+  });
+  await eventually(() => stack.router.pool.stats.ready > 0, 'a router session to open');
+  return stack;
+}
+
 const TIMED_OUT = (tag: string): string[] => [
   `!trap =message=router did not answer in time .tag=${tag}`,
   `!done .tag=${tag}`,
@@ -43,7 +59,7 @@ async function openCircuit(t: Test, stack: Stack, c: RawClient): Promise<void> {
 t.test(
   'a router that stops answering: commands time out, the circuit opens, and clients get fast traps that never reach the router',
   async (t) => {
-    const stack = await startStack(t, { config: smallBreaker(60_000) });
+    const stack = await startSmall(t, 60_000);
     const [a, b] = await Promise.all([loggedIn(t, stack), loggedIn(t, stack)]);
     t.equal(
       String((await a.call(['/system/identity/print', '.tag=w'])).at(-1)),
@@ -88,7 +104,7 @@ t.test(
 t.test(
   'a command the router is slow to start is cancelled on the router when it times out, and never runs',
   async (t) => {
-    const stack = await startStack(t, { config: smallBreaker(60_000) });
+    const stack = await startSmall(t, 60_000);
     const c = await loggedIn(t, stack);
     stack.sim.faults.latencyMs = 1000;
     t.same(
@@ -115,7 +131,7 @@ t.test(
 t.test(
   'the router comes back: the half-open probe closes the circuit, and every transition is in the audit trail and on the dashboard',
   async (t) => {
-    const stack = await startStack(t, { config: smallBreaker(40) });
+    const stack = await startSmall(t, 40);
     const c = await loggedIn(t, stack);
     t.equal(
       String((await c.call(['/system/identity/print', '.tag=w'])).at(-1)),
@@ -188,7 +204,7 @@ t.test(
 
 t.test('100 duplicate-add traps leave the circuit closed', async (t) => {
   // A burst of 100 may wait for a router session longer than the short idle timeout.
-  const stack = await startStack(t, { config: smallBreaker(60_000, 10_000) });
+  const stack = await startSmall(t, 60_000, 10_000);
   const clients = await Promise.all([0, 1, 2, 3].map(() => loggedIn(t, stack)));
   const add = ['/ip/hotspot/user/add', '=name=dup', '=password=x'];
   t.match(
