@@ -288,12 +288,26 @@ export class UpstreamConnection extends EventEmitter {
     const answered = (): void => {
       for (const waiter of waiters.splice(0)) guarded(waiter);
     };
-    this.#send(Sentence.from(['/cancel', `=tag=${tag}`]), '/cancel', true, {
+    const cancelTag = this.#send(Sentence.from(['/cancel', `=tag=${tag}`]), '/cancel', true, {
       onReply: (_s, isFinal) => {
         if (isFinal) answered();
       },
       onError: answered,
     });
+    // A router that never confirms the cancel must not hold the command's
+    // place for ever: it is given up, and late replies to either tag are
+    // dropped as unknown.
+    setTimeout(() => {
+      if (this.#pending.get(tag) !== pending) return;
+      this.#pending.delete(cancelTag);
+      this.#settle(tag, pending);
+      answered();
+      guarded(() =>
+        pending.handler.onError(
+          new RosgateError(ErrorCode.UpstreamTimeout, 'router did not confirm the cancel in time'),
+        ),
+      );
+    }, this.options.timeoutMs).unref();
   }
 
   /** A cheap round trip proving the session works; rejects on timeout. */
