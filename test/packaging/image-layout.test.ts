@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { RouterOSAPI } from 'node-routeros';
+import { parsePrometheus, sampleValue } from '../fixtures/admin-prom-parse.js';
 import { NodeProcess, cleanEnv, installTarball, packProject } from '../fixtures/pack-install.js';
 
 // The image cannot be built here (no container engine), so this builds what
@@ -92,6 +93,29 @@ t.test('the packed package runs from a production-only install against a router'
   const identity = await api.write('/system/identity/print');
   await api.close();
   t.same(identity, [{ name: 'MikroTik' }]);
+
+  // The admin port of the installed package counts that traffic.
+  const [, adminPort] = await proxy.waitFor(
+    /"port":(\d+)[^\n]*"msg":"admin port listening on \/monitoring"/,
+    1_000,
+  );
+  const scrape = await fetch(`http://127.0.0.1:${adminPort}/monitoring/metrics`);
+  t.equal(scrape.status, 200);
+  const metrics = parsePrometheus(await scrape.text());
+  const router = { router: 'default' };
+  t.equal(
+    sampleValue(metrics, 'mikrotik_requests_total', {
+      ...router,
+      verb_class: 'read',
+      outcome: 'ok',
+    }),
+    1,
+    'the print is counted',
+  );
+  t.equal(sampleValue(metrics, 'rosgate_logins_total', { ...router, result: 'ok' }), 1);
+  t.equal(sampleValue(metrics, 'rosgate_router_up', router), 1);
+  t.equal(sampleValue(metrics, 'rosgate_config_last_reload_successful'), 1);
+  t.ok(metrics.get('process_resident_memory_bytes')?.samples.length, 'process metrics too');
 
   t.equal(await proxy.stop('SIGTERM', 15_000), 0, 'SIGTERM ends rosgate cleanly');
   t.equal(await simulator.stop('SIGTERM', 5_000), 0, 'and the simulator');
