@@ -64,32 +64,52 @@ export function checkSections(c: Checker, root: Record<string, unknown>): Sectio
 /** Every section's environment variables, with the full key path from the root. */
 export function sectionEnvVariables(): Map<string, EnvBinding> {
   const out = new Map<string, EnvBinding>();
-  for (const section of Object.values(SECTIONS) as ConfigSection<unknown>[]) {
-    for (const [name, binding] of Object.entries(section.env ?? {})) {
+  for (const section of Object.values(SECTIONS)) {
+    for (const [name, binding] of Object.entries(section.env)) {
       out.set(name, { keys: [section.key, ...binding.keys], type: binding.type });
     }
   }
   return out;
 }
 
-/** A zod issue as the config's own wording: `must be an integer >= 1`, `is not a known key`. */
+/** Types as the configuration's messages name them (YAML's words). */
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  int: 'an integer',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'a boolean',
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
+};
+
+/** `must be >= 1`, or for text and lists their length: `must have at least 1 item`. */
+function boundRule(origin: string, bound: 'least' | 'most', limit: unknown, isInclusive: boolean) {
+  const n = Number(limit);
+  if (origin === 'string') {
+    return n === 1 && bound === 'least'
+      ? 'must not be empty'
+      : `must have at ${bound} ${n} characters`;
+  }
+  if (origin === 'array') return `must have at ${bound} ${n} item${n === 1 ? '' : 's'}`;
+  const sign = bound === 'least' ? '>' : '<';
+  return `must be ${sign}${isInclusive ? '=' : ''} ${String(limit)}`;
+}
+
+/** A zod issue as the config's own wording: `must be an integer`, `must be >= 1`. */
 function ruleOf(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'too_small':
-      return `must be ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}`;
+      return boundRule(issue.origin, 'least', issue.minimum, issue.inclusive !== false);
     case 'too_big':
-      return `must be ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}`;
+      return boundRule(issue.origin, 'most', issue.maximum, issue.inclusive !== false);
     case 'invalid_type':
-      return issue.expected === 'int' ? 'must be an integer' : `must be ${article(issue.expected)}`;
+      return `must be ${TYPE_NAMES[issue.expected] ?? `of type ${issue.expected}`}`;
     case 'invalid_value':
       return `must be one of ${issue.values.map(String).join(', ')}`;
     default:
       return issue.message.startsWith('must ') ? issue.message : `is invalid: ${issue.message}`;
   }
-}
-
-function article(type: string): string {
-  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 
 /**
@@ -102,7 +122,10 @@ export function zodSection<S extends z.ZodType>(
   key: string,
   schema: S,
   env: Readonly<Record<string, EnvBinding>> = {},
-): ConfigSection<z.output<S>> & { readonly schema: S } {
+): ConfigSection<z.output<S>> & {
+  readonly schema: S;
+  readonly env: Readonly<Record<string, EnvBinding>>;
+} {
   return {
     key,
     schema,
