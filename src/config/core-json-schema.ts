@@ -40,13 +40,8 @@ export interface MappingSchema extends JsonSchema {
   readonly properties: Readonly<Record<string, JsonSchema>>;
 }
 
-function integer([minimum, maximum]: IntegerRange, fallback?: number): JsonSchema {
-  return {
-    type: 'integer',
-    minimum,
-    maximum,
-    ...(fallback === undefined ? {} : { default: fallback }),
-  };
+function integer([minimum, maximum]: IntegerRange, fallback: number): JsonSchema {
+  return { type: 'integer', minimum, maximum, default: fallback };
 }
 
 /** A non-empty string, as `Checker.string()` wants. */

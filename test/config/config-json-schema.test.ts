@@ -286,6 +286,20 @@ const acceptedByBoth: AgreementCase[] = [
     files: new Map([['u.txt', 'u-pw']]),
   },
   {
+    name: 'the admin token from a file, and readiness that waits for the router',
+    raw: { monitoring: { tokenFile: 'admin-token', readiness: { requireRouter: true } } },
+    files: new Map([['admin-token', `${TOKEN}\n`]]),
+  },
+  {
+    name: 'an inline admin token (with a warning), and user counts polled',
+    raw: { monitoring: { token: TOKEN, businessPollMs: 30000 } },
+  },
+  {
+    name: 'a token file that MONITORING_TOKEN overrides, so it is not read',
+    raw: { monitoring: { tokenFile: 'admin-token' } },
+    env: { MONITORING_TOKEN: TOKEN },
+  },
+  {
     name: 'the admin token from a variable, required by metrics too',
     raw: { monitoring: { tokenEnv: 'ADMIN_TOKEN', requireTokenFor: ['metrics'] } },
     env: { ADMIN_TOKEN: TOKEN },
@@ -301,6 +315,41 @@ for (const c of acceptedByBoth) {
   t.test(`accepted by both: ${c.name}`, (t) => {
     t.ok(matchesSchema(c.raw), JSON.stringify(matchesSchema.errors));
     t.same(problemsIn(c.raw, c.env, c.files), [], 'rosgate loads it');
+    t.end();
+  });
+}
+
+/** What only loading can tell: the environment, the files, and rules across keys. */
+const onlyRosgateRefuses: (AgreementCase & { readonly problems: string[] })[] = [
+  {
+    name: 'an admin token variable that is not set',
+    raw: { monitoring: { tokenEnv: 'ADMIN_TOKEN' } },
+    problems: [
+      'monitoring.tokenEnv names the environment variable ADMIN_TOKEN, which is not set or is empty',
+    ],
+  },
+  {
+    name: 'a password file that cannot be read',
+    raw: router({ password: undefined, passwordFile: 'router.txt' }),
+    problems: ['routers[0].passwordFile cannot be read: router.txt (ENOENT)'],
+  },
+  {
+    name: 'a pool whose maximum is below its minimum',
+    raw: router({ pool: { min: 4, max: 2 } }),
+    problems: ['routers[0].pool.max must be >= routers[0].pool.min'],
+  },
+  {
+    name: 'two routers with one name',
+    raw: { routers: [ROUTER, { ...ROUTER, listen: { port: 0 } }] },
+    problems: ['routers[1].name is duplicated (first at routers[0].name)'],
+  },
+];
+
+for (const c of onlyRosgateRefuses) {
+  t.test(`the schema lets through what only loading can tell: ${c.name}`, (t) => {
+    const raw = JSON.parse(JSON.stringify(c.raw));
+    t.ok(matchesSchema(raw), JSON.stringify(matchesSchema.errors));
+    t.same(problemsIn(raw, c.env), c.problems);
     t.end();
   });
 }

@@ -7,8 +7,14 @@ import {
   DEFAULT_POOL,
   DEFAULT_ROUTER,
   DEFAULT_SHUTDOWN_GRACE_MS,
+  SECTIONS,
   validateConfig,
 } from '../../src/config/index.js';
+
+/** Each stage section's defaults, by key: they are tested with their stages. */
+const SECTION_DEFAULTS = Object.fromEntries(
+  Object.entries(SECTIONS).map(([key, section]) => [key, section.defaults]),
+);
 
 t.test('a router with only host and password gets every documented default', (t) => {
   const { config, warnings } = validateConfig({ routers: [{ host: '192.0.2.1', password: 'pw' }] });
@@ -32,6 +38,7 @@ t.test('a router with only host and password gets every documented default', (t)
           reconnectInitialDelayMs: 100,
           reconnectMaxDelayMs: 10000,
           maxInFlightPerSession: 64,
+          maxWriteBufferBytes: 1024 * 1024,
         },
         emptyReplies: 'strip',
       },
@@ -48,11 +55,18 @@ t.test('a router with only host and password gets every documented default', (t)
       preLoginMaxSentences: 4,
       preLoginTimeoutMs: 10000,
       loginCacheTtlMs: 60000,
+      loginFailureCacheTtlMs: 5000,
+      maxConcurrentLoginChecks: 4,
+      preLoginMaxSentenceBytes: 8192,
+      clientIdleTimeoutMs: 0,
+      clientKeepAliveMs: 60000,
+      listenBacklog: 4096,
       keepaliveReply: 'done',
     },
     monitoring: { host: '0.0.0.0', port: 9728 },
     log: { level: 'info' },
     shutdown: { graceMs: 10000 },
+    ...SECTION_DEFAULTS,
   });
   t.same(warnings, [
     {
@@ -142,6 +156,7 @@ t.test('every setting given explicitly is kept', (t) => {
             reconnectInitialDelayMs: 10,
             reconnectMaxDelayMs: 10,
             maxInFlightPerSession: 1,
+            maxWriteBufferBytes: 1024,
           },
           emptyReplies: 'passthrough',
         },
@@ -157,6 +172,12 @@ t.test('every setting given explicitly is kept', (t) => {
         preLoginMaxSentences: 17,
         preLoginTimeoutMs: 18,
         loginCacheTtlMs: 0,
+        loginFailureCacheTtlMs: 0,
+        maxConcurrentLoginChecks: 1000,
+        preLoginMaxSentenceBytes: 256,
+        clientIdleTimeoutMs: 19,
+        clientKeepAliveMs: 1000,
+        listenBacklog: 1,
         keepaliveReply: 'trap',
       },
       monitoring: { host: '127.0.0.1', port: 0 },
@@ -180,6 +201,7 @@ t.test('every setting given explicitly is kept', (t) => {
       acquireTimeoutMs: 100,
       reconnectMaxDelayMs: 10,
       maxInFlightPerSession: 1,
+      maxWriteBufferBytes: 1024,
     },
     emptyReplies: 'passthrough',
   });
@@ -194,6 +216,12 @@ t.test('every setting given explicitly is kept', (t) => {
     preLoginMaxSentences: 17,
     preLoginTimeoutMs: 18,
     loginCacheTtlMs: 0,
+    loginFailureCacheTtlMs: 0,
+    maxConcurrentLoginChecks: 1000,
+    preLoginMaxSentenceBytes: 256,
+    clientIdleTimeoutMs: 19,
+    clientKeepAliveMs: 1000,
+    listenBacklog: 1,
     keepaliveReply: 'trap',
   });
   t.same(config.monitoring, { host: '127.0.0.1', port: 0 });

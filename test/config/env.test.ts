@@ -249,3 +249,92 @@ t.test('applyEnvironment copies the document and records where each value came f
   t.same(raw, { routers: [{ host: 'r', pool: { min: 1 } }] }, 'the input is untouched');
   t.end();
 });
+
+t.test('a numeric section variable becomes a number, spaces and fractions included', (t) => {
+  const { config } = validateConfig(FILE, {
+    RATE_LIMIT_BUCKET_SIZE: ' 250\n',
+    MAX_CONCURRENCY: '8',
+  });
+  t.equal(config.flow.rateLimit.bucketSize, 250);
+  t.equal(config.flow.maxConcurrency, 8);
+  t.same(
+    applyEnvironment({}, { CACHE_MAX_SIZE: '-2.5' }).raw,
+    { cache: { maxEntries: -2.5 } },
+    'the number is read as written; validation judges it',
+  );
+  t.end();
+});
+
+t.test('a numeric section variable that is not a number is refused under its name', (t) => {
+  t.same(
+    problemsOf(() => validateConfig(FILE, { RATE_LIMIT_BUCKET_SIZE: 'lots' })),
+    ['RATE_LIMIT_BUCKET_SIZE must be a number'],
+  );
+  t.same(
+    problemsOf(() => validateConfig(FILE, { RATE_LIMIT_BUCKET_SIZE: '2.5' })),
+    ['RATE_LIMIT_BUCKET_SIZE must be an integer'],
+  );
+  t.same(
+    problemsOf(() => validateConfig(FILE, { MAX_CONCURRENCY: '0' })),
+    ['MAX_CONCURRENCY must be >= 1'],
+  );
+  t.end();
+});
+
+t.test('a boolean section variable takes true/false, 1/0, yes/no and on/off in any case', (t) => {
+  const words: [string, boolean][] = [
+    ['true', true],
+    ['1', true],
+    ['yes', true],
+    ['on', true],
+    ['TRUE', true],
+    [' Yes ', true],
+    ['false', false],
+    ['0', false],
+    ['no', false],
+    ['off', false],
+    ['False', false],
+    ['OFF', false],
+  ];
+  for (const [word, value] of words) {
+    const { config } = validateConfig(FILE, { ENABLE_CACHING: word, ENABLE_RATE_LIMITING: word });
+    t.equal(config.cache.enabled, value, `ENABLE_CACHING=${JSON.stringify(word)}`);
+    t.equal(config.flow.rateLimit.enabled, value, `ENABLE_RATE_LIMITING=${JSON.stringify(word)}`);
+  }
+  t.end();
+});
+
+t.test('any other word in a boolean section variable is refused under its name', (t) => {
+  for (const word of ['maybe', 'enabled', '2']) {
+    t.same(
+      problemsOf(() => validateConfig(FILE, { ENABLE_CACHING: word })),
+      ['ENABLE_CACHING must be a boolean'],
+    );
+  }
+  t.end();
+});
+
+t.test('a string section variable is taken as written', (t) => {
+  const { config } = validateConfig(FILE, { AUDIT_LOG_DIR: ' /var/log/rosgate audit ' });
+  t.equal(config.audit.dir, ' /var/log/rosgate audit ');
+  t.end();
+});
+
+t.test('a section variable beats the file, and an empty one leaves the file alone', (t) => {
+  const file = { ...FILE, flow: { rateLimit: { bucketSize: 50, maxQueue: 7 } } };
+  const set = validateConfig(file, { RATE_LIMIT_BUCKET_SIZE: '60' }).config.flow.rateLimit;
+  t.match(set, { bucketSize: 60, maxQueue: 7 });
+  const unset = validateConfig(file, { RATE_LIMIT_BUCKET_SIZE: '' }).config.flow.rateLimit;
+  t.match(unset, { bucketSize: 50, maxQueue: 7 });
+  t.end();
+});
+
+t.test('a section variable cannot apply where the file has the wrong shape', (t) => {
+  t.same(
+    problemsOf(() =>
+      validateConfig({ ...FILE, flow: { rateLimit: 5 } }, { ENABLE_RATE_LIMITING: 'on' }),
+    ),
+    ['flow.rateLimit must be a mapping'],
+  );
+  t.end();
+});

@@ -206,6 +206,11 @@ const cases: RuleCase[] = [
     problems: ['routers[0].pool.maxInFlightPerSession must be an integer 1-65535'],
   },
   {
+    name: 'the write buffer towards a router holds at least 1 KiB',
+    raw: router({ pool: { maxWriteBufferBytes: 1023 } }),
+    problems: ['routers[0].pool.maxWriteBufferBytes must be an integer >= 1024'],
+  },
+  {
     name: 'a router sets only one password source',
     raw: router({ passwordEnv: 'PW' }),
     env: { PW: 'x' },
@@ -379,6 +384,34 @@ const cases: RuleCase[] = [
     name: 'keepaliveReply is done or trap',
     raw: { limits: { keepaliveReply: 'ok' } },
     problems: ['limits.keepaliveReply must be one of done, trap'],
+  },
+  {
+    name: 'login caches and client timers are timer values, 0 turning them off',
+    raw: { limits: { loginFailureCacheTtlMs: -1, clientIdleTimeoutMs: 2 ** 31 } },
+    problems: [
+      'limits.loginFailureCacheTtlMs must be an integer 0-2147483647',
+      'limits.clientIdleTimeoutMs must be an integer 0-2147483647',
+    ],
+  },
+  {
+    name: 'logins checked against the router at once are 1-1000',
+    raw: { limits: { maxConcurrentLoginChecks: 1001 } },
+    problems: ['limits.maxConcurrentLoginChecks must be an integer 1-1000'],
+  },
+  {
+    name: 'a client may send at least 256 bytes before logging in',
+    raw: { limits: { preLoginMaxSentenceBytes: 255 } },
+    problems: ['limits.preLoginMaxSentenceBytes must be an integer 256-4294967295'],
+  },
+  {
+    name: 'client TCP keepalive is at least a second, and can not be turned off',
+    raw: { limits: { clientKeepAliveMs: 0 } },
+    problems: ['limits.clientKeepAliveMs must be an integer 1000-2147483647'],
+  },
+  {
+    name: 'the listen backlog is 1-65535',
+    raw: { limits: { listenBacklog: 0 } },
+    problems: ['limits.listenBacklog must be an integer 1-65535'],
   },
   {
     name: 'monitoring is a mapping',
