@@ -24,6 +24,7 @@ import { createCacheStage, type CacheStage } from './cache/index.js';
 import { createFlowStage, type FlowStage } from './flow/index.js';
 import { createPolicyStage, type PolicyStage } from './policy/index.js';
 import {
+  BusinessPoller,
   createAdminServer,
   createMetrics,
   createMetricsStage,
@@ -58,6 +59,11 @@ export interface RouterRuntime {
    * running ones finish in the stages they entered.
    */
   readonly handler: CommandHandler;
+  /**
+   * The same pipeline inside the metrics stage, for rosgate's own commands
+   * (the business poller's counts), which are not client traffic.
+   */
+  readonly ownHandler: CommandHandler;
   /** Rate limit, priority queue, concurrency cap, breaker and timeouts (replaced on reload). */
   flow: FlowStage;
   readonly listener: ProxyListener;
@@ -190,6 +196,16 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
   };
   for (const router of config.routers)
     routers.push(buildRouter(config, router, shared, logger.child({ router: router.name })));
+  const { businessPollMs } = config.monitoring;
+  const poller =
+    businessPollMs === undefined
+      ? undefined
+      : new BusinessPoller({
+          routers: routers.map((r) => ({ name: r.config.name, handler: r.ownHandler })),
+          metrics,
+          intervalMs: businessPollMs,
+          logger,
+        });
 
   const apply = (next: RosgateConfig, changed: readonly LiveSection[]): void => {
     if (changed.includes('log')) logger.level = next.log.level;
@@ -282,6 +298,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
         );
       }
       logger.info({ port: adminPort }, 'admin port listening on /monitoring');
+      poller?.start();
       audit.events.start({ version: options.version ?? '0.0.0' });
       isStarted = true;
     },
@@ -293,6 +310,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       // Drain: no new clients; connected ones are served until they leave
       // or the grace period ends; then what still runs is cancelled.
       await Promise.all(routers.map((r) => r.listener.close(graceMs)));
+      poller?.stop();
       shared.cache.close();
       for (const r of routers) {
         r.flow.close();
@@ -535,7 +553,9 @@ function buildRouter(
   const upstream = createUpstreamHandler(pool);
   // DESIGN order, outermost first: metrics -> policy -> audit -> cache -> flow -> upstream.
   let chain: CommandHandler = upstream;
+  let inner: CommandHandler = upstream;
   const handler: CommandHandler = { handle: (context, sink) => chain.handle(context, sink) };
+  const ownHandler: CommandHandler = { handle: (context, sink) => inner.handle(context, sink) };
   const stats = createProxyStats();
   const { limits } = config;
   const listener = new ProxyListener({
@@ -585,6 +605,7 @@ function buildRouter(
     config: router,
     pool,
     handler,
+    ownHandler,
     flow: newFlowStage(config, router, shared.metrics, shared.audit, logger),
     listener,
     stats,
@@ -592,14 +613,14 @@ function buildRouter(
     tlsPort: router.tls?.port,
     rebuild() {
       const stages: Stage[] = [
-        shared.metricsStage,
         shared.deniedStage,
         shared.policy.stage,
         shared.audit.stage,
         shared.cache.stage,
         runtime.flow.stage,
       ];
-      chain = compose(stages, upstream);
+      inner = compose(stages, upstream);
+      chain = compose([shared.metricsStage], inner);
     },
   };
   // A session that cannot connect or log in is a router failure no command saw.

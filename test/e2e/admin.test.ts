@@ -321,3 +321,27 @@ t.test('without a token configured the guarded endpoints are forbidden', async (
   t.equal((await admin.request('live')).status, 200, 'live stays open');
   t.equal((await admin.request('metrics')).status, 200, 'and metrics');
 });
+
+t.test('with businessPollMs rosgate counts the active users itself', async (t) => {
+  const stack = await startStack(t, {
+    sim: { hotspotUsers: 30, pppSecrets: 4 },
+    config: { monitoring: { host: '127.0.0.1', port: 0, businessPollMs: 20 } },
+  });
+  const admin = adminClient(stack.app.adminPort as number);
+  const hotspotActive = stack.sim.data.require('/ip/hotspot/active').rows().length;
+  const pppActive = stack.sim.data.require('/ppp/active').rows().length;
+  const families = await pollUntil(
+    () => admin.metrics(),
+    (m) => sampleValue(m, 'mikrotik_active_users_pppoe', ROUTER) !== undefined,
+    'the first counts',
+  );
+  t.equal(sampleValue(families, 'mikrotik_active_users_hotspot', ROUTER), hotspotActive);
+  t.equal(sampleValue(families, 'mikrotik_active_users_pppoe', ROUTER), pppActive);
+  const requests = families.get('mikrotik_requests_total')?.samples ?? [];
+  t.equal(
+    requests.reduce((sum, s) => sum + s.value, 0),
+    0,
+    'the polls are not counted as client commands',
+  );
+  t.ok((stack.sim.counters.commands['/ip/hotspot/active/print'] ?? 0) >= 1, 'the router was asked');
+});
