@@ -1,8 +1,12 @@
+import net from 'node:net';
 import t, { type Test } from 'tap';
+import { createApp } from '../src/app.js';
+import { validateConfig } from '../src/config/index.js';
+import { createLogger } from '../src/logger.js';
 import { computeResponse, type Sentence } from '../src/protocol/index.js';
 import { sampleValue } from './fixtures/admin-prom-parse.js';
 import { eventually } from './fixtures/eventually.js';
-import { openRaw, text } from './fixtures/raw-client.js';
+import { openRaw, RawClient, text } from './fixtures/raw-client.js';
 import { loggedIn, startStack, type Stack } from './fixtures/stack.js';
 import type { PromFamily } from './fixtures/admin-prom-parse.js';
 import { adminClient, pollUntil } from './fixtures/wire-admin.js';
@@ -96,6 +100,24 @@ t.test('an address locked out after failed logins is an event and an audit recor
   t.equal(sampleValue(m, 'rosgate_lockouts_total', { router: 'default' }), 1);
 });
 
+t.test('a port already in use fails the start and leaves no port open', async (t) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => taken.close(resolve)));
+  const { config } = validateConfig({
+    routers: [{ host: '127.0.0.1', password: 'pw', listen: { host: '127.0.0.1', port: 0 } }],
+    monitoring: { host: '127.0.0.1', port: (taken.address() as net.AddressInfo).port },
+    audit: { enabled: false },
+  });
+  const app = createApp(config, createLogger('silent', process.stdout));
+  await t.rejects(app.start(), { code: 'EADDRINUSE' });
+  const port = app.routers[0]?.port as number;
+  t.ok(port > 0, 'the client port had been bound');
+  await t.rejects(RawClient.connect(port), { code: 'ECONNREFUSED' }, 'and is closed again');
+  await app.stop();
+  t.equal(app.routers[0]?.pool.stats.opened, 0, 'no router session was opened');
+});
+
 t.test('app.reconfigure applies a section, and app.cache is the cache in force', async (t) => {
   const stack = await startStack(t);
   const before = stack.app.cache;
@@ -121,7 +143,9 @@ t.test('the audit head is null until the first flush, then the last record', asy
 t.test('a router that goes away and comes back is logged once each way', async (t) => {
   const stack = await startStack(t, {
     router: { pool: { reconnectInitialDelayMs: 10, reconnectMaxDelayMs: 20 } },
+    config: { monitoring: MONITORING },
   });
+  const admin = adminClient(stack.app.adminPort as number, TOKEN);
   const messages = () => stack.logs.map((l) => l['msg']);
   stack.sim.faults.refuseConnections = true;
   stack.sim.faults.dropAll();
@@ -130,7 +154,10 @@ t.test('a router that goes away and comes back is logged once each way', async (
     'failed retries',
   );
   t.equal(messages().filter((m) => m === 'router unreachable; retrying').length, 1);
-  t.equal(stack.router.pool.lastError?.code !== undefined, true);
+  t.match((await admin.request('health')).json(), {
+    status: 'degraded',
+    routers: [{ up: false, lastError: { code: /^ROSGATE_/, at: String } }],
+  });
   stack.sim.faults.refuseConnections = false;
   await eventually(() => messages().includes('router reachable again'), 'the router back');
   const c = await loggedIn(t, stack);
