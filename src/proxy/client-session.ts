@@ -345,6 +345,7 @@ export class ClientSession {
 
   #dispatch(command: ClientCommand): void {
     command.state = 'running';
+    const sink = this.#sinkFor(command);
     try {
       const { path, verb } = splitCommand(command.sentence.command);
       const context: CommandContext = {
@@ -358,12 +359,13 @@ export class ClientSession {
         receivedAt: this.#now(),
         notes: {},
       };
-      command.exchange = this.#options.handler.handle(context, this.#sinkFor(command));
+      command.exchange = this.#options.handler.handle(context, sink);
       this.#options.stats.commandsForwarded++;
     } catch (err) {
       // A throw from a stage costs this command only (DESIGN: every call
-      // into a handler is guarded), unless it was answered before the throw.
-      if (command.state !== 'done') this.#refuse(command, toRosgateError(err));
+      // into a handler is guarded); one answered before the throw keeps its
+      // answer, as the sink ignores a second end.
+      sink.refuse(toRosgateError(err));
     }
   }
 

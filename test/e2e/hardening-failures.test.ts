@@ -5,14 +5,14 @@
  * exception), every command must get its answer, and the client's
  * connection must stay usable.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { Sentence } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { fakeRouter, tagOf } from '../fixtures/fake-router.js';
 import { text, type RawClient } from '../fixtures/raw-client.js';
 import { loggedIn, startStack, type Stack } from '../fixtures/stack.js';
 
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0];
+type Tap = Test;
 
 /**
  * Watches for exceptions escaping to the process while the test runs; the
