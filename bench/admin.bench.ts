@@ -4,16 +4,27 @@
  * every verb class and outcome; and how long the dashboard's statistics take
  * to build. Each is timed 1,000 times after a warm-up; p50, p99 and max.
  *
- * (The billing mix with scraping against without, `overheadRatio`, needs the
- * wired proxy and is added with it.)
+ * Then the wired app: C billing clients (default 50) run the billing mix
+ * through rosgate while Prometheus scrapes `/monitoring/metrics` every
+ * second, against the same app and clients with no scraping, taking turns
+ * for `--rounds` rounds of `--seconds` (`overheadRatio`, goal >= 0.97;
+ * `wiredScrapeP99Ms` over those scrapes). Clients, rosgate and the
+ * simulator share the thread.
  *
- * Run: npm run bench -- admin [--routers N] [--scrapes N]
+ * Run: npm run bench -- admin [--routers N] [--scrapes N] [--clients N] [--seconds N] [--rounds N]
  */
 import { Registry } from 'prom-client';
 import { createMetrics, type AdminSources, type RouterSource } from '../src/admin/index.js';
 import { statisticsReport } from '../src/admin/reports.js';
 import { OUTCOMES } from '../src/admin/traffic.js';
 import { VERB_CLASSES } from '../src/admin/verb-class.js';
+import {
+  compareSetups,
+  connectClients,
+  hotspotUsers,
+  startBenchApp,
+  startBenchSimulator,
+} from './billing-mix.js';
 import type { BenchResult } from './run.js';
 
 const WARMUP = 50;
@@ -121,9 +132,64 @@ async function time(
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 
+/** The billing mix through the wired app, scraped every second or not at all. */
+async function wiredOverhead(clientCount: number, seconds: number, rounds: number) {
+  const sim = await startBenchSimulator();
+  const rosgate = await startBenchApp(sim.port, clientCount);
+  const url = `http://127.0.0.1:${rosgate.app.adminPort}/monitoring/metrics`;
+  const scrapes: number[] = [];
+  const scrape = async (): Promise<void> => {
+    const started = performance.now();
+    const res = await fetch(url);
+    await res.text();
+    if (res.status !== 200) throw new Error(`scrape answered ${res.status}`);
+    scrapes.push(performance.now() - started);
+  };
+  const scraping = (): (() => void) => {
+    const timer = setInterval(() => void scrape(), 1000);
+    return () => clearInterval(timer);
+  };
+  try {
+    const clients = await connectClients(rosgate.port, clientCount);
+    const users = await hotspotUsers(clients[0] as (typeof clients)[number]);
+    console.log(
+      `wired: ${clientCount} clients, billing mix, ${rounds} rounds of ${seconds}s per setup (node ${process.version})`,
+    );
+    const [none, scraped] = (await compareSetups(
+      [
+        { name: 'no scraping', clients },
+        { name: 'scraping every 1s', clients, during: scraping },
+      ],
+      users,
+      seconds,
+      rounds,
+    )) as [number, number];
+    for (const c of clients) await c.close();
+    scrapes.sort((a, b) => a - b);
+    const overheadRatio = scraped / none;
+    console.log(
+      `  scraped/none ${(overheadRatio * 100).toFixed(1)}% (goal >= 97%: ${overheadRatio >= 0.97 ? 'met' : 'MISSED'}); ` +
+        `${scrapes.length} scrapes, p99 ${percentile(scrapes, 99).toFixed(3)} ms`,
+    );
+    return {
+      noScrapeCmdPerSec: Math.round(none),
+      scrapeCmdPerSec: Math.round(scraped),
+      overheadRatio: Number(overheadRatio.toFixed(3)),
+      wiredScrapeP99Ms: round(percentile(scrapes, 99)),
+      wiredScrapes: scrapes.length,
+    };
+  } finally {
+    await rosgate.close();
+    await sim.close();
+  }
+}
+
 export async function run(args: readonly string[]): Promise<BenchResult> {
   const routerCount = option(args, 'routers', 8);
   const scrapes = option(args, 'scrapes', 1000);
+  const clients = option(args, 'clients', 50);
+  const seconds = option(args, 'seconds', 5);
+  const rounds = option(args, 'rounds', 2);
   const routers = Array.from({ length: routerCount }, (_, i) => routerSource(`router-${i}`, i));
   const sources: AdminSources = {
     routers: () => routers,
@@ -163,8 +229,10 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
   const statistics = await time('statistics', scrapes, () =>
     JSON.stringify(statisticsReport(sources, metrics, 'bench')),
   );
+  const wired = await wiredOverhead(clients, seconds, rounds);
   return {
     bench: 'admin',
+    overheadRatio: wired.overheadRatio,
     scrapeP99Ms: round(scrape.p99),
     scrapeP50Ms: round(scrape.p50),
     scrapeMaxMs: round(scrape.max),
@@ -173,5 +241,12 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
     series,
     scrapeBytes: text.length,
     scrapes,
+    clients,
+    seconds,
+    rounds,
+    noScrapeCmdPerSec: wired.noScrapeCmdPerSec,
+    scrapeCmdPerSec: wired.scrapeCmdPerSec,
+    wiredScrapeP99Ms: wired.wiredScrapeP99Ms,
+    wiredScrapes: wired.wiredScrapes,
   };
 }

@@ -4,19 +4,30 @@
  *   - verifyFiles over them (goal: 200,000 records/s or more; also per
  *     CPU second, which a busy machine disturbs less), and
  *   - searchAudit for one user's records (every line scanned).
- * The proxy overhead of audit at default levels (`overheadRatio`) needs the
- * wired proxy and is measured by the proxy bench.
+ * Then the wired app: C billing clients (default 50) run the billing mix
+ * through rosgate with audit at its default levels (files, SHA-256 chain)
+ * against rosgate with audit off, taking turns for `--rounds` rounds of
+ * `--seconds` (`overheadRatio`, goal >= 0.9). Clients, rosgate and the
+ * simulator share the thread.
  *
- * Run: npm run bench -- audit [--records=N]
+ * Run: npm run bench -- audit [--records=N] [--clients=N] [--seconds=N] [--rounds=N]
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import type { App } from '../src/app.js';
 import type { AuditEvent } from '../src/audit/audit-record.js';
 import { FileAuditWriter } from '../src/audit/audit-writer.js';
 import { searchAudit } from '../src/audit/search-audit.js';
 import { verifyFiles } from '../src/audit/verify-files.js';
+import {
+  compareSetups,
+  connectClients,
+  hotspotUsers,
+  startBenchApp,
+  startBenchSimulator,
+} from './billing-mix.js';
 import type { BenchResult } from './run.js';
 
 const BATCH = 10_000;
@@ -58,8 +69,59 @@ function option(args: readonly string[], name: string, fallback: number): number
   return arg === undefined ? fallback : Number(arg.slice(name.length + 3));
 }
 
+/** The sum of a metric's values in the app's registry. */
+async function counter(app: App, name: string): Promise<number> {
+  const values = (await app.metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
+  return values.reduce((sum, v) => sum + v.value, 0);
+}
+
+/** The billing mix through the wired app with audit at default levels, and with audit off. */
+async function wiredOverhead(clientCount: number, seconds: number, rounds: number) {
+  const sim = await startBenchSimulator();
+  const off = await startBenchApp(sim.port, clientCount, { audit: { enabled: false } });
+  const on = await startBenchApp(sim.port, clientCount);
+  try {
+    const offClients = await connectClients(off.port, clientCount);
+    const onClients = await connectClients(on.port, clientCount);
+    const users = await hotspotUsers(offClients[0] as (typeof offClients)[number]);
+    console.log(
+      `wired: ${clientCount} clients, billing mix, ${rounds} rounds of ${seconds}s per setup (node ${process.version})`,
+    );
+    const [none, audited] = (await compareSetups(
+      [
+        { name: 'audit off', clients: offClients },
+        { name: 'audit at defaults', clients: onClients },
+      ],
+      users,
+      seconds,
+      rounds,
+    )) as [number, number];
+    for (const c of [...offClients, ...onClients]) await c.close();
+    const written = await counter(on.app, 'rosgate_audit_records_written_total');
+    const dropped = await counter(on.app, 'rosgate_audit_records_dropped_total');
+    const overheadRatio = audited / none;
+    console.log(
+      `  audited/off ${(overheadRatio * 100).toFixed(1)}% (goal >= 90%: ${overheadRatio >= 0.9 ? 'met' : 'MISSED'}); ` +
+        `${written} records written, ${dropped} dropped`,
+    );
+    return {
+      auditOffCmdPerSec: Math.round(none),
+      auditOnCmdPerSec: Math.round(audited),
+      overheadRatio: Number(overheadRatio.toFixed(3)),
+      wiredRecordsDropped: dropped,
+    };
+  } finally {
+    await on.close();
+    await off.close();
+    await sim.close();
+  }
+}
+
 export async function run(args: readonly string[]): Promise<BenchResult> {
   const records = option(args, 'records', 1_000_000);
+  const clients = option(args, 'clients', 50);
+  const seconds = option(args, 'seconds', 5);
+  const rounds = option(args, 'rounds', 2);
   const dir = mkdtempSync(join(tmpdir(), 'rosgate-audit-bench-'));
   try {
     const writer = new FileAuditWriter({
@@ -108,14 +170,22 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
     if (found !== Math.floor(records / 10)) throw new Error(`search found ${found}`);
     console.log(`searched one user in ${searchSeconds.toFixed(2)} s (${found} matches)`);
 
+    const wired = await wiredOverhead(clients, seconds, rounds);
     return {
       bench: 'audit',
+      overheadRatio: wired.overheadRatio,
       records,
       verifyRecordsPerSecond: Math.round(records / verifySeconds),
       verifyRecordsPerCpuSecond: Math.round(records / verifyCpuSeconds),
       searchRecordsPerSecond: Math.round(records / searchSeconds),
       writeRecordsPerSecond: Math.round(records / writeSeconds),
       bytesPerRecord: Math.round(bytes / records),
+      clients,
+      seconds,
+      rounds,
+      auditOffCmdPerSec: wired.auditOffCmdPerSec,
+      auditOnCmdPerSec: wired.auditOnCmdPerSec,
+      wiredRecordsDropped: wired.wiredRecordsDropped,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
