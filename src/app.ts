@@ -220,7 +220,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       if (changed.includes('routers')) runtime.pool.reconfigure(routerConfig.pool);
       if (changed.includes('limits')) runtime.listener.reconfigure(listenerLimits(next));
       if (changed.includes('flow')) {
-        retire(runtime.flow);
+        retire(runtime.flow, logger, runtime.config.name);
         runtime.flow = newFlowStage(next, routerConfig, metrics, audit, logger);
       }
       runtime.config = routerConfig;
@@ -354,17 +354,20 @@ function definedOnly<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K
   };
 }
 
-/** A flow stage that was replaced finishes what it holds, then closes. */
-function retire(flow: FlowStage): void {
+/**
+ * A flow stage that was replaced finishes what it holds (a minute at most),
+ * then closes; a debug line says so, with what it still held.
+ */
+function retire(flow: FlowStage, logger: Logger, router: string): void {
   let checks = 0;
   const timer = setInterval(() => {
     const stats = flow.stats();
-    const isBusy =
-      stats.inFlight + stats.streams + stats.queued.high + stats.queued.normal + stats.queued.low >
-      0;
-    if (isBusy && ++checks < 600) return;
+    const running =
+      stats.inFlight + stats.streams + stats.queued.high + stats.queued.normal + stats.queued.low;
+    if (running > 0 && ++checks < 600) return;
     clearInterval(timer);
     flow.close();
+    logger.debug({ router, running }, 'replaced flow stage closed');
   }, 100);
   timer.unref();
 }

@@ -240,6 +240,17 @@ t.test('each live section changes what it governs', async (t) => {
     t.ok(rows.every((s) => s.command === '!re'));
     stream.send(['/cancel', '=tag=s', '.tag=c']);
     await stream.untilDone('s');
+    await eventually(
+      () => stack.logs.some((l) => l['msg'] === 'replaced flow stage closed'),
+      'the old flow closed once its stream ended',
+    );
+    t.match(
+      stack.logs.find((l) => l['msg'] === 'replaced flow stage closed'),
+      {
+        router: 'default',
+        running: 0,
+      },
+    );
     // The new bucket holds two tokens and lets nothing wait (the cache is
     // off since the cache test, so every print takes a token).
     const answers = [];
