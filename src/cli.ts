@@ -193,8 +193,9 @@ async function demo(argv: string[], io: CliIo): Promise<Running> {
     ...DEMO_SIMULATOR,
     version: values['router-version'] ?? DEMO_SIMULATOR.version,
   });
-  // LOG_LEVEL and PROXY_PORT apply as they do for `start` (--port wins over
-  // PROXY_PORT); nothing else of the environment does: the router is the simulator.
+  // LOG_LEVEL, PROXY_PORT, MONITORING_PORT and AUDIT_LOG_DIR apply as they do
+  // for `start` (--port wins over PROXY_PORT); nothing else of the
+  // environment does: the router is the simulator.
   const { config } = validateConfig(
     {
       routers: [
@@ -211,6 +212,7 @@ async function demo(argv: string[], io: CliIo): Promise<Running> {
       PROXY_PORT: values.port === undefined ? io.env.PROXY_PORT : undefined,
       LOG_LEVEL: io.env.LOG_LEVEL,
       MONITORING_PORT: io.env.MONITORING_PORT,
+      AUDIT_LOG_DIR: io.env.AUDIT_LOG_DIR,
     },
   );
   const logger = createLogger(config.log.level, io.stdout);

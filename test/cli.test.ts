@@ -109,11 +109,17 @@ t.test(
 );
 
 t.test('demo runs rosgate in front of the simulator and says how to connect', async (t) => {
-  const x = io({ PROXY_PORT: '1' }); // --port wins over the environment
+  const trail = t.testdir();
+  const x = io({ PROXY_PORT: '1', AUDIT_LOG_DIR: trail }); // --port wins over the environment
   const running = (await runCli(['demo', '--port', '0'], x)) as Running;
   t.teardown(() => running.stop());
   t.match(x.out(), /user admin, password admin/);
   t.equal((await identityThrough(running.port as number, 'admin', 'admin')).length, 1);
+  await running.stop();
+  t.ok(
+    readdirSync(trail).some((f) => f.endsWith('.jsonl')),
+    'the audit trail goes where AUDIT_LOG_DIR says',
+  );
 });
 
 t.test('demo takes its port from PROXY_PORT and can imitate an older router', async (t) => {
