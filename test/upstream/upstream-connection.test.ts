@@ -554,3 +554,27 @@ t.test('logs in over TLS once the handshake is done', async (t) => {
   t.equal(front.ciphers.length, 1, 'through the TLS front');
   t.equal(up.isCongested, false, 'a session whose router reads is not congested');
 });
+
+t.test('a router session is watched by TCP keepalive', async (t) => {
+  const sim = await simulator(t);
+  const calls: unknown[][] = [];
+  const up = new UpstreamConnection({
+    host: '127.0.0.1',
+    port: sim.port,
+    username: 'svc',
+    password: 'pw',
+    timeoutMs: 2000,
+    connect: (host, port) => {
+      const socket = net.connect({ host, port });
+      const setKeepAlive = socket.setKeepAlive.bind(socket);
+      socket.setKeepAlive = (...args: Parameters<typeof setKeepAlive>) => {
+        calls.push(args);
+        return setKeepAlive(...args);
+      };
+      return socket;
+    },
+  });
+  await up.connect();
+  t.teardown(() => up.close());
+  t.same(calls, [[true, 30_000]], 'so a router that vanished without a FIN is found');
+});
