@@ -101,6 +101,8 @@ export class Pool extends EventEmitter {
   readonly #now: () => number;
   readonly #onAcquired: ((waitMs: number) => void) | undefined;
   #ready = new Set<UpstreamConnection>();
+  /** Ready sessions beyond a lowered `max`, closing once idle. */
+  #retiring = new Set<UpstreamConnection>();
   #connecting = new Set<UpstreamConnection>();
   #waiters: Waiter[] = [];
   /** When the current run of failed connects began; undefined while connects succeed. */
@@ -126,10 +128,16 @@ export class Pool extends EventEmitter {
   /** Open `min` sessions in the background and start the health checks. */
   start(): void {
     this.#fill();
+    this.#scheduleMaintenance();
+  }
+
+  /** Checks sessions every health or idle interval, whichever is shorter. */
+  #scheduleMaintenance(): void {
     const interval = Math.max(
       10,
       Math.min(this.options.healthCheckIntervalMs, this.options.idleTimeoutMs),
     );
+    clearInterval(this.#maintenanceTimer);
     this.#maintenanceTimer = setInterval(() => this.#maintain(), interval);
     this.#maintenanceTimer.unref();
   }
@@ -171,6 +179,8 @@ export class Pool extends EventEmitter {
    */
   reconfigure(options: PoolOptions): void {
     this.options = options;
+    if (this.#maintenanceTimer !== undefined && !this.#isClosed) this.#scheduleMaintenance();
+    this.#retireSurplus();
     this.#fill();
   }
 
@@ -245,7 +255,34 @@ export class Pool extends EventEmitter {
 
   /** A session finished a command: hand capacity to the next waiter. */
   release(): void {
+    this.#closeRetired();
     this.#serveWaiters();
+  }
+
+  /**
+   * Sessions beyond `max` (after a live reload lowered it) take no new
+   * command and close as soon as their last one ends, busy or not now.
+   */
+  #retireSurplus(): void {
+    let surplus = this.#ready.size - this.#retiring.size - this.options.max;
+    while (surplus-- > 0) {
+      let lightest: UpstreamConnection | undefined;
+      for (const c of this.#ready) {
+        if (this.#retiring.has(c)) continue;
+        if (lightest === undefined || c.inFlight < lightest.inFlight) lightest = c;
+      }
+      this.#retiring.add(lightest as UpstreamConnection);
+    }
+    this.#closeRetired();
+  }
+
+  #closeRetired(): void {
+    for (const c of this.#retiring) {
+      if (c.inFlight > 0) continue;
+      this.#retiring.delete(c);
+      this.#ready.delete(c);
+      c.close();
+    }
   }
 
   /** Close every session and refuse new acquires. */
@@ -266,7 +303,7 @@ export class Pool extends EventEmitter {
   #leastLoaded(): UpstreamConnection | undefined {
     let best: UpstreamConnection | undefined;
     for (const c of this.#ready) {
-      if (c.state !== 'ready' || c.isCongested) continue;
+      if (c.state !== 'ready' || c.isCongested || this.#retiring.has(c)) continue;
       if (best === undefined || c.inFlight < best.inFlight) best = c;
     }
     return best;
@@ -311,6 +348,7 @@ export class Pool extends EventEmitter {
         connection.once('close', (error: RosgateError) => {
           // Runs before the session tells its commands (UpstreamConnection).
           this.#ready.delete(connection);
+          this.#retiring.delete(connection);
           if (!this.#isClosed) {
             this.#closed++;
             this.#lastError = error;
