@@ -1,0 +1,93 @@
+import t from 'tap';
+import { Sentence } from '../../src/protocol/index.js';
+import { startSimulator } from '../../src/simulator/index.js';
+import { Pool, type PoolOptions } from '../../src/upstream/pool.js';
+import { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
+import { eventually } from '../fixtures/eventually.js';
+
+const BASE: PoolOptions = {
+  min: 2,
+  max: 2,
+  acquireTimeoutMs: 500,
+  idleTimeoutMs: 60_000,
+  healthCheckIntervalMs: 60_000,
+  reconnectInitialDelayMs: 5,
+  reconnectMaxDelayMs: 20,
+  maxInFlightPerSession: 4,
+};
+
+async function setup(t: { teardown(fn: () => unknown): void }) {
+  const sim = await startSimulator({ user: 'svc', password: 'pw', streamIntervalMs: 5 });
+  const pool = new Pool(
+    BASE,
+    () =>
+      new UpstreamConnection({
+        host: '127.0.0.1',
+        port: sim.port,
+        username: 'svc',
+        password: 'pw',
+        timeoutMs: 2000,
+      }),
+    { random: () => 0.5 },
+  );
+  t.teardown(async () => {
+    pool.close();
+    await sim.close();
+  });
+  return { sim, pool };
+}
+
+/** A stream that keeps `connection` busy until it is cancelled. */
+function stream(connection: UpstreamConnection): string {
+  return connection.send(Sentence.from(['/interface/monitor-traffic', '=interface=ether1']), {
+    onReply: () => undefined,
+    onError: () => undefined,
+  });
+}
+
+t.test('options given before the start are the ones it starts with', async (t) => {
+  const { pool } = await setup(t);
+  pool.reconfigure({ ...BASE, min: 1, max: 1 });
+  pool.start();
+  await eventually(() => pool.stats.ready === 1, 'one session');
+  t.equal(pool.options.max, 1);
+});
+
+t.test(
+  'a lower max retires the surplus session: no new command, closed when its last one ends',
+  async (t) => {
+    const { sim, pool } = await setup(t);
+    pool.start();
+    await eventually(() => pool.stats.ready === 2, 'two sessions');
+    const a = await pool.acquireAsync();
+    const tags = new Map([[a, stream(a)]]);
+    const b = await pool.acquireAsync();
+    tags.set(b, stream(b));
+    t.not(a, b, 'each session carries one stream');
+    await eventually(() => sim.activeStreams() === 2, 'both streams on the router');
+
+    pool.reconfigure({ ...BASE, min: 1, max: 1 });
+    t.equal(pool.stats.ready, 2, 'a busy session is not cut');
+    const next = await pool.acquireAsync();
+    const retired = next === a ? b : a;
+    t.equal(next.inFlight, 1, 'new commands go to the session that stays');
+    t.not(next, retired);
+
+    // The retired session's stream ends; its release closes it.
+    retired.cancel(tags.get(retired) as string);
+    await eventually(() => retired.inFlight === 0, 'the stream to end');
+    pool.release();
+    await eventually(() => pool.stats.ready === 1, 'one session left');
+    t.equal(retired.state, 'closed');
+  },
+);
+
+t.test('a reload after the close changes nothing that runs', async (t) => {
+  const { pool } = await setup(t);
+  pool.start();
+  await eventually(() => pool.stats.ready === 2, 'two sessions');
+  pool.close();
+  pool.reconfigure({ ...BASE, min: 3, max: 3 });
+  t.equal(pool.stats.ready, 0);
+  t.equal(pool.stats.connecting, 0, 'no session is opened after the close');
+});
