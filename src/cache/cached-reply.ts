@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Decoder, type Sentence } from '../protocol/index.js';
 import type { CommandSink } from '../pipeline.js';
+import type { ReplyShape } from './row-change.js';
 
 function sha256(bytes: Buffer): Buffer {
   return createHash('sha256').update(bytes).digest();
@@ -21,6 +22,8 @@ export interface ReplyTimes {
 export class CachedReply {
   /** The menu the print ran on. */
   readonly path: string;
+  /** Which rows it shows and how the print chose them. */
+  readonly shape: ReplyShape;
   /** Every sentence's wire bytes, back to back. */
   readonly bytes: Buffer;
   /** The reply sentences, the `!done` last; views over `bytes`. */
@@ -30,8 +33,15 @@ export class CachedReply {
   /** sha256 of `bytes` when integrity checks are on. */
   readonly #digest: Buffer | undefined;
 
-  private constructor(path: string, bytes: Buffer, times: ReplyTimes, hasDigest: boolean) {
+  private constructor(
+    path: string,
+    shape: ReplyShape,
+    bytes: Buffer,
+    times: ReplyTimes,
+    hasDigest: boolean,
+  ) {
     this.path = path;
+    this.shape = shape;
     this.bytes = bytes;
     // The bytes already passed the upstream decoder's limits: here they only bound themselves.
     const decoder = new Decoder({
@@ -48,13 +58,14 @@ export class CachedReply {
   /** Copies `replies` and `done` into one reply; with `hasDigest`, remembers their sha256. */
   static of(
     path: string,
+    shape: ReplyShape,
     replies: readonly Sentence[],
     done: Sentence,
     times: ReplyTimes,
     hasDigest: boolean,
   ): CachedReply {
     const bytes = Buffer.concat([...replies.map((s) => s.raw), done.raw]);
-    return new CachedReply(path, bytes, times, hasDigest);
+    return new CachedReply(path, shape, bytes, times, hasDigest);
   }
 
   /** Until when the reply is fresh; past that it may only be served stale. */

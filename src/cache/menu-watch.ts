@@ -28,8 +28,8 @@ export interface MenuWatchOptions {
   /** Longest wait between two tries. */
   readonly retryMaxMs: number;
   readonly logger: Logger;
-  /** The router reported a change on the menu. */
-  onChange(): void;
+  /** The router reported a change on the menu: `report` is its `!re` (`.id`, `name`, `.dead`). */
+  onChange(report: Sentence): void;
   /** The listen ended: until it runs again, nothing it guarded may be trusted. */
   onLost(): void;
 }
@@ -91,8 +91,9 @@ export class MenuWatch {
       user: 'rosgate',
       clientId: 0,
       address: '',
-      // Only the `.id` of a changed item: the change itself is all that matters.
-      sentence: Sentence.from([`${path}/listen`, '=.proplist=.id']),
+      // Which row changed, its name, and whether it is gone: enough to drop
+      // only the replies a one-row change can reach (row-scoped menus).
+      sentence: Sentence.from([`${path}/listen`, '=.proplist=.id,name,.dead']),
       path,
       verb: 'listen',
       receivedAt: now(),
@@ -101,7 +102,7 @@ export class MenuWatch {
     try {
       const exchange = next.handle(context, {
         reply: (sentence) => {
-          if (this.#run === run && sentence.command === '!re') this.#options.onChange();
+          if (this.#run === run && sentence.command === '!re') this.#options.onChange(sentence);
         },
         done: () => this.#lose(run, undefined),
         refuse: (error) => this.#lose(run, error),

@@ -78,6 +78,18 @@ export class ReplyStore {
     return keys.length;
   }
 
+  /** Drops the replies of menu `path` for which `isReached` holds; returns how many. */
+  dropWhere(path: string, isReached: (reply: CachedReply) => boolean): number {
+    let dropped = 0;
+    for (const key of [...(this.#keysByPath.get(path) ?? [])]) {
+      // peek: looking a reply over is not a use of it.
+      if (!isReached(this.#lru.peek(key) as CachedReply)) continue;
+      this.#lru.delete(key);
+      dropped++;
+    }
+    return dropped;
+  }
+
   /** Ends the freshness of every reply of the menus `pattern` matches at `at`; returns how many. */
   expire(pattern: MenuPattern, at: number): number {
     const keys = this.#keysOf(pattern);

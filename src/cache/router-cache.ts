@@ -14,6 +14,16 @@ import { MenuWatch, type CacheTimers } from './menu-watch.js';
 import { exactMenu, menuPattern, type MenuPattern } from './menu-pattern.js';
 import type { RelatedMenus } from './related-menus.js';
 import { ReplyStore } from './reply-store.js';
+import {
+  fillImpact,
+  nameQueryOf,
+  reaches,
+  replyShape,
+  reportedChange,
+  showsAny,
+  writeChange,
+  type RowChange,
+} from './row-change.js';
 import { SharedFill } from './shared-fill.js';
 import type { TtlRules } from './ttl-rules.js';
 
@@ -77,6 +87,7 @@ export class RouterCache {
   readonly #store: ReplyStore;
   readonly #maxEntryBytes: number;
   readonly #listenPaths: ReadonlySet<string>;
+  readonly #rowScoped: ReadonlySet<string>;
   /** Every print in flight, for invalidation. */
   readonly #fills = new Set<SharedFill>();
   /** The print a new identical one may share, by key. */
@@ -100,6 +111,7 @@ export class RouterCache {
       maxEntryBytes: this.#maxEntryBytes,
     });
     this.#listenPaths = new Set(config.listen.enabled ? config.listen.paths : []);
+    this.#rowScoped = new Set(config.rowScoped);
   }
 
   /** A print: answered from the cache, joined to an identical one in flight, or sent. */
@@ -124,14 +136,18 @@ export class RouterCache {
     this.#misses++;
     // Sent before the print, so the print's reply is covered by the listen.
     if (!this.#isClosed) watch?.ensureStarted();
-    const fill = new SharedFill(key, context.path, now(), this.#maxEntryBytes, {
-      keep: (replies, done) => {
+    const nameQuery = this.#rowScoped.has(context.path) ? nameQueryOf(context.sentence) : undefined;
+    const fill = new SharedFill(key, context.path, nameQuery, now(), this.#maxEntryBytes, {
+      keep: (replies, done, changedIds) => {
         if (watch?.isRunning === false) return;
         const ttlMs = this.#options.ttlRules.ttlFor(context.path, context.sentence);
         if (ttlMs === 0) return;
+        const shape = replyShape(context.sentence, replies);
+        if (showsAny(shape, changedIds)) return;
         const times = { storedAt: now(), expiresAt: fill.startedAt + ttlMs };
         const reply = CachedReply.of(
           context.path,
+          shape,
           replies,
           done,
           times,
@@ -159,9 +175,10 @@ export class RouterCache {
    */
   write(context: CommandContext, sink: CommandSink, isAnyMenu = false): Exchange {
     context.notes.cache = 'bypass';
+    const change = this.#rowScoped.has(context.path) ? writeChange(context) : undefined;
     const invalidate = isAnyMenu
       ? () => this.#invalidateAll()
-      : () => this.#invalidateWrite(context.path);
+      : () => this.#invalidateWrite(context.path, change);
     invalidate();
     return this.#options.next.handle(context, {
       reply: (sentence) => sink.reply(sentence),
@@ -255,8 +272,31 @@ export class RouterCache {
     this.#invalidations += this.flush();
   }
 
-  #invalidateWrite(path: string): void {
-    for (const target of this.#options.related.targetsOf(path)) this.#invalidate(target);
+  /**
+   * A write to `path`, or a change the router reported there: the menu's
+   * replies go (only those `change` can reach, when its rows are known),
+   * and those of the related menus.
+   */
+  #invalidateWrite(path: string, change: RowChange | undefined): void {
+    const [menu, ...related] = this.#options.related.targetsOf(path);
+    if (change === undefined) this.#invalidate(menu as MenuPattern);
+    else this.#invalidateRows(path, change);
+    for (const target of related) this.#invalidate(target);
+  }
+
+  /**
+   * A change to known rows of a row-scoped menu: kept replies it can reach
+   * go; prints on their way are given up, or kept only if they do not show
+   * the changed rows.
+   */
+  #invalidateRows(path: string, change: RowChange): void {
+    for (const fill of this.#fills) {
+      if (fill.path !== path) continue;
+      const impact = fillImpact(change, fill.nameQuery);
+      if (impact === 'all') fill.invalidate();
+      else if (impact === 'ids') fill.taint(change.ids);
+    }
+    this.#invalidations += this.#store.dropWhere(path, (reply) => reaches(change, reply.shape));
   }
 
   /** Drops a menu's replies and rules out its prints in flight; counts them as invalidations. */
@@ -294,7 +334,11 @@ export class RouterCache {
         logger,
         retryInitialMs: config.listen.retryInitialMs,
         retryMaxMs: config.listen.retryMaxMs,
-        onChange: () => this.#invalidateWrite(path),
+        onChange: (report) =>
+          this.#invalidateWrite(
+            path,
+            this.#rowScoped.has(path) ? reportedChange(report) : undefined,
+          ),
         onLost: () => this.#expire(exactMenu(path)),
       });
       this.#watches.set(path, watch);

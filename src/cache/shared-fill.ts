@@ -15,8 +15,11 @@ const DONE = Sentence.from(doneWords(undefined));
 
 /** How a shared print reports to the cache that started it. */
 export interface FillHooks {
-  /** The reply ended in `!done` with no trap, whole and not invalidated: the cache may keep it. */
-  keep(replies: readonly Sentence[], done: Sentence): void;
+  /**
+   * The reply ended in `!done` with no trap, whole and not invalidated: the
+   * cache may keep it, unless it shows a row of `changedIds` (see `taint`).
+   */
+  keep(replies: readonly Sentence[], done: Sentence, changedIds: readonly string[]): void;
   /** The router refused before sending a row: a kept reply to serve instead, or undefined. */
   stale(error: RosgateError): CachedReply | undefined;
   /** A waiter is about to get the stale reply. */
@@ -44,6 +47,8 @@ interface Waiter {
 export class SharedFill {
   readonly key: string;
   readonly path: string;
+  /** The print's `?name=` filter, lower-cased, on a row-scoped menu (see row-change.ts). */
+  readonly nameQuery: string | undefined;
   /** When the print was sent (ms, the stage's clock). */
   readonly startedAt: number;
   readonly #hooks: FillHooks;
@@ -54,13 +59,23 @@ export class SharedFill {
   #rowsSent = 0;
   /** False once a trap, a cancel, an invalidation or the byte bound rules the reply out. */
   #isClean = true;
+  /** Rows changed while the print ran: a reply that shows one is not kept. */
+  readonly #changedIds = new Set<string>();
   #isEnded = false;
   #exchange: Exchange | undefined;
   #isCancelWanted = false;
 
-  constructor(key: string, path: string, startedAt: number, maxBytes: number, hooks: FillHooks) {
+  constructor(
+    key: string,
+    path: string,
+    nameQuery: string | undefined,
+    startedAt: number,
+    maxBytes: number,
+    hooks: FillHooks,
+  ) {
     this.key = key;
     this.path = path;
+    this.nameQuery = nameQuery;
     this.startedAt = startedAt;
     this.#maxBytes = maxBytes;
     this.#hooks = hooks;
@@ -68,7 +83,7 @@ export class SharedFill {
 
   /** True while a new identical print may share this one. */
   get isJoinable(): boolean {
-    return this.#isClean && !this.#isEnded;
+    return this.#isClean && this.#changedIds.size === 0 && !this.#isEnded;
   }
 
   /**
@@ -77,6 +92,15 @@ export class SharedFill {
    */
   invalidate(): void {
     this.#ruleOut();
+  }
+
+  /**
+   * Rows `ids` of this menu changed while the print ran, in a way that can
+   * reach its reply only if the reply shows them: it is shared no more, and
+   * kept only if it turns out not to show them.
+   */
+  taint(ids: readonly string[]): void {
+    for (const id of ids) this.#changedIds.add(id);
   }
 
   /** Sends the print to the router on behalf of its first waiter. */
@@ -120,7 +144,7 @@ export class SharedFill {
   #onDone(sentence: Sentence): void {
     if (this.#isEnded) return;
     this.#isEnded = true;
-    if (this.#isClean) this.#hooks.keep(this.#replies, sentence);
+    if (this.#isClean) this.#hooks.keep(this.#replies, sentence, [...this.#changedIds]);
     this.#finish((sink) => sink.done(sentence));
   }
 

@@ -105,6 +105,15 @@ export const DEFAULT_RELATED: Readonly<Record<string, readonly string[]>> = Obje
   '/ip/dhcp-server/lease': ['/ip/arp'],
 });
 
+/**
+ * Menus whose rows are independent by default: a write to one row changes
+ * no other row of the menu, and a name is kept as it was given.
+ */
+export const DEFAULT_ROW_SCOPED: readonly string[] = Object.freeze([
+  '/ip/hotspot/user',
+  '/ppp/secret',
+]);
+
 /** Menus watched with `listen` by default: configuration that billing software caches long. */
 export const DEFAULT_LISTEN_PATHS: readonly string[] = Object.freeze([
   '/ip/hotspot/user',
@@ -159,6 +168,14 @@ export const cacheSchema = z
       .default(() =>
         Object.fromEntries(Object.entries(DEFAULT_RELATED).map(([path, to]) => [path, [...to]])),
       ),
+    /**
+     * Menus whose rows are independent (a write to one row changes no other,
+     * a name is kept as given). There, a write to known rows (add by name;
+     * set, remove, enable, disable, reset-counters, comment by `*id`) and
+     * the listen's report of it drop only the replies that can show those
+     * rows. @default DEFAULT_ROW_SCOPED
+     */
+    rowScoped: z.array(menuPath).default(() => [...DEFAULT_ROW_SCOPED]),
     /** Change detection with one `listen` per cached menu. */
     listen: z
       .object({

@@ -55,6 +55,7 @@ function rawClient(raw: RawClient, label: string): Client {
 
 /** A user as the router should hold it; `id` once the add was acknowledged. */
 interface UserState {
+  readonly name: string;
   readonly comment: string;
   id: string | undefined;
 }
@@ -70,13 +71,18 @@ interface Version {
 let ticks = 0;
 const tick = (): number => ++ticks;
 
-/** Every version of one user; one client owns it, so its writes never overlap. */
-class UserHistory {
-  readonly name: string;
+/**
+ * Every version of one user; one client owns it, so its writes never
+ * overlap. Its names are `base`, `base_1` and `base_2`, its comments
+ * `base-w0` to `base-w2`: every name and comment tells whose it is, and
+ * each comes back, so a print kept for one may be made wrong by a write.
+ */
+class UserSlot {
+  readonly base: string;
   readonly versions: Version[] = [{ state: undefined, sentAt: 0, ackedAt: 0 }];
 
-  constructor(name: string) {
-    this.name = name;
+  constructor(base: string) {
+    this.base = base;
   }
 
   get current(): UserState | undefined {
@@ -97,54 +103,99 @@ class UserHistory {
   }
 }
 
-/** What a print showed of one user: absent, present (comment unknown for count-only), or present as printed. */
-type Seen = { isPresent: false } | { isPresent: true; comment?: string; id?: string };
+const VARIANTS = 3;
+const nameOf = (base: string, variant: number): string =>
+  variant === 0 ? base : `${base}_${variant}`;
+const commentOf = (base: string, variant: number): string => `${base}-w${variant}`;
 
-function matches(seen: Seen, state: UserState | undefined): boolean {
-  if (!seen.isPresent) return state === undefined;
-  if (state === undefined) return false;
-  if (seen.comment !== undefined && seen.comment !== state.comment) return false;
-  return seen.id === undefined || state.id === undefined || seen.id === state.id;
+/** The slot a name or comment of this run belongs to. */
+const baseOfName = (name: string): string => name.split('_')[0] as string;
+const baseOfComment = (comment: string): string => comment.slice(0, comment.lastIndexOf('-w'));
+
+/** Which rows a print asks for. */
+type Filter =
+  | { readonly by: 'all' }
+  | { readonly by: 'name'; readonly value: string }
+  | { readonly by: 'comment'; readonly value: string };
+
+/** What a print showed of one user: its row, no row, or (count-only) how many rows. */
+type Seen = { row: Row } | { row: undefined } | { count: number };
+
+function passes(state: UserState, filter: Filter): boolean {
+  if (filter.by === 'name') return state.name === filter.value;
+  if (filter.by === 'comment') return state.comment === filter.value;
+  return true;
+}
+
+/** True when a user in `state` would print as `seen` under `filter`. */
+function matches(seen: Seen, state: UserState | undefined, filter: Filter): boolean {
+  const isShown = state !== undefined && passes(state, filter);
+  if ('count' in seen) return seen.count === (isShown ? 1 : 0);
+  if (seen.row === undefined) return !isShown;
+  if (!isShown) return false;
+  const { row } = seen;
+  if (row['name'] !== state.name) return false;
+  if (row['comment'] !== undefined && row['comment'] !== state.comment) return false;
+  return row['.id'] === undefined || state.id === undefined || row['.id'] === state.id;
 }
 
 // -- prints --------------------------------------------------------------------
 
-/** The ways billing software prints the users, and which users each one shows. */
+/** The ways billing software prints the users. */
 const FORMS = [
-  { all: true, words: () => [PRINT, '=.proplist=.id,name,comment'] },
+  { by: 'all', words: () => [PRINT, '=.proplist=.id,name,comment'] },
   // The same request spelled another way: the same cache entry.
-  { all: true, words: () => [PRINT, '=.proplist=comment,name,.id'] },
+  { by: 'all', words: () => [PRINT, '=.proplist=comment,name,.id'] },
   // Every property, counters included: the short TTL.
-  { all: true, words: () => [PRINT] },
-  { all: false, words: (name: string) => [PRINT, `?name=${name}`, '=.proplist=name,comment'] },
-  { all: false, words: (name: string) => [PRINT, '=count-only=', `?name=${name}`] },
+  { by: 'all', words: () => [PRINT] },
+  // Lookups: with ids the cache keeps them across writes to other rows.
+  { by: 'name', words: (v: string) => [PRINT, `?name=${v}`, '=.proplist=.id,name,comment'] },
+  { by: 'name', words: (v: string) => [PRINT, `?name=${v}`, '=.proplist=name,comment'] },
+  { by: 'name', words: (v: string) => [PRINT, '=count-only=', `?name=${v}`] },
+  { by: 'comment', words: (v: string) => [PRINT, `?comment=${v}`, '=.proplist=.id,name,comment'] },
 ] as const;
 
-/** What the rows of a print show of each user of this run. */
-function seenIn(rows: readonly Row[], isCount: boolean, prefix: string): Map<string, Seen> {
+/** What a print's rows show of each slot it covers; a row that breaks the filter fails. */
+function seenIn(
+  rows: readonly Row[],
+  filter: Filter,
+  isCount: boolean,
+  prefix: string,
+): Map<string, Seen> {
   const seen = new Map<string, Seen>();
   if (isCount) return seen;
   for (const row of rows) {
     const name = row['name'] as string;
+    if (filter.by !== 'all' && row[filter.by] !== filter.value)
+      throw new Error(`a row that is not ${filter.by}=${filter.value}: ${JSON.stringify(row)}`);
     if (!name.startsWith(prefix)) continue;
-    if (seen.has(name)) throw new Error(`${name} printed twice`);
-    seen.set(name, { isPresent: true, comment: row['comment'] ?? '', ...idOf(row) });
+    const base = baseOfName(name);
+    if (seen.has(base)) throw new Error(`${base} printed twice`);
+    seen.set(base, { row });
   }
   return seen;
 }
-
-const idOf = (row: Row): { id?: string } => (row['.id'] === undefined ? {} : { id: row['.id'] });
 
 // -- the property ----------------------------------------------------------------
 
 const opArbitrary = fc.record({
   kind: fc.oneof(
-    { arbitrary: fc.constant('print' as const), weight: 3 },
-    { arbitrary: fc.constantFrom('add' as const, 'set' as const, 'remove' as const), weight: 2 },
+    { arbitrary: fc.constant('print' as const), weight: 4 },
+    {
+      arbitrary: fc.constantFrom(
+        'add' as const,
+        'set' as const,
+        'rename' as const,
+        'remove' as const,
+      ),
+      weight: 3,
+    },
   ),
   user: fc.nat({ max: USERS_PER_CLIENT - 1 }),
   form: fc.nat({ max: FORMS.length - 1 }),
   peer: fc.nat({ max: CLIENTS * USERS_PER_CLIENT - 1 }),
+  /** Which of its names or comments a write gives a user, or a print filters by. */
+  variant: fc.nat({ max: VARIANTS - 1 }),
   pause: fc.nat({ max: 3 }),
   /** The router's latency for this command: commands sent later may run first. */
   latencyMs: fc.constantFrom(0, 1, 3, 12),
@@ -175,27 +226,40 @@ async function runScenario(
 ): Promise<void> {
   const prefix = `r${++runs}-`;
   const users = clients.flatMap((_, c) =>
-    Array.from({ length: USERS_PER_CLIENT }, (_, u) => new UserHistory(`${prefix}c${c}u${u}`)),
+    Array.from({ length: USERS_PER_CLIENT }, (_, u) => new UserSlot(`${prefix}c${c}u${u}`)),
   );
-  let writes = 0;
+  const slotOf = new Map(users.map((user) => [user.base, user]));
 
-  const write = async (client: Client, user: UserHistory, op: Op): Promise<void> => {
+  const write = async (client: Client, user: UserSlot, op: Op): Promise<void> => {
     const current = user.current;
-    const comment = `${user.name}-w${++writes}`;
     let kind = op.kind;
     if (current === undefined) kind = 'add';
     else if (kind === 'add') kind = 'set';
-    const state: UserState | undefined =
-      kind === 'remove' ? undefined : { comment, id: current?.id };
+    let state: UserState | undefined;
+    let words: string[];
+    const id = current?.id as string;
+    if (kind === 'add') {
+      state = { name: user.base, comment: commentOf(user.base, op.variant), id: undefined };
+      words = [
+        '/ip/hotspot/user/add',
+        `=name=${state.name}`,
+        '=password=p',
+        `=comment=${state.comment}`,
+      ];
+    } else if (kind === 'set') {
+      state = { ...(current as UserState), comment: commentOf(user.base, op.variant) };
+      words = ['/ip/hotspot/user/set', `=.id=${id}`, `=comment=${state.comment}`];
+    } else if (kind === 'rename') {
+      // Another of its names: the router refuses a name already taken.
+      let variant = op.variant;
+      if (nameOf(user.base, variant) === current?.name) variant = (variant + 1) % VARIANTS;
+      state = { ...(current as UserState), name: nameOf(user.base, variant) };
+      words = ['/ip/hotspot/user/set', `=.id=${id}`, `=name=${state.name}`];
+    } else {
+      words = ['/ip/hotspot/user/remove', `=.id=${id}`];
+    }
     const version: Version = { state, sentAt: tick(), ackedAt: Infinity };
     user.versions.push(version);
-    const id = current?.id as string;
-    const words =
-      kind === 'add'
-        ? ['/ip/hotspot/user/add', `=name=${user.name}`, '=password=p', `=comment=${comment}`]
-        : kind === 'set'
-          ? ['/ip/hotspot/user/set', `=.id=${id}`, `=comment=${comment}`]
-          : ['/ip/hotspot/user/remove', `=.id=${id}`];
     const rows = await client.run(words);
     version.ackedAt = tick();
     if (kind === 'add' && state !== undefined) state.id = rows[0]?.['ret'];
@@ -203,23 +267,33 @@ async function runScenario(
 
   const print = async (client: Client, op: Op): Promise<void> => {
     const form = FORMS[op.form] as (typeof FORMS)[number];
-    const asked = users[op.peer] as UserHistory;
-    const words = form.words(asked.name);
+    const asked = users[op.peer] as UserSlot;
+    const value =
+      form.by === 'comment' ? commentOf(asked.base, op.variant) : nameOf(asked.base, op.variant);
+    const filter: Filter = form.by === 'all' ? { by: 'all' } : { by: form.by, value };
+    const words = form.words(value);
     const isCount = words.includes('=count-only=');
     const sentAt = tick();
     const rows = await client.run(words);
     const doneAt = tick();
-    const seen = seenIn(rows, isCount, prefix);
-    const shown = form.all ? users : [asked];
+    const seen = seenIn(rows, filter, isCount, prefix);
+    const owner =
+      filter.by === 'name'
+        ? baseOfName(value)
+        : filter.by === 'comment'
+          ? baseOfComment(value)
+          : '';
+    const shown = filter.by === 'all' ? users : [slotOf.get(owner) as UserSlot];
     for (const user of shown) {
-      let what = seen.get(user.name) ?? { isPresent: false };
-      if (isCount) what = { isPresent: rows[0]?.['ret'] === '1' };
-      seen.delete(user.name);
+      const what: Seen = isCount
+        ? { count: Number(rows[0]?.['ret']) }
+        : (seen.get(user.base) ?? { row: undefined });
+      seen.delete(user.base);
       const allowed = user.allowed(sentAt, doneAt);
-      if (!allowed.some((v) => matches(what, v.state))) {
+      if (!allowed.some((v) => matches(what, v.state, filter))) {
         throw new Error(
           `${client.label} printed ${words.join(' ')} (sent at ${sentAt}, answered at ${doneAt}) ` +
-            `and saw ${user.name} as ${JSON.stringify(what)}; the model allows ` +
+            `and saw ${user.base} as ${JSON.stringify(what)}; the model allows ` +
             JSON.stringify(allowed),
         );
       }
@@ -237,14 +311,14 @@ async function runScenario(
         stack.sim.faults.latencyMs = op.latencyMs;
         stack.sim.faults.rowLatencyMs = op.rowLatencyMs;
         if (op.kind === 'print') await print(client, op);
-        else await write(client, users[c * USERS_PER_CLIENT + op.user] as UserHistory, op);
+        else await write(client, users[c * USERS_PER_CLIENT + op.user] as UserSlot, op);
       }
     }),
   );
   // The next run starts from the seeded table, so prints stay short.
   const menu = stack.sim.data.require('/ip/hotspot/user');
-  const left = users.filter((user) => user.current !== undefined);
-  if (left.length > 0) menu.remove(left.map((user) => user.name));
+  const left = users.flatMap((user) => user.current?.name ?? []);
+  if (left.length > 0) menu.remove(left);
   stack.app.cache.flush();
 }
 

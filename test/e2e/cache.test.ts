@@ -255,3 +255,58 @@ t.test(
     t.equal(routerCommands(off), 90, 'without the cache, one router command per client command');
   },
 );
+
+t.test(
+  'a write to one hotspot user keeps the cached lookups of the others, and drops every reply it can make wrong',
+  async (t) => {
+    // Without the listen, whose reports arrive when they do: the writes alone decide.
+    const stack = await cachedStack(t, { config: { cache: { listen: { enabled: false } } } });
+    const c = await loggedIn(t, stack);
+    const [a, b] = (await c.call(USERS))
+      .filter((s) => s.command === '!re')
+      .map((s) => ({ id: s.attributeString('.id') as string, name: s.attributeString('name') }));
+    const lookup = (filter: string): string[] => [
+      USERS_PRINT,
+      filter,
+      '=.proplist=.id,name,comment',
+    ];
+    /** The names a print shows, and whether it reached the router. */
+    const names = async (words: string[]) => {
+      const before = ran(stack, USERS_PRINT);
+      const rows = (await c.call(words)).filter((s) => s.command === '!re');
+      return {
+        names: rows.map((s) => s.attributeString('name')),
+        isCached: ran(stack, USERS_PRINT) === before,
+      };
+    };
+    for (const filter of [
+      `?name=${a?.name}`,
+      `?name=${b?.name}`,
+      '?name=v1',
+      '?name=renamed',
+      '?comment=vip',
+    ])
+      await names(lookup(filter));
+
+    const [added] = await c.call(['/ip/hotspot/user/add', '=name=v1', '=password=x']);
+    t.same(await names(lookup(`?name=${a?.name}`)), { names: [a?.name], isCached: true });
+    t.same(await names(lookup('?name=v1')), { names: ['v1'], isCached: false }, 'the add shows');
+
+    await c.call(['/ip/hotspot/user/set', `=.id=${a?.id}`, '=name=renamed']);
+    t.same(await names(lookup('?name=renamed')), { names: ['renamed'], isCached: false });
+    t.same(await names(lookup(`?name=${a?.name}`)), { names: [], isCached: false });
+    t.same(await names(lookup(`?name=${b?.name}`)), { names: [b?.name], isCached: true });
+
+    await c.call(['/ip/hotspot/user/set', `=.id=${b?.id}`, '=comment=vip']);
+    t.same(
+      await names(lookup('?comment=vip')),
+      { names: [b?.name], isCached: false },
+      'it matches now',
+    );
+    t.same(await names(lookup('?name=renamed')), { names: ['renamed'], isCached: true });
+
+    await c.call(['/ip/hotspot/user/remove', `=.id=${added?.attributeString('ret')}`]);
+    t.same(await names(lookup('?name=v1')), { names: [], isCached: false });
+    t.same(await names(lookup('?name=renamed')), { names: ['renamed'], isCached: true });
+  },
+);
