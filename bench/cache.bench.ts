@@ -410,7 +410,16 @@ async function throughRosgate(
 ): Promise<Phase> {
   const { app, router } = await startRosgate(sim, options, cache);
   try {
-    return await runPhase(label, router.port, sim, lookups, options);
+    const phase = await runPhase(label, router.port, sim, lookups, options);
+    const stats = app.cache.stats()[router.config.name];
+    if (stats !== undefined) {
+      const { hits, misses, coalesced, invalidations, staleServed, evictions } = stats;
+      console.log(
+        `    the cache (warm-up included): ${hits} hits, ${misses} misses, ${coalesced} coalesced, ` +
+          `${invalidations} invalidations, ${staleServed} stale, ${evictions} evictions`,
+      );
+    }
+    return phase;
   } finally {
     await app.stop(0);
   }
