@@ -50,6 +50,7 @@ import { Decoder, Sentence, encodeSentence } from '../src/protocol/index.js';
 import { startSimulator, type SimulatorCounters } from '../src/simulator/index.js';
 import { Prng } from '../src/simulator/prng.js';
 import type { BenchResult } from './run.js';
+import { numberArg } from './args.js';
 
 const USER = 'admin';
 const PASSWORD = 'secret';
@@ -70,28 +71,6 @@ interface Options {
   /** Overhead rounds, each one off then one on. */
   passes: number;
   isSimInProcess: boolean;
-}
-
-/** `--name N` or `--name=N`, a number within [min, max]. */
-function numberArg(
-  args: readonly string[],
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  let text: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === `--${name}`) text = args[i + 1];
-    else if (arg.startsWith(`--${name}=`)) text = arg.slice(name.length + 3);
-  }
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new RangeError(`--${name} must be a number ${min}-${max}`);
-  }
-  return value;
 }
 
 function parseOptions(args: readonly string[]): Options {

@@ -40,6 +40,7 @@ import type { BenchResult } from './run.js';
 import { Prng } from '../src/simulator/prng.js';
 import type { RawClient } from '../test/fixtures/raw-client.js';
 import { billingClient, names, sendCommand, type Reply } from './billing-client.js';
+import { numberArg } from './args.js';
 
 const USER = 'admin';
 const PASSWORD = 'secret';
@@ -57,28 +58,6 @@ interface Options {
   rate: number;
   /** Run the simulator on this thread instead of in a child process. */
   isSimInProcess: boolean;
-}
-
-/** `--name N` or `--name=N`, an integer or decimal within [min, max]. */
-function numberArg(
-  args: readonly string[],
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  let text: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === `--${name}`) text = args[i + 1];
-    else if (arg.startsWith(`--${name}=`)) text = arg.slice(name.length + 3);
-  }
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new RangeError(`--${name} must be a number ${min}-${max}`);
-  }
-  return value;
 }
 
 function parseOptions(args: readonly string[]): Options {
@@ -409,6 +388,12 @@ async function startRosgate(
     },
     log: { level: 'silent' },
     monitoring: { host: '127.0.0.1', port: 0 },
+    // The proxy core alone: no rate limit or cache in the way (the flow and
+    // cache benches measure those), and an account that may run the whole mix.
+    flow: { rateLimit: { enabled: false } },
+    cache: { enabled: false },
+    policy: { users: { [USER]: 'admin' } },
+    audit: { enabled: false },
   });
   const app = createApp(config, createLogger('silent', process.stdout));
   await app.start();

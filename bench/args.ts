@@ -1,0 +1,25 @@
+/**
+ * Command-line numbers of the benchmarks: `--name N` or `--name=N`, a number
+ * within [min, max]; the fallback when absent. Throws a RangeError naming the
+ * option otherwise.
+ */
+export function numberArg(
+  args: readonly string[],
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  let text: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === `--${name}`) text = args[i + 1];
+    else if (arg.startsWith(`--${name}=`)) text = arg.slice(name.length + 3);
+  }
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new RangeError(`--${name} must be a number ${min}-${max}`);
+  }
+  return value;
+}
