@@ -254,6 +254,9 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     ...(config.audit.enabled && config.audit.toFile
       ? { audit: auditFunctions(audit, resolve(cwd, config.audit.dir)) }
       : {}),
+    ...(config.cache.enabled
+      ? { flushCache: (path?: string, router?: string) => shared.cache.flush(path, router) }
+      : {}),
     logger,
   });
   let isStarted = false;

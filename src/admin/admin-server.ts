@@ -16,6 +16,7 @@ import {
 } from '../config/index.js';
 import { AdminAuth } from './admin-auth.js';
 import { auditReportQuery, auditSearchQuery, parseInput } from './audit-query.js';
+import { cacheFlushBody } from './cache-flush.js';
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
 import { HttpProblem, readJsonBody, send, sendJson } from './http-reply.js';
 import type { Metrics } from './metrics.js';
@@ -43,6 +44,11 @@ export interface AdminServerOptions {
   readonly applyConfig: ApplyConfig;
   /** The audit module's search, report and head; absent when audit is off (those endpoints 404). */
   readonly audit?: AuditFunctions;
+  /**
+   * Drops cached replies of `path` (a menu or glob) and/or `router`, or all;
+   * returns how many. Absent when the cache is off (`cache/flush` 404s).
+   */
+  readonly flushCache?: (path: string | undefined, router: string | undefined) => number;
   readonly logger: Logger;
   /** Largest request body accepted. @default 65536 */
   readonly maxBodyBytes?: number;
@@ -241,6 +247,20 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       },
     ],
     ['audit/head', { methods: { GET: async () => ({ json: await audit().head() }) } }],
+    [
+      'cache/flush',
+      {
+        methods: {
+          POST: async ({ req }) => {
+            const flush = options.flushCache;
+            if (flush === undefined) throw new HttpProblem(404, 'path', 'the cache is off');
+            const body = parseInput(cacheFlushBody, await readJsonBody(req, maxBodyBytes), 'body');
+            if (!body.ok) throw new HttpProblem(400, body.problem.field, body.problem.error);
+            return { json: { flushed: flush(body.value.path, body.value.router) } };
+          },
+        },
+      },
+    ],
   ]);
 
   /** The route for a path, and the section of a config PUT. */
