@@ -1,4 +1,5 @@
 import type { CommandContext } from '../pipeline.js';
+import { isStreamCommand } from '../stream-command.js';
 
 /**
  * What the cache does with a command: keep its reply, invalidate its menu
@@ -8,9 +9,6 @@ export type CommandKind = 'read' | 'write' | 'script' | 'bypass';
 
 /** Verbs whose finished reply may be kept. */
 const CACHED_VERBS = new Set(['print', 'getall']);
-
-/** `print` arguments that make it a stream (ROUTEROS-API §5): only `/cancel` ends it. */
-const STREAM_ARGUMENTS = ['follow', 'follow-only', 'interval'] as const;
 
 /**
  * Verbs that change nothing on the router; every other verb on a menu (add,
@@ -45,11 +43,7 @@ const ANY_MENU_WRITES = new Set([
 /** Classifies one client command for the cache. */
 export function commandKind(context: CommandContext): CommandKind {
   if (ANY_MENU_WRITES.has(context.sentence.command)) return 'script';
-  if (CACHED_VERBS.has(context.verb)) {
-    for (const name of STREAM_ARGUMENTS) {
-      if (context.sentence.hasAttribute(name)) return 'bypass';
-    }
-    return 'read';
-  }
+  // A print with `=follow=`, `=follow-only=` or `=interval=` is a stream: never kept.
+  if (CACHED_VERBS.has(context.verb)) return isStreamCommand(context) ? 'bypass' : 'read';
   return READ_ONLY_VERBS.has(context.verb) ? 'bypass' : 'write';
 }

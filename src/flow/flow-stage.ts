@@ -21,7 +21,7 @@ import {
   type BreakerTransitions,
   type Settle,
 } from './router-breaker.js';
-import { isStreamCommand } from './stream-command.js';
+import { isStreamCommand } from '../stream-command.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Options of {@link createFlowStage}: one flow stage per router. */

@@ -1,5 +1,5 @@
 import type { CommandContext } from '../pipeline.js';
-import { attributeKeys, hasAnyAttribute, isStreamCommand } from './stream-command.js';
+import { attributeKeys, hasAnyAttribute, isStreamCommand } from '../stream-command.js';
 
 /** How urgent a command is within its client's turn. */
 export type Priority = 'high' | 'normal' | 'low';

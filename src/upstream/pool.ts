@@ -400,9 +400,9 @@ export class Pool extends EventEmitter {
     const now = this.#now();
     let ready = this.#ready.size;
     for (const c of [...this.#ready]) {
+      // Sessions beyond a lowered max are retired by reconfigure(); here only idleness counts.
       const isSurplus =
-        ready > this.options.max ||
-        (ready > this.options.min && now - c.lastActiveAt >= this.options.idleTimeoutMs);
+        ready > this.options.min && now - c.lastActiveAt >= this.options.idleTimeoutMs;
       if (c.inFlight === 0 && isSurplus) {
         ready--;
         this.#ready.delete(c);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { PriorityRules } from '../../src/flow/priority-rules.js';
-import { isStreamCommand } from '../../src/flow/stream-command.js';
+import { isStreamCommand } from '../../src/stream-command.js';
 import { flowContext } from '../fixtures/flow-fake-handler.js';
 
 const builtIn = new PriorityRules();

@@ -1,5 +1,5 @@
-import type { CommandContext } from '../pipeline.js';
-import type { Sentence } from '../protocol/index.js';
+import type { CommandContext } from './pipeline.js';
+import type { Sentence } from './protocol/index.js';
 
 /** Verbs that run until cancelled, or report on a timer (ROUTEROS-API §5). */
 const STREAM_VERBS: ReadonlySet<string> = new Set(['listen', 'monitor-traffic', 'ping', 'torch']);
