@@ -41,7 +41,7 @@ export interface LockoutFilter {
   readonly user?: string | undefined;
 }
 
-/** Loopback is trusted unless the list given leaves it out. @default */
+/** The trusted sources when none are given: loopback (IPv4-mapped loopback is `127.x`). */
 export const DEFAULT_TRUSTED_SOURCES: readonly string[] = Object.freeze(['127.0.0.0/8', '::1']);
 
 export interface LoginGateOptions {
