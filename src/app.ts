@@ -22,7 +22,7 @@ import { Sentence } from './protocol/index.js';
 import type { RosgateError } from './errors.js';
 import { createCacheStage, type CacheStage } from './cache/index.js';
 import { createFlowStage, type FlowStage } from './flow/index.js';
-import { createPolicyStage, type PolicyStage } from './policy/index.js';
+import { createPolicyStage, type Lockout, type PolicyStage } from './policy/index.js';
 import {
   BusinessPoller,
   createAdminServer,
@@ -31,6 +31,7 @@ import {
   type AdminSources,
   type ApplyConfigResult,
   type AuditFunctions,
+  type LockoutSnapshot,
   type Metrics,
 } from './admin/index.js';
 import { Registry } from 'prom-client';
@@ -171,9 +172,11 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
           kind: 'lockout',
           router: e.router,
           message:
-            e.user === undefined
+            e.scope === 'source'
               ? `address ${String(e.address)} locked out`
-              : `user ${e.user} locked out`,
+              : e.scope === 'user'
+                ? `user ${String(e.user)} locked out`
+                : `user ${String(e.user)} from ${String(e.address)} locked out`,
         });
       },
     }),
@@ -257,6 +260,20 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     ...(config.cache.enabled
       ? { flushCache: (path?: string, router?: string) => shared.cache.flush(path, router) }
       : {}),
+    clearLockouts: (filter, address) => {
+      const { source, ...rest } = filter;
+      const cleared = shared.policy
+        .clearLockouts({ ...rest, ...(source === undefined ? {} : { address: source }) })
+        .map(lockoutSnapshot);
+      audit.events.lockoutsCleared({
+        filter: { ...filter },
+        cleared: cleared.map(({ failures: _f, untilMs: _u, ...lockout }) => lockout),
+        address,
+      });
+      metrics.recordEvent({ kind: 'lockout', message: `${cleared.length} lockout(s) cleared` });
+      logger.info({ filter, cleared: cleared.length }, 'lockouts cleared through the admin port');
+      return cleared;
+    },
     logger,
   });
   let isStarted = false;
@@ -402,6 +419,7 @@ function adminSources(
 ): AdminSources {
   return {
     isDraining,
+    lockouts: () => policy().lockouts().map(lockoutSnapshot),
     ...(audit === undefined
       ? {}
       : {
@@ -458,6 +476,11 @@ function adminSources(
         };
       }),
   };
+}
+
+/** A gate's lockout as the admin port names it: the address is its `source`. */
+function lockoutSnapshot({ address, ...lockout }: Lockout & { router: string }): LockoutSnapshot {
+  return { ...lockout, ...(address === undefined ? {} : { source: address }) };
 }
 
 const EMPTY_CACHE_STATS = Object.freeze({

@@ -75,7 +75,8 @@ t.test('an address locked out after failed logins is an event and an audit recor
     config: {
       monitoring: MONITORING,
       audit: { dir, flushIntervalMs: 10 },
-      policy: { lockout: { maxAttempts: 2 } },
+      // Loopback is trusted by default (a sidecar): trust no one here to lock the address.
+      policy: { lockout: { maxAttempts: 2, trustedSources: [] } },
     },
   });
   const admin = adminClient(stack.app.adminPort as number, TOKEN);

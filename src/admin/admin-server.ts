@@ -18,6 +18,7 @@ import { AdminAuth } from './admin-auth.js';
 import { auditReportQuery, auditSearchQuery, parseInput } from './audit-query.js';
 import { cacheFlushBody } from './cache-flush.js';
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
+import { clearLockouts, listLockouts, type ClearLockouts } from './lockouts.js';
 import { HttpProblem, readJsonBody, send, sendJson } from './http-reply.js';
 import type { Metrics } from './metrics.js';
 import {
@@ -49,6 +50,8 @@ export interface AdminServerOptions {
    * returns how many. Absent when the cache is off (`cache/flush` 404s).
    */
   readonly flushCache?: (path: string | undefined, router: string | undefined) => number;
+  /** Ends login lockouts (`DELETE /monitoring/lockouts`); absent, that 404s. */
+  readonly clearLockouts?: ClearLockouts;
   readonly logger: Logger;
   /** Largest request body accepted. @default 65536 */
   readonly maxBodyBytes?: number;
@@ -79,7 +82,7 @@ interface Request {
   readonly section: string;
 }
 
-type Method = 'GET' | 'PUT' | 'POST';
+type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 type Endpoint = (request: Request) => Answer | Promise<Answer>;
 
 interface Route {
@@ -258,6 +261,17 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
             if (!body.ok) throw new HttpProblem(400, body.problem.field, body.problem.error);
             return { json: { flushed: flush(body.value.path, body.value.router) } };
           },
+        },
+      },
+    ],
+    [
+      'lockouts',
+      {
+        methods: {
+          GET: ({ url }) => ({ json: listLockouts(sources.lockouts?.() ?? [], url) }),
+          DELETE: ({ req, url }) => ({
+            json: clearLockouts(options.clearLockouts, url, req.socket.remoteAddress),
+          }),
         },
       },
     ],

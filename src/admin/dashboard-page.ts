@@ -3,8 +3,8 @@
  * external font) that fetches `/monitoring/statistics` every 2 s with the
  * session cookie `/monitoring/dashboard?token=...` set, and draws per
  * router the pool, breaker, queue, cache, request rate and latency, errors,
- * active users and recent events, with charts of the last five minutes
- * (history kept in the page, 150 points per series).
+ * active users, the login lockouts in force and recent events, with charts
+ * of the last five minutes (history kept in the page, 150 points per series).
  *
  * The page builds its DOM with textContent only: names and event messages
  * are never parsed as HTML. Its Content-Security-Policy allows exactly its
@@ -42,12 +42,12 @@ main { padding:16px 24px; display:grid; gap:16px; }
 .chart .label { color:var(--dim); font-size:12px; display:flex; justify-content:space-between; }
 .chart svg { display:block; width:100%; height:48px; }
 .chart polyline { fill:none; stroke:var(--accent); stroke-width:1.5; }
-.events { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:16px; }
-.events h2 { margin:0 0 8px; font-size:16px; }
-.events ol { list-style:none; margin:0; padding:0; }
-.events li { padding:4px 0; border-top:1px solid var(--line); display:flex; gap:10px; }
-.events time { color:var(--dim); font-variant-numeric:tabular-nums; white-space:nowrap; }
-.events .kind { font-weight:600; min-width:60px; }
+.events, .lockouts { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:16px; }
+.events h2, .lockouts h2 { margin:0 0 8px; font-size:16px; }
+.events ol, .lockouts ol { list-style:none; margin:0; padding:0; }
+.events li, .lockouts li { padding:4px 0; border-top:1px solid var(--line); display:flex; gap:10px; }
+.events time, .lockouts time { color:var(--dim); font-variant-numeric:tabular-nums; white-space:nowrap; }
+.events .kind, .lockouts .kind { font-weight:600; min-width:60px; }
 .empty { color:var(--dim); }
 `;
 
@@ -190,6 +190,34 @@ function eventList(events) {
   return box;
 }
 
+function lockoutWho(l) {
+  if (l.scope === 'source') return 'address ' + l.source;
+  if (l.scope === 'user') return 'user ' + l.user;
+  return 'user ' + l.user + ' from ' + l.source;
+}
+
+function lockoutList(lockouts) {
+  var box = el('section', 'lockouts');
+  box.appendChild(el('h2', '', 'Login lockouts'));
+  if (lockouts.length === 0) {
+    box.appendChild(el('div', 'empty', 'None.'));
+    return box;
+  }
+  var list = el('ol');
+  lockouts.forEach(function (l) {
+    var item = el('li');
+    item.setAttribute('data-scope', l.scope);
+    item.appendChild(el('time', '', 'until ' + new Date(l.until).toLocaleTimeString()));
+    item.appendChild(el('span', 'kind', l.scope));
+    item.appendChild(el('span', '', l.router + ': ' + lockoutWho(l) + ', ' + l.failures +
+      ' failed logins'));
+    list.appendChild(item);
+  });
+  box.appendChild(list);
+  box.appendChild(el('div', 'empty', 'DELETE /monitoring/lockouts ends them (?source=, ?user=).'));
+  return box;
+}
+
 function render(stats) {
   var at = Date.parse(stats.at);
   document.getElementById('meta').textContent = 'version ' + stats.version + ', up ' +
@@ -197,7 +225,7 @@ function render(stats) {
     ', updated ' + new Date(at).toLocaleTimeString();
   var main = document.getElementById('routers');
   main.replaceChildren.apply(main, stats.routers.map(function (r) { return routerCard(r, at); })
-    .concat([eventList(stats.events)]));
+    .concat([lockoutList(stats.lockouts || []), eventList(stats.events)]));
 }
 
 function problem(text) {

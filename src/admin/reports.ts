@@ -2,6 +2,7 @@
  * The JSON bodies of the /monitoring pages, built from the sources and the
  * metrics when asked. Times are ISO 8601 strings; durations are ms.
  */
+import { lockoutView } from './lockouts.js';
 import type { Metrics } from './metrics.js';
 import type { AdminSources, CacheSnapshot, RouterSource } from './sources.js';
 import { OUTCOMES, type Percentiles } from './traffic.js';
@@ -161,6 +162,7 @@ export function statisticsReport(sources: AdminSources, metrics: Metrics, versio
       };
     }),
     audit: audit ?? null,
+    lockouts: (sources.lockouts?.() ?? []).map(lockoutView),
     events: metrics.events().map((e) => ({ ...e, at: iso(e.at) })),
   };
 }

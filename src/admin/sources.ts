@@ -8,6 +8,7 @@
  * are current values.
  */
 import type { AuditReportQuery, AuditSearchQuery } from './audit-query.js';
+import type { LockoutSnapshot } from './lockouts.js';
 
 /** A router's pool of logged-in sessions. */
 export interface PoolSnapshot {
@@ -141,6 +142,8 @@ export interface AdminSources {
   audit?(): AuditSnapshot;
   /** True once a graceful stop has begun: `ready` then fails. */
   isDraining(): boolean;
+  /** The login lockouts in force, of every router. */
+  lockouts?(): readonly LockoutSnapshot[];
 }
 
 /** The audit module's functions the admin port serves. */

@@ -53,6 +53,16 @@ export interface AuditLockoutEvent {
   readonly lockedForMs?: number;
 }
 
+/** Lockouts ended by hand (`DELETE /monitoring/lockouts`): what was asked, what was cleared. */
+export interface AuditLockoutsClearedEvent {
+  /** The filters given (`router`, `source`, `user`); empty clears all. */
+  readonly filter: Readonly<Record<string, string>>;
+  /** Each lockout cleared: its router, scope, source and user. */
+  readonly cleared: readonly Readonly<Record<string, string>>[];
+  /** Who asked: the admin client's address. */
+  readonly address?: string | undefined;
+}
+
 /** A circuit breaker changed state (`closed`, `open`, `halfOpen`). */
 export interface AuditBreakerEvent {
   readonly router: string;
@@ -73,6 +83,7 @@ export interface AuditConfigChangeEvent {
 /** Events from outside the command path that are always recorded. */
 export interface AuditEvents {
   lockout(event: AuditLockoutEvent): void;
+  lockoutsCleared(event: AuditLockoutsClearedEvent): void;
   breakerChange(event: AuditBreakerEvent): void;
   configChange(event: AuditConfigChangeEvent): void;
   start(event?: { readonly version?: string }): void;
@@ -340,6 +351,18 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
             ...optional('failures', event.failures),
             ...optional('lockedForMs', event.lockedForMs),
           },
+        }),
+      ),
+    lockoutsCleared: (event) =>
+      safely(() =>
+        emit({
+          kind: AuditKind.Lockout,
+          level: 'metadata',
+          category: 'security',
+          action: 'unlock',
+          result: AuditResult.Success,
+          ipAddress: event.address,
+          details: { filter: { ...event.filter }, cleared: event.cleared.map((c) => ({ ...c })) },
         }),
       ),
     breakerChange: (event) =>

@@ -2,6 +2,7 @@
  * The `policy` section: who may run what (rules and roles), input rules,
  * attack detection and the brute-force lockout (src/policy).
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { zodSection } from './sections.js';
 
@@ -110,6 +111,25 @@ const shippedRoles: z.input<typeof roles> = {
 
 const mode = z.enum(['enforce', 'monitor']);
 
+/** `10.0.0.0/8`, `fd00::/8`, `192.0.2.7`: an address or a CIDR. */
+const source = z.string().refine((text) => {
+  const [address = '', prefix, ...rest] = text.split('/');
+  const bits = isIP(address) === 4 ? 32 : 128;
+  return (
+    isIP(address) > 0 &&
+    rest.length === 0 &&
+    /^\d{1,3}$/.test(prefix ?? '0') &&
+    Number(prefix ?? 0) <= bits
+  );
+}, 'must be an IP address or a CIDR such as 10.0.0.0/8');
+
+/** `a, b` (an environment variable) -> `['a', 'b']`. */
+const splitList = (text: string): string[] =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
 const schema = z
   .object({
     /** `enforce` refuses what the policy denies; `monitor` decides, logs and counts, but forwards. */
@@ -153,6 +173,12 @@ const schema = z
         windowMs: z.int().min(1).max(2_147_483_647).default(900_000),
         durationMs: z.int().min(0).max(2_147_483_647).default(900_000),
         maxTracked: z.int().min(1).max(10_000_000).default(10_000),
+        /** Never locked by address alone (per source and user, and per user, still). */
+        trustedSources: z
+          .union([z.array(source), z.string().transform(splitList).pipe(z.array(source))], {
+            error: 'must be a list of IP addresses or CIDRs',
+          })
+          .default(['127.0.0.0/8', '::1']),
       })
       .strict()
       .prefault({}),
@@ -177,4 +203,5 @@ export const policySection = zodSection('policy', schema, {
   MAX_STRING_LENGTH: { keys: ['input', 'maxStringLength'], type: 'number' },
   MAX_LOGIN_ATTEMPTS: { keys: ['lockout', 'maxAttempts'], type: 'number' },
   LOCKOUT_DURATION: { keys: ['lockout', 'durationMs'], type: 'number' },
+  LOCKOUT_TRUSTED_SOURCES: { keys: ['lockout', 'trustedSources'], type: 'string' },
 });

@@ -6,7 +6,10 @@ export {
 } from './policy-stage.js';
 export {
   createLoginGate,
+  type Lockout,
   type LockoutEvent,
+  type LockoutFilter,
+  type LockoutScope,
   type LockoutGate,
   type LoginGateOptions,
   type LoginGateStats,

@@ -2,18 +2,47 @@
  * Brute-force lockout: too many failed logins from one source address, or
  * for one user from anywhere, within a window lock that address or user for
  * a while. A locked login is refused before it reaches the router.
+ *
+ * A trusted source (loopback by default: in a sidecar every client connects
+ * from 127.0.0.1) is never locked as a whole, since one guesser would lock
+ * out every client behind it; there the address counter gives way to one per
+ * (source, user). The per-user counter applies to every source.
  */
+import { BlockList, isIP } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { ErrorCode, RosgateError } from '../errors.js';
 import type { LoginGate } from '../pipeline.js';
 
-/** A lockout that just began: exactly one of `address` and `user` is set. */
-export interface LockoutEvent {
+/**
+ * What a lockout locks: a `source` address (any user from it), a `user`
+ * (from anywhere), or one user from one trusted source (`source-user`).
+ */
+export type LockoutScope = 'source' | 'user' | 'source-user';
+
+/** A lockout in force: `address`, `user` or both are set as its scope says. */
+export interface Lockout {
+  readonly scope: LockoutScope;
   readonly address?: string;
   readonly user?: string;
+  /** Failures inside the window that started it. */
+  readonly failures: number;
   /** When it ends (ms, on the gate's clock). */
   readonly untilMs: number;
 }
+
+/** A lockout that just began. */
+export type LockoutEvent = Lockout;
+
+/** Which lockouts to clear: each field given must match; none given clears all. */
+export interface LockoutFilter {
+  /** The source address (`::ffff:192.0.2.1` is `192.0.2.1`): `source` and `source-user` lockouts. */
+  readonly address?: string | undefined;
+  /** The user: `user` and `source-user` lockouts. */
+  readonly user?: string | undefined;
+}
+
+/** The trusted sources when none are given: loopback (IPv4-mapped loopback is `127.x`). */
+export const DEFAULT_TRUSTED_SOURCES: readonly string[] = Object.freeze(['127.0.0.0/8', '::1']);
 
 export interface LoginGateOptions {
   /** Failed logins from one address, within `windowMs`, that lock it. @default 5 */
@@ -31,6 +60,12 @@ export interface LoginGateOptions {
   readonly checkTimeoutMs?: number;
   /** Addresses and users remembered (each); the least recently seen are forgotten first. @default 10000 */
   readonly maxTracked?: number;
+  /**
+   * Sources (addresses, or CIDRs as `10.0.0.0/8`) never locked by address
+   * alone; their failures count per (source, user) and per user.
+   * @default ['127.0.0.0/8', '::1']
+   */
+  readonly trustedSources?: readonly string[];
   /** The clock, in ms. @default Date.now */
   readonly now?: () => number;
   /** Called when a lockout begins, for audit and metrics; must not throw. */
@@ -40,8 +75,11 @@ export interface LoginGateOptions {
 export interface LoginGateStats {
   readonly trackedAddresses: number;
   readonly trackedUsers: number;
+  /** (trusted source, user) pairs remembered. */
+  readonly trackedPairs: number;
   readonly addressLockouts: number;
   readonly userLockouts: number;
+  readonly pairLockouts: number;
   /** Logins refused because their address or user was locked. */
   readonly refused: number;
 }
@@ -51,6 +89,15 @@ export interface LockoutGate extends LoginGate {
   /** An admitted login that was not checked after all (the router could not be asked). */
   release(address: string, user: string): void;
   stats(): LoginGateStats;
+  /** The lockouts in force now, addresses first. */
+  lockouts(): Lockout[];
+  /** Ends the lockouts that match (and forgets their failures); returns them. */
+  clear(filter?: LockoutFilter): Lockout[];
+  /**
+   * Takes new settings (a policy reload); `maxTracked` and the clock stay.
+   * Lockouts in force stay, except those of addresses now trusted.
+   */
+  reconfigure(options: LoginGateOptions): void;
 }
 
 interface Times {
@@ -65,6 +112,8 @@ interface Tracker {
   /** Times of the logins admitted and not yet recorded, oldest first. */
   checking: number[];
   lockedUntil: number;
+  /** Failures that started the lock. */
+  lockedFailures: number;
 }
 
 /**
@@ -75,18 +124,39 @@ interface Tracker {
  */
 class FailureCounter {
   readonly #trackers: LRUCache<string, Tracker>;
-  readonly #threshold: number;
-  readonly #windowMs: number;
-  readonly #durationMs: number;
-  readonly #checkTimeoutMs: number;
+  #threshold = 1;
+  #windowMs = 1;
+  #durationMs = 0;
+  #checkTimeoutMs = 1;
   lockouts = 0;
 
   constructor(maxTracked: number, threshold: number, times: Times) {
     this.#trackers = new LRUCache({ max: maxTracked });
+    this.configure(threshold, times);
+  }
+
+  configure(threshold: number, times: Times): void {
     this.#threshold = threshold;
     this.#windowMs = times.windowMs;
     this.#durationMs = times.durationMs;
     this.#checkTimeoutMs = times.checkTimeoutMs;
+  }
+
+  /** The keys locked now, with their lock's end and failures, oldest lock first. */
+  locked(nowMs: number): { key: string; untilMs: number; failures: number }[] {
+    const out: { key: string; untilMs: number; failures: number }[] = [];
+    // entries() does not refresh recency: listing keeps the LRU order.
+    for (const [key, tracker] of this.#trackers.entries()) {
+      if (tracker.lockedUntil > nowMs) {
+        out.push({ key, untilMs: tracker.lockedUntil, failures: tracker.lockedFailures });
+      }
+    }
+    return out.sort((a, b) => a.untilMs - b.untilMs || (a.key < b.key ? -1 : 1));
+  }
+
+  /** Forgets `key`: its lock and its failures. */
+  forget(key: string): void {
+    this.#trackers.delete(key);
   }
 
   get size(): number {
@@ -112,8 +182,8 @@ class FailureCounter {
     this.#tracker(key).checking.push(nowMs);
   }
 
-  /** Counts a failure; returns when the lock ends if this one locks `key`. */
-  fail(key: string, nowMs: number): number | undefined {
+  /** Counts a failure; returns the lock if this one locks `key`. */
+  fail(key: string, nowMs: number): { untilMs: number; failures: number } | undefined {
     const tracker = this.#tracker(key);
     tracker.checking.shift();
     // A login admitted just before the lock began: the lock already covers it.
@@ -121,10 +191,11 @@ class FailureCounter {
     this.#prune(tracker, nowMs);
     tracker.failures.push(nowMs);
     if (tracker.failures.length < this.#threshold) return undefined;
+    tracker.lockedFailures = tracker.failures.length;
     tracker.failures = [];
     tracker.lockedUntil = nowMs + this.#durationMs;
     this.lockouts++;
-    return tracker.lockedUntil;
+    return { untilMs: tracker.lockedUntil, failures: tracker.lockedFailures };
   }
 
   /** A login of `key` succeeded, or was not checked after all; `isForgiving` also forgets its failures (a lock stays). */
@@ -138,7 +209,7 @@ class FailureCounter {
   #tracker(key: string): Tracker {
     let tracker = this.#trackers.get(key);
     if (tracker === undefined) {
-      tracker = { failures: [], checking: [], lockedUntil: 0 };
+      tracker = { failures: [], checking: [], lockedUntil: 0, lockedFailures: 0 };
       this.#trackers.set(key, tracker);
     }
     return tracker;
@@ -166,36 +237,116 @@ function addressKey(address: string): string {
 }
 
 /**
+ * The trusted sources as a BlockList; an entry that is neither an address
+ * nor a CIDR throws, naming its index.
+ */
+function trustedList(sources: readonly string[]): BlockList {
+  const list = new BlockList();
+  sources.forEach((source, i) => {
+    const [address = '', prefix, ...rest] = source.split('/');
+    const version = isIP(address);
+    const bits = version === 4 ? 32 : 128;
+    const length = prefix === undefined ? bits : Number(prefix);
+    if (version === 0 || rest.length > 0 || !/^\d{1,3}$/.test(prefix ?? '0') || length > bits) {
+      throw new RangeError(
+        `trustedSources[${i}] must be an IP address or a CIDR such as 10.0.0.0/8`,
+      );
+    }
+    list.addSubnet(address, length, version === 4 ? 'ipv4' : 'ipv6');
+  });
+  return list;
+}
+
+/** One key per (source, user): an address holds no space. */
+function pairKey(address: string, user: string): string {
+  return `${address} ${user}`;
+}
+
+interface Settings {
+  readonly times: Times;
+  readonly maxAttempts: number;
+  readonly userMaxAttempts: number;
+  readonly trusted: BlockList;
+}
+
+function settingsOf(options: LoginGateOptions): Settings {
+  return {
+    times: {
+      windowMs: positiveInteger('windowMs', options.windowMs ?? 900_000, 1),
+      durationMs: positiveInteger('durationMs', options.durationMs ?? 900_000, 0),
+      checkTimeoutMs: positiveInteger('checkTimeoutMs', options.checkTimeoutMs ?? 30_000, 1),
+    },
+    maxAttempts: positiveInteger('maxAttempts', options.maxAttempts ?? 5, 1),
+    userMaxAttempts: positiveInteger('userMaxAttempts', options.userMaxAttempts ?? 20, 1),
+    trusted: trustedList(options.trustedSources ?? DEFAULT_TRUSTED_SOURCES),
+  };
+}
+
+/**
  * A login gate with brute-force lockout. A successful login forgives its
- * address's failures, not its user's: an attacker who also holds a valid
- * account cannot reset the count on someone else's.
+ * address's failures (and its pair's), not its user's: an attacker who also
+ * holds a valid account cannot reset the count on someone else's.
  */
 export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
   const maxTracked = positiveInteger('maxTracked', options.maxTracked ?? 10_000, 1);
-  const times: Times = {
-    windowMs: positiveInteger('windowMs', options.windowMs ?? 900_000, 1),
-    durationMs: positiveInteger('durationMs', options.durationMs ?? 900_000, 0),
-    checkTimeoutMs: positiveInteger('checkTimeoutMs', options.checkTimeoutMs ?? 30_000, 1),
-  };
-  const addresses = new FailureCounter(
-    maxTracked,
-    positiveInteger('maxAttempts', options.maxAttempts ?? 5, 1),
-    times,
-  );
-  const users = new FailureCounter(
-    maxTracked,
-    positiveInteger('userMaxAttempts', options.userMaxAttempts ?? 20, 1),
-    times,
-  );
+  let settings = settingsOf(options);
+  const addresses = new FailureCounter(maxTracked, settings.maxAttempts, settings.times);
+  const pairs = new FailureCounter(maxTracked, settings.maxAttempts, settings.times);
+  const users = new FailureCounter(maxTracked, settings.userMaxAttempts, settings.times);
   const now = options.now ?? Date.now;
   const onLockout = options.onLockout ?? (() => undefined);
   let refused = 0;
 
+  function isTrusted(key: string): boolean {
+    return settings.trusted.check(key, isIP(key) === 6 ? 'ipv6' : 'ipv4');
+  }
+
+  /** What counts a login from `address`: the address itself, or the (source, user) pair when trusted. */
+  function sourceOf(address: string, user: string): { counter: FailureCounter; key: string } {
+    const key = addressKey(address);
+    return isTrusted(key)
+      ? { counter: pairs, key: pairKey(key, user) }
+      : { counter: addresses, key };
+  }
+
+  function lockoutsOf(nowMs: number): Lockout[] {
+    return [
+      ...addresses.locked(nowMs).map(({ key, ...lock }) => ({
+        scope: 'source' as const,
+        address: key,
+        ...lock,
+      })),
+      ...pairs.locked(nowMs).map(({ key, ...lock }) => {
+        const split = key.indexOf(' ');
+        return {
+          scope: 'source-user' as const,
+          address: key.slice(0, split),
+          user: key.slice(split + 1),
+          ...lock,
+        };
+      }),
+      ...users.locked(nowMs).map(({ key, ...lock }) => ({
+        scope: 'user' as const,
+        user: key,
+        ...lock,
+      })),
+    ];
+  }
+
+  function forget(lockout: Lockout): void {
+    if (lockout.scope === 'user') users.forget(lockout.user as string);
+    else if (lockout.scope === 'source') addresses.forget(lockout.address as string);
+    else pairs.forget(pairKey(lockout.address as string, lockout.user as string));
+  }
+
   return {
     admit(address, user) {
       const nowMs = now();
-      const key = addressKey(address);
-      const until = Math.max(addresses.lockedUntil(key, nowMs), users.lockedUntil(user, nowMs));
+      const source = sourceOf(address, user);
+      const until = Math.max(
+        source.counter.lockedUntil(source.key, nowMs),
+        users.lockedUntil(user, nowMs),
+      );
       if (until > 0) {
         refused++;
         return new RosgateError(
@@ -204,42 +355,73 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
           { details: { untilMs: until } },
         );
       }
-      if (addresses.isFull(key, nowMs) || users.isFull(user, nowMs)) {
+      if (source.counter.isFull(source.key, nowMs) || users.isFull(user, nowMs)) {
         refused++;
         return new RosgateError(
           ErrorCode.LockedOut,
           'too many logins at once; try again in a moment',
         );
       }
-      addresses.admit(key, nowMs);
+      source.counter.admit(source.key, nowMs);
       users.admit(user, nowMs);
       return undefined;
     },
     record(address, user, isOk) {
-      const key = addressKey(address);
+      const source = sourceOf(address, user);
       if (isOk) {
-        addresses.settle(key, true);
+        source.counter.settle(source.key, true);
         users.settle(user, false);
         return;
       }
       const nowMs = now();
-      const addressUntil = addresses.fail(key, nowMs);
-      if (addressUntil !== undefined) onLockout({ address: key, untilMs: addressUntil });
-      const userUntil = users.fail(user, nowMs);
-      if (userUntil !== undefined) onLockout({ user, untilMs: userUntil });
+      const sourceLock = source.counter.fail(source.key, nowMs);
+      if (sourceLock !== undefined) {
+        const key = addressKey(address);
+        onLockout(
+          source.counter === addresses
+            ? { scope: 'source', address: key, ...sourceLock }
+            : { scope: 'source-user', address: key, user, ...sourceLock },
+        );
+      }
+      const userLock = users.fail(user, nowMs);
+      if (userLock !== undefined) onLockout({ scope: 'user', user, ...userLock });
     },
     release(address, user) {
-      addresses.settle(addressKey(address), false);
+      const source = sourceOf(address, user);
+      source.counter.settle(source.key, false);
       users.settle(user, false);
     },
     stats() {
       return {
         trackedAddresses: addresses.size,
         trackedUsers: users.size,
+        trackedPairs: pairs.size,
         addressLockouts: addresses.lockouts,
         userLockouts: users.lockouts,
+        pairLockouts: pairs.lockouts,
         refused,
       };
+    },
+    lockouts: () => lockoutsOf(now()),
+    clear(filter = {}) {
+      const address = filter.address === undefined ? undefined : addressKey(filter.address);
+      const cleared = lockoutsOf(now()).filter(
+        (l) =>
+          (address === undefined || l.address === address) &&
+          (filter.user === undefined || l.user === filter.user),
+      );
+      for (const lockout of cleared) forget(lockout);
+      return cleared;
+    },
+    reconfigure(next) {
+      settings = settingsOf(next);
+      addresses.configure(settings.maxAttempts, settings.times);
+      pairs.configure(settings.maxAttempts, settings.times);
+      users.configure(settings.userMaxAttempts, settings.times);
+      // A source trusted now is no longer locked as a whole.
+      for (const { key } of addresses.locked(now())) {
+        if (isTrusted(key)) addresses.forget(key);
+      }
     },
   };
 }

@@ -17,7 +17,13 @@ import {
   type Stage,
 } from '../pipeline.js';
 import { checkInput } from './input-rules.js';
-import { createLoginGate, type LockoutEvent, type LockoutGate } from './login-gate.js';
+import {
+  createLoginGate,
+  type Lockout,
+  type LockoutEvent,
+  type LockoutFilter,
+  type LockoutGate,
+} from './login-gate.js';
 import {
   PolicyCounters,
   type PolicyStats,
@@ -57,12 +63,21 @@ export interface PolicyStage {
   routerStats(router: string): RouterPolicyStats;
   /**
    * Applies a new `policy` section to the commands that follow (rules,
-   * roles, users, modes, input and detection settings). Login gates keep
-   * the lockout settings they were made with.
+   * roles, users, modes, input and detection settings) and to the login
+   * gates, which keep their lockouts (but those of addresses now trusted).
    */
   updateRules(config: PolicyConfig): void;
-  /** The login gate for one router, with the configured lockout; its lockouts count in `stats()`. */
+  /**
+   * The login gate for one router (one per router: asked again, the same),
+   * with the configured lockout; its lockouts count in `stats()`.
+   */
   loginGate(router: string): LockoutGate;
+  /** The lockouts in force, of every router's gate. */
+  lockouts(): (Lockout & { readonly router: string })[];
+  /** Ends the lockouts that match (`router` narrows to one gate); returns them. */
+  clearLockouts(
+    filter: LockoutFilter & { readonly router?: string | undefined },
+  ): (Lockout & { readonly router: string })[];
 }
 
 /** What the policy decided for one command. */
@@ -137,6 +152,7 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
   const counters = new PolicyCounters();
   let config = options.config;
   let rules = new RuleSet(config);
+  const gates = new Map<string, LockoutGate>();
 
   /** The first command in a script value that the subject's role may not run, as `/user/add`. */
   function escalation(
@@ -242,9 +258,12 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
     updateRules(next) {
       rules = new RuleSet(next);
       config = next;
+      for (const gate of gates.values()) gate.reconfigure(next.lockout);
     },
     loginGate(router) {
-      return createLoginGate({
+      let gate = gates.get(router);
+      if (gate !== undefined) return gate;
+      gate = createLoginGate({
         ...config.lockout,
         ...(options.now === undefined ? {} : { now: options.now }),
         onLockout(event) {
@@ -253,6 +272,15 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
           options.onLockout?.({ router, ...event });
         },
       });
+      gates.set(router, gate);
+      return gate;
+    },
+    lockouts: () =>
+      [...gates].flatMap(([router, gate]) => gate.lockouts().map((l) => ({ router, ...l }))),
+    clearLockouts({ router, ...filter }) {
+      return [...gates]
+        .filter(([name]) => router === undefined || name === router)
+        .flatMap(([name, gate]) => gate.clear(filter).map((l) => ({ router: name, ...l })));
     },
   };
 }

@@ -10,6 +10,7 @@ import {
   startAdmin,
   words,
 } from '../fixtures/admin-fakes.js';
+import { startLockoutAdmin } from '../fixtures/lockout-admin.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -99,5 +100,42 @@ t.test('the dashboard says how to sign in when its session is refused', async (t
   }
   t.match(banner, /^Not signed in: open \/monitoring\/dashboard\?token=/);
   t.ok(await page.isVisible('#banner'));
+  t.same(errors, []);
+});
+
+t.test('the dashboard lists the login lockouts in force and drops those cleared', async (t) => {
+  const until = Date.UTC(2025, 0, 1, 12, 15, 0);
+  const admin = await startLockoutAdmin(t, [
+    {
+      router: 'core',
+      scope: 'source-user',
+      source: '127.0.0.1',
+      user: 'mallory',
+      failures: 3,
+      untilMs: until,
+    },
+    { router: 'edge', scope: 'source', source: '192.0.2.1', failures: 5, untilMs: until },
+    { router: 'edge', scope: 'user', user: 'eve', failures: 20, untilMs: until },
+  ]);
+  const browser = await launch(t);
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.clock.install();
+  await page.goto(`${admin.url}/monitoring/dashboard?token=${TOKEN}`);
+  const time = await page.evaluate((ms) => new Date(ms).toLocaleTimeString(), until);
+  const items = page.locator('.lockouts li');
+  await items.first().waitFor();
+  t.same(await items.allTextContents(), [
+    `until ${time}source-usercore: user mallory from 127.0.0.1, 3 failed logins`,
+    `until ${time}sourceedge: address 192.0.2.1, 5 failed logins`,
+    `until ${time}useredge: user eve, 20 failed logins`,
+  ]);
+  t.equal(await page.getAttribute('.lockouts li', 'data-scope'), 'source-user');
+
+  t.equal((await admin.request('/monitoring/lockouts', { method: 'DELETE' })).status, 200);
+  await page.clock.runFor(2000);
+  await page.locator('.lockouts .empty', { hasText: 'None.' }).waitFor();
+  t.equal(await items.count(), 0, 'cleared lockouts leave the page');
   t.same(errors, []);
 });

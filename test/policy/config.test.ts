@@ -38,6 +38,7 @@ t.test(
       windowMs: 900000,
       durationMs: 900000,
       maxTracked: 10000,
+      trustedSources: ['127.0.0.0/8', '::1'],
     });
     t.same(SECTIONS.policy.defaults, policy);
   },
@@ -51,6 +52,7 @@ t.test('environment variables set their keys', async (t) => {
     MAX_STRING_LENGTH: '2000',
     MAX_LOGIN_ATTEMPTS: '3',
     LOCKOUT_DURATION: '60000',
+    LOCKOUT_TRUSTED_SOURCES: '10.0.0.0/8, fd00::/8,',
   });
   const policy = config.policy;
   t.equal(policy.attackDetection, false);
@@ -59,6 +61,21 @@ t.test('environment variables set their keys', async (t) => {
   t.equal(policy.input.maxStringLength, 2000);
   t.equal(policy.lockout.maxAttempts, 3);
   t.equal(policy.lockout.durationMs, 60000);
+  t.same(policy.lockout.trustedSources, ['10.0.0.0/8', 'fd00::/8']);
+});
+
+t.test('trusted sources are addresses or CIDRs, each named when wrong', async (t) => {
+  const trusted = (trustedSources: unknown) => problems({ lockout: { trustedSources } });
+  t.same(trusted(['192.0.2.7', '10.0.0.0/8', '::1', 'fd00::/8', '::/0']), []);
+  t.same(trusted([]), [], 'an empty list trusts no one, loopback included');
+  for (const bad of ['nope', '10.0.0.0/33', '::1/129', '10.0.0.0/8/8', '10.0.0.0/x']) {
+    t.same(
+      trusted(['127.0.0.1', bad]),
+      ['policy.lockout.trustedSources[1] must be an IP address or a CIDR such as 10.0.0.0/8'],
+      bad,
+    );
+  }
+  t.same(trusted(5), ['policy.lockout.trustedSources must be a list of IP addresses or CIDRs']);
 });
 
 t.test('a rule takes every matcher; path defaults to every command', async (t) => {

@@ -281,12 +281,65 @@ t.test(
       t.equal(gate.admit('192.0.2.1', 'u'), undefined);
       gate.record('192.0.2.1', 'u', false);
     }
-    t.same(events, [{ router: 'r1', address: '192.0.2.1', untilMs: 61_000 }]);
+    t.same(events, [
+      { router: 'r1', scope: 'source', address: '192.0.2.1', failures: 2, untilMs: 61_000 },
+    ]);
     t.equal(gate.admit('192.0.2.1', 'u')?.message, 'too many failed logins; try again in 60s');
     nowMs += 60_000;
     t.equal(gate.admit('192.0.2.1', 'u'), undefined);
     t.equal(harness.policy.routerStats('r1').lockouts, 1);
     t.match(harness.logs, [{ msg: 'login locked out', router: 'r1', address: '192.0.2.1' }]);
+  },
+);
+
+t.test(
+  'the lockouts of every router are listed and cleared, and survive a reload of the same rules',
+  async (t) => {
+    const nowMs = 1_000;
+    const config = policyConfig({ lockout: { maxAttempts: 1 } });
+    const { policy } = policyHarness({ lockout: { maxAttempts: 1 } }, { now: () => nowMs });
+    const r1 = policy.loginGate('r1');
+    t.equal(policy.loginGate('r1'), r1, 'one gate per router');
+    const r2 = policy.loginGate('r2');
+    r1.record('127.0.0.1', 'mallory', false);
+    r2.record('127.0.0.1', 'mallory', false);
+    r2.record('192.0.2.1', 'alice', false);
+    t.same(policy.lockouts(), [
+      {
+        router: 'r1',
+        scope: 'source-user',
+        address: '127.0.0.1',
+        user: 'mallory',
+        failures: 1,
+        untilMs: 901_000,
+      },
+      { router: 'r2', scope: 'source', address: '192.0.2.1', failures: 1, untilMs: 901_000 },
+      {
+        router: 'r2',
+        scope: 'source-user',
+        address: '127.0.0.1',
+        user: 'mallory',
+        failures: 1,
+        untilMs: 901_000,
+      },
+    ]);
+    policy.updateRules(config);
+    t.equal(policy.lockouts().length, 3, 'a reload of the same rules keeps them');
+    t.same(
+      policy.clearLockouts({ router: 'r2', user: 'mallory' }).map((l) => [l.router, l.scope]),
+      [['r2', 'source-user']],
+    );
+    t.same(
+      policy.clearLockouts({}).map((l) => [l.router, l.scope]),
+      [
+        ['r1', 'source-user'],
+        ['r2', 'source'],
+      ],
+    );
+    t.same(policy.lockouts(), []);
+    policy.updateRules(policyConfig({ lockout: { maxAttempts: 2 } }));
+    r1.record('192.0.2.9', 'u', false);
+    t.same(policy.lockouts(), [], 'the gates took the new threshold');
   },
 );
 
