@@ -136,6 +136,14 @@ t.test(
       (await admin.request(`config/${section}`, { method: 'PUT', body })).status;
     t.equal(await put('flow', { maxConcurrency: 8 }), 200);
     t.equal(await put('routers', { default: { pool: { max: 2 } } }), 200);
+    const afterPut = (await admin.request('config')).json<{
+      flow: { breaker: { enabled: boolean } };
+    }>();
+    t.equal(
+      afterPut.flow.breaker.enabled,
+      false,
+      'the PUT kept the breaker the environment turned off',
+    );
 
     // The file changes the pool maximum and the log level, not the flow.
     writeFileSync(file, configText({ simPort: sim.port, poolMax: 4, level: 'debug' }));
