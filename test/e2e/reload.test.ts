@@ -237,8 +237,12 @@ t.test('each live section changes what it governs', async (t) => {
     });
     const replies = text(await c.call(['/system/identity/print']));
     t.match(replies, [/^!trap .*no-identity/, '!done']);
-    await put('policy', {});
-    t.equal(text(await c.call(['/system/identity/print'])).at(-1), '!done');
+    await put('policy', { rules: null });
+    t.match(
+      text(await c.call(['/system/identity/print'])),
+      [/^!re /, '!done'],
+      'null takes the rules back to none',
+    );
   });
 
   t.test('flow: a stream running when the flow changes goes on until cancelled', async (t) => {
@@ -271,7 +275,8 @@ t.test('each live section changes what it governs', async (t) => {
       answers.push(text(await c.call(['/ip/address/print', `.tag=${i}`])));
     t.equal(answers[0]?.at(-1), '!done .tag=0');
     t.match(answers.at(-1), [/^!trap .*\.tag=2$/, '!done .tag=2']);
-    await put('flow', {});
+    await put('flow', { rateLimit: null });
+    t.equal(stack.app.config.flow.rateLimit.bucketSize, 100, 'the bucket is back to its default');
   });
 
   t.test('limits: new clients meet the new caps', async (t) => {
