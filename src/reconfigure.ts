@@ -33,7 +33,7 @@ export type Reconfiguration =
   | {
       readonly isOk: true;
       readonly config: RosgateConfig;
-      /** Sections that differ from the configuration in force. */
+      /** Sections to apply: the one a PUT named, or those a reload found different. */
       readonly changed: readonly LiveSection[];
       /** Every key that differs, its old and new value (redacted) and when it applies. */
       readonly changes: readonly ConfigChange[];
@@ -111,7 +111,9 @@ export function reconfigureSection(
   const next =
     section === 'routers' ? patchRouters(current, body) : patchSection(current, section, body);
   if (!next.isOk) return next;
-  return describe(current, next.config);
+  // A PUT applies its section even when no key changed (a new flow stage, a
+  // new cache), as it always has; the answer's `changes` says what differs.
+  return { ...describe(current, next.config), changed: [section] };
 }
 
 /**

@@ -82,7 +82,8 @@ t.test('null sets a key, or a whole part of a section, back to its default', asy
     ],
   );
   const same = reconfigureSection(current, 'flow', {});
-  t.same(same.isOk && same.changes, [], 'an empty body changes nothing');
+  t.same(same.isOk && same.changes, [], 'an empty body changes no key');
+  t.same(same.isOk && same.changed, ['flow'], 'but its section is applied anew, as before');
 });
 
 t.test('lists are replaced as a whole, as JSON Merge Patch says', async (t) => {
