@@ -13,7 +13,7 @@ import {
 } from './proxy/authenticator.js';
 import { ProxyListener } from './proxy/listener.js';
 import { createProxyStats, type ProxyStats } from './proxy/stats.js';
-import { compose, type CommandHandler, type Stage } from './pipeline.js';
+import { compose, createPipeline, type CommandHandler, type Stage } from './pipeline.js';
 import { Pool } from './upstream/pool.js';
 import { createUpstreamHandler } from './upstream/upstream-handler.js';
 import { UpstreamConnection } from './upstream/upstream-connection.js';
@@ -48,7 +48,9 @@ import {
   reconfigureSection,
   type LiveSection,
   type Reconfiguration,
+  type Reload,
 } from './reconfigure.js';
+import { limitOptions, type LimitOptions } from './limit-options.js';
 
 /** One router as the running app holds it. */
 export interface RouterRuntime {
@@ -75,6 +77,8 @@ export interface RouterRuntime {
   tlsPort: number | undefined;
   /** Rebuild the chain from the stages in force (after a reload). */
   rebuild(): void;
+  /** Applies a new `limits` section: every key but the listen backlog (see `limitOptions`). */
+  applyLimits(limits: RosgateConfig['limits']): void;
 }
 
 /**
@@ -107,9 +111,21 @@ export interface App {
   stop(graceMs?: number): Promise<void>;
   /** Apply one section live (PUT /monitoring/config/<section>); a refusal changes nothing. */
   reconfigure(section: string, body: unknown): Promise<ApplyConfigResult>;
-  /** Apply a re-read configuration (SIGHUP); a refusal changes nothing. */
-  reload(next: RosgateConfig): Promise<ApplyConfigResult>;
+  /**
+   * Apply a re-read configuration (SIGHUP); a refusal changes nothing. The
+   * file wins for the keys it changed since it was last loaded; changes
+   * made through the admin port to keys it did not change are kept.
+   */
+  reload(next: RosgateConfig): Promise<ReloadResult>;
 }
+
+/** What a reload (SIGHUP) answers: a change, and which admin-port changes it kept or overrode. */
+export type ReloadResult =
+  | (Extract<ApplyConfigResult, { ok: true }> & {
+      readonly kept: readonly string[];
+      readonly overridden: readonly string[];
+    })
+  | Extract<ApplyConfigResult, { ok: false }>;
 
 /** What the composition root takes besides the configuration. */
 export interface AppOptions {
@@ -139,6 +155,8 @@ interface Shared {
  */
 export function createApp(config: RosgateConfig, logger: Logger, options: AppOptions = {}): App {
   let current = config;
+  /** The configuration as the file and environment last gave it (at start, then each SIGHUP). */
+  let loaded = config;
   let isDraining = false;
   let adminPort: number | undefined;
   const routers: RouterRuntime[] = [];
@@ -221,7 +239,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     for (const runtime of routers) {
       const routerConfig = next.routers.find((r) => r.name === runtime.config.name) as RouterConfig;
       if (changed.includes('routers')) runtime.pool.reconfigure(routerConfig.pool);
-      if (changed.includes('limits')) runtime.listener.reconfigure(listenerLimits(next));
+      if (changed.includes('limits')) runtime.applyLimits(next.limits);
       if (changed.includes('flow')) {
         retire(runtime.flow, logger, runtime.config.name);
         runtime.flow = newFlowStage(next, routerConfig, metrics, audit, logger);
@@ -239,9 +257,30 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     }
     apply(result.config, result.changed);
     audit.events.configChange({ keys: [...result.changed], source: what });
-    logger.info({ sections: result.changed }, `${what} applied`);
+    const { changes } = result;
+    logger.info({ keys: changes.map((c) => c.key), sections: result.changed }, `${what} applied`);
+    const later = changes.filter((c) => c.applies === 'restart').map((c) => c.key);
+    if (later.length > 0)
+      logger.warn({ keys: later }, `${what}: these keys take effect only after a restart`);
     metrics.recordReload(true, `${what} applied: ${result.changed.join(', ') || 'no change'}`);
-    return { ok: true };
+    return { ok: true, changes };
+  };
+  const settleReload = (result: Reload, fresh: RosgateConfig): ReloadResult => {
+    const settled = settle(result, 'configuration reload');
+    if (!settled.ok) return settled;
+    loaded = fresh;
+    const { kept, overridden } = result as Extract<Reload, { isOk: true }>;
+    if (overridden.length > 0)
+      logger.warn(
+        { keys: overridden },
+        'configuration reload: the file changed keys that were changed through the admin port; the file wins',
+      );
+    if (kept.length > 0)
+      logger.info(
+        { keys: kept },
+        'configuration reload keeps changes made through the admin port to keys the file did not change',
+      );
+    return { ...settled, kept, overridden };
   };
 
   const admin = createAdminServer({
@@ -345,8 +384,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       Promise.resolve(
         settle(reconfigureSection(current, section, body), `configuration ${section}`),
       ),
-    reload: (next) =>
-      Promise.resolve(settle(reconfigureAll(current, next), 'configuration reload')),
+    reload: (next) => Promise.resolve(settleReload(reconfigureAll(current, loaded, next), next)),
   };
 }
 
@@ -390,23 +428,6 @@ function retire(flow: FlowStage, logger: Logger, router: string): void {
     logger.debug({ router, running }, 'replaced flow stage closed');
   }, 100);
   timer.unref();
-}
-
-/** The listener's limits from a configuration (they apply to new clients). */
-function listenerLimits(config: RosgateConfig) {
-  const { limits } = config;
-  return {
-    maxClients: limits.maxClients,
-    maxClientsPerAddress: limits.maxClientsPerAddress,
-    session: {
-      maxInFlightPerClient: limits.maxInFlightPerClient,
-      maxOutputBufferBytes: limits.maxOutputBufferBytes,
-      preLoginMaxSentences: limits.preLoginMaxSentences,
-      preLoginTimeoutMs: limits.preLoginTimeoutMs,
-      clientIdleTimeoutMs: limits.clientIdleTimeoutMs,
-      keepaliveReply: limits.keepaliveReply,
-    },
-  };
 }
 
 /** The admin port's view of every router, read at scrape time. */
@@ -565,6 +586,8 @@ function buildRouter(
   logger: Logger,
 ): RouterRuntime {
   const upstreamTls = upstreamTlsOptions(router);
+  // Read when a session opens, so a live pool change reaches new sessions.
+  let maxWriteBufferBytes = router.pool.maxWriteBufferBytes;
   const connect = (username: string, password: string): UpstreamConnection =>
     new UpstreamConnection({
       host: router.host,
@@ -572,7 +595,7 @@ function buildRouter(
       username,
       password,
       timeoutMs: router.timeoutMs,
-      maxWriteBufferBytes: router.pool.maxWriteBufferBytes,
+      maxWriteBufferBytes,
       ...(upstreamTls === undefined ? {} : { tls: upstreamTls }),
     });
   const pool = new Pool(router.pool, () => connect(router.username, router.password), {
@@ -580,21 +603,27 @@ function buildRouter(
   });
   logRouterHealth(pool, logger);
   const upstream = createUpstreamHandler(pool);
+  const flow = newFlowStage(config, router, shared.metrics, shared.audit, logger);
   // DESIGN order, outermost first: metrics -> policy -> audit -> cache -> flow -> upstream.
-  let chain: CommandHandler = upstream;
-  let inner: CommandHandler = upstream;
-  const handler: CommandHandler = { handle: (context, sink) => chain.handle(context, sink) };
-  const ownHandler: CommandHandler = { handle: (context, sink) => inner.handle(context, sink) };
+  // Every stage is given the pipeline's link to what follows it, so a
+  // rebuilt chain is followed even by what a stage keeps (pipeline.ts).
+  const stagesOf = (flowStage: FlowStage): Stage[] => [
+    shared.deniedStage,
+    shared.policy.stage,
+    shared.audit.stage,
+    shared.cache.stage,
+    flowStage.stage,
+  ];
+  const pipeline = createPipeline(stagesOf(flow), upstream);
+  const handler = compose([shared.metricsStage], pipeline);
   const stats = createProxyStats();
-  const { limits } = config;
+  const limits = limitOptions(config.limits);
+  const authenticator = authenticatorFor(config, router, pool, connect, limits.loginChecks);
   const listener = new ProxyListener({
     router: router.name,
     host: router.listen.host,
     port: router.listen.port,
-    maxClients: limits.maxClients,
-    maxClientsPerAddress: limits.maxClientsPerAddress,
-    backlog: limits.listenBacklog,
-    keepAliveMs: limits.clientKeepAliveMs,
+    ...limits.listener,
     ...(router.tls === undefined
       ? {}
       : {
@@ -610,51 +639,36 @@ function buildRouter(
       handler,
       observer: shared.audit.observer,
       loginGate: shared.policy.loginGate(router.name),
-      authenticator: authenticatorFor(config, router, pool, connect),
-      decoderLimits: {
-        maxWordBytes: limits.maxWordBytes,
-        maxWordsPerSentence: limits.maxWordsPerSentence,
-        maxSentenceBytes: limits.maxSentenceBytes,
-      },
-      preLoginDecoderLimits: {
-        maxWordBytes: Math.min(limits.maxWordBytes, limits.preLoginMaxSentenceBytes),
-        maxWordsPerSentence: Math.min(limits.maxWordsPerSentence, 32),
-        maxSentenceBytes: Math.min(limits.maxSentenceBytes, limits.preLoginMaxSentenceBytes),
-      },
-      maxInFlightPerClient: limits.maxInFlightPerClient,
-      maxOutputBufferBytes: limits.maxOutputBufferBytes,
-      preLoginMaxSentences: limits.preLoginMaxSentences,
-      preLoginTimeoutMs: limits.preLoginTimeoutMs,
-      clientIdleTimeoutMs: limits.clientIdleTimeoutMs,
+      authenticator,
       emptyReplies: router.emptyReplies,
-      keepaliveReply: limits.keepaliveReply,
+      ...limits.session,
     },
   });
   const runtime: RouterRuntime = {
     config: router,
     pool,
     handler,
-    ownHandler,
-    flow: newFlowStage(config, router, shared.metrics, shared.audit, logger),
+    ownHandler: pipeline,
+    flow,
     listener,
     stats,
     port: router.listen.port,
     tlsPort: router.tls?.port,
     rebuild() {
-      const stages: Stage[] = [
-        shared.deniedStage,
-        shared.policy.stage,
-        shared.audit.stage,
-        shared.cache.stage,
-        runtime.flow.stage,
-      ];
-      inner = compose(stages, upstream);
-      chain = compose([shared.metricsStage], inner);
+      maxWriteBufferBytes = runtime.config.pool.maxWriteBufferBytes;
+      pipeline.rebuild(stagesOf(runtime.flow));
+    },
+    applyLimits(next) {
+      const mapped = limitOptions(next);
+      // The backlog went to the kernel with listen(): it changes on restart.
+      const { backlog: _atStart, ...listenerLimits } = mapped.listener;
+      listener.reconfigure({ ...listenerLimits, session: mapped.session });
+      if (authenticator instanceof RouterAuthenticator)
+        authenticator.reconfigure(mapped.loginChecks);
     },
   };
   // A session that cannot connect or log in is a router failure no command saw.
   pool.on('connectError', (err: RosgateError) => runtime.flow.recordFailure(err));
-  runtime.rebuild();
   return runtime;
 }
 
@@ -709,13 +723,12 @@ function authenticatorFor(
   router: RouterConfig,
   pool: Pool,
   connect: (username: string, password: string) => UpstreamConnection,
+  loginChecks: LimitOptions['loginChecks'],
 ): Authenticator {
   if (config.users.length === 0) {
     return new RouterAuthenticator({
       connect,
-      ttlMs: config.limits.loginCacheTtlMs,
-      failureTtlMs: config.limits.loginFailureCacheTtlMs,
-      maxConcurrentChecks: config.limits.maxConcurrentLoginChecks,
+      ...loginChecks,
       serviceAccount: { name: router.username, password: router.password },
       relay: {
         routerVersion: () => askRouterVersion(pool),

@@ -142,7 +142,9 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
   }
   const app = createApp(config, logger, { version: VERSION, auditKeys });
   await app.start();
-  // SIGHUP re-reads the file: live sections change, anything else is refused.
+  // SIGHUP re-reads the file: live keys change as a PUT would change them,
+  // anything else is refused. The file wins for the keys it changed since
+  // the last load; PUT-made values of the others stay (App.reload logs both).
   io.onReloadSignal?.(async () => {
     try {
       const next = await load();

@@ -9,6 +9,12 @@
  * by itself (a cache hit, a denial), delay (a queue), or pass the command
  * on, wrapping the sink to see its outcome.
  *
+ * The `next` a stage is given is never a stage: it is a link the pipeline
+ * owns, which leads to whatever follows that stage in the chain in force
+ * when it is called. A chain rebuilt after a live reload is therefore always
+ * followed, even by a stage that kept its `next` for later (a cache fill, a
+ * listen re-sent after a loss): no command can reach a retired stage.
+ *
  * This file holds types and tiny helpers only; it imports nothing but the
  * protocol and errors, so every module may depend on it.
  */
@@ -102,12 +108,61 @@ export interface CommandHandler {
   handle(context: CommandContext, sink: CommandSink): Exchange;
 }
 
-/** Wraps a handler: undici's interceptor shape. */
+/**
+ * Wraps a handler: undici's interceptor shape. `next` is the pipeline's link
+ * to the rest of the chain in force (see {@link createPipeline}), so a stage
+ * may keep it.
+ */
 export type Stage = (next: CommandHandler) => CommandHandler;
 
-/** Builds the chain: `compose([a, b, c], inner)` is `a(b(c(inner)))`, `a` outermost. */
+/** A chain of stages that can be rebuilt in place; itself the chain's outermost handler. */
+export interface Pipeline extends CommandHandler {
+  /**
+   * Builds the chain anew from `stages` (as many as before, in the same
+   * roles): new commands take the new stages; the links the old stages were
+   * given lead to the new ones too.
+   */
+  rebuild(stages: readonly Stage[]): void;
+}
+
+/**
+ * Builds the chain: `createPipeline([a, b, c], inner)` runs `a`, then `b`,
+ * then `c`, then `inner`, `a` outermost. Each stage is given a link, not the
+ * handler after it: the link looks that handler up on every call, so the
+ * rule "a stage never keeps the next handler it was given" holds by
+ * construction, whatever a stage keeps.
+ */
+export function createPipeline(stages: readonly Stage[], inner: CommandHandler): Pipeline {
+  const size = stages.length;
+  // handlers[i] is the built handler at position i; handlers[size] is inner.
+  let handlers: CommandHandler[] = [];
+  const links: CommandHandler[] = [];
+  for (let i = 0; i <= size; i++) {
+    links.push({
+      handle: (context, sink) => (handlers[i] as CommandHandler).handle(context, sink),
+    });
+  }
+  const build = (from: readonly Stage[]): void => {
+    if (from.length !== size) {
+      throw new RosgateError(
+        ErrorCode.Internal,
+        `a pipeline of ${size} stages was rebuilt with ${from.length}`,
+      );
+    }
+    const built: CommandHandler[] = [];
+    built[size] = inner;
+    for (let i = size - 1; i >= 0; i--)
+      built[i] = (from[i] as Stage)(links[i + 1] as CommandHandler);
+    handlers = built;
+  };
+  build(stages);
+  const outer = links[0] as CommandHandler;
+  return { handle: (context, sink) => outer.handle(context, sink), rebuild: build };
+}
+
+/** A chain that is never rebuilt: `compose([a, b, c], inner)` is `a(b(c(inner)))`, `a` outermost. */
 export function compose(stages: readonly Stage[], inner: CommandHandler): CommandHandler {
-  return stages.reduceRight<CommandHandler>((next, stage) => stage(next), inner);
+  return createPipeline(stages, inner);
 }
 
 /** An exchange with nothing to cancel: answers at once. */

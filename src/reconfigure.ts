@@ -1,11 +1,20 @@
 /**
  * Live configuration changes (PUT /monitoring/config/<section>, SIGHUP):
- * which sections may change while clients stay connected, and how a change
- * is checked before anything is applied. A failed check changes nothing.
+ * which sections may change while clients stay connected, how a change is
+ * merged onto the configuration in force and checked before anything is
+ * applied, and what the answer says about each key. A failed check changes
+ * nothing.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ErrorCode, isRosgateError } from './errors.js';
-import { validateConfig, type RosgateConfig, type RouterConfig } from './config/index.js';
+import {
+  redactConfig,
+  validateConfig,
+  type PoolConfig,
+  type RosgateConfig,
+  type RouterConfig,
+} from './config/index.js';
+import type { ChangeApplies, ConfigChange } from './admin/sources.js';
 
 /** Sections applied live; the rest need a restart. */
 export const LIVE_SECTIONS = [
@@ -24,66 +33,172 @@ export type Reconfiguration =
   | {
       readonly isOk: true;
       readonly config: RosgateConfig;
+      /** Sections to apply: the one a PUT named, or those a reload found different. */
       readonly changed: readonly LiveSection[];
+      /** Every key that differs, its old and new value (redacted) and when it applies. */
+      readonly changes: readonly ConfigChange[];
     }
   | { readonly isOk: false; readonly errors: readonly string[] };
+
+/** What a checked reload (SIGHUP) gives besides a change. */
+export type Reload =
+  | (Extract<Reconfiguration, { isOk: true }> & {
+      /** Keys changed through the admin port that the file did not change: kept. */
+      readonly kept: readonly string[];
+      /** Keys changed through the admin port that the file changed too: the file's value won. */
+      readonly overridden: readonly string[];
+    })
+  | Extract<Reconfiguration, { isOk: false }>;
 
 /** Router keys that may change live: the pool's sizes and timings. */
 const LIVE_ROUTER_KEYS = new Set(['pool']);
 
 /**
- * Check a new body for one section against the configuration in force.
- * `routers` takes `{ <router name>: { pool } }`, merged onto the running
- * routers; every other key of a router needs a restart.
+ * Keys of live sections that the running rosgate cannot apply: the listen
+ * backlog is given to the kernel when the port is bound, and each router's
+ * login lockout is built at start. A change is recorded and named in the
+ * answer as needing a restart. Prefixes cover every key below them.
+ */
+export const RESTART_ONLY_KEYS = ['limits.listenBacklog', 'policy.lockout'] as const;
+
+/** `limits` keys in force at once; the other `limits` keys apply to clients that connect next. */
+const LIMITS_IN_FORCE_AT_ONCE = new Set([
+  'limits.maxClients',
+  'limits.maxClientsPerAddress',
+  'limits.loginCacheTtlMs',
+  'limits.loginFailureCacheTtlMs',
+  'limits.maxConcurrentLoginChecks',
+]);
+
+/** When a change to `key` (a path such as `flow.maxConcurrency`) takes effect. */
+export function appliesOf(key: string): ChangeApplies {
+  if (RESTART_ONLY_KEYS.some((prefix) => key === prefix || key.startsWith(`${prefix}.`)))
+    return 'restart';
+  if (key.startsWith('limits.') && !LIMITS_IN_FORCE_AT_ONCE.has(key)) return 'new-clients';
+  return 'now';
+}
+
+/**
+ * JSON Merge Patch (RFC 7386): a patch that is an object changes only the
+ * keys it names, recursively; `null` removes a key; anything else (arrays
+ * included) replaces the target. Neither argument is changed.
+ */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isPlainObject(patch)) return patch;
+  const out: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = mergePatch(out[key], value);
+  }
+  return out;
+}
+
+/**
+ * Check a change to one section against the configuration in force. The
+ * body is a merge patch onto the section in force, so keys it does not name
+ * keep their value, whether it came from the file, the environment or an
+ * earlier change, and `null` sets a key back to its default. `routers` takes
+ * `{ <router name>: { pool } }`; every other key of a router needs a restart.
  */
 export function reconfigureSection(
   current: RosgateConfig,
   section: string,
   body: unknown,
 ): Reconfiguration {
-  if (!(LIVE_SECTIONS as readonly string[]).includes(section)) {
+  if (!isLiveSection(section)) {
     return fail([`${section} cannot change while rosgate runs: it needs a restart`]);
   }
-  if (section === 'routers') return reconfigureRouters(current, body);
-  const checked = check({ [section]: body });
-  if (!checked.isOk) return checked;
-  const next = { ...current, [section]: checked.config[section as keyof RosgateConfig] };
-  return { isOk: true, config: next, changed: [section as LiveSection] };
+  const next =
+    section === 'routers' ? patchRouters(current, body) : patchSection(current, section, body);
+  if (!next.isOk) return next;
+  // A PUT applies its section even when no key changed (a new flow stage, a
+  // new cache), as it always has; the answer's `changes` says what differs.
+  return { ...describe(current, next.config), changed: [section] };
 }
 
 /**
- * Check a whole new configuration (SIGHUP re-read the file): live sections
- * that differ are applied; a difference anywhere else refuses the reload.
+ * Check a re-read configuration (SIGHUP) against the one in force. A
+ * difference outside the live sections (or in a router's keys but its pool)
+ * refuses the reload. In the live sections the file wins for every key it
+ * changed since it was last loaded (`loaded`); a key changed through the
+ * admin port that the file did not change keeps its value.
  */
-export function reconfigureAll(current: RosgateConfig, next: RosgateConfig): Reconfiguration {
+export function reconfigureAll(
+  current: RosgateConfig,
+  loaded: RosgateConfig,
+  fresh: RosgateConfig,
+): Reload {
   const errors: string[] = [];
-  for (const key of Object.keys(next) as (keyof RosgateConfig)[]) {
-    if (
-      (LIVE_SECTIONS as readonly string[]).includes(key) ||
-      isDeepStrictEqual(current[key], next[key])
-    )
-      continue;
+  for (const key of Object.keys(fresh) as (keyof RosgateConfig)[]) {
+    if (isLiveSection(key) || isDeepStrictEqual(current[key], fresh[key])) continue;
     errors.push(`${key} changed: it needs a restart`);
   }
-  errors.push(...routerRestartErrors(current.routers, next.routers));
+  errors.push(...routerRestartErrors(current.routers, fresh.routers));
   if (errors.length > 0) return fail(errors);
-  const changed = LIVE_SECTIONS.filter((s) => !isDeepStrictEqual(current[s], next[s]));
-  return { isOk: true, config: next, changed };
+
+  const merged: Record<string, unknown> = {};
+  for (const section of LIVE_SECTIONS) {
+    if (section === 'routers') continue;
+    merged[section] = mergeThreeWay(loaded[section], current[section], fresh[section]);
+  }
+  const checked = check(merged);
+  if (!checked.isOk) return checked;
+  const routers: RouterConfig[] = [];
+  fresh.routers.forEach((router, i) => {
+    const pool = mergeThreeWay(
+      (loaded.routers[i] as RouterConfig).pool,
+      (current.routers[i] as RouterConfig).pool,
+      router.pool,
+    );
+    const result = checkPool(router, pool, `routers.${router.name}`);
+    if ('errors' in result) errors.push(...result.errors);
+    else routers.push({ ...router, pool: result });
+  });
+  if (errors.length > 0) return fail(errors);
+  const live = Object.fromEntries(
+    LIVE_SECTIONS.filter((s) => s !== 'routers').map((s) => [s, checked.config[s]]),
+  );
+  const next = { ...fresh, ...live, routers } as RosgateConfig;
+
+  const result = describe(current, next);
+  const nextView = liveView(next);
+  const madeLive = leafDiffs(liveView(loaded), liveView(current)).map((d) => d.path);
+  const overridden = madeLive.filter(
+    (path) => !isDeepStrictEqual(valueAt(nextView, path), valueAt(liveView(current), path)),
+  );
+  return {
+    ...result,
+    kept: madeLive.filter((path) => !overridden.includes(path)).map(keyOf),
+    overridden: overridden.map(keyOf),
+  };
 }
 
-function reconfigureRouters(current: RosgateConfig, body: unknown): Reconfiguration {
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    return fail(['routers must be a mapping of router name to { pool }']);
+function isLiveSection(section: string): section is LiveSection {
+  return (LIVE_SECTIONS as readonly string[]).includes(section);
+}
+
+function patchSection(
+  current: RosgateConfig,
+  section: Exclude<LiveSection, 'routers'>,
+  body: unknown,
+): Checked {
+  const checked = check({ [section]: mergePatch(current[section], body) });
+  if (!checked.isOk) return checked;
+  return { isOk: true, config: { ...current, [section]: checked.config[section] } };
+}
+
+function patchRouters(current: RosgateConfig, body: unknown): Checked {
+  if (!isPlainObject(body)) return fail(['routers must be a mapping of router name to { pool }']);
   const errors: string[] = [];
   const routers = [...current.routers];
-  for (const [name, entry] of Object.entries(body as Record<string, unknown>)) {
+  for (const [name, entry] of Object.entries(body)) {
     const at = `routers.${name}`;
     const index = routers.findIndex((r) => r.name === name);
     if (index < 0) {
       errors.push(`${at} must name a running router`);
       continue;
     }
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    if (!isPlainObject(entry)) {
       errors.push(`${at} must be a mapping`);
       continue;
     }
@@ -91,17 +206,92 @@ function reconfigureRouters(current: RosgateConfig, body: unknown): Reconfigurat
       if (!LIVE_ROUTER_KEYS.has(key))
         errors.push(`${at}.${key} cannot change live: it needs a restart`);
     const router = routers[index] as RouterConfig;
-    // The pool is checked by the same rules as at start, on a stand-in router.
-    const pool = (entry as Record<string, unknown>)['pool'];
-    const checked = check({ routers: [{ host: router.host, pool }] });
-    if (!checked.isOk) {
-      errors.push(...checked.errors.map((e) => e.replace(/^routers\[0\]/, at)));
-      continue;
-    }
-    routers[index] = { ...router, pool: (checked.config.routers[0] as RouterConfig).pool };
+    const patch = entry['pool'] === undefined ? {} : entry['pool'];
+    const pool = checkPool(router, mergePatch(router.pool, patch), at);
+    if ('errors' in pool) errors.push(...pool.errors);
+    else routers[index] = { ...router, pool };
   }
   if (errors.length > 0) return fail(errors);
-  return { isOk: true, config: { ...current, routers }, changed: ['routers'] };
+  return { isOk: true, config: { ...current, routers } };
+}
+
+/** A router's pool, checked by the same rules as at start, on a stand-in router. */
+function checkPool(
+  router: RouterConfig,
+  pool: unknown,
+  at: string,
+): PoolConfig | { readonly errors: readonly string[] } {
+  const checked = check({ routers: [{ host: router.host, pool }] });
+  if (!checked.isOk) return { errors: checked.errors.map((e) => e.replace(/^routers\[0\]/, at)) };
+  return (checked.config.routers[0] as RouterConfig).pool;
+}
+
+/**
+ * The file's value where the file changed since `base` (the last load),
+ * else the value in force (`mine`), key by key; lists replace as a whole.
+ */
+function mergeThreeWay(base: unknown, mine: unknown, theirs: unknown): unknown {
+  if (isDeepStrictEqual(base, theirs)) return mine;
+  if (!isPlainObject(base) || !isPlainObject(mine) || !isPlainObject(theirs)) return theirs;
+  const out: Record<string, unknown> = {};
+  for (const key of new Set([...Object.keys(mine), ...Object.keys(theirs)])) {
+    const value = mergeThreeWay(base[key], mine[key], theirs[key]);
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/** The accepted change: the sections and keys that differ, values redacted. */
+function describe(
+  current: RosgateConfig,
+  next: RosgateConfig,
+): Extract<Reconfiguration, { isOk: true }> {
+  const changed = LIVE_SECTIONS.filter((s) => !isDeepStrictEqual(current[s], next[s]));
+  // Values are read from redacted copies: a secret never reaches an answer or a log.
+  const shownBefore = liveView(redactConfig(current));
+  const shownAfter = liveView(redactConfig(next));
+  const changes = leafDiffs(liveView(current), liveView(next)).map(({ path }) => {
+    const key = keyOf(path);
+    return {
+      key,
+      old: valueAt(shownBefore, path) ?? null,
+      new: valueAt(shownAfter, path) ?? null,
+      applies: appliesOf(key),
+    };
+  });
+  return { isOk: true, config: next, changed, changes };
+}
+
+/** The live part of a configuration, routers by name with only their pool. */
+function liveView(config: Pick<RosgateConfig, LiveSection> | ReturnType<typeof redactConfig>) {
+  const view: Record<string, unknown> = {};
+  for (const section of LIVE_SECTIONS) {
+    view[section] =
+      section === 'routers'
+        ? Object.fromEntries(config.routers.map((r) => [r.name, { pool: r.pool }]))
+        : config[section];
+  }
+  return view;
+}
+
+/** Paths of the leaves (values that are not plain objects) where `a` and `b` differ. */
+function leafDiffs(a: unknown, b: unknown, path: readonly string[] = []): { path: string[] }[] {
+  if (isDeepStrictEqual(a, b)) return [];
+  if (!isPlainObject(a) || !isPlainObject(b)) return [{ path: [...path] }];
+  const out: { path: string[] }[] = [];
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)]))
+    out.push(...leafDiffs(a[key], b[key], [...path, key]));
+  return out;
+}
+
+function valueAt(root: unknown, path: readonly string[]): unknown {
+  let node = root;
+  for (const key of path) node = isPlainObject(node) ? node[key] : undefined;
+  return node;
+}
+
+function keyOf(path: readonly string[]): string {
+  return path.join('.');
 }
 
 function routerRestartErrors(
@@ -118,6 +308,10 @@ function routerRestartErrors(
     }
   });
   return errors;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 type Checked =

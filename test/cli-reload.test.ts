@@ -114,3 +114,69 @@ t.test('with the bundled simulator a reload keeps fronting it', async (t) => {
   t.teardown(() => api.close());
   t.same(await api.write('/system/identity/print'), [{ name: 'MikroTik' }]);
 });
+
+t.test(
+  'SIGHUP after a PUT: the file wins for what it changed, the rest of the PUT stays',
+  async (t) => {
+    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret' });
+    const dir = t.testdir();
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, configText({ simPort: sim.port, poolMax: 3 }));
+    const io = cliIo({
+      LOG_LEVEL: undefined,
+      MONITORING_TOKEN: TOKEN,
+      AUDIT_LOG_DIR: join(dir, 'audit'),
+      ENABLE_CIRCUIT_BREAKER: 'false',
+    });
+    const running = (await runCli(['--config', file], io)) as Running;
+    t.teardown(() => running.stop());
+    const reload = io.reloads[0] as () => Promise<void>;
+    const admin = adminClient(adminPortOf(io), TOKEN);
+    const put = async (section: string, body: unknown) =>
+      (await admin.request(`config/${section}`, { method: 'PUT', body })).status;
+    t.equal(await put('flow', { maxConcurrency: 8 }), 200);
+    t.equal(await put('routers', { default: { pool: { max: 2 } } }), 200);
+    const afterPut = (await admin.request('config')).json<{
+      flow: { breaker: { enabled: boolean } };
+    }>();
+    t.equal(
+      afterPut.flow.breaker.enabled,
+      false,
+      'the PUT kept the breaker the environment turned off',
+    );
+
+    // The file changes the pool maximum and the log level, not the flow.
+    writeFileSync(file, configText({ simPort: sim.port, poolMax: 4, level: 'debug' }));
+    await reload();
+    const config = (await admin.request('config')).json<{
+      flow: { maxConcurrency: number; breaker: { enabled: boolean } };
+      routers: { pool: { max: number } }[];
+      log: { level: string };
+    }>();
+    t.equal(config.flow.maxConcurrency, 8, 'the PUT to a key the file did not change is kept');
+    t.equal(config.routers[0]?.pool.max, 4, 'the file changed the pool maximum: the file wins');
+    t.equal(config.log.level, 'debug');
+    t.equal(config.flow.breaker.enabled, false, 'what the environment set stays');
+    const lines = io
+      .out()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    t.match(
+      lines.find((l) => String(l['msg']).includes('the file wins')),
+      { level: 40, keys: ['routers.default.pool.max'] },
+      'each key the file overrode is logged',
+    );
+    t.match(
+      lines.find((l) => String(l['msg']).includes('keeps changes made through the admin port')),
+      { level: 30, keys: ['flow.maxConcurrency'] },
+      'and each PUT-made key it kept',
+    );
+
+    // Reloading the same file again changes nothing and overrides nothing.
+    const before = io.out().length;
+    await reload();
+    t.notMatch(io.out().slice(before), /the file wins/);
+    t.equal(await lastReloadOk(admin), 1);
+  },
+);

@@ -1,16 +1,25 @@
 import t from 'tap';
 import { validateConfig, type RosgateConfig } from '../src/config/index.js';
-import { LIVE_SECTIONS, reconfigureAll, reconfigureSection } from '../src/reconfigure.js';
+import {
+  LIVE_SECTIONS,
+  appliesOf,
+  mergePatch,
+  reconfigureAll,
+  reconfigureSection,
+} from '../src/reconfigure.js';
 
 /** Two routers, the first with a pool of its own. */
-function base(extra: Record<string, unknown> = {}): RosgateConfig {
-  return validateConfig({
-    routers: [
-      { name: 'core', host: '10.0.0.1', password: 'pw', pool: { min: 2, max: 4 } },
-      { name: 'edge', host: '10.0.0.2', password: 'pw', listen: { port: 8730 } },
-    ],
-    ...extra,
-  }).config;
+function base(extra: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): RosgateConfig {
+  return validateConfig(
+    {
+      routers: [
+        { name: 'core', host: '10.0.0.1', password: 'pw', pool: { min: 2, max: 4 } },
+        { name: 'edge', host: '10.0.0.2', password: 'pw', listen: { port: 8730 } },
+      ],
+      ...extra,
+    },
+    env,
+  ).config;
 }
 
 t.test('the live sections are the ones a running rosgate can change', async (t) => {
@@ -25,16 +34,135 @@ t.test('the live sections are the ones a running rosgate can change', async (t) 
   ]);
 });
 
-t.test('a live section is checked and replaces the one in force', async (t) => {
-  const current = base();
+t.test('a live section is merged onto the one in force and checked', async (t) => {
+  const current = base({ flow: { maxConcurrency: 8 } });
   const result = reconfigureSection(current, 'flow', { rateLimit: { bucketSize: 7 } });
   t.ok(result.isOk);
   if (!result.isOk) return;
   t.same(result.changed, ['flow']);
+  t.same(result.changes, [{ key: 'flow.rateLimit.bucketSize', old: 100, new: 7, applies: 'now' }]);
   t.equal(result.config.flow.rateLimit.bucketSize, 7);
-  t.equal(result.config.flow.rateLimit.refillTokens, 10, 'keys left out take their defaults');
+  t.equal(result.config.flow.maxConcurrency, 8, 'a key left out keeps the value in force');
+  t.equal(result.config.flow.rateLimit.refillTokens, 10, 'and so does a nested one');
   t.equal(result.config.routers, current.routers, 'other sections are the same objects');
   t.equal(current.flow.rateLimit.bucketSize, 100, 'the configuration in force is not touched');
+});
+
+t.test('a PUT keeps what the environment set unless it names that key', async (t) => {
+  const current = base({}, { ENABLE_CIRCUIT_BREAKER: 'false', MAX_CONCURRENCY: '3' });
+  t.equal(current.flow.breaker.enabled, false);
+  const result = reconfigureSection(current, 'flow', { maxConcurrency: 8 });
+  t.ok(result.isOk);
+  if (!result.isOk) return;
+  t.equal(
+    result.config.flow.breaker.enabled,
+    false,
+    'the breaker the environment turned off stays off',
+  );
+  t.same(result.changes, [{ key: 'flow.maxConcurrency', old: 3, new: 8, applies: 'now' }]);
+  const named = reconfigureSection(current, 'flow', { breaker: { enabled: true } });
+  t.equal(named.isOk && named.config.flow.breaker.enabled, true, 'a body that names it wins');
+});
+
+t.test('null sets a key, or a whole part of a section, back to its default', async (t) => {
+  const current = base({}, { ENABLE_CIRCUIT_BREAKER: 'false', MAX_CONCURRENCY: '3' });
+  const result = reconfigureSection(current, 'flow', {
+    maxConcurrency: null,
+    breaker: null,
+  });
+  t.ok(result.isOk);
+  if (!result.isOk) return;
+  t.equal(result.config.flow.maxConcurrency, 16);
+  t.equal(result.config.flow.breaker.enabled, true, 'the default, not the environment');
+  t.same(
+    result.changes.map((c) => [c.key, c.old, c.new]),
+    [
+      ['flow.maxConcurrency', 3, 16],
+      ['flow.breaker.enabled', false, true],
+    ],
+  );
+  const same = reconfigureSection(current, 'flow', {});
+  t.same(same.isOk && same.changes, [], 'an empty body changes no key');
+  t.same(same.isOk && same.changed, ['flow'], 'but its section is applied anew, as before');
+});
+
+t.test('lists are replaced as a whole, as JSON Merge Patch says', async (t) => {
+  const current = base({
+    policy: { rules: [{ name: 'one', action: 'deny', path: '/system/reboot' }] },
+  });
+  const result = reconfigureSection(current, 'policy', {
+    rules: [{ name: 'two', action: 'audit', path: '/ip/**' }],
+  });
+  t.ok(result.isOk);
+  if (!result.isOk) return;
+  t.same(
+    result.config.policy.rules.map((r) => r.name),
+    ['two'],
+  );
+  t.match(result.changes, [
+    { key: 'policy.rules', old: [{ name: 'one' }], new: [{ name: 'two' }] },
+  ]);
+});
+
+t.test('the answer says which keys wait for a restart and which reach new clients', async (t) => {
+  const result = reconfigureSection(base(), 'limits', {
+    listenBacklog: 16,
+    maxClients: 5,
+    maxWordBytes: 4096,
+  });
+  t.ok(result.isOk);
+  if (!result.isOk) return;
+  t.same(result.changes, [
+    { key: 'limits.maxWordBytes', old: 1_048_576, new: 4096, applies: 'new-clients' },
+    { key: 'limits.maxClients', old: 1000, new: 5, applies: 'now' },
+    { key: 'limits.listenBacklog', old: 4096, new: 16, applies: 'restart' },
+  ]);
+  t.equal(result.config.limits.listenBacklog, 16, 'a restart-only key is recorded');
+  t.same(
+    [
+      'limits.listenBacklog',
+      'policy.lockout.maxAttempts',
+      'limits.clientKeepAliveMs',
+      'limits.maxConcurrentLoginChecks',
+      'policy.lockouts',
+      'routers.core.pool.max',
+    ].map(appliesOf),
+    ['restart', 'restart', 'new-clients', 'now', 'now', 'now'],
+  );
+});
+
+t.test('JSON Merge Patch follows the examples of RFC 7386', async (t) => {
+  const cases: [unknown, unknown, unknown][] = [
+    [{ a: 'b' }, { a: 'c' }, { a: 'c' }],
+    [{ a: 'b' }, { b: 'c' }, { a: 'b', b: 'c' }],
+    [{ a: 'b' }, { a: null }, {}],
+    [{ a: 'b', b: 'c' }, { a: null }, { b: 'c' }],
+    [{ a: ['b'] }, { a: 'c' }, { a: 'c' }],
+    [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
+    [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
+    [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+      ['c', 'd'],
+    ],
+    [{ a: 'b' }, ['c'], ['c']],
+    [{ a: 'foo' }, null, null],
+    [{ a: 'foo' }, 'bar', 'bar'],
+    [{ e: null }, { a: 1 }, { e: null, a: 1 }],
+    [[1, 2], { a: 'b', c: null }, { a: 'b' }],
+    [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
+  ];
+  for (const [target, patch, result] of cases) {
+    t.same(
+      mergePatch(target, patch),
+      result,
+      `${JSON.stringify(target)} + ${JSON.stringify(patch)}`,
+    );
+  }
+  const target = { a: { b: 1 } };
+  mergePatch(target, { a: { b: 2 } });
+  t.same(target, { a: { b: 1 } }, 'the target is not changed');
 });
 
 t.test('a bad live section names every field and its rule', async (t) => {
@@ -63,11 +191,21 @@ t.test("a router's pool changes by name; the other routers stay as they are", as
   t.ok(result.isOk);
   if (!result.isOk) return;
   t.same(result.changed, ['routers']);
+  t.same(result.changes, [{ key: 'routers.edge.pool.max', old: 5, new: 2, applies: 'now' }]);
   const [core, edge] = result.config.routers;
   t.equal(core, current.routers[0], 'the untouched router is the same object');
   t.equal(edge?.pool.max, 2);
+  t.equal(edge?.pool.min, current.routers[1]?.pool.min, 'pool keys left out are kept');
   t.equal(edge?.host, '10.0.0.2', 'everything but the pool is kept');
   t.equal(edge?.password, 'pw');
+  const reset = reconfigureSection(current, 'routers', { core: { pool: null }, edge: {} });
+  t.ok(reset.isOk);
+  if (!reset.isOk) return;
+  t.same(
+    reset.changes.map((c) => c.key),
+    ['routers.core.pool.min', 'routers.core.pool.max'],
+    'null sets the pool back to its defaults; an entry without a pool changes nothing',
+  );
 });
 
 t.test('a routers body must be a mapping of running routers to their pool', async (t) => {
@@ -112,13 +250,18 @@ t.test('a whole new configuration applies the live sections that differ', async 
       { name: 'edge', host: '10.0.0.2', password: 'pw', listen: { port: 8730 } },
     ],
   });
-  const result = reconfigureAll(current, next);
+  const result = reconfigureAll(current, current, next);
   t.ok(result.isOk);
   if (!result.isOk) return;
-  t.equal(result.config, next);
+  t.same(result.config, next);
   t.same([...result.changed].sort(), ['cache', 'log', 'routers']);
-  const same = reconfigureAll(current, base());
-  t.same(same.isOk && same.changed, [], 'an unchanged file changes nothing');
+  t.same(
+    result.changes.map((c) => c.key),
+    ['log.level', 'routers.core.pool.min', 'routers.core.pool.max', 'cache.enabled'],
+  );
+  t.same([result.kept, result.overridden], [[], []], 'nothing was changed through the admin port');
+  const same = reconfigureAll(current, current, base());
+  t.same(same.isOk && same.changes, [], 'an unchanged file changes nothing');
 });
 
 t.test('a whole new configuration that changes what needs a restart is refused', async (t) => {
@@ -130,7 +273,7 @@ t.test('a whole new configuration that changes what needs a restart is refused',
       { name: 'edge', host: '10.0.0.2', password: 'pw', listen: { port: 8730 } },
     ],
   });
-  t.same(reconfigureAll(current, next), {
+  t.same(reconfigureAll(current, current, next), {
     isOk: false,
     errors: [
       'monitoring changed: it needs a restart',
@@ -139,8 +282,79 @@ t.test('a whole new configuration that changes what needs a restart is refused',
     ],
   });
   const fewer = validateConfig({ routers: [{ name: 'core', host: '10.0.0.1', password: 'pw' }] });
-  t.same(reconfigureAll(current, fewer.config), {
+  t.same(reconfigureAll(current, current, fewer.config), {
     isOk: false,
     errors: ['routers were added or removed: it needs a restart'],
+  });
+});
+
+t.test('a reload keeps admin-port changes to keys the file did not change', async (t) => {
+  const loaded = base();
+  const put = reconfigureSection(loaded, 'flow', { maxConcurrency: 8 });
+  const pool =
+    put.isOk && reconfigureSection(put.config, 'routers', { core: { pool: { max: 3 } } });
+  if (!pool || !pool.isOk) throw new Error('the PUTs were refused');
+  const current = pool.config;
+  const fresh = base({ log: { level: 'debug' } });
+  const result = reconfigureAll(current, loaded, fresh);
+  t.ok(result.isOk);
+  if (!result.isOk) return;
+  t.equal(result.config.flow.maxConcurrency, 8, 'the PUT value stays');
+  t.equal(result.config.routers[0]?.pool.max, 3, 'so does the pool one');
+  t.equal(result.config.log.level, 'debug', 'and what the file changed is applied');
+  t.same(
+    result.changes.map((c) => c.key),
+    ['log.level'],
+  );
+  t.same(result.kept, ['routers.core.pool.max', 'flow.maxConcurrency']);
+  t.same(result.overridden, []);
+});
+
+t.test('a reload wins for keys the file changed, PUT-made or not', async (t) => {
+  const loaded = base();
+  const put = reconfigureSection(loaded, 'flow', {
+    maxConcurrency: 8,
+    rateLimit: { bucketSize: 5 },
+  });
+  if (!put.isOk) throw new Error('the PUT was refused');
+  const fresh = base({ flow: { maxConcurrency: 12, rateLimit: { refillTokens: 20 } } });
+  const result = reconfigureAll(put.config, loaded, fresh);
+  t.ok(result.isOk);
+  if (!result.isOk) return;
+  t.equal(result.config.flow.maxConcurrency, 12, 'the file changed it: the file wins');
+  t.equal(result.config.flow.rateLimit.bucketSize, 5, 'the file did not: the PUT stays');
+  t.equal(result.config.flow.rateLimit.refillTokens, 20);
+  t.same(result.overridden, ['flow.maxConcurrency']);
+  t.same(result.kept, ['flow.rateLimit.bucketSize']);
+  t.same(
+    result.changes.map((c) => [c.key, c.old, c.new]),
+    [
+      ['flow.rateLimit.refillTokens', 10, 20],
+      ['flow.maxConcurrency', 8, 12],
+    ],
+  );
+  const again = reconfigureAll(result.config, fresh, fresh);
+  t.same(again.isOk && [again.changes, again.kept], [[], ['flow.rateLimit.bucketSize']]);
+});
+
+t.test('a reload whose merge breaks a rule is refused naming the key', async (t) => {
+  const loaded = base();
+  const put = reconfigureSection(loaded, 'routers', { core: { pool: { min: 3 } } });
+  if (!put.isOk) throw new Error('the PUT was refused');
+  const lowered = base({
+    routers: [
+      { name: 'core', host: '10.0.0.1', password: 'pw', pool: { min: 2, max: 2 } },
+      { name: 'edge', host: '10.0.0.2', password: 'pw', listen: { port: 8730 } },
+    ],
+  });
+  const result = reconfigureAll(put.config, loaded, lowered);
+  t.notOk(result.isOk);
+  t.match(result, { errors: [/^routers\.core\.pool\.max must be/] });
+  const flow = reconfigureSection(loaded, 'flow', { rateLimit: { refillTokens: 1 } });
+  if (!flow.isOk) throw new Error('the PUT was refused');
+  const bad = { ...loaded, flow: { ...loaded.flow, maxConcurrency: 0 } } as RosgateConfig;
+  t.match(reconfigureAll(flow.config, loaded, bad), {
+    isOk: false,
+    errors: [/^flow\.maxConcurrency must be >= 1/],
   });
 });

@@ -142,8 +142,13 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
             },
           };
         }
-        logger.info({ section }, 'configuration changed through the admin port');
-        return { json: { ok: true } };
+        // Each changed key, its old and new value (redacted) and when it applies.
+        const changes = result.changes ?? [];
+        logger.info(
+          { section, keys: changes.map((c) => c.key) },
+          'configuration changed through the admin port',
+        );
+        return { json: { ok: true, section, changes } };
       },
     },
   };

@@ -156,9 +156,28 @@ export interface AuditFunctions {
   head(): Promise<unknown>;
 }
 
+/** When a changed key takes effect. */
+export type ChangeApplies = 'now' | 'new-clients' | 'restart';
+
+/** One key a live change changed, with secrets redacted. */
+export interface ConfigChange {
+  /** The key's path: `flow.maxConcurrency`, `routers.core.pool.max`. */
+  readonly key: string;
+  /** Its value before; null when it had none. */
+  readonly old: unknown;
+  /** Its value now; null when it has none. */
+  readonly new: unknown;
+  /**
+   * `now`: in force for what comes next; `new-clients`: for clients that
+   * connect from now on; `restart`: recorded, in force only after a restart.
+   */
+  readonly applies: ChangeApplies;
+}
+
 /** What `applyConfig` answers to a `PUT /monitoring/config/<section>`. */
 export type ApplyConfigResult =
-  { readonly ok: true } | { readonly ok: false; readonly errors: readonly string[] };
+  | { readonly ok: true; readonly changes?: readonly ConfigChange[] }
+  | { readonly ok: false; readonly errors: readonly string[] };
 
 /** Applies one section live, or refuses it (invalid, or a key that needs a restart). */
 export type ApplyConfig = (section: string, body: unknown) => Promise<ApplyConfigResult>;

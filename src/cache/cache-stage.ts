@@ -54,6 +54,10 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
   const related = new RelatedMenus(config.related);
   const routers = new Map<string, RouterCache>();
 
+  // A router's cache keeps the `next` of its first command for its fills,
+  // writes and listens. That is safe only because `next` is the pipeline's
+  // link to the chain in force, never the flow stage itself: a flow stage
+  // replaced by a reload is retired, and what it would still get is refused.
   const cacheOf = (router: string, next: CommandHandler): RouterCache => {
     let cache = routers.get(router);
     if (cache === undefined) {

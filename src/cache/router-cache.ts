@@ -64,6 +64,7 @@ export interface RouterCacheStats {
 /** What a {@link RouterCache} shares with the others of its stage. */
 export interface RouterCacheOptions {
   readonly router: string;
+  /** The pipeline's link to the rest of the chain in force (it follows reloads). */
   readonly next: CommandHandler;
   readonly config: CacheConfig;
   readonly ttlRules: TtlRules;

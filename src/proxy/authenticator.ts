@@ -125,7 +125,7 @@ const ABANDONED = new RosgateError(
  * one router login, and a check whose clients have all gone is dropped.
  */
 export class RouterAuthenticator implements Authenticator {
-  readonly #options: RouterAuthenticatorOptions;
+  #options: RouterAuthenticatorOptions;
   readonly #now: () => number;
   readonly #accepted = new Map<string, Remembered>();
   readonly #refused = new Map<string, Remembered>();
@@ -137,6 +137,21 @@ export class RouterAuthenticator implements Authenticator {
   constructor(options: RouterAuthenticatorOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * New login-check settings (a live reload), in force at once: a shorter
+   * memory shortens what is remembered already, a larger cap starts
+   * waiting checks.
+   */
+  reconfigure(
+    options: Pick<RouterAuthenticatorOptions, 'ttlMs' | 'failureTtlMs' | 'maxConcurrentChecks'>,
+  ): void {
+    this.#options = { ...this.#options, ...options };
+    const now = this.#now();
+    shorten(this.#accepted, now + this.#options.ttlMs);
+    shorten(this.#refused, now + (this.#options.failureTtlMs ?? 5000));
+    this.#next();
   }
 
   /** Checks waiting for a turn and running, for tests and health. */
@@ -290,6 +305,11 @@ export function isBeforePlainOnlyLogin(version: string | undefined): boolean {
 
 function sameBytes(a: Buffer, b: Buffer): boolean {
   return timingSafeEqual(digest(CHECK_SALT, a), digest(CHECK_SALT, b));
+}
+
+/** Remembered entries expire by `latest` at the latest. */
+function shorten(remembered: Map<string, Remembered>, latest: number): void {
+  for (const entry of remembered.values()) entry.expiresAt = Math.min(entry.expiresAt, latest);
 }
 
 function matches(known: Remembered | undefined, password: Buffer, now: number): boolean {

@@ -124,16 +124,23 @@ export class ProxyListener {
     }
   }
 
-  /** New limits (a live reload): they apply to clients that connect from now on. */
+  /**
+   * New limits (a live reload): the caps apply to the next accept, the
+   * keepalive and session options to clients that connect from now on.
+   * The backlog was given to the kernel when the port was bound: it changes
+   * only with a restart.
+   */
   reconfigure(limits: {
     maxClients: number;
     maxClientsPerAddress: number;
+    keepAliveMs?: number;
     session: Partial<ProxyListenerOptions['session']>;
   }): void {
     this.#options = {
       ...this.#options,
       maxClients: limits.maxClients,
       maxClientsPerAddress: limits.maxClientsPerAddress,
+      keepAliveMs: limits.keepAliveMs ?? this.#options.keepAliveMs,
       session: { ...this.#options.session, ...limits.session },
     };
   }

@@ -415,10 +415,10 @@ t.test('a PUT of a section is handed to applyConfig', async (t) => {
     body: JSON.stringify({ rateLimit: { refillPerSecond: 50 } }),
   });
   t.equal(res.status, 200);
-  t.same(res.json(), { ok: true });
+  t.same(res.json(), { ok: true, section: 'flow', changes: [] });
   t.same(admin.applied, [{ section: 'flow', body: { rateLimit: { refillPerSecond: 50 } } }]);
   t.match(admin.logsOf('configuration changed through the admin port'), [
-    { level: 30, section: 'flow' },
+    { level: 30, section: 'flow', keys: [] },
   ]);
 });
 

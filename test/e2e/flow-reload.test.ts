@@ -27,7 +27,7 @@ t.test(
     }
     const before = stack.router.flow;
 
-    t.same(await stack.app.reconfigure('flow', ONE_TOKEN), { ok: true }, 'the reload is applied');
+    t.match(await stack.app.reconfigure('flow', ONE_TOKEN), { ok: true }, 'the reload is applied');
     t.not(stack.router.flow, before, 'the router has a new flow stage');
     t.equal(stack.app.config.flow.rateLimit.bucketSize, 1, 'the configuration in force says so');
     t.equal(
@@ -54,7 +54,21 @@ t.test(
       'and it is cancelled like any stream',
     );
 
-    t.same(await stack.app.reconfigure('flow', {}), { ok: true }, 'the defaults come back');
+    t.same(
+      await stack.app.reconfigure('flow', {
+        rateLimit: { bucketSize: null, refillTokens: null, refillIntervalMs: null, maxQueue: null },
+      }),
+      {
+        ok: true,
+        changes: [
+          { key: 'flow.rateLimit.bucketSize', old: 1, new: 100, applies: 'now' },
+          { key: 'flow.rateLimit.refillTokens', old: 1, new: 10, applies: 'now' },
+          { key: 'flow.rateLimit.refillIntervalMs', old: 60_000, new: 100, applies: 'now' },
+          { key: 'flow.rateLimit.maxQueue', old: 0, new: 1000, applies: 'now' },
+        ],
+      },
+      'null sets each key back to its default',
+    );
     t.equal(
       String((await c.call(['/system/identity/print', '.tag=d'])).at(-1)),
       '!done .tag=d',
@@ -83,3 +97,48 @@ t.test('a flow reload that fails its checks changes nothing', async (t) => {
     'and commands pass as before',
   );
 });
+
+t.test(
+  'with every stage at its default, cache misses and writes still reach the router after a flow change',
+  async (t) => {
+    // Nothing turned off: the cache, audit and policy run as shipped.
+    const stack = await startStack(t);
+    t.equal(stack.app.config.cache.enabled, true, 'the cache is on');
+    const c = await loggedIn(t, stack);
+    t.equal(text(await c.call(['/ip/address/print', '.tag=a'])).at(-1), '!done .tag=a');
+    const before = stack.router.flow;
+    const defaultConcurrency = stack.app.config.flow.maxConcurrency;
+
+    const result = await stack.app.reconfigure('flow', { maxConcurrency: 8 });
+    t.same(result, {
+      ok: true,
+      changes: [{ key: 'flow.maxConcurrency', old: defaultConcurrency, new: 8, applies: 'now' }],
+    });
+    t.not(stack.router.flow, before, 'the router has a new flow stage');
+    // The replaced stage closes once idle; from then on it refuses all it gets.
+    await eventually(
+      () => stack.logs.some((l) => l['msg'] === 'replaced flow stage closed'),
+      'the old flow stage to close',
+    );
+
+    const routerPrints = () => stack.sim.counters.commands['/interface/print'] ?? 0;
+    const seen = routerPrints();
+    const printed = text(await c.call(['/interface/print', '=.proplist=name', '.tag=m']));
+    t.equal(printed.at(-1), '!done .tag=m', 'a print the cache does not hold is answered');
+    t.notOk(
+      printed.some((r) => r.startsWith('!trap')),
+      'without a trap',
+    );
+    t.equal(routerPrints(), seen + 1, 'by the router, through the new flow stage');
+    const added = text(
+      await c.call(['/ip/hotspot/user/add', '=name=after-reload', '=password=x', '.tag=w']),
+    );
+    t.match(added, [/^!done =ret=\*[0-9A-F]+ \.tag=w$/], 'a write is answered by the router');
+    const users = text(await c.call(['/ip/hotspot/user/print', '?name=after-reload', '.tag=u']));
+    t.match(users, [/^!re .*=name=after-reload/, '!done .tag=u'], 'and the write took effect');
+    t.notOk(
+      stack.logText().includes('rosgate is shutting down'),
+      'no command met the retired stage',
+    );
+  },
+);

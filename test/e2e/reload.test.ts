@@ -1,4 +1,6 @@
+import net from 'node:net';
 import t, { type Test } from 'tap';
+import { ErrorCode, RosgateError } from '../../src/errors.js';
 import { sampleValue } from '../fixtures/admin-prom-parse.js';
 import { eventually } from '../fixtures/eventually.js';
 import { openRaw, RawClient, text } from '../fixtures/raw-client.js';
@@ -40,7 +42,17 @@ t.test('a new pool maximum takes effect while clients keep working', async (t) =
     method: 'PUT',
     body: { default: { pool: { max: 1 } } },
   });
-  t.same([first.status, first.json()], [200, { ok: true }]);
+  t.same(
+    [first.status, first.json()],
+    [
+      200,
+      {
+        ok: true,
+        section: 'routers',
+        changes: [{ key: 'routers.default.pool.max', old: 5, new: 1, applies: 'now' }],
+      },
+    ],
+  );
   const load = await startLoad(t, stack.port, {
     clients: 4,
     words: ['/system/identity/print'],
@@ -54,7 +66,7 @@ t.test('a new pool maximum takes effect while clients keep working', async (t) =
     method: 'PUT',
     body: { default: { pool: { max: 2 } } },
   });
-  t.same([put.status, put.json()], [200, { ok: true }]);
+  t.match([put.status, put.json()], [200, { ok: true, changes: [{ old: 1, new: 2 }] }]);
   await eventually(() => stack.router.pool.stats.ready === 2, 'a second session');
   const atTwo = load.answered();
   await eventually(() => load.answered() >= atTwo + 40, 'commands on two sessions');
@@ -94,7 +106,8 @@ t.test('a smaller pool maximum closes the sessions beyond it', async (t) => {
   });
   const put = await admin.request('config/routers', {
     method: 'PUT',
-    body: { default: { pool: { max: 1 } } },
+    // A merge: min (3) stays unless the body names it.
+    body: { default: { pool: { min: null, max: 1 } } },
   });
   t.equal(put.status, 200);
   await eventually(() => stack.router.pool.stats.ready === 1, 'one session left');
@@ -189,7 +202,7 @@ t.test('each live section changes what it governs', async (t) => {
   const { stack, admin } = await stackWithAdmin(t, {}, { streamIntervalMs: 20 });
   const put = async (section: string, body: unknown) => {
     const answer = await admin.request(`config/${section}`, { method: 'PUT', body });
-    t.same([answer.status, answer.json()], [200, { ok: true }], `${section} applied`);
+    t.match([answer.status, answer.json()], [200, { ok: true, section }], `${section} applied`);
   };
   const c = await loggedIn(t, stack);
 
@@ -224,8 +237,12 @@ t.test('each live section changes what it governs', async (t) => {
     });
     const replies = text(await c.call(['/system/identity/print']));
     t.match(replies, [/^!trap .*no-identity/, '!done']);
-    await put('policy', {});
-    t.equal(text(await c.call(['/system/identity/print'])).at(-1), '!done');
+    await put('policy', { rules: null });
+    t.match(
+      text(await c.call(['/system/identity/print'])),
+      [/^!re /, '!done'],
+      'null takes the rules back to none',
+    );
   });
 
   t.test('flow: a stream running when the flow changes goes on until cancelled', async (t) => {
@@ -258,7 +275,8 @@ t.test('each live section changes what it governs', async (t) => {
       answers.push(text(await c.call(['/ip/address/print', `.tag=${i}`])));
     t.equal(answers[0]?.at(-1), '!done .tag=0');
     t.match(answers.at(-1), [/^!trap .*\.tag=2$/, '!done .tag=2']);
-    await put('flow', {});
+    await put('flow', { rateLimit: null });
+    t.equal(stack.app.config.flow.rateLimit.bucketSize, 100, 'the bucket is back to its default');
   });
 
   t.test('limits: new clients meet the new caps', async (t) => {
@@ -271,3 +289,111 @@ t.test('each live section changes what it governs', async (t) => {
     t.equal(text(await c.call(['/system/identity/print'])).at(-1), '!done', 'the others work');
   });
 });
+
+t.test('a PUT changes only the keys it names and answers with each of them', async (t) => {
+  const { stack, admin } = await stackWithAdmin(t, { flow: { breaker: { enabled: false } } });
+  const put = await admin.request('config/flow', { method: 'PUT', body: { maxConcurrency: 8 } });
+  t.same(put.json(), {
+    ok: true,
+    section: 'flow',
+    changes: [{ key: 'flow.maxConcurrency', old: 16, new: 8, applies: 'now' }],
+  });
+  t.equal(stack.app.config.flow.breaker.enabled, false, 'the breaker that was off stays off');
+  for (let i = 0; i < 50; i++)
+    stack.router.flow.recordFailure(new RosgateError(ErrorCode.UpstreamClosed, 'gone'));
+  t.equal(stack.router.flow.breakerState, 'closed', 'the new flow stage has no breaker to open');
+  const reset = await admin.request('config/flow', {
+    method: 'PUT',
+    body: { maxConcurrency: null, breaker: { enabled: null } },
+  });
+  t.same(
+    reset.json<{ changes: unknown[] }>().changes,
+    [
+      { key: 'flow.maxConcurrency', old: 8, new: 16, applies: 'now' },
+      { key: 'flow.breaker.enabled', old: false, new: true, applies: 'now' },
+    ],
+    'null sets a key back to its default',
+  );
+  const c = await loggedIn(t, stack);
+  t.equal(text(await c.call(['/ip/address/print'])).at(-1), '!done', 'clients still work');
+});
+
+t.test(
+  'a limits PUT reaches the decoder, the keepalive and the login checks of new clients',
+  async (t) => {
+    // Every stage at its default; a second account on the router, checked by it.
+    const { stack, admin } = await stackWithAdmin(t, {}, { users: { billing: 'billing-pw' } });
+    const keepAlives = t.capture(net.Socket.prototype, 'setKeepAlive', function (this: net.Socket) {
+      return this;
+    });
+    const login = async (password = 'billing-pw') => {
+      const before = { ...stack.sim.counters };
+      const client = await openRaw(t, stack.port, { user: 'billing', password }).catch(
+        () => undefined,
+      );
+      return {
+        client,
+        checkedOk: stack.sim.counters.loginsOk - before.loginsOk,
+        checkedFailed: stack.sim.counters.loginsFailed - before.loginsFailed,
+      };
+    };
+    // The pool's own sessions log in too: let them open first.
+    const { min } = stack.app.config.routers[0]?.pool ?? { min: 0 };
+    await eventually(() => stack.router.pool.stats.ready >= min, 'the pool to open');
+    const early = await login();
+    t.equal(early.checkedOk, 1, 'the first login is checked by the router');
+    t.equal((await login()).checkedOk, 0, 'the next one is remembered (loginCacheTtlMs)');
+    t.equal((await login('wrong')).checkedFailed, 1, 'a wrong password is checked once');
+    t.equal((await login('wrong')).checkedFailed, 0, 'then remembered (loginFailureCacheTtlMs)');
+
+    const put = await admin.request('config/limits', {
+      method: 'PUT',
+      body: {
+        maxWordBytes: 256,
+        clientKeepAliveMs: 4321,
+        loginCacheTtlMs: 0,
+        loginFailureCacheTtlMs: 0,
+        maxConcurrentLoginChecks: 2,
+        listenBacklog: 16,
+      },
+    });
+    t.same(put.json(), {
+      ok: true,
+      section: 'limits',
+      changes: [
+        { key: 'limits.maxWordBytes', old: 1_048_576, new: 256, applies: 'new-clients' },
+        { key: 'limits.loginCacheTtlMs', old: 60_000, new: 0, applies: 'now' },
+        { key: 'limits.loginFailureCacheTtlMs', old: 5000, new: 0, applies: 'now' },
+        { key: 'limits.maxConcurrentLoginChecks', old: 4, new: 2, applies: 'now' },
+        { key: 'limits.clientKeepAliveMs', old: 60_000, new: 4321, applies: 'new-clients' },
+        { key: 'limits.listenBacklog', old: 4096, new: 16, applies: 'restart' },
+      ],
+    });
+    t.match(
+      stack.logs.find((l) => String(l['msg']).endsWith('take effect only after a restart')),
+      { keys: ['limits.listenBacklog'] },
+      'the restart-only key is logged',
+    );
+
+    const late = await login();
+    t.equal(late.checkedOk, 1, 'a remembered login is forgotten: the router checks again');
+    t.equal((await login()).checkedOk, 1, 'and nothing is remembered any more');
+    t.equal((await login('wrong')).checkedFailed, 1, 'a wrong password reaches the router');
+    t.equal((await login('wrong')).checkedFailed, 1, 'every time');
+    t.ok(
+      keepAlives.args().some(([isOn, delay]) => isOn === true && delay === 4321),
+      'a new client socket gets the new keepalive delay',
+    );
+
+    const long = `=comment=${'x'.repeat(300)}`;
+    const fresh = late.client as RawClient;
+    fresh.send(['/ip/address/print', long]);
+    t.match(text(await fresh.untilClosed()), [/^!fatal/], 'a new client meets the new word limit');
+    const old = early.client as RawClient;
+    t.notMatch(
+      text(await old.call(['/ip/address/print', long, '.tag=o'])),
+      [/^!fatal/],
+      'a client connected before keeps the limits it started with',
+    );
+  },
+);
