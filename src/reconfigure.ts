@@ -55,11 +55,12 @@ const LIVE_ROUTER_KEYS = new Set(['pool']);
 
 /**
  * Keys of live sections that the running rosgate cannot apply: the listen
- * backlog is given to the kernel when the port is bound, and each router's
- * login lockout is built at start. A change is recorded and named in the
- * answer as needing a restart. Prefixes cover every key below them.
+ * backlog is given to the kernel when the port is bound, and the number of
+ * sources and users a lockout gate tracks sizes its tables at start (the
+ * rest of `policy.lockout` applies at once). A change is recorded and named
+ * in the answer as needing a restart. Prefixes cover every key below them.
  */
-export const RESTART_ONLY_KEYS = ['limits.listenBacklog', 'policy.lockout'] as const;
+export const RESTART_ONLY_KEYS = ['limits.listenBacklog', 'policy.lockout.maxTracked'] as const;
 
 /** `limits` keys in force at once; the other `limits` keys apply to clients that connect next. */
 const LIMITS_IN_FORCE_AT_ONCE = new Set([

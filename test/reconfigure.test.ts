@@ -121,13 +121,15 @@ t.test('the answer says which keys wait for a restart and which reach new client
   t.same(
     [
       'limits.listenBacklog',
+      'policy.lockout.maxTracked',
       'policy.lockout.maxAttempts',
+      'policy.lockout.trustedSources',
       'limits.clientKeepAliveMs',
       'limits.maxConcurrentLoginChecks',
       'policy.lockouts',
       'routers.core.pool.max',
     ].map(appliesOf),
-    ['restart', 'restart', 'new-clients', 'now', 'now', 'now'],
+    ['restart', 'restart', 'now', 'now', 'new-clients', 'now', 'now', 'now'],
   );
 });
 
