@@ -629,8 +629,10 @@ function buildRouter(
       chain = compose([shared.metricsStage], inner);
     },
   };
-  // A session that cannot connect or log in is a router failure no command saw.
-  pool.on('connectError', (err: RosgateError) => runtime.flow.recordFailure(err));
+  // What the pool knows of the router drives the breaker (issue 15): losing
+  // it counts once, and seeing it back ends the refusals at once.
+  pool.on('routerLost', (err: RosgateError) => runtime.flow.routerLost(err));
+  pool.on('routerReachable', (evidence: string) => runtime.flow.routerReachable(evidence));
   runtime.rebuild();
   return runtime;
 }
