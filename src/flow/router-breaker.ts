@@ -71,6 +71,13 @@ export interface RouterBreakerOptions {
   readonly onStateChange: (change: BreakerStateChange) => void;
 }
 
+/**
+ * Sessions that drop within this long of a counted loss of the router are
+ * that same loss, even when a login was answered in between: a session
+ * whose login answer raced the router's going away drops with the others.
+ */
+const SAME_LOSS_MS = 1000;
+
 /** opossum's rolling window is cut into this many buckets. */
 const BUCKETS = 10;
 
@@ -108,6 +115,8 @@ export class RouterBreaker {
   /** Since the pool lost the router, until it sees it reachable again. */
   #isRouterLost = false;
   #lostAt = 0;
+  /** When a loss of the router last counted as a failure. */
+  #lossCountedAt = -Infinity;
   /** A probe sent because the router was seen back, before the reset timeout. */
   #isEarlyProbe = false;
 
@@ -205,8 +214,9 @@ export class RouterBreaker {
    * The pool lost its way to the router: a session it did not close ended,
    * or a session could not connect or log in. Losing the router is one
    * event: the first loss counts as one failure; every session that drops
-   * with it, the commands lost with them and the connects that fail until
-   * the router is seen again count no more. A router still unreachable
+   * with it (within SAME_LOSS_MS, whatever answered meanwhile), the commands
+   * lost with them and the connects that fail until the router is seen
+   * again count no more. A router still unreachable
    * `monitoringMs` after it was lost opens the circuit at its next failed
    * connect, however few commands tried it.
    */
@@ -215,7 +225,8 @@ export class RouterBreaker {
     if (!this.#isRouterLost) {
       this.#isRouterLost = true;
       this.#lostAt = now;
-      if (this.isClosed) {
+      if (this.isClosed && now - this.#lossCountedAt >= SAME_LOSS_MS) {
+        this.#lossCountedAt = now;
         this.track()(error);
         return;
       }

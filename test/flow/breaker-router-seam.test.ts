@@ -72,12 +72,38 @@ t.test(
 t.test('once the router is seen back, the next loss counts again', async (t) => {
   const setup = setupFlow(t);
   setup.flow.routerLost(closed());
+  setup.clock.advance(5000);
   setup.flow.routerReachable('login');
   setup.flow.routerLost(closed());
   setup.flow.routerLost(closed());
   await tick();
   t.equal(setup.flow.stats().breakerFailures, 2);
 });
+
+t.test(
+  'a login answered as the router went away does not split one drop into two losses',
+  async (t) => {
+    const setup = setupFlow(t);
+    setup.flow.routerLost(closed());
+    setup.flow.routerLost(closed());
+    // A session whose login answer was on its way when the router died.
+    setup.flow.routerReachable('login');
+    setup.clock.advance(999);
+    setup.flow.routerLost(closed());
+    setup.flow.routerLost(closed());
+    await tick();
+    t.equal(
+      setup.flow.stats().breakerFailures,
+      1,
+      'sessions dropping within a second are one loss',
+    );
+    setup.clock.advance(1);
+    setup.flow.routerReachable('login');
+    setup.flow.routerLost(closed());
+    await tick();
+    t.equal(setup.flow.stats().breakerFailures, 2, 'a second later, a new one');
+  },
+);
 
 t.test('a !trap and a lost command each stay what they are: the trap never counts', async (t) => {
   const setup = setupFlow(t);
