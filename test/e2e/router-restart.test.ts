@@ -22,7 +22,8 @@ import type { RouterOSAPI } from 'node-routeros';
 import t from 'tap';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { eventually } from '../fixtures/eventually.js';
-import { startStack } from '../fixtures/stack.js';
+import { text } from '../fixtures/raw-client.js';
+import { loggedIn, startStack } from '../fixtures/stack.js';
 
 const CLIENTS = 20;
 const DOWN_MS = 400;
@@ -138,5 +139,51 @@ t.test(
       (sim.counters.commands['/ip/hotspot/user/add'] ?? 0) >= CLIENTS,
       'the restarted router received the adds',
     );
+  },
+);
+
+t.test(
+  'a router down long enough opens the circuit; once the pool logs in again it half-opens at once and its probe closes it',
+  async (t) => {
+    // Every stage at its default but the monitoring window: a router
+    // unreachable for that long opens the circuit, here in 0.3 s, not 10.
+    const stack = await startStack(t, { config: { flow: { breaker: { monitoringMs: 300 } } } });
+    const c = await loggedIn(t, stack);
+    const add = (name: string, tag: string) =>
+      c.call(['/ip/hotspot/user/add', `=name=${name}`, '=password=x', `.tag=${tag}`]);
+    t.match(text(await add('before', 'a')), [/^!done =ret=\*\w+ \.tag=a$/], 'the router answers');
+
+    stack.sim.faults.refuseConnections = true;
+    stack.sim.faults.dropAll();
+    await eventually(() => stack.router.flow.breakerState === 'open', 'the circuit to open');
+    t.match(
+      text(await add('while-down', 'b'))[0],
+      /^!trap =message=router unavailable \(circuit open, retry in (60|59)s\) \.tag=b$/,
+      'a router that stays down still opens the circuit: commands are refused at once',
+    );
+
+    const backAt = performance.now();
+    stack.sim.faults.refuseConnections = false;
+    await eventually(() => stack.router.flow.breakerState === 'closed', 'the circuit to close');
+    t.comment(
+      `circuit closed ${Math.round(performance.now() - backAt)} ms after the router accepted ` +
+        'sessions again (resetTimeoutMs is 60000)',
+    );
+    t.match(text(await add('after', 'c')), [/^!done =ret=\*\w+ \.tag=c$/], 'commands pass again');
+
+    const events = stack.app.metrics
+      .events()
+      .filter((e) => e.kind === 'breaker')
+      .map((e) => e.message);
+    t.match(
+      events,
+      [
+        /^circuit closed -> open: router unreachable for \d+ms \(last ROSGATE_/,
+        'circuit open -> half-open: router reachable again (login)',
+        'circuit half-open -> closed: router answered while half-open',
+      ],
+      'it opened for the outage, half-opened when a session logged in, and closed on the probe',
+    );
+    t.equal(stack.router.flow.stats().breakerFailures, 1, 'the outage was one failure');
   },
 );
