@@ -178,7 +178,11 @@ export class RouterBreaker {
 
   /** The refusal for a command that arrives while the circuit is not closed. */
   openError(): RosgateError {
-    const left = this.#openedAt + this.#options.resetTimeoutMs - this.#options.now();
+    // Half-open, a probe decides now: early (the router seen back) or not.
+    const left =
+      this.#state === 'half-open'
+        ? 0
+        : this.#openedAt + this.#options.resetTimeoutMs - this.#options.now();
     const seconds = Math.max(1, Math.ceil(left / 1000));
     return new RosgateError(
       ErrorCode.BreakerOpen,

@@ -150,7 +150,7 @@ t.test(
     t.equal(probes(setup).length, 1, 'one identity print probes the router');
     t.match(
       setup.send(ADD).sink.events,
-      [/^refuse ROSGATE_BREAKER_OPEN/],
+      [/^refuse ROSGATE_BREAKER_OPEN .*retry in 1s\)$/],
       'commands meanwhile are refused, not made to wait',
     );
     setup.flow.routerReachable('probe');
