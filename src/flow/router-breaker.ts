@@ -89,11 +89,14 @@ function ignore(): void {}
  * Counts failures in opossum's rolling window and opens the circuit when
  * `threshold` failures (among at least `volumeThreshold` commands) fall in
  * it. A failure is an error object: the commands lost with one session all
- * carry its close error and count once. opossum only knows a failure rate, so its rate rule is switched off
- * (a rate never exceeds 100%) and this class opens the circuit on the count
- * with opossum's `open()`. From there opossum runs as its authors intend:
- * after `resetTimeoutMs` it turns half-open and lets one call through, the
- * probe; success closes the circuit, failure opens it again.
+ * carry its close error and count once. opossum only knows a failure rate,
+ * so its rate rule is switched off (a rate never exceeds 100%) and this
+ * class opens the circuit on the count with opossum's `open()`. From there
+ * opossum runs as its authors intend: after `resetTimeoutMs` it turns
+ * half-open and lets one call through, the probe; success closes the
+ * circuit, failure opens it again. The pool's word that the router is back
+ * after a loss ({@link RouterBreaker.routerReachable}) sends that probe
+ * early.
  *
  * The window turns on the injected clock: buckets rotate (through opossum's
  * `rotateBucketController`) when the breaker is used, not on a timer.
@@ -220,9 +223,9 @@ export class RouterBreaker {
    * event: the first loss counts as one failure; every session that drops
    * with it (within SAME_LOSS_MS, whatever answered meanwhile), the commands
    * lost with them and the connects that fail until the router is seen
-   * again count no more. A router still unreachable
-   * `monitoringMs` after it was lost opens the circuit at its next failed
-   * connect, however few commands tried it.
+   * again count no more. A router still unreachable `monitoringMs` after it
+   * was lost opens the circuit at its next failed connect, however few
+   * commands tried it.
    */
   routerLost(error: RosgateError): void {
     const now = this.#options.now();
