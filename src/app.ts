@@ -667,8 +667,10 @@ function buildRouter(
         authenticator.reconfigure(mapped.loginChecks);
     },
   };
-  // A session that cannot connect or log in is a router failure no command saw.
-  pool.on('connectError', (err: RosgateError) => runtime.flow.recordFailure(err));
+  // What the pool knows of the router drives the breaker: losing it counts
+  // once, and seeing it back ends the refusals at once.
+  pool.on('routerLost', (err: RosgateError) => runtime.flow.routerLost(err));
+  pool.on('routerReachable', (evidence: string) => runtime.flow.routerReachable(evidence));
   return runtime;
 }
 

@@ -75,8 +75,18 @@ export interface FlowStage {
   readonly stage: Stage;
   stats(): FlowStats;
   readonly breakerState: BreakerState;
-  /** Counts a failure no command saw: a pool session that could not connect or log in. */
-  recordFailure(error: RosgateError): void;
+  /**
+   * The pool lost its way to the router: a session it did not close ended,
+   * or one could not connect or log in. One loss of the router counts once,
+   * however many sessions and commands went with it.
+   */
+  routerLost(error: RosgateError): void;
+  /**
+   * The pool saw the router answer (`evidence`: a session logged in, a
+   * health probe was answered). After a loss, an open circuit turns
+   * half-open at once and its probe decides.
+   */
+  routerReachable(evidence: string): void;
   /** Refuses what waits and stops the timers. */
   close(): void;
 }
@@ -262,8 +272,12 @@ class FlowControl implements FlowStage, CommandHandler {
     };
   }
 
-  recordFailure(error: RosgateError): void {
-    this.#breaker?.recordFailure(error);
+  routerLost(error: RosgateError): void {
+    this.#breaker?.routerLost(error);
+  }
+
+  routerReachable(evidence: string): void {
+    this.#breaker?.routerReachable(evidence);
   }
 
   close(): void {

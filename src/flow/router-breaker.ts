@@ -71,6 +71,13 @@ export interface RouterBreakerOptions {
   readonly onStateChange: (change: BreakerStateChange) => void;
 }
 
+/**
+ * Sessions that drop within this long of a counted loss of the router are
+ * that same loss, even when a login was answered in between: a session
+ * whose login answer raced the router's going away drops with the others.
+ */
+const SAME_LOSS_MS = 1000;
+
 /** opossum's rolling window is cut into this many buckets. */
 const BUCKETS = 10;
 
@@ -81,11 +88,15 @@ function ignore(): void {}
 /**
  * Counts failures in opossum's rolling window and opens the circuit when
  * `threshold` failures (among at least `volumeThreshold` commands) fall in
- * it. opossum only knows a failure rate, so its rate rule is switched off
- * (a rate never exceeds 100%) and this class opens the circuit on the count
- * with opossum's `open()`. From there opossum runs as its authors intend:
- * after `resetTimeoutMs` it turns half-open and lets one call through, the
- * probe; success closes the circuit, failure opens it again.
+ * it. A failure is an error object: the commands lost with one session all
+ * carry its close error and count once. opossum only knows a failure rate,
+ * so its rate rule is switched off (a rate never exceeds 100%) and this
+ * class opens the circuit on the count with opossum's `open()`. From there
+ * opossum runs as its authors intend: after `resetTimeoutMs` it turns
+ * half-open and lets one call through, the probe; success closes the
+ * circuit, failure opens it again. The pool's word that the router is back
+ * after a loss ({@link RouterBreaker.routerReachable}) sends that probe
+ * early.
  *
  * The window turns on the injected clock: buckets rotate (through opossum's
  * `rotateBucketController`) when the breaker is used, not on a timer.
@@ -102,6 +113,15 @@ export class RouterBreaker {
   #openReason = '';
   #failures = 0;
   readonly #transitions = { open: 0, halfOpen: 0, closed: 0 };
+  /** Errors counted already, or part of a loss of the router counted already. */
+  readonly #seen = new WeakSet<RosgateError>();
+  /** Since the pool lost the router, until it sees it reachable again. */
+  #isRouterLost = false;
+  #lostAt = 0;
+  /** When a loss of the router last counted as a failure. */
+  #lossCountedAt = -Infinity;
+  /** A probe sent because the router was seen back, before the reset timeout. */
+  #isEarlyProbe = false;
 
   constructor(options: RouterBreakerOptions) {
     this.#options = options;
@@ -122,14 +142,21 @@ export class RouterBreaker {
     });
     // Only RosgateErrors reach opossum: commands and the probe end with their refusal.
     this.#circuit.on('failure', (err) => this.#onFailure(err as RosgateError));
-    this.#circuit.on('open', () => this.#enter('open', this.#openReason));
+    this.#circuit.on('open', () => {
+      this.#openedAt = options.now();
+      this.#enter('open', this.#openReason);
+    });
     this.#circuit.on('halfOpen', () => {
+      // A probe sent because the router was seen back decides already.
+      if (this.#isEarlyProbe) return;
       this.#enter('half-open', `reset timeout elapsed (${options.resetTimeoutMs}ms)`);
       void this.#circuit.fire(options.probe).catch(ignore);
     });
     this.#circuit.on('close', () => {
       // A closed circuit starts with a clean window: old failures do not count again.
       for (let i = 0; i < BUCKETS; i++) this.#rotation.emit('rotate');
+      // The router answered: a later loss is a new one.
+      this.#isRouterLost = false;
       this.#enter('closed', 'router answered while half-open');
     });
   }
@@ -154,7 +181,11 @@ export class RouterBreaker {
 
   /** The refusal for a command that arrives while the circuit is not closed. */
   openError(): RosgateError {
-    const left = this.#openedAt + this.#options.resetTimeoutMs - this.#options.now();
+    // Half-open, a probe decides now: early (the router seen back) or not.
+    const left =
+      this.#state === 'half-open'
+        ? 0
+        : this.#openedAt + this.#options.resetTimeoutMs - this.#options.now();
     const seconds = Math.max(1, Math.ceil(left / 1000));
     return new RosgateError(
       ErrorCode.BreakerOpen,
@@ -174,21 +205,87 @@ export class RouterBreaker {
       .fire(
         () =>
           new Promise<void>((resolve, reject) => {
-            settle = (failure) => (failure === undefined ? resolve() : reject(failure));
+            settle = (failure) => {
+              if (failure === undefined) resolve();
+              else if (this.#isNew(failure) || this.#circuit.halfOpen) reject(failure);
+              // Lost with a session whose loss counted already: a command, not a failure.
+              else resolve();
+            };
           }),
       )
       .catch(ignore);
     return settle;
   }
 
-  /** A failure outside any command (a pool session that could not connect or log in). */
-  recordFailure(error: RosgateError): void {
-    if (this.isClosed) this.track()(error);
+  /**
+   * The pool lost its way to the router: a session it did not close ended,
+   * or a session could not connect or log in. Losing the router is one
+   * event: the first loss counts as one failure; every session that drops
+   * with it (within SAME_LOSS_MS, whatever answered meanwhile), the commands
+   * lost with them and the connects that fail until the router is seen
+   * again count no more. A router still unreachable `monitoringMs` after it
+   * was lost opens the circuit at its next failed connect, however few
+   * commands tried it.
+   */
+  routerLost(error: RosgateError): void {
+    const now = this.#options.now();
+    if (!this.#isRouterLost) {
+      this.#isRouterLost = true;
+      this.#lostAt = now;
+      if (this.isClosed && now - this.#lossCountedAt >= SAME_LOSS_MS) {
+        this.#lossCountedAt = now;
+        this.track()(error);
+        return;
+      }
+    }
+    this.#seen.add(error);
+    const lostMs = now - this.#lostAt;
+    if (this.isClosed && lostMs >= this.#options.monitoringMs) {
+      this.#openReason = `router unreachable for ${lostMs}ms (last ${error.code})`;
+      this.#circuit.open();
+    }
+  }
+
+  /**
+   * The pool has seen the router answer (a session logged in, a health
+   * probe was answered). After a loss of the router, an open circuit turns
+   * half-open at once, whatever is left of the reset timeout: its probe
+   * decides. Answered, the circuit closes; not, it stays open until the
+   * reset timeout it had. A circuit opened while the router stayed
+   * reachable (commands timing out) keeps its reset timeout.
+   */
+  routerReachable(evidence: string): void {
+    const wasLost = this.#isRouterLost;
+    this.#isRouterLost = false;
+    if (!wasLost || this.#state !== 'open') return;
+    this.#isEarlyProbe = true;
+    this.#enter('half-open', `router reachable again (${evidence})`);
+    this.#options.probe().then(
+      () => {
+        this.#isEarlyProbe = false;
+        this.#circuit.close();
+      },
+      (err: RosgateError) => {
+        this.#isEarlyProbe = false;
+        this.#failures++;
+        this.#openReason = `failure while half-open (${err.code})`;
+        // The reset timeout ran out meanwhile: opossum waits for this probe.
+        if (this.#circuit.halfOpen) this.#circuit.open();
+        else this.#enter('open', this.#openReason);
+      },
+    );
   }
 
   /** Stops opossum's timers; the breaker is not used again. */
   close(): void {
     this.#circuit.shutdown();
+  }
+
+  /** True the first time an error is seen: the commands lost with one session count once. */
+  #isNew(error: RosgateError): boolean {
+    if (this.#seen.has(error)) return false;
+    this.#seen.add(error);
+    return true;
   }
 
   #onFailure(err: RosgateError): void {
@@ -208,7 +305,6 @@ export class RouterBreaker {
   #enter(to: BreakerState, reason: string): void {
     const from = this.#state;
     this.#state = to;
-    if (to === 'open') this.#openedAt = this.#options.now();
     this.#transitions[to === 'half-open' ? 'halfOpen' : to]++;
     this.#options.onStateChange({ router: this.#options.router, from, to, reason });
   }

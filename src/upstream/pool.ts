@@ -27,6 +27,9 @@ export interface PoolOptions {
   maxInFlightPerSession: number;
 }
 
+/** How the pool saw the router answer: a session logged in, or a health probe was answered. */
+export type ReachableEvidence = 'login' | 'probe';
+
 /** Makes a new, not yet connected, session. */
 export type ConnectionFactory = () => UpstreamConnection;
 
@@ -93,6 +96,13 @@ export interface PoolHooks {
  * `connectError` (RosgateError) for each failed connect, `sessionClosed`
  * (RosgateError) for each ready session that ended, `sessionOpened`, and
  * `retryScheduled` (delayMs) when a reconnect is scheduled.
+ *
+ * What the pool knows of the router, for whoever must not guess it (the
+ * circuit breaker): `routerLost` (RosgateError) for each failed connect and
+ * each ready session that ended without the pool closing it (the error its
+ * commands get too), and `routerReachable` ({@link ReachableEvidence}) each
+ * time the router is seen answering: a session logged in, a health probe
+ * was answered.
  */
 export class Pool extends EventEmitter {
   options: PoolOptions;
@@ -347,18 +357,21 @@ export class Pool extends EventEmitter {
         this.#ready.add(connection);
         connection.once('close', (error: RosgateError) => {
           // Runs before the session tells its commands (UpstreamConnection).
-          this.#ready.delete(connection);
+          // Still in the ready set: the pool did not close it (idle, retired).
+          const isLost = this.#ready.delete(connection);
           this.#retiring.delete(connection);
           if (!this.#isClosed) {
             this.#closed++;
             this.#lastError = error;
             this.#lastErrorAt = this.#now();
             this.emit('sessionClosed', error);
+            if (isLost) this.emit('routerLost', error);
           }
           this.#fill();
         });
         connection.on('drain', () => this.#serveWaiters());
         this.emit('sessionOpened');
+        this.emit('routerReachable', 'login' satisfies ReachableEvidence);
         this.#serveWaiters();
       },
       (error: RosgateError) => {
@@ -368,6 +381,7 @@ export class Pool extends EventEmitter {
         this.#lastErrorAt = this.#now();
         this.#outageSince ??= this.#now();
         this.emit('connectError', error);
+        this.emit('routerLost', error);
         this.#scheduleRetry();
       },
     );
@@ -408,9 +422,12 @@ export class Pool extends EventEmitter {
         this.#ready.delete(c);
         c.close();
       } else if (!c.isProbing && now - c.lastReceivedAt >= this.options.healthCheckIntervalMs) {
-        c.probe().catch(() => {
-          /* probe failure closes the session; its close handler refills the pool */
-        });
+        c.probe().then(
+          () => this.emit('routerReachable', 'probe' satisfies ReachableEvidence),
+          () => {
+            /* probe failure closes the session; its close handler refills the pool */
+          },
+        );
       }
     }
     this.#fill();

@@ -223,21 +223,40 @@ t.test(
   },
 );
 
-t.test('recordFailure() counts pool failures; while open it is ignored', async (t) => {
-  const setup = setupFlow(t);
-  const error = new RosgateError(ErrorCode.UpstreamClosed, 'connect ECONNREFUSED');
-  for (let i = 0; i < 5; i++) setup.flow.recordFailure(error);
-  await tick();
-  t.equal(setup.flow.breakerState, 'open');
-  setup.flow.recordFailure(error);
-  await tick();
-  t.equal(setup.flow.stats().breakerFailures, 5);
-});
+t.test(
+  'routerLost() counts one failure per loss of the router; past monitoringMs unreachable the circuit opens',
+  async (t) => {
+    const setup = setupFlow(t);
+    const lost = () => new RosgateError(ErrorCode.UpstreamClosed, 'connect ECONNREFUSED');
+    for (let i = 0; i < 5; i++) setup.flow.routerLost(lost());
+    await tick();
+    t.equal(
+      setup.flow.breakerState,
+      'closed',
+      'five failed connects of one outage are one failure',
+    );
+    t.equal(setup.flow.stats().breakerFailures, 1);
+    setup.clock.advance(10_000);
+    setup.flow.routerLost(lost());
+    await tick();
+    t.equal(setup.flow.breakerState, 'open', 'still unreachable after monitoringMs');
+    t.equal(
+      setup.changes[0]?.reason,
+      'router unreachable for 10000ms (last ROSGATE_UPSTREAM_CLOSED)',
+    );
+    setup.flow.routerLost(lost());
+    await tick();
+    t.equal(setup.flow.stats().breakerFailures, 1, 'while open a loss changes nothing');
+  },
+);
 
 t.test('with the breaker off failures pass through and nothing opens', async (t) => {
   const setup = setupFlow(t, { breaker: { enabled: false } });
   await failCommands(setup, 20);
-  setup.flow.recordFailure(new RosgateError(ErrorCode.UpstreamClosed, 'x'));
+  setup.flow.routerLost(new RosgateError(ErrorCode.UpstreamClosed, 'x'));
+  setup.clock.advance(10_000);
+  setup.flow.routerLost(new RosgateError(ErrorCode.UpstreamClosed, 'x'));
+  setup.flow.routerReachable('login');
   await tick();
   const stats = setup.flow.stats();
   t.equal(setup.flow.breakerState, 'closed');
@@ -274,7 +293,9 @@ t.test('a stage that was never wired fails its probe', async (t) => {
     timers: clock.timers,
   });
   t.teardown(() => flow.close());
-  for (let i = 0; i < 5; i++) flow.recordFailure(new RosgateError(ErrorCode.UpstreamClosed, 'x'));
+  flow.routerLost(new RosgateError(ErrorCode.UpstreamClosed, 'x'));
+  clock.advance(10_000);
+  flow.routerLost(new RosgateError(ErrorCode.UpstreamClosed, 'x'));
   await tick();
   await until(() => flow.stats().breakerTransitions.halfOpen === 1, 'half-open');
   await tick();

@@ -1,0 +1,130 @@
+/**
+ * What the pool tells of the router (issue 15 item 1): `routerLost` for
+ * every session it did not close and every failed connect, with the error
+ * the session's commands get; `routerReachable` when a session logs in and
+ * when a health probe is answered.
+ */
+import t from 'tap';
+import type { RosgateError } from '../../src/errors.js';
+import { Sentence } from '../../src/protocol/index.js';
+import { startSimulator } from '../../src/simulator/index.js';
+import { Pool, type PoolOptions, type ReachableEvidence } from '../../src/upstream/pool.js';
+import { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
+import { eventually } from '../fixtures/eventually.js';
+
+const BASE: PoolOptions = {
+  min: 1,
+  max: 3,
+  acquireTimeoutMs: 200,
+  idleTimeoutMs: 60_000,
+  healthCheckIntervalMs: 60_000,
+  reconnectInitialDelayMs: 5,
+  reconnectMaxDelayMs: 20,
+  maxInFlightPerSession: 1,
+};
+
+async function setup(t: { teardown(fn: () => unknown): void }, options: Partial<PoolOptions>) {
+  const sim = await startSimulator({ user: 'svc', password: 'pw', streamIntervalMs: 5 });
+  const pool = new Pool(
+    { ...BASE, ...options },
+    () =>
+      new UpstreamConnection({
+        host: '127.0.0.1',
+        port: sim.port,
+        username: 'svc',
+        password: 'pw',
+        timeoutMs: 2000,
+      }),
+    { random: () => 0.5 },
+  );
+  const lost: RosgateError[] = [];
+  const reachable: ReachableEvidence[] = [];
+  pool.on('routerLost', (error: RosgateError) => lost.push(error));
+  pool.on('routerReachable', (evidence: ReachableEvidence) => reachable.push(evidence));
+  t.teardown(async () => {
+    pool.close();
+    await sim.close();
+  });
+  return { sim, pool, lost, reachable };
+}
+
+/** Starts a stream on `connection`; returns its tag. */
+function stream(connection: UpstreamConnection): string {
+  return connection.send(Sentence.from(['/interface/monitor-traffic', '=interface=ether1']), {
+    onReply: () => undefined,
+    onError: () => undefined,
+  });
+}
+
+/** Starts a stream on `connection`; resolves with the error that ends it. */
+function streamUntilLost(connection: UpstreamConnection): Promise<RosgateError> {
+  return new Promise((resolve) => {
+    connection.send(Sentence.from(['/interface/monitor-traffic', '=interface=ether1']), {
+      onReply: () => undefined,
+      onError: resolve,
+    });
+  });
+}
+
+t.test(
+  'each session the router drops is reported lost first, with the error its commands get',
+  async (t) => {
+    const { sim, pool, lost, reachable } = await setup(t, { min: 2, max: 2 });
+    pool.start();
+    await eventually(() => pool.stats.ready === 2, 'two sessions');
+    t.same(reachable, ['login', 'login'], 'each login shows the router reachable');
+    const ended = pool.connections.map((c) => {
+      const error = streamUntilLost(c);
+      return error.then((e) => ({ e, lostBefore: lost.includes(e) }));
+    });
+    sim.faults.refuseConnections = true;
+    sim.faults.dropAll();
+    const outcomes = await Promise.all(ended);
+    for (const { lostBefore } of outcomes) {
+      t.ok(lostBefore, 'the pool reported the loss before the command heard of it');
+    }
+    t.same(
+      lost.slice(0, 2).map((e) => e.code),
+      ['ROSGATE_UPSTREAM_CLOSED', 'ROSGATE_UPSTREAM_CLOSED'],
+    );
+    await eventually(() => lost.length >= 4, 'failed reconnects to be reported too');
+    t.ok(
+      lost.slice(2).every((e) => !outcomes.some((o) => o.e === e)),
+      'a failed connect has an error of its own',
+    );
+    sim.faults.refuseConnections = false;
+    await eventually(() => pool.stats.ready === 2, 'the router back');
+    t.same(reachable.slice(-2), ['login', 'login']);
+  },
+);
+
+t.test('sessions the pool closes itself are not losses of the router', async (t) => {
+  const { pool, lost } = await setup(t, { min: 1, max: 2, idleTimeoutMs: 20 });
+  const closed: RosgateError[] = [];
+  pool.on('sessionClosed', (error: RosgateError) => closed.push(error));
+  pool.start();
+  const a = await pool.acquireAsync();
+  const tagA = stream(a);
+  await eventually(() => pool.stats.ready === 2, 'a second session for the busy one');
+  await eventually(() => closed.length === 1, 'the idle one to close');
+
+  const b = await pool.acquireAsync();
+  const tagB = stream(b);
+  await eventually(() => pool.stats.ready === 2, 'two busy sessions');
+  pool.reconfigure({ ...BASE, min: 1, max: 1 });
+  a.cancel(tagA);
+  b.cancel(tagB);
+  await eventually(() => a.inFlight === 0 && b.inFlight === 0, 'both streams to end');
+  pool.release();
+  await eventually(() => closed.length === 2, 'the retired session to close once idle');
+  pool.close();
+  t.equal(closed.length, 2, 'closing the pool reports nothing');
+  t.same(lost, [], 'no loss of the router');
+});
+
+t.test('an answered health probe shows the router reachable', async (t) => {
+  const { pool, reachable } = await setup(t, { min: 1, max: 1, healthCheckIntervalMs: 10 });
+  pool.start();
+  await eventually(() => reachable.includes('probe'), 'a health probe answered');
+  t.equal(reachable[0], 'login');
+});
