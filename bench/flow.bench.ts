@@ -309,6 +309,9 @@ async function startRosgate(
     // The flow stage alone: no cache hit skips it, no policy rule refuses the mix.
     cache: { enabled: false },
     policy: { users: { [USER]: 'admin' } },
+    // Out of the way: no audit trail in the checkout, no fixed admin port.
+    audit: { enabled: false },
+    monitoring: { host: '127.0.0.1', port: 0 },
     log: { level: 'silent' },
   });
   const app = createApp(config, createLogger('silent', process.stdout));
