@@ -45,15 +45,18 @@ export function startRelayChild(port: number): Promise<BenchChild> {
 
 /**
  * rosgate as `rosgate --config <configFile>` starts, in its own process,
- * with `env` over the bench's environment; resolves once a client can log in.
+ * with `env` over the bench's environment and `nodeArgs` given to node
+ * (`--cpu-prof`); resolves once a client can log in.
  */
 export async function startRosgateChild(
   configFile: string,
   env: Readonly<Record<string, string>>,
   port: number,
   isReady: (port: number) => Promise<boolean>,
+  nodeArgs: readonly string[] = [],
 ): Promise<BenchChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', mainFile, '--config', configFile], {
+  const args = [...nodeArgs, '--import', 'tsx', mainFile, '--config', configFile];
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
