@@ -26,6 +26,8 @@ import {
   startBenchSimulator,
 } from './billing-mix.js';
 import type { BenchResult } from './run.js';
+import { percentile } from './stats.js';
+import { numberArg } from './args.js';
 
 const WARMUP = 50;
 const ERROR_CODES = [
@@ -35,15 +37,6 @@ const ERROR_CODES = [
   'ROSGATE_UPSTREAM_TIMEOUT',
   'ROSGATE_ACQUIRE_TIMEOUT',
 ];
-
-function option(args: readonly string[], name: string, fallback: number): number {
-  const at = args.indexOf(`--${name}`);
-  const inline = args.find((a) => a.startsWith(`--${name}=`));
-  const text = inline?.split('=')[1] ?? (at >= 0 ? args[at + 1] : undefined);
-  const value = text === undefined ? fallback : Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be an integer >= 1`);
-  return value;
-}
 
 /** A router with every stage on and ten policy rules. */
 function routerSource(name: string, i: number): RouterSource {
@@ -102,10 +95,6 @@ function routerSource(name: string, i: number): RouterSource {
   };
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
-
 async function time(
   label: string,
   runs: number,
@@ -146,6 +135,8 @@ async function wiredOverhead(clientCount: number, seconds: number, rounds: numbe
     scrapes.push(performance.now() - started);
   };
   const scraping = (): (() => void) => {
+    // Prometheus scrapes at once and then every second.
+    void scrape();
     const timer = setInterval(() => void scrape(), 1000);
     return () => clearInterval(timer);
   };
@@ -185,11 +176,11 @@ async function wiredOverhead(clientCount: number, seconds: number, rounds: numbe
 }
 
 export async function run(args: readonly string[]): Promise<BenchResult> {
-  const routerCount = option(args, 'routers', 8);
-  const scrapes = option(args, 'scrapes', 1000);
-  const clients = option(args, 'clients', 50);
-  const seconds = option(args, 'seconds', 5);
-  const rounds = option(args, 'rounds', 2);
+  const routerCount = Math.round(numberArg(args, 'routers', 8, 1, 100));
+  const scrapes = Math.round(numberArg(args, 'scrapes', 1000, 1, 100_000));
+  const clients = Math.round(numberArg(args, 'clients', 50, 1, 500));
+  const seconds = numberArg(args, 'seconds', 5, 0.2, 120);
+  const rounds = Math.round(numberArg(args, 'rounds', 2, 1, 20));
   const routers = Array.from({ length: routerCount }, (_, i) => routerSource(`router-${i}`, i));
   const sources: AdminSources = {
     routers: () => routers,

@@ -29,6 +29,7 @@ import {
   startBenchSimulator,
 } from './billing-mix.js';
 import type { BenchResult } from './run.js';
+import { numberArg } from './args.js';
 
 const BATCH = 10_000;
 const START_MS = Date.parse('2024-05-01T00:00:00.000Z');
@@ -62,11 +63,6 @@ function event(n: number): AuditEvent {
       },
     },
   };
-}
-
-function option(args: readonly string[], name: string, fallback: number): number {
-  const arg = args.find((a) => a.startsWith(`--${name}=`));
-  return arg === undefined ? fallback : Number(arg.slice(name.length + 3));
 }
 
 /** The sum of a metric's values in the app's registry. */
@@ -118,10 +114,10 @@ async function wiredOverhead(clientCount: number, seconds: number, rounds: numbe
 }
 
 export async function run(args: readonly string[]): Promise<BenchResult> {
-  const records = option(args, 'records', 1_000_000);
-  const clients = option(args, 'clients', 50);
-  const seconds = option(args, 'seconds', 5);
-  const rounds = option(args, 'rounds', 2);
+  const records = Math.round(numberArg(args, 'records', 1_000_000, 100, 100_000_000));
+  const clients = Math.round(numberArg(args, 'clients', 50, 1, 500));
+  const seconds = numberArg(args, 'seconds', 5, 0.2, 120);
+  const rounds = Math.round(numberArg(args, 'rounds', 2, 1, 20));
   const dir = mkdtempSync(join(tmpdir(), 'rosgate-audit-bench-'));
   try {
     const writer = new FileAuditWriter({

@@ -25,7 +25,7 @@ const HOTSPOT_USERS = 500;
 const COMMAND_TIMEOUT_MS = 10_000;
 
 /** The next command of one client's mix, from a seeded PRNG. */
-class Mix {
+export class Mix {
   readonly #random: Prng;
   readonly #id: number;
   readonly #users: readonly string[];

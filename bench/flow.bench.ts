@@ -50,6 +50,7 @@ import { Decoder, Sentence, encodeSentence } from '../src/protocol/index.js';
 import { startSimulator, type SimulatorCounters } from '../src/simulator/index.js';
 import { Prng } from '../src/simulator/prng.js';
 import type { BenchResult } from './run.js';
+import { percentile } from './stats.js';
 import { numberArg } from './args.js';
 
 const USER = 'admin';
@@ -199,12 +200,6 @@ async function connectClients(port: number, count: number): Promise<BenchClient[
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
-
 const round = (n: number, digits = 3): number => Number(n.toFixed(digits));
 
 // -- the simulator ------------------------------------------------------------------
@@ -314,6 +309,9 @@ async function startRosgate(
     // The flow stage alone: no cache hit skips it, no policy rule refuses the mix.
     cache: { enabled: false },
     policy: { users: { [USER]: 'admin' } },
+    // Out of the way: no audit trail in the checkout, no fixed admin port.
+    audit: { enabled: false },
+    monitoring: { host: '127.0.0.1', port: 0 },
     log: { level: 'silent' },
   });
   const app = createApp(config, createLogger('silent', process.stdout));

@@ -21,9 +21,7 @@
  * Run: npm run bench -- policy [--clients N] [--seconds N] [--rounds N]
  */
 import net from 'node:net';
-import { createApp, type App, type RouterRuntime } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
-import { createLogger } from '../src/logger.js';
 import { SETTLED, splitCommand, type CommandHandler } from '../src/pipeline.js';
 import { createPolicyStage } from '../src/policy/index.js';
 import { Decoder, Sentence, encodeSentence } from '../src/protocol/index.js';
@@ -31,6 +29,7 @@ import { startSimulator } from '../src/simulator/index.js';
 import { Prng } from '../src/simulator/prng.js';
 import type { BenchResult } from './run.js';
 import { numberArg } from './args.js';
+import { startBenchApp } from './billing-mix.js';
 
 const USER = 'admin';
 const PASSWORD = 'secret';
@@ -186,26 +185,12 @@ async function closedLoop(
 
 // -- setup and run ----------------------------------------------------------------------
 
-async function startRosgate(simPort: number, policy: Record<string, unknown>, clients: number) {
-  const { config } = validateConfig({
-    routers: [
-      {
-        host: '127.0.0.1',
-        port: simPort,
-        username: USER,
-        password: PASSWORD,
-        listen: { host: '127.0.0.1', port: 0 },
-      },
-    ],
-    limits: { maxClients: Math.max(1000, clients), maxClientsPerAddress: Math.max(100, clients) },
-    log: { level: 'silent' },
-    // The flow stage's rate limit would cap both setups alike and hide the policy.
-    flow: { rateLimit: { enabled: false } },
-    policy,
-  });
-  const app: App = createApp(config, createLogger('silent', process.stdout));
-  await app.start();
-  return { app, port: (app.routers[0] as RouterRuntime).port };
+/**
+ * A wired rosgate with `policy` (bench/billing-mix.ts: its admin port and
+ * audit trail out of the way, the rate limit off).
+ */
+function startRosgate(simPort: number, policy: Record<string, unknown>, clients: number) {
+  return startBenchApp(simPort, clients, { policy });
 }
 
 /** ns per command for the stage alone, in front of a handler that answers at once. */
@@ -318,7 +303,7 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
     };
   } finally {
     for (const list of clients) for (const client of list) client.close();
-    for (const setup of setups) await setup.app.stop(0);
+    for (const setup of setups) await setup.close();
     await sim.close();
   }
 }

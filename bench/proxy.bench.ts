@@ -37,6 +37,7 @@ import { createLogger } from '../src/logger.js';
 import { encodeSentence } from '../src/protocol/index.js';
 import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import type { BenchResult } from './run.js';
+import { percentile } from './stats.js';
 import { Prng } from '../src/simulator/prng.js';
 import type { RawClient } from '../test/fixtures/raw-client.js';
 import { billingClient, names, sendCommand, type Reply } from './billing-client.js';
@@ -196,12 +197,6 @@ interface Summary {
   /** p99 event-loop delay of the bench thread during the phase (warm-up included). */
   loopDelayP99Ms: number;
   byKind: Map<Kind, { count: number; p50Ms: number; p99Ms: number }>;
-}
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
 function summarize(recorder: Recorder, seconds: number, loopDelayP99Ms: number): Summary {
