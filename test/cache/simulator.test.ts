@@ -146,7 +146,7 @@ t.test(
     const { pipeline } = await rig(t);
     await run(pipeline, USERS);
     const add = await run(pipeline, ['/ip/hotspot/user/add', '=name=voucher-1', '=password=x']);
-    t.match(add.sink.texts, [/^!done =ret=\*/]);
+    t.match(add.sink.texts, [/^!done \.tag=\w+ =ret=\*/]);
     const after = await run(pipeline, USERS);
     t.equal(after.note, 'miss');
     t.ok(after.sink.sentences.some((s) => s.attributeString('name') === 'voucher-1'));
