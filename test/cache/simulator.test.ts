@@ -6,8 +6,12 @@ import type { CommandHandler } from '../../src/pipeline.js';
 import type { Sentence } from '../../src/protocol/index.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import type { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
-import { commandOf, RecordingSink } from '../fixtures/cache-fake-handler.js';
-import { connectUpstream, upstreamHandler } from '../fixtures/cache-upstream.js';
+import {
+  connectUpstream,
+  runDirect,
+  runThrough,
+  upstreamHandler,
+} from '../fixtures/cache-upstream.js';
 
 const USERS = ['/ip/hotspot/user/print', '=.proplist=.id,name,comment'];
 
@@ -41,42 +45,8 @@ async function rig(t: { teardown(fn: () => unknown): void }): Promise<Rig> {
   return { sim, cache, pipeline: cache.stage(upstreamHandler(upstream)), direct };
 }
 
-/** Runs a command through the cache; resolves once it ended. */
-function run(
-  pipeline: CommandHandler,
-  words: string[],
-): Promise<{ sink: RecordingSink; note: string | undefined }> {
-  return new Promise((resolve) => {
-    const context = commandOf(words);
-    const sink = new RecordingSink();
-    const end = (): void => resolve({ sink, note: context.notes.cache });
-    pipeline.handle(context, {
-      reply: (s) => sink.reply(s),
-      done: (s) => {
-        sink.done(s);
-        end();
-      },
-      refuse: (e) => {
-        sink.refuse(e);
-        end();
-      },
-    });
-  });
-}
-
-/** Runs a command straight on the router. */
-function direct(connection: UpstreamConnection, words: string[]): Promise<Sentence[]> {
-  return new Promise((resolve, reject) => {
-    const replies: Sentence[] = [];
-    connection.send(commandOf(words).sentence, {
-      onReply: (sentence, isFinal) => {
-        replies.push(sentence);
-        if (isFinal) resolve(replies);
-      },
-      onError: reject,
-    });
-  });
-}
+const run = runThrough;
+const direct = runDirect;
 
 async function until(check: () => boolean): Promise<boolean> {
   for (let i = 0; i < 400 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
