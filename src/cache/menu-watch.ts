@@ -174,8 +174,9 @@ export class MenuWatch {
     this.#run = undefined;
     this.#exchange = undefined;
     if (this.#isWithProplist) {
-      // Replies kept while it was on its way were covered by nothing.
-      this.#options.onLost();
+      // Replies kept while it was on its way were covered by nothing; a
+      // menu already served as unwatched keeps them (TTL and writes guard them).
+      if (!this.#hasWarnedRefused) this.#options.onLost();
       this.#isWithProplist = false;
       logger.info(
         { router, path, reason: message },

@@ -112,6 +112,11 @@ t.test(
     refuse(h.router.of(LISTEN)[3], ['=message=no such command']);
     t.equal(warnings(h).length, 1, 'still one warning');
     t.same(h.clock.pendingDelays, [120_000]);
+    t.equal(
+      h.send([...USERS, '?name=b']).context.notes.cache,
+      'hit',
+      'a retry refused again drops nothing',
+    );
 
     // A router that accepts it later watches the menu again.
     h.clock.advance(120_000);
