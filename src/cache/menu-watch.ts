@@ -178,7 +178,7 @@ export class MenuWatch {
       // menu already served as unwatched keeps them (TTL and writes guard them).
       if (!this.#hasWarnedRefused) this.#options.onLost();
       this.#isWithProplist = false;
-      logger.info(
+      logger[this.#hasWarnedRefused ? 'debug' : 'info'](
         { router, path, reason: message },
         'cache listen with .proplist refused; listening without it (changes drop the whole menu)',
       );
