@@ -1,7 +1,10 @@
 /**
  * Cache benchmark: billing software's read-heavy workload against a
  * simulator slowed to a router's pace, straight and through rosgate with the
- * cache off, on, and on with integrity checks, in one run.
+ * cache off, on, and on with integrity checks, in one run; then with the
+ * cache on against a router that refuses the cache's `listen` with
+ * `.proplist`, and one that refuses every `listen` (issue 15: the hit rate
+ * each keeps).
  *
  * Each of I app instances (default 8) is one connection sending one untagged
  * command at a time. Whatever falls due goes first:
@@ -35,7 +38,11 @@ import { createApp, type App, type RouterRuntime } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
 import { createLogger } from '../src/logger.js';
 import { encodeSentence } from '../src/protocol/index.js';
-import { startSimulator, type SimulatorOptions } from '../src/simulator/index.js';
+import {
+  startSimulator,
+  type RefuseListen,
+  type SimulatorOptions,
+} from '../src/simulator/index.js';
 import { Prng } from '../src/simulator/prng.js';
 import type { RawClient } from '../test/fixtures/raw-client.js';
 import { billingClient, names as namesOf, sendCommand, type Reply } from './billing-client.js';
@@ -193,6 +200,8 @@ interface SimHandle {
   where: string;
   /** Commands the router ran so far by command word, `/login` aside. */
   routerCommands(): Promise<Record<string, number>>;
+  /** Make the router refuse `listen` (with `.proplist`, always) or not. */
+  refuseListen(mode: RefuseListen): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -214,15 +223,16 @@ function ranBetween(
     .sort((a, b) => b[1] - a[1]);
 }
 
-function getJson(port: number, path: string): Promise<unknown> {
+function getJson(port: number, path: string, body?: unknown): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve(JSON.parse(body)));
+    const method = body === undefined ? 'GET' : 'POST';
+    request({ host: '127.0.0.1', port, path, method }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve(JSON.parse(text)));
     })
       .on('error', reject)
-      .end();
+      .end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
 
@@ -233,6 +243,10 @@ async function startSim(settings: SimulatorOptions, isInProcess: boolean): Promi
       port: sim.port,
       where: 'on the bench thread',
       routerCommands: () => Promise.resolve(withoutLogins(sim.counters.commands)),
+      refuseListen: (mode) => {
+        sim.faults.refuseListen = mode;
+        return Promise.resolve();
+      },
       close: () => sim.close(),
     };
   }
@@ -257,6 +271,9 @@ async function startSim(settings: SimulatorOptions, isInProcess: boolean): Promi
         commands: Record<string, number>;
       };
       return withoutLogins(counters.commands);
+    },
+    async refuseListen(mode) {
+      await getJson(ports.controlPort, '/faults', { refuseListen: mode });
     },
     async close() {
       child.stdin?.end();
@@ -286,6 +303,8 @@ interface Phase {
   routerCommandsPerClientCommand: number;
   /** Router commands per second: the load the router carried, whatever the clients' rate. */
   routerCmdPerSec: number;
+  /** Share of prints answered from the cache (hits over hits, misses and coalesced), warm-up included. */
+  hitRate?: number;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -394,10 +413,13 @@ async function throughRosgate(
     const stats = app.cache.stats()[router.config.name];
     if (stats !== undefined) {
       const { hits, misses, coalesced, invalidations, staleServed, evictions } = stats;
+      const hitRate = hits / Math.max(1, hits + misses + coalesced);
       console.log(
         `    the cache (warm-up included): ${hits} hits, ${misses} misses, ${coalesced} coalesced, ` +
-          `${invalidations} invalidations, ${staleServed} stale, ${evictions} evictions`,
+          `${invalidations} invalidations, ${staleServed} stale, ${evictions} evictions; ` +
+          `hit rate ${(hitRate * 100).toFixed(1)}%; listens running ${stats.listensActive}, refused ${stats.listensRefused}`,
       );
+      return { ...phase, hitRate };
     }
     return phase;
   } finally {
@@ -452,12 +474,32 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       enabled: true,
       integrity: true,
     });
+    await sim.refuseListen('proplist');
+    const refusedProplist = await throughRosgate(
+      'cache on, .proplist refused',
+      sim,
+      lookups,
+      options,
+      { enabled: true },
+    );
+    await sim.refuseListen('always');
+    const refusedAlways = await throughRosgate('cache on, listen refused', sim, lookups, options, {
+      enabled: true,
+    });
+    await sim.refuseListen('off');
     const throughputRatio = on.cmdPerSec / direct.cmdPerSec;
     const ratio = on.routerCommandsPerClientCommand;
     console.log(
       `  through the cache/direct ${throughputRatio.toFixed(1)}x (goal >= 10: ${throughputRatio >= 10 ? 'met' : 'MISSED'}); ` +
         `router commands per client command ${ratio.toFixed(3)} (goal <= 0.1: ${ratio <= 0.1 ? 'met' : 'MISSED'}); ` +
         `integrity costs ${((1 - checked.cmdPerSec / on.cmdPerSec) * 100).toFixed(1)}% of throughput`,
+    );
+    const percent = (phase: Phase): string => `${((phase.hitRate ?? 0) * 100).toFixed(1)}%`;
+    console.log(
+      `  hit rate: listen running ${percent(on)}, .proplist refused ${percent(refusedProplist)}, ` +
+        `every listen refused ${percent(refusedAlways)}; through the cache/direct ` +
+        `${(refusedProplist.cmdPerSec / direct.cmdPerSec).toFixed(1)}x and ` +
+        `${(refusedAlways.cmdPerSec / direct.cmdPerSec).toFixed(1)}x`,
     );
     return {
       bench: 'cache',
@@ -481,6 +523,11 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       directRouterCmdPerSec: round(direct.routerCmdPerSec, 1),
       cacheOffRouterCmdPerSec: round(off.routerCmdPerSec, 1),
       cacheOnRouterCmdPerSec: round(on.routerCmdPerSec, 1),
+      cacheOnHitRate: round(on.hitRate ?? 0),
+      proplistRefusedHitRate: round(refusedProplist.hitRate ?? 0),
+      listenRefusedHitRate: round(refusedAlways.hitRate ?? 0),
+      proplistRefusedCmdPerSec: Math.round(refusedProplist.cmdPerSec),
+      listenRefusedCmdPerSec: Math.round(refusedAlways.cmdPerSec),
       throughputGoalMet: throughputRatio >= 10 ? 'yes' : 'no',
       routerCommandsGoalMet: ratio <= 0.1 ? 'yes' : 'no',
     };

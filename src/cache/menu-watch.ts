@@ -27,21 +27,45 @@ export interface MenuWatchOptions {
   readonly retryInitialMs: number;
   /** Longest wait between two tries. */
   readonly retryMaxMs: number;
+  /**
+   * Wait before a listen the router refused, with and without `.proplist`,
+   * is tried again; meanwhile the menu is served like an unwatched one.
+   */
+  readonly refusedRetryMs: number;
   readonly logger: Logger;
-  /** The router reported a change on the menu: `report` is its `!re` (`.id`, `name`, `.dead`). */
-  onChange(report: Sentence): void;
+  /**
+   * The router reported a change on the menu: `report` is its `!re`.
+   * `hasRowFields`: the listen asked for `.id`, `name` and `.dead`, so the
+   * report says which row changed; false when the router refused that
+   * `.proplist` and the listen runs without one.
+   */
+  onChange(report: Sentence, hasRowFields: boolean): void;
   /** The listen ended: until it runs again, nothing it guarded may be trusted. */
   onLost(): void;
 }
 
-type WatchState = 'idle' | 'running' | 'waiting' | 'closed';
+/**
+ * `unwatched`: the router refused the listen with and without `.proplist`;
+ * the menu is served like one that is not watched until a slow retry.
+ */
+type WatchState = 'idle' | 'running' | 'waiting' | 'unwatched' | 'closed';
+
+/** Category of the trap that ends a cancelled command (ROUTEROS-API §5): a loss, not a refusal. */
+const INTERRUPTED_CATEGORY = '2';
 
 /**
  * One `listen` on a menu, so changes made around rosgate (Winbox, scripts,
  * other tools) invalidate its cached replies (ROUTEROS-API §5: `listen`
- * sends a `!re` per change and never ends by itself). When it ends anyway
- * (the router session was lost, or it was refused) it is sent again after a
- * wait that doubles on every loss in a row.
+ * sends a `!re` per change and never ends by itself).
+ *
+ * - Lost (the router session dropped, or the listen ended without a trap):
+ *   sent again after a wait that doubles on every loss in a row; until then
+ *   the menu is not served from the cache.
+ * - Refused (the router answered with a `!trap`; the manual says listen "may
+ *   not work everywhere"): sent again at once without `.proplist` (reports
+ *   then drop the whole menu, not single rows). Refused again: the menu is
+ *   served like an unwatched one (TTL and write invalidation), with one
+ *   warning, and the listen is tried again after `refusedRetryMs`.
  */
 export class MenuWatch {
   readonly #options: MenuWatchOptions;
@@ -51,6 +75,9 @@ export class MenuWatch {
   #exchange: Exchange | undefined;
   #timer: unknown;
   #losses = 0;
+  /** Whether the next listen asks for `.proplist` (dropped after the router refused it). */
+  #isWithProplist = true;
+  #hasWarnedRefused = false;
 
   constructor(options: MenuWatchOptions) {
     this.#options = options;
@@ -59,6 +86,19 @@ export class MenuWatch {
   /** True while the listen is on its way or running: changes are being reported. */
   get isRunning(): boolean {
     return this.#state === 'running';
+  }
+
+  /** True while the router refuses the listen: the menu is served like an unwatched one. */
+  get isRefused(): boolean {
+    return this.#state === 'unwatched';
+  }
+
+  /**
+   * True when the menu's kept replies may be served and new ones kept: its
+   * listen runs, or the router refused it (then TTL and writes guard them).
+   */
+  get isServable(): boolean {
+    return this.#state === 'running' || this.#state === 'unwatched';
   }
 
   /** Sends the listen if it was never sent. */
@@ -86,6 +126,7 @@ export class MenuWatch {
     this.#state = 'running';
     const run = {};
     this.#run = run;
+    const hasRowFields = this.#isWithProplist;
     const context: CommandContext = {
       router,
       user: 'rosgate',
@@ -93,24 +134,70 @@ export class MenuWatch {
       address: '',
       // Which row changed, its name, and whether it is gone: enough to drop
       // only the replies a one-row change can reach (row-scoped menus).
-      sentence: Sentence.from([`${path}/listen`, '=.proplist=.id,name,.dead']),
+      sentence: Sentence.from(
+        hasRowFields ? [`${path}/listen`, '=.proplist=.id,name,.dead'] : [`${path}/listen`],
+      ),
       path,
       verb: 'listen',
       receivedAt: now(),
       notes: {},
     };
+    /** The router's trap: the listen was refused, not lost. */
+    let refusal: string | undefined;
     try {
       const exchange = next.handle(context, {
         reply: (sentence) => {
-          if (this.#run === run && sentence.command === '!re') this.#options.onChange(sentence);
+          if (this.#run !== run) return;
+          if (sentence.command === '!re') this.#options.onChange(sentence, hasRowFields);
+          else if (
+            sentence.command === '!trap' &&
+            sentence.attributeString('category') !== INTERRUPTED_CATEGORY
+          )
+            refusal ??= sentence.attributeString('message') ?? '';
         },
-        done: () => this.#lose(run, undefined),
+        done: () => {
+          if (refusal === undefined) this.#lose(run, undefined);
+          else this.#refused(run, refusal);
+        },
         refuse: (error) => this.#lose(run, error),
       });
       if (this.#run === run) this.#exchange = exchange;
     } catch (err) {
       this.#lose(run, toRosgateError(err));
     }
+  }
+
+  /** The router answered the listen with a trap. */
+  #refused(run: object, message: string): void {
+    if (this.#run !== run) return;
+    const { router, path, timers, refusedRetryMs, logger } = this.#options;
+    this.#run = undefined;
+    this.#exchange = undefined;
+    if (this.#isWithProplist) {
+      // Replies kept while it was on its way were covered by nothing; a
+      // menu already served as unwatched keeps them (TTL and writes guard them).
+      if (!this.#hasWarnedRefused) this.#options.onLost();
+      this.#isWithProplist = false;
+      logger[this.#hasWarnedRefused ? 'debug' : 'info'](
+        { router, path, reason: message },
+        'cache listen with .proplist refused; listening without it (changes drop the whole menu)',
+      );
+      this.#start();
+      return;
+    }
+    this.#state = 'unwatched';
+    // One warning per menu: a router that refuses listen refuses it every time.
+    const level = this.#hasWarnedRefused ? 'debug' : 'warn';
+    this.#hasWarnedRefused = true;
+    logger[level](
+      { router, path, reason: message, delayMs: refusedRetryMs },
+      'cache listen refused; its menu is served like an unwatched one (TTL and writes) until a later try',
+    );
+    this.#timer = timers.setTimeout(() => {
+      this.#timer = undefined;
+      this.#isWithProplist = true;
+      this.#start();
+    }, refusedRetryMs);
   }
 
   #lose(run: object, error: RosgateError | undefined): void {

@@ -59,6 +59,8 @@ export interface RouterCacheStats {
   integrityFailures: number;
   /** Menus whose `listen` is running. */
   listensActive: number;
+  /** Menus whose `listen` the router refused: served like unwatched ones until a later try. */
+  listensRefused: number;
 }
 
 /** What a {@link RouterCache} shares with the others of its stage. */
@@ -81,7 +83,9 @@ export interface RouterCacheOptions {
  * `!done` is passed on; a print in flight when such a write ends is neither
  * kept nor shared any more (the per-menu generation, held by each print);
  * and a watched menu is served only while its `listen` runs (what was kept
- * when it was lost is fresh no more: it may only be served stale).
+ * when it was lost is fresh no more: it may only be served stale), or while
+ * the router refuses that listen (then it is served like an unwatched menu:
+ * TTL and write invalidation).
  */
 export class RouterCache {
   readonly #options: RouterCacheOptions;
@@ -140,7 +144,7 @@ export class RouterCache {
     const nameQuery = this.#rowScoped.has(context.path) ? nameQueryOf(context.sentence) : undefined;
     const fill = new SharedFill(key, context.path, nameQuery, now(), this.#maxEntryBytes, {
       keep: (replies, done, changedIds) => {
-        if (watch?.isRunning === false) return;
+        if (watch?.isServable === false) return;
         const ttlMs = this.#options.ttlRules.ttlFor(context.path, context.sentence);
         if (ttlMs === 0) return;
         const shape = replyShape(context.sentence, replies);
@@ -203,7 +207,11 @@ export class RouterCache {
 
   stats(): RouterCacheStats {
     let listensActive = 0;
-    for (const watch of this.#watches.values()) if (watch.isRunning) listensActive++;
+    let listensRefused = 0;
+    for (const watch of this.#watches.values()) {
+      if (watch.isRunning) listensActive++;
+      if (watch.isRefused) listensRefused++;
+    }
     return {
       hits: this.#hits,
       misses: this.#misses,
@@ -215,6 +223,7 @@ export class RouterCache {
       entries: this.#store.size,
       integrityFailures: this.#integrityFailures,
       listensActive,
+      listensRefused,
     };
   }
 
@@ -226,7 +235,7 @@ export class RouterCache {
 
   /** The kept reply under `key` if it may be served now. */
   #fresh(key: string, watch: MenuWatch | undefined): CachedReply | undefined {
-    if (watch?.isRunning === false) return undefined;
+    if (watch?.isServable === false) return undefined;
     const reply = this.#store.get(key);
     if (reply === undefined) return undefined;
     if (this.#options.now() < reply.expiresAt) return this.#intact(key, reply);
@@ -335,10 +344,11 @@ export class RouterCache {
         logger,
         retryInitialMs: config.listen.retryInitialMs,
         retryMaxMs: config.listen.retryMaxMs,
-        onChange: (report) =>
+        refusedRetryMs: config.listen.refusedRetryMs,
+        onChange: (report, hasRowFields) =>
           this.#invalidateWrite(
             path,
-            this.#rowScoped.has(path) ? reportedChange(report) : undefined,
+            hasRowFields && this.#rowScoped.has(path) ? reportedChange(report) : undefined,
           ),
         onLost: () => this.#expire(exactMenu(path)),
       });

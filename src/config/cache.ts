@@ -190,6 +190,11 @@ export const cacheSchema = z
           .min(1)
           .max(MAX_DELAY_MS)
           .default(30 * SECOND_MS),
+        /** Wait before a listen the router refused (with and without `.proplist`) is tried again. @default 300000 */
+        refusedRetryMs: ms
+          .min(1)
+          .max(MAX_DELAY_MS)
+          .default(5 * MINUTE_MS),
       })
       .strict()
       .prefault({}),

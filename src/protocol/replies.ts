@@ -3,7 +3,9 @@ import { encodeSentence, encodeSentences, type WordInput } from './encoder.js';
 /**
  * Builders for the reply sentences rosgate itself writes. Tags are Buffers
  * or latin1 strings; `undefined` means the command was untagged, and then no
- * `.tag` word is written at all (ROUTEROS-API §4).
+ * `.tag` word is written at all (ROUTEROS-API §4). The tag goes right after
+ * the reply word, where current RouterOS puts it (§2): some clients
+ * (mikronode-ng) read it only there and end a reply before a later tag.
  */
 export type Tag = Buffer | string | undefined;
 
@@ -30,20 +32,20 @@ export function tagWords(tag: Tag): WordInput[] {
 
 /** `!done` words with optional attributes (`{ ret: '*3' }`). */
 export function doneWords(tag: Tag, attributes: Record<string, WordInput> = {}): WordInput[] {
-  return ['!done', ...attributeWords(attributes), ...tagWords(tag)];
+  return ['!done', ...tagWords(tag), ...attributeWords(attributes)];
 }
 
 /** `!re` words for a row. */
 export function reWords(tag: Tag, attributes: Record<string, WordInput>): WordInput[] {
-  return ['!re', ...attributeWords(attributes), ...tagWords(tag)];
+  return ['!re', ...tagWords(tag), ...attributeWords(attributes)];
 }
 
 /** `!trap` words: `=category=` only when given, `=message=` always (socialwifi needs it). */
 export function trapWords(tag: Tag, message: string, category?: TrapCategory): WordInput[] {
-  const words: WordInput[] = ['!trap'];
+  const words: WordInput[] = ['!trap', ...tagWords(tag)];
   if (category !== undefined) words.push(`=category=${category}`);
   words.push(`=message=${message}`);
-  return [...words, ...tagWords(tag)];
+  return words;
 }
 
 /** `!fatal` words: the reason is a raw word, not an attribute (§2). */

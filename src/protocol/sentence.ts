@@ -203,8 +203,10 @@ export class Sentence {
 
   /**
    * The wire bytes with the tag replaced by `tag`, or removed when `tag` is
-   * undefined; a sentence without a tag gets one appended. Only the tag word
-   * is re-encoded; the other bytes are copied as they are (DESIGN invariant 1).
+   * undefined. A tag that is there is rewritten where it stands, wherever the
+   * router put it; a sentence without one gets it right after its first word,
+   * where current RouterOS puts it (§2). Only the tag word is re-encoded; the
+   * other bytes are copied as they are (DESIGN invariant 1).
    */
   withTag(tag: Buffer | string | undefined): Buffer {
     const index = this.tagIndex;
@@ -218,9 +220,9 @@ export class Sentence {
     let cutFrom: number;
     let cutTo: number;
     if (index < 0) {
-      // Insert before the terminator, which starts where the last word ends
-      // (it may be a non-minimal zero such as `80 00`).
-      cutFrom = cutTo = this.#start + (this.#offsets[this.#offsets.length - 1] ?? 0);
+      // Insert where the first word ends: right after the reply word (or the
+      // command word). A sentence without words gets it before its terminator.
+      cutFrom = cutTo = this.#start + (this.#offsets[1] ?? 0);
     } else {
       // The tag word's prefix starts where the previous word ends (it may be
       // non-minimal, so its size is not derived from the length).

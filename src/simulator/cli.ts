@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
 import { ErrorCode, RosgateError } from '../errors.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from './index.js';
+import { REFUSE_LISTEN_MODES, type RefuseListen } from './options.js';
 
 const USAGE =
   'rosgate simulate [--host 127.0.0.1] [--port 8728] [--user admin] [--password ""] [--version 7.19] ' +
   '[--seed N] [--hotspot-users N] [--ppp-secrets N] [--max-sessions N] [--control-port N] [--latency-ms N] ' +
-  '[--row-latency-ms N] [--latency-per-100-rows-ms N] [--stream-interval-ms N] [--one-command-at-a-time]';
+  '[--row-latency-ms N] [--latency-per-100-rows-ms N] [--stream-interval-ms N] [--one-command-at-a-time] ' +
+  '[--tag-position first|last] [--refuse-listen off|proplist|always]';
 
 const INTEGER_FLAGS = {
   port: 'port',
@@ -40,6 +42,8 @@ export function parseSimulateArgs(argv: string[]): SimulatorOptions {
         password: { type: 'string' },
         version: { type: 'string' },
         'one-command-at-a-time': { type: 'boolean' },
+        'tag-position': { type: 'string' },
+        'refuse-listen': { type: 'string' },
         ...Object.fromEntries(
           Object.keys(INTEGER_FLAGS).map((flag) => [flag, { type: 'string' as const }]),
         ),
@@ -61,6 +65,18 @@ export function parseSimulateArgs(argv: string[]): SimulatorOptions {
   if (typeof values.password === 'string') options.password = values.password;
   if (typeof values.version === 'string') options.version = values.version;
   if (values['one-command-at-a-time'] === true) options.oneCommandAtATime = true;
+  const tagPosition = values['tag-position'];
+  if (tagPosition !== undefined) {
+    if (tagPosition !== 'first' && tagPosition !== 'last')
+      fail(`--tag-position must be first or last, got '${String(tagPosition)}'`);
+    options.tagPosition = tagPosition;
+  }
+  const refuse = values['refuse-listen'];
+  if (refuse !== undefined) {
+    if (!(REFUSE_LISTEN_MODES as readonly unknown[]).includes(refuse))
+      fail(`--refuse-listen must be off, proplist or always, got '${String(refuse)}'`);
+    options.refuseListen = refuse as RefuseListen;
+  }
   return options;
 }
 

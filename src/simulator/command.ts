@@ -8,7 +8,7 @@ import {
   type WordInput,
 } from '../protocol/index.js';
 import type { Row } from './database.js';
-import type { SimulatorTimers } from './options.js';
+import type { SimulatorTimers, TagPosition } from './options.js';
 
 /** Where a command's replies go: the session's socket. */
 export interface ReplySink {
@@ -21,12 +21,34 @@ export interface ReplySink {
 const INTERRUPTED = 'interrupted';
 const EQ = Buffer.from('=', 'latin1');
 
-/** `!re` words for a row; values are copied byte for byte. */
+const TAG_PREFIX = '.tag=';
+
+function isTagWord(word: WordInput): boolean {
+  return typeof word === 'string'
+    ? word.startsWith(TAG_PREFIX)
+    : word.toString('latin1', 0, TAG_PREFIX.length) === TAG_PREFIX;
+}
+
+/** The sentence with its `.tag` word moved after every other word. */
+function withTagLast(words: readonly WordInput[]): readonly WordInput[] {
+  const index = words.findIndex(isTagWord);
+  if (index < 0) return words;
+  return [...words.slice(0, index), ...words.slice(index + 1), words[index] as WordInput];
+}
+
+/** Encode reply sentences (built with the tag first) with the tag where `position` says. */
+export function encodeReplies(
+  sentences: readonly (readonly WordInput[])[],
+  position: TagPosition,
+): Buffer {
+  return encodeSentences(position === 'first' ? sentences : sentences.map(withTagLast));
+}
+
+/** `!re` words for a row, tag first; values are copied byte for byte. */
 export function rowWords(tag: Tag, row: Row): WordInput[] {
-  const words: WordInput[] = ['!re'];
+  const words: WordInput[] = ['!re', ...tagWords(tag)];
   for (const [name, value] of row)
     words.push(Buffer.concat([EQ, Buffer.from(name, 'latin1'), EQ, value]));
-  words.push(...tagWords(tag));
   return words;
 }
 
@@ -43,13 +65,21 @@ export class Command {
   readonly ended: Promise<void>;
   readonly #sink: ReplySink;
   readonly #timers: SimulatorTimers;
+  readonly #tagPosition: TagPosition;
   readonly #cleanups: (() => void)[] = [];
   #isFinished = false;
   #resolveEnded!: () => void;
 
-  constructor(sink: ReplySink, timers: SimulatorTimers, path: string, tag: Buffer | undefined) {
+  constructor(
+    sink: ReplySink,
+    timers: SimulatorTimers,
+    path: string,
+    tag: Buffer | undefined,
+    tagPosition: TagPosition = 'first',
+  ) {
     this.#sink = sink;
     this.#timers = timers;
+    this.#tagPosition = tagPosition;
     this.path = path;
     this.tag = tag;
     this.tagKey = tag?.toString('latin1');
@@ -88,7 +118,7 @@ export class Command {
   /** Write sentences that are not the end; false means wait for `drained`. */
   send(sentences: readonly (readonly WordInput[])[]): boolean {
     if (this.#isFinished || sentences.length === 0) return true;
-    return this.#sink.send(encodeSentences(sentences));
+    return this.#sink.send(encodeReplies(sentences, this.#tagPosition));
   }
 
   /** End with `!done` (and its attributes), after `before`, all in one write (§9, item 45). */
@@ -98,7 +128,7 @@ export class Command {
   ): void {
     if (this.#isFinished) return;
     this.#end();
-    this.#sink.send(encodeSentences([...before, doneWords(this.tag, attributes)]));
+    this.#sink.send(encodeReplies([...before, doneWords(this.tag, attributes)], this.#tagPosition));
   }
 
   /** End with `!trap` then `!done` in one write. */

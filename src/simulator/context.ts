@@ -1,5 +1,5 @@
 import { TrapError, type Database } from './database.js';
-import type { ResolvedOptions } from './options.js';
+import type { RefuseListen, ResolvedOptions } from './options.js';
 import type { Prng } from './prng.js';
 import type { Command } from './command.js';
 import type { VersionProfile } from './version.js';
@@ -61,6 +61,8 @@ export interface SimulatorFaults {
   latencyPer100RowsMs: number;
   /** Close new connections at once. */
   refuseConnections: boolean;
+  /** Refuse `listen` with a trap: never, with `.proplist`, or always. */
+  refuseListen: RefuseListen;
   /** Close every connection now; returns how many were closed. */
   dropAll(): number;
 }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { SimulatorCounters, SimulatorFaults } from './context.js';
+import { REFUSE_LISTEN_MODES, type RefuseListen } from './options.js';
 
 /**
  * The control port: a small HTTP server for tools that run the simulator as
@@ -25,13 +26,14 @@ const LATENCY_SWITCHES: ReadonlySet<string> = new Set([
 ]);
 
 /** The faults as plain JSON. */
-export function faultsSnapshot(faults: SimulatorFaults): Record<string, boolean | number> {
+export function faultsSnapshot(faults: SimulatorFaults): Record<string, boolean | number | string> {
   return {
     stopAnswering: faults.stopAnswering,
     latencyMs: faults.latencyMs,
     rowLatencyMs: faults.rowLatencyMs,
     latencyPer100RowsMs: faults.latencyPer100RowsMs,
     refuseConnections: faults.refuseConnections,
+    refuseListen: faults.refuseListen,
   };
 }
 
@@ -44,6 +46,9 @@ export function applyFaults(faults: SimulatorFaults, body: unknown): string[] {
   for (const [name, value] of Object.entries(input)) {
     if (name === 'stopAnswering' || name === 'refuseConnections') {
       if (typeof value !== 'boolean') problems.push(`${name} must be a boolean`);
+    } else if (name === 'refuseListen') {
+      if (!(REFUSE_LISTEN_MODES as readonly unknown[]).includes(value))
+        problems.push("refuseListen must be 'off', 'proplist' or 'always'");
     } else if (LATENCY_SWITCHES.has(name)) {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 600_000) {
         problems.push(`${name} must be an integer 0-600000`);
@@ -56,6 +61,7 @@ export function applyFaults(faults: SimulatorFaults, body: unknown): string[] {
   if (input.stopAnswering !== undefined) faults.stopAnswering = input.stopAnswering as boolean;
   if (input.refuseConnections !== undefined)
     faults.refuseConnections = input.refuseConnections as boolean;
+  if (input.refuseListen !== undefined) faults.refuseListen = input.refuseListen as RefuseListen;
   if (input.latencyMs !== undefined) faults.latencyMs = input.latencyMs as number;
   if (input.rowLatencyMs !== undefined) faults.rowLatencyMs = input.rowLatencyMs as number;
   if (input.latencyPer100RowsMs !== undefined)

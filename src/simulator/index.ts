@@ -19,6 +19,8 @@ export type {
   SimulatorTimers,
   TooManySessionsAction,
   CancelUnknownTagReply,
+  TagPosition,
+  RefuseListen,
 } from './options.js';
 export type { SimulatorCounters, SimulatorFaults } from './context.js';
 export {
@@ -86,6 +88,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     rowLatencyMs: resolved.rowLatencyMs,
     latencyPer100RowsMs: resolved.latencyPer100RowsMs,
     refuseConnections: false,
+    refuseListen: resolved.refuseListen,
     // `api` is created below; dropAll is only ever called after that.
     dropAll: () => api.dropAll(),
   };

@@ -1,4 +1,4 @@
-import type { Sentence, WordInput } from '../protocol/index.js';
+import { tagWords, type Sentence, type WordInput } from '../protocol/index.js';
 import { rowWords, type Command } from './command.js';
 import {
   checkArguments,
@@ -49,6 +49,7 @@ export async function runMenuCommand(
         return;
       case 'listen':
         checkArguments(ctx, args, LISTEN_ARGUMENTS);
+        refuseListen(ctx, args);
         listen(ctx, command, menu, compileQuery(sentence.queries()), proplistOf(args), false);
         return;
       case 'get':
@@ -158,14 +159,9 @@ async function print(
   }
   const tail: WordInput[][] = [];
   // RouterOS 7.18+ announces a print without rows (§6, item 28).
-  if (rows.length === 0 && ctx.profile.emptyReplies) tail.push(['!empty', ...tagWordsOf(command)]);
+  if (rows.length === 0 && ctx.profile.emptyReplies)
+    tail.push(['!empty', ...tagWords(command.tag)]);
   await emitRows(ctx, command, rows, proplist, tail);
-}
-
-function tagWordsOf(command: Command): WordInput[] {
-  return command.tag === undefined
-    ? []
-    : [Buffer.concat([Buffer.from('.tag=', 'latin1'), command.tag])];
 }
 
 function select(
@@ -231,6 +227,14 @@ async function emitRows(
     }
   }
   command.finish([...batch, ...tail]);
+}
+
+/** The `refuseListen` fault: a router where listen does not work, or not with `.proplist`. */
+function refuseListen(ctx: SimulatorContext, args: Map<string, Buffer>): void {
+  const mode = ctx.faults.refuseListen;
+  if (mode === 'always') throw new TrapError('no such command or directory (listen)', 0);
+  if (mode === 'proplist' && args.has('.proplist'))
+    throw new TrapError(ctx.options.unknownParameterMessage('.proplist'));
 }
 
 /** `listen`, `print =follow=` and `=follow-only=`: rows on every change until `/cancel` (§5). */

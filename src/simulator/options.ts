@@ -14,6 +14,19 @@ export type TooManySessionsAction = 'fatal' | 'close';
 /** How `/cancel =tag=X` for a tag that is not running is answered (unconfirmed, §5). */
 export type CancelUnknownTagReply = 'done' | 'trap';
 
+/**
+ * Where `.tag` goes in a reply: `first`, right after the reply word (`!re`,
+ * `!done`, `!trap`, `!empty`) as current RouterOS writes it; `last`, after
+ * every other word, as old captures show it (ROUTEROS-API §2).
+ */
+export type TagPosition = 'first' | 'last';
+
+/**
+ * Which `listen` commands are refused with a trap (the manual: listen "may
+ * not work everywhere"): none, those with `=.proplist=`, or all of them.
+ */
+export type RefuseListen = 'off' | 'proplist' | 'always';
+
 /** Options of {@link startSimulator}; every one has a default. */
 export interface SimulatorOptions {
   /** Address to listen on. @default '127.0.0.1' */
@@ -73,6 +86,10 @@ export interface SimulatorOptions {
   cancelUnknownTagReply?: CancelUnknownTagReply;
   /** Close the connection after a refused login (unconfirmed, §3.1). @default false */
   failedLoginCloses?: boolean;
+  /** Where `.tag` goes in every reply. @default 'first' */
+  tagPosition?: TagPosition;
+  /** Refuse `listen` with a trap: never, with `.proplist`, or always (changeable via `faults`). @default 'off' */
+  refuseListen?: RefuseListen;
   /** Answer prints without rows with `!empty` first. @default true from version 7.18 */
   emptyReplies?: boolean;
   /**
@@ -105,6 +122,9 @@ export type ResolvedOptions = Required<
   controlPort: number | undefined;
   decoderLimits: DecoderLimits;
 };
+
+/** Every {@link RefuseListen} mode. */
+export const REFUSE_LISTEN_MODES: readonly RefuseListen[] = ['off', 'proplist', 'always'];
 
 export const DEFAULT_DECODER_LIMITS: Readonly<DecoderLimits> = Object.freeze({
   maxWordBytes: 1024 * 1024,
@@ -145,6 +165,8 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     cancelUnknownTagReply: options.cancelUnknownTagReply ?? 'done',
     failedLoginCloses: options.failedLoginCloses ?? false,
     emptyReplies: options.emptyReplies,
+    tagPosition: options.tagPosition ?? 'first',
+    refuseListen: options.refuseListen ?? 'off',
     streamIntervalMs: options.streamIntervalMs ?? 1000,
     unknownParameterMessage:
       options.unknownParameterMessage ?? ((name) => `unknown parameter ${name}`),
@@ -177,6 +199,11 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
   check(
     ['done', 'trap'].includes(resolved.cancelUnknownTagReply),
     "cancelUnknownTagReply must be 'done' or 'trap'",
+  );
+  check(['first', 'last'].includes(resolved.tagPosition), "tagPosition must be 'first' or 'last'");
+  check(
+    REFUSE_LISTEN_MODES.includes(resolved.refuseListen),
+    "refuseListen must be 'off', 'proplist' or 'always'",
   );
   check(isInt(resolved.latencyMs, 0, 600_000), 'latencyMs must be an integer 0-600000');
   check(isInt(resolved.rowLatencyMs, 0, 600_000), 'rowLatencyMs must be an integer 0-600000');

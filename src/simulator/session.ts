@@ -4,15 +4,15 @@ import {
   createChallenge,
   Decoder,
   doneWords,
-  encodeDone,
   encodeFatal,
-  encodeSentences,
-  encodeTrapDone,
+  trapWords,
   verifyResponse,
+  type Tag,
+  type TrapCategory,
   type Sentence,
   type WordInput,
 } from '../protocol/index.js';
-import { Command, type ReplySink } from './command.js';
+import { Command, encodeReplies, type ReplySink } from './command.js';
 import { countCommand, type SimulatorContext } from './context.js';
 import { dispatch } from './dispatch.js';
 import { LoginMode } from './version.js';
@@ -87,6 +87,16 @@ export class Session {
     for (const wake of waiters) wake();
   }
 
+  /** Write reply sentences with the tag where the options put it. */
+  #reply(sentences: readonly (readonly WordInput[])[]): void {
+    this.#send(encodeReplies(sentences, this.#ctx.options.tagPosition));
+  }
+
+  /** `!trap` then `!done` on `tag`, in one write. */
+  #trapDone(tag: Tag, message: string, category?: TrapCategory): void {
+    this.#reply([trapWords(tag, message, category), doneWords(tag)]);
+  }
+
   /** Write `!fatal <reason>` and close (§2). */
   #fatal(reason: string): void {
     this.#send(encodeFatal(reason));
@@ -108,7 +118,7 @@ export class Session {
         return;
       }
       if (path !== '/login' && path !== '/quit') {
-        this.#send(encodeTrapDone(tag, options.notLoggedInMessage));
+        this.#trapDone(tag, options.notLoggedInMessage);
         return;
       }
     }
@@ -123,10 +133,10 @@ export class Session {
       return;
     }
     if (this.#running.size >= options.maxCommandsPerSession) {
-      this.#send(encodeTrapDone(tag, 'too many commands'));
+      this.#trapDone(tag, 'too many commands');
       return;
     }
-    const command = new Command(this.#sink, options.timers, path, tag);
+    const command = new Command(this.#sink, options.timers, path, tag, options.tagPosition);
     this.#running.add(command);
     command.onEnd(() => this.#running.delete(command));
     const run = (): Promise<void> =>
@@ -158,14 +168,15 @@ export class Session {
     );
     if (key !== undefined && victims.length === 0) {
       const isTrap = this.#ctx.options.cancelUnknownTagReply === 'trap';
-      this.#send(isTrap ? encodeTrapDone(tag, 'no such command', 0) : encodeDone(tag));
+      if (isTrap) this.#trapDone(tag, 'no such command', 0);
+      else this.#reply([doneWords(tag)]);
       return;
     }
     const sentences: WordInput[][] = [];
     for (const victim of victims) sentences.push(...victim.interrupt());
     sentences.push(doneWords(tag));
     for (const victim of victims) sentences.push(victim.doneWords());
-    this.#send(encodeSentences(sentences));
+    this.#reply(sentences);
   }
 
   /** `/login` by the version's rules (§3, items 8-11, 50). */

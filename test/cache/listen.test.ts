@@ -138,16 +138,20 @@ t.test(
   },
 );
 
-t.test('a listen that ends with a trap (menu without listen) is retried too', async (t) => {
-  const h = watched();
-  fillUsers(h, 'a');
-  const listen = h.router.of(LISTEN)[0];
-  listen?.reply('!trap', '=message=no such command');
-  listen?.done();
-  t.equal(h.cache.stats()['r1']?.invalidations, 1);
-  t.equal(h.send(USERS).context.notes.cache, 'miss');
-  t.equal(h.clock.pendingDelays.length, 1);
-});
+t.test(
+  'a listen that ends with a trap is refused, not lost: sent again at once without .proplist',
+  async (t) => {
+    const h = watched();
+    fillUsers(h, 'a');
+    const listen = h.router.of(LISTEN)[0];
+    listen?.reply('!trap', '=message=no such command');
+    listen?.done();
+    t.equal(h.cache.stats()['r1']?.invalidations, 1, 'what it guarded is fresh no more');
+    t.equal(h.send(USERS).context.notes.cache, 'miss');
+    t.equal(h.router.of(LISTEN).length, 2, 'no wait (test/cache/refused-listen.test.ts)');
+    t.same(h.clock.pendingDelays, []);
+  },
+);
 
 t.test('a listen the inner handler throws on counts as lost', async (t) => {
   const h = watched();

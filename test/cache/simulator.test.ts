@@ -6,8 +6,12 @@ import type { CommandHandler } from '../../src/pipeline.js';
 import type { Sentence } from '../../src/protocol/index.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import type { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
-import { commandOf, RecordingSink } from '../fixtures/cache-fake-handler.js';
-import { connectUpstream, upstreamHandler } from '../fixtures/cache-upstream.js';
+import {
+  connectUpstream,
+  runDirect,
+  runThrough,
+  upstreamHandler,
+} from '../fixtures/cache-upstream.js';
 
 const USERS = ['/ip/hotspot/user/print', '=.proplist=.id,name,comment'];
 
@@ -41,43 +45,6 @@ async function rig(t: { teardown(fn: () => unknown): void }): Promise<Rig> {
   return { sim, cache, pipeline: cache.stage(upstreamHandler(upstream)), direct };
 }
 
-/** Runs a command through the cache; resolves once it ended. */
-function run(
-  pipeline: CommandHandler,
-  words: string[],
-): Promise<{ sink: RecordingSink; note: string | undefined }> {
-  return new Promise((resolve) => {
-    const context = commandOf(words);
-    const sink = new RecordingSink();
-    const end = (): void => resolve({ sink, note: context.notes.cache });
-    pipeline.handle(context, {
-      reply: (s) => sink.reply(s),
-      done: (s) => {
-        sink.done(s);
-        end();
-      },
-      refuse: (e) => {
-        sink.refuse(e);
-        end();
-      },
-    });
-  });
-}
-
-/** Runs a command straight on the router. */
-function direct(connection: UpstreamConnection, words: string[]): Promise<Sentence[]> {
-  return new Promise((resolve, reject) => {
-    const replies: Sentence[] = [];
-    connection.send(commandOf(words).sentence, {
-      onReply: (sentence, isFinal) => {
-        replies.push(sentence);
-        if (isFinal) resolve(replies);
-      },
-      onError: reject,
-    });
-  });
-}
-
 async function until(check: () => boolean): Promise<boolean> {
   for (let i = 0; i < 400 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
   return check();
@@ -90,13 +57,13 @@ t.test(
   'against the simulator: a hit is the router reply byte for byte, and never reaches the router',
   async (t) => {
     const { sim, pipeline, direct: writer } = await rig(t);
-    const first = await run(pipeline, USERS);
+    const first = await runThrough(pipeline, USERS);
     t.equal(first.note, 'miss');
-    const second = await run(pipeline, USERS);
+    const second = await runThrough(pipeline, USERS);
     t.equal(second.note, 'hit');
     t.equal(sim.counters.commands['/ip/hotspot/user/print'], 1, 'one print reached the router');
     t.equal(second.sink.sentences.length, 21);
-    const straight = await direct(writer, USERS);
+    const straight = await runDirect(writer, USERS);
     t.same(
       untagged(second.sink.sentences),
       untagged(straight),
@@ -104,8 +71,8 @@ t.test(
     );
 
     const empty = ['/ip/hotspot/user/print', '?name=nobody'];
-    await run(pipeline, empty);
-    const again = await run(pipeline, empty);
+    await runThrough(pipeline, empty);
+    const again = await runThrough(pipeline, empty);
     t.equal(again.note, 'hit');
     t.same(
       again.sink.texts.map((s) => s.split(' ')[0]),
@@ -119,18 +86,18 @@ t.test(
   'against the simulator: a change made around rosgate reaches the cache through listen',
   async (t) => {
     const { sim, cache, pipeline, direct: writer } = await rig(t);
-    const before = await run(pipeline, USERS);
+    const before = await runThrough(pipeline, USERS);
     t.ok(await until(() => sim.activeStreams() === 1), 'the listen runs on the router');
-    t.equal((await run(pipeline, USERS)).note, 'hit');
+    t.equal((await runThrough(pipeline, USERS)).note, 'hit');
 
     const id = before.sink.sentences[0]?.attributeString('.id') as string;
-    await direct(writer, ['/ip/hotspot/user/set', `=.id=${id}`, '=comment=changed by winbox']);
+    await runDirect(writer, ['/ip/hotspot/user/set', `=.id=${id}`, '=comment=changed by winbox']);
     t.ok(
       await until(() => (cache.stats()['r1']?.invalidations ?? 0) > 0),
       'the listen reported the change',
     );
 
-    const after = await run(pipeline, USERS);
+    const after = await runThrough(pipeline, USERS);
     t.equal(after.note, 'miss');
     t.equal(after.sink.sentences[0]?.attributeString('comment'), 'changed by winbox');
     t.equal(sim.counters.commands['/ip/hotspot/user/print'], 2);
@@ -144,10 +111,14 @@ t.test(
   'against the simulator: a client that adds through rosgate then prints sees its add',
   async (t) => {
     const { pipeline } = await rig(t);
-    await run(pipeline, USERS);
-    const add = await run(pipeline, ['/ip/hotspot/user/add', '=name=voucher-1', '=password=x']);
-    t.match(add.sink.texts, [/^!done =ret=\*/]);
-    const after = await run(pipeline, USERS);
+    await runThrough(pipeline, USERS);
+    const add = await runThrough(pipeline, [
+      '/ip/hotspot/user/add',
+      '=name=voucher-1',
+      '=password=x',
+    ]);
+    t.match(add.sink.texts, [/^!done \.tag=\w+ =ret=\*/]);
+    const after = await runThrough(pipeline, USERS);
     t.equal(after.note, 'miss');
     t.ok(after.sink.sentences.some((s) => s.attributeString('name') === 'voucher-1'));
   },

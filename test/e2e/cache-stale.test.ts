@@ -69,7 +69,7 @@ for (const isBreakerOn of [true, false]) {
     const add = text(await c.call(['/ip/hotspot/user/add', '=name=late', '=password=x', '.tag=w']));
     t.match(
       add,
-      [/^!trap =message=.+ \.tag=w$/, '!done .tag=w'],
+      [/^!trap \.tag=w =message=.+$/, '!done .tag=w'],
       'a write is never answered stale',
     );
     t.equal(cacheStats(stack)?.staleServed, 2);

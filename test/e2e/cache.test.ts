@@ -146,7 +146,7 @@ t.test(
     const leaderEnd = text(await untilDones(leader, ['a', 'x']));
     t.same(
       leaderEnd.filter((s) => !s.startsWith('!re ')),
-      ['!trap =category=2 =message=interrupted .tag=a', '!done .tag=a', '!done .tag=x'],
+      ['!trap .tag=a =category=2 =message=interrupted', '!done .tag=a', '!done .tag=x'],
       'the leader is interrupted by rosgate itself',
     );
     const joined = await raw.untilDone('b');

@@ -27,7 +27,7 @@ t.test('cancel is scoped to the client that asks', async (t) => {
       c.send(['/cancel', '=tag=s1', '.tag=c1']);
       const tail = text((await c.untilDone('s1')).filter((s) => s.command !== '!re'));
       t.same(tail, [
-        '!trap =category=2 =message=interrupted .tag=s1',
+        '!trap .tag=s1 =category=2 =message=interrupted',
         '!done .tag=c1',
         '!done .tag=s1',
       ]);
@@ -45,7 +45,7 @@ t.test('cancel is scoped to the client that asks', async (t) => {
     a.send(['/cancel', '.tag=x']);
     t.same(
       text((await a.untilDone('1')).filter((s) => s.command !== '!re')),
-      ['!trap =category=2 =message=interrupted .tag=1', '!done .tag=x', '!done .tag=1'],
+      ['!trap .tag=1 =category=2 =message=interrupted', '!done .tag=x', '!done .tag=1'],
       "the sender's stream ends",
     );
     await streamRows(b, '1', 3);

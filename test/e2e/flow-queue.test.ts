@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import type { Sentence } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
-import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
+import { openRaw, text, type RawClient, taggedWith } from '../fixtures/raw-client.js';
 import { loggedIn, startStack, type Stack } from '../fixtures/stack.js';
 
 /** Reads up to and including the `count`-th `!done`, whatever its tag. */
@@ -46,7 +46,7 @@ t.test('with the bucket empty', async (t) => {
   t.test('a command past the queue bound is refused with a rate-limit trap', async (t) => {
     t.same(
       text(await c.call(['/ip/address/print', '.tag=q3'])),
-      ['!trap =message=rate limited: queue full (2 waiting) .tag=q3', '!done .tag=q3'],
+      ['!trap .tag=q3 =message=rate limited: queue full (2 waiting)', '!done .tag=q3'],
       'a trap names the reason, then done',
     );
     t.equal(stack.router.flow.stats().refusals.queueFull, 1, 'counted as queue full');
@@ -69,8 +69,8 @@ t.test('with the bucket empty', async (t) => {
       c.send(['/cancel', '=tag=q1', '.tag=c1']);
       const replies = text(await dones(c, 2));
       t.same(
-        replies.filter((r) => r.endsWith('.tag=q1')),
-        ['!trap =category=2 =message=interrupted .tag=q1', '!done .tag=q1'],
+        replies.filter(taggedWith('q1')),
+        ['!trap .tag=q1 =category=2 =message=interrupted', '!done .tag=q1'],
         'the command is interrupted',
       );
       t.ok(replies.includes('!done .tag=c1'), 'and the cancel done');
@@ -78,8 +78,8 @@ t.test('with the bucket empty', async (t) => {
       c.send(['/cancel']);
       const bare = text(await dones(c, 2));
       t.same(
-        bare.filter((r) => r.endsWith('.tag=q2')),
-        ['!trap =category=2 =message=interrupted .tag=q2', '!done .tag=q2'],
+        bare.filter(taggedWith('q2')),
+        ['!trap .tag=q2 =category=2 =message=interrupted', '!done .tag=q2'],
         'a bare cancel interrupts the other',
       );
       t.ok(bare.includes('!done'), 'and is done');
@@ -108,7 +108,7 @@ t.test('a command that waits longer than maxWaitMs is refused', async (t) => {
   const [trap, done] = text(await c.call(['/ip/address/print', '.tag=w']));
   t.match(
     trap,
-    /^!trap =message=rate limited: waited \d+ms \.tag=w$/,
+    /^!trap \.tag=w =message=rate limited: waited \d+ms$/,
     'a trap says how long it waited',
   );
   t.equal(done, '!done .tag=w', 'then done');

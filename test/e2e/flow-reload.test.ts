@@ -1,6 +1,6 @@
 import t from 'tap';
 import { eventually } from '../fixtures/eventually.js';
-import { text } from '../fixtures/raw-client.js';
+import { text, taggedWith } from '../fixtures/raw-client.js';
 import { loggedIn, startStack } from '../fixtures/stack.js';
 
 /** One token, the next a minute away, and no queue: the second command is refused. */
@@ -37,7 +37,7 @@ t.test(
     );
     t.same(
       text(await c.call(['/system/identity/print', '.tag=n2'])),
-      ['!trap =message=rate limited: queue full (0 waiting) .tag=n2', '!done .tag=n2'],
+      ['!trap .tag=n2 =message=rate limited: queue full (0 waiting)', '!done .tag=n2'],
       'the second finds the new limit',
     );
 
@@ -47,10 +47,10 @@ t.test(
       'the stream started before the reload to go on',
     );
     watcher.send(['/cancel', '=tag=s', '.tag=c']);
-    const tail = text(await watcher.untilDone('s')).filter((r) => r.endsWith('.tag=s'));
+    const tail = text(await watcher.untilDone('s')).filter(taggedWith('s'));
     t.same(
       tail.slice(-2),
-      ['!trap =category=2 =message=interrupted .tag=s', '!done .tag=s'],
+      ['!trap .tag=s =category=2 =message=interrupted', '!done .tag=s'],
       'and it is cancelled like any stream',
     );
 

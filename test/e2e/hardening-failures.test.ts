@@ -85,12 +85,12 @@ t.test('a client waiting for the only router session survives a router drop', as
   await eventually(() => stack.router.pool.stats.waiting === 1, 'the second client to wait');
   stack.sim.faults.dropAll();
   t.match(text(await a.untilDone('s')).slice(-2), [
-    '!trap =message=router closed the connection .tag=s',
+    '!trap .tag=s =message=router closed the connection',
     '!done .tag=s',
   ]);
   t.match(
     text(await b.untilDone('w')),
-    ['!re =name=MikroTik .tag=w', '!done .tag=w'],
+    ['!re .tag=w =name=MikroTik', '!done .tag=w'],
     'the waiting command is served on a fresh session',
   );
   await stillUsable(t, a, 'a2');
@@ -120,7 +120,7 @@ t.test('a health probe that times out under a waiting client is survived', async
   await eventually(() => stack.router.pool.stats.waiting === 1, 'the second client to wait');
   stack.sim.faults.stopAnswering = true;
   const streamEnd = text(await a.untilDone('s')).slice(-2);
-  t.match(streamEnd[0], /^!trap =message=router did not answer .* \.tag=s$/);
+  t.match(streamEnd[0], /^!trap \.tag=s =message=router did not answer .*$/);
   stack.sim.faults.stopAnswering = false;
   const waited = text(await b.untilDone('w'));
   t.equal(waited.at(-1), '!done .tag=w', 'the waiting command is answered');

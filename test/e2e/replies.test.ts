@@ -41,8 +41,8 @@ t.test('replies reach the client as the router wrote them', async (t) => {
   t.test('both traps of an unknown path are forwarded, then one done', async (t) => {
     const c = await loggedIn(t, stack);
     t.same(text(await c.call(['/ip/nothing/print', '.tag=u'])), [
-      '!trap =category=0 =message=no such command or directory (nothing) .tag=u',
-      '!trap =message=no such command prefix .tag=u',
+      '!trap .tag=u =category=0 =message=no such command or directory (nothing)',
+      '!trap .tag=u =message=no such command prefix',
       '!done .tag=u',
     ]);
   });
@@ -72,7 +72,7 @@ t.test('replies reach the client as the router wrote them', async (t) => {
       '=.proplist=comment',
       '.tag=p',
     ]);
-    t.same(row?.word(1), comment, 'the comment word is identical');
+    t.same(row?.word(2), comment, 'the comment word is identical');
   });
 
   t.test('rows are forwarded as they arrive, before the command ends', async (t) => {
@@ -82,7 +82,7 @@ t.test('replies reach the client as the router wrote them', async (t) => {
     c.send(['/cancel', '=tag=f', '.tag=cf']);
     t.same(
       text(await c.untilDone('f')).filter((s) => !s.startsWith('!re')),
-      ['!trap =category=2 =message=interrupted .tag=f', '!done .tag=cf', '!done .tag=f'],
+      ['!trap .tag=f =category=2 =message=interrupted', '!done .tag=cf', '!done .tag=f'],
     );
   });
 });

@@ -8,18 +8,18 @@ t.test(
     const stack = await startStack(t);
     const client = await loggedIn(t, stack);
     t.same(text(await client.call(['/system/reboot', '.tag=7'])), [
-      '!trap =message=not enough permissions (rosgate rule billing-deny-reboot) .tag=7',
+      '!trap .tag=7 =message=not enough permissions (rosgate rule billing-deny-reboot)',
       '!done .tag=7',
     ]);
     t.same(
       text(await client.call(['/ip/hotspot/user/add', '=name=v', '=mac-address=zz', '.tag=8'])),
       [
-        '!trap =message=invalid value for mac-address: must be a MAC address .tag=8',
+        '!trap .tag=8 =message=invalid value for mac-address: must be a MAC address',
         '!done .tag=8',
       ],
     );
     const identity = text(await client.call(['/system/identity/print', '.tag=9']));
-    t.match(identity, [/^!re =name=/, '!done .tag=9'], 'the connection stays usable');
+    t.match(identity, [/^!re \.tag=9 =name=/, '!done .tag=9'], 'the connection stays usable');
     t.equal(stack.sim.counters.commands['/system/reboot'], undefined);
     t.equal(stack.sim.counters.commands['/ip/hotspot/user/add'], undefined);
   },

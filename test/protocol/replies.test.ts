@@ -16,29 +16,32 @@ import { hex, toHex } from '../fixtures/bytes.js';
 const str = (words: (string | Buffer)[]): string[] =>
   words.map((w) => (typeof w === 'string' ? w : w.toString('latin1')));
 
-t.test('an untagged reply has no .tag word at all; a tagged one carries it last', async (t) => {
-  t.same(tagWords(undefined), [], 'untagged');
-  t.same(str(tagWords('7')), ['.tag=7'], 'string tag');
-  t.same(str(tagWords(hex('e9'))), ['.tag=\u00e9'], 'Buffer tag, bytes kept');
-  t.same(str(doneWords(undefined)), ['!done'], 'bare !done');
-  t.same(str(doneWords('1', { ret: '*3' })), ['!done', '=ret=*3', '.tag=1'], '!done with =ret=');
-  t.same(
-    str(reWords('x', { name: 'a=b', comment: '' })),
-    ['!re', '=name=a=b', '=comment=', '.tag=x'],
-    '!re row',
-  );
-  t.same(
-    str(attributeWords({ raw: hex('fffe') })),
-    ['=raw=\u00ff\u00fe'],
-    'Buffer values kept byte for byte',
-  );
-});
+t.test(
+  'an untagged reply has no .tag word at all; a tagged one carries it right after the reply word',
+  async (t) => {
+    t.same(tagWords(undefined), [], 'untagged');
+    t.same(str(tagWords('7')), ['.tag=7'], 'string tag');
+    t.same(str(tagWords(hex('e9'))), ['.tag=\u00e9'], 'Buffer tag, bytes kept');
+    t.same(str(doneWords(undefined)), ['!done'], 'bare !done');
+    t.same(str(doneWords('1', { ret: '*3' })), ['!done', '.tag=1', '=ret=*3'], '!done with =ret=');
+    t.same(
+      str(reWords('x', { name: 'a=b', comment: '' })),
+      ['!re', '.tag=x', '=name=a=b', '=comment='],
+      '!re row',
+    );
+    t.same(
+      str(attributeWords({ raw: hex('fffe') })),
+      ['=raw=\u00ff\u00fe'],
+      'Buffer values kept byte for byte',
+    );
+  },
+);
 
 t.test('!trap always has =message=, and =category= only when given', async (t) => {
   t.same(str(trapWords(undefined, 'failure')), ['!trap', '=message=failure'], 'no category');
   t.same(
     str(trapWords('2', 'interrupted', TrapCategory.Interrupted)),
-    ['!trap', '=category=2', '=message=interrupted', '.tag=2'],
+    ['!trap', '.tag=2', '=category=2', '=message=interrupted'],
     'category 2 and tag',
   );
   t.same(
@@ -53,14 +56,14 @@ t.test('reply encoders produce the exact wire bytes', async (t) => {
   t.equal(toHex(encodeDone(undefined)), toHex(hex('05 21646f6e65 00')), '!done');
   t.equal(
     toHex(encodeDone('2', { ret: '*3' })),
-    toHex(hex('05 21646f6e65 07 3d7265743d2a33 06 2e7461673d32 00')),
-    '!done =ret=*3 .tag=2',
+    toHex(hex('05 21646f6e65 06 2e7461673d32 07 3d7265743d2a33 00')),
+    '!done .tag=2 =ret=*3',
   );
   t.equal(
     toHex(encodeTrapDone('2', 'interrupted', TrapCategory.Interrupted)),
     toHex(
       hex(
-        '05 2174726170 0b 3d63617465676f72793d32 14 3d6d6573736167653d696e746572727570746564 06 2e7461673d32 00',
+        '05 2174726170 06 2e7461673d32 0b 3d63617465676f72793d32 14 3d6d6573736167653d696e746572727570746564 00',
         '05 21646f6e65 06 2e7461673d32 00',
       ),
     ),

@@ -127,15 +127,24 @@ t.test(
     const untagged = one(hex(RE, COMMENT, NAME, END));
     cases.push(
       [
-        'inserted before a non-minimal terminator',
+        'inserted right after the reply word, behind its non-minimal prefix',
         untagged.withTag('7'),
-        `${RE} ${COMMENT} ${NAME} 06 2e7461673d37 ${END}`,
+        `${RE} 06 2e7461673d37 ${COMMENT} ${NAME} ${END}`,
       ],
       [
         'left alone when there is none to remove',
         untagged.withTag(undefined),
         `${RE} ${COMMENT} ${NAME} ${END}`,
       ],
+    );
+    const tagLast = one(hex(RE, COMMENT, NAME, TAG2, END));
+    cases.push(
+      [
+        'rewritten where an old router put it: last, before a non-minimal terminator',
+        tagLast.withTag('1234'),
+        `${RE} ${COMMENT} ${NAME} 09 2e7461673d31323334 ${END}`,
+      ],
+      ['removed from the end', tagLast.withTag(undefined), `${RE} ${COMMENT} ${NAME} ${END}`],
     );
     const long = 'x'.repeat(0x80 - 5);
     cases.push([

@@ -32,10 +32,11 @@ const vectors: Vector[] = [
   },
   { name: '!done', wire: '05 21646f6e65 00', words: ['!done'] },
   {
-    name: '!trap =category=2 =message=interrupted .tag=2',
+    name: '!trap =category=2 =message=interrupted .tag=2 (an old capture: tag last)',
     wire: '05 2174726170 0b 3d63617465676f72793d32 14 3d6d6573736167653d696e746572727570746564 06 2e7461673d32 00',
     words: ['!trap', '=category=2', '=message=interrupted', '.tag=2'],
   },
+
   {
     name: 'a cp1252 byte E9 and invalid UTF-8 FF FE are kept as bytes',
     wire: '03 217265 0d 3d636f6d6d656e743d636166e9 0a 3d6e616d653d61fffe62 00',

@@ -141,7 +141,7 @@ t.test('a throw from the pipeline refuses that command alone', async (t) => {
   });
   const c = await s.client();
   t.same(text(await c.call(['/boom', '.tag=1'])), [
-    '!trap =message=internal error in rosgate .tag=1',
+    '!trap .tag=1 =message=internal error in rosgate',
     '!done .tag=1',
   ]);
   t.same(text(await c.call(['/system/identity/print', '.tag=2'])), ['!done .tag=2']);
@@ -168,7 +168,7 @@ t.test('a broken collaborator while handling a sentence costs that sentence', as
   const c = await s.client();
   c.send(['/interface/monitor-traffic', '.tag=1']);
   t.same(text(await c.call(['/system/identity/print', '.tag=2'])), [
-    '!trap =message=internal error in rosgate .tag=2',
+    '!trap .tag=2 =message=internal error in rosgate',
     '!done .tag=2',
   ]);
   t.match(s.logs, [
@@ -176,7 +176,7 @@ t.test('a broken collaborator while handling a sentence costs that sentence', as
     { level: 50, msg: 'handling a client sentence failed' },
   ]);
   t.same(text(await c.call(['/cancel', '=tag=1', '.tag=c'])), [
-    '!trap =category=2 =message=interrupted .tag=1',
+    '!trap .tag=1 =category=2 =message=interrupted',
     '!done .tag=1',
     '!done .tag=c',
   ]);
@@ -204,7 +204,7 @@ t.test('cancels waiting for the router count against the in-flight limit', async
   c.send(['/cancel', '.tag=c1']);
   c.send(['/cancel', '.tag=c2']);
   t.same(text(await c.call(['/cancel', '.tag=c3'])), [
-    '!trap =message=too many commands in flight (limit 2) .tag=c3',
+    '!trap .tag=c3 =message=too many commands in flight (limit 2)',
     '!done .tag=c3',
   ]);
   t.same(
@@ -231,7 +231,7 @@ t.test('an exchange whose cancel throws refuses its command and answers the canc
   const c = await s.client();
   c.send(['/interface/monitor-traffic', '.tag=1']);
   t.same(text(await c.call(['/cancel', '=tag=1', '.tag=c'])), [
-    '!trap =message=internal error in rosgate .tag=1',
+    '!trap .tag=1 =message=internal error in rosgate',
     '!done .tag=1',
     '!done .tag=c',
   ]);
@@ -359,11 +359,11 @@ t.test('a refusal reaches the client as a trap with its message and category', a
   });
   const c = await s.client();
   t.same(text(await c.call(['/a', '.tag=1'])), [
-    '!trap =message=rate limit exceeded .tag=1',
+    '!trap .tag=1 =message=rate limit exceeded',
     '!done .tag=1',
   ]);
   t.same(text(await c.call(['/late', '.tag=2'])), [
-    '!trap =category=2 =message=interrupted .tag=2',
+    '!trap .tag=2 =category=2 =message=interrupted',
     '!done .tag=2',
   ]);
 });
@@ -398,25 +398,25 @@ t.test('before login only a login, a quit or a few refused sentences are allowed
   const s = await serve(t, { preLoginMaxSentences: 3, keepaliveReply: 'trap' });
   const c = await s.client('');
   t.same(text(await c.call(['/ip/address/print', '.tag=1'])), [
-    '!trap =message=not logged in .tag=1',
+    '!trap .tag=1 =message=not logged in',
     '!done .tag=1',
   ]);
   t.same(text(await c.call(['/login', '=name=u', '=password=wrong', '.tag=2'])), [
-    '!trap =message=invalid user name or password (6) .tag=2',
+    '!trap .tag=2 =message=invalid user name or password (6)',
     '!done .tag=2',
   ]);
   t.equal(s.stats.loginsFailed, 1);
   c.send(['#', '.tag=3']);
   c.send(['#', '.tag=4']);
   t.same(text(await c.untilClosed()), [
-    '!trap =message=not logged in .tag=3',
+    '!trap .tag=3 =message=not logged in',
     '!done .tag=3',
     '!fatal too many commands before login',
   ]);
 
   const keepalive = await s.client();
   t.same(text(await keepalive.call(['#', '.tag=k'])), [
-    '!trap =message=no such command prefix .tag=k',
+    '!trap .tag=k =message=no such command prefix',
     '!done .tag=k',
   ]);
   keepalive.send(['/quit']);

@@ -2,7 +2,7 @@ import net from 'node:net';
 import t from 'tap';
 import { encodeSentences } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
-import { openRaw, RawClient, text } from '../fixtures/raw-client.js';
+import { openRaw, RawClient, text, taggedWith } from '../fixtures/raw-client.js';
 import { loggedIn, startStack, type Stack } from '../fixtures/stack.js';
 
 const identityPrints = (stack: Stack): number =>
@@ -22,7 +22,7 @@ t.test('limits', async (t) => {
     c.send(['/interface/monitor-traffic', '=interface=ether2', '.tag=2']);
     c.send(['/system/identity/print', '.tag=3']);
     t.same(text((await c.untilDone('3')).filter((s) => s.tagString === '3')), [
-      '!trap =message=too many commands in flight (limit 2) .tag=3',
+      '!trap .tag=3 =message=too many commands in flight (limit 2)',
       '!done .tag=3',
     ]);
     t.equal(stack.router.stats.refusedInFlight, 1);
@@ -31,7 +31,7 @@ t.test('limits', async (t) => {
   t.test('the keepalive can be answered with a trap', async (t) => {
     const c = await loggedIn(t, stack);
     t.same(text(await c.call(['#', '.tag=k'])), [
-      '!trap =message=no such command prefix .tag=k',
+      '!trap .tag=k =message=no such command prefix',
       '!done .tag=k',
     ]);
   });
@@ -61,8 +61,8 @@ t.test('commands pipelined behind a login wait for it and then run', async (t) =
   t.equal(lines[0], '!done', 'the login is answered first');
   t.ok(lines.includes('!done .tag=a'));
   t.same(
-    lines.filter((l) => l.endsWith('.tag=b')),
-    ['!trap =message=invalid user name or password (6) .tag=b', '!done .tag=b'],
+    lines.filter(taggedWith('b')),
+    ['!trap .tag=b =message=invalid user name or password (6)', '!done .tag=b'],
     'a second login with a wrong password is refused',
   );
   t.ok(lines.includes('!done .tag=c'), 'and the session keeps its first login');
@@ -83,10 +83,10 @@ t.test('commands held behind a slow second login are bounded by the in-flight li
   const replies = text(
     await c.readUntil((s) => s.command === '!done' && s.tagString === '2', '!done .tag=2'),
   );
-  t.same(
-    replies.filter((r) => r.endsWith('.tag=3')),
-    ['!trap =message=too many commands in flight (limit 2) .tag=3', '!done .tag=3'],
-  );
+  t.same(replies.filter(taggedWith('3')), [
+    '!trap .tag=3 =message=too many commands in flight (limit 2)',
+    '!done .tag=3',
+  ]);
   t.ok(replies.includes('!done .tag=1'), 'the held commands ran after the login');
 });
 
@@ -140,7 +140,7 @@ t.test('commands waiting for a router session', async (t) => {
     const before = identityPrints(stack);
     c.send(['/system/identity/print', '.tag=w']);
     t.same(text(await c.call(['/cancel', '=tag=w', '.tag=x'])), [
-      '!trap =category=2 =message=interrupted .tag=w',
+      '!trap .tag=w =category=2 =message=interrupted',
       '!done .tag=w',
       '!done .tag=x',
     ]);
@@ -210,7 +210,7 @@ t.test('a graceful stop serves connected clients until they leave, and no one ne
   t.same(text(await c.untilDone('q')).at(-1), '!done .tag=q', 'the running command finishes');
   t.match(
     text(await c.call(['/ip/hotspot/user/print', '=count-only=', '.tag=n'])).at(-1),
-    /^!done =ret=\d+ \.tag=n$/,
+    /^!done \.tag=n =ret=\d+$/,
     'a new command from a connected client is served while draining',
   );
   await t.rejects(RawClient.connect(stack.port), 'a new connection is refused');

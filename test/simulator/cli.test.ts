@@ -2,6 +2,7 @@ import t from 'tap';
 import { PassThrough } from 'node:stream';
 import { isRosgateError } from '../../src/errors.js';
 import { parseSimulateArgs, runSimulateCommand } from '../../src/simulator/cli.js';
+import { startSimulator } from '../../src/simulator/index.js';
 import { connectApi } from '../fixtures/stack.js';
 
 t.test('the simulate command starts a simulator from flags and says how to connect', async (t) => {
@@ -55,6 +56,10 @@ t.test('flags map to options, with port 8728 by default', async (t) => {
       '--stream-interval-ms',
       '10',
       '--one-command-at-a-time',
+      '--tag-position',
+      'last',
+      '--refuse-listen',
+      'proplist',
     ]),
     {
       port: 8728,
@@ -63,6 +68,8 @@ t.test('flags map to options, with port 8728 by default', async (t) => {
       rowLatencyMs: 5,
       streamIntervalMs: 10,
       oneCommandAtATime: true,
+      tagPosition: 'last',
+      refuseListen: 'proplist',
     },
   );
   const out = new PassThrough();
@@ -85,6 +92,20 @@ t.test('bad flags give an error naming the flag', async (t) => {
   t.match(message(['--colour', 'red']), /--colour/);
   t.match(message(['--hotspot-users', '-5']), /--hotspot-users/);
   t.match(message(['extra']), /extra/);
+  t.match(
+    message(['--tag-position', 'middle']),
+    /--tag-position must be first or last, got 'middle'/,
+  );
+  t.match(
+    message(['--refuse-listen', 'yes']),
+    /--refuse-listen must be off, proplist or always, got 'yes'/,
+  );
+  await t.rejects(startSimulator({ tagPosition: 'middle' as 'first' }), {
+    message: /tagPosition must be 'first' or 'last'/,
+  });
+  await t.rejects(startSimulator({ refuseListen: 'yes' as 'off' }), {
+    message: /refuseListen must be 'off', 'proplist' or 'always'/,
+  });
   await t.rejects(runSimulateCommand(['--port', '0', '--version', 'x'], new PassThrough()), {
     message: /version must look like/,
   });

@@ -89,7 +89,7 @@ t.test('.proplist limits properties and a row lacking all of them is a bare !re'
   const sim = await startTestSimulator(t);
   const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/interface/print', '=.proplist=comment', '?type=vlan', '.tag=p']);
-  t.same(text(await c.untilDone('p')), ['!re =comment=guests .tag=p', '!done .tag=p']);
+  t.same(text(await c.untilDone('p')), ['!re .tag=p =comment=guests', '!done .tag=p']);
   c.send(['/interface/print', '=.proplist=comment', '?name=ether1']);
   t.same(text(await c.untilDone()), ['!re', '!done']);
 });
@@ -153,7 +153,7 @@ t.test('add returns the new id; a duplicate hotspot user name is refused', async
   const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/hotspot/user/add', '=name=alice', '=password=x', '=disabled=yes', '.tag=3']);
   const [done] = await c.untilDone('3');
-  t.match(String(done), /^!done =ret=\*[0-9A-F]+ \.tag=3$/);
+  t.match(String(done), /^!done \.tag=3 =ret=\*[0-9A-F]+$/);
   const id = done?.attributeString('ret') as string;
   t.equal(
     sim.data.require('/ip/hotspot/user').find(id)?.get('disabled')?.toString(),
@@ -205,8 +205,8 @@ t.test('an unknown path gets two traps then !done', async (t) => {
   const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/adress/print', '.tag=u']);
   t.same(text(await c.untilDone('u')), [
-    '!trap =category=0 =message=no such command or directory (adress) .tag=u',
-    '!trap =message=no such command prefix .tag=u',
+    '!trap .tag=u =category=0 =message=no such command or directory (adress)',
+    '!trap .tag=u =message=no such command prefix',
     '!done .tag=u',
   ]);
   const cases: [string, string][] = [

@@ -40,12 +40,19 @@ t.test('the control port serves counters and faults and drops connections', asyn
     rowLatencyMs: 0,
     latencyPer100RowsMs: 0,
     refuseConnections: false,
+    refuseListen: 'off',
   });
   const set = await call(
     port,
     'POST',
     '/faults',
-    JSON.stringify({ latencyMs: 3, rowLatencyMs: 2, stopAnswering: true, refuseConnections: true }),
+    JSON.stringify({
+      latencyMs: 3,
+      rowLatencyMs: 2,
+      stopAnswering: true,
+      refuseConnections: true,
+      refuseListen: 'proplist',
+    }),
   );
   t.same(set, {
     status: 200,
@@ -55,9 +62,11 @@ t.test('the control port serves counters and faults and drops connections', asyn
       rowLatencyMs: 2,
       latencyPer100RowsMs: 0,
       refuseConnections: true,
+      refuseListen: 'proplist',
     },
   });
   t.equal(sim.faults.latencyMs, 3);
+  t.equal(sim.faults.refuseListen, 'proplist');
   t.same(await call(port, 'POST', '/drop'), { status: 200, json: { dropped: 1 } });
   await c.closed;
 });
@@ -70,13 +79,14 @@ t.test('the control port refuses bad requests with a reason', async (t) => {
     port,
     'POST',
     '/faults',
-    JSON.stringify({ latencyMs: -1, stopAnswering: 'yes', colour: 1 }),
+    JSON.stringify({ latencyMs: -1, stopAnswering: 'yes', colour: 1, refuseListen: 'yes' }),
   );
   t.equal(bad.status, 400);
   t.match(bad.json, {
     error:
-      /latencyMs must be an integer.*stopAnswering must be a boolean.*colour is not a fault switch/,
+      /latencyMs must be an integer.*stopAnswering must be a boolean.*colour is not a fault switch.*refuseListen must be 'off', 'proplist' or 'always'/,
   });
+  t.equal(sim.faults.refuseListen, 'off');
   t.equal(sim.faults.stopAnswering, false, 'nothing is applied when anything is wrong');
   t.equal((await call(port, 'POST', '/faults', 'x'.repeat(70 * 1024))).status, 413);
   t.equal((await call(port, 'GET', '/nope')).status, 404);

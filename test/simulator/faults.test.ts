@@ -99,7 +99,7 @@ t.test('latencyMs delays commands; it can change at runtime', async (t) => {
   await eventually(() => timers.length === 1, 'the print to wait for its latency');
   c.send(['/cancel', '=tag=s', '.tag=c']);
   t.same(text(await c.untilDone('s')), [
-    '!trap =category=2 =message=interrupted .tag=s',
+    '!trap .tag=s =category=2 =message=interrupted',
     '!done .tag=c',
     '!done .tag=s',
   ]);
@@ -137,7 +137,7 @@ t.test('oneCommandAtATime runs the commands of a connection one after the other'
   );
   c.send(['/cancel', '=tag=m']);
   const rest = await c.untilDone('i');
-  t.same(text(rest.slice(-2)), ['!re =name=MikroTik .tag=i', '!done .tag=i']);
+  t.same(text(rest.slice(-2)), ['!re .tag=i =name=MikroTik', '!done .tag=i']);
 });
 
 t.test('maxCommandsPerSession refuses commands past the bound', async (t) => {
@@ -145,7 +145,7 @@ t.test('maxCommandsPerSession refuses commands past the bound', async (t) => {
   const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/ip/address/listen', '.tag=l']);
   c.send(['/system/identity/print', '.tag=p']);
-  t.same(text(await c.untilDone('p')), ['!trap =message=too many commands .tag=p', '!done .tag=p']);
+  t.same(text(await c.untilDone('p')), ['!trap .tag=p =message=too many commands', '!done .tag=p']);
 });
 
 t.test('big prints are written in batches and wait for the socket to drain', async (t) => {

@@ -34,7 +34,7 @@ t.test('an empty sentence gets no reply and changes nothing', async (t) => {
   t.equal(String(await c.next()), '!done');
   c.write(Buffer.from([0]));
   c.send(['/system/identity/print', '.tag=1']);
-  t.same(text(await c.untilDone('1')), ['!re =name=MikroTik .tag=1', '!done .tag=1']);
+  t.same(text(await c.untilDone('1')), ['!re .tag=1 =name=MikroTik', '!done .tag=1']);
 });
 
 t.test('sentences split into 1-byte chunks are executed once complete', async (t) => {
@@ -42,7 +42,7 @@ t.test('sentences split into 1-byte chunks are executed once complete', async (t
   const c = await openRaw(t, sim.port, { user: 'admin' });
   const bytes = encodeSentence(['/system/identity/print', '.tag=x']);
   for (const byte of bytes) c.write(Buffer.from([byte]));
-  t.same(text(await c.untilDone('x')), ['!re =name=MikroTik .tag=x', '!done .tag=x']);
+  t.same(text(await c.untilDone('x')), ['!re .tag=x =name=MikroTik', '!done .tag=x']);
 });
 
 t.test('untagged and empty-tagged commands are answered without a tag word', async (t) => {
@@ -54,15 +54,36 @@ t.test('untagged and empty-tagged commands are answered without a tag word', asy
   t.same(text(await c.untilDone()), ['!re =name=MikroTik', '!done']);
 });
 
-t.test('every reply of a tagged command carries its tag', async (t) => {
+t.test('every reply of a tagged command carries its tag right after the reply word', async (t) => {
   const sim = await startTestSimulator(t);
   const c = await openRaw(t, sim.port, { user: 'admin' });
   c.send(['/nope/print', '.tag=q']);
   const replies = await c.untilDone('q');
   t.equal(replies.length, 3);
-  for (const s of replies) t.equal(s.wordString(s.wordCount - 1), '.tag=q');
+  for (const s of replies) t.equal(s.wordString(1), '.tag=q');
   c.send(['/ip/hotspot/user/print', '.tag=a b']);
-  for (const s of await c.untilDone('a b')) t.equal(s.wordString(s.wordCount - 1), '.tag=a b');
+  for (const s of await c.untilDone('a b')) t.equal(s.wordString(1), '.tag=a b');
+});
+
+t.test('with tagPosition last every reply carries its tag after its other words', async (t) => {
+  const sim = await startTestSimulator(t, { tagPosition: 'last' });
+  const c = await openRaw(t, sim.port, { user: 'admin' });
+  t.same(text(await c.call(['/nope/print', '.tag=q'])), [
+    '!trap =category=0 =message=no such command or directory (nope) .tag=q',
+    '!trap =message=no such command prefix .tag=q',
+    '!done .tag=q',
+  ]);
+  t.same(text(await c.call(['/system/identity/print', '.tag=p'])), [
+    '!re =name=MikroTik .tag=p',
+    '!done .tag=p',
+  ]);
+  const [challenge] = await c.call(['/login', '.tag=l']);
+  t.match(String(challenge), /^!done =ret=[0-9a-f]{32} \.tag=l$/);
+  t.same(text(await c.call(['/ip/hotspot/user/print', '?name=nobody', '.tag=e'])), [
+    '!empty .tag=e',
+    '!done .tag=e',
+  ]);
+  t.same(text(await c.call(['/system/identity/print'])), ['!re =name=MikroTik', '!done']);
 });
 
 t.test('value bytes round trip exactly: cp1252, invalid UTF-8, embedded =, JSON', async (t) => {

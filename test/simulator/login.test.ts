@@ -23,7 +23,7 @@ t.test('wrong credentials get trap then done with the same tag in one write', as
   c.send(['/login', '=name=admin', '=password=wrong', '.tag=7']);
   const trap = await c.next();
   const done = await c.next();
-  t.equal(String(trap), '!trap =message=invalid user name or password (6) .tag=7');
+  t.equal(String(trap), '!trap .tag=7 =message=invalid user name or password (6)');
   t.equal(String(done), '!done .tag=7');
   t.equal(c.chunkOf(trap), c.chunkOf(done), 'trap and done arrive in the same TCP chunk');
   c.send(['/login', '=name=root', '=password=secret']);
@@ -65,8 +65,8 @@ t.test(
       c.send(['/login', '.tag=1']);
       const reply = await c.next();
       t.equal(reply.command, '!done');
-      t.equal(reply.tagString, '1');
-      const match = /^=ret=([0-9a-f]{32})$/.exec(reply.wordString(1));
+      t.equal(reply.wordString(1), '.tag=1', 'the tag right after the reply word');
+      const match = /^=ret=([0-9a-f]{32})$/.exec(reply.wordString(2));
       t.ok(match, 'ret is 32 lowercase hex digits');
       challenges.push(match?.[1] as string);
       t.ok(await c.isSilent(20), 'nothing follows the challenge');
@@ -206,7 +206,7 @@ t.test('commands before login get the not-logged-in trap and done', async (t) =>
   c.send(['/interface/print', '.tag=3']);
   const trap = await c.next();
   const done = await c.next();
-  t.equal(String(trap), '!trap =message=not logged in .tag=3');
+  t.equal(String(trap), '!trap .tag=3 =message=not logged in');
   t.equal(String(done), '!done .tag=3');
   t.equal(c.chunkOf(trap), c.chunkOf(done));
 });

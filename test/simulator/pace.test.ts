@@ -48,7 +48,7 @@ t.test('prints of fewer than 100 rows and count-only prints never pause', async 
   sim.faults.latencyPer100RowsMs = 40;
   t.equal((await client.call(PRINT)).length, 100, '99 rows and the !done');
   t.same(text(await client.call(['/ip/hotspot/user/print', '=count-only=', '.tag=c'])), [
-    '!done =ret=99 .tag=c',
+    '!done .tag=c =ret=99',
   ]);
   t.same(clock.pendingDelays, []);
 });
@@ -59,7 +59,7 @@ t.test('a print cancelled during its pause sends no more rows', async (t) => {
   await client.read(100);
   await eventually(() => clock.pendingDelays.length === 1, 'the pause after row 100');
   t.same(text(await client.call(['/cancel', '=tag=p', '.tag=x'])), [
-    '!trap =category=2 =message=interrupted .tag=p',
+    '!trap .tag=p =category=2 =message=interrupted',
     '!done .tag=x',
   ]);
   t.same(text(await client.untilDone('p')), ['!done .tag=p']);

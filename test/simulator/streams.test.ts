@@ -17,7 +17,7 @@ t.test(
     c.send(['/cancel', '=tag=X', '.tag=C']);
     const replies = await c.read(3);
     t.same(text(replies), [
-      '!trap =category=2 =message=interrupted .tag=X',
+      '!trap .tag=X =category=2 =message=interrupted',
       '!done .tag=C',
       '!done .tag=X',
     ]);
@@ -35,14 +35,34 @@ t.test('listen reports additions, changes and removals with .dead=yes', async (t
   await eventually(() => sim.activeStreams() === 1, 'the listen to run');
   const menu = sim.data.require('/ip/hotspot/user');
   const id = menu.add({ name: 'new', comment: 'a' });
-  t.equal(String(await c.next()), '!re =name=new =comment=a .tag=L');
+  t.equal(String(await c.next()), '!re .tag=L =name=new =comment=a');
   menu.set([id], { comment: 'b' });
-  t.equal(String(await c.next()), '!re =name=new =comment=b .tag=L');
+  t.equal(String(await c.next()), '!re .tag=L =name=new =comment=b');
   menu.remove([id]);
-  t.equal(String(await c.next()), `!re =.id=${id} =.dead=yes .tag=L`);
+  t.equal(String(await c.next()), `!re .tag=L =.id=${id} =.dead=yes`);
   c.send(['/ip/hotspot/user/listen', '=colour=red']);
   t.equal(String((await c.untilDone())[0]), '!trap =message=unknown parameter colour');
 });
+
+t.test(
+  'refuseListen traps a listen with .proplist, or every listen, and can change live',
+  async (t) => {
+    const sim = await startTestSimulator(t, { ...FAST, refuseListen: 'proplist' });
+    const c = await openRaw(t, sim.port, { user: 'admin' });
+    t.same(text(await c.call(['/ip/hotspot/user/listen', '=.proplist=name,.dead', '.tag=a'])), [
+      '!trap .tag=a =message=unknown parameter .proplist',
+      '!done .tag=a',
+    ]);
+    c.send(['/ip/hotspot/user/listen', '.tag=b']);
+    await eventually(() => sim.activeStreams() === 1, 'the listen without .proplist to run');
+    sim.faults.refuseListen = 'always';
+    t.same(text(await c.call(['/ip/hotspot/user/listen', '.tag=c'])), [
+      '!trap .tag=c =category=0 =message=no such command or directory (listen)',
+      '!done .tag=c',
+    ]);
+    t.equal(sim.activeStreams(), 1, 'a listen already running goes on');
+  },
+);
 
 t.test('listen with a query reports only matching changes', async (t) => {
   const sim = await startTestSimulator(t, FAST);
@@ -66,15 +86,15 @@ t.test('print =follow= sends current rows then changes; =follow-only= only chang
     '=.proplist=address',
     '.tag=f',
   ]);
-  t.equal(String(await c.next()), '!re =address=203.0.113.4 .tag=f');
-  t.equal(String(await c.next()), '!re =address=203.0.113.5 .tag=f');
+  t.equal(String(await c.next()), '!re .tag=f =address=203.0.113.4');
+  t.equal(String(await c.next()), '!re .tag=f =address=203.0.113.5');
   c.send(['/ip/firewall/address-list/print', '=follow-only=', '=.proplist=address', '.tag=o']);
   t.ok(await c.isSilent(10));
   t.equal(sim.activeStreams(), 2);
   sim.data.require('/ip/firewall/address-list').add({ list: 'allowed', address: '198.51.100.1' });
   t.same(text(await c.read(2)).sort(), [
-    '!re =address=198.51.100.1 .tag=f',
-    '!re =address=198.51.100.1 .tag=o',
+    '!re .tag=f =address=198.51.100.1',
+    '!re .tag=o =address=198.51.100.1',
   ]);
   c.send(['/cancel']);
   const replies = await c.untilDone();
@@ -205,7 +225,7 @@ t.test('ping without a count streams until cancelled and then counts as stopped'
   c.send(['/cancel', '=tag=p', '.tag=c']);
   const replies = await c.untilDone('p');
   t.same(text(replies.slice(-3)), [
-    '!trap =category=2 =message=interrupted .tag=p',
+    '!trap .tag=p =category=2 =message=interrupted',
     '!done .tag=c',
     '!done .tag=p',
   ]);

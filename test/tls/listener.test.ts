@@ -55,7 +55,7 @@ t.test(
     t.equal(c.socket.getPeerCertificate().subject, undefined, 'no certificate was sent');
     t.same(text(await c.login('admin', 'secret')), ['!done']);
     const reply = text(await c.call(['/system/identity/print', '.tag=i']));
-    t.match(reply, [/^!re =name=.* \.tag=i$/, '!done .tag=i']);
+    t.match(reply, [/^!re \.tag=i =name=.*$/, '!done .tag=i']);
     t.equal(reply.length, 2);
   },
 );

@@ -86,7 +86,7 @@ t.test('a command is sent with a tag of the session and its replies reach the si
   await sink.ended;
   const tag = ctx.notes.upstreamTag as string;
   t.ok(tag !== undefined && tag !== 'client', 'the upstream tag is noted');
-  t.same(sink.lines, [`!re =name=MikroTik .tag=${tag}`, `!done .tag=${tag}`]);
+  t.same(sink.lines, [`!re .tag=${tag} =name=MikroTik`, `!done .tag=${tag}`]);
   t.equal(pool.stats.inFlight, 0, 'the session is free again');
 });
 
