@@ -158,7 +158,7 @@ t.test(
     const c = await loggedIn(t, stack);
     const add = (name: string, tag: string) =>
       c.call(['/ip/hotspot/user/add', `=name=${name}`, '=password=x', `.tag=${tag}`]);
-    t.match(text(await add('before', 'a')), [/^!done =ret=\*\w+ \.tag=a$/], 'the router answers');
+    t.match(text(await add('before', 'a')), [/^!done \.tag=a =ret=\*\w+$/], 'the router answers');
 
     stack.sim.faults.refuseConnections = true;
     stack.sim.faults.dropAll();
@@ -166,7 +166,7 @@ t.test(
     const refusal = text(await add('while-down', 'b'))[0] ?? '';
     t.match(
       refusal,
-      /^!trap =message=router unavailable \(circuit open, retry in \d+s\) \.tag=b$/,
+      /^!trap \.tag=b =message=router unavailable \(circuit open, retry in \d+s\)$/,
       'a router that stays down still opens the circuit: commands are refused at once',
     );
     t.ok(
@@ -181,7 +181,7 @@ t.test(
       `circuit closed ${Math.round(performance.now() - backAt)} ms after the router accepted ` +
         'sessions again (resetTimeoutMs is 60000)',
     );
-    t.match(text(await add('after', 'c')), [/^!done =ret=\*\w+ \.tag=c$/], 'commands pass again');
+    t.match(text(await add('after', 'c')), [/^!done \.tag=c =ret=\*\w+$/], 'commands pass again');
 
     const events = stack.app.metrics
       .events()
