@@ -274,6 +274,8 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       return adminPort;
     },
     async start() {
+      // One process per audit folder: a second one refuses before binding anything.
+      await audit.acquire();
       // Bind every port before opening any router session, so a port
       // conflict fails the start without leaving sessions behind.
       try {
@@ -285,6 +287,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       } catch (err) {
         await Promise.all(routers.map((r) => r.listener.close(0)));
         await admin.close();
+        await audit.release();
         throw err;
       }
       for (const runtime of routers) {
@@ -323,6 +326,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       // Last: every record up to the stop reaches the disk.
       audit.events.stop({ reason: 'shutdown' });
       await audit.writer.close();
+      await audit.release();
     },
     reconfigure: (section, body) =>
       Promise.resolve(

@@ -23,6 +23,7 @@ import {
   type AuditValue,
 } from './audit-record.js';
 import type { AuditKeys } from './audit-keys.js';
+import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { FileAuditWriter, type AuditStats, type AuditWriter } from './audit-writer.js';
 import type { AuditAppender } from './file-appender.js';
 import { LevelPolicy } from './level-policy.js';
@@ -93,6 +94,14 @@ export interface AuditTrail {
   recordDenied(context: CommandContext, error: RosgateError): void;
   readonly writer: AuditWriter;
   stats(): AuditStats;
+  /**
+   * Takes the audit folder's lock (when writing files): one process per
+   * folder. Rejects with `ROSGATE_AUDIT_LOCKED`, naming the folder and the
+   * holder, when another process holds it.
+   */
+  acquire(): Promise<void>;
+  /** Releases the folder's lock; after `writer.close()`. */
+  release(): Promise<void>;
 }
 
 type Fields = Omit<AuditEvent, 'id' | 'timestamp'>;
@@ -135,13 +144,16 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
   const now = options.now ?? Date.now;
   const levels = new LevelPolicy(config.levels);
   const redactor = new Redactor(config.redact);
+  const dir =
+    config.enabled && config.toFile ? resolve(options.cwd ?? process.cwd(), config.dir) : undefined;
+  let lock: DirLock | undefined;
   const writer = !config.enabled
     ? DISABLED_WRITER
-    : !config.toFile
+    : dir === undefined
       ? new LogAuditWriter(logger)
       : new FileAuditWriter({
           ...config,
-          dir: resolve(options.cwd ?? process.cwd(), config.dir),
+          dir,
           integrityKey: keys.integrityKey,
           encryptionKey: keys.encryptionKey,
           logger,
@@ -386,6 +398,21 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       ),
     writer,
     stats: () => writer.stats(),
+    async acquire() {
+      if (dir === undefined || lock !== undefined) return;
+      lock = await acquireDirLock(dir);
+      const stale = lock.recovered;
+      if (stale !== undefined)
+        logger.warn(
+          { dir, holder: stale },
+          'took over the audit directory lock of a rosgate process that is gone',
+        );
+    },
+    async release() {
+      const held = lock;
+      lock = undefined;
+      await held?.release();
+    },
   };
 }
 
