@@ -160,6 +160,11 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     logger,
     cwd,
     ...(options.auditKeys === undefined ? {} : { keys: options.auditKeys }),
+    onFileReplaced: (e) =>
+      metrics.recordEvent({
+        kind: 'audit',
+        message: `audit file ${e.file} ${e.reason} on disk; the chain continues in ${e.next}`,
+      }),
   });
   const shared: Shared = {
     policy: createPolicyStage({
@@ -411,7 +416,11 @@ function adminSources(
       : {
           audit: () => {
             const stats = audit().stats();
-            return { written: stats.written, dropped: stats.dropped };
+            return {
+              written: stats.written,
+              dropped: stats.dropped,
+              fileReplaced: stats.fileReplaced,
+            };
           },
         }),
     routers: () =>

@@ -24,7 +24,12 @@ import {
 } from './audit-record.js';
 import type { AuditKeys } from './audit-keys.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
-import { FileAuditWriter, type AuditStats, type AuditWriter } from './audit-writer.js';
+import {
+  FileAuditWriter,
+  type AuditFileReplacedEvent,
+  type AuditStats,
+  type AuditWriter,
+} from './audit-writer.js';
 import type { AuditAppender } from './file-appender.js';
 import { LevelPolicy } from './level-policy.js';
 import { LogAuditWriter } from './log-audit-writer.js';
@@ -43,6 +48,8 @@ export interface AuditStageOptions {
   readonly cwd?: string;
   /** The disk; tests stand in a slow one. @default a FileAppender */
   readonly appender?: AuditAppender;
+  /** The live file was found replaced or removed on disk (logged and counted already). */
+  readonly onFileReplaced?: (event: AuditFileReplacedEvent) => void;
 }
 
 /** A source address or user locked out after failed logins. */
@@ -122,7 +129,15 @@ const DISABLED_WRITER: AuditWriter = {
   flush: () => Promise.resolve(),
   close: () => Promise.resolve(),
   head: () => undefined,
-  stats: () => ({ written: 0, dropped: 0, bytes: 0, flushes: 0, errors: 0, queued: 0 }),
+  stats: () => ({
+    written: 0,
+    dropped: 0,
+    bytes: 0,
+    flushes: 0,
+    errors: 0,
+    queued: 0,
+    fileReplaced: 0,
+  }),
 };
 
 function resultOf(error: RosgateError): AuditResult {
@@ -159,6 +174,9 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
           logger,
           now,
           ...(options.appender === undefined ? {} : { appender: options.appender }),
+          ...(options.onFileReplaced === undefined
+            ? {}
+            : { onFileReplaced: options.onFileReplaced }),
         });
 
   const emit = (fields: Fields): void => {
