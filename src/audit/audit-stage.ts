@@ -122,6 +122,8 @@ interface Outcome {
   readonly trap?: { readonly category?: string; readonly message?: string };
   readonly reply?: readonly AuditValue[];
   readonly isReplyTruncated?: boolean;
+  /** The `.id` the router gave a new row (`!done =ret=*1A` of an add). */
+  readonly ret?: string;
 }
 
 const DISABLED_WRITER: AuditWriter = {
@@ -203,6 +205,8 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       details['message'] = outcome.error.message;
     }
     if (notes.flags !== undefined && notes.flags.length > 0) details['flags'] = [...notes.flags];
+    // At every level: it ties later set/remove records (`=.id=*1A`) to this add.
+    if (outcome.ret !== undefined) details['ret'] = outcome.ret;
     if (recorded !== 'metadata') {
       details['attributes'] = redactor.attributes(context.sentence);
       const queries = redactor.queries(context.sentence);
@@ -244,6 +248,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       let trap: Outcome['trap'];
       let isCancelled = false;
       let isEnded = false;
+      let ret: string | undefined;
       const end = (result: AuditResult, error?: RosgateError): void => {
         if (isEnded) return;
         isEnded = true;
@@ -255,6 +260,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
             isReplyTruncated,
             ...(trap === undefined ? {} : { trap }),
             ...(error === undefined ? {} : { error }),
+            ...(ret === undefined ? {} : { ret }),
           }),
         );
       };
@@ -277,6 +283,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
           sink.reply(sentence);
         },
         done(sentence) {
+          if (context.verb === 'add') ret = sentence.attributeString('ret');
           const isInterrupted = isCancelled || trap?.category === '2';
           end(
             isInterrupted
