@@ -2,12 +2,14 @@
  * One process per audit folder. Two writers on one folder each continue
  * the chain from what they last saw and fork it (duplicate seq numbers), so
  * a process takes `rosgate.lock` in the folder at start and a second one
- * refuses to start. The lock names its holder (pid, host, start time); a
- * lock left by a process that is gone (same host, pid no longer running) is
- * taken over.
+ * refuses to start. The lock names its holder (pid, host, start time), and
+ * the holder touches it every `refreshMs`. A lock left by a process that is
+ * gone is taken over: on the same host when its pid no longer runs, from
+ * another host (a volume that moved to a new Pod) once it has not been
+ * touched for `staleMs`.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { mkdir, open, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, RosgateError } from '../errors.js';
@@ -36,6 +38,10 @@ export interface DirLockOptions {
   readonly isAlive?: (pid: number) => boolean;
   /** @default Date.now */
   readonly now?: () => number;
+  /** How often the holder touches the lock file. @default 10000 */
+  readonly refreshMs?: number;
+  /** A lock of another host untouched this long is taken over. @default 60000 */
+  readonly staleMs?: number;
 }
 
 /** A held lock. */
@@ -81,21 +87,39 @@ function errorCode(err: unknown): unknown {
   return (err as NodeJS.ErrnoException).code;
 }
 
-/** The file's text, or undefined when it is gone. */
-async function readIfPresent(path: string): Promise<string | undefined> {
+/** The lock file's text and when it was last touched, or undefined when it is gone. */
+async function readLock(path: string): Promise<{ text: string; mtimeMs: number } | undefined> {
+  let handle;
   try {
-    return await readFile(path, 'utf8');
+    handle = await open(path, 'r');
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return undefined;
     throw err;
   }
+  try {
+    const { mtimeMs } = await handle.stat();
+    return { text: await handle.readFile('utf8'), mtimeMs };
+  } finally {
+    await handle.close();
+  }
 }
 
-function lockedError(dir: string, path: string, holder: LockHolder | undefined): RosgateError {
+/** The lock file's text, or undefined when it is gone. */
+async function readIfPresent(path: string): Promise<string | undefined> {
+  return (await readLock(path))?.text;
+}
+
+function lockedError(
+  dir: string,
+  path: string,
+  holder: LockHolder | undefined,
+  staleMs?: number,
+): RosgateError {
   const who =
     holder === undefined
       ? `an unreadable lock file`
-      : `rosgate pid ${holder.pid} on host ${holder.hostname} (since ${holder.startedAt})`;
+      : `rosgate pid ${holder.pid} on host ${holder.hostname} (since ${holder.startedAt}` +
+        (staleMs === undefined ? ')' : `; taken over once not refreshed for ${staleMs / 1000} s)`);
   return new RosgateError(
     ErrorCode.AuditLocked,
     `the audit directory ${dir} is held by ${who}: two processes on one directory would fork ` +
@@ -113,14 +137,16 @@ function lockedError(dir: string, path: string, holder: LockHolder | undefined):
  * both take it. A lock of this host whose pid no longer runs is removed and
  * taken, and so is one with this process's own pid that this process does
  * not hold (a restarted container is pid 1 again). A lock of another host
- * is never judged stale (its pid means nothing here), nor is one that does
- * not read as a lock (a holder that has not finished writing it).
+ * is judged by its age only (its pid means nothing here); one that does not
+ * read as a lock (a holder that has not finished writing it) is never
+ * taken over.
  */
 export async function acquireDirLock(dir: string, options: DirLockOptions = {}): Promise<DirLock> {
   const pid = options.pid ?? process.pid;
   const host = options.hostname ?? hostname();
   const isAlive = options.isAlive ?? isProcessAlive;
   const now = options.now ?? Date.now;
+  const { refreshMs = 10_000, staleMs = 60_000 } = options;
   const path = join(dir, LOCK_FILE);
   await mkdir(dir, { recursive: true });
   if (held.has(path)) throw lockedError(dir, path, parseHolder((await readIfPresent(path)) ?? ''));
@@ -136,6 +162,12 @@ export async function acquireDirLock(dir: string, options: DirLockOptions = {}):
   for (let round = 0; round < 3; round++) {
     if (await createExclusive(path, text)) {
       held.add(path);
+      // Touched while held, so another host can tell a live lock from one left behind.
+      const refresh = setInterval(() => {
+        const at = new Date(now());
+        utimes(path, at, at).catch(() => undefined);
+      }, refreshMs);
+      refresh.unref();
       return {
         path,
         holder,
@@ -143,17 +175,23 @@ export async function acquireDirLock(dir: string, options: DirLockOptions = {}):
         release: async () => {
           if (!held.has(path)) return;
           held.delete(path);
+          clearInterval(refresh);
           if ((await readIfPresent(path)) === text) await unlink(path);
         },
       };
     }
-    const found = await readIfPresent(path);
+    const lock = await readLock(path);
     /* c8 ignore next -- a race: the holder released between our create and this read */
-    if (found === undefined) continue;
+    if (lock === undefined) continue;
+    const found = lock.text;
     const other = parseHolder(found);
     const isStale =
-      other !== undefined && other.hostname === host && (other.pid === pid || !isAlive(other.pid));
-    if (!isStale) throw lockedError(dir, path, other);
+      other !== undefined &&
+      (other.hostname === host
+        ? other.pid === pid || !isAlive(other.pid)
+        : now() - lock.mtimeMs > staleMs);
+    if (!isStale)
+      throw lockedError(dir, path, other, other?.hostname !== host ? staleMs : undefined);
     // Remove it only if it is still the lock judged stale, not a newer one;
     // if that fails, the next round finds it again.
     if ((await readIfPresent(path)) === found) await unlink(path).catch(() => undefined);

@@ -1,7 +1,15 @@
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { eventually } from '../fixtures/eventually.js';
 import {
   LOCK_FILE,
   acquireDirLock,
@@ -84,22 +92,26 @@ t.test('a lock with this pid that this process does not hold is stale (pid 1 aga
   await lock.release();
 });
 
-t.test('a live holder, another host, or an unreadable lock is never taken over', async (t) => {
-  const dir = t.testdir();
-  staleLock(dir, 77, 'rosgate-1');
-  await t.rejects(acquireDirLock(dir, { isAlive: () => false }), {
-    message: /held by rosgate pid 77 on host rosgate-1/,
-  });
-  staleLock(dir, 78);
-  await t.rejects(acquireDirLock(dir, { isAlive: () => true }), {
-    message: /held by rosgate pid 78 on host/,
-  });
-  writeFileSync(join(dir, LOCK_FILE), 'not json');
-  await t.rejects(acquireDirLock(dir), { message: /held by an unreadable lock file/ });
-  writeFileSync(join(dir, LOCK_FILE), '{"pid":"x"}');
-  await t.rejects(acquireDirLock(dir), { message: /held by an unreadable lock file/ });
-  t.equal(readFileSync(join(dir, LOCK_FILE), 'utf8'), '{"pid":"x"}', 'left as it was');
-});
+t.test(
+  'a live holder, a fresh lock of another host, or an unreadable lock is not taken over',
+  async (t) => {
+    const dir = t.testdir();
+    staleLock(dir, 77, 'rosgate-1');
+    await t.rejects(acquireDirLock(dir, { isAlive: () => false }), {
+      message:
+        /held by rosgate pid 77 on host rosgate-1 \(since .*; taken over once not refreshed for 60 s\)/,
+    });
+    staleLock(dir, 78);
+    await t.rejects(acquireDirLock(dir, { isAlive: () => true }), {
+      message: /held by rosgate pid 78 on host/,
+    });
+    writeFileSync(join(dir, LOCK_FILE), 'not json');
+    await t.rejects(acquireDirLock(dir), { message: /held by an unreadable lock file/ });
+    writeFileSync(join(dir, LOCK_FILE), '{"pid":"x"}');
+    await t.rejects(acquireDirLock(dir), { message: /held by an unreadable lock file/ });
+    t.equal(readFileSync(join(dir, LOCK_FILE), 'utf8'), '{"pid":"x"}', 'left as it was');
+  },
+);
 
 t.test('a stale lock replaced by another one while judged is not removed', async (t) => {
   const dir = t.testdir();
@@ -145,4 +157,35 @@ t.test('isProcessAlive tells running pids from gone ones', async (t) => {
   t.ok(isProcessAlive(process.pid));
   t.notOk(isProcessAlive(2 ** 22 + 1), 'above pid_max');
   t.ok(isProcessAlive(1), 'init runs, as another user (EPERM) or as us');
+});
+
+t.test(
+  'a lock of another host untouched for staleMs is taken over (a volume moved to a new Pod)',
+  async (t) => {
+    const dir = t.testdir();
+    staleLock(dir, 1, 'rosgate-7d9f-old');
+    const untouched = new Date(Date.now() - 61_000);
+    utimesSync(join(dir, LOCK_FILE), untouched, untouched);
+    const lock = await acquireDirLock(dir, { pid: 1, hostname: 'rosgate-7d9f-new' });
+    t.match(lock.recovered, { hostname: 'rosgate-7d9f-old' });
+    await lock.release();
+    staleLock(dir, 1, 'rosgate-7d9f-old');
+    utimesSync(join(dir, LOCK_FILE), untouched, untouched);
+    await t.rejects(acquireDirLock(dir, { hostname: 'rosgate-7d9f-new', staleMs: 120_000 }), {
+      message: /not refreshed for 120 s/,
+    });
+  },
+);
+
+t.test('the holder touches its lock while it holds it', async (t) => {
+  const dir = t.testdir();
+  const lock = await acquireDirLock(dir, { refreshMs: 5 });
+  const old = new Date(Date.now() - 3_600_000);
+  utimesSync(join(dir, LOCK_FILE), old, old);
+  await eventually(
+    () => statSync(join(dir, LOCK_FILE)).mtimeMs > Date.now() - 60_000,
+    'the lock to be touched again',
+  );
+  await lock.release();
+  t.notOk(existsSync(join(dir, LOCK_FILE)));
 });
