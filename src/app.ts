@@ -179,6 +179,11 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     logger,
     cwd,
     ...(options.auditKeys === undefined ? {} : { keys: options.auditKeys }),
+    onFileReplaced: (e) =>
+      metrics.recordEvent({
+        kind: 'audit',
+        message: `audit file ${e.file} ${e.reason} on disk; the chain continues in ${e.next}`,
+      }),
   });
   const shared: Shared = {
     policy: createPolicyStage({
@@ -330,6 +335,8 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       return adminPort;
     },
     async start() {
+      // One process per audit folder: a second one refuses before binding anything.
+      await audit.acquire();
       // Bind every port before opening any router session, so a port
       // conflict fails the start without leaving sessions behind.
       try {
@@ -341,6 +348,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       } catch (err) {
         await Promise.all(routers.map((r) => r.listener.close(0)));
         await admin.close();
+        await audit.release();
         throw err;
       }
       for (const runtime of routers) {
@@ -379,6 +387,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       // Last: every record up to the stop reaches the disk.
       audit.events.stop({ reason: 'shutdown' });
       await audit.writer.close();
+      await audit.release();
     },
     reconfigure: (section, body) =>
       Promise.resolve(
@@ -446,7 +455,11 @@ function adminSources(
       : {
           audit: () => {
             const stats = audit().stats();
-            return { written: stats.written, dropped: stats.dropped };
+            return {
+              written: stats.written,
+              dropped: stats.dropped,
+              fileReplaced: stats.fileReplaced,
+            };
           },
         }),
     routers: () =>

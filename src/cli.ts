@@ -30,7 +30,7 @@ const USAGE = `usage:
   rosgate simulate [--port 8728 ...]    run the RouterOS API simulator
   rosgate hash-password <password>      print a scrypt hash for users[].passwordHash
   rosgate audit verify FILE... [--head SEQ:HASH] [--key-file F]
-  rosgate audit search [--from --to --user --category --path --result --router --ip] [--format json|table]
+  rosgate audit search [--from --to --user --category --path --verb --result --router --ip] [--format json|table]
   rosgate audit report --group-by category|user|path|result|router [--from --to] [--format json|table]`;
 
 /** What the CLI touches outside itself, injectable for tests. */

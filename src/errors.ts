@@ -66,6 +66,10 @@ export const ErrorCode = {
   AuditDropped: 'ROSGATE_AUDIT_DROPPED',
   /** Writing the audit trail to disk failed. */
   AuditWrite: 'ROSGATE_AUDIT_WRITE',
+  /** Another process holds the audit directory (its `rosgate.lock`). */
+  AuditLocked: 'ROSGATE_AUDIT_LOCKED',
+  /** The live audit file was replaced or removed on disk; the chain goes on in a new file. */
+  AuditFileReplaced: 'ROSGATE_AUDIT_FILE_REPLACED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

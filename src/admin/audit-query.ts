@@ -39,8 +39,10 @@ const filters = {
   to: timestamp.optional(),
   user: text.optional(),
   category: text.optional(),
-  /** A glob over the menu path (`/ip/hotspot/**`). */
+  /** A glob over the menu path (`/ip/hotspot/**`) or the command (`/system/reboot`). */
   path: text.optional(),
+  /** The command's verb (`add`, `reboot`, ...). */
+  verb: text.optional(),
   result: text.optional(),
   router: text.optional(),
   ip: text.optional(),

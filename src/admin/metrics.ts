@@ -11,7 +11,7 @@ import type { AdminSources } from './sources.js';
 import { Traffic, type ActiveUserKind, type CommandRecord } from './traffic.js';
 
 /** What a recorded event is about. */
-export const EVENT_KINDS = ['breaker', 'lockout', 'reload', 'router', 'drain'] as const;
+export const EVENT_KINDS = ['breaker', 'lockout', 'reload', 'router', 'drain', 'audit'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** Something an operator wants to see on the dashboard: a breaker opening, a lockout, a reload. */

@@ -414,6 +414,14 @@ export function registerSeries(
         yield [{}, readAudit().dropped];
       },
     });
+    counter(registry, {
+      name: 'rosgate_audit_file_replaced_total',
+      help: 'Times the live audit file was found replaced or removed on disk; the chain went on in a new file.',
+      labelNames: [],
+      *read() {
+        yield [{}, readAudit().fileReplaced ?? 0];
+      },
+    });
   }
   gauge(registry, {
     name: 'rosgate_config_last_reload_successful',

@@ -103,6 +103,8 @@ export interface AuditSnapshot {
   readonly written: number;
   /** Records dropped because the buffer was full. */
   readonly dropped: number;
+  /** Times the live audit file was found replaced or removed on disk. @default 0 */
+  readonly fileReplaced?: number;
 }
 
 /** A router's client listener: the fields of src/proxy/stats.ts ProxyStats the admin port shows. */

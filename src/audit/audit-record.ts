@@ -20,6 +20,8 @@ export const AuditKind = {
   Config: 'config',
   Start: 'start',
   Stop: 'stop',
+  /** The live audit file was replaced or removed on disk (written by the writer itself). */
+  AuditFile: 'auditFile',
 } as const;
 export type AuditKind = (typeof AuditKind)[keyof typeof AuditKind];
 

@@ -23,7 +23,13 @@ import {
   type AuditValue,
 } from './audit-record.js';
 import type { AuditKeys } from './audit-keys.js';
-import { FileAuditWriter, type AuditStats, type AuditWriter } from './audit-writer.js';
+import { acquireDirLock, type DirLock } from './dir-lock.js';
+import {
+  FileAuditWriter,
+  type AuditFileReplacedEvent,
+  type AuditStats,
+  type AuditWriter,
+} from './audit-writer.js';
 import type { AuditAppender } from './file-appender.js';
 import { LevelPolicy } from './level-policy.js';
 import { LogAuditWriter } from './log-audit-writer.js';
@@ -42,6 +48,8 @@ export interface AuditStageOptions {
   readonly cwd?: string;
   /** The disk; tests stand in a slow one. @default a FileAppender */
   readonly appender?: AuditAppender;
+  /** The live file was found replaced or removed on disk (logged and counted already). */
+  readonly onFileReplaced?: (event: AuditFileReplacedEvent) => void;
 }
 
 /** A source address or user locked out after failed logins. */
@@ -104,6 +112,14 @@ export interface AuditTrail {
   recordDenied(context: CommandContext, error: RosgateError): void;
   readonly writer: AuditWriter;
   stats(): AuditStats;
+  /**
+   * Takes the audit folder's lock (when writing files): one process per
+   * folder. Rejects with `ROSGATE_AUDIT_LOCKED`, naming the folder and the
+   * holder, when another process holds it.
+   */
+  acquire(): Promise<void>;
+  /** Releases the folder's lock; after `writer.close()`. */
+  release(): Promise<void>;
 }
 
 type Fields = Omit<AuditEvent, 'id' | 'timestamp'>;
@@ -117,6 +133,8 @@ interface Outcome {
   readonly trap?: { readonly category?: string; readonly message?: string };
   readonly reply?: readonly AuditValue[];
   readonly isReplyTruncated?: boolean;
+  /** The `.id` the router gave a new row (`!done =ret=*1A` of an add). */
+  readonly ret?: string;
 }
 
 const DISABLED_WRITER: AuditWriter = {
@@ -124,7 +142,15 @@ const DISABLED_WRITER: AuditWriter = {
   flush: () => Promise.resolve(),
   close: () => Promise.resolve(),
   head: () => undefined,
-  stats: () => ({ written: 0, dropped: 0, bytes: 0, flushes: 0, errors: 0, queued: 0 }),
+  stats: () => ({
+    written: 0,
+    dropped: 0,
+    bytes: 0,
+    flushes: 0,
+    errors: 0,
+    queued: 0,
+    fileReplaced: 0,
+  }),
 };
 
 function resultOf(error: RosgateError): AuditResult {
@@ -146,18 +172,24 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
   const now = options.now ?? Date.now;
   const levels = new LevelPolicy(config.levels);
   const redactor = new Redactor(config.redact);
+  const dir =
+    config.enabled && config.toFile ? resolve(options.cwd ?? process.cwd(), config.dir) : undefined;
+  let lock: DirLock | undefined;
   const writer = !config.enabled
     ? DISABLED_WRITER
-    : !config.toFile
+    : dir === undefined
       ? new LogAuditWriter(logger)
       : new FileAuditWriter({
           ...config,
-          dir: resolve(options.cwd ?? process.cwd(), config.dir),
+          dir,
           integrityKey: keys.integrityKey,
           encryptionKey: keys.encryptionKey,
           logger,
           now,
           ...(options.appender === undefined ? {} : { appender: options.appender }),
+          ...(options.onFileReplaced === undefined
+            ? {}
+            : { onFileReplaced: options.onFileReplaced }),
         });
 
   const emit = (fields: Fields): void => {
@@ -184,6 +216,8 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       details['message'] = outcome.error.message;
     }
     if (notes.flags !== undefined && notes.flags.length > 0) details['flags'] = [...notes.flags];
+    // At every level: it ties later set/remove records (`=.id=*1A`) to this add.
+    if (outcome.ret !== undefined) details['ret'] = outcome.ret;
     if (recorded !== 'metadata') {
       details['attributes'] = redactor.attributes(context.sentence);
       const queries = redactor.queries(context.sentence);
@@ -225,6 +259,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       let trap: Outcome['trap'];
       let isCancelled = false;
       let isEnded = false;
+      let ret: string | undefined;
       const end = (result: AuditResult, error?: RosgateError): void => {
         if (isEnded) return;
         isEnded = true;
@@ -236,6 +271,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
             isReplyTruncated,
             ...(trap === undefined ? {} : { trap }),
             ...(error === undefined ? {} : { error }),
+            ...(ret === undefined ? {} : { ret }),
           }),
         );
       };
@@ -258,6 +294,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
           sink.reply(sentence);
         },
         done(sentence) {
+          if (context.verb === 'add') ret = sentence.attributeString('ret');
           const isInterrupted = isCancelled || trap?.category === '2';
           end(
             isInterrupted
@@ -409,6 +446,21 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       ),
     writer,
     stats: () => writer.stats(),
+    async acquire() {
+      if (dir === undefined || lock !== undefined) return;
+      lock = await acquireDirLock(dir);
+      const stale = lock.recovered;
+      if (stale !== undefined)
+        logger.warn(
+          { dir, holder: stale },
+          'took over the audit directory lock of a rosgate process that is gone',
+        );
+    },
+    async release() {
+      const held = lock;
+      lock = undefined;
+      await held?.release();
+    },
   };
 }
 

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../errors.js';
-import type { AuditEvent } from './audit-record.js';
+import { AuditKind, AuditResult, type AuditEvent } from './audit-record.js';
 import {
   auditFileName,
   parseAuditFileName,
@@ -13,7 +14,7 @@ import {
 } from './audit-files.js';
 import { ZERO_HASH, canonicalText, digestText, lineOf } from './chain-line.js';
 import { encryptDetails } from './details-cipher.js';
-import { FileAppender, type AuditAppender } from './file-appender.js';
+import { FileAppender, type AuditAppender, type LiveFileState } from './file-appender.js';
 
 const DAY_MS = 86_400_000;
 
@@ -39,6 +40,21 @@ export interface AuditStats {
   readonly errors: number;
   /** Records waiting for the disk now. */
   readonly queued: number;
+  /** Times the live file was found replaced or removed on disk (a new file was started). */
+  readonly fileReplaced: number;
+}
+
+/** The live file was found replaced or removed on disk; the chain went on in `next`. */
+export interface AuditFileReplacedEvent {
+  /** The file name (no folder) that was written to. */
+  readonly file: string;
+  readonly reason: 'removed' | 'replaced';
+  /** The new file's name. */
+  readonly next: string;
+  /** Bytes of the lost file copied into `next` (0 when none were). */
+  readonly salvagedBytes: number;
+  /** The last record written before it was noticed. */
+  readonly seq: number;
 }
 
 /** Where audit records go. */
@@ -77,6 +93,8 @@ export interface FileAuditWriterOptions {
   readonly now: () => number;
   /** @default a {@link FileAppender} */
   readonly appender?: AuditAppender;
+  /** Called (after the log line) when the live file was replaced or removed: the dashboard's event. */
+  readonly onFileReplaced?: (event: AuditFileReplacedEvent) => void;
 }
 
 interface OpenFile extends AuditFileName {
@@ -107,7 +125,7 @@ export class FileAuditWriter implements AuditWriter {
   #file: OpenFile | undefined;
   #head: AuditHead | undefined;
   #lastDropWarnAt = -Infinity;
-  #stats = { written: 0, dropped: 0, bytes: 0, flushes: 0, errors: 0 };
+  #stats = { written: 0, dropped: 0, bytes: 0, flushes: 0, errors: 0, fileReplaced: 0 };
 
   constructor(options: FileAuditWriterOptions) {
     this.#options = options;
@@ -170,7 +188,7 @@ export class FileAuditWriter implements AuditWriter {
     this.#queue = [];
     try {
       if (!this.#isReady) await this.#resume();
-      await this.#append(batch);
+      await this.#append(await this.#checkLiveFile(batch));
     } catch (err) {
       // Whatever part reached the disk is found again by the next resume.
       this.#isReady = false;
@@ -234,6 +252,64 @@ export class FileAuditWriter implements AuditWriter {
       .catch((err: unknown) => this.#failed(err, 0));
     this.#stats.written += batch.length;
     this.#stats.flushes++;
+  }
+
+  /**
+   * Before writing on, checks that the live file is still at its path. An
+   * editor's `sed -i`, logrotate without copytruncate or an `rm` leaves the
+   * open file unlinked, and every later record would go where nobody sees
+   * it. Then: log an error, count it, start the next file of the day, and
+   * make the event its first record, continuing the chain from the last
+   * record written. When the path is gone or holds an empty file, the lost
+   * file's bytes (still readable through the open handle) are copied into
+   * the new file first, so the directory keeps the whole chain; a file put
+   * in its place with content is left for `verify` to judge.
+   */
+  async #checkLiveFile(batch: AuditEvent[]): Promise<AuditEvent[]> {
+    const file = this.#file;
+    if (file === undefined) return batch;
+    const live: LiveFileState = await this.#appender.check(file.path);
+    if (live.state === 'same') return batch;
+    const { dir, logger } = this.#options;
+    await mkdir(dir, { recursive: true });
+    const taken = (await this.#auditFiles())
+      .map((name) => parseAuditFileName(name) as AuditFileName)
+      .filter((name) => name.date === file.date)
+      .map((name) => name.index);
+    const next = this.#openFile({ date: file.date, index: Math.max(file.index, ...taken) + 1 });
+    const isSalvaged = live.state === 'removed' || live.bytes === 0;
+    const salvagedBytes = isSalvaged ? await this.#appender.salvage(next.path) : 0;
+    await this.#appender.close();
+    next.bytes = salvagedBytes;
+    this.#file = next;
+    this.#stats.fileReplaced++;
+    const event: AuditFileReplacedEvent = {
+      file: basename(file.path),
+      reason: live.state,
+      next: basename(next.path),
+      salvagedBytes,
+      seq: this.#seq,
+    };
+    logger.error(
+      { code: ErrorCode.AuditFileReplaced, ...event },
+      live.state === 'removed'
+        ? 'the live audit file was removed on disk; the chain continues in a new file'
+        : 'the live audit file was replaced on disk; the chain continues in a new file',
+    );
+    this.#options.onFileReplaced?.(event);
+    return [
+      {
+        id: randomUUID(),
+        timestamp: new Date(this.#now()).toISOString(),
+        kind: AuditKind.AuditFile,
+        level: 'metadata',
+        category: 'security',
+        action: live.state === 'removed' ? 'auditFileRemoved' : 'auditFileReplaced',
+        result: AuditResult.Error,
+        details: { ...event },
+      },
+      ...batch,
+    ];
   }
 
   #seal(event: AuditEvent): AuditEvent {

@@ -15,11 +15,12 @@ import { verifyFiles, type VerifyResult } from './verify-files.js';
 const USAGE = `usage:
   rosgate audit verify FILE... [--head SEQ:HASH|head.json] [--key-file F]
   rosgate audit search [--from T] [--to T] [--user U] [--category C] [--path GLOB]
-                       [--result R] [--router R] [--ip A] [--format json|table]
+                       [--verb V] [--result R] [--router R] [--ip A] [--format json|table]
                        [--dir logs/audit] [--key-file F]
   rosgate audit report --group-by category|user|path|result|router [--from T] [--to T]
                        [--format json|table] [--dir logs/audit]
-T is an ISO date (a whole UTC day) or date-time.
+T is an ISO date (a whole UTC day) or date-time. --path matches the menu path or the
+command as written (/system/reboot is path /system, verb reboot).
 verify exits 0 when intact, 1 when tampered, 2 when a file cannot be read.`;
 
 /** Exit codes of `rosgate audit`. */
@@ -142,6 +143,7 @@ async function search(args: string[], io: AuditCliIo): Promise<number> {
       user: { type: 'string' },
       category: { type: 'string' },
       path: { type: 'string' },
+      verb: { type: 'string' },
       result: { type: 'string' },
       router: { type: 'string' },
       ip: { type: 'string' },
@@ -161,6 +163,7 @@ async function search(args: string[], io: AuditCliIo): Promise<number> {
       user: values.user,
       category: values.category,
       path: values.path,
+      verb: values.verb,
       result: values.result,
       router: values.router,
       ip: values.ip,

@@ -1,4 +1,13 @@
-import { open, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+
+/** Where the file an appender holds open stands against its path. */
+export type LiveFileState =
+  /** The path still names the open file (or nothing is held for it). */
+  | { readonly state: 'same' }
+  /** Nothing is at the path: `rm`, or a rename (logrotate without copytruncate). */
+  | { readonly state: 'removed' }
+  /** Another file is at the path (`sed -i`, an editor, logrotate's `create`); `bytes` is its size. */
+  | { readonly state: 'replaced'; readonly bytes: number };
 
 /**
  * The disk, as the audit writer uses it. A seam so tests can stand in a
@@ -9,23 +18,41 @@ export interface AuditAppender {
   append(path: string, data: Buffer): Promise<void>;
   /** Replaces `path` with `data` atomically: written beside it, then renamed. */
   replace(path: string, data: string): Promise<void>;
+  /**
+   * Compares the file held open for `path` with what the path names now
+   * (device and inode): a file replaced or removed on disk would otherwise
+   * take every later record out of sight.
+   */
+  check(path: string): Promise<LiveFileState>;
+  /**
+   * Appends the whole of the file held open (readable even once unlinked)
+   * to `to`, synced, and lets go of it; resolves with the bytes copied.
+   */
+  salvage(to: string): Promise<number>;
   /** Closes what is open. */
   close(): Promise<void>;
 }
+
+const COPY_BYTES = 1 << 20;
 
 /** Appends with fsync, keeping the current file open between flushes. */
 export class FileAppender implements AuditAppender {
   #path: string | undefined;
   #handle: FileHandle | undefined;
+  /** Device and inode of the held file. */
+  #id: { dev: number; ino: number } | undefined;
 
   async append(path: string, data: Buffer): Promise<void> {
     try {
       let handle = this.#path === path ? this.#handle : undefined;
       if (handle === undefined) {
         await this.close();
-        handle = await open(path, 'a');
+        // a+: appends, and can still be read (salvage) once the path is gone.
+        handle = await open(path, 'a+');
         this.#handle = handle;
         this.#path = path;
+        const { dev, ino } = await handle.stat();
+        this.#id = { dev, ino };
       }
       await handle.appendFile(data);
       await handle.sync();
@@ -42,10 +69,46 @@ export class FileAppender implements AuditAppender {
     await rename(temporary, path);
   }
 
+  async check(path: string): Promise<LiveFileState> {
+    const id = this.#id;
+    if (this.#path !== path || id === undefined) return { state: 'same' };
+    let now;
+    try {
+      now = await stat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'removed' };
+      throw err;
+    }
+    if (now.dev === id.dev && now.ino === id.ino) return { state: 'same' };
+    return { state: 'replaced', bytes: now.size };
+  }
+
+  async salvage(to: string): Promise<number> {
+    const from = this.#handle;
+    if (from === undefined) return 0;
+    const target = await open(to, 'a');
+    let copied = 0;
+    try {
+      const chunk = Buffer.allocUnsafe(COPY_BYTES);
+      for (;;) {
+        const { bytesRead } = await from.read(chunk, 0, COPY_BYTES, copied);
+        if (bytesRead === 0) break;
+        await target.write(chunk, 0, bytesRead);
+        copied += bytesRead;
+      }
+      await target.sync();
+    } finally {
+      await target.close();
+      await this.close();
+    }
+    return copied;
+  }
+
   async close(): Promise<void> {
     const handle = this.#handle;
     this.#handle = undefined;
     this.#path = undefined;
+    this.#id = undefined;
     await handle?.close();
   }
 }

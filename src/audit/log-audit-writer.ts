@@ -33,6 +33,14 @@ export class LogAuditWriter implements AuditWriter {
   }
 
   stats(): AuditStats {
-    return { written: this.#written, dropped: 0, bytes: 0, flushes: 0, errors: 0, queued: 0 };
+    return {
+      written: this.#written,
+      dropped: 0,
+      bytes: 0,
+      flushes: 0,
+      errors: 0,
+      queued: 0,
+      fileReplaced: 0,
+    };
   }
 }

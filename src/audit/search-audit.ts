@@ -14,8 +14,14 @@ export interface AuditFilters {
   /** `userId` equals. */
   readonly user?: string;
   readonly category?: string;
-  /** `path` matches this glob (`/ip/hotspot/**`). */
+  /**
+   * A glob over the menu path (`/ip/hotspot/**`) or over the command as the
+   * client wrote it: `/system/reboot` finds records with path `/system` and
+   * verb `reboot`.
+   */
   readonly path?: string;
+  /** `verb` equals (`add`, `remove`, `reboot`, ...). */
+  readonly verb?: string;
   readonly result?: string;
   readonly router?: string;
   /** `ipAddress` equals. */
@@ -33,7 +39,14 @@ const EXACT = [
   ['router', 'router'],
   ['ip', 'ipAddress'],
   ['kind', 'kind'],
+  ['verb', 'verb'],
 ] as const;
+
+/** The command a record is about, as the client wrote it: path and verb joined. */
+function commandOf(record: AuditRecord): string | undefined {
+  if (record.path === undefined || record.verb === undefined) return undefined;
+  return `${record.path === '/' ? '' : record.path}/${record.verb}`;
+}
 
 /**
  * Streams the records of the audit files in `dir` that match `filters`, in
@@ -73,7 +86,12 @@ export async function* searchAudit(
           continue;
         }
         if (!exact.every(({ field, value }) => record[field] === value)) continue;
-        if (path !== undefined && !path.test(record.path ?? '')) continue;
+        if (
+          path !== undefined &&
+          !path.test(record.path ?? '') &&
+          !path.test(commandOf(record) ?? '')
+        )
+          continue;
         const time = Date.parse(record.timestamp);
         if (time < (filters.from ?? -Infinity) || time > (filters.to ?? Infinity)) continue;
         matches.push(decrypted(record, filters.key));

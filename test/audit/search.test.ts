@@ -92,6 +92,37 @@ t.test('search filters by user, category, result, router, ip, kind and path glob
   t.same(await ids(dir, { user: 'nobody' }), []);
 });
 
+t.test('search finds a command as the client wrote it, and by verb', async (t) => {
+  const dir = await fixture(t);
+  // The denied reboot is path /system, verb reboot: found by the command.
+  t.same(await ids(dir, { path: '/system/reboot' }), ['4']);
+  t.same(await ids(dir, { path: '/system' }), ['4'], 'and by its menu path, as before');
+  t.same(await ids(dir, { path: '/system/**' }), ['4']);
+  t.same(await ids(dir, { path: '/ip/hotspot/user/add' }), ['1', '2', '3', '7', '8']);
+  t.same(await ids(dir, { path: '/ip/hotspot/active/add' }), ['6']);
+  t.same(await ids(dir, { verb: 'reboot' }), ['4']);
+  t.same(await ids(dir, { verb: 'add', user: 'ops' }), ['7']);
+  t.same(await ids(dir, { path: '/system/reboot', verb: 'add' }), []);
+  t.same(await ids(dir, { path: '/login' }), [], 'a login has no command');
+
+  // A command at the root menu (`/quit`: path `/`, verb `quit`).
+  const root = join(t.testdir(), 'root');
+  const writer = new FileAuditWriter({
+    dir: root,
+    bufferSize: 100,
+    flushIntervalMs: 60_000,
+    maxQueued: 1000,
+    maxFileBytes: 1 << 20,
+    retentionDays: 0,
+    logger: captureLogger().logger,
+    now: () => DAY1,
+  });
+  writer.write({ ...sampleEvent(9, DAY1), action: '/quit', path: '/', verb: 'quit' });
+  await writer.close();
+  t.same(await ids(root, { path: '/quit' }), ['9']);
+  t.same(await ids(root, { path: '/' }), ['9']);
+});
+
 t.test('search keeps the time range, and opens no file dated outside it', async (t) => {
   const dir = await fixture(t);
   mkdirSync(join(dir, 'audit-2024-04-30.jsonl'));

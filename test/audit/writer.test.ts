@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import t from 'tap';
 import { FileAuditWriter, type FileAuditWriterOptions } from '../../src/audit/audit-writer.js';
 import { ZERO_HASH } from '../../src/audit/chain-line.js';
-import { FileAppender, type AuditAppender } from '../../src/audit/file-appender.js';
+import { FileAppender } from '../../src/audit/file-appender.js';
 import { LogAuditWriter } from '../../src/audit/log-audit-writer.js';
 import { verifyFiles } from '../../src/audit/verify-files.js';
 import { eventually } from '../fixtures/eventually.js';
@@ -312,26 +312,22 @@ t.test('with an integrity key the chain is an HMAC', async (t) => {
   t.equal((await verifyFiles(auditFiles(dir))).ok, false);
 });
 
-class FlakyAppender implements AuditAppender {
-  readonly inner = new FileAppender();
+class FlakyAppender extends FileAppender {
   failAppends = 0;
   failReplaces = 0;
-  append(path: string, data: Buffer): Promise<void> {
+  override append(path: string, data: Buffer): Promise<void> {
     if (this.failAppends > 0) {
       this.failAppends--;
       return Promise.reject(new Error('disk full'));
     }
-    return this.inner.append(path, data);
+    return super.append(path, data);
   }
-  replace(path: string, data: string): Promise<void> {
+  override replace(path: string, data: string): Promise<void> {
     if (this.failReplaces > 0) {
       this.failReplaces--;
       return Promise.reject(new Error('disk full'));
     }
-    return this.inner.replace(path, data);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
+    return super.replace(path, data);
   }
 }
 

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
@@ -11,7 +12,7 @@ import { adminClient, pollUntil } from '../fixtures/wire-admin.js';
 import { cliIo } from '../fixtures/wire-cli.js';
 
 // rosgate as a real process (src/main.ts through tsx): what the audit trail
-// holds after SIGTERM and after kill -9.
+// holds after SIGTERM and after kill -9, and one process per audit folder.
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const TOKEN = 'audit-process-token-0123456789';
@@ -23,6 +24,8 @@ interface Proxy {
   port: number;
   adminPort: number;
   trail: string;
+  /** The config file: a second process started with it shares the audit folder. */
+  config: string;
 }
 
 /** rosgate in a child process in front of a simulator, its trail flushed every 10 records. */
@@ -42,14 +45,7 @@ async function startProxy(t: Test): Promise<Proxy> {
       '',
     ].join('\n'),
   );
-  // No coverage from the child: tsx compiles the sources differently from
-  // tap, and merging both garbles the coverage (see test/audit/crash.test.ts).
-  const child = new NodeProcess(['--import', 'tsx', MAIN, '--config', file], {
-    ...process.env,
-    _TAPJS_PROCESSINFO_COVERAGE_: '0',
-    MONITORING_TOKEN: TOKEN,
-  });
-  t.teardown(() => child.child.kill('SIGKILL'));
+  const child = rosgate(t, file);
   const [, port] = await child.waitFor(
     /"port":(\d+)[^\n]*"msg":"listening for RouterOS API clients"/,
     20_000,
@@ -58,7 +54,20 @@ async function startProxy(t: Test): Promise<Proxy> {
     /"port":(\d+)[^\n]*"msg":"admin port listening on \/monitoring"/,
     5_000,
   );
-  return { process: child, port: Number(port), adminPort: Number(adminPort), trail };
+  return { process: child, port: Number(port), adminPort: Number(adminPort), trail, config: file };
+}
+
+/** rosgate with `config` in a child process, killed at teardown. */
+function rosgate(t: Test, config: string): NodeProcess {
+  // No coverage from the child: tsx compiles the sources differently from
+  // tap, and merging both garbles the coverage (see test/audit/crash.test.ts).
+  const child = new NodeProcess(['--import', 'tsx', MAIN, '--config', config], {
+    ...process.env,
+    _TAPJS_PROCESSINFO_COVERAGE_: '0',
+    MONITORING_TOKEN: TOKEN,
+  });
+  t.teardown(() => child.child.kill('SIGKILL'));
+  return child;
 }
 
 /** Logs in (one login record) and runs `COMMANDS` prints through rosgate. */
@@ -107,4 +116,58 @@ t.test('kill -9 loses at most the unflushed buffer, and the chain verifies', asy
   t.ok(emitted - records.length < BUFFER_SIZE, `lost ${emitted - records.length} < one buffer`);
   t.equal(records.at(-1)?.kind, 'command', 'no stop record: the process was killed');
   await verifies(t, proxy.trail);
+});
+
+t.test(
+  'a second rosgate on the same audit folder refuses to start, naming it and the holder',
+  async (t) => {
+    const first = await startProxy(t);
+    const lock = join(first.trail, 'rosgate.lock');
+    t.match(JSON.parse(readFileSync(lock, 'utf8')), { pid: first.process.child.pid });
+    const second = rosgate(t, first.config);
+    const [code] = (await once(second.child, 'exit')) as [number | null];
+    t.equal(code, 1, 'it exits with 1');
+    t.match(
+      second.output,
+      `rosgate: the audit directory ${first.trail} is held by rosgate pid ${first.process.child.pid} on host `,
+    );
+    t.notMatch(second.output, /listening/, 'before binding any port');
+
+    await traffic(first, true);
+    t.equal(await first.process.stop('SIGTERM', 15_000), 0);
+    t.notOk(existsSync(lock), 'the lock goes with the holder');
+    t.same(
+      readRecords(first.trail).filter((r) => r.kind === 'start').length,
+      1,
+      'one process wrote the trail',
+    );
+    await verifies(t, first.trail);
+  },
+);
+
+t.test('the lock of a killed rosgate is taken over at the next start', async (t) => {
+  const first = await startProxy(t);
+  await traffic(first, true);
+  t.equal(await first.process.stop('SIGKILL', 5_000), null);
+  const lock = join(first.trail, 'rosgate.lock');
+  t.match(JSON.parse(readFileSync(lock, 'utf8')), { pid: first.process.child.pid }, 'left behind');
+
+  const next = rosgate(t, first.config);
+  await next.waitFor(/"msg":"listening for RouterOS API clients"/, 20_000);
+  t.match(
+    next.output,
+    new RegExp(
+      `"holder":\\{"pid":${first.process.child.pid},[^\\n]*"msg":"took over the audit directory lock of a rosgate process that is gone"`,
+    ),
+  );
+  t.match(JSON.parse(readFileSync(lock, 'utf8')), { pid: next.child.pid });
+  t.equal(await next.stop('SIGTERM', 15_000), 0);
+  t.same(
+    readRecords(first.trail)
+      .map((r) => r.kind)
+      .filter((k) => k === 'start' || k === 'stop'),
+    ['start', 'start', 'stop'],
+    'the killed run, then the next one',
+  );
+  await verifies(t, first.trail);
 });

@@ -94,7 +94,8 @@ t.test('the running app writes every kind of audit event, and no secret', async 
       result: 'success',
       userId: 'admin',
       router: 'default',
-      details: { attributes: { name: 'voucher-1', password: '***' } },
+      // The router's `!done =ret=*N`: the new row's .id, for later set/remove records.
+      details: { attributes: { name: 'voucher-1', password: '***' }, ret: /^\*[0-9A-F]+$/ },
     });
     t.match(one('flag'), {
       action: '/ip/hotspot/user/add',
@@ -114,6 +115,9 @@ t.test('the running app writes every kind of audit event, and no secret', async 
     t.match(one('lockout'), { userId: 'billing', category: 'security', result: 'denied' });
     t.match(one('config'), { category: 'configuration', details: { keys: ['log'] } });
     t.match(one('breaker'), { router: 'default', details: { from: 'closed', to: 'open' } });
+    // The denied reboot (path /system, verb reboot), by the command as written and by verb.
+    t.match(await found(dir, { path: '/system/reboot' }), [{ kind: 'policyDenied' }]);
+    t.match(await found(dir, { verb: 'reboot' }), [{ kind: 'policyDenied' }]);
     const [late] = await found(dir, { result: 'error', path: '/ip/address' });
     t.match(late, { details: { code: 'ROSGATE_COMMAND_TIMEOUT' } });
   });
@@ -122,6 +126,14 @@ t.test('the running app writes every kind of audit event, and no secret', async 
     for (const kind of ALL_KINDS.slice(0, -1)) {
       const answer = await admin.request(`audit-logs?kind=${kind}&limit=1`);
       t.match(answer.json(), { count: 1, records: [{ kind }] }, `${kind} through audit-logs`);
+    }
+    for (const query of ['path=/system/reboot', 'verb=reboot']) {
+      const answer = await admin.request(`audit-logs?${query}`);
+      t.match(
+        answer.json(),
+        { count: 1, records: [{ kind: 'policyDenied', path: '/system', verb: 'reboot' }] },
+        `the denied reboot through audit-logs?${query}`,
+      );
     }
     const report = await admin.request('audit-report', { body: { groupBy: 'category' } });
     const rows = report.json<{ rows: { key: string; total: number }[] }>().rows;
@@ -195,6 +207,26 @@ t.test('the running app writes every kind of audit event, and no secret', async 
       .split('\n')
       .map((l) => JSON.parse(l) as AuditRecord);
     t.match(lines, [{ kind: 'policyDenied', action: '/system/reboot' }]);
+
+    for (const filter of [
+      ['--path', '/system/reboot'],
+      ['--verb', 'reboot'],
+    ]) {
+      const byCommand = cliIo();
+      t.equal(
+        await runCli(['audit', 'search', '--dir', dir, ...filter, '--format', 'json'], byCommand),
+        0,
+      );
+      t.match(
+        byCommand
+          .out()
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as AuditRecord),
+        [{ kind: 'policyDenied', path: '/system', verb: 'reboot' }],
+        `audit search ${filter.join(' ')} finds the denied reboot`,
+      );
+    }
 
     const report = cliIo();
     t.equal(

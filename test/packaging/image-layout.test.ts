@@ -59,11 +59,14 @@ t.test('the packed package runs from a production-only install against a router'
       'secret',
     ],
     cleanEnv(),
+    appDir,
   );
   t.teardown(() => simulator.child.kill('SIGKILL'));
   const [, simulatorPort] = await simulator.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 10_000);
 
-  // As the image runs it: the shipped config.yaml, the router from the environment.
+  // As the image runs it: the shipped config.yaml, the router from the
+  // environment; the audit trail in the test's folder, never the checkout.
+  const auditDir = join(work, 'audit');
   const proxy = new NodeProcess(
     [main, '--config', join(installed, 'config.yaml')],
     cleanEnv({
@@ -74,7 +77,9 @@ t.test('the packed package runs from a production-only install against a router'
       PROXY_HOST: '127.0.0.1',
       PROXY_PORT: '0',
       MONITORING_PORT: '0',
+      AUDIT_LOG_DIR: auditDir,
     }),
+    appDir,
   );
   t.teardown(() => proxy.child.kill('SIGKILL'));
   const [, proxyPort] = await proxy.waitFor(
@@ -120,4 +125,5 @@ t.test('the packed package runs from a production-only install against a router'
   t.equal(await proxy.stop('SIGTERM', 15_000), 0, 'SIGTERM ends rosgate cleanly');
   t.equal(await simulator.stop('SIGTERM', 5_000), 0, 'and the simulator');
   t.notMatch(proxy.output, /"level":(50|60)/, 'no error logged');
+  t.ok(existsSync(join(auditDir, 'head.json')), 'the audit trail went where AUDIT_LOG_DIR says');
 });

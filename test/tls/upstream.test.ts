@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
 import t from 'tap';
@@ -36,6 +39,8 @@ async function startBehindTls(
 ) {
   const sim: Simulator = await startSimulator({ user: 'admin', password: 'secret' });
   const terminator = await startTlsTerminator(sim.port, service);
+  // The audit trail in a folder of the test's own, never the checkout's logs/audit.
+  const auditDir = mkdtempSync(join(tmpdir(), 'rosgate-audit-'));
   const { config: loaded } = validateConfig(
     {
       routers: [
@@ -49,6 +54,7 @@ async function startBehindTls(
         },
       ],
       monitoring: { host: '127.0.0.1', port: 0 },
+      audit: { dir: auditDir },
       ...config,
     },
     {},
@@ -67,6 +73,7 @@ async function startBehindTls(
     await app.stop(0);
     await terminator.close();
     await sim.close();
+    rmSync(auditDir, { recursive: true, force: true });
   });
   const runtime = app.routers[0] as RouterRuntime;
   const client = (): Promise<RawClient> => openRaw(t, runtime.port);
