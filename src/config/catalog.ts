@@ -46,7 +46,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = Object.freeze([...bindings(co
 
 /** One key of a section: its path below the section, and its variable if it has one. */
 export interface SectionSetting {
-  /** `rateLimit.bucketSize`; a list's items as `[]`: `rules[].path`. */
+  /** `rateLimit.bucketSize`; a list's items as `[]`: `rules[].path` (`routers`: `pool.max`). */
   readonly key: string;
   readonly env?: string;
   readonly isLive: boolean;
@@ -62,7 +62,7 @@ export function sectionSettings(section: SectionKey): SectionSetting[] {
     let itemKey = key;
     if (node instanceof z.ZodArray && keysOf(node.element as z.ZodType).length > 0) {
       node = unwrap(node.element as z.ZodType);
-      itemKey = `${key}[]`;
+      itemKey = key === '' ? '' : `${key}[]`;
     }
     const keys = keysOf(node);
     if (keys.length === 0) {

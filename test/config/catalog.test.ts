@@ -1,0 +1,81 @@
+import t from 'tap';
+import { isLiveKey, sectionSettings } from '../../src/config/index.js';
+
+t.test('a key is live when the nearest setting on its path says so', (t) => {
+  const live = [
+    'limits',
+    'limits.maxSentenceBytes',
+    'log.level',
+    'shutdown.graceMs',
+    'flow.rateLimit.bucketSize',
+    'cache.listen.paths',
+    'policy.lockout.maxAttempts',
+    'routers[0].pool',
+    'routers[0].pool.max',
+    'routers.core.pool.max',
+  ];
+  const restart = [
+    'routers',
+    'routers[0].host',
+    'routers.core.listen.port',
+    'users[0].name',
+    'monitoring.port',
+    'audit.enabled',
+  ];
+  for (const key of live) t.equal(isLiveKey(key), true, `${key} is live`);
+  for (const key of restart) t.equal(isLiveKey(key), false, `${key} needs a restart`);
+  t.end();
+});
+
+t.test('a key the schema does not know is not live', (t) => {
+  for (const key of ['nope', 'limits.nope', 'log.level.deeper', 'routers.pool.max', '']) {
+    t.equal(isLiveKey(key), false, JSON.stringify(key));
+  }
+  t.end();
+});
+
+t.test("a section's keys are listed with their variable and liveness", (t) => {
+  const flow = sectionSettings('flow');
+  t.same(flow[0], { key: 'rateLimit.enabled', env: 'ENABLE_RATE_LIMITING', isLive: true });
+  t.same(
+    flow.find((s) => s.key === 'priority.rules[].path'),
+    { key: 'priority.rules[].path', isLive: true },
+    "a list of mappings lists its items' keys",
+  );
+  const routers = sectionSettings('routers');
+  t.same(
+    routers.find((s) => s.key === 'pool.max'),
+    {
+      key: 'pool.max',
+      env: 'MAX_CONNECTIONS',
+      isLive: true,
+    },
+  );
+  t.same(
+    routers.find((s) => s.key === 'host'),
+    {
+      key: 'host',
+      env: 'MIKROTIK_HOST',
+      isLive: false,
+    },
+  );
+  t.same(
+    sectionSettings('policy').find((s) => s.key === 'roles'),
+    { key: 'roles', isLive: true },
+    'a mapping of free names is one key',
+  );
+  t.same(
+    sectionSettings('monitoring').map((s) => s.key),
+    [
+      'host',
+      'port',
+      'token',
+      'tokenEnv',
+      'tokenFile',
+      'requireTokenFor',
+      'readiness.requireRouter',
+      'businessPollMs',
+    ],
+  );
+  t.end();
+});
