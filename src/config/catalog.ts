@@ -34,26 +34,41 @@ function* bindings(schema: z.ZodType, keys: (string | number)[]): Generator<EnvB
   const meta: Setting = settingOf(schema);
   if (meta.env !== undefined) {
     const isRequired = !(schema instanceof z.ZodDefault || schema.safeParse(undefined).success);
-    yield { name: meta.env, keys, type: typeOf(schema), replaces: meta.replaces ?? [], isRequired };
+    const binding = { keys, type: typeOf(schema), replaces: meta.replaces ?? [], isRequired };
+    // Aliases first, so that the main name, applied last, wins.
+    for (const name of meta.envAliases ?? []) yield { name, ...binding };
+    yield { name: meta.env, ...binding };
   }
   const node = unwrap(schema);
   if (node instanceof z.ZodArray) yield* bindings(node.element as z.ZodType, [...keys, 0]);
   for (const key of keysOf(node)) yield* bindings(childOf(node, key) as z.ZodType, [...keys, key]);
 }
 
-/** Every environment variable, in the order the schema declares them. */
-export const ENV_BINDINGS: readonly EnvBinding[] = Object.freeze([...bindings(configSchema, [])]);
+/** The environment variables of the settings in `schema`, in the order it declares them. */
+export function envBindings(schema: z.ZodType): EnvBinding[] {
+  return [...bindings(schema, [])];
+}
+
+/** Every environment variable of the configuration. */
+export const ENV_BINDINGS: readonly EnvBinding[] = Object.freeze(envBindings(configSchema));
 
 /** One key of a section: its path below the section, and its variable if it has one. */
 export interface SectionSetting {
   /** `rateLimit.bucketSize`; a list's items as `[]`: `rules[].path` (`routers`: `pool.max`). */
   readonly key: string;
   readonly env?: string;
+  /** Other names of the variable, when it has some. */
+  readonly envAliases?: readonly string[];
   readonly isLive: boolean;
 }
 
 /** Every leaf key of a section (lists and records of free keys are leaves), in declaration order. */
 export function sectionSettings(section: SectionKey): SectionSetting[] {
+  return settingsIn(configSchema.shape[section]);
+}
+
+/** Every leaf key of `schema`, with the liveness of its nearest setting that says. */
+export function settingsIn(schema: z.ZodType): SectionSetting[] {
   const out: SectionSetting[] = [];
   const walk = (schema: z.ZodType, key: string, isLive: boolean): void => {
     const meta = settingOf(schema);
@@ -66,14 +81,20 @@ export function sectionSettings(section: SectionKey): SectionSetting[] {
     }
     const keys = keysOf(node);
     if (keys.length === 0) {
-      out.push({ key, isLive: live, ...(meta.env === undefined ? {} : { env: meta.env }) });
+      const { env, envAliases } = meta;
+      out.push({
+        key,
+        isLive: live,
+        ...(env === undefined ? {} : { env }),
+        ...(envAliases === undefined ? {} : { envAliases }),
+      });
       return;
     }
     for (const child of keys) {
       walk(childOf(node, child) as z.ZodType, itemKey === '' ? child : `${itemKey}.${child}`, live);
     }
   };
-  walk(configSchema.shape[section], '', false);
+  walk(schema, '', false);
   return out;
 }
 

@@ -79,17 +79,22 @@ function withoutNulls(value: unknown): unknown {
 }
 
 /**
- * Applies `env` over `raw` (a parsed YAML document) without changing `raw`;
+ * Applies `env` over `raw` (a parsed YAML document) without changing `raw`,
+ * through `bindings` (the configuration's);
  * a null in a mapping counts as absent. Values are not validated here;
  * `origins` lets validation name the variable.
  */
-export function applyEnvironment(raw: unknown, env: NodeJS.ProcessEnv): EnvOverlay {
+export function applyEnvironment(
+  raw: unknown,
+  env: NodeJS.ProcessEnv,
+  bindings: readonly EnvBinding[] = ENV_BINDINGS,
+): EnvOverlay {
   const origins = new Map<string, string>();
   if (raw === undefined || raw === null) raw = {};
   if (!isMapping(raw)) return { raw, origins };
   const root = withoutNulls(raw) as Mapping;
   // Required keys first, so a variable that creates a list's first item comes before the rest.
-  const ordered = [...ENV_BINDINGS].sort((a, b) => Number(b.isRequired) - Number(a.isRequired));
+  const ordered = [...bindings].sort((a, b) => Number(b.isRequired) - Number(a.isRequired));
   for (const binding of ordered) {
     const value = env[binding.name];
     if (value === undefined || value === '') continue;

@@ -2,13 +2,15 @@ export * from './schema.js';
 export { applyEnvironment, type EnvOverlay } from './env.js';
 export {
   ENV_BINDINGS,
+  envBindings,
   isLiveKey,
   sectionSettings,
+  settingsIn,
   type EnvBinding,
   type EnvType,
   type SectionSetting,
 } from './catalog.js';
-export { settings, type Setting } from './settings.js';
+export { env, setting, settings, type Setting } from './settings.js';
 export { parseSetting, type Origins } from './wording.js';
 export * from './secrets.js';
 export * from './validate.js';

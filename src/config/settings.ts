@@ -17,6 +17,8 @@ export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 export interface Setting {
   /** The environment variable that overrides it (router variables: the first router). */
   readonly env?: string;
+  /** Other names the same variable goes by (another guide's); `env` wins over them. */
+  readonly envAliases?: readonly string[];
   /** A change applies while rosgate runs (PUT /monitoring/config, SIGHUP). @default the enclosing key's */
   readonly isLive?: boolean;
   /** When the variable sets this key, these sibling keys are dropped (the variable wins). */
@@ -34,9 +36,9 @@ export function setting<S extends z.ZodType>(schema: S, meta: Setting): S {
   return schema;
 }
 
-/** `schema`, set by the environment variable `name` too. */
-export function env<S extends z.ZodType>(schema: S, name: string): S {
-  return setting(schema, { env: name });
+/** `schema`, set by the environment variable `name` too (or any of `aliases`, which `name` beats). */
+export function env<S extends z.ZodType>(schema: S, name: string, ...aliases: string[]): S {
+  return setting(schema, aliases.length > 0 ? { env: name, envAliases: aliases } : { env: name });
 }
 
 /** `must be an integer 1-65535`, or `>= 1` when only the lower bound counts. */

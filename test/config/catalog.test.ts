@@ -1,5 +1,14 @@
 import t from 'tap';
-import { isLiveKey, sectionSettings } from '../../src/config/index.js';
+import { z } from 'zod';
+import {
+  applyEnvironment,
+  env,
+  envBindings,
+  isLiveKey,
+  sectionSettings,
+  setting,
+  settingsIn,
+} from '../../src/config/index.js';
 
 t.test('a key is live when the nearest setting on its path says so', (t) => {
   const live = [
@@ -77,5 +86,44 @@ t.test("a section's keys are listed with their variable and liveness", (t) => {
       'businessPollMs',
     ],
   );
+  t.end();
+});
+
+/** A section declared as a stage would: one key with a variable and another guide's name for it. */
+const demo = z.strictObject({
+  queue: setting(
+    z.strictObject({
+      maxSize: env(z.int().min(0).default(10), 'QUEUE_MAX', 'REQUEST_QUEUE_MAX_SIZE'),
+    }),
+    { isLive: true },
+  ),
+  name: env(z.string().default('x'), 'DEMO_NAME'),
+});
+
+t.test('a variable may go by another name too; its own name wins over the alias', (t) => {
+  const bindings = envBindings(z.strictObject({ demo }));
+  t.same(
+    bindings.map((b) => [b.name, b.keys, b.type]),
+    [
+      ['REQUEST_QUEUE_MAX_SIZE', ['demo', 'queue', 'maxSize'], 'number'],
+      ['QUEUE_MAX', ['demo', 'queue', 'maxSize'], 'number'],
+      ['DEMO_NAME', ['demo', 'name'], 'string'],
+    ],
+  );
+  const alias = applyEnvironment({}, { REQUEST_QUEUE_MAX_SIZE: '7' }, bindings);
+  t.same(alias.raw, { demo: { queue: { maxSize: 7 } } });
+  t.same([...alias.origins], [['demo.queue.maxSize', 'REQUEST_QUEUE_MAX_SIZE']]);
+  const both = applyEnvironment({}, { REQUEST_QUEUE_MAX_SIZE: '7', QUEUE_MAX: '8' }, bindings);
+  t.same(both.raw, { demo: { queue: { maxSize: 8 } } });
+  t.same([...both.origins], [['demo.queue.maxSize', 'QUEUE_MAX']]);
+  t.same(settingsIn(demo), [
+    {
+      key: 'queue.maxSize',
+      env: 'QUEUE_MAX',
+      envAliases: ['REQUEST_QUEUE_MAX_SIZE'],
+      isLive: true,
+    },
+    { key: 'name', env: 'DEMO_NAME', isLive: false },
+  ]);
   t.end();
 });
