@@ -19,14 +19,14 @@ import {
 import { monitoringSchema, type MonitoringConfig } from './monitoring.js';
 import { policySchema, type PolicyConfig } from './policy.js';
 import {
-  DEFAULT_TLS_PORT,
+  DEFAULT_PORT,
   routerSchema,
   userSchema,
   type ListenConfig,
   type PoolConfig,
   type ResolvedUser,
   type RouterConfig,
-  type TlsVersion,
+  type TlsListenConfig,
 } from './routers.js';
 import { setting } from './settings.js';
 
@@ -131,7 +131,7 @@ export interface LoadedConfig {
 }
 
 const defaults = configSchema.parse({});
-const defaultRouter = routerSchema.parse({ host: 'x', tls: {} });
+const { tls: defaultTls, ...defaultRouter } = routerSchema.parse({ host: 'x', tls: {} });
 
 /** Pool defaults. */
 export const DEFAULT_POOL: PoolConfig = Object.freeze(defaultRouter.pool);
@@ -143,7 +143,7 @@ export const DEFAULT_ROUTER: Omit<
   'host' | 'password' | 'tls' | 'upstreamCaFile' | 'upstreamCa'
 > = Object.freeze({
   name: defaultRouter.name,
-  port: defaultRouter.port ?? 8728,
+  port: DEFAULT_PORT,
   upstreamTls: defaultRouter.upstreamTls,
   username: defaultRouter.username,
   timeoutMs: defaultRouter.timeoutMs,
@@ -152,11 +152,10 @@ export const DEFAULT_ROUTER: Omit<
   emptyReplies: defaultRouter.emptyReplies,
 });
 /** TLS listener defaults (`host` follows `listen.host`; `allowAnonymous` the certificate). */
-export const DEFAULT_TLS_LISTEN: { readonly port: number; readonly minVersion: TlsVersion } =
-  Object.freeze({
-    port: defaultRouter.tls?.port ?? DEFAULT_TLS_PORT,
-    minVersion: defaultRouter.tls?.minVersion ?? 'TLSv1.2',
-  });
+export const DEFAULT_TLS_LISTEN: Pick<TlsListenConfig, 'port' | 'minVersion'> = Object.freeze({
+  port: (defaultTls as TlsListenConfig).port,
+  minVersion: (defaultTls as TlsListenConfig).minVersion,
+});
 /** Client limit defaults. */
 export const DEFAULT_LIMITS: LimitsConfig = Object.freeze(defaults.limits);
 /** Monitoring port defaults. */
