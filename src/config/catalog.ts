@@ -98,6 +98,27 @@ export function settingsIn(schema: z.ZodType): SectionSetting[] {
   return out;
 }
 
+/**
+ * The paths, as written, of the files a document names: the values of the
+ * settings declared as files (`passwordFile`, `tls.certFile`, ...), in
+ * every item of a list.
+ */
+export function filePathsIn(raw: unknown, schema: z.ZodType = configSchema): Set<string> {
+  const paths = new Set<string>();
+  const walk = (node: z.ZodType, value: unknown): void => {
+    if (settingOf(node).isFile === true && typeof value === 'string') paths.add(value);
+    const item = childOf(node, 0);
+    if (Array.isArray(value)) {
+      if (item !== undefined) for (const element of value) walk(item, element);
+    } else if (typeof value === 'object' && value !== null) {
+      for (const key of keysOf(node))
+        walk(childOf(node, key) as z.ZodType, (value as Record<string, unknown>)[key]);
+    }
+  };
+  walk(schema, raw);
+  return paths;
+}
+
 /** `routers[0].pool.max` or `routers.core.pool.max` -> its segments. */
 function segments(path: string): string[] {
   return path.split(/[.[\]]+/).filter((part) => part !== '');

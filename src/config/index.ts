@@ -3,6 +3,7 @@ export { applyEnvironment, type EnvOverlay } from './env.js';
 export {
   ENV_BINDINGS,
   envBindings,
+  filePathsIn,
   isLiveKey,
   sectionSettings,
   settingsIn,

@@ -5,7 +5,7 @@
  * default, so it reads exactly as before they existed.
  */
 import { z } from 'zod';
-import { flag, integer, mapping, oneOf, setting, text, timerMs } from './settings.js';
+import { filePath, flag, integer, mapping, oneOf, setting, text, timerMs } from './settings.js';
 
 /** Endpoints of the admin port that answer without a token unless listed in `requireTokenFor`. */
 export const OPEN_ENDPOINTS = ['live', 'ready', 'metrics'] as const;
@@ -34,9 +34,7 @@ const monitoringFields = mapping({
     { env: 'MONITORING_TOKEN', replaces: ['tokenEnv', 'tokenFile'] },
   ),
   tokenEnv: text().optional().describe('Read the token from this environment variable.'),
-  tokenFile: text()
-    .optional()
-    .describe('Read the token from this file (one trailing newline trimmed).'),
+  tokenFile: filePath().describe('Read the token from this file (one trailing newline trimmed).'),
   requireTokenFor: setting(
     z
       .array(z.enum(OPEN_ENDPOINTS))

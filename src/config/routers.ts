@@ -8,6 +8,7 @@ import { z } from 'zod';
 import {
   MAX_COUNT,
   env,
+  filePath,
   flag,
   integer,
   mapping,
@@ -66,12 +67,10 @@ const tlsSchema = mapping({
     port(0).default(DEFAULT_TLS_PORT).describe('TCP port; 0 picks a free one.'),
     'PROXY_TLS_PORT',
   ),
-  certFile: text()
-    .optional()
-    .describe('PEM certificate (chain), relative to the config file; set with keyFile.'),
-  keyFile: text()
-    .optional()
-    .describe('PEM private key, relative to the config file; set with certFile.'),
+  certFile: filePath().describe(
+    'PEM certificate (chain), relative to the config file; set with keyFile.',
+  ),
+  keyFile: filePath().describe('PEM private key, relative to the config file; set with certFile.'),
   allowAnonymous: flag()
     .optional()
     .describe(
@@ -179,9 +178,7 @@ const routerFields = mapping({
       ),
     'MIKROTIK_TLS',
   ),
-  upstreamCaFile: text()
-    .optional()
-    .describe('PEM CA file checked against with upstreamTls: verify.'),
+  upstreamCaFile: filePath().describe('PEM CA file checked against with upstreamTls: verify.'),
   username: env(
     text().default('admin').describe('Router user rosgate logs in as.'),
     'MIKROTIK_USERNAME',
@@ -196,9 +193,9 @@ const routerFields = mapping({
     },
   ),
   passwordEnv: text().optional().describe('Read the password from this environment variable.'),
-  passwordFile: text()
-    .optional()
-    .describe('Read the password from this file (one trailing newline trimmed).'),
+  passwordFile: filePath().describe(
+    'Read the password from this file (one trailing newline trimmed).',
+  ),
   timeoutMs: env(
     timerMs(1).default(10_000).describe('Connect, login and command-idle timeout.'),
     'MIKROTIK_TIMEOUT',
@@ -231,9 +228,9 @@ const userFields = mapping({
     .describe('A hash from `rosgate hash-password`: scrypt$N$r$p$salt$hash.'),
   password: text().optional().describe('Inline password (warned about).'),
   passwordEnv: text().optional().describe('Read the password from this environment variable.'),
-  passwordFile: text()
-    .optional()
-    .describe('Read the password from this file (one trailing newline trimmed).'),
+  passwordFile: filePath().describe(
+    'Read the password from this file (one trailing newline trimmed).',
+  ),
   routers: setting(
     z.array(z.string()).optional().describe('Routers this user may use; default: all.'),
     {

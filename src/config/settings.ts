@@ -25,6 +25,8 @@ export interface Setting {
   readonly replaces?: readonly string[];
   /** Every problem inside this key is reported at the key with this rule. */
   readonly rule?: string;
+  /** The value names a file loading reads (relative to the config file's folder). */
+  readonly isFile?: boolean;
 }
 
 /** Settings by schema; kept out of `.meta()` so the JSON Schema stays clean. */
@@ -39,6 +41,11 @@ export function setting<S extends z.ZodType>(schema: S, meta: Setting): S {
 /** `schema`, set by the environment variable `name` too (or any of `aliases`, which `name` beats). */
 export function env<S extends z.ZodType>(schema: S, name: string, ...aliases: string[]): S {
   return setting(schema, aliases.length > 0 ? { env: name, envAliases: aliases } : { env: name });
+}
+
+/** A file's path, which `loadConfig()` reads for validation to check. */
+export function filePath() {
+  return setting(text().optional(), { isFile: true });
 }
 
 /** `must be an integer 1-65535`, or `>= 1` when only the lower bound counts. */
@@ -107,8 +114,8 @@ export function oneOf<S extends z.ZodObject>(
 
 type Wrapper = { readonly innerType?: z.ZodType; readonly in?: z.ZodType };
 
-/** The settings met unwrapping `schema` (default, optional, pipe, ...), outer first. */
-function* layers(schema: z.ZodType): Generator<z.ZodType> {
+/** `schema` and the schemas it wraps (default, optional, pipe, ...), outer first. */
+function* wrapped(schema: z.ZodType): Generator<z.ZodType> {
   let node: z.ZodType | undefined = schema;
   while (node !== undefined) {
     yield node;
@@ -120,16 +127,19 @@ function* layers(schema: z.ZodType): Generator<z.ZodType> {
 /** The schema with its wrappers taken off. */
 export function unwrap(schema: z.ZodType): z.ZodType {
   let last = schema;
-  for (const layer of layers(schema)) last = layer;
+  for (const layer of wrapped(schema)) last = layer;
   return last;
 }
 
 /** The settings of `schema` and its wrappers, outer first winning. */
 export function settingOf(schema: z.ZodType): Setting {
   const found: Setting[] = [];
-  for (const layer of layers(schema)) {
-    const meta = settings.get(layer);
-    if (meta !== undefined) found.push(meta);
+  for (const layer of wrapped(schema)) {
+    // `.describe()` and `.meta()` copy a schema; the copy keeps its original as parent.
+    for (let at: z.core.$ZodType | undefined = layer; at !== undefined; at = at._zod.parent) {
+      const meta = settings.get(at as z.ZodType);
+      if (meta !== undefined) found.push(meta);
+    }
   }
   return Object.assign({}, ...found.reverse()) as Setting;
 }

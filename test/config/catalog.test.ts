@@ -4,6 +4,7 @@ import {
   applyEnvironment,
   env,
   envBindings,
+  filePathsIn,
   isLiveKey,
   sectionSettings,
   setting,
@@ -125,5 +126,22 @@ t.test('a variable may go by another name too; its own name wins over the alias'
     },
     { key: 'name', env: 'DEMO_NAME', isLive: false },
   ]);
+  t.end();
+});
+
+t.test('the files a document names are the values of the keys declared as files', (t) => {
+  const raw = {
+    routers: [
+      { passwordFile: 'router.pw', tls: { certFile: 'cert.pem', keyFile: 'key.pem' } },
+      { upstreamCaFile: 'ca.pem', passwordFile: 7 },
+      'not a router',
+    ],
+    users: [{ name: 'u', passwordFile: 'user.pw' }],
+    monitoring: { tokenFile: 'token' },
+    policy: { rules: [{ name: 'r', action: 'deny', path: ['/a', '/b'] }] },
+    audit: { integrity: { keyFile: 'read by the audit trail itself' } },
+  };
+  t.same([...filePathsIn(raw)], ['router.pw', 'cert.pem', 'key.pem', 'ca.pem', 'user.pw', 'token']);
+  t.same([...filePathsIn('not a document')], []);
   t.end();
 });
