@@ -3,6 +3,11 @@
  * its YAML key, the types of a loaded configuration, its defaults, and the
  * codes of the warnings loading can raise. Environment variables and which
  * changes apply live are in each setting's registry entry (settings.ts).
+ *
+ * Adding a setting is one line in its section's schema, for example
+ * `maxSize: env(integer(1, 100_000).default(1000).describe('...'), 'QUEUE_MAX_SIZE')`;
+ * then `npm run schema`, and name it in config.yaml and the README
+ * (test/config/docs.test.ts says where one is missing).
  */
 import { z } from 'zod';
 import { auditSchema, type AuditConfig } from './audit.js';
