@@ -29,6 +29,7 @@ const USAGE = `usage:
   rosgate demo                          run the proxy in front of the bundled simulator
   rosgate simulate [--port 8728 ...]    run the RouterOS API simulator
   rosgate hash-password <password>      print a scrypt hash for users[].passwordHash
+  rosgate config check [--config F]     check a configuration (and the environment) without starting
   rosgate audit verify FILE... [--head SEQ:HASH] [--key-file F]
   rosgate audit search [--from --to --user --category --path --verb --result --router --ip] [--format json|table]
   rosgate audit report --group-by category|user|path|result|router [--from --to] [--format json|table]`;
@@ -68,6 +69,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | Runnin
       return demo(rest, io);
     case 'audit':
       return runAuditCli(rest, io);
+    case 'config':
+      return configCommand(rest, io);
     case 'hash-password': {
       if (rest[0] === undefined) {
         io.stderr.write('hash-password needs the password as its argument\n');
@@ -83,6 +86,29 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | Runnin
       return 0;
     default:
       return start(first === 'start' ? rest : argv, io);
+  }
+}
+
+/**
+ * `rosgate config check`: loads the configuration as `start` would (the file,
+ * then the environment) and prints every problem, or the warnings and `ok`.
+ */
+async function configCommand(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...args] = argv;
+  if (command !== 'check') {
+    io.stderr.write('usage: rosgate config check [--config config.yaml]\n');
+    return 2;
+  }
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
+  try {
+    const file = values.config === undefined ? {} : { file: values.config };
+    const { warnings } = await loadConfig({ ...file, env: io.env });
+    for (const w of warnings) io.stdout.write(`warning ${w.code}: ${w.message}\n`);
+    io.stdout.write('ok: the configuration is valid\n');
+    return 0;
+  } catch (err) {
+    io.stderr.write(`${formatConfigError(err)}\n`);
+    return 1;
   }
 }
 

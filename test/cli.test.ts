@@ -63,6 +63,35 @@ t.test('hash-password prints a scrypt hash, and needs its argument', async (t) =
   t.match(y.err(), /needs the password/);
 });
 
+t.test('config check names every problem of the file and the environment', async (t) => {
+  const dir = t.testdir({ 'bad.yaml': 'routers:\n  - host: r\n    port: 0\n' });
+  const x = io({ MAX_CONNECTIONS: 'many' });
+  t.equal(await runCli(['config', 'check', '--config', join(dir, 'bad.yaml')], x), 1);
+  t.equal(
+    x.err(),
+    [
+      'invalid configuration: 2 problems',
+      '  - routers[0].port must be an integer 1-65535',
+      '  - MAX_CONNECTIONS must be an integer 1-1000',
+      '',
+    ].join('\n'),
+  );
+  t.equal(x.out(), '');
+});
+
+t.test('config check says ok with the warnings of a valid configuration', async (t) => {
+  const x = io({ MIKROTIK_HOST: '192.0.2.1' });
+  t.equal(await runCli(['config', 'check'], x), 0);
+  t.equal(
+    x.out(),
+    'warning ROSGATE_CONFIG_EMPTY_ROUTER_PASSWORD: routers[0] has no password (set MIKROTIK_PASSWORD, password, passwordEnv or passwordFile)\n' +
+      'ok: the configuration is valid\n',
+  );
+  const y = io();
+  t.equal(await runCli(['config', 'lint'], y), 2);
+  t.match(y.err(), /usage: rosgate config check/);
+});
+
 t.test('start refuses without a router and says how to try rosgate', async (t) => {
   const x = io();
   t.equal(await runCli([], x), 1);

@@ -3,7 +3,7 @@
  * zod schema; its defaults are the tables below.
  */
 import { z } from 'zod';
-import { zodSection } from './sections.js';
+import { MAX_TIMER_MS, env } from './settings.js';
 
 /**
  * How long prints of the menus matching `path` stay fresh. `path` is a glob:
@@ -122,7 +122,6 @@ export const DEFAULT_LISTEN_PATHS: readonly string[] = Object.freeze([
   '/ppp/profile',
 ]);
 
-const MAX_DELAY_MS = 2_147_483_647;
 const MENU_PATH_RULE = 'must be a menu path starting with /';
 const menuPath = z.string().regex(/^\/\S*$/, MENU_PATH_RULE);
 const ms = z.number().int().min(0);
@@ -139,9 +138,9 @@ const ttlRuleSchema = z
 export const cacheSchema = z
   .object({
     /** Switches the stage; off, every command goes to the router. @default true */
-    enabled: z.boolean().default(true),
+    enabled: env(z.boolean().default(true), 'ENABLE_CACHING'),
     /** Most replies kept, per router. @default 1000 */
-    maxEntries: z.number().int().min(1).default(1000),
+    maxEntries: env(z.number().int().min(1).default(1000), 'CACHE_MAX_SIZE'),
     /** Most bytes of replies kept, per router. @default 67108864 (64 MiB) */
     maxBytes: z
       .number()
@@ -151,7 +150,7 @@ export const cacheSchema = z
     /** A reply larger than this share of maxBytes is not kept. @default 0.1 */
     maxEntryShare: z.number().gt(0).max(1).default(0.1),
     /** Lifetime of prints no rule matches. @default 300000 */
-    defaultTtlMs: ms.default(5 * MINUTE_MS),
+    defaultTtlMs: env(ms.default(5 * MINUTE_MS), 'CACHE_DEFAULT_TTL'),
     /** Lifetimes by path; replaces the built-in table when given. @default DEFAULT_TTL_RULES */
     ttlRules: z.array(ttlRuleSchema).default(() => DEFAULT_TTL_RULES.map((rule) => ({ ...rule }))),
     /** Properties that make a print volatile. @default DEFAULT_VOLATILE_PROPERTIES */
@@ -184,16 +183,16 @@ export const cacheSchema = z
         /** Menus watched (exact paths). @default DEFAULT_LISTEN_PATHS */
         paths: z.array(menuPath).default(() => [...DEFAULT_LISTEN_PATHS]),
         /** First wait before a lost listen is sent again; doubles up to retryMaxMs. @default 1000 */
-        retryInitialMs: ms.min(1).max(MAX_DELAY_MS).default(SECOND_MS),
+        retryInitialMs: ms.min(1).max(MAX_TIMER_MS).default(SECOND_MS),
         /** @default 30000 */
         retryMaxMs: ms
           .min(1)
-          .max(MAX_DELAY_MS)
+          .max(MAX_TIMER_MS)
           .default(30 * SECOND_MS),
         /** Wait before a listen the router refused (with and without `.proplist`) is tried again. @default 300000 */
         refusedRetryMs: ms
           .min(1)
-          .max(MAX_DELAY_MS)
+          .max(MAX_TIMER_MS)
           .default(5 * MINUTE_MS),
       })
       .strict()
@@ -201,17 +200,9 @@ export const cacheSchema = z
     /** How long past its lifetime a reply may still be served while the router is away; 0 never. @default 60000 */
     maxStaleMs: ms.default(MINUTE_MS),
     /** Check a sha256 digest of each reply on every hit. @default false */
-    integrity: z.boolean().default(false),
+    integrity: env(z.boolean().default(false), 'ENABLE_CACHE_INTEGRITY'),
   })
   .strict();
 
 /** The validated `cache` section. */
 export type CacheConfig = z.output<typeof cacheSchema>;
-
-/** The `cache` config section with its environment variables. */
-export const cacheSection = zodSection('cache', cacheSchema, {
-  ENABLE_CACHING: { keys: ['enabled'], type: 'boolean' },
-  CACHE_MAX_SIZE: { keys: ['maxEntries'], type: 'number' },
-  CACHE_DEFAULT_TTL: { keys: ['defaultTtlMs'], type: 'number' },
-  ENABLE_CACHE_INTEGRITY: { keys: ['integrity'], type: 'boolean' },
-});

@@ -1,61 +1,20 @@
 /**
- * Environment variables that override the configuration file. Router
- * variables apply to the first router; when the file has no router and
- * `MIKROTIK_HOST` is set, they create one named `default`. An empty variable
- * counts as unset (`FOO=` in a compose file).
+ * Environment variables that override the configuration file, as the
+ * schema's settings name them (catalog.ts). Router variables apply to the
+ * first router; when the file has no router and a variable sets a key a
+ * router requires (`MIKROTIK_HOST`), they create one named `default`. An
+ * empty variable counts as unset (`FOO=` in a compose file).
  */
-
-import { sectionEnvVariables, type EnvType } from './sections.js';
-
-/** Environment variables for the first router, and the router key each sets. */
-export const ROUTER_ENV_VARIABLES = Object.freeze({
-  MIKROTIK_HOST: ['host'],
-  MIKROTIK_PORT: ['port'],
-  MIKROTIK_USERNAME: ['username'],
-  MIKROTIK_PASSWORD: ['password'],
-  MIKROTIK_TIMEOUT: ['timeoutMs'],
-  /** `off`, `verify`, `insecure` or `anonymous`: how rosgate connects to the router. */
-  MIKROTIK_TLS: ['upstreamTls'],
-  PROXY_HOST: ['listen', 'host'],
-  PROXY_PORT: ['listen', 'port'],
-  /** Turns on the TLS (api-ssl) listener on this port. */
-  PROXY_TLS_PORT: ['tls', 'port'],
-  MIN_CONNECTIONS: ['pool', 'min'],
-  MAX_CONNECTIONS: ['pool', 'max'],
-  ACQUIRE_TIMEOUT: ['pool', 'acquireTimeoutMs'],
-  IDLE_TIMEOUT: ['pool', 'idleTimeoutMs'],
-  HEALTH_CHECK_INTERVAL: ['pool', 'healthCheckIntervalMs'],
-} as const satisfies Record<string, readonly string[]>);
-
-/** Environment variables for global settings, and the key each sets. */
-export const GLOBAL_ENV_VARIABLES = Object.freeze({
-  MONITORING_PORT: ['monitoring', 'port'],
-  /** The admin port's bearer token; wins over `monitoring.token`, `tokenEnv` and `tokenFile`. */
-  MONITORING_TOKEN: ['monitoring', 'token'],
-  LOG_LEVEL: ['log', 'level'],
-} as const satisfies Record<string, readonly string[]>);
-
-/** Variables whose value is a number; the rest are taken as strings. */
-const NUMERIC = new Set([
-  'MIKROTIK_PORT',
-  'MIKROTIK_TIMEOUT',
-  'PROXY_PORT',
-  'PROXY_TLS_PORT',
-  'MIN_CONNECTIONS',
-  'MAX_CONNECTIONS',
-  'ACQUIRE_TIMEOUT',
-  'IDLE_TIMEOUT',
-  'HEALTH_CHECK_INTERVAL',
-  'MONITORING_PORT',
-]);
+import { ENV_BINDINGS, type EnvBinding, type EnvType } from './catalog.js';
+import { pathText } from './wording.js';
 
 /** Boolean variables accept these spellings (any case). */
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
 const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
 
 /**
- * A section variable's text as its type; text that does not fit stays a
- * string so validation names the variable and the rule.
+ * A variable's text as its type; text that does not fit stays a string so
+ * validation names the variable and the rule.
  */
 function typedValue(type: EnvType, value: string): unknown {
   const trimmed = value.trim();
@@ -77,93 +36,70 @@ export interface EnvOverlay {
 
 type Mapping = Record<string, unknown>;
 
-/** `routers[0]` + `pool` -> `routers[0].pool`; the root path is ''. */
-export function joinPath(path: string, key: string): string {
-  return path === '' ? key : `${path}.${key}`;
-}
-
 export function isMapping(value: unknown): value is Mapping {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
- * An integer-looking value becomes a number; anything else stays a string so
- * validation rejects it with the variable's name.
+ * Sets `binding`'s key to `value` in `root`. A missing mapping on the way is
+ * created; anything else there (validation reports it) stops the variable.
  */
-function envValue(name: string, value: string): unknown {
-  if (!NUMERIC.has(name)) return value;
-  const trimmed = value.trim();
-  return /^-?\d+$/.test(trimmed) ? Number(trimmed) : value;
-}
-
-function set(
-  target: Mapping,
-  keys: readonly string[],
-  value: unknown,
-  path: string,
-  name: string,
-  origins: Map<string, string>,
-): void {
-  let node = target;
-  for (const key of keys.slice(0, -1)) {
-    const child = node[key] ?? {};
-    // A non-mapping here is reported by validation; the variable cannot apply.
-    if (!isMapping(child)) return;
-    node[key] = child;
+function set(root: Mapping, binding: EnvBinding, value: unknown): boolean {
+  let node: Mapping | unknown[] = root;
+  const { keys } = binding;
+  for (const [i, key] of keys.slice(0, -1).entries()) {
+    const record = node as Record<string | number, unknown>;
+    if (typeof key === 'number') {
+      const list = node as unknown[];
+      if (list.length === 0 && binding.isRequired) list.push({});
+    } else {
+      record[key] ??= typeof keys[i + 1] === 'number' ? [] : {};
+    }
+    const child = record[key];
+    if (!(isMapping(child) || (Array.isArray(child) && typeof keys[i + 1] === 'number')))
+      return false;
     node = child;
-    path = joinPath(path, key);
   }
   const last = keys[keys.length - 1] as string;
-  node[last] = value;
-  origins.set(joinPath(path, last), name);
+  const parent = node as Mapping;
+  parent[last] = value;
+  for (const sibling of binding.replaces) delete parent[sibling];
+  return true;
+}
+
+/** A document's nulls in mappings dropped: YAML's `pool:` with nothing under it is absent. */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isMapping(value)) return value;
+  const out: Mapping = {};
+  for (const [key, child] of Object.entries(value)) {
+    if (child !== null && child !== undefined) out[key] = withoutNulls(child);
+  }
+  return out;
 }
 
 /**
- * Applies `env` over `raw` (a parsed YAML document) without changing `raw`.
- * Values are not validated here; `origins` lets validation name the variable.
+ * Applies `env` over `raw` (a parsed YAML document) without changing `raw`,
+ * through `bindings` (the configuration's);
+ * a null in a mapping counts as absent. Values are not validated here;
+ * `origins` lets validation name the variable.
  */
-export function applyEnvironment(raw: unknown, env: NodeJS.ProcessEnv): EnvOverlay {
+export function applyEnvironment(
+  raw: unknown,
+  env: NodeJS.ProcessEnv,
+  bindings: readonly EnvBinding[] = ENV_BINDINGS,
+): EnvOverlay {
   const origins = new Map<string, string>();
   if (raw === undefined || raw === null) raw = {};
   if (!isMapping(raw)) return { raw, origins };
-  const root: Mapping = structuredClone(raw);
-  const given = (name: string): string | undefined => {
-    const value = env[name];
-    return value === undefined || value === '' ? undefined : value;
-  };
-
-  for (const [name, keys] of Object.entries(GLOBAL_ENV_VARIABLES)) {
-    const value = given(name);
-    if (value !== undefined) set(root, keys, envValue(name, value), '', name, origins);
-  }
-
-  for (const [name, binding] of sectionEnvVariables()) {
-    const value = given(name);
-    if (value !== undefined)
-      set(root, binding.keys, typedValue(binding.type, value), '', name, origins);
-  }
-
-  let routers = root['routers'];
-  if (
-    (routers === undefined ||
-      routers === null ||
-      (Array.isArray(routers) && routers.length === 0)) &&
-    given('MIKROTIK_HOST') !== undefined
-  ) {
-    routers = [{}];
-    root['routers'] = routers;
-  }
-  const first: unknown = Array.isArray(routers) ? routers[0] : undefined;
-  if (!isMapping(first)) return { raw: root, origins };
-
-  for (const [name, keys] of Object.entries(ROUTER_ENV_VARIABLES)) {
-    const value = given(name);
-    if (value === undefined) continue;
-    set(first, keys, envValue(name, value), 'routers[0]', name, origins);
-    if (name === 'MIKROTIK_PASSWORD') {
-      // The environment beats the file, whichever way the file gave the password.
-      delete first['passwordEnv'];
-      delete first['passwordFile'];
+  const root = withoutNulls(raw) as Mapping;
+  // Required keys first, so a variable that creates a list's first item comes before the rest.
+  const ordered = [...bindings].sort((a, b) => Number(b.isRequired) - Number(a.isRequired));
+  for (const binding of ordered) {
+    const value = env[binding.name];
+    if (value === undefined || value === '') continue;
+    if (set(root, binding, typedValue(binding.type, value))) {
+      origins.set(pathText(binding.keys), binding.name);
     }
   }
   return { raw: root, origins };

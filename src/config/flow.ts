@@ -4,10 +4,9 @@
  * circuit breaker and command timeouts. Declared once as a zod schema.
  */
 import { z } from 'zod';
-import { zodSection } from './sections.js';
+import { MAX_TIMER_MS, env } from './settings.js';
 
-const MAX_DELAY_MS = 2_147_483_647;
-const ms = z.number().int().min(0).max(MAX_DELAY_MS);
+const ms = z.number().int().min(0).max(MAX_TIMER_MS);
 const count = z.number().int().min(1);
 
 /**
@@ -32,15 +31,15 @@ export const flowSchema = z
     rateLimit: z
       .object({
         /** Off, commands never wait for a token (they may still wait for a slot). @default true */
-        enabled: z.boolean().default(true),
+        enabled: env(z.boolean().default(true), 'ENABLE_RATE_LIMITING'),
         /** Tokens the bucket holds: the burst a router accepts at once. @default 100 */
-        bucketSize: count.default(100),
+        bucketSize: env(count.default(100), 'RATE_LIMIT_BUCKET_SIZE'),
         /** Tokens added every refillIntervalMs. @default 10 */
-        refillTokens: count.default(10),
+        refillTokens: env(count.default(10), 'RATE_LIMIT_REFILL_RATE'),
         /** @default 100 */
-        refillIntervalMs: ms.min(1).default(100),
+        refillIntervalMs: env(ms.min(1).default(100), 'RATE_LIMIT_REFILL_INTERVAL'),
         /** Most commands waiting per router; past it commands are refused. @default 1000 */
-        maxQueue: z.number().int().min(0).default(1000),
+        maxQueue: env(z.number().int().min(0).default(1000), 'MAX_RATE_LIMIT_QUEUE'),
         /** Longest a command waits before it is refused. @default 30000 */
         maxWaitMs: ms.min(1).default(30_000),
       })
@@ -50,7 +49,7 @@ export const flowSchema = z
     priority: z
       .object({
         /** Off, every command is `normal`; clients are still served in turn. @default true */
-        enabled: z.boolean().default(true),
+        enabled: env(z.boolean().default(true), 'ENABLE_PRIORITY_QUEUE'),
         /** A waiting command rises one level per agingMs waited, so low never starves. @default 5000 */
         agingMs: ms.min(1).default(5000),
         /** Rules checked before the built-in priorities. @default [] */
@@ -59,20 +58,20 @@ export const flowSchema = z
       .strict()
       .prefault({}),
     /** Most commands running on the router at once, across all clients. @default 16 */
-    maxConcurrency: count.default(16),
+    maxConcurrency: env(count.default(16), 'MAX_CONCURRENCY'),
     /** Whether streams (listen, follow, interval, monitor-traffic, ping, torch) take a slot. @default false */
     streamsHoldSlot: z.boolean().default(false),
     /** The circuit breaker (opossum), one per router. */
     breaker: z
       .object({
         /** @default true */
-        enabled: z.boolean().default(true),
+        enabled: env(z.boolean().default(true), 'ENABLE_CIRCUIT_BREAKER'),
         /** Failures within monitoringMs that open the circuit. @default 5 */
-        threshold: count.default(5),
+        threshold: env(count.default(5), 'CIRCUIT_BREAKER_THRESHOLD'),
         /** How long the circuit stays open before one probe may close it. @default 60000 */
-        resetTimeoutMs: ms.min(1).default(60_000),
+        resetTimeoutMs: env(ms.min(1).default(60_000), 'CIRCUIT_BREAKER_TIMEOUT'),
         /** The rolling window failures are counted in. @default 10000 */
-        monitoringMs: ms.min(10).default(10_000),
+        monitoringMs: env(ms.min(10).default(10_000), 'CIRCUIT_BREAKER_MONITORING'),
         /** Fewest commands within monitoringMs before the circuit may open. @default 5 */
         volumeThreshold: count.default(5),
       })
@@ -86,25 +85,9 @@ export const flowSchema = z
     /** Longest a stream may run before it is cancelled; 0 never. @default 0 */
     maxStreamMs: ms.default(0),
     /** A command running longer than this is logged and counted as slow; 0 never. @default 5000 */
-    slowCommandMs: ms.default(5000),
+    slowCommandMs: env(ms.default(5000), 'SLOW_QUERY_THRESHOLD'),
   })
   .strict();
 
 /** The validated `flow` section. */
 export type FlowConfig = z.output<typeof flowSchema>;
-
-/** The `flow` config section with its environment variables. */
-export const flowSection = zodSection('flow', flowSchema, {
-  ENABLE_RATE_LIMITING: { keys: ['rateLimit', 'enabled'], type: 'boolean' },
-  RATE_LIMIT_BUCKET_SIZE: { keys: ['rateLimit', 'bucketSize'], type: 'number' },
-  RATE_LIMIT_REFILL_RATE: { keys: ['rateLimit', 'refillTokens'], type: 'number' },
-  RATE_LIMIT_REFILL_INTERVAL: { keys: ['rateLimit', 'refillIntervalMs'], type: 'number' },
-  MAX_RATE_LIMIT_QUEUE: { keys: ['rateLimit', 'maxQueue'], type: 'number' },
-  ENABLE_PRIORITY_QUEUE: { keys: ['priority', 'enabled'], type: 'boolean' },
-  MAX_CONCURRENCY: { keys: ['maxConcurrency'], type: 'number' },
-  ENABLE_CIRCUIT_BREAKER: { keys: ['breaker', 'enabled'], type: 'boolean' },
-  CIRCUIT_BREAKER_THRESHOLD: { keys: ['breaker', 'threshold'], type: 'number' },
-  CIRCUIT_BREAKER_TIMEOUT: { keys: ['breaker', 'resetTimeoutMs'], type: 'number' },
-  CIRCUIT_BREAKER_MONITORING: { keys: ['breaker', 'monitoringMs'], type: 'number' },
-  SLOW_QUERY_THRESHOLD: { keys: ['slowCommandMs'], type: 'number' },
-});

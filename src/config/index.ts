@@ -1,15 +1,26 @@
 export * from './schema.js';
+export { applyEnvironment, type EnvOverlay } from './env.js';
 export {
-  ROUTER_ENV_VARIABLES,
-  GLOBAL_ENV_VARIABLES,
-  applyEnvironment,
-  type EnvOverlay,
-} from './env.js';
+  ENV_BINDINGS,
+  envBindings,
+  filePathsIn,
+  isLiveKey,
+  sectionSettings,
+  settingsIn,
+  type EnvBinding,
+  type EnvType,
+  type SectionSetting,
+} from './catalog.js';
+export { env, setting, settings, type Setting } from './settings.js';
+export { parseSetting, type Origins } from './wording.js';
 export * from './secrets.js';
 export * from './validate.js';
 export * from './load.js';
 export * from './redact.js';
 export * from './config-error.js';
-export * from './sections.js';
-export { Checker, type Mapping } from './checker.js';
 export { CONFIG_SCHEMA_FILE, configJsonSchema, type JsonSchema } from './config-json-schema.js';
+export type { AuditConfig, AuditLevelRule } from './audit.js';
+export { AUDIT_LEVELS } from './audit.js';
+export type { CacheConfig, TtlRule } from './cache.js';
+export type { FlowConfig } from './flow.js';
+export type { PolicyConfig, PolicyRuleConfig, PolicyConditionConfig } from './policy.js';

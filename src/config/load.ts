@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { createConfigError } from './config-error.js';
-import { isMapping } from './env.js';
+import { filePathsIn } from './catalog.js';
 import type { LoadedConfig } from './schema.js';
 import { validateConfig, type SecretFiles } from './validate.js';
 
@@ -37,35 +37,9 @@ export function parseConfigYaml(text: string, file: string): unknown {
   }
 }
 
-/**
- * The paths, as written, of the files the config names: every `passwordFile`,
- * each router's `tls.certFile`, `tls.keyFile` and `upstreamCaFile`, and
- * `monitoring.tokenFile`.
- */
-function referencedFilePaths(raw: unknown): Set<string> {
-  const paths = new Set<string>();
-  if (!isMapping(raw)) return paths;
-  const add = (node: unknown, key: string): void => {
-    if (isMapping(node) && typeof node[key] === 'string') paths.add(node[key]);
-  };
-  add(raw['monitoring'], 'tokenFile');
-  for (const section of [raw['routers'], raw['users']]) {
-    if (!Array.isArray(section)) continue;
-    for (const item of section) {
-      add(item, 'passwordFile');
-      add(item, 'upstreamCaFile');
-      if (isMapping(item)) {
-        add(item['tls'], 'certFile');
-        add(item['tls'], 'keyFile');
-      }
-    }
-  }
-  return paths;
-}
-
 async function readSecretFiles(raw: unknown, baseDir: string): Promise<SecretFiles> {
   const files = new Map<string, string | Error>();
-  for (const path of referencedFilePaths(raw)) {
+  for (const path of filePathsIn(raw)) {
     files.set(path, await readFile(resolve(baseDir, path), 'utf8').catch((err: Error) => err));
   }
   return files;

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { zodSection } from './sections.js';
+import { MAX_TIMER_MS, env } from './settings.js';
 
 /** `/ip/hotspot/user/*`, `/system/**`, `/export`: segments are names, `*` (one) or `**` (any depth). */
 export const COMMAND_GLOB_PATTERN = /^(?:\/(?:\*\*|\*|[A-Za-z0-9._-]+))+$/;
@@ -130,7 +130,7 @@ const splitList = (text: string): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-const schema = z
+export const policySchema = z
   .object({
     /** `enforce` refuses what the policy denies; `monitor` decides, logs and counts, but forwards. */
     mode: mode.default('enforce'),
@@ -149,36 +149,45 @@ const schema = z
     input: z
       .object({
         enabled: z.boolean().default(true),
-        maxStringLength: z.int().min(1).max(1_048_576).default(1000),
+        maxStringLength: env(z.int().min(1).max(1_048_576).default(1000), 'MAX_STRING_LENGTH'),
         maxScriptLength: z.int().min(1).max(1_048_576).default(65536),
       })
       .strict()
       .prefault({}),
     /** Script escalation checks and script syntax in names. */
-    attackDetection: z.boolean().default(true),
+    attackDetection: env(z.boolean().default(true), 'ENABLE_ATTACK_DETECTION'),
     xss: z
-      .object({ enabled: z.boolean().default(true), mode: mode.default('monitor') })
+      .object({
+        enabled: env(z.boolean().default(true), 'ENABLE_XSS_PROTECTION'),
+        mode: mode.default('monitor'),
+      })
       .strict()
       .prefault({}),
     sqlInjection: z
-      .object({ enabled: z.boolean().default(true), mode: mode.default('monitor') })
+      .object({
+        enabled: env(z.boolean().default(true), 'ENABLE_SQL_INJECTION_PROTECTION'),
+        mode: mode.default('monitor'),
+      })
       .strict()
       .prefault({}),
     /** `enforce` refuses script syntax in a name (with `mode: enforce`); `monitor` flags it. */
     scriptSyntaxInData: mode.default('monitor'),
     lockout: z
       .object({
-        maxAttempts: z.int().min(1).max(1_000_000).default(5),
+        maxAttempts: env(z.int().min(1).max(1_000_000).default(5), 'MAX_LOGIN_ATTEMPTS'),
         userMaxAttempts: z.int().min(1).max(1_000_000).default(20),
-        windowMs: z.int().min(1).max(2_147_483_647).default(900_000),
-        durationMs: z.int().min(0).max(2_147_483_647).default(900_000),
+        windowMs: z.int().min(1).max(MAX_TIMER_MS).default(900_000),
+        durationMs: env(z.int().min(0).max(MAX_TIMER_MS).default(900_000), 'LOCKOUT_DURATION'),
         maxTracked: z.int().min(1).max(10_000_000).default(10_000),
         /** Never locked by address alone (per source and user, and per user, still). */
-        trustedSources: z
-          .union([z.array(source), z.string().transform(splitList).pipe(z.array(source))], {
-            error: 'must be a list of IP addresses or CIDRs',
-          })
-          .default(['127.0.0.0/8', '::1']),
+        trustedSources: env(
+          z
+            .union([z.array(source), z.string().transform(splitList).pipe(z.array(source))], {
+              error: 'must be a list of IP addresses or CIDRs',
+            })
+            .default(['127.0.0.0/8', '::1']),
+          'LOCKOUT_TRUSTED_SOURCES',
+        ),
       })
       .strict()
       .prefault({}),
@@ -194,14 +203,4 @@ const schema = z
   });
 
 /** The validated `policy` section. */
-export type PolicyConfig = z.output<typeof schema>;
-
-export const policySection = zodSection('policy', schema, {
-  ENABLE_ATTACK_DETECTION: { keys: ['attackDetection'], type: 'boolean' },
-  ENABLE_XSS_PROTECTION: { keys: ['xss', 'enabled'], type: 'boolean' },
-  ENABLE_SQL_INJECTION_PROTECTION: { keys: ['sqlInjection', 'enabled'], type: 'boolean' },
-  MAX_STRING_LENGTH: { keys: ['input', 'maxStringLength'], type: 'number' },
-  MAX_LOGIN_ATTEMPTS: { keys: ['lockout', 'maxAttempts'], type: 'number' },
-  LOCKOUT_DURATION: { keys: ['lockout', 'durationMs'], type: 'number' },
-  LOCKOUT_TRUSTED_SOURCES: { keys: ['lockout', 'trustedSources'], type: 'string' },
-});
+export type PolicyConfig = z.output<typeof policySchema>;

@@ -1,359 +1,299 @@
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+/**
+ * Validation of a whole configuration: the schema checks every key (types,
+ * ranges, known keys, rules within a mapping); this file adds what only
+ * loading can tell (secrets from the environment and files, PEM files that
+ * must parse, names and ports unique across routers) and the warnings.
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { z } from 'zod';
 import { createConfigError } from './config-error.js';
-import { applyEnvironment, joinPath } from './env.js';
+import { applyEnvironment, isMapping } from './env.js';
 import {
   ConfigWarningCode,
-  DEFAULT_LIMITS,
-  DEFAULT_LISTEN,
-  DEFAULT_LOG_LEVEL,
-  DEFAULT_POOL,
-  DEFAULT_ROUTER,
-  DEFAULT_SHUTDOWN_GRACE_MS,
-  DEFAULT_TLS_LISTEN,
+  DEFAULT_PORT,
   DEFAULT_TLS_PORT,
-  EMPTY_REPLIES_MODES,
-  KEEPALIVE_REPLIES,
-  LIMIT_RANGES,
-  LOG_LEVELS,
-  POOL_RANGES,
-  PORT_RANGES,
-  ROUTER_NAME_PATTERN,
   ROUTER_SESSIONS_WARN_ABOVE,
-  ROUTER_TIMEOUT_RANGE,
-  SHUTDOWN_GRACE_RANGE,
-  TLS_VERSIONS,
-  UPSTREAM_TLS_MODES,
-  type IntegerRange,
-  type LimitsConfig,
-  type ListenConfig,
+  configSchema,
+  routerSchema,
+  userSchema,
+  MIN_MONITORING_TOKEN_LENGTH,
+  TOKEN_RULE,
+  type ConfigWarning,
   type LoadedConfig,
-  type PoolConfig,
+  type MonitoringConfig,
   type ResolvedUser,
+  type RosgateConfig,
   type RouterConfig,
   type TlsListenConfig,
 } from './schema.js';
-import { checkMonitoring } from './monitoring.js';
 import { isPasswordHash } from './secrets.js';
-import { Checker, type Mapping, type SecretFiles } from './checker.js';
-import {
-  CORE_SCHEMAS,
-  LIMITS_SCHEMA,
-  LISTEN_SCHEMA,
-  LOG_SCHEMA,
-  POOL_SCHEMA,
-  ROUTER_SCHEMA,
-  SHUTDOWN_SCHEMA,
-  TLS_SCHEMA,
-  USER_SCHEMA,
-  type MappingSchema,
-} from './core-json-schema.js';
-import { SECTIONS, checkSections } from './sections.js';
+import { parseSetting, type Origins } from './wording.js';
 
-export type { SecretFiles } from './checker.js';
+/**
+ * Contents of the files the config names (`passwordFile`, `tls.certFile`,
+ * `tls.keyFile`, `upstreamCaFile`, `monitoring.tokenFile`), keyed by the
+ * path as written in the config; an Error when the file could not be read.
+ */
+export type SecretFiles = ReadonlyMap<string, string | Error>;
 
-/** The keys a section may have: those its JSON Schema declares. */
-const keysOf = (schema: MappingSchema): string[] => Object.keys(schema.properties);
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
-const TOP_KEYS = [...Object.keys(CORE_SCHEMAS), ...Object.keys(SECTIONS)];
-const ROUTER_SECRET_KEYS = ['password', 'passwordEnv', 'passwordFile'] as const;
-const USER_SECRET_KEYS = ['passwordHash', 'password', 'passwordEnv', 'passwordFile'] as const;
+/** Problems and warnings of one validation, each named by its path or its variable. */
+class Report {
+  readonly problems: string[] = [];
+  readonly warnings: ConfigWarning[] = [];
+  constructor(
+    readonly origins: Origins,
+    readonly env: NodeJS.ProcessEnv,
+    readonly files: SecretFiles,
+  ) {}
 
-function setKeys<K extends string>(node: Mapping, keys: readonly K[]): K[] {
-  return keys.filter((key) => node[key] !== undefined && node[key] !== null);
-}
-
-/** An integer key in its range; undefined (and a problem) when invalid. */
-function integer(
-  c: Checker,
-  node: Mapping,
-  path: string,
-  key: string,
-  [min, max]: IntegerRange,
-  fallback: number,
-): number | undefined {
-  return c.integer(node, path, key, min, max, fallback);
-}
-
-/** Every key of `ranges` that is valid (its default when absent); invalid keys are left out. */
-function integers<K extends string>(
-  c: Checker,
-  node: Mapping,
-  path: string,
-  ranges: Readonly<Record<K, IntegerRange>>,
-  defaults: Readonly<Record<NoInfer<K>, number>>,
-): Partial<Record<K, number>> {
-  const valid: Partial<Record<K, number>> = {};
-  for (const key of Object.keys(ranges) as K[]) {
-    const value = integer(c, node, path, key, ranges[key], defaults[key]);
-    if (value !== undefined) valid[key] = value;
+  label(path: string): string {
+    return this.origins.get(path) ?? path;
   }
-  return valid;
-}
 
-function checkPool(c: Checker, raw: unknown, path: string): PoolConfig {
-  const node = c.mapping(raw, path, keysOf(POOL_SCHEMA));
-  if (node === undefined) return DEFAULT_POOL;
-  const pool = integers(c, node, path, POOL_RANGES, DEFAULT_POOL);
-  const at = (key: keyof PoolConfig) => joinPath(path, key);
-  c.atLeast(pool.max, at('max'), pool.min, at('min'));
-  if (pool.max !== undefined && pool.max > ROUTER_SESSIONS_WARN_ABOVE) {
-    c.warn(
-      ConfigWarningCode.PoolAboveRouterSessions,
-      at('max'),
-      `is ${pool.max}: RouterOS allows 20 API sessions by default (/ip service api max-sessions), and one should stay free for administration`,
-    );
+  problem(path: string, rule: string): void {
+    this.problems.push(`${this.label(path)} ${rule}`);
   }
-  c.atLeast(
-    pool.reconnectMaxDelayMs,
-    at('reconnectMaxDelayMs'),
-    pool.reconnectInitialDelayMs,
-    at('reconnectInitialDelayMs'),
-  );
-  return { ...DEFAULT_POOL, ...pool };
-}
 
-function checkListen(c: Checker, raw: unknown, path: string, fallback: ListenConfig): ListenConfig {
-  const node = c.mapping(raw, path, keysOf(LISTEN_SCHEMA));
-  if (node === undefined) return fallback;
-  return {
-    host: c.string(node, path, 'host', fallback.host) ?? fallback.host,
-    port: integer(c, node, path, 'port', PORT_RANGES.listen, fallback.port) ?? fallback.port,
-  };
-}
+  warn(code: ConfigWarningCode, path: string, message: string): void {
+    const at = this.label(path);
+    this.warnings.push({ code, path: at, message: `${at} ${message}` });
+  }
 
-/** A PEM certificate file; the first certificate in it is parsed to prove it is one. */
-function certificateFile(c: Checker, node: Mapping, path: string, key: string) {
-  const file = c.file(node, path, key);
-  if (file === undefined) return undefined;
-  try {
-    return { pem: Buffer.from(file.content), x509: new X509Certificate(file.content) };
-  } catch {
-    c.problem(joinPath(path, key), `is not a PEM certificate: ${file.name}`);
+  /** The contents of a file the config names; undefined (and a problem) when unreadable. */
+  file(path: string, name: string): string | undefined {
+    const content = this.files.get(name);
+    if (typeof content === 'string') return content;
+    // Absent: the caller did not read it, as when validating without I/O.
+    const reason =
+      content === undefined ? 'ENOENT' : ((content as NodeJS.ErrnoException).code ?? 'error');
+    this.problem(path, `cannot be read: ${name} (${reason})`);
     return undefined;
   }
-}
 
-/** A PEM private key file. The key's own parse error is not repeated: it could quote the key. */
-function privateKeyFile(c: Checker, node: Mapping, path: string, key: string) {
-  const file = c.file(node, path, key);
-  if (file === undefined) return undefined;
-  try {
-    return { pem: Buffer.from(file.content), key: createPrivateKey(file.content) as KeyObject };
-  } catch {
-    c.problem(joinPath(path, key), `is not a PEM private key: ${file.name}`);
+  /** A secret read from the environment variable a key names. */
+  fromEnv(path: string, name: string): string | undefined {
+    const value = this.env[name];
+    if (value !== undefined && value !== '') return value;
+    this.problem(path, `names the environment variable ${name}, which is not set or is empty`);
     return undefined;
   }
-}
 
-function checkTls(
-  c: Checker,
-  raw: unknown,
-  path: string,
-  listen: ListenConfig,
-): TlsListenConfig | undefined {
-  // Off unless set: `tls:` with nothing under it is off too.
-  if (raw === undefined || raw === null) return undefined;
-  const node = c.mapping(raw, path, keysOf(TLS_SCHEMA));
-  if (node === undefined) return undefined;
-  const d = DEFAULT_TLS_LISTEN;
-  const files = setKeys(node, ['certFile', 'keyFile'] as const);
-  let cert: Buffer | undefined;
-  let key: Buffer | undefined;
-  if (files.length === 1) {
-    c.problem(path, 'must set both certFile and keyFile, or neither');
-  } else if (files.length === 2) {
-    const certificate = certificateFile(c, node, path, 'certFile');
-    const privateKey = privateKeyFile(c, node, path, 'keyFile');
-    if (certificate !== undefined && privateKey !== undefined) {
-      if (certificate.x509.checkPrivateKey(privateKey.key)) {
-        cert = certificate.pem;
-        key = privateKey.pem;
-      } else {
-        c.problem(
-          joinPath(path, 'keyFile'),
-          `does not match ${c.label(joinPath(path, 'certFile'))}`,
-        );
-      }
+  /** A secret read from a file, one trailing newline trimmed. */
+  fromFile(path: string, name: string): string | undefined {
+    const secret = this.file(path, name)?.replace(/\r?\n$/, '');
+    if (secret === '') this.problem(path, `is an empty file: ${name}`);
+    return secret === '' ? undefined : secret;
+  }
+
+  /** A PEM certificate file; the first certificate in it is parsed to prove it is one. */
+  certificate(path: string, name: string) {
+    const content = this.file(path, name);
+    if (content === undefined) return undefined;
+    try {
+      return { pem: Buffer.from(content), x509: new X509Certificate(content) };
+    } catch {
+      this.problem(path, `is not a PEM certificate: ${name}`);
+      return undefined;
     }
   }
-  const hasCertificate = files.length === 2;
-  const allowAnonymous = c.boolean(node, path, 'allowAnonymous', !hasCertificate);
-  const minVersion = c.choice(node, path, 'minVersion', TLS_VERSIONS, d.minVersion);
-  if (allowAnonymous === false && !hasCertificate) {
-    c.problem(
-      joinPath(path, 'allowAnonymous'),
-      'must be true without certFile and keyFile (a TLS listener needs a certificate or anonymous suites)',
-    );
+
+  /** A PEM private key file. The key's own parse error is not repeated: it could quote the key. */
+  privateKey(path: string, name: string) {
+    const content = this.file(path, name);
+    if (content === undefined) return undefined;
+    try {
+      return { pem: Buffer.from(content), key: createPrivateKey(content) };
+    } catch {
+      this.problem(path, `is not a PEM private key: ${name}`);
+      return undefined;
+    }
   }
-  if (allowAnonymous === true && minVersion !== 'TLSv1.2') {
-    c.problem(
-      joinPath(path, 'minVersion'),
-      'must be TLSv1.2 when allowAnonymous is true (TLS 1.3 has no anonymous suites)',
-    );
-  }
-  const config: { -readonly [K in keyof TlsListenConfig]: TlsListenConfig[K] } = {
-    host: c.string(node, path, 'host', listen.host) ?? listen.host,
-    port: integer(c, node, path, 'port', PORT_RANGES.listen, d.port) ?? d.port,
-    allowAnonymous: allowAnonymous ?? !hasCertificate,
-    minVersion,
-  };
-  if (cert !== undefined && key !== undefined) {
-    config.certFile = node['certFile'] as string;
-    config.keyFile = node['keyFile'] as string;
-    config.cert = cert;
-    config.key = key;
-  }
-  return config;
 }
 
-function checkRouter(c: Checker, raw: unknown, path: string): RouterConfig | undefined {
-  const node = c.mapping(raw, path, keysOf(ROUTER_SCHEMA), false);
-  if (node === undefined) return undefined;
-  const d = DEFAULT_ROUTER;
-  const name = c.string(node, path, 'name', d.name);
-  if (name !== undefined && !ROUTER_NAME_PATTERN.test(name)) {
-    c.problem(joinPath(path, 'name'), 'must match [a-zA-Z0-9_.-]+');
+type RouterFields = z.output<typeof routerSchema>;
+type UserFields = z.output<typeof userSchema>;
+
+/** The password a router or user gives in `source`; the inline one is warned about. */
+function secretOf(
+  r: Report,
+  at: string,
+  fields: {
+    password?: string | undefined;
+    passwordEnv?: string | undefined;
+    passwordFile?: string | undefined;
+  },
+): string | undefined {
+  if (fields.password !== undefined) {
+    const path = `${at}.password`;
+    if (!r.origins.has(path)) {
+      r.warn(
+        ConfigWarningCode.InlinePassword,
+        path,
+        'is a plaintext password in the configuration; prefer passwordEnv or passwordFile',
+      );
+    }
+    return fields.password;
   }
-  const sources = setKeys(node, ROUTER_SECRET_KEYS);
-  let password = '';
-  if (sources.length > 1) {
-    c.problem(path, `must set only one of ${ROUTER_SECRET_KEYS.join(', ')}`);
-  } else if (sources[0] !== undefined) {
-    password = c.secret(node, path, sources[0]) ?? '';
-  } else {
-    c.warn(
+  if (fields.passwordEnv !== undefined) return r.fromEnv(`${at}.passwordEnv`, fields.passwordEnv);
+  if (fields.passwordFile !== undefined)
+    return r.fromFile(`${at}.passwordFile`, fields.passwordFile);
+  return undefined;
+}
+
+function resolveTls(r: Report, at: string, router: RouterFields): TlsListenConfig | undefined {
+  const { tls } = router;
+  if (tls === undefined) return undefined;
+  const { certFile, keyFile, ...rest } = tls;
+  const hasCertificate = certFile !== undefined && keyFile !== undefined;
+  const out: Writable<TlsListenConfig> = {
+    ...rest,
+    host: tls.host ?? router.listen.host,
+    allowAnonymous: tls.allowAnonymous ?? !hasCertificate,
+  };
+  if (!hasCertificate) return out;
+  const certificate = r.certificate(`${at}.certFile`, certFile);
+  const privateKey = r.privateKey(`${at}.keyFile`, keyFile);
+  if (certificate === undefined || privateKey === undefined) return out;
+  if (!certificate.x509.checkPrivateKey(privateKey.key)) {
+    r.problem(`${at}.keyFile`, `does not match ${r.label(`${at}.certFile`)}`);
+    return out;
+  }
+  return { ...out, certFile, keyFile, cert: certificate.pem, key: privateKey.pem };
+}
+
+function resolveRouter(r: Report, at: string, router: RouterFields): RouterConfig {
+  const {
+    password: _p,
+    passwordEnv: _e,
+    passwordFile: _f,
+    tls: _t,
+    upstreamCaFile,
+    ...rest
+  } = router;
+  const hasSecret = [_p, _e, _f].some((source) => source !== undefined);
+  const password = secretOf(r, at, router) ?? '';
+  if (!hasSecret) {
+    r.warn(
       ConfigWarningCode.EmptyRouterPassword,
-      path,
+      at,
       'has no password (set MIKROTIK_PASSWORD, password, passwordEnv or passwordFile)',
     );
   }
-  const upstreamTls = c.choice(node, path, 'upstreamTls', UPSTREAM_TLS_MODES, d.upstreamTls);
-  if (upstreamTls === 'insecure' || upstreamTls === 'anonymous') {
-    c.warn(
+  if (router.upstreamTls === 'insecure' || router.upstreamTls === 'anonymous') {
+    r.warn(
       ConfigWarningCode.UpstreamTlsUnverified,
-      joinPath(path, 'upstreamTls'),
-      upstreamTls === 'insecure'
+      `${at}.upstreamTls`,
+      router.upstreamTls === 'insecure'
         ? "is insecure: the router's certificate is not checked; prefer verify with upstreamCaFile"
         : "is anonymous: the router's identity cannot be checked; give it a certificate and use verify where you can",
     );
   }
-  const defaultPort = upstreamTls === 'off' ? d.port : DEFAULT_TLS_PORT;
-  const listen = checkListen(c, node['listen'], joinPath(path, 'listen'), DEFAULT_LISTEN);
-  const router: { -readonly [K in keyof RouterConfig]: RouterConfig[K] } = {
-    name: name ?? d.name,
-    host: c.string(node, path, 'host') ?? '',
-    port: integer(c, node, path, 'port', PORT_RANGES.router, defaultPort) ?? defaultPort,
-    upstreamTls,
-    username: c.string(node, path, 'username', d.username) ?? d.username,
+  if (router.pool.max > ROUTER_SESSIONS_WARN_ABOVE) {
+    r.warn(
+      ConfigWarningCode.PoolAboveRouterSessions,
+      `${at}.pool.max`,
+      `is ${router.pool.max}: RouterOS allows 20 API sessions by default (/ip service api max-sessions), and one should stay free for administration`,
+    );
+  }
+  const out: Writable<RouterConfig> = {
+    ...rest,
+    port: router.port ?? (router.upstreamTls === 'off' ? DEFAULT_PORT : DEFAULT_TLS_PORT),
     password,
-    timeoutMs:
-      integer(c, node, path, 'timeoutMs', ROUTER_TIMEOUT_RANGE, d.timeoutMs) ?? d.timeoutMs,
-    listen,
-    pool: checkPool(c, node['pool'], joinPath(path, 'pool')),
-    emptyReplies: c.choice(node, path, 'emptyReplies', EMPTY_REPLIES_MODES, d.emptyReplies),
   };
-  const tls = checkTls(c, node['tls'], joinPath(path, 'tls'), listen);
-  if (tls !== undefined) router.tls = tls;
-  if (node['upstreamCaFile'] !== undefined && node['upstreamCaFile'] !== null) {
-    if (upstreamTls !== 'verify') {
-      c.problem(joinPath(path, 'upstreamCaFile'), 'is only used with upstreamTls: verify');
-    } else {
-      const ca = certificateFile(c, node, path, 'upstreamCaFile');
-      if (ca !== undefined) {
-        router.upstreamCaFile = node['upstreamCaFile'] as string;
-        router.upstreamCa = ca.pem;
-      }
-    }
+  const tls = resolveTls(r, `${at}.tls`, router);
+  if (tls !== undefined) out.tls = tls;
+  if (upstreamCaFile !== undefined) {
+    const ca = r.certificate(`${at}.upstreamCaFile`, upstreamCaFile);
+    if (ca !== undefined) Object.assign(out, { upstreamCaFile, upstreamCa: ca.pem });
   }
-  return router;
+  return out;
 }
 
-function checkUser(c: Checker, raw: unknown, path: string, routerNames: ReadonlySet<string>) {
-  const node = c.mapping(raw, path, keysOf(USER_SCHEMA), false);
-  if (node === undefined) return undefined;
-  const name = c.string(node, path, 'name');
-  const sources = setKeys(node, USER_SECRET_KEYS);
-  const user: { -readonly [K in keyof ResolvedUser]: ResolvedUser[K] } = { name: name ?? '' };
-  if (sources.length !== 1) {
-    c.problem(path, `must set exactly one of ${USER_SECRET_KEYS.join(', ')}`);
-  } else if (sources[0] === 'passwordHash') {
-    const hash = c.string(node, path, 'passwordHash');
-    if (hash !== undefined && !isPasswordHash(hash)) {
-      c.problem(
-        joinPath(path, 'passwordHash'),
-        'must be a hash from hashPassword(): scrypt$N$r$p$salt$hash',
-      );
-    } else if (hash !== undefined) {
-      user.passwordHash = hash;
-    }
+function resolveUser(r: Report, at: string, user: UserFields, routerNames: ReadonlySet<string>) {
+  const { password: _inline, ...rest } = user;
+  const out: Writable<ResolvedUser> = { name: user.name };
+  if (user.passwordHash !== undefined) {
+    if (isPasswordHash(user.passwordHash)) out.passwordHash = user.passwordHash;
+    else
+      r.problem(`${at}.passwordHash`, 'must be a hash from hashPassword(): scrypt$N$r$p$salt$hash');
   } else {
-    const source = sources[0] as 'password' | 'passwordEnv' | 'passwordFile';
-    const secret = c.secret(node, path, source);
-    if (secret !== undefined) {
-      user.secret = Buffer.from(secret, 'utf8');
-      // The name of a variable or file is a reference, not a secret: keep it.
-      if (source !== 'password') user[source] = node[source] as string;
-    }
+    const secret = secretOf(r, at, user);
+    if (secret === undefined) return out;
+    out.secret = Buffer.from(secret, 'utf8');
+    // The name of a variable or file is a reference, not a secret: keep it.
+    if (rest.passwordEnv !== undefined) out.passwordEnv = rest.passwordEnv;
+    if (rest.passwordFile !== undefined) out.passwordFile = rest.passwordFile;
   }
-  const routers = node['routers'];
-  if (routers !== undefined && routers !== null) {
-    const at = joinPath(path, 'routers');
-    if (!Array.isArray(routers) || routers.some((r) => typeof r !== 'string')) {
-      c.problem(at, 'must be a list of router names');
-    } else {
-      routers.forEach((r: string, i) => {
-        if (!routerNames.has(r)) c.problem(`${at}[${i}]`, 'is not the name of a configured router');
-      });
-      user.routers = [...(routers as string[])];
-    }
+  if (user.routers !== undefined) {
+    user.routers.forEach((name, i) => {
+      if (!routerNames.has(name))
+        r.problem(`${at}.routers[${i}]`, 'is not the name of a configured router');
+    });
+    out.routers = user.routers;
   }
-  return user;
+  return out;
 }
 
-function checkLimits(c: Checker, raw: unknown): LimitsConfig {
-  const node = c.mapping(raw, 'limits', keysOf(LIMITS_SCHEMA));
-  if (node === undefined) return DEFAULT_LIMITS;
-  const d = DEFAULT_LIMITS;
-  return {
-    ...d,
-    ...integers(c, node, 'limits', LIMIT_RANGES, d),
-    keepaliveReply: c.choice(node, 'limits', 'keepaliveReply', KEEPALIVE_REPLIES, d.keepaliveReply),
-  };
+/** The section with its token read, and the keys at their default left out. */
+function resolveMonitoring(r: Report, monitoring: MonitoringConfig): MonitoringConfig {
+  const { host, port, token, tokenEnv, tokenFile, requireTokenFor, readiness, businessPollMs } =
+    monitoring;
+  const out: Writable<MonitoringConfig> = { host, port };
+  let secret: string | undefined;
+  let at = 'monitoring.token';
+  if (token !== undefined) {
+    secret = token;
+    if (!r.origins.has(at)) {
+      r.warn(
+        ConfigWarningCode.InlinePassword,
+        at,
+        'is a plaintext token in the configuration; prefer MONITORING_TOKEN, tokenEnv or tokenFile',
+      );
+    }
+  } else if (tokenEnv !== undefined) {
+    at = 'monitoring.tokenEnv';
+    secret = r.fromEnv(at, tokenEnv);
+    out.tokenEnv = tokenEnv;
+  } else if (tokenFile !== undefined) {
+    at = 'monitoring.tokenFile';
+    secret = r.file(at, tokenFile)?.replace(/\r?\n$/, '');
+    out.tokenFile = tokenFile;
+  }
+  if (secret !== undefined && secret.length < MIN_MONITORING_TOKEN_LENGTH) {
+    r.problem(at, TOKEN_RULE);
+  } else if (secret !== undefined) {
+    out.token = secret;
+  }
+  if (requireTokenFor !== undefined && requireTokenFor.length > 0)
+    out.requireTokenFor = requireTokenFor;
+  if (readiness?.requireRouter === true) out.readiness = readiness;
+  if (businessPollMs !== undefined && businessPollMs > 0) out.businessPollMs = businessPollMs;
+  return out;
 }
 
 /** Reports the second and later uses of the same value. */
-function checkUnique<T>(
-  c: Checker,
-  items: readonly (T | undefined)[],
-  key: (item: T) => unknown,
-  path: (i: number) => string,
-  skip?: unknown,
-) {
-  const seen = new Map<unknown, number>();
-  items.forEach((item, i) => {
-    if (item === undefined) return;
-    const value = key(item);
-    if (value === skip) return;
+function checkUnique(r: Report, items: readonly { value: unknown; path: string }[]) {
+  const seen = new Map<unknown, string>();
+  for (const { value, path } of items) {
     const first = seen.get(value);
-    if (first === undefined) seen.set(value, i);
-    else c.problem(path(i), `is duplicated (first at ${c.label(path(first))})`);
-  });
+    if (first === undefined) seen.set(value, path);
+    else r.problem(path, `is duplicated (first at ${r.label(first)})`);
+  }
 }
 
-interface ListenPort {
-  readonly port: number;
-  /** Its config path, as `routers[1].tls.port`. */
-  readonly path: string;
-}
-
-/** Every port rosgate listens on for clients, plain and TLS, in config order. */
-function listenPorts(routers: readonly (RouterConfig | undefined)[]): ListenPort[] {
-  return routers.flatMap((r, i) => {
-    if (r === undefined) return [];
-    const plain = { port: r.listen.port, path: `routers[${i}].listen.port` };
-    return r.tls === undefined
-      ? [plain]
-      : [plain, { port: r.tls.port, path: `routers[${i}].tls.port` }];
+/** Each item of the list at `key` parsed on its own, so one bad item hides nothing of the others. */
+function parseList<S extends z.ZodType>(r: Report, raw: unknown, key: string, item: S) {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    r.problem(key, 'must be a list');
+    return [];
+  }
+  return raw.map((value: unknown, i) => {
+    const parsed = parseSetting(item, value, [key, i], r.origins);
+    r.problems.push(...parsed.problems);
+    return parsed;
   });
 }
 
@@ -370,72 +310,77 @@ export function validateConfig(
   secretFiles: SecretFiles = new Map(),
 ): LoadedConfig {
   const overlay = applyEnvironment(raw, env);
-  const c = new Checker(overlay.origins, env, secretFiles);
-  const root = c.mapping(overlay.raw, '', TOP_KEYS);
-  if (root === undefined) throw createConfigError(['the configuration must be a mapping']);
+  if (!isMapping(overlay.raw)) throw createConfigError(['the configuration must be a mapping']);
+  const root = overlay.raw;
+  const r = new Report(overlay.origins, env, secretFiles);
+  const shape = configSchema.shape;
+  for (const key of Object.keys(root)) {
+    if (!(key in shape)) r.problems.push(`${key} is not a known key`);
+  }
 
-  const rawRouters = c.list(root, '', 'routers') ?? [];
-  const routerResults = rawRouters.map((r, i) => checkRouter(c, r, `routers[${i}]`));
-  const routers = routerResults.filter((r) => r !== undefined);
+  // An invalid item's secrets and files are still checked (salvaged), but only valid items count.
+  const routerFields = parseList(r, root['routers'], 'routers', routerSchema);
+  const routers = routerFields.map(({ value, salvaged }, i) => {
+    const router = value ?? salvaged;
+    const resolved = router === undefined ? undefined : resolveRouter(r, `routers[${i}]`, router);
+    return value === undefined ? undefined : resolved;
+  });
   checkUnique(
-    c,
-    routerResults,
-    (r) => r.name,
-    (i) => `routers[${i}].name`,
+    r,
+    routers.flatMap((router, i) =>
+      router ? [{ value: router.name, path: `routers[${i}].name` }] : [],
+    ),
   );
-  const ports = listenPorts(routerResults);
+  const ports = routers.flatMap((router, i) => {
+    if (router === undefined) return [];
+    const plain = { value: router.listen.port, path: `routers[${i}].listen.port` };
+    return router.tls === undefined
+      ? [plain]
+      : [plain, { value: router.tls.port, path: `routers[${i}].tls.port` }];
+  });
   checkUnique(
-    c,
-    ports,
-    (p) => p.port,
-    (i) => (ports[i] as ListenPort).path,
-    0,
+    r,
+    ports.filter((p) => p.value !== 0),
   );
 
-  const routerNames = new Set(routers.map((r) => r.name));
-  const userResults = (c.list(root, '', 'users') ?? []).map((u, i) =>
-    checkUser(c, u, `users[${i}]`, routerNames),
-  );
+  const valid = routers.filter((router) => router !== undefined);
+  const routerNames = new Set(valid.map((router) => router.name));
+  const userFields = parseList(r, root['users'], 'users', userSchema);
+  const users = userFields.map(({ value, salvaged }, i) => {
+    const user = value ?? salvaged;
+    const resolved =
+      user === undefined ? undefined : resolveUser(r, `users[${i}]`, user, routerNames);
+    return value === undefined ? undefined : resolved;
+  });
   checkUnique(
-    c,
-    userResults,
-    (u) => u.name,
-    (i) => `users[${i}].name`,
-    '',
+    r,
+    users.flatMap((user, i) => (user ? [{ value: user.name, path: `users[${i}].name` }] : [])),
   );
 
-  const monitoring = checkMonitoring(c, root['monitoring'], env);
-  const clash = ports.find((p) => p.port === monitoring.port && monitoring.port !== 0);
+  const sections: Record<string, unknown> = {};
+  let isMonitoringValid = false;
+  for (const key of Object.keys(shape) as (keyof typeof shape)[]) {
+    if (key === 'routers' || key === 'users') continue;
+    const { value, problems, salvaged } = parseSetting(shape[key], root[key], [key], r.origins);
+    r.problems.push(...problems);
+    sections[key] = value ?? salvaged;
+    if (key === 'monitoring') isMonitoringValid = value !== undefined;
+  }
+  const monitoring = sections['monitoring'] as MonitoringConfig | undefined;
+  if (monitoring !== undefined) sections['monitoring'] = resolveMonitoring(r, monitoring);
+  const clash = ports.find(
+    (p) => isMonitoringValid && p.value === monitoring?.port && p.value !== 0,
+  );
   if (clash !== undefined)
-    c.problem('monitoring.port', `is already used by ${c.label(clash.path)}`);
-
-  // An invalid section is reported once; its settings fall back to defaults.
-  const logNode = c.mapping(root['log'], 'log', keysOf(LOG_SCHEMA)) ?? {};
-  const shutdownNode = c.mapping(root['shutdown'], 'shutdown', keysOf(SHUTDOWN_SCHEMA)) ?? {};
-  const graceMs = integer(
-    c,
-    shutdownNode,
-    'shutdown',
-    'graceMs',
-    SHUTDOWN_GRACE_RANGE,
-    DEFAULT_SHUTDOWN_GRACE_MS,
-  );
-  const config = {
-    routers,
-    users: userResults.filter((u) => u !== undefined),
-    limits: checkLimits(c, root['limits']),
-    monitoring,
-    log: { level: c.choice(logNode, 'log', 'level', LOG_LEVELS, DEFAULT_LOG_LEVEL) },
-    shutdown: { graceMs: graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS },
-    ...checkSections(c, root),
-  };
-  if (rawRouters.length === 0) {
-    c.warn(
+    r.problem('monitoring.port', `is already used by ${r.label(clash.path)}`);
+  if (routerFields.length === 0) {
+    r.warn(
       ConfigWarningCode.NoRouters,
       'routers',
       'is empty: set MIKROTIK_HOST, or add a router under routers: in the config file',
     );
   }
-  if (c.problems.length > 0) throw createConfigError(c.problems);
-  return { config, warnings: c.warnings };
+  if (r.problems.length > 0) throw createConfigError(r.problems);
+  const config = { routers: valid, users: users.filter((u) => u !== undefined), ...sections };
+  return { config: config as unknown as RosgateConfig, warnings: r.warnings };
 }

@@ -4,7 +4,7 @@
  * by {@link DEFAULT_DENY}.
  */
 import type { PolicyConditionConfig, PolicyConfig, PolicyRuleConfig } from '../config/policy.js';
-import { SECTIONS } from '../config/sections.js';
+import { SECTIONS } from '../config/schema.js';
 import { CommandGlob } from './command-glob.js';
 
 /** What a rule does with the commands it matches; `audit` allows and flags. */

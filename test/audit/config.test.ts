@@ -1,6 +1,6 @@
 import t from 'tap';
-import { SECTIONS, sectionEnvVariables } from '../../src/config/sections.js';
-import { Checker } from '../../src/config/checker.js';
+import { ENV_BINDINGS, SECTIONS, validateConfig } from '../../src/config/index.js';
+import { problemsOf } from '../config/fixtures/helpers.js';
 
 t.test('the audit section defaults follow the guide', async (t) => {
   t.same(SECTIONS.audit.defaults, {
@@ -21,7 +21,7 @@ t.test('the audit section defaults follow the guide', async (t) => {
 });
 
 t.test('the guide environment variables set audit keys', async (t) => {
-  const env = sectionEnvVariables();
+  const env = new Map(ENV_BINDINGS.map((binding) => [binding.name, binding]));
   const expected = {
     ENABLE_AUDIT_LOGGING: ['audit', 'enabled'],
     AUDIT_LOG_TO_FILE: ['audit', 'toFile'],
@@ -36,13 +36,16 @@ t.test('the guide environment variables set audit keys', async (t) => {
 });
 
 t.test('bad audit settings are named by path and rule', async (t) => {
-  const c = new Checker(new Map(), {}, new Map());
-  SECTIONS.audit.check(c, {
-    bufferSize: 0,
-    levels: [{ path: '/ip/**', level: 'everything' }],
-    integrity: { enabled: true, key: 'inline' },
-  });
-  t.same(c.problems, [
+  const problems = problemsOf(() =>
+    validateConfig({
+      audit: {
+        bufferSize: 0,
+        levels: [{ path: '/ip/**', level: 'everything' }],
+        integrity: { enabled: true, key: 'inline' },
+      },
+    }),
+  );
+  t.same(problems, [
     'audit.bufferSize must be >= 1',
     'audit.levels[0].level must be one of none, metadata, request, full',
     'audit.integrity.key is not a known key',

@@ -242,9 +242,10 @@ t.test('applyEnvironment copies the document and records where each value came f
   t.same(
     [...overlay.origins],
     [
-      ['log.level', 'LOG_LEVEL'],
       ['routers[0].pool.max', 'MAX_CONNECTIONS'],
+      ['log.level', 'LOG_LEVEL'],
     ],
+    'in the order the schema declares the keys',
   );
   t.same(raw, { routers: [{ host: 'r', pool: { min: 1 } }] }, 'the input is untouched');
   t.end();

@@ -143,8 +143,8 @@ users:
     folder: {},
   });
   t.same(await problemsOfAsync(loadConfig({ file: 'rosgate.yaml', cwd: dir, env: {} })), [
-    'routers[0].passwordFile cannot be read: missing.txt (ENOENT)',
     'routers[0].port must be an integer 1-65535',
+    'routers[0].passwordFile cannot be read: missing.txt (ENOENT)',
     'users[0].passwordFile cannot be read: folder (EISDIR)',
   ]);
 });

@@ -1,63 +1,61 @@
 import t from 'tap';
 import { z } from 'zod';
 import {
-  Checker,
+  ENV_BINDINGS,
   SECTIONS,
-  sectionEnvVariables,
+  configSchema,
+  parseSetting,
   validateConfig,
-  zodSection,
 } from '../../src/config/index.js';
 import { problemsOf } from './fixtures/helpers.js';
 
 /** A section that uses every kind of rule a stage's schema may have. */
-const demo = zodSection(
-  'demo',
-  z
-    .object({
-      count: z.number().int().min(1).max(10).default(1),
-      ratio: z.number().gt(0).lt(1).default(0.5),
-      name: z.string().min(1).max(8).default('demo'),
-      code: z.string().min(3).default('abc'),
-      flag: z.boolean().default(false),
-      mode: z.enum(['fast', 'safe']).default('safe'),
-      tags: z.array(z.string()).min(1).max(2).default(['a']),
-      pair: z.array(z.string()).min(2).default(['a', 'b']),
-      lookup: z.record(z.string(), z.number()).default({}),
-      nested: z
-        .object({ depth: z.number().default(1) })
-        .strict()
-        .prefault({}),
-      rules: z
-        .array(z.object({ path: z.string().regex(/^\//, 'must start with /') }).strict())
-        .default([]),
-      word: z
-        .string()
-        .regex(/^[a-z]+$/)
-        .default('abc'),
-      big: z.bigint().optional(),
-    })
-    .strict(),
-  { DEMO_COUNT: { keys: ['count'], type: 'number' } },
-);
+const demoSchema = z
+  .object({
+    count: z.number().int().min(1).max(10).default(1),
+    ratio: z.number().gt(0).lt(1).default(0.5),
+    name: z.string().min(1).max(8).default('demo'),
+    code: z.string().min(3).default('abc'),
+    flag: z.boolean().default(false),
+    mode: z.enum(['fast', 'safe']).default('safe'),
+    tags: z.array(z.string()).min(1).max(2).default(['a']),
+    pair: z.array(z.string()).min(2).default(['a', 'b']),
+    lookup: z.record(z.string(), z.number()).default({}),
+    nested: z
+      .object({ depth: z.number().default(1) })
+      .strict()
+      .prefault({}),
+    rules: z
+      .array(z.object({ path: z.string().regex(/^\//, 'must start with /') }).strict())
+      .default([]),
+    word: z
+      .string()
+      .regex(/^[a-z]+$/)
+      .default('abc'),
+    big: z.bigint().optional(),
+  })
+  .strict()
+  .prefault({});
+const defaults = demoSchema.parse({});
 
-/** The problems `demo` finds in `raw`, and what it returns. */
+/** The problems the demo section finds in `raw`, and what it returns. */
 function check(raw: unknown, origins: ReadonlyMap<string, string> = new Map()) {
-  const c = new Checker(origins, {}, new Map());
-  const value = demo.check(c, raw);
-  return { problems: c.problems, value };
+  const { problems, value } = parseSetting(demoSchema, raw, ['demo'], origins);
+  return { problems, value: value ?? defaults };
 }
 
-t.test('a zod section keeps its key, schema, variables and the defaults its schema gives', (t) => {
-  t.equal(demo.key, 'demo');
-  t.same(demo.env, { DEMO_COUNT: { keys: ['count'], type: 'number' } });
-  t.same(demo.defaults, demo.schema.parse({}));
-  t.match(demo.defaults, { count: 1, mode: 'safe', nested: { depth: 1 }, rules: [] });
+t.test('a section given nothing is its defaults', (t) => {
+  t.match(defaults, { count: 1, mode: 'safe', nested: { depth: 1 }, rules: [] });
+  for (const raw of [undefined, {}]) t.same(check(raw), { problems: [], value: defaults });
   t.end();
 });
 
-t.test('a section given nothing, or null as YAML writes an empty key, is its defaults', (t) => {
-  for (const raw of [undefined, null, {}])
-    t.same(check(raw), { problems: [], value: demo.defaults });
+t.test('a stage section carries its key, schema and the defaults its schema gives', (t) => {
+  for (const [key, section] of Object.entries(SECTIONS)) {
+    t.equal(section.key, key);
+    t.equal(section.schema, configSchema.shape[key as keyof typeof SECTIONS].unwrap(), key);
+    t.same(section.defaults, section.schema.parse({}));
+  }
   t.end();
 });
 
@@ -105,8 +103,8 @@ const wording: [rule: string, raw: Record<string, unknown>, problems: string[]][
 ];
 
 for (const [rule, raw, problems] of wording) {
-  t.test(`a zod section names ${rule} by path and rule, and keeps its defaults`, (t) => {
-    t.same(check(raw), { problems, value: demo.defaults });
+  t.test(`a zod section names ${rule} by path and rule`, (t) => {
+    t.same(check(raw), { problems, value: defaults });
     t.end();
   });
 }
@@ -125,16 +123,23 @@ t.test('a value set by an environment variable is named by the variable', (t) =>
   t.end();
 });
 
-t.test('every section variable is listed with its key path from the root', (t) => {
-  const variables = sectionEnvVariables();
-  t.same(variables.get('RATE_LIMIT_BUCKET_SIZE'), {
+t.test('every variable is listed with its key path from the root and its type', (t) => {
+  const variables = new Map(ENV_BINDINGS.map((binding) => [binding.name, binding]));
+  t.match(variables.get('RATE_LIMIT_BUCKET_SIZE'), {
     keys: ['flow', 'rateLimit', 'bucketSize'],
     type: 'number',
   });
-  t.same(variables.get('ENABLE_CACHING'), { keys: ['cache', 'enabled'], type: 'boolean' });
-  t.same(variables.get('AUDIT_LOG_DIR'), { keys: ['audit', 'dir'], type: 'string' });
-  for (const [name, binding] of variables) {
-    t.ok((binding.keys[0] as string) in SECTIONS, `${name} sets a key of a section`);
+  t.match(variables.get('ENABLE_CACHING'), { keys: ['cache', 'enabled'], type: 'boolean' });
+  t.match(variables.get('AUDIT_LOG_DIR'), { keys: ['audit', 'dir'], type: 'string' });
+  t.match(variables.get('MAX_CONNECTIONS'), {
+    keys: ['routers', 0, 'pool', 'max'],
+    type: 'number',
+  });
+  t.match(variables.get('MIKROTIK_HOST'), { keys: ['routers', 0, 'host'], isRequired: true });
+  t.match(variables.get('MIKROTIK_PASSWORD'), { replaces: ['passwordEnv', 'passwordFile'] });
+  t.equal(variables.size, ENV_BINDINGS.length, 'no variable sets two keys');
+  for (const { name, keys } of ENV_BINDINGS) {
+    t.ok((keys[0] as string) in configSchema.shape, `${name} sets a key of a section`);
   }
   t.end();
 });

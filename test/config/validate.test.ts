@@ -464,10 +464,11 @@ t.test('several problems are reported at once, in one error whose message lists 
     }),
   );
   t.match(err, { name: 'RosgateError', code: 'ROSGATE_CONFIG' });
+  // A mapping's own problems come first, in the order of its keys, then its unknown keys.
   const problems = [
-    'routers[0].pasword is not a known key',
     'routers[0].port must be an integer 1-65535',
     'routers[0].pool.max must be >= routers[0].pool.min',
+    'routers[0].pasword is not a known key',
     'users[1].name is duplicated (first at users[0].name)',
     'log.level must be one of fatal, error, warn, info, debug, trace, silent',
   ];

@@ -1,20 +1,21 @@
+/**
+ * The JSON Schema for editors and the Helm chart is generated from the
+ * same declaration rosgate validates with; what it cannot derive (rules
+ * across keys) is written next to the rule. Documents both must judge alike.
+ */
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import {
-  CONFIG_SCHEMA_FILE,
-  MAX_COUNT,
-  SECTIONS,
   configJsonSchema,
+  configSchema,
   parseConfigYaml,
   validateConfig,
-  type JsonSchema,
   type SecretFiles,
 } from '../../src/config/index.js';
 import { isRosgateError } from '../../src/errors.js';
 import { ROUTER, SHIPPED_CONFIG, uncommentedConfigYaml } from './fixtures/helpers.js';
 
-const CORE = ['routers', 'users', 'limits', 'monitoring', 'log', 'shutdown'];
 const schema = configJsonSchema();
 // As the Helm chart's tests compile it: strict, so a keyword Ajv does not know fails.
 const matchesSchema = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
@@ -32,14 +33,6 @@ function problemsIn(raw: unknown, env: NodeJS.ProcessEnv = {}, files?: SecretFil
   }
 }
 
-t.test('the published config.schema.json is the schema the code declares', (t) => {
-  const published = JSON.parse(
-    readFileSync(new URL(`../../${CONFIG_SCHEMA_FILE}`, import.meta.url), 'utf8'),
-  );
-  t.strictSame(published, schema, 'stale: run `npm run schema` and commit the result');
-  t.end();
-});
-
 t.test('every call builds a fresh schema, so a caller cannot change the next one', (t) => {
   const first = configJsonSchema() as { properties: Record<string, unknown> };
   delete first.properties['routers'];
@@ -49,7 +42,7 @@ t.test('every call builds a fresh schema, so a caller cannot change the next one
 
 t.test('the schema lists every top-level section rosgate knows, and no other', (t) => {
   const sections = Object.keys(schema['properties'] as object);
-  t.same(sections, [...CORE, ...Object.keys(SECTIONS)]);
+  t.same(sections, Object.keys(configSchema.shape));
   for (const key of sections) t.same(problemsIn({ [key]: null }), [], `${key} may be left empty`);
   t.ok(matchesSchema(Object.fromEntries(sections.map((key) => [key, null]))));
   t.notOk(matchesSchema({ rooters: [] }));
@@ -70,54 +63,6 @@ t.test('config.yaml with every example uncommented passes the schema', (t) => {
   t.end();
 });
 
-t.test('config.yaml documents every limit and every pool key', (t) => {
-  const raw = parseConfigYaml(uncommentedConfigYaml(), SHIPPED_CONFIG) as {
-    routers: { pool: object }[];
-    limits: object;
-  };
-  const keysAt = (path: string[]): string[] => {
-    let node = schema;
-    for (const key of path) node = node[key] as JsonSchema;
-    return Object.keys(node['properties'] as object).sort();
-  };
-  t.same(Object.keys(raw.limits).sort(), keysAt(['properties', 'limits']));
-  t.same(
-    Object.keys(raw.routers[0]?.pool ?? {}).sort(),
-    keysAt(['properties', 'routers', 'items', 'properties', 'pool']),
-  );
-  t.end();
-});
-
-/** A leaf of the core sections: where it is in a document, and its schema. */
-interface Leaf {
-  readonly keys: readonly (string | number)[];
-  readonly schema: JsonSchema;
-}
-
-/** A mapping of the core sections, with its own place in a document. */
-interface Mapping extends Leaf {
-  readonly properties: Readonly<Record<string, JsonSchema>>;
-}
-
-/** Every mapping under `schema`; the lists of routers and users are entered at item 0. */
-function mappings(schema: JsonSchema, keys: (string | number)[]): Mapping[] {
-  const items = schema['items'] as JsonSchema | undefined;
-  if (items !== undefined) return items['properties'] ? mappings(items, [...keys, 0]) : [];
-  const properties = schema['properties'] as Record<string, JsonSchema> | undefined;
-  if (properties === undefined) return [];
-  return [
-    { keys, schema, properties },
-    ...Object.entries(properties).flatMap(([key, child]) => mappings(child, [...keys, key])),
-  ];
-}
-
-const coreMappings = CORE.flatMap((key) =>
-  mappings((schema['properties'] as Record<string, JsonSchema>)[key] as JsonSchema, [key]),
-);
-const leaves: Leaf[] = coreMappings.flatMap((m) =>
-  Object.entries(m.properties).map(([key, leaf]) => ({ keys: [...m.keys, key], schema: leaf })),
-);
-
 /** The smallest valid document with `value` set at `keys`. */
 function documentWith(keys: readonly (string | number)[], value: unknown): unknown {
   const root: Record<string, unknown> = {
@@ -134,71 +79,9 @@ function documentWith(keys: readonly (string | number)[], value: unknown): unkno
 }
 const ENV = { BILLING_PW: 'billing-pw' };
 
-/** `routers[0].pool.max`, as rosgate's problems name it. */
-const pathOf = (keys: readonly (string | number)[]): string =>
-  keys.reduce<string>(
-    (path, key) => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key),
-    '',
-  );
-
 t.test('the smallest document of these tests passes both the schema and rosgate', (t) => {
   t.ok(matchesSchema(documentWith(['log', 'level'], 'info')), JSON.stringify(matchesSchema.errors));
   t.same(problemsIn(documentWith(['log', 'level'], 'info'), ENV), []);
-  t.end();
-});
-
-t.test('schema and rosgate agree on the range of every integer setting', (t) => {
-  const integers = leaves.filter((leaf) => leaf.schema['type'] === 'integer');
-  t.ok(integers.length >= 30, 'pool, limits, ports and timers are all here');
-  for (const { keys, schema: leaf } of integers) {
-    const min = leaf['minimum'] as number;
-    const max = leaf['maximum'] as number;
-    const rule = max === MAX_COUNT ? `an integer >= ${min}` : `an integer ${min}-${max}`;
-    for (const value of [min - 1, max + 1, min + 0.5]) {
-      const raw = documentWith(keys, value);
-      t.notOk(matchesSchema(raw), `the schema refuses ${pathOf(keys)}: ${value}`);
-      t.same(problemsIn(raw, ENV), [`${pathOf(keys)} must be ${rule}`]);
-    }
-    t.ok(matchesSchema(documentWith(keys, min)), `${pathOf(keys)}: ${min} is in range`);
-    t.ok(matchesSchema(documentWith(keys, max)), `${pathOf(keys)}: ${max} is in range`);
-  }
-  t.end();
-});
-
-t.test('schema and rosgate agree on the choices of every setting that has some', (t) => {
-  const choices = leaves.filter((leaf) => Array.isArray(leaf.schema['enum']));
-  t.same(choices.map((leaf) => pathOf(leaf.keys)).sort(), [
-    'limits.keepaliveReply',
-    'log.level',
-    'routers[0].emptyReplies',
-    'routers[0].tls.minVersion',
-    'routers[0].upstreamTls',
-  ]);
-  for (const { keys, schema: leaf } of choices) {
-    const options = leaf['enum'] as string[];
-    const raw = documentWith(keys, 'nope');
-    t.notOk(matchesSchema(raw));
-    t.same(problemsIn(raw, ENV), [`${pathOf(keys)} must be one of ${options.join(', ')}`]);
-    t.ok(options.includes(leaf['default'] as string), 'the default is one of the choices');
-  }
-  t.end();
-});
-
-t.test('schema and rosgate agree on the keys of every mapping', (t) => {
-  t.ok(coreMappings.length >= 10);
-  for (const { keys } of coreMappings) {
-    const raw = documentWith([...keys, 'typo'], 1);
-    t.notOk(matchesSchema(raw), `the schema refuses ${pathOf(keys)}.typo`);
-    t.same(problemsIn(raw, ENV), [`${pathOf([...keys, 'typo'])} is not a known key`]);
-  }
-  t.end();
-});
-
-t.test('every key the schema declares is one rosgate reads', (t) => {
-  for (const { keys } of leaves) {
-    const problems = problemsIn(documentWith(keys, {}), ENV);
-    t.notMatch(problems.join('\n'), /is not a known key/, pathOf(keys));
-  }
   t.end();
 });
 

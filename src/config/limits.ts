@@ -1,0 +1,79 @@
+/**
+ * The `limits:` section: bounds on what one client may send or hold (DESIGN
+ * invariant 7), and the `log:` and `shutdown:` sections.
+ */
+import { z } from 'zod';
+import { MAX_COUNT, integer, mapping, setting, timerMs } from './settings.js';
+
+/** How rosgate answers the `#` keepalive sentence node-routeros sends. */
+export const KEEPALIVE_REPLIES = ['done', 'trap'] as const;
+export type KeepaliveReply = (typeof KEEPALIVE_REPLIES)[number];
+
+/** Log levels pino understands, plus `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const count = (fallback: number, description: string) =>
+  integer(1, MAX_COUNT).default(fallback).describe(description);
+
+export const limitsSchema = mapping({
+  /** A word's length prefix has 32 bits (ROUTEROS-API §1). */
+  maxWordBytes: integer(1, 0xffffffff)
+    .default(1024 * 1024)
+    .describe('Largest word a client may send.'),
+  maxWordsPerSentence: count(1024, 'Most words in one client sentence.'),
+  maxSentenceBytes: count(4 * 1024 * 1024, 'Largest client sentence in bytes.'),
+  maxInFlightPerClient: count(32, 'Commands one client may have running.'),
+  maxClientsPerAddress: count(100, 'Clients connected from one source address.'),
+  maxClients: count(1000, 'Clients connected in total.'),
+  maxOutputBufferBytes: count(
+    8 * 1024 * 1024,
+    'Bytes queued for a slow client before it is disconnected.',
+  ),
+  preLoginMaxSentences: count(4, 'Sentences a client may send before it has logged in.'),
+  preLoginTimeoutMs: timerMs(1).default(10_000).describe('Time a client has to log in.'),
+  loginCacheTtlMs: timerMs(0)
+    .default(60_000)
+    .describe('How long a login the router verified is remembered; 0 disables.'),
+  loginFailureCacheTtlMs: timerMs(0)
+    .default(5000)
+    .describe('How long a password the router refused is remembered; 0 disables.'),
+  maxConcurrentLoginChecks: integer(1, 1000)
+    .default(4)
+    .describe('Logins checked against the router at once.'),
+  preLoginMaxSentenceBytes: integer(256, 0xffffffff)
+    .default(8192)
+    .describe('Largest word and sentence a client may send before it has logged in.'),
+  clientIdleTimeoutMs: timerMs(0)
+    .default(0)
+    .describe('A logged-in client with nothing running is closed after this long silent; 0 never.'),
+  clientKeepAliveMs: timerMs(1000)
+    .default(60_000)
+    .describe('TCP keepalive delay on client sockets.'),
+  listenBacklog: integer(1, 65535)
+    .default(4096)
+    .describe('Connections the kernel queues before rosgate accepts them.'),
+  keepaliveReply: z
+    .enum(KEEPALIVE_REPLIES)
+    .default('done')
+    .describe("Answer to node-routeros' `#` keepalive."),
+}).describe('Bounds on what one client may send or hold.');
+
+export const logSchema = mapping({
+  level: setting(
+    z.enum(LOG_LEVELS).default('info').describe('pino level (JSON lines on stdout).'),
+    {
+      env: 'LOG_LEVEL',
+    },
+  ),
+});
+
+export const shutdownSchema = mapping({
+  graceMs: timerMs(0)
+    .default(10_000)
+    .describe('How long a graceful drain waits for running commands.'),
+});
+
+export type LimitsConfig = Readonly<z.output<typeof limitsSchema>>;
+export type LogConfig = Readonly<z.output<typeof logSchema>>;
+export type ShutdownConfig = Readonly<z.output<typeof shutdownSchema>>;
