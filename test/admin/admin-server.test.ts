@@ -698,6 +698,55 @@ t.test('audit-report takes range and group-by as a JSON body', async (t) => {
   t.equal(reports.length, 1);
 });
 
+t.test("the guide's startDate and endDate are accepted as from and to", async (t) => {
+  const searches: AuditSearchQuery[] = [];
+  const reports: AuditReportQuery[] = [];
+  const admin = await startAdmin(t, {
+    audit: {
+      search: (q) => {
+        searches.push(q);
+        return Promise.resolve([]);
+      },
+      report: (q) => {
+        reports.push(q);
+        return Promise.resolve({});
+      },
+      head: () => Promise.resolve({}),
+    },
+  });
+  const res = await admin.request(
+    '/monitoring/audit-logs?startDate=2025-01-01&endDate=2025-01-31T23:59:59Z',
+    { token: true },
+  );
+  t.equal(res.status, 200);
+  t.same(searches, [
+    { from: Date.UTC(2025, 0, 1), to: Date.UTC(2025, 0, 31, 23, 59, 59), limit: 100 },
+  ]);
+  const report = await admin.request('/monitoring/audit-report', {
+    method: 'POST',
+    token: true,
+    headers: { 'content-type': 'application/json' },
+    body: '{"startDate":"2025-01-01","groupBy":"user"}',
+  });
+  t.equal(report.status, 200);
+  t.same(reports, [{ from: Date.UTC(2025, 0, 1), groupBy: 'user' }]);
+  const cases: [string, string, string][] = [
+    ['startDate=soon', 'startDate', 'startDate must be an ISO 8601 date or time'],
+    [
+      'from=2025-01-01&startDate=2025-01-02',
+      'startDate',
+      'startDate is from by another name: give one',
+    ],
+    ['to=2025-01-01&endDate=2025-01-02', 'endDate', 'endDate is to by another name: give one'],
+  ];
+  for (const [query, field, error] of cases) {
+    const bad = await admin.request(`/monitoring/audit-logs?${query}`, { token: true });
+    t.equal(bad.status, 400, query);
+    t.same(bad.json(), { error, field }, query);
+  }
+  t.equal(searches.length, 1);
+});
+
 t.test('the audit endpoints answer 404 when audit is off', async (t) => {
   const admin = await startAdmin(t);
   for (const [path, method] of [
