@@ -212,7 +212,7 @@ export interface LimitsConfig {
 }
 
 /** Endpoints of the admin port that answer without a token unless listed in `requireTokenFor`. */
-export const OPEN_ENDPOINTS = ['live', 'ready', 'metrics'] as const;
+export const OPEN_ENDPOINTS = ['live', 'ready', 'health', 'metrics'] as const;
 export type OpenEndpoint = (typeof OPEN_ENDPOINTS)[number];
 
 /**

@@ -142,8 +142,8 @@ const problems: {
   },
   {
     name: 'requireTokenFor lists open endpoints only',
-    monitoring: { requireTokenFor: ['metrics', 'health'] },
-    expected: ['monitoring.requireTokenFor must list only live, ready, metrics'],
+    monitoring: { requireTokenFor: ['metrics', 'status'] },
+    expected: ['monitoring.requireTokenFor must list only live, ready, health, metrics'],
   },
   {
     name: 'readiness is a mapping',
