@@ -1,6 +1,7 @@
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import {
+  DEFAULT_BUSINESS_POLL_MS,
   verifyPassword,
   type RosgateConfig,
   type RouterConfig,
@@ -196,9 +197,9 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
   };
   for (const router of config.routers)
     routers.push(buildRouter(config, router, shared, logger.child({ router: router.name })));
-  const { businessPollMs } = config.monitoring;
+  const businessPollMs = config.monitoring.businessPollMs ?? DEFAULT_BUSINESS_POLL_MS;
   const poller =
-    businessPollMs === undefined
+    businessPollMs === 0
       ? undefined
       : new BusinessPoller({
           routers: routers.map((r) => ({ name: r.config.name, handler: r.ownHandler })),
@@ -281,7 +282,8 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
           runtime.port = await runtime.listener.listen();
           runtime.tlsPort = runtime.listener.tlsPort;
         }
-        adminPort = await admin.listen();
+        // ENABLE_MONITORING=false: no admin port at all.
+        if (config.monitoring.enabled !== false) adminPort = await admin.listen();
       } catch (err) {
         await Promise.all(routers.map((r) => r.listener.close(0)));
         await admin.close();
@@ -300,7 +302,8 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
           'listening for RouterOS API clients',
         );
       }
-      logger.info({ port: adminPort }, 'admin port listening on /monitoring');
+      if (adminPort === undefined) logger.info('admin port off (monitoring.enabled: false)');
+      else logger.info({ port: adminPort }, 'admin port listening on /monitoring');
       poller?.start();
       audit.events.start({ version: options.version ?? '0.0.0' });
       isStarted = true;

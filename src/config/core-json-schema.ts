@@ -8,6 +8,7 @@
  * from the `properties` below, so each key is declared once.
  */
 import {
+  DEFAULT_BUSINESS_POLL_MS,
   DEFAULT_LIMITS,
   DEFAULT_LISTEN,
   DEFAULT_LOG_LEVEL,
@@ -177,6 +178,7 @@ export const LIMITS_SCHEMA = mapping({
  */
 export const MONITORING_SCHEMA = mapping(
   {
+    enabled: { type: 'boolean', default: true },
     host: text(DEFAULT_MONITORING.host),
     port: integer(PORT_RANGES.listen, DEFAULT_MONITORING.port),
     token: { type: 'string', minLength: 16 },
@@ -188,7 +190,7 @@ export const MONITORING_SCHEMA = mapping(
       default: [],
     },
     readiness: mapping({ requireRouter: { type: 'boolean', default: false } }),
-    businessPollMs: integer([0, MAX_TIMER_MS], 0),
+    businessPollMs: integer([0, MAX_TIMER_MS], DEFAULT_BUSINESS_POLL_MS),
   },
   atMostOneOf(['token', 'tokenEnv', 'tokenFile']),
 );

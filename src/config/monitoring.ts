@@ -2,6 +2,7 @@ import type { Checker, Mapping } from './checker.js';
 import { joinPath } from './env.js';
 import {
   ConfigWarningCode,
+  DEFAULT_BUSINESS_POLL_MS,
   DEFAULT_MONITORING,
   MAX_TIMER_MS,
   OPEN_ENDPOINTS,
@@ -11,6 +12,7 @@ import {
 
 const PATH = 'monitoring';
 const KEYS = [
+  'enabled',
   'host',
   'port',
   'token',
@@ -54,8 +56,10 @@ export function checkMonitoring(
   if (c.boolean(readiness, readinessPath, 'requireRouter', false) === true) {
     out.readiness = { requireRouter: true };
   }
-  const businessPollMs = c.integer(node, PATH, 'businessPollMs', 0, MAX_TIMER_MS, 0) ?? 0;
-  if (businessPollMs > 0) out.businessPollMs = businessPollMs;
+  const poll = DEFAULT_BUSINESS_POLL_MS;
+  const businessPollMs = c.integer(node, PATH, 'businessPollMs', 0, MAX_TIMER_MS, poll) ?? poll;
+  if (businessPollMs !== poll) out.businessPollMs = businessPollMs;
+  if (c.boolean(node, PATH, 'enabled', true) === false) out.enabled = false;
   return out;
 }
 

@@ -221,6 +221,8 @@ export type OpenEndpoint = (typeof OPEN_ENDPOINTS)[number];
  * src/admin applies the defaults.
  */
 export interface MonitoringConfig {
+  /** False: no admin port at all. Env `ENABLE_MONITORING`. @default true (left out when true) */
+  readonly enabled?: boolean;
   /** @default '0.0.0.0' */
   readonly host: string;
   /** Env `MONITORING_PORT`. @default 9728 */
@@ -244,7 +246,8 @@ export interface MonitoringConfig {
   };
   /**
    * Every this many ms rosgate counts `/ip/hotspot/active` and `/ppp/active`
-   * itself (`count-only` prints); 0 counts only what clients print. @default 0
+   * itself (`count-only` prints); 0 counts only what clients print.
+   * @default 30000 ({@link DEFAULT_BUSINESS_POLL_MS}; left out when at the default)
    */
   readonly businessPollMs?: number;
 }
@@ -464,6 +467,9 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
 });
 
 /** Monitoring port defaults. */
+/** `monitoring.businessPollMs` when not set: the active-user gauges are filled from the start. */
+export const DEFAULT_BUSINESS_POLL_MS = 30_000;
+
 export const DEFAULT_MONITORING: MonitoringConfig = Object.freeze({
   /** @default '0.0.0.0' */
   host: '0.0.0.0',

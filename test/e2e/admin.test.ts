@@ -336,7 +336,8 @@ t.test('with businessPollMs rosgate counts the active users itself', async (t) =
   const pppActive = stack.sim.data.require('/ppp/active').rows().length;
   const families = await pollUntil(
     () => admin.metrics(),
-    (m) => sampleValue(m, 'mikrotik_active_users_pppoe', ROUTER) !== undefined,
+    // NaN until the first count.
+    (m) => !Number.isNaN(sampleValue(m, 'mikrotik_active_users_pppoe', ROUTER)),
     'the first counts',
   );
   t.equal(sampleValue(families, 'mikrotik_active_users_hotspot', ROUTER), hotspotActive);
