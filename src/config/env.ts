@@ -35,6 +35,69 @@ export const GLOBAL_ENV_VARIABLES = Object.freeze({
   LOG_LEVEL: ['log', 'level'],
 } as const satisfies Record<string, readonly string[]>);
 
+/**
+ * Variables of the MikroTik proxy guide whose setting rosgate has under
+ * another name: each sets these keys (from the root). Applied before every
+ * other variable, so rosgate's own name for a key wins when both are set
+ * (and the guide's is then named in a warning).
+ */
+export const GUIDE_ENV_VARIABLES = Object.freeze({
+  /** The guide's request queue is the flow stage's one queue (as MAX_RATE_LIMIT_QUEUE). */
+  REQUEST_QUEUE_MAX_SIZE: { keys: [['flow', 'rateLimit', 'maxQueue']], type: 'number' },
+  /** Idle logged-in clients are closed after this many ms. */
+  SESSION_TIMEOUT: { keys: [['limits', 'clientIdleTimeoutMs']], type: 'number' },
+  /** The policy's input rules on or off. */
+  ENABLE_VALIDATION: { keys: [['policy', 'input', 'enabled']], type: 'boolean' },
+  /** true: the XSS, SQL-injection and script-syntax checks refuse instead of flagging. */
+  STRICT_VALIDATION: {
+    keys: [
+      ['policy', 'xss', 'mode'],
+      ['policy', 'sqlInjection', 'mode'],
+      ['policy', 'scriptSyntaxInData'],
+    ],
+    type: 'boolean',
+    values: ['monitor', 'enforce'],
+  },
+  /** false: no admin port. */
+  ENABLE_MONITORING: { keys: [['monitoring', 'enabled']], type: 'boolean' },
+  /** How often rosgate counts active users itself, ms. */
+  METRICS_COLLECTION_INTERVAL: { keys: [['monitoring', 'businessPollMs']], type: 'number' },
+  /** false (wins over the interval): rosgate counts active users only from what clients print. */
+  ENABLE_BUSINESS_METRICS: {
+    keys: [['monitoring', 'businessPollMs']],
+    type: 'boolean',
+    values: [0, undefined],
+  },
+  /** A command with no reply for this many ms is cancelled and refused. */
+  REQUEST_TIMEOUT: { keys: [['flow', 'commandIdleTimeoutMs']], type: 'number' },
+  /** How long a graceful stop waits, ms. */
+  SHUTDOWN_TIMEOUT: { keys: [['shutdown', 'graceMs']], type: 'number' },
+} as const satisfies Record<string, GuideBinding>);
+
+/** How a guide variable maps onto rosgate's keys. */
+interface GuideBinding {
+  readonly keys: readonly (readonly string[])[];
+  readonly type: EnvType;
+  /** A boolean's value for false and for true; undefined leaves the keys alone. */
+  readonly values?: readonly [whenFalse: unknown, whenTrue: unknown];
+}
+
+/**
+ * Variables of the guide that mean nothing in rosgate, and why: setting one
+ * logs one warning at start, `NAME is ignored (why)`.
+ */
+export const GUIDE_IGNORED_VARIABLES: Readonly<Record<string, string>> = Object.freeze({
+  PORT: "the guide's HTTP API port: rosgate speaks the RouterOS API on PROXY_PORT, HTTP on MONITORING_PORT",
+  JWT_SECRET: "tokens of the guide's HTTP API: rosgate clients log in with RouterOS accounts",
+  API_KEY: "the guide's HTTP API key: the admin port takes MONITORING_TOKEN",
+  CORS_ORIGIN: "browsers calling the guide's HTTP API: rosgate has none",
+  ENABLE_COMPRESSION: "the guide's HTTP answers: the RouterOS API is not compressed",
+  LOG_FILE: 'rosgate writes JSON lines to stdout: redirect or collect them',
+  METRICS_PREFIX: "series keep the guide's names (mikrotik_*) and rosgate's (rosgate_*)",
+  ENABLE_HEALTH_CHECKS: 'router sessions are always checked, every HEALTH_CHECK_INTERVAL ms',
+  ALERT_WEBHOOK_URL: 'alerting is left to Prometheus: the Helm chart ships the rules',
+});
+
 /** Variables whose value is a number; the rest are taken as strings. */
 const NUMERIC = new Set([
   'MIKROTIK_PORT',
@@ -73,6 +136,8 @@ export interface EnvOverlay {
   readonly raw: unknown;
   /** Config path (`routers[0].port`) -> the variable that set it, for messages. */
   readonly origins: ReadonlyMap<string, string>;
+  /** Guide variables that were set and had no effect: the variable and why. */
+  readonly ignored: readonly { readonly variable: string; readonly reason: string }[];
 }
 
 type Mapping = Record<string, unknown>;
@@ -124,13 +189,33 @@ function set(
  */
 export function applyEnvironment(raw: unknown, env: NodeJS.ProcessEnv): EnvOverlay {
   const origins = new Map<string, string>();
+  const ignored: { variable: string; reason: string }[] = [];
   if (raw === undefined || raw === null) raw = {};
-  if (!isMapping(raw)) return { raw, origins };
+  if (!isMapping(raw)) return { raw, origins, ignored };
   const root: Mapping = structuredClone(raw);
   const given = (name: string): string | undefined => {
     const value = env[name];
     return value === undefined || value === '' ? undefined : value;
   };
+
+  /** [config path, guide variable] of each key a guide variable set. */
+  const guideSet: [string, string][] = [];
+  for (const [name, binding] of Object.entries(GUIDE_ENV_VARIABLES) as [string, GuideBinding][]) {
+    const text = given(name);
+    if (text === undefined) continue;
+    let value = typedValue(binding.type, text);
+    if (binding.values !== undefined && typeof value === 'boolean') {
+      value = binding.values[value ? 1 : 0];
+      if (value === undefined) continue;
+    }
+    for (const keys of binding.keys) {
+      set(root, keys, value, '', name, origins);
+      guideSet.push([keys.join('.'), name]);
+    }
+  }
+  for (const [name, reason] of Object.entries(GUIDE_IGNORED_VARIABLES)) {
+    if (given(name) !== undefined) ignored.push({ variable: name, reason });
+  }
 
   for (const [name, keys] of Object.entries(GLOBAL_ENV_VARIABLES)) {
     const value = given(name);
@@ -154,8 +239,21 @@ export function applyEnvironment(raw: unknown, env: NodeJS.ProcessEnv): EnvOverl
     root['routers'] = routers;
   }
   const first: unknown = Array.isArray(routers) ? routers[0] : undefined;
-  if (!isMapping(first)) return { raw: root, origins };
+  if (isMapping(first)) applyRouterVariables(first, given, origins);
+  // A guide variable whose key another variable set after it had no effect.
+  for (const [path, name] of guideSet) {
+    const winner = origins.get(path);
+    if (winner !== undefined && winner !== name)
+      ignored.push({ variable: name, reason: `${winner} sets the same key` });
+  }
+  return { raw: root, origins, ignored };
+}
 
+function applyRouterVariables(
+  first: Mapping,
+  given: (name: string) => string | undefined,
+  origins: Map<string, string>,
+): void {
   for (const [name, keys] of Object.entries(ROUTER_ENV_VARIABLES)) {
     const value = given(name);
     if (value === undefined) continue;
@@ -166,5 +264,4 @@ export function applyEnvironment(raw: unknown, env: NodeJS.ProcessEnv): EnvOverl
       delete first['passwordFile'];
     }
   }
-  return { raw: root, origins };
 }

@@ -2,6 +2,8 @@ export * from './schema.js';
 export {
   ROUTER_ENV_VARIABLES,
   GLOBAL_ENV_VARIABLES,
+  GUIDE_ENV_VARIABLES,
+  GUIDE_IGNORED_VARIABLES,
   applyEnvironment,
   type EnvOverlay,
 } from './env.js';

@@ -371,6 +371,8 @@ export function validateConfig(
 ): LoadedConfig {
   const overlay = applyEnvironment(raw, env);
   const c = new Checker(overlay.origins, env, secretFiles);
+  for (const i of overlay.ignored)
+    c.warn(ConfigWarningCode.IgnoredVariable, i.variable, `is ignored (${i.reason})`);
   const root = c.mapping(overlay.raw, '', TOP_KEYS);
   if (root === undefined) throw createConfigError(['the configuration must be a mapping']);
 
