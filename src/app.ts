@@ -313,9 +313,21 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       isStarted = false;
       isDraining = true;
       metrics.recordEvent({ kind: 'drain', message: 'draining: no new clients' });
+      const drainStartedAt = Date.now();
+      const clients = routers.reduce((n, r) => n + r.stats.clientsConnected, 0);
+      const commandsBefore = metrics.commandsFinished;
+      logger.info({ clients, graceMs }, 'stopping: serving connected clients until they leave');
       // Drain: no new clients; connected ones are served until they leave
       // or the grace period ends; then what still runs is cancelled.
       await Promise.all(routers.map((r) => r.listener.close(graceMs)));
+      logger.info(
+        {
+          clients,
+          commandsFinished: metrics.commandsFinished - commandsBefore,
+          durationMs: Date.now() - drainStartedAt,
+        },
+        'stopped: drained',
+      );
       poller?.stop();
       shared.cache.close();
       for (const r of routers) {
@@ -558,7 +570,18 @@ function buildRouter(
   const pool = new Pool(router.pool, () => connect(router.username, router.password), {
     onAcquired: (waitMs) => shared.metrics.observeAcquire(router.name, waitMs / 1000),
   });
-  logRouterHealth(pool, logger);
+  logRouterHealth(pool, logger, (state, code) => {
+    shared.audit.events.routerChange({
+      router: router.name,
+      state,
+      ...(code === undefined ? {} : { code }),
+    });
+    shared.metrics.recordEvent({
+      kind: 'router',
+      router: router.name,
+      message: state === 'down' ? `router unreachable (${code})` : 'router reachable again',
+    });
+  });
   const upstream = createUpstreamHandler(pool);
   // DESIGN order, outermost first: metrics -> policy -> audit -> cache -> flow -> upstream.
   let chain: CommandHandler = upstream;
@@ -639,11 +662,16 @@ function buildRouter(
 }
 
 /**
- * One line when the router becomes unreachable and one when it is back;
+ * One line when the router becomes unreachable and one when it is back,
+ * each also told to `onChange` (the audit trail and the dashboard's events);
  * each session that ends is logged once with its reason. Repeated connect
  * failures during an outage go to debug, not one warning per retry.
  */
-function logRouterHealth(pool: Pool, logger: Logger): void {
+function logRouterHealth(
+  pool: Pool,
+  logger: Logger,
+  onChange: (state: 'down' | 'up', code?: string) => void,
+): void {
   let isDown = false;
   pool.on('connectError', (err: RosgateError) => {
     if (isDown) {
@@ -652,11 +680,13 @@ function logRouterHealth(pool: Pool, logger: Logger): void {
     }
     isDown = true;
     logger.warn({ code: err.code, err: err.message }, 'router unreachable; retrying');
+    onChange('down', err.code);
   });
   pool.on('sessionOpened', () => {
     if (!isDown) return;
     isDown = false;
     logger.info('router reachable again');
+    onChange('up');
   });
   pool.on('sessionClosed', (err: RosgateError) =>
     logger.info({ code: err.code, reason: err.message }, 'router session closed'),

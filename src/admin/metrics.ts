@@ -69,6 +69,7 @@ export class Metrics {
   readonly #events = new Ring<AdminEvent>(EVENTS_KEPT);
   /** Histogram label sets observed or zeroed: zeroing one again would lose its counts. */
   readonly #seen = new SeenSet();
+  #commandsFinished = 0;
   #isLastReloadOk = true;
   #lastReloadAt: number;
   #lastReloadSuccessAt: number;
@@ -123,12 +124,18 @@ export class Metrics {
 
   /** One finished client command (the metrics stage calls this). */
   recordCommand(command: CommandRecord): void {
+    this.#commandsFinished++;
     this.traffic.record(command);
     this.#seen.add(`d ${command.router} ${command.verbClass}`);
     this.#duration.observe(
       { router: command.router, verb_class: command.verbClass },
       command.durationMs / 1000,
     );
+  }
+
+  /** Client commands finished since start, on every router (the drain's log line counts them). */
+  get commandsFinished(): number {
+    return this.#commandsFinished;
   }
 
   /** Active users counted by a full print of their menu. */
