@@ -469,7 +469,7 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
 });
 
 /** Monitoring port defaults. */
-/** `monitoring.businessPollMs` when not set: the active-user gauges are filled from the start. */
+/** `monitoring.businessPollMs` when not set: rosgate counts active users itself every 30 s. */
 export const DEFAULT_BUSINESS_POLL_MS = 30_000;
 
 export const DEFAULT_MONITORING: MonitoringConfig = Object.freeze({
