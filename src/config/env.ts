@@ -228,6 +228,13 @@ export function applyEnvironment(raw: unknown, env: NodeJS.ProcessEnv): EnvOverl
       set(root, binding.keys, typedValue(binding.type, value), '', name, origins);
   }
 
+  // A guide variable whose key another variable set after it had no effect.
+  for (const [path, name] of guideSet) {
+    const winner = origins.get(path);
+    if (winner !== undefined && winner !== name)
+      ignored.push({ variable: name, reason: `${winner} sets the same key` });
+  }
+
   let routers = root['routers'];
   if (
     (routers === undefined ||
@@ -239,21 +246,7 @@ export function applyEnvironment(raw: unknown, env: NodeJS.ProcessEnv): EnvOverl
     root['routers'] = routers;
   }
   const first: unknown = Array.isArray(routers) ? routers[0] : undefined;
-  if (isMapping(first)) applyRouterVariables(first, given, origins);
-  // A guide variable whose key another variable set after it had no effect.
-  for (const [path, name] of guideSet) {
-    const winner = origins.get(path);
-    if (winner !== undefined && winner !== name)
-      ignored.push({ variable: name, reason: `${winner} sets the same key` });
-  }
-  return { raw: root, origins, ignored };
-}
-
-function applyRouterVariables(
-  first: Mapping,
-  given: (name: string) => string | undefined,
-  origins: Map<string, string>,
-): void {
+  if (!isMapping(first)) return { raw: root, origins, ignored };
   for (const [name, keys] of Object.entries(ROUTER_ENV_VARIABLES)) {
     const value = given(name);
     if (value === undefined) continue;
@@ -264,4 +257,5 @@ function applyRouterVariables(
       delete first['passwordFile'];
     }
   }
+  return { raw: root, origins, ignored };
 }
