@@ -468,10 +468,10 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   keepaliveReply: 'done',
 });
 
-/** Monitoring port defaults. */
 /** `monitoring.businessPollMs` when not set: rosgate counts active users itself every 30 s. */
 export const DEFAULT_BUSINESS_POLL_MS = 30_000;
 
+/** Monitoring port defaults. */
 export const DEFAULT_MONITORING: MonitoringConfig = Object.freeze({
   /** @default '0.0.0.0' */
   host: '0.0.0.0',
