@@ -1,6 +1,7 @@
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import {
+  DEFAULT_BUSINESS_POLL_MS,
   verifyPassword,
   type RosgateConfig,
   type RouterConfig,
@@ -222,9 +223,9 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
   };
   for (const router of config.routers)
     routers.push(buildRouter(config, router, shared, logger.child({ router: router.name })));
-  const { businessPollMs } = config.monitoring;
+  const businessPollMs = config.monitoring.businessPollMs ?? DEFAULT_BUSINESS_POLL_MS;
   const poller =
-    businessPollMs === undefined
+    businessPollMs === 0
       ? undefined
       : new BusinessPoller({
           routers: routers.map((r) => ({ name: r.config.name, handler: r.ownHandler })),
@@ -344,7 +345,8 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
           runtime.port = await runtime.listener.listen();
           runtime.tlsPort = runtime.listener.tlsPort;
         }
-        adminPort = await admin.listen();
+        // ENABLE_MONITORING=false: no admin port at all.
+        if (config.monitoring.enabled !== false) adminPort = await admin.listen();
       } catch (err) {
         await Promise.all(routers.map((r) => r.listener.close(0)));
         await admin.close();
@@ -364,7 +366,8 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
           'listening for RouterOS API clients',
         );
       }
-      logger.info({ port: adminPort }, 'admin port listening on /monitoring');
+      if (adminPort === undefined) logger.info('admin port off (monitoring.enabled: false)');
+      else logger.info({ port: adminPort }, 'admin port listening on /monitoring');
       poller?.start();
       audit.events.start({ version: options.version ?? '0.0.0' });
       isStarted = true;
@@ -374,9 +377,21 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       isStarted = false;
       isDraining = true;
       metrics.recordEvent({ kind: 'drain', message: 'draining: no new clients' });
+      const drainStartedAt = Date.now();
+      const clients = routers.reduce((n, r) => n + r.stats.clientsConnected, 0);
+      const commandsBefore = metrics.commandsFinished;
+      logger.info({ clients, graceMs }, 'stopping: serving connected clients until they leave');
       // Drain: no new clients; connected ones are served until they leave
       // or the grace period ends; then what still runs is cancelled.
       await Promise.all(routers.map((r) => r.listener.close(graceMs)));
+      logger.info(
+        {
+          clients,
+          commandsFinished: metrics.commandsFinished - commandsBefore,
+          durationMs: Date.now() - drainStartedAt,
+        },
+        'stopped: drained',
+      );
       poller?.stop();
       shared.cache.close();
       for (const r of routers) {
@@ -614,7 +629,18 @@ function buildRouter(
   const pool = new Pool(router.pool, () => connect(router.username, router.password), {
     onAcquired: (waitMs) => shared.metrics.observeAcquire(router.name, waitMs / 1000),
   });
-  logRouterHealth(pool, logger);
+  logRouterHealth(pool, logger, (state, code) => {
+    shared.audit.events.routerChange({
+      router: router.name,
+      state,
+      ...(code === undefined ? {} : { code }),
+    });
+    shared.metrics.recordEvent({
+      kind: 'router',
+      router: router.name,
+      message: state === 'down' ? `router unreachable (${code})` : 'router reachable again',
+    });
+  });
   const upstream = createUpstreamHandler(pool);
   const flow = newFlowStage(config, router, shared.metrics, shared.audit, logger);
   // DESIGN order, outermost first: metrics -> policy -> audit -> cache -> flow -> upstream.
@@ -688,11 +714,16 @@ function buildRouter(
 }
 
 /**
- * One line when the router becomes unreachable and one when it is back;
+ * One line when the router becomes unreachable and one when it is back,
+ * each also told to `onChange` (the audit trail and the dashboard's events);
  * each session that ends is logged once with its reason. Repeated connect
  * failures during an outage go to debug, not one warning per retry.
  */
-function logRouterHealth(pool: Pool, logger: Logger): void {
+function logRouterHealth(
+  pool: Pool,
+  logger: Logger,
+  onChange: (state: 'down' | 'up', code?: string) => void,
+): void {
   let isDown = false;
   pool.on('connectError', (err: RosgateError) => {
     if (isDown) {
@@ -701,11 +732,13 @@ function logRouterHealth(pool: Pool, logger: Logger): void {
     }
     isDown = true;
     logger.warn({ code: err.code, err: err.message }, 'router unreachable; retrying');
+    onChange('down', err.code);
   });
   pool.on('sessionOpened', () => {
     if (!isDown) return;
     isDown = false;
     logger.info('router reachable again');
+    onChange('up');
   });
   pool.on('sessionClosed', (err: RosgateError) =>
     logger.info({ code: err.code, reason: err.message }, 'router session closed'),

@@ -26,3 +26,12 @@ export function createLogger(level: string, destination: DestinationStream): Log
   };
   return pino(options, destination);
 }
+
+/**
+ * `logger` with `router` bound: the logger itself when it is already bound
+ * to that router. pino writes every binding it is given, so binding a key
+ * twice writes it twice in each line, which strict JSON parsers reject.
+ */
+export function routerLogger(logger: Logger, router: string): Logger {
+  return logger.bindings()['router'] === router ? logger : logger.child({ router });
+}

@@ -72,3 +72,13 @@ export class AdminAuth {
     return `${SESSION_COOKIE}=${this.#session as string}; Path=/monitoring; HttpOnly; SameSite=Strict; Max-Age=${SESSION_MAX_AGE_SECONDS}`;
   }
 }
+
+/**
+ * True for a peer on this host (127.0.0.0/8, ::1, or either mapped into
+ * IPv6): with no token configured, it may read the dashboard.
+ */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+  return v4.startsWith('127.') || address === '::1';
+}

@@ -1,9 +1,10 @@
 /**
  * The admin port: a small node:http server for /monitoring/*. Everything
  * answers JSON except `metrics` (Prometheus text) and `dashboard` (HTML for
- * browsers). A bearer token guards all but `live`, `ready` and `metrics`
- * (each can be made to need it too); bad input gets `{ error, field }` with
- * a 4xx, and no answer ever carries a stack or a secret.
+ * browsers). A bearer token guards all but `live`, `ready`, `health` and
+ * `metrics` (each can be made to need it too); with no token configured,
+ * loopback may read the dashboard, `statistics` and `status`. Bad input gets
+ * `{ error, field }` with a 4xx, and no answer ever carries a stack or a secret.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +15,7 @@ import {
   type OpenEndpoint,
   type RosgateConfig,
 } from '../config/index.js';
-import { AdminAuth } from './admin-auth.js';
+import { AdminAuth, isLoopback } from './admin-auth.js';
 import { auditReportQuery, auditSearchQuery, parseInput } from './audit-query.js';
 import { cacheFlushBody } from './cache-flush.js';
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
@@ -91,6 +92,8 @@ interface Route {
   readonly open?: OpenEndpoint;
   /** The dashboard accepts `?token=` once, to set its session cookie. */
   readonly isTokenInQuery?: boolean;
+  /** With no token configured, a GET from loopback is served (the dashboard and what it reads). */
+  readonly isLoopbackReadable?: boolean;
 }
 
 const PREFIX = '/monitoring/';
@@ -181,12 +184,15 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
         },
       },
     ],
-    ['health', { methods: { GET: () => ({ json: healthReport(sources) }) } }],
+    ['health', { open: 'health', methods: { GET: () => ({ json: healthReport(sources) }) } }],
     [
       'status',
-      { methods: { GET: () => ({ json: statusReport(sources, metrics, options.version) }) } },
+      {
+        isLoopbackReadable: true,
+        methods: { GET: () => ({ json: statusReport(sources, metrics, options.version) }) },
+      },
     ],
-    ['statistics', { methods: { GET: statistics } }],
+    ['statistics', { isLoopbackReadable: true, methods: { GET: statistics } }],
     ['performance', { methods: { GET: () => ({ json: performanceReport(sources, metrics) }) } }],
     ['business', { methods: { GET: () => ({ json: businessReport(sources, metrics) }) } }],
     ['pools', { methods: { GET: () => ({ json: poolsReport(sources) }) } }],
@@ -194,9 +200,10 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       'dashboard',
       {
         isTokenInQuery: true,
+        isLoopbackReadable: true,
         methods: {
           GET: ({ req, url }) => {
-            if (url.searchParams.has('token')) {
+            if (url.searchParams.has('token') && auth.isConfigured) {
               // Swap the token in the address for a session cookie, and drop it from the address.
               return {
                 status: 303,
@@ -298,6 +305,8 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   function authorize(route: Route, req: IncomingMessage, url: URL): void {
     if (route.open !== undefined && !requireTokenFor.has(route.open)) return;
     if (!auth.isConfigured) {
+      const isLocalRead = req.method === 'GET' && isLoopback(req.socket.remoteAddress);
+      if (route.isLoopbackReadable === true && isLocalRead) return;
       throw new HttpProblem(
         403,
         'authorization',

@@ -49,27 +49,62 @@ const filters = {
   kind: text.optional(),
 };
 
+/** The guide's names for `from` and `to`, accepted as aliases. */
+const aliases = { startDate: timestamp.optional(), endDate: timestamp.optional() };
+
+/** `startDate` and `endDate` become `from` and `to`; giving a name and its alias is an error. */
+function withAliases<
+  T extends {
+    from?: number | undefined;
+    to?: number | undefined;
+    startDate?: number | undefined;
+    endDate?: number | undefined;
+  },
+>(query: T, ctx: z.RefinementCtx) {
+  const { startDate, endDate, ...rest } = query;
+  for (const [alias, value, name] of [
+    ['startDate', startDate, 'from'],
+    ['endDate', endDate, 'to'],
+  ] as const) {
+    if (value !== undefined && rest[name] !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: [alias],
+        message: `is ${name} by another name: give one`,
+      });
+  }
+  const from = rest.from ?? startDate;
+  const to = rest.to ?? endDate;
+  return { ...rest, ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
+}
+
 /** `GET /monitoring/audit-logs` query parameters. */
-export const auditSearchQuery = z.strictObject({
-  ...filters,
-  /** @default 100 */
-  limit: z.coerce
-    .number({ error: 'must be a number' })
-    .int({ error: 'must be an integer' })
-    .min(1, { error: `must be 1-${MAX_AUDIT_LIMIT}` })
-    .max(MAX_AUDIT_LIMIT, { error: `must be 1-${MAX_AUDIT_LIMIT}` })
-    .default(100),
-});
+export const auditSearchQuery = z
+  .strictObject({
+    ...filters,
+    ...aliases,
+    /** @default 100 */
+    limit: z.coerce
+      .number({ error: 'must be a number' })
+      .int({ error: 'must be an integer' })
+      .min(1, { error: `must be 1-${MAX_AUDIT_LIMIT}` })
+      .max(MAX_AUDIT_LIMIT, { error: `must be 1-${MAX_AUDIT_LIMIT}` })
+      .default(100),
+  })
+  .transform(withAliases);
 export type AuditSearchQuery = z.output<typeof auditSearchQuery>;
 
 /** `POST /monitoring/audit-report` body. */
-export const auditReportQuery = z.strictObject(
-  {
-    ...filters,
-    groupBy: z.enum(AUDIT_GROUPS, { error: `must be one of ${AUDIT_GROUPS.join(', ')}` }),
-  },
-  { error: 'must be a JSON object' },
-);
+export const auditReportQuery = z
+  .strictObject(
+    {
+      ...filters,
+      ...aliases,
+      groupBy: z.enum(AUDIT_GROUPS, { error: `must be one of ${AUDIT_GROUPS.join(', ')}` }),
+    },
+    { error: 'must be a JSON object' },
+  )
+  .transform(withAliases);
 export type AuditReportQuery = z.output<typeof auditReportQuery>;
 
 /** The first problem of a failed parse: the field it names and what is wrong. */

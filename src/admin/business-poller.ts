@@ -1,8 +1,8 @@
 /**
  * Counts active users itself, for deployments where no client prints the
  * whole of `/ip/hotspot/active` or `/ppp/active`: every `intervalMs` it sends
- * `count-only` prints through each router's handler (off by default,
- * `monitoring.businessPollMs`).
+ * `count-only` prints through each router's handler (every 30 s by default,
+ * `monitoring.businessPollMs`; 0 turns it off).
  */
 import type { Logger } from 'pino';
 import type { CommandHandler, Exchange } from '../pipeline.js';
@@ -55,7 +55,9 @@ export class BusinessPoller {
   /** Polls every `intervalMs` until `stop()`. */
   start(): void {
     if (this.#timer !== undefined) return;
-    this.#timer = this.#timers.setInterval(() => this.poll(), this.#options.intervalMs);
+    const { intervalMs, logger } = this.#options;
+    this.#timer = this.#timers.setInterval(() => this.poll(), intervalMs);
+    logger.info({ intervalMs }, 'counting active users with count-only prints');
   }
 
   /** Stops polling and cancels the prints still running. */

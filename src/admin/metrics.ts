@@ -9,6 +9,7 @@ import { Ring } from './ring.js';
 import { registerSeries } from './series.js';
 import type { AdminSources } from './sources.js';
 import { Traffic, type ActiveUserKind, type CommandRecord } from './traffic.js';
+import { VERB_CLASSES } from './verb-class.js';
 
 /** What a recorded event is about. */
 export const EVENT_KINDS = ['breaker', 'lockout', 'reload', 'router', 'drain', 'audit'] as const;
@@ -45,6 +46,17 @@ function monotonicNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/** A set whose `add` says whether the value is new. */
+class SeenSet {
+  readonly #values = new Set<string>();
+
+  add(value: string): boolean {
+    if (this.#values.has(value)) return false;
+    this.#values.add(value);
+    return true;
+  }
+}
+
 export class Metrics {
   readonly registry: Registry;
   readonly traffic: Traffic;
@@ -55,6 +67,9 @@ export class Metrics {
   readonly #acquire: Histogram<'router'>;
   readonly #duration: Histogram<'router' | 'verb_class'>;
   readonly #events = new Ring<AdminEvent>(EVENTS_KEPT);
+  /** Histogram label sets observed or zeroed: zeroing one again would lose its counts. */
+  readonly #seen = new SeenSet();
+  #commandsFinished = 0;
   #isLastReloadOk = true;
   #lastReloadAt: number;
   #lastReloadSuccessAt: number;
@@ -67,12 +82,18 @@ export class Metrics {
     this.#lastReloadSuccessAt = this.startedAt;
     this.traffic = new Traffic(options.slowCommandMs ?? 5000);
     collectDefaultMetrics({ register: this.registry });
+    const routers = (): string[] => options.sources.routers().map((r) => r.name);
+    const seen = this.#seen;
     this.#acquire = new Histogram({
       name: 'mikrotik_connection_pool_acquisition_seconds',
       help: 'Time a command waited for a router session.',
       labelNames: ['router'],
       buckets: ACQUIRE_BUCKETS,
       registers: [this.registry],
+      collect() {
+        // Each router's series from the first scrape, all buckets at 0.
+        for (const router of routers()) if (seen.add(`a ${router}`)) this.zero({ router });
+      },
     });
     this.#duration = new Histogram({
       name: 'mikrotik_request_duration_seconds',
@@ -80,6 +101,13 @@ export class Metrics {
       labelNames: ['router', 'verb_class'],
       buckets: DURATION_BUCKETS,
       registers: [this.registry],
+      collect() {
+        for (const router of routers()) {
+          for (const verbClass of VERB_CLASSES) {
+            if (seen.add(`d ${router} ${verbClass}`)) this.zero({ router, verb_class: verbClass });
+          }
+        }
+      },
     });
     registerSeries(this.registry, options.sources, {
       traffic: this.traffic,
@@ -90,16 +118,24 @@ export class Metrics {
 
   /** A command waited `seconds` for a router session (the pool's acquire). */
   observeAcquire(router: string, seconds: number): void {
+    this.#seen.add(`a ${router}`);
     this.#acquire.observe({ router }, seconds);
   }
 
   /** One finished client command (the metrics stage calls this). */
   recordCommand(command: CommandRecord): void {
+    this.#commandsFinished++;
     this.traffic.record(command);
+    this.#seen.add(`d ${command.router} ${command.verbClass}`);
     this.#duration.observe(
       { router: command.router, verb_class: command.verbClass },
       command.durationMs / 1000,
     );
+  }
+
+  /** Client commands finished since start, on every router (the drain's log line counts them). */
+  get commandsFinished(): number {
+    return this.#commandsFinished;
   }
 
   /** Active users counted by a full print of their menu. */

@@ -6,6 +6,7 @@
  * removed by a reload disappears from the next scrape.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { ErrorCode } from '../errors.js';
 import type { AdminSources, BreakerState, Priority, RouterSource } from './sources.js';
 import { OUTCOMES, type Traffic } from './traffic.js';
 import { VERB_CLASSES } from './verb-class.js';
@@ -22,6 +23,28 @@ export const BREAKER_STATE_VALUE = {
 } as const satisfies Record<BreakerState, number>;
 
 const PRIORITIES: readonly Priority[] = ['high', 'normal', 'low'];
+
+/**
+ * The codes a client command can be refused or fail with once it is in the
+ * pipeline: `mikrotik_request_errors_total` has each at 0 from the first
+ * scrape, so a rate over it is defined before the first error (other codes
+ * appear when they happen).
+ */
+export const REQUEST_ERROR_CODES: readonly string[] = [
+  ErrorCode.AcquireTimeout,
+  ErrorCode.BreakerOpen,
+  ErrorCode.CommandTimeout,
+  ErrorCode.InputInvalid,
+  ErrorCode.Internal,
+  ErrorCode.Interrupted,
+  ErrorCode.PolicyDenied,
+  ErrorCode.RateLimited,
+  ErrorCode.ShuttingDown,
+  ErrorCode.UpstreamClosed,
+  ErrorCode.UpstreamLogin,
+  ErrorCode.UpstreamProtocol,
+  ErrorCode.UpstreamTimeout,
+];
 
 interface SeriesSpec {
   readonly name: string;
@@ -364,9 +387,11 @@ export function registerSeries(
     name: 'mikrotik_request_errors_total',
     help: 'Client commands refused or failed, by rosgate error code.',
     labelNames: ['router', 'code'],
-    read: perRouterMany((r) =>
-      [...traffic.of(r.name).errors].map(([code, count]): Sample => [{ code }, count]),
-    ),
+    read: perRouterMany((r) => {
+      const errors = traffic.of(r.name).errors;
+      const codes = new Set([...REQUEST_ERROR_CODES, ...errors.keys()]);
+      return [...codes].map((code): Sample => [{ code }, errors.get(code) ?? 0]);
+    }),
   });
   counter(registry, {
     name: 'rosgate_slow_commands_total',
@@ -375,18 +400,18 @@ export function registerSeries(
     read: perRouterMany((r) => byRecord(traffic.of(r.name).slow, 'verb_class')),
   });
 
-  // Business figures.
+  // Business figures: NaN (present, but unknown) until the first count.
   gauge(registry, {
     name: 'mikrotik_active_users_hotspot',
-    help: 'Rows of the latest full print of /ip/hotspot/active.',
+    help: 'Rows of the latest full print of /ip/hotspot/active; NaN until the first count.',
     labelNames: router,
-    read: perRouter((r) => traffic.of(r.name).activeUsers.hotspot?.count),
+    read: perRouter((r) => traffic.of(r.name).activeUsers.hotspot?.count ?? NaN),
   });
   gauge(registry, {
     name: 'mikrotik_active_users_pppoe',
-    help: 'Rows of the latest full print of /ppp/active.',
+    help: 'Rows of the latest full print of /ppp/active; NaN until the first count.',
     labelNames: router,
-    read: perRouter((r) => traffic.of(r.name).activeUsers.pppoe?.count),
+    read: perRouter((r) => traffic.of(r.name).activeUsers.pppoe?.count ?? NaN),
   });
   counter(registry, {
     name: 'mikrotik_vouchers_created_total',

@@ -17,6 +17,8 @@ export const AuditKind = {
   Flag: 'flag',
   Lockout: 'lockout',
   Breaker: 'breaker',
+  /** A router became unreachable, or reachable again. */
+  Router: 'router',
   Config: 'config',
   Start: 'start',
   Stop: 'stop',

@@ -78,6 +78,13 @@ export interface AuditBreakerEvent {
   readonly to: string;
 }
 
+/** A router became unreachable (`down`, with the RosgateError code) or reachable again (`up`). */
+export interface AuditRouterEvent {
+  readonly router: string;
+  readonly state: 'down' | 'up';
+  readonly code?: string;
+}
+
 /** The configuration changed: which keys, by whom; never the values. */
 export interface AuditConfigChangeEvent {
   /** Changed key paths: `cache.rules`, `routers[0].pool.max`. */
@@ -93,6 +100,7 @@ export interface AuditEvents {
   lockout(event: AuditLockoutEvent): void;
   lockoutsCleared(event: AuditLockoutsClearedEvent): void;
   breakerChange(event: AuditBreakerEvent): void;
+  routerChange(event: AuditRouterEvent): void;
   configChange(event: AuditConfigChangeEvent): void;
   start(event?: { readonly version?: string }): void;
   stop(event?: { readonly reason?: string }): void;
@@ -412,6 +420,18 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
           result: event.to === 'open' ? AuditResult.Failure : AuditResult.Success,
           router: event.router,
           details: { from: event.from, to: event.to },
+        }),
+      ),
+    routerChange: (event) =>
+      safely(() =>
+        emit({
+          kind: AuditKind.Router,
+          level: 'metadata',
+          category: 'system',
+          action: 'router',
+          result: event.state === 'down' ? AuditResult.Failure : AuditResult.Success,
+          router: event.router,
+          details: { state: event.state, ...optional('code', event.code) },
         }),
       ),
     configChange: (event) =>

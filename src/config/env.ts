@@ -8,6 +8,69 @@
 import { ENV_BINDINGS, type EnvBinding, type EnvType } from './catalog.js';
 import { pathText } from './wording.js';
 
+/**
+ * Variables of the MikroTik proxy guide whose setting rosgate has under
+ * another name: each sets these keys (from the root). Applied before every
+ * other variable, so rosgate's own name for a key wins when both are set
+ * (and the guide's is then named in a warning).
+ */
+export const GUIDE_ENV_VARIABLES = Object.freeze({
+  /** The guide's request queue is the flow stage's one queue (as MAX_RATE_LIMIT_QUEUE). */
+  REQUEST_QUEUE_MAX_SIZE: { keys: [['flow', 'rateLimit', 'maxQueue']], type: 'number' },
+  /** Idle logged-in clients are closed after this many ms. */
+  SESSION_TIMEOUT: { keys: [['limits', 'clientIdleTimeoutMs']], type: 'number' },
+  /** The policy's input rules on or off. */
+  ENABLE_VALIDATION: { keys: [['policy', 'input', 'enabled']], type: 'boolean' },
+  /** true: the XSS, SQL-injection and script-syntax checks refuse instead of flagging. */
+  STRICT_VALIDATION: {
+    keys: [
+      ['policy', 'xss', 'mode'],
+      ['policy', 'sqlInjection', 'mode'],
+      ['policy', 'scriptSyntaxInData'],
+    ],
+    type: 'boolean',
+    values: ['monitor', 'enforce'],
+  },
+  /** false: no admin port. */
+  ENABLE_MONITORING: { keys: [['monitoring', 'enabled']], type: 'boolean' },
+  /** How often rosgate counts active users itself, ms. */
+  METRICS_COLLECTION_INTERVAL: { keys: [['monitoring', 'businessPollMs']], type: 'number' },
+  /** false (wins over the interval): rosgate counts active users only from what clients print. */
+  ENABLE_BUSINESS_METRICS: {
+    keys: [['monitoring', 'businessPollMs']],
+    type: 'boolean',
+    values: [0, undefined],
+  },
+  /** A command with no reply for this many ms is cancelled and refused. */
+  REQUEST_TIMEOUT: { keys: [['flow', 'commandIdleTimeoutMs']], type: 'number' },
+  /** How long a graceful stop waits, ms. */
+  SHUTDOWN_TIMEOUT: { keys: [['shutdown', 'graceMs']], type: 'number' },
+} as const satisfies Record<string, GuideBinding>);
+
+/** How a guide variable maps onto rosgate's keys. */
+interface GuideBinding {
+  readonly keys: readonly (readonly string[])[];
+  readonly type: EnvType;
+  /** A boolean's value for false and for true; undefined leaves the keys alone. */
+  readonly values?: readonly [whenFalse: unknown, whenTrue: unknown];
+}
+
+/**
+ * Variables of the guide that mean nothing in rosgate, and why: setting one
+ * logs one warning at start, `NAME is ignored (why)`.
+ */
+export const GUIDE_IGNORED_VARIABLES: Readonly<Record<string, string>> = Object.freeze({
+  PORT: "the guide's HTTP API port: rosgate speaks the RouterOS API on PROXY_PORT, HTTP on MONITORING_PORT",
+  JWT_SECRET: "tokens of the guide's HTTP API: rosgate clients log in with RouterOS accounts",
+  API_KEY: "the guide's HTTP API key: the admin port takes MONITORING_TOKEN",
+  CORS_ORIGIN: "browsers calling the guide's HTTP API: rosgate has none",
+  ENABLE_COMPRESSION: "the guide's HTTP answers: the RouterOS API is not compressed",
+  LOG_FILE: 'rosgate writes JSON lines to stdout: redirect or collect them',
+  METRICS_PREFIX: "series keep the guide's names (mikrotik_*) and rosgate's (rosgate_*)",
+  ENABLE_HEALTH_CHECKS: 'router sessions are always checked, every HEALTH_CHECK_INTERVAL ms',
+  ALERT_WEBHOOK_URL: 'alerting is left to Prometheus: the Helm chart ships the rules',
+});
+
 /** Boolean variables accept these spellings (any case). */
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
 const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
@@ -32,6 +95,8 @@ export interface EnvOverlay {
   readonly raw: unknown;
   /** Config path (`routers[0].port`) -> the variable that set it, for messages. */
   readonly origins: ReadonlyMap<string, string>;
+  /** Guide variables that were set and have no effect, each with why (one warning each). */
+  readonly ignored: readonly { readonly variable: string; readonly reason: string }[];
 }
 
 type Mapping = Record<string, unknown>;
@@ -90,17 +155,59 @@ export function applyEnvironment(
   bindings: readonly EnvBinding[] = ENV_BINDINGS,
 ): EnvOverlay {
   const origins = new Map<string, string>();
+  const ignored: { variable: string; reason: string }[] = [];
   if (raw === undefined || raw === null) raw = {};
-  if (!isMapping(raw)) return { raw, origins };
+  if (!isMapping(raw)) return { raw, origins, ignored };
   const root = withoutNulls(raw) as Mapping;
+  const given = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value === '' ? undefined : value;
+  };
+  // The guide's names first, so that rosgate's own name for a key wins.
+  const guideSet = applyGuideVariables(root, given, origins);
+  for (const [name, reason] of Object.entries(GUIDE_IGNORED_VARIABLES)) {
+    if (given(name) !== undefined) ignored.push({ variable: name, reason });
+  }
   // Required keys first, so a variable that creates a list's first item comes before the rest.
   const ordered = [...bindings].sort((a, b) => Number(b.isRequired) - Number(a.isRequired));
   for (const binding of ordered) {
-    const value = env[binding.name];
-    if (value === undefined || value === '') continue;
+    const value = given(binding.name);
+    if (value === undefined) continue;
     if (set(root, binding, typedValue(binding.type, value))) {
       origins.set(pathText(binding.keys), binding.name);
     }
   }
-  return { raw: root, origins };
+  // A guide variable whose key another variable set after it had no effect.
+  for (const [path, name] of guideSet) {
+    const winner = origins.get(path);
+    if (winner !== undefined && winner !== name)
+      ignored.push({ variable: name, reason: `${winner} sets the same key` });
+  }
+  return { raw: root, origins, ignored };
+}
+
+/** Applies the guide's variables to `root`; returns [config path, variable] of each key set. */
+function applyGuideVariables(
+  root: Mapping,
+  given: (name: string) => string | undefined,
+  origins: Map<string, string>,
+): [string, string][] {
+  const guideSet: [string, string][] = [];
+  for (const [name, guide] of Object.entries(GUIDE_ENV_VARIABLES) as [string, GuideBinding][]) {
+    const text = given(name);
+    if (text === undefined) continue;
+    let value = typedValue(guide.type, text);
+    if (guide.values !== undefined && typeof value === 'boolean') {
+      value = guide.values[value ? 1 : 0];
+      if (value === undefined) continue;
+    }
+    for (const keys of guide.keys) {
+      const binding: EnvBinding = { name, keys, type: guide.type, replaces: [], isRequired: false };
+      if (!set(root, binding, value)) continue;
+      const path = pathText(keys);
+      origins.set(path, name);
+      guideSet.push([path, name]);
+    }
+  }
+  return guideSet;
 }

@@ -1,5 +1,10 @@
 export * from './schema.js';
-export { applyEnvironment, type EnvOverlay } from './env.js';
+export {
+  GUIDE_ENV_VARIABLES,
+  GUIDE_IGNORED_VARIABLES,
+  applyEnvironment,
+  type EnvOverlay,
+} from './env.js';
 export {
   ENV_BINDINGS,
   envBindings,

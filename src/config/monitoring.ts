@@ -8,8 +8,11 @@ import { z } from 'zod';
 import { filePath, flag, integer, mapping, oneOf, setting, text, timerMs } from './settings.js';
 
 /** Endpoints of the admin port that answer without a token unless listed in `requireTokenFor`. */
-export const OPEN_ENDPOINTS = ['live', 'ready', 'metrics'] as const;
+export const OPEN_ENDPOINTS = ['live', 'ready', 'health', 'metrics'] as const;
 export type OpenEndpoint = (typeof OPEN_ENDPOINTS)[number];
+
+/** `monitoring.businessPollMs` when not set: rosgate counts active users itself every 30 s. */
+export const DEFAULT_BUSINESS_POLL_MS = 30_000;
 
 /** Shorter tokens are refused: the admin port can change the configuration. */
 export const MIN_MONITORING_TOKEN_LENGTH = 16;
@@ -20,6 +23,9 @@ export const TOKEN_RULE = `must hold a token of at least ${MIN_MONITORING_TOKEN_
 export const TOKEN_KEYS = ['token', 'tokenEnv', 'tokenFile'] as const;
 
 const monitoringFields = mapping({
+  enabled: flag()
+    .optional()
+    .describe('false: no admin port at all (the guide\'s ENABLE_MONITORING). Default true.'),
   host: text().default('0.0.0.0').describe('Interface address.'),
   port: setting(integer(0, 65535).default(9728).describe('TCP port; 0 picks a free one.'), {
     env: 'MONITORING_PORT',
@@ -29,7 +35,7 @@ const monitoringFields = mapping({
       .min(MIN_MONITORING_TOKEN_LENGTH, { error: TOKEN_RULE })
       .optional()
       .describe(
-        `The bearer token every endpoint but live, ready and metrics requires; at least ${MIN_MONITORING_TOKEN_LENGTH} characters. Inline it is warned about.`,
+        `The bearer token every endpoint but live, ready, health and metrics requires; at least ${MIN_MONITORING_TOKEN_LENGTH} characters. Inline it is warned about.`,
       ),
     { env: 'MONITORING_TOKEN', replaces: ['tokenEnv', 'tokenFile'] },
   ),
@@ -50,7 +56,7 @@ const monitoringFields = mapping({
   businessPollMs: timerMs(0)
     .optional()
     .describe(
-      'Every this many ms rosgate counts hotspot and PPP users itself; 0 (default) counts only what clients print.',
+      `Every this many ms rosgate counts hotspot and PPP users itself (count-only prints); 0 counts only what clients print. Default ${DEFAULT_BUSINESS_POLL_MS}.`,
     ),
 });
 

@@ -126,6 +126,8 @@ export const ConfigWarningCode = {
   EmptyRouterPassword: 'ROSGATE_CONFIG_EMPTY_ROUTER_PASSWORD',
   /** `upstreamTls` is `insecure` or `anonymous`: the router's identity is not checked. */
   UpstreamTlsUnverified: 'ROSGATE_CONFIG_UPSTREAM_TLS_UNVERIFIED',
+  /** A variable of the MikroTik proxy guide is set but has no effect (see `GUIDE_IGNORED_VARIABLES`). */
+  IgnoredVariable: 'ROSGATE_CONFIG_IGNORED_VARIABLE',
 } as const;
 export type ConfigWarningCode = (typeof ConfigWarningCode)[keyof typeof ConfigWarningCode];
 

@@ -20,6 +20,7 @@ import {
   TOKEN_RULE,
   type ConfigWarning,
   type LoadedConfig,
+  DEFAULT_BUSINESS_POLL_MS,
   type MonitoringConfig,
   type ResolvedUser,
   type RosgateConfig,
@@ -240,6 +241,7 @@ function resolveUser(r: Report, at: string, user: UserFields, routerNames: Reado
 function resolveMonitoring(r: Report, monitoring: MonitoringConfig): MonitoringConfig {
   const { host, port, token, tokenEnv, tokenFile, requireTokenFor, readiness, businessPollMs } =
     monitoring;
+  const { enabled } = monitoring;
   const out: Writable<MonitoringConfig> = { host, port };
   let secret: string | undefined;
   let at = 'monitoring.token';
@@ -269,7 +271,9 @@ function resolveMonitoring(r: Report, monitoring: MonitoringConfig): MonitoringC
   if (requireTokenFor !== undefined && requireTokenFor.length > 0)
     out.requireTokenFor = requireTokenFor;
   if (readiness?.requireRouter === true) out.readiness = readiness;
-  if (businessPollMs !== undefined && businessPollMs > 0) out.businessPollMs = businessPollMs;
+  if (businessPollMs !== undefined && businessPollMs !== DEFAULT_BUSINESS_POLL_MS)
+    out.businessPollMs = businessPollMs;
+  if (enabled === false) out.enabled = false;
   return out;
 }
 
@@ -313,6 +317,8 @@ export function validateConfig(
   if (!isMapping(overlay.raw)) throw createConfigError(['the configuration must be a mapping']);
   const root = overlay.raw;
   const r = new Report(overlay.origins, env, secretFiles);
+  for (const i of overlay.ignored)
+    r.warn(ConfigWarningCode.IgnoredVariable, i.variable, `is ignored (${i.reason})`);
   const shape = configSchema.shape;
   for (const key of Object.keys(root)) {
     if (!(key in shape)) r.problems.push(`${key} is not a known key`);

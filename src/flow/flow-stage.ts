@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { FlowConfig } from '../config/flow.js';
 import { ErrorCode, RosgateError } from '../errors.js';
+import { routerLogger } from '../logger.js';
 import {
   SETTLED,
   type CommandContext,
@@ -165,7 +166,7 @@ class FlowControl implements FlowStage, CommandHandler {
     const { config } = options;
     this.#router = options.router;
     this.#config = config;
-    this.#logger = options.logger.child({ router: options.router });
+    this.#logger = routerLogger(options.logger, options.router);
     this.#now = options.now ?? Date.now;
     this.#timers = options.timers ?? globalTimers;
     this.#onStateChange = options.onStateChange;

@@ -8,6 +8,7 @@ import {
   type CacheSnapshot,
   type AuditSearchQuery,
 } from '../../src/admin/index.js';
+import { isLoopback } from '../../src/admin/admin-auth.js';
 import { ErrorCode, RosgateError } from '../../src/errors.js';
 import { compose } from '../../src/pipeline.js';
 import { parsePrometheus, sampleValue } from '../fixtures/admin-prom-parse.js';
@@ -24,7 +25,6 @@ import {
 } from '../fixtures/admin-fakes.js';
 
 const PROTECTED = [
-  'health',
   'status',
   'statistics',
   'performance',
@@ -34,7 +34,7 @@ const PROTECTED = [
   'config',
 ];
 
-t.test('live, ready and metrics answer without a token', async (t) => {
+t.test('live, ready, health and metrics answer without a token', async (t) => {
   const admin = await startAdmin(t);
   const live = await admin.request('/monitoring/live');
   t.equal(live.status, 200);
@@ -46,6 +46,9 @@ t.test('live, ready and metrics answer without a token', async (t) => {
   t.equal(metrics.status, 200);
   t.equal(metrics.headers.get('content-type'), admin.metrics.registry.contentType);
   t.ok(parsePrometheus(metrics.text).has('mikrotik_connection_pool_active'));
+  const health = await admin.request('/monitoring/health');
+  t.equal(health.status, 200, "health, the guide's liveness path, needs no token");
+  t.match(health.json(), { status: 'ok', routers: [{ name: 'core', up: true }] });
 });
 
 t.test('every other endpoint needs the bearer token', async (t) => {
@@ -59,37 +62,63 @@ t.test('every other endpoint needs the bearer token', async (t) => {
     t.equal((await admin.request(`/monitoring/${name}`, { token: `${TOKEN}x` })).status, 401);
     t.equal((await admin.request(`/monitoring/${name}`, { token: true })).status, 200, name);
   }
-  const basic = await admin.request('/monitoring/health', {
+  const basic = await admin.request('/monitoring/status', {
     headers: { authorization: `Basic ${TOKEN}` },
   });
   t.equal(basic.status, 401, 'only the Bearer scheme');
   t.match(admin.logsOf('admin request without a valid token'), [
-    { level: 40, path: '/monitoring/health' },
+    { level: 40, path: '/monitoring/status' },
   ]);
   t.notMatch(admin.logText(), TOKEN, 'the token is never logged');
 });
 
-t.test('live, ready and metrics can be made to need the token', async (t) => {
+t.test('live, ready, health and metrics can be made to need the token', async (t) => {
   const admin = await startAdmin(t, {
-    monitoring: { requireTokenFor: ['metrics', 'ready', 'live'] },
+    monitoring: { requireTokenFor: ['metrics', 'ready', 'live', 'health'] },
   });
-  for (const name of ['live', 'ready', 'metrics']) {
+  for (const name of ['live', 'ready', 'health', 'metrics']) {
     t.equal((await admin.request(`/monitoring/${name}`)).status, 401, name);
     t.equal((await admin.request(`/monitoring/${name}`, { token: true })).status, 200, name);
   }
 });
 
-t.test('without a configured token only the open endpoints answer', async (t) => {
-  const admin = await startAdmin(t, { isTokenless: true });
-  t.equal((await admin.request('/monitoring/live')).status, 200);
-  const health = await admin.request('/monitoring/health', { token: 'anything' });
-  t.equal(health.status, 403);
-  t.same(health.json(), {
-    error: 'no admin token is configured (set MONITORING_TOKEN)',
-    field: 'authorization',
-  });
-  const dashboard = await admin.request('/monitoring/dashboard?token=anything');
-  t.equal(dashboard.status, 403);
+t.test(
+  'without a configured token the open endpoints answer, and loopback may read the dashboard, statistics and status',
+  async (t) => {
+    const admin = await startAdmin(t, { isTokenless: true });
+    t.equal((await admin.request('/monitoring/live')).status, 200);
+    t.equal((await admin.request('/monitoring/health')).status, 200);
+    const page = await admin.request('/monitoring/dashboard?token=anything', {
+      headers: { accept: 'text/html' },
+    });
+    t.equal(page.status, 200, 'the page itself, with no cookie to set');
+    t.equal(page.headers.get('set-cookie'), null);
+    t.match(page.text, /<html/);
+    for (const name of ['statistics', 'status']) {
+      t.equal((await admin.request(`/monitoring/${name}`)).status, 200, name);
+    }
+    for (const name of ['config', 'pools', 'performance', 'business', 'audit/head']) {
+      const res = await admin.request(`/monitoring/${name}`, { token: 'anything' });
+      t.equal(res.status, 403, `${name} still needs a token`);
+      t.same(res.json(), {
+        error: 'no admin token is configured (set MONITORING_TOKEN)',
+        field: 'authorization',
+      });
+    }
+    const put = await admin.request('/monitoring/config/log', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"level":"debug"}',
+    });
+    t.equal(put.status, 403, 'a change is never made without a token');
+  },
+);
+
+t.test('loopback is 127.0.0.0/8 and ::1, plain or mapped into IPv6', async (t) => {
+  for (const address of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1'])
+    t.ok(isLoopback(address), address);
+  for (const address of [undefined, '10.0.0.1', '::ffff:10.0.0.1', '::2', '1127.0.0.1', 'fe80::1'])
+    t.notOk(isLoopback(address), String(address));
 });
 
 t.test(
@@ -582,7 +611,7 @@ t.test('?token= on the dashboard becomes a session cookie that only reads', asyn
   });
   t.equal(put.status, 401, 'a change needs the header');
   t.equal(
-    (await admin.request(`/monitoring/health?token=${TOKEN}`)).status,
+    (await admin.request(`/monitoring/status?token=${TOKEN}`)).status,
     401,
     'only the dashboard takes ?token=',
   );
@@ -696,6 +725,55 @@ t.test('audit-report takes range and group-by as a JSON body', async (t) => {
     t.same(res.json(), { error, field }, body);
   }
   t.equal(reports.length, 1);
+});
+
+t.test("the guide's startDate and endDate are accepted as from and to", async (t) => {
+  const searches: AuditSearchQuery[] = [];
+  const reports: AuditReportQuery[] = [];
+  const admin = await startAdmin(t, {
+    audit: {
+      search: (q) => {
+        searches.push(q);
+        return Promise.resolve([]);
+      },
+      report: (q) => {
+        reports.push(q);
+        return Promise.resolve({});
+      },
+      head: () => Promise.resolve({}),
+    },
+  });
+  const res = await admin.request(
+    '/monitoring/audit-logs?startDate=2025-01-01&endDate=2025-01-31T23:59:59Z',
+    { token: true },
+  );
+  t.equal(res.status, 200);
+  t.same(searches, [
+    { from: Date.UTC(2025, 0, 1), to: Date.UTC(2025, 0, 31, 23, 59, 59), limit: 100 },
+  ]);
+  const report = await admin.request('/monitoring/audit-report', {
+    method: 'POST',
+    token: true,
+    headers: { 'content-type': 'application/json' },
+    body: '{"startDate":"2025-01-01","groupBy":"user"}',
+  });
+  t.equal(report.status, 200);
+  t.same(reports, [{ from: Date.UTC(2025, 0, 1), groupBy: 'user' }]);
+  const cases: [string, string, string][] = [
+    ['startDate=soon', 'startDate', 'startDate must be an ISO 8601 date or time'],
+    [
+      'from=2025-01-01&startDate=2025-01-02',
+      'startDate',
+      'startDate is from by another name: give one',
+    ],
+    ['to=2025-01-01&endDate=2025-01-02', 'endDate', 'endDate is to by another name: give one'],
+  ];
+  for (const [query, field, error] of cases) {
+    const bad = await admin.request(`/monitoring/audit-logs?${query}`, { token: true });
+    t.equal(bad.status, 400, query);
+    t.same(bad.json(), { error, field }, query);
+  }
+  t.equal(searches.length, 1);
 });
 
 t.test('the audit endpoints answer 404 when audit is off', async (t) => {

@@ -139,3 +139,17 @@ t.test('the dashboard lists the login lockouts in force and drops those cleared'
   t.equal(await items.count(), 0, 'cleared lockouts leave the page');
   t.same(errors, []);
 });
+
+t.test('with no token configured the dashboard works as it is on loopback', async (t) => {
+  const admin = await startAdmin(t, { isTokenless: true });
+  const browser = await launch(t);
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.clock.install();
+  const response = await page.goto(`${admin.url}/monitoring/dashboard`);
+  t.equal(response?.status(), 200);
+  t.equal(await figureBecomes(page, 'core', 'pool', '1 / 2'), '1 / 2', 'the figures are drawn');
+  t.notOk(await page.isVisible('#banner'), 'no sign-in banner');
+  t.same(errors, []);
+});

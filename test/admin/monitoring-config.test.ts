@@ -17,10 +17,11 @@ t.test('a monitoring section with only host and port reads exactly as before', (
 t.test('the admin keys are read when set', (t) => {
   const { config, warnings } = validateConfig(
     base({
+      enabled: false,
       tokenEnv: 'ADMIN_TOKEN',
       requireTokenFor: ['metrics', 'ready'],
       readiness: { requireRouter: true },
-      businessPollMs: 30000,
+      businessPollMs: 0,
     }),
     { ADMIN_TOKEN: TOKEN },
   );
@@ -31,7 +32,8 @@ t.test('the admin keys are read when set', (t) => {
     tokenEnv: 'ADMIN_TOKEN',
     requireTokenFor: ['metrics', 'ready'],
     readiness: { requireRouter: true },
-    businessPollMs: 30000,
+    businessPollMs: 0,
+    enabled: false,
   });
   t.same(monitoringWarnings(warnings), []);
   t.end();
@@ -45,7 +47,12 @@ t.test('keys at their defaults are left out, as if not written', (t) => {
   );
   t.same(
     validateConfig(
-      base({ readiness: { requireRouter: false }, requireTokenFor: [], businessPollMs: 0 }),
+      base({
+        enabled: true,
+        readiness: { requireRouter: false },
+        requireTokenFor: [],
+        businessPollMs: 30000,
+      }),
     ).config.monitoring,
     defaults,
   );
@@ -142,8 +149,8 @@ const problems: {
   },
   {
     name: 'requireTokenFor lists open endpoints only',
-    monitoring: { requireTokenFor: ['metrics', 'health'] },
-    expected: ['monitoring.requireTokenFor must list only live, ready, metrics'],
+    monitoring: { requireTokenFor: ['metrics', 'status'] },
+    expected: ['monitoring.requireTokenFor must list only live, ready, health, metrics'],
   },
   {
     name: 'readiness is a mapping',
@@ -159,6 +166,11 @@ const problems: {
     name: 'businessPollMs is a timer delay',
     monitoring: { businessPollMs: -1 },
     expected: ['monitoring.businessPollMs must be an integer 0-2147483647'],
+  },
+  {
+    name: 'enabled is a boolean',
+    monitoring: { enabled: 'no' },
+    expected: ['monitoring.enabled must be true or false'],
   },
   {
     name: 'monitoring is a mapping',

@@ -459,6 +459,12 @@ t.test('every kind of event reaches the file', async (t) => {
   );
   h.trail.events.lockout({ address: '192.0.2.1' });
   h.trail.events.breakerChange({ router: 'default', from: 'closed', to: 'open' });
+  h.trail.events.routerChange({
+    router: 'default',
+    state: 'down',
+    code: 'ROSGATE_UPSTREAM_CLOSED',
+  });
+  h.trail.events.routerChange({ router: 'default', state: 'up' });
   h.trail.events.configChange({ keys: ['audit.levels'], source: 'admin' });
   h.trail.observer.loggedOut({ ...who, durationMs: 1, commands: 1 });
   h.trail.events.stop();

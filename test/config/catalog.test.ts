@@ -77,6 +77,7 @@ t.test("a section's keys are listed with their variable and liveness", (t) => {
   t.same(
     sectionSettings('monitoring').map((s) => s.key),
     [
+      'enabled',
       'host',
       'port',
       'token',
@@ -94,7 +95,7 @@ t.test("a section's keys are listed with their variable and liveness", (t) => {
 const demo = z.strictObject({
   queue: setting(
     z.strictObject({
-      maxSize: env(z.int().min(0).default(10), 'QUEUE_MAX', 'REQUEST_QUEUE_MAX_SIZE'),
+      maxSize: env(z.int().min(0).default(10), 'QUEUE_MAX', 'DEMO_QUEUE_MAX_SIZE'),
     }),
     { isLive: true },
   ),
@@ -106,22 +107,22 @@ t.test('a variable may go by another name too; its own name wins over the alias'
   t.same(
     bindings.map((b) => [b.name, b.keys, b.type]),
     [
-      ['REQUEST_QUEUE_MAX_SIZE', ['demo', 'queue', 'maxSize'], 'number'],
+      ['DEMO_QUEUE_MAX_SIZE', ['demo', 'queue', 'maxSize'], 'number'],
       ['QUEUE_MAX', ['demo', 'queue', 'maxSize'], 'number'],
       ['DEMO_NAME', ['demo', 'name'], 'string'],
     ],
   );
-  const alias = applyEnvironment({}, { REQUEST_QUEUE_MAX_SIZE: '7' }, bindings);
+  const alias = applyEnvironment({}, { DEMO_QUEUE_MAX_SIZE: '7' }, bindings);
   t.same(alias.raw, { demo: { queue: { maxSize: 7 } } });
-  t.same([...alias.origins], [['demo.queue.maxSize', 'REQUEST_QUEUE_MAX_SIZE']]);
-  const both = applyEnvironment({}, { REQUEST_QUEUE_MAX_SIZE: '7', QUEUE_MAX: '8' }, bindings);
+  t.same([...alias.origins], [['demo.queue.maxSize', 'DEMO_QUEUE_MAX_SIZE']]);
+  const both = applyEnvironment({}, { DEMO_QUEUE_MAX_SIZE: '7', QUEUE_MAX: '8' }, bindings);
   t.same(both.raw, { demo: { queue: { maxSize: 8 } } });
   t.same([...both.origins], [['demo.queue.maxSize', 'QUEUE_MAX']]);
   t.same(settingsIn(demo), [
     {
       key: 'queue.maxSize',
       env: 'QUEUE_MAX',
-      envAliases: ['REQUEST_QUEUE_MAX_SIZE'],
+      envAliases: ['DEMO_QUEUE_MAX_SIZE'],
       isLive: true,
     },
     { key: 'name', env: 'DEMO_NAME', isLive: false },
