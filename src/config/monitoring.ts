@@ -25,7 +25,7 @@ export const TOKEN_KEYS = ['token', 'tokenEnv', 'tokenFile'] as const;
 const monitoringFields = mapping({
   enabled: flag()
     .optional()
-    .describe('false: no admin port at all (the guide\'s ENABLE_MONITORING). Default true.'),
+    .describe("false: no admin port at all (the guide's ENABLE_MONITORING). Default true."),
   host: text().default('0.0.0.0').describe('Interface address.'),
   port: setting(integer(0, 65535).default(9728).describe('TCP port; 0 picks a free one.'), {
     env: 'MONITORING_PORT',
