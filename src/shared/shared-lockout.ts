@@ -153,14 +153,15 @@ export class SharedLockout {
     return began;
   }
 
-  /** A successful login forgives its address's failures (not its user's, as the local gate). */
-  recordSuccess(address: string, user: string): void {
+  /**
+   * A successful login forgives its address's failures (not its user's, as
+   * the local gate does). Resolves when Redis has it, or could not be asked.
+   */
+  async recordSuccess(address: string, user: string): Promise<void> {
     const [pair, source] = this.#targets(address, user) as [Target, Target, Target];
     this.#local.delete(pair.id);
     this.#local.delete(source.id);
-    if (this.#link.isUp) {
-      void this.#link.send(['DEL', this.#countKey(pair.id), this.#countKey(source.id)]);
-    }
+    await this.#link.send(['DEL', this.#countKey(pair.id), this.#countKey(source.id)]);
   }
 
   /**
