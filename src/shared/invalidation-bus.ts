@@ -293,7 +293,7 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
     const reply = await this.#link.run(
       READ_INVALIDATIONS,
       [this.#streamKey, this.#seqKey],
-      [this.#lastId, this.#streamMaxLen + 100],
+      [this.#lastId, this.#streamMaxLen],
     );
     if (!Array.isArray(reply)) return;
     const seq = Number(reply[0]);
