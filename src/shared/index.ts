@@ -12,6 +12,7 @@ export {
   type InvalidationBusStats,
   type InvalidationEvent,
 } from './invalidation-bus.js';
+export { LuaScript, type SendCommand } from './lua-script.js';
 export { StepBucket, type BucketShape, type RateBucket } from './rate-bucket.js';
 export {
   connectNodeRedis,

@@ -290,6 +290,8 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
   }
 
   async #syncOnce(): Promise<void> {
+    // Live messages may move #lastSeq on while the answer is under way.
+    const last = this.#lastSeq;
     const reply = await this.#link.run(
       READ_INVALIDATIONS,
       [this.#streamKey, this.#seqKey],
@@ -299,18 +301,28 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
     const seq = Number(reply[0]);
     const lastStreamId = String(reply[1]);
     const entries = (reply[2] as [string, unknown[]][]).map(([id, fields]) => entryOf(id, fields));
-    const last = this.#lastSeq;
     if (last === undefined) {
       this.#accountTo(seq, lastStreamId);
       return;
     }
     const first = entries[0];
-    if (first === undefined ? seq !== last : first.seq !== last + 1) {
-      this.#flush(seq < last || (first !== undefined && first.seq <= last) ? 'reset' : 'trimmed');
-      this.#accountTo(seq, lastStreamId);
+    if (first === undefined ? seq === last : first.seq === last + 1) {
+      this.#replay(entries, seq);
       return;
     }
+    if (this.#lastSeq !== last) {
+      // Overtaken by live messages: ask again before deciding to flush.
+      this.#isSyncAgain = true;
+      return;
+    }
+    this.#flush(seq < last || (first !== undefined && first.seq <= last) ? 'reset' : 'trimmed');
+    this.#accountTo(seq, lastStreamId);
+  }
+
+  /** Applies the entries not heard live meanwhile; `seq` is the router's sequence now. */
+  #replay(entries: readonly Entry[], seq: number): void {
     for (const entry of entries) {
+      if (entry.seq <= (this.#lastSeq as number)) continue;
       this.#lastSeq = entry.seq;
       this.#lastId = entry.id;
       if (this.#ahead.delete(entry.seq)) continue;

@@ -169,3 +169,94 @@ t.test('the heartbeat timer renews the registration by itself', async (t) => {
   await eventually(() => g!.stats().roundTrips >= before + 2, 'two more heartbeats');
   t.ok(g!.isUp);
 });
+
+t.test('two routers share one subscriber connection, and a close releases it', async (t) => {
+  const [a, b] = await startReplicas(t, redis.url, 2);
+  const buses = [a!.invalidationBus('one'), a!.invalidationBus('two'), b!.invalidationBus('two')];
+  await eventually(() => buses.every((bus) => bus.isLive), 'every bus live');
+  const heard: string[] = [];
+  buses[1]!.on('invalidate', (e) => heard.push(`${e.router} ${e.menu}`));
+  await buses[2]!.publish('/ip/address');
+  await eventually(() => heard.length === 1, 'the invalidation');
+  t.same(heard, ['two /ip/address']);
+  await a!.close();
+  t.notOk(a!.isSubscribed);
+});
+
+t.test('a subscription listener that throws is logged', async (t) => {
+  const logger = memoryLogger();
+  const [g] = await startReplicas(t, redis.url, 1, { logger });
+  let isReady = false;
+  g!.subscribe(
+    'plain',
+    () => undefined,
+    () => {
+      isReady = true;
+      throw new Error('listener broke');
+    },
+  );
+  await eventually(() => isReady, 'the subscription');
+  await eventually(() => warnings(logger).length > 0, 'the warning');
+  t.match(warnings(logger), [{ msg: 'shared: a subscription listener threw' }]);
+});
+
+t.test('closing while Redis is down neither waits long nor throws', async (t) => {
+  const server = await startRedis();
+  t.teardown(() => server.stop());
+  const [g] = await startReplicas(t, server.url, 1, { probeMs: 3_600_000 });
+  await server.kill();
+  await eventually(() => !g!.isUp, 'the replica to notice');
+  await g!.close();
+  t.notOk(g!.isUp);
+});
+
+t.test(
+  'a subscribe the subscriber connection refuses is tried again at its next ready',
+  async (t) => {
+    const handlers = new Map<string, (err?: unknown) => void>();
+    let attempts = 0;
+    const fake = {
+      isReady: true,
+      connect: async () => {
+        throw new Error('no connection in this test');
+      },
+      sendCommand: async () => 1,
+      subscribe: async () => {
+        attempts++;
+        if (attempts === 1) throw new Error('refused');
+      },
+      on(event: string, listener: (err?: unknown) => void) {
+        handlers.set(event, listener);
+      },
+      duplicate: () => fake,
+      close: async () => {
+        throw new Error('already closed');
+      },
+      destroy: () => undefined,
+    };
+    const g = new SharedGroup({ url: 'redis://fake', replicaId: 'f', connect: () => fake });
+    t.teardown(() => g.destroy());
+    let readies = 0;
+    g.subscribe(
+      'ch',
+      () => undefined,
+      () => readies++,
+    );
+    await eventually(() => attempts === 1, 'the first attempt');
+    t.equal(readies, 0, 'not subscribed');
+    handlers.get('error')!(new Error('lost'));
+    handlers.get('ready')!();
+    await eventually(() => readies === 1, 'the second attempt');
+    t.equal(attempts, 2);
+    await g.close();
+    t.pass('a close the connection refuses is not an error');
+  },
+);
+
+t.test('a heartbeat under way when the group is destroyed schedules nothing more', async (t) => {
+  const [g] = await startReplicas(t, redis.url, 1);
+  const beat = g!.heartbeat();
+  g!.destroy();
+  t.equal(await beat, false);
+  t.equal(await g!.heartbeat(), false);
+});

@@ -166,6 +166,26 @@ t.test('a failed re-publication is tried again at the next return of Redis', asy
   t.equal(lockout.stats().unpublished, 3, 'nothing was lost');
 });
 
+t.test('a local count starts over once its window has passed', async (t) => {
+  const server = await startRedis();
+  t.teardown(() => server.stop());
+  const clock = { now: 1_000 };
+  const [a] = await startReplicas(t, server.url, 1, { probeMs: 3_600_000, clock });
+  const lockout = a!.lockout('core', { maxAttempts: 2, windowMs: 1_000 });
+  await server.kill();
+  await eventually(() => !a!.isUp, 'the replica to notice');
+  await lockout.recordFailure(ADDRESS, 'u');
+  clock.now += 1_000;
+  t.same(await lockout.recordFailure(ADDRESS, 'u'), [], 'the first failure left the window');
+  t.match(await lockout.recordFailure(ADDRESS, 'u'), [{ scope: 'pair' }, { scope: 'address' }]);
+  t.same(await lockout.recordFailure(ADDRESS, 'u'), [], 'locked keys count no more failures');
+  t.equal(
+    lockout.stats().unpublished,
+    3,
+    "only the user's count goes on (three since the window began again)",
+  );
+});
+
 t.test('memory is bounded by maxTracked', async (t) => {
   const server = await startRedis();
   t.teardown(() => server.stop());

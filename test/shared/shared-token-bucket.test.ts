@@ -239,6 +239,14 @@ t.test('a reserved lease sets one wake-up timer, and close() clears it', async (
   await b.settle();
   const wakeUps = () => timers.filter((timer) => timer.ms !== 500);
   t.match(wakeUps(), [{ ms: 100, cleared: false }], 'the next lease waits a step');
+  clock.now += 100;
+  for (let i = 0; i < 5; i++) t.ok(b.tryTake());
+  await b.settle();
+  t.equal(
+    wakeUps().length,
+    1,
+    'a later lease leaves the overdue wake-up alone: flow asks again when it fires',
+  );
   b.close();
   t.match(wakeUps(), [{ ms: 100, cleared: true }]);
 });
@@ -276,6 +284,8 @@ t.test(
     t.equal(b.msUntilNext(), 20, 'two half-token steps to a whole token');
     now = 5;
     t.equal(b.tokens, 0);
+    now = 20;
+    t.equal(b.msUntilNext(), 0);
     now = 1_000;
     t.equal(b.tokens, 2);
   },
