@@ -123,6 +123,8 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
   readonly #pending = new Map<string, string | typeof WHOLE_MENU>();
   #isPendingFlush = false;
   #stats = { sent: 0, received: 0, replayed: 0, flushes: 0 };
+  readonly #stop: (() => void)[];
+  #isClosed = false;
 
   constructor(link: SharedLink, router: string, options: InvalidationBusOptions = {}) {
     super();
@@ -141,19 +143,21 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
       if (!Number.isSafeInteger(value) || value < 1)
         throw new RangeError(`${name} must be an integer >= 1`);
     }
-    link.onStateChange((isUp) => {
-      if (!isUp) {
-        this.#isSynced = false;
-        return;
-      }
-      void this.#publishPending();
-      void this.sync();
-    });
-    link.subscribe(
-      this.#streamKey,
-      (message) => this.#onMessage(message),
-      () => void this.sync(),
-    );
+    this.#stop = [
+      link.onStateChange((isUp) => {
+        if (!isUp) {
+          this.#isSynced = false;
+          return;
+        }
+        void this.#publishPending();
+        void this.sync();
+      }),
+      link.subscribe(
+        this.#streamKey,
+        (message) => this.#onMessage(message),
+        () => void this.sync(),
+      ),
+    ];
   }
 
   /**
@@ -162,7 +166,17 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
    * cannot vouch for must not outlive the short fallback TTL.
    */
   get isLive(): boolean {
-    return this.#link.isUp && this.#link.isSubscribed && this.#isSynced;
+    return !this.#isClosed && this.#link.isUp && this.#link.isSubscribed && this.#isSynced;
+  }
+
+  /**
+   * Unsubscribes and stops the group's calls into this bus (a reload that
+   * makes a new one); emits nothing more.
+   */
+  close(): void {
+    this.#isClosed = true;
+    for (const stop of this.#stop) stop();
+    this.removeAllListeners();
   }
 
   /**
@@ -265,6 +279,7 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
   }
 
   #onMessage(text: string): void {
+    if (this.#isClosed) return;
     const entry = messageEntry(text);
     if (entry === undefined) {
       this.#link.logger?.warn(

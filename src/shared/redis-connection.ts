@@ -14,6 +14,8 @@ export interface RedisConnection {
   sendCommand(args: readonly string[]): Promise<unknown>;
   /** Subscribes; the client subscribes again by itself after a reconnect, before `ready`. */
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  /** Removes a listener (and the subscription with the last one). */
+  unsubscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   /** `ready` after every (re)connect; `error` with each connection error. */
   on(event: 'ready' | 'error', listener: (err?: unknown) => void): void;
   /** A second connection with the same options (for pub/sub). */
@@ -45,6 +47,7 @@ interface NodeRedisClient {
   connect(): Promise<unknown>;
   sendCommand(args: readonly string[]): Promise<unknown>;
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  unsubscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   on(event: string, listener: (err?: unknown) => void): unknown;
   duplicate(): NodeRedisClient;
   close(): Promise<unknown>;
@@ -59,6 +62,7 @@ function wrap(client: NodeRedisClient): RedisConnection {
     connect: () => client.connect(),
     sendCommand: (args) => client.sendCommand(args),
     subscribe: (channel, listener) => client.subscribe(channel, listener),
+    unsubscribe: (channel, listener) => client.unsubscribe(channel, listener),
     on(event, listener) {
       client.on(event, listener);
     },

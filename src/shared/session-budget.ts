@@ -52,6 +52,7 @@ export class SessionBudget {
   #groupHeld = 0;
   #refused = 0;
   #localGrants = 0;
+  readonly #stop: (() => void)[];
 
   constructor(link: SharedLink, router: string, options: SessionBudgetOptions) {
     if (!Number.isSafeInteger(options.maxSessions) || options.maxSessions < 1) {
@@ -63,8 +64,7 @@ export class SessionBudget {
     this.#key = link.key(router, 'sessions');
     this.#maxSessions = options.maxSessions;
     this.#leaseTtlMs = ttl;
-    link.onHeartbeat(() => this.renew());
-    link.onClose(() => this.#renew([]));
+    this.#stop = [link.onHeartbeat(() => this.renew()), link.onClose(() => this.#renew([]))];
   }
 
   /** Sessions this replica may hold while Redis is down: max(1, floor(max / N)). */
@@ -108,6 +108,16 @@ export class SessionBudget {
    */
   renew(): Promise<void> {
     return this.#renew([...this.#held]);
+  }
+
+  /**
+   * The router is gone (a reload removed it): drops this replica's leases
+   * and stops the heartbeat's renewals. Never rejects.
+   */
+  close(): Promise<void> {
+    for (const stop of this.#stop) stop();
+    this.#held.clear();
+    return this.#renew([]);
   }
 
   stats(): SessionBudgetStats {

@@ -84,6 +84,15 @@ function positive(name: string, value: number): number {
   return value;
 }
 
+/** Adds `item` to `list`; returns how to take it out again. */
+function register<T>(list: T[], item: T): () => void {
+  list.push(item);
+  return () => {
+    const at = list.indexOf(item);
+    if (at >= 0) list.splice(at, 1);
+  };
+}
+
 function replicaIdOf(options: SharedGroupOptions): string {
   const id = options.replicaId ?? process.env.HOSTNAME ?? os.hostname();
   if (id === '' || id.includes(':')) {
@@ -251,24 +260,35 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
     return this.#call(() => this.#send(args), false);
   }
 
-  onStateChange(listener: (isUp: boolean) => void): void {
-    this.#stateListeners.push(listener);
+  onStateChange(listener: (isUp: boolean) => void): () => void {
+    return register(this.#stateListeners, listener);
   }
 
-  onHeartbeat(task: () => Promise<unknown>): void {
-    this.#heartbeatTasks.push(task);
+  onHeartbeat(task: () => Promise<unknown>): () => void {
+    return register(this.#heartbeatTasks, task);
   }
 
   /** Runs `task` (release what this replica holds) on a graceful {@link SharedGroup.close}. */
-  onClose(task: () => Promise<unknown>): void {
-    this.#closeTasks.push(task);
+  onClose(task: () => Promise<unknown>): () => void {
+    return register(this.#closeTasks, task);
   }
 
-  subscribe(channel: string, onMessage: (message: string) => void, onReady: () => void): void {
+  subscribe(
+    channel: string,
+    onMessage: (message: string) => void,
+    onReady: () => void,
+  ): () => void {
     const subscription: Subscription = { onMessage, onReady, isSubscribed: false };
     this.#subscriptions.set(channel, subscription);
     const subscriber = this.#subscriber ?? this.#startSubscriber();
     if (subscriber.isReady) void this.#subscribeOne(subscriber, channel, subscription);
+    return () => {
+      if (this.#subscriptions.get(channel) !== subscription) return;
+      this.#subscriptions.delete(channel);
+      if (!subscription.isSubscribed) return;
+      this.counters.roundTrips++;
+      subscriber.unsubscribe(channel, onMessage).catch(() => undefined);
+    };
   }
 
   /**

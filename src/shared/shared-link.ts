@@ -70,18 +70,18 @@ export interface SharedLink {
   ): Promise<unknown>;
   /** One plain command, with the same promise as {@link SharedLink.run}. */
   send(args: readonly string[]): Promise<unknown>;
-  /** Calls `listener` on every change between up and down. */
-  onStateChange(listener: (isUp: boolean) => void): void;
-  /** Runs `task` with every heartbeat while Redis is up (renewals). */
-  onHeartbeat(task: () => Promise<unknown>): void;
-  /** Runs `task` (release what this replica holds) when the group closes politely. */
-  onClose(task: () => Promise<unknown>): void;
+  /** Calls `listener` on every change between up and down; returns how to stop. */
+  onStateChange(listener: (isUp: boolean) => void): () => void;
+  /** Runs `task` with every heartbeat while Redis is up (renewals); returns how to stop. */
+  onHeartbeat(task: () => Promise<unknown>): () => void;
+  /** Runs `task` (release what this replica holds) when the group closes politely; returns how to stop. */
+  onClose(task: () => Promise<unknown>): () => void;
   /**
    * Subscribes to a channel on the subscriber connection. `onReady` runs
    * whenever the subscription is (re)established: messages may have been
-   * missed before it.
+   * missed before it. Returns how to unsubscribe.
    */
-  subscribe(channel: string, onMessage: (message: string) => void, onReady: () => void): void;
+  subscribe(channel: string, onMessage: (message: string) => void, onReady: () => void): () => void;
   /** True while the subscriber connection is connected and subscribed. */
   readonly isSubscribed: boolean;
 }

@@ -94,6 +94,7 @@ export class SharedLockout {
   readonly #localLocks = new Map<string, true>();
   #refusedFromMemory = 0;
   #lockouts = 0;
+  readonly #stopListening: () => void;
 
   constructor(link: SharedLink, router: string, options: SharedLockoutOptions = {}) {
     this.#link = link;
@@ -107,7 +108,7 @@ export class SharedLockout {
     this.#windowMs = count('windowMs', options.windowMs ?? 900_000, 1);
     this.#durationMs = count('durationMs', options.durationMs ?? 900_000, 1);
     this.#maxTracked = count('maxTracked', options.maxTracked ?? 10_000, 1);
-    link.onStateChange((isUp) => {
+    this.#stopListening = link.onStateChange((isUp) => {
       if (isUp) void this.republish();
     });
   }
@@ -185,6 +186,11 @@ export class SharedLockout {
       }
       this.#link.counters.republished += part.length;
     }
+  }
+
+  /** Stops the group's calls into this lockout (a reload that makes a new one). */
+  close(): void {
+    this.#stopListening();
   }
 
   stats(): SharedLockoutStats {

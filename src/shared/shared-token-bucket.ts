@@ -75,6 +75,7 @@ export class SharedTokenBucket implements RateBucket {
   #wake: unknown;
   #wakeAt = Infinity;
   #stats = { leases: 0, refusals: 0, lapsedTokens: 0, fallbackTakes: 0 };
+  readonly #stopListening: () => void;
 
   constructor(link: SharedLink, router: string, options: SharedTokenBucketOptions) {
     this.#link = link;
@@ -90,7 +91,7 @@ export class SharedTokenBucket implements RateBucket {
     this.#leaseTtlMs = checked('leaseTtlMs', options.leaseTtlMs ?? span, 1);
     this.#horizonMs = checked('horizonMs', options.horizonMs ?? span, 0);
     this.#onAvailable = options.onAvailable;
-    link.onStateChange((isUp) => {
+    this.#stopListening = link.onStateChange((isUp) => {
       if (isUp) this.#share = undefined;
       this.#available();
     });
@@ -144,9 +145,13 @@ export class SharedTokenBucket implements RateBucket {
     return { ...this.#stats };
   }
 
-  /** Stops the wake-up timer; leased tokens lapse in Redis's accounting by themselves. */
+  /**
+   * Stops the wake-up timer and the group's calls into this bucket (a
+   * reload that makes a new one); leased tokens lapse by themselves.
+   */
   close(): void {
     this.#clearWake();
+    this.#stopListening();
   }
 
   #usable(now: number): number {

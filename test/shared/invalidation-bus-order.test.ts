@@ -135,3 +135,12 @@ t.test('a log that started over and grew past the last sequence seen is a reset 
   await syncing;
   t.same(flushes, [{ router: 'core', reason: 'reset' }]);
 });
+
+t.test('a message that reaches a closed bus is dropped', async (t) => {
+  const { link, bus, events } = setUp();
+  await baseline(link, bus, 0, '');
+  bus.close();
+  link.deliver(JSON.stringify({ seq: 1, id: '1-0', menu: '/x', row: '', origin: 'other' }));
+  t.same(events, []);
+  t.equal(bus.stats().received, 0);
+});

@@ -225,6 +225,7 @@ t.test(
         attempts++;
         if (attempts === 1) throw new Error('refused');
       },
+      unsubscribe: async () => undefined,
       on(event: string, listener: (err?: unknown) => void) {
         handlers.set(event, listener);
       },
