@@ -1,0 +1,46 @@
+/**
+ * Shared state of a rosgate group through Redis (issue 18): one replica's
+ * {@link SharedGroup} and the per-router primitives it makes. See README.md.
+ */
+export {
+  FLUSH_ALL,
+  InvalidationBus,
+  type FlushEvent,
+  type FlushReason,
+  type InvalidationBusEvents,
+  type InvalidationBusOptions,
+  type InvalidationBusStats,
+  type InvalidationEvent,
+} from './invalidation-bus.js';
+export { LuaScript, type SendCommand } from './lua-script.js';
+export { StepBucket, type BucketShape, type RateBucket } from './rate-bucket.js';
+export {
+  connectNodeRedis,
+  type RedisConnection,
+  type RedisConnectionOptions,
+} from './redis-connection.js';
+export {
+  SessionBudget,
+  type SessionBudgetOptions,
+  type SessionBudgetStats,
+  type SessionTicket,
+} from './session-budget.js';
+export {
+  SharedGroup,
+  type SharedGroupEvents,
+  type SharedGroupOptions,
+  type SharedStats,
+} from './shared-group.js';
+export type { SharedCounters, SharedLink, SharedLogger, SharedTimers } from './shared-link.js';
+export {
+  SharedLockout,
+  type LockoutScope,
+  type LockoutState,
+  type SharedLockoutOptions,
+  type SharedLockoutStats,
+} from './shared-lockout.js';
+export {
+  SharedTokenBucket,
+  type SharedBucketStats,
+  type SharedTokenBucketOptions,
+} from './shared-token-bucket.js';

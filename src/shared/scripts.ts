@@ -1,0 +1,194 @@
+/**
+ * The Lua scripts of the shared state. Each runs atomically in Redis; the
+ * ones that need the time read Redis `TIME`, never a replica's clock, so
+ * replicas with skewed clocks still agree. ARGV[1] of those scripts is a
+ * clock override that only tests set (one virtual clock for every replica of
+ * a test); production sends an empty string.
+ */
+import { LuaScript } from './lua-script.js';
+
+/** Milliseconds now: ARGV[1] when a test set it, else Redis `TIME`. */
+const NOW = `
+local function now_ms()
+  if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/**
+ * Registers a replica as live until now + ttl, drops the expired ones and
+ * returns how many are live (N).
+ * KEYS: replicas zset. ARGV: clock, replicaId, ttlMs.
+ */
+export const REGISTER_REPLICA = new LuaScript(`${NOW}
+local now = now_ms()
+local ttl = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ttl * 2)
+return redis.call('ZCARD', KEYS[1])
+`);
+
+/**
+ * Takes a lease of `want` tokens from the group's bucket. The bucket is
+ * refilled in whole steps, as the local TokenBucket is: every `interval` ms,
+ * `refill` tokens up to `capacity`; a missing hash (a new or restarted Redis)
+ * starts full. When fewer than `want` tokens are there, the lease is still
+ * granted but usable only after `wait` ms, when the bucket would have held
+ * them (the bucket goes below zero: a reservation); a lease that would wait
+ * longer than `horizon` is refused with how long to wait before asking again.
+ * The hash expires when it would be full anyway.
+ * KEYS: bucket hash. ARGV: clock, capacity, refill, interval, want, horizon.
+ * Returns {granted, waitMs}: granted = want and waitMs before the tokens may
+ * be spent, or granted = 0 and waitMs before asking again.
+ */
+export const LEASE_TOKENS = new LuaScript(`${NOW}
+local now = now_ms()
+local capacity = tonumber(ARGV[2])
+local refill = tonumber(ARGV[3])
+local interval = tonumber(ARGV[4])
+local want = tonumber(ARGV[5])
+local horizon = tonumber(ARGV[6])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'stepAt')
+local tokens = tonumber(state[1])
+local stepAt = tonumber(state[2])
+if tokens == nil or stepAt == nil then
+  tokens = capacity
+  stepAt = now
+end
+local steps = math.floor((now - stepAt) / interval)
+if steps > 0 then
+  tokens = math.min(capacity, tokens + steps * refill)
+  stepAt = stepAt + steps * interval
+end
+local wait = 0
+if tokens < want then
+  wait = stepAt + math.ceil((want - tokens) / refill) * interval - now
+end
+if wait > horizon then
+  return {0, wait - horizon}
+end
+tokens = tokens - want
+local fullIn = stepAt + math.ceil((capacity - tokens) / refill) * interval - now
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'stepAt', stepAt)
+redis.call('PEXPIRE', KEYS[1], math.max(fullIn, 0) + interval)
+return {want, wait}
+`);
+
+/**
+ * Adds a session lease when the router's group holds fewer than `cap`.
+ * KEYS: sessions zset. ARGV: clock, cap, member, ttlMs.
+ * Returns {1 granted | 0 refused, leases held by the group afterwards}.
+ */
+export const ACQUIRE_SESSION = new LuaScript(`${NOW}
+local now = now_ms()
+local ttl = tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local held = redis.call('ZCARD', KEYS[1])
+if held >= tonumber(ARGV[2]) then return {0, held} end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ttl * 2)
+return {1, held + 1}
+`);
+
+/**
+ * One replica's heartbeat for one router's sessions: the `n` members given
+ * first are renewed to now + ttl (re-registered after an outage); the ones
+ * after them (acquires under way) are kept as they are; the replica's other
+ * members are dropped, and so are everyone's expired leases.
+ * KEYS: sessions zset. ARGV: clock, replicaId, ttlMs, n, member...
+ * Returns the leases the group holds afterwards.
+ */
+export const RENEW_SESSIONS = new LuaScript(`${NOW}
+local now = now_ms()
+local ttl = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+local prefix = ARGV[2] .. ':'
+local keep = {}
+for i = 5, #ARGV do keep[ARGV[i]] = true end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if string.sub(member, 1, #prefix) == prefix and not keep[member] then
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+for i = 5, 4 + n do redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) end
+if n > 0 then redis.call('PEXPIRE', KEYS[1], ttl * 2) end
+return redis.call('ZCARD', KEYS[1])
+`);
+
+/**
+ * Failure counters and lockouts, for pairs of keys (counter, lock). Per pair,
+ * ARGV holds `by` (failures to add; 0 only reads), `max` (failures that lock)
+ * and `lockMs` (a lock to make sure of, for re-publishing one taken while
+ * Redis was away; 0 for none). A locked key counts no failures. Counters
+ * expire `windowMs` after their first failure; a lock lasts `durationMs`.
+ * KEYS: count1, lock1, count2, lock2, ... ARGV: windowMs, durationMs, then
+ * by, max, lockMs per pair.
+ * Returns per pair {ms the lock has left (0: none), 1 when this call began it}.
+ */
+export const COUNT_FAILURES = new LuaScript(`
+local window = tonumber(ARGV[1])
+local duration = tonumber(ARGV[2])
+local out = {}
+for i = 1, #KEYS / 2 do
+  local count = KEYS[2 * i - 1]
+  local lock = KEYS[2 * i]
+  local by = tonumber(ARGV[3 * i])
+  local max = tonumber(ARGV[3 * i + 1])
+  local lockMs = tonumber(ARGV[3 * i + 2])
+  local began = 0
+  if lockMs > 0 and redis.call('PTTL', lock) < lockMs then
+    redis.call('SET', lock, '1', 'PX', lockMs)
+  end
+  local left = redis.call('PTTL', lock)
+  if left < 0 and by > 0 then
+    local n = redis.call('INCRBY', count, by)
+    if redis.call('PTTL', count) < 0 then redis.call('PEXPIRE', count, window) end
+    if n >= max then
+      redis.call('SET', lock, '1', 'PX', duration)
+      redis.call('DEL', count)
+      left = duration
+      began = 1
+    end
+  end
+  if left < 0 then left = 0 end
+  out[#out + 1] = left
+  out[#out + 1] = began
+end
+return out
+`);
+
+/**
+ * Publishes one invalidation: bumps the router's sequence and the menu's
+ * version, appends it to the capped stream (the log a reconnecting replica
+ * replays) and PUBLISHes it, in one atomic step.
+ * KEYS: stream, seq, menu version. ARGV: channel, maxLen, menu, row, origin.
+ * Returns {seq, stream id}.
+ */
+export const PUBLISH_INVALIDATION = new LuaScript(`
+local seq = redis.call('INCR', KEYS[2])
+redis.call('INCR', KEYS[3])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
+  'seq', seq, 'menu', ARGV[3], 'row', ARGV[4], 'origin', ARGV[5])
+redis.call('PUBLISH', ARGV[1], cjson.encode({
+  seq = seq, id = id, menu = ARGV[3], row = ARGV[4], origin = ARGV[5]
+}))
+return {seq, id}
+`);
+
+/**
+ * What a (re)connected receiver needs: the router's sequence now, the last
+ * stream id, and the entries after `lastId` ('' for none: a first sync).
+ * KEYS: stream, seq. ARGV: lastId, count.
+ * Returns {seq, last stream id or '', entries}.
+ */
+export const READ_INVALIDATIONS = new LuaScript(`
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local lastId = ''
+if #last > 0 then lastId = last[1][1] end
+if ARGV[1] == '' then return {seq, lastId, {}} end
+return {seq, lastId, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
+`);

@@ -1,0 +1,156 @@
+import { ACQUIRE_SESSION, RENEW_SESSIONS } from './scripts.js';
+import type { SharedLink } from './shared-link.js';
+
+/** Options of a {@link SessionBudget}. */
+export interface SessionBudgetOptions {
+  /** Router API sessions all replicas together may hold (ROUTER_MAX_SESSIONS). */
+  readonly maxSessions: number;
+  /**
+   * How long a lease lives without a heartbeat: a crashed replica's
+   * sessions are free again after it. @default 15000
+   */
+  readonly leaseTtlMs?: number;
+}
+
+/** One router session this replica may hold; release it when the session closes. */
+export interface SessionTicket {
+  /** `<replicaId>:<n>`, the member of the lease in Redis. */
+  readonly id: string;
+  /** The session closed: the lease goes. Idempotent; never throws. */
+  release(): void;
+}
+
+/** Counters of one router's session budget. */
+export interface SessionBudgetStats {
+  /** Sessions this replica holds. */
+  readonly held: number;
+  /** Leases the whole group held, as last seen in Redis. */
+  readonly groupHeld: number;
+  /** Acquires refused (the group, or this replica's share, was full). */
+  readonly refused: number;
+  /** Acquires granted from this replica's share while Redis was down. */
+  readonly localGrants: number;
+}
+
+/**
+ * The router sessions all replicas together may hold. A replica asks
+ * ({@link SessionBudget.tryAcquire}, one script) only when its pool opens a
+ * session, and the group heartbeat renews every lease it holds. While Redis
+ * is down a replica holds at most its share, max(1, floor(max / N)); when
+ * Redis is back, the heartbeat registers what it holds.
+ */
+export class SessionBudget {
+  readonly #link: SharedLink;
+  readonly #key: string;
+  readonly #maxSessions: number;
+  readonly #leaseTtlMs: number;
+  /** Leases this replica holds. */
+  readonly #held = new Set<string>();
+  /** Acquires sent and not answered yet: a renewal must not drop them. */
+  readonly #pending = new Set<string>();
+  #next = 0;
+  #groupHeld = 0;
+  #refused = 0;
+  #localGrants = 0;
+  readonly #stop: (() => void)[];
+
+  constructor(link: SharedLink, router: string, options: SessionBudgetOptions) {
+    if (!Number.isSafeInteger(options.maxSessions) || options.maxSessions < 1) {
+      throw new RangeError('maxSessions must be an integer >= 1');
+    }
+    const ttl = options.leaseTtlMs ?? 15_000;
+    if (!Number.isFinite(ttl) || ttl <= 0) throw new RangeError('leaseTtlMs must be a number > 0');
+    this.#link = link;
+    this.#key = link.key(router, 'sessions');
+    this.#maxSessions = options.maxSessions;
+    this.#leaseTtlMs = ttl;
+    this.#stop = [link.onHeartbeat(() => this.renew()), link.onClose(() => this.#renew([]))];
+  }
+
+  /** Sessions this replica may hold while Redis is down: max(1, floor(max / N)). */
+  get localShare(): number {
+    return Math.max(1, Math.floor(this.#maxSessions / Math.max(1, this.#link.replicas)));
+  }
+
+  /**
+   * A ticket when the group (or, with Redis down, this replica's share) has
+   * room for one more session; undefined when it has not. Resolves within
+   * the group's operation timeout; never rejects.
+   */
+  async tryAcquire(): Promise<SessionTicket | undefined> {
+    const member = `${this.#link.replicaId}:${++this.#next}`;
+    if (this.#link.isUp) {
+      this.#pending.add(member);
+      const reply = await this.#link.run(
+        ACQUIRE_SESSION,
+        [this.#key],
+        [this.#link.scriptClock(), this.#maxSessions, member, this.#leaseTtlMs],
+      );
+      this.#pending.delete(member);
+      if (Array.isArray(reply)) {
+        this.#groupHeld = Number(reply[1]);
+        if (Number(reply[0]) === 1) return this.#ticket(member);
+        this.#refused++;
+        return undefined;
+      }
+    }
+    if (this.#held.size >= this.localShare) {
+      this.#refused++;
+      return undefined;
+    }
+    this.#localGrants++;
+    return this.#ticket(member);
+  }
+
+  /**
+   * Renews this replica's leases (the group heartbeat calls it); after an
+   * outage it registers the sessions opened meanwhile.
+   */
+  renew(): Promise<void> {
+    return this.#renew([...this.#held]);
+  }
+
+  /**
+   * The router is gone (a reload removed it): drops this replica's leases
+   * and stops the heartbeat's renewals. Never rejects.
+   */
+  close(): Promise<void> {
+    for (const stop of this.#stop) stop();
+    this.#held.clear();
+    return this.#renew([]);
+  }
+
+  stats(): SessionBudgetStats {
+    return {
+      held: this.#held.size,
+      groupHeld: this.#groupHeld,
+      refused: this.#refused,
+      localGrants: this.#localGrants,
+    };
+  }
+
+  async #renew(members: readonly string[]): Promise<void> {
+    const args = [
+      this.#link.scriptClock(),
+      this.#link.replicaId,
+      this.#leaseTtlMs,
+      members.length,
+      ...members,
+      ...this.#pending,
+    ];
+    const reply = await this.#link.run(RENEW_SESSIONS, [this.#key], args);
+    if (typeof reply === 'number') this.#groupHeld = reply;
+  }
+
+  #ticket(member: string): SessionTicket {
+    this.#held.add(member);
+    return {
+      id: member,
+      release: () => {
+        if (!this.#held.delete(member)) return;
+        // While down, the next renewal after Redis is back drops it.
+        if (this.#link.isUp) void this.#link.send(['ZREM', this.#key, member]);
+      },
+    };
+  }
+}

@@ -1,0 +1,281 @@
+import { COUNT_FAILURES } from './scripts.js';
+import type { SharedLink } from './shared-link.js';
+
+/** What a lockout covers: one source address, one user, or one user from one address. */
+export type LockoutScope = 'pair' | 'address' | 'user';
+
+/** Options of a {@link SharedLockout}; counts are across all replicas. */
+export interface SharedLockoutOptions {
+  /** Failed logins from one address that lock it (MAX_LOGIN_ATTEMPTS). @default 5 */
+  readonly maxAttempts?: number;
+  /** Failed logins for one user, from anywhere, that lock it. @default 20 */
+  readonly userMaxAttempts?: number;
+  /** Failed logins for one user from one address that lock that pair. @default maxAttempts */
+  readonly pairMaxAttempts?: number;
+  /** How long failures count, from the first one of a counter. @default 900000 */
+  readonly windowMs?: number;
+  /** How long a lockout lasts (LOCKOUT_DURATION). @default 900000 */
+  readonly durationMs?: number;
+  /** Locks and local counters remembered (each); the oldest are forgotten first. @default 10000 */
+  readonly maxTracked?: number;
+}
+
+/** A lockout that began. */
+export interface LockoutState {
+  readonly scope: LockoutScope;
+  /** When it ends, on the replica's clock (ms). */
+  readonly untilMs: number;
+}
+
+/** Counters of one router's shared lockout. */
+export interface SharedLockoutStats {
+  /** Locks held in memory (answered with no Redis call). */
+  readonly locked: number;
+  /** Logins refused from memory. */
+  readonly refusedFromMemory: number;
+  /** Lockouts this replica began (in Redis, or locally while Redis was down). */
+  readonly lockouts: number;
+  /** Failures counted locally while Redis was down and not yet re-published. */
+  readonly unpublished: number;
+}
+
+interface Target {
+  readonly scope: LockoutScope;
+  readonly id: string;
+  readonly max: number;
+}
+
+interface LocalCount {
+  count: number;
+  readonly expiresAt: number;
+}
+
+const SCOPES: readonly LockoutScope[] = ['pair', 'address', 'user'];
+const REPUBLISH_BATCH = 100;
+
+/** `::ffff:192.0.2.1` is `192.0.2.1`: one source, one counter (as the local gate does). */
+function addressKey(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+function count(name: string, value: number, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new RangeError(`${name} must be an integer >= ${min}`);
+  return value;
+}
+
+/** Sets `key` in a Map used as a bounded insertion-ordered cache. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value as string);
+}
+
+/**
+ * Login lockout across the group: failure counters with expiry per
+ * (address, user), per address and per user live in Redis (INCRBY and
+ * PEXPIRE in one script); a lock seen once is kept in memory, so a locked
+ * guesser costs no Redis call. While Redis is down, failures are counted
+ * locally (this replica's own thresholds); when it is back they are added
+ * into Redis, and locks taken meanwhile are published.
+ */
+export class SharedLockout {
+  readonly #link: SharedLink;
+  readonly #router: string;
+  readonly #max: Readonly<Record<LockoutScope, number>>;
+  readonly #windowMs: number;
+  readonly #durationMs: number;
+  readonly #maxTracked: number;
+  /** Lock ends (local clock) by target id. */
+  readonly #locks = new Map<string, number>();
+  /** Failures counted while Redis was down, by target id. */
+  readonly #local = new Map<string, LocalCount>();
+  /** Locks taken while Redis was down, not yet published. */
+  readonly #localLocks = new Map<string, true>();
+  #refusedFromMemory = 0;
+  #lockouts = 0;
+  readonly #stopListening: () => void;
+
+  constructor(link: SharedLink, router: string, options: SharedLockoutOptions = {}) {
+    this.#link = link;
+    this.#router = router;
+    const maxAttempts = count('maxAttempts', options.maxAttempts ?? 5, 1);
+    this.#max = {
+      address: maxAttempts,
+      user: count('userMaxAttempts', options.userMaxAttempts ?? 20, 1),
+      pair: count('pairMaxAttempts', options.pairMaxAttempts ?? maxAttempts, 1),
+    };
+    this.#windowMs = count('windowMs', options.windowMs ?? 900_000, 1);
+    this.#durationMs = count('durationMs', options.durationMs ?? 900_000, 1);
+    this.#maxTracked = count('maxTracked', options.maxTracked ?? 10_000, 1);
+    this.#stopListening = link.onStateChange((isUp) => {
+      if (isUp) void this.republish();
+    });
+  }
+
+  /** When the lock on this login ends (ms, local clock); 0 when none is known here. No Redis call. */
+  lockedUntil(address: string, user: string): number {
+    return this.#knownUntil(this.#targets(address, user), this.#link.now());
+  }
+
+  /**
+   * When the lock on this login ends; 0 when it is free. A lock known here
+   * costs nothing; otherwise one script asks Redis (a lock another replica
+   * took). With Redis down: what this replica knows.
+   */
+  async check(address: string, user: string): Promise<number> {
+    const targets = this.#targets(address, user);
+    const known = this.#knownUntil(targets, this.#link.now());
+    if (known > 0) {
+      this.#refusedFromMemory++;
+      return known;
+    }
+    const reply = await this.#count(targets.map((t) => ({ target: t, by: 0, lockMs: 0 })));
+    if (reply === undefined) return 0;
+    return this.#knownUntil(targets, this.#link.now());
+  }
+
+  /** Counts a failed login; returns the lockouts it began (for audit, metrics, logs). */
+  async recordFailure(address: string, user: string): Promise<LockoutState[]> {
+    const targets = this.#targets(address, user);
+    const reply = await this.#count(targets.map((t) => ({ target: t, by: 1, lockMs: 0 })));
+    const now = this.#link.now();
+    const began: LockoutState[] = [];
+    if (reply === undefined) {
+      for (const t of this.#failLocally(targets, now)) {
+        began.push({ scope: t.scope, untilMs: now + this.#durationMs });
+      }
+    } else {
+      targets.forEach((t, i) => {
+        if (reply[2 * i + 1] === 1) began.push({ scope: t.scope, untilMs: now + this.#durationMs });
+      });
+    }
+    this.#lockouts += began.length;
+    return began;
+  }
+
+  /**
+   * A successful login forgives its address's failures (not its user's, as
+   * the local gate does). Resolves when Redis has it, or could not be asked.
+   */
+  async recordSuccess(address: string, user: string): Promise<void> {
+    const [pair, source] = this.#targets(address, user) as [Target, Target, Target];
+    this.#local.delete(pair.id);
+    this.#local.delete(source.id);
+    await this.#link.send(['DEL', this.#countKey(pair.id), this.#countKey(source.id)]);
+  }
+
+  /**
+   * Adds the failures counted during an outage into Redis and publishes the
+   * locks taken meanwhile (runs by itself when Redis comes back).
+   */
+  async republish(): Promise<void> {
+    const ids = new Set([...this.#local.keys(), ...this.#localLocks.keys()]);
+    const now = this.#link.now();
+    const batch = [...ids].map((id) => ({
+      target: this.#targetOf(id),
+      by: this.#local.get(id)?.count ?? 0,
+      lockMs: this.#localLocks.has(id) ? Math.max(0, (this.#locks.get(id) ?? 0) - now) : 0,
+    }));
+    for (let i = 0; i < batch.length; i += REPUBLISH_BATCH) {
+      const part = batch.slice(i, i + REPUBLISH_BATCH);
+      if ((await this.#count(part)) === undefined) return;
+      for (const { target } of part) {
+        this.#local.delete(target.id);
+        this.#localLocks.delete(target.id);
+      }
+      this.#link.counters.republished += part.length;
+    }
+  }
+
+  /** Stops the group's calls into this lockout (a reload that makes a new one). */
+  close(): void {
+    this.#stopListening();
+  }
+
+  stats(): SharedLockoutStats {
+    let unpublished = 0;
+    for (const local of this.#local.values()) unpublished += local.count;
+    return {
+      locked: this.#locks.size,
+      refusedFromMemory: this.#refusedFromMemory,
+      lockouts: this.#lockouts,
+      unpublished,
+    };
+  }
+
+  #targets(address: string, user: string): Target[] {
+    const source = addressKey(address);
+    return [
+      { scope: 'pair', id: `p:${source.length}:${source}:${user}`, max: this.#max.pair },
+      { scope: 'address', id: `a:${source}`, max: this.#max.address },
+      { scope: 'user', id: `u:${user}`, max: this.#max.user },
+    ];
+  }
+
+  #targetOf(id: string): Target {
+    const scope = SCOPES.find((s) => s[0] === id[0]) as LockoutScope;
+    return { scope, id, max: this.#max[scope] };
+  }
+
+  #countKey(id: string): string {
+    return this.#link.key(this.#router, `fail:${id}`);
+  }
+
+  #knownUntil(targets: readonly Target[], now: number): number {
+    let until = 0;
+    for (const { id } of targets) {
+      const end = this.#locks.get(id);
+      if (end === undefined) continue;
+      if (end <= now) this.#locks.delete(id);
+      else until = Math.max(until, end);
+    }
+    return until;
+  }
+
+  /** One COUNT_FAILURES script; learns the locks it reports. Undefined when Redis did not answer. */
+  async #count(
+    items: readonly { target: Target; by: number; lockMs: number }[],
+  ): Promise<number[] | undefined> {
+    const keys = items.flatMap(({ target }) => [
+      this.#countKey(target.id),
+      this.#link.key(this.#router, `lock:${target.id}`),
+    ]);
+    const args = [
+      this.#windowMs,
+      this.#durationMs,
+      ...items.flatMap(({ target, by, lockMs }) => [by, target.max, lockMs]),
+    ];
+    const reply = await this.#link.run(COUNT_FAILURES, keys, args);
+    if (!Array.isArray(reply)) return undefined;
+    const numbers = reply.map(Number);
+    const now = this.#link.now();
+    items.forEach(({ target }, i) => {
+      const left = numbers[2 * i] as number;
+      if (left > 0) remember(this.#locks, target.id, now + left, this.#maxTracked);
+    });
+    return numbers;
+  }
+
+  /** Counts a failure on this replica alone (Redis is down); returns the locks it began. */
+  #failLocally(targets: readonly Target[], now: number): Target[] {
+    const began: Target[] = [];
+    for (const target of targets) {
+      if (this.#knownUntil([target], now) > 0) continue;
+      const prior = this.#local.get(target.id);
+      const local =
+        prior !== undefined && prior.expiresAt > now
+          ? prior
+          : { count: 0, expiresAt: now + this.#windowMs };
+      local.count++;
+      remember(this.#local, target.id, local, this.#maxTracked);
+      if (local.count < target.max) continue;
+      // As in Redis: the lock replaces the counter.
+      this.#local.delete(target.id);
+      remember(this.#locks, target.id, now + this.#durationMs, this.#maxTracked);
+      remember(this.#localLocks, target.id, true, this.#maxTracked);
+      began.push(target);
+    }
+    return began;
+  }
+}

@@ -1,0 +1,258 @@
+import { StepBucket, type BucketShape, type RateBucket } from './rate-bucket.js';
+import { LEASE_TOKENS } from './scripts.js';
+import type { SharedLink } from './shared-link.js';
+
+/** Options of a {@link SharedTokenBucket}: the group's bucket, and how it is leased. */
+export interface SharedTokenBucketOptions extends BucketShape {
+  /**
+   * Tokens per lease (K): about 1/K Redis calls per command.
+   * @default min(capacity, 2 × refillTokens)
+   */
+  readonly leaseTokens?: number;
+  /**
+   * How long leased tokens may be spent once usable; unspent ones then lapse.
+   * @default max(1000, 2 × refillIntervalMs)
+   */
+  readonly leaseTtlMs?: number;
+  /**
+   * How far ahead Redis reserves tokens (a lease granted now, usable when
+   * the bucket would hold it); a longer wait is refused and asked again later.
+   * @default max(1000, 2 × refillIntervalMs)
+   */
+  readonly horizonMs?: number;
+  /**
+   * Called when tokens may have become available without a call to the
+   * bucket (a lease arrived or became usable, Redis went down or came back),
+   * so flow can pump its queue. Must not throw.
+   */
+  readonly onAvailable?: () => void;
+}
+
+/** Counters of one router's shared bucket. */
+export interface SharedBucketStats {
+  /** Leases granted by Redis. */
+  readonly leases: number;
+  /** Lease requests Redis refused (the reservation horizon was full). */
+  readonly refusals: number;
+  /** Leased tokens that lapsed unspent. */
+  readonly lapsedTokens: number;
+  /** Tokens taken from the fallback share while Redis was down. */
+  readonly fallbackTakes: number;
+}
+
+interface Lease {
+  tokens: number;
+  readonly usableAt: number;
+  readonly expiresAt: number;
+}
+
+function checked(name: string, value: number, min: number): number {
+  if (!Number.isFinite(value) || value < min)
+    throw new RangeError(`${name} must be a number >= ${min}`);
+  return value;
+}
+
+/**
+ * One router's token bucket shared by every replica of the group. The
+ * bucket lives in Redis; this replica takes K tokens at a time (a lease),
+ * spends them locally, asks for the next lease when a third is left, and
+ * lets unspent ones lapse. While Redis is down it spends its share:
+ * capacity / N and refill / N (N: the replicas last seen).
+ * The same interface as the local TokenBucket ({@link RateBucket}).
+ */
+export class SharedTokenBucket implements RateBucket {
+  readonly #link: SharedLink;
+  readonly #key: string;
+  readonly #shape: BucketShape;
+  readonly #leaseTokens: number;
+  readonly #leaseTtlMs: number;
+  readonly #horizonMs: number;
+  readonly #onAvailable: (() => void) | undefined;
+  #leases: Lease[] = [];
+  #fetch: Promise<void> | undefined;
+  #retryAt = -Infinity;
+  #share: StepBucket | undefined;
+  #wake: unknown;
+  #wakeAt = Infinity;
+  #stats = { leases: 0, refusals: 0, lapsedTokens: 0, fallbackTakes: 0 };
+  readonly #stopListening: () => void;
+
+  constructor(link: SharedLink, router: string, options: SharedTokenBucketOptions) {
+    this.#link = link;
+    this.#key = link.key(router, 'bucket');
+    this.#shape = {
+      capacity: checked('capacity', options.capacity, 1),
+      refillTokens: checked('refillTokens', options.refillTokens, 1),
+      refillIntervalMs: checked('refillIntervalMs', options.refillIntervalMs, 1),
+    };
+    const k = options.leaseTokens ?? Math.min(options.capacity, 2 * options.refillTokens);
+    this.#leaseTokens = Math.floor(Math.min(options.capacity, checked('leaseTokens', k, 1)));
+    const span = Math.max(1000, 2 * options.refillIntervalMs);
+    this.#leaseTtlMs = checked('leaseTtlMs', options.leaseTtlMs ?? span, 1);
+    this.#horizonMs = checked('horizonMs', options.horizonMs ?? span, 0);
+    this.#onAvailable = options.onAvailable;
+    this.#stopListening = link.onStateChange((isUp) => {
+      if (isUp) this.#share = undefined;
+      this.#available();
+    });
+  }
+
+  get tokens(): number {
+    const now = this.#link.now();
+    this.#prune(now);
+    const leased = this.#usable(now);
+    return this.#link.isUp ? leased : leased + this.#fallback().tokens;
+  }
+
+  tryTake(): boolean {
+    const now = this.#link.now();
+    this.#prune(now);
+    const lease = this.#leases.find((l) => l.usableAt <= now);
+    if (lease !== undefined) {
+      lease.tokens--;
+      if (lease.tokens === 0) this.#leases = this.#leases.filter((l) => l !== lease);
+      this.#prefetch(now);
+      return true;
+    }
+    if (!this.#link.isUp) {
+      const isTaken = this.#fallback().tryTake();
+      if (isTaken) this.#stats.fallbackTakes++;
+      return isTaken;
+    }
+    this.#prefetch(now);
+    return false;
+  }
+
+  msUntilNext(): number {
+    const now = this.#link.now();
+    this.#prune(now);
+    if (this.#usable(now) > 0) return 0;
+    if (!this.#link.isUp) return this.#fallback().msUntilNext();
+    this.#prefetch(now);
+    const usableAt = Math.min(...this.#leases.map((l) => l.usableAt));
+    if (usableAt !== Infinity) return usableAt - now;
+    if (this.#retryAt > now) return this.#retryAt - now;
+    // A lease is on its way: a guess; onAvailable says when it is here.
+    return Math.min(this.#shape.refillIntervalMs, 50);
+  }
+
+  /** Resolves when no lease request is in flight. */
+  settle(): Promise<void> {
+    return this.#fetch ?? Promise.resolve();
+  }
+
+  stats(): SharedBucketStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Stops the wake-up timer and the group's calls into this bucket (a
+   * reload that makes a new one); leased tokens lapse by themselves.
+   */
+  close(): void {
+    this.#clearWake();
+    this.#stopListening();
+  }
+
+  #usable(now: number): number {
+    let sum = 0;
+    for (const lease of this.#leases) if (lease.usableAt <= now) sum += lease.tokens;
+    return sum;
+  }
+
+  #prune(now: number): void {
+    if (!this.#leases.some((l) => l.expiresAt <= now)) return;
+    for (const lease of this.#leases) {
+      if (lease.expiresAt <= now) this.#stats.lapsedTokens += lease.tokens;
+    }
+    this.#leases = this.#leases.filter((l) => l.expiresAt > now);
+  }
+
+  /** The local share while Redis is down, made when the outage is first felt. */
+  #fallback(): StepBucket {
+    if (this.#share === undefined) {
+      const n = Math.max(1, this.#link.replicas);
+      const shape = {
+        capacity: Math.max(1, this.#shape.capacity / n),
+        refillTokens: this.#shape.refillTokens / n,
+        refillIntervalMs: this.#shape.refillIntervalMs,
+      };
+      this.#share = new StepBucket(shape, () => this.#link.now());
+    }
+    return this.#share;
+  }
+
+  #prefetch(now: number): void {
+    if (this.#fetch !== undefined || now < this.#retryAt || !this.#link.isUp) return;
+    let held = 0;
+    for (const lease of this.#leases) held += lease.tokens;
+    if (held * 3 > this.#leaseTokens) return;
+    const shape = this.#shape;
+    const args = [
+      this.#link.scriptClock(),
+      shape.capacity,
+      shape.refillTokens,
+      shape.refillIntervalMs,
+      this.#leaseTokens,
+      this.#horizonMs,
+    ];
+    this.#fetch = this.#link.run(LEASE_TOKENS, [this.#key], args).then((reply) => {
+      this.#fetch = undefined;
+      this.#leased(reply);
+    });
+  }
+
+  #leased(reply: unknown): void {
+    const now = this.#link.now();
+    if (!Array.isArray(reply)) {
+      // Redis did not answer (the group is down now) or refused the script.
+      this.#retryAt = now + this.#shape.refillIntervalMs;
+      return;
+    }
+    const granted = Number(reply[0]);
+    const waitMs = Number(reply[1]);
+    if (granted === 0) {
+      this.#stats.refusals++;
+      this.#retryAt = now + waitMs;
+      this.#wakeUpAt(now, this.#retryAt);
+      return;
+    }
+    const usableAt = now + waitMs;
+    this.#leases.push({ tokens: granted, usableAt, expiresAt: usableAt + this.#leaseTtlMs });
+    this.#stats.leases++;
+    this.#link.counters.leases++;
+    this.#link.counters.leasedTokens += granted;
+    this.#wakeUpAt(now, usableAt);
+  }
+
+  #wakeUpAt(now: number, at: number): void {
+    if (this.#onAvailable === undefined) return;
+    if (at <= now) {
+      this.#available();
+      return;
+    }
+    if (at >= this.#wakeAt) return;
+    this.#clearWake();
+    this.#wakeAt = at;
+    this.#wake = this.#link.timers.setTimeout(() => {
+      this.#wake = undefined;
+      this.#wakeAt = Infinity;
+      this.#available();
+    }, at - now);
+  }
+
+  #clearWake(): void {
+    if (this.#wake === undefined) return;
+    this.#link.timers.clearTimeout(this.#wake);
+    this.#wake = undefined;
+    this.#wakeAt = Infinity;
+  }
+
+  #available(): void {
+    try {
+      this.#onAvailable?.();
+    } catch (err) {
+      this.#link.logger?.warn({ err }, 'shared: onAvailable threw');
+    }
+  }
+}

@@ -1,0 +1,206 @@
+import t from 'tap';
+import { eventually } from '../fixtures/eventually.js';
+import { startRedis } from '../fixtures/redis-server.js';
+import { startReplicas } from '../fixtures/shared-replicas.js';
+
+const redis = await startRedis();
+t.teardown(() => redis.stop());
+
+const ADDRESS = '198.51.100.7';
+
+t.test('five failures spread over three replicas lock the address on all of them', async (t) => {
+  const groups = await startReplicas(t, redis.url, 3);
+  const lockouts = groups.map((g) => g.lockout('core', { maxAttempts: 5 }));
+  for (let i = 0; i < 4; i++) {
+    t.same(
+      await lockouts[i % 3]!.recordFailure(ADDRESS, `user${i}`),
+      [],
+      `failure ${i + 1} locks nothing`,
+    );
+  }
+  const began = await lockouts[1]!.recordFailure(ADDRESS, 'user4');
+  t.match(began, [{ scope: 'address' }], 'the fifth locks the address');
+  t.ok(began[0]!.untilMs > groups[1]!.now());
+  for (const lockout of lockouts) {
+    t.ok((await lockout.check(ADDRESS, 'someone')) > 0, 'every replica refuses the address');
+  }
+  t.equal(await lockouts[2]!.check('203.0.113.9', 'someone'), 0, 'another address is free');
+});
+
+t.test('a lock known to a replica costs no Redis call', async (t) => {
+  const [a, b] = await startReplicas(t, redis.url, 2);
+  const la = a!.lockout('core', { maxAttempts: 2 });
+  const lb = b!.lockout('core', { maxAttempts: 2 });
+  await la.recordFailure(ADDRESS, 'u');
+  await la.recordFailure(ADDRESS, 'u');
+  t.equal(lb.lockedUntil(ADDRESS, 'u'), 0, 'not known on the other replica before it asks');
+  t.ok((await lb.check(ADDRESS, 'u')) > 0);
+  const trips = b!.stats().roundTrips;
+  for (let i = 0; i < 10; i++) t.ok((await lb.check(ADDRESS, 'u')) > 0);
+  t.ok(lb.lockedUntil(ADDRESS, 'u') > 0);
+  t.equal(b!.stats().roundTrips, trips, 'a locked guesser is answered from memory');
+  t.equal(lb.stats().refusedFromMemory, 10);
+  t.equal(lb.stats().locked, 2, 'the pair and the address');
+});
+
+t.test('failures for one user from many addresses lock the user', async (t) => {
+  const groups = await startReplicas(t, redis.url, 3);
+  const lockouts = groups.map((g) => g.lockout('core', { userMaxAttempts: 6 }));
+  let began: unknown[] = [];
+  for (let i = 0; i < 6; i++) began = await lockouts[i % 3]!.recordFailure(`192.0.2.${i}`, 'admin');
+  t.match(began, [{ scope: 'user' }]);
+  t.ok(
+    (await lockouts[0]!.check('192.0.2.200', 'admin')) > 0,
+    'the user is locked from a new address',
+  );
+  t.equal(await lockouts[0]!.check('192.0.2.200', 'billing'), 0);
+});
+
+t.test('a pair can lock before its address does', async (t) => {
+  const [a] = await startReplicas(t, redis.url, 1);
+  const lockout = a!.lockout('core', { maxAttempts: 10, pairMaxAttempts: 2 });
+  await lockout.recordFailure(ADDRESS, 'alice');
+  t.match(await lockout.recordFailure(ADDRESS, 'alice'), [{ scope: 'pair' }]);
+  t.ok((await lockout.check(ADDRESS, 'alice')) > 0);
+  t.equal(await lockout.check(ADDRESS, 'bob'), 0, 'the address itself is not locked');
+  t.same(
+    await lockout.recordFailure(ADDRESS, 'alice'),
+    [],
+    'a locked pair counts no more failures',
+  );
+});
+
+t.test("a success forgives its address's failures, not its user's", async (t) => {
+  const [a, b] = await startReplicas(t, redis.url, 2);
+  const options = { maxAttempts: 3, userMaxAttempts: 3 };
+  const la = a!.lockout('core', options);
+  const lb = b!.lockout('core', options);
+  await la.recordFailure(ADDRESS, 'carol');
+  await lb.recordFailure(ADDRESS, 'carol');
+  await la.recordSuccess(ADDRESS, 'dave');
+  await la.recordSuccess(`::ffff:${ADDRESS}`, 'carol');
+  const began = await lb.recordFailure('192.0.2.1', 'carol');
+  t.match(began, [{ scope: 'user' }], "the user's count went on");
+  t.same(await lb.recordFailure(ADDRESS, 'erin'), [], "the address's count started over");
+});
+
+t.test('an IPv4-mapped IPv6 address counts as the IPv4 address', async (t) => {
+  const [a] = await startReplicas(t, redis.url, 1);
+  const lockout = a!.lockout('core', { maxAttempts: 2 });
+  await lockout.recordFailure(`::ffff:${ADDRESS}`, 'u');
+  t.match(await lockout.recordFailure(ADDRESS, 'v'), [{ scope: 'address' }]);
+});
+
+t.test('a lock ends after its duration', async (t) => {
+  const [a] = await startReplicas(t, redis.url, 1);
+  const lockout = a!.lockout('core', { maxAttempts: 1, durationMs: 30 });
+  await lockout.recordFailure(ADDRESS, 'u');
+  t.ok(lockout.lockedUntil(ADDRESS, 'u') > 0);
+  await eventually(() => lockout.lockedUntil(ADDRESS, 'u') === 0, 'the lock to end in memory');
+  t.equal(await lockout.check(ADDRESS, 'u'), 0, 'and in Redis');
+});
+
+t.test(
+  'with Redis down failures count locally; when it is back they and the locks are re-published',
+  async (t) => {
+    const server = await startRedis();
+    t.teardown(() => server.stop());
+    const groups = await startReplicas(t, server.url, 2, { probeMs: 20 });
+    const options = { maxAttempts: 3, userMaxAttempts: 100 };
+    const [la, lb] = groups.map((g) => g.lockout('core', options));
+    await server.kill();
+    await eventually(() => groups.every((g) => !g.isUp), 'both replicas to notice');
+    t.same(await la!.recordFailure(ADDRESS, 'u1'), []);
+    t.same(await la!.recordFailure(ADDRESS, 'u2'), []);
+    t.match(
+      await la!.recordFailure(ADDRESS, 'u3'),
+      [{ scope: 'address' }],
+      'locked by local counters',
+    );
+    t.ok((await la!.check(ADDRESS, 'u4')) > 0);
+    t.equal(await lb!.check(ADDRESS, 'u4'), 0, 'the other replica cannot know yet');
+    await la!.recordFailure('192.0.2.50', 'u5');
+    await la!.recordFailure('192.0.2.50', 'u6');
+    // Five pairs and five users once each, 192.0.2.50 twice; the locked address's count became its lock.
+    t.equal(la!.stats().unpublished, 5 + 5 + 2, 'pairs, addresses and users counted locally');
+    await server.restart();
+    await eventually(() => la!.stats().unpublished === 0, 'the re-publication');
+    t.ok(groups[0]!.stats().republished > 0);
+    await eventually(() => groups[1]!.isUp, 'the other replica to come back');
+    t.ok(
+      (await lb!.check(ADDRESS, 'u4')) > 0,
+      'the lock taken in the outage holds on the other replica',
+    );
+    t.match(
+      await lb!.recordFailure('192.0.2.50', 'u7'),
+      [{ scope: 'address' }],
+      'the local failures were added',
+    );
+  },
+);
+
+t.test('a local lock that ended before Redis came back is not published', async (t) => {
+  const server = await startRedis();
+  t.teardown(() => server.stop());
+  const [a] = await startReplicas(t, server.url, 1, { probeMs: 3_600_000 });
+  const lockout = a!.lockout('core', { maxAttempts: 1, durationMs: 20 });
+  await server.kill();
+  await eventually(() => !a!.isUp, 'the replica to notice');
+  t.match(await lockout.recordFailure(ADDRESS, 'u'), [{ scope: 'pair' }, { scope: 'address' }]);
+  await eventually(() => lockout.lockedUntil(ADDRESS, 'u') === 0, 'the local lock to end');
+  await server.restart();
+  await eventually(() => a!.isUp, 'Redis back');
+  await lockout.republish();
+  t.equal(await lockout.check(ADDRESS, 'u'), 0);
+});
+
+t.test('a failed re-publication is tried again at the next return of Redis', async (t) => {
+  const server = await startRedis();
+  t.teardown(() => server.stop());
+  const [a] = await startReplicas(t, server.url, 1, { probeMs: 3_600_000 });
+  const lockout = a!.lockout('core', { maxAttempts: 5 });
+  await server.kill();
+  await eventually(() => !a!.isUp, 'the replica to notice');
+  await lockout.recordFailure(ADDRESS, 'u');
+  await lockout.republish();
+  t.equal(lockout.stats().unpublished, 3, 'nothing was lost');
+});
+
+t.test('a local count starts over once its window has passed', async (t) => {
+  const server = await startRedis();
+  t.teardown(() => server.stop());
+  const clock = { now: 1_000 };
+  const [a] = await startReplicas(t, server.url, 1, { probeMs: 3_600_000, clock });
+  const lockout = a!.lockout('core', { maxAttempts: 2, windowMs: 1_000 });
+  await server.kill();
+  await eventually(() => !a!.isUp, 'the replica to notice');
+  await lockout.recordFailure(ADDRESS, 'u');
+  clock.now += 1_000;
+  t.same(await lockout.recordFailure(ADDRESS, 'u'), [], 'the first failure left the window');
+  t.match(await lockout.recordFailure(ADDRESS, 'u'), [{ scope: 'pair' }, { scope: 'address' }]);
+  t.same(await lockout.recordFailure(ADDRESS, 'u'), [], 'locked keys count no more failures');
+  t.equal(
+    lockout.stats().unpublished,
+    3,
+    "only the user's count goes on (three since the window began again)",
+  );
+});
+
+t.test('memory is bounded by maxTracked', async (t) => {
+  const server = await startRedis();
+  t.teardown(() => server.stop());
+  const [a] = await startReplicas(t, server.url, 1, { probeMs: 3_600_000 });
+  const lockout = a!.lockout('core', { maxAttempts: 1, userMaxAttempts: 1, maxTracked: 2 });
+  await server.kill();
+  await eventually(() => !a!.isUp, 'the replica to notice');
+  await lockout.recordFailure(ADDRESS, 'u');
+  t.equal(lockout.stats().locked, 2, 'three locks, two remembered');
+});
+
+t.test('options are checked and name the option', async (t) => {
+  const [g] = await startReplicas(t, redis.url, 1);
+  t.throws(() => g!.lockout('x', { maxAttempts: 0 }), /maxAttempts/);
+  t.throws(() => g!.lockout('x', { durationMs: 1.5 }), /durationMs/);
+  t.throws(() => g!.lockout('x', { pairMaxAttempts: -1 }), /pairMaxAttempts/);
+  t.ok(g!.lockout('x'), 'every option has a default');
+});
