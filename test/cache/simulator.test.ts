@@ -8,6 +8,7 @@ import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import type { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
 import { commandOf, RecordingSink } from '../fixtures/cache-fake-handler.js';
 import { connectUpstream, upstreamHandler } from '../fixtures/cache-upstream.js';
+import { eventually } from '../fixtures/eventually.js';
 
 const USERS = ['/ip/hotspot/user/print', '=.proplist=.id,name,comment'];
 
@@ -78,11 +79,6 @@ function direct(connection: UpstreamConnection, words: string[]): Promise<Senten
   });
 }
 
-async function until(check: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-  return check();
-}
-
 const untagged = (sentences: readonly Sentence[]): Buffer =>
   Buffer.concat(sentences.map((s) => s.withTag(undefined)));
 
@@ -120,15 +116,17 @@ t.test(
   async (t) => {
     const { sim, cache, pipeline, direct: writer } = await rig(t);
     const before = await run(pipeline, USERS);
-    t.ok(await until(() => sim.activeStreams() === 1), 'the listen runs on the router');
+    await eventually(() => sim.activeStreams() === 1, 'the listen to run on the router');
+    t.equal(sim.activeStreams(), 1, 'the listen runs on the router');
     t.equal((await run(pipeline, USERS)).note, 'hit');
 
     const id = before.sink.sentences[0]?.attributeString('.id') as string;
     await direct(writer, ['/ip/hotspot/user/set', `=.id=${id}`, '=comment=changed by winbox']);
-    t.ok(
-      await until(() => (cache.stats()['r1']?.invalidations ?? 0) > 0),
-      'the listen reported the change',
+    await eventually(
+      () => (cache.stats()['r1']?.invalidations ?? 0) > 0,
+      'the listen to report the change',
     );
+    t.ok((cache.stats()['r1']?.invalidations ?? 0) > 0, 'the listen reported the change');
 
     const after = await run(pipeline, USERS);
     t.equal(after.note, 'miss');
@@ -136,7 +134,8 @@ t.test(
     t.equal(sim.counters.commands['/ip/hotspot/user/print'], 2);
 
     cache.close();
-    t.ok(await until(() => sim.activeStreams() === 0), 'close cancels the listen on the router');
+    await eventually(() => sim.activeStreams() === 0, 'close to cancel the listen');
+    t.equal(sim.activeStreams(), 0, 'close cancels the listen on the router');
   },
 );
 

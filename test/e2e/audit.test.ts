@@ -5,7 +5,7 @@ import { allText, auditFiles, readRecords } from '../fixtures/audit-helpers.js';
 import { eventually } from '../fixtures/eventually.js';
 import { loggedIn, connectApi, startStack } from '../fixtures/stack.js';
 import { text } from '../fixtures/raw-client.js';
-import { adminClient, pollUntil } from '../fixtures/wire-admin.js';
+import { adminClient } from '../fixtures/wire-admin.js';
 import { cliIo } from '../fixtures/wire-cli.js';
 
 // The audit trail written by the running app: every kind of event, found by
@@ -79,11 +79,12 @@ t.test('the running app writes every kind of audit event, and no secret', async 
   await eventually(() => stack.router.flow.breakerState === 'open', 'the circuit to open');
 
   t.test('each kind is found by searchAudit', async (t) => {
-    const records = await pollUntil(
-      () => found(dir, {}),
-      (all) => ALL_KINDS.slice(0, -1).every((kind) => all.some((r) => r.kind === kind)),
-      'every kind but stop on disk',
-    );
+    const records = await eventually(() => found(dir, {}), {
+      until: (all) => ALL_KINDS.slice(0, -1).every((kind) => all.some((r) => r.kind === kind)),
+      what: 'every kind but stop on disk',
+      intervalMs: 20,
+      attempts: 250,
+    });
     const one = (kind: string) => records.find((r) => r.kind === kind) as AuditRecord;
     t.match(one('start'), { category: 'system', result: 'success', details: { pid: Number } });
     t.match(one('login'), { userId: 'admin', ipAddress: '127.0.0.1', category: 'authentication' });
