@@ -1,10 +1,11 @@
 import t from 'tap';
+import type { Sentence } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { text, type RawClient } from '../fixtures/raw-client.js';
 import { loggedIn, startStack } from '../fixtures/stack.js';
 
 /** Read until `rows` rows of the stream on `tag` have arrived. */
-function streamRows(c: RawClient, tag: string, rows: number): Promise<unknown> {
+function streamRows(c: RawClient, tag: string, rows: number): Promise<Sentence[]> {
   let seen = 0;
   return c.readUntil(
     (s) => s.command === '!re' && s.tagString === tag && ++seen === rows,
@@ -48,8 +49,11 @@ t.test('cancel is scoped to the client that asks', async (t) => {
       ['!trap =category=2 =message=interrupted .tag=1', '!done .tag=x', '!done .tag=1'],
       "the sender's stream ends",
     );
-    await streamRows(b, '1', 3);
-    t.pass("the other client's stream keeps running");
+    t.same(
+      (await streamRows(b, '1', 3)).map((s) => `${s.command} .tag=${s.tagString}`),
+      ['!re .tag=1', '!re .tag=1', '!re .tag=1'],
+      "the other client's stream keeps running",
+    );
     t.equal(stack.sim.activeStreams(), 1);
     b.send(['/cancel']);
     await b.untilDone('1');

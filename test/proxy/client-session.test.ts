@@ -487,9 +487,10 @@ t.test('a client that leaves mid-command ends the session at once', async (t) =>
   const session = s.sessions[0] as ClientSession;
   const idle = session.idle();
   await c.close();
-  await session.closed();
-  await idle;
-  t.pass('idle and closed although the router has not answered the cancel yet');
+  await t.resolves(
+    Promise.all([session.closed(), idle]),
+    'idle and closed although the router has not answered the cancel yet',
+  );
   const call = s.calls[0] as Call;
   t.equal(call.cancels, 1, 'the command is cancelled in the pipeline');
   call.sink.reply(Sentence.from(['!re', '=late=1']));
