@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { Sentence } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { text, type RawClient } from '../fixtures/raw-client.js';
@@ -14,14 +14,17 @@ function streamRows(c: RawClient, tag: string, rows: number): Promise<Sentence[]
 }
 
 t.test('cancel is scoped to the client that asks', async (t) => {
-  const stack = await startStack(t, {
-    sim: { streamIntervalMs: 5 },
-    router: { pool: { min: 1, max: 1 } },
-  });
+  /** Each subtest's own app: none depends on another's traffic. */
+  const setup = (t: Test) =>
+    startStack(t, {
+      sim: { streamIntervalMs: 5 },
+      router: { pool: { min: 1, max: 1 } },
+    });
 
   t.test(
     'a cancel by tag ends that command with interrupted, the cancel done, then the command done',
     async (t) => {
+      const stack = await setup(t);
       const c = await loggedIn(t, stack);
       c.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=s1']);
       await streamRows(c, 's1', 2);
@@ -37,6 +40,7 @@ t.test('cancel is scoped to the client that asks', async (t) => {
   );
 
   t.test("a bare cancel stops only the sender's streams", async (t) => {
+    const stack = await setup(t);
     const a = await loggedIn(t, stack);
     const b = await loggedIn(t, stack);
     a.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=1']);
@@ -61,6 +65,7 @@ t.test('cancel is scoped to the client that asks', async (t) => {
   });
 
   t.test('a cancel of an unknown tag is answered here and never forwarded', async (t) => {
+    const stack = await setup(t);
     const c = await loggedIn(t, stack);
     const cancels = stack.sim.counters.cancels;
     t.same(text(await c.call(['/cancel', '=tag=nope', '.tag=k'])), ['!done .tag=k']);
@@ -68,6 +73,7 @@ t.test('cancel is scoped to the client that asks', async (t) => {
   });
 
   t.test('a client that disconnects leaves no stream running on the router', async (t) => {
+    const stack = await setup(t);
     const c = await loggedIn(t, stack);
     c.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=1']);
     c.send(['/ip/hotspot/user/print', '=follow=', '.tag=2']);
@@ -85,6 +91,7 @@ t.test('cancel is scoped to the client that asks', async (t) => {
   t.test(
     'a reused tag gets both reply streams, each ended by one done, and nothing after',
     async (t) => {
+      const stack = await setup(t);
       const c = await loggedIn(t, stack);
       c.send(['/ping', '=address=10.0.0.1', '=count=2', '.tag=r']);
       c.send(['/system/identity/print', '.tag=r']);
