@@ -9,7 +9,7 @@ import { eventually } from './fixtures/eventually.js';
 import { openRaw, RawClient, text } from './fixtures/raw-client.js';
 import { loggedIn, startStack, type Stack } from './fixtures/stack.js';
 import type { PromFamily } from './fixtures/admin-prom-parse.js';
-import { adminClient, pollUntil } from './fixtures/wire-admin.js';
+import { adminClient } from './fixtures/wire-admin.js';
 
 // What the composition root wires beyond the path of a command: audit off or
 // to the log, address lockouts, live sections through app.reconfigure, the
@@ -88,13 +88,17 @@ t.test('an address locked out after failed logins is an event and an audit recor
     events: { kind: string; message: string }[];
   }>();
   t.match(statistics.events, [{ kind: 'lockout', message: 'address 127.0.0.1 locked out' }]);
-  const found = await pollUntil(
+  const found = await eventually(
     async () =>
       (await admin.request('audit-logs?kind=lockout')).json<{
         records: Record<string, unknown>[];
       }>().records,
-    (records) => records.length > 0,
-    'the lockout on disk',
+    {
+      until: (records) => records.length > 0,
+      what: 'the lockout on disk',
+      intervalMs: 20,
+      attempts: 250,
+    },
   );
   t.match(found, [{ ipAddress: '127.0.0.1', result: 'denied', category: 'security' }]);
   const m = await admin.metrics();

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { runCli, type Running } from '../src/cli.js';
 import { sampleValue } from './fixtures/admin-prom-parse.js';
 import { connectApi, startTestSimulator } from './fixtures/stack.js';
@@ -50,7 +50,11 @@ async function lastReloadOk(admin: AdminClient): Promise<number | undefined> {
   return sampleValue(await admin.metrics(), 'rosgate_config_last_reload_successful');
 }
 
-t.test('SIGHUP applies a live change and refuses one that needs a restart', async (t) => {
+/**
+ * rosgate started by the CLI from a config file with pool max 3, its reload
+ * handler, its admin port and a logged-in client: each reload test runs its own.
+ */
+async function startReloadable(t: Test) {
   const sim = await startTestSimulator(t, { user: 'admin', password: 'secret' });
   const dir = t.testdir();
   const file = join(dir, 'config.yaml');
@@ -68,8 +72,12 @@ t.test('SIGHUP applies a live change and refuses one that needs a restart', asyn
   const api = await connectApi(running.port as number, { password: 'secret' });
   t.teardown(() => api.close());
   t.equal(await poolMax(admin), 3);
+  return { sim, file, io, reload, admin, api };
+}
 
+t.test('SIGHUP applies a live change and refuses one that needs a restart', async (t) => {
   t.test('a live change is applied', async (t) => {
+    const { sim, file, io, reload, admin, api } = await startReloadable(t);
     writeFileSync(file, configText({ simPort: sim.port, poolMax: 2, level: 'debug' }));
     await reload();
     t.equal(await poolMax(admin), 2);
@@ -79,18 +87,20 @@ t.test('SIGHUP applies a live change and refuses one that needs a restart', asyn
   });
 
   t.test('a change that needs a restart is refused and changes nothing', async (t) => {
+    const { sim, file, io, reload, admin } = await startReloadable(t);
     writeFileSync(file, configText({ simPort: sim.port, poolMax: 4, port: 18728 }));
     await reload();
-    t.equal(await poolMax(admin), 2, 'the live part was not applied either');
+    t.equal(await poolMax(admin), 3, 'the live part was not applied either');
     t.equal(await lastReloadOk(admin), 0);
     t.match(io.out(), /routers\[0\]\.listen changed: it needs a restart/);
     t.match(io.out(), /"msg":"configuration reload refused; nothing changed"/);
   });
 
   t.test('an invalid file is refused and changes nothing', async (t) => {
+    const { sim, file, io, reload, admin, api } = await startReloadable(t);
     writeFileSync(file, configText({ simPort: sim.port, poolMax: 0 }));
     await reload();
-    t.equal(await poolMax(admin), 2);
+    t.equal(await poolMax(admin), 3);
     t.equal(await lastReloadOk(admin), 0);
     t.match(io.out(), /routers\[0\]\.pool\.max must be/);
     writeFileSync(file, configText({ simPort: sim.port, poolMax: 2, level: 'debug' }));

@@ -1,5 +1,4 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -7,6 +6,7 @@ import { RouterOSAPI } from 'node-routeros';
 import t from 'tap';
 import { runCli, type CliIo, type Running } from '../src/cli.js';
 import { startSimulator } from '../src/simulator/index.js';
+import { RawClient } from './fixtures/raw-client.js';
 
 // The audit trail of every app this file starts, out of the checkout.
 const auditDir = mkdtempSync(join(tmpdir(), 'rosgate-cli-audit-'));
@@ -183,15 +183,11 @@ t.test(
     t.notMatch(x.out(), /ROSGATE_CONFIG_NO_ROUTERS/, 'the missing router is not warned about');
     const simulatorPort = Number(/"simulatorPort":(\d+)/.exec(x.out())?.[1]);
     await running.stop();
-    const refused = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ host: '127.0.0.1', port: simulatorPort });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(false);
-      });
-      socket.once('error', () => resolve(true));
-    });
-    t.ok(refused, 'the simulator stops with rosgate');
+    await t.rejects(
+      RawClient.connect(simulatorPort),
+      { code: 'ECONNREFUSED' },
+      'the simulator stops with rosgate',
+    );
   },
 );
 

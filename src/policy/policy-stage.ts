@@ -146,91 +146,105 @@ function denied(rule: string): RosgateError {
   return new RosgateError(ErrorCode.PolicyDenied, `not enough permissions (rosgate rule ${rule})`);
 }
 
+/** The rules and settings in force, and the counters decisions go to. */
+interface Deciding {
+  readonly rules: RuleSet;
+  readonly config: PolicyConfig;
+  readonly counters: PolicyCounters;
+}
+
+/** The first command in a script value that the subject's role may not run, as `/user/add`. */
+function escalation(
+  rules: RuleSet,
+  subject: Subject,
+  attributes: ReadonlyMap<string, string>,
+): string | undefined {
+  for (const [name, value] of attributes) {
+    if (!SCRIPT_ATTRIBUTES.has(name)) continue;
+    for (const words of scanScript(value, name)) {
+      if (rules.mayDeny(subject, words) !== undefined) return `/${words.join('/')}`;
+    }
+  }
+  return undefined;
+}
+
+/** Access rules, then input rules, then script escalation, then threat markers. */
+function decide(context: CommandContext, { rules, config, counters }: Deciding): Decision {
+  const { router, sentence } = context;
+  const attributes = attributeValues(sentence);
+  const subject: Subject = { user: context.user, role: rules.roleOf(context.user), router };
+  const access = rules.decide(subject, sentence.command, context.verb, attributes);
+  counters.hit(router, access.rule);
+  if (access.action === 'deny') {
+    return { rule: access.rule, verdict: 'deny', flags: [], refusal: denied(access.rule) };
+  }
+  if (config.input.enabled) {
+    const failure = checkInput(context.path, attributes, config.input);
+    if (failure !== undefined) {
+      counters.inputFailed(router, failure.rule);
+      const refusal = new RosgateError(ErrorCode.InputInvalid, failure.message, {
+        details: { attribute: failure.attribute, rule: failure.rule },
+      });
+      return { rule: `input:${failure.rule}`, verdict: 'deny', flags: [], refusal };
+    }
+  }
+  if (config.attackDetection) {
+    const command = escalation(rules, subject, attributes);
+    if (command !== undefined) {
+      const refusal = denied(`${SCRIPT_ESCALATION}: ${command}`);
+      return { rule: SCRIPT_ESCALATION, verdict: 'deny', flags: [], refusal };
+    }
+  }
+  const { flags, refusing } = detectThreats(attributes, config);
+  for (const reason of flags) counters.flagged(router, reason);
+  if (refusing !== undefined) {
+    const { reason, attribute } = refusing;
+    const refusal = new RosgateError(
+      ErrorCode.InputInvalid,
+      `invalid value for ${attribute}: ${FLAG_REQUIREMENT[reason]}`,
+      { details: { attribute, rule: reason } },
+    );
+    return { rule: reason, verdict: 'deny', flags, refusal };
+  }
+  const verdict = access.action === 'audit' ? 'audit' : flags.length > 0 ? 'flag' : 'allow';
+  return { rule: access.rule, verdict, flags };
+}
+
+/** Logs a decision other than a plain allow (never with values). */
+function logDecision(
+  logger: Logger | undefined,
+  context: CommandContext,
+  decision: Decision,
+  isEnforced: boolean,
+): void {
+  if (logger === undefined || decision.verdict === 'allow') return;
+  const record = {
+    router: context.router,
+    connId: context.clientId,
+    user: context.user,
+    cmd: context.sentence.command,
+    rule: decision.rule,
+    verdict: decision.verdict,
+    ...(decision.flags.length > 0 ? { flags: decision.flags } : {}),
+  };
+  if (decision.verdict === 'audit') logger.info(record, 'policy audit');
+  else if (decision.verdict === 'flag') logger.warn(record, 'policy flagged a command');
+  else if (isEnforced) logger.warn(record, 'policy denied a command');
+  else logger.warn(record, 'policy would deny a command (monitor mode)');
+}
+
 /** The policy stage, its counters and its login gates. */
 export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
   const { logger } = options;
   const counters = new PolicyCounters();
-  let config = options.config;
-  let rules = new RuleSet(config);
+  let deciding: Deciding = { rules: new RuleSet(options.config), config: options.config, counters };
   const gates = new Map<string, LockoutGate>();
-
-  /** The first command in a script value that the subject's role may not run, as `/user/add`. */
-  function escalation(
-    subject: Subject,
-    attributes: ReadonlyMap<string, string>,
-  ): string | undefined {
-    for (const [name, value] of attributes) {
-      if (!SCRIPT_ATTRIBUTES.has(name)) continue;
-      for (const words of scanScript(value, name)) {
-        if (rules.mayDeny(subject, words) !== undefined) return `/${words.join('/')}`;
-      }
-    }
-    return undefined;
-  }
-
-  function decide(context: CommandContext): Decision {
-    const { router, sentence } = context;
-    const attributes = attributeValues(sentence);
-    const subject: Subject = { user: context.user, role: rules.roleOf(context.user), router };
-    const access = rules.decide(subject, sentence.command, context.verb, attributes);
-    counters.hit(router, access.rule);
-    if (access.action === 'deny') {
-      return { rule: access.rule, verdict: 'deny', flags: [], refusal: denied(access.rule) };
-    }
-    if (config.input.enabled) {
-      const failure = checkInput(context.path, attributes, config.input);
-      if (failure !== undefined) {
-        counters.inputFailed(router, failure.rule);
-        const refusal = new RosgateError(ErrorCode.InputInvalid, failure.message, {
-          details: { attribute: failure.attribute, rule: failure.rule },
-        });
-        return { rule: `input:${failure.rule}`, verdict: 'deny', flags: [], refusal };
-      }
-    }
-    if (config.attackDetection) {
-      const command = escalation(subject, attributes);
-      if (command !== undefined) {
-        const refusal = denied(`${SCRIPT_ESCALATION}: ${command}`);
-        return { rule: SCRIPT_ESCALATION, verdict: 'deny', flags: [], refusal };
-      }
-    }
-    const { flags, refusing } = detectThreats(attributes, config);
-    for (const reason of flags) counters.flagged(router, reason);
-    if (refusing !== undefined) {
-      const { reason, attribute } = refusing;
-      const refusal = new RosgateError(
-        ErrorCode.InputInvalid,
-        `invalid value for ${attribute}: ${FLAG_REQUIREMENT[reason]}`,
-        { details: { attribute, rule: reason } },
-      );
-      return { rule: reason, verdict: 'deny', flags, refusal };
-    }
-    const verdict = access.action === 'audit' ? 'audit' : flags.length > 0 ? 'flag' : 'allow';
-    return { rule: access.rule, verdict, flags };
-  }
-
-  function log(context: CommandContext, decision: Decision, isEnforced: boolean): void {
-    if (logger === undefined || decision.verdict === 'allow') return;
-    const record = {
-      router: context.router,
-      connId: context.clientId,
-      user: context.user,
-      cmd: context.sentence.command,
-      rule: decision.rule,
-      verdict: decision.verdict,
-      ...(decision.flags.length > 0 ? { flags: decision.flags } : {}),
-    };
-    if (decision.verdict === 'audit') logger.info(record, 'policy audit');
-    else if (decision.verdict === 'flag') logger.warn(record, 'policy flagged a command');
-    else if (isEnforced) logger.warn(record, 'policy denied a command');
-    else logger.warn(record, 'policy would deny a command (monitor mode)');
-  }
 
   const stage: Stage = (next: CommandHandler): CommandHandler => ({
     handle(context, sink) {
       let decision: Decision;
       try {
-        decision = decide(context);
+        decision = decide(context, deciding);
       } catch (err) {
         logger?.error({ err, router: context.router, connId: context.clientId }, 'policy failed');
         sink.refuse(toRosgateError(err));
@@ -241,8 +255,8 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
       notes.verdict = decision.verdict;
       if (decision.flags.length > 0) notes.flags = [...decision.flags];
       counters.decided(context.router, decision.rule, decision.verdict);
-      const isEnforced = decision.refusal !== undefined && config.mode === 'enforce';
-      log(context, decision, isEnforced);
+      const isEnforced = decision.refusal !== undefined && deciding.config.mode === 'enforce';
+      logDecision(logger, context, decision, isEnforced);
       if (isEnforced) {
         sink.refuse(decision.refusal as RosgateError);
         return SETTLED;
@@ -256,15 +270,14 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
     stats: () => counters.snapshot(),
     routerStats: (router) => counters.routerSnapshot(router),
     updateRules(next) {
-      rules = new RuleSet(next);
-      config = next;
+      deciding = { rules: new RuleSet(next), config: next, counters };
       for (const gate of gates.values()) gate.reconfigure(next.lockout);
     },
     loginGate(router) {
       let gate = gates.get(router);
       if (gate !== undefined) return gate;
       gate = createLoginGate({
-        ...config.lockout,
+        ...deciding.config.lockout,
         ...(options.now === undefined ? {} : { now: options.now }),
         onLockout(event) {
           counters.lockedOut(router);

@@ -1,4 +1,4 @@
-import { Database, type MenuMessages, type Row } from './database.js';
+import { Database, type Menu, type MenuMessages, type Row } from './database.js';
 import { Prng } from './prng.js';
 
 /** What the generated data depends on. */
@@ -49,13 +49,43 @@ function mac(prng: Prng): string {
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
-/** Build every menu and fill it with data that depends only on the options. */
+/** What every part of the seed shares: the options, the database, and two random streams. */
+interface Seeding {
+  options: SeedOptions;
+  db: Database;
+  /** Drives the data laid down at start (ids, names, counters), in a fixed order. */
+  prng: Prng;
+  /** Drives the values that change on every read (cpu load, free memory). */
+  live: Prng;
+  /** When the simulated router booted, ms since the epoch. */
+  bootedAt: number;
+}
+
+/**
+ * Build every menu and fill it with data that depends only on the options.
+ * The parts run in a fixed order: each draws from the same random stream.
+ */
 export function seedDatabase(options: SeedOptions): Database {
   const prng = new Prng(options.seed);
   const live = new Prng(options.seed ^ 0x5eed);
   const bootedAt = options.now() - prng.int(3600, 40 * 86400) * 1000;
-  const db = new Database(options.messages);
+  const seeding: Seeding = { options, db: new Database(options.messages), prng, live, bootedAt };
+  seedSystem(seeding);
+  seedInterfaces(seeding);
+  seedAddresses(seeding);
+  const profileNames = seedHotspotProfiles(seeding);
+  const hotspotUsers = seedHotspotUsers(seeding, profileNames);
+  seedHotspotSessions(seeding, hotspotUsers);
+  seedPppProfiles(seeding);
+  seedPppSecrets(seeding);
+  seedQueues(seeding);
+  seedAddressLists(seeding);
+  seedUsers(seeding);
+  return seeding.db;
+}
 
+/** /system/identity, /system/resource and /system/clock. */
+function seedSystem({ options, db, prng, live, bootedAt }: Seeding): void {
   const identity = db.define({
     path: '/system/identity',
     writable: { name: TEXT },
@@ -121,7 +151,10 @@ export function seedDatabase(options: SeedOptions): Database {
     { 'time-zone-name': 'UTC', 'time-zone-autodetect': 'true', 'gmt-offset': '+00:00' },
     true,
   );
+}
 
+/** /interface: the ethernet ports, a bridge and a VLAN. */
+function seedInterfaces({ options, db, prng }: Seeding): void {
   const interfaces = db.define({
     path: '/interface',
     writable: { name: TEXT, mtu: TEXT, comment: TEXT, disabled: BOOL },
@@ -169,7 +202,10 @@ export function seedDatabase(options: SeedOptions): Database {
     },
     true,
   );
+}
 
+/** /ip/address: one address on the bridge, one on the VLAN. */
+function seedAddresses({ db }: Seeding): void {
   const addresses = db.define({
     path: '/ip/address',
     writable: { address: TEXT, network: TEXT, interface: TEXT, comment: TEXT, disabled: BOOL },
@@ -196,7 +232,10 @@ export function seedDatabase(options: SeedOptions): Database {
     },
     true,
   );
+}
 
+/** /ip/hotspot/user/profile; the names of the profiles. */
+function seedHotspotProfiles({ db }: Seeding): string[] {
   const hsProfiles = db.define({
     path: '/ip/hotspot/user/profile',
     writable: {
@@ -220,7 +259,11 @@ export function seedDatabase(options: SeedOptions): Database {
       true,
     );
   }
+  return profileNames;
+}
 
+/** /ip/hotspot/user: voucher users on those profiles, half with a billing comment. */
+function seedHotspotUsers({ options, db, prng }: Seeding, profileNames: string[]): Menu {
   const hsUsers = db.define({
     path: '/ip/hotspot/user',
     writable: {
@@ -269,7 +312,11 @@ export function seedDatabase(options: SeedOptions): Database {
       values.comment = `VOUCHER_SYSTEM|${prng.int(1, 50) * 1000}|${profile}|batch${prng.int(1, 9)}`;
     hsUsers.add(values, true);
   }
+  return hsUsers;
+}
 
+/** /ip/hotspot/active and /ip/hotspot/host: sessions of the first hotspot users. */
+function seedHotspotSessions({ options, db, prng }: Seeding, hsUsers: Menu): void {
   const active = db.define({
     path: '/ip/hotspot/active',
     writable: {},
@@ -313,7 +360,10 @@ export function seedDatabase(options: SeedOptions): Database {
       true,
     );
   });
+}
 
+/** /ppp/profile. */
+function seedPppProfiles({ db }: Seeding): void {
   const pppProfiles = db.define({
     path: '/ppp/profile',
     writable: {
@@ -341,6 +391,10 @@ export function seedDatabase(options: SeedOptions): Database {
       true,
     );
   }
+}
+
+/** /ppp/secret and /ppp/active: PPPoE clients, the first five connected. */
+function seedPppSecrets({ options, db, prng }: Seeding): void {
   const secrets = db.define({
     path: '/ppp/secret',
     writable: {
@@ -399,7 +453,10 @@ export function seedDatabase(options: SeedOptions): Database {
       );
     }
   }
+}
 
+/** /queue/simple: the dynamic queues of the connected PPPoE clients. */
+function seedQueues({ options, db }: Seeding): void {
   const queues = db.define({
     path: '/queue/simple',
     writable: {
@@ -436,7 +493,10 @@ export function seedDatabase(options: SeedOptions): Database {
       true,
     );
   }
+}
 
+/** /ip/firewall/address-list. */
+function seedAddressLists({ db }: Seeding): void {
   const lists = db.define({
     path: '/ip/firewall/address-list',
     writable: { list: TEXT, address: TEXT, timeout: TEXT, comment: TEXT, disabled: BOOL },
@@ -445,7 +505,10 @@ export function seedDatabase(options: SeedOptions): Database {
   });
   for (let i = 1; i <= 5; i++)
     lists.add({ list: i <= 3 ? 'blocked' : 'allowed', address: `203.0.113.${i}` }, true);
+}
 
+/** /user: the API user. */
+function seedUsers({ options, db }: Seeding): void {
   const users = db.define({
     path: '/user',
     writable: {
@@ -460,6 +523,4 @@ export function seedDatabase(options: SeedOptions): Database {
     unique: ['name'],
   });
   users.add({ name: options.user, group: 'full', comment: 'system default user' }, true);
-
-  return db;
 }

@@ -20,9 +20,9 @@ import {
   memoryLogger,
   rawRequest,
   startAdmin,
-  waitFor,
   words,
 } from '../fixtures/admin-fakes.js';
+import { eventually } from '../fixtures/eventually.js';
 
 const PROTECTED = [
   'status',
@@ -842,10 +842,10 @@ t.test('a client that leaves before its answer is simply not answered', async (t
   });
   const leaving = new AbortController();
   const gone = admin.request('/monitoring/audit-logs', { token: true, signal: leaving.signal });
-  await waitFor(() => searches === 1, 'the search to start');
+  await eventually(() => searches === 1, 'the search to start');
   leaving.abort();
   await t.rejects(gone);
-  await waitFor(
+  await eventually(
     () => admin.logsOf('admin client left before its answer').length === 1,
     'the server to see the client go',
   );
@@ -929,5 +929,8 @@ t.test('listen fails when the port is taken; close ends kept-alive connections',
   });
   await open.close();
   agent.destroy();
-  t.pass('closed with a kept-alive connection open');
+  await t.rejects(
+    fetch(`http://127.0.0.1:${openPort}/monitoring/live`),
+    'closed with a kept-alive connection open: the port no longer answers',
+  );
 });

@@ -8,9 +8,9 @@ import {
   HoldingHandler,
   fakeMetrics,
   memoryLogger,
-  waitFor,
   words,
 } from '../fixtures/admin-fakes.js';
+import { eventually } from '../fixtures/eventually.js';
 
 /** Timers the test fires by hand. */
 class ManualTimers implements IntervalTimers {
@@ -161,6 +161,10 @@ t.test('with Node timers it polls on its own', async (t) => {
   });
   poller.start();
   t.teardown(() => poller.stop());
-  await waitFor(() => inner.held.length >= 2, 'two polls');
-  t.pass('it polled');
+  await eventually(() => inner.held.length >= 2, 'two polls');
+  t.same(
+    inner.held.slice(0, 2).map((h) => h.context.sentence.toString()),
+    ['/ip/hotspot/active/print =count-only=', '/ppp/active/print =count-only='],
+    'its first round, sent by its own timer',
+  );
 });

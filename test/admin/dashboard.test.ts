@@ -10,6 +10,7 @@ import {
   startAdmin,
   words,
 } from '../fixtures/admin-fakes.js';
+import { eventually } from '../fixtures/eventually.js';
 import { startLockoutAdmin } from '../fixtures/lockout-admin.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -27,11 +28,14 @@ async function launch(t: { teardown(fn: () => unknown): void }): Promise<Browser
 async function figureBecomes(page: Page, router: string, figure: string, expected: string) {
   const selector = `[data-router="${router}"] [data-figure="${figure}"] .value`;
   let text: string | null = null;
-  for (let i = 0; i < 200; i++) {
-    text = (await (await page.$(selector))?.textContent()) ?? null;
-    if (text === expected) return text;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  // On a timeout the caller's assertion shows the last text seen.
+  await eventually(
+    async () => {
+      text = (await (await page.$(selector))?.textContent()) ?? null;
+      return text === expected;
+    },
+    { until: (isShown) => isShown, what: `${figure} ${expected}`, intervalMs: 10, attempts: 200 },
+  ).catch(() => undefined);
   return text;
 }
 
@@ -93,11 +97,15 @@ t.test('the dashboard says how to sign in when its session is refused', async (t
   await figureBecomes(page, 'core', 'pool', '1 / 2');
   await page.context().clearCookies();
   await page.clock.runFor(2000);
-  let banner: string | null = null;
-  for (let i = 0; i < 200 && !(banner ?? '').startsWith('Not signed in'); i++) {
-    banner = (await (await page.$('#banner'))?.textContent()) ?? null;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  const banner = await eventually(
+    async () => (await (await page.$('#banner'))?.textContent()) ?? null,
+    {
+      until: (text) => (text ?? '').startsWith('Not signed in'),
+      what: 'the not-signed-in banner',
+      intervalMs: 10,
+      attempts: 200,
+    },
+  );
   t.match(banner, /^Not signed in: open \/monitoring\/dashboard\?token=/);
   t.ok(await page.isVisible('#banner'));
   t.same(errors, []);

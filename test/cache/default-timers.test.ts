@@ -4,6 +4,7 @@ import { createCacheStage } from '../../src/cache/index.js';
 import { SECTIONS } from '../../src/config/index.js';
 import { ErrorCode } from '../../src/errors.js';
 import { commandOf, FakeHandler, RecordingSink } from '../fixtures/cache-fake-handler.js';
+import { eventually } from '../fixtures/eventually.js';
 
 const LISTEN = '/ppp/secret/listen';
 
@@ -22,8 +23,7 @@ function stageWithDefaults(retryInitialMs: number): { router: FakeHandler; close
 
 t.test('with the default clock and timers a lost listen is sent again', async (t) => {
   const { router, close } = stageWithDefaults(1);
-  for (let i = 0; i < 400 && router.of(LISTEN).length < 2; i++)
-    await new Promise((resolve) => setTimeout(resolve, 5));
+  await eventually(() => router.of(LISTEN).length >= 2, 'the listen to be sent again');
   t.equal(router.of(LISTEN).length, 2);
   close();
 });
@@ -31,6 +31,8 @@ t.test('with the default clock and timers a lost listen is sent again', async (t
 t.test('close clears a default timer still waiting', async (t) => {
   const { router, close } = stageWithDefaults(40);
   close();
+  // These tests cover the default timers themselves (every other cache test
+  // injects a clock): only a real wait past the 40 ms retry shows it never fired.
   await new Promise((resolve) => setTimeout(resolve, 50));
   t.equal(router.of(LISTEN).length, 1);
 });

@@ -12,6 +12,7 @@ import {
   runThrough,
   upstreamHandler,
 } from '../fixtures/cache-upstream.js';
+import { eventually } from '../fixtures/eventually.js';
 
 const USERS = ['/ip/hotspot/user/print', '=.proplist=.id,name,comment'];
 
@@ -43,11 +44,6 @@ async function rig(t: { teardown(fn: () => unknown): void }): Promise<Rig> {
     await sim.close();
   });
   return { sim, cache, pipeline: cache.stage(upstreamHandler(upstream)), direct };
-}
-
-async function until(check: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-  return check();
 }
 
 const untagged = (sentences: readonly Sentence[]): Buffer =>
@@ -87,15 +83,17 @@ t.test(
   async (t) => {
     const { sim, cache, pipeline, direct: writer } = await rig(t);
     const before = await runThrough(pipeline, USERS);
-    t.ok(await until(() => sim.activeStreams() === 1), 'the listen runs on the router');
+    await eventually(() => sim.activeStreams() === 1, 'the listen to run on the router');
+    t.equal(sim.activeStreams(), 1, 'the listen runs on the router');
     t.equal((await runThrough(pipeline, USERS)).note, 'hit');
 
     const id = before.sink.sentences[0]?.attributeString('.id') as string;
     await runDirect(writer, ['/ip/hotspot/user/set', `=.id=${id}`, '=comment=changed by winbox']);
-    t.ok(
-      await until(() => (cache.stats()['r1']?.invalidations ?? 0) > 0),
-      'the listen reported the change',
+    await eventually(
+      () => (cache.stats()['r1']?.invalidations ?? 0) > 0,
+      'the listen to report the change',
     );
+    t.ok((cache.stats()['r1']?.invalidations ?? 0) > 0, 'the listen reported the change');
 
     const after = await runThrough(pipeline, USERS);
     t.equal(after.note, 'miss');
@@ -103,7 +101,8 @@ t.test(
     t.equal(sim.counters.commands['/ip/hotspot/user/print'], 2);
 
     cache.close();
-    t.ok(await until(() => sim.activeStreams() === 0), 'close cancels the listen on the router');
+    await eventually(() => sim.activeStreams() === 0, 'close to cancel the listen');
+    t.equal(sim.activeStreams(), 0, 'close cancels the listen on the router');
   },
 );
 

@@ -2,7 +2,8 @@ import t from 'tap';
 import type { PromFamily } from '../fixtures/admin-prom-parse.js';
 import { sampleValue } from '../fixtures/admin-prom-parse.js';
 import { connectApi, startStack } from '../fixtures/stack.js';
-import { adminClient, pollUntil } from '../fixtures/wire-admin.js';
+import { eventually } from '../fixtures/eventually.js';
+import { adminClient } from '../fixtures/wire-admin.js';
 
 // Every /monitoring endpoint of the real app after real traffic: node-routeros
 // through rosgate against the simulator, then the admin port is asked.
@@ -283,11 +284,12 @@ t.test('the admin port of the running app after billing traffic', async (t) => {
         limit: number;
       }>();
     // The writer flushes every 10 ms: wait until the denial is on disk.
-    const { records: denied } = await pollUntil(
-      () => search('result=denied&user=billing'),
-      (found) => found.count > 0,
-      'the denial in the audit trail',
-    );
+    const { records: denied } = await eventually(() => search('result=denied&user=billing'), {
+      until: (found) => found.count > 0,
+      what: 'the denial in the audit trail',
+      intervalMs: 20,
+      attempts: 250,
+    });
     t.match(denied, [
       {
         kind: 'policyDenied',
@@ -334,12 +336,13 @@ t.test('with businessPollMs rosgate counts the active users itself', async (t) =
   const admin = adminClient(stack.app.adminPort as number);
   const hotspotActive = stack.sim.data.require('/ip/hotspot/active').rows().length;
   const pppActive = stack.sim.data.require('/ppp/active').rows().length;
-  const families = await pollUntil(
-    () => admin.metrics(),
+  const families = await eventually(() => admin.metrics(), {
     // NaN until the first count.
-    (m) => !Number.isNaN(sampleValue(m, 'mikrotik_active_users_pppoe', ROUTER)),
-    'the first counts',
-  );
+    until: (m) => !Number.isNaN(sampleValue(m, 'mikrotik_active_users_pppoe', ROUTER)),
+    what: 'the first counts',
+    intervalMs: 20,
+    attempts: 250,
+  });
   t.equal(sampleValue(families, 'mikrotik_active_users_hotspot', ROUTER), hotspotActive);
   t.equal(sampleValue(families, 'mikrotik_active_users_pppoe', ROUTER), pppActive);
   const requests = families.get('mikrotik_requests_total')?.samples ?? [];

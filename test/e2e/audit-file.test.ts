@@ -6,7 +6,8 @@ import { runCli } from '../../src/cli.js';
 import { sampleValue } from '../fixtures/admin-prom-parse.js';
 import { auditFiles, readRecords } from '../fixtures/audit-helpers.js';
 import { startStack } from '../fixtures/stack.js';
-import { adminClient, pollUntil } from '../fixtures/wire-admin.js';
+import { adminClient } from '../fixtures/wire-admin.js';
+import { eventually } from '../fixtures/eventually.js';
 import { cliIo } from '../fixtures/wire-cli.js';
 
 // The live audit file removed under the running app (a careless `rm`): the
@@ -29,20 +30,22 @@ t.test(
     const admin = adminClient(stack.app.adminPort as number, TOKEN);
     const api = await stack.client();
     for (let i = 0; i < 5; i++) await api.write('/ip/address/print');
-    const before = await pollUntil(
-      async () => readRecords(dir),
-      (records) => records.filter((r) => r.kind === 'command').length === 5,
-      'five commands on disk',
-    );
+    const before = await eventually(async () => readRecords(dir), {
+      until: (records) => records.filter((r) => r.kind === 'command').length === 5,
+      what: 'five commands on disk',
+      intervalMs: 20,
+      attempts: 250,
+    });
     const [live] = readdirSync(dir).filter((name) => name.endsWith('.jsonl'));
     unlinkSync(join(dir, live as string));
 
     for (let i = 0; i < 20; i++) await api.write('/ip/address/print');
-    const after = await pollUntil(
-      async () => readRecords(dir),
-      (records) => records.filter((r) => r.kind === 'command').length === 25,
-      'all 25 commands in the directory',
-    );
+    const after = await eventually(async () => readRecords(dir), {
+      until: (records) => records.filter((r) => r.kind === 'command').length === 25,
+      what: 'all 25 commands in the directory',
+      intervalMs: 20,
+      attempts: 250,
+    });
     t.same(
       after.slice(0, before.length).map((r) => r.id),
       before.map((r) => r.id),

@@ -8,7 +8,8 @@ import { runCli } from '../../src/cli.js';
 import { auditFiles, readRecords } from '../fixtures/audit-helpers.js';
 import { NodeProcess } from '../fixtures/pack-install.js';
 import { connectApi, startTestSimulator } from '../fixtures/stack.js';
-import { adminClient, pollUntil } from '../fixtures/wire-admin.js';
+import { eventually } from '../fixtures/eventually.js';
+import { adminClient } from '../fixtures/wire-admin.js';
 import { cliIo } from '../fixtures/wire-cli.js';
 
 // rosgate as a real process (src/main.ts through tsx): what the audit trail
@@ -105,10 +106,14 @@ t.test('kill -9 loses at most the unflushed buffer, and the chain verifies', asy
   await traffic(proxy, false);
   const emitted = 2 + COMMANDS; // start, login, the commands
   const admin = adminClient(proxy.adminPort, TOKEN);
-  const head = await pollUntil(
+  const head = await eventually(
     async () => (await admin.request('audit/head')).json<{ seq: number } | null>(),
-    (h) => h !== null && h.seq >= emitted - (emitted % BUFFER_SIZE),
-    'two full buffers on disk',
+    {
+      until: (h) => h !== null && h.seq >= emitted - (emitted % BUFFER_SIZE),
+      what: 'two full buffers on disk',
+      intervalMs: 20,
+      attempts: 250,
+    },
   );
   t.equal(await proxy.process.stop('SIGKILL', 5_000), null);
   const records: AuditRecord[] = readRecords(proxy.trail);

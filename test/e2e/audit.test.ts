@@ -1,11 +1,11 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { searchAudit, verifyFiles, type AuditRecord } from '../../src/audit/index.js';
 import { runCli } from '../../src/cli.js';
 import { allText, auditFiles, readRecords } from '../fixtures/audit-helpers.js';
 import { eventually } from '../fixtures/eventually.js';
 import { loggedIn, connectApi, startStack } from '../fixtures/stack.js';
 import { text } from '../fixtures/raw-client.js';
-import { adminClient, pollUntil } from '../fixtures/wire-admin.js';
+import { adminClient } from '../fixtures/wire-admin.js';
 import { cliIo } from '../fixtures/wire-cli.js';
 
 // The audit trail written by the running app: every kind of event, found by
@@ -37,7 +37,11 @@ async function found(dir: string, filters: Parameters<typeof searchAudit>[1]) {
   return records;
 }
 
-t.test('the running app writes every kind of audit event, and no secret', async (t) => {
+/**
+ * The app of these tests with an audit trail in `dir`, after traffic that
+ * makes every kind of event but the stop: each test runs its own.
+ */
+async function runTraffic(t: Test) {
   const dir = t.testdir();
   const stack = await startStack(t, {
     sim: { users: { billing: BILLING_PW } },
@@ -77,13 +81,19 @@ t.test('the running app writes every kind of audit event, and no secret', async 
     '!done .tag=late',
   ]);
   await eventually(() => stack.router.flow.breakerState === 'open', 'the circuit to open');
+  return { dir, stack, admin, raw };
+}
+
+t.test('the running app writes every kind of audit event', async (t) => {
+  const { dir, admin } = await runTraffic(t);
+  const records = await eventually(() => found(dir, {}), {
+    until: (all) => ALL_KINDS.slice(0, -1).every((kind) => all.some((r) => r.kind === kind)),
+    what: 'every kind but stop on disk',
+    intervalMs: 20,
+    attempts: 250,
+  });
 
   t.test('each kind is found by searchAudit', async (t) => {
-    const records = await pollUntil(
-      () => found(dir, {}),
-      (all) => ALL_KINDS.slice(0, -1).every((kind) => all.some((r) => r.kind === kind)),
-      'every kind but stop on disk',
-    );
     const one = (kind: string) => records.find((r) => r.kind === kind) as AuditRecord;
     t.match(one('start'), { category: 'system', result: 'success', details: { pid: Number } });
     t.match(one('login'), { userId: 'admin', ipAddress: '127.0.0.1', category: 'authentication' });
@@ -152,10 +162,14 @@ t.test('the running app writes every kind of audit event, and no secret', async 
     };
     t.equal(atHead.hash, head.hash, 'with its hash');
   });
+});
+
+t.test('a stopped app leaves a complete trail, and no secret', async (t) => {
+  const { dir, stack, raw } = await runTraffic(t);
+  await raw.close();
+  await stack.app.stop(0);
 
   t.test('the stop is the last record, and the chain verifies', async (t) => {
-    await raw.close();
-    await stack.app.stop(0);
     const records = readRecords(dir);
     t.equal(records.at(-1)?.kind, 'stop');
     t.same(

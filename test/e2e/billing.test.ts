@@ -1,13 +1,17 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startStack } from '../fixtures/stack.js';
 
 type Row = Record<string, string>;
 
 t.test('a billing system works through rosgate as against the router', async (t) => {
-  const stack = await startStack(t);
-  const api = await stack.client();
+  /** Each subtest's own app and client: none depends on another's traffic. */
+  const setup = async (t: Test) => {
+    const stack = await startStack(t);
+    return { stack, api: await stack.client() };
+  };
 
   t.test('the identity print used as a health probe answers with the router name', async (t) => {
+    const { api } = await setup(t);
     const rows = (await api.write('/system/identity/print')) as Row[];
     t.equal(rows.length, 1);
     t.type(rows[0]?.name, 'string');
@@ -16,6 +20,7 @@ t.test('a billing system works through rosgate as against the router', async (t)
   t.test(
     'a voucher batch adds hotspot users whose comments hold pipes, JSON and quotes',
     async (t) => {
+      const { api } = await setup(t);
       const comments = [
         'VOUCHER_SYSTEM|5000|2026-11-25|batch7',
         '{"plan":"1h","price":5}',
@@ -55,6 +60,7 @@ t.test('a billing system works through rosgate as against the router', async (t)
   );
 
   t.test('set and remove change the router and answer with an empty done', async (t) => {
+    const { api } = await setup(t);
     const [added] = (await api.write('/ppp/secret/add', [
       '=name=pppoe-7',
       '=password=x',
@@ -69,6 +75,7 @@ t.test('a billing system works through rosgate as against the router', async (t)
   });
 
   t.test('a duplicate add gets the router trap and the connection stays usable', async (t) => {
+    const { api } = await setup(t);
     await api.write('/ip/hotspot/user/add', ['=name=dup', '=password=a']);
     await t.rejects(api.write('/ip/hotspot/user/add', ['=name=dup', '=password=a']), {
       message: /already have user with this name/,
@@ -78,11 +85,13 @@ t.test('a billing system works through rosgate as against the router', async (t)
   });
 
   t.test('an unknown command gets the router trap', async (t) => {
+    const { api } = await setup(t);
     await t.rejects(api.write('/ip/hotspot/nosuch/print'), { message: /no such command/ });
     t.equal(((await api.write('/system/identity/print')) as Row[]).length, 1);
   });
 
   t.test('a streaming command streams rows until the client stops it', async (t) => {
+    const { stack, api } = await setup(t);
     const rows: Row[] = [];
     const before = stack.sim.activeStreams();
     await new Promise<void>((resolve, reject) => {

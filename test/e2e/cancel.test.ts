@@ -1,10 +1,11 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
+import type { Sentence } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { text, type RawClient } from '../fixtures/raw-client.js';
 import { loggedIn, startStack } from '../fixtures/stack.js';
 
 /** Read until `rows` rows of the stream on `tag` have arrived. */
-function streamRows(c: RawClient, tag: string, rows: number): Promise<unknown> {
+function streamRows(c: RawClient, tag: string, rows: number): Promise<Sentence[]> {
   let seen = 0;
   return c.readUntil(
     (s) => s.command === '!re' && s.tagString === tag && ++seen === rows,
@@ -13,14 +14,17 @@ function streamRows(c: RawClient, tag: string, rows: number): Promise<unknown> {
 }
 
 t.test('cancel is scoped to the client that asks', async (t) => {
-  const stack = await startStack(t, {
-    sim: { streamIntervalMs: 5 },
-    router: { pool: { min: 1, max: 1 } },
-  });
+  /** Each subtest's own app: none depends on another's traffic. */
+  const setup = (t: Test) =>
+    startStack(t, {
+      sim: { streamIntervalMs: 5 },
+      router: { pool: { min: 1, max: 1 } },
+    });
 
   t.test(
     'a cancel by tag ends that command with interrupted, the cancel done, then the command done',
     async (t) => {
+      const stack = await setup(t);
       const c = await loggedIn(t, stack);
       c.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=s1']);
       await streamRows(c, 's1', 2);
@@ -36,6 +40,7 @@ t.test('cancel is scoped to the client that asks', async (t) => {
   );
 
   t.test("a bare cancel stops only the sender's streams", async (t) => {
+    const stack = await setup(t);
     const a = await loggedIn(t, stack);
     const b = await loggedIn(t, stack);
     a.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=1']);
@@ -48,8 +53,11 @@ t.test('cancel is scoped to the client that asks', async (t) => {
       ['!trap .tag=1 =category=2 =message=interrupted', '!done .tag=x', '!done .tag=1'],
       "the sender's stream ends",
     );
-    await streamRows(b, '1', 3);
-    t.pass("the other client's stream keeps running");
+    t.same(
+      (await streamRows(b, '1', 3)).map((s) => `${s.command} .tag=${s.tagString}`),
+      ['!re .tag=1', '!re .tag=1', '!re .tag=1'],
+      "the other client's stream keeps running",
+    );
     t.equal(stack.sim.activeStreams(), 1);
     b.send(['/cancel']);
     await b.untilDone('1');
@@ -57,6 +65,7 @@ t.test('cancel is scoped to the client that asks', async (t) => {
   });
 
   t.test('a cancel of an unknown tag is answered here and never forwarded', async (t) => {
+    const stack = await setup(t);
     const c = await loggedIn(t, stack);
     const cancels = stack.sim.counters.cancels;
     t.same(text(await c.call(['/cancel', '=tag=nope', '.tag=k'])), ['!done .tag=k']);
@@ -64,6 +73,7 @@ t.test('cancel is scoped to the client that asks', async (t) => {
   });
 
   t.test('a client that disconnects leaves no stream running on the router', async (t) => {
+    const stack = await setup(t);
     const c = await loggedIn(t, stack);
     c.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=1']);
     c.send(['/ip/hotspot/user/print', '=follow=', '.tag=2']);
@@ -81,6 +91,7 @@ t.test('cancel is scoped to the client that asks', async (t) => {
   t.test(
     'a reused tag gets both reply streams, each ended by one done, and nothing after',
     async (t) => {
+      const stack = await setup(t);
       const c = await loggedIn(t, stack);
       c.send(['/ping', '=address=10.0.0.1', '=count=2', '.tag=r']);
       c.send(['/system/identity/print', '.tag=r']);

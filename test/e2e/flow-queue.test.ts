@@ -24,26 +24,31 @@ t.test('with the bucket empty', async (t) => {
   // One token, and the next one a minute away: the first command takes it,
   // the next two wait, a fourth finds the queue full. Whatever is answered
   // before the read timeout (10 s) did not wait for a token.
-  const stack = await startStack(t, {
-    sim: { users: { billing: 'pw' } },
-    config: {
-      cache: { enabled: false },
-      flow: {
-        rateLimit: { bucketSize: 1, refillTokens: 1, refillIntervalMs: 60_000, maxQueue: 2 },
+  /** Each subtest's own app, with the token taken and two commands waiting. */
+  const setup = async (t: Test) => {
+    const stack = await startStack(t, {
+      sim: { users: { billing: 'pw' } },
+      config: {
+        cache: { enabled: false },
+        flow: {
+          rateLimit: { bucketSize: 1, refillTokens: 1, refillIntervalMs: 60_000, maxQueue: 2 },
+        },
       },
-    },
-  });
-  const c = await loggedIn(t, stack);
-  t.equal(
-    String((await c.call(['/system/identity/print', '.tag=go'])).at(-1)),
-    '!done .tag=go',
-    'the first command takes the only token',
-  );
-  c.send(['/ip/address/print', '.tag=q1']);
-  c.send(['/ip/address/print', '.tag=q2']);
-  await eventually(() => queued(stack) === 2, 'two commands to wait for a token');
+    });
+    const c = await loggedIn(t, stack);
+    t.equal(
+      String((await c.call(['/system/identity/print', '.tag=go'])).at(-1)),
+      '!done .tag=go',
+      'the first command takes the only token',
+    );
+    c.send(['/ip/address/print', '.tag=q1']);
+    c.send(['/ip/address/print', '.tag=q2']);
+    await eventually(() => queued(stack) === 2, 'two commands to wait for a token');
+    return { stack, c };
+  };
 
   t.test('a command past the queue bound is refused with a rate-limit trap', async (t) => {
+    const { stack, c } = await setup(t);
     t.same(
       text(await c.call(['/ip/address/print', '.tag=q3'])),
       ['!trap .tag=q3 =message=rate limited: queue full (2 waiting)', '!done .tag=q3'],
@@ -53,10 +58,12 @@ t.test('with the bucket empty', async (t) => {
   });
 
   t.test('the keepalive is answered at once', async (t) => {
+    const { c } = await setup(t);
     t.same(text(await c.call(['#', '.tag=k'])), ['!done .tag=k'], 'with done');
   });
 
   t.test('a login is answered at once', async (t) => {
+    const { stack } = await setup(t);
     const loginsBefore = stack.sim.counters.loginsOk;
     const other = await openRaw(t, stack.port, { user: 'billing', password: 'pw' });
     t.equal(stack.sim.counters.loginsOk, loginsBefore + 1, 'the router checked the password');
@@ -66,6 +73,7 @@ t.test('with the bucket empty', async (t) => {
   t.test(
     'a cancel is answered at once, and the waiting command gets interrupted without reaching the router',
     async (t) => {
+      const { stack, c } = await setup(t);
       c.send(['/cancel', '=tag=q1', '.tag=c1']);
       const replies = text(await dones(c, 2));
       t.same(

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { openRaw, text } from '../fixtures/raw-client.js';
 import { startStack } from '../fixtures/stack.js';
-import { adminClient, pollUntil } from '../fixtures/wire-admin.js';
+import { eventually } from '../fixtures/eventually.js';
+import { adminClient } from '../fixtures/wire-admin.js';
 
 // Issue 16: in a sidecar every client connects from 127.0.0.1, so one
 // service guessing a password must not lock out the others.
@@ -77,13 +78,17 @@ t.test(
     t.same(await lockouts(), []);
     t.equal(await login('mallory', 'mallory-right-pw'), '!done', 'mallory logs in again');
 
-    const records = await pollUntil(
+    const records = await eventually(
       async () =>
         (await admin.request('audit-logs?kind=lockout')).json<{
           records: Record<string, unknown>[];
         }>().records,
-      (found) => found.some((r) => r['action'] === 'unlock'),
-      'the clearing on disk',
+      {
+        until: (found) => found.some((r) => r['action'] === 'unlock'),
+        what: 'the clearing on disk',
+        intervalMs: 20,
+        attempts: 250,
+      },
     );
     t.match(records, [
       { action: 'lockout', userId: 'mallory', ipAddress: '127.0.0.1', details: { failures: 3 } },

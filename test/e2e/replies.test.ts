@@ -1,13 +1,15 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { text } from '../fixtures/raw-client.js';
 import { loggedIn, startStack } from '../fixtures/stack.js';
 
 t.test('replies reach the client as the router wrote them', async (t) => {
-  const stack = await startStack(t, { sim: { version: '7.19' } });
+  /** Each subtest's own app: none depends on another's traffic. */
+  const setup = (t: Test) => startStack(t, { sim: { version: '7.19' } });
 
   t.test(
     'untagged commands run one at a time in order and their replies carry no tag',
     async (t) => {
+      const stack = await setup(t);
       const c = await loggedIn(t, stack);
       c.send(['/ip/hotspot/user/add', '=name=first', '=password=1']);
       c.send(['/ip/hotspot/user/add', '=name=second', '=password=2']);
@@ -27,11 +29,13 @@ t.test('replies reach the client as the router wrote them', async (t) => {
   );
 
   t.test('an empty tag counts as no tag', async (t) => {
+    const stack = await setup(t);
     const c = await loggedIn(t, stack);
     t.same(text(await c.call(['/system/identity/set', '=name=edge', '.tag='])), ['!done']);
   });
 
   t.test('the !empty of RouterOS 7.18 is dropped by default', async (t) => {
+    const stack = await setup(t);
     const c = await loggedIn(t, stack);
     t.same(text(await c.call(['/ip/hotspot/user/print', '?name=nobody', '.tag=e'])), [
       '!done .tag=e',
@@ -39,6 +43,7 @@ t.test('replies reach the client as the router wrote them', async (t) => {
   });
 
   t.test('both traps of an unknown path are forwarded, then one done', async (t) => {
+    const stack = await setup(t);
     const c = await loggedIn(t, stack);
     t.same(text(await c.call(['/ip/nothing/print', '.tag=u'])), [
       '!trap .tag=u =category=0 =message=no such command or directory (nothing)',
@@ -50,6 +55,7 @@ t.test('replies reach the client as the router wrote them', async (t) => {
   t.test(
     'the node-routeros keepalive is answered with its tag while the router is busy',
     async (t) => {
+      const stack = await setup(t);
       const c = await loggedIn(t, stack);
       stack.sim.faults.stopAnswering = true;
       t.teardown(() => {
@@ -61,6 +67,7 @@ t.test('replies reach the client as the router wrote them', async (t) => {
   );
 
   t.test('values that are not UTF-8 reach the router and come back byte for byte', async (t) => {
+    const stack = await setup(t);
     const c = await loggedIn(t, stack);
     const comment = Buffer.from([
       0x3d, 0x63, 0x6f, 0x6d, 0x6d, 0x65, 0x6e, 0x74, 0x3d, 0xe9, 0xff, 0xfe, 0x3d, 0x7c,
@@ -76,6 +83,7 @@ t.test('replies reach the client as the router wrote them', async (t) => {
   });
 
   t.test('rows are forwarded as they arrive, before the command ends', async (t) => {
+    const stack = await setup(t);
     const c = await loggedIn(t, stack);
     c.send(['/ip/hotspot/user/print', '=follow=', '=.proplist=name', '.tag=f']);
     t.equal((await c.next()).command, '!re', 'a row arrives while the print is still running');

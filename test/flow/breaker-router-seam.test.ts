@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { ErrorCode, RosgateError } from '../../src/errors.js';
-import { setupFlow, until, type FlowSetup } from '../fixtures/flow-setup.js';
+import { setupFlow, type FlowSetup } from '../fixtures/flow-setup.js';
+import { eventually } from '../fixtures/eventually.js';
 
 /** Lets opossum's promise callbacks run (it counts outcomes asynchronously). */
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -226,7 +227,7 @@ t.test(
     await tick();
     t.equal(setup.flow.breakerState, 'open', 'its failure opens the circuit again');
     t.equal(setup.changes.at(-1)?.reason, 'failure while half-open (ROSGATE_UPSTREAM_CLOSED)');
-    await until(() => probes(setup).length === 2, 'the next probe, a reset timeout later');
+    await eventually(() => probes(setup).length === 2, 'the next probe, a reset timeout later');
     probes(setup)[1]?.done();
     await tick();
     t.equal(setup.flow.breakerState, 'closed');
@@ -241,7 +242,7 @@ t.test(
     await openByTimeouts(setup);
     const error = closed();
     setup.flow.routerLost(error);
-    await until(() => probes(setup).length === 1, 'the half-open probe');
+    await eventually(() => probes(setup).length === 1, 'the half-open probe');
     longRunning?.sink.refuse(error);
     await tick();
     t.equal(setup.flow.breakerState, 'open', 'no answer is no reason to close');

@@ -3,7 +3,8 @@ import { ErrorCode, RosgateError } from '../../src/errors.js';
 import { createFlowStage } from '../../src/flow/index.js';
 import { createLogger } from '../../src/logger.js';
 import { FakeClock } from '../fixtures/flow-clock.js';
-import { flowConfig, setupFlow, until, type FlowSetup } from '../fixtures/flow-setup.js';
+import { eventually } from '../fixtures/eventually.js';
+import { flowConfig, setupFlow, type FlowSetup } from '../fixtures/flow-setup.js';
 
 /** Lets opossum's promise callbacks run (it counts outcomes asynchronously). */
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -149,7 +150,7 @@ t.test(
   'after resetTimeoutMs one identity print probes the router; its answer closes the circuit',
   async (t) => {
     const setup = await openBreaker(t);
-    await until(() => setup.inner.last().command === PROBE, 'the probe');
+    await eventually(() => setup.inner.last().command === PROBE, 'the probe');
     const probe = setup.inner.last();
     t.match(probe.context, {
       user: 'rosgate',
@@ -185,7 +186,7 @@ t.test(
 
 t.test('a !trap answer to the probe closes the circuit too: the router answered', async (t) => {
   const setup = await openBreaker(t);
-  await until(() => setup.inner.last().command === PROBE, 'the probe');
+  await eventually(() => setup.inner.last().command === PROBE, 'the probe');
   setup.inner.last().trap('not enough permissions');
   await tick();
   t.equal(setup.flow.breakerState, 'closed');
@@ -193,7 +194,7 @@ t.test('a !trap answer to the probe closes the circuit too: the router answered'
 
 t.test('a failed probe opens the circuit again, and a later probe may close it', async (t) => {
   const setup = await openBreaker(t);
-  await until(() => setup.inner.last().command === PROBE, 'the probe');
+  await eventually(() => setup.inner.last().command === PROBE, 'the probe');
   setup.inner.last().fail(ErrorCode.UpstreamClosed);
   await tick();
   t.equal(setup.flow.breakerState, 'open');
@@ -204,7 +205,7 @@ t.test('a failed probe opens the circuit again, and a later probe may close it',
     reason: 'failure while half-open (ROSGATE_UPSTREAM_CLOSED)',
   });
   const probes = () => setup.inner.calls.filter((c) => c.command === PROBE).length;
-  await until(() => probes() === 2, 'a second probe');
+  await eventually(() => probes() === 2, 'a second probe');
   setup.inner.last().done();
   await tick();
   t.equal(setup.flow.breakerState, 'closed');
@@ -214,7 +215,7 @@ t.test(
   'a probe the router does not answer times out, is cancelled, and reopens the circuit',
   async (t) => {
     const setup = await openBreaker(t, { commandIdleTimeoutMs: 1000 });
-    await until(() => setup.inner.last().command === PROBE, 'the probe');
+    await eventually(() => setup.inner.last().command === PROBE, 'the probe');
     setup.clock.advance(1000);
     t.equal(setup.inner.last().cancels, 1);
     await tick();
@@ -297,7 +298,7 @@ t.test('a stage that was never wired fails its probe', async (t) => {
   clock.advance(10_000);
   flow.routerLost(new RosgateError(ErrorCode.UpstreamClosed, 'x'));
   await tick();
-  await until(() => flow.stats().breakerTransitions.halfOpen === 1, 'half-open');
+  await eventually(() => flow.stats().breakerTransitions.halfOpen === 1, 'half-open');
   await tick();
   t.equal(flow.breakerState, 'open');
 });

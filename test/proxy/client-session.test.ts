@@ -250,7 +250,8 @@ t.test('the session tells its user, what is open, and when it is idle', async (t
   const idle = session.idle().then(() => {
     isIdle = true;
   });
-  await sleep(10);
+  // A turn of the event loop: a wrongly settled promise would have run its callback.
+  await new Promise((resolve) => setImmediate(resolve));
   t.equal(isIdle, false, 'not idle while a command runs');
   s.calls[0]?.sink.done(DONE);
   await idle;
@@ -265,6 +266,8 @@ t.test('a logged-in client silent for clientIdleTimeoutMs is closed', async (t) 
   const busy = await s.client();
   busy.send(['/interface/monitor-traffic', '.tag=1']);
   await eventually(() => s.calls.length === 1);
+  // The idle timer is Node's own (the session takes no timers): only a real
+  // wait past clientIdleTimeoutMs shows that it did not fire.
   await sleep(45);
   t.equal(busy.isClosed, false, 'a client with a command open is not idle');
   s.calls[0]?.sink.done(DONE);
@@ -342,7 +345,7 @@ t.test(
     t.equal(s.calls[1]?.context.sentence.command, '/b');
     await c.close();
     await eventually(() => s.calls[1]?.cancels === 1, 'the running one to be cancelled');
-    await sleep(10);
+    await s.sessions[0]?.closed();
     t.equal(s.calls.length, 2, 'the queued one never reached the pipeline');
   },
 );
@@ -427,12 +430,14 @@ t.test(
   'commands sent behind a login wait for it, and for a second login behind them',
   async (t) => {
     let release: () => void = () => undefined;
+    let verifications = 0;
     const s = await serve(
       t,
       {
         authenticator: {
           verifyPassword: (_name, _password, isWanted) =>
             new Promise((resolve) => {
+              verifications++;
               release = () => resolve(isWanted?.() === true);
             }),
           secretFor: () => undefined,
@@ -444,12 +449,17 @@ t.test(
       },
     );
     const c = await s.client('');
-    c.send(['/login', '=name=u', '=password=p', '.tag=l1']);
-    c.send(['/a', '.tag=1']);
-    c.send(['/login', '=name=u', '=password=p', '.tag=l2']);
-    c.send(['/b', '.tag=2']);
-    await eventually(() => s.sessions.length === 1);
-    await sleep(10);
+    // One write: the four sentences arrive together, so all are read by the
+    // time the first login is being verified.
+    c.write(
+      encodeSentences([
+        ['/login', '=name=u', '=password=p', '.tag=l1'],
+        ['/a', '.tag=1'],
+        ['/login', '=name=u', '=password=p', '.tag=l2'],
+        ['/b', '.tag=2'],
+      ]),
+    );
+    await eventually(() => verifications === 1, 'the first login to be verified');
     release();
     await eventually(() => s.calls.length === 1, 'the first command to run after the login');
     release();
@@ -487,9 +497,10 @@ t.test('a client that leaves mid-command ends the session at once', async (t) =>
   const session = s.sessions[0] as ClientSession;
   const idle = session.idle();
   await c.close();
-  await session.closed();
-  await idle;
-  t.pass('idle and closed although the router has not answered the cancel yet');
+  await t.resolves(
+    Promise.all([session.closed(), idle]),
+    'idle and closed although the router has not answered the cancel yet',
+  );
   const call = s.calls[0] as Call;
   t.equal(call.cancels, 1, 'the command is cancelled in the pipeline');
   call.sink.reply(Sentence.from(['!re', '=late=1']));

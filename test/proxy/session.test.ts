@@ -1,5 +1,5 @@
 import net from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { encodeSentences } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { openRaw, RawClient, text, taggedWith } from '../fixtures/raw-client.js';
@@ -9,14 +9,17 @@ const identityPrints = (stack: Stack): number =>
   stack.sim.counters.commands['/system/identity/print'] ?? 0;
 
 t.test('limits', async (t) => {
-  const stack = await startStack(t, {
-    sim: { streamIntervalMs: 5 },
-    config: {
-      limits: { maxInFlightPerClient: 2, maxClientsPerAddress: 3, keepaliveReply: 'trap' },
-    },
-  });
+  /** Each subtest's own app: none depends on another's traffic. */
+  const setup = (t: Test) =>
+    startStack(t, {
+      sim: { streamIntervalMs: 5 },
+      config: {
+        limits: { maxInFlightPerClient: 2, maxClientsPerAddress: 3, keepaliveReply: 'trap' },
+      },
+    });
 
   t.test('past the in-flight limit a command is refused with a trap on its tag', async (t) => {
+    const stack = await setup(t);
     const c = await loggedIn(t, stack);
     c.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=1']);
     c.send(['/interface/monitor-traffic', '=interface=ether2', '.tag=2']);
@@ -29,6 +32,7 @@ t.test('limits', async (t) => {
   });
 
   t.test('the keepalive can be answered with a trap', async (t) => {
+    const stack = await setup(t);
     const c = await loggedIn(t, stack);
     t.same(text(await c.call(['#', '.tag=k'])), [
       '!trap .tag=k =message=no such command prefix',
@@ -37,6 +41,7 @@ t.test('limits', async (t) => {
   });
 
   t.test('a source address past its connection limit gets a fatal', async (t) => {
+    const stack = await setup(t);
     const open = await Promise.all([1, 2, 3].map(() => RawClient.connect(stack.port)));
     t.teardown(() => Promise.all(open.map((c) => c.close())));
     await eventually(() => stack.router.listener.sessions.size === 3);
@@ -193,8 +198,7 @@ t.test('a graceful stop lets running commands finish, then cancels streams', asy
     () => stack.sim.activeStreams() === 0,
     'the stream to be cancelled on the router',
   );
-  await stack.app.stop(0);
-  t.pass('a second stop is harmless');
+  await t.resolves(stack.app.stop(0), 'a second stop is harmless');
 });
 
 t.test('a graceful stop serves connected clients until they leave, and no one new', async (t) => {

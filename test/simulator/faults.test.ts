@@ -153,6 +153,8 @@ t.test('big prints are written in batches and wait for the socket to drain', asy
   const c = await openRaw(t, sim.port, { user: 'admin' });
   c.socket.pause();
   c.send(['/ip/hotspot/user/print', '.tag=b']);
+  // Time for the simulator to fill the socket buffers of a reader that does
+  // not read (nothing observable says it has); not a wait for a timer.
   await new Promise((r) => setTimeout(r, 30));
   c.socket.resume();
   const replies = await c.untilDone('b');

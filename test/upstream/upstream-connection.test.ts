@@ -430,19 +430,25 @@ t.test('a command cancelled twice sends one cancel to the router and answers bot
 t.test('a busy session the router went silent on is probed after half its timeout', async (t) => {
   const sim = await simulator(t);
   let now = 1_000;
+  let clockReads = 0;
   const up = new UpstreamConnection({
     host: '127.0.0.1',
     port: sim.port,
     username: 'svc',
     password: 'pw',
     timeoutMs: 40,
-    now: () => now,
+    now: () => {
+      clockReads++;
+      return now;
+    },
   });
   await up.connect();
   sim.faults.stopAnswering = true;
   const silent = collector();
   up.send(cmd('/ip/hotspot/user/print'), silent);
-  await sleep(30);
+  // The watchdog reads the clock each time it looks: three looks, no time passed.
+  const readsBefore = clockReads;
+  await eventually(() => clockReads >= readsBefore + 3, 'the watchdog to look three times');
   t.equal(up.isProbing, false, 'no probe while less than half the timeout has passed');
   now += 20;
   await eventually(() => up.isProbing, 'a probe once half the timeout has passed');
@@ -466,6 +472,8 @@ t.test('a quiet stream keeps its session as long as the probe is answered', asyn
   up.cancel(tag);
   await quiet.done;
   const probed = probes(sim);
+  // The watchdog runs on Node's timers, which the connection takes from no
+  // one: only a real wait shows it has stopped (four probe intervals of 10 ms).
   await sleep(40);
   t.equal(probes(sim), probed, 'an idle session is no longer watched');
 });
@@ -486,7 +494,15 @@ t.test('bytes that leave a partial word do not make a silent router look alive',
 
 t.test('a handler that closes the session and throws leaves nothing counted', async (t) => {
   const sim = await simulator(t, { streamIntervalMs: 5 });
-  const up = open(sim.port);
+  let socket: net.Socket | undefined;
+  const up = new UpstreamConnection({
+    host: '127.0.0.1',
+    port: sim.port,
+    username: 'svc',
+    password: 'pw',
+    timeoutMs: 2000,
+    connect: (host, port) => (socket = net.connect({ host, port })),
+  });
   await up.connect();
   const errors: RosgateError[] = [];
   up.send(stream(), {
@@ -497,7 +513,10 @@ t.test('a handler that closes the session and throws leaves nothing counted', as
     onError: (err) => errors.push(err),
   });
   await eventually(() => up.state === 'closed', 'the handler to close the session');
-  await sleep(20);
+  // Once the router has closed the connection after the /quit, nothing more can arrive.
+  const routerSide = socket as net.Socket;
+  if (!routerSide.closed) await new Promise((resolve) => routerSide.once('close', resolve));
+  t.equal(routerSide.closed, true, 'the router closed the session');
   t.same(
     errors.map((e) => e.message),
     ['router session closed by rosgate'],
