@@ -136,11 +136,15 @@ export async function hotspotUsers(client: RawClient): Promise<string[]> {
   return users;
 }
 
-/** Runs the mix on every client for `seconds`; resolves with the commands answered. */
+/**
+ * Runs the mix on every client for `seconds`; resolves with the commands
+ * answered. Each command's latency in ms is pushed to `latenciesMs` if given.
+ */
 export async function billingLoop(
   clients: readonly RawClient[],
   users: readonly string[],
   seconds: number,
+  latenciesMs?: number[],
 ): Promise<number> {
   let commands = 0;
   const end = performance.now() + seconds * 1000;
@@ -150,7 +154,9 @@ export async function billingLoop(
       let removeId: string | undefined;
       while (performance.now() < end) {
         const words = mix.next(removeId);
+        const started = performance.now();
         const reply = await sendCommand(client, encodeSentence(words));
+        latenciesMs?.push(performance.now() - started);
         if (reply.trap !== undefined) throw new Error(`${words[0]}: ${reply.trap}`);
         removeId = words[0] === '/ip/hotspot/user/add' ? reply.ret : undefined;
         commands++;

@@ -38,11 +38,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeSentence } from '../src/protocol/index.js';
 import type { RawClient } from '../test/fixtures/raw-client.js';
 import { listArg, numberArg } from './args.js';
-import { billingClient, sendCommand } from './billing-client.js';
-import { Mix, PASSWORD, USER, hotspotUsers } from './billing-mix.js';
+import { billingClient } from './billing-client.js';
+import { PASSWORD, USER, billingLoop, hotspotUsers } from './billing-mix.js';
 import {
   freePort,
   startRelayChild,
@@ -102,33 +101,6 @@ interface Tally {
   latenciesMs: number[];
 }
 
-/** Runs the mix on every client for `seconds`; resolves with the commands and their latencies. */
-async function closedLoop(
-  clients: readonly RawClient[],
-  users: readonly string[],
-  seconds: number,
-  latenciesMs: number[] | undefined,
-): Promise<number> {
-  let commands = 0;
-  const end = performance.now() + seconds * 1000;
-  await Promise.all(
-    clients.map(async (client, i) => {
-      const mix = new Mix(i, users);
-      let removeId: string | undefined;
-      while (performance.now() < end) {
-        const words = mix.next(removeId);
-        const started = performance.now();
-        const reply = await sendCommand(client, encodeSentence(words));
-        latenciesMs?.push(performance.now() - started);
-        if (reply.trap !== undefined) throw new Error(`${words[0]}: ${reply.trap}`);
-        removeId = words[0] === '/ip/hotspot/user/add' ? reply.ret : undefined;
-        commands++;
-      }
-    }),
-  );
-  return commands;
-}
-
 async function connect(port: number, count: number): Promise<RawClient[]> {
   const clients: RawClient[] = [];
   for (let i = 0; i < count; i++)
@@ -180,7 +152,7 @@ async function timedPhase(
 ): Promise<void> {
   const cpuBefore = setup.process?.cpuSeconds() ?? 0;
   const started = performance.now();
-  tally.commands += await closedLoop(clients, users, seconds, tally.latenciesMs);
+  tally.commands += await billingLoop(clients, users, seconds, tally.latenciesMs);
   tally.seconds += (performance.now() - started) / 1000;
   tally.cpuSeconds += (setup.process?.cpuSeconds() ?? 0) - cpuBefore;
 }
@@ -201,7 +173,7 @@ async function syscallsPerCommand(
   try {
     // strace attaches in a few milliseconds; give it a quiet moment first.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const commands = await closedLoop(clients, users, seconds, undefined);
+    const commands = await billingLoop(clients, users, seconds, undefined);
     strace.kill('SIGINT');
     await exited;
     const total = /^[\d.\s]+?\s(\d+)\s+(?:\d+\s+)?total$/m.exec(readFileSync(out, 'latin1'));
@@ -227,7 +199,7 @@ async function measure(
     for (const setup of setups) {
       clients.set(setup, await connect(setup.port, count));
       tallies.set(setup, { commands: 0, seconds: 0, cpuSeconds: 0, latenciesMs: [] });
-      await closedLoop(clients.get(setup) as RawClient[], users, options.warmupSeconds, undefined);
+      await billingLoop(clients.get(setup) as RawClient[], users, options.warmupSeconds, undefined);
     }
     for (let r = 0; r < options.rounds; r++) {
       for (const setup of r % 2 === 0 ? setups : [...setups].reverse()) {
