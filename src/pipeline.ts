@@ -16,10 +16,15 @@
  * listen re-sent after a loss): no command can reach a retired stage.
  *
  * This file holds types and tiny helpers only; it imports nothing but the
- * protocol and errors, so every module may depend on it.
+ * protocol, errors and the command classifier, so every module may depend
+ * on it.
  */
+import type { CommandInfo } from './command/classify.js';
 import { RosgateError, ErrorCode, isRosgateError } from './errors.js';
 import { Sentence, TrapCategory, doneWords, trapWords } from './protocol/index.js';
+
+export { describeCommand, splitCommand } from './command/classify.js';
+export type { CommandDescription, CommandInfo, CommandKind } from './command/classify.js';
 
 /** Everything a stage may know about one client command. */
 export interface CommandContext {
@@ -40,6 +45,13 @@ export interface CommandContext {
   readonly path: string;
   /** The last segment of the command word: `print`, `add`, `listen`, ... */
   readonly verb: string;
+  /**
+   * What the command is (read, write, stream, ...), decided once by the
+   * session: stages read it rather than look at the verb themselves. Its
+   * `menu` and `verb` are `path` and `verb`; build all three with
+   * `describeCommand(sentence)`.
+   */
+  readonly command: CommandInfo;
   /** When the session received the command (ms since epoch, from the session's clock). */
   readonly receivedAt: number;
   /**
@@ -185,13 +197,6 @@ const DONE = Sentence.from(doneWords(undefined));
 export function answerInterrupted(sink: CommandSink): void {
   sink.reply(INTERRUPTED_TRAP);
   sink.done(DONE);
-}
-
-/** Splits a command word into its menu path and verb: `/ip/address/print` -> `/ip/address`, `print`. */
-export function splitCommand(command: string): { path: string; verb: string } {
-  const at = command.lastIndexOf('/');
-  if (at <= 0) return { path: '/', verb: command.slice(at + 1) };
-  return { path: command.slice(0, at), verb: command.slice(at + 1) };
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   SETTLED,
   compose,
   createPipeline,
+  describeCommand,
   type CommandContext,
   type CommandHandler,
   type CommandSink,
@@ -18,9 +19,7 @@ const context = {
   user: 'admin',
   clientId: 1,
   address: '127.0.0.1',
-  sentence: Sentence.from(['/ip/address/print']),
-  path: '/ip/address',
-  verb: 'print',
+  ...describeCommand(Sentence.from(['/ip/address/print'])),
   receivedAt: 0,
   notes: {},
 } satisfies CommandContext;

@@ -35,8 +35,8 @@ export function createMetricsStage(metrics: Metrics): Stage {
   return (next) => ({
     handle(context, sink) {
       const startedAt = metrics.now();
-      const verbClass = verbClassOf(context.verb, context.sentence);
-      const business = businessKindOf(context.path, context.verb, context.sentence);
+      const verbClass = verbClassOf(context.command);
+      const business = businessKindOf(context);
       let rows = 0;
       let hasTrap = false;
       let isCancelled = false;

@@ -218,7 +218,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
 
   const stage: Stage = (next) => ({
     handle(context, sink): Exchange {
-      const level = levels.levelFor(context.path, context.verb);
+      const level = levels.levelFor(context.command);
       const reply: AuditValue[] = [];
       let rows = 0;
       let isReplyTruncated = false;
@@ -401,7 +401,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
     events,
     recordDenied: (context, error) =>
       safely(() =>
-        recordCommand(context, levels.levelFor(context.path, context.verb), {
+        recordCommand(context, levels.levelFor(context.command), {
           result: resultOf(error),
           rows: 0,
           error,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { RosgateError } from '../errors.js';
 import {
+  describeCommand,
   toRosgateError,
   type CommandContext,
   type CommandHandler,
@@ -93,9 +94,7 @@ export class MenuWatch {
       address: '',
       // Which row changed, its name, and whether it is gone: enough to drop
       // only the replies a one-row change can reach (row-scoped menus).
-      sentence: Sentence.from([`${path}/listen`, '=.proplist=.id,name,.dead']),
-      path,
-      verb: 'listen',
+      ...describeCommand(Sentence.from([`${path}/listen`, '=.proplist=.id,name,.dead'])),
       receivedAt: now(),
       notes: {},
     };

@@ -3,6 +3,7 @@ import type { FlowConfig } from '../config/flow.js';
 import { ErrorCode, RosgateError } from '../errors.js';
 import {
   SETTLED,
+  describeCommand,
   type CommandContext,
   type CommandHandler,
   type CommandSink,
@@ -21,7 +22,6 @@ import {
   type BreakerTransitions,
   type Settle,
 } from './router-breaker.js';
-import { isStreamCommand } from '../stream-command.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Options of {@link createFlowStage}: one flow stage per router. */
@@ -207,10 +207,10 @@ class FlowControl implements FlowStage, CommandHandler {
       sink.refuse(this.#breaker.openError());
       return SETTLED;
     }
-    const isStream = isStreamCommand(context);
+    const { isStream } = context.command;
     let priority: Priority = 'normal';
     if (this.#rules !== undefined)
-      priority = context.notes.priority = this.#rules.classify(context, isStream);
+      priority = context.notes.priority = this.#rules.classify(context);
     const command = new FlowCommand({
       context,
       sink,
@@ -410,9 +410,7 @@ class FlowControl implements FlowStage, CommandHandler {
           user: 'rosgate',
           clientId: 0,
           address: '',
-          sentence,
-          path: '/system/identity',
-          verb: 'print',
+          ...describeCommand(sentence),
           receivedAt: this.#now(),
           notes: {},
         },

@@ -187,7 +187,7 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
         return { rule: `input:${failure.rule}`, verdict: 'deny', flags: [], refusal };
       }
     }
-    if (config.attackDetection) {
+    if (config.attackDetection && context.command.carriesScript) {
       const command = escalation(subject, attributes);
       if (command !== undefined) {
         const refusal = denied(`${SCRIPT_ESCALATION}: ${command}`);
