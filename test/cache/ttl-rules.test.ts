@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compileGlob, isGlob } from '../../src/cache/compile-glob.js';
+import { compileGlob, isGlob } from '../../src/command/glob.js';
 import { TtlRules } from '../../src/cache/ttl-rules.js';
 import { SECTIONS } from '../../src/config/index.js';
 import { Sentence } from '../../src/protocol/index.js';
@@ -91,17 +91,21 @@ t.test('the first matching rule wins', async (t) => {
   t.equal(first.ttlFor('/a/b', Sentence.from(['/a/b/print'])), 1);
 });
 
-t.test('globs: * stays inside a segment, ** crosses segments, the rest is literal', async (t) => {
-  t.ok(compileGlob('/interface/*')('/interface/vlan'));
-  t.notOk(compileGlob('/interface/*')('/interface/bridge/port'));
-  t.notOk(compileGlob('/interface/*')('/interface'));
-  t.ok(compileGlob('/interface/**')('/interface/bridge/port'));
-  t.ok(compileGlob('bytes-*')('bytes-in'));
-  t.notOk(compileGlob('bytes-*')('limit-bytes-in'));
-  t.ok(compileGlob('a.b(c)')('a.b(c)'));
-  t.notOk(compileGlob('a.b*')('axb'));
-  t.ok(compileGlob('/x')('/x'));
-  t.notOk(compileGlob('/x')('/xy'));
-  t.ok(isGlob('/a/*'));
-  t.notOk(isGlob('/a'));
-});
+t.test(
+  'globs: * stays inside a segment, ** is any number of segments, the rest is literal',
+  async (t) => {
+    t.ok(compileGlob('/interface/*')('/interface/vlan'));
+    t.notOk(compileGlob('/interface/*')('/interface/bridge/port'));
+    t.notOk(compileGlob('/interface/*')('/interface'));
+    t.ok(compileGlob('/interface/**')('/interface/bridge/port'));
+    t.ok(compileGlob('/interface/**')('/interface'), '** may stand for no segment');
+    t.ok(compileGlob('bytes-*')('bytes-in'));
+    t.notOk(compileGlob('bytes-*')('limit-bytes-in'));
+    t.ok(compileGlob('a.b(c)')('a.b(c)'));
+    t.notOk(compileGlob('a.b*')('axb'));
+    t.ok(compileGlob('/x')('/x'));
+    t.notOk(compileGlob('/x')('/xy'));
+    t.ok(isGlob('/a/*'));
+    t.notOk(isGlob('/a'));
+  },
+);
