@@ -201,7 +201,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     cache: createCacheStage({ config: config.cache, logger }),
     audit,
     metrics,
-    metricsStage: createMetricsStage(metrics),
+    metricsStage: createMetricsStage(metrics).stage,
     deniedStage: (next) => ({
       handle(context, sink) {
         return next.handle(context, {

@@ -177,6 +177,108 @@ export function compose(stages: readonly Stage[], inner: CommandHandler): Comman
   return createPipeline(stages, inner);
 }
 
+/**
+ * What every stage factory returns: the stage to compose, its counters, and
+ * how to stop what it runs on its own (timers, listens, files).
+ */
+export interface StageHandle<Stats = unknown> {
+  /** The stage to put in each router's chain. */
+  readonly stage: Stage;
+  /** Counters for the admin port and the metrics. */
+  stats(): Stats;
+  /** Stops the stage's own work; commands still on their way end as the stage says. */
+  close(): void | Promise<void>;
+}
+
+/** How a command ended, as a {@link SinkDecorator} saw it. */
+export type CommandOutcome =
+  | { readonly type: 'done'; readonly sentence: Sentence }
+  | { readonly type: 'refused'; readonly error: RosgateError };
+
+/** What a stage wants to see of a command's answer; every hook optional. */
+export interface SinkHooks {
+  /** Each reply before the end (`!re`, `!trap`, `!empty`), before it is passed on. */
+  readonly onReply?: (sentence: Sentence) => void;
+  /** The end, exactly once, before it is passed on. */
+  readonly onEnd?: (outcome: CommandOutcome) => void;
+  /** A call after the end, dropped: for a count or a debug log. */
+  readonly onDropped?: (call: 'reply' | 'done' | 'refuse') => void;
+}
+
+/**
+ * A sink that passes a command's answer on to the sink it wraps and lets a
+ * stage see it (undici's DecoratorHandler). It keeps the rule "nothing after
+ * `done` or `refuse`": a later call is dropped (and reported to `onDropped`),
+ * and `onEnd` runs exactly once, before the end is passed on (so a cache
+ * invalidates before the client sees a write's `!done`). Should a hook
+ * throw, the sentence is still passed on, then the throw goes to the caller.
+ *
+ * Use it with hooks (`new SinkDecorator(sink, { onEnd })`) or extend it and
+ * override {@link onReply} and {@link onEnd}.
+ */
+export class SinkDecorator implements CommandSink {
+  /** Calls dropped because they came after the end. */
+  dropped = 0;
+  readonly #sink: CommandSink;
+  readonly #hooks: SinkHooks;
+  #isEnded = false;
+
+  constructor(sink: CommandSink, hooks: SinkHooks = {}) {
+    this.#sink = sink;
+    this.#hooks = hooks;
+  }
+
+  /** True once `done` or `refuse` went through. */
+  get isEnded(): boolean {
+    return this.#isEnded;
+  }
+
+  reply(sentence: Sentence): void {
+    if (this.#drops('reply')) return;
+    try {
+      this.onReply(sentence);
+    } finally {
+      this.#sink.reply(sentence);
+    }
+  }
+
+  done(sentence: Sentence): void {
+    if (this.#drops('done')) return;
+    this.#end({ type: 'done', sentence }, () => this.#sink.done(sentence));
+  }
+
+  refuse(error: RosgateError): void {
+    if (this.#drops('refuse')) return;
+    this.#end({ type: 'refused', error }, () => this.#sink.refuse(error));
+  }
+
+  /** Sees a reply before it is passed on. */
+  protected onReply(sentence: Sentence): void {
+    this.#hooks.onReply?.(sentence);
+  }
+
+  /** Sees the end, once, before it is passed on. */
+  protected onEnd(outcome: CommandOutcome): void {
+    this.#hooks.onEnd?.(outcome);
+  }
+
+  #drops(call: 'reply' | 'done' | 'refuse'): boolean {
+    if (!this.#isEnded) return false;
+    this.dropped++;
+    this.#hooks.onDropped?.(call);
+    return true;
+  }
+
+  #end(outcome: CommandOutcome, passOn: () => void): void {
+    this.#isEnded = true;
+    try {
+      this.onEnd(outcome);
+    } finally {
+      passOn();
+    }
+  }
+}
+
 /** An exchange with nothing to cancel: answers at once. */
 export const SETTLED: Exchange = Object.freeze({
   cancel(onAnswered: () => void) {
