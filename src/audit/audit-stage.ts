@@ -5,13 +5,14 @@ import type { AuditConfig } from '../config/audit.js';
 import { ErrorCode, type RosgateError } from '../errors.js';
 import {
   SETTLED,
+  SinkDecorator,
   toRosgateError,
   type CommandContext,
-  type CommandSink,
   type Exchange,
   type LoginEvent,
   type SessionObserver,
   type Stage,
+  type StageHandle,
 } from '../pipeline.js';
 import type { Sentence } from '../protocol/index.js';
 import {
@@ -91,7 +92,7 @@ export interface AuditEvents {
 }
 
 /** What {@link createAuditStage} gives the composition root. */
-export interface AuditTrail {
+export interface AuditTrail extends StageHandle<AuditStats> {
   /** The pipeline stage: records every command at its outcome. */
   readonly stage: Stage;
   /** Logins, failed logins and logouts, from the client sessions. */
@@ -104,6 +105,8 @@ export interface AuditTrail {
   recordDenied(context: CommandContext, error: RosgateError): void;
   readonly writer: AuditWriter;
   stats(): AuditStats;
+  /** Flushes what is buffered and closes the trail's files (the writer's `close`). */
+  close(): Promise<void>;
 }
 
 type Fields = Omit<AuditEvent, 'id' | 'timestamp'>;
@@ -224,10 +227,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       let isReplyTruncated = false;
       let trap: Outcome['trap'];
       let isCancelled = false;
-      let isEnded = false;
       const end = (result: AuditResult, error?: RosgateError): void => {
-        if (isEnded) return;
-        isEnded = true;
         safely(() =>
           recordCommand(context, level, {
             result,
@@ -252,12 +252,15 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
           else isReplyTruncated = true;
         }
       };
-      const wrapped: CommandSink = {
-        reply(sentence) {
+      const wrapped = new SinkDecorator(sink, {
+        onReply(sentence) {
           safely(() => observe(sentence));
-          sink.reply(sentence);
         },
-        done(sentence) {
+        onEnd(outcome) {
+          if (outcome.type === 'refused') {
+            end(resultOf(outcome.error), outcome.error);
+            return;
+          }
           const isInterrupted = isCancelled || trap?.category === '2';
           end(
             isInterrupted
@@ -266,13 +269,8 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
                 ? AuditResult.Success
                 : AuditResult.Failure,
           );
-          sink.done(sentence);
         },
-        refuse(error) {
-          end(resultOf(error), error);
-          sink.refuse(error);
-        },
-      };
+      });
       let exchange: Exchange;
       try {
         exchange = next.handle(context, wrapped);
@@ -409,6 +407,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       ),
     writer,
     stats: () => writer.stats(),
+    close: () => writer.close(),
   };
 }
 
