@@ -9,6 +9,7 @@ import {
   type CommandSink,
   type Exchange,
   type Stage,
+  type StageHandle,
 } from '../pipeline.js';
 import { Sentence } from '../protocol/index.js';
 import { FairQueue } from './fair-queue.js';
@@ -70,7 +71,7 @@ export interface FlowStats {
 }
 
 /** What app.ts holds of a router's flow stage. */
-export interface FlowStage {
+export interface FlowStage extends StageHandle<FlowStats> {
   /** The stage to compose, between cache and upstream. */
   readonly stage: Stage;
   stats(): FlowStats;

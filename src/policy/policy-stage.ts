@@ -15,6 +15,7 @@ import {
   type CommandContext,
   type CommandHandler,
   type Stage,
+  type StageHandle,
 } from '../pipeline.js';
 import { checkInput } from './input-rules.js';
 import {
@@ -54,7 +55,7 @@ export interface PolicyStageOptions {
   readonly onLockout?: (event: LockoutEvent & { readonly router: string }) => void;
 }
 
-export interface PolicyStage {
+export interface PolicyStage extends StageHandle<PolicyStats> {
   /** Put it outermost in every router's chain; one instance serves them all. */
   readonly stage: Stage;
   /** Counters of every router. */
@@ -254,6 +255,8 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
   return {
     stage,
     stats: () => counters.snapshot(),
+    // Policy answers or passes on at once and runs no timer: nothing to stop.
+    close() {},
     routerStats: (router) => counters.routerSnapshot(router),
     updateRules(next) {
       rules = new RuleSet(next);
