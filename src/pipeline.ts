@@ -7,7 +7,10 @@
  *
  * A stage is `(next) => handler`, undici's interceptor shape: it may answer
  * by itself (a cache hit, a denial), delay (a queue), or pass the command
- * on, wrapping the sink to see its outcome.
+ * on, wrapping the sink in a {@link SinkDecorator} to see its outcome. Each
+ * stage factory returns a {@link StageHandle}: the stage, its stats, close.
+ * What a command is (read, write, stream, ...) is decided once, by the
+ * session, in `CommandContext.command`.
  *
  * The `next` a stage is given is never a stage: it is a link the pipeline
  * owns, which leads to whatever follows that stage in the chain in force
@@ -87,7 +90,8 @@ export interface CommandNotes {
  * the client's own tag, whatever tag it carries now.
  *
  * Exactly one of `done` and `refuse` ends a command; calls after that are
- * ignored by the session, but stages wrapping a sink must not rely on it.
+ * ignored by the session, but stages wrapping a sink must not rely on it:
+ * a {@link SinkDecorator} drops them.
  */
 export interface CommandSink {
   /** A `!re`, `!trap` or `!empty` reply sentence. */
