@@ -91,21 +91,18 @@ t.test('the first matching rule wins', async (t) => {
   t.equal(first.ttlFor('/a/b', Sentence.from(['/a/b/print'])), 1);
 });
 
-t.test(
-  'globs: * stays inside a segment, ** is any number of segments, the rest is literal',
-  async (t) => {
-    t.ok(compileGlob('/interface/*')('/interface/vlan'));
-    t.notOk(compileGlob('/interface/*')('/interface/bridge/port'));
-    t.notOk(compileGlob('/interface/*')('/interface'));
-    t.ok(compileGlob('/interface/**')('/interface/bridge/port'));
-    t.ok(compileGlob('/interface/**')('/interface'), '** may stand for no segment');
-    t.ok(compileGlob('bytes-*')('bytes-in'));
-    t.notOk(compileGlob('bytes-*')('limit-bytes-in'));
-    t.ok(compileGlob('a.b(c)')('a.b(c)'));
-    t.notOk(compileGlob('a.b*')('axb'));
-    t.ok(compileGlob('/x')('/x'));
-    t.notOk(compileGlob('/x')('/xy'));
-    t.ok(isGlob('/a/*'));
-    t.notOk(isGlob('/a'));
-  },
-);
+t.test('globs: * inside a segment, ** any number of segments, the rest literal', async (t) => {
+  t.ok(compileGlob('/interface/*')('/interface/vlan'));
+  t.notOk(compileGlob('/interface/*')('/interface/bridge/port'));
+  t.notOk(compileGlob('/interface/*')('/interface'));
+  t.ok(compileGlob('/interface/**')('/interface/bridge/port'));
+  t.ok(compileGlob('/interface/**')('/interface'), '** may stand for no segment');
+  t.ok(compileGlob('bytes-*')('bytes-in'));
+  t.notOk(compileGlob('bytes-*')('limit-bytes-in'));
+  t.ok(compileGlob('a.b(c)')('a.b(c)'));
+  t.notOk(compileGlob('a.b*')('axb'));
+  t.ok(compileGlob('/x')('/x'));
+  t.notOk(compileGlob('/x')('/xy'));
+  t.ok(isGlob('/a/*'));
+  t.notOk(isGlob('/a'));
+});
