@@ -14,7 +14,14 @@ import {
 } from './proxy/authenticator.js';
 import { ProxyListener } from './proxy/listener.js';
 import { createProxyStats, type ProxyStats } from './proxy/stats.js';
-import { compose, createPipeline, type CommandHandler, type Stage } from './pipeline.js';
+import {
+  SinkDecorator,
+  compose,
+  createPipeline,
+  type CommandHandler,
+  type CommandOutcome,
+  type Stage,
+} from './pipeline.js';
 import { Pool } from './upstream/pool.js';
 import { createUpstreamHandler } from './upstream/upstream-handler.js';
 import { UpstreamConnection } from './upstream/upstream-connection.js';
@@ -207,17 +214,14 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     cache: createCacheStage({ config: config.cache, logger }),
     audit,
     metrics,
-    metricsStage: createMetricsStage(metrics),
+    metricsStage: createMetricsStage(metrics).stage,
     deniedStage: (next) => ({
       handle(context, sink) {
-        return next.handle(context, {
-          reply: (sentence) => sink.reply(sentence),
-          done: (sentence) => sink.done(sentence),
-          refuse(error) {
-            if (context.notes.verdict === 'deny') audit.recordDenied(context, error);
-            sink.refuse(error);
-          },
-        });
+        const onEnd = (outcome: CommandOutcome): void => {
+          if (outcome.type === 'refused' && context.notes.verdict === 'deny')
+            audit.recordDenied(context, outcome.error);
+        };
+        return next.handle(context, new SinkDecorator(sink, { onEnd }));
       },
     }),
   };
