@@ -45,7 +45,7 @@ import { createApp, type App, type RouterRuntime } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
 import { createFlowStage } from '../src/flow/index.js';
 import { createLogger } from '../src/logger.js';
-import { SETTLED, splitCommand } from '../src/pipeline.js';
+import { SETTLED, describeCommand } from '../src/pipeline.js';
 import { Decoder, Sentence, encodeSentence } from '../src/protocol/index.js';
 import { startSimulator, type SimulatorCounters } from '../src/simulator/index.js';
 import { Prng } from '../src/simulator/prng.js';
@@ -660,8 +660,7 @@ async function stageCost(
           user: USER,
           clientId: 1 + (i % 50),
           address: '127.0.0.1',
-          sentence,
-          ...splitCommand(sentence.command),
+          ...describeCommand(sentence),
           receivedAt: 0,
           notes: {},
         },

@@ -22,7 +22,7 @@
  */
 import net from 'node:net';
 import { validateConfig } from '../src/config/index.js';
-import { SETTLED, splitCommand, type CommandHandler } from '../src/pipeline.js';
+import { SETTLED, describeCommand, type CommandHandler } from '../src/pipeline.js';
 import { createPolicyStage } from '../src/policy/index.js';
 import { Decoder, Sentence, encodeSentence } from '../src/protocol/index.js';
 import { startSimulator } from '../src/simulator/index.js';
@@ -222,8 +222,7 @@ function stageCost(users: readonly string[], commands: number): number {
           user: 'panel',
           clientId: 1,
           address: '127.0.0.1',
-          sentence,
-          ...splitCommand(sentence.command),
+          ...describeCommand(sentence),
           receivedAt: 0,
           notes: {},
         },

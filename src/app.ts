@@ -22,7 +22,7 @@ import { createAuditStage, type AuditKeys, type AuditTrail } from './audit/index
 import { createCacheStage, type CacheStage } from './cache/index.js';
 import { DEFAULT_BUSINESS_POLL_MS, type RosgateConfig } from './config/index.js';
 import { createPolicyStage, type PolicyStage } from './policy/index.js';
-import type { Stage } from './pipeline.js';
+import { SinkDecorator, type CommandOutcome, type Stage } from './pipeline.js';
 import { createAppEvents, type AppEvents } from './app/app-events.js';
 import { adminSources, auditFunctions, lockoutClearer } from './app/admin-wiring.js';
 import { createLiveConfig, type LiveConfig, type ReloadResult } from './app/live-config.js';
@@ -163,14 +163,11 @@ function sharedStages(
   // Records what policy refuses: policy sits outside the audit stage.
   const deniedStage: Stage = (next) => ({
     handle(context, sink) {
-      return next.handle(context, {
-        reply: (sentence) => sink.reply(sentence),
-        done: (sentence) => sink.done(sentence),
-        refuse(error) {
-          if (context.notes.verdict === 'deny') audit.recordDenied(context, error);
-          sink.refuse(error);
-        },
-      });
+      const onEnd = (outcome: CommandOutcome): void => {
+        if (outcome.type === 'refused' && context.notes.verdict === 'deny')
+          audit.recordDenied(context, outcome.error);
+      };
+      return next.handle(context, new SinkDecorator(sink, { onEnd }));
     },
   });
   return {
@@ -178,7 +175,7 @@ function sharedStages(
     cache,
     audit,
     metrics,
-    metricsStage: createMetricsStage(metrics),
+    metricsStage: createMetricsStage(metrics).stage,
     deniedStage,
     events,
   };

@@ -7,7 +7,10 @@
  *
  * A stage is `(next) => handler`, undici's interceptor shape: it may answer
  * by itself (a cache hit, a denial), delay (a queue), or pass the command
- * on, wrapping the sink to see its outcome.
+ * on, wrapping the sink in a {@link SinkDecorator} to see its outcome. Each
+ * stage factory returns a {@link StageHandle}: the stage, its stats, close.
+ * What a command is (read, write, stream, ...) is decided once, by the
+ * session, in `CommandContext.command`.
  *
  * The `next` a stage is given is never a stage: it is a link the pipeline
  * owns, which leads to whatever follows that stage in the chain in force
@@ -16,10 +19,15 @@
  * listen re-sent after a loss): no command can reach a retired stage.
  *
  * This file holds types and tiny helpers only; it imports nothing but the
- * protocol and errors, so every module may depend on it.
+ * protocol, errors and the command classifier, so every module may depend
+ * on it.
  */
+import type { CommandInfo } from './command/classify.js';
 import { RosgateError, ErrorCode, isRosgateError } from './errors.js';
 import { Sentence, TrapCategory, doneWords, trapWords } from './protocol/index.js';
+
+export { describeCommand, splitCommand } from './command/classify.js';
+export type { CommandDescription, CommandInfo, CommandKind } from './command/classify.js';
 
 /** Everything a stage may know about one client command. */
 export interface CommandContext {
@@ -40,6 +48,13 @@ export interface CommandContext {
   readonly path: string;
   /** The last segment of the command word: `print`, `add`, `listen`, ... */
   readonly verb: string;
+  /**
+   * What the command is (read, write, stream, ...), decided once by the
+   * session: stages read it rather than look at the verb themselves. Its
+   * `menu` and `verb` are `path` and `verb`; build all three with
+   * `describeCommand(sentence)`.
+   */
+  readonly command: CommandInfo;
   /** When the session received the command (ms since epoch, from the session's clock). */
   readonly receivedAt: number;
   /**
@@ -75,7 +90,8 @@ export interface CommandNotes {
  * the client's own tag, whatever tag it carries now.
  *
  * Exactly one of `done` and `refuse` ends a command; calls after that are
- * ignored by the session, but stages wrapping a sink must not rely on it.
+ * ignored by the session, but stages wrapping a sink must not rely on it:
+ * a {@link SinkDecorator} drops them.
  */
 export interface CommandSink {
   /** A `!re`, `!trap` or `!empty` reply sentence. */
@@ -165,6 +181,108 @@ export function compose(stages: readonly Stage[], inner: CommandHandler): Comman
   return createPipeline(stages, inner);
 }
 
+/**
+ * What every stage factory returns: the stage to compose, its counters, and
+ * how to stop what it runs on its own (timers, listens, files).
+ */
+export interface StageHandle<Stats = unknown> {
+  /** The stage to put in each router's chain. */
+  readonly stage: Stage;
+  /** Counters for the admin port and the metrics. */
+  stats(): Stats;
+  /** Stops the stage's own work; commands still on their way end as the stage says. */
+  close(): void | Promise<void>;
+}
+
+/** How a command ended, as a {@link SinkDecorator} saw it. */
+export type CommandOutcome =
+  | { readonly type: 'done'; readonly sentence: Sentence }
+  | { readonly type: 'refused'; readonly error: RosgateError };
+
+/** What a stage wants to see of a command's answer; every hook optional. */
+export interface SinkHooks {
+  /** Each reply before the end (`!re`, `!trap`, `!empty`), before it is passed on. */
+  readonly onReply?: (sentence: Sentence) => void;
+  /** The end, exactly once, before it is passed on. */
+  readonly onEnd?: (outcome: CommandOutcome) => void;
+  /** A call after the end, dropped: for a count or a debug log. */
+  readonly onDropped?: (call: 'reply' | 'done' | 'refuse') => void;
+}
+
+/**
+ * A sink that passes a command's answer on to the sink it wraps and lets a
+ * stage see it (undici's DecoratorHandler). It keeps the rule "nothing after
+ * `done` or `refuse`": a later call is dropped (and reported to `onDropped`),
+ * and `onEnd` runs exactly once, before the end is passed on (so a cache
+ * invalidates before the client sees a write's `!done`). Should a hook
+ * throw, the sentence is still passed on, then the throw goes to the caller.
+ *
+ * Use it with hooks (`new SinkDecorator(sink, { onEnd })`) or extend it and
+ * override {@link onReply} and {@link onEnd}.
+ */
+export class SinkDecorator implements CommandSink {
+  /** Calls dropped because they came after the end. */
+  dropped = 0;
+  readonly #sink: CommandSink;
+  readonly #hooks: SinkHooks;
+  #isEnded = false;
+
+  constructor(sink: CommandSink, hooks: SinkHooks = {}) {
+    this.#sink = sink;
+    this.#hooks = hooks;
+  }
+
+  /** True once `done` or `refuse` went through. */
+  get isEnded(): boolean {
+    return this.#isEnded;
+  }
+
+  reply(sentence: Sentence): void {
+    if (this.#drops('reply')) return;
+    try {
+      this.onReply(sentence);
+    } finally {
+      this.#sink.reply(sentence);
+    }
+  }
+
+  done(sentence: Sentence): void {
+    if (this.#drops('done')) return;
+    this.#end({ type: 'done', sentence }, () => this.#sink.done(sentence));
+  }
+
+  refuse(error: RosgateError): void {
+    if (this.#drops('refuse')) return;
+    this.#end({ type: 'refused', error }, () => this.#sink.refuse(error));
+  }
+
+  /** Sees a reply before it is passed on. */
+  protected onReply(sentence: Sentence): void {
+    this.#hooks.onReply?.(sentence);
+  }
+
+  /** Sees the end, once, before it is passed on. */
+  protected onEnd(outcome: CommandOutcome): void {
+    this.#hooks.onEnd?.(outcome);
+  }
+
+  #drops(call: 'reply' | 'done' | 'refuse'): boolean {
+    if (!this.#isEnded) return false;
+    this.dropped++;
+    this.#hooks.onDropped?.(call);
+    return true;
+  }
+
+  #end(outcome: CommandOutcome, passOn: () => void): void {
+    this.#isEnded = true;
+    try {
+      this.onEnd(outcome);
+    } finally {
+      passOn();
+    }
+  }
+}
+
 /** An exchange with nothing to cancel: answers at once. */
 export const SETTLED: Exchange = Object.freeze({
   cancel(onAnswered: () => void) {
@@ -185,13 +303,6 @@ const DONE = Sentence.from(doneWords(undefined));
 export function answerInterrupted(sink: CommandSink): void {
   sink.reply(INTERRUPTED_TRAP);
   sink.done(DONE);
-}
-
-/** Splits a command word into its menu path and verb: `/ip/address/print` -> `/ip/address`, `print`. */
-export function splitCommand(command: string): { path: string; verb: string } {
-  const at = command.lastIndexOf('/');
-  if (at <= 0) return { path: '/', verb: command.slice(at + 1) };
-  return { path: command.slice(0, at), verb: command.slice(at + 1) };
 }
 
 /**

@@ -5,7 +5,7 @@
  * `monitoring.businessPollMs`; 0 turns it off).
  */
 import type { Logger } from 'pino';
-import type { CommandHandler, Exchange } from '../pipeline.js';
+import { describeCommand, type CommandHandler, type Exchange } from '../pipeline.js';
 import { Sentence } from '../protocol/index.js';
 import { ACTIVE_USER_MENUS, activeUserCount } from './business.js';
 import type { Metrics } from './metrics.js';
@@ -95,9 +95,7 @@ export class BusinessPoller {
           user: this.#options.user ?? 'rosgate',
           clientId: OWN_CLIENT_ID,
           address: '127.0.0.1',
-          sentence,
-          path,
-          verb: 'print',
+          ...describeCommand(sentence),
           receivedAt: metrics.now(),
           notes: {},
         },

@@ -3,9 +3,9 @@
  * print of `/ip/hotspot/active` and `/ppp/active` (or the `=ret=` of a
  * `count-only` print of them), and every successful `/ip/hotspot/user/add`.
  */
+import type { CommandContext } from '../pipeline.js';
 import type { Sentence } from '../protocol/index.js';
 import type { ActiveUserKind } from './traffic.js';
-import { isStreamingPrint } from './verb-class.js';
 
 /** The menus whose full prints count active users. */
 export const ACTIVE_USER_MENUS: ReadonlyMap<string, ActiveUserKind> = new Map([
@@ -21,16 +21,15 @@ export type BusinessKind = ActiveUserKind | 'voucher';
  * whole menu: no query, no `=from=`, no streaming; `.proplist` does not
  * change the row count, so it may be there.
  */
-export function businessKindOf(
-  path: string,
-  verb: string,
-  sentence: Sentence,
-): BusinessKind | undefined {
-  if (path === '/ip/hotspot/user') return verb === 'add' ? 'voucher' : undefined;
-  const kind = ACTIVE_USER_MENUS.get(path);
-  if (kind === undefined || (verb !== 'print' && verb !== 'getall')) return undefined;
-  const isPartial =
-    sentence.queries().length > 0 || sentence.hasAttribute('from') || isStreamingPrint(sentence);
+export function businessKindOf({
+  command,
+  sentence,
+}: Pick<CommandContext, 'command' | 'sentence'>): BusinessKind | undefined {
+  if (command.menu === '/ip/hotspot/user') return command.verb === 'add' ? 'voucher' : undefined;
+  const kind = ACTIVE_USER_MENUS.get(command.menu);
+  // A print that is not cacheable is a stream (or no print): never a full count.
+  if (kind === undefined || !command.isCacheable) return undefined;
+  const isPartial = sentence.queries().length > 0 || sentence.hasAttribute('from');
   return isPartial ? undefined : kind;
 }
 

@@ -4,7 +4,7 @@
  * It never changes what passes through.
  */
 import { ErrorCode } from '../errors.js';
-import type { Stage } from '../pipeline.js';
+import { SinkDecorator, type Stage, type StageHandle } from '../pipeline.js';
 import { activeUserCount, businessKindOf } from './business.js';
 import type { Metrics } from './metrics.js';
 import type { Outcome } from './traffic.js';
@@ -26,24 +26,28 @@ function refusalOutcome(code: string): Outcome {
   return FAILURE_CODES.has(code) ? 'error' : 'refused';
 }
 
+/** The metrics stage's own counters. */
+export interface MetricsStageStats {
+  /** Sentences a handler sent after a command's end: dropped, never passed on. */
+  readonly droppedAfterEnd: number;
+}
+
 /**
  * Observes every command for `metrics`: `mikrotik_requests_total`,
  * `mikrotik_request_duration_seconds`, `mikrotik_request_errors_total`,
  * slow commands and the business figures. Put it first in the chain.
  */
-export function createMetricsStage(metrics: Metrics): Stage {
-  return (next) => ({
+export function createMetricsStage(metrics: Metrics): StageHandle<MetricsStageStats> {
+  let droppedAfterEnd = 0;
+  const stage: Stage = (next) => ({
     handle(context, sink) {
       const startedAt = metrics.now();
-      const verbClass = verbClassOf(context.verb, context.sentence);
-      const business = businessKindOf(context.path, context.verb, context.sentence);
+      const verbClass = verbClassOf(context.command);
+      const business = businessKindOf(context);
       let rows = 0;
       let hasTrap = false;
       let isCancelled = false;
-      let isEnded = false;
-      const end = (outcome: Outcome, code?: string): boolean => {
-        if (isEnded) return false;
-        isEnded = true;
+      const record = (outcome: Outcome, code?: string): void => {
         const at = metrics.now();
         metrics.recordCommand({
           router: context.router,
@@ -54,31 +58,32 @@ export function createMetricsStage(metrics: Metrics): Stage {
           at,
           ...(code === undefined ? {} : { code }),
         });
-        return true;
       };
-      const exchange = next.handle(context, {
-        reply(sentence) {
+      const wrapped = new SinkDecorator(sink, {
+        onReply(sentence) {
           if (sentence.command === '!re') rows += 1;
           else if (sentence.command === '!trap') hasTrap = true;
-          sink.reply(sentence);
         },
-        done(sentence) {
-          const outcome = isCancelled ? 'cancelled' : hasTrap ? 'trap' : 'ok';
-          if (end(outcome) && outcome === 'ok' && business !== undefined) {
-            if (business === 'voucher') {
-              metrics.countVoucher(context.router);
-            } else {
-              const count = activeUserCount(context.sentence, sentence, rows);
-              if (count !== undefined) metrics.setActiveUsers(context.router, business, count);
-            }
+        onEnd(end) {
+          if (end.type === 'refused') {
+            record(refusalOutcome(end.error.code), end.error.code);
+            return;
           }
-          sink.done(sentence);
+          const outcome = isCancelled ? 'cancelled' : hasTrap ? 'trap' : 'ok';
+          record(outcome);
+          if (outcome !== 'ok' || business === undefined) return;
+          if (business === 'voucher') {
+            metrics.countVoucher(context.router);
+          } else {
+            const count = activeUserCount(context.sentence, end.sentence, rows);
+            if (count !== undefined) metrics.setActiveUsers(context.router, business, count);
+          }
         },
-        refuse(error) {
-          end(refusalOutcome(error.code), error.code);
-          sink.refuse(error);
+        onDropped() {
+          droppedAfterEnd++;
         },
       });
+      const exchange = next.handle(context, wrapped);
       return {
         cancel(onAnswered) {
           isCancelled = true;
@@ -87,4 +92,5 @@ export function createMetricsStage(metrics: Metrics): Stage {
       };
     },
   });
+  return { stage, stats: () => ({ droppedAfterEnd }), close() {} };
 }

@@ -5,13 +5,14 @@ import type { AuditConfig } from '../config/audit.js';
 import { ErrorCode, type RosgateError } from '../errors.js';
 import {
   SETTLED,
+  SinkDecorator,
   toRosgateError,
   type CommandContext,
-  type CommandSink,
   type Exchange,
   type LoginEvent,
   type SessionObserver,
   type Stage,
+  type StageHandle,
 } from '../pipeline.js';
 import type { Sentence } from '../protocol/index.js';
 import {
@@ -107,7 +108,7 @@ export interface AuditEvents {
 }
 
 /** What {@link createAuditStage} gives the composition root. */
-export interface AuditTrail {
+export interface AuditTrail extends StageHandle<AuditStats> {
   /** The pipeline stage: records every command at its outcome. */
   readonly stage: Stage;
   /** Logins, failed logins and logouts, from the client sessions. */
@@ -128,6 +129,8 @@ export interface AuditTrail {
   acquire(): Promise<void>;
   /** Releases the folder's lock; after `writer.close()`. */
   release(): Promise<void>;
+  /** Flushes what is buffered and closes the trail's files (the writer's `close`). */
+  close(): Promise<void>;
 }
 
 type Fields = Omit<AuditEvent, 'id' | 'timestamp'>;
@@ -260,17 +263,14 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
 
   const stage: Stage = (next) => ({
     handle(context, sink): Exchange {
-      const level = levels.levelFor(context.path, context.verb);
+      const level = levels.levelFor(context.command);
       const reply: AuditValue[] = [];
       let rows = 0;
       let isReplyTruncated = false;
       let trap: Outcome['trap'];
       let isCancelled = false;
-      let isEnded = false;
       let ret: string | undefined;
       const end = (result: AuditResult, error?: RosgateError): void => {
-        if (isEnded) return;
-        isEnded = true;
         safely(() =>
           recordCommand(context, level, {
             result,
@@ -296,13 +296,16 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
           else isReplyTruncated = true;
         }
       };
-      const wrapped: CommandSink = {
-        reply(sentence) {
+      const wrapped = new SinkDecorator(sink, {
+        onReply(sentence) {
           safely(() => observe(sentence));
-          sink.reply(sentence);
         },
-        done(sentence) {
-          if (context.verb === 'add') ret = sentence.attributeString('ret');
+        onEnd(outcome) {
+          if (outcome.type === 'refused') {
+            end(resultOf(outcome.error), outcome.error);
+            return;
+          }
+          if (context.verb === 'add') ret = outcome.sentence.attributeString('ret');
           const isInterrupted = isCancelled || trap?.category === '2';
           end(
             isInterrupted
@@ -311,13 +314,8 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
                 ? AuditResult.Success
                 : AuditResult.Failure,
           );
-          sink.done(sentence);
         },
-        refuse(error) {
-          end(resultOf(error), error);
-          sink.refuse(error);
-        },
-      };
+      });
       let exchange: Exchange;
       try {
         exchange = next.handle(context, wrapped);
@@ -458,7 +456,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
     events,
     recordDenied: (context, error) =>
       safely(() =>
-        recordCommand(context, levels.levelFor(context.path, context.verb), {
+        recordCommand(context, levels.levelFor(context.command), {
           result: resultOf(error),
           rows: 0,
           error,
@@ -481,6 +479,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       lock = undefined;
       await held?.release();
     },
+    close: () => writer.close(),
   };
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { AuditRecord } from './audit-record.js';
 import { parseAuditFileName, readLines, sortAuditFiles, utcDate } from './audit-files.js';
 import { decryptDetails, isEncrypted } from './details-cipher.js';
-import { globToRegExp } from './level-policy.js';
+import { globToRegExp } from '../command/glob.js';
 
 /** What {@link searchAudit} keeps; every filter optional, all must match. */
 export interface AuditFilters {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { CacheConfig } from '../config/cache.js';
-import type { CommandHandler, Stage } from '../pipeline.js';
+import type { CommandHandler, Stage, StageHandle } from '../pipeline.js';
 import { commandKind } from './command-kind.js';
 import type { CacheTimers } from './menu-watch.js';
 import { RelatedMenus } from './related-menus.js';
@@ -20,7 +20,7 @@ export interface CacheStageOptions {
 }
 
 /** The reply cache stage and its controls. */
-export interface CacheStage {
+export interface CacheStage extends StageHandle<Record<string, RouterCacheStats>> {
   /** The pipeline stage: goes between audit and flow. */
   readonly stage: Stage;
   /** Counters and sizes by router name. */

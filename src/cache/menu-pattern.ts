@@ -1,4 +1,4 @@
-import { compileGlob, isGlob, type GlobMatcher } from './compile-glob.js';
+import { compileGlob, isGlob, type GlobMatcher } from '../command/glob.js';
 
 /** A menu path or a glob over menu paths, compiled once. */
 export interface MenuPattern {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { RosgateError } from '../errors.js';
 import {
+  describeCommand,
   toRosgateError,
   type CommandContext,
   type CommandHandler,
@@ -134,11 +135,11 @@ export class MenuWatch {
       address: '',
       // Which row changed, its name, and whether it is gone: enough to drop
       // only the replies a one-row change can reach (row-scoped menus).
-      sentence: Sentence.from(
-        hasRowFields ? [`${path}/listen`, '=.proplist=.id,name,.dead'] : [`${path}/listen`],
+      ...describeCommand(
+        Sentence.from(
+          hasRowFields ? [`${path}/listen`, '=.proplist=.id,name,.dead'] : [`${path}/listen`],
+        ),
       ),
-      path,
-      verb: 'listen',
       receivedAt: now(),
       notes: {},
     };

@@ -1,4 +1,4 @@
-import { compileGlob, type GlobMatcher } from './compile-glob.js';
+import { compileGlob, type GlobMatcher } from '../command/glob.js';
 import { exactMenu, menuPattern, type MenuPattern } from './menu-pattern.js';
 
 /**

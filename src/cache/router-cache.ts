@@ -3,6 +3,7 @@ import type { CacheConfig } from '../config/cache.js';
 import { ErrorCode, type RosgateError } from '../errors.js';
 import {
   SETTLED,
+  SinkDecorator,
   type CommandContext,
   type CommandHandler,
   type CommandSink,
@@ -185,17 +186,7 @@ export class RouterCache {
       ? () => this.#invalidateAll()
       : () => this.#invalidateWrite(context.path, change);
     invalidate();
-    return this.#options.next.handle(context, {
-      reply: (sentence) => sink.reply(sentence),
-      done: (sentence) => {
-        invalidate();
-        sink.done(sentence);
-      },
-      refuse: (error) => {
-        invalidate();
-        sink.refuse(error);
-      },
-    });
+    return this.#options.next.handle(context, new SinkDecorator(sink, { onEnd: invalidate }));
   }
 
   /** Drops the replies of `path` (a menu or a glob), or of every menu; returns how many. */

@@ -37,8 +37,6 @@ const QUESTION = 0x3f; // '?'
 const NAME_QUERY = '?name=';
 /** Print arguments that do not select rows: the shape of the reply does not depend on them. */
 const SHAPE_NEUTRAL = new Set(['.proplist', 'count-only']);
-/** Verbs that change the rows they name and nothing else, keeping their names unless they set one. */
-const ROW_VERBS = new Set(['set', 'enable', 'disable', 'reset-counters', 'comment']);
 
 /** The row ids a write names in `.id` or `numbers`, when each one is a `*hex` id. */
 function idsOf(attributes: ReadonlyMap<string, Buffer>): string[] | undefined {
@@ -58,13 +56,14 @@ const fold = (name: string): string => name.toLowerCase();
 export function writeChange(context: CommandContext): RowChange | undefined {
   const attributes = context.sentence.attributes();
   const name = attributes.get('name')?.toString('latin1');
-  if (context.verb === 'add') {
+  const effect = context.command.rowEffect;
+  if (effect === 'add') {
     return name === undefined ? undefined : { kind: 'named', ids: [], name: fold(name) };
   }
   const ids = idsOf(attributes);
   if (ids === undefined) return undefined;
-  if (context.verb === 'remove') return { kind: 'removed', ids };
-  if (!ROW_VERBS.has(context.verb)) return undefined;
+  if (effect === 'remove') return { kind: 'removed', ids };
+  if (effect !== 'change') return undefined;
   if (name !== undefined) return { kind: 'named', ids, name: fold(name) };
   return { kind: 'kept-name', ids };
 }

@@ -1,5 +1,6 @@
 import type { RosgateError } from '../errors.js';
 import {
+  SinkDecorator,
   toRosgateError,
   type CommandContext,
   type CommandHandler,
@@ -12,6 +13,9 @@ import type { CachedReply } from './cached-reply.js';
 /** What a waiter that cancels gets from the cache itself (ROUTEROS-API §5). */
 const INTERRUPTED = Sentence.from(trapWords(undefined, 'interrupted', TrapCategory.Interrupted));
 const DONE = Sentence.from(doneWords(undefined));
+
+/** Where a shared print's own decorator passes on to: nowhere, the waiters get it. */
+const FAN_OUT: CommandSink = { reply() {}, done() {}, refuse() {} };
 
 /** How a shared print reports to the cache that started it. */
 export interface FillHooks {
@@ -106,14 +110,19 @@ export class SharedFill {
   /** Sends the print to the router on behalf of its first waiter. */
   start(next: CommandHandler, context: CommandContext, sink: CommandSink): Exchange {
     const exchange = this.join(context, sink);
+    // The router's answer fans out to the waiters: the decorator sees it,
+    // and passes nothing on itself.
+    const upstream = new SinkDecorator(FAN_OUT, {
+      onReply: (sentence) => this.#onReply(sentence),
+      onEnd: (outcome) => {
+        if (outcome.type === 'done') this.#onDone(outcome.sentence);
+        else this.#onRefuse(outcome.error);
+      },
+    });
     try {
-      this.#exchange = next.handle(context, {
-        reply: (sentence) => this.#onReply(sentence),
-        done: (sentence) => this.#onDone(sentence),
-        refuse: (error) => this.#onRefuse(error),
-      });
+      this.#exchange = next.handle(context, upstream);
     } catch (err) {
-      this.#onRefuse(toRosgateError(err));
+      upstream.refuse(toRosgateError(err));
       return exchange;
     }
     if (this.#isCancelWanted && !this.#isEnded) this.#cancelOnRouter();
@@ -129,7 +138,6 @@ export class SharedFill {
   }
 
   #onReply(sentence: Sentence): void {
-    if (this.#isEnded) return;
     this.#rowsSent++;
     const reply = sentence.command;
     if (reply !== '!re' && reply !== '!empty') this.#ruleOut();
@@ -142,14 +150,12 @@ export class SharedFill {
   }
 
   #onDone(sentence: Sentence): void {
-    if (this.#isEnded) return;
     this.#isEnded = true;
     if (this.#isClean) this.#hooks.keep(this.#replies, sentence, [...this.#changedIds]);
     this.#finish((sink) => sink.done(sentence));
   }
 
   #onRefuse(error: RosgateError): void {
-    if (this.#isEnded) return;
     this.#isEnded = true;
     const stale = this.#rowsSent === 0 ? this.#hooks.stale(error) : undefined;
     if (stale === undefined) {

@@ -1,7 +1,7 @@
 import type { TtlRule } from '../config/cache.js';
 import type { Sentence } from '../protocol/index.js';
 import { proplistOf } from './cache-key.js';
-import { compileGlob, type GlobMatcher } from './compile-glob.js';
+import { compileGlob, type GlobMatcher } from '../command/glob.js';
 
 const QUERY_OPERATORS = new Set([0x3d, 0x3e, 0x3c, 0x2d]); // = > < -
 

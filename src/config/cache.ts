@@ -7,8 +7,8 @@ import { MAX_TIMER_MS, env } from './settings.js';
 
 /**
  * How long prints of the menus matching `path` stay fresh. `path` is a glob:
- * `*` stands for any text inside one path segment, `**` for any text across
- * segments. The first rule that matches wins.
+ * `*` stands for any text inside one path segment, `**` for any number of
+ * segments, none included. The first rule that matches wins.
  */
 export interface TtlRule {
   readonly path: string;

@@ -1,13 +1,16 @@
 import { ErrorCode, RosgateError } from '../errors.js';
 import {
   SETTLED,
+  SinkDecorator,
+  answerInterrupted,
   toRosgateError,
+  type CommandOutcome,
   type CommandContext,
   type CommandHandler,
   type CommandSink,
   type Exchange,
 } from '../pipeline.js';
-import { Sentence, TrapCategory, doneWords, trapWords } from '../protocol/index.js';
+import type { Sentence } from '../protocol/index.js';
 import type { Priority } from './priority-rules.js';
 import type { QueueEntry } from './fair-queue.js';
 import { isBreakerFailure } from './router-breaker.js';
@@ -55,11 +58,12 @@ function ignore(): void {}
  * One command inside the flow stage: waiting in the queue, then running on
  * the router. It is the sink the next handler answers into, so it sees the
  * outcome (answered, refused, failed) and every reply (the idle timer), and
- * the exchange the session cancels through.
+ * the exchange the session cancels through. As a {@link SinkDecorator}, it
+ * passes nothing on after the command's end, whoever ended it (the router,
+ * a timeout, a withdrawal).
  */
-export class FlowCommand implements CommandSink, Exchange {
+export class FlowCommand extends SinkDecorator implements Exchange {
   readonly context: CommandContext;
-  readonly sink: CommandSink;
   readonly priority: Priority;
   readonly isStream: boolean;
   readonly holdsSlot: boolean;
@@ -75,10 +79,12 @@ export class FlowCommand implements CommandSink, Exchange {
   #onEnded: EndedCallback = ignore;
   #timer: unknown;
   #lastActivityAt = 0;
+  /** Set by a timeout: whether its refusal counts against the breaker. */
+  #timeoutIsFailure: boolean | undefined;
 
   constructor(options: FlowCommandOptions) {
+    super(options.sink);
     this.context = options.context;
-    this.sink = options.sink;
     this.priority = options.priority;
     this.isStream = options.isStream;
     this.holdsSlot = options.holdsSlot;
@@ -96,37 +102,36 @@ export class FlowCommand implements CommandSink, Exchange {
     try {
       this.#inner = next.handle(this.context, this);
     } catch (err) {
-      if (this.state === 'running') this.refuse(toRosgateError(err));
+      if (!this.isEnded) this.refuse(toRosgateError(err));
       else this.#host.report(err, this);
     }
   }
 
   /** Ends a waiting command with a refusal (queue wait over, circuit opened, shutdown). */
   dismiss(error: RosgateError): void {
-    this.state = 'ended';
     try {
-      this.sink.refuse(error);
+      this.refuse(error);
     } catch (err) {
       this.#host.report(err, this);
     }
   }
 
-  reply(sentence: Sentence): void {
-    if (this.state !== 'running') return;
+  protected override onReply(_sentence: Sentence): void {
     this.#lastActivityAt = this.#host.now();
-    this.sink.reply(sentence);
   }
 
-  done(sentence: Sentence): void {
-    if (this.state !== 'running') return;
-    this.#end(undefined, false);
-    this.sink.done(sentence);
-  }
-
-  refuse(error: RosgateError): void {
-    if (this.state !== 'running') return;
-    this.#end(error, isBreakerFailure(error));
-    this.sink.refuse(error);
+  /** The end of a running command frees what it holds; a waiting one held nothing. */
+  protected override onEnd(outcome: CommandOutcome): void {
+    const wasRunning = this.state === 'running';
+    this.state = 'ended';
+    if (!wasRunning) return;
+    if (this.#timer !== undefined) this.#host.timers.clearTimeout(this.#timer);
+    if (outcome.type === 'done') {
+      this.#onEnded(undefined, false);
+      return;
+    }
+    const { error } = outcome;
+    this.#onEnded(error, this.#timeoutIsFailure ?? isBreakerFailure(error));
   }
 
   /**
@@ -141,17 +146,9 @@ export class FlowCommand implements CommandSink, Exchange {
     }
     if (this.state === 'waiting') {
       this.#host.withdraw(this);
-      this.state = 'ended';
-      this.sink.reply(Sentence.from(trapWords(undefined, 'interrupted', TrapCategory.Interrupted)));
-      this.sink.done(Sentence.from(doneWords(undefined)));
+      answerInterrupted(this);
     }
     onAnswered();
-  }
-
-  #end(error: RosgateError | undefined, isFailure: boolean): void {
-    this.state = 'ended';
-    if (this.#timer !== undefined) this.#host.timers.clearTimeout(this.#timer);
-    this.#onEnded(error, isFailure);
   }
 
   #arm(ms: number): void {
@@ -180,12 +177,12 @@ export class FlowCommand implements CommandSink, Exchange {
    */
   #timeOut(message: string, isFailure: boolean): void {
     this.hasTimedOut = true;
+    this.#timeoutIsFailure = isFailure;
     const error = new RosgateError(ErrorCode.CommandTimeout, message, {
       details: { router: this.context.router, path: this.context.path },
     });
-    this.#end(error, isFailure);
     try {
-      this.sink.refuse(error);
+      this.refuse(error);
     } finally {
       this.#inner.cancel(ignore);
     }

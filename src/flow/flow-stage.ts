@@ -4,11 +4,13 @@ import { ErrorCode, RosgateError } from '../errors.js';
 import { routerLogger } from '../logger.js';
 import {
   SETTLED,
+  describeCommand,
   type CommandContext,
   type CommandHandler,
   type CommandSink,
   type Exchange,
   type Stage,
+  type StageHandle,
 } from '../pipeline.js';
 import { Sentence } from '../protocol/index.js';
 import { FairQueue } from './fair-queue.js';
@@ -22,7 +24,6 @@ import {
   type BreakerTransitions,
   type Settle,
 } from './router-breaker.js';
-import { isStreamCommand } from '../stream-command.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Options of {@link createFlowStage}: one flow stage per router. */
@@ -71,7 +72,7 @@ export interface FlowStats {
 }
 
 /** What app.ts holds of a router's flow stage. */
-export interface FlowStage {
+export interface FlowStage extends StageHandle<FlowStats> {
   /** The stage to compose, between cache and upstream. */
   readonly stage: Stage;
   stats(): FlowStats;
@@ -218,10 +219,10 @@ class FlowControl implements FlowStage, CommandHandler {
       sink.refuse(this.#breaker.openError());
       return SETTLED;
     }
-    const isStream = isStreamCommand(context);
+    const { isStream } = context.command;
     let priority: Priority = 'normal';
     if (this.#rules !== undefined)
-      priority = context.notes.priority = this.#rules.classify(context, isStream);
+      priority = context.notes.priority = this.#rules.classify(context);
     const command = new FlowCommand({
       context,
       sink,
@@ -425,9 +426,7 @@ class FlowControl implements FlowStage, CommandHandler {
           user: 'rosgate',
           clientId: 0,
           address: '',
-          sentence,
-          path: '/system/identity',
-          verb: 'print',
+          ...describeCommand(sentence),
           receivedAt: this.#now(),
           notes: {},
         },

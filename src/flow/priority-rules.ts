@@ -1,5 +1,6 @@
+import { attributeKeys, hasAnyAttribute } from '../command/classify.js';
+import { compileGlob, type GlobMatcher } from '../command/glob.js';
 import type { CommandContext } from '../pipeline.js';
-import { attributeKeys, hasAnyAttribute, isStreamCommand } from '../stream-command.js';
 
 /** How urgent a command is within its client's turn. */
 export type Priority = 'high' | 'normal' | 'low';
@@ -11,15 +12,12 @@ export const PRIORITIES: readonly Priority[] = Object.freeze(['high', 'normal', 
 export interface PriorityRule {
   /** Only this user's commands; any user when absent. */
   readonly user?: string | undefined;
-  /** Menu path glob: `*` is one path segment, `**` any number of them. */
+  /** Menu path glob (src/command/glob.ts): `*` is one path segment, `**` any number of them. */
   readonly path: string;
   /** Only this verb (`print`, `add`, ...); any verb when absent. */
   readonly verb?: string | undefined;
   readonly priority: Priority;
 }
-
-/** Verbs that only read; every other verb writes (or acts) and goes first. */
-const READ_VERBS: ReadonlySet<string> = new Set(['print', 'getall']);
 
 /** Menus with rows in the thousands on a busy hotspot or PPP router. */
 const LARGE_MENUS: ReadonlySet<string> = new Set([
@@ -38,7 +36,7 @@ const NARROWING_ATTRIBUTES = attributeKeys(['.id', 'from']);
 
 interface CompiledRule {
   readonly user: string | undefined;
-  readonly path: RegExp;
+  readonly path: GlobMatcher;
   readonly verb: string | undefined;
   readonly priority: Priority;
 }
@@ -46,9 +44,10 @@ interface CompiledRule {
 /**
  * Gives each command a priority: the first configured rule that matches its
  * user, path and verb, else the built-in one: streams and full-table prints
- * of large menus are `low`, other prints `normal`, and everything else
- * (add, set, remove, enable, disable, unset, move, ...) `high`, so that a
- * billing system's writes are not stuck behind dumps.
+ * of large menus are `low`, other reads (`get`, a bounded `monitor`)
+ * `normal`, and everything else (add, set, remove, enable, disable, unset,
+ * move, actions, scripts) `high`, so that a billing system's writes are not
+ * stuck behind dumps.
  */
 export class PriorityRules {
   readonly #rules: readonly CompiledRule[];
@@ -56,27 +55,27 @@ export class PriorityRules {
   constructor(rules: readonly PriorityRule[] = []) {
     this.#rules = rules.map((rule) => ({
       user: rule.user,
-      path: globToRegExp(rule.path),
+      path: compileGlob(rule.path),
       verb: rule.verb,
       priority: rule.priority,
     }));
   }
 
-  /** `isStream` saves a second look when the caller already knows. */
-  classify(context: CommandContext, isStream = isStreamCommand(context)): Priority {
+  classify(context: CommandContext): Priority {
     for (const rule of this.#rules) {
       if (rule.user !== undefined && rule.user !== context.user) continue;
       if (rule.verb !== undefined && rule.verb !== context.verb) continue;
-      if (rule.path.test(context.path)) return rule.priority;
+      if (rule.path(context.path)) return rule.priority;
     }
-    return builtInPriority(context, isStream);
+    return builtInPriority(context);
   }
 }
 
-function builtInPriority(context: CommandContext, isStream: boolean): Priority {
-  if (isStream) return 'low';
-  if (!READ_VERBS.has(context.verb)) return 'high';
-  return isFullTablePrint(context) ? 'low' : 'normal';
+function builtInPriority(context: CommandContext): Priority {
+  const { command } = context;
+  if (command.isStream) return 'low';
+  if (command.kind !== 'read') return 'high';
+  return command.isCacheable && isFullTablePrint(context) ? 'low' : 'normal';
 }
 
 /** A print of a large menu with no query and no `.id`/`from` narrowing it. */
@@ -84,25 +83,4 @@ function isFullTablePrint(context: CommandContext): boolean {
   if (!LARGE_MENUS.has(context.path)) return false;
   const { sentence } = context;
   return !hasAnyAttribute(sentence, NARROWING_ATTRIBUTES) && sentence.queries().length === 0;
-}
-
-/**
- * `/ip/*` matches `/ip/address`; `/ip/**` matches `/ip` and every menu below
- * it; a `*` inside a segment (`/ip/hot*`) stands for any text in it, never a
- * `/`.
- */
-function globToRegExp(glob: string): RegExp {
-  let source = '';
-  for (let i = 0; i < glob.length; i++) {
-    const char = glob[i] as string;
-    if (glob.startsWith('/**', i)) {
-      source += '(?:/.*)?';
-      i += 2;
-    } else if (char === '*') {
-      source += '[^/]*';
-    } else {
-      source += char.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-    }
-  }
-  return new RegExp(`^${source}$`);
 }

@@ -1,36 +1,34 @@
 /**
- * A glob over command words: `/ip/hotspot/user/*` (`*` is one segment),
- * `/system/**` (`**` is any depth, none included), `/export`.
+ * A glob over command words: `/ip/hotspot/user/*`, `/system/**`, `/export`,
+ * with the meaning every rule of rosgate gives a glob (src/command/glob.ts):
+ * `*` is any text inside one segment, `**` any number of segments, none
+ * included.
  */
+import { compileGlob, type GlobMatcher } from '../command/glob.js';
 
-/** `/ip/**` -> `^/ip(?:/[^/]+)*$`: one regular expression per glob, for the hot path. */
-function compile(segments: readonly string[]): string | RegExp {
-  if (!segments.some((segment) => segment.includes('*'))) return `/${segments.join('/')}`;
-  const parts = segments.map((segment) => {
-    if (segment === '**') return '(?:/[^/]+)*';
-    if (segment === '*') return '/[^/]+';
-    return `/${segment.replace(/[.]/g, '\\.')}`;
-  });
-  return new RegExp(`^${parts.join('')}$`);
+/** True when a script word may abbreviate a command word matching `segment` (no `**`). */
+function mayAbbreviate(segment: string, word: string): boolean {
+  const star = segment.indexOf('*');
+  if (star < 0) return segment.startsWith(word);
+  // The text before the first `*` must be abbreviated by the word, or begin it.
+  const literal = segment.slice(0, star);
+  return literal.startsWith(word) || word.startsWith(literal);
 }
 
 export class CommandGlob {
   readonly source: string;
   readonly #segments: readonly string[];
-  /** The command itself when the glob has no wildcard, else its expression. */
-  readonly #pattern: string | RegExp;
+  readonly #matches: GlobMatcher;
 
   constructor(source: string) {
     this.source = source;
     this.#segments = source.slice(1).split('/');
-    this.#pattern = compile(this.#segments);
+    this.#matches = compileGlob(source);
   }
 
   /** True when the command word (`/ip/hotspot/user/add`) matches. */
   matches(command: string): boolean {
-    return typeof this.#pattern === 'string'
-      ? command === this.#pattern
-      : this.#pattern.test(command);
+    return this.#matches(command);
   }
 
   /**
@@ -53,7 +51,7 @@ export class CommandGlob {
     }
     const word = words[wordAt];
     if (word === undefined) return false;
-    if (segment !== '*' && !segment.startsWith(word)) return false;
+    if (!mayAbbreviate(segment, word)) return false;
     return this.#mayMatch(at + 1, words, wordAt + 1);
   }
 }

@@ -15,6 +15,7 @@ import {
   type CommandContext,
   type CommandHandler,
   type Stage,
+  type StageHandle,
 } from '../pipeline.js';
 import { checkInput } from './input-rules.js';
 import {
@@ -54,7 +55,7 @@ export interface PolicyStageOptions {
   readonly onLockout?: (event: LockoutEvent & { readonly router: string }) => void;
 }
 
-export interface PolicyStage {
+export interface PolicyStage extends StageHandle<PolicyStats> {
   /** Put it outermost in every router's chain; one instance serves them all. */
   readonly stage: Stage;
   /** Counters of every router. */
@@ -188,7 +189,7 @@ function decide(context: CommandContext, { rules, config, counters }: Deciding):
       return { rule: `input:${failure.rule}`, verdict: 'deny', flags: [], refusal };
     }
   }
-  if (config.attackDetection) {
+  if (config.attackDetection && context.command.carriesScript) {
     const command = escalation(rules, subject, attributes);
     if (command !== undefined) {
       const refusal = denied(`${SCRIPT_ESCALATION}: ${command}`);
@@ -268,6 +269,8 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
   return {
     stage,
     stats: () => counters.snapshot(),
+    // Policy answers or passes on at once and runs no timer: nothing to stop.
+    close() {},
     routerStats: (router) => counters.routerSnapshot(router),
     updateRules(next) {
       deciding = { rules: new RuleSet(next), config: next, counters };

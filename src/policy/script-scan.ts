@@ -10,21 +10,10 @@
  * `:parse` run text computed at run time, and they count as commands.
  */
 
-/** Attributes whose value RouterOS runs as a script. */
-export const SCRIPT_ATTRIBUTES: ReadonlySet<string> = new Set([
-  'on-login',
-  'on-logout',
-  'on-event',
-  'on-up',
-  'on-down',
-  'on-error',
-  'source',
-  'script',
-  'lease-script',
-  'up-script',
-  'down-script',
-  'test-script',
-]);
+import { SCRIPT_ATTRIBUTES } from '../command/classify.js';
+
+/** Attributes whose value RouterOS runs as a script (the session's classifier keeps the list). */
+export { SCRIPT_ATTRIBUTES };
 
 /** Scripting built-ins that run no menu command and no other script. */
 const BUILTINS: ReadonlySet<string> = new Set([

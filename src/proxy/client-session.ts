@@ -2,8 +2,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ErrorCode, RosgateError } from '../errors.js';
 import {
-  splitCommand,
+  describeCommand,
   toRosgateError,
+  type CommandDescription,
   type CommandContext,
   type CommandHandler,
   type CommandSink,
@@ -64,6 +65,8 @@ export interface ClientSessionOptions {
 /** One client command on its way through the pipeline. */
 interface ClientCommand {
   readonly sentence: Sentence;
+  /** The sentence, its menu, verb and kind, as stages see them. */
+  readonly description: CommandDescription;
   /** The client's tag; undefined for an untagged command. */
   readonly tag: Buffer | undefined;
   /** Queued behind another untagged command, handed to the pipeline, or finished. */
@@ -227,12 +230,13 @@ export class ClientSession {
   }
 
   #handle(sentence: Sentence): void {
-    const command = sentence.command;
-    if (command === '/login') {
+    const description = describeCommand(sentence);
+    const { kind } = description.command;
+    if (kind === 'login') {
       this.#startLogin(sentence);
       return;
     }
-    if (command === '/quit') {
+    if (kind === 'quit') {
       this.#fatal('session terminated on request');
       return;
     }
@@ -240,11 +244,11 @@ export class ClientSession {
       this.#trap(sentence.tag, new RosgateError(ErrorCode.NotLoggedIn, 'not logged in'));
       return;
     }
-    if (command === '/cancel') {
+    if (kind === 'cancel') {
       this.#cancel(sentence);
       return;
     }
-    if (command === '#') {
+    if (kind === 'keepalive') {
       // node-routeros's keepalive: answered here so it never waits behind a
       // busy router (ROUTEROS-API §9).
       if (this.#options.keepaliveReply === 'done') this.#write(encodeDone(sentence.tag));
@@ -252,7 +256,7 @@ export class ClientSession {
         this.#trap(sentence.tag, new RosgateError(ErrorCode.Keepalive, 'no such command prefix'));
       return;
     }
-    this.#submit(sentence);
+    this.#submit(description);
   }
 
   // -- login (ROUTEROS-API §3) ---------------------------------------------
@@ -316,7 +320,8 @@ export class ClientSession {
 
   // -- commands --------------------------------------------------------------
 
-  #submit(sentence: Sentence): void {
+  #submit(description: CommandDescription): void {
+    const { sentence } = description;
     const tag = sentence.tag;
     if (this.#open.size >= this.#options.maxInFlightPerClient) {
       this.#refuseOverLimit(tag);
@@ -324,6 +329,7 @@ export class ClientSession {
     }
     const command: ClientCommand = {
       sentence,
+      description,
       tag,
       state: 'queued',
       exchange: undefined,
@@ -347,15 +353,12 @@ export class ClientSession {
     command.state = 'running';
     const sink = this.#sinkFor(command);
     try {
-      const { path, verb } = splitCommand(command.sentence.command);
       const context: CommandContext = {
         router: this.#options.router,
         user: this.#user as string,
         clientId: this.#options.connId,
         address: this.#options.address,
-        sentence: command.sentence,
-        path,
-        verb,
+        ...command.description,
         receivedAt: this.#now(),
         notes: {},
       };

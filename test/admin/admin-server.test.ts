@@ -194,7 +194,7 @@ t.test('health shows per router the pool, breaker, last error, cache and queues'
 t.test('metrics after traffic show the request series with their labels', async (t) => {
   const admin = await startAdmin(t);
   const inner = new HoldingHandler();
-  const handler = compose([createMetricsStage(admin.metrics)], inner);
+  const handler = compose([createMetricsStage(admin.metrics).stage], inner);
   handler.handle(contextFor('core', ['/ip/hotspot/active/print']), new RecordingSink());
   inner.last().sink.reply(words('!re', '=user=a'));
   inner.last().sink.done(words('!done'));
@@ -301,7 +301,7 @@ t.test('status says what runs and since when', async (t) => {
 t.test('statistics hold everything the dashboard draws', async (t) => {
   const admin = await startAdmin(t);
   const inner = new HoldingHandler();
-  const handler = compose([createMetricsStage(admin.metrics)], inner);
+  const handler = compose([createMetricsStage(admin.metrics).stage], inner);
   handler.handle(contextFor('core', ['/ip/address/print']), new RecordingSink());
   admin.clock.advance(4);
   inner.last().sink.done(words('!done'));
@@ -359,7 +359,7 @@ t.test('statistics hold everything the dashboard draws', async (t) => {
 t.test('performance lists latency by verb class and the slow commands', async (t) => {
   const admin = await startAdmin(t);
   const inner = new HoldingHandler();
-  const handler = compose([createMetricsStage(admin.metrics)], inner);
+  const handler = compose([createMetricsStage(admin.metrics).stage], inner);
   handler.handle(contextFor('core', ['/ip/hotspot/user/print']), new RecordingSink());
   admin.clock.advance(6000.123);
   inner.last().sink.done(words('!done'));

@@ -65,7 +65,7 @@ t.test('the dashboard shows a router’s figures and follows them as they change
 
   // Traffic and new figures: the next refresh shows them.
   const inner = new HoldingHandler();
-  const handler = compose([createMetricsStage(admin.metrics)], inner);
+  const handler = compose([createMetricsStage(admin.metrics).stage], inner);
   for (let i = 0; i < 10; i++) {
     handler.handle(contextFor('core', ['/ip/hotspot/active/print']), new RecordingSink());
     inner.last().sink.reply(words('!re', '=user=a'));

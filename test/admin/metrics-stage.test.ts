@@ -17,14 +17,15 @@ function setup(options: { slowCommandMs?: number } = {}) {
   const clock = new FakeClock();
   const metrics = fakeMetrics(new FakeSources('core').asSources(), clock, options);
   const inner = new HoldingHandler();
-  const handler = compose([createMetricsStage(metrics)], inner);
+  const metricsStage = createMetricsStage(metrics);
+  const handler = compose([metricsStage.stage], inner);
   const send = (...w: string[]) => {
     const sink = new RecordingSink();
     const exchange = handler.handle(contextFor('core', w), sink);
     return { sink, exchange, held: inner.last() };
   };
   const scrape = async () => parsePrometheus(await metrics.registry.metrics());
-  return { clock, metrics, send, scrape };
+  return { clock, metrics, metricsStage, send, scrape };
 }
 
 const requests = (
@@ -126,12 +127,15 @@ t.test(
 );
 
 t.test('a command is counted once even if its end is reported twice', async (t) => {
-  const { send, scrape } = setup();
+  const { send, scrape, metricsStage } = setup();
   const { sink, held } = send('/ip/hotspot/user/add', '=name=a');
   held.sink.done(words('!done', '=ret=*1'));
   held.sink.done(words('!done', '=ret=*1'));
   held.sink.refuse(new RosgateError(ErrorCode.UpstreamClosed, 'gone'));
-  t.equal(sink.dones.length, 2, 'the stage still passes everything on');
+  t.equal(sink.dones.length, 1, 'nothing after the end is passed on');
+  t.equal(sink.refusals.length, 0);
+  t.same(metricsStage.stats(), { droppedAfterEnd: 2 }, 'what came after the end is counted');
+  metricsStage.close();
   const m = await scrape();
   t.equal(requests(m, 'write', 'ok'), 1);
   t.equal(requests(m, 'write', 'error'), 0);

@@ -14,6 +14,7 @@ import { decryptDetails, encryptDetails } from '../../src/audit/details-cipher.j
 import { LevelPolicy } from '../../src/audit/level-policy.js';
 import { Redactor } from '../../src/audit/redactor.js';
 import { Sentence } from '../../src/protocol/index.js';
+import { classifyCommand } from '../../src/command/classify.js';
 import { sampleEvent } from '../fixtures/audit-helpers.js';
 
 const HASH = 'a'.repeat(64);
@@ -101,6 +102,8 @@ t.test('categories follow the menu path, the longest prefix first', async (t) =>
   for (const [path, category] of Object.entries(cases)) t.equal(categoryOf(path), category, path);
 });
 
+const commandOf = (word: string) => classifyCommand(Sentence.from([word]));
+
 t.test(
   'level rules: first match wins, * is one segment, ** any depth, /** also the path itself',
   async (t) => {
@@ -110,17 +113,19 @@ t.test(
       { path: '/ppp/*/add', level: 'metadata' },
       { path: '/tool/**/x.y', level: 'full' },
     ]);
-    t.equal(policy.levelFor('/system/resource', 'print'), 'none');
-    t.equal(policy.levelFor('/system/resource', 'monitor'), 'metadata');
-    t.equal(policy.levelFor('/ip/hotspot', 'add'), 'full');
-    t.equal(policy.levelFor('/ip/hotspot/user/profile', 'print'), 'full');
-    t.equal(policy.levelFor('/ip/hotspotx', 'add'), 'request');
-    t.equal(policy.levelFor('/ppp/secret/add', 'x'), 'metadata');
-    t.equal(policy.levelFor('/ppp/secret/more/add', 'x'), 'request');
-    t.equal(policy.levelFor('/tool/a/b/x.y', 'x'), 'full');
-    t.equal(policy.levelFor('/tool/a/b/xzy', 'x'), 'request', 'a dot is a dot');
-    t.equal(policy.levelFor('/ip/address', 'getall'), 'metadata');
-    t.equal(policy.levelFor('/ip/address', 'set'), 'request');
+    t.equal(policy.levelFor(commandOf('/system/resource/print')), 'none');
+    t.equal(policy.levelFor(commandOf('/system/resource/monitor')), 'metadata');
+    t.equal(policy.levelFor(commandOf('/ip/hotspot/add')), 'full');
+    t.equal(policy.levelFor(commandOf('/ip/hotspot/user/profile/print')), 'full');
+    t.equal(policy.levelFor(commandOf('/ip/hotspotx/add')), 'request');
+    t.equal(policy.levelFor(commandOf('/ppp/secret/add/x')), 'metadata');
+    t.equal(policy.levelFor(commandOf('/ppp/secret/more/add/x')), 'request');
+    t.equal(policy.levelFor(commandOf('/tool/a/b/x.y/x')), 'full');
+    t.equal(policy.levelFor(commandOf('/tool/a/b/xzy/x')), 'request', 'a dot is a dot');
+    t.equal(policy.levelFor(commandOf('/ip/address/getall')), 'metadata');
+    t.equal(policy.levelFor(commandOf('/ip/address/set')), 'request');
+    t.equal(policy.levelFor(commandOf('/tool/torch')), 'metadata', 'a stream changes nothing');
+    t.equal(policy.levelFor(commandOf('/system/reboot')), 'request', 'an action may');
   },
 );
 

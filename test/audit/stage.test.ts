@@ -47,7 +47,7 @@ function harness(
     cwd,
     ...(appender === undefined ? {} : { appender }),
   });
-  t.teardown(() => trail.writer.close());
+  t.teardown(() => trail.close());
   const dir = join(cwd, 'audit');
   return {
     trail,

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compileGlob, isGlob } from '../../src/cache/compile-glob.js';
+import { compileGlob, isGlob } from '../../src/command/glob.js';
 import { TtlRules } from '../../src/cache/ttl-rules.js';
 import { SECTIONS } from '../../src/config/index.js';
 import { Sentence } from '../../src/protocol/index.js';
@@ -91,11 +91,12 @@ t.test('the first matching rule wins', async (t) => {
   t.equal(first.ttlFor('/a/b', Sentence.from(['/a/b/print'])), 1);
 });
 
-t.test('globs: * stays inside a segment, ** crosses segments, the rest is literal', async (t) => {
+t.test('globs: * inside a segment, ** any number of segments, the rest literal', async (t) => {
   t.ok(compileGlob('/interface/*')('/interface/vlan'));
   t.notOk(compileGlob('/interface/*')('/interface/bridge/port'));
   t.notOk(compileGlob('/interface/*')('/interface'));
   t.ok(compileGlob('/interface/**')('/interface/bridge/port'));
+  t.ok(compileGlob('/interface/**')('/interface'), '** may stand for no segment');
   t.ok(compileGlob('bytes-*')('bytes-in'));
   t.notOk(compileGlob('bytes-*')('limit-bytes-in'));
   t.ok(compileGlob('a.b(c)')('a.b(c)'));

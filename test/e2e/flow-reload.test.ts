@@ -133,7 +133,7 @@ t.test(
     const added = text(
       await c.call(['/ip/hotspot/user/add', '=name=after-reload', '=password=x', '.tag=w']),
     );
-    t.match(added, [/^!done =ret=\*[0-9A-F]+ \.tag=w$/], 'a write is answered by the router');
+    t.match(added, [/^!done \.tag=w =ret=\*[0-9A-F]+$/], 'a write is answered by the router');
     const users = text(await c.call(['/ip/hotspot/user/print', '?name=after-reload', '.tag=u']));
     t.match(users, [/^!re .*=name=after-reload/, '!done .tag=u'], 'and the write took effect');
     t.notOk(

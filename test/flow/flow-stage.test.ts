@@ -152,6 +152,20 @@ t.test('streams hold no slot unless streamsHoldSlot is set', async (t) => {
     t.equal(flow.stats().streams, 0);
     t.end();
   });
+  t.test(
+    'an unbounded monitor or bandwidth-test is a stream too; a bounded one takes a slot',
+    (t) => {
+      const { send, inner, flow } = setupFlow(t, { ...FAST, maxConcurrency: 1 });
+      send(['/interface/ethernet/monitor', '=numbers=ether1']);
+      send(['/tool/bandwidth-test', '=address=10.0.0.2']);
+      send(['/interface/ethernet/monitor', '=numbers=ether1', '=once=']);
+      send(['/system/identity/print']);
+      t.equal(inner.calls.length, 3, 'the print waits behind the bounded monitor');
+      t.equal(flow.stats().streams, 2);
+      t.equal(flow.stats().inFlight, 1);
+      t.end();
+    },
+  );
   t.test('with streamsHoldSlot a listen takes the only slot', (t) => {
     const { send, inner } = setupFlow(t, { ...FAST, maxConcurrency: 1, streamsHoldSlot: true });
     send(['/ip/hotspot/user/listen']);

@@ -1,6 +1,5 @@
 import t from 'tap';
 import { PriorityRules } from '../../src/flow/priority-rules.js';
-import { isStreamCommand } from '../../src/stream-command.js';
 import { flowContext } from '../fixtures/flow-fake-handler.js';
 
 const builtIn = new PriorityRules();
@@ -29,6 +28,20 @@ t.test('prints and getall are normal', (t) => {
   t.end();
 });
 
+t.test('get and bounded monitors are reads: normal, not high', (t) => {
+  t.equal(classify(['/system/resource/get', '=value-name=uptime']), 'normal');
+  t.equal(classify(['/interface/ethernet/monitor', '=numbers=ether1', '=once=']), 'normal');
+  t.equal(classify(['/ping', '=address=10.0.0.1', '=count=3']), 'normal');
+  t.end();
+});
+
+t.test('interval on a write is a setting, not a stream: high', (t) => {
+  const words = ['/system/scheduler/add', '=name=a', '=interval=1d', '=on-event=/log info a'];
+  t.notOk(flowContext(words).command.isStream);
+  t.equal(classify(words), 'high');
+  t.end();
+});
+
 t.test('full-table prints of large menus are low', (t) => {
   const menus = [
     '/ip/hotspot/user',
@@ -51,16 +64,18 @@ t.test('streams are low, whatever their verb', (t) => {
     ['/interface/monitor-traffic', '=interface=ether1'],
     ['/ping', '=address=10.0.0.1'],
     ['/tool/torch', '=interface=ether1'],
+    ['/interface/ethernet/monitor', '=numbers=ether1'],
+    ['/tool/bandwidth-test', '=address=10.0.0.2'],
     ['/system/identity/print', '=follow='],
     ['/ip/address/print', '=follow-only='],
     ['/system/resource/print', '=interval=1'],
   ];
   for (const words of streams) {
-    t.ok(isStreamCommand(flowContext(words)), `${words.join(' ')} is a stream`);
+    t.ok(flowContext(words).command.isStream, `${words.join(' ')} is a stream`);
     t.equal(classify(words), 'low', words.join(' '));
   }
   t.notOk(
-    isStreamCommand(flowContext(['/ip/address/print', '=follow-up=x'])),
+    flowContext(['/ip/address/print', '=follow-up=x']).command.isStream,
     'a similar name is not',
   );
   t.end();

@@ -45,3 +45,12 @@ t.test('dots in a glob are literal', async (t) => {
   t.ok(new CommandGlob('/a.b/*').matches('/a.b/c'));
   t.notOk(new CommandGlob('/a.b/*').matches('/axb/c'));
 });
+
+t.test('* inside a segment is any text there; script words may abbreviate its start', async (t) => {
+  const glob = new CommandGlob('/ip/hot*/user/add');
+  t.ok(glob.matches('/ip/hotspot/user/add'));
+  t.notOk(glob.matches('/ip/hotspot/x/user/add'));
+  t.ok(glob.mayMatch(['ip', 'ho', 'user', 'add']), 'an abbreviation of the text before *');
+  t.ok(glob.mayMatch(['ip', 'hotspot', 'us', 'a']), 'a word that begins with it');
+  t.notOk(glob.mayMatch(['ip', 'firewall', 'user', 'add']));
+});

@@ -27,6 +27,12 @@ t.test('an allowed command reaches the router with the deciding rule noted', asy
   t.equal(outcome.ends, 1, 'the router answered through the same sink');
 });
 
+t.test('closing the policy stage stops nothing it needs: it still decides', async (t) => {
+  const harness = policyHarness();
+  harness.policy.close();
+  t.equal(harness.run('panel', ['/system/reboot']).error?.code, ErrorCode.PolicyDenied);
+});
+
 t.test('monitor mode decides, logs and counts a denial, but forwards the command', async (t) => {
   const harness = policyHarness({ mode: 'monitor' });
   const outcome = harness.run('panel', ['/system/reboot']);

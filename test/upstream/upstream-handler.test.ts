@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ErrorCode, type RosgateError } from '../../src/errors.js';
-import type { CommandContext, CommandSink } from '../../src/pipeline.js';
+import { describeCommand, type CommandContext, type CommandSink } from '../../src/pipeline.js';
 import { Sentence } from '../../src/protocol/index.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { Pool, type PoolOptions } from '../../src/upstream/pool.js';
@@ -49,9 +49,7 @@ function context(...words: string[]): CommandContext {
     user: 'u',
     clientId: 1,
     address: '127.0.0.1',
-    sentence: Sentence.from(words),
-    path: '/',
-    verb: 'print',
+    ...describeCommand(Sentence.from(words)),
     receivedAt: 0,
     notes: {},
   };

@@ -1,0 +1,45 @@
+import t from 'tap';
+import { compileGlob, globToRegExp, isGlob } from '../../src/command/glob.js';
+
+const matches = (pattern: string, text: string) => compileGlob(pattern)(text);
+
+t.test('a literal matches itself only', async (t) => {
+  t.notOk(isGlob('/system/reboot'));
+  t.ok(matches('/system/reboot', '/system/reboot'));
+  t.notOk(matches('/system/reboot', '/system/reboot/now'));
+  t.notOk(matches('/system/reboot', '/system'));
+});
+
+t.test('* is any text inside one segment', async (t) => {
+  t.ok(matches('/user/*', '/user/add'));
+  t.notOk(matches('/user/*', '/user'));
+  t.notOk(matches('/user/*', '/user/group/add'));
+  t.ok(matches('/ip/hot*', '/ip/hotspot'));
+  t.notOk(matches('/ip/hot*', '/ip/hotspot/user'));
+  t.ok(matches('bytes-*', 'bytes-in'));
+  t.notOk(matches('bytes-*', 'limit-bytes-in'));
+  t.ok(matches('/ip/hot**', '/ip/hotspot'), '** inside a segment is a *');
+  t.notOk(matches('/ip/hot**', '/ip/hotspot/user'));
+});
+
+t.test('** as a segment is any number of segments, none included', async (t) => {
+  t.ok(matches('/ip/**', '/ip'));
+  t.ok(matches('/ip/**', '/ip/address'));
+  t.ok(matches('/ip/**', '/ip/hotspot/user'));
+  t.notOk(matches('/ip/**', '/ipv6/address'));
+  t.ok(matches('/ip/**/print', '/ip/print'));
+  t.ok(matches('/ip/**/print', '/ip/hotspot/user/print'));
+  t.notOk(matches('/ip/**/print', '/ip/hotspot/user/add'));
+  t.ok(matches('/**', '/'), 'the top-level menu');
+  t.ok(matches('/**', '/export'));
+  t.ok(matches('**', 'anything/at/all'));
+  t.ok(matches('**/print', 'print'));
+  t.ok(matches('**/print', 'ip/address/print'));
+  t.notOk(matches('**/print', 'reprint'));
+});
+
+t.test('everything else is literal', async (t) => {
+  t.ok(matches('/a.b(c)*', '/a.b(c)d'));
+  t.notOk(matches('/a.b*', '/axb'));
+  t.equal(globToRegExp('/q.t').source, '^\\/q\\.t$');
+});
