@@ -1,0 +1,268 @@
+/**
+ * One router as the running app holds it: its pool, listener, flow stage and
+ * pipeline, built from the configuration and the stages every router shares.
+ */
+import type { Logger } from 'pino';
+import type { Metrics } from '../admin/index.js';
+import type { AuditTrail } from '../audit/index.js';
+import type { CacheStage } from '../cache/index.js';
+import { verifyPassword, type RosgateConfig, type RouterConfig } from '../config/index.js';
+import type { RosgateError } from '../errors.js';
+import { createFlowStage, type FlowStage } from '../flow/index.js';
+import { limitOptions, type LimitOptions } from '../limit-options.js';
+import { compose, createPipeline, type CommandHandler, type Stage } from '../pipeline.js';
+import type { PolicyStage } from '../policy/index.js';
+import {
+  RouterAuthenticator,
+  UserListAuthenticator,
+  type Authenticator,
+} from '../proxy/authenticator.js';
+import { ProxyListener } from '../proxy/listener.js';
+import { createProxyStats, type ProxyStats } from '../proxy/stats.js';
+import { ChallengeRelay } from '../upstream/challenge-relay.js';
+import { Pool } from '../upstream/pool.js';
+import { askRouterVersion } from '../upstream/router-version.js';
+import { UpstreamConnection } from '../upstream/upstream-connection.js';
+import { createUpstreamHandler } from '../upstream/upstream-handler.js';
+import type { AppEvents } from './app-events.js';
+import { listenerTlsOptions, upstreamTlsOptions } from './tls-options.js';
+
+/** One router as the running app holds it. */
+export interface RouterRuntime {
+  config: RouterConfig;
+  readonly pool: Pool;
+  /**
+   * The router's command pipeline, outermost stage first. It stays the same
+   * object across live reloads: new commands take the stages in force, and
+   * running ones finish in the stages they entered.
+   */
+  readonly handler: CommandHandler;
+  /**
+   * The same pipeline inside the metrics stage, for rosgate's own commands
+   * (the business poller's counts), which are not client traffic.
+   */
+  readonly ownHandler: CommandHandler;
+  /** Rate limit, priority queue, concurrency cap, breaker and timeouts (replaced on reload). */
+  flow: FlowStage;
+  readonly listener: ProxyListener;
+  readonly stats: ProxyStats;
+  /** The port clients connect to (known after `start()`). */
+  port: number;
+  /** The TLS (api-ssl) port clients connect to, when `tls` is configured (known after `start()`). */
+  tlsPort: number | undefined;
+  /** Rebuild the chain from the stages in force (after a reload). */
+  rebuild(): void;
+  /** Applies a new `limits` section: every key but the listen backlog (see `limitOptions`). */
+  applyLimits(limits: RosgateConfig['limits']): void;
+}
+
+/** Stages and instruments one instance of which serves every router. */
+export interface SharedStages {
+  readonly policy: PolicyStage;
+  cache: CacheStage;
+  readonly audit: AuditTrail;
+  readonly metrics: Metrics;
+  readonly metricsStage: Stage;
+  readonly events: AppEvents;
+  /** Records what policy refuses: policy sits outside the audit stage. */
+  readonly deniedStage: Stage;
+}
+
+export function buildRouter(
+  config: RosgateConfig,
+  router: RouterConfig,
+  shared: SharedStages,
+  logger: Logger,
+): RouterRuntime {
+  const upstreamTls = upstreamTlsOptions(router);
+  // Read when a session opens, so a live pool change reaches new sessions.
+  let maxWriteBufferBytes = router.pool.maxWriteBufferBytes;
+  const connect = (username: string, password: string): UpstreamConnection =>
+    new UpstreamConnection({
+      host: router.host,
+      port: router.port,
+      username,
+      password,
+      timeoutMs: router.timeoutMs,
+      maxWriteBufferBytes,
+      ...(upstreamTls === undefined ? {} : { tls: upstreamTls }),
+    });
+  const pool = new Pool(router.pool, () => connect(router.username, router.password), {
+    onAcquired: (waitMs) => shared.metrics.observeAcquire(router.name, waitMs / 1000),
+  });
+  logRouterHealth(pool, logger, (state, code) =>
+    shared.events.routerChange(router.name, state, code),
+  );
+  const upstream = createUpstreamHandler(pool);
+  const flow = newFlowStage(config, router, shared.events, logger);
+  // The pipeline's order (docs/architecture.md), outermost first: metrics -> policy -> audit -> cache -> flow -> upstream.
+  // Every stage is given the pipeline's link to what follows it, so a
+  // rebuilt chain is followed even by what a stage keeps (pipeline.ts).
+  const stagesOf = (flowStage: FlowStage): Stage[] => [
+    shared.deniedStage,
+    shared.policy.stage,
+    shared.audit.stage,
+    shared.cache.stage,
+    flowStage.stage,
+  ];
+  const pipeline = createPipeline(stagesOf(flow), upstream);
+  const handler = compose([shared.metricsStage], pipeline);
+  const stats = createProxyStats();
+  const limits = limitOptions(config.limits);
+  const authenticator = authenticatorFor(config, router, pool, connect, limits.loginChecks);
+  const listener = new ProxyListener({
+    router: router.name,
+    host: router.listen.host,
+    port: router.listen.port,
+    ...limits.listener,
+    ...(router.tls === undefined
+      ? {}
+      : {
+          tls: {
+            host: router.tls.host,
+            port: router.tls.port,
+            options: listenerTlsOptions(router.tls),
+          },
+        }),
+    logger,
+    stats,
+    session: {
+      handler,
+      observer: shared.audit.observer,
+      loginGate: shared.policy.loginGate(router.name),
+      authenticator,
+      emptyReplies: router.emptyReplies,
+      ...limits.session,
+    },
+  });
+  const runtime: RouterRuntime = {
+    config: router,
+    pool,
+    handler,
+    ownHandler: pipeline,
+    flow,
+    listener,
+    stats,
+    port: router.listen.port,
+    tlsPort: router.tls?.port,
+    rebuild() {
+      maxWriteBufferBytes = runtime.config.pool.maxWriteBufferBytes;
+      pipeline.rebuild(stagesOf(runtime.flow));
+    },
+    applyLimits(next) {
+      const mapped = limitOptions(next);
+      // The backlog went to the kernel with listen(): it changes on restart.
+      const { backlog: _atStart, ...listenerLimits } = mapped.listener;
+      listener.reconfigure({ ...listenerLimits, session: mapped.session });
+      if (authenticator instanceof RouterAuthenticator)
+        authenticator.reconfigure(mapped.loginChecks);
+    },
+  };
+  // What the pool knows of the router drives the breaker: losing it counts
+  // once, and seeing it back ends the refusals at once.
+  pool.on('routerLost', (err: RosgateError) => runtime.flow.routerLost(err));
+  pool.on('routerReachable', (evidence: string) => runtime.flow.routerReachable(evidence));
+  return runtime;
+}
+
+/** One router's flow stage; its breaker changes go to the app's events. */
+export function newFlowStage(
+  config: RosgateConfig,
+  router: RouterConfig,
+  events: AppEvents,
+  logger: Logger,
+): FlowStage {
+  return createFlowStage({
+    router: router.name,
+    config: config.flow,
+    routerTimeoutMs: router.timeoutMs,
+    logger,
+    onStateChange: (change) => events.breakerChange(change),
+  });
+}
+
+/**
+ * A flow stage that was replaced finishes what it holds (a minute at most),
+ * then closes; a debug line says so, with what it still held.
+ */
+export function retire(flow: FlowStage, logger: Logger, router: string): void {
+  let checks = 0;
+  const timer = setInterval(() => {
+    const stats = flow.stats();
+    const running =
+      stats.inFlight + stats.streams + stats.queued.high + stats.queued.normal + stats.queued.low;
+    if (running > 0 && ++checks < 600) return;
+    clearInterval(timer);
+    flow.close();
+    logger.debug({ router, running }, 'replaced flow stage closed');
+  }, 100);
+  timer.unref();
+}
+
+/**
+ * One line when the router becomes unreachable and one when it is back,
+ * each also told to `onChange` (the audit trail and the dashboard's events);
+ * each session that ends is logged once with its reason. Repeated connect
+ * failures during an outage go to debug, not one warning per retry.
+ */
+function logRouterHealth(
+  pool: Pool,
+  logger: Logger,
+  onChange: (state: 'down' | 'up', code?: string) => void,
+): void {
+  let isDown = false;
+  pool.on('connectError', (err: RosgateError) => {
+    if (isDown) {
+      logger.debug({ code: err.code, err: err.message }, 'router session failed to open');
+      return;
+    }
+    isDown = true;
+    logger.warn({ code: err.code, err: err.message }, 'router unreachable; retrying');
+    onChange('down', err.code);
+  });
+  pool.on('sessionOpened', () => {
+    if (!isDown) return;
+    isDown = false;
+    logger.info('router reachable again');
+    onChange('up');
+  });
+  pool.on('sessionClosed', (err: RosgateError) =>
+    logger.info({ code: err.code, reason: err.message }, 'router session closed'),
+  );
+}
+
+function authenticatorFor(
+  config: RosgateConfig,
+  router: RouterConfig,
+  pool: Pool,
+  connect: (username: string, password: string) => UpstreamConnection,
+  loginChecks: LimitOptions['loginChecks'],
+): Authenticator {
+  if (config.users.length === 0) {
+    return new RouterAuthenticator({
+      connect,
+      ...loginChecks,
+      serviceAccount: { name: router.username, password: router.password },
+      relay: {
+        routerVersion: () => askRouterVersion(pool),
+        open: () =>
+          ChallengeRelay.open({
+            host: router.host,
+            port: router.port,
+            tls: upstreamTlsOptions(router),
+            timeoutMs: router.timeoutMs,
+          }),
+      },
+    });
+  }
+  const users = config.users.filter(
+    (u) => u.routers === undefined || u.routers.includes(router.name),
+  );
+  return new UserListAuthenticator(
+    users.map((user) => ({
+      name: user.name,
+      secret: user.secret,
+      verify: (password: Buffer) => verifyPassword(user, password),
+    })),
+  );
+}
