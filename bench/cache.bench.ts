@@ -3,7 +3,7 @@
  * simulator slowed to a router's pace, straight and through rosgate with the
  * cache off, on, and on with integrity checks, in one run; then with the
  * cache on against a router that refuses the cache's `listen` with
- * `.proplist`, and one that refuses every `listen` (issue 15: the hit rate
+ * `.proplist`, and one that refuses every `listen` (the hit rate
  * each keeps).
  *
  * Each of I app instances (default 8) is one connection sending one untagged

@@ -60,7 +60,7 @@ export function limitOptions(limits: LimitsConfig): LimitOptions {
         maxWordsPerSentence: limits.maxWordsPerSentence,
         maxSentenceBytes: limits.maxSentenceBytes,
       },
-      // Before login the limits are those of a login sentence (STYLE 4a).
+      // Before login the limits are those of a login sentence (docs/architecture.md code rule 4a).
       preLoginDecoderLimits: {
         maxWordBytes: Math.min(limits.maxWordBytes, limits.preLoginMaxSentenceBytes),
         maxWordsPerSentence: Math.min(limits.maxWordsPerSentence, PRE_LOGIN_MAX_WORDS),

@@ -1,7 +1,7 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 /**
- * Paths pino censors wherever they appear in a log record (DESIGN invariant
+ * Paths pino censors wherever they appear in a log record (docs/architecture.md invariant
  * 8). Set once, on the root logger: a child's own list would replace it.
  */
 export const REDACT_PATHS = [

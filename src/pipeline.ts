@@ -1,6 +1,6 @@
 /**
  * The command pipeline: the seam between a client session and a router
- * (DESIGN "The command pipeline"). One `CommandHandler` per router is built
+ * (docs/architecture.md "The pipeline"). One `CommandHandler` per router is built
  * in `app.ts` as a chain of stages, outermost first:
  *
  *   ClientSession -> policy -> audit -> cache -> flow -> upstream
@@ -100,7 +100,7 @@ export interface CommandSink {
   done(sentence: Sentence): void;
   /**
    * The proxy refuses or gives up on the command: the client gets
-   * `!trap =message=<error.message>` and `!done` (DESIGN invariant 6).
+   * `!trap =message=<error.message>` and `!done` (docs/architecture.md invariant 6).
    * Transport failures arrive here too, with their upstream codes.
    */
   refuse(error: RosgateError): void;
@@ -113,7 +113,7 @@ export interface Exchange {
    * `interrupted` trap and `!done`), or cancel it on the router (its own
    * trap and `!done` arrive through the sink as the router sends them).
    * `onAnswered` runs once the cancel is acknowledged, so a session can keep
-   * the router's order: trap(X), done(cancel), done(X) (ROUTEROS-API §5).
+   * the router's order: trap(X), done(cancel), done(X) (docs/routeros-api.md §5).
    * Calling it twice sends at most one router cancel.
    */
   cancel(onAnswered: () => void): void;
@@ -298,7 +298,7 @@ const DONE = Sentence.from(doneWords(undefined));
 /**
  * End a command that never reached the router as the router ends a
  * cancelled one: `!trap =category=2 =message=interrupted`, then `!done`
- * (ROUTEROS-API §5).
+ * (docs/routeros-api.md §5).
  */
 export function answerInterrupted(sink: CommandSink): void {
   sink.reply(INTERRUPTED_TRAP);

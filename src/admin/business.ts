@@ -35,7 +35,7 @@ export function businessKindOf({
 
 /**
  * The count a full print answered: its rows, or for a `count-only` print the
- * `=ret=` of its `!done` (ROUTEROS-API §6); undefined when `=ret=` is not a count.
+ * `=ret=` of its `!done` (docs/routeros-api.md §6); undefined when `=ret=` is not a count.
  */
 export function activeUserCount(
   command: Sentence,

@@ -8,13 +8,13 @@ export const REDACTED = '***';
  * (`password`, `new-password`, `auth-password`), secrets (`secret`,
  * `shared-secret`), passphrases, keys (`private-key`, `pre-shared-key`,
  * `wpa2-pre-shared-key`, `key`) and the challenge `response` of a legacy
- * login (ROUTEROS-API §3.2).
+ * login (docs/routeros-api.md §3.2).
  */
 const BUILT_IN = /password|secret|passphrase|(?:^|-)key$|^response$/i;
 
 /**
  * Turns a command's or reply's attributes into plain strings with every
- * secret value replaced by `***` (DESIGN invariant 8). Values are latin1
+ * secret value replaced by `***` (docs/architecture.md invariant 8). Values are latin1
  * strings: lossless, one byte one character.
  */
 export class Redactor {

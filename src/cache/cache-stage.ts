@@ -40,7 +40,7 @@ const globalTimers: CacheTimers = {
 };
 
 /**
- * The reply cache (DESIGN "The path of one command"): answers `print` and
+ * The reply cache (docs/architecture.md "The path of one command"): answers `print` and
  * `getall` from kept replies, shares identical prints in flight, drops
  * replies on writes and on changes the router reports, and serves expired
  * replies for a while when the router cannot be reached. Each router has

@@ -17,7 +17,7 @@ export interface ReplyTimes {
  * A finished print reply as the router sent it: its `!re` and `!empty`
  * sentences and the final `!done`, copied into one Buffer and served as
  * Sentence views over it, so a replay is byte for byte the router's (the
- * session rewrites only the tag, DESIGN invariant 1).
+ * session rewrites only the tag, docs/architecture.md invariant 1).
  */
 export class CachedReply {
   /** The menu the print ran on. */

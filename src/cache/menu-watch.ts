@@ -51,12 +51,12 @@ export interface MenuWatchOptions {
  */
 type WatchState = 'idle' | 'running' | 'waiting' | 'unwatched' | 'closed';
 
-/** Category of the trap that ends a cancelled command (ROUTEROS-API §5): a loss, not a refusal. */
+/** Category of the trap that ends a cancelled command (docs/routeros-api.md §5): a loss, not a refusal. */
 const INTERRUPTED_CATEGORY = '2';
 
 /**
  * One `listen` on a menu, so changes made around rosgate (Winbox, scripts,
- * other tools) invalidate its cached replies (ROUTEROS-API §5: `listen`
+ * other tools) invalidate its cached replies (docs/routeros-api.md §5: `listen`
  * sends a `!re` per change and never ends by itself).
  *
  * - Lost (the router session dropped, or the listen ended without a trap):

@@ -10,7 +10,7 @@ import {
 import { Sentence, TrapCategory, doneWords, trapWords } from '../protocol/index.js';
 import type { CachedReply } from './cached-reply.js';
 
-/** What a waiter that cancels gets from the cache itself (ROUTEROS-API §5). */
+/** What a waiter that cancels gets from the cache itself (docs/routeros-api.md §5). */
 const INTERRUPTED = Sentence.from(trapWords(undefined, 'interrupted', TrapCategory.Interrupted));
 const DONE = Sentence.from(doneWords(undefined));
 

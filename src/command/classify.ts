@@ -11,7 +11,7 @@ import type { Sentence } from '../protocol/index.js';
  * - `read`: changes nothing and ends by itself: `print`, `getall`, `get`,
  *   `export`, and a monitor-like command bounded by `once`, `count` or
  *   `duration` (`/interface/monitor-traffic =once=`, `/ping =count=3`);
- * - `stream`: runs until cancelled (ROUTEROS-API §5): `listen`, a
+ * - `stream`: runs until cancelled (docs/routeros-api.md §5): `listen`, a
  *   monitor-like command with no bound (`monitor`, `monitor-traffic`,
  *   `ping`, `torch`, `bandwidth-test`, `traceroute`, `sniff`), a `print` or
  *   `getall` with `follow`, `follow-only` or `interval`;
@@ -69,7 +69,7 @@ export const SCRIPT_ATTRIBUTES: ReadonlySet<string> = new Set([
   'test-script',
 ]);
 
-/** API words the session answers itself (ROUTEROS-API §3, §5, §9). */
+/** API words the session answers itself (docs/routeros-api.md §3, §5, §9). */
 const SESSION_WORDS: ReadonlyMap<string, CommandKind> = new Map<string, CommandKind>([
   ['/login', 'login'],
   ['/cancel', 'cancel'],
@@ -115,7 +115,7 @@ const ROW_EFFECTS: ReadonlyMap<string, RowEffect> = new Map<string, RowEffect>([
   ['reset-counters', 'change'],
   ['comment', 'change'],
 ]);
-/** Verbs that report until cancelled unless bounded (ROUTEROS-API §5). */
+/** Verbs that report until cancelled unless bounded (docs/routeros-api.md §5). */
 const MONITOR_VERBS: ReadonlySet<string> = new Set([
   'monitor',
   'monitor-traffic',

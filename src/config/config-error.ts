@@ -7,7 +7,7 @@ function summary(problems: readonly string[]): string {
 
 /**
  * One error for every problem found, so a user fixes them in one pass
- * (STYLE 12). Problems name a path or variable and a rule, never a value,
+ * (docs/architecture.md code rule 8). Problems name a path or variable and a rule, never a value,
  * so no secret can reach the message.
  */
 export function createConfigError(problems: readonly string[]): RosgateError {

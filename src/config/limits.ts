@@ -1,5 +1,5 @@
 /**
- * The `limits:` section: bounds on what one client may send or hold (DESIGN
+ * The `limits:` section: bounds on what one client may send or hold (docs/architecture.md
  * invariant 7), and the `log:` and `shutdown:` sections.
  */
 import { z } from 'zod';
@@ -17,7 +17,7 @@ const count = (fallback: number, description: string) =>
   integer(1, MAX_COUNT).default(fallback).describe(description);
 
 export const limitsSchema = mapping({
-  /** A word's length prefix has 32 bits (ROUTEROS-API §1). */
+  /** A word's length prefix has 32 bits (docs/routeros-api.md §1). */
   maxWordBytes: integer(1, 0xffffffff)
     .default(1024 * 1024)
     .describe('Largest word a client may send.'),

@@ -39,7 +39,7 @@ function redact(value: unknown): unknown {
 
 /**
  * A deep copy of `config` with every password, hash and secret replaced by
- * `'***'` (DESIGN invariant 8), for logs and the admin API. Any Buffer is
+ * `'***'` (docs/architecture.md invariant 8), for logs and the admin API. Any Buffer is
  * taken to be a secret. Secrets added to the schema later are caught by
  * their key name.
  */

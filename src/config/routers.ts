@@ -18,7 +18,7 @@ import {
   timerMs,
 } from './settings.js';
 
-/** How rosgate connects to a router (ROUTEROS-API §8). */
+/** How rosgate connects to a router (docs/routeros-api.md §8). */
 export const UPSTREAM_TLS_MODES = ['off', 'verify', 'insecure', 'anonymous'] as const;
 export type UpstreamTlsMode = (typeof UPSTREAM_TLS_MODES)[number];
 

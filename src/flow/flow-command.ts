@@ -136,7 +136,7 @@ export class FlowCommand extends SinkDecorator implements Exchange {
 
   /**
    * Waiting: leaves the queue and gets the router's own answer to a cancel,
-   * `interrupted` then `!done` (ROUTEROS-API §5), without reaching the
+   * `interrupted` then `!done` (docs/routeros-api.md §5), without reaching the
    * router. Running: cancelled on the router by the next handler.
    */
   cancel(onAnswered: () => void): void {

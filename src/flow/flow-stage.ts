@@ -94,7 +94,7 @@ export interface FlowStage extends StageHandle<FlowStats> {
 }
 
 /**
- * The flow-control stage of one router (issue 7): a fair priority queue in
+ * The flow-control stage of one router: a fair priority queue in
  * front of a token bucket and a concurrency cap, a circuit breaker, and
  * command timeouts. Commands wait only when they must; a command that finds
  * the queue empty, a token and a slot goes straight on.

@@ -1,4 +1,4 @@
-/** The flow-control stage (issue 7): what app.ts, metrics and audit use. */
+/** The flow-control stage: what app.ts, metrics and audit use. */
 export * from './flow-stage.js';
 export type { FlowTimers } from './flow-command.js';
 export type { Priority, PriorityRule } from './priority-rules.js';

@@ -35,7 +35,7 @@ export interface BreakerTransitions {
 
 /**
  * Refusal codes that mean the router (or the way to it) failed. A `!trap`
- * is an answer, never a failure (DESIGN invariant 5); neither is a refusal
+ * is an answer, never a failure (docs/architecture.md invariant 5); neither is a refusal
  * by rosgate itself (rate limit, policy) nor a client's cancel.
  */
 const FAILURE_CODES: ReadonlySet<string> = new Set([

@@ -1,6 +1,6 @@
 /**
  * The policy stage: decides each command before anything else sees it
- * (DESIGN "The path of one command"). Access rules first, then input rules,
+ * (docs/architecture.md "The path of one command"). Access rules first, then input rules,
  * then attack detection. In `enforce` mode a denied command is refused with
  * a RouterOS trap and never reaches the router; in `monitor` mode it is
  * logged and counted, and forwarded.

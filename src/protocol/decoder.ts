@@ -2,7 +2,7 @@ import { ErrorCode, RosgateError } from '../errors.js';
 import { prefixSize, readLength } from './length.js';
 import { Sentence } from './sentence.js';
 
-/** Limits a decoder enforces before it buffers anything (DESIGN invariant 7). */
+/** Limits a decoder enforces before it buffers anything (docs/architecture.md invariant 7). */
 export interface DecoderLimits {
   /** Largest word in bytes. @default 16 MiB */
   maxWordBytes: number;
@@ -28,7 +28,7 @@ const EMPTY = Buffer.alloc(0);
 const STITCH_BYTES = 1024;
 
 /**
- * Streaming RouterOS API decoder (ROUTEROS-API §1).
+ * Streaming RouterOS API decoder (docs/routeros-api.md §1).
  *
  * It keeps one buffer and an offset (as pg-protocol does). A chunk is adopted
  * without copying when nothing is left over; otherwise the partial sentence
@@ -72,7 +72,7 @@ export class Decoder {
 
   /**
    * Change the limits from the next word on: a session decodes with a
-   * login-sized limit until its client has logged in (STYLE 4a).
+   * login-sized limit until its client has logged in (docs/architecture.md code rule 4a).
    */
   setLimits(limits: Partial<DecoderLimits>): void {
     this.#limits = { ...DEFAULT_DECODER_LIMITS, ...limits };
@@ -86,7 +86,7 @@ export class Decoder {
   /**
    * Bytes of memory the decoder holds now: its buffer, whether adopted from
    * a chunk or its own. It grows with the bytes that arrived, never with a
-   * length a peer announced (STYLE 4a).
+   * length a peer announced (docs/architecture.md code rule 4a).
    */
   get capacity(): number {
     return this.#buf.length;
@@ -171,7 +171,7 @@ export class Decoder {
     const total = pending + chunk.length;
     // Grow from the bytes that arrived, doubling, never from the length a
     // peer announced: a prefix promising 4 MiB must not reserve 4 MiB
-    // before the bytes exist (STYLE 4a).
+    // before the bytes exist (docs/architecture.md code rule 4a).
     const size = Math.max(total, Math.min(total * 2, this.#need - this.#sentenceStart));
     const next = Buffer.allocUnsafe(size);
     this.#buf.copy(next, 0, this.#sentenceStart, this.#end);

@@ -20,7 +20,7 @@ export function sentenceSize(words: readonly WordInput[]): number {
 /**
  * Write `words` as one sentence into `target` at `offset`.
  * Zero-length words are refused: on the wire one would end the sentence
- * early (ROUTEROS-API §1).
+ * early (docs/routeros-api.md §1).
  * @returns the offset just past the terminator.
  */
 export function writeSentence(target: Buffer, offset: number, words: readonly WordInput[]): number {
@@ -39,8 +39,8 @@ export function writeSentence(target: Buffer, offset: number, words: readonly Wo
 
 /**
  * Encode a sentence into one Buffer, sized first, ready for a single
- * `socket.write()` (STYLE 4). An empty word list is refused: an empty
- * sentence crashes librouteros (ROUTEROS-API §1).
+ * `socket.write()` (docs/architecture.md code rule 4). An empty word list is refused: an empty
+ * sentence crashes librouteros (docs/routeros-api.md §1).
  */
 export function encodeSentence(words: readonly WordInput[]): Buffer {
   if (words.length === 0) throw new RangeError('a sentence needs at least one word');

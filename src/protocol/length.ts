@@ -1,7 +1,7 @@
 import { ErrorCode, RosgateError } from '../errors.js';
 
 /**
- * RouterOS API word length codec (ROUTEROS-API §1).
+ * RouterOS API word length codec (docs/routeros-api.md §1).
  *
  * | range                 | bytes | form                     |
  * | 0x00 - 0x7F           | 1     | len                      |
@@ -68,7 +68,7 @@ export function encodeLength(length: number): Buffer {
 /**
  * Size of the length prefix starting with byte `first`, or throws for the
  * reserved control bytes 0xF8-0xFF and for 0xF1-0xF7, whose extra length bits
- * no router uses (ROUTEROS-API §1: accept only 0xF0 as a 5-byte prefix).
+ * no router uses (docs/routeros-api.md §1: accept only 0xF0 as a 5-byte prefix).
  */
 export function prefixSize(first: number): number {
   if (first < 0x80) return 1;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
- * Legacy challenge login helpers (ROUTEROS-API §3.2):
+ * Legacy challenge login helpers (docs/routeros-api.md §3.2):
  * response = "00" + hex(MD5(0x00 || password || challenge)).
  */
 

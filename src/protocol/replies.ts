@@ -3,13 +3,13 @@ import { encodeSentence, encodeSentences, type WordInput } from './encoder.js';
 /**
  * Builders for the reply sentences rosgate itself writes. Tags are Buffers
  * or latin1 strings; `undefined` means the command was untagged, and then no
- * `.tag` word is written at all (ROUTEROS-API §4). The tag goes right after
+ * `.tag` word is written at all (docs/routeros-api.md §4). The tag goes right after
  * the reply word, where current RouterOS puts it (§2): some clients
  * (mikronode-ng) read it only there and end a reply before a later tag.
  */
 export type Tag = Buffer | string | undefined;
 
-/** Trap categories (ROUTEROS-API §2). */
+/** Trap categories (docs/routeros-api.md §2). */
 export const TrapCategory = {
   MissingItem: 0,
   ArgumentValue: 1,
@@ -73,7 +73,7 @@ export function encodeDone(tag: Tag, attributes?: Record<string, WordInput>): Bu
 
 /**
  * A refusal: `!trap` then `!done`, both on `tag`, in one Buffer so it goes
- * out in one write (ROUTEROS-API §9: BenMenking and node-routeros need it).
+ * out in one write (docs/routeros-api.md §9: BenMenking and node-routeros need it).
  */
 export function encodeTrapDone(tag: Tag, message: string, category?: TrapCategory): Buffer {
   return encodeSentences([trapWords(tag, message, category), doneWords(tag)]);

@@ -12,7 +12,7 @@ const QUESTION = 0x3f; // '?'
  * somebody asks for it, and strings are made only on demand (for policy,
  * cache keys and audit). `raw` is the exact wire form, terminator included,
  * so a sentence that passes through unchanged is forwarded as it came
- * (DESIGN invariant 1).
+ * (docs/architecture.md invariant 1).
  */
 export class Sentence {
   /** Backing buffer; words and `raw` are views into it. */
@@ -206,7 +206,7 @@ export class Sentence {
    * undefined. A tag that is there is rewritten where it stands, wherever the
    * router put it; a sentence without one gets it right after its first word,
    * where current RouterOS puts it (§2). Only the tag word is re-encoded; the
-   * other bytes are copied as they are (DESIGN invariant 1).
+   * other bytes are copied as they are (docs/architecture.md invariant 1).
    */
   withTag(tag: Buffer | string | undefined): Buffer {
     const index = this.tagIndex;

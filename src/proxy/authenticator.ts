@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, RosgateError, isRosgateError } from '../errors.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 
-/** Decides who may log in to rosgate (ROUTEROS-API §3). */
+/** Decides who may log in to rosgate (docs/routeros-api.md §3). */
 export interface Authenticator {
   /**
    * Check a plaintext password. Resolves false for wrong credentials;
@@ -23,7 +23,7 @@ export interface Authenticator {
   openLegacyChallenge?(): Promise<LegacyChallenge | undefined>;
 }
 
-/** A router's login challenge relayed to a client (ROUTEROS-API §3.2). */
+/** A router's login challenge relayed to a client (docs/routeros-api.md §3.2). */
 export interface LegacyChallenge {
   /** The challenge, 32 hex digits. */
   readonly challengeHex: string;
@@ -119,7 +119,7 @@ const ABANDONED = new RosgateError(
  * to the router once with the client's credentials. A success is remembered
  * for `ttlMs` and a failure for `failureTtlMs`, each as a salted SHA-256
  * digest (never the password), so a billing system that reconnects every few
- * seconds does not flood the router's log with logins (ROUTEROS-API §10.2).
+ * seconds does not flood the router's log with logins (docs/routeros-api.md §10 item 2).
  *
  * Checks run a few at a time (`maxConcurrentChecks`), identical ones share
  * one router login, and a check whose clients have all gone is dropped.

@@ -35,7 +35,7 @@ export type LoginOutcome =
       readonly error: RosgateError;
     };
 
-/** RouterOS's own words for a wrong password (ROUTEROS-API §3). */
+/** RouterOS's own words for a wrong password (docs/routeros-api.md §3). */
 const INVALID_LOGIN = 'invalid user name or password (6)';
 
 /** Said once per user name, so a misconfigured client does not flood the log. */
@@ -43,7 +43,7 @@ const warnedLegacy = new Set<string>();
 const MAX_WARNED = 1000;
 
 /**
- * One client's login (ROUTEROS-API §3): the plain `/login =name= =password=`
+ * One client's login (docs/routeros-api.md §3): the plain `/login =name= =password=`
  * of RouterOS 6.43+, and the legacy MD5 challenge (`/login` answered with
  * `=ret=`, then `=name= =response=`). A valid challenge response wins;
  * otherwise the password decides.

@@ -42,7 +42,7 @@ export interface ClientSessionOptions {
   stats: ProxyStats;
   /** Limits once logged in. */
   decoderLimits: Partial<DecoderLimits>;
-  /** Limits before login: a login sentence is small (STYLE 4a). */
+  /** Limits before login: a login sentence is small (docs/architecture.md code rule 4a). */
   preLoginDecoderLimits: Partial<DecoderLimits>;
   /** Commands one client may have open at once; waiting `/cancel`s have a bound as large. @default 32 */
   maxInFlightPerClient: number;
@@ -81,11 +81,11 @@ const FATAL_LINGER_MS = 1000;
 
 /**
  * One client connection: login, then commands handed to the router's
- * pipeline with the client's tags restored on the way back (ROUTEROS-API §4).
+ * pipeline with the client's tags restored on the way back (docs/routeros-api.md §4).
  *
  * The session keeps only what is per client: login, the tag map, the
  * untagged order, the scope of `/cancel`, the in-flight count and the output
- * bound (DESIGN "The command pipeline"). Replies are written as they arrive;
+ * bound (docs/architecture.md "The pipeline"). Replies are written as they arrive;
  * a client whose unread output passes `maxOutputBufferBytes` is dropped and
  * its commands cancelled (invariant 4). Every refusal is a `!trap` + `!done`
  * with a coded RosgateError on the command's tag; only framing errors,
@@ -250,7 +250,7 @@ export class ClientSession {
     }
     if (kind === 'keepalive') {
       // node-routeros's keepalive: answered here so it never waits behind a
-      // busy router (ROUTEROS-API §9).
+      // busy router (docs/routeros-api.md §9).
       if (this.#options.keepaliveReply === 'done') this.#write(encodeDone(sentence.tag));
       else
         this.#trap(sentence.tag, new RosgateError(ErrorCode.Keepalive, 'no such command prefix'));
@@ -259,7 +259,7 @@ export class ClientSession {
     this.#submit(description);
   }
 
-  // -- login (ROUTEROS-API §3) ---------------------------------------------
+  // -- login (docs/routeros-api.md §3) ---------------------------------------------
 
   #startLogin(sentence: Sentence): void {
     this.#isBusy = true;
@@ -339,7 +339,7 @@ export class ClientSession {
     this.#commandCount++;
     if (tag === undefined) {
       // Untagged replies cannot be told apart, so a client's untagged
-      // commands run one at a time, in order (ROUTEROS-API §4 rule 4).
+      // commands run one at a time, in order (docs/routeros-api.md §4 rule 4).
       if (this.#untaggedActive !== undefined) {
         this.#untaggedQueue.push(command);
         return;
@@ -365,7 +365,7 @@ export class ClientSession {
       command.exchange = this.#options.handler.handle(context, sink);
       this.#options.stats.commandsForwarded++;
     } catch (err) {
-      // A throw from a stage costs this command only (DESIGN: every call
+      // A throw from a stage costs this command only (docs/architecture.md: every call
       // into a handler is guarded); one answered before the throw keeps its
       // answer, as the sink ignores a second end.
       sink.refuse(toRosgateError(err));
@@ -391,7 +391,7 @@ export class ClientSession {
     };
   }
 
-  /** End a command with `!trap` + `!done` on its tag (DESIGN invariant 6). */
+  /** End a command with `!trap` + `!done` on its tag (docs/architecture.md invariant 6). */
   #refuse(command: ClientCommand, error: RosgateError): void {
     this.#log.debug({ cmd: command.sentence.command, code: error.code }, 'command refused');
     this.#trap(command.tag, error);
@@ -416,7 +416,7 @@ export class ClientSession {
     }
   }
 
-  // -- cancel (ROUTEROS-API §5) ---------------------------------------------
+  // -- cancel (docs/routeros-api.md §5) ---------------------------------------------
 
   #cancel(sentence: Sentence): void {
     if (this.#pendingCancels >= this.#options.maxInFlightPerClient) {
@@ -434,7 +434,7 @@ export class ClientSession {
     const tag = sentence.tag;
     // The cancel's own `!done` is written the moment the router has answered
     // the last upstream cancel, keeping the router's order: trap(X),
-    // done(cancel), done(X) (ROUTEROS-API §5).
+    // done(cancel), done(X) (docs/routeros-api.md §5).
     this.#pendingCancels++;
     let waiting = targets.length + 1;
     const answered = (): void => {
@@ -476,7 +476,7 @@ export class ClientSession {
   #write(bytes: Buffer): void {
     if (this.#isClosed) return;
     // Replies decoded from one upstream chunk leave in one write: cork on
-    // the first and uncork on the next tick (ROUTEROS-API §9: everything
+    // the first and uncork on the next tick (docs/routeros-api.md §9: everything
     // available in one write).
     if (!this.#isCorked) {
       this.#isCorked = true;

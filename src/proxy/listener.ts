@@ -71,7 +71,7 @@ function stop(server: net.Server | undefined): Promise<void> {
  * Accepts RouterOS API clients for one router and gives each a
  * ClientSession. Connection caps are checked on accept, TLS connections
  * included from their first byte: a client over a cap gets `!fatal` with the
- * reason and its socket is cut after a short linger (DESIGN invariant 7).
+ * reason and its socket is cut after a short linger (docs/architecture.md invariant 7).
  */
 export class ProxyListener {
   #options: ProxyListenerOptions;

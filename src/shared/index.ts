@@ -1,5 +1,5 @@
 /**
- * Shared state of a rosgate group through Redis (issue 18): one replica's
+ * Shared state of a rosgate group through Redis: one replica's
  * {@link SharedGroup} and the per-router primitives it makes. See README.md.
  */
 export {

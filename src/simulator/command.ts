@@ -121,7 +121,7 @@ export class Command {
     return this.#sink.send(encodeReplies(sentences, this.#tagPosition));
   }
 
-  /** End with `!done` (and its attributes), after `before`, all in one write (§9, item 45). */
+  /** End with `!done` (and its attributes), after `before`, all in one write (docs/routeros-api.md §9). */
   finish(
     before: readonly (readonly WordInput[])[] = [],
     attributes?: Record<string, WordInput>,

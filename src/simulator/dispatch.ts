@@ -52,7 +52,7 @@ export async function dispatch(
     await runMenuCommand(ctx, command, menu, verb, sentence);
     return;
   }
-  // Unknown path: two traps, then `!done` (§2, item 24).
+  // Unknown path: two traps, then `!done` (docs/routeros-api.md §2).
   command.finish([
     trapWords(command.tag, `no such command or directory (${unknownWord(ctx.db, path)})`, 0),
     trapWords(command.tag, 'no such command prefix'),

@@ -110,7 +110,7 @@ function proplistOf(args: Map<string, Buffer>): string[] | undefined {
   return value === undefined ? undefined : splitList(value);
 }
 
-/** Keep only the listed properties; a row with none of them becomes a bare `!re` (item 30). */
+/** Keep only the listed properties; a row with none of them becomes a bare `!re` (docs/routeros-api.md §6). */
 function project(row: Row, proplist: readonly string[] | undefined): Row {
   if (proplist === undefined || row.has('.dead')) return row;
   const out: Row = new Map();
@@ -158,7 +158,7 @@ async function print(
     return;
   }
   const tail: WordInput[][] = [];
-  // RouterOS 7.18+ announces a print without rows (§6, item 28).
+  // RouterOS 7.18+ announces a print without rows (docs/routeros-api.md §6).
   if (rows.length === 0 && ctx.profile.emptyReplies)
     tail.push(['!empty', ...tagWords(command.tag)]);
   await emitRows(ctx, command, rows, proplist, tail);

@@ -17,7 +17,7 @@ export type CancelUnknownTagReply = 'done' | 'trap';
 /**
  * Where `.tag` goes in a reply: `first`, right after the reply word (`!re`,
  * `!done`, `!trap`, `!empty`) as current RouterOS writes it; `last`, after
- * every other word, as old captures show it (ROUTEROS-API §2).
+ * every other word, as old captures show it (docs/routeros-api.md §2).
  */
 export type TagPosition = 'first' | 'last';
 
@@ -41,7 +41,7 @@ export interface SimulatorOptions {
   users?: Readonly<Record<string, string>>;
   /**
    * RouterOS version to imitate: decides login methods, `!empty` replies and
-   * the version `/system/resource` reports (ROUTEROS-API §3, item 50).
+   * the version `/system/resource` reports (docs/routeros-api.md §3, §11).
    * @default '7.19'
    */
   version?: string;
@@ -141,7 +141,7 @@ function isInt(value: unknown, min: number, max: number): boolean {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
-/** Fill in defaults and check every option; all problems are reported together (STYLE 12). */
+/** Fill in defaults and check every option; all problems are reported together (docs/architecture.md code rule 8). */
 export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions {
   const resolved: ResolvedOptions = {
     host: options.host ?? '127.0.0.1',

@@ -1,5 +1,5 @@
 /**
- * The RouterOS API query stack machine (ROUTEROS-API §2), pure and
+ * The RouterOS API query stack machine (docs/routeros-api.md §2), pure and
  * independent of sockets and menus.
  *
  * Each `?` word pushes one boolean, or (`?#`) rewrites the stack. The stack

@@ -20,7 +20,7 @@ import { LoginMode } from './version.js';
 /**
  * One API connection: framing, login, tags, `/cancel`, `/quit`, and the
  * commands it runs. It never throws at the server: a framing error closes
- * this socket only (§1, item 3).
+ * this socket only (docs/routeros-api.md §1).
  */
 export class Session {
   readonly #socket: Socket;

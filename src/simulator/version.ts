@@ -1,5 +1,5 @@
 /**
- * What a RouterOS version changes on the API (ROUTEROS-API §3, §6, item 50).
+ * What a RouterOS version changes on the API (docs/routeros-api.md §3, §6, §11).
  */
 
 /** Login methods a version accepts (§3). */

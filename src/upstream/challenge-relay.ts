@@ -18,7 +18,7 @@ const LOGIN_LIMITS = { maxWordBytes: 4096, maxWordsPerSentence: 16, maxSentenceB
 
 /**
  * A legacy challenge login relayed to a router older than 6.45.1
- * (ROUTEROS-API §3.2): rosgate asks the router for a challenge, hands it to
+ * (docs/routeros-api.md §3.2): rosgate asks the router for a challenge, hands it to
  * the client, and lets the router check the client's MD5 response, so
  * rosgate never needs the client's plaintext.
  */

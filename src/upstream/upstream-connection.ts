@@ -15,7 +15,7 @@ import {
 export interface ReplyHandler {
   /**
    * A reply sentence for this command, still carrying the upstream tag.
-   * `isFinal` is true for the `!done` that ends it (ROUTEROS-API §4).
+   * `isFinal` is true for the `!done` that ends it (docs/routeros-api.md §4).
    */
   onReply(sentence: Sentence, isFinal: boolean): void;
   /** The connection failed before the command's `!done`; nothing more follows. */
@@ -32,12 +32,12 @@ export interface UpstreamOptions {
    * Connect and login deadline. A busy session the router has sent nothing
    * on for half of it is probed, and fails when the probe is not answered
    * within the other half: a silent router fails its commands within this
-   * time (issue 6, Recovery). @default 10000
+   * time. @default 10000
    */
   timeoutMs: number;
   /**
    * Bytes queued towards the router past which the session counts as
-   * congested: the pool hands it no new command until it drains (STYLE 4b).
+   * congested: the pool hands it no new command until it drains (docs/architecture.md code rule 4b).
    * @default 1048576
    */
   maxWriteBufferBytes?: number;
@@ -46,7 +46,7 @@ export interface UpstreamOptions {
   /** Limits for what the router sends. */
   decoderLimits?: Partial<DecoderLimits>;
   /**
-   * Connect with TLS (api-ssl, ROUTEROS-API §8) using these options; the
+   * Connect with TLS (api-ssl, docs/routeros-api.md §8) using these options; the
    * session starts once the handshake is done. @default plain TCP
    */
   tls?: tls.ConnectionOptions;
@@ -75,7 +75,7 @@ const LOGIN_FAILED = 'upstream login failed';
 const QUIT = encodeSentence(['/quit']);
 
 /**
- * One logged-in session to the router (ROUTEROS-API §3, §4).
+ * One logged-in session to the router (docs/routeros-api.md §3, §4).
  *
  * Every command sent gets a fresh tag from this connection's counter, so
  * tags are unique per connection for its whole life. Replies are routed by
@@ -85,7 +85,7 @@ const QUIT = encodeSentence(['/quit']);
  *
  * A failing session reports `close` before it tells any command, so the
  * pool has already dropped it when a command's handler asks for the next
- * session (issue 6). Every call into a handler is guarded: a throw costs
+ * session. Every call into a handler is guarded: a throw costs
  * that one command, never the session or the process.
  *
  * Events: `close` (error: RosgateError) once, when the session ends;
@@ -129,7 +129,7 @@ export class UpstreamConnection extends EventEmitter {
 
   /**
    * True while more than `maxWriteBufferBytes` wait to be written to the
-   * router: it is not reading, so it gets no new command (STYLE 4b).
+   * router: it is not reading, so it gets no new command (docs/architecture.md code rule 4b).
    */
   get isCongested(): boolean {
     const socket = this.#socket;
@@ -266,7 +266,7 @@ export class UpstreamConnection extends EventEmitter {
   }
 
   /**
-   * Ask the router to cancel the command on `tag` (ROUTEROS-API §5). The
+   * Ask the router to cancel the command on `tag` (docs/routeros-api.md §5). The
    * command's own trap and `!done` still arrive through its handler.
    * `onAnswered` runs synchronously when the router answers the `/cancel`
    * (or at once when there is nothing to cancel), so a caller can keep the
@@ -334,7 +334,7 @@ export class UpstreamConnection extends EventEmitter {
 
   /**
    * Log out and close: a ready session sends `/quit` (the router answers
-   * `!fatal` and closes, logging a clean logout, ROUTEROS-API §5) instead of
+   * `!fatal` and closes, logging a clean logout, docs/routeros-api.md §5) instead of
    * just dropping the socket. In-flight commands get `error`.
    */
   close(error?: RosgateError): void {
@@ -439,7 +439,7 @@ export class UpstreamConnection extends EventEmitter {
     this.#busy = 0;
     if (isAbrupt) this.#socket?.destroy();
     // The pool hears first, so no command's handler can be handed this
-    // session again (issue 6).
+    // session again.
     guarded(() => this.emit('close', error));
     for (const p of pending) guarded(() => p.handler.onError(error));
   }

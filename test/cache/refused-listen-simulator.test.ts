@@ -16,7 +16,7 @@ import {
 import { eventually } from '../fixtures/eventually.js';
 import type { Teardown } from '../fixtures/raw-client.js';
 
-// Issue 15 item 2 against the simulator: a router that refuses the cache's
+// Against the simulator: a router that refuses the cache's
 // listen with `.proplist`, or refuses listen altogether.
 
 const USERS = ['/ip/hotspot/user/print', '=.proplist=.id,name,comment'];

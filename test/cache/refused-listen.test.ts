@@ -1,7 +1,7 @@
 import t from 'tap';
 import { cacheHarness, type CacheHarness, type FakeCall } from '../fixtures/cache-fake-handler.js';
 
-// Issue 15 item 2: a router that answers the cache's listen with a trap.
+// A router that answers the cache's listen with a trap.
 
 const USERS = ['/ip/hotspot/user/print', '=.proplist=name'];
 const LISTEN = '/ip/hotspot/user/listen';

@@ -1,5 +1,5 @@
 /**
- * Issue 15 item 2 through the whole pipeline, every stage at its default: a
+ * Through the whole pipeline, every stage at its default: a
  * router that refuses the cache's `listen` (with `.proplist`, or always)
  * still gets its users table served from the cache, with at most one warning,
  * and a client that writes through rosgate then prints sees its write.

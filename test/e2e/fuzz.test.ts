@@ -8,7 +8,7 @@ import { loggedIn, startStack } from '../fixtures/stack.js';
 /**
  * Seeds that once failed, kept as fixed cases. 221596: the router's garbage
  * left a partial word, the session looked alive and said nothing, and the
- * first 32 commands never got their `!done` (issue 6).
+ * first 32 commands never got their `!done`.
  */
 const FAILED_ONCE = [221596];
 /** ROSGATE_FUZZ_SEED replays one seed; otherwise a fresh one runs beside the fixed ones. */

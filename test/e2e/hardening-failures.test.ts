@@ -1,5 +1,5 @@
 /**
- * Issue 6, "The process dies when the router drops its sessions": each
+ * When the router drops its sessions, each
  * failure below used to end the whole process with an uncaught
  * ROSGATE_UPSTREAM_CLOSED. Here the process must live (no uncaught
  * exception), every command must get its answer, and the client's

@@ -1,5 +1,5 @@
 /**
- * Issue 6, "Resources a peer can pin" and "Logins under pressure", through
+ * Resources a peer can pin, and logins under pressure, through
  * the whole app: what a client can make rosgate hold is bounded.
  */
 import net from 'node:net';

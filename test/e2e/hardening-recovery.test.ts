@@ -1,5 +1,5 @@
 /**
- * Issue 6, "Recovery" and "Logs and codes", through the whole app: a router
+ * Recovery and what is logged, through the whole app: a router
  * that goes silent or away is noticed within its timeout, and an outage is
  * told in a few log lines, not one per failure.
  */

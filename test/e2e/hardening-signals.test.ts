@@ -1,5 +1,5 @@
 /**
- * Issue 6, SIGTERM: the first signal drains (no new clients, connected ones
+ * SIGTERM: the first signal drains (no new clients, connected ones
  * served until they leave), a second one exits at once. Runs the real
  * entry point, src/main.ts, in a child process.
  */

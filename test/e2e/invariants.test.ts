@@ -3,7 +3,7 @@ import { encodeSentence } from '../../src/protocol/index.js';
 import { openRaw, text } from '../fixtures/raw-client.js';
 import { startStack } from '../fixtures/stack.js';
 
-// DESIGN.md invariants not already proven by the scenario tests.
+// Docs/architecture.md.md invariants not already proven by the scenario tests.
 
 t.test(
   'invariant 1: a print reaches the client byte for byte as the router sent it, but for the tag',

@@ -1,5 +1,5 @@
 /**
- * Issue 9, legacy challenge logins with no users configured: rosgate's own
+ * Legacy challenge logins with no users configured: rosgate's own
  * router account is checked locally, a router before 6.45.1 checks other
  * users' answers to its own challenge, and a newer one cannot, which the
  * client is told.

@@ -4,7 +4,7 @@ import { startStack } from '../fixtures/stack.js';
 import { eventually } from '../fixtures/eventually.js';
 import { adminClient } from '../fixtures/wire-admin.js';
 
-// Issue 16: in a sidecar every client connects from 127.0.0.1, so one
+// In a sidecar every client connects from 127.0.0.1, so one
 // service guessing a password must not lock out the others.
 
 const TOKEN = 'lockout-e2e-token-0123456789';

@@ -1,5 +1,5 @@
 /**
- * A router that restarts must not keep billing out (issue 15 item 1). Twenty
+ * A router that restarts must not keep billing out. Twenty
  * billing clients add hotspot users in closed loops through rosgate with
  * every stage at its default (policy, audit in a temp dir, cache, flow with
  * the breaker on); the router is killed and listens again 0.4 s later.
@@ -18,7 +18,7 @@
  * 122 ms); the circuit never opened and the restart counted one failure.
  * In the second test the circuit closed 51 to 105 ms after the router took
  * sessions again (the pool's reconnect delay, then one probe).
- * Before issue 15 the circuit opened on the lost commands and every client
+ * Before the breaker listened to the pool, the circuit opened on the lost commands and every client
  * was refused for the 60 s reset timeout.
  */
 import net from 'node:net';

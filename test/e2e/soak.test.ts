@@ -1,5 +1,5 @@
 /**
- * A seeded fault soak (issue 6): clients of every style (untagged
+ * A seeded fault soak: clients of every style (untagged
  * pipelined, tagged, streams, cancels, disconnects) while the router drops
  * its sessions, hangs, slows down and restarts, over and over. The process
  * stays up, every command gets an answer, and at the end nothing is left

@@ -1,5 +1,5 @@
 /**
- * Issue 20: a client that reads `.tag` only right after the reply word, as
+ * A client that reads `.tag` only right after the reply word, as
  * mikronode-ng does, logs in, is refused and gets its traps through rosgate,
  * whichever order the router behind it writes its own tags in.
  */

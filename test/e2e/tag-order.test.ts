@@ -1,5 +1,5 @@
 /**
- * Issue 20: every reply rosgate writes itself carries `.tag` where current
+ * Every reply rosgate writes itself carries `.tag` where current
  * RouterOS puts it, right after the reply word. Each kind is compared, word
  * by word, with what the simulator (tag first, as the router) sends in the
  * same situation: the reply word, then the tag, then the attributes by name

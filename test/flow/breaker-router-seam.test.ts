@@ -1,5 +1,5 @@
 /**
- * The breaker and what the pool knows of the router (issue 15 item 1): a
+ * The breaker and what the pool knows of the router: a
  * loss of the router counts once, and a router seen back turns an open
  * circuit half-open at once, whatever is left of the reset timeout.
  */

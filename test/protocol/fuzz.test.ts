@@ -1,5 +1,5 @@
 /**
- * Seeded random-input fuzz (STYLE 17, after mqtt-packet's testRandom): any
+ * Seeded random-input fuzz (after mqtt-packet's testRandom): any
  * byte stream, in any chunking, may only yield Sentences or a RosgateError.
  * Replay a failure with ROSGATE_FUZZ_SEED=<seed> npx tap test/protocol/fuzz.test.ts
  */

@@ -11,7 +11,7 @@ import {
 } from '../../src/protocol/length.js';
 import { hex, thrown } from '../fixtures/bytes.js';
 
-// ROUTEROS-API §1 worked length bytes and checklist item 1.
+// Docs/routeros-api.md §1 worked length bytes and checklist item 1.
 const vectors: [length: number, bytes: string][] = [
   [0x00, '00'],
   [0x01, '01'],

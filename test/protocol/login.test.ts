@@ -8,7 +8,7 @@ import {
 } from '../../src/protocol/login.js';
 import { hex } from '../fixtures/bytes.js';
 
-// ROUTEROS-API §3.2: the two vectors from the official example, both with an empty password.
+// Docs/routeros-api.md §3.2: the two vectors from the official example, both with an empty password.
 const vectors: [challenge: string, password: string, response: string][] = [
   ['93b438ec9b80057c06dd9fe67d56aa9a', '', '00e134102a9d330dd7b1849fedfea3cb57'],
   ['856780b7411eefd3abadee2058c149a3', '', '005062f7a5ef124d34675bf3e81f56c556'],

@@ -1,7 +1,7 @@
 /**
- * Literal wire vectors (ROUTEROS-API §1, §2; checklist items 1-7, 19, 20).
+ * Literal wire vectors (docs/routeros-api.md §1, §2; checklist items 1-7, 19, 20).
  * Each is decoded, encoded and round-tripped, and fed split at every byte
- * boundary and one byte at a time (STYLE 15).
+ * boundary and one byte at a time.
  */
 import t from 'tap';
 import { Decoder } from '../../src/protocol/decoder.js';

@@ -1,5 +1,5 @@
 /**
- * What the pool tells of the router (issue 15 item 1): `routerLost` for
+ * What the pool tells of the router: `routerLost` for
  * every session it did not close and every failed connect, with the error
  * the session's commands get; `routerReachable` when a session logs in and
  * when a health probe is answered.
