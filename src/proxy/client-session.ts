@@ -105,9 +105,9 @@ export class ClientSession {
   #preLoginSentences = 0;
   #preLoginTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
-  /** Sentences that arrived while a login was being checked. */
-  #inbox: Sentence[] = [];
-  #isBusy = false;
+  /** Sentences that arrived while a login step was under way; handled after it. */
+  #heldDuringLogin: Sentence[] = [];
+  #isLoginPending = false;
   #isClosed = false;
   #open = new Set<ClientCommand>();
   /** `/cancel` sentences waiting for the router's answer. */
@@ -202,9 +202,9 @@ export class ClientSession {
     } else {
       this.#armIdleTimer();
     }
-    if (!this.#isBusy) this.#handleGuarded(sentence);
+    if (!this.#isLoginPending) this.#handleGuarded(sentence);
     // Held while a login is checked; the in-flight limit bounds this too.
-    else if (this.#inbox.length < this.#options.maxInFlightPerClient) this.#inbox.push(sentence);
+    else if (this.#heldDuringLogin.length < this.#options.maxInFlightPerClient) this.#heldDuringLogin.push(sentence);
     else this.#refuseOverLimit(sentence.tag);
   }
 
@@ -262,17 +262,17 @@ export class ClientSession {
   // -- login (docs/routeros-api.md §3) ---------------------------------------------
 
   #startLogin(sentence: Sentence): void {
-    this.#isBusy = true;
+    this.#isLoginPending = true;
     if (ClientLogin.isChallengeRequest(sentence)) {
       // The legacy flow's first step: exactly one sentence with a challenge (§3.3).
       void this.#login.challenge().then((hex) => {
-        this.#isBusy = false;
+        this.#isLoginPending = false;
         if (this.#isClosed) {
           this.#login.close();
           return;
         }
         this.#write(encodeDone(sentence.tag, { ret: hex }));
-        this.#handleInbox();
+        this.#handleHeldSentences();
       });
       return;
     }
@@ -280,7 +280,7 @@ export class ClientSession {
   }
 
   #loginAnswered(tag: Buffer | undefined, outcome: LoginOutcome): void {
-    this.#isBusy = false;
+    this.#isLoginPending = false;
     if (this.#isClosed) return;
     const stats = this.#options.stats;
     if (outcome.isOk) {
@@ -302,16 +302,16 @@ export class ClientSession {
       );
       this.#trap(tag, outcome.error);
     }
-    this.#handleInbox();
+    this.#handleHeldSentences();
   }
 
   /** Handle what arrived while a login step was under way. */
-  #handleInbox(): void {
-    const waiting = this.#inbox;
-    this.#inbox = [];
+  #handleHeldSentences(): void {
+    const waiting = this.#heldDuringLogin;
+    this.#heldDuringLogin = [];
     for (let i = 0; i < waiting.length; i++) {
-      if (this.#isBusy || this.#isClosed) {
-        this.#inbox.push(...waiting.slice(i));
+      if (this.#isLoginPending || this.#isClosed) {
+        this.#heldDuringLogin.push(...waiting.slice(i));
         return;
       }
       this.#handleGuarded(waiting[i] as Sentence);
@@ -521,7 +521,7 @@ export class ClientSession {
     clearTimeout(this.#preLoginTimer);
     clearTimeout(this.#idleTimer);
     this.#login.close();
-    this.#inbox = [];
+    this.#heldDuringLogin = [];
     // Queued untagged commands never reach the pipeline; running ones are
     // cancelled there (no orphaned streams) and finish through their sinks.
     for (const command of this.#untaggedQueue.splice(0)) this.#finish(command);

@@ -263,8 +263,8 @@ export class Pool extends EventEmitter {
     });
   }
 
-  /** A session finished a command: hand capacity to the next waiter. */
-  release(): void {
+  /** A command on one of the sessions ended: close retired sessions that are now idle, and hand the capacity to the next waiter. */
+  commandEnded(): void {
     this.#closeRetired();
     this.#serveWaiters();
   }

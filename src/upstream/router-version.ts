@@ -14,11 +14,11 @@ export function askRouterVersion(pool: Pool): Promise<string | undefined> {
         onReply(sentence, isFinal) {
           version ??= sentence.attributeString('version');
           if (!isFinal) return;
-          pool.release();
+          pool.commandEnded();
           resolve(version);
         },
         onError(err) {
-          pool.release();
+          pool.commandEnded();
           reject(err);
         },
       });

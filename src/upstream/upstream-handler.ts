@@ -51,13 +51,13 @@ class UpstreamExchange implements Exchange {
             return;
           }
           this.#state = 'done';
-          this.#pool.release();
+          this.#pool.commandEnded();
           this.#sink.done(sentence);
         },
         onError: (error) => {
           if (this.#state === 'done') return;
           this.#state = 'done';
-          this.#pool.release();
+          this.#pool.commandEnded();
           this.#sink.refuse(error);
         },
       });

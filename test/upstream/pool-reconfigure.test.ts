@@ -76,7 +76,7 @@ t.test(
     // The retired session's stream ends; its release closes it.
     retired.cancel(tags.get(retired) as string);
     await eventually(() => retired.inFlight === 0, 'the stream to end');
-    pool.release();
+    pool.commandEnded();
     await eventually(() => pool.stats.ready === 1, 'one session left');
     t.equal(retired.state, 'closed');
   },

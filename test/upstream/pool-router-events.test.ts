@@ -115,7 +115,7 @@ t.test('sessions the pool closes itself are not losses of the router', async (t)
   a.cancel(tagA);
   b.cancel(tagB);
   await eventually(() => a.inFlight === 0 && b.inFlight === 0, 'both streams to end');
-  pool.release();
+  pool.commandEnded();
   await eventually(() => closed.length === 2, 'the retired session to close once idle');
   pool.close();
   t.equal(closed.length, 2, 'closing the pool reports nothing');

@@ -78,7 +78,7 @@ t.test(
     t.equal(pool.stats.waiting, 1, 'a third caller waits: both sessions are at capacity');
     b.cancel(tagB);
     await eventually(() => b.inFlight === 0);
-    pool.release();
+    pool.commandEnded();
     t.equal(await waiting, b, 'released capacity goes to the waiter');
     t.ok(sim.counters.sessionsPeak <= 2);
   },
@@ -197,7 +197,7 @@ t.test('a caller waiting for a session is never handed one that failed', async (
     onError(err) {
       firstError = err;
       // As the upstream handler does: the command is over, its capacity freed.
-      pool.release();
+      pool.commandEnded();
     },
   });
   const handedOut: string[] = [];
@@ -408,7 +408,7 @@ t.test('withdrawing a request that was served or timed out changes nothing', asy
       timedOut = e;
     },
   );
-  pool.release();
+  pool.commandEnded();
   t.equal(pool.stats.waiting, 1, 'a release with no room left serves nobody');
   await eventually(() => timedOut !== undefined);
   withdrawLate();
@@ -480,7 +480,7 @@ t.test(
     t.equal(pool.stats.longestWaitMs, 40, 'the oldest waiter has waited 40 ms');
     session.cancel(tag);
     await eventually(() => session.inFlight === 0);
-    pool.release();
+    pool.commandEnded();
     t.equal(await waiting, session);
     t.same(waits, [0, 40], 'served at once, then after 40 ms');
   },
