@@ -506,7 +506,6 @@ export class ClientSession {
         { code: ErrorCode.SlowClient, bufferedBytes },
         'client too slow to read; dropped',
       );
-      this.#out.clear();
       this.#socket.destroy();
       this.#onClose();
     }
@@ -537,6 +536,8 @@ export class ClientSession {
   #onClose(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
+    // A client gone or dropped gets nothing more; a goodbye took its part already.
+    this.#out.clear();
     clearTimeout(this.#preLoginTimer);
     clearTimeout(this.#idleTimer);
     this.#login.close();
