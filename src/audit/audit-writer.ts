@@ -124,6 +124,9 @@ export class FileAuditWriter implements AuditWriter {
   #prev = ZERO_HASH;
   #file: OpenFile | undefined;
   #head: AuditHead | undefined;
+  /** The head last written to head.json, and when (the writer's clock). */
+  #headOnDisk: AuditHead | undefined;
+  #headWrittenAt = -Infinity;
   #lastDropWarnAt = -Infinity;
   #stats = { written: 0, dropped: 0, bytes: 0, flushes: 0, errors: 0, fileReplaced: 0 };
 
@@ -160,6 +163,7 @@ export class FileAuditWriter implements AuditWriter {
     this.#isClosed = true;
     clearInterval(this.#timer);
     await this.flush();
+    if (this.#head !== this.#headOnDisk) await this.#writeHead();
     await this.#appender.close();
   }
 
@@ -204,7 +208,7 @@ export class FileAuditWriter implements AuditWriter {
   }
 
   async #append(batch: readonly AuditEvent[]): Promise<void> {
-    const { dir, maxFileBytes, integrityKey } = this.#options;
+    const { maxFileBytes, integrityKey } = this.#options;
     const writes: { path: string; text: string }[] = [];
     let file = this.#file === undefined ? undefined : { ...this.#file };
     let text = '';
@@ -247,11 +251,29 @@ export class FileAuditWriter implements AuditWriter {
     this.#prev = prev;
     this.#file = file;
     this.#head = { seq, hash: prev, file: basename((file as OpenFile).path) };
-    await this.#appender
-      .replace(join(dir, 'head.json'), `${JSON.stringify(this.#head)}\n`)
-      .catch((err: unknown) => this.#failed(err, 0));
+    // head.json is rewritten (write, rename, fsync) at most once per flush
+    // interval, and whenever the chain moved to another file: at a high
+    // rate, once per batch cost more than the batch itself (issue 19).
+    // Crash recovery reads the files' tails, not the head; the first batch
+    // after a start or a failure writes it, and close() the last one.
+    if (
+      this.#head.file !== this.#headOnDisk?.file ||
+      this.#now() - this.#headWrittenAt >= this.#options.flushIntervalMs
+    )
+      await this.#writeHead();
     this.#stats.written += batch.length;
     this.#stats.flushes++;
+  }
+
+  async #writeHead(): Promise<void> {
+    const head = this.#head;
+    this.#headWrittenAt = this.#now();
+    await this.#appender
+      .replace(join(this.#options.dir, 'head.json'), `${JSON.stringify(head)}\n`)
+      .then(() => {
+        this.#headOnDisk = head;
+      })
+      .catch((err: unknown) => this.#failed(err, 0));
   }
 
   /**
@@ -336,6 +358,8 @@ export class FileAuditWriter implements AuditWriter {
     this.#prev = ZERO_HASH;
     this.#file = undefined;
     this.#head = undefined;
+    // The first batch after a start or a failure writes the head.
+    this.#headWrittenAt = -Infinity;
     for (let i = names.length - 1; i >= 0; i--) {
       const name = names[i] as string;
       const tail = await readTail(join(dir, name));

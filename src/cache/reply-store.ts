@@ -1,6 +1,68 @@
 import { LRUCache } from 'lru-cache';
 import type { CachedReply } from './cached-reply.js';
 import type { MenuPattern } from './menu-pattern.js';
+import type { ReplyShape, RowChange } from './row-change.js';
+
+function addTo<K>(map: Map<K, Set<string>>, at: K, key: string): void {
+  const keys = map.get(at);
+  if (keys === undefined) map.set(at, new Set([key]));
+  else keys.add(key);
+}
+
+function deleteFrom<K>(map: Map<K, Set<string>>, at: K, key: string): void {
+  const keys = map.get(at) as Set<string>;
+  keys.delete(key);
+  if (keys.size === 0) map.delete(at);
+}
+
+/**
+ * One menu's kept replies, indexed by what a change to known rows can reach
+ * (`reaches` in row-change.ts): the rows each shows, its name filter, or
+ * that it has neither. A row-scoped write then finds its replies without
+ * looking at the menu's others (issue 19).
+ */
+class MenuIndex {
+  readonly keys = new Set<string>();
+  /** Replies by the `.id` of each row they show. */
+  readonly #byId = new Map<string, Set<string>>();
+  /** Replies whose rows are not known (any change to a row reaches them). */
+  readonly #unknownIds = new Set<string>();
+  /** Replies filtered by `?name=Y` alone, by Y. */
+  readonly #byName = new Map<string, Set<string>>();
+  /** Replies with no name filter (any change but a removal may reach them). */
+  readonly #unnamed = new Set<string>();
+
+  add(key: string, shape: ReplyShape): void {
+    this.keys.add(key);
+    if (shape.ids === undefined) this.#unknownIds.add(key);
+    else for (const id of shape.ids) addTo(this.#byId, id, key);
+    if (shape.nameQuery === undefined) this.#unnamed.add(key);
+    else addTo(this.#byName, shape.nameQuery, key);
+  }
+
+  delete(key: string, shape: ReplyShape): void {
+    this.keys.delete(key);
+    if (shape.ids === undefined) this.#unknownIds.delete(key);
+    else for (const id of shape.ids) deleteFrom(this.#byId, id, key);
+    if (shape.nameQuery === undefined) this.#unnamed.delete(key);
+    else deleteFrom(this.#byName, shape.nameQuery, key);
+  }
+
+  /** The replies `change` reaches, as `reaches(change, shape)` decides for each. */
+  reachedBy(change: RowChange): Set<string> {
+    const out = new Set<string>();
+    const addAll = (keys: Iterable<string> | undefined): void => {
+      if (keys !== undefined) for (const key of keys) out.add(key);
+    };
+    if (change.ids.length > 0) {
+      addAll(this.#unknownIds);
+      for (const id of change.ids) addAll(this.#byId.get(id));
+    }
+    if (change.kind !== 'removed') addAll(this.#unnamed);
+    if (change.kind === 'named') addAll(this.#byName.get(change.name));
+    return out;
+  }
+}
 
 /** Bounds of one router's store. */
 export interface ReplyStoreLimits {
@@ -14,13 +76,14 @@ export interface ReplyStoreLimits {
 
 /**
  * One router's kept replies: an LRU bounded by entries and bytes, with an
- * index by menu so a write drops its menu's replies without a scan. Expiry
+ * index by menu (and, within a menu, by row and name filter) so a write
+ * drops the replies it reaches without a scan. Expiry
  * is the caller's (it needs expired replies for serving stale), so the LRU
  * has no TTL of its own.
  */
 export class ReplyStore {
   readonly #lru: LRUCache<string, CachedReply>;
-  readonly #keysByPath = new Map<string, Set<string>>();
+  readonly #byPath = new Map<string, MenuIndex>();
   readonly #maxEntryBytes: number;
   /** Replies pushed out to make room. */
   evictions = 0;
@@ -34,9 +97,9 @@ export class ReplyStore {
       sizeCalculation: (reply) => Math.max(1, reply.bytes.length),
       dispose: (reply, key, reason) => {
         if (reason === 'evict') this.evictions++;
-        const keys = this.#keysByPath.get(reply.path) as Set<string>;
-        keys.delete(key);
-        if (keys.size === 0) this.#keysByPath.delete(reply.path);
+        const index = this.#byPath.get(reply.path) as MenuIndex;
+        index.delete(key, reply.shape);
+        if (index.keys.size === 0) this.#byPath.delete(reply.path);
       },
     });
   }
@@ -61,9 +124,9 @@ export class ReplyStore {
     if (reply.bytes.length > this.#maxEntryBytes) return false;
     // Index after: setting disposes an older reply under the same key, which unindexes it.
     this.#lru.set(key, reply);
-    let keys = this.#keysByPath.get(reply.path);
-    if (keys === undefined) this.#keysByPath.set(reply.path, (keys = new Set()));
-    keys.add(key);
+    let index = this.#byPath.get(reply.path);
+    if (index === undefined) this.#byPath.set(reply.path, (index = new MenuIndex()));
+    index.add(key, reply.shape);
     return true;
   }
 
@@ -78,16 +141,13 @@ export class ReplyStore {
     return keys.length;
   }
 
-  /** Drops the replies of menu `path` for which `isReached` holds; returns how many. */
-  dropWhere(path: string, isReached: (reply: CachedReply) => boolean): number {
-    let dropped = 0;
-    for (const key of [...(this.#keysByPath.get(path) ?? [])]) {
-      // peek: looking a reply over is not a use of it.
-      if (!isReached(this.#lru.peek(key) as CachedReply)) continue;
-      this.#lru.delete(key);
-      dropped++;
-    }
-    return dropped;
+  /** Drops the replies of menu `path` that `change` reaches; returns how many. */
+  dropReached(path: string, change: RowChange): number {
+    const keys = this.#byPath.get(path)?.reachedBy(change);
+    if (keys === undefined) return 0;
+    // Deleting unindexes (dispose), so the set was copied out first.
+    for (const key of keys) this.#lru.delete(key);
+    return keys.size;
   }
 
   /** Ends the freshness of every reply of the menus `pattern` matches at `at`; returns how many. */
@@ -100,9 +160,9 @@ export class ReplyStore {
 
   #keysOf(pattern: MenuPattern): string[] {
     const paths = pattern.isGlob
-      ? [...this.#keysByPath.keys()].filter((path) => pattern.matches(path))
+      ? [...this.#byPath.keys()].filter((path) => pattern.matches(path))
       : [pattern.text];
-    return paths.flatMap((path) => [...(this.#keysByPath.get(path) ?? [])]);
+    return paths.flatMap((path) => [...(this.#byPath.get(path)?.keys ?? [])]);
   }
 
   /** Drops everything; returns how many replies were kept. */

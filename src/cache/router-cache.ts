@@ -18,7 +18,6 @@ import { ReplyStore } from './reply-store.js';
 import {
   fillImpact,
   nameQueryOf,
-  reaches,
   replyShape,
   reportedChange,
   showsAny,
@@ -297,7 +296,7 @@ export class RouterCache {
       if (impact === 'all') fill.invalidate();
       else if (impact === 'ids') fill.taint(change.ids);
     }
-    this.#invalidations += this.#store.dropWhere(path, (reply) => reaches(change, reply.shape));
+    this.#invalidations += this.#store.dropReached(path, change);
   }
 
   /** Drops a menu's replies and rules out its prints in flight; counts them as invalidations. */

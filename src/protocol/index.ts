@@ -4,3 +4,4 @@ export * from './decoder.js';
 export * from './sentence.js';
 export * from './login.js';
 export * from './replies.js';
+export * from './write-batch.js';

@@ -5,6 +5,20 @@ const TAG_PREFIX = Buffer.from('.tag=', 'latin1');
 const EQ = 0x3d; // '='
 const QUESTION = 0x3f; // '?'
 
+/** The bytes of the word `.tag=<tag>`, without its length prefix. */
+function tagWordLength(tag: Buffer | string): number {
+  return (
+    TAG_PREFIX.length + (typeof tag === 'string' ? Buffer.byteLength(tag, 'latin1') : tag.length)
+  );
+}
+
+/** The bytes of the word `.tag=<tag>` with its length prefix; 0 without a tag. */
+function tagWordSize(tag: Buffer | string | undefined): number {
+  if (tag === undefined) return 0;
+  const n = tagWordLength(tag);
+  return lengthSize(n) + n;
+}
+
 /**
  * One RouterOS API sentence, as a view over the bytes it arrived in.
  *
@@ -209,35 +223,50 @@ export class Sentence {
    * other bytes are copied as they are (docs/architecture.md invariant 1).
    */
   withTag(tag: Buffer | string | undefined): Buffer {
-    const index = this.tagIndex;
-    if (index < 0 && tag === undefined) return this.raw;
-    const tagLength =
-      tag === undefined
-        ? 0
-        : TAG_PREFIX.length +
-          (typeof tag === 'string' ? Buffer.byteLength(tag, 'latin1') : tag.length);
-    const tagWordSize = tag === undefined ? 0 : lengthSize(tagLength) + tagLength;
-    let cutFrom: number;
-    let cutTo: number;
-    if (index < 0) {
-      // Insert where the first word ends: right after the reply word (or the
-      // command word). A sentence without words gets it before its terminator.
-      cutFrom = cutTo = this.#start + (this.#offsets[1] ?? 0);
-    } else {
-      // The tag word's prefix starts where the previous word ends (it may be
-      // non-minimal, so its size is not derived from the length).
-      cutFrom = this.#start + (this.#offsets[2 * index - 1] as number);
-      cutTo = this.#start + (this.#offsets[2 * index + 1] as number);
-    }
-    const out = Buffer.allocUnsafe(this.byteLength - (cutTo - cutFrom) + tagWordSize);
-    let at = this.#buf.copy(out, 0, this.#start, cutFrom);
+    if (this.tagIndex < 0 && tag === undefined) return this.raw;
+    const out = Buffer.allocUnsafe(this.taggedByteLength(tag));
+    this.writeWithTag(tag, out, 0);
+    return out;
+  }
+
+  /** The byte length of `withTag(tag)`, without building it. */
+  taggedByteLength(tag: Buffer | string | undefined): number {
+    return this.byteLength - (this.#cutTo() - this.#cutFrom()) + tagWordSize(tag);
+  }
+
+  /**
+   * Writes the bytes of `withTag(tag)` into `out` at `at`, so that many
+   * sentences leave in one buffer with one copy each (issue 19); returns
+   * the offset after them.
+   */
+  writeWithTag(tag: Buffer | string | undefined, out: Buffer, at: number): number {
+    const cutFrom = this.#cutFrom();
+    const cutTo = this.#cutTo();
+    at += this.#buf.copy(out, at, this.#start, cutFrom);
     if (tag !== undefined) {
-      at = writeLength(out, at, tagLength);
+      at = writeLength(out, at, tagWordLength(tag));
       at += TAG_PREFIX.copy(out, at);
       at += typeof tag === 'string' ? out.write(tag, at, 'latin1') : tag.copy(out, at);
     }
-    this.#buf.copy(out, at, cutTo, this.#end);
-    return out;
+    return at + this.#buf.copy(out, at, cutTo, this.#end);
+  }
+
+  /**
+   * Where the tag word starts: its length prefix starts where the previous
+   * word ends (it may be non-minimal, so its size is not derived from the
+   * length). Without a tag word, where the first word ends: a tag goes
+   * right after the reply word (or the command word); a sentence without
+   * words gets it before its terminator.
+   */
+  #cutFrom(): number {
+    const index = this.tagIndex;
+    return this.#start + ((index < 0 ? this.#offsets[1] : this.#offsets[2 * index - 1]) ?? 0);
+  }
+
+  /** Where the tag word ends (where it would be inserted, without one). */
+  #cutTo(): number {
+    const index = this.tagIndex;
+    return index < 0 ? this.#cutFrom() : this.#start + (this.#offsets[2 * index + 1] as number);
   }
 
   /** A readable form for logs and tests; secrets must be redacted by the caller. */

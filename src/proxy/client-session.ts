@@ -18,6 +18,7 @@ import {
   encodeDone,
   encodeFatal,
   encodeTrapDone,
+  WriteBatch,
   type DecoderLimits,
   type Sentence,
 } from '../protocol/index.js';
@@ -120,10 +121,12 @@ export class ClientSession {
     this.#resolveClosed = resolve;
   });
   #onIdle: (() => void)[] = [];
-  #isCorked = false;
-  readonly #uncork = (): void => {
-    this.#isCorked = false;
-    this.#socket.uncork();
+  /** What this turn has for the client: it leaves as one buffer when the turn ends. */
+  readonly #out = new WriteBatch();
+  readonly #flush = (): void => {
+    // Emptied already: by the goodbye, or by a drop (nothing goes to a dropped client).
+    if (this.#out.isEmpty) return;
+    this.#socket.write(this.#out.take());
   };
 
   constructor(socket: Duplex, options: ClientSessionOptions) {
@@ -204,7 +207,8 @@ export class ClientSession {
     }
     if (!this.#isLoginPending) this.#handleGuarded(sentence);
     // Held while a login is checked; the in-flight limit bounds this too.
-    else if (this.#heldDuringLogin.length < this.#options.maxInFlightPerClient) this.#heldDuringLogin.push(sentence);
+    else if (this.#heldDuringLogin.length < this.#options.maxInFlightPerClient)
+      this.#heldDuringLogin.push(sentence);
     else this.#refuseOverLimit(sentence.tag);
   }
 
@@ -377,11 +381,11 @@ export class ClientSession {
       reply: (reply) => {
         if (command.state === 'done' || this.#isClosed) return;
         if (reply.command === '!empty' && this.#options.emptyReplies === 'strip') return;
-        this.#write(reply.withTag(command.tag));
+        this.#writeSentence(reply, command.tag);
       },
       done: (done) => {
         if (command.state === 'done') return;
-        this.#write(done.withTag(command.tag));
+        this.#writeSentence(done, command.tag);
         this.#finish(command);
       },
       refuse: (error) => {
@@ -475,19 +479,35 @@ export class ClientSession {
 
   #write(bytes: Buffer): void {
     if (this.#isClosed) return;
-    // Replies decoded from one upstream chunk leave in one write: cork on
-    // the first and uncork on the next tick (docs/routeros-api.md §9: everything
-    // available in one write).
-    if (!this.#isCorked) {
-      this.#isCorked = true;
-      this.#socket.cork();
-      process.nextTick(this.#uncork);
-    }
-    this.#socket.write(bytes);
-    if (this.#socket.writableLength > this.#options.maxOutputBufferBytes) {
+    this.#schedule();
+    this.#out.push(bytes);
+    this.#checkBound();
+  }
+
+  /** `sentence` with the client's `tag` in place of the router's (docs/architecture.md invariant 2). */
+  #writeSentence(sentence: Sentence, tag: Buffer | undefined): void {
+    if (this.#isClosed) return;
+    this.#schedule();
+    this.#out.pushSentence(sentence, tag);
+    this.#checkBound();
+  }
+
+  /**
+   * Replies decoded from one upstream chunk leave in one write of one
+   * buffer, on the next tick (docs/routeros-api.md §9: everything available in one
+   * write).
+   */
+  #schedule(): void {
+    if (this.#out.isEmpty) process.nextTick(this.#flush);
+  }
+
+  /** Output waiting in this turn counts towards the bound as the socket's own does. */
+  #checkBound(): void {
+    const bufferedBytes = this.#socket.writableLength + this.#out.byteLength;
+    if (bufferedBytes > this.#options.maxOutputBufferBytes) {
       this.#options.stats.slowClientDrops++;
       this.#log.warn(
-        { code: ErrorCode.SlowClient, bufferedBytes: this.#socket.writableLength },
+        { code: ErrorCode.SlowClient, bufferedBytes },
         'client too slow to read; dropped',
       );
       this.#socket.destroy();
@@ -509,7 +529,9 @@ export class ClientSession {
   /** `!fatal` with a reason, then close (protocol violations, `/quit`, shutdown). */
   #fatal(reason: string): void {
     if (this.#isClosed) return;
-    this.#socket.end(encodeFatal(reason));
+    // What the turn had for the client goes before the goodbye.
+    this.#out.push(encodeFatal(reason));
+    this.#socket.end(this.#out.take());
     // A peer that never closes its side must not hold a shutdown open.
     setTimeout(() => this.#socket.destroy(), FATAL_LINGER_MS).unref();
     this.#onClose();
@@ -518,6 +540,8 @@ export class ClientSession {
   #onClose(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
+    // A client gone or dropped gets nothing more; a goodbye took its part already.
+    this.#out.clear();
     clearTimeout(this.#preLoginTimer);
     clearTimeout(this.#idleTimer);
     this.#login.close();

@@ -386,3 +386,60 @@ t.test('with toFile off, records go to the log as they come', async (t) => {
     { msg: 'audit', audit: { action: '/ip/hotspot/user/add', result: 'success' } },
   ]);
 });
+
+class CountingAppender extends FileAppender {
+  replaces = 0;
+  override replace(path: string, data: string): Promise<void> {
+    this.replaces++;
+    return super.replace(path, data);
+  }
+}
+
+t.test(
+  'head.json is rewritten at most once per flush interval, on a new file, and at close',
+  async (t) => {
+    const dir = t.testdir();
+    const appender = new CountingAppender();
+    const { writer, clock } = writerIn(t, dir, { appender, bufferSize: 2 });
+    const onDisk = () =>
+      (JSON.parse(readFileSync(join(dir, 'head.json'), 'utf8')) as { seq: number }).seq;
+    let n = 0;
+    const batch = async () => {
+      writer.write(sampleEvent(++n));
+      writer.write(sampleEvent(++n));
+      await eventually(() => writer.stats().written === n);
+    };
+    await batch();
+    t.equal(onDisk(), 2, 'the first batch writes it');
+    await batch();
+    await batch();
+    t.equal(appender.replaces, 1, 'batches within the interval do not');
+    t.equal(writer.head()?.seq, 6, 'the head in memory is the last record');
+    clock.advance(5000);
+    await batch();
+    t.equal(onDisk(), 8, 'a batch once the interval has passed does');
+    await batch();
+    t.equal(onDisk(), 8);
+    await writer.close();
+    t.equal(onDisk(), 10, 'close writes the last head');
+    t.equal(appender.replaces, 3);
+    const head = JSON.parse(readFileSync(join(dir, 'head.json'), 'utf8')) as {
+      seq: number;
+      hash: string;
+    };
+    t.equal((await verifyFiles(auditFiles(dir), { head })).ok, true);
+  },
+);
+
+t.test('a chain moving to a new file rewrites head.json at once', async (t) => {
+  const dir = t.testdir();
+  const appender = new CountingAppender();
+  const { writer } = writerIn(t, dir, { appender, maxFileBytes: 1 });
+  writer.write(sampleEvent(1));
+  await writer.flush();
+  writer.write(sampleEvent(2));
+  await writer.flush();
+  t.equal(appender.replaces, 2);
+  t.same(JSON.parse(readFileSync(join(dir, 'head.json'), 'utf8')), writer.head());
+  t.equal(auditFiles(dir).length, 2);
+});

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { Writable } from 'node:stream';
+import { Duplex, Writable } from 'node:stream';
 import t from 'tap';
 import { ErrorCode, RosgateError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
@@ -13,7 +13,7 @@ import {
 import { UserListAuthenticator, type Authenticator } from '../../src/proxy/authenticator.js';
 import { ClientSession, type ClientSessionOptions } from '../../src/proxy/client-session.js';
 import { createProxyStats, type ProxyStats } from '../../src/proxy/stats.js';
-import { Sentence, computeResponse, encodeSentences } from '../../src/protocol/index.js';
+import { Decoder, Sentence, computeResponse, encodeSentences } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
 
@@ -530,3 +530,73 @@ for (const emptyReplies of ['strip', 'passthrough'] as const) {
     );
   });
 }
+
+t.test(
+  'the replies of one turn leave in one write of one buffer, byte for byte, with the client tag',
+  async (t) => {
+    const writes: Buffer[] = [];
+    const socket = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, done) {
+        writes.push(chunk);
+        done();
+      },
+    });
+    let call: { sink: CommandSink } | undefined;
+    const session = new ClientSession(socket, {
+      connId: 1,
+      router: 'r',
+      address: '127.0.0.1',
+      handler: {
+        handle(_context, sink) {
+          call = { sink };
+          return { cancel: (onAnswered) => onAnswered() };
+        },
+      },
+      authenticator: new UserListAuthenticator([
+        { name: 'u', verify: async (p) => p.equals(Buffer.from('p')), secret: Buffer.from('p') },
+      ]),
+      logger: createLogger('silent', new Writable({ write: (_c, _e, done) => done() })),
+      stats: createProxyStats(),
+      decoderLimits: {},
+      preLoginDecoderLimits: {},
+      maxInFlightPerClient: 4,
+      maxOutputBufferBytes: 8 * 1024 * 1024,
+      preLoginMaxSentences: 4,
+      preLoginTimeoutMs: 5000,
+      clientIdleTimeoutMs: 0,
+      emptyReplies: 'strip',
+      keepaliveReply: 'done',
+    });
+    t.teardown(() => session.shutdown());
+    socket.push(encodeSentences([['/login', '=name=u', '=password=p']]));
+    await eventually(() => writes.length === 1, 'the login answer');
+    socket.push(encodeSentences([['/ip/address/print', '.tag=c7']]));
+    await eventually(() => call !== undefined, 'the command in the pipeline');
+    const sink = (call as { sink: CommandSink }).sink;
+    // As the router sends them: its own tag, first or last.
+    const [a, b, empty, done] = new Decoder().decode(
+      encodeSentences([
+        ['!re', '.tag=u9', '=address=10.0.0.1/24'],
+        ['!re', '=address=10.0.0.2/24', '.tag=u9'],
+        ['!empty', '.tag=u9'],
+        ['!done', '.tag=u9'],
+      ]),
+    ) as Sentence[];
+    sink.reply(a as Sentence);
+    sink.reply(b as Sentence);
+    sink.reply(empty as Sentence);
+    sink.done(done as Sentence);
+    await eventually(() => writes.length === 2, 'the replies');
+    await sleep(5);
+    t.equal(writes.length, 2, 'one write for the whole turn');
+    t.same(
+      writes[1],
+      encodeSentences([
+        ['!re', '.tag=c7', '=address=10.0.0.1/24'],
+        ['!re', '=address=10.0.0.2/24', '.tag=c7'],
+        ['!done', '.tag=c7'],
+      ]),
+    );
+  },
+);
