@@ -17,6 +17,9 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startSimulator, type SimulatorOptions } from '../src/simulator/index.js';
+import { freePort } from '../test/fixtures/free-port.js';
+
+export { freePort };
 
 const thisFile = fileURLToPath(import.meta.url);
 const mainFile = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -72,15 +75,6 @@ export async function startRosgateChild(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return handle(child, port, exited, () => child.kill('SIGTERM'));
-}
-
-/** A port nobody listens on now (for a child that needs one given). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** User + system CPU seconds of process `pid`, from /proc/<pid>/stat. */

@@ -21,7 +21,6 @@
  * Before the breaker listened to the pool, the circuit opened on the lost commands and every client
  * was refused for the 60 s reset timeout.
  */
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RouterOSAPI } from 'node-routeros';
 import t from 'tap';
@@ -29,21 +28,13 @@ import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { text } from '../fixtures/raw-client.js';
 import { loggedIn, startStack } from '../fixtures/stack.js';
+import { freePort } from '../fixtures/free-port.js';
 
 const CLIENTS = 20;
 const DOWN_MS = 400;
 /** The pool's default `acquireTimeoutMs`: the longest any command waits for a session. */
 const ACQUIRE_TIMEOUT_MS = 5000;
 const CIRCUIT_OPEN = /circuit open/;
-
-/** A port nobody listens on now, for a router that restarts on it. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Answer {
   /** performance.now() when the answer arrived. */

@@ -6,7 +6,6 @@
  * over: no command, waiter, stream or router session.
  * ROSGATE_SOAK_SEED replays a run.
  */
-import net from 'node:net';
 import t from 'tap';
 import type { Sentence, WordInput } from '../../src/protocol/index.js';
 import {
@@ -18,6 +17,7 @@ import { randomInt, seededRandom } from '../fixtures/bytes.js';
 import { eventually } from '../fixtures/eventually.js';
 import { RawClient } from '../fixtures/raw-client.js';
 import { loggedIn, startStack, type Stack } from '../fixtures/stack.js';
+import { freePort } from '../fixtures/free-port.js';
 
 const SEED = Number(process.env.ROSGATE_SOAK_SEED ?? Date.now() % 1_000_000);
 /** How long the faults go on. */
@@ -29,15 +29,6 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /** Timers keeping the process alive now. */
 const activeTimers = (): number =>
   process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-
-/** A port nobody listens on now, for a simulator that restarts on it. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The router: the simulator, restartable on its port. */
 class Router {
