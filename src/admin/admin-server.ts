@@ -129,6 +129,7 @@ interface AdminContext {
 /** A path under /monitoring/ and its route. */
 type RouteEntry = readonly [string, Route];
 
+/** The options, and what every request needs from them. */
 function adminContext(options: AdminServerOptions): AdminContext {
   const { monitoring, sources, metrics, logger } = options;
   const auth = new AdminAuth(monitoring.token);
