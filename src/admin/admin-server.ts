@@ -108,7 +108,29 @@ function acceptsHtml(req: IncomingMessage): boolean {
   return (req.headers.accept ?? '').includes('text/html');
 }
 
-export function createAdminServer(options: AdminServerOptions): AdminServer {
+/** What the routes and the request handling are built from. */
+interface AdminContext {
+  readonly options: AdminServerOptions;
+  readonly monitoring: MonitoringConfig;
+  readonly sources: AdminSources;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly auth: AdminAuth;
+  /** The open endpoints that need the token all the same. */
+  readonly requireTokenFor: ReadonlySet<OpenEndpoint>;
+  readonly isRouterRequired: boolean;
+  readonly maxBodyBytes: number;
+  /** The answer of `statistics` (the dashboard's too, to a client that is no browser). */
+  readonly statistics: () => Answer;
+  /** The audit functions; throws the 404 when audit is off. */
+  readonly audit: () => AuditFunctions;
+}
+
+/** A path under /monitoring/ and its route. */
+type RouteEntry = readonly [string, Route];
+
+/** The options, and what every request needs from them. */
+function adminContext(options: AdminServerOptions): AdminContext {
   const { monitoring, sources, metrics, logger } = options;
   const auth = new AdminAuth(monitoring.token);
   const requireTokenFor = new Set(monitoring.requireTokenFor ?? []);
@@ -121,9 +143,24 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     if (options.audit === undefined) throw new HttpProblem(404, 'path', 'audit is off');
     return options.audit;
   };
+  return {
+    options,
+    monitoring,
+    sources,
+    metrics,
+    logger,
+    auth,
+    requireTokenFor,
+    isRouterRequired,
+    maxBodyBytes,
+    statistics,
+    audit,
+  };
+}
 
-  /** `PUT /monitoring/config/<section>`. */
-  const configSection: Route = {
+/** `PUT /monitoring/config/<section>`. */
+function configSectionRoute({ options, logger, maxBodyBytes }: AdminContext): Route {
+  return {
     methods: {
       PUT: async ({ req, section }) => {
         if (!SECTION_PATTERN.test(section)) {
@@ -155,8 +192,11 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       },
     },
   };
+}
 
-  const routes = new Map<string, Route>([
+/** The probes: `live`, `ready`, `metrics`, `health`. */
+function probeRoutes({ sources, metrics, isRouterRequired }: AdminContext): RouteEntry[] {
+  return [
     ['live', { open: 'live', methods: { GET: () => ({ json: { status: 'live' } }) } }],
     [
       'ready',
@@ -185,6 +225,12 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       },
     ],
     ['health', { open: 'health', methods: { GET: () => ({ json: healthReport(sources) }) } }],
+  ];
+}
+
+/** The figures: `status`, `statistics`, `performance`, `business`, `pools`, `dashboard`. */
+function figureRoutes({ options, sources, metrics, auth, statistics }: AdminContext): RouteEntry[] {
+  return [
     [
       'status',
       {
@@ -225,7 +271,17 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
         },
       },
     ],
-    ['config', { methods: { GET: () => ({ json: redactConfig(options.config()) }) } }],
+  ];
+}
+
+/** `config`: the configuration in force, redacted. */
+function configRoutes({ options }: AdminContext): RouteEntry[] {
+  return [['config', { methods: { GET: () => ({ json: redactConfig(options.config()) }) } }]];
+}
+
+/** The audit trail: `audit-logs`, `audit-report`, `audit/head`. */
+function auditRoutes({ audit, maxBodyBytes }: AdminContext): RouteEntry[] {
+  return [
     [
       'audit-logs',
       {
@@ -262,6 +318,12 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       },
     ],
     ['audit/head', { methods: { GET: async () => ({ json: await audit().head() }) } }],
+  ];
+}
+
+/** `cache/flush`. */
+function cacheRoutes({ options, maxBodyBytes }: AdminContext): RouteEntry[] {
+  return [
     [
       'cache/flush',
       {
@@ -276,6 +338,12 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
         },
       },
     ],
+  ];
+}
+
+/** `lockouts`: list and clear login lockouts. */
+function lockoutRoutes({ options, sources }: AdminContext): RouteEntry[] {
+  return [
     [
       'lockouts',
       {
@@ -287,22 +355,16 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
         },
       },
     ],
-  ]);
+  ];
+}
 
-  /** The route for a path, and the section of a config PUT. */
-  function resolve(pathname: string): { route: Route; section: string } | undefined {
-    if (!pathname.startsWith(PREFIX)) return undefined;
-    const name = pathname.slice(PREFIX.length);
-    const exact = routes.get(name);
-    if (exact !== undefined) return { route: exact, section: '' };
-    if (name.startsWith('config/')) {
-      return { route: configSection, section: name.slice('config/'.length) };
-    }
-    return undefined;
-  }
-
-  /** Throws the 401 or 403 a request without the right credentials gets. */
-  function authorize(route: Route, req: IncomingMessage, url: URL): void {
+/** Throws the 401 or 403 a request without the right credentials gets. */
+function authorizer({
+  auth,
+  requireTokenFor,
+  logger,
+}: AdminContext): (route: Route, req: IncomingMessage, url: URL) => void {
+  return function authorize(route: Route, req: IncomingMessage, url: URL): void {
     if (route.open !== undefined && !requireTokenFor.has(route.open)) return;
     if (!auth.isConfigured) {
       const isLocalRead = req.method === 'GET' && isLoopback(req.socket.remoteAddress);
@@ -325,6 +387,35 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     throw new HttpProblem(401, 'authorization', 'a valid bearer token is required', {
       'www-authenticate': 'Bearer realm="rosgate"',
     });
+  };
+}
+
+/** Answers a request: finds its route, checks its credentials, logs how it went. */
+function requestHandler(
+  context: AdminContext,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const { metrics, logger } = context;
+  const configSection = configSectionRoute(context);
+  const routes = new Map<string, Route>([
+    ...probeRoutes(context),
+    ...figureRoutes(context),
+    ...configRoutes(context),
+    ...auditRoutes(context),
+    ...cacheRoutes(context),
+    ...lockoutRoutes(context),
+  ]);
+  const authorize = authorizer(context);
+
+  /** The route for a path, and the section of a config PUT. */
+  function resolve(pathname: string): { route: Route; section: string } | undefined {
+    if (!pathname.startsWith(PREFIX)) return undefined;
+    const name = pathname.slice(PREFIX.length);
+    const exact = routes.get(name);
+    if (exact !== undefined) return { route: exact, section: '' };
+    if (name.startsWith('config/')) {
+      return { route: configSection, section: name.slice('config/'.length) };
+    }
+    return undefined;
   }
 
   async function answer(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -379,7 +470,12 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       }
     }
   }
+  return handle;
+}
 
+export function createAdminServer(options: AdminServerOptions): AdminServer {
+  const { monitoring, logger } = options;
+  const handle = requestHandler(adminContext(options));
   const server = http.createServer((req, res) => void handle(req, res));
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;

@@ -88,6 +88,21 @@ export interface SeriesState {
   lastReloadSuccessAt(): number;
 }
 
+/** What every family of series is registered with: the registry and readers over the sources. */
+interface SeriesContext {
+  readonly registry: Registry;
+  readonly sources: AdminSources;
+  readonly state: SeriesState;
+  readonly traffic: Traffic;
+  /** The label names of a series with one sample per router. */
+  readonly router: string[];
+  readonly perRouter: (read: (r: RouterSource) => number | undefined) => () => Iterable<Sample>;
+  readonly perRouterMany: (
+    read: (r: RouterSource) => Iterable<Sample> | undefined,
+  ) => () => Iterable<Sample>;
+  readonly byRecord: (record: Readonly<Record<string, number>>, label: string) => Sample[];
+}
+
 /** Registers every scrape-time series on `registry`. */
 export function registerSeries(
   registry: Registry,
@@ -113,7 +128,29 @@ export function registerSeries(
     Object.entries(record).map(([key, value]) => [{ [label]: key }, value]);
   const router = ['router'];
   const traffic = state.traffic;
+  const context: SeriesContext = {
+    registry,
+    sources,
+    state,
+    traffic,
+    router,
+    perRouter,
+    perRouterMany,
+    byRecord,
+  };
+  registerPoolSeries(context);
+  registerBreakerSeries(context);
+  registerCacheSeries(context);
+  registerFlowSeries(context);
+  registerPolicySeries(context);
+  registerClientSeries(context);
+  registerCommandSeries(context);
+  registerBusinessSeries(context);
+  registerAppSeries(context);
+}
 
+/** Router sessions: the pool's figures. */
+function registerPoolSeries({ registry, router, perRouter }: SeriesContext): void {
   // Pool.
   gauge(registry, {
     name: 'mikrotik_connection_pool_active',
@@ -169,7 +206,10 @@ export function registerSeries(
     labelNames: router,
     read: perRouter((r) => (r.pool().ready > 0 ? 1 : 0)),
   });
+}
 
+/** The circuit breaker's state and counts. */
+function registerBreakerSeries({ registry, router, perRouter }: SeriesContext): void {
   // Circuit breaker.
   gauge(registry, {
     name: 'mikrotik_circuit_breaker_state',
@@ -192,7 +232,10 @@ export function registerSeries(
     labelNames: router,
     read: perRouter((r) => r.breaker?.().transitions),
   });
+}
 
+/** The reply cache's figures. */
+function registerCacheSeries({ registry, router, perRouter }: SeriesContext): void {
   // Cache.
   const cache = (
     name: string,
@@ -242,7 +285,16 @@ export function registerSeries(
     (c) => c.invalidations,
     true,
   );
+}
 
+/** The flow stage: rate limit, queue, commands in flight, timeouts. */
+function registerFlowSeries({
+  registry,
+  router,
+  perRouter,
+  perRouterMany,
+  byRecord,
+}: SeriesContext): void {
   // Rate limit and queue.
   gauge(registry, {
     name: 'rosgate_ratelimit_queue_length',
@@ -280,7 +332,16 @@ export function registerSeries(
     labelNames: router,
     read: perRouter((r) => r.flow?.().timeouts),
   });
+}
 
+/** Policy decisions, input failures, flags and lockouts. */
+function registerPolicySeries({
+  registry,
+  router,
+  perRouter,
+  perRouterMany,
+  byRecord,
+}: SeriesContext): void {
   // Policy.
   counter(registry, {
     name: 'rosgate_policy_decisions_total',
@@ -311,7 +372,10 @@ export function registerSeries(
     labelNames: router,
     read: perRouter((r) => r.policy?.().lockouts),
   });
+}
 
+/** Client connections and logins, as the proxy saw them. */
+function registerClientSeries({ registry, router, perRouter, perRouterMany }: SeriesContext): void {
   // Clients.
   gauge(registry, {
     name: 'rosgate_client_connections',
@@ -367,7 +431,15 @@ export function registerSeries(
     labelNames: router,
     read: perRouter((r) => r.proxy().tlsHandshakeErrors),
   });
+}
 
+/** Commands by verb class, outcome and error code, from the traffic tallies. */
+function registerCommandSeries({
+  registry,
+  perRouterMany,
+  byRecord,
+  traffic,
+}: SeriesContext): void {
   // Commands, as the metrics stage saw them.
   counter(registry, {
     name: 'mikrotik_requests_total',
@@ -399,7 +471,10 @@ export function registerSeries(
     labelNames: ['router', 'verb_class'],
     read: perRouterMany((r) => byRecord(traffic.of(r.name).slow, 'verb_class')),
   });
+}
 
+/** Active users and vouchers, from the traffic tallies. */
+function registerBusinessSeries({ registry, router, perRouter, traffic }: SeriesContext): void {
   // Business figures: NaN (present, but unknown) until the first count.
   gauge(registry, {
     name: 'mikrotik_active_users_hotspot',
@@ -419,7 +494,10 @@ export function registerSeries(
     labelNames: router,
     read: perRouter((r) => traffic.of(r.name).vouchersCreated),
   });
+}
 
+/** App-wide series: the audit trail and the configuration reloads. */
+function registerAppSeries({ registry, sources, state }: SeriesContext): void {
   // App-wide.
   const readAudit = sources.audit?.bind(sources);
   if (readAudit !== undefined) {

@@ -178,15 +178,30 @@ function resultOf(error: RosgateError): AuditResult {
  * least whatever the rules say. Secrets are redacted before a record is
  * queued, so no value reaches the disk, the hash or the log.
  */
-export function createAuditStage(options: AuditStageOptions): AuditTrail {
-  const { config, logger, keys = {} } = options;
-  const now = options.now ?? Date.now;
-  const levels = new LevelPolicy(config.levels);
-  const redactor = new Redactor(config.redact);
-  const dir =
-    config.enabled && config.toFile ? resolve(options.cwd ?? process.cwd(), config.dir) : undefined;
-  let lock: DirLock | undefined;
-  const writer = !config.enabled
+/** What the parts of the trail record with. */
+interface Recording {
+  readonly config: AuditConfig;
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly levels: LevelPolicy;
+  readonly redactor: Redactor;
+  /** Queues a record: an id and the time added to `fields`. */
+  readonly emit: (fields: Fields) => void;
+  /** Runs `record`, logging what it throws instead of throwing it. */
+  readonly safely: (record: () => void) => void;
+}
+
+/** Records a command at `level` (or at `metadata`, when denied or flagged at `none`). */
+type RecordCommand = (context: CommandContext, level: AuditLevel, outcome: Outcome) => void;
+
+/** The writer `config` asks for: none when disabled, the log, or files in `dir`. */
+function auditWriter(
+  options: AuditStageOptions,
+  { config, logger, now }: Pick<Recording, 'config' | 'logger' | 'now'>,
+  dir: string | undefined,
+  keys: AuditKeys,
+): AuditWriter {
+  return !config.enabled
     ? DISABLED_WRITER
     : dir === undefined
       ? new LogAuditWriter(logger)
@@ -202,7 +217,11 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
             ? {}
             : { onFileReplaced: options.onFileReplaced }),
         });
+}
 
+/** `emit` and `safely` over `writer`. */
+function recording(writer: AuditWriter, parts: Omit<Recording, 'emit' | 'safely'>): Recording {
+  const { logger, now } = parts;
   const emit = (fields: Fields): void => {
     writer.write({ id: randomUUID(), timestamp: new Date(now()).toISOString(), ...fields });
   };
@@ -214,7 +233,11 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       logger.error({ code: ErrorCode.Internal, err }, 'audit record failed');
     }
   };
+  return { ...parts, emit, safely };
+}
 
+/** Records a command's request and outcome in one record. */
+function commandRecorder({ emit, redactor, now }: Recording): RecordCommand {
   const recordCommand = (context: CommandContext, level: AuditLevel, outcome: Outcome): void => {
     const { notes } = context;
     const isDenied = outcome.result === AuditResult.Denied;
@@ -260,7 +283,14 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       details: Object.keys(details).length > 0 ? details : undefined,
     });
   };
+  return recordCommand;
+}
 
+/** The pipeline stage: records every command once, at its outcome. */
+function auditStage(
+  { config, levels, redactor, safely }: Recording,
+  recordCommand: RecordCommand,
+): Stage {
   const stage: Stage = (next) => ({
     handle(context, sink): Exchange {
       const level = levels.levelFor(context.command);
@@ -331,7 +361,11 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       };
     },
   });
+  return stage;
+}
 
+/** Logins, failed logins and logouts, from the client sessions. */
+function sessionObserver({ emit, safely }: Recording): SessionObserver {
   const loginFields = (event: LoginEvent): Fields => ({
     kind: AuditKind.Login,
     level: 'metadata',
@@ -366,7 +400,11 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
         }),
       ),
   };
+  return observer;
+}
 
+/** Events from outside the command path. */
+function auditEvents({ emit, safely }: Recording): AuditEvents {
   const lifecycle = (kind: AuditKind, details: Details): void =>
     safely(() =>
       emit({
@@ -449,21 +487,16 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       lifecycle(AuditKind.Start, { pid: process.pid, ...optional('version', event.version) }),
     stop: (event = {}) => lifecycle(AuditKind.Stop, { ...optional('reason', event.reason) }),
   };
+  return events;
+}
 
+/** The audit folder's lock (`acquire`, `release`) when writing files to `dir`. */
+function folderLock(
+  dir: string | undefined,
+  logger: Logger,
+): Pick<AuditTrail, 'acquire' | 'release'> {
+  let lock: DirLock | undefined;
   return {
-    stage: config.enabled ? stage : (next) => next,
-    observer,
-    events,
-    recordDenied: (context, error) =>
-      safely(() =>
-        recordCommand(context, levels.levelFor(context.command), {
-          result: resultOf(error),
-          rows: 0,
-          error,
-        }),
-      ),
-    writer,
-    stats: () => writer.stats(),
     async acquire() {
       if (dir === undefined || lock !== undefined) return;
       lock = await acquireDirLock(dir);
@@ -479,6 +512,39 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       lock = undefined;
       await held?.release();
     },
+  };
+}
+
+export function createAuditStage(options: AuditStageOptions): AuditTrail {
+  const { config, logger, keys = {} } = options;
+  const now = options.now ?? Date.now;
+  const levels = new LevelPolicy(config.levels);
+  const redactor = new Redactor(config.redact);
+  const dir =
+    config.enabled && config.toFile ? resolve(options.cwd ?? process.cwd(), config.dir) : undefined;
+  const writer = auditWriter(options, { config, logger, now }, dir, keys);
+  const recorded = recording(writer, { config, logger, now, levels, redactor });
+  const { safely } = recorded;
+  const recordCommand = commandRecorder(recorded);
+  const stage = auditStage(recorded, recordCommand);
+  const observer = sessionObserver(recorded);
+  const events = auditEvents(recorded);
+
+  return {
+    stage: config.enabled ? stage : (next) => next,
+    observer,
+    events,
+    recordDenied: (context, error) =>
+      safely(() =>
+        recordCommand(context, levels.levelFor(context.command), {
+          result: resultOf(error),
+          rows: 0,
+          error,
+        }),
+      ),
+    writer,
+    stats: () => writer.stats(),
+    ...folderLock(dir, logger),
     close: () => writer.close(),
   };
 }

@@ -282,24 +282,33 @@ function settingsOf(options: LoginGateOptions): Settings {
   };
 }
 
-/**
- * A login gate with brute-force lockout. A successful login forgives its
- * address's failures (and its pair's), not its user's: an attacker who also
- * holds a valid account cannot reset the count on someone else's.
- */
-export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
-  const maxTracked = positiveInteger('maxTracked', options.maxTracked ?? 10_000, 1);
-  let settings = settingsOf(options);
+/** The gate's three failure counters and what reads them together. */
+interface Counters {
+  /** By source address (untrusted sources). */
+  readonly addresses: FailureCounter;
+  /** By (trusted source, user). */
+  readonly pairs: FailureCounter;
+  /** By user, from anywhere. */
+  readonly users: FailureCounter;
+  /** What counts a login from `address`: the address itself, or the (source, user) pair when trusted. */
+  sourceOf(address: string, user: string): { counter: FailureCounter; key: string };
+  /** The lockouts in force at `nowMs`: addresses, then pairs, then users. */
+  lockoutsOf(nowMs: number): Lockout[];
+  /** Ends `lockout` and forgets its failures. */
+  forget(lockout: Lockout): void;
+  /** Takes new settings; ends the lockouts, in force at `nowMs`, of sources trusted now. */
+  configure(settings: Settings, nowMs: number): void;
+}
+
+/** The counters of a gate with `settings`; `isTrusted` says whether a source is trusted now. */
+function lockoutCounters(
+  maxTracked: number,
+  settings: Settings,
+  isTrusted: (key: string) => boolean,
+): Counters {
   const addresses = new FailureCounter(maxTracked, settings.maxAttempts, settings.times);
   const pairs = new FailureCounter(maxTracked, settings.maxAttempts, settings.times);
   const users = new FailureCounter(maxTracked, settings.userMaxAttempts, settings.times);
-  const now = options.now ?? Date.now;
-  const onLockout = options.onLockout ?? (() => undefined);
-  let refused = 0;
-
-  function isTrusted(key: string): boolean {
-    return settings.trusted.check(key, isIP(key) === 6 ? 'ipv6' : 'ipv4');
-  }
 
   /** What counts a login from `address`: the address itself, or the (source, user) pair when trusted. */
   function sourceOf(address: string, user: string): { counter: FailureCounter; key: string } {
@@ -337,6 +346,37 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
     if (lockout.scope === 'user') users.forget(lockout.user as string);
     else if (lockout.scope === 'source') addresses.forget(lockout.address as string);
     else pairs.forget(pairKey(lockout.address as string, lockout.user as string));
+  }
+
+  function configure(settings: Settings, nowMs: number): void {
+    addresses.configure(settings.maxAttempts, settings.times);
+    pairs.configure(settings.maxAttempts, settings.times);
+    users.configure(settings.userMaxAttempts, settings.times);
+    // A source trusted now is no longer locked as a whole.
+    for (const { key } of addresses.locked(nowMs)) {
+      if (isTrusted(key)) addresses.forget(key);
+    }
+  }
+
+  return { addresses, pairs, users, sourceOf, lockoutsOf, forget, configure };
+}
+
+/**
+ * A login gate with brute-force lockout. A successful login forgives its
+ * address's failures (and its pair's), not its user's: an attacker who also
+ * holds a valid account cannot reset the count on someone else's.
+ */
+export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
+  const maxTracked = positiveInteger('maxTracked', options.maxTracked ?? 10_000, 1);
+  let settings = settingsOf(options);
+  const counters = lockoutCounters(maxTracked, settings, isTrusted);
+  const { addresses, pairs, users, sourceOf, lockoutsOf, forget } = counters;
+  const now = options.now ?? Date.now;
+  const onLockout = options.onLockout ?? (() => undefined);
+  let refused = 0;
+
+  function isTrusted(key: string): boolean {
+    return settings.trusted.check(key, isIP(key) === 6 ? 'ipv6' : 'ipv4');
   }
 
   return {
@@ -415,13 +455,7 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
     },
     reconfigure(next) {
       settings = settingsOf(next);
-      addresses.configure(settings.maxAttempts, settings.times);
-      pairs.configure(settings.maxAttempts, settings.times);
-      users.configure(settings.userMaxAttempts, settings.times);
-      // A source trusted now is no longer locked as a whole.
-      for (const { key } of addresses.locked(now())) {
-        if (isTrusted(key)) addresses.forget(key);
-      }
+      counters.configure(settings, now());
     },
   };
 }
