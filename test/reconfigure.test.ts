@@ -86,6 +86,18 @@ t.test('null sets a key, or a whole part of a section, back to its default', asy
   t.same(same.isOk && same.changed, ['flow'], 'but its section is applied anew, as before');
 });
 
+t.test('a key that comes or goes is shown as null on the side where it is absent', async (t) => {
+  const added = reconfigureSection(base(), 'policy', { users: { alice: 'admin' } });
+  t.ok(added.isOk);
+  if (!added.isOk) return;
+  t.same(added.changes, [{ key: 'policy.users.alice', old: null, new: 'admin', applies: 'now' }]);
+  const removed = reconfigureSection(added.config, 'policy', { users: { alice: null } });
+  t.ok(removed.isOk);
+  if (!removed.isOk) return;
+  t.same(removed.changes, [{ key: 'policy.users.alice', old: 'admin', new: null, applies: 'now' }]);
+  t.same(removed.config.policy.users, {});
+});
+
 t.test('lists are replaced as a whole, as JSON Merge Patch says', async (t) => {
   const current = base({
     policy: { rules: [{ name: 'one', action: 'deny', path: '/system/reboot' }] },

@@ -3,6 +3,8 @@ import {
   readFileSync,
   readdirSync,
   statSync,
+  symlinkSync,
+  unlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -131,6 +133,40 @@ t.test('a stale lock replaced by another one while judged is not removed', async
   t.equal(round, 3);
   t.equal(holderIn(dir).token, 'b3', 'the newest lock is left in place');
   t.same(readdirSync(dir), [LOCK_FILE]);
+});
+
+t.test('a stale lock that vanishes on the last round is reported as held by no one', async (t) => {
+  const dir = t.testdir();
+  staleLock(dir, 999_998, hostname(), 'a');
+  let round = 0;
+  // Twice a third process puts a new stale lock there; the third time it has
+  // just released the folder: the answer then names no holder.
+  await t.rejects(
+    acquireDirLock(dir, {
+      isAlive: () => {
+        if (++round < 3) staleLock(dir, 999_998, hostname(), `b${round}`);
+        else unlinkSync(join(dir, LOCK_FILE));
+        return false;
+      },
+    }),
+    { code: 'ROSGATE_AUDIT_LOCKED', message: /unreadable lock file/ },
+  );
+  t.equal(round, 3);
+  t.same(readdirSync(dir), []);
+});
+
+t.test('a folder this process holds is refused even when its lock file was deleted', async (t) => {
+  const dir = t.testdir();
+  const lock = await acquireDirLock(dir);
+  unlinkSync(join(dir, LOCK_FILE));
+  await t.rejects(acquireDirLock(dir), { code: 'ROSGATE_AUDIT_LOCKED' });
+  await lock.release();
+});
+
+t.test('a lock file that cannot be opened fails with the reason (a symlink loop)', async (t) => {
+  const dir = t.testdir();
+  symlinkSync(LOCK_FILE, join(dir, LOCK_FILE));
+  await t.rejects(acquireDirLock(dir), { code: 'ELOOP' });
 });
 
 t.test('a lock that cannot be created or read fails with the reason', async (t) => {

@@ -1,8 +1,11 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { AuditKind, type AuditRecord } from '../../src/audit/audit-record.js';
 import { createAuditStage, type AuditTrail } from '../../src/audit/audit-stage.js';
 import type { AuditAppender } from '../../src/audit/file-appender.js';
+import { LOCK_FILE } from '../../src/audit/dir-lock.js';
 import { verifyFiles } from '../../src/audit/verify-files.js';
 import { ErrorCode, RosgateError } from '../../src/errors.js';
 import type { CommandContext } from '../../src/pipeline.js';
@@ -603,3 +606,37 @@ t.test('a denial at full level keeps an empty reply', async (t) => {
   );
   t.match(await h.records(), [{ level: 'full', details: { reply: [] } }]);
 });
+
+t.test(
+  'a lock left in the audit folder by a rosgate process that is gone is taken over with a warning naming it',
+  async (t) => {
+    const h = harness(t);
+    mkdirSync(h.dir, { recursive: true });
+    const gone = {
+      pid: 2 ** 22 + 1,
+      hostname: hostname(),
+      startedAt: '2024-05-01T09:00:00.000Z',
+      token: 'old',
+    };
+    writeFileSync(join(h.dir, LOCK_FILE), `${JSON.stringify(gone)}\n`);
+    await h.trail.acquire();
+    t.match(
+      h.log.lines().filter((line) => line['level'] === 40),
+      [
+        {
+          msg: 'took over the audit directory lock of a rosgate process that is gone',
+          dir: h.dir,
+          holder: gone,
+        },
+      ],
+    );
+    await h.trail.acquire();
+    t.equal(
+      h.log.lines().filter((line) => line['level'] === 40).length,
+      1,
+      'a second acquire is a no-op',
+    );
+    await h.trail.release();
+    t.notOk(existsSync(join(h.dir, LOCK_FILE)), 'released, the lock file is gone');
+  },
+);

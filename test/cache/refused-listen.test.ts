@@ -155,3 +155,22 @@ t.test('closing the cache stops the slow retry of a refused listen', async (t) =
   h.cache.close();
   t.same(h.clock.pendingDelays, []);
 });
+
+t.test(
+  'a refusal whose !done arrives after the cache closed is not acted on: no listen again, no retry',
+  async (t) => {
+    const h = watched();
+    fillUsers(h);
+    const listen = h.router.of(LISTEN)[0];
+    listen?.reply('!trap', '=message=unknown parameter .proplist');
+    h.cache.close();
+    t.equal(listen?.cancels, 1, 'the listen is cancelled');
+    t.ok(listen?.isEnded, 'and answered with its !done');
+    t.equal(listens(h).length, 1, 'no listen without .proplist is sent');
+    t.same(h.clock.pendingDelays, [], 'no retry waits');
+    t.notOk(
+      h.logs().some((line) => line['reason'] === 'unknown parameter .proplist'),
+      'the refusal is not logged',
+    );
+  },
+);

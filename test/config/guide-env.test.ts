@@ -108,6 +108,13 @@ t.test('a guide variable with a bad value is named in the error', async (t) => {
   );
 });
 
+t.test('a guide variable cannot apply where the file has the wrong shape', async (t) => {
+  t.same(
+    problemsOf(() => validateConfig({ ...FILE, monitoring: 5 }, { ENABLE_MONITORING: 'false' })),
+    ['monitoring must be a mapping'],
+  );
+});
+
 t.test('each guide variable with no meaning here gets one warning naming it', async (t) => {
   const names = Object.keys(GUIDE_IGNORED_VARIABLES);
   t.ok(names.length > 0);

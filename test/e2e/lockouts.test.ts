@@ -119,3 +119,40 @@ t.test('trusting no one brings back the lockout of the address as a whole', asyn
   t.match(text(await c.login('admin', 'secret')).join(' | '), LOCKED, 'admin shares the lock');
   t.match(stack.app.policy.lockouts(), [{ scope: 'source', address: '127.0.0.1' }]);
 });
+
+t.test(
+  'a user locked out from every address is listed without a source, and only a DELETE that matches it ends it',
+  async (t) => {
+    const stack = await startStack(t, {
+      sim: { users: { mallory: 'mallory-right-pw' } },
+      config: {
+        monitoring: { host: '127.0.0.1', port: 0, token: TOKEN },
+        policy: { lockout: { maxAttempts: 5, userMaxAttempts: 2 } },
+      },
+    });
+    const admin = adminClient(stack.app.adminPort as number, TOKEN);
+    for (let i = 0; i < 2; i++) {
+      const c = await openRaw(t, stack.port);
+      t.match(text(await c.login('mallory', `wrong-${i}`)), [/^!trap/]);
+    }
+    const listed = (await admin.request('lockouts')).json<{ lockouts: LockoutRow[] }>().lockouts;
+    t.match(listed, [{ scope: 'user', source: null, user: 'mallory', failures: 2 }]);
+
+    const bySource = await admin.request('lockouts?source=127.0.0.1', { method: 'DELETE' });
+    t.same(
+      bySource.json(),
+      { cleared: [], count: 0 },
+      'a lockout with no source matches no source',
+    );
+    const c = await openRaw(t, stack.port);
+    t.match(text(await c.login('mallory', 'mallory-right-pw')).join(' | '), LOCKED);
+
+    const byUser = await admin.request('lockouts?user=mallory', { method: 'DELETE' });
+    t.match(byUser.json(), {
+      cleared: [{ scope: 'user', source: null, user: 'mallory' }],
+      count: 1,
+    });
+    const d = await openRaw(t, stack.port);
+    t.equal(text(await d.login('mallory', 'mallory-right-pw')).join(' | '), '!done');
+  },
+);

@@ -305,6 +305,24 @@ t.test('the lockouts in force are listed by scope, and leave the list when they 
   t.same(g.lockouts(), []);
 });
 
+t.test(
+  'lockouts that end in the same millisecond are listed in key order, whatever came first',
+  async (t) => {
+    for (const order of [
+      ['192.0.2.1', '192.0.2.2', '192.0.2.3'],
+      ['192.0.2.3', '192.0.2.2', '192.0.2.1'],
+    ]) {
+      const { gate: g, attempt } = gate({ maxAttempts: 1 });
+      for (const address of order) attempt(address, 'alice', false);
+      t.same(
+        g.lockouts().map((l) => l.address),
+        ['192.0.2.1', '192.0.2.2', '192.0.2.3'],
+        `locked as ${order.join(', ')}`,
+      );
+    }
+  },
+);
+
 t.test('clearing ends the lockouts that match and forgets their failures', async (t) => {
   const setup = () => {
     const made = gate({ maxAttempts: 2, userMaxAttempts: 4 });

@@ -100,6 +100,36 @@ t.test('a replay overtaken by a live message asks again instead of flushing', as
   t.ok(bus.isLive);
 });
 
+t.test(
+  'a replayed entry that was heard live while the replay was read is applied once',
+  async (t) => {
+    const { link, bus, events, flushes } = setUp();
+    await baseline(link, bus, 0, '');
+    const syncing = bus.sync();
+    link.deliver(
+      JSON.stringify({ seq: 1, id: '1-0', menu: '/ip/address', row: '', origin: 'other' }),
+    );
+    link.answer([
+      2,
+      '2-0',
+      [
+        ['1-0', ['seq', '1', 'menu', '/ip/address', 'row', '', 'origin', 'other']],
+        ['2-0', ['seq', '2', 'menu', '/a', 'row', '*1', 'origin', 'other']],
+      ],
+    ]);
+    await syncing;
+    t.same(
+      events.map((e) => [e.menu, e.rowKey]),
+      [
+        ['/ip/address', undefined],
+        ['/a', '*1'],
+      ],
+    );
+    t.same(flushes, []);
+    t.ok(bus.isLive);
+  },
+);
+
 t.test('a log that starts over below the last sequence seen is a reset', async (t) => {
   const { link, bus, flushes } = setUp();
   await baseline(link, bus, 3, '3-0');

@@ -200,6 +200,35 @@ t.test('a plain login without a password word means an empty password', async (t
   t.equal(String(await c.next()), '!done');
 });
 
+t.test(
+  'a login without a name or with an unknown one is refused, even with the empty password',
+  async (t) => {
+    const sim = await simulator(t);
+    const c = await client(t, sim.port);
+    c.send(['/login', '=password=']);
+    t.same(text(await c.untilDone()), [
+      '!trap =message=invalid user name or password (6)',
+      '!done',
+    ]);
+    c.send(['/login', '=name=nobody', '=password=']);
+    t.same(text(await c.untilDone()), [
+      '!trap =message=invalid user name or password (6)',
+      '!done',
+    ]);
+    t.equal(sim.counters.loginsFailed, 2);
+    t.equal(sim.counters.loginsOk, 0);
+  },
+);
+
+t.test('6.42 refuses a right answer to its challenge for an unknown user', async (t) => {
+  const sim = await simulator(t, { version: '6.42' });
+  const c = await client(t, sim.port);
+  c.send(['/login']);
+  const challenge = Buffer.from((await c.next()).attributeString('ret') as string, 'hex');
+  c.send(['/login', '=name=nobody', `=response=${computeResponse('', challenge)}`]);
+  t.same(text(await c.untilDone()), ['!trap =message=cannot log in', '!done']);
+});
+
 t.test('commands before login get the not-logged-in trap and done', async (t) => {
   const sim = await simulator(t);
   const c = await client(t, sim.port);
