@@ -70,6 +70,29 @@ export interface LoginGateOptions {
   readonly now?: () => number;
   /** Called when a lockout begins, for audit and metrics; must not throw. */
   readonly onLockout?: (event: LockoutEvent) => void;
+  /**
+   * The group's lockout (issue 18): failures are counted across replicas
+   * too, a lock another replica took refuses here. Never rejects.
+   */
+  readonly shared?: GroupLockout | undefined;
+}
+
+/**
+ * What the gate asks of a group's lockout (src/shared's SharedLockout fits).
+ * The gate passes a trusted source as `<source> <user>`, so the group never
+ * locks a trusted address as a whole either.
+ */
+export interface GroupLockout {
+  /** When a lock known in memory ends (ms); 0 when none. */
+  lockedUntil(address: string, user: string): number;
+  /** When a lock ends, asking the group when none is known here; 0 when free. */
+  check(address: string, user: string): Promise<number>;
+  /** Counts a failure; the lockouts it began. */
+  recordFailure(
+    address: string,
+    user: string,
+  ): Promise<readonly { readonly scope: 'pair' | 'address' | 'user'; readonly untilMs: number }[]>;
+  recordSuccess(address: string, user: string): Promise<void>;
 }
 
 export interface LoginGateStats {
@@ -295,7 +318,41 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
   const users = new FailureCounter(maxTracked, settings.userMaxAttempts, settings.times);
   const now = options.now ?? Date.now;
   const onLockout = options.onLockout ?? (() => undefined);
+  const shared = options.shared;
   let refused = 0;
+
+  /** The address the group counts: a trusted source only with its user. */
+  function groupAddress(address: string, user: string): string {
+    const key = addressKey(address);
+    return isTrusted(key) ? pairKey(key, user) : key;
+  }
+
+  /** Reports the lockouts the group began that this gate did not report itself. */
+  function reportGroupLocks(
+    address: string,
+    user: string,
+    began: Awaited<ReturnType<GroupLockout['recordFailure']>>,
+  ): void {
+    const key = addressKey(address);
+    const source = sourceOf(address, user);
+    const nowMs = now();
+    const seen = new Set<LockoutScope>();
+    for (const { scope, untilMs } of began) {
+      const event: LockoutEvent =
+        scope === 'user'
+          ? { scope: 'user', user, failures: settings.userMaxAttempts, untilMs }
+          : source.counter === addresses
+            ? { scope: 'source', address: key, failures: settings.maxAttempts, untilMs }
+            : { scope: 'source-user', address: key, user, failures: settings.maxAttempts, untilMs };
+      const isLocal =
+        scope === 'user'
+          ? users.lockedUntil(user, nowMs) > 0
+          : source.counter.lockedUntil(source.key, nowMs) > 0;
+      if (seen.has(event.scope) || isLocal) continue;
+      seen.add(event.scope);
+      onLockout(event);
+    }
+  }
 
   function isTrusted(key: string): boolean {
     return settings.trusted.check(key, isIP(key) === 6 ? 'ipv6' : 'ipv4');
@@ -346,6 +403,7 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
       const until = Math.max(
         source.counter.lockedUntil(source.key, nowMs),
         users.lockedUntil(user, nowMs),
+        shared?.lockedUntil(groupAddress(address, user), user) ?? 0,
       );
       if (until > 0) {
         refused++;
@@ -371,8 +429,12 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
       if (isOk) {
         source.counter.settle(source.key, true);
         users.settle(user, false);
+        void shared?.recordSuccess(groupAddress(address, user), user);
         return;
       }
+      void shared
+        ?.recordFailure(groupAddress(address, user), user)
+        .then((began) => reportGroupLocks(address, user, began));
       const nowMs = now();
       const sourceLock = source.counter.fail(source.key, nowMs);
       if (sourceLock !== undefined) {
@@ -391,6 +453,25 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
       source.counter.settle(source.key, false);
       users.settle(user, false);
     },
+    ...(shared === undefined
+      ? {}
+      : {
+          async check(address: string, user: string) {
+            const until = await shared.check(groupAddress(address, user), user);
+            const nowMs = now();
+            if (until <= nowMs) return undefined;
+            // Admitted here, refused by the group: it was never checked.
+            const source = sourceOf(address, user);
+            source.counter.settle(source.key, false);
+            users.settle(user, false);
+            refused++;
+            return new RosgateError(
+              ErrorCode.LockedOut,
+              `too many failed logins; try again in ${Math.ceil((until - nowMs) / 1000)}s`,
+              { details: { untilMs: until } },
+            );
+          },
+        }),
     stats() {
       return {
         trackedAddresses: addresses.size,
