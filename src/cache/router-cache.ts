@@ -74,6 +74,11 @@ export interface RouterCacheOptions {
   readonly now: () => number;
   readonly timers: CacheTimers;
   readonly logger: Logger;
+  /**
+   * Tells the other replicas of a group (issue 18) that a write ended on
+   * `path` (undefined: any menu); the write's answer waits for it. Never rejects.
+   */
+  readonly publish?: ((path: string | undefined) => Promise<unknown>) | undefined;
 }
 
 /**
@@ -189,13 +194,25 @@ export class RouterCache {
       reply: (sentence) => sink.reply(sentence),
       done: (sentence) => {
         invalidate();
-        sink.done(sentence);
+        this.#announce(isAnyMenu ? undefined : context.path, () => sink.done(sentence));
       },
       refuse: (error) => {
         invalidate();
-        sink.refuse(error);
+        this.#announce(isAnyMenu ? undefined : context.path, () => sink.refuse(error));
       },
     });
+  }
+
+  /** A change another replica made to `path` (a menu): drops it and its related menus. */
+  invalidateMenu(path: string): void {
+    this.#invalidateWrite(path, undefined);
+  }
+
+  /** Publishes a write to the group, if any, then answers the client. */
+  #announce(path: string | undefined, answer: () => void): void {
+    const published = this.#options.publish?.(path);
+    if (published === undefined) answer();
+    else void published.then(answer, answer);
   }
 
   /** Drops the replies of `path` (a menu or a glob), or of every menu; returns how many. */
