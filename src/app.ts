@@ -52,6 +52,13 @@ import {
   type Reload,
 } from './reconfigure.js';
 import { limitOptions, type LimitOptions } from './limit-options.js';
+import {
+  groupWiringOf,
+  replicaIdOf,
+  type GroupSnapshot,
+  type GroupWiring,
+} from './group-wiring.js';
+import type { SharedGroupOptions } from './shared/index.js';
 
 /** One router as the running app holds it. */
 export interface RouterRuntime {
@@ -103,6 +110,8 @@ export interface App {
   readonly config: RosgateConfig;
   /** The admin port (known after `start()`). */
   readonly adminPort: number | undefined;
+  /** This replica's group, when `shared.url` is set (issue 18). */
+  readonly group: GroupWiring | undefined;
   /** Open pools, listeners and the admin port. */
   start(): Promise<void>;
   /**
@@ -136,6 +145,8 @@ export interface AppOptions {
   auditKeys?: AuditKeys;
   /** Where a relative `audit.dir` starts. @default process.cwd() */
   cwd?: string;
+  /** Group options beyond the config's (tests: timeouts, clocks). */
+  shared?: Partial<SharedGroupOptions>;
 }
 
 /** Stages and instruments one instance of which serves every router. */
@@ -147,6 +158,8 @@ interface Shared {
   readonly metricsStage: Stage;
   /** Records what policy refuses: policy sits outside the audit stage. */
   readonly deniedStage: Stage;
+  /** The group of replicas this one shares state with (issue 18). */
+  readonly group: GroupWiring | undefined;
 }
 
 /**
@@ -155,6 +168,8 @@ interface Shared {
  * cache and metrics are shared and keep their figures by router.
  */
 export function createApp(config: RosgateConfig, logger: Logger, options: AppOptions = {}): App {
+  // Sharing: every line says which replica wrote it.
+  if (config.shared?.url !== undefined) logger = logger.child({ replica: replicaIdOf(config) });
   let current = config;
   /** The configuration as the file and environment last gave it (at start, then each SIGHUP). */
   let loaded = config;
@@ -168,12 +183,16 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     () => shared.policy,
     () => isDraining,
     config.audit.enabled ? () => shared.audit : undefined,
+    () => shared.group?.snapshot(),
   );
   const metrics = createMetrics({
     registry: new Registry(),
     sources,
     slowCommandMs: config.flow.slowCommandMs,
   });
+  const group = groupWiringOf(config, logger, () => shared.cache, options.shared);
+  group?.registerMetrics(metrics.registry);
+  const publish = group === undefined ? {} : { publish: group.publish.bind(group) };
   const cwd = options.cwd ?? process.cwd();
   const audit = createAuditStage({
     config: config.audit,
@@ -190,6 +209,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     policy: createPolicyStage({
       config: config.policy,
       logger,
+      sharedLockout: (router) => group?.lockout(router),
       onLockout: (e) => {
         audit.events.lockout(e);
         metrics.recordEvent({
@@ -204,7 +224,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
         });
       },
     }),
-    cache: createCacheStage({ config: config.cache, logger }),
+    cache: createCacheStage({ config: config.cache, logger, ...publish }),
     audit,
     metrics,
     metricsStage: createMetricsStage(metrics),
@@ -220,6 +240,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
         });
       },
     }),
+    group,
   };
   for (const router of config.routers)
     routers.push(buildRouter(config, router, shared, logger.child({ router: router.name })));
@@ -239,7 +260,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     if (changed.includes('policy')) shared.policy.updateRules(next.policy);
     if (changed.includes('cache')) {
       const old = shared.cache;
-      shared.cache = createCacheStage({ config: next.cache, logger });
+      shared.cache = createCacheStage({ config: next.cache, logger, ...publish });
       old.close();
     }
     for (const runtime of routers) {
@@ -248,7 +269,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       if (changed.includes('limits')) runtime.applyLimits(next.limits);
       if (changed.includes('flow')) {
         retire(runtime.flow, logger, runtime.config.name);
-        runtime.flow = newFlowStage(next, routerConfig, metrics, audit, logger);
+        runtime.flow = newFlowStage(next, routerConfig, metrics, audit, logger, group);
       }
       runtime.config = routerConfig;
       runtime.rebuild();
@@ -335,6 +356,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     get adminPort() {
       return adminPort;
     },
+    group,
     async start() {
       // One process per audit folder: a second one refuses before binding anything.
       await audit.acquire();
@@ -352,6 +374,11 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
         await admin.close();
         await audit.release();
         throw err;
+      }
+      // Known before the first session opens: the group's session budget.
+      if (group !== undefined) {
+        const isUp = await group.start();
+        logger.info({ replica: group.replicaId, isUp }, 'joined the group of replicas');
       }
       for (const runtime of routers) {
         runtime.pool.start();
@@ -399,6 +426,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
         r.pool.close();
       }
       await admin.close();
+      await group?.close();
       // Last: every record up to the stop reaches the disk.
       audit.events.stop({ reason: 'shutdown' });
       await audit.writer.close();
@@ -461,9 +489,11 @@ function adminSources(
   policy: () => PolicyStage,
   isDraining: () => boolean,
   audit?: () => AuditTrail,
+  group?: () => GroupSnapshot | undefined,
 ): AdminSources {
   return {
     isDraining,
+    ...(group === undefined ? {} : { group }),
     lockouts: () => policy().lockouts().map(lockoutSnapshot),
     ...(audit === undefined
       ? {}
@@ -550,8 +580,10 @@ function newFlowStage(
   metrics: Metrics,
   audit: AuditTrail,
   logger: Logger,
+  group?: GroupWiring,
 ): FlowStage {
   return createFlowStage({
+    ...(group === undefined ? {} : { rateBucket: group.rateBucket(router.name, config.flow) }),
     router: router.name,
     config: config.flow,
     routerTimeoutMs: router.timeoutMs,
@@ -626,8 +658,10 @@ function buildRouter(
       maxWriteBufferBytes,
       ...(upstreamTls === undefined ? {} : { tls: upstreamTls }),
     });
+  const sessionPermit = shared.group?.sessionPermit(router.name);
   const pool = new Pool(router.pool, () => connect(router.username, router.password), {
     onAcquired: (waitMs) => shared.metrics.observeAcquire(router.name, waitMs / 1000),
+    ...(sessionPermit === undefined ? {} : { sessionPermit }),
   });
   logRouterHealth(pool, logger, (state, code) => {
     shared.audit.events.routerChange({
@@ -642,7 +676,7 @@ function buildRouter(
     });
   });
   const upstream = createUpstreamHandler(pool);
-  const flow = newFlowStage(config, router, shared.metrics, shared.audit, logger);
+  const flow = newFlowStage(config, router, shared.metrics, shared.audit, logger, shared.group);
   // DESIGN order, outermost first: metrics -> policy -> audit -> cache -> flow -> upstream.
   // Every stage is given the pipeline's link to what follows it, so a
   // rebuilt chain is followed even by what a stage keeps (pipeline.ts).
