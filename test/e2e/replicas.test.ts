@@ -54,6 +54,8 @@ async function replicas(
   return stacks;
 }
 
+const TOKEN = 'replica-admin-token-0123';
+
 const ran = (sim: Simulator, command: string): number => sim.counters.commands[command] ?? 0;
 
 /** The comment of row `*1` in a print's replies. */
@@ -301,3 +303,60 @@ t.test(
     t.equal((await health(stacks[0] as Stack)).shared?.up, true);
   },
 );
+
+t.test('the admin views and metrics name the replica and the group state', async (t) => {
+  const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
+  const [r1, r2] = (await replicas(t, sim, {
+    count: 2,
+    router: { maxSessions: 6 },
+    config: {
+      cache: { listen: { enabled: false } },
+      monitoring: { host: '127.0.0.1', port: 0, businessPollMs: 0, token: TOKEN },
+    },
+  })) as [Stack, Stack];
+  const writer = await openRaw(t, r1.port, { user: 'admin', password: 'secret' });
+  await writer.call(['/ip/hotspot/user/set', '=.id=*1', '=comment=x']);
+  for (let i = 0; i < 12; i++) await writer.call(['/system/identity/print']);
+  await eventually(
+    () => (r2.app.group?.group.stats().invalidationsReceived ?? 0) >= 1,
+    'replica 2 to hear the write',
+  );
+  const json = async (stack: Stack, page: string) =>
+    (await (
+      await fetch(`http://127.0.0.1:${stack.app.adminPort}/monitoring/${page}`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+    ).json()) as unknown;
+  const metricsOf = async (stack: Stack) =>
+    (await fetch(`http://127.0.0.1:${stack.app.adminPort}/monitoring/metrics`)).text();
+  t.match(await json(r2, 'health'), {
+    status: 'ok',
+    replica: 'r2',
+    shared: { up: true, replicas: 2, reason: null },
+  });
+  t.same(await json(r2, 'ready'), { status: 'ready' });
+  t.match(await json(r1, 'status'), { replica: 'r1', shared: { up: true } });
+  t.match(await json(r1, 'pools'), { pools: [{ router: 'default', replica: 'r1' }] });
+  const metrics1 = await metricsOf(r1);
+  t.match(metrics1, /rosgate_shared_up\{router="default",replica="r1"\} 1/);
+  t.match(metrics1, /rosgate_shared_replicas\{router="default",replica="r1"\} 2/);
+  t.match(metrics1, /rosgate_shared_invalidations_sent_total\{router="default",replica="r1"\} 1/);
+  t.match(metrics1, /rosgate_shared_leases_total\{router="default",replica="r1"\} [1-9]/);
+  t.match(metrics1, /rosgate_shared_sessions_held\{router="default",replica="r1"\} [1-9]/);
+  t.match(metrics1, /rosgate_shared_round_trips_total\{replica="r1"\} [1-9]/);
+  t.match(metrics1, /rosgate_shared_fallbacks_total\{replica="r1"\} \d/);
+  const metrics2 = await metricsOf(r2);
+  t.match(
+    metrics2,
+    /rosgate_shared_invalidations_received_total\{router="default",replica="r2"\} 1/,
+  );
+  t.match(metrics2, /rosgate_shared_cache_flushes_total\{router="default",replica="r2"\} 0/);
+  t.match(metrics2, /rosgate_shared_timeouts_total\{replica="r2"\} \d/);
+  t.match(metrics2, /rosgate_shared_republished_total\{replica="r2"\} 0/);
+  t.ok(
+    r1.logs.some(
+      (line) => line['replica'] === 'r1' && line['msg'] === 'joined the group of replicas',
+    ),
+    'log lines name the replica',
+  );
+});
