@@ -192,7 +192,10 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
   });
   const group = groupWiringOf(config, logger, () => shared.cache, options.shared);
   group?.registerMetrics(metrics.registry);
-  const publish = group === undefined ? {} : { publish: group.publish.bind(group) };
+  const publish =
+    group === undefined
+      ? {}
+      : { publish: group.publish.bind(group), fallbackTtlMs: group.fallbackTtlMs.bind(group) };
   const cwd = options.cwd ?? process.cwd();
   const audit = createAuditStage({
     config: config.audit,

@@ -26,6 +26,12 @@ import {
 } from './shared/index.js';
 import type { SessionPermit } from './upstream/pool.js';
 
+/**
+ * While a replica cannot hear the others' writes (Redis away), it serves a
+ * cached reply of a menu no listen watches at most this long after it was kept.
+ */
+export const FALLBACK_TTL_MS = 5000;
+
 /** This replica's id: `shared.replicaId`, else HOSTNAME (the pod name), else the host name. */
 export function replicaIdOf(config: RosgateConfig): string {
   return config.shared?.replicaId ?? process.env['HOSTNAME'] ?? os.hostname();
@@ -156,6 +162,12 @@ export class GroupWiring {
   publish(router: string, path: string | undefined): Promise<unknown> {
     const bus = this.#routers.get(router)?.bus;
     return bus === undefined ? Promise.resolve(false) : bus.publish(path ?? FLUSH_ALL);
+  }
+
+  /** How long an unwatched cached reply may be served now: undefined while the router's bus is live. */
+  fallbackTtlMs(router: string): number | undefined {
+    const bus = this.#routers.get(router)?.bus;
+    return bus === undefined || bus.isLive ? undefined : FALLBACK_TTL_MS;
   }
 
   snapshot(): GroupSnapshot {

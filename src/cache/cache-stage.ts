@@ -19,6 +19,8 @@ export interface CacheStageOptions {
   readonly timers?: CacheTimers;
   /** Tells a group's other replicas of a write before its answer (issue 18). Never rejects. */
   readonly publish?: (router: string, path: string | undefined) => Promise<unknown>;
+  /** How long an unwatched reply may be served while the group cannot vouch for it (issue 18). */
+  readonly fallbackTtlMs?: (router: string) => number | undefined;
 }
 
 /** The reply cache stage and its controls. */
@@ -66,6 +68,7 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
     let cache = routers.get(router);
     if (cache === undefined) {
       const publish = options.publish?.bind(undefined, router);
+      const fallbackTtlMs = options.fallbackTtlMs?.bind(undefined, router);
       cache = new RouterCache({
         router,
         next,
@@ -76,6 +79,7 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
         timers,
         logger,
         publish,
+        fallbackTtlMs,
       });
       routers.set(router, cache);
     }

@@ -79,6 +79,12 @@ export interface RouterCacheOptions {
    * `path` (undefined: any menu); the write's answer waits for it. Never rejects.
    */
   readonly publish?: ((path: string | undefined) => Promise<unknown>) | undefined;
+  /**
+   * While the group cannot tell this replica of other replicas' writes
+   * (Redis away), a reply of a menu no listen watches is served only this
+   * many ms after it was kept; undefined while it can.
+   */
+  readonly fallbackTtlMs?: (() => number | undefined) | undefined;
 }
 
 /**
@@ -255,6 +261,8 @@ export class RouterCache {
     if (watch?.isServable === false) return undefined;
     const reply = this.#store.get(key);
     if (reply === undefined) return undefined;
+    const capMs = watch?.isRunning === true ? undefined : this.#options.fallbackTtlMs?.();
+    if (capMs !== undefined && this.#options.now() - reply.storedAt >= capMs) return undefined;
     if (this.#options.now() < reply.expiresAt) return this.#intact(key, reply);
     // Kept past its life only while it may still be served stale.
     if (!this.#isServableStale(reply)) this.#store.delete(key);

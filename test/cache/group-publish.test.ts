@@ -11,10 +11,13 @@ import { FakeHandler, RecordingSink, commandOf } from '../fixtures/cache-fake-ha
 /** A cache stage whose writes are published to a group the test resolves by hand. */
 function groupHarness() {
   const published: { router: string; path: string | undefined; resolve: () => void }[] = [];
+  const clock = new ManualClock();
+  const group = { fallbackTtlMs: undefined as number | undefined };
   const cache = createCacheStage({
     config: SECTIONS.cache.schema.parse({ listen: { enabled: false } }),
     logger: createLogger('silent', new Writable({ write: (_c, _e, done) => done() })),
-    now: new ManualClock().now,
+    now: clock.now,
+    fallbackTtlMs: () => group.fallbackTtlMs,
     publish: (router, path) =>
       new Promise<void>((resolve) => published.push({ router, path, resolve })),
   });
@@ -31,7 +34,7 @@ function groupHarness() {
     router.last.reply('!re', row);
     router.last.done();
   };
-  return { cache, router, published, send, fill };
+  return { cache, router, published, send, fill, clock, group };
 }
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -73,5 +76,25 @@ t.test("another replica's write drops the menu here; an unknown router is ignore
   h.cache.invalidate('r1', '/ppp/secret');
   t.equal(h.send(['/ppp/secret/print']).context.notes.cache, 'miss');
   t.equal(h.cache.stats()['r1']?.invalidations, 1);
+  t.end();
+});
+
+t.test('while the group cannot vouch for a reply, it is served only for the fallback TTL', (t) => {
+  const h = groupHarness();
+  h.fill(['/ppp/secret/print'], '=name=a');
+  h.group.fallbackTtlMs = 1000;
+  h.clock.advance(999);
+  t.equal(h.send(['/ppp/secret/print']).context.notes.cache, 'hit', 'young enough');
+  h.clock.advance(1);
+  t.equal(h.send(['/ppp/secret/print']).context.notes.cache, 'miss', 'too old to vouch for');
+  h.router.last.reply('!re', '=name=a');
+  h.router.last.done();
+  h.group.fallbackTtlMs = undefined;
+  h.clock.advance(500);
+  t.equal(
+    h.send(['/ppp/secret/print']).context.notes.cache,
+    'hit',
+    'the group vouches again: the TTL rules',
+  );
   t.end();
 });

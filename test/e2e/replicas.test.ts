@@ -250,7 +250,6 @@ t.test(
       url: own.url,
       config: {
         flow: { rateLimit: { bucketSize: 200, refillTokens: 100, refillIntervalMs: 100 } },
-        cache: { listen: { enabled: false } },
       },
     });
     const clients: RawClient[] = [];
