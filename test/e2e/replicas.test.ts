@@ -359,3 +359,45 @@ t.test('the admin views and metrics name the replica and the group state', async
     'log lines name the replica',
   );
 });
+
+t.test(
+  'Redis that stops answering holds no command longer than the fallback timeout',
+  async (t) => {
+    const own = await startRedis();
+    t.teardown(() => own.stop());
+    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
+    const [r1, r2] = (await replicas(t, sim, {
+      url: own.url,
+      count: 2,
+      router: { maxSessions: 10 },
+      config: { policy: { lockout: { maxAttempts: 50 } } },
+    })) as [Stack, Stack];
+    const c1 = await openRaw(t, r1.port, { user: 'admin', password: 'secret' });
+    const c2 = await openRaw(t, r2.port, { user: 'admin', password: 'secret' });
+    // Redis busy for 3 s: every call into it gets no answer meanwhile.
+    const sleeping = own.command('DEBUG', 'SLEEP', '3');
+    const slowest: number[] = [];
+    const timed = async (c: RawClient, words: string[]) => {
+      const started = performance.now();
+      const replies = await c.call(words);
+      slowest.push(performance.now() - started);
+      return replies;
+    };
+    for (let i = 0; i < 4; i++) {
+      const write = await timed(c1, ['/ip/hotspot/user/set', '=.id=*1', `=comment=slow|${i}`]);
+      t.notOk(
+        write.some((s) => s.command === '!trap'),
+        `write ${i} answered`,
+      );
+      await timed(c2, ['/system/identity/print']);
+    }
+    const guesser = await openRaw(t, r2.port);
+    await timed(guesser, ['/login', '=name=admin', '=password=wrong']);
+    await sleeping;
+    t.ok(
+      Math.max(...slowest) < 2000,
+      `no command waited on Redis (slowest ${Math.max(...slowest).toFixed(0)} ms of a 3000 ms stall)`,
+    );
+    await eventually(() => r1.app.group?.snapshot().isUp === true, 'Redis to count as back');
+  },
+);
