@@ -661,10 +661,9 @@ function buildRouter(
       maxWriteBufferBytes,
       ...(upstreamTls === undefined ? {} : { tls: upstreamTls }),
     });
-  const sessionPermit = shared.group?.sessionPermit(router.name);
   const pool = new Pool(router.pool, () => connect(router.username, router.password), {
     onAcquired: (waitMs) => shared.metrics.observeAcquire(router.name, waitMs / 1000),
-    ...(sessionPermit === undefined ? {} : { sessionPermit }),
+    ...shared.group?.poolHooks(router.name), // the group's session budget (issue 18)
   });
   logRouterHealth(pool, logger, (state, code) => {
     shared.audit.events.routerChange({

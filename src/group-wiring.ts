@@ -147,10 +147,10 @@ export class GroupWiring {
     };
   }
 
-  /** The pool's permit for one more session, when the router has a group cap. */
-  sessionPermit(router: string): (() => Promise<SessionPermit | undefined>) | undefined {
+  /** The pool's hooks: a permit for each session, when the router has a group cap. */
+  poolHooks(router: string): { sessionPermit?: () => Promise<SessionPermit | undefined> } {
     const budget = this.#parts(router).budget;
-    return budget === undefined ? undefined : () => budget.tryAcquire();
+    return budget === undefined ? {} : { sessionPermit: () => budget.tryAcquire() };
   }
 
   /** The login gate's group lockout for `router`. */
@@ -184,8 +184,25 @@ export class GroupWiring {
   registerMetrics(registry: Registry): void {
     const replica = this.replicaId;
     const group = this.group;
-    const routers = this.#routers;
-    const groupCounter = (name: string, help: string, read: () => number) =>
+    const counters = group.counters;
+    for (const [name, help, read] of [
+      ['rosgate_shared_round_trips_total', 'Commands sent to Redis.', () => counters.roundTrips],
+      [
+        'rosgate_shared_timeouts_total',
+        'Redis commands not answered in time.',
+        () => counters.timeouts,
+      ],
+      [
+        'rosgate_shared_fallbacks_total',
+        'Operations answered locally: Redis down or slow.',
+        () => counters.fallbacks,
+      ],
+      [
+        'rosgate_shared_republished_total',
+        'Lockout counts and locks re-published after an outage.',
+        () => counters.republished,
+      ],
+    ] as const) {
       new Counter({
         name,
         help,
@@ -196,96 +213,92 @@ export class GroupWiring {
           this.inc({ replica }, read());
         },
       });
-    const perRouter = (
-      kind: 'gauge' | 'counter',
-      name: string,
-      help: string,
-      read: (parts: RouterParts) => number,
-    ) => {
-      const options = { name, help, labelNames: ['router', 'replica'], registers: [registry] };
-      if (kind === 'gauge') {
-        new Gauge({
-          ...options,
-          collect() {
-            this.reset();
-            for (const [router, parts] of routers) this.set({ router, replica }, read(parts));
-          },
-        });
-        return;
-      }
-      new Counter({
-        ...options,
-        collect() {
-          this.reset();
-          for (const [router, parts] of routers) this.inc({ router, replica }, read(parts));
-        },
-      });
-    };
-    perRouter('gauge', 'rosgate_shared_up', '1 while the group state in Redis is reachable.', () =>
-      group.isUp ? 1 : 0,
-    );
-    perRouter(
-      'gauge',
-      'rosgate_shared_replicas',
-      'Live replicas of the group last seen.',
-      () => group.replicas,
-    );
-    const counters = group.counters;
-    groupCounter(
-      'rosgate_shared_round_trips_total',
-      'Commands sent to Redis.',
-      () => counters.roundTrips,
-    );
-    groupCounter(
-      'rosgate_shared_timeouts_total',
-      'Redis commands not answered in time.',
-      () => counters.timeouts,
-    );
-    groupCounter(
-      'rosgate_shared_fallbacks_total',
-      'Operations answered locally: Redis down or slow.',
-      () => counters.fallbacks,
-    );
-    groupCounter(
-      'rosgate_shared_republished_total',
-      'Lockout counts and locks re-published after an outage.',
-      () => counters.republished,
-    );
-    perRouter(
-      'counter',
-      'rosgate_shared_leases_total',
-      'Token leases Redis granted this replica.',
-      (p) => sum(p.buckets, (b) => b.stats().leases),
-    );
-    perRouter(
-      'counter',
-      'rosgate_shared_invalidations_sent_total',
-      'Cache invalidations this replica published.',
-      (p) => p.bus.stats().sent,
-    );
-    perRouter(
-      'counter',
-      'rosgate_shared_invalidations_received_total',
-      'Cache invalidations from other replicas applied here.',
-      (p) => p.bus.stats().received + p.bus.stats().replayed,
-    );
-    perRouter(
-      'counter',
-      'rosgate_shared_cache_flushes_total',
-      'Whole-cache flushes: the invalidation log did not reach back.',
-      (p) => p.bus.stats().flushes,
-    );
-    perRouter(
-      'gauge',
-      'rosgate_shared_sessions_held',
-      'Router sessions this replica holds under the group cap.',
-      (p) => p.budget?.stats().held ?? 0,
-    );
+    }
+    const series: readonly RouterSeries[] = [
+      [
+        'gauge',
+        'rosgate_shared_up',
+        '1 while the group state in Redis is reachable.',
+        () => (group.isUp ? 1 : 0),
+      ],
+      [
+        'gauge',
+        'rosgate_shared_replicas',
+        'Live replicas of the group last seen.',
+        () => group.replicas,
+      ],
+      [
+        'counter',
+        'rosgate_shared_leases_total',
+        'Token leases Redis granted this replica.',
+        (p) => sum(p.buckets, (b) => b.stats().leases),
+      ],
+      [
+        'counter',
+        'rosgate_shared_invalidations_sent_total',
+        'Cache invalidations this replica published.',
+        (p) => p.bus.stats().sent,
+      ],
+      [
+        'counter',
+        'rosgate_shared_invalidations_received_total',
+        'Cache invalidations from other replicas applied here.',
+        (p) => p.bus.stats().received + p.bus.stats().replayed,
+      ],
+      [
+        'counter',
+        'rosgate_shared_cache_flushes_total',
+        'Whole-cache flushes: the invalidation log did not reach back.',
+        (p) => p.bus.stats().flushes,
+      ],
+      [
+        'gauge',
+        'rosgate_shared_sessions_held',
+        'Router sessions this replica holds under the group cap.',
+        (p) => p.budget?.stats().held ?? 0,
+      ],
+    ];
+    for (const spec of series) routerSeries(registry, replica, this.#routers, spec);
   }
 
   #parts(router: string): RouterParts {
     return this.#routers.get(router) as RouterParts;
   }
+}
+
+/** A per-router series: its kind, name, help and how to read one router's value. */
+type RouterSeries = readonly [
+  kind: 'gauge' | 'counter',
+  name: string,
+  help: string,
+  read: (parts: RouterParts) => number,
+];
+
+/** Registers one per-router series, read at scrape time. */
+function routerSeries(
+  registry: Registry,
+  replica: string,
+  routers: ReadonlyMap<string, RouterParts>,
+  [kind, name, help, read]: RouterSeries,
+): void {
+  const options = { name, help, labelNames: ['router', 'replica'], registers: [registry] };
+  if (kind === 'gauge') {
+    new Gauge({
+      ...options,
+      collect() {
+        this.reset();
+        for (const [router, parts] of routers) this.set({ router, replica }, read(parts));
+      },
+    });
+    return;
+  }
+  new Counter({
+    ...options,
+    collect() {
+      this.reset();
+      for (const [router, parts] of routers) this.inc({ router, replica }, read(parts));
+    },
+  });
 }
 
 function sum<T>(items: Iterable<T>, read: (item: T) => number): number {
