@@ -376,6 +376,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
         await Promise.all(routers.map((r) => r.listener.close(0)));
         await admin.close();
         await audit.release();
+        await group?.close();
         throw err;
       }
       // Known before the first session opens: the group's session budget.

@@ -5,12 +5,16 @@
  * back under load fails no client command.
  */
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import t from 'tap';
 import { eventually } from '../fixtures/eventually.js';
 import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
 import { startRedis, type RedisServer } from '../fixtures/redis-server.js';
 import { startStack, startTestSimulator, type Stack } from '../fixtures/stack.js';
 import type { Simulator } from '../../src/simulator/index.js';
+import { createApp } from '../../src/app.js';
+import { validateConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/logger.js';
 
 type Tap = Parameters<typeof startStack>[0];
 
@@ -406,3 +410,30 @@ t.test(
     await eventually(() => r1.app.group?.snapshot().isUp === true, 'Redis to count as back');
   },
 );
+
+t.test('a replica that cannot bind its port leaves the group it was given', async (t) => {
+  const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const { port } = blocker.address() as net.AddressInfo;
+  const { config } = validateConfig(
+    {
+      routers: [
+        {
+          host: '127.0.0.1',
+          port: sim.port,
+          password: 'secret',
+          listen: { host: '127.0.0.1', port },
+        },
+      ],
+      monitoring: { enabled: false },
+      audit: { enabled: false },
+      shared: { url: redis.url, prefix: `t${randomUUID().slice(0, 8)}:`, replicaId: 'lost' },
+    },
+    {},
+  );
+  const app = createApp(config, createLogger('silent', process.stdout));
+  await t.rejects(app.start(), { code: 'EADDRINUSE' });
+  t.equal(app.group?.snapshot().isUp, false, 'the group is closed, not left connected');
+});
