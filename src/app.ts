@@ -27,6 +27,8 @@ import { createAppEvents, type AppEvents } from './app/app-events.js';
 import { adminSources, auditFunctions, lockoutClearer } from './app/admin-wiring.js';
 import { createLiveConfig, type LiveConfig, type ReloadResult } from './app/live-config.js';
 import { buildRouter, type RouterRuntime, type SharedStages } from './app/router-runtime.js';
+import { groupWiringOf, replicaIdOf, type GroupWiring } from './group-wiring.js';
+import type { SharedGroupOptions } from './shared/index.js';
 
 export { ANONYMOUS_DH_CIPHERS } from './app/tls-options.js';
 export type { ReloadResult } from './app/live-config.js';
@@ -45,6 +47,8 @@ export interface App {
   readonly config: RosgateConfig;
   /** The admin port (known after `start()`). */
   readonly adminPort: number | undefined;
+  /** This replica's group, when `shared.url` is set. */
+  readonly group: GroupWiring | undefined;
   /** Open pools, listeners and the admin port. */
   start(): Promise<void>;
   /**
@@ -70,10 +74,14 @@ export interface AppOptions {
   auditKeys?: AuditKeys;
   /** Where a relative `audit.dir` starts. @default process.cwd() */
   cwd?: string;
+  /** Group options beyond the config's (tests: timeouts, clocks). */
+  shared?: Partial<SharedGroupOptions>;
 }
 
 /** Builds rosgate from `config`: nothing listens or connects until `start()`. */
 export function createApp(config: RosgateConfig, logger: Logger, options: AppOptions = {}): App {
+  // Sharing: every line says which replica wrote it.
+  if (config.shared?.url !== undefined) logger = logger.child({ replica: replicaIdOf(config) });
   const routers: RouterRuntime[] = [];
   const state = { isDraining: false, adminPort: undefined as number | undefined };
   // Read at scrape time, so they follow reloads and stages that are replaced.
@@ -83,13 +91,16 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     () => shared.policy,
     () => state.isDraining,
     config.audit.enabled ? () => shared.audit : undefined,
+    () => shared.group?.snapshot(),
   );
   const metrics = createMetrics({
     registry: new Registry(),
     sources,
     slowCommandMs: config.flow.slowCommandMs,
   });
-  const shared = sharedStages(config, logger, metrics, options);
+  const group = groupWiringOf(config, logger, () => shared.cache, options.shared);
+  group?.registerMetrics(metrics.registry);
+  const shared = sharedStages(config, logger, metrics, options, group);
   for (const router of config.routers)
     routers.push(buildRouter(config, router, shared, logger.child({ router: router.name })));
   const live = createLiveConfig(config, routers, shared, logger);
@@ -110,6 +121,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     get adminPort() {
       return state.adminPort;
     },
+    group,
     async start() {
       await startApp(parts);
       poller?.start();
@@ -145,6 +157,7 @@ function sharedStages(
   logger: Logger,
   metrics: Metrics,
   options: AppOptions,
+  group: GroupWiring | undefined,
 ): SharedStages {
   const events: AppEvents = createAppEvents(() => audit, metrics);
   const audit: AuditTrail = createAuditStage({
@@ -158,8 +171,15 @@ function sharedStages(
     config: config.policy,
     logger,
     onLockout: (e) => events.lockout(e),
+    sharedLockout: (router) => group?.lockout(router),
   });
-  const cache: CacheStage = createCacheStage({ config: config.cache, logger });
+  // A write's answer waits until the group heard of it; unwatched menus are
+  // served briefly while the group cannot vouch for them.
+  const cacheGroup =
+    group === undefined
+      ? {}
+      : { publish: group.publish.bind(group), fallbackTtlMs: group.fallbackTtlMs.bind(group) };
+  const cache: CacheStage = createCacheStage({ config: config.cache, logger, ...cacheGroup });
   // Records what policy refuses: policy sits outside the audit stage.
   const deniedStage: Stage = (next) => ({
     handle(context, sink) {
@@ -178,6 +198,8 @@ function sharedStages(
     metricsStage: createMetricsStage(metrics).stage,
     deniedStage,
     events,
+    group,
+    cacheGroup,
   };
 }
 
@@ -245,7 +267,13 @@ async function startApp({ config, logger, routers, shared, admin, state }: Parts
     await Promise.all(routers.map((r) => r.listener.close(0)));
     await admin.close();
     await shared.audit.release();
+    await shared.group?.close();
     throw err;
+  }
+  // Known before the first session opens: the group's session budget.
+  if (shared.group !== undefined) {
+    const isUp = await shared.group.start();
+    logger.info({ replica: shared.group.replicaId, isUp }, 'joined the group of replicas');
   }
   for (const runtime of routers) {
     runtime.pool.start();
@@ -295,6 +323,7 @@ async function stopApp(
     r.pool.close();
   }
   await admin.close();
+  await shared.group?.close();
   shared.audit.events.stop({ reason: 'shutdown' });
   await shared.audit.writer.close();
   await shared.audit.release();

@@ -342,4 +342,9 @@ export interface LoginGate {
   record(address: string, user: string, isOk: boolean): void;
   /** An admitted login that could not be checked (router unreachable): it counts for nothing. */
   release?(address: string, user: string): void;
+  /**
+   * After `admit`, before the login is checked: a refusal when the group
+   * (other replicas, issue 18) holds a lock on it; undefined to go ahead.
+   */
+  check?(address: string, user: string): Promise<RosgateError | undefined>;
 }

@@ -24,6 +24,7 @@ import { HttpProblem, readJsonBody, send, sendJson } from './http-reply.js';
 import type { Metrics } from './metrics.js';
 import {
   businessReport,
+  degradedReasons,
   healthReport,
   performanceReport,
   poolsReport,
@@ -205,9 +206,13 @@ function probeRoutes({ sources, metrics, isRouterRequired }: AdminContext): Rout
         methods: {
           GET: () => {
             const problems = readinessProblems(sources, isRouterRequired);
-            return problems.length === 0
+            const reasons = degradedReasons(sources);
+            if (problems.length > 0)
+              return { status: 503, json: { status: 'not ready', problems } };
+            // Redis away: the replica still serves, on its share.
+            return reasons.length === 0
               ? { json: { status: 'ready' } }
-              : { status: 503, json: { status: 'not ready', problems } };
+              : { json: { status: 'degraded', reasons } };
           },
         },
       },

@@ -43,6 +43,23 @@ function poolOf(r: RouterSource) {
   };
 }
 
+/** The group's state for a report; nothing when no group is configured. */
+function groupOf(sources: AdminSources) {
+  const group = sources.group?.();
+  if (group === undefined) return {};
+  return {
+    replica: group.replicaId,
+    shared: { up: group.isUp, replicas: group.replicas, reason: group.downReason ?? null },
+  };
+}
+
+/** Why the replica serves, but not as it should (ready stays true): Redis away. */
+export function degradedReasons(sources: AdminSources): string[] {
+  const group = sources.group?.();
+  if (group === undefined || group.isUp) return [];
+  return [`shared state unreachable (${group.downReason ?? 'unknown'}): each replica on its share`];
+}
+
 /** Why `ready` fails; none when ready. */
 export function readinessProblems(sources: AdminSources, isRouterRequired: boolean): string[] {
   const problems: string[] = [];
@@ -79,7 +96,13 @@ export function healthReport(sources: AdminSources) {
     };
   });
   const isHealthy = routers.every((r) => r.up && r.breaker?.state !== 'open');
-  return { status: isHealthy ? 'ok' : 'degraded', routers };
+  const reasons = degradedReasons(sources);
+  return {
+    status: isHealthy && reasons.length === 0 ? 'ok' : 'degraded',
+    ...(reasons.length === 0 ? {} : { reasons }),
+    ...groupOf(sources),
+    routers,
+  };
 }
 
 /** `/monitoring/status`: what runs, since when, and whether the last reload worked. */
@@ -92,6 +115,7 @@ export function statusReport(sources: AdminSources, metrics: Metrics, version: s
     uptimeSeconds: Math.floor((metrics.now() - metrics.startedAt) / 1000),
     draining: sources.isDraining(),
     lastReload: { ok: reload.isOk, at: iso(reload.at) },
+    ...groupOf(sources),
     routers: sources.routers().map((r) => ({
       name: r.name,
       up: r.pool().ready > 0,
@@ -191,6 +215,7 @@ export function businessReport(sources: AdminSources, metrics: Metrics) {
  * rate-limit queue), since clients share sessions command by command.
  */
 export function poolsReport(sources: AdminSources) {
+  const replica = sources.group?.()?.replicaId;
   return {
     pools: sources.routers().map((r) => {
       const p = r.pool();
@@ -199,6 +224,7 @@ export function poolsReport(sources: AdminSources) {
       const waitUs = Math.round(p.longestWaitMs * 1000);
       return {
         router: r.name,
+        ...(replica === undefined ? {} : { replica }),
         cl_active: r.proxy().clientsConnected,
         cl_waiting: p.waiting + queued,
         sv_active: p.busy,

@@ -146,6 +146,19 @@ export interface AdminSources {
   isDraining(): boolean;
   /** The login lockouts in force, of every router. */
   lockouts?(): readonly LockoutSnapshot[];
+  /** The group of replicas this one shares state with (issue 18); absent or undefined: none. */
+  group?(): GroupView | undefined;
+}
+
+/** A replica's view of its group. */
+export interface GroupView {
+  readonly replicaId: string;
+  /** The shared state in Redis is reachable. */
+  readonly isUp: boolean;
+  /** Why it is not; undefined while up. */
+  readonly downReason: string | undefined;
+  /** Live replicas last seen. */
+  readonly replicas: number;
 }
 
 /** The audit module's functions the admin port serves. */

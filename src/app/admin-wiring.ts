@@ -14,6 +14,7 @@ import type {
 import { reportAudit, searchAudit, type AuditTrail } from '../audit/index.js';
 import type { CacheStage } from '../cache/index.js';
 import type { Lockout, PolicyStage } from '../policy/index.js';
+import type { GroupSnapshot } from '../group-wiring.js';
 import type { RouterRuntime } from './router-runtime.js';
 
 /** The admin port's view of every router, read at scrape time. */
@@ -23,9 +24,11 @@ export function adminSources(
   policy: () => PolicyStage,
   isDraining: () => boolean,
   audit?: () => AuditTrail,
+  group?: () => GroupSnapshot | undefined,
 ): AdminSources {
   return {
     isDraining,
+    ...(group === undefined ? {} : { group }),
     lockouts: () => policy().lockouts().map(lockoutSnapshot),
     ...(audit === undefined
       ? {}

@@ -50,7 +50,7 @@ export function createLiveConfig(
     if (changed.includes('policy')) shared.policy.updateRules(next.policy);
     if (changed.includes('cache')) {
       const old = shared.cache;
-      shared.cache = createCacheStage({ config: next.cache, logger });
+      shared.cache = createCacheStage({ config: next.cache, logger, ...shared.cacheGroup });
       old.close();
     }
     for (const runtime of routers) {
@@ -59,7 +59,7 @@ export function createLiveConfig(
       if (changed.includes('limits')) runtime.applyLimits(next.limits);
       if (changed.includes('flow')) {
         retire(runtime.flow, logger, runtime.config.name);
-        runtime.flow = newFlowStage(next, routerConfig, shared.events, logger);
+        runtime.flow = newFlowStage(next, routerConfig, shared.events, logger, shared.group);
       }
       runtime.config = routerConfig;
       runtime.rebuild();

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../admin/index.js';
 import type { AuditTrail } from '../audit/index.js';
-import type { CacheStage } from '../cache/index.js';
+import type { CacheStage, CacheStageOptions } from '../cache/index.js';
 import { verifyPassword, type RosgateConfig, type RouterConfig } from '../config/index.js';
 import type { RosgateError } from '../errors.js';
 import { createFlowStage, type FlowStage } from '../flow/index.js';
@@ -24,6 +24,7 @@ import { Pool } from '../upstream/pool.js';
 import { askRouterVersion } from '../upstream/router-version.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
 import { createUpstreamHandler } from '../upstream/upstream-handler.js';
+import type { GroupWiring } from '../group-wiring.js';
 import type { AppEvents } from './app-events.js';
 import { listenerTlsOptions, upstreamTlsOptions } from './tls-options.js';
 
@@ -64,6 +65,10 @@ export interface SharedStages {
   readonly metrics: Metrics;
   readonly metricsStage: Stage;
   readonly events: AppEvents;
+  /** The group of replicas this one shares state with, when `shared.url` is set. */
+  readonly group: GroupWiring | undefined;
+  /** What a cache built on a reload is given for the group (empty without one). */
+  readonly cacheGroup: Pick<CacheStageOptions, 'publish' | 'fallbackTtlMs'>;
   /** Records what policy refuses: policy sits outside the audit stage. */
   readonly deniedStage: Stage;
 }
@@ -89,12 +94,13 @@ export function buildRouter(
     });
   const pool = new Pool(router.pool, () => connect(router.username, router.password), {
     onAcquired: (waitMs) => shared.metrics.observeAcquire(router.name, waitMs / 1000),
+    ...shared.group?.poolHooks(router.name), // the group's session budget
   });
   logRouterHealth(pool, logger, (state, code) =>
     shared.events.routerChange(router.name, state, code),
   );
   const upstream = createUpstreamHandler(pool);
-  const flow = newFlowStage(config, router, shared.events, logger);
+  const flow = newFlowStage(config, router, shared.events, logger, shared.group);
   // The pipeline's order (docs/architecture.md), outermost first: metrics -> policy -> audit -> cache -> flow -> upstream.
   // Every stage is given the pipeline's link to what follows it, so a
   // rebuilt chain is followed even by what a stage keeps (pipeline.ts).
@@ -171,8 +177,10 @@ export function newFlowStage(
   router: RouterConfig,
   events: AppEvents,
   logger: Logger,
+  group?: GroupWiring,
 ): FlowStage {
   return createFlowStage({
+    ...(group === undefined ? {} : { rateBucket: group.rateBucket(router.name, config.flow) }),
     router: router.name,
     config: config.flow,
     routerTimeoutMs: router.timeoutMs,

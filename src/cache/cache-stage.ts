@@ -17,6 +17,10 @@ export interface CacheStageOptions {
   readonly now?: () => number;
   /** Timers for re-sending lost listens. @default the global ones, unref'd */
   readonly timers?: CacheTimers;
+  /** Tells a group's other replicas of a write before its answer (issue 18). Never rejects. */
+  readonly publish?: (router: string, path: string | undefined) => Promise<unknown>;
+  /** How long an unwatched reply may be served while the group cannot vouch for it (issue 18). */
+  readonly fallbackTtlMs?: (router: string) => number | undefined;
 }
 
 /** The reply cache stage and its controls. */
@@ -30,6 +34,8 @@ export interface CacheStage extends StageHandle<Record<string, RouterCacheStats>
    * or of every menu, on `router` or on every router. Returns how many.
    */
   flush(path?: string, router?: string): number;
+  /** A write on another replica changed `path`: drops its replies and its related menus'. */
+  invalidate(router: string, path: string): void;
   /** Cancels every `listen` the cache runs; call it before the pool closes. */
   close(): void;
 }
@@ -61,7 +67,20 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
   const cacheOf = (router: string, next: CommandHandler): RouterCache => {
     let cache = routers.get(router);
     if (cache === undefined) {
-      cache = new RouterCache({ router, next, config, ttlRules, related, now, timers, logger });
+      const publish = options.publish?.bind(undefined, router);
+      const fallbackTtlMs = options.fallbackTtlMs?.bind(undefined, router);
+      cache = new RouterCache({
+        router,
+        next,
+        config,
+        ttlRules,
+        related,
+        now,
+        timers,
+        logger,
+        publish,
+        fallbackTtlMs,
+      });
       routers.set(router, cache);
     }
     return cache;
@@ -99,6 +118,9 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
         if (router === undefined || router === name) dropped += cache.flush(path);
       }
       return dropped;
+    },
+    invalidate(router, path) {
+      routers.get(router)?.invalidateMenu(path);
     },
     close() {
       for (const cache of routers.values()) cache.close();

@@ -74,6 +74,17 @@ export interface RouterCacheOptions {
   readonly now: () => number;
   readonly timers: CacheTimers;
   readonly logger: Logger;
+  /**
+   * Tells the other replicas of a group (issue 18) that a write ended on
+   * `path` (undefined: any menu); the write's answer waits for it. Never rejects.
+   */
+  readonly publish?: ((path: string | undefined) => Promise<unknown>) | undefined;
+  /**
+   * While the group cannot tell this replica of other replicas' writes
+   * (Redis away), a reply of a menu no listen watches is served only this
+   * many ms after it was kept; undefined while it can.
+   */
+  readonly fallbackTtlMs?: (() => number | undefined) | undefined;
 }
 
 /**
@@ -185,7 +196,26 @@ export class RouterCache {
       ? () => this.#invalidateAll()
       : () => this.#invalidateWrite(context.path, change);
     invalidate();
-    return this.#options.next.handle(context, new SinkDecorator(sink, { onEnd: invalidate }));
+    const target = isAnyMenu ? undefined : context.path;
+    // The write's answer waits until the group heard of it (when there is one).
+    const announcing: CommandSink = {
+      reply: (sentence) => sink.reply(sentence),
+      done: (sentence) => this.#announce(target, () => sink.done(sentence)),
+      refuse: (error) => this.#announce(target, () => sink.refuse(error)),
+    };
+    return this.#options.next.handle(context, new SinkDecorator(announcing, { onEnd: invalidate }));
+  }
+
+  /** A change another replica made to `path` (a menu): drops it and its related menus. */
+  invalidateMenu(path: string): void {
+    this.#invalidateWrite(path, undefined);
+  }
+
+  /** Publishes a write to the group, if any, then answers the client. */
+  #announce(path: string | undefined, answer: () => void): void {
+    const published = this.#options.publish?.(path);
+    if (published === undefined) answer();
+    else void published.then(answer, answer);
   }
 
   /** Drops the replies of `path` (a menu or a glob), or of every menu; returns how many. */
@@ -228,6 +258,8 @@ export class RouterCache {
     if (watch?.isServable === false) return undefined;
     const reply = this.#store.get(key);
     if (reply === undefined) return undefined;
+    const capMs = watch?.isRunning === true ? undefined : this.#options.fallbackTtlMs?.();
+    if (capMs !== undefined && this.#options.now() - reply.storedAt >= capMs) return undefined;
     if (this.#options.now() < reply.expiresAt) return this.#intact(key, reply);
     // Kept past its life only while it may still be served stale.
     if (!this.#isServableStale(reply)) this.#store.delete(key);

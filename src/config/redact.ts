@@ -32,9 +32,27 @@ function redact(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
   const copy: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value)) {
-    copy[key] = SECRET_KEY.test(key) && child !== undefined ? REDACTED : redact(child);
+    copy[key] =
+      SECRET_KEY.test(key) && child !== undefined
+        ? REDACTED
+        : key === 'url' && typeof child === 'string'
+          ? redactUrl(child)
+          : redact(child);
   }
   return copy;
+}
+
+/** A URL's password (`redis://:pw@host`) replaced: the rest stays readable. */
+function redactUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  if (url.password === '') return text;
+  url.password = REDACTED;
+  return url.href;
 }
 
 /**

@@ -207,6 +207,14 @@ const routerFields = mapping({
     .enum(EMPTY_REPLIES_MODES)
     .default('strip')
     .describe("strip drops RouterOS 7.18's `!empty` reply, which older clients reject."),
+  maxSessions: env(
+    integer(1, MAX_POOL_SIZE * 100)
+      .optional()
+      .describe(
+        'API sessions all replicas of a shared group (shared.url) may hold on this router together; default no group cap.',
+      ),
+    'ROUTER_MAX_SESSIONS',
+  ),
 });
 
 export const routerSchema = oneOf(routerFields, ROUTER_SECRET_KEYS, false)

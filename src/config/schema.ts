@@ -34,11 +34,13 @@ import {
   type TlsListenConfig,
 } from './routers.js';
 import { setting } from './settings.js';
+import { sharedSchema, type SharedConfig } from './shared.js';
 
 export { MAX_COUNT, MAX_TIMER_MS } from './settings.js';
 export * from './limits.js';
 export * from './monitoring.js';
 export * from './routers.js';
+export * from './shared.js';
 
 const live = <S extends z.ZodType>(schema: S): S => setting(schema, { isLive: true });
 /** An optional list: absent is empty. */
@@ -62,6 +64,7 @@ export const configSchema = z.strictObject(
     cache: live(cacheSchema.prefault({})),
     flow: live(flowSchema.prefault({})),
     policy: live(policySchema.prefault({})),
+    shared: sharedSchema.optional(),
   },
   { error: 'must be a mapping' },
 );
@@ -102,6 +105,8 @@ export interface RosgateConfig {
   readonly cache: CacheConfig;
   readonly flow: FlowConfig;
   readonly policy: PolicyConfig;
+  /** Sharing through Redis (issue 18); absent: every replica on its own. */
+  readonly shared?: SharedConfig | undefined;
 }
 
 /** The stage sections of a configuration. */

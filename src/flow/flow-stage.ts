@@ -24,7 +24,7 @@ import {
   type BreakerTransitions,
   type Settle,
 } from './router-breaker.js';
-import { TokenBucket } from './token-bucket.js';
+import { TokenBucket, type RateLimiter } from './token-bucket.js';
 
 /** Options of {@link createFlowStage}: one flow stage per router. */
 export interface FlowStageOptions {
@@ -41,6 +41,12 @@ export interface FlowStageOptions {
   readonly now?: () => number;
   /** @default the global setTimeout/clearTimeout */
   readonly timers?: FlowTimers;
+  /**
+   * The rate limiter instead of a local TokenBucket when `rateLimit` is on
+   * (a group's shared bucket); it calls `onAvailable` when tokens may have
+   * come, and the queue is pumped. Closed with the stage.
+   */
+  readonly rateBucket?: (onAvailable: () => void) => RateLimiter;
 }
 
 /** Counters of one router's flow stage, for the metrics. */
@@ -147,7 +153,7 @@ class FlowControl implements FlowStage, CommandHandler {
   readonly #onStateChange: ((change: BreakerStateChange) => void) | undefined;
   readonly #host: FlowCommandHost;
   readonly #queue: FairQueue<FlowCommand>;
-  readonly #bucket: TokenBucket | undefined;
+  readonly #bucket: RateLimiter | undefined;
   readonly #rules: PriorityRules | undefined;
   readonly #breaker: RouterBreaker | undefined;
   #next: CommandHandler = NOT_WIRED;
@@ -185,7 +191,9 @@ class FlowControl implements FlowStage, CommandHandler {
       },
     };
     this.#queue = new FairQueue({ agingMs: config.priority.agingMs });
-    if (config.rateLimit.enabled) {
+    if (config.rateLimit.enabled && options.rateBucket !== undefined) {
+      this.#bucket = options.rateBucket(() => this.#pump());
+    } else if (config.rateLimit.enabled) {
       this.#bucket = new TokenBucket({
         capacity: config.rateLimit.bucketSize,
         refillTokens: config.rateLimit.refillTokens,
@@ -285,6 +293,7 @@ class FlowControl implements FlowStage, CommandHandler {
   close(): void {
     this.#isClosed = true;
     this.#breaker?.close();
+    this.#bucket?.close?.();
     const error = new RosgateError(ErrorCode.ShuttingDown, 'rosgate is shutting down');
     for (const command of this.#queue.drain()) command.dismiss(error);
     this.#pump();
@@ -393,7 +402,7 @@ class FlowControl implements FlowStage, CommandHandler {
     }
     let wakeAt = oldest.enqueuedAt + this.#config.rateLimit.maxWaitMs;
     if (isWaitingForToken)
-      wakeAt = Math.min(wakeAt, now + (this.#bucket as TokenBucket).msUntilNext());
+      wakeAt = Math.min(wakeAt, now + (this.#bucket as RateLimiter).msUntilNext());
     if (wakeAt >= this.#wakeAt) return;
     this.#clearWake();
     this.#wakeAt = wakeAt;

@@ -1,3 +1,18 @@
+/**
+ * What the flow stage takes tokens from: a {@link TokenBucket}, or a group's
+ * shared bucket (src/shared, issue 18) handed in by the composition root.
+ */
+export interface RateLimiter {
+  /** Tokens that may be spent now. */
+  readonly tokens: number;
+  /** Takes one token; false when none may be spent now. */
+  tryTake(): boolean;
+  /** Milliseconds until a token may be spent; 0 when one may now. */
+  msUntilNext(): number;
+  /** The flow stage closed: stop what the limiter runs. */
+  close?(): void;
+}
+
 /** Options of a {@link TokenBucket}. */
 export interface TokenBucketOptions {
   /** Most tokens held: the burst allowed at once. The bucket starts full. */
@@ -14,7 +29,7 @@ export interface TokenBucketOptions {
  * `refillTokens` tokens are added up to `capacity`. Refills are computed
  * from the clock when the bucket is asked, so it needs no timer.
  */
-export class TokenBucket {
+export class TokenBucket implements RateLimiter {
   readonly #capacity: number;
   readonly #refillTokens: number;
   readonly #refillIntervalMs: number;

@@ -6,6 +6,7 @@ export {
 } from './policy-stage.js';
 export {
   createLoginGate,
+  type GroupLockout,
   type Lockout,
   type LockoutEvent,
   type LockoutFilter,

@@ -70,6 +70,29 @@ export interface LoginGateOptions {
   readonly now?: () => number;
   /** Called when a lockout begins, for audit and metrics; must not throw. */
   readonly onLockout?: (event: LockoutEvent) => void;
+  /**
+   * The group's lockout (issue 18): failures are counted across replicas
+   * too, a lock another replica took refuses here. Never rejects.
+   */
+  readonly shared?: GroupLockout | undefined;
+}
+
+/**
+ * What the gate asks of a group's lockout (src/shared's SharedLockout fits).
+ * The gate passes a trusted source as `<source> <user>`, so the group never
+ * locks a trusted address as a whole either.
+ */
+export interface GroupLockout {
+  /** When a lock known in memory ends (ms); 0 when none. */
+  lockedUntil(address: string, user: string): number;
+  /** When a lock ends, asking the group when none is known here; 0 when free. */
+  check(address: string, user: string): Promise<number>;
+  /** Counts a failure; the lockouts it began. */
+  recordFailure(
+    address: string,
+    user: string,
+  ): Promise<readonly { readonly scope: 'pair' | 'address' | 'user'; readonly untilMs: number }[]>;
+  recordSuccess(address: string, user: string): Promise<void>;
 }
 
 export interface LoginGateStats {
@@ -298,6 +321,8 @@ interface Counters {
   forget(lockout: Lockout): void;
   /** Takes new settings; ends the lockouts, in force at `nowMs`, of sources trusted now. */
   configure(settings: Settings, nowMs: number): void;
+  /** Ends the lockouts `filter` matches at `nowMs` and forgets their failures; returns them. */
+  clear(filter: LockoutFilter, nowMs: number): Lockout[];
 }
 
 /** The counters of a gate with `settings`; `isTrusted` says whether a source is trusted now. */
@@ -358,7 +383,19 @@ function lockoutCounters(
     }
   }
 
-  return { addresses, pairs, users, sourceOf, lockoutsOf, forget, configure };
+  /** Ends the lockouts `filter` matches and forgets their failures; returns them. */
+  function clear(filter: LockoutFilter, nowMs: number): Lockout[] {
+    const address = filter.address === undefined ? undefined : addressKey(filter.address);
+    const cleared = lockoutsOf(nowMs).filter(
+      (l) =>
+        (address === undefined || l.address === address) &&
+        (filter.user === undefined || l.user === filter.user),
+    );
+    for (const lockout of cleared) forget(lockout);
+    return cleared;
+  }
+
+  return { addresses, pairs, users, sourceOf, lockoutsOf, forget, configure, clear };
 }
 
 /**
@@ -370,9 +407,20 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
   const maxTracked = positiveInteger('maxTracked', options.maxTracked ?? 10_000, 1);
   let settings = settingsOf(options);
   const counters = lockoutCounters(maxTracked, settings, isTrusted);
-  const { addresses, pairs, users, sourceOf, lockoutsOf, forget } = counters;
+  const { addresses, pairs, users, sourceOf, lockoutsOf } = counters;
   const now = options.now ?? Date.now;
   const onLockout = options.onLockout ?? (() => undefined);
+  const group =
+    options.shared === undefined
+      ? undefined
+      : groupGate(options.shared, {
+          counters,
+          isTrusted,
+          settings: () => settings,
+          now,
+          onLockout,
+          onRefused: () => refused++,
+        });
   let refused = 0;
 
   function isTrusted(key: string): boolean {
@@ -386,6 +434,7 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
       const until = Math.max(
         source.counter.lockedUntil(source.key, nowMs),
         users.lockedUntil(user, nowMs),
+        group?.lockedUntil(address, user) ?? 0,
       );
       if (until > 0) {
         refused++;
@@ -411,8 +460,10 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
       if (isOk) {
         source.counter.settle(source.key, true);
         users.settle(user, false);
+        group?.recordSuccess(address, user);
         return;
       }
+      group?.recordFailure(address, user);
       const nowMs = now();
       const sourceLock = source.counter.fail(source.key, nowMs);
       if (sourceLock !== undefined) {
@@ -431,6 +482,7 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
       source.counter.settle(source.key, false);
       users.settle(user, false);
     },
+    ...(group === undefined ? {} : { check: (address, user) => group.check(address, user) }),
     stats() {
       return {
         trackedAddresses: addresses.size,
@@ -443,19 +495,88 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
       };
     },
     lockouts: () => lockoutsOf(now()),
-    clear(filter = {}) {
-      const address = filter.address === undefined ? undefined : addressKey(filter.address);
-      const cleared = lockoutsOf(now()).filter(
-        (l) =>
-          (address === undefined || l.address === address) &&
-          (filter.user === undefined || l.user === filter.user),
-      );
-      for (const lockout of cleared) forget(lockout);
-      return cleared;
-    },
+    clear: (filter = {}) => counters.clear(filter, now()),
     reconfigure(next) {
       settings = settingsOf(next);
       counters.configure(settings, now());
+    },
+  };
+}
+
+/** What a gate shares with its group of replicas: the group's side of each call. */
+function groupGate(
+  shared: GroupLockout,
+  gate: {
+    readonly counters: ReturnType<typeof lockoutCounters>;
+    readonly isTrusted: (key: string) => boolean;
+    readonly settings: () => Settings;
+    readonly now: () => number;
+    readonly onLockout: (event: LockoutEvent) => void;
+    readonly onRefused: () => void;
+  },
+) {
+  const { counters, isTrusted, now, onLockout } = gate;
+  const { addresses, users, sourceOf } = counters;
+
+  /** The address the group counts: a trusted source only with its user. */
+  function groupAddress(address: string, user: string): string {
+    const key = addressKey(address);
+    return isTrusted(key) ? pairKey(key, user) : key;
+  }
+
+  /** Reports the lockouts the group began that this gate did not report itself. */
+  function reportGroupLocks(
+    address: string,
+    user: string,
+    began: Awaited<ReturnType<GroupLockout['recordFailure']>>,
+  ): void {
+    const settings = gate.settings();
+    const key = addressKey(address);
+    const source = sourceOf(address, user);
+    const nowMs = now();
+    const seen = new Set<LockoutScope>();
+    for (const { scope, untilMs } of began) {
+      const event: LockoutEvent =
+        scope === 'user'
+          ? { scope: 'user', user, failures: settings.userMaxAttempts, untilMs }
+          : source.counter === addresses
+            ? { scope: 'source', address: key, failures: settings.maxAttempts, untilMs }
+            : { scope: 'source-user', address: key, user, failures: settings.maxAttempts, untilMs };
+      const isLocal =
+        scope === 'user'
+          ? users.lockedUntil(user, nowMs) > 0
+          : source.counter.lockedUntil(source.key, nowMs) > 0;
+      if (seen.has(event.scope) || isLocal) continue;
+      seen.add(event.scope);
+      onLockout(event);
+    }
+  }
+
+  return {
+    lockedUntil: (address: string, user: string): number =>
+      shared.lockedUntil(groupAddress(address, user), user),
+    /** A lock another replica took refuses a login this gate admitted; it was never checked. */
+    async check(address: string, user: string): Promise<RosgateError | undefined> {
+      const until = await shared.check(groupAddress(address, user), user);
+      const nowMs = now();
+      if (until <= nowMs) return undefined;
+      const source = sourceOf(address, user);
+      source.counter.settle(source.key, false);
+      users.settle(user, false);
+      gate.onRefused();
+      return new RosgateError(
+        ErrorCode.LockedOut,
+        `too many failed logins; try again in ${Math.ceil((until - nowMs) / 1000)}s`,
+        { details: { untilMs: until } },
+      );
+    },
+    recordSuccess(address: string, user: string): void {
+      void shared.recordSuccess(groupAddress(address, user), user);
+    },
+    recordFailure(address: string, user: string): void {
+      void shared
+        .recordFailure(groupAddress(address, user), user)
+        .then((began) => reportGroupLocks(address, user, began));
     },
   };
 }

@@ -20,6 +20,7 @@ import {
 import { checkInput } from './input-rules.js';
 import {
   createLoginGate,
+  type GroupLockout,
   type Lockout,
   type LockoutEvent,
   type LockoutFilter,
@@ -53,6 +54,8 @@ export interface PolicyStageOptions {
   readonly now?: () => number;
   /** Called when a login gate locks an address or a user; must not throw. */
   readonly onLockout?: (event: LockoutEvent & { readonly router: string }) => void;
+  /** The group's lockout of a router, when replicas share one (issue 18). */
+  readonly sharedLockout?: (router: string) => GroupLockout | undefined;
 }
 
 export interface PolicyStage extends StageHandle<PolicyStats> {
@@ -282,6 +285,7 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
       gate = createLoginGate({
         ...deciding.config.lockout,
         ...(options.now === undefined ? {} : { now: options.now }),
+        shared: options.sharedLockout?.(router),
         onLockout(event) {
           counters.lockedOut(router);
           logger?.warn({ router, ...event }, 'login locked out');

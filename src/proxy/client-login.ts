@@ -102,6 +102,8 @@ export class ClientLogin {
     const { gate, address } = this.#options;
     const locked = gate?.admit(address, user);
     if (locked !== undefined) return this.#refused(user, method, locked);
+    const lockedInGroup = await gate?.check?.(address, user);
+    if (lockedInGroup !== undefined) return this.#refused(user, method, lockedInGroup);
     let error: RosgateError | undefined;
     try {
       error = await this.#verify(user, password, response);

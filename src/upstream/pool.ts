@@ -75,7 +75,23 @@ export interface PoolHooks {
   now?: () => number;
   /** Called with how long each acquire waited (ms), for the acquisition histogram. */
   onAcquired?: (waitMs: number) => void;
+  /**
+   * Asked before each session is opened (a group's session budget, issue
+   * 18): a permit to release when that session ends, or undefined for "not
+   * now" (the pool asks again after {@link PERMIT_RETRY_MS}). Never rejects.
+   * @default every session is permitted
+   */
+  sessionPermit?: () => Promise<SessionPermit | undefined>;
 }
+
+/** Leave to hold one more router session, from {@link PoolHooks.sessionPermit}. */
+export interface SessionPermit {
+  /** The session ended (or never opened). Idempotent. */
+  release(): void;
+}
+
+/** How long a pool refused a permit waits before asking again. */
+export const PERMIT_RETRY_MS = 250;
 
 /**
  * A small set of logged-in router sessions shared by all clients.
@@ -110,6 +126,7 @@ export class Pool extends EventEmitter {
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #onAcquired: ((waitMs: number) => void) | undefined;
+  readonly #sessionPermit: (() => Promise<SessionPermit | undefined>) | undefined;
   #ready = new Set<UpstreamConnection>();
   /** Ready sessions beyond a lowered `max`, closing once idle. */
   #retiring = new Set<UpstreamConnection>();
@@ -133,6 +150,7 @@ export class Pool extends EventEmitter {
     this.#random = hooks.random ?? Math.random;
     this.#now = hooks.now ?? Date.now;
     this.#onAcquired = hooks.onAcquired;
+    this.#sessionPermit = hooks.sessionPermit;
   }
 
   /** Open `min` sessions in the background and start the health checks. */
@@ -344,10 +362,33 @@ export class Pool extends EventEmitter {
   #open(): void {
     const connection = this.#factory();
     this.#connecting.add(connection);
+    if (this.#sessionPermit === undefined) {
+      this.#connect(connection, undefined);
+      return;
+    }
+    void this.#sessionPermit().then((permit) => {
+      if (permit !== undefined && !this.#isClosed) {
+        this.#connect(connection, permit);
+        return;
+      }
+      permit?.release();
+      this.#connecting.delete(connection);
+      // The group holds every session it may: ask again a little later.
+      if (this.#isClosed || this.#retryTimer !== undefined) return;
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined;
+        this.#fill();
+      }, PERMIT_RETRY_MS);
+      this.#retryTimer.unref();
+    });
+  }
+
+  #connect(connection: UpstreamConnection, permit: SessionPermit | undefined): void {
     connection.connect().then(
       () => {
         this.#connecting.delete(connection);
         if (this.#isClosed) {
+          permit?.release();
           connection.close();
           return;
         }
@@ -356,6 +397,7 @@ export class Pool extends EventEmitter {
         this.#opened++;
         this.#ready.add(connection);
         connection.once('close', (error: RosgateError) => {
+          permit?.release();
           // Runs before the session tells its commands (UpstreamConnection).
           // Still in the ready set: the pool did not close it (idle, retired).
           const isLost = this.#ready.delete(connection);
@@ -375,6 +417,7 @@ export class Pool extends EventEmitter {
         this.#serveWaiters();
       },
       (error: RosgateError) => {
+        permit?.release();
         this.#connecting.delete(connection);
         this.#failedConnects++;
         this.#lastError = error;

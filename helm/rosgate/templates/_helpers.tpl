@@ -110,6 +110,30 @@ env:
         optional: true
   - name: AUDIT_LOG_DIR
     value: {{ $values.audit.dir | quote }}
+  {{- if $values.redis.existingSecret }}
+  - name: REDIS_URL
+    valueFrom:
+      secretKeyRef:
+        name: {{ $values.redis.existingSecret }}
+        key: {{ $values.redis.urlKey }}
+  {{- else if $values.redis.url }}
+  - name: REDIS_URL
+    value: {{ $values.redis.url | quote }}
+  {{- end }}
+  - name: REDIS_PASSWORD
+    valueFrom:
+      secretKeyRef:
+        name: {{ $secret }}
+        key: redis-password
+        optional: true
+  {{- with $values.redis.prefix }}
+  - name: REDIS_PREFIX
+    value: {{ . | quote }}
+  {{- end }}
+  {{- with $values.redis.routerMaxSessions }}
+  - name: ROUTER_MAX_SESSIONS
+    value: {{ . | quote }}
+  {{- end }}
   {{- with $values.env }}
   {{- toYaml . | nindent 2 }}
   {{- end }}

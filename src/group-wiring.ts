@@ -1,0 +1,331 @@
+/**
+ * How the composition root joins a rosgate to its group of replicas (issue
+ * 18): one {@link SharedGroup} per app when `shared.url` is set, and per
+ * router the objects flow, the pool, the login gate and the cache are given.
+ * Without `shared.url` none of this is built.
+ */
+import os from 'node:os';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import {
+  DEFAULT_SHARED_PREFIX,
+  type FlowConfig,
+  type PolicyConfig,
+  type RosgateConfig,
+} from './config/index.js';
+import type { RateLimiter } from './flow/token-bucket.js';
+import type { GroupLockout } from './policy/index.js';
+import {
+  FLUSH_ALL,
+  SharedGroup,
+  type InvalidationBus,
+  type SessionBudget,
+  type SharedGroupOptions,
+  type SharedLockout,
+  type SharedTokenBucket,
+} from './shared/index.js';
+import type { SessionPermit } from './upstream/pool.js';
+
+/**
+ * While a replica cannot hear the others' writes (Redis away), it serves a
+ * cached reply of a menu no listen watches at most this long after it was kept.
+ */
+export const FALLBACK_TTL_MS = 5000;
+
+/** This replica's id: `shared.replicaId`, else HOSTNAME (the pod name), else the host name. */
+export function replicaIdOf(config: RosgateConfig): string {
+  return config.shared?.replicaId ?? process.env['HOSTNAME'] ?? os.hostname();
+}
+
+/** The group's state as the admin port shows it. */
+export interface GroupSnapshot {
+  readonly replicaId: string;
+  readonly isUp: boolean;
+  /** Why Redis counts as down; undefined while up. */
+  readonly downReason: string | undefined;
+  /** Live replicas last seen. */
+  readonly replicas: number;
+}
+
+/** Where the group's invalidations go: the cache stage in force. */
+export interface GroupCacheTarget {
+  invalidate(router: string, path: string): void;
+  flush(path?: string, router?: string): number;
+}
+
+interface RouterParts {
+  readonly bus: InvalidationBus;
+  readonly lockout: SharedLockout | undefined;
+  readonly budget: SessionBudget | undefined;
+  readonly buckets: Set<SharedTokenBucket>;
+}
+
+/** One replica's membership of its group, and what each router is given. */
+export class GroupWiring {
+  readonly group: SharedGroup;
+  readonly #routers = new Map<string, RouterParts>();
+
+  constructor(
+    config: RosgateConfig,
+    logger: Logger,
+    cache: () => GroupCacheTarget,
+    extra: Partial<SharedGroupOptions> = {},
+  ) {
+    const shared = config.shared ?? {};
+    this.group = new SharedGroup({
+      url: shared.url as string,
+      password: shared.password,
+      prefix: shared.prefix ?? DEFAULT_SHARED_PREFIX,
+      replicaId: replicaIdOf(config),
+      logger,
+      ...extra,
+    });
+    this.group.on('down', (reason) =>
+      logger.warn({ reason }, 'shared state: Redis unreachable; each replica on its share'),
+    );
+    this.group.on('up', () => logger.info('shared state: Redis reachable; sharing again'));
+    for (const router of config.routers) {
+      const bus = this.group.invalidationBus(router.name);
+      bus.on('invalidate', (e) => cache().invalidate(e.router, e.menu));
+      bus.on('flush', (e) => {
+        logger.info({ router: e.router, reason: e.reason }, 'shared state: cache flushed');
+        cache().flush(undefined, e.router);
+      });
+      this.#routers.set(router.name, {
+        bus,
+        lockout: lockoutOf(this.group, router.name, config.policy),
+        budget:
+          router.maxSessions === undefined
+            ? undefined
+            : this.group.sessionBudget(router.name, { maxSessions: router.maxSessions }),
+        buckets: new Set(),
+      });
+    }
+  }
+
+  get replicaId(): string {
+    return this.group.replicaId;
+  }
+
+  /** Joins the group; resolves whether Redis answered (never rejects). */
+  start(): Promise<boolean> {
+    return this.group.start();
+  }
+
+  /** Leaves the group: sessions released, registry entry dropped. */
+  async close(): Promise<void> {
+    for (const parts of this.#routers.values()) {
+      parts.bus.close();
+      parts.lockout?.close();
+    }
+    await this.group.close();
+  }
+
+  /** The flow stage's rate limiter for `router`: the group's bucket, shaped by `flow.rateLimit`. */
+  rateBucket(router: string, flow: FlowConfig): (onAvailable: () => void) => RateLimiter {
+    return (onAvailable) => {
+      const { bucketSize, refillTokens, refillIntervalMs } = flow.rateLimit;
+      const bucket = this.group.rateBucket(router, {
+        capacity: bucketSize,
+        refillTokens,
+        refillIntervalMs,
+        onAvailable,
+      });
+      const buckets = this.#parts(router).buckets;
+      buckets.add(bucket);
+      return {
+        get tokens() {
+          return bucket.tokens;
+        },
+        tryTake: () => bucket.tryTake(),
+        msUntilNext: () => bucket.msUntilNext(),
+        close() {
+          buckets.delete(bucket);
+          bucket.close();
+        },
+      };
+    };
+  }
+
+  /** The pool's hooks: a permit for each session, when the router has a group cap. */
+  poolHooks(router: string): { sessionPermit?: () => Promise<SessionPermit | undefined> } {
+    const budget = this.#parts(router).budget;
+    return budget === undefined ? {} : { sessionPermit: () => budget.tryAcquire() };
+  }
+
+  /** The login gate's group lockout for `router`. */
+  lockout(router: string): GroupLockout | undefined {
+    return this.#routers.get(router)?.lockout;
+  }
+
+  /** Tells the other replicas of a write on `path` (undefined: any menu). Never rejects. */
+  publish(router: string, path: string | undefined): Promise<unknown> {
+    const bus = this.#routers.get(router)?.bus;
+    return bus === undefined ? Promise.resolve(false) : bus.publish(path ?? FLUSH_ALL);
+  }
+
+  /** How long an unwatched cached reply may be served now: undefined while the router's bus is live. */
+  fallbackTtlMs(router: string): number | undefined {
+    const bus = this.#routers.get(router)?.bus;
+    return bus === undefined || bus.isLive ? undefined : FALLBACK_TTL_MS;
+  }
+
+  snapshot(): GroupSnapshot {
+    const stats = this.group.stats();
+    return {
+      replicaId: stats.replicaId,
+      isUp: stats.isUp,
+      downReason: stats.downReason,
+      replicas: stats.replicas,
+    };
+  }
+
+  /** `rosgate_shared_*` on the app's registry. */
+  registerMetrics(registry: Registry): void {
+    const replica = this.replicaId;
+    const group = this.group;
+    const counters = group.counters;
+    for (const [name, help, read] of [
+      ['rosgate_shared_round_trips_total', 'Commands sent to Redis.', () => counters.roundTrips],
+      [
+        'rosgate_shared_timeouts_total',
+        'Redis commands not answered in time.',
+        () => counters.timeouts,
+      ],
+      [
+        'rosgate_shared_fallbacks_total',
+        'Operations answered locally: Redis down or slow.',
+        () => counters.fallbacks,
+      ],
+      [
+        'rosgate_shared_republished_total',
+        'Lockout counts and locks re-published after an outage.',
+        () => counters.republished,
+      ],
+    ] as const) {
+      new Counter({
+        name,
+        help,
+        labelNames: ['replica'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc({ replica }, read());
+        },
+      });
+    }
+    const series: readonly RouterSeries[] = [
+      [
+        'gauge',
+        'rosgate_shared_up',
+        '1 while the group state in Redis is reachable.',
+        () => (group.isUp ? 1 : 0),
+      ],
+      [
+        'gauge',
+        'rosgate_shared_replicas',
+        'Live replicas of the group last seen.',
+        () => group.replicas,
+      ],
+      [
+        'counter',
+        'rosgate_shared_leases_total',
+        'Token leases Redis granted this replica.',
+        (p) => sum(p.buckets, (b) => b.stats().leases),
+      ],
+      [
+        'counter',
+        'rosgate_shared_invalidations_sent_total',
+        'Cache invalidations this replica published.',
+        (p) => p.bus.stats().sent,
+      ],
+      [
+        'counter',
+        'rosgate_shared_invalidations_received_total',
+        'Cache invalidations from other replicas applied here.',
+        (p) => p.bus.stats().received + p.bus.stats().replayed,
+      ],
+      [
+        'counter',
+        'rosgate_shared_cache_flushes_total',
+        'Whole-cache flushes: the invalidation log did not reach back.',
+        (p) => p.bus.stats().flushes,
+      ],
+      [
+        'gauge',
+        'rosgate_shared_sessions_held',
+        'Router sessions this replica holds under the group cap.',
+        (p) => p.budget?.stats().held ?? 0,
+      ],
+    ];
+    for (const spec of series) routerSeries(registry, replica, this.#routers, spec);
+  }
+
+  #parts(router: string): RouterParts {
+    return this.#routers.get(router) as RouterParts;
+  }
+}
+
+/** A per-router series: its kind, name, help and how to read one router's value. */
+type RouterSeries = readonly [
+  kind: 'gauge' | 'counter',
+  name: string,
+  help: string,
+  read: (parts: RouterParts) => number,
+];
+
+/** Registers one per-router series, read at scrape time. */
+function routerSeries(
+  registry: Registry,
+  replica: string,
+  routers: ReadonlyMap<string, RouterParts>,
+  [kind, name, help, read]: RouterSeries,
+): void {
+  const options = { name, help, labelNames: ['router', 'replica'], registers: [registry] };
+  if (kind === 'gauge') {
+    new Gauge({
+      ...options,
+      collect() {
+        this.reset();
+        for (const [router, parts] of routers) this.set({ router, replica }, read(parts));
+      },
+    });
+    return;
+  }
+  new Counter({
+    ...options,
+    collect() {
+      this.reset();
+      for (const [router, parts] of routers) this.inc({ router, replica }, read(parts));
+    },
+  });
+}
+
+function sum<T>(items: Iterable<T>, read: (item: T) => number): number {
+  let total = 0;
+  for (const item of items) total += read(item);
+  return total;
+}
+
+/** The group lockout of a router; none when lockouts last 0 ms (off). */
+function lockoutOf(
+  group: SharedGroup,
+  router: string,
+  policy: PolicyConfig,
+): SharedLockout | undefined {
+  const { maxAttempts, userMaxAttempts, windowMs, durationMs, maxTracked } = policy.lockout;
+  if (durationMs === 0) return undefined;
+  return group.lockout(router, { maxAttempts, userMaxAttempts, windowMs, durationMs, maxTracked });
+}
+
+/** The group when `shared.url` is set. */
+export function groupWiringOf(
+  config: RosgateConfig,
+  logger: Logger,
+  cache: () => GroupCacheTarget,
+  extra?: Partial<SharedGroupOptions>,
+): GroupWiring | undefined {
+  return config.shared?.url === undefined
+    ? undefined
+    : new GroupWiring(config, logger, cache, extra);
+}

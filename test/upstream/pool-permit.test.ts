@@ -1,0 +1,113 @@
+import t from 'tap';
+import { startSimulator } from '../../src/simulator/index.js';
+import { Pool, type PoolOptions, type SessionPermit } from '../../src/upstream/pool.js';
+import { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
+import { eventually } from '../fixtures/eventually.js';
+
+const BASE: PoolOptions = {
+  min: 3,
+  max: 3,
+  acquireTimeoutMs: 2000,
+  idleTimeoutMs: 60_000,
+  healthCheckIntervalMs: 60_000,
+  reconnectInitialDelayMs: 5,
+  reconnectMaxDelayMs: 20,
+  maxInFlightPerSession: 2,
+};
+
+/** A budget of `cap` permits that counts what is held, like a group's session budget. */
+function budget(cap: number) {
+  const state = { held: 0, asked: 0, cap };
+  const ask = (): Promise<SessionPermit | undefined> => {
+    state.asked++;
+    if (state.held >= state.cap) return Promise.resolve(undefined);
+    state.held++;
+    let isReleased = false;
+    return Promise.resolve({
+      release() {
+        if (isReleased) return;
+        isReleased = true;
+        state.held--;
+      },
+    });
+  };
+  return { state, ask };
+}
+
+async function setup(
+  t: { teardown(fn: () => unknown): void },
+  ask: () => Promise<SessionPermit | undefined>,
+  password = 'pw',
+) {
+  const sim = await startSimulator({ user: 'svc', password: 'pw' });
+  const pool = new Pool(
+    BASE,
+    () =>
+      new UpstreamConnection({
+        host: '127.0.0.1',
+        port: sim.port,
+        username: 'svc',
+        password,
+        timeoutMs: 2000,
+      }),
+    { random: () => 0.5, sessionPermit: ask },
+  );
+  t.teardown(async () => {
+    pool.close();
+    await sim.close();
+  });
+  return { sim, pool };
+}
+
+t.test('a pool opens only the sessions its permits allow, and asks again later', async (t) => {
+  const { state, ask } = budget(2);
+  const { pool } = await setup(t, ask);
+  pool.start();
+  await eventually(() => pool.stats.ready === 2 && state.asked >= 4);
+  t.equal(state.held, 2, 'two permits held for two sessions');
+  t.equal(pool.stats.connecting, 0, 'no session waits to open without a permit');
+  state.cap = 3;
+  await eventually(() => pool.stats.ready === 3);
+  t.equal(state.held, 3, 'the third session opened once the budget allowed it');
+  pool.close();
+  t.equal(state.held, 0, 'closing the pool releases every permit');
+});
+
+t.test('a session that fails to log in releases its permit', async (t) => {
+  const { state, ask } = budget(5);
+  const { pool } = await setup(t, ask, 'wrong');
+  pool.start();
+  await eventually(() => pool.stats.failedConnects >= 1);
+  await eventually(() => state.held === 0);
+  t.equal(pool.stats.ready, 0);
+});
+
+t.test('a permit granted after the pool closed is given back at once', async (t) => {
+  const grants: ((permit: SessionPermit | undefined) => void)[] = [];
+  let released = 0;
+  const { pool } = await setup(
+    t,
+    () =>
+      new Promise((resolve) => {
+        grants.push(resolve);
+      }),
+  );
+  pool.start();
+  pool.close();
+  for (const grant of grants) grant({ release: () => released++ });
+  await eventually(() => released === 3);
+  t.equal(pool.stats.connecting, 0);
+});
+
+t.test('a session that opens after the pool closed releases its permit', async (t) => {
+  const { state, ask } = budget(5);
+  const { pool } = await setup(t, async () => {
+    const permit = await ask();
+    // Closed between the permit and the login's answer.
+    setImmediate(() => pool.close());
+    return permit;
+  });
+  pool.start();
+  await eventually(() => state.asked >= 1 && state.held === 0);
+  t.equal(pool.stats.ready, 0);
+});
