@@ -49,7 +49,7 @@ export interface GroupSnapshot {
 
 /** Where the group's invalidations go: the cache stage in force. */
 export interface GroupCacheTarget {
-  invalidate(router: string, path: string): void;
+  invalidate(router: string, path: string, rowKey?: string): void;
   flush(path?: string, router?: string): number;
 }
 
@@ -86,7 +86,7 @@ export class GroupWiring {
     this.group.on('up', () => logger.info('shared state: Redis reachable; sharing again'));
     for (const router of config.routers) {
       const bus = this.group.invalidationBus(router.name);
-      bus.on('invalidate', (e) => cache().invalidate(e.router, e.menu));
+      bus.on('invalidate', (e) => cache().invalidate(e.router, e.menu, e.rowKey));
       bus.on('flush', (e) => {
         logger.info({ router: e.router, reason: e.reason }, 'shared state: cache flushed');
         cache().flush(undefined, e.router);
@@ -158,10 +158,14 @@ export class GroupWiring {
     return this.#routers.get(router)?.lockout;
   }
 
-  /** Tells the other replicas of a write on `path` (undefined: any menu). Never rejects. */
-  publish(router: string, path: string | undefined): Promise<unknown> {
+  /**
+   * Tells the other replicas of a write on `path` (undefined: any menu), of
+   * the rows `rowKey` names when given. Never rejects.
+   */
+  publish(router: string, path: string | undefined, rowKey?: string): Promise<unknown> {
     const bus = this.#routers.get(router)?.bus;
-    return bus === undefined ? Promise.resolve(false) : bus.publish(path ?? FLUSH_ALL);
+    if (bus === undefined) return Promise.resolve(false);
+    return path === undefined ? bus.publish(FLUSH_ALL) : bus.publish(path, rowKey);
   }
 
   /** How long an unwatched cached reply may be served now: undefined while the router's bus is live. */

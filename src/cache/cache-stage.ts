@@ -18,7 +18,11 @@ export interface CacheStageOptions {
   /** Timers for re-sending lost listens. @default the global ones, unref'd */
   readonly timers?: CacheTimers;
   /** Tells a group's other replicas of a write before its answer (issue 18). Never rejects. */
-  readonly publish?: (router: string, path: string | undefined) => Promise<unknown>;
+  readonly publish?: (
+    router: string,
+    path: string | undefined,
+    rowKey: string | undefined,
+  ) => Promise<unknown>;
   /** How long an unwatched reply may be served while the group cannot vouch for it (issue 18). */
   readonly fallbackTtlMs?: (router: string) => number | undefined;
 }
@@ -34,8 +38,11 @@ export interface CacheStage extends StageHandle<Record<string, RouterCacheStats>
    * or of every menu, on `router` or on every router. Returns how many.
    */
   flush(path?: string, router?: string): number;
-  /** A write on another replica changed `path`: drops its replies and its related menus'. */
-  invalidate(router: string, path: string): void;
+  /**
+   * A write on another replica changed `path` (only the rows `rowKey` names,
+   * when given): drops the replies that can show them and its related menus'.
+   */
+  invalidate(router: string, path: string, rowKey?: string): void;
   /** Cancels every `listen` the cache runs; call it before the pool closes. */
   close(): void;
 }
@@ -119,8 +126,8 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
       }
       return dropped;
     },
-    invalidate(router, path) {
-      routers.get(router)?.invalidateMenu(path);
+    invalidate(router, path, rowKey) {
+      routers.get(router)?.invalidateMenu(path, rowKey);
     },
     close() {
       for (const cache of routers.values()) cache.close();

@@ -18,6 +18,7 @@ import { ReplyStore } from './reply-store.js';
 import {
   fillImpact,
   nameQueryOf,
+  parseRowChange,
   replyShape,
   reportedChange,
   showsAny,
@@ -78,7 +79,8 @@ export interface RouterCacheOptions {
    * Tells the other replicas of a group (issue 18) that a write ended on
    * `path` (undefined: any menu); the write's answer waits for it. Never rejects.
    */
-  readonly publish?: ((path: string | undefined) => Promise<unknown>) | undefined;
+  readonly publish?:
+    ((path: string | undefined, rowKey: string | undefined) => Promise<unknown>) | undefined;
   /**
    * While the group cannot tell this replica of other replicas' writes
    * (Redis away), a reply of a menu no listen watches is served only this
@@ -197,23 +199,30 @@ export class RouterCache {
       : () => this.#invalidateWrite(context.path, change);
     invalidate();
     const target = isAnyMenu ? undefined : context.path;
+    // The other replicas drop only the rows the write touched, as this one does.
+    const rowKey = change === undefined ? undefined : JSON.stringify(change);
     // The write's answer waits until the group heard of it (when there is one).
     const announcing: CommandSink = {
       reply: (sentence) => sink.reply(sentence),
-      done: (sentence) => this.#announce(target, () => sink.done(sentence)),
-      refuse: (error) => this.#announce(target, () => sink.refuse(error)),
+      done: (sentence) => this.#announce(target, rowKey, () => sink.done(sentence)),
+      refuse: (error) => this.#announce(target, rowKey, () => sink.refuse(error)),
     };
     return this.#options.next.handle(context, new SinkDecorator(announcing, { onEnd: invalidate }));
   }
 
-  /** A change another replica made to `path` (a menu): drops it and its related menus. */
-  invalidateMenu(path: string): void {
-    this.#invalidateWrite(path, undefined);
+  /**
+   * A change another replica made to `path` (a menu): drops the replies that
+   * can show the rows `rowKey` names (a row-scoped menu), else the whole
+   * menu, and its related menus.
+   */
+  invalidateMenu(path: string, rowKey?: string): void {
+    const change = this.#rowScoped.has(path) ? parseRowChange(rowKey) : undefined;
+    this.#invalidateWrite(path, change);
   }
 
   /** Publishes a write to the group, if any, then answers the client. */
-  #announce(path: string | undefined, answer: () => void): void {
-    const published = this.#options.publish?.(path);
+  #announce(path: string | undefined, rowKey: string | undefined, answer: () => void): void {
+    const published = this.#options.publish?.(path, rowKey);
     if (published === undefined) answer();
     else void published.then(answer, answer);
   }

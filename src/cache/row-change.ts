@@ -28,6 +28,27 @@ export type RowChange =
   | { readonly kind: 'removed'; readonly ids: readonly string[] }
   | { readonly kind: 'kept-name'; readonly ids: readonly string[] };
 
+/**
+ * A change as another replica published it (`JSON.stringify` of a
+ * {@link RowChange}); undefined for anything else, which then counts as a
+ * change to the whole menu.
+ */
+export function parseRowChange(text: string | undefined): RowChange | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { kind, ids, name } = value as Record<string, unknown>;
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) return undefined;
+  if (kind === 'named' && typeof name === 'string') return { kind, ids, name };
+  if (kind === 'removed' || kind === 'kept-name') return { kind, ids };
+  return undefined;
+}
+
 /** What a change means for a print still on its way: nothing, watch its rows for `ids`, or give it up. */
 export type FillImpact = 'none' | 'ids' | 'all';
 
