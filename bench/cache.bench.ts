@@ -393,6 +393,8 @@ async function startRosgate(
     ],
     cache,
     log: { level: 'silent' },
+    // Out of the way: no audit trail in the checkout, no fixed admin port.
+    audit: { enabled: false },
     monitoring: { host: '127.0.0.1', port: 0 },
   });
   const app = createApp(config, createLogger('silent', process.stdout));
