@@ -71,7 +71,8 @@ export class GroupWiring {
     cache: () => GroupCacheTarget,
     extra: Partial<SharedGroupOptions> = {},
   ) {
-    const shared = config.shared ?? {};
+    // groupWiringOf builds one only with shared.url set.
+    const shared = config.shared as NonNullable<RosgateConfig['shared']>;
     this.group = new SharedGroup({
       url: shared.url as string,
       password: shared.password,

@@ -23,12 +23,12 @@ export function adminSources(
   cache: () => CacheStage,
   policy: () => PolicyStage,
   isDraining: () => boolean,
-  audit?: () => AuditTrail,
-  group?: () => GroupSnapshot | undefined,
+  audit: (() => AuditTrail) | undefined,
+  group: () => GroupSnapshot | undefined,
 ): AdminSources {
   return {
     isDraining,
-    ...(group === undefined ? {} : { group }),
+    group,
     lockouts: () => policy().lockouts().map(lockoutSnapshot),
     ...(audit === undefined
       ? {}

@@ -90,6 +90,9 @@ export interface SessionPermit {
   release(): void;
 }
 
+/** The permit of a session no budget limits: nothing to give back. */
+const FREE_PERMIT: SessionPermit = { release: () => undefined };
+
 /** How long a pool refused a permit waits before asking again. */
 export const PERMIT_RETRY_MS = 250;
 
@@ -363,7 +366,7 @@ export class Pool extends EventEmitter {
     const connection = this.#factory();
     this.#connecting.add(connection);
     if (this.#sessionPermit === undefined) {
-      this.#connect(connection, undefined);
+      this.#connect(connection, FREE_PERMIT);
       return;
     }
     void this.#sessionPermit().then((permit) => {
@@ -383,12 +386,12 @@ export class Pool extends EventEmitter {
     });
   }
 
-  #connect(connection: UpstreamConnection, permit: SessionPermit | undefined): void {
+  #connect(connection: UpstreamConnection, permit: SessionPermit): void {
     connection.connect().then(
       () => {
         this.#connecting.delete(connection);
         if (this.#isClosed) {
-          permit?.release();
+          permit.release();
           connection.close();
           return;
         }
@@ -397,7 +400,7 @@ export class Pool extends EventEmitter {
         this.#opened++;
         this.#ready.add(connection);
         connection.once('close', (error: RosgateError) => {
-          permit?.release();
+          permit.release();
           // Runs before the session tells its commands (UpstreamConnection).
           // Still in the ready set: the pool did not close it (idle, retired).
           const isLost = this.#ready.delete(connection);
@@ -417,7 +420,7 @@ export class Pool extends EventEmitter {
         this.#serveWaiters();
       },
       (error: RosgateError) => {
-        permit?.release();
+        permit.release();
         this.#connecting.delete(connection);
         this.#failedConnects++;
         this.#lastError = error;

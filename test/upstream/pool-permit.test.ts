@@ -111,3 +111,25 @@ t.test('a session that opens after the pool closed releases its permit', async (
   await eventually(() => state.asked >= 1 && state.held === 0);
   t.equal(pool.stats.ready, 0);
 });
+
+t.test('without a budget, a session that opens after the pool closed is closed too', async (t) => {
+  const sim = await startSimulator({ user: 'svc', password: 'pw' });
+  t.teardown(() => sim.close());
+  const connections: UpstreamConnection[] = [];
+  const pool = new Pool({ ...BASE, min: 1 }, () => {
+    const connection = new UpstreamConnection({
+      host: '127.0.0.1',
+      port: sim.port,
+      username: 'svc',
+      password: 'pw',
+      timeoutMs: 2000,
+    });
+    connections.push(connection);
+    // Closed between the connect and the login's answer.
+    setImmediate(() => pool.close());
+    return connection;
+  });
+  pool.start();
+  await eventually(() => connections.length === 1 && connections[0]?.state === 'closed');
+  t.equal(pool.stats.ready, 0, 'no session is handed out by a closed pool');
+});
