@@ -27,7 +27,8 @@ export interface TokenBucketOptions {
 /**
  * A token bucket refilled in whole steps: every `refillIntervalMs`,
  * `refillTokens` tokens are added up to `capacity`. Refills are computed
- * from the clock when the bucket is asked, so it needs no timer.
+ * from the clock when the bucket is asked, so it needs no timer. Fractional
+ * shapes are fine (a replica's share of a group's bucket: 10 / 3).
  */
 export class TokenBucket implements RateLimiter {
   readonly #capacity: number;
@@ -65,7 +66,9 @@ export class TokenBucket implements RateLimiter {
   msUntilNext(): number {
     this.#refill();
     if (this.#tokens >= 1) return 0;
-    return this.#stepStartedAt + this.#refillIntervalMs - this.#now();
+    // More than one step when a step adds less than a token (a replica's share).
+    const stepsNeeded = Math.ceil((1 - this.#tokens) / this.#refillTokens);
+    return this.#stepStartedAt + stepsNeeded * this.#refillIntervalMs - this.#now();
   }
 
   #refill(): void {

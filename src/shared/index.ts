@@ -13,7 +13,7 @@ export {
   type InvalidationEvent,
 } from './invalidation-bus.js';
 export { LuaScript, type SendCommand } from './lua-script.js';
-export { StepBucket, type BucketShape, type RateBucket } from './rate-bucket.js';
+export type { BucketShape, RateBucket } from './rate-bucket.js';
 export {
   connectNodeRedis,
   type RedisConnection,

@@ -1,4 +1,5 @@
-import { StepBucket, type BucketShape, type RateBucket } from './rate-bucket.js';
+import { TokenBucket } from '../flow/token-bucket.js';
+import type { BucketShape, RateBucket } from './rate-bucket.js';
 import { LEASE_TOKENS } from './scripts.js';
 import type { SharedLink } from './shared-link.js';
 
@@ -71,7 +72,7 @@ export class SharedTokenBucket implements RateBucket {
   #leases: Lease[] = [];
   #fetch: Promise<void> | undefined;
   #retryAt = -Infinity;
-  #share: StepBucket | undefined;
+  #share: TokenBucket | undefined;
   #wake: unknown;
   #wakeAt = Infinity;
   #stats = { leases: 0, refusals: 0, lapsedTokens: 0, fallbackTakes: 0 };
@@ -169,7 +170,7 @@ export class SharedTokenBucket implements RateBucket {
   }
 
   /** The local share while Redis is down, made when the outage is first felt. */
-  #fallback(): StepBucket {
+  #fallback(): TokenBucket {
     if (this.#share === undefined) {
       const n = Math.max(1, this.#link.replicas);
       const shape = {
@@ -177,7 +178,7 @@ export class SharedTokenBucket implements RateBucket {
         refillTokens: this.#shape.refillTokens / n,
         refillIntervalMs: this.#shape.refillIntervalMs,
       };
-      this.#share = new StepBucket(shape, () => this.#link.now());
+      this.#share = new TokenBucket({ ...shape, now: () => this.#link.now() });
     }
     return this.#share;
   }

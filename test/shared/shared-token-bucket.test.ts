@@ -1,5 +1,6 @@
 import t from 'tap';
-import { StepBucket, type SharedTokenBucket } from '../../src/shared/index.js';
+import { TokenBucket } from '../../src/flow/token-bucket.js';
+import type { SharedTokenBucket } from '../../src/shared/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { startRedis } from '../fixtures/redis-server.js';
 import { startReplicas, type VirtualClock } from '../fixtures/shared-replicas.js';
@@ -273,20 +274,22 @@ t.test('the scripts read Redis TIME when no test clock is set', async (t) => {
   t.ok(ms > 1_600_000_000_000, 'a Redis timestamp in ms');
 });
 
-t.test(
-  'the fallback StepBucket refills in whole steps and never beyond its capacity',
-  async (t) => {
-    let now = 0;
-    const b = new StepBucket({ capacity: 2, refillTokens: 0.5, refillIntervalMs: 10 }, () => now);
-    t.ok(b.tryTake());
-    t.ok(b.tryTake());
-    t.notOk(b.tryTake());
-    t.equal(b.msUntilNext(), 20, 'two half-token steps to a whole token');
-    now = 5;
-    t.equal(b.tokens, 0);
-    now = 20;
-    t.equal(b.msUntilNext(), 0);
-    now = 1_000;
-    t.equal(b.tokens, 2);
-  },
-);
+t.test('the fallback bucket refills in whole steps and never beyond its capacity', async (t) => {
+  let now = 0;
+  const b = new TokenBucket({
+    capacity: 2,
+    refillTokens: 0.5,
+    refillIntervalMs: 10,
+    now: () => now,
+  });
+  t.ok(b.tryTake());
+  t.ok(b.tryTake());
+  t.notOk(b.tryTake());
+  t.equal(b.msUntilNext(), 20, 'two half-token steps to a whole token');
+  now = 5;
+  t.equal(b.tokens, 0);
+  now = 20;
+  t.equal(b.msUntilNext(), 0);
+  now = 1_000;
+  t.equal(b.tokens, 2);
+});
