@@ -3,17 +3,9 @@ import { startSimulator } from '../../src/simulator/index.js';
 import { Pool, type PoolOptions, type SessionPermit } from '../../src/upstream/pool.js';
 import { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
 import { eventually } from '../fixtures/eventually.js';
+import { TEST_POOL, simPool } from '../fixtures/sim-pool.js';
 
-const BASE: PoolOptions = {
-  min: 3,
-  max: 3,
-  acquireTimeoutMs: 2000,
-  idleTimeoutMs: 60_000,
-  healthCheckIntervalMs: 60_000,
-  reconnectInitialDelayMs: 5,
-  reconnectMaxDelayMs: 20,
-  maxInFlightPerSession: 2,
-};
+const BASE: PoolOptions = { ...TEST_POOL, min: 3, max: 3, acquireTimeoutMs: 2000 };
 
 /** A budget of `cap` permits that counts what is held, like a group's session budget. */
 function budget(cap: number) {
@@ -34,29 +26,12 @@ function budget(cap: number) {
   return { state, ask };
 }
 
-async function setup(
+function setup(
   t: { teardown(fn: () => unknown): void },
   ask: () => Promise<SessionPermit | undefined>,
   password = 'pw',
 ) {
-  const sim = await startSimulator({ user: 'svc', password: 'pw' });
-  const pool = new Pool(
-    BASE,
-    () =>
-      new UpstreamConnection({
-        host: '127.0.0.1',
-        port: sim.port,
-        username: 'svc',
-        password,
-        timeoutMs: 2000,
-      }),
-    { random: () => 0.5, sessionPermit: ask },
-  );
-  t.teardown(async () => {
-    pool.close();
-    await sim.close();
-  });
-  return { sim, pool };
+  return simPool(t, BASE, { password, hooks: { sessionPermit: ask } });
 }
 
 t.test('a pool opens only the sessions its permits allow, and asks again later', async (t) => {

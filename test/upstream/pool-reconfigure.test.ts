@@ -1,40 +1,20 @@
 import t from 'tap';
 import { Sentence } from '../../src/protocol/index.js';
-import { startSimulator } from '../../src/simulator/index.js';
-import { Pool, type PoolOptions } from '../../src/upstream/pool.js';
+import type { PoolOptions } from '../../src/upstream/pool.js';
 import { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
 import { eventually } from '../fixtures/eventually.js';
+import { TEST_POOL, simPool } from '../fixtures/sim-pool.js';
 
 const BASE: PoolOptions = {
+  ...TEST_POOL,
   min: 2,
   max: 2,
   acquireTimeoutMs: 500,
-  idleTimeoutMs: 60_000,
-  healthCheckIntervalMs: 60_000,
-  reconnectInitialDelayMs: 5,
-  reconnectMaxDelayMs: 20,
   maxInFlightPerSession: 4,
 };
 
-async function setup(t: { teardown(fn: () => unknown): void }) {
-  const sim = await startSimulator({ user: 'svc', password: 'pw', streamIntervalMs: 5 });
-  const pool = new Pool(
-    BASE,
-    () =>
-      new UpstreamConnection({
-        host: '127.0.0.1',
-        port: sim.port,
-        username: 'svc',
-        password: 'pw',
-        timeoutMs: 2000,
-      }),
-    { random: () => 0.5 },
-  );
-  t.teardown(async () => {
-    pool.close();
-    await sim.close();
-  });
-  return { sim, pool };
+function setup(t: { teardown(fn: () => unknown): void }) {
+  return simPool(t, BASE);
 }
 
 /** A stream that keeps `connection` busy until it is cancelled. */

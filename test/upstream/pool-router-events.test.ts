@@ -7,44 +7,19 @@
 import t from 'tap';
 import type { RosgateError } from '../../src/errors.js';
 import { Sentence } from '../../src/protocol/index.js';
-import { startSimulator } from '../../src/simulator/index.js';
-import { Pool, type PoolOptions, type ReachableEvidence } from '../../src/upstream/pool.js';
+import type { PoolOptions, ReachableEvidence } from '../../src/upstream/pool.js';
 import { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
 import { eventually } from '../fixtures/eventually.js';
+import { TEST_POOL, simPool } from '../fixtures/sim-pool.js';
 
-const BASE: PoolOptions = {
-  min: 1,
-  max: 3,
-  acquireTimeoutMs: 200,
-  idleTimeoutMs: 60_000,
-  healthCheckIntervalMs: 60_000,
-  reconnectInitialDelayMs: 5,
-  reconnectMaxDelayMs: 20,
-  maxInFlightPerSession: 1,
-};
+const BASE: PoolOptions = { ...TEST_POOL, maxInFlightPerSession: 1 };
 
 async function setup(t: { teardown(fn: () => unknown): void }, options: Partial<PoolOptions>) {
-  const sim = await startSimulator({ user: 'svc', password: 'pw', streamIntervalMs: 5 });
-  const pool = new Pool(
-    { ...BASE, ...options },
-    () =>
-      new UpstreamConnection({
-        host: '127.0.0.1',
-        port: sim.port,
-        username: 'svc',
-        password: 'pw',
-        timeoutMs: 2000,
-      }),
-    { random: () => 0.5 },
-  );
+  const { sim, pool } = await simPool(t, { ...BASE, ...options });
   const lost: RosgateError[] = [];
   const reachable: ReachableEvidence[] = [];
   pool.on('routerLost', (error: RosgateError) => lost.push(error));
   pool.on('routerReachable', (evidence: ReachableEvidence) => reachable.push(evidence));
-  t.teardown(async () => {
-    pool.close();
-    await sim.close();
-  });
   return { sim, pool, lost, reachable };
 }
 
