@@ -5,14 +5,18 @@
  * - `simulator`: the bundled RouterOS simulator (the router of every setup);
  * - `relay`: a protocol-blind TCP relay, a bare `net` pipe in front of a port,
  *   the anchor that rosgate's cost is held against;
- * - rosgate itself, started as users start it: `src/main.ts --config <file>`
- *   with environment variables, its output discarded.
+ * - rosgate itself, started as users start it (`npm start`, the image):
+ *   `node dist/main.js --config <file>` with environment variables, its output
+ *   discarded. dist/ is built first when it is missing or older than src/:
+ *   measuring the TypeScript sources through a loader would count the
+ *   loader's helpers (tsx wraps every closure it creates) as rosgate's cost.
  *
  * Each child prints one JSON line `{"port":N}` when it listens (rosgate is
  * probed instead) and stops when its stdin ends or on SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +26,8 @@ import { freePort } from '../test/fixtures/free-port.js';
 export { freePort };
 
 const thisFile = fileURLToPath(import.meta.url);
-const mainFile = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const projectDir = fileURLToPath(new URL('..', import.meta.url));
+const mainFile = join(projectDir, 'dist', 'main.js');
 /** Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`; 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 const START_TIMEOUT_MS = 30_000;
@@ -58,7 +63,8 @@ export async function startRosgateChild(
   isReady: (port: number) => Promise<boolean>,
   nodeArgs: readonly string[] = [],
 ): Promise<BenchChild> {
-  const args = [...nodeArgs, '--import', 'tsx', mainFile, '--config', configFile];
+  ensureBuilt();
+  const args = [...nodeArgs, mainFile, '--config', configFile];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -75,6 +81,30 @@ export async function startRosgateChild(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return handle(child, port, exited, () => child.kill('SIGTERM'));
+}
+
+/** Newest modification time (ms) of the files under `dir`, 0 when it does not exist. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true, recursive: true });
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    if (entry.isFile())
+      newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ (`npm run build`) when dist/main.js is missing or older than a file of src/. */
+export function ensureBuilt(): void {
+  const built = newestMtime(join(projectDir, 'dist'));
+  if (built > 0 && built >= newestMtime(join(projectDir, 'src'))) return;
+  console.log('  building dist/ (npm run build): the bench runs rosgate as users do');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: projectDir, stdio: 'inherit' });
 }
 
 /** User + system CPU seconds of process `pid`, from /proc/<pid>/stat. */
