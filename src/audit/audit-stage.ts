@@ -24,6 +24,7 @@ import {
   type AuditValue,
 } from './audit-record.js';
 import type { AuditKeys } from './audit-keys.js';
+import { isoTimestamp } from './audit-files.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import {
   FileAuditWriter,
@@ -223,7 +224,11 @@ function auditWriter(
 function recording(writer: AuditWriter, parts: Omit<Recording, 'emit' | 'safely'>): Recording {
   const { logger, now } = parts;
   const emit = (fields: Fields): void => {
-    writer.write({ id: randomUUID(), timestamp: new Date(now()).toISOString(), ...fields });
+    // Each caller hands a fresh object: completed in place, not copied.
+    const event = fields as Fields & { id: string; timestamp: string };
+    event.id = randomUUID();
+    event.timestamp = isoTimestamp(now());
+    writer.write(event);
   };
   /** Recording must never break a command: a failure is logged, the command goes on. */
   const safely = (record: () => void): void => {

@@ -78,6 +78,12 @@ export interface FileAuditWriterOptions {
   readonly bufferSize: number;
   /** Time between flushes of a partial buffer. @default 5000 */
   readonly flushIntervalMs: number;
+  /**
+   * Least time between two fsyncs: a flush writes its records at once and
+   * syncs them when the last sync is this long ago, else a timer syncs them
+   * when it is. 0 syncs every flush. @default 0
+   */
+  readonly syncIntervalMs?: number;
   /** Records waiting beyond this are dropped. @default 1000 */
   readonly maxQueued: number;
   /** A file past this size continues in `audit-DATE.N.jsonl`. @default 104857600 */
@@ -115,6 +121,10 @@ export class FileAuditWriter implements AuditWriter {
   readonly #now: () => number;
   readonly #appender: AuditAppender;
   readonly #timer: NodeJS.Timeout;
+  /** The sync of records written but not synced yet, when one is due. */
+  #syncTimer: NodeJS.Timeout | undefined;
+  readonly #syncIntervalMs: number;
+  #syncedAt = -Infinity;
   #queue: AuditEvent[] = [];
   #pending: Promise<void> | undefined;
   #tail: Promise<void> = Promise.resolve();
@@ -134,6 +144,7 @@ export class FileAuditWriter implements AuditWriter {
     this.#options = options;
     this.#now = options.now;
     this.#appender = options.appender ?? new FileAppender();
+    this.#syncIntervalMs = options.syncIntervalMs ?? 0;
     this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs);
     this.#timer.unref();
   }
@@ -162,6 +173,8 @@ export class FileAuditWriter implements AuditWriter {
   async close(): Promise<void> {
     this.#isClosed = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#syncTimer);
+    this.#syncTimer = undefined;
     await this.flush();
     if (this.#head !== this.#headOnDisk) await this.#writeHead();
     await this.#appender.close();
@@ -215,7 +228,8 @@ export class FileAuditWriter implements AuditWriter {
     let seq = this.#seq;
     let prev = this.#prev;
     for (const event of batch) {
-      const date = utcDate(Date.parse(event.timestamp));
+      // An ISO timestamp starts with its UTC date.
+      const date = event.timestamp.slice(0, 10);
       if (file === undefined || date > file.date) {
         if (file !== undefined) writes.push({ path: file.path, text });
         text = '';
@@ -241,12 +255,15 @@ export class FileAuditWriter implements AuditWriter {
       file.bytes += bytes;
     }
     writes.push({ path: (file as OpenFile).path, text });
+    const isSyncDue = this.#isSyncDue();
     for (const write of writes) {
       if (write.text === '') continue;
       const data = Buffer.from(write.text, 'utf8');
-      await this.#appender.append(write.path, data);
+      await this.#appender.append(write.path, data, isSyncDue);
       this.#stats.bytes += data.length;
     }
+    if (isSyncDue) this.#syncedAt = this.#now();
+    else this.#scheduleSync();
     this.#seq = seq;
     this.#prev = prev;
     this.#file = file;
@@ -263,6 +280,34 @@ export class FileAuditWriter implements AuditWriter {
       await this.#writeHead();
     this.#stats.written += batch.length;
     this.#stats.flushes++;
+  }
+
+  /** True when this flush syncs: every flush, or the last sync is `syncIntervalMs` ago. */
+  #isSyncDue(): boolean {
+    const interval = this.#syncIntervalMs;
+    return interval === 0 || this.#now() - this.#syncedAt >= interval;
+  }
+
+  /** Syncs the records a flush left unsynced once `syncIntervalMs` has passed since the last sync. */
+  #scheduleSync(): void {
+    if (this.#syncTimer !== undefined) return;
+    const wait = this.#syncIntervalMs - (this.#now() - this.#syncedAt);
+    this.#syncTimer = setTimeout(
+      () => {
+        this.#syncTimer = undefined;
+        // In line with the flushes, so a sync never runs beside an append.
+        this.#tail = this.#tail.then(() =>
+          this.#appender.sync().then(
+            () => {
+              this.#syncedAt = this.#now();
+            },
+            (err: unknown) => this.#failed(err, 0),
+          ),
+        );
+      },
+      Math.max(0, wait),
+    );
+    this.#syncTimer.unref();
   }
 
   async #writeHead(): Promise<void> {

@@ -14,8 +14,15 @@ export type LiveFileState =
  * slow or failing disk.
  */
 export interface AuditAppender {
-  /** Appends `data` to `path` and resolves once it is synced to disk. */
-  append(path: string, data: Buffer): Promise<void>;
+  /**
+   * Appends `data` to `path` (another path closes the file held before).
+   * Resolves once the bytes are in the file, where a crash of rosgate cannot
+   * lose them, and with `sync` (the default) once they are on the disk
+   * (fsync), where a crash of the host cannot either.
+   */
+  append(path: string, data: Buffer, sync?: boolean): Promise<void>;
+  /** Syncs (fsync) what was appended without `sync` to the file held open. */
+  sync(): Promise<void>;
   /** Replaces `path` with `data` atomically: written beside it, then renamed. */
   replace(path: string, data: string): Promise<void>;
   /**
@@ -29,7 +36,7 @@ export interface AuditAppender {
    * to `to`, synced, and lets go of it; resolves with the bytes copied.
    */
   salvage(to: string): Promise<number>;
-  /** Closes what is open. */
+  /** Syncs what is not on the disk yet and closes what is open. */
   close(): Promise<void>;
 }
 
@@ -41,8 +48,10 @@ export class FileAppender implements AuditAppender {
   #handle: FileHandle | undefined;
   /** Device and inode of the held file. */
   #id: { dev: number; ino: number } | undefined;
+  /** Bytes were appended to the held file since its last fsync. */
+  #isUnsynced = false;
 
-  async append(path: string, data: Buffer): Promise<void> {
+  async append(path: string, data: Buffer, sync = true): Promise<void> {
     try {
       let handle = this.#path === path ? this.#handle : undefined;
       if (handle === undefined) {
@@ -55,12 +64,20 @@ export class FileAppender implements AuditAppender {
         this.#id = { dev, ino };
       }
       await handle.appendFile(data);
-      await handle.sync();
+      this.#isUnsynced = true;
+      if (sync) await this.sync();
     } catch (err) {
       // Reopen on the next append rather than write after a failure.
+      this.#isUnsynced = false;
       await this.close();
       throw err;
     }
+  }
+
+  async sync(): Promise<void> {
+    if (!this.#isUnsynced || this.#handle === undefined) return;
+    this.#isUnsynced = false;
+    await this.#handle.sync();
   }
 
   async replace(path: string, data: string): Promise<void> {
@@ -106,9 +123,16 @@ export class FileAppender implements AuditAppender {
 
   async close(): Promise<void> {
     const handle = this.#handle;
+    const isUnsynced = this.#isUnsynced;
     this.#handle = undefined;
     this.#path = undefined;
     this.#id = undefined;
-    await handle?.close();
+    this.#isUnsynced = false;
+    try {
+      // A file left for the next one goes to the disk first.
+      if (isUnsynced) await handle?.sync();
+    } finally {
+      await handle?.close();
+    }
   }
 }

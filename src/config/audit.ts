@@ -43,6 +43,13 @@ export const auditSchema = z
     bufferSize: env(z.int().min(1).default(100), 'AUDIT_BUFFER_SIZE'),
     /** Becomes a setInterval delay, so it is bounded by the timer's range. */
     flushIntervalMs: env(z.int().min(1).max(MAX_TIMER_MS).default(5000), 'AUDIT_FLUSH_INTERVAL'),
+    /**
+     * Least time between two fsyncs of the trail: a flush writes its records
+     * to the file at once (a crash of rosgate loses none) and syncs them to
+     * the disk when the last sync is this long ago, else within this time.
+     * 0 syncs every flush.
+     */
+    syncIntervalMs: env(z.int().min(0).max(MAX_TIMER_MS).default(1000), 'AUDIT_SYNC_INTERVAL'),
     /** Records waiting for the disk beyond this are dropped and counted. */
     maxQueued: z.int().min(1).default(1000),
     maxFileBytes: z

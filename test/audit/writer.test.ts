@@ -317,12 +317,12 @@ t.test('with an integrity key the chain is an HMAC', async (t) => {
 class FlakyAppender extends FileAppender {
   failAppends = 0;
   failReplaces = 0;
-  override append(path: string, data: Buffer): Promise<void> {
+  override append(path: string, data: Buffer, sync?: boolean): Promise<void> {
     if (this.failAppends > 0) {
       this.failAppends--;
       return Promise.reject(new Error('disk full'));
     }
-    return super.append(path, data);
+    return super.append(path, data, sync);
   }
   override replace(path: string, data: string): Promise<void> {
     if (this.failReplaces > 0) {
