@@ -248,12 +248,22 @@ export class SinkDecorator implements CommandSink {
 
   done(sentence: Sentence): void {
     if (this.#drops('done')) return;
-    this.#end({ type: 'done', sentence }, () => this.#sink.done(sentence));
+    this.#isEnded = true;
+    try {
+      this.onEnd({ type: 'done', sentence });
+    } finally {
+      this.#sink.done(sentence);
+    }
   }
 
   refuse(error: RosgateError): void {
     if (this.#drops('refuse')) return;
-    this.#end({ type: 'refused', error }, () => this.#sink.refuse(error));
+    this.#isEnded = true;
+    try {
+      this.onEnd({ type: 'refused', error });
+    } finally {
+      this.#sink.refuse(error);
+    }
   }
 
   /** Sees a reply before it is passed on. */
@@ -271,15 +281,6 @@ export class SinkDecorator implements CommandSink {
     this.dropped++;
     this.#hooks.onDropped?.(call);
     return true;
-  }
-
-  #end(outcome: CommandOutcome, passOn: () => void): void {
-    this.#isEnded = true;
-    try {
-      this.onEnd(outcome);
-    } finally {
-      passOn();
-    }
   }
 }
 

@@ -8,6 +8,9 @@ import {
   SinkDecorator,
   toRosgateError,
   type CommandContext,
+  type CommandHandler,
+  type CommandOutcome,
+  type CommandSink,
   type Exchange,
   type LoginEvent,
   type SessionObserver,
@@ -141,12 +144,13 @@ type Details = Record<string, AuditValue>;
 interface Outcome {
   readonly result: AuditResult;
   readonly rows: number;
-  readonly error?: RosgateError;
-  readonly trap?: { readonly category?: string; readonly message?: string };
-  readonly reply?: readonly AuditValue[];
+  readonly error?: RosgateError | undefined;
+  readonly trap?: { readonly category?: string; readonly message?: string } | undefined;
+  /** The reply rows kept (at `full`); undefined when none were. */
+  readonly reply?: readonly AuditValue[] | undefined;
   readonly isReplyTruncated?: boolean;
   /** The `.id` the router gave a new row (`!done =ret=*1A` of an add). */
-  readonly ret?: string;
+  readonly ret?: string | undefined;
 }
 
 const DISABLED_WRITER: AuditWriter = {
@@ -190,6 +194,8 @@ interface Recording {
   readonly emit: (fields: Fields) => void;
   /** Runs `record`, logging what it throws instead of throwing it. */
   readonly safely: (record: () => void) => void;
+  /** Logs a failure to record (what `safely` does with what it catches). */
+  readonly failed: (err: unknown) => void;
 }
 
 /** Records a command at `level` (or at `metadata`, when denied or flagged at `none`). */
@@ -221,7 +227,10 @@ function auditWriter(
 }
 
 /** `emit` and `safely` over `writer`. */
-function recording(writer: AuditWriter, parts: Omit<Recording, 'emit' | 'safely'>): Recording {
+function recording(
+  writer: AuditWriter,
+  parts: Omit<Recording, 'emit' | 'safely' | 'failed'>,
+): Recording {
   const { logger, now } = parts;
   const emit = (fields: Fields): void => {
     // Each caller hands a fresh object: completed in place, not copied.
@@ -230,15 +239,18 @@ function recording(writer: AuditWriter, parts: Omit<Recording, 'emit' | 'safely'
     event.timestamp = isoTimestamp(now());
     writer.write(event);
   };
+  const failed = (err: unknown): void => {
+    logger.error({ code: ErrorCode.Internal, err }, 'audit record failed');
+  };
   /** Recording must never break a command: a failure is logged, the command goes on. */
   const safely = (record: () => void): void => {
     try {
       record();
     } catch (err) {
-      logger.error({ code: ErrorCode.Internal, err }, 'audit record failed');
+      failed(err);
     }
   };
-  return { ...parts, emit, safely };
+  return { ...parts, emit, safely, failed };
 }
 
 /** Records a command's request and outcome in one record. */
@@ -291,79 +303,122 @@ function commandRecorder({ emit, redactor, now }: Recording): RecordCommand {
   return recordCommand;
 }
 
+/**
+ * One command's answer on its way to the client, as the audit stage sees
+ * it: rows counted, the trap and (at `full`) the reply rows kept, and the
+ * record written at the end. One object per command, no closures.
+ */
+class AuditSink extends SinkDecorator implements Exchange {
+  readonly #context: CommandContext;
+  readonly #level: AuditLevel;
+  readonly #recording: Recording;
+  readonly #recordCommand: RecordCommand;
+  #exchange: Exchange = SETTLED;
+  #rows = 0;
+  #reply: AuditValue[] | undefined;
+  #isReplyTruncated = false;
+  #trap: Outcome['trap'];
+  #isCancelled = false;
+
+  constructor(
+    sink: CommandSink,
+    context: CommandContext,
+    level: AuditLevel,
+    recording: Recording,
+    recordCommand: RecordCommand,
+  ) {
+    super(sink);
+    this.#context = context;
+    this.#level = level;
+    this.#recording = recording;
+    this.#recordCommand = recordCommand;
+  }
+
+  /** Passes the command on; a handler that throws is a refusal, recorded like one. */
+  start(next: CommandHandler): Exchange {
+    try {
+      this.#exchange = next.handle(this.#context, this);
+    } catch (err) {
+      this.refuse(toRosgateError(err));
+      return SETTLED;
+    }
+    return this;
+  }
+
+  cancel(onAnswered: () => void): void {
+    this.#isCancelled = true;
+    this.#exchange.cancel(onAnswered);
+  }
+
+  protected override onReply(sentence: Sentence): void {
+    // Recording must never break a command (see `safely`), without a closure per reply.
+    try {
+      this.#observe(sentence);
+    } catch (err) {
+      this.#recording.failed(err);
+    }
+  }
+
+  #observe(sentence: Sentence): void {
+    if (sentence.command === '!re') {
+      this.#rows++;
+      if (this.#level === 'full') this.#keepRow(sentence);
+    } else if (sentence.command === '!trap') {
+      this.#trap = {
+        ...optional('category', sentence.attributeString('category')),
+        ...optional('message', sentence.attributeString('message')),
+      };
+    }
+  }
+
+  protected override onEnd(outcome: CommandOutcome): void {
+    if (outcome.type === 'refused') {
+      this.#record(resultOf(outcome.error), outcome.error, undefined);
+      return;
+    }
+    const ret = this.#context.verb === 'add' ? outcome.sentence.attributeString('ret') : undefined;
+    const trap = this.#trap;
+    const isInterrupted = this.#isCancelled || trap?.category === '2';
+    this.#record(
+      isInterrupted
+        ? AuditResult.Cancelled
+        : trap === undefined
+          ? AuditResult.Success
+          : AuditResult.Failure,
+      undefined,
+      ret,
+    );
+  }
+
+  #keepRow(sentence: Sentence): void {
+    const reply = (this.#reply ??= []);
+    if (reply.length < this.#recording.config.maxReplyRows) {
+      reply.push(this.#recording.redactor.attributes(sentence));
+    } else {
+      this.#isReplyTruncated = true;
+    }
+  }
+
+  #record(result: AuditResult, error: RosgateError | undefined, ret: string | undefined): void {
+    const outcome: Outcome = {
+      result,
+      rows: this.#rows,
+      reply: this.#reply,
+      isReplyTruncated: this.#isReplyTruncated,
+      trap: this.#trap,
+      error,
+      ret,
+    };
+    this.#recording.safely(() => this.#recordCommand(this.#context, this.#level, outcome));
+  }
+}
+
 /** The pipeline stage: records every command once, at its outcome. */
-function auditStage(
-  { config, levels, redactor, safely }: Recording,
-  recordCommand: RecordCommand,
-): Stage {
+function auditStage(recording: Recording, recordCommand: RecordCommand): Stage {
   const stage: Stage = (next) => ({
     handle(context, sink): Exchange {
-      const level = levels.levelFor(context.command);
-      const reply: AuditValue[] = [];
-      let rows = 0;
-      let isReplyTruncated = false;
-      let trap: Outcome['trap'];
-      let isCancelled = false;
-      let ret: string | undefined;
-      const end = (result: AuditResult, error?: RosgateError): void => {
-        safely(() =>
-          recordCommand(context, level, {
-            result,
-            rows,
-            reply,
-            isReplyTruncated,
-            ...(trap === undefined ? {} : { trap }),
-            ...(error === undefined ? {} : { error }),
-            ...(ret === undefined ? {} : { ret }),
-          }),
-        );
-      };
-      const observe = (sentence: Sentence): void => {
-        if (sentence.command === '!trap') {
-          trap = {
-            ...optional('category', sentence.attributeString('category')),
-            ...optional('message', sentence.attributeString('message')),
-          };
-        } else if (sentence.command === '!re') {
-          rows++;
-          if (level !== 'full') return;
-          if (reply.length < config.maxReplyRows) reply.push(redactor.attributes(sentence));
-          else isReplyTruncated = true;
-        }
-      };
-      const wrapped = new SinkDecorator(sink, {
-        onReply(sentence) {
-          safely(() => observe(sentence));
-        },
-        onEnd(outcome) {
-          if (outcome.type === 'refused') {
-            end(resultOf(outcome.error), outcome.error);
-            return;
-          }
-          if (context.verb === 'add') ret = outcome.sentence.attributeString('ret');
-          const isInterrupted = isCancelled || trap?.category === '2';
-          end(
-            isInterrupted
-              ? AuditResult.Cancelled
-              : trap === undefined
-                ? AuditResult.Success
-                : AuditResult.Failure,
-          );
-        },
-      });
-      let exchange: Exchange;
-      try {
-        exchange = next.handle(context, wrapped);
-      } catch (err) {
-        wrapped.refuse(toRosgateError(err));
-        return SETTLED;
-      }
-      return {
-        cancel(onAnswered) {
-          isCancelled = true;
-          exchange.cancel(onAnswered);
-        },
-      };
+      const level = recording.levels.levelFor(context.command);
+      return new AuditSink(sink, context, level, recording, recordCommand).start(next);
     },
   });
   return stage;
