@@ -10,7 +10,9 @@ import { eventually } from '../fixtures/eventually.js';
 import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
 import { startRedis, type RedisServer } from '../fixtures/redis-server.js';
 import {
+  burst,
   groupPrefix,
+  queuedIn,
   ran,
   replicaStacks,
   ReplicaClock,
@@ -217,38 +219,18 @@ t.test(
     clock.freeze();
     clock.jump(10_000);
     const SENT = 10;
-    const words = new Map([
-      [b, '/ip/address/print'],
-      [c, '/queue/simple/print'],
-    ]);
-    const answered = new Map([
-      [b, 0],
-      [c, 0],
-    ]);
-    const failures: string[] = [];
-    const load: Promise<void>[] = [];
-    for (const [stack, command] of words) {
-      for (let i = 0; i < SENT; i++) {
-        const client = await openRaw(t, stack.port, { ...USER, readTimeoutMs: 60_000 });
-        load.push(
-          client.call([command]).then((replies) => {
-            answered.set(stack, (answered.get(stack) ?? 0) + 1);
-            if (replies.some((s) => s.command === '!trap')) failures.push(text(replies).join(' '));
-          }),
-        );
-      }
-    }
-    const queued = (stack: Stack) =>
-      Object.values(stack.router.flow.stats().queued).reduce((sum, n) => sum + n, 0);
+    const commands = ['/ip/address/print', '/queue/simple/print'];
+    const load = await burst(t, [b, c], commands, SENT, USER);
+    await load.settled('each command of B and C answered or queued');
     const share = RATE.bucketSize / 2;
-    for (const [stack, command] of words) {
+    for (const [i, stack] of [b, c].entries()) {
       const name = stack.app.group?.replicaId as string;
-      await eventually(
-        () => (answered.get(stack) ?? 0) + queued(stack) === SENT,
-        `each command of ${name} answered or queued`,
+      t.equal(
+        ran(sim, commands[i] as string),
+        share,
+        `${name} ran ${share} commands: half the bucket`,
       );
-      t.equal(ran(sim, command), share, `${name} ran ${share} commands: half the bucket`);
-      t.equal(queued(stack), SENT - share, `${name} holds the rest until tokens come`);
+      t.equal(queuedIn(stack), SENT - share, `${name} holds the rest until tokens come`);
     }
     t.equal(
       ran(sim, '/ip/address/print') + ran(sim, '/queue/simple/print'),
@@ -258,7 +240,7 @@ t.test(
 
     // The clock runs again: the rest are served.
     clock.thaw();
-    await Promise.all(load);
-    t.same(failures, [], 'no command was refused');
+    await load.done;
+    t.same(load.failures, [], 'no command was refused');
   },
 );
