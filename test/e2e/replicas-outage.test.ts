@@ -21,13 +21,24 @@ import { startTestSimulator, type Stack } from '../fixtures/stack.js';
 
 /** How long a lockout taken during an outage may take to reach the others once Redis is back. */
 const REPUBLISH_BOUND_MS = 5000;
+/**
+ * A router account that is not rosgate's own: the router checks its
+ * passwords, so the simulator's login counters show what reached it.
+ */
+const CASHIER = { name: 'cashier', password: 'till-pw' };
+const ROUTER_ACCOUNTS = {
+  user: 'admin',
+  password: 'secret',
+  version: '7.17',
+  users: { [CASHIER.name]: CASHIER.password },
+};
 
 t.test(
   'a lockout taken while Redis is down is re-published when it is back: another replica refuses the user before the router is asked',
   async (t) => {
     const redis = await startRedis();
     t.teardown(() => redis.stop());
-    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
+    const sim = await startTestSimulator(t, ROUTER_ACCOUNTS);
     const prefix = groupPrefix();
     const stacks = await replicaStacks(t, sim, {
       url: redis.url,
@@ -41,13 +52,19 @@ t.test(
       'every replica to notice Redis is away',
     );
 
+    const failedBefore = sim.counters.loginsFailed;
     for (let i = 0; i < 3; i++) {
       const c = await openRaw(t, r1.port);
-      t.match(text(await c.login('admin', `wrong-${i}`)).join(' '), /!trap/, `wrong password ${i}`);
+      t.match(
+        text(await c.login(CASHIER.name, `wrong-${i}`)).join(' '),
+        /!trap/,
+        `wrong password ${i}`,
+      );
     }
+    t.equal(sim.counters.loginsFailed - failedBefore, 3, 'the router judged the wrong passwords');
     const locked = await openRaw(t, r1.port);
     t.match(
-      text(await locked.login('admin', 'secret')).join(' '),
+      text(await locked.login(CASHIER.name, CASHIER.password)).join(' '),
       /too many failed logins/,
       'replica 1 locked the user on its own',
     );
@@ -68,7 +85,7 @@ t.test(
     for (const stack of [r2, r3]) {
       const c = await openRaw(t, stack.port);
       t.match(
-        text(await c.login('admin', 'secret')).join(' '),
+        text(await c.login(CASHIER.name, CASHIER.password)).join(' '),
         /too many failed logins/,
         `${stack.app.group?.replicaId} refuses the user locked on replica 1`,
       );
@@ -79,6 +96,56 @@ t.test(
       `refused on the others ${elapsedMs.toFixed(0)} ms after Redis came back (bound ${REPUBLISH_BOUND_MS})`,
     );
     t.equal(logins(), before, 'no login reached the router once Redis was back');
+  },
+);
+
+t.test(
+  'failed logins spread over replicas while Redis is down add up when it is back: the group locks the user',
+  async (t) => {
+    const redis = await startRedis();
+    t.teardown(() => redis.stop());
+    const sim = await startTestSimulator(t, ROUTER_ACCOUNTS);
+    const stacks = await replicaStacks(t, sim, {
+      url: redis.url,
+      config: { policy: { lockout: { maxAttempts: 3 } }, limits: { loginFailureCacheTtlMs: 0 } },
+    });
+    const [r1, r2, r3] = stacks as [Stack, Stack, Stack];
+    await redis.kill();
+    await eventually(
+      () => stacks.every((s) => s.app.group?.snapshot().isUp === false),
+      'every replica to notice Redis is away',
+    );
+    const logins = () => sim.counters.loginsOk + sim.counters.loginsFailed;
+    const failedBefore = sim.counters.loginsFailed;
+    // Two wrong passwords on each of two replicas: under the limit of 3 on each.
+    for (const [i, stack] of [r1, r1, r2, r2].entries()) {
+      const c = await openRaw(t, stack.port);
+      t.match(
+        text(await c.login(CASHIER.name, `wrong-${i}`)).join(' '),
+        /invalid user name or password/,
+        `wrong password ${i} refused by the router`,
+      );
+    }
+    t.equal(
+      sim.counters.loginsFailed - failedBefore,
+      4,
+      'each wrong password reached the router: none was locked',
+    );
+    const before = logins();
+    await redis.restart();
+    await eventually(
+      () =>
+        stacks.every((s) => s.app.group?.snapshot().isUp === true) &&
+        [r1, r2].every((s) => (s.app.group?.group.stats().republished ?? 0) > 0),
+      'Redis back on every replica, and replicas 1 and 2 to re-publish their counts',
+    );
+    const c = await openRaw(t, r3.port);
+    t.match(
+      text(await c.login(CASHIER.name, CASHIER.password)).join(' '),
+      /too many failed logins/,
+      'replica 3 refuses the user: 2 + 2 failures reached the limit of 3 in Redis',
+    );
+    t.equal(logins(), before, 'the refusal did not ask the router');
   },
 );
 
