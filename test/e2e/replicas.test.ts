@@ -10,6 +10,7 @@ import t from 'tap';
 import { eventually } from '../fixtures/eventually.js';
 import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
 import { startRedis, type RedisServer } from '../fixtures/redis-server.js';
+import { ran, replicaStacks, type ReplicaStackOptions } from '../fixtures/replicas.js';
 import { startStack, startTestSimulator, type Stack } from '../fixtures/stack.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { createApp } from '../../src/app.js';
@@ -26,41 +27,15 @@ t.before(async () => {
 t.teardown(() => redis.stop());
 
 /** Replicas `r1`..`rN` of one group, each a full app, all in front of `sim`. */
-async function replicas(
+function replicas(
   t: Tap,
   sim: Simulator,
-  options: {
-    config?: Record<string, unknown>;
-    router?: Record<string, unknown>;
-    url?: string;
-    count?: number;
-  } = {},
+  options: Omit<ReplicaStackOptions, 'url'> & { url?: string } = {},
 ): Promise<Stack[]> {
-  const prefix = `t${randomUUID().slice(0, 8)}:`;
-  const stacks: Stack[] = [];
-  for (let i = 1; i <= (options.count ?? 3); i++) {
-    stacks.push(
-      await startStack(t, {
-        simulator: sim,
-        router: { ...options.router },
-        config: {
-          shared: { url: options.url ?? redis.url, prefix, replicaId: `r${i}` },
-          monitoring: { host: '127.0.0.1', port: 0, businessPollMs: 0 },
-          ...options.config,
-        },
-      }),
-    );
-  }
-  await eventually(
-    () => stacks.every((s) => s.app.group?.snapshot().replicas === stacks.length),
-    'every replica sees the group',
-  );
-  return stacks;
+  return replicaStacks(t, sim, { ...options, url: options.url ?? redis.url });
 }
 
 const TOKEN = 'replica-admin-token-0123';
-
-const ran = (sim: Simulator, command: string): number => sim.counters.commands[command] ?? 0;
 
 /** The comment of row `*1` in a print's replies. */
 function commentOf(replies: readonly { attributeString(name: string): string | undefined }[]) {
