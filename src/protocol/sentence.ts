@@ -13,6 +13,21 @@ function tagWordLength(tag: Buffer | string): number {
 }
 
 /** The bytes of the word `.tag=<tag>` with its length prefix; 0 without a tag. */
+/** `=name` prefixes asked for before: every reply is asked for the same few names. */
+const ATTRIBUTE_KEYS = new Map<string, Buffer>();
+/** Past this many names (a client may ask for any), the rest are made each time. */
+const MAX_ATTRIBUTE_KEYS = 256;
+
+/** The bytes `=name` that an attribute word of `name` starts with. */
+function attributeKey(name: string): Buffer {
+  let key = ATTRIBUTE_KEYS.get(name);
+  if (key === undefined) {
+    key = Buffer.from(`=${name}`, 'latin1');
+    if (ATTRIBUTE_KEYS.size < MAX_ATTRIBUTE_KEYS) ATTRIBUTE_KEYS.set(name, key);
+  }
+  return key;
+}
+
 function tagWordSize(tag: Buffer | string | undefined): number {
   if (tag === undefined) return 0;
   const n = tagWordLength(tag);
@@ -168,7 +183,7 @@ export class Sentence {
    * undefined. Values may contain `=`: only the second `=` splits (§2).
    */
   attribute(name: string): Buffer | undefined {
-    const key = Buffer.from(`=${name}`, 'latin1');
+    const key = attributeKey(name);
     for (let i = 1; i < this.wordCount; i++) {
       if (!this.wordStartsWith(i, key)) continue;
       const word = this.word(i);

@@ -232,3 +232,11 @@ t.test(
     );
   },
 );
+
+t.test('attributes are found by name however many different names are asked for', async (t) => {
+  const s = Sentence.from(['!re', '=name=a', '=n299=last']);
+  for (let i = 0; i < 300; i++) s.attribute(`n${i}`);
+  t.equal(s.attributeString('n299'), 'last');
+  t.equal(s.attributeString('n298'), undefined);
+  t.equal(s.attributeString('name'), 'a');
+});
