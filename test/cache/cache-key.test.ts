@@ -94,3 +94,15 @@ t.test(
       t.equal(kind(command), 'script', command);
   },
 );
+
+t.test(
+  'an attribute given twice counts with its last value, a .proplist with its first',
+  async (t) => {
+    t.equal(key('/x/print', '=a=1', '=b=2', '=a=3'), key('/x/print', '=b=2', '=a=3'));
+    t.not(key('/x/print', '=a=1', '=a=3'), key('/x/print', '=a=1'));
+    t.equal(
+      key('/x/print', '=.proplist=name', '=.proplist=comment'),
+      key('/x/print', '=.proplist=name'),
+    );
+  },
+);
