@@ -156,7 +156,7 @@ function contextOf(router: string, words: readonly string[]): CommandContext {
  * answers at once (a row and `!done`, or a refusal), nine reads for one write,
  * one command in 50 refused; best of five runs of `commands` commands.
  */
-function recordNsPerCommand(commands: number): number {
+export function recordNsPerCommand(commands: number): number {
   const sources: AdminSources = { routers: () => [], isDraining: () => false };
   const metrics = createMetrics({ registry: new Registry(), sources });
   const row = Sentence.from(['!re', '=name=u1', '=uptime=1h']);
