@@ -40,6 +40,7 @@ import {
   compareSetups,
   connectClients,
   hotspotUsers,
+  Mix,
   startBenchApp,
   startBenchSimulator,
 } from './billing-mix.js';
@@ -153,14 +154,14 @@ function contextOf(router: string, words: readonly string[]): CommandContext {
 
 /**
  * ns per command through the metrics stage alone: an inner handler that
- * answers at once (a row and `!done`, or a refusal), nine reads for one write,
- * one command in 50 refused; best of five runs of `commands` commands.
+ * answers at once (a row and `!done`, or a refusal), over 1,000 commands of
+ * the billing mix (one in 50 refused); best of five runs of `commands` commands.
  */
 export function recordNsPerCommand(commands: number): number {
   const sources: AdminSources = { routers: () => [], isDraining: () => false };
   const metrics = createMetrics({ registry: new Registry(), sources });
   const row = Sentence.from(['!re', '=name=u1', '=uptime=1h']);
-  const done = Sentence.from(['!done']);
+  const done = Sentence.from(['!done', '=ret=*1A']);
   const refusal = new RosgateError(ErrorCode.RateLimited, 'rate limited');
   const inner: CommandHandler = {
     handle(context, sink) {
@@ -174,15 +175,17 @@ export function recordNsPerCommand(commands: number): number {
     },
   };
   const handler = compose([createMetricsStage(metrics).stage], inner);
-  const read = contextOf('router-0', ['/ip/hotspot/active/print', '?server=hs1']);
-  const write = contextOf('router-0', ['/ip/hotspot/user/set', '=.id=*1A', '=comment=x']);
-  const refused = { ...read, receivedAt: 1 };
+  const mix = new Mix(0, ['u1', 'u2', 'u3']);
+  let added: string | undefined;
+  const contexts = Array.from({ length: 1000 }, (_, i) => {
+    const words = mix.next(added);
+    added = words[0] === '/ip/hotspot/user/add' ? '*1A' : undefined;
+    return { ...contextOf('router-0', words), receivedAt: i % 50 === 49 ? 1 : 0 };
+  });
   const sink = { reply() {}, done() {}, refuse() {} };
   const once = (): number => {
     const started = process.hrtime.bigint();
-    for (let i = 0; i < commands; i++) {
-      handler.handle(i % 50 === 49 ? refused : i % 10 === 9 ? write : read, sink);
-    }
+    for (let i = 0; i < commands; i++) handler.handle(contexts[i % 1000] as CommandContext, sink);
     return Number(process.hrtime.bigint() - started) / commands;
   };
   once(); // warm-up
