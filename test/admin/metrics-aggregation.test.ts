@@ -184,3 +184,20 @@ t.test('full prints are told from partial ones by their words, exactly', async (
   t.equal(count(['/ppp/active/print', '=count-only'], 0, words('!done', '=ret=7')), 7);
   t.equal(count(['/ppp/active/print', '=count-onlyx='], 4, words('!done', '=ret=8')), 4);
 });
+
+t.test('a reply after the end is dropped and counted, and changes no figure', async (t) => {
+  const { metrics } = setup('core');
+  const inner = new HoldingHandler();
+  const stage = createMetricsStage(metrics);
+  const sink = new RecordingSink();
+  compose([stage.stage], inner).handle(contextFor('core', ['/ppp/active/print']), sink);
+  const held = inner.last();
+  held.sink.reply(words('!re', '=name=a'));
+  held.sink.done(words('!done'));
+  held.sink.reply(words('!re', '=name=b'));
+  held.sink.reply(words('!trap', '=message=late'));
+  t.equal(sink.replies.length, 1, 'nothing after the end reaches the client');
+  t.same(stage.stats(), { droppedAfterEnd: 2 });
+  t.equal(metrics.traffic.of('core').activeUsers.pppoe?.count, 1);
+  t.equal(metrics.traffic.of('core').requests.read.ok, 1);
+});
