@@ -17,7 +17,7 @@ import type { Sentence } from '../protocol/index.js';
 import { activeUserCount, businessKindOf } from './business.js';
 import type { Metrics } from './metrics.js';
 import { OUTCOME_INDEX, verbClassIndex } from './traffic.js';
-import { verbClassOf, type VerbClass } from './verb-class.js';
+import { VERB_CLASSES, verbClassOf, type VerbClass } from './verb-class.js';
 
 /** Refusal codes that mean something failed, rather than that rosgate said no. */
 const FAILURE_CODES: ReadonlySet<string> = new Set([
@@ -58,7 +58,8 @@ class MeteredCommand implements CommandSink, Exchange {
   readonly #context: CommandContext;
   readonly #sink: CommandSink;
   readonly #startedAt: number;
-  readonly #verbClass: VerbClass;
+  /** The command's verb class, as its index in VERB_CLASSES. */
+  readonly #classIndex: number;
   #exchange: Exchange = SETTLED;
   #rows = 0;
   #hasTrap = false;
@@ -70,7 +71,7 @@ class MeteredCommand implements CommandSink, Exchange {
     this.#context = context;
     this.#sink = sink;
     this.#startedAt = state.metrics.now();
-    this.#verbClass = verbClassOf(context.command);
+    this.#classIndex = verbClassIndex(verbClassOf(context.command));
   }
 
   /** Sends the command on; returns this command's exchange. */
@@ -131,14 +132,9 @@ class MeteredCommand implements CommandSink, Exchange {
     metrics.countFinished();
     const tally = metrics.commandTally(this.#context.router);
     if (code !== undefined) tally.countError(code);
-    if (tally.record(verbClassIndex(this.#verbClass), outcome, durationMs)) {
-      metrics.traffic.listSlow(
-        this.#context.router,
-        this.#context.path,
-        this.#verbClass,
-        durationMs,
-        at,
-      );
+    if (tally.record(this.#classIndex, outcome, durationMs)) {
+      const verbClass = VERB_CLASSES[this.#classIndex] as VerbClass;
+      metrics.traffic.listSlow(this.#context.router, this.#context.path, verbClass, durationMs, at);
     }
   }
 
