@@ -29,8 +29,31 @@ export function businessKindOf({
   const kind = ACTIVE_USER_MENUS.get(command.menu);
   // A print that is not cacheable is a stream (or no print): never a full count.
   if (kind === undefined || !command.isCacheable) return undefined;
-  const isPartial = sentence.queries().length > 0 || sentence.hasAttribute('from');
+  const isPartial = hasQuery(sentence) || hasAttribute(sentence, FROM);
   return isPartial ? undefined : kind;
+}
+
+const QUERY = Buffer.from('?', 'latin1');
+const FROM = Buffer.from('=from', 'latin1');
+const COUNT_ONLY = Buffer.from('=count-only', 'latin1');
+const EQ = 0x3d;
+
+/** True when a word after the command is a query (`?...`): `Sentence.queries()` with no copy. */
+function hasQuery(sentence: Sentence): boolean {
+  for (let i = 1; i < sentence.wordCount; i++) if (sentence.wordStartsWith(i, QUERY)) return true;
+  return false;
+}
+
+/**
+ * `Sentence.hasAttribute` for a name given as its `=name` bytes, made once:
+ * `=name` alone or followed by `=`.
+ */
+function hasAttribute(sentence: Sentence, key: Buffer): boolean {
+  for (let i = 1; i < sentence.wordCount; i++) {
+    if (!sentence.wordStartsWith(i, key)) continue;
+    if (sentence.wordLength(i) === key.length || sentence.word(i)[key.length] === EQ) return true;
+  }
+  return false;
 }
 
 /**
@@ -42,7 +65,7 @@ export function activeUserCount(
   done: Sentence,
   rows: number,
 ): number | undefined {
-  if (!command.hasAttribute('count-only')) return rows;
+  if (!hasAttribute(command, COUNT_ONLY)) return rows;
   const ret = done.attributeString('ret');
   return ret !== undefined && /^\d{1,9}$/.test(ret) ? Number(ret) : undefined;
 }

@@ -3,12 +3,21 @@
  * duration, verb class and outcome, refusal codes, and the business figures.
  * It never changes what passes through.
  */
-import { ErrorCode } from '../errors.js';
-import { SinkDecorator, type Stage, type StageHandle } from '../pipeline.js';
+import { ErrorCode, type RosgateError } from '../errors.js';
+import {
+  SETTLED,
+  type CommandContext,
+  type CommandHandler,
+  type CommandSink,
+  type Exchange,
+  type Stage,
+  type StageHandle,
+} from '../pipeline.js';
+import type { Sentence } from '../protocol/index.js';
 import { activeUserCount, businessKindOf } from './business.js';
 import type { Metrics } from './metrics.js';
-import type { Outcome } from './traffic.js';
-import { verbClassOf } from './verb-class.js';
+import { OUTCOME_INDEX, verbClassIndex } from './traffic.js';
+import { VERB_CLASSES, verbClassOf, type VerbClass } from './verb-class.js';
 
 /** Refusal codes that mean something failed, rather than that rosgate said no. */
 const FAILURE_CODES: ReadonlySet<string> = new Set([
@@ -21,9 +30,9 @@ const FAILURE_CODES: ReadonlySet<string> = new Set([
   ErrorCode.Internal,
 ]);
 
-function refusalOutcome(code: string): Outcome {
-  if (code === ErrorCode.Interrupted) return 'cancelled';
-  return FAILURE_CODES.has(code) ? 'error' : 'refused';
+function refusalOutcome(code: string): number {
+  if (code === ErrorCode.Interrupted) return OUTCOME_INDEX.cancelled;
+  return FAILURE_CODES.has(code) ? OUTCOME_INDEX.error : OUTCOME_INDEX.refused;
 }
 
 /** The metrics stage's own counters. */
@@ -32,65 +41,129 @@ export interface MetricsStageStats {
   readonly droppedAfterEnd: number;
 }
 
+/** What the stage's commands share: the metrics and the stage's counters. */
+interface StageState {
+  readonly metrics: Metrics;
+  droppedAfterEnd: number;
+}
+
+/**
+ * One command on its way: the sink the handlers after the stage answer into
+ * (passing everything on to the client's sink, nothing after the end, as a
+ * `SinkDecorator` does) and the exchange the stage returns. One object per
+ * command, counting into the router's tallies with plain arithmetic.
+ */
+class MeteredCommand implements CommandSink, Exchange {
+  readonly #state: StageState;
+  readonly #context: CommandContext;
+  readonly #sink: CommandSink;
+  readonly #startedAt: number;
+  /** The command's verb class, as its index in VERB_CLASSES. */
+  readonly #classIndex: number;
+  #exchange: Exchange = SETTLED;
+  #rows = 0;
+  #hasTrap = false;
+  #isCancelled = false;
+  #isEnded = false;
+
+  constructor(state: StageState, context: CommandContext, sink: CommandSink) {
+    this.#state = state;
+    this.#context = context;
+    this.#sink = sink;
+    this.#startedAt = state.metrics.now();
+    this.#classIndex = verbClassIndex(verbClassOf(context.command));
+  }
+
+  /** Sends the command on; returns this command's exchange. */
+  start(next: CommandHandler): Exchange {
+    this.#exchange = next.handle(this.#context, this);
+    return this;
+  }
+
+  cancel(onAnswered: () => void): void {
+    this.#isCancelled = true;
+    this.#exchange.cancel(onAnswered);
+  }
+
+  reply(sentence: Sentence): void {
+    if (this.#drops()) return;
+    if (sentence.command === '!re') this.#rows += 1;
+    else if (sentence.command === '!trap') this.#hasTrap = true;
+    this.#sink.reply(sentence);
+  }
+
+  done(sentence: Sentence): void {
+    if (this.#drops()) return;
+    this.#isEnded = true;
+    try {
+      const outcome = this.#isCancelled
+        ? OUTCOME_INDEX.cancelled
+        : this.#hasTrap
+          ? OUTCOME_INDEX.trap
+          : OUTCOME_INDEX.ok;
+      this.#record(outcome);
+      if (outcome === OUTCOME_INDEX.ok) this.#countBusiness(sentence);
+    } finally {
+      this.#sink.done(sentence);
+    }
+  }
+
+  refuse(error: RosgateError): void {
+    if (this.#drops()) return;
+    this.#isEnded = true;
+    try {
+      this.#record(refusalOutcome(error.code), error.code);
+    } finally {
+      this.#sink.refuse(error);
+    }
+  }
+
+  #drops(): boolean {
+    if (!this.#isEnded) return false;
+    this.#state.droppedAfterEnd++;
+    return true;
+  }
+
+  /** Counts the command's end: its outcome (an {@link OUTCOME_INDEX}) and a refusal's code. */
+  #record(outcome: number, code?: string): void {
+    const metrics = this.#state.metrics;
+    const at = metrics.now();
+    const durationMs = at - this.#startedAt;
+    metrics.countFinished();
+    const tally = metrics.commandTally(this.#context.router);
+    if (code !== undefined) tally.countError(code);
+    if (tally.record(this.#classIndex, outcome, durationMs)) {
+      const verbClass = VERB_CLASSES[this.#classIndex] as VerbClass;
+      metrics.traffic.listSlow(this.#context.router, this.#context.path, verbClass, durationMs, at);
+    }
+  }
+
+  /** The business figure a successful command feeds, if any. */
+  #countBusiness(done: Sentence): void {
+    const business = businessKindOf(this.#context);
+    if (business === undefined) return;
+    const { metrics } = this.#state;
+    const router = this.#context.router;
+    if (business === 'voucher') {
+      metrics.countVoucher(router);
+      return;
+    }
+    const count = activeUserCount(this.#context.sentence, done, this.#rows);
+    if (count !== undefined) metrics.setActiveUsers(router, business, count);
+  }
+}
+
 /**
  * Observes every command for `metrics`: `mikrotik_requests_total`,
  * `mikrotik_request_duration_seconds`, `mikrotik_request_errors_total`,
  * slow commands and the business figures. Put it first in the chain.
  */
 export function createMetricsStage(metrics: Metrics): StageHandle<MetricsStageStats> {
-  let droppedAfterEnd = 0;
+  const state: StageState = { metrics, droppedAfterEnd: 0 };
   const stage: Stage = (next) => ({
     handle(context, sink) {
-      const startedAt = metrics.now();
-      const verbClass = verbClassOf(context.command);
-      const business = businessKindOf(context);
-      let rows = 0;
-      let hasTrap = false;
-      let isCancelled = false;
-      const record = (outcome: Outcome, code?: string): void => {
-        const at = metrics.now();
-        metrics.recordCommand({
-          router: context.router,
-          path: context.path,
-          verbClass,
-          outcome,
-          durationMs: at - startedAt,
-          at,
-          ...(code === undefined ? {} : { code }),
-        });
-      };
-      const wrapped = new SinkDecorator(sink, {
-        onReply(sentence) {
-          if (sentence.command === '!re') rows += 1;
-          else if (sentence.command === '!trap') hasTrap = true;
-        },
-        onEnd(end) {
-          if (end.type === 'refused') {
-            record(refusalOutcome(end.error.code), end.error.code);
-            return;
-          }
-          const outcome = isCancelled ? 'cancelled' : hasTrap ? 'trap' : 'ok';
-          record(outcome);
-          if (outcome !== 'ok' || business === undefined) return;
-          if (business === 'voucher') {
-            metrics.countVoucher(context.router);
-          } else {
-            const count = activeUserCount(context.sentence, end.sentence, rows);
-            if (count !== undefined) metrics.setActiveUsers(context.router, business, count);
-          }
-        },
-        onDropped() {
-          droppedAfterEnd++;
-        },
-      });
-      const exchange = next.handle(context, wrapped);
-      return {
-        cancel(onAnswered) {
-          isCancelled = true;
-          exchange.cancel(onAnswered);
-        },
-      };
+      return new MeteredCommand(state, context, sink).start(next);
     },
   });
-  return { stage, stats: () => ({ droppedAfterEnd }), close() {} };
+  return { stage, stats: () => ({ droppedAfterEnd: state.droppedAfterEnd }), close() {} };
 }

@@ -4,11 +4,13 @@
  * and what the metrics stage records; plus the bounded memory the admin
  * pages show (traffic tallies, slow commands, recent events).
  */
-import { Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { performance } from 'node:perf_hooks';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { ScrapeHistogram, type BucketCounts } from './histogram.js';
 import { Ring } from './ring.js';
 import { registerSeries } from './series.js';
 import type { AdminSources } from './sources.js';
-import { Traffic, type ActiveUserKind, type CommandRecord } from './traffic.js';
+import { Traffic, type ActiveUserKind, type CommandRecord, type RouterTally } from './traffic.js';
 import { VERB_CLASSES } from './verb-class.js';
 
 /** What a recorded event is about. */
@@ -42,19 +44,11 @@ const MAX_EVENT_MESSAGE = 200;
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const ACQUIRE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5];
 
+/** performance.timeOrigin, read once (the clock is read twice per command). */
+const TIME_ORIGIN = performance.timeOrigin;
+
 function monotonicNow(): number {
-  return performance.timeOrigin + performance.now();
-}
-
-/** A set whose `add` says whether the value is new. */
-class SeenSet {
-  readonly #values = new Set<string>();
-
-  add(value: string): boolean {
-    if (this.#values.has(value)) return false;
-    this.#values.add(value);
-    return true;
-  }
+  return TIME_ORIGIN + performance.now();
 }
 
 export class Metrics {
@@ -64,11 +58,10 @@ export class Metrics {
   readonly now: () => number;
   /** When the metrics (and so the app) started, ms since epoch. */
   readonly startedAt: number;
-  readonly #acquire: Histogram<'router'>;
-  readonly #duration: Histogram<'router' | 'verb_class'>;
+  readonly #acquire: ScrapeHistogram<'router'>;
+  /** Each router's acquisition series, kept so that an observation looks up nothing else. */
+  readonly #acquireByRouter = new Map<string, BucketCounts>();
   readonly #events = new Ring<AdminEvent>(EVENTS_KEPT);
-  /** Histogram label sets observed or zeroed: zeroing one again would lose its counts. */
-  readonly #seen = new SeenSet();
   #commandsFinished = 0;
   #isLastReloadOk = true;
   #lastReloadAt: number;
@@ -80,35 +73,37 @@ export class Metrics {
     this.startedAt = this.now();
     this.#lastReloadAt = this.startedAt;
     this.#lastReloadSuccessAt = this.startedAt;
-    this.traffic = new Traffic(options.slowCommandMs ?? 5000);
     collectDefaultMetrics({ register: this.registry });
     const routers = (): string[] => options.sources.routers().map((r) => r.name);
-    const seen = this.#seen;
-    this.#acquire = new Histogram({
+    // Histograms: counted per observation into series kept by the caller,
+    // turned into prom-client values at scrape time. Each router's series are
+    // there from the first scrape, all buckets at 0.
+    const acquire: ScrapeHistogram<'router'> = new ScrapeHistogram({
       name: 'mikrotik_connection_pool_acquisition_seconds',
       help: 'Time a command waited for a router session.',
       labelNames: ['router'],
       buckets: ACQUIRE_BUCKETS,
-      registers: [this.registry],
-      collect() {
-        // Each router's series from the first scrape, all buckets at 0.
-        for (const router of routers()) if (seen.add(`a ${router}`)) this.zero({ router });
+      registry: this.registry,
+      collect: () => {
+        for (const router of routers()) acquire.series([router]);
       },
     });
-    this.#duration = new Histogram({
+    this.#acquire = acquire;
+    const duration: ScrapeHistogram<'router' | 'verb_class'> = new ScrapeHistogram({
       name: 'mikrotik_request_duration_seconds',
       help: 'Time from a client command to its final answer, by verb class.',
       labelNames: ['router', 'verb_class'],
       buckets: DURATION_BUCKETS,
-      registers: [this.registry],
-      collect() {
+      registry: this.registry,
+      collect: () => {
         for (const router of routers()) {
-          for (const verbClass of VERB_CLASSES) {
-            if (seen.add(`d ${router} ${verbClass}`)) this.zero({ router, verb_class: verbClass });
-          }
+          for (const verbClass of VERB_CLASSES) duration.series([router, verbClass]);
         }
       },
     });
+    this.traffic = new Traffic(options.slowCommandMs ?? 5000, (router, verbClass) =>
+      duration.series([router, verbClass]),
+    );
     registerSeries(this.registry, options.sources, {
       traffic: this.traffic,
       isLastReloadOk: () => this.#isLastReloadOk,
@@ -118,19 +113,31 @@ export class Metrics {
 
   /** A command waited `seconds` for a router session (the pool's acquire). */
   observeAcquire(router: string, seconds: number): void {
-    this.#seen.add(`a ${router}`);
-    this.#acquire.observe({ router }, seconds);
+    let series = this.#acquireByRouter.get(router);
+    if (series === undefined) {
+      series = this.#acquire.series([router]);
+      this.#acquireByRouter.set(router, series);
+    }
+    series.observe(seconds);
   }
 
-  /** One finished client command (the metrics stage calls this). */
+  /**
+   * One finished client command. The metrics stage counts through
+   * {@link commandTally} and {@link countFinished} instead (no record object per command).
+   */
   recordCommand(command: CommandRecord): void {
     this.#commandsFinished++;
     this.traffic.record(command);
-    this.#seen.add(`d ${command.router} ${command.verbClass}`);
-    this.#duration.observe(
-      { router: command.router, verb_class: command.verbClass },
-      command.durationMs / 1000,
-    );
+  }
+
+  /** A router's tallies, to count its commands into (the metrics stage keeps it per command). */
+  commandTally(router: string): RouterTally {
+    return this.traffic.tally(router);
+  }
+
+  /** Counts a finished command for {@link commandsFinished}. */
+  countFinished(): void {
+    this.#commandsFinished++;
   }
 
   /** Client commands finished since start, on every router (the drain's log line counts them). */
