@@ -130,7 +130,8 @@ export class ListenLease extends EventEmitter<ListenLeaseEvents> {
   readonly #running = new Set<string>();
   #acquired = 0;
   #claiming: Promise<void> | undefined;
-  #isClaimAgain = false;
+  /** The claim that runs after the one under way, for what changed meanwhile. */
+  #nextClaim: Promise<void> | undefined;
   /** A follower's try to take the lease when it would expire. */
   #timer: unknown;
   readonly #stop: (() => void)[];
@@ -189,20 +190,19 @@ export class ListenLease extends EventEmitter<ListenLeaseEvents> {
 
   /**
    * Takes the lease if it is free, renews it if it is this replica's, or
-   * learns who holds it. A claim under way is shared (and run once more
-   * after it, for what changed meanwhile). Never rejects.
+   * learns who holds it. Asked while one is under way, it runs once more
+   * after it (for what changed meanwhile), and resolves then. Never rejects.
    */
   claim(): Promise<void> {
     if (this.#claiming !== undefined) {
-      this.#isClaimAgain = true;
-      return this.#claiming;
+      this.#nextClaim ??= this.#claiming.then(() => {
+        this.#nextClaim = undefined;
+        return this.claim();
+      });
+      return this.#nextClaim;
     }
     this.#claiming = this.#claimOnce().finally(() => {
       this.#claiming = undefined;
-      if (this.#isClaimAgain) {
-        this.#isClaimAgain = false;
-        void this.claim();
-      }
     });
     return this.#claiming;
   }

@@ -7,13 +7,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RouterOSAPI } from 'node-routeros';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { eventually } from '../fixtures/eventually.js';
 import { startRedis, type RedisServer } from '../fixtures/redis-server.js';
 import { startStack, startTestSimulator, type Stack } from '../fixtures/stack.js';
 import type { Simulator } from '../../src/simulator/index.js';
 
-type Tap = Parameters<typeof startStack>[0];
+type Tap = Test;
 
 const MENU = '/ip/hotspot/user';
 const LISTEN = `${MENU}/listen`;
