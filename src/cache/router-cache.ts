@@ -282,7 +282,7 @@ export class RouterCache {
    */
   #applyRole(): void {
     const role = this.#options.listenRole;
-    if (role === undefined || this.#isClosed || role.runsListens === this.#isRunner) return;
+    if (role === undefined || role.runsListens === this.#isRunner) return;
     this.#isRunner = role.runsListens;
     for (const path of this.#listenPaths) {
       const watch = this.#watchOf(path) as MenuWatch;

@@ -48,7 +48,7 @@ async function replicas(t: Tap, sim: Simulator, url = redis.url): Promise<Replic
         shared: { url, prefix, replicaId: `r${i}` },
         monitoring: { host: '127.0.0.1', port: 0, businessPollMs: 0 },
         flow: { rateLimit: { enabled: false } },
-        cache: { listen: { paths: [MENU] } },
+        cache: { listen: { paths: [MENU], retryInitialMs: 100 } },
       },
       app: { shared: { heartbeatMs: 100, replicaTtlMs: 1000 } },
     });
@@ -127,6 +127,33 @@ t.test('the router carries one listen per watched menu, not one per replica', as
   t.match(metrics[0], /rosgate_shared_listen_holder\{router="default",replica="r1"\} 1/);
   t.match(metrics[1], /rosgate_shared_listen_holder\{router="default",replica="r2"\} 0/);
 });
+
+t.test(
+  "the holder's listen is lost: the others drop the menu and trust it again once it runs",
+  async (t) => {
+    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
+    const all = await replicas(t, sim);
+    const followers = all.slice(1);
+    for (const replica of all) await commentOf(replica);
+    await eventually(() => followers.every(follows), 'the followers to trust the listen');
+    const dropped = () =>
+      followers.map((r) => r.stack.app.cache.stats()['default']?.invalidations ?? 0);
+    const before = dropped();
+    // Every router session goes, the holder's listen with them.
+    sim.faults.dropAll();
+    await eventually(
+      () => dropped().every((n, i) => n > (before[i] as number)),
+      "the followers to drop the menu's replies",
+    );
+    await eventually(
+      () => ran(sim, LISTEN) === 2 && sim.activeStreams() === 1,
+      'the holder to send its listen again',
+    );
+    await eventually(() => followers.every(follows), 'the followers to trust it again');
+    await changeOutside(t, sim, all, 'after-loss|6');
+    t.equal(ran(sim, LISTEN), 2, 'one listen per menu, still');
+  },
+);
 
 t.test(
   'the holder leaves: another replica takes the lease at once and runs the listen',
