@@ -126,6 +126,12 @@ t.test('the router carries one listen per watched menu, not one per replica', as
   );
   t.match(metrics[0], /rosgate_shared_listen_holder\{router="default",replica="r1"\} 1/);
   t.match(metrics[1], /rosgate_shared_listen_holder\{router="default",replica="r2"\} 0/);
+  const health = await fetch(`http://127.0.0.1:${all[2]?.stack.app.adminPort}/monitoring/health`);
+  t.match(
+    await health.json(),
+    { replica: 'r3', shared: { up: true, listenHolders: { default: 'r1' } } },
+    'the group view names the holder',
+  );
 });
 
 t.test(
