@@ -277,8 +277,8 @@ export class RouterCache {
   /**
    * A group's replica that takes over the router's listens (it took the
    * lease, or lost the group) starts every one at once, after dropping what
-   * it kept of their menus (another replica's listen, or none, guarded
-   * those); one that hands them over stops its own.
+   * it kept of their menus and related menus (another replica's listen, or
+   * none, guarded those); one that hands them over stops its own.
    */
   #applyRole(): void {
     const role = this.#options.listenRole;
@@ -290,7 +290,8 @@ export class RouterCache {
         watch.stop();
         continue;
       }
-      this.#invalidate(exactMenu(path));
+      // As a report of its menu would: the related menus too (the others do the same on the holder's drop).
+      this.#invalidateWrite(path, undefined);
       watch.ensureStarted();
     }
   }

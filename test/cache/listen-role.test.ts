@@ -164,10 +164,17 @@ t.test(
     const h = harness(role);
     h.fill();
     t.equal(h.fill(), 'hit');
+    h.send(['/ip/hotspot/active/print']);
+    h.router.last.done();
     role.set(true);
     t.equal(h.listens(USERS).length, 1, 'its own listen now');
     t.equal(h.listens(PROFILES).length, 1);
     t.equal(h.fill(), 'miss', 'what it kept as a follower is gone');
+    t.equal(
+      h.send(['/ip/hotspot/active/print']).notes.cache,
+      'miss',
+      'and what it kept of a related menu',
+    );
     t.equal(h.fill(), 'hit');
     role.set(true);
     t.equal(h.listens(USERS).length, 1, 'no change: nothing sent again');
