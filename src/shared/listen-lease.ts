@@ -295,6 +295,12 @@ export class ListenLease extends EventEmitter<ListenLeaseEvents> {
     this.#menus = new Set(menus);
     if (role !== 'follower') this.#clearTimer();
     if (role === this.#role) return;
+    if (this.#role === 'holder') {
+      this.#link.logger?.info(
+        { router: this.#router, replicaId: this.#link.replicaId, holder: holder ?? null },
+        "shared: this replica no longer runs the router's listens",
+      );
+    }
     this.#role = role;
     try {
       this.emit('role', role);
