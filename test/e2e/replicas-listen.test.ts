@@ -245,3 +245,22 @@ t.test(
     t.equal(sim.activeStreams(), 1, 'one listen runs on the router');
   },
 );
+
+t.test(
+  'a cache reload on the holder sends its listen again from the new cache, still one per menu',
+  async (t) => {
+    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
+    const all = await replicas(t, sim);
+    const [r1, ...followers] = all as [Replica, Replica, Replica];
+    for (const replica of all) await commentOf(replica);
+    await eventually(() => followers.every(follows), 'the followers to trust the listen');
+    t.match(await r1.stack.app.reconfigure('cache', { defaultTtlMs: 600_000 }), { ok: true });
+    await eventually(() => sim.activeStreams() === 0, "the old cache's listen to end");
+    await commentOf(r1);
+    await eventually(() => sim.activeStreams() === 1, "the new cache's listen to run");
+    await eventually(() => followers.every(follows), 'the followers to trust it');
+    t.equal(holderOf(all), 'r1', 'the lease stays with the holder');
+    await changeOutside(t, sim, all, 'reloaded|7');
+    t.equal(sim.activeStreams(), 1, 'one listen per menu');
+  },
+);
