@@ -178,7 +178,11 @@ function sharedStages(
   const cacheGroup =
     group === undefined
       ? {}
-      : { publish: group.publish.bind(group), fallbackTtlMs: group.fallbackTtlMs.bind(group) };
+      : {
+          publish: group.publish.bind(group),
+          fallbackTtlMs: group.fallbackTtlMs.bind(group),
+          listenRole: group.listenRole.bind(group), // one replica runs the listens
+        };
   const cache: CacheStage = createCacheStage({ config: config.cache, logger, ...cacheGroup });
   // Records what policy refuses: policy sits outside the audit stage.
   const deniedStage: Stage = (next) => ({

@@ -13,10 +13,12 @@ import {
   type PolicyConfig,
   type RosgateConfig,
 } from './config/index.js';
+import type { ListenRole } from './cache/index.js';
 import type { RateLimiter } from './flow/token-bucket.js';
 import type { GroupLockout } from './policy/index.js';
 import {
   FLUSH_ALL,
+  ListenLease,
   SharedGroup,
   type InvalidationBus,
   type SessionBudget,
@@ -32,6 +34,9 @@ import type { SessionPermit } from './upstream/pool.js';
  */
 export const FALLBACK_TTL_MS = 5000;
 
+/** How long the listen lease lives without a renewal, unless the group's replicaTtlMs says otherwise. */
+const DEFAULT_LEASE_TTL_MS = 15_000;
+
 /** This replica's id: `shared.replicaId`, else HOSTNAME (the pod name), else the host name. */
 export function replicaIdOf(config: RosgateConfig): string {
   return config.shared?.replicaId ?? process.env['HOSTNAME'] ?? os.hostname();
@@ -45,6 +50,8 @@ export interface GroupSnapshot {
   readonly downReason: string | undefined;
   /** Live replicas last seen. */
   readonly replicas: number;
+  /** By router: the replica that runs its listens for the group, as last seen (null: none known). */
+  readonly listenHolders: Readonly<Record<string, string | null>>;
 }
 
 /** Where the group's invalidations go: the cache stage in force. */
@@ -55,6 +62,7 @@ export interface GroupCacheTarget {
 
 interface RouterParts {
   readonly bus: InvalidationBus;
+  readonly lease: ListenLease;
   readonly lockout: SharedLockout | undefined;
   readonly budget: SessionBudget | undefined;
   readonly buckets: Set<SharedTokenBucket>;
@@ -94,6 +102,10 @@ export class GroupWiring {
       });
       this.#routers.set(router.name, {
         bus,
+        // As long as a replica's registration: a crashed holder is replaced within it.
+        lease: new ListenLease(this.group, router.name, {
+          leaseTtlMs: extra.replicaTtlMs ?? DEFAULT_LEASE_TTL_MS,
+        }),
         lockout: lockoutOf(this.group, router.name, config.policy),
         budget:
           router.maxSessions === undefined
@@ -113,8 +125,9 @@ export class GroupWiring {
     return this.group.start();
   }
 
-  /** Leaves the group: sessions released, registry entry dropped. */
+  /** Leaves the group: listen leases given up, sessions released, registry entry dropped. */
   async close(): Promise<void> {
+    await Promise.all([...this.#routers.values()].map((parts) => parts.lease.close()));
     for (const parts of this.#routers.values()) {
       parts.bus.close();
       parts.lockout?.close();
@@ -175,13 +188,49 @@ export class GroupWiring {
     return bus === undefined || bus.isLive ? undefined : FALLBACK_TTL_MS;
   }
 
+  /**
+   * The cache's part in sharing `router`'s listens: the lease decides which
+   * replica runs them; the holder's start (and loss) of a listen and what it
+   * reports go to the others through the lease and the invalidation bus.
+   */
+  listenRole(router: string): ListenRole | undefined {
+    const parts = this.#routers.get(router);
+    if (parts === undefined) return undefined;
+    const { lease, bus } = parts;
+    return {
+      get runsListens() {
+        return lease.runsListens;
+      },
+      isFollowed: (path) => bus.isLive && lease.isWatching(path),
+      listenStarted: (path) => {
+        // The followers drop what they kept of the menu: nothing reported its changes before.
+        void lease.setRunning(path, true).then(() => lease.role === 'holder' && bus.publish(path));
+      },
+      listenEnded: (path, isLost) => {
+        void lease.setRunning(path, false);
+        // What it guarded is covered no more (kept for later while Redis is away).
+        if (isLost) void bus.publish(path);
+      },
+      report: (path, rowKey) => void bus.publish(path, rowKey),
+      onChange: (listener) => {
+        lease.on('role', listener);
+        return () => lease.off('role', listener);
+      },
+    };
+  }
+
   snapshot(): GroupSnapshot {
     const stats = this.group.stats();
+    const listenHolders: Record<string, string | null> = {};
+    for (const [router, parts] of this.#routers) {
+      listenHolders[router] = parts.lease.stats().holder ?? null;
+    }
     return {
       replicaId: stats.replicaId,
       isUp: stats.isUp,
       downReason: stats.downReason,
       replicas: stats.replicas,
+      listenHolders,
     };
   }
 
@@ -255,6 +304,12 @@ export class GroupWiring {
         'rosgate_shared_cache_flushes_total',
         'Whole-cache flushes: the invalidation log did not reach back.',
         (p) => p.bus.stats().flushes,
+      ],
+      [
+        'gauge',
+        'rosgate_shared_listen_holder',
+        "1 while this replica runs the router's listens for the group (it holds the lease).",
+        (p) => (p.lease.role === 'holder' ? 1 : 0),
       ],
       [
         'gauge',

@@ -49,7 +49,12 @@ function groupOf(sources: AdminSources) {
   if (group === undefined) return {};
   return {
     replica: group.replicaId,
-    shared: { up: group.isUp, replicas: group.replicas, reason: group.downReason ?? null },
+    shared: {
+      up: group.isUp,
+      replicas: group.replicas,
+      reason: group.downReason ?? null,
+      listenHolders: group.listenHolders, // which replica runs each router's listens
+    },
   };
 }
 

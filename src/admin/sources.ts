@@ -159,6 +159,8 @@ export interface GroupView {
   readonly downReason: string | undefined;
   /** Live replicas last seen. */
   readonly replicas: number;
+  /** By router: the replica that runs its listens for the group (null: none known). */
+  readonly listenHolders?: Readonly<Record<string, string | null>>;
 }
 
 /** The audit module's functions the admin port serves. */

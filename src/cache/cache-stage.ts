@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { CacheConfig } from '../config/cache.js';
 import type { CommandHandler, Stage, StageHandle } from '../pipeline.js';
 import { commandKind } from './command-kind.js';
-import type { CacheTimers } from './menu-watch.js';
+import type { CacheTimers, ListenRole } from './menu-watch.js';
 import { RelatedMenus } from './related-menus.js';
 import { RouterCache, type RouterCacheStats } from './router-cache.js';
 import { TtlRules } from './ttl-rules.js';
@@ -25,6 +25,8 @@ export interface CacheStageOptions {
   ) => Promise<unknown>;
   /** How long an unwatched reply may be served while the group cannot vouch for it (issue 18). */
   readonly fallbackTtlMs?: (router: string) => number | undefined;
+  /** How a group shares the router's listens: one replica runs them, the others follow (issue 18). */
+  readonly listenRole?: (router: string) => ListenRole | undefined;
 }
 
 /** The reply cache stage and its controls. */
@@ -76,6 +78,7 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
     if (cache === undefined) {
       const publish = options.publish?.bind(undefined, router);
       const fallbackTtlMs = options.fallbackTtlMs?.bind(undefined, router);
+      const listenRole = options.listenRole?.(router);
       cache = new RouterCache({
         router,
         next,
@@ -87,6 +90,7 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
         logger,
         publish,
         fallbackTtlMs,
+        listenRole,
       });
       routers.set(router, cache);
     }

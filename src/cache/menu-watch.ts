@@ -15,6 +15,29 @@ export interface CacheTimers {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * How a group of replicas shares a router's listens (issue 18): one replica
+ * (the holder of the group's lease) runs them and publishes what they
+ * report; the others run none and follow it. Without a group there is none.
+ */
+export interface ListenRole {
+  /** True while this replica runs the router's listens itself: it holds the lease, or cannot reach the group. */
+  readonly runsListens: boolean;
+  /** A follower: true while the holder's listen on `path` runs and this replica hears what it reports. */
+  isFollowed(path: string): boolean;
+  /** This replica's listen on `path` was sent: the group's followers may trust it. */
+  listenStarted(path: string): void;
+  /**
+   * This replica's listen on `path` ended: `isLost` when it was lost or
+   * refused (what it guarded is covered no more), false when it was stopped.
+   */
+  listenEnded(path: string, isLost: boolean): void;
+  /** The listen on `path` reported a change (`rowKey`: its rows, as a write publishes them). */
+  report(path: string, rowKey: string | undefined): void;
+  /** Calls `listener` whenever `runsListens` may have changed; returns how to stop. */
+  onChange(listener: () => void): () => void;
+}
+
 /** What a {@link MenuWatch} needs. */
 export interface MenuWatchOptions {
   readonly router: string;
@@ -43,6 +66,8 @@ export interface MenuWatchOptions {
   onChange(report: Sentence, hasRowFields: boolean): void;
   /** The listen ended: until it runs again, nothing it guarded may be trusted. */
   onLost(): void;
+  /** The group's sharing of listens; none: this replica runs its own. */
+  readonly role?: ListenRole | undefined;
 }
 
 /**
@@ -84,9 +109,18 @@ export class MenuWatch {
     this.#options = options;
   }
 
-  /** True while the listen is on its way or running: changes are being reported. */
+  /** True while this replica's listen is on its way or running. */
   get isRunning(): boolean {
     return this.#state === 'running';
+  }
+
+  /**
+   * True while changes to the menu are being reported to this replica: its
+   * own listen runs, or (a follower) the group's holder runs one.
+   */
+  get isCovered(): boolean {
+    const role = this.#options.role;
+    return role?.runsListens === false ? role.isFollowed(this.#options.path) : this.isRunning;
   }
 
   /** True while the router refuses the listen: the menu is served like an unwatched one. */
@@ -99,12 +133,23 @@ export class MenuWatch {
    * listen runs, or the router refused it (then TTL and writes guard them).
    */
   get isServable(): boolean {
+    // A follower serves the menu like an unwatched one while the holder's listen does not cover it.
+    if (this.#options.role?.runsListens === false) return true;
     return this.#state === 'running' || this.#state === 'unwatched';
   }
 
-  /** Sends the listen if it was never sent. */
+  /** Sends the listen if it was never sent (and this replica runs the router's listens). */
   ensureStarted(): void {
-    if (this.#state === 'idle') this.#start();
+    if (this.#state === 'idle' && this.#options.role?.runsListens !== false) this.#start();
+  }
+
+  /**
+   * Cancels the listen, which may be sent again later: another replica runs
+   * the router's listens now.
+   */
+  stop(): void {
+    if (this.#state === 'idle' || this.#state === 'closed') return;
+    this.#cancel('idle');
   }
 
   /** The router answered the menu's prints while the listen ran: the next loss waits the shortest time again. */
@@ -114,17 +159,24 @@ export class MenuWatch {
 
   /** Cancels the listen for good. */
   close(): void {
-    this.#state = 'closed';
+    this.#cancel('closed');
+  }
+
+  #cancel(state: 'idle' | 'closed'): void {
+    const wasRunning = this.#state === 'running';
+    this.#state = state;
     this.#run = undefined;
     if (this.#timer !== undefined) this.#options.timers.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#exchange?.cancel(() => undefined);
     this.#exchange = undefined;
+    if (wasRunning) this.#options.role?.listenEnded(this.#options.path, false);
   }
 
   #start(): void {
     const { router, path, next, now } = this.#options;
     this.#state = 'running';
+    this.#options.role?.listenStarted(path);
     const run = {};
     this.#run = run;
     const hasRowFields = this.#isWithProplist;
@@ -174,6 +226,7 @@ export class MenuWatch {
     const { router, path, timers, refusedRetryMs, logger } = this.#options;
     this.#run = undefined;
     this.#exchange = undefined;
+    this.#options.role?.listenEnded(path, true);
     if (this.#isWithProplist) {
       // Replies kept while it was on its way were covered by nothing; a
       // menu already served as unwatched keeps them (TTL and writes guard them).
@@ -207,6 +260,7 @@ export class MenuWatch {
     this.#run = undefined;
     this.#exchange = undefined;
     this.#state = 'waiting';
+    this.#options.role?.listenEnded(path, true);
     this.#options.onLost();
     const delayMs = Math.min(retryMaxMs, retryInitialMs * 2 ** this.#losses);
     // A router that stays away would log a line per try: only the first is a warning.

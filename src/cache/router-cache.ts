@@ -11,7 +11,7 @@ import {
 } from '../pipeline.js';
 import { cacheKey } from './cache-key.js';
 import { CachedReply } from './cached-reply.js';
-import { MenuWatch, type CacheTimers } from './menu-watch.js';
+import { MenuWatch, type CacheTimers, type ListenRole } from './menu-watch.js';
 import { exactMenu, menuPattern, type MenuPattern } from './menu-pattern.js';
 import type { RelatedMenus } from './related-menus.js';
 import { ReplyStore } from './reply-store.js';
@@ -87,6 +87,12 @@ export interface RouterCacheOptions {
    * many ms after it was kept; undefined while it can.
    */
   readonly fallbackTtlMs?: (() => number | undefined) | undefined;
+  /**
+   * The group's sharing of this router's listens (issue 18): while another
+   * replica runs them, this one runs none and follows its reports. When
+   * this replica runs them for a group, it runs every configured one.
+   */
+  readonly listenRole?: ListenRole | undefined;
 }
 
 /**
@@ -111,6 +117,9 @@ export class RouterCache {
   /** The print a new identical one may share, by key. */
   readonly #shared = new Map<string, SharedFill>();
   readonly #watches = new Map<string, MenuWatch>();
+  /** Whether this replica ran the router's listens when the group's role was last applied. */
+  #isRunner: boolean | undefined;
+  readonly #stopRole: (() => void) | undefined;
   #isClosed = false;
   #hits = 0;
   #misses = 0;
@@ -130,6 +139,8 @@ export class RouterCache {
     });
     this.#listenPaths = new Set(config.listen.enabled ? config.listen.paths : []);
     this.#rowScoped = new Set(config.rowScoped);
+    this.#stopRole = options.listenRole?.onChange(() => this.#applyRole());
+    this.#applyRole();
   }
 
   /** A print: answered from the cache, joined to an identical one in flight, or sent. */
@@ -259,7 +270,30 @@ export class RouterCache {
   /** Cancels every listen; none is sent again. */
   close(): void {
     this.#isClosed = true;
+    this.#stopRole?.();
     for (const watch of this.#watches.values()) watch.close();
+  }
+
+  /**
+   * A group's replica that takes over the router's listens (it took the
+   * lease, or lost the group) starts every one at once, after dropping what
+   * it kept of their menus and related menus (another replica's listen, or
+   * none, guarded those); one that hands them over stops its own.
+   */
+  #applyRole(): void {
+    const role = this.#options.listenRole;
+    if (role === undefined || role.runsListens === this.#isRunner) return;
+    this.#isRunner = role.runsListens;
+    for (const path of this.#listenPaths) {
+      const watch = this.#watchOf(path) as MenuWatch;
+      if (!this.#isRunner) {
+        watch.stop();
+        continue;
+      }
+      // As a report of its menu would: the related menus too (the others do the same on the holder's drop).
+      this.#invalidateWrite(path, undefined);
+      watch.ensureStarted();
+    }
   }
 
   /** The kept reply under `key` if it may be served now. */
@@ -267,7 +301,7 @@ export class RouterCache {
     if (watch?.isServable === false) return undefined;
     const reply = this.#store.get(key);
     if (reply === undefined) return undefined;
-    const capMs = watch?.isRunning === true ? undefined : this.#options.fallbackTtlMs?.();
+    const capMs = watch?.isCovered === true ? undefined : this.#options.fallbackTtlMs?.();
     if (capMs !== undefined && this.#options.now() - reply.storedAt >= capMs) return undefined;
     if (this.#options.now() < reply.expiresAt) return this.#intact(key, reply);
     // Kept past its life only while it may still be served stale.
@@ -376,12 +410,18 @@ export class RouterCache {
         retryInitialMs: config.listen.retryInitialMs,
         retryMaxMs: config.listen.retryMaxMs,
         refusedRetryMs: config.listen.refusedRetryMs,
-        onChange: (report, hasRowFields) =>
-          this.#invalidateWrite(
+        onChange: (report, hasRowFields) => {
+          const change =
+            hasRowFields && this.#rowScoped.has(path) ? reportedChange(report) : undefined;
+          this.#invalidateWrite(path, change);
+          // The group's other replicas drop the same (only the rows, as for a write).
+          this.#options.listenRole?.report(
             path,
-            hasRowFields && this.#rowScoped.has(path) ? reportedChange(report) : undefined,
-          ),
+            change === undefined ? undefined : JSON.stringify(change),
+          );
+        },
         onLost: () => this.#expire(exactMenu(path)),
+        role: this.#options.listenRole,
       });
       this.#watches.set(path, watch);
     }

@@ -12,6 +12,13 @@ export {
   type InvalidationBusStats,
   type InvalidationEvent,
 } from './invalidation-bus.js';
+export {
+  ListenLease,
+  type ListenLeaseEvents,
+  type ListenLeaseOptions,
+  type ListenLeaseRole,
+  type ListenLeaseStats,
+} from './listen-lease.js';
 export { LuaScript, type SendCommand } from './lua-script.js';
 export type { BucketShape, RateBucket } from './rate-bucket.js';
 export {
