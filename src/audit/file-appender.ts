@@ -63,7 +63,10 @@ export class FileAppender implements AuditAppender {
         const { dev, ino } = await handle.stat();
         this.#id = { dev, ino };
       }
-      await handle.appendFile(data);
+      // One write call (a+ appends), not appendFile's chunked loop of them.
+      for (let at = 0; at < data.length;) {
+        at += (await handle.write(data, at, data.length - at)).bytesWritten;
+      }
       this.#isUnsynced = true;
       if (sync) await this.sync();
     } catch (err) {
