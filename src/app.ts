@@ -178,7 +178,12 @@ function sharedStages(
   const cacheGroup =
     group === undefined
       ? {}
-      : { publish: group.publish.bind(group), fallbackTtlMs: group.fallbackTtlMs.bind(group) };
+      : {
+          publish: group.publish.bind(group),
+          fallbackTtlMs: group.fallbackTtlMs.bind(group),
+          // Strict mode: a hit checks the menu's version in the group first.
+          ...(config.shared?.strict === true ? { menuVersion: group.menuVersion.bind(group) } : {}),
+        };
   const cache: CacheStage = createCacheStage({ config: config.cache, logger, ...cacheGroup });
   // Records what policy refuses: policy sits outside the audit stage.
   const deniedStage: Stage = (next) => ({

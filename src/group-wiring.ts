@@ -18,6 +18,7 @@ import type { GroupLockout } from './policy/index.js';
 import {
   FLUSH_ALL,
   SharedGroup,
+  menusVersion,
   type InvalidationBus,
   type SessionBudget,
   type SharedGroupOptions,
@@ -167,6 +168,16 @@ export class GroupWiring {
     const bus = this.#routers.get(router)?.bus;
     if (bus === undefined) return Promise.resolve(false);
     return path === undefined ? bus.publish(FLUSH_ALL) : bus.publish(path, rowKey);
+  }
+
+  /**
+   * Strict mode (`shared.strict`): the group's version of `menus` on
+   * `router`, one Redis call; undefined while Redis is down or for a router
+   * of no group (the cache then asks the router).
+   */
+  menuVersion(router: string, menus: readonly string[]): Promise<number | undefined> {
+    if (!this.#routers.has(router)) return Promise.resolve(undefined);
+    return menusVersion(this.group, router, menus);
   }
 
   /** How long an unwatched cached reply may be served now: undefined while the router's bus is live. */

@@ -25,6 +25,11 @@ export interface CacheStageOptions {
   ) => Promise<unknown>;
   /** How long an unwatched reply may be served while the group cannot vouch for it (issue 18). */
   readonly fallbackTtlMs?: (router: string) => number | undefined;
+  /**
+   * Strict mode (issue 18): the group's version of `menus` on `router`;
+   * a hit is served only while it equals the one its reply was filled under.
+   */
+  readonly menuVersion?: (router: string, menus: readonly string[]) => Promise<number | undefined>;
 }
 
 /** The reply cache stage and its controls. */
@@ -76,6 +81,7 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
     if (cache === undefined) {
       const publish = options.publish?.bind(undefined, router);
       const fallbackTtlMs = options.fallbackTtlMs?.bind(undefined, router);
+      const menuVersion = options.menuVersion?.bind(undefined, router);
       cache = new RouterCache({
         router,
         next,
@@ -87,6 +93,7 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
         logger,
         publish,
         fallbackTtlMs,
+        menuVersion,
       });
       routers.set(router, cache);
     }

@@ -13,6 +13,7 @@ export {
   type InvalidationEvent,
 } from './invalidation-bus.js';
 export { LuaScript, type SendCommand } from './lua-script.js';
+export { menusVersion } from './menu-versions.js';
 export type { BucketShape, RateBucket } from './rate-bucket.js';
 export {
   connectNodeRedis,
