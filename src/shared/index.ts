@@ -35,8 +35,10 @@ export {
 export type { SharedCounters, SharedLink, SharedLogger, SharedTimers } from './shared-link.js';
 export {
   SharedLockout,
+  type ClearedLock,
   type LockoutScope,
   type LockoutState,
+  type SharedLockoutFilter,
   type SharedLockoutOptions,
   type SharedLockoutStats,
 } from './shared-lockout.js';
