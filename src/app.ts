@@ -232,7 +232,13 @@ function adminServer(
     ...(config.cache.enabled
       ? { flushCache: (path?: string, router?: string) => shared.cache.flush(path, router) }
       : {}),
-    clearLockouts: lockoutClearer(() => shared.policy, shared.audit, shared.metrics, logger),
+    clearLockouts: lockoutClearer(
+      () => shared.policy,
+      shared.audit,
+      shared.metrics,
+      logger,
+      shared.group,
+    ),
     logger,
   });
 }

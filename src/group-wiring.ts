@@ -22,7 +22,9 @@ import {
   type InvalidationBus,
   type SessionBudget,
   type SharedGroupOptions,
+  type ClearedLock,
   type SharedLockout,
+  type SharedLockoutFilter,
   type SharedTokenBucket,
 } from './shared/index.js';
 import type { SessionPermit } from './upstream/pool.js';
@@ -48,6 +50,24 @@ export interface GroupSnapshot {
   readonly replicas: number;
 }
 
+/** A lockout the group held in Redis and a clear ended, as the admin port names it. */
+export interface GroupClearedLockout {
+  readonly router: string;
+  readonly scope: 'source' | 'user' | 'source-user';
+  readonly source?: string;
+  readonly user?: string;
+  /** The limit that began it. */
+  readonly failures: number;
+  readonly untilMs: number;
+}
+
+/** Which group lockouts to clear: the admin port's filter. */
+export interface GroupLockoutFilter {
+  readonly router?: string | undefined;
+  readonly source?: string | undefined;
+  readonly user?: string | undefined;
+}
+
 /** Where the group's invalidations go: the cache stage in force. */
 export interface GroupCacheTarget {
   invalidate(router: string, path: string, rowKey?: string): void;
@@ -65,6 +85,8 @@ interface RouterParts {
 export class GroupWiring {
   readonly group: SharedGroup;
   readonly #routers = new Map<string, RouterParts>();
+  /** The limits that begin a lockout, for the admin port's view of a cleared one. */
+  readonly #limits: { readonly source: number; readonly user: number };
 
   constructor(
     config: RosgateConfig,
@@ -74,6 +96,8 @@ export class GroupWiring {
   ) {
     // groupWiringOf builds one only with shared.url set.
     const shared = config.shared as NonNullable<RosgateConfig['shared']>;
+    const { maxAttempts, userMaxAttempts } = config.policy.lockout;
+    this.#limits = { source: maxAttempts, user: userMaxAttempts };
     this.group = new SharedGroup({
       url: shared.url as string,
       password: shared.password,
@@ -158,6 +182,53 @@ export class GroupWiring {
   /** The login gate's group lockout for `router`. */
   lockout(router: string): GroupLockout | undefined {
     return this.#routers.get(router)?.lockout;
+  }
+
+  /**
+   * Ends the group's lockouts `filter` reaches, in Redis and on every
+   * replica (DELETE /monitoring/lockouts); returns the locks Redis held.
+   */
+  async clearLockouts(filter: GroupLockoutFilter): Promise<GroupClearedLockout[]> {
+    const { router: only, source, user } = filter;
+    const which: SharedLockoutFilter = {
+      ...(source === undefined ? {} : { address: source }),
+      ...(user === undefined ? {} : { user }),
+    };
+    const out = new Map<string, GroupClearedLockout>();
+    for (const [router, parts] of this.#routers) {
+      if (parts.lockout === undefined || (only !== undefined && only !== router)) continue;
+      for (const lock of await parts.lockout.clear(which)) {
+        const view = this.#clearedView(router, lock);
+        // A trusted source's pair is locked under two keys: one lockout.
+        out.set(`${view.scope} ${view.source ?? ''} ${view.user ?? ''} ${router}`, view);
+      }
+    }
+    return [...out.values()];
+  }
+
+  /**
+   * Calls `listener` when another replica cleared lockouts of `router`
+   * (this replica's login gate must forget them too); returns how to stop.
+   */
+  onLockoutsCleared(listener: (router: string, filter: SharedLockoutFilter) => void): () => void {
+    const stops = [...this.#routers].map(
+      ([router, parts]) => parts.lockout?.onClear((filter) => listener(router, filter)) ?? noop,
+    );
+    return () => {
+      for (const stop of stops) stop();
+    };
+  }
+
+  #clearedView(router: string, lock: ClearedLock): GroupClearedLockout {
+    const { scope, address, user, untilMs } = lock;
+    if (scope === 'user') {
+      return { router, scope: 'user', user: user as string, failures: this.#limits.user, untilMs };
+    }
+    const source = address as string;
+    const failures = this.#limits.source;
+    return user === undefined
+      ? { router, scope: 'source', source, failures, untilMs }
+      : { router, scope: 'source-user', source, user, failures, untilMs };
   }
 
   /**
@@ -316,6 +387,8 @@ function routerSeries(
     },
   });
 }
+
+function noop(): void {}
 
 function sum<T>(items: Iterable<T>, read: (item: T) => number): number {
   let total = 0;
