@@ -166,6 +166,11 @@ function sharedStages(
     cwd: options.cwd ?? process.cwd(),
     ...(options.auditKeys === undefined ? {} : { keys: options.auditKeys }),
     onFileReplaced: (e) => events.auditFileReplaced(e),
+    // Records name the replica in a group, or when its id was set explicitly.
+    replica:
+      config.shared?.url === undefined && config.shared?.replicaId === undefined
+        ? undefined
+        : replicaIdOf(config),
   });
   const policy: PolicyStage = createPolicyStage({
     config: config.policy,

@@ -51,6 +51,8 @@ export interface AuditStageOptions {
   readonly appender?: AuditAppender;
   /** The live file was found replaced or removed on disk (logged and counted already). */
   readonly onFileReplaced?: (event: AuditFileReplacedEvent) => void;
+  /** This replica's id, in every record it writes (a group of replicas, issue 18). @default none */
+  readonly replica?: string | undefined;
 }
 
 /** A source address or user locked out after failed logins. */
@@ -219,11 +221,19 @@ function auditWriter(
         });
 }
 
-/** `emit` and `safely` over `writer`. */
-function recording(writer: AuditWriter, parts: Omit<Recording, 'emit' | 'safely'>): Recording {
+/** `emit` and `safely` over `writer`; each record names `replica` when given. */
+function recording(
+  writer: AuditWriter,
+  parts: Omit<Recording, 'emit' | 'safely'>,
+  replica: string | undefined,
+): Recording {
   const { logger, now } = parts;
   const emit = (fields: Fields): void => {
-    writer.write({ id: randomUUID(), timestamp: new Date(now()).toISOString(), ...fields });
+    const id = randomUUID();
+    const timestamp = new Date(now()).toISOString();
+    writer.write(
+      replica === undefined ? { id, timestamp, ...fields } : { id, timestamp, replica, ...fields },
+    );
   };
   /** Recording must never break a command: a failure is logged, the command goes on. */
   const safely = (record: () => void): void => {
@@ -523,7 +533,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
   const dir =
     config.enabled && config.toFile ? resolve(options.cwd ?? process.cwd(), config.dir) : undefined;
   const writer = auditWriter(options, { config, logger, now }, dir, keys);
-  const recorded = recording(writer, { config, logger, now, levels, redactor });
+  const recorded = recording(writer, { config, logger, now, levels, redactor }, options.replica);
   const { safely } = recorded;
   const recordCommand = commandRecorder(recorded);
   const stage = auditStage(recorded, recordCommand);
