@@ -103,6 +103,10 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
   const shared = sharedStages(config, logger, metrics, options, group);
   for (const router of config.routers)
     routers.push(buildRouter(config, router, shared, logger.child({ router: router.name })));
+  // The group's view shows each replica's breakers; they are not shared.
+  group?.watchBreakers(() =>
+    routers.map((r) => ({ router: r.config.name, state: r.flow.breakerState })),
+  );
   const live = createLiveConfig(config, routers, shared, logger);
   const admin = adminServer(config, shared, live, sources, logger, options);
   const parts: Parts = { config, logger, options, routers, shared, live, admin, state };

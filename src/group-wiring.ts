@@ -16,6 +16,7 @@ import {
 import type { RateLimiter } from './flow/token-bucket.js';
 import type { GroupLockout } from './policy/index.js';
 import {
+  BreakerView,
   FLUSH_ALL,
   SharedGroup,
   menusVersion,
@@ -23,6 +24,8 @@ import {
   type SessionBudget,
   type SharedGroupOptions,
   type ClearedLock,
+  type GroupMember,
+  type LocalBreaker,
   type SharedLockout,
   type SharedLockoutFilter,
   type SharedTokenBucket,
@@ -48,6 +51,8 @@ export interface GroupSnapshot {
   readonly downReason: string | undefined;
   /** Live replicas last seen. */
   readonly replicas: number;
+  /** Every replica with its breakers, by router (this one's as they are now). */
+  readonly members: readonly GroupMember[];
 }
 
 /** A lockout the group held in Redis and a clear ended, as the admin port names it. */
@@ -87,6 +92,8 @@ export class GroupWiring {
   readonly #routers = new Map<string, RouterParts>();
   /** The limits that begin a lockout, for the admin port's view of a cleared one. */
   readonly #limits: { readonly source: number; readonly user: number };
+  readonly #replicaTtlMs: number;
+  #breakers: BreakerView | undefined;
 
   constructor(
     config: RosgateConfig,
@@ -98,6 +105,7 @@ export class GroupWiring {
     const shared = config.shared as NonNullable<RosgateConfig['shared']>;
     const { maxAttempts, userMaxAttempts } = config.policy.lockout;
     this.#limits = { source: maxAttempts, user: userMaxAttempts };
+    this.#replicaTtlMs = extra.replicaTtlMs ?? 15_000;
     this.group = new SharedGroup({
       url: shared.url as string,
       password: shared.password,
@@ -145,6 +153,18 @@ export class GroupWiring {
       parts.lockout?.close();
     }
     await this.group.close();
+    // After the group's close: its close tasks take this replica's breakers out of the view.
+    this.#breakers?.close();
+  }
+
+  /**
+   * Shows this replica's breakers (`read` at each heartbeat) in the group's
+   * view, and the other replicas' here. Breakers stay per replica: nothing
+   * opens one because another replica's is open.
+   */
+  watchBreakers(read: () => readonly LocalBreaker[]): void {
+    this.#breakers?.close();
+    this.#breakers = new BreakerView(this.group, { read, ttlMs: this.#replicaTtlMs });
   }
 
   /** The flow stage's rate limiter for `router`: the group's bucket, shaped by `flow.rateLimit`. */
@@ -264,6 +284,7 @@ export class GroupWiring {
       isUp: stats.isUp,
       downReason: stats.downReason,
       replicas: stats.replicas,
+      members: this.#breakers?.members() ?? [],
     };
   }
 

@@ -49,7 +49,21 @@ function groupOf(sources: AdminSources) {
   if (group === undefined) return {};
   return {
     replica: group.replicaId,
-    shared: { up: group.isUp, replicas: group.replicas, reason: group.downReason ?? null },
+    shared: {
+      up: group.isUp,
+      replicas: group.replicas,
+      reason: group.downReason ?? null,
+      // Each replica's breakers (not shared: each replica opens its own).
+      members: (group.members ?? []).map(({ id, breakers }) => ({
+        id,
+        breakers: Object.fromEntries(
+          Object.entries(breakers).map(([router, b]) => [
+            router,
+            { state: b.state, since: iso(b.since) },
+          ]),
+        ),
+      })),
+    },
   };
 }
 

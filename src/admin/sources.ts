@@ -159,6 +159,11 @@ export interface GroupView {
   readonly downReason: string | undefined;
   /** Live replicas last seen. */
   readonly replicas: number;
+  /** Each replica of the group and its breakers by router (`since`: ms since epoch). */
+  readonly members?: readonly {
+    readonly id: string;
+    readonly breakers: Readonly<Record<string, { readonly state: string; readonly since: number }>>;
+  }[];
 }
 
 /** The audit module's functions the admin port serves. */

@@ -3,6 +3,13 @@
  * {@link SharedGroup} and the per-router primitives it makes. See README.md.
  */
 export {
+  BreakerView,
+  type BreakerViewOptions,
+  type GroupMember,
+  type LocalBreaker,
+  type ReplicaBreaker,
+} from './breaker-view.js';
+export {
   FLUSH_ALL,
   InvalidationBus,
   type FlushEvent,
