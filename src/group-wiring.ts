@@ -228,15 +228,12 @@ export class GroupWiring {
 
   /**
    * Calls `listener` when another replica cleared lockouts of `router`
-   * (this replica's login gate must forget them too); returns how to stop.
+   * (this replica's login gate must forget them too), as long as the group lasts.
    */
-  onLockoutsCleared(listener: (router: string, filter: SharedLockoutFilter) => void): () => void {
-    const stops = [...this.#routers].map(
-      ([router, parts]) => parts.lockout?.onClear((filter) => listener(router, filter)) ?? noop,
-    );
-    return () => {
-      for (const stop of stops) stop();
-    };
+  onLockoutsCleared(listener: (router: string, filter: SharedLockoutFilter) => void): void {
+    for (const [router, parts] of this.#routers) {
+      parts.lockout?.onClear((filter) => listener(router, filter));
+    }
   }
 
   #clearedView(router: string, lock: ClearedLock): GroupClearedLockout {
@@ -408,8 +405,6 @@ function routerSeries(
     },
   });
 }
-
-function noop(): void {}
 
 function sum<T>(items: Iterable<T>, read: (item: T) => number): number {
   let total = 0;

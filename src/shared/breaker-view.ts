@@ -144,7 +144,7 @@ export class BreakerView {
       add(this.#link.replicaId, router, this.#observe(router, state, now));
     }
     return [...byId]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .sort(([a], [b]) => a.localeCompare(b))
       .map(([id, breakers]) => ({ id, breakers }));
   }
 

@@ -160,3 +160,53 @@ t.test(
     t.match(text(await again.login('admin', 'secret')).join(' '), /^!done/, 'logged in');
   },
 );
+
+t.test(
+  'an untrusted source: clearing by user ends the user and pair lockouts, by source the rest',
+  async (t) => {
+    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret' });
+    const [r1, r2] = (await startReplicaStacks(t, sim, redis.url, {
+      config: {
+        monitoring: MONITORING,
+        policy: { lockout: { maxAttempts: 3, userMaxAttempts: 3, trustedSources: [] } },
+        limits: { loginFailureCacheTtlMs: 0 },
+      },
+    })) as [Stack, Stack];
+    for (let i = 0; i < 3; i++) {
+      const c = await openRaw(t, r1.port);
+      t.match(text(await c.login('admin', `wrong-${i}`)).join(' '), /!trap/);
+    }
+    const byUser = (await admin(r2, 'lockouts?user=admin', 'DELETE')) as {
+      cleared: { scope: string; source: string | null; user: string | null; failures: number }[];
+    };
+    t.same(
+      byUser.cleared
+        .map(({ scope, source, user, failures }) => [scope, source, user, failures])
+        .sort(),
+      [
+        ['source-user', '127.0.0.1', 'admin', 3],
+        ['user', null, 'admin', 3],
+      ],
+      'the user and the pair, not the address',
+    );
+    const stillLocked = await openRaw(t, r1.port);
+    t.match(text(await stillLocked.login('admin', 'secret')).join(' '), /too many failed logins/);
+    await eventually(
+      async () =>
+        ((await admin(r1, 'lockouts')) as { lockouts: { scope: string }[] }).lockouts.every(
+          (l) => l.scope === 'source',
+        ),
+      "replica 1's gate to forget the user's lockout",
+    );
+    const bySource = (await admin(r2, 'lockouts?source=127.0.0.1', 'DELETE')) as {
+      cleared: { scope: string; source: string | null }[];
+    };
+    t.match(bySource.cleared, [{ scope: 'source', source: '127.0.0.1' }]);
+    await eventually(
+      async () => ((await admin(r1, 'lockouts')) as { count: number }).count === 0,
+      "replica 1's gate to forget the address",
+    );
+    const again = await openRaw(t, r1.port);
+    t.match(text(await again.login('admin', 'secret')).join(' '), /^!done/, 'logged in');
+  },
+);

@@ -278,6 +278,13 @@ t.test('a clear message that is not one is ignored', async (t) => {
   la.onClear((filter) => heard.push(filter));
   await la.recordFailure(ADDRESS, 'u');
   const channel = a!.key('core', 'lockout:clear');
+  // Published until heard: the subscription is established after that.
+  const probe = JSON.stringify({ origin: 'x', user: 'probe' });
+  await eventually(async () => {
+    await b!.send(['PUBLISH', channel, probe]);
+    return heard.length > 0;
+  }, 'the subscription');
+  heard.length = 0;
   for (const message of ['not json', 'null', '{"origin":"x","address":7}', '{"user":[]}']) {
     await b!.send(['PUBLISH', channel, message]);
   }
