@@ -159,11 +159,10 @@ export class GroupWiring {
 
   /**
    * Shows this replica's breakers (`read` at each heartbeat) in the group's
-   * view, and the other replicas' here. Breakers stay per replica: nothing
+   * view, and the other replicas' here (called once, by the app). Breakers stay per replica: nothing
    * opens one because another replica's is open.
    */
   watchBreakers(read: () => readonly LocalBreaker[]): void {
-    this.#breakers?.close();
     this.#breakers = new BreakerView(this.group, { read, ttlMs: this.#replicaTtlMs });
   }
 
