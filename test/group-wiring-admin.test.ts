@@ -5,6 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import t from 'tap';
+import { healthReport } from '../src/admin/reports.js';
 import { validateConfig } from '../src/config/index.js';
 import { groupWiringOf, type GroupCacheTarget } from '../src/group-wiring.js';
 import { createLogger } from '../src/logger.js';
@@ -51,4 +52,14 @@ t.test('before breakers are watched the view lists no member', async (t) => {
   t.same(group.snapshot().members, []);
   group.watchBreakers(() => [{ router: 'a', state: 'closed' }]);
   t.match(group.snapshot().members, [{ id: 'pod-9', breakers: { a: { state: 'closed' } } }]);
+});
+
+t.test('a group view without members shows an empty list', (t) => {
+  const report = healthReport({
+    routers: () => [],
+    isDraining: () => false,
+    group: () => ({ replicaId: 'r', isUp: true, downReason: undefined, replicas: 1 }),
+  });
+  t.same(report.shared, { up: true, replicas: 1, reason: null, members: [] });
+  t.end();
 });
