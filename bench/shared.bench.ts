@@ -19,6 +19,11 @@
  * 3. Within the rate (the limit raised out of the way): the mix through three
  *    replicas sharing through Redis against three that share nothing, taking
  *    turns: `overheadRatio` = throughput shared / unshared (goal >= 0.95).
+ * 4. Strict mode (`shared.strict`): the mix through three strict replicas
+ *    against the three default shared ones, taking turns:
+ *    `strictOverheadRatio` = throughput strict / default; then one client's
+ *    cached print, repeated: `strictHitP50Ms` / `strictHitP99Ms` against
+ *    `sharedHitP50Ms` / `sharedHitP99Ms` (a strict hit waits for one Redis MGET).
  *
  * Run: npm run bench -- shared [--seconds N] [--writes N] [--rounds N]
  */
@@ -188,6 +193,58 @@ async function invalidation(replicas: readonly Replica[], writes: number): Promi
   return Number(percentile(sorted, 99).toFixed(3));
 }
 
+/** Client-side latency of `count` prints of a menu the replica holds in its cache. */
+async function hitLatencies(replica: Replica, count: number): Promise<number[]> {
+  const c = replica.clients[0] as RawClient;
+  const print = [`${ADDRESS_LIST}/print`, '?list=bench'];
+  await c.call(print);
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = performance.now();
+    await c.call(print);
+    latencies.push(performance.now() - at);
+  }
+  return latencies.sort((a, b) => a - b);
+}
+
+/** Phase 4: strict replicas against default shared ones, throughput and hit latency. */
+async function strictMode(
+  shared: readonly Replica[],
+  strict: readonly Replica[],
+  users: readonly string[],
+  seconds: number,
+  rounds: number,
+) {
+  const totals = { strict: 0, shared: 0 };
+  for (let round = 0; round < rounds; round++) {
+    const order =
+      round % 2 === 0 ? (['strict', 'shared'] as const) : (['shared', 'strict'] as const);
+    for (const name of order) {
+      const list = name === 'strict' ? strict : shared;
+      await throughput(list, users, Math.min(1, seconds / 2));
+      const perSecond = await throughput(list, users, seconds);
+      totals[name] += perSecond;
+      console.log(`  round ${round + 1} ${name.padEnd(7)} ${Math.round(perSecond)} cmd/s`);
+    }
+  }
+  const strictHits = await hitLatencies(strict[1] as Replica, 500);
+  const sharedHits = await hitLatencies(shared[1] as Replica, 500);
+  const hits = (strict[1] as Replica).app.cache.stats()['default']?.hits ?? 0;
+  if (hits < 500) throw new Error(`strict prints were not cache hits (${hits} hits)`);
+  console.log(
+    `  strict hit: p50 ${percentile(strictHits, 50).toFixed(3)} ms, p99 ${percentile(strictHits, 99).toFixed(3)} ms; ` +
+      `default shared hit: p50 ${percentile(sharedHits, 50).toFixed(3)} ms, p99 ${percentile(sharedHits, 99).toFixed(3)} ms`,
+  );
+  return {
+    strictOverheadRatio: Number((totals.strict / totals.shared).toFixed(3)),
+    strictCmdPerSec: Math.round(totals.strict / rounds),
+    strictHitP50Ms: Number(percentile(strictHits, 50).toFixed(3)),
+    strictHitP99Ms: Number(percentile(strictHits, 99).toFixed(3)),
+    sharedHitP50Ms: Number(percentile(sharedHits, 50).toFixed(3)),
+    sharedHitP99Ms: Number(percentile(sharedHits, 99).toFixed(3)),
+  };
+}
+
 /** Phase 3: throughput of the mix, limit out of the way. */
 async function throughput(
   replicas: readonly Replica[],
@@ -273,6 +330,12 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       }
     }
     const overheadRatio = totals.shared / totals.alone;
+    const strictList = await group(
+      raised,
+      { url: redis.url, prefix: 'bench-c:', strict: true },
+      30,
+    );
+    const strict = await strictMode(shared, strictList, users, seconds, rounds);
     return {
       bench: 'shared',
       replicas: REPLICAS,
@@ -284,6 +347,7 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       unsharedCmdPerSec: Math.round(totals.alone / rounds),
       maxGroupSessions,
       groupSessionCap: GROUP_SESSIONS,
+      ...strict,
     };
   } finally {
     for (const r of started) {

@@ -103,6 +103,10 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
   const shared = sharedStages(config, logger, metrics, options, group);
   for (const router of config.routers)
     routers.push(buildRouter(config, router, shared, logger.child({ router: router.name })));
+  // The group's view shows each replica's breakers; they are not shared.
+  group?.watchBreakers(() =>
+    routers.map((r) => ({ router: r.config.name, state: r.flow.breakerState })),
+  );
   const live = createLiveConfig(config, routers, shared, logger);
   const admin = adminServer(config, shared, live, sources, logger, options);
   const parts: Parts = { config, logger, options, routers, shared, live, admin, state };
@@ -166,6 +170,11 @@ function sharedStages(
     cwd: options.cwd ?? process.cwd(),
     ...(options.auditKeys === undefined ? {} : { keys: options.auditKeys }),
     onFileReplaced: (e) => events.auditFileReplaced(e),
+    // Records name the replica in a group, or when its id was set explicitly.
+    replica:
+      config.shared?.url === undefined && config.shared?.replicaId === undefined
+        ? undefined
+        : replicaIdOf(config),
   });
   const policy: PolicyStage = createPolicyStage({
     config: config.policy,
@@ -182,6 +191,8 @@ function sharedStages(
           publish: group.publish.bind(group),
           fallbackTtlMs: group.fallbackTtlMs.bind(group),
           listenRole: group.listenRole.bind(group), // one replica runs the listens
+          // Strict mode: a hit checks the menu's version in the group first.
+          ...(config.shared?.strict === true ? { menuVersion: group.menuVersion.bind(group) } : {}),
         };
   const cache: CacheStage = createCacheStage({ config: config.cache, logger, ...cacheGroup });
   // Records what policy refuses: policy sits outside the audit stage.
@@ -231,7 +242,13 @@ function adminServer(
     ...(config.cache.enabled
       ? { flushCache: (path?: string, router?: string) => shared.cache.flush(path, router) }
       : {}),
-    clearLockouts: lockoutClearer(() => shared.policy, shared.audit, shared.metrics, logger),
+    clearLockouts: lockoutClearer(
+      () => shared.policy,
+      shared.audit,
+      shared.metrics,
+      logger,
+      shared.group,
+    ),
     logger,
   });
 }

@@ -31,7 +31,7 @@ const USAGE = `usage:
   rosgate hash-password <password>      print a scrypt hash for users[].passwordHash
   rosgate config check [--config F]     check a configuration (and the environment) without starting
   rosgate audit verify FILE... [--head SEQ:HASH] [--key-file F]
-  rosgate audit search [--from --to --user --category --path --verb --result --router --ip] [--format json|table]
+  rosgate audit search [--from --to --user --category --path --verb --result --router --replica --ip] [--format json|table]
   rosgate audit report --group-by category|user|path|result|router [--from --to] [--format json|table]`;
 
 /** What the CLI touches outside itself, injectable for tests. */

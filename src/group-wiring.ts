@@ -17,13 +17,19 @@ import type { ListenRole } from './cache/index.js';
 import type { RateLimiter } from './flow/token-bucket.js';
 import type { GroupLockout } from './policy/index.js';
 import {
+  BreakerView,
   FLUSH_ALL,
   ListenLease,
   SharedGroup,
+  menusVersion,
   type InvalidationBus,
   type SessionBudget,
   type SharedGroupOptions,
+  type ClearedLock,
+  type GroupMember,
+  type LocalBreaker,
   type SharedLockout,
+  type SharedLockoutFilter,
   type SharedTokenBucket,
 } from './shared/index.js';
 import type { SessionPermit } from './upstream/pool.js';
@@ -52,6 +58,26 @@ export interface GroupSnapshot {
   readonly replicas: number;
   /** By router: the replica that runs its listens for the group, as last seen (null: none known). */
   readonly listenHolders: Readonly<Record<string, string | null>>;
+  /** Every replica with its breakers, by router (this one's as they are now). */
+  readonly members: readonly GroupMember[];
+}
+
+/** A lockout the group held in Redis and a clear ended, as the admin port names it. */
+export interface GroupClearedLockout {
+  readonly router: string;
+  readonly scope: 'source' | 'user' | 'source-user';
+  readonly source?: string;
+  readonly user?: string;
+  /** The limit that began it. */
+  readonly failures: number;
+  readonly untilMs: number;
+}
+
+/** Which group lockouts to clear: the admin port's filter. */
+export interface GroupLockoutFilter {
+  readonly router?: string | undefined;
+  readonly source?: string | undefined;
+  readonly user?: string | undefined;
 }
 
 /** Where the group's invalidations go: the cache stage in force. */
@@ -72,6 +98,10 @@ interface RouterParts {
 export class GroupWiring {
   readonly group: SharedGroup;
   readonly #routers = new Map<string, RouterParts>();
+  /** The limits that begin a lockout, for the admin port's view of a cleared one. */
+  readonly #limits: { readonly source: number; readonly user: number };
+  readonly #replicaTtlMs: number;
+  #breakers: BreakerView | undefined;
 
   constructor(
     config: RosgateConfig,
@@ -81,6 +111,9 @@ export class GroupWiring {
   ) {
     // groupWiringOf builds one only with shared.url set.
     const shared = config.shared as NonNullable<RosgateConfig['shared']>;
+    const { maxAttempts, userMaxAttempts } = config.policy.lockout;
+    this.#limits = { source: maxAttempts, user: userMaxAttempts };
+    this.#replicaTtlMs = extra.replicaTtlMs ?? 15_000;
     this.group = new SharedGroup({
       url: shared.url as string,
       password: shared.password,
@@ -133,6 +166,17 @@ export class GroupWiring {
       parts.lockout?.close();
     }
     await this.group.close();
+    // After the group's close: its close tasks take this replica's breakers out of the view.
+    this.#breakers?.close();
+  }
+
+  /**
+   * Shows this replica's breakers (`read` at each heartbeat) in the group's
+   * view, and the other replicas' here (called once, by the app). Breakers stay per replica: nothing
+   * opens one because another replica's is open.
+   */
+  watchBreakers(read: () => readonly LocalBreaker[]): void {
+    this.#breakers = new BreakerView(this.group, { read, ttlMs: this.#replicaTtlMs });
   }
 
   /** The flow stage's rate limiter for `router`: the group's bucket, shaped by `flow.rateLimit`. */
@@ -173,6 +217,50 @@ export class GroupWiring {
   }
 
   /**
+   * Ends the group's lockouts `filter` reaches, in Redis and on every
+   * replica (DELETE /monitoring/lockouts); returns the locks Redis held.
+   */
+  async clearLockouts(filter: GroupLockoutFilter): Promise<GroupClearedLockout[]> {
+    const { router: only, source, user } = filter;
+    const which: SharedLockoutFilter = {
+      ...(source === undefined ? {} : { address: source }),
+      ...(user === undefined ? {} : { user }),
+    };
+    const out = new Map<string, GroupClearedLockout>();
+    for (const [router, parts] of this.#routers) {
+      if (parts.lockout === undefined || (only !== undefined && only !== router)) continue;
+      for (const lock of await parts.lockout.clear(which)) {
+        const view = this.#clearedView(router, lock);
+        // A trusted source's pair is locked under two keys: one lockout.
+        out.set(`${view.scope} ${view.source ?? ''} ${view.user ?? ''} ${router}`, view);
+      }
+    }
+    return [...out.values()];
+  }
+
+  /**
+   * Calls `listener` when another replica cleared lockouts of `router`
+   * (this replica's login gate must forget them too), as long as the group lasts.
+   */
+  onLockoutsCleared(listener: (router: string, filter: SharedLockoutFilter) => void): void {
+    for (const [router, parts] of this.#routers) {
+      parts.lockout?.onClear((filter) => listener(router, filter));
+    }
+  }
+
+  #clearedView(router: string, lock: ClearedLock): GroupClearedLockout {
+    const { scope, address, user, untilMs } = lock;
+    if (scope === 'user') {
+      return { router, scope: 'user', user: user as string, failures: this.#limits.user, untilMs };
+    }
+    const source = address as string;
+    const failures = this.#limits.source;
+    return user === undefined
+      ? { router, scope: 'source', source, failures, untilMs }
+      : { router, scope: 'source-user', source, user, failures, untilMs };
+  }
+
+  /**
    * Tells the other replicas of a write on `path` (undefined: any menu), of
    * the rows `rowKey` names when given. Never rejects.
    */
@@ -180,6 +268,16 @@ export class GroupWiring {
     const bus = this.#routers.get(router)?.bus;
     if (bus === undefined) return Promise.resolve(false);
     return path === undefined ? bus.publish(FLUSH_ALL) : bus.publish(path, rowKey);
+  }
+
+  /**
+   * Strict mode (`shared.strict`): the group's version of `menus` on
+   * `router`, one Redis call; undefined while Redis is down or for a router
+   * of no group (the cache then asks the router).
+   */
+  menuVersion(router: string, menus: readonly string[]): Promise<number | undefined> {
+    if (!this.#routers.has(router)) return Promise.resolve(undefined);
+    return menusVersion(this.group, router, menus);
   }
 
   /** How long an unwatched cached reply may be served now: undefined while the router's bus is live. */
@@ -231,6 +329,7 @@ export class GroupWiring {
       downReason: stats.downReason,
       replicas: stats.replicas,
       listenHolders,
+      members: this.#breakers?.members() ?? [],
     };
   }
 

@@ -354,8 +354,8 @@ function lockoutRoutes({ options, sources }: AdminContext): RouteEntry[] {
       {
         methods: {
           GET: ({ url }) => ({ json: listLockouts(sources.lockouts?.() ?? [], url) }),
-          DELETE: ({ req, url }) => ({
-            json: clearLockouts(options.clearLockouts, url, req.socket.remoteAddress),
+          DELETE: async ({ req, url }) => ({
+            json: await clearLockouts(options.clearLockouts, url, req.socket.remoteAddress),
           }),
         },
       },

@@ -45,6 +45,8 @@ const filters = {
   verb: text.optional(),
   result: text.optional(),
   router: text.optional(),
+  /** The replica that wrote the record (a group of replicas). */
+  replica: text.optional(),
   ip: text.optional(),
   kind: text.optional(),
 };

@@ -32,11 +32,15 @@ export interface LockoutFilter {
   readonly user?: string;
 }
 
-/** Ends the lockouts that match; returns them. `address` is who asked (for the audit record). */
+/**
+ * Ends the lockouts that match; returns them. `address` is who asked (for
+ * the audit record). A group's lockouts (issue 18) are ended in Redis too:
+ * then the answer waits for it.
+ */
 export type ClearLockouts = (
   filter: LockoutFilter,
   address: string | undefined,
-) => readonly LockoutSnapshot[];
+) => readonly LockoutSnapshot[] | Promise<readonly LockoutSnapshot[]>;
 
 const FILTER_KEYS = new Set(['router', 'source', 'user']);
 
@@ -93,8 +97,8 @@ export function listLockouts(lockouts: readonly LockoutSnapshot[], url: URL) {
 }
 
 /** `DELETE /monitoring/lockouts`: ends the lockouts that match the query, and says which. */
-export function clearLockouts(clear: ClearLockouts | undefined, url: URL, address?: string) {
+export async function clearLockouts(clear: ClearLockouts | undefined, url: URL, address?: string) {
   if (clear === undefined) throw new HttpProblem(404, 'path', 'lockouts cannot be cleared here');
-  const cleared = clear(lockoutFilter(url), address).map(lockoutView);
+  const cleared = (await clear(lockoutFilter(url), address)).map(lockoutView);
   return { cleared, count: cleared.length };
 }

@@ -54,6 +54,16 @@ function groupOf(sources: AdminSources) {
       replicas: group.replicas,
       reason: group.downReason ?? null,
       listenHolders: group.listenHolders, // which replica runs each router's listens
+      // Each replica's breakers (not shared: each replica opens its own).
+      members: (group.members ?? []).map(({ id, breakers }) => ({
+        id,
+        breakers: Object.fromEntries(
+          Object.entries(breakers).map(([router, b]) => [
+            router,
+            { state: b.state, since: iso(b.since) },
+          ]),
+        ),
+      })),
     },
   };
 }

@@ -161,6 +161,11 @@ export interface GroupView {
   readonly replicas: number;
   /** By router: the replica that runs its listens for the group (null: none known). */
   readonly listenHolders?: Readonly<Record<string, string | null>>;
+  /** Each replica of the group and its breakers by router (`since`: ms since epoch). */
+  readonly members?: readonly {
+    readonly id: string;
+    readonly breakers: Readonly<Record<string, { readonly state: string; readonly since: number }>>;
+  }[];
 }
 
 /** The audit module's functions the admin port serves. */

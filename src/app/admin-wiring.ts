@@ -14,7 +14,7 @@ import type {
 import { reportAudit, searchAudit, type AuditTrail } from '../audit/index.js';
 import type { CacheStage } from '../cache/index.js';
 import type { Lockout, PolicyStage } from '../policy/index.js';
-import type { GroupSnapshot } from '../group-wiring.js';
+import type { GroupSnapshot, GroupWiring } from '../group-wiring.js';
 import type { RouterRuntime } from './router-runtime.js';
 
 /** The admin port's view of every router, read at scrape time. */
@@ -137,19 +137,31 @@ function definedOnly<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K
 
 /**
  * DELETE /monitoring/lockouts: ends the lockouts `filter` names, records the
- * clearing in the audit trail, on the dashboard and in the log.
+ * clearing in the audit trail, on the dashboard and in the log. With a
+ * group (issue 18) they end in Redis and on every replica too: the answer
+ * lists this replica's lockouts and the group's, once each; a clear another
+ * replica made reaches this replica's login gate (logged, audited there).
  */
 export function lockoutClearer(
   policy: () => PolicyStage,
   audit: AuditTrail,
   metrics: Metrics,
   logger: Logger,
+  group?: GroupWiring,
 ): ClearLockouts {
-  return (filter, address) => {
+  group?.onLockoutsCleared((router, { address, user }) => {
+    const cleared = policy().clearLockouts({ router, address, user });
+    logger.info(
+      { router, filter: { source: address, user }, cleared: cleared.length },
+      'lockouts cleared by another replica',
+    );
+  });
+  return async (filter, address) => {
     const { source, ...rest } = filter;
-    const cleared = policy()
+    const local = policy()
       .clearLockouts({ ...rest, ...(source === undefined ? {} : { address: source }) })
       .map(lockoutSnapshot);
+    const cleared = group === undefined ? local : union(local, await group.clearLockouts(filter));
     audit.events.lockoutsCleared({
       filter: { ...filter },
       cleared: cleared.map(({ failures: _f, untilMs: _u, ...lockout }) => lockout),
@@ -159,4 +171,14 @@ export function lockoutClearer(
     logger.info({ filter, cleared: cleared.length }, 'lockouts cleared through the admin port');
     return cleared;
   };
+}
+
+/** `local` and the group's lockouts not already among them (same router, scope, source, user). */
+function union(
+  local: readonly LockoutSnapshot[],
+  fromGroup: readonly LockoutSnapshot[],
+): LockoutSnapshot[] {
+  const keyOf = (l: LockoutSnapshot) => `${l.router} ${l.scope} ${l.source ?? ''} ${l.user ?? ''}`;
+  const seen = new Set(local.map(keyOf));
+  return [...local, ...fromGroup.filter((l) => !seen.has(keyOf(l)))];
 }

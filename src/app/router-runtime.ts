@@ -68,7 +68,10 @@ export interface SharedStages {
   /** The group of replicas this one shares state with, when `shared.url` is set. */
   readonly group: GroupWiring | undefined;
   /** What a cache built on a reload is given for the group (empty without one). */
-  readonly cacheGroup: Pick<CacheStageOptions, 'publish' | 'fallbackTtlMs' | 'listenRole'>;
+  readonly cacheGroup: Pick<
+    CacheStageOptions,
+    'publish' | 'fallbackTtlMs' | 'listenRole' | 'menuVersion'
+  >;
   /** Records what policy refuses: policy sits outside the audit stage. */
   readonly deniedStage: Stage;
 }

@@ -60,6 +60,8 @@ export interface AuditEvent {
   readonly userId?: string | undefined;
   readonly ipAddress?: string | undefined;
   readonly router?: string | undefined;
+  /** The replica that wrote it, in a group of replicas (issue 18); absent for a lone rosgate. */
+  readonly replica?: string | undefined;
   readonly connId?: number | undefined;
   readonly path?: string | undefined;
   readonly verb?: string | undefined;

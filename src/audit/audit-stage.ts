@@ -55,6 +55,8 @@ export interface AuditStageOptions {
   readonly appender?: AuditAppender;
   /** The live file was found replaced or removed on disk (logged and counted already). */
   readonly onFileReplaced?: (event: AuditFileReplacedEvent) => void;
+  /** This replica's id, in every record it writes (a group of replicas, issue 18). @default none */
+  readonly replica?: string | undefined;
 }
 
 /** A source address or user locked out after failed logins. */
@@ -226,17 +228,19 @@ function auditWriter(
         });
 }
 
-/** `emit` and `safely` over `writer`. */
+/** `emit` and `safely` over `writer`; each record names `replica` when given. */
 function recording(
   writer: AuditWriter,
   parts: Omit<Recording, 'emit' | 'safely' | 'failed'>,
+  replica: string | undefined,
 ): Recording {
   const { logger, now } = parts;
   const emit = (fields: Fields): void => {
     // Each caller hands a fresh object: completed in place, not copied.
-    const event = fields as Fields & { id: string; timestamp: string };
+    const event = fields as Fields & { id: string; timestamp: string; replica?: string };
     event.id = randomUUID();
     event.timestamp = isoTimestamp(now());
+    if (replica !== undefined) event.replica = replica;
     writer.write(event);
   };
   const failed = (err: unknown): void => {
@@ -583,7 +587,7 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
   const dir =
     config.enabled && config.toFile ? resolve(options.cwd ?? process.cwd(), config.dir) : undefined;
   const writer = auditWriter(options, { config, logger, now }, dir, keys);
-  const recorded = recording(writer, { config, logger, now, levels, redactor });
+  const recorded = recording(writer, { config, logger, now, levels, redactor }, options.replica);
   const { safely } = recorded;
   const recordCommand = commandRecorder(recorded);
   const stage = auditStage(recorded, recordCommand);

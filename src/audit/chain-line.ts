@@ -4,7 +4,7 @@
  * Canonical form: the record without `hash`, as JSON text without
  * whitespace; top-level keys in the order `seq`, `prev`, `id`, `timestamp`,
  * `kind`, `level`, `category`, `action`, `result`, `userId`, `ipAddress`,
- * `router`, `connId`, `path`, `verb`, `tag`, `rule`, `verdict`, `cache`,
+ * `router`, `replica`, `connId`, `path`, `verb`, `tag`, `rule`, `verdict`, `cache`,
  * `rows`, `duration`, `details`, absent keys left out; keys of nested
  * objects sorted by UTF-16 code units, arrays in order; strings escaped as
  * `JSON.stringify` escapes them; encoded as UTF-8.
@@ -58,6 +58,7 @@ export function canonicalText(event: AuditEvent, seq: number, prev: string): str
     userId: event.userId,
     ipAddress: event.ipAddress,
     router: event.router,
+    replica: event.replica,
     connId: event.connId,
     path: event.path,
     verb: event.verb,

@@ -15,7 +15,8 @@ import { verifyFiles, type VerifyResult } from './verify-files.js';
 const USAGE = `usage:
   rosgate audit verify FILE... [--head SEQ:HASH|head.json] [--key-file F]
   rosgate audit search [--from T] [--to T] [--user U] [--category C] [--path GLOB]
-                       [--verb V] [--result R] [--router R] [--ip A] [--format json|table]
+                       [--verb V] [--result R] [--router R] [--replica R] [--ip A]
+                       [--format json|table]
                        [--dir logs/audit] [--key-file F]
   rosgate audit report --group-by category|user|path|result|router [--from T] [--to T]
                        [--format json|table] [--dir logs/audit]
@@ -146,6 +147,7 @@ async function search(args: string[], io: AuditCliIo): Promise<number> {
       verb: { type: 'string' },
       result: { type: 'string' },
       router: { type: 'string' },
+      replica: { type: 'string' },
       ip: { type: 'string' },
       'key-file': { type: 'string' },
     },
@@ -166,6 +168,7 @@ async function search(args: string[], io: AuditCliIo): Promise<number> {
       verb: values.verb,
       result: values.result,
       router: values.router,
+      replica: values.replica,
       ip: values.ip,
       key,
     }),

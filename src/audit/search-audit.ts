@@ -24,6 +24,8 @@ export interface AuditFilters {
   readonly verb?: string;
   readonly result?: string;
   readonly router?: string;
+  /** `replica` equals: the replica of a group that wrote the record. */
+  readonly replica?: string;
   /** `ipAddress` equals. */
   readonly ip?: string;
   readonly kind?: string;
@@ -37,6 +39,7 @@ const EXACT = [
   ['category', 'category'],
   ['result', 'result'],
   ['router', 'router'],
+  ['replica', 'replica'],
   ['ip', 'ipAddress'],
   ['kind', 'kind'],
   ['verb', 'verb'],

@@ -27,6 +27,11 @@ export interface CacheStageOptions {
   readonly fallbackTtlMs?: (router: string) => number | undefined;
   /** How a group shares the router's listens: one replica runs them, the others follow (issue 18). */
   readonly listenRole?: (router: string) => ListenRole | undefined;
+  /**
+   * Strict mode (issue 18): the group's version of `menus` on `router`;
+   * a hit is served only while it equals the one its reply was filled under.
+   */
+  readonly menuVersion?: (router: string, menus: readonly string[]) => Promise<number | undefined>;
 }
 
 /** The reply cache stage and its controls. */
@@ -79,6 +84,7 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
       const publish = options.publish?.bind(undefined, router);
       const fallbackTtlMs = options.fallbackTtlMs?.bind(undefined, router);
       const listenRole = options.listenRole?.(router);
+      const menuVersion = options.menuVersion?.bind(undefined, router);
       cache = new RouterCache({
         router,
         next,
@@ -91,6 +97,7 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
         publish,
         fallbackTtlMs,
         listenRole,
+        menuVersion,
       });
       routers.set(router, cache);
     }

@@ -4,6 +4,7 @@ import { ErrorCode, type RosgateError } from '../errors.js';
 import {
   SETTLED,
   SinkDecorator,
+  answerInterrupted,
   type CommandContext,
   type CommandHandler,
   type CommandSink,
@@ -93,7 +94,17 @@ export interface RouterCacheOptions {
    * this replica runs them for a group, it runs every configured one.
    */
   readonly listenRole?: ListenRole | undefined;
+  /**
+   * Strict mode (issue 18): the group's version of these menus together
+   * (one Redis call), undefined when it cannot be read. A reply is kept with
+   * the version read before its print was sent, and served only while the
+   * version is still that. Unset: no version is read (the default).
+   */
+  readonly menuVersion?: ((menus: readonly string[]) => Promise<number | undefined>) | undefined;
 }
+
+/** Menus whose strict version sets a cache remembers; past it they are worked out each time. */
+const MAX_STRICT_MENUS = 1024;
 
 /**
  * The cache of one router: kept replies, prints in flight, and the
@@ -120,6 +131,10 @@ export class RouterCache {
   /** Whether this replica ran the router's listens when the group's role was last applied. */
   #isRunner: boolean | undefined;
   readonly #stopRole: (() => void) | undefined;
+  /** Strict mode: the version each reply was filled under, and each print in flight is filled under. */
+  readonly #versions = new WeakMap<CachedReply | SharedFill, number>();
+  /** Strict mode: the menus whose versions a print of a menu checks (itself first). */
+  readonly #strictMenus = new Map<string, readonly string[]>();
   #isClosed = false;
   #hits = 0;
   #misses = 0;
@@ -145,18 +160,64 @@ export class RouterCache {
 
   /** A print: answered from the cache, joined to an identical one in flight, or sent. */
   read(context: CommandContext, sink: CommandSink): Exchange {
+    const menuVersion = this.#options.menuVersion;
+    if (menuVersion === undefined) return this.#read(context, sink, undefined);
+    return this.#strictRead(context, sink, menuVersion);
+  }
+
+  /**
+   * Strict mode: reads the menu's version in the group first, then serves a
+   * reply kept under that same version, or sends the print (kept under it).
+   * A cancel while the version is read is answered here.
+   */
+  #strictRead(
+    context: CommandContext,
+    sink: CommandSink,
+    menuVersion: (menus: readonly string[]) => Promise<number | undefined>,
+  ): Exchange {
+    let exchange: Exchange | undefined;
+    let isCancelled = false;
+    void menuVersion(this.#menusOf(context.path)).then((version) => {
+      if (!isCancelled) exchange = this.#read(context, sink, version);
+    });
+    return {
+      cancel: (onAnswered) => {
+        if (exchange !== undefined) return exchange.cancel(onAnswered);
+        if (!isCancelled) answerInterrupted(sink);
+        isCancelled = true;
+        onAnswered();
+      },
+    };
+  }
+
+  /** The menus whose versions a strict print of `path` checks: itself and its related sources. */
+  #menusOf(path: string): readonly string[] {
+    let menus = this.#strictMenus.get(path);
+    if (menus === undefined) {
+      menus = [path, ...this.#options.related.sourcesOf(path)];
+      // Bounded: a client may print any path.
+      if (this.#strictMenus.size < MAX_STRICT_MENUS) this.#strictMenus.set(path, menus);
+    }
+    return menus;
+  }
+
+  /**
+   * A print, with the group's `version` of its menu in strict mode (a kept
+   * reply is served only when it was filled under it; undefined: none is).
+   */
+  #read(context: CommandContext, sink: CommandSink, version: number | undefined): Exchange {
     const { router, next, now } = this.#options;
     const key = cacheKey(router, context.sentence);
     const watch = this.#watchOf(context.path);
     const kept = this.#fresh(key, watch);
-    if (kept !== undefined) {
+    if (kept !== undefined && this.#isCurrent(kept, version)) {
       context.notes.cache = 'hit';
       this.#hits++;
       kept.replay(sink);
       return SETTLED;
     }
     const shared = this.#shared.get(key);
-    if (shared?.isJoinable === true) {
+    if (shared?.isJoinable === true && this.#isCurrent(shared, version)) {
       context.notes.cache = 'coalesced';
       this.#coalesced++;
       return shared.join(context, sink);
@@ -168,7 +229,7 @@ export class RouterCache {
     const nameQuery = this.#rowScoped.has(context.path) ? nameQueryOf(context.sentence) : undefined;
     const fill = new SharedFill(key, context.path, nameQuery, now(), this.#maxEntryBytes, {
       keep: (replies, done, changedIds) => {
-        if (watch?.isServable === false) return;
+        if (watch?.isServable === false || !this.#isCurrent(fill, version)) return;
         const ttlMs = this.#options.ttlRules.ttlFor(context.path, context.sentence);
         if (ttlMs === 0) return;
         const shape = replyShape(context.sentence, replies);
@@ -182,6 +243,7 @@ export class RouterCache {
           times,
           this.#options.config.integrity,
         );
+        if (version !== undefined) this.#versions.set(reply, version);
         if (this.#store.set(key, reply)) watch?.markHealthy();
       },
       stale: (error) => this.#stale(key, error),
@@ -191,6 +253,7 @@ export class RouterCache {
         if (this.#shared.get(key) === fill) this.#shared.delete(key);
       },
     });
+    if (version !== undefined) this.#versions.set(fill, version);
     this.#fills.add(fill);
     this.#shared.set(key, fill);
     return fill.start(next, context, sink);
@@ -294,6 +357,12 @@ export class RouterCache {
       this.#invalidateWrite(path, undefined);
       watch.ensureStarted();
     }
+  }
+
+  /** In strict mode, true only when `kept` (a reply or a print) was filled under `version`; always true otherwise. */
+  #isCurrent(kept: CachedReply | SharedFill, version: number | undefined): boolean {
+    if (this.#options.menuVersion === undefined) return true;
+    return version !== undefined && this.#versions.get(kept) === version;
   }
 
   /** The kept reply under `key` if it may be served now. */

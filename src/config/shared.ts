@@ -5,7 +5,7 @@
  * left out of a loaded configuration; src/app.ts applies them.
  */
 import { z } from 'zod';
-import { env, mapping, setting, text } from './settings.js';
+import { env, flag, mapping, setting, text } from './settings.js';
 
 /** `shared.prefix` when not set. */
 export const DEFAULT_SHARED_PREFIX = 'rosgate:';
@@ -55,6 +55,14 @@ export const sharedSchema = mapping({
         'This replica in logs, metrics and the admin views. Default: HOSTNAME (the pod name).',
       ),
     'REPLICA_ID',
+  ),
+  strict: env(
+    flag()
+      .optional()
+      .describe(
+        'Strict cache: a cached reply is served only while its menu’s version in Redis is the one it was filled under (one Redis call per hit; read-your-writes across replicas). Default false.',
+      ),
+    'REDIS_STRICT_CACHE',
   ),
 }).describe(
   'Share the routers’ rate, session budget, lockout and cache invalidation with the other replicas through Redis.',

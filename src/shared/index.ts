@@ -3,6 +3,13 @@
  * {@link SharedGroup} and the per-router primitives it makes. See README.md.
  */
 export {
+  BreakerView,
+  type BreakerViewOptions,
+  type GroupMember,
+  type LocalBreaker,
+  type ReplicaBreaker,
+} from './breaker-view.js';
+export {
   FLUSH_ALL,
   InvalidationBus,
   type FlushEvent,
@@ -20,6 +27,7 @@ export {
   type ListenLeaseStats,
 } from './listen-lease.js';
 export { LuaScript, type SendCommand } from './lua-script.js';
+export { menusVersion } from './menu-versions.js';
 export type { BucketShape, RateBucket } from './rate-bucket.js';
 export {
   connectNodeRedis,
@@ -41,8 +49,10 @@ export {
 export type { SharedCounters, SharedLink, SharedLogger, SharedTimers } from './shared-link.js';
 export {
   SharedLockout,
+  type ClearedLock,
   type LockoutScope,
   type LockoutState,
+  type SharedLockoutFilter,
   type SharedLockoutOptions,
   type SharedLockoutStats,
 } from './shared-lockout.js';

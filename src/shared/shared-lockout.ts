@@ -1,3 +1,4 @@
+import { LuaScript } from './lua-script.js';
 import { COUNT_FAILURES } from './scripts.js';
 import type { SharedLink } from './shared-link.js';
 
@@ -27,6 +28,29 @@ export interface LockoutState {
   readonly untilMs: number;
 }
 
+/**
+ * Which lockouts {@link SharedLockout.clear} ends; each field given must
+ * match, none given means all. As the admin port's filter: `address` alone
+ * reaches the address's lockouts and its pairs', `user` alone the user's and
+ * its pairs', both only the pair.
+ */
+export interface SharedLockoutFilter {
+  readonly address?: string | undefined;
+  readonly user?: string | undefined;
+}
+
+/**
+ * A lock the group held and a clear ended. `address` holds what the login
+ * gate counted: a trusted source is `<source> <user>` (never locked as a whole).
+ */
+export interface ClearedLock {
+  readonly scope: LockoutScope;
+  readonly address?: string;
+  readonly user?: string;
+  /** When it would have ended, on the replica's clock (ms). */
+  readonly untilMs: number;
+}
+
 /** Counters of one router's shared lockout. */
 export interface SharedLockoutStats {
   /** Locks held in memory (answered with no Redis call). */
@@ -52,6 +76,67 @@ interface LocalCount {
 
 const SCOPES: readonly LockoutScope[] = ['pair', 'address', 'user'];
 const REPUBLISH_BATCH = 100;
+/** Keys asked for per SCAN step, and deleted per script, when lockouts are cleared. */
+const CLEAR_BATCH = 500;
+
+/**
+ * Deletes lockout keys and says how long each still had to live.
+ * KEYS: counters and locks of one router. Returns their PTTLs (-2: gone).
+ */
+const CLEAR_KEYS = new LuaScript(`
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('PTTL', key)
+  redis.call('DEL', key)
+end
+return out
+`);
+
+/** What a lockout id (`a:…`, `u:…`, `p:<n>:<address>:<user>`) is about. */
+interface IdParts {
+  readonly scope: LockoutScope;
+  readonly address?: string;
+  readonly user?: string;
+}
+
+/** The address and user a lockout id names; a trusted source `<source> <user>` names both. */
+function partsOf(id: string): IdParts {
+  if (id.startsWith('u:')) return { scope: 'user', user: id.slice(2) };
+  if (id.startsWith('a:')) {
+    const address = id.slice(2);
+    const space = address.indexOf(' ');
+    return space < 0
+      ? { scope: 'address', address }
+      : { scope: 'address', address: address.slice(0, space), user: address.slice(space + 1) };
+  }
+  const colon = id.indexOf(':', 2);
+  const length = Number(id.slice(2, colon));
+  const source = id.slice(colon + 1, colon + 1 + length);
+  const space = source.indexOf(' ');
+  return {
+    scope: 'pair',
+    address: space < 0 ? source : source.slice(0, space),
+    user: id.slice(colon + 2 + length),
+  };
+}
+
+/** True when the lockout id matches every field `filter` gives. */
+function isReached(id: string, filter: SharedLockoutFilter): boolean {
+  const parts = partsOf(id);
+  return (
+    (filter.address === undefined || parts.address === filter.address) &&
+    (filter.user === undefined || parts.user === filter.user)
+  );
+}
+
+function isTextOrAbsent(value: unknown): value is string | undefined {
+  return value === undefined || typeof value === 'string';
+}
+
+/** `text` matched literally by a Redis SCAN pattern. */
+function globEscaped(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
 
 /** `::ffff:192.0.2.1` is `192.0.2.1`: one source, one counter (as the local gate does). */
 function addressKey(address: string): string {
@@ -95,6 +180,8 @@ export class SharedLockout {
   #refusedFromMemory = 0;
   #lockouts = 0;
   readonly #stopListening: () => void;
+  readonly #stopClears: () => void;
+  readonly #clearListeners = new Set<(filter: SharedLockoutFilter) => void>();
 
   constructor(link: SharedLink, router: string, options: SharedLockoutOptions = {}) {
     this.#link = link;
@@ -111,6 +198,54 @@ export class SharedLockout {
     this.#stopListening = link.onStateChange((isUp) => {
       if (isUp) void this.republish();
     });
+    this.#stopClears = link.subscribe(
+      link.key(router, 'lockout:clear'),
+      (message) => this.#heardClear(message),
+      () => undefined,
+    );
+  }
+
+  /**
+   * Ends the lockouts `filter` reaches on every replica: the counters and
+   * locks in Redis (SCAN, then one script per batch), this replica's memory,
+   * and, through a message, every other replica's memory and the listeners
+   * of {@link onClear} there. Returns the locks Redis held; with Redis down,
+   * only this replica's memory is cleared (none are returned).
+   */
+  async clear(filter: SharedLockoutFilter = {}): Promise<ClearedLock[]> {
+    this.#forget(filter);
+    const ids = await this.#scanIds(filter);
+    if (ids === undefined) return [];
+    const cleared: ClearedLock[] = [];
+    const now = this.#link.now();
+    for (let i = 0; i < ids.length; i += CLEAR_BATCH) {
+      const part = ids.slice(i, i + CLEAR_BATCH);
+      const reply = await this.#link.run(
+        CLEAR_KEYS,
+        part.map(({ key }) => key),
+        [],
+      );
+      if (!Array.isArray(reply)) return cleared;
+      part.forEach(({ id, isLock }, at) => {
+        const ttl = Number(reply[at]);
+        if (isLock && ttl > 0) cleared.push({ ...partsOf(id), untilMs: now + ttl });
+      });
+    }
+    await this.#link.send([
+      'PUBLISH',
+      this.#link.key(this.#router, 'lockout:clear'),
+      JSON.stringify({ origin: this.#link.replicaId, ...filter }),
+    ]);
+    return cleared;
+  }
+
+  /**
+   * Calls `listener` with the filter of every clear another replica made
+   * (its login gate's own counters go too); returns how to stop.
+   */
+  onClear(listener: (filter: SharedLockoutFilter) => void): () => void {
+    this.#clearListeners.add(listener);
+    return () => this.#clearListeners.delete(listener);
   }
 
   /** When the lock on this login ends (ms, local clock); 0 when none is known here. No Redis call. */
@@ -191,6 +326,7 @@ export class SharedLockout {
   /** Stops the group's calls into this lockout (a reload that makes a new one). */
   close(): void {
     this.#stopListening();
+    this.#stopClears();
   }
 
   stats(): SharedLockoutStats {
@@ -202,6 +338,62 @@ export class SharedLockout {
       lockouts: this.#lockouts,
       unpublished,
     };
+  }
+
+  /** A clear another replica published: its filter, applied to this replica's memory. */
+  #heardClear(message: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null) return;
+    const { origin, address, user } = parsed as Record<string, unknown>;
+    if (origin === this.#link.replicaId) return;
+    // A field of another type would widen the clear: such a message is no clear.
+    if (!isTextOrAbsent(address) || !isTextOrAbsent(user)) return;
+    const filter: SharedLockoutFilter = {
+      ...(address === undefined ? {} : { address }),
+      ...(user === undefined ? {} : { user }),
+    };
+    this.#forget(filter);
+    for (const listener of this.#clearListeners) listener(filter);
+  }
+
+  /** Drops the locks and counts this replica keeps that `filter` reaches. */
+  #forget(filter: SharedLockoutFilter): void {
+    for (const map of [this.#locks, this.#local, this.#localLocks]) {
+      for (const id of map.keys()) if (isReached(id, filter)) map.delete(id);
+    }
+  }
+
+  /** The counter and lock keys in Redis `filter` reaches; undefined when Redis did not answer. */
+  async #scanIds(
+    filter: SharedLockoutFilter,
+  ): Promise<{ key: string; id: string; isLock: boolean }[] | undefined> {
+    const found: { key: string; id: string; isLock: boolean }[] = [];
+    for (const kind of ['fail', 'lock'] as const) {
+      const head = this.#link.key(this.#router, `${kind}:`);
+      let cursor = '0';
+      do {
+        const reply = await this.#link.send([
+          'SCAN',
+          cursor,
+          'MATCH',
+          `${globEscaped(head)}*`,
+          'COUNT',
+          String(CLEAR_BATCH),
+        ]);
+        if (!Array.isArray(reply)) return undefined;
+        cursor = String(reply[0]);
+        for (const key of reply[1] as string[]) {
+          const id = key.slice(head.length);
+          if (isReached(id, filter)) found.push({ key, id, isLock: kind === 'lock' });
+        }
+      } while (cursor !== '0');
+    }
+    return found;
   }
 
   #targets(address: string, user: string): Target[] {

@@ -1,5 +1,7 @@
 import t from 'tap';
+import { SharedLockout } from '../../src/shared/index.js';
 import { eventually } from '../fixtures/eventually.js';
+import { FakeSharedLink, settle } from '../fixtures/fake-shared-link.js';
 import { startRedis } from '../fixtures/redis-server.js';
 import { startReplicas } from '../fixtures/shared-replicas.js';
 
@@ -203,4 +205,118 @@ t.test('options are checked and name the option', async (t) => {
   t.throws(() => g!.lockout('x', { durationMs: 1.5 }), /durationMs/);
   t.throws(() => g!.lockout('x', { pairMaxAttempts: -1 }), /pairMaxAttempts/);
   t.ok(g!.lockout('x'), 'every option has a default');
+});
+
+t.test('a clear on one replica ends the lock in Redis and in every replica’s memory', async (t) => {
+  const [a, b] = await startReplicas(t, redis.url, 2);
+  const la = a!.lockout('core', { maxAttempts: 2 });
+  const lb = b!.lockout('core', { maxAttempts: 2 });
+  const heard: unknown[] = [];
+  la.onClear((filter) => heard.push(filter));
+  const stop = lb.onClear((filter) => heard.push(['b', filter]));
+  stop();
+  await la.recordFailure(ADDRESS, 'u');
+  await la.recordFailure(ADDRESS, 'u');
+  await la.recordFailure('192.0.2.9', 'other');
+  t.ok(la.lockedUntil(ADDRESS, 'u') > 0, 'locked in the memory of the replica that counted');
+  t.ok((await lb.check(ADDRESS, 'v')) > 0, 'and known to the other');
+  const cleared = await lb.clear({ address: ADDRESS });
+  t.match(
+    cleared
+      .map(({ scope, address, user }) => ({ scope, address, user }))
+      .sort((x, y) => x.scope.localeCompare(y.scope)),
+    [
+      { scope: 'address', address: ADDRESS, user: undefined },
+      { scope: 'pair', address: ADDRESS, user: 'u' },
+    ],
+    'the address and its pair, with when they would have ended',
+  );
+  t.ok(cleared.every((lock) => lock.untilMs > b!.now()));
+  t.equal(lb.lockedUntil(ADDRESS, 'v'), 0, 'gone from the clearing replica at once');
+  await eventually(() => la.lockedUntil(ADDRESS, 'u') === 0, 'the other replica to hear it');
+  t.same(heard, [{ address: ADDRESS }], "the other replica's listener got the filter");
+  t.equal(await la.check(ADDRESS, 'u'), 0, 'free in Redis');
+  t.same(await la.recordFailure(ADDRESS, 'u'), [], 'the failures were forgotten too');
+  t.ok((await la.recordFailure('192.0.2.9', 'other')).length > 0, 'another address kept its count');
+});
+
+t.test('a clear by user reaches the user and its pairs; no filter reaches all', async (t) => {
+  const [a] = await startReplicas(t, redis.url, 1);
+  const lockout = a!.lockout('core', { maxAttempts: 1, userMaxAttempts: 1 });
+  // A trusted source, as the login gate passes it: `<source> <user>`.
+  await lockout.recordFailure('127.0.0.1 ops', 'ops');
+  await lockout.recordFailure('[weird]*', 'x*y');
+  const byUser = await lockout.clear({ user: 'ops' });
+  t.same(byUser.map((lock) => lock.scope).sort(), ['address', 'pair', 'user']);
+  t.ok(
+    byUser.every((l) => l.user === 'ops' && (l.scope === 'user' || l.address === '127.0.0.1')),
+    'a trusted source names its address and user',
+  );
+  t.ok((await lockout.check('[weird]*', 'x*y')) > 0, 'another user is still locked');
+  t.same(await lockout.clear({ address: '127.0.0.1', user: 'nobody' }), []);
+  const all = await lockout.clear();
+  t.equal(all.length, 3, "the odd names' pair, address and user");
+  t.equal(await lockout.check('[weird]*', 'x*y'), 0);
+});
+
+t.test('a clear with Redis down clears this replica’s memory only', async (t) => {
+  const server = await startRedis();
+  t.teardown(() => server.stop());
+  const [a] = await startReplicas(t, server.url, 1, { probeMs: 3_600_000 });
+  const lockout = a!.lockout('core', { maxAttempts: 1 });
+  await server.kill();
+  await eventually(() => !a!.isUp, 'the replica to notice');
+  await lockout.recordFailure(ADDRESS, 'u');
+  t.ok(lockout.lockedUntil(ADDRESS, 'u') > 0);
+  t.same(await lockout.clear(), []);
+  t.equal(lockout.lockedUntil(ADDRESS, 'u'), 0);
+  t.equal(lockout.stats().unpublished, 0, 'nothing left to re-publish');
+});
+
+t.test('a clear message that is not one is ignored', async (t) => {
+  const [a, b] = await startReplicas(t, redis.url, 2);
+  const la = a!.lockout('core', { maxAttempts: 1 });
+  const heard: { user?: string | undefined }[] = [];
+  la.onClear((filter) => heard.push(filter));
+  await la.recordFailure(ADDRESS, 'u');
+  const channel = a!.key('core', 'lockout:clear');
+  // Published until heard: the subscription is established after that.
+  const probe = JSON.stringify({ origin: 'x', user: 'probe' });
+  await eventually(async () => {
+    await b!.send(['PUBLISH', channel, probe]);
+    return heard.length > 0;
+  }, 'the subscription');
+  for (const message of ['not json', 'null', '{"origin":"x","address":7}', '{"user":[]}']) {
+    await b!.send(['PUBLISH', channel, message]);
+  }
+  await b!.send(['PUBLISH', channel, JSON.stringify({ origin: 'r1', user: 'u' })]);
+  // Messages arrive in order: once this one is heard, the others were.
+  await b!.send(['PUBLISH', channel, JSON.stringify({ origin: 'x', user: 'someone-else' })]);
+  await eventually(() => heard.some((h) => h.user === 'someone-else'), 'the last message');
+  t.same(
+    heard.filter((h) => h.user !== 'probe'),
+    [{ user: 'someone-else' }],
+    'only the well-formed clear of another replica',
+  );
+  t.ok(la.lockedUntil(ADDRESS, 'u') > 0, 'the lock is still known');
+  t.equal(la.stats().locked, 2, 'the pair and the address');
+});
+
+t.test('a clear cut short by Redis going away returns what it ended so far', async (t) => {
+  const link = new FakeSharedLink();
+  const lockout = new SharedLockout(link, 'core');
+  const clearing = lockout.clear({ user: 'u' });
+  await settle();
+  link.answer(['0', ['fake:{core}:fail:u:u', 'fake:{core}:fail:a:192.0.2.1']]);
+  await settle();
+  link.answer(['0', ['fake:{core}:lock:u:u']]);
+  await settle();
+  t.same(
+    link.calls[0]?.keys,
+    ['fake:{core}:fail:u:u', 'fake:{core}:lock:u:u'],
+    'only the keys the filter reaches',
+  );
+  link.answer(undefined);
+  t.same(await clearing, []);
+  t.equal(link.calls.length, 0, 'nothing is published');
 });
