@@ -28,6 +28,7 @@ export { freePort };
 const thisFile = fileURLToPath(import.meta.url);
 const projectDir = fileURLToPath(new URL('..', import.meta.url));
 const mainFile = join(projectDir, 'dist', 'main.js');
+const sourceMainFile = join(projectDir, 'src', 'main.ts');
 /** Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`; 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 const START_TIMEOUT_MS = 30_000;
@@ -54,7 +55,8 @@ export function startRelayChild(port: number): Promise<BenchChild> {
 /**
  * rosgate as `rosgate --config <configFile>` starts, in its own process,
  * with `env` over the bench's environment and `nodeArgs` given to node
- * (`--cpu-prof`); resolves once a client can log in.
+ * (`--cpu-prof`): dist/main.js, or src/main.ts through tsx with
+ * `isFromSource`; resolves once a client can log in.
  */
 export async function startRosgateChild(
   configFile: string,
@@ -62,9 +64,13 @@ export async function startRosgateChild(
   port: number,
   isReady: (port: number) => Promise<boolean>,
   nodeArgs: readonly string[] = [],
+  isFromSource = false,
 ): Promise<BenchChild> {
-  ensureBuilt();
-  const args = [...nodeArgs, mainFile, '--config', configFile];
+  // From source: the smoke tests, whose coverage of src/ a dist/ child would
+  // blur (tap maps its code back onto src/ through dist's source maps).
+  const entry = isFromSource ? ['--import', 'tsx', sourceMainFile] : [mainFile];
+  if (!isFromSource) ensureBuilt();
+  const args = [...nodeArgs, ...entry, '--config', configFile];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

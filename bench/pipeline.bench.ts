@@ -31,7 +31,7 @@
  *   relaySyscallsPerCommand  the same for the relay
  *
  * Run: npm run bench -- pipeline [--clients 10,50] [--seconds N] [--rounds N]
- *      [--warmup N] [--syscalls 0|1]
+ *      [--warmup N] [--syscalls 0|1] [--from-source 0|1]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -74,6 +74,8 @@ interface Options {
   rounds: number;
   warmupSeconds: number;
   isCountingSyscalls: boolean;
+  /** rosgate from src/ through tsx instead of dist/ (the smoke test). */
+  isFromSource: boolean;
 }
 
 function parseOptions(args: readonly string[]): Options {
@@ -83,6 +85,7 @@ function parseOptions(args: readonly string[]): Options {
     rounds: Math.round(numberArg(args, 'rounds', 2, 1, 20)),
     warmupSeconds: numberArg(args, 'warmup', 1, 0, 30),
     isCountingSyscalls: numberArg(args, 'syscalls', 1, 0, 1) === 1 && existsSync(STRACE),
+    isFromSource: numberArg(args, 'from-source', 0, 0, 1) === 1,
   };
 }
 
@@ -118,6 +121,7 @@ async function canLogIn(port: number): Promise<boolean> {
 async function startRosgate(
   routerPort: number,
   auditDir: string,
+  isFromSource: boolean,
   env: Readonly<Record<string, string>> = {},
 ): Promise<BenchChild> {
   const port = await freePort();
@@ -139,6 +143,8 @@ async function startRosgate(
     },
     port,
     canLogIn,
+    [],
+    isFromSource,
   );
 }
 
@@ -289,10 +295,15 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
     const setups: Setup[] = [
       { name: 'direct', port: sim.port, process: undefined },
       { name: 'relay', ...(await portOf(start(startRelayChild(sim.port)))) },
-      { name: 'rosgate', ...(await portOf(start(startRosgate(sim.port, join(auditDir, 'a'))))) },
+      {
+        name: 'rosgate',
+        ...(await portOf(start(startRosgate(sim.port, join(auditDir, 'a'), options.isFromSource)))),
+      },
       {
         name: 'core',
-        ...(await portOf(start(startRosgate(sim.port, join(auditDir, 'b'), CORE_ONLY)))),
+        ...(await portOf(
+          start(startRosgate(sim.port, join(auditDir, 'b'), options.isFromSource, CORE_ONLY)),
+        )),
       },
     ];
     const probe = await billingClient(sim.port, USER, PASSWORD, COMMAND_TIMEOUT_MS);
@@ -304,6 +315,7 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
     );
     const result: BenchResult = {
       bench: 'pipeline',
+      rosgate: options.isFromSource ? 'src/main.ts (tsx)' : 'dist/main.js',
       clients: options.clientCounts.join(','),
       seconds: options.seconds,
       rounds: options.rounds,
