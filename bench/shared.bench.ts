@@ -113,6 +113,24 @@ const routerCommands = (sim: Simulator): number =>
   Object.values(sim.counters.commands).reduce((n, c) => n + c, 0);
 const roundTrips = (replicas: readonly Replica[]): number =>
   replicas.reduce((n, r) => n + (r.app.group?.group.stats().roundTrips ?? 0), 0);
+/** The three replicas' Redis calls by what they were for. */
+function roundTripsByOp(replicas: readonly Replica[]): Map<string, number> {
+  const byOp = new Map<string, number>();
+  for (const r of replicas) {
+    for (const [op, n] of Object.entries(r.app.group?.group.stats().roundTripsByOp ?? {}))
+      byOp.set(op, (byOp.get(op) ?? 0) + n);
+  }
+  return byOp;
+}
+/** `lease 25, publish 40, ...`: what `to` has more of than `from`, most first. */
+function opsBetween(from: Map<string, number>, to: Map<string, number>): string {
+  return [...to]
+    .map(([op, n]) => [op, n - (from.get(op) ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([op, n]) => `${op} ${n}`)
+    .join(', ');
+}
 
 /** Phase 1: the mix at about 5x the group's rate. */
 async function overTheRate(
@@ -132,9 +150,11 @@ async function overTheRate(
   // Past the first burst (a full bucket per group), count over the window.
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const from = { router: routerCommands(sim), at: performance.now(), trips: roundTrips(replicas) };
+  const opsFrom = roundTripsByOp(replicas);
   const answeredBefore = tally.answered;
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   const to = { router: routerCommands(sim), at: performance.now(), trips: roundTrips(replicas) };
+  const opsTo = roundTripsByOp(replicas);
   const answered = tally.answered - answeredBefore;
   isRunning = false;
   await load;
@@ -143,6 +163,7 @@ async function overTheRate(
     `  over the rate: router ${routerRate.toFixed(1)}/s for ${GROUP_RATE_PER_S}/s; ` +
       `${answered} answered, ${tally.refused} refused in all; Redis calls ${to.trips - from.trips}`,
   );
+  console.log(`  Redis calls by kind: ${opsBetween(opsFrom, opsTo)}`);
   return {
     routerRatePerS: Number(routerRate.toFixed(1)),
     routerRateRatio: Number((routerRate / GROUP_RATE_PER_S).toFixed(3)),

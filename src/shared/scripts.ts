@@ -21,7 +21,7 @@ end
  * returns how many are live (N).
  * KEYS: replicas zset. ARGV: clock, replicaId, ttlMs.
  */
-export const REGISTER_REPLICA = new LuaScript(`${NOW}
+export const REGISTER_REPLICA = new LuaScript('register', `${NOW}
 local now = now_ms()
 local ttl = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -43,7 +43,7 @@ return redis.call('ZCARD', KEYS[1])
  * Returns {granted, waitMs}: granted = want and waitMs before the tokens may
  * be spent, or granted = 0 and waitMs before asking again.
  */
-export const LEASE_TOKENS = new LuaScript(`${NOW}
+export const LEASE_TOKENS = new LuaScript('lease', `${NOW}
 local now = now_ms()
 local capacity = tonumber(ARGV[2])
 local refill = tonumber(ARGV[3])
@@ -81,7 +81,7 @@ return {want, wait}
  * KEYS: sessions zset. ARGV: clock, cap, member, ttlMs.
  * Returns {1 granted | 0 refused, leases held by the group afterwards}.
  */
-export const ACQUIRE_SESSION = new LuaScript(`${NOW}
+export const ACQUIRE_SESSION = new LuaScript('acquireSession', `${NOW}
 local now = now_ms()
 local ttl = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -100,7 +100,7 @@ return {1, held + 1}
  * KEYS: sessions zset. ARGV: clock, replicaId, ttlMs, n, member...
  * Returns the leases the group holds afterwards.
  */
-export const RENEW_SESSIONS = new LuaScript(`${NOW}
+export const RENEW_SESSIONS = new LuaScript('renewSessions', `${NOW}
 local now = now_ms()
 local ttl = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
@@ -128,7 +128,7 @@ return redis.call('ZCARD', KEYS[1])
  * by, max, lockMs per pair.
  * Returns per pair {ms the lock has left (0: none), 1 when this call began it}.
  */
-export const COUNT_FAILURES = new LuaScript(`
+export const COUNT_FAILURES = new LuaScript('countFailures', `
 local window = tonumber(ARGV[1])
 local duration = tonumber(ARGV[2])
 local out = {}
@@ -167,7 +167,7 @@ return out
  * KEYS: stream, seq, menu version. ARGV: channel, maxLen, menu, row, origin.
  * Returns {seq, stream id}.
  */
-export const PUBLISH_INVALIDATION = new LuaScript(`
+export const PUBLISH_INVALIDATION = new LuaScript('publish', `
 local seq = redis.call('INCR', KEYS[2])
 redis.call('INCR', KEYS[3])
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
@@ -184,7 +184,7 @@ return {seq, id}
  * KEYS: stream, seq. ARGV: lastId, count.
  * Returns {seq, last stream id or '', entries}.
  */
-export const READ_INVALIDATIONS = new LuaScript(`
+export const READ_INVALIDATIONS = new LuaScript('readInvalidations', `
 local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local lastId = ''
