@@ -113,6 +113,8 @@ const routerCommands = (sim: Simulator): number =>
   Object.values(sim.counters.commands).reduce((n, c) => n + c, 0);
 const roundTrips = (replicas: readonly Replica[]): number =>
   replicas.reduce((n, r) => n + (r.app.group?.group.stats().roundTrips ?? 0), 0);
+const invalidationsSent = (replicas: readonly Replica[]): number =>
+  replicas.reduce((n, r) => n + (r.app.group?.group.stats().invalidationsSent ?? 0), 0);
 /** The three replicas' Redis calls by what they were for. */
 function roundTripsByOp(replicas: readonly Replica[]): Map<string, number> {
   const byOp = new Map<string, number>();
@@ -151,10 +153,12 @@ async function overTheRate(
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const from = { router: routerCommands(sim), at: performance.now(), trips: roundTrips(replicas) };
   const opsFrom = roundTripsByOp(replicas);
+  const sentFrom = invalidationsSent(replicas);
   const answeredBefore = tally.answered;
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   const to = { router: routerCommands(sim), at: performance.now(), trips: roundTrips(replicas) };
   const opsTo = roundTripsByOp(replicas);
+  const sentTo = invalidationsSent(replicas);
   const answered = tally.answered - answeredBefore;
   isRunning = false;
   await load;
@@ -163,7 +167,10 @@ async function overTheRate(
     `  over the rate: router ${routerRate.toFixed(1)}/s for ${GROUP_RATE_PER_S}/s; ` +
       `${answered} answered, ${tally.refused} refused in all; Redis calls ${to.trips - from.trips}`,
   );
-  console.log(`  Redis calls by kind: ${opsBetween(opsFrom, opsTo)}`);
+  console.log(
+    `  Redis calls by kind: ${opsBetween(opsFrom, opsTo)}; ` +
+      `${sentTo - sentFrom} invalidations published`,
+  );
   return {
     routerRatePerS: Number(routerRate.toFixed(1)),
     routerRateRatio: Number((routerRate / GROUP_RATE_PER_S).toFixed(3)),

@@ -21,14 +21,17 @@ end
  * returns how many are live (N).
  * KEYS: replicas zset. ARGV: clock, replicaId, ttlMs.
  */
-export const REGISTER_REPLICA = new LuaScript('register', `${NOW}
+export const REGISTER_REPLICA = new LuaScript(
+  'register',
+  `${NOW}
 local now = now_ms()
 local ttl = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
 return redis.call('ZCARD', KEYS[1])
-`);
+`,
+);
 
 /**
  * Takes a lease of `want` tokens from the group's bucket. The bucket is
@@ -43,7 +46,9 @@ return redis.call('ZCARD', KEYS[1])
  * Returns {granted, waitMs}: granted = want and waitMs before the tokens may
  * be spent, or granted = 0 and waitMs before asking again.
  */
-export const LEASE_TOKENS = new LuaScript('lease', `${NOW}
+export const LEASE_TOKENS = new LuaScript(
+  'lease',
+  `${NOW}
 local now = now_ms()
 local capacity = tonumber(ARGV[2])
 local refill = tonumber(ARGV[3])
@@ -74,14 +79,17 @@ local fullIn = stepAt + math.ceil((capacity - tokens) / refill) * interval - now
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'stepAt', stepAt)
 redis.call('PEXPIRE', KEYS[1], math.max(fullIn, 0) + interval)
 return {want, wait}
-`);
+`,
+);
 
 /**
  * Adds a session lease when the router's group holds fewer than `cap`.
  * KEYS: sessions zset. ARGV: clock, cap, member, ttlMs.
  * Returns {1 granted | 0 refused, leases held by the group afterwards}.
  */
-export const ACQUIRE_SESSION = new LuaScript('acquireSession', `${NOW}
+export const ACQUIRE_SESSION = new LuaScript(
+  'acquireSession',
+  `${NOW}
 local now = now_ms()
 local ttl = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -90,7 +98,8 @@ if held >= tonumber(ARGV[2]) then return {0, held} end
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
 return {1, held + 1}
-`);
+`,
+);
 
 /**
  * One replica's heartbeat for one router's sessions: the `n` members given
@@ -100,7 +109,9 @@ return {1, held + 1}
  * KEYS: sessions zset. ARGV: clock, replicaId, ttlMs, n, member...
  * Returns the leases the group holds afterwards.
  */
-export const RENEW_SESSIONS = new LuaScript('renewSessions', `${NOW}
+export const RENEW_SESSIONS = new LuaScript(
+  'renewSessions',
+  `${NOW}
 local now = now_ms()
 local ttl = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
@@ -116,7 +127,8 @@ end
 for i = 5, 4 + n do redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) end
 if n > 0 then redis.call('PEXPIRE', KEYS[1], ttl * 2) end
 return redis.call('ZCARD', KEYS[1])
-`);
+`,
+);
 
 /**
  * Failure counters and lockouts, for pairs of keys (counter, lock). Per pair,
@@ -128,7 +140,9 @@ return redis.call('ZCARD', KEYS[1])
  * by, max, lockMs per pair.
  * Returns per pair {ms the lock has left (0: none), 1 when this call began it}.
  */
-export const COUNT_FAILURES = new LuaScript('countFailures', `
+export const COUNT_FAILURES = new LuaScript(
+  'countFailures',
+  `
 local window = tonumber(ARGV[1])
 local duration = tonumber(ARGV[2])
 local out = {}
@@ -158,25 +172,45 @@ for i = 1, #KEYS / 2 do
   out[#out + 1] = began
 end
 return out
-`);
+`,
+);
 
 /**
- * Publishes one invalidation: bumps the router's sequence and the menu's
- * version, appends it to the capped stream (the log a reconnecting replica
- * replays) and PUBLISHes it, in one atomic step.
- * KEYS: stream, seq, menu version. ARGV: channel, maxLen, menu, row, origin.
- * Returns {seq, stream id}.
+ * Publishes a batch of invalidations (the writes of one event-loop turn, or
+ * those that waited while the previous batch was in flight) in one atomic
+ * step: the router's sequence grows by the batch's size (one number per
+ * entry), each entry bumps its menu's version and is appended to the capped
+ * stream (the log a reconnecting replica replays, one stream entry per
+ * invalidation), and one PUBLISH carries them all: the entry itself when
+ * there is one (`{seq, id, menu, row, origin}`), a JSON array of them when
+ * there are several.
+ * KEYS: stream, seq, then the version key of each entry's menu.
+ * ARGV: channel, maxLen, origin, then menu and row of each entry.
+ * Returns {last seq, entries}.
  */
-export const PUBLISH_INVALIDATION = new LuaScript('publish', `
-local seq = redis.call('INCR', KEYS[2])
-redis.call('INCR', KEYS[3])
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
-  'seq', seq, 'menu', ARGV[3], 'row', ARGV[4], 'origin', ARGV[5])
-redis.call('PUBLISH', ARGV[1], cjson.encode({
-  seq = seq, id = id, menu = ARGV[3], row = ARGV[4], origin = ARGV[5]
-}))
-return {seq, id}
-`);
+export const PUBLISH_INVALIDATION = new LuaScript(
+  'publish',
+  `
+local n = #KEYS - 2
+local last = redis.call('INCRBY', KEYS[2], n)
+local out = {}
+for i = 1, n do
+  local seq = last - n + i
+  local menu = ARGV[2 + 2 * i]
+  local row = ARGV[3 + 2 * i]
+  redis.call('INCR', KEYS[2 + i])
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
+    'seq', seq, 'menu', menu, 'row', row, 'origin', ARGV[3])
+  out[i] = { seq = seq, id = id, menu = menu, row = row, origin = ARGV[3] }
+end
+if n == 1 then
+  redis.call('PUBLISH', ARGV[1], cjson.encode(out[1]))
+else
+  redis.call('PUBLISH', ARGV[1], cjson.encode(out))
+end
+return {last, n}
+`,
+);
 
 /**
  * What a (re)connected receiver needs: the router's sequence now, the last
@@ -184,11 +218,14 @@ return {seq, id}
  * KEYS: stream, seq. ARGV: lastId, count.
  * Returns {seq, last stream id or '', entries}.
  */
-export const READ_INVALIDATIONS = new LuaScript('readInvalidations', `
+export const READ_INVALIDATIONS = new LuaScript(
+  'readInvalidations',
+  `
 local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local lastId = ''
 if #last > 0 then lastId = last[1][1] end
 if ARGV[1] == '' then return {seq, lastId, {}} end
 return {seq, lastId, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
-`);
+`,
+);

@@ -10,6 +10,15 @@ export interface SessionBudgetOptions {
    * sessions are free again after it. @default 15000
    */
   readonly leaseTtlMs?: number;
+  /**
+   * A replica that holds sessions and was refused asks Redis again only
+   * after this wait, doubled on each refusal up to `maxQuietMs`; until then
+   * it is refused without a Redis call. A replica that holds none asks
+   * every time. @default 250
+   */
+  readonly quietMs?: number;
+  /** @default 5000 (the heartbeat, which sees room as it renews) */
+  readonly maxQuietMs?: number;
 }
 
 /** One router session this replica may hold; release it when the session closes. */
@@ -28,6 +37,8 @@ export interface SessionBudgetStats {
   readonly groupHeld: number;
   /** Acquires refused (the group, or this replica's share, was full). */
   readonly refused: number;
+  /** Of those, the ones answered without asking Redis (after a refusal, a quiet wait). */
+  readonly quietRefusals: number;
   /** Acquires granted from this replica's share while Redis was down. */
   readonly localGrants: number;
 }
@@ -51,7 +62,12 @@ export class SessionBudget {
   #next = 0;
   #groupHeld = 0;
   #refused = 0;
+  #quietRefusals = 0;
   #localGrants = 0;
+  readonly #minQuietMs: number;
+  readonly #maxQuietMs: number;
+  #quietMs = 0;
+  #quietUntil = -Infinity;
   readonly #stop: (() => void)[];
 
   constructor(link: SharedLink, router: string, options: SessionBudgetOptions) {
@@ -64,6 +80,11 @@ export class SessionBudget {
     this.#key = link.key(router, 'sessions');
     this.#maxSessions = options.maxSessions;
     this.#leaseTtlMs = ttl;
+    this.#minQuietMs = options.quietMs ?? 250;
+    this.#maxQuietMs = options.maxQuietMs ?? 5000;
+    if (!(this.#minQuietMs >= 0 && this.#maxQuietMs >= this.#minQuietMs)) {
+      throw new RangeError('quietMs must be >= 0 and maxQuietMs >= quietMs');
+    }
     this.#stop = [link.onHeartbeat(() => this.renew()), link.onClose(() => this.#renew([]))];
   }
 
@@ -78,6 +99,12 @@ export class SessionBudget {
    * the group's operation timeout; never rejects.
    */
   async tryAcquire(): Promise<SessionTicket | undefined> {
+    if (this.#link.isUp && this.#held.size > 0 && this.#link.now() < this.#quietUntil) {
+      // Refused a moment ago: the group is full unless a release came since.
+      this.#refused++;
+      this.#quietRefusals++;
+      return undefined;
+    }
     const member = `${this.#link.replicaId}:${++this.#next}`;
     if (this.#link.isUp) {
       this.#pending.add(member);
@@ -89,8 +116,13 @@ export class SessionBudget {
       this.#pending.delete(member);
       if (Array.isArray(reply)) {
         this.#groupHeld = Number(reply[1]);
-        if (Number(reply[0]) === 1) return this.#ticket(member);
+        if (Number(reply[0]) === 1) {
+          this.#unquiet();
+          return this.#ticket(member);
+        }
         this.#refused++;
+        this.#quietMs = Math.min(this.#maxQuietMs, Math.max(this.#minQuietMs, 2 * this.#quietMs));
+        this.#quietUntil = this.#link.now() + this.#quietMs;
         return undefined;
       }
     }
@@ -125,6 +157,7 @@ export class SessionBudget {
       held: this.#held.size,
       groupHeld: this.#groupHeld,
       refused: this.#refused,
+      quietRefusals: this.#quietRefusals,
       localGrants: this.#localGrants,
     };
   }
@@ -139,7 +172,15 @@ export class SessionBudget {
       ...this.#pending,
     ];
     const reply = await this.#link.run(RENEW_SESSIONS, [this.#key], args);
-    if (typeof reply === 'number') this.#groupHeld = reply;
+    if (typeof reply !== 'number') return;
+    this.#groupHeld = reply;
+    if (reply < this.#maxSessions) this.#unquiet();
+  }
+
+  /** There may be room: the next acquire asks Redis. */
+  #unquiet(): void {
+    this.#quietMs = 0;
+    this.#quietUntil = -Infinity;
   }
 
   #ticket(member: string): SessionTicket {
@@ -148,6 +189,7 @@ export class SessionBudget {
       id: member,
       release: () => {
         if (!this.#held.delete(member)) return;
+        this.#unquiet();
         // While down, the next renewal after Redis is back drops it.
         if (this.#link.isUp) void this.#link.send(['ZREM', this.#key, member]);
       },
