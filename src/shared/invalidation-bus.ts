@@ -135,6 +135,8 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
   #outgoing: Outgoing[] = [];
   /** A batch is scheduled (end of this turn) or in flight: new writes join the next one. */
   #isSending = false;
+  /** The end-of-turn send of the batch being collected; undefined once sent. */
+  #scheduled: NodeJS.Immediate | undefined;
   readonly #generations = new Map<string, number>();
   #flushGeneration = 0;
   /** The last invalidation accounted for; undefined before the first sync. */
@@ -184,6 +186,7 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
         (message) => this.#onMessage(message),
         () => void this.sync(),
       ),
+      link.rides(router).carry(() => this.#hurry()),
     ];
   }
 
@@ -223,7 +226,7 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
       this.#outgoing.push({ menu, row: rowKey ?? '', resolve });
       if (this.#isSending) return;
       this.#isSending = true;
-      setImmediate(() => void this.#sendBatch());
+      this.#scheduled = setImmediate(() => void this.#sendBatch());
     });
   }
 
@@ -294,15 +297,25 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
 
   /** Sends the waiting writes (up to `maxBatch`) in one script call; then the ones that came meanwhile. */
   async #sendBatch(): Promise<void> {
+    this.#scheduled = undefined;
     const batch = this.#outgoing.splice(0, this.#maxBatch);
-    const keys = [this.#streamKey, this.#seqKey];
-    const args: (string | number)[] = [this.#streamKey, this.#streamMaxLen, this.#link.replicaId];
+    // A lease of the router's bucket rides along when the bucket would take one.
+    const ride = this.#link.rides(this.#router).poll();
+    const keys = [this.#streamKey, this.#seqKey, ride?.key ?? this.#streamKey];
+    const args: (string | number)[] = [
+      this.#link.scriptClock(),
+      this.#streamKey,
+      this.#streamMaxLen,
+      this.#link.replicaId,
+      ...(ride?.args ?? [0, 0, 0, 0, 0]),
+    ];
     for (const { menu, row } of batch) {
       keys.push(this.#versionKey(menu));
       args.push(menu, row);
     }
     const reply = await this.#link.run(PUBLISH_INVALIDATION, keys, args);
     const isSent = Array.isArray(reply);
+    ride?.settle(isSent ? [Number(reply[2]), Number(reply[3])] : undefined);
     if (isSent) {
       this.#stats.sent += batch.length;
       this.#stats.batches++;
@@ -314,6 +327,14 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
     }
     if (this.#outgoing.length > 0) void this.#sendBatch();
     else this.#isSending = false;
+  }
+
+  /** A lease is wanted: the batch being collected goes now, to carry it. */
+  #hurry(): boolean {
+    if (this.#scheduled === undefined) return false;
+    clearImmediate(this.#scheduled);
+    void this.#sendBatch();
+    return true;
   }
 
   async #publishPending(): Promise<void> {

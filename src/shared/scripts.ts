@@ -7,10 +7,10 @@
  */
 import { LuaScript } from './lua-script.js';
 
-/** Milliseconds now: ARGV[1] when a test set it, else Redis `TIME`. */
+/** Milliseconds now: the clock override when a test set it (ARGV[1]), else Redis `TIME`. */
 const NOW = `
-local function now_ms()
-  if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
+local function now_ms(override)
+  if override ~= '' then return tonumber(override) end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
@@ -24,7 +24,7 @@ end
 export const REGISTER_REPLICA = new LuaScript(
   'register',
   `${NOW}
-local now = now_ms()
+local now = now_ms(ARGV[1])
 local ttl = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
@@ -32,6 +32,36 @@ redis.call('PEXPIRE', KEYS[1], ttl * 2)
 return redis.call('ZCARD', KEYS[1])
 `,
 );
+
+/** The lease of {@link LEASE_TOKENS}, a Lua function the publish script calls too. */
+const LEASE = `
+local function lease(key, now, capacity, refill, interval, want, horizon)
+  local state = redis.call('HMGET', key, 'tokens', 'stepAt')
+  local tokens = tonumber(state[1])
+  local stepAt = tonumber(state[2])
+  if tokens == nil or stepAt == nil then
+    tokens = capacity
+    stepAt = now
+  end
+  local steps = math.floor((now - stepAt) / interval)
+  if steps > 0 then
+    tokens = math.min(capacity, tokens + steps * refill)
+    stepAt = stepAt + steps * interval
+  end
+  local wait = 0
+  if tokens < want then
+    wait = stepAt + math.ceil((want - tokens) / refill) * interval - now
+  end
+  if wait > horizon then
+    return {0, wait - horizon}
+  end
+  tokens = tokens - want
+  local fullIn = stepAt + math.ceil((capacity - tokens) / refill) * interval - now
+  redis.call('HSET', key, 'tokens', tokens, 'stepAt', stepAt)
+  redis.call('PEXPIRE', key, math.max(fullIn, 0) + interval)
+  return {want, wait}
+end
+`;
 
 /**
  * Takes a lease of `want` tokens from the group's bucket. The bucket is
@@ -46,41 +76,10 @@ return redis.call('ZCARD', KEYS[1])
  * Returns {granted, waitMs}: granted = want and waitMs before the tokens may
  * be spent, or granted = 0 and waitMs before asking again.
  */
-export const LEASE_TOKENS = new LuaScript(
-  'lease',
-  `${NOW}
-local now = now_ms()
-local capacity = tonumber(ARGV[2])
-local refill = tonumber(ARGV[3])
-local interval = tonumber(ARGV[4])
-local want = tonumber(ARGV[5])
-local horizon = tonumber(ARGV[6])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'stepAt')
-local tokens = tonumber(state[1])
-local stepAt = tonumber(state[2])
-if tokens == nil or stepAt == nil then
-  tokens = capacity
-  stepAt = now
-end
-local steps = math.floor((now - stepAt) / interval)
-if steps > 0 then
-  tokens = math.min(capacity, tokens + steps * refill)
-  stepAt = stepAt + steps * interval
-end
-local wait = 0
-if tokens < want then
-  wait = stepAt + math.ceil((want - tokens) / refill) * interval - now
-end
-if wait > horizon then
-  return {0, wait - horizon}
-end
-tokens = tokens - want
-local fullIn = stepAt + math.ceil((capacity - tokens) / refill) * interval - now
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'stepAt', stepAt)
-redis.call('PEXPIRE', KEYS[1], math.max(fullIn, 0) + interval)
-return {want, wait}
-`,
-);
+export const LEASE_TOKENS = new LuaScript('lease', `${NOW}${LEASE}
+return lease(KEYS[1], now_ms(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+  tonumber(ARGV[5]), tonumber(ARGV[6]))
+`);
 
 /**
  * Adds a session lease when the router's group holds fewer than `cap`.
@@ -90,7 +89,7 @@ return {want, wait}
 export const ACQUIRE_SESSION = new LuaScript(
   'acquireSession',
   `${NOW}
-local now = now_ms()
+local now = now_ms(ARGV[1])
 local ttl = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local held = redis.call('ZCARD', KEYS[1])
@@ -112,7 +111,7 @@ return {1, held + 1}
 export const RENEW_SESSIONS = new LuaScript(
   'renewSessions',
   `${NOW}
-local now = now_ms()
+local now = now_ms(ARGV[1])
 local ttl = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
 local prefix = ARGV[2] .. ':'
@@ -183,34 +182,44 @@ return out
  * stream (the log a reconnecting replica replays, one stream entry per
  * invalidation), and one PUBLISH carries them all: the entry itself when
  * there is one (`{seq, id, menu, row, origin}`), a JSON array of them when
- * there are several.
- * KEYS: stream, seq, then the version key of each entry's menu.
- * ARGV: channel, maxLen, origin, then menu and row of each entry.
- * Returns {last seq, entries}.
+ * there are several. A lease of the router's bucket may ride along (as
+ * {@link LEASE_TOKENS}; `want` 0 for none), so a replica that writes and
+ * spends tokens makes one round trip for both.
+ * KEYS: stream, seq, bucket (any key when no lease), then the version key
+ * of each entry's menu.
+ * ARGV: clock, channel, maxLen, origin, then the lease's capacity, refill,
+ * interval, want, horizon, then menu and row of each entry.
+ * Returns {last seq, entries, granted, waitMs} (granted and waitMs as
+ * LEASE_TOKENS; granted -1 when no lease was asked for).
  */
-export const PUBLISH_INVALIDATION = new LuaScript(
-  'publish',
-  `
-local n = #KEYS - 2
-local last = redis.call('INCRBY', KEYS[2], n)
+export const PUBLISH_INVALIDATION = new LuaScript('publish', `${NOW}${LEASE}
+local n = #KEYS - 3
 local out = {}
-for i = 1, n do
-  local seq = last - n + i
-  local menu = ARGV[2 + 2 * i]
-  local row = ARGV[3 + 2 * i]
-  redis.call('INCR', KEYS[2 + i])
-  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
-    'seq', seq, 'menu', menu, 'row', row, 'origin', ARGV[3])
-  out[i] = { seq = seq, id = id, menu = menu, row = row, origin = ARGV[3] }
+local last = 0
+if n > 0 then
+  last = redis.call('INCRBY', KEYS[2], n)
+  for i = 1, n do
+    local seq = last - n + i
+    local menu = ARGV[8 + 2 * i]
+    local row = ARGV[9 + 2 * i]
+    redis.call('INCR', KEYS[3 + i])
+    local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',
+      'seq', seq, 'menu', menu, 'row', row, 'origin', ARGV[4])
+    out[i] = { seq = seq, id = id, menu = menu, row = row, origin = ARGV[4] }
+  end
+  if n == 1 then
+    redis.call('PUBLISH', ARGV[2], cjson.encode(out[1]))
+  else
+    redis.call('PUBLISH', ARGV[2], cjson.encode(out))
+  end
 end
-if n == 1 then
-  redis.call('PUBLISH', ARGV[1], cjson.encode(out[1]))
-else
-  redis.call('PUBLISH', ARGV[1], cjson.encode(out))
+local granted = {-1, 0}
+if tonumber(ARGV[8]) > 0 then
+  granted = lease(KEYS[3], now_ms(ARGV[1]), tonumber(ARGV[5]), tonumber(ARGV[6]),
+    tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]))
 end
-return {last, n}
-`,
-);
+return {last, n, granted[1], granted[2]}
+`);
 
 /**
  * What a (re)connected receiver needs: the router's sequence now, the last

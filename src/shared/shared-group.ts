@@ -15,6 +15,7 @@ import {
   type RedisConnection,
   type RedisConnectionOptions,
 } from './redis-connection.js';
+import { RouterRides } from './rides.js';
 import { REGISTER_REPLICA } from './scripts.js';
 import { SessionBudget, type SessionBudgetOptions } from './session-budget.js';
 import type { SharedCounters, SharedLink, SharedLogger, SharedTimers } from './shared-link.js';
@@ -141,6 +142,7 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
   readonly #now: () => number;
   readonly #client: RedisConnection;
   readonly #roundTripsByOp = new Map<string, number>();
+  readonly #rides = new Map<string, RouterRides>();
   #subscriber: RedisConnection | undefined;
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #stateListeners: ((isUp: boolean) => void)[] = [];
@@ -225,6 +227,15 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
 
   key(router: string, suffix: string): string {
     return `${this.prefix}{${router}}:${suffix}`;
+  }
+
+  rides(router: string): RouterRides {
+    let rides = this.#rides.get(router);
+    if (rides === undefined) {
+      rides = new RouterRides();
+      this.#rides.set(router, rides);
+    }
+    return rides;
   }
 
   /** The group's shared rate bucket for `router`; one per router and process. */

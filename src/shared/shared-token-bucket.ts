@@ -1,5 +1,6 @@
 import { TokenBucket } from '../flow/token-bucket.js';
 import type { BucketShape, RateBucket } from './rate-bucket.js';
+import type { LeaseRide, RouterRides } from './rides.js';
 import { LEASE_TOKENS } from './scripts.js';
 import type { SharedLink } from './shared-link.js';
 
@@ -33,6 +34,8 @@ export interface SharedTokenBucketOptions extends BucketShape {
 export interface SharedBucketStats {
   /** Leases granted by Redis. */
   readonly leases: number;
+  /** Of the lease requests, those that rode on a publish (no call of their own). */
+  readonly rides: number;
   /** Lease requests Redis refused (the reservation horizon was full). */
   readonly refusals: number;
   /** Leased tokens that lapsed unspent. */
@@ -75,8 +78,9 @@ export class SharedTokenBucket implements RateBucket {
   #share: TokenBucket | undefined;
   #wake: unknown;
   #wakeAt = Infinity;
-  #stats = { leases: 0, refusals: 0, lapsedTokens: 0, fallbackTakes: 0 };
-  readonly #stopListening: () => void;
+  #stats = { leases: 0, rides: 0, refusals: 0, lapsedTokens: 0, fallbackTakes: 0 };
+  readonly #rides: RouterRides;
+  readonly #stop: (() => void)[];
 
   constructor(link: SharedLink, router: string, options: SharedTokenBucketOptions) {
     this.#link = link;
@@ -92,10 +96,14 @@ export class SharedTokenBucket implements RateBucket {
     this.#leaseTtlMs = checked('leaseTtlMs', options.leaseTtlMs ?? span, 1);
     this.#horizonMs = checked('horizonMs', options.horizonMs ?? span, 0);
     this.#onAvailable = options.onAvailable;
-    this.#stopListening = link.onStateChange((isUp) => {
-      if (isUp) this.#share = undefined;
-      this.#available();
-    });
+    this.#rides = link.rides(router);
+    this.#stop = [
+      link.onStateChange((isUp) => {
+        if (isUp) this.#share = undefined;
+        this.#available();
+      }),
+      this.#rides.ride(() => this.#offer()),
+    ];
   }
 
   get tokens(): number {
@@ -152,7 +160,7 @@ export class SharedTokenBucket implements RateBucket {
    */
   close(): void {
     this.#clearWake();
-    this.#stopListening();
+    for (const stop of this.#stop) stop();
   }
 
   #usable(now: number): number {
@@ -183,11 +191,23 @@ export class SharedTokenBucket implements RateBucket {
     return this.#share;
   }
 
-  #prefetch(now: number): void {
-    if (this.#fetch !== undefined || now < this.#retryAt || !this.#link.isUp) return;
+  /** Tokens held, usable or not yet. */
+  #held(): number {
     let held = 0;
     for (const lease of this.#leases) held += lease.tokens;
-    if (held * 3 > this.#leaseTokens) return;
+    return held;
+  }
+
+  /** Whether a lease request may go now: none under way, Redis up, no wait Redis named. */
+  #mayAsk(now: number): boolean {
+    return this.#fetch === undefined && now >= this.#retryAt && this.#link.isUp;
+  }
+
+  /** Asks for the next lease when a third of one is left: on a publish about to go, else on its own. */
+  #prefetch(now: number): void {
+    if (!this.#mayAsk(now) || this.#held() * 3 > this.#leaseTokens) return;
+    // The publish hurried along polls the riders: this bucket's lease goes with it.
+    if (this.#rides.hurry() && this.#fetch !== undefined) return;
     const shape = this.#shape;
     const args = [
       this.#link.scriptClock(),
@@ -201,6 +221,33 @@ export class SharedTokenBucket implements RateBucket {
       this.#fetch = undefined;
       this.#leased(reply);
     });
+  }
+
+  /**
+   * A publish is going: the lease it may carry, when two thirds of one or
+   * less are left (a little earlier than {@link #prefetch} asks on its own).
+   */
+  #offer(): LeaseRide | undefined {
+    if (!this.#mayAsk(this.#link.now()) || this.#held() * 3 > 2 * this.#leaseTokens) return undefined;
+    let settle!: () => void;
+    this.#fetch = new Promise((resolve) => (settle = resolve));
+    this.#stats.rides++;
+    const shape = this.#shape;
+    return {
+      key: this.#key,
+      args: [
+        shape.capacity,
+        shape.refillTokens,
+        shape.refillIntervalMs,
+        this.#leaseTokens,
+        this.#horizonMs,
+      ],
+      settle: (reply) => {
+        this.#fetch = undefined;
+        settle();
+        this.#leased(reply);
+      },
+    };
   }
 
   #leased(reply: unknown): void {
