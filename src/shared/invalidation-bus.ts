@@ -44,6 +44,13 @@ export interface InvalidationBusOptions {
   readonly maxTrackedMenus?: number;
   /** Invalidations sent in one script call at most; more wait for the next one. @default 100 */
   readonly maxBatch?: number;
+  /**
+   * While the router's rate limit bites on this replica (its bucket refused
+   * a take within the last second), how long a publish waits for other
+   * writes to share its script call; 0 sends at the end of the turn always.
+   * @default 10
+   */
+  readonly saturatedWindowMs?: number;
 }
 
 /** Counters of one router's bus. */
@@ -131,12 +138,13 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
   readonly #maxPendingMenus: number;
   readonly #maxTrackedMenus: number;
   readonly #maxBatch: number;
+  readonly #saturatedWindowMs: number;
   /** Writes waiting for the next batch. */
   #outgoing: Outgoing[] = [];
   /** A batch is scheduled (end of this turn) or in flight: new writes join the next one. */
   #isSending = false;
   /** The end-of-turn send of the batch being collected; undefined once sent. */
-  #scheduled: NodeJS.Immediate | undefined;
+  #scheduled: (() => void) | undefined;
   readonly #generations = new Map<string, number>();
   #flushGeneration = 0;
   /** The last invalidation accounted for; undefined before the first sync. */
@@ -163,6 +171,8 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
     this.#maxPendingMenus = options.maxPendingMenus ?? 1000;
     this.#maxTrackedMenus = options.maxTrackedMenus ?? 10_000;
     this.#maxBatch = options.maxBatch ?? 100;
+    this.#saturatedWindowMs = options.saturatedWindowMs ?? 10;
+    if (!(this.#saturatedWindowMs >= 0)) throw new RangeError('saturatedWindowMs must be >= 0');
     for (const [name, value] of [
       ['streamMaxLen', this.#streamMaxLen],
       ['maxPendingMenus', this.#maxPendingMenus],
@@ -226,7 +236,7 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
       this.#outgoing.push({ menu, row: rowKey ?? '', resolve });
       if (this.#isSending) return;
       this.#isSending = true;
-      this.#scheduled = setImmediate(() => void this.#sendBatch());
+      this.#schedule();
     });
   }
 
@@ -329,10 +339,27 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
     else this.#isSending = false;
   }
 
+  /**
+   * Sends the batch being collected at the end of this turn; or, while the
+   * router's rate limit bites on this replica, after `saturatedWindowMs`
+   * (unless a lease request hurries it): the writers' clients wait for the
+   * router's budget anyway, and more writes share the call.
+   */
+  #schedule(): void {
+    if (this.#saturatedWindowMs > 0 && this.#link.rides(this.#router).isSaturated()) {
+      const timers = this.#link.timers;
+      const timer = timers.setTimeout(() => void this.#sendBatch(), this.#saturatedWindowMs);
+      this.#scheduled = () => timers.clearTimeout(timer);
+      return;
+    }
+    const immediate = setImmediate(() => void this.#sendBatch());
+    this.#scheduled = () => clearImmediate(immediate);
+  }
+
   /** A lease is wanted: the batch being collected goes now, to carry it. */
   #hurry(): boolean {
     if (this.#scheduled === undefined) return false;
-    clearImmediate(this.#scheduled);
+    this.#scheduled();
     void this.#sendBatch();
     return true;
   }

@@ -16,10 +16,18 @@ export interface LeaseRide {
   settle(reply: readonly [number, number] | undefined): void;
 }
 
+/** A router's token bucket, as the carrier sees it. */
+export interface Rider {
+  /** The lease it would take along on a publish going now, if any. */
+  offer(): LeaseRide | undefined;
+  /** True while commands wait for its tokens (a take was refused lately). */
+  isSaturated(): boolean;
+}
+
 /** One router's carrier and riders, on one replica. */
 export class RouterRides {
   #hurry: (() => boolean) | undefined;
-  readonly #riders = new Set<() => LeaseRide | undefined>();
+  readonly #riders = new Set<Rider>();
 
   /** The carrier (the bus): `hurry` sends its waiting batch now (true), or has none waiting (false). Returns how to stop. */
   carry(hurry: () => boolean): () => void {
@@ -29,10 +37,16 @@ export class RouterRides {
     };
   }
 
-  /** A rider (a bucket): `offer` gives the lease it would take along now, if any. Returns how to stop. */
-  ride(offer: () => LeaseRide | undefined): () => void {
-    this.#riders.add(offer);
-    return () => this.#riders.delete(offer);
+  /** A rider (a bucket). Returns how to stop. */
+  ride(rider: Rider): () => void {
+    this.#riders.add(rider);
+    return () => this.#riders.delete(rider);
+  }
+
+  /** True while a rider is rate limited: the router's budget, not this replica, sets the pace. */
+  isSaturated(): boolean {
+    for (const rider of this.#riders) if (rider.isSaturated()) return true;
+    return false;
   }
 
   /** A rider needs a lease: the carrier's waiting batch goes now and polls the riders (true), or none is waiting (false). */
@@ -42,8 +56,8 @@ export class RouterRides {
 
   /** The carrier sends a batch: the first lease a rider offers to take along. */
   poll(): LeaseRide | undefined {
-    for (const offer of this.#riders) {
-      const ride = offer();
+    for (const rider of this.#riders) {
+      const ride = rider.offer();
       if (ride !== undefined) return ride;
     }
     return undefined;

@@ -76,10 +76,13 @@ end
  * Returns {granted, waitMs}: granted = want and waitMs before the tokens may
  * be spent, or granted = 0 and waitMs before asking again.
  */
-export const LEASE_TOKENS = new LuaScript('lease', `${NOW}${LEASE}
+export const LEASE_TOKENS = new LuaScript(
+  'lease',
+  `${NOW}${LEASE}
 return lease(KEYS[1], now_ms(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
   tonumber(ARGV[5]), tonumber(ARGV[6]))
-`);
+`,
+);
 
 /**
  * Adds a session lease when the router's group holds fewer than `cap`.
@@ -192,7 +195,9 @@ return out
  * Returns {last seq, entries, granted, waitMs} (granted and waitMs as
  * LEASE_TOKENS; granted -1 when no lease was asked for).
  */
-export const PUBLISH_INVALIDATION = new LuaScript('publish', `${NOW}${LEASE}
+export const PUBLISH_INVALIDATION = new LuaScript(
+  'publish',
+  `${NOW}${LEASE}
 local n = #KEYS - 3
 local out = {}
 local last = 0
@@ -219,7 +224,8 @@ if tonumber(ARGV[8]) > 0 then
     tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]))
 end
 return {last, n, granted[1], granted[2]}
-`);
+`,
+);
 
 /**
  * What a (re)connected receiver needs: the router's sequence now, the last

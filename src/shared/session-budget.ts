@@ -10,15 +10,6 @@ export interface SessionBudgetOptions {
    * sessions are free again after it. @default 15000
    */
   readonly leaseTtlMs?: number;
-  /**
-   * A replica that holds sessions and was refused asks Redis again only
-   * after this wait, doubled on each refusal up to `maxQuietMs`; until then
-   * it is refused without a Redis call. A replica that holds none asks
-   * every time. @default 250
-   */
-  readonly quietMs?: number;
-  /** @default 5000 (the heartbeat, which sees room as it renews) */
-  readonly maxQuietMs?: number;
 }
 
 /** One router session this replica may hold; release it when the session closes. */
@@ -37,7 +28,7 @@ export interface SessionBudgetStats {
   readonly groupHeld: number;
   /** Acquires refused (the group, or this replica's share, was full). */
   readonly refused: number;
-  /** Of those, the ones answered without asking Redis (after a refusal, a quiet wait). */
+  /** Of those, the ones answered without asking Redis (refused before, and no room seen since). */
   readonly quietRefusals: number;
   /** Acquires granted from this replica's share while Redis was down. */
   readonly localGrants: number;
@@ -64,10 +55,10 @@ export class SessionBudget {
   #refused = 0;
   #quietRefusals = 0;
   #localGrants = 0;
-  readonly #minQuietMs: number;
-  readonly #maxQuietMs: number;
-  #quietMs = 0;
-  #quietUntil = -Infinity;
+  /** Refused by Redis while holding sessions: ask again only when room may have been made. */
+  #isQuiet = false;
+  /** The acquire under way, if any. */
+  #asking: Promise<unknown> | undefined;
   readonly #stop: (() => void)[];
 
   constructor(link: SharedLink, router: string, options: SessionBudgetOptions) {
@@ -80,11 +71,6 @@ export class SessionBudget {
     this.#key = link.key(router, 'sessions');
     this.#maxSessions = options.maxSessions;
     this.#leaseTtlMs = ttl;
-    this.#minQuietMs = options.quietMs ?? 250;
-    this.#maxQuietMs = options.maxQuietMs ?? 5000;
-    if (!(this.#minQuietMs >= 0 && this.#maxQuietMs >= this.#minQuietMs)) {
-      throw new RangeError('quietMs must be >= 0 and maxQuietMs >= quietMs');
-    }
     this.#stop = [link.onHeartbeat(() => this.renew()), link.onClose(() => this.#renew([]))];
   }
 
@@ -99,8 +85,10 @@ export class SessionBudget {
    * the group's operation timeout; never rejects.
    */
   async tryAcquire(): Promise<SessionTicket | undefined> {
-    if (this.#link.isUp && this.#held.size > 0 && this.#link.now() < this.#quietUntil) {
-      // Refused a moment ago: the group is full unless a release came since.
+    // A replica that holds sessions asks one at a time: a full group costs one call, not one per ask.
+    while (this.#asking !== undefined && this.#held.size > 0) await this.#asking;
+    if (this.#link.isUp && this.#held.size > 0 && this.#isQuiet) {
+      // Refused before: the group is full until a heartbeat sees room or this replica releases one.
       this.#refused++;
       this.#quietRefusals++;
       return undefined;
@@ -108,11 +96,14 @@ export class SessionBudget {
     const member = `${this.#link.replicaId}:${++this.#next}`;
     if (this.#link.isUp) {
       this.#pending.add(member);
-      const reply = await this.#link.run(
+      const asking = this.#link.run(
         ACQUIRE_SESSION,
         [this.#key],
         [this.#link.scriptClock(), this.#maxSessions, member, this.#leaseTtlMs],
       );
+      this.#asking = asking;
+      const reply = await asking;
+      if (this.#asking === asking) this.#asking = undefined;
       this.#pending.delete(member);
       if (Array.isArray(reply)) {
         this.#groupHeld = Number(reply[1]);
@@ -121,8 +112,7 @@ export class SessionBudget {
           return this.#ticket(member);
         }
         this.#refused++;
-        this.#quietMs = Math.min(this.#maxQuietMs, Math.max(this.#minQuietMs, 2 * this.#quietMs));
-        this.#quietUntil = this.#link.now() + this.#quietMs;
+        this.#isQuiet = true;
         return undefined;
       }
     }
@@ -179,8 +169,7 @@ export class SessionBudget {
 
   /** There may be room: the next acquire asks Redis. */
   #unquiet(): void {
-    this.#quietMs = 0;
-    this.#quietUntil = -Infinity;
+    this.#isQuiet = false;
   }
 
   #ticket(member: string): SessionTicket {

@@ -75,6 +75,9 @@ export class SharedTokenBucket implements RateBucket {
   #leases: Lease[] = [];
   #fetch: Promise<void> | undefined;
   #retryAt = -Infinity;
+  /** When a take was last refused while Redis was up. */
+  #refusedAt = -Infinity;
+  readonly #saturatedMs: number;
   #share: TokenBucket | undefined;
   #wake: unknown;
   #wakeAt = Infinity;
@@ -96,13 +99,17 @@ export class SharedTokenBucket implements RateBucket {
     this.#leaseTtlMs = checked('leaseTtlMs', options.leaseTtlMs ?? span, 1);
     this.#horizonMs = checked('horizonMs', options.horizonMs ?? span, 0);
     this.#onAvailable = options.onAvailable;
+    this.#saturatedMs = Math.max(1000, options.refillIntervalMs);
     this.#rides = link.rides(router);
     this.#stop = [
       link.onStateChange((isUp) => {
         if (isUp) this.#share = undefined;
         this.#available();
       }),
-      this.#rides.ride(() => this.#offer()),
+      this.#rides.ride({
+        offer: () => this.#offer(),
+        isSaturated: () => this.#link.now() - this.#refusedAt < this.#saturatedMs,
+      }),
     ];
   }
 
@@ -128,6 +135,7 @@ export class SharedTokenBucket implements RateBucket {
       if (isTaken) this.#stats.fallbackTakes++;
       return isTaken;
     }
+    this.#refusedAt = now;
     this.#prefetch(now);
     return false;
   }
@@ -228,7 +236,8 @@ export class SharedTokenBucket implements RateBucket {
    * less are left (a little earlier than {@link #prefetch} asks on its own).
    */
   #offer(): LeaseRide | undefined {
-    if (!this.#mayAsk(this.#link.now()) || this.#held() * 3 > 2 * this.#leaseTokens) return undefined;
+    if (!this.#mayAsk(this.#link.now()) || this.#held() * 3 > 2 * this.#leaseTokens)
+      return undefined;
     let settle!: () => void;
     this.#fetch = new Promise((resolve) => (settle = resolve));
     this.#stats.rides++;
