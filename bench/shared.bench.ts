@@ -23,7 +23,7 @@
  * Run: npm run bench -- shared [--seconds N] [--writes N] [--rounds N]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type App, type RouterRuntime } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
@@ -42,6 +42,7 @@ const REPLICAS = 3;
 const CLIENTS_PER_REPLICA = 4;
 const GROUP_RATE_PER_S = 50;
 const GROUP_SESSIONS = 6;
+const POOL_MAX = 5;
 const ADDRESS_LIST = '/ip/firewall/address-list';
 
 interface Replica {
@@ -50,14 +51,20 @@ interface Replica {
   readonly clients: RawClient[];
 }
 
-/** One replica of a group (or, without `url`, a lone one), in front of `sim`. */
+/**
+ * One replica of a group (or, without `url`, a lone one), in front of `sim`.
+ * `shared.routerMaxSessions` (not a config key) is the router's group cap,
+ * GROUP_SESSIONS unless given.
+ */
 async function startReplica(
   sim: Simulator,
   auditDir: string,
   index: number,
   flow: Record<string, unknown>,
-  shared: Record<string, unknown> | undefined,
+  sharedOptions: Record<string, unknown> | undefined,
 ): Promise<Replica> {
+  const { routerMaxSessions = GROUP_SESSIONS, ...shared } = sharedOptions ?? {};
+  const isShared = sharedOptions !== undefined;
   const { config } = validateConfig({
     routers: [
       {
@@ -66,8 +73,8 @@ async function startReplica(
         username: USER,
         password: PASSWORD,
         listen: { host: '127.0.0.1', port: 0 },
-        pool: { max: 5 },
-        ...(shared === undefined ? {} : { maxSessions: GROUP_SESSIONS }),
+        pool: { max: POOL_MAX },
+        ...(isShared ? { maxSessions: routerMaxSessions } : {}),
       },
     ],
     limits: { maxClients: 1000, maxClientsPerAddress: 1000 },
@@ -75,7 +82,7 @@ async function startReplica(
     monitoring: { host: '127.0.0.1', port: 0, businessPollMs: 0 },
     audit: { dir: join(auditDir, String(index)) },
     flow,
-    ...(shared === undefined ? {} : { shared: { ...shared, replicaId: `bench-${index}` } }),
+    ...(isShared ? { shared: { ...shared, replicaId: `bench-${index}` } } : {}),
   });
   const app = createApp(config, createLogger('silent', process.stdout));
   await app.start();
@@ -216,12 +223,12 @@ async function invalidation(replicas: readonly Replica[], writes: number): Promi
   return Number(percentile(sorted, 99).toFixed(3));
 }
 
-/** Phase 3: throughput of the mix, limit out of the way. */
+/** Phase 3: throughput of the mix, limit out of the way; and this process's CPU per command. */
 async function throughput(
   replicas: readonly Replica[],
   users: readonly string[],
   seconds: number,
-): Promise<number> {
+): Promise<{ perSecond: number; cpuUsPerCommand: number }> {
   let isRunning = true;
   const tally = { answered: 0, refused: 0 };
   const load = offer(
@@ -230,10 +237,16 @@ async function throughput(
     () => isRunning,
     tally,
   );
+  const cpu = process.cpuUsage();
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const used = process.cpuUsage(cpu);
+  const answered = tally.answered;
   isRunning = false;
   await load;
-  return tally.answered / seconds;
+  return {
+    perSecond: answered / seconds,
+    cpuUsPerCommand: (used.user + used.system) / Math.max(1, answered),
+  };
 }
 
 export async function run(args: readonly string[]): Promise<BenchResult> {
@@ -279,11 +292,18 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       await r.app.stop(0);
     }
     started.length = 0;
-    const shared = await group(raised, { url: redis.url, prefix: 'bench-b:' }, 10);
+    // Within the rate and the session budget: the group cap is every pool's max (3 x 5), so
+    // that sharing on and off differ by what sharing costs, not by fewer router sessions.
+    const shared = await group(
+      raised,
+      { url: redis.url, prefix: 'bench-b:', routerMaxSessions: REPLICAS * POOL_MAX },
+      10,
+    );
     // With the limit out of the way, a reader's miss is not held in the queue.
     const invalidationP99Ms = await invalidation(shared, writes);
     const alone = await group(raised, undefined, 20);
     const totals = { shared: 0, alone: 0 };
+    const cpu = { shared: 0, alone: 0 };
     for (let round = 0; round < rounds; round++) {
       for (const [name, list] of round % 2 === 0
         ? ([
@@ -295,12 +315,20 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
             ['shared', shared],
           ] as const)) {
         await throughput(list, users, Math.min(1, seconds / 2));
-        const perSecond = await throughput(list, users, seconds);
+        const { perSecond, cpuUsPerCommand } = await throughput(list, users, seconds);
         totals[name] += perSecond;
-        console.log(`  round ${round + 1} ${name.padEnd(7)} ${Math.round(perSecond)} cmd/s`);
+        cpu[name] += cpuUsPerCommand;
+        console.log(
+          `  round ${round + 1} ${name.padEnd(7)} ${Math.round(perSecond)} cmd/s, ` +
+            `${cpuUsPerCommand.toFixed(0)} µs CPU per command (bench process)`,
+        );
       }
     }
     const overheadRatio = totals.shared / totals.alone;
+    console.log(
+      `  CPU per command: shared ${(cpu.shared / rounds).toFixed(0)} µs, ` +
+        `alone ${(cpu.alone / rounds).toFixed(0)} µs (load average ${loadavg()[0]?.toFixed(1)})`,
+    );
     return {
       bench: 'shared',
       replicas: REPLICAS,

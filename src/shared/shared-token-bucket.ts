@@ -50,6 +50,9 @@ interface Lease {
   readonly expiresAt: number;
 }
 
+/** The smallest lease (unless K is smaller): at most 0.1 Redis calls per token. */
+const MIN_LEASE = 10;
+
 function checked(name: string, value: number, min: number): number {
   if (!Number.isFinite(value) || value < min)
     throw new RangeError(`${name} must be a number >= ${min}`);
@@ -68,15 +71,20 @@ export class SharedTokenBucket implements RateBucket {
   readonly #link: SharedLink;
   readonly #key: string;
   readonly #shape: BucketShape;
+  /** The largest lease (K). */
   readonly #leaseTokens: number;
+  /** Tokens taken since `#windowAt`, and in the window of `leaseTtlMs` before it. */
+  #taken = 0;
+  #takenBefore = 0;
+  #windowAt = -Infinity;
   readonly #leaseTtlMs: number;
   readonly #horizonMs: number;
   readonly #onAvailable: (() => void) | undefined;
   #leases: Lease[] = [];
   #fetch: Promise<void> | undefined;
   #retryAt = -Infinity;
-  /** When a take was last refused while Redis was up. */
-  #refusedAt = -Infinity;
+  /** When Redis last had fewer tokens than a lease (it reserved one for later, or refused). */
+  #limitedAt = -Infinity;
   readonly #saturatedMs: number;
   #share: TokenBucket | undefined;
   #wake: unknown;
@@ -108,7 +116,7 @@ export class SharedTokenBucket implements RateBucket {
       }),
       this.#rides.ride({
         offer: () => this.#offer(),
-        isSaturated: () => this.#link.now() - this.#refusedAt < this.#saturatedMs,
+        isSaturated: () => this.#link.now() - this.#limitedAt < this.#saturatedMs,
       }),
     ];
   }
@@ -126,6 +134,7 @@ export class SharedTokenBucket implements RateBucket {
     const lease = this.#leases.find((l) => l.usableAt <= now);
     if (lease !== undefined) {
       lease.tokens--;
+      this.#taken++;
       if (lease.tokens === 0) this.#leases = this.#leases.filter((l) => l !== lease);
       this.#prefetch(now);
       return true;
@@ -135,7 +144,6 @@ export class SharedTokenBucket implements RateBucket {
       if (isTaken) this.#stats.fallbackTakes++;
       return isTaken;
     }
-    this.#refusedAt = now;
     this.#prefetch(now);
     return false;
   }
@@ -199,6 +207,22 @@ export class SharedTokenBucket implements RateBucket {
     return this.#share;
   }
 
+  /**
+   * The next lease's size: what this replica took in about two lease TTLs,
+   * at least {@link MIN_LEASE} and at most K. A replica that spends little
+   * leases little (fewer tokens lapse unspent), and one that spends much
+   * asks rarely without holding the group's whole bucket.
+   */
+  #leaseSize(now: number): number {
+    if (now - this.#windowAt >= this.#leaseTtlMs) {
+      this.#takenBefore = now - this.#windowAt < 2 * this.#leaseTtlMs ? this.#taken : 0;
+      this.#taken = 0;
+      this.#windowAt = now;
+    }
+    const recent = Math.max(this.#taken, this.#takenBefore);
+    return Math.min(this.#leaseTokens, Math.max(MIN_LEASE, 2 * recent));
+  }
+
   /** Tokens held, usable or not yet. */
   #held(): number {
     let held = 0;
@@ -213,7 +237,7 @@ export class SharedTokenBucket implements RateBucket {
 
   /** Asks for the next lease when a third of one is left: on a publish about to go, else on its own. */
   #prefetch(now: number): void {
-    if (!this.#mayAsk(now) || this.#held() * 3 > this.#leaseTokens) return;
+    if (!this.#mayAsk(now) || this.#held() * 3 > this.#leaseSize(now)) return;
     // The publish hurried along polls the riders: this bucket's lease goes with it.
     if (this.#rides.hurry() && this.#fetch !== undefined) return;
     const shape = this.#shape;
@@ -222,7 +246,7 @@ export class SharedTokenBucket implements RateBucket {
       shape.capacity,
       shape.refillTokens,
       shape.refillIntervalMs,
-      this.#leaseTokens,
+      this.#leaseSize(now),
       this.#horizonMs,
     ];
     this.#fetch = this.#link.run(LEASE_TOKENS, [this.#key], args).then((reply) => {
@@ -236,8 +260,8 @@ export class SharedTokenBucket implements RateBucket {
    * less are left (a little earlier than {@link #prefetch} asks on its own).
    */
   #offer(): LeaseRide | undefined {
-    if (!this.#mayAsk(this.#link.now()) || this.#held() * 3 > 2 * this.#leaseTokens)
-      return undefined;
+    const now = this.#link.now();
+    if (!this.#mayAsk(now) || this.#held() * 3 > 2 * this.#leaseSize(now)) return undefined;
     let settle!: () => void;
     this.#fetch = new Promise((resolve) => (settle = resolve));
     this.#stats.rides++;
@@ -248,7 +272,7 @@ export class SharedTokenBucket implements RateBucket {
         shape.capacity,
         shape.refillTokens,
         shape.refillIntervalMs,
-        this.#leaseTokens,
+        this.#leaseSize(now),
         this.#horizonMs,
       ],
       settle: (reply) => {
@@ -268,6 +292,7 @@ export class SharedTokenBucket implements RateBucket {
     }
     const granted = Number(reply[0]);
     const waitMs = Number(reply[1]);
+    if (granted === 0 || waitMs > 0) this.#limitedAt = now;
     if (granted === 0) {
       this.#stats.refusals++;
       this.#retryAt = now + waitMs;
