@@ -304,6 +304,8 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
     const alone = await group(raised, undefined, 20);
     const totals = { shared: 0, alone: 0 };
     const cpu = { shared: 0, alone: 0 };
+    // Both setups warmed up once first (pools grown, caches filled, leases at their size).
+    for (const list of [shared, alone]) await throughput(list, users, seconds);
     for (let round = 0; round < rounds; round++) {
       for (const [name, list] of round % 2 === 0
         ? ([
