@@ -95,7 +95,8 @@ function entryOf(id: string, fields: readonly unknown[]): Entry {
 }
 
 function entryOfMessage(value: unknown): Entry | undefined {
-  const m = (value ?? {}) as Record<string, unknown>;
+  if (typeof value !== 'object' || value === null) return undefined;
+  const m = value as Record<string, unknown>;
   if (typeof m.seq !== 'number' || typeof m.id !== 'string' || typeof m.menu !== 'string') {
     return undefined;
   }
