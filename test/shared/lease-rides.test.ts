@@ -176,3 +176,12 @@ t.test('a replica that releases a session of its own asks Redis again at once', 
   t.equal(budget.stats().quietRefusals, 0, 'every ask after the release went to Redis');
   again.release();
 });
+
+t.test('a renewal Redis does not answer leaves what was last seen', async (t) => {
+  const [a] = await startReplicas(t, redis.url, 1);
+  const budget = a!.sessionBudget('unanswered', { maxSessions: 2 });
+  t.ok(await budget.tryAcquire());
+  a!.destroy();
+  await budget.renew();
+  t.equal(budget.stats().groupHeld, 1);
+});
