@@ -122,6 +122,8 @@ const roundTrips = (replicas: readonly Replica[]): number =>
   replicas.reduce((n, r) => n + (r.app.group?.group.stats().roundTrips ?? 0), 0);
 const invalidationsSent = (replicas: readonly Replica[]): number =>
   replicas.reduce((n, r) => n + (r.app.group?.group.stats().invalidationsSent ?? 0), 0);
+const leasedTokens = (replicas: readonly Replica[]): number =>
+  replicas.reduce((n, r) => n + (r.app.group?.group.stats().leasedTokens ?? 0), 0);
 /** The three replicas' Redis calls by what they were for. */
 function roundTripsByOp(replicas: readonly Replica[]): Map<string, number> {
   const byOp = new Map<string, number>();
@@ -161,11 +163,13 @@ async function overTheRate(
   const from = { router: routerCommands(sim), at: performance.now(), trips: roundTrips(replicas) };
   const opsFrom = roundTripsByOp(replicas);
   const sentFrom = invalidationsSent(replicas);
+  const leasedFrom = leasedTokens(replicas);
   const answeredBefore = tally.answered;
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   const to = { router: routerCommands(sim), at: performance.now(), trips: roundTrips(replicas) };
   const opsTo = roundTripsByOp(replicas);
   const sentTo = invalidationsSent(replicas);
+  const leasedTo = leasedTokens(replicas);
   const answered = tally.answered - answeredBefore;
   isRunning = false;
   await load;
@@ -176,7 +180,7 @@ async function overTheRate(
   );
   console.log(
     `  Redis calls by kind: ${opsBetween(opsFrom, opsTo)}; ` +
-      `${sentTo - sentFrom} invalidations published`,
+      `${sentTo - sentFrom} invalidations published, ${leasedTo - leasedFrom} tokens leased`,
   );
   return {
     routerRatePerS: Number(routerRate.toFixed(1)),
@@ -225,10 +229,11 @@ async function invalidation(replicas: readonly Replica[], writes: number): Promi
 
 /** Phase 3: throughput of the mix, limit out of the way; and this process's CPU per command. */
 async function throughput(
+  sim: Simulator,
   replicas: readonly Replica[],
   users: readonly string[],
   seconds: number,
-): Promise<{ perSecond: number; cpuUsPerCommand: number }> {
+): Promise<{ perSecond: number; cpuUsPerCommand: number; routerShare: number }> {
   let isRunning = true;
   const tally = { answered: 0, refused: 0 };
   const load = offer(
@@ -238,14 +243,17 @@ async function throughput(
     tally,
   );
   const cpu = process.cpuUsage();
+  const router = routerCommands(sim);
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   const used = process.cpuUsage(cpu);
   const answered = tally.answered;
+  const routerShare = (routerCommands(sim) - router) / Math.max(1, answered);
   isRunning = false;
   await load;
   return {
     perSecond: answered / seconds,
     cpuUsPerCommand: (used.user + used.system) / Math.max(1, answered),
+    routerShare,
   };
 }
 
@@ -305,7 +313,7 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
     const totals = { shared: 0, alone: 0 };
     const cpu = { shared: 0, alone: 0 };
     // Both setups warmed up once first (pools grown, caches filled, leases at their size).
-    for (const list of [shared, alone]) await throughput(list, users, seconds);
+    for (const list of [shared, alone]) await throughput(sim, list, users, seconds);
     for (let round = 0; round < rounds; round++) {
       for (const [name, list] of round % 2 === 0
         ? ([
@@ -316,13 +324,19 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
             ['alone', alone],
             ['shared', shared],
           ] as const)) {
-        await throughput(list, users, Math.min(1, seconds / 2));
-        const { perSecond, cpuUsPerCommand } = await throughput(list, users, seconds);
+        await throughput(sim, list, users, Math.min(1, seconds / 2));
+        const { perSecond, cpuUsPerCommand, routerShare } = await throughput(
+          sim,
+          list,
+          users,
+          seconds,
+        );
         totals[name] += perSecond;
         cpu[name] += cpuUsPerCommand;
         console.log(
           `  round ${round + 1} ${name.padEnd(7)} ${Math.round(perSecond)} cmd/s, ` +
-            `${cpuUsPerCommand.toFixed(0)} µs CPU per command (bench process)`,
+            `${cpuUsPerCommand.toFixed(0)} µs CPU per command (bench process), ` +
+            `${(routerShare * 100).toFixed(1)}% to the router`,
         );
       }
     }

@@ -7,7 +7,10 @@ import type { SharedLink } from './shared-link.js';
 /** Options of a {@link SharedTokenBucket}: the group's bucket, and how it is leased. */
 export interface SharedTokenBucketOptions extends BucketShape {
   /**
-   * Tokens per lease (K): about 1/K Redis calls per command.
+   * The largest lease (K). A lease is sized by what this replica took
+   * lately (twice the tokens of the last lease TTL), at least 10 (or K when
+   * smaller), at most K: at most 0.1 Redis calls per token, and a replica
+   * that spends little holds little.
    * @default min(capacity, 2 × refillTokens)
    */
   readonly leaseTokens?: number;
@@ -61,9 +64,11 @@ function checked(name: string, value: number, min: number): number {
 
 /**
  * One router's token bucket shared by every replica of the group. The
- * bucket lives in Redis; this replica takes K tokens at a time (a lease),
- * spends them locally, asks for the next lease when a third is left, and
- * lets unspent ones lapse. While Redis is down it spends its share:
+ * bucket lives in Redis; this replica takes tokens a lease at a time (up
+ * to K, sized by its recent use), spends them locally, asks for the next
+ * lease when a third is left (or, with two thirds left, along with a
+ * publish of the router's invalidation bus: no call of its own), and lets
+ * unspent ones lapse. While Redis is down it spends its share:
  * capacity / N and refill / N (N: the replicas last seen).
  * The same interface as the local TokenBucket ({@link RateBucket}).
  */
