@@ -45,9 +45,10 @@ export interface InvalidationBusOptions {
   /** Invalidations sent in one script call at most; more wait for the next one. @default 100 */
   readonly maxBatch?: number;
   /**
-   * While the router's rate limit bites on this replica (its bucket refused
-   * a take within the last second), how long a publish waits for other
-   * writes to share its script call; 0 sends at the end of the turn always.
+   * While the router's rate limit bites on this replica (Redis reserved or
+   * refused one of its bucket's leases within the last second), how long a
+   * publish waits for other writes to share its script call (a lease
+   * request sends it sooner); 0 sends at the end of the turn always.
    * @default 10
    */
   readonly saturatedWindowMs?: number;
