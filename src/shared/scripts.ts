@@ -7,9 +7,10 @@
  */
 import { LuaScript } from './lua-script.js';
 
-/** Milliseconds now: the clock override when a test set it (ARGV[1]), else Redis `TIME`. */
+/** Milliseconds now: the clock override when a test set it (ARGV[1] unless given), else Redis `TIME`. */
 const NOW = `
 local function now_ms(override)
+  override = override or ARGV[1]
   if override ~= '' then return tonumber(override) end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
