@@ -28,7 +28,7 @@
  * Run: npm run bench -- shared [--seconds N] [--writes N] [--rounds N]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type App, type RouterRuntime } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
@@ -47,6 +47,7 @@ const REPLICAS = 3;
 const CLIENTS_PER_REPLICA = 4;
 const GROUP_RATE_PER_S = 50;
 const GROUP_SESSIONS = 6;
+const POOL_MAX = 5;
 const ADDRESS_LIST = '/ip/firewall/address-list';
 
 interface Replica {
@@ -55,14 +56,20 @@ interface Replica {
   readonly clients: RawClient[];
 }
 
-/** One replica of a group (or, without `url`, a lone one), in front of `sim`. */
+/**
+ * One replica of a group (or, without `url`, a lone one), in front of `sim`.
+ * `shared.routerMaxSessions` (not a config key) is the router's group cap,
+ * GROUP_SESSIONS unless given.
+ */
 async function startReplica(
   sim: Simulator,
   auditDir: string,
   index: number,
   flow: Record<string, unknown>,
-  shared: Record<string, unknown> | undefined,
+  sharedOptions: Record<string, unknown> | undefined,
 ): Promise<Replica> {
+  const { routerMaxSessions = GROUP_SESSIONS, ...shared } = sharedOptions ?? {};
+  const isShared = sharedOptions !== undefined;
   const { config } = validateConfig({
     routers: [
       {
@@ -71,8 +78,8 @@ async function startReplica(
         username: USER,
         password: PASSWORD,
         listen: { host: '127.0.0.1', port: 0 },
-        pool: { max: 5 },
-        ...(shared === undefined ? {} : { maxSessions: GROUP_SESSIONS }),
+        pool: { max: POOL_MAX },
+        ...(isShared ? { maxSessions: routerMaxSessions } : {}),
       },
     ],
     limits: { maxClients: 1000, maxClientsPerAddress: 1000 },
@@ -80,7 +87,7 @@ async function startReplica(
     monitoring: { host: '127.0.0.1', port: 0, businessPollMs: 0 },
     audit: { dir: join(auditDir, String(index)) },
     flow,
-    ...(shared === undefined ? {} : { shared: { ...shared, replicaId: `bench-${index}` } }),
+    ...(isShared ? { shared: { ...shared, replicaId: `bench-${index}` } } : {}),
   });
   const app = createApp(config, createLogger('silent', process.stdout));
   await app.start();
@@ -118,6 +125,28 @@ const routerCommands = (sim: Simulator): number =>
   Object.values(sim.counters.commands).reduce((n, c) => n + c, 0);
 const roundTrips = (replicas: readonly Replica[]): number =>
   replicas.reduce((n, r) => n + (r.app.group?.group.stats().roundTrips ?? 0), 0);
+const invalidationsSent = (replicas: readonly Replica[]): number =>
+  replicas.reduce((n, r) => n + (r.app.group?.group.stats().invalidationsSent ?? 0), 0);
+const leasedTokens = (replicas: readonly Replica[]): number =>
+  replicas.reduce((n, r) => n + (r.app.group?.group.stats().leasedTokens ?? 0), 0);
+/** The three replicas' Redis calls by what they were for. */
+function roundTripsByOp(replicas: readonly Replica[]): Map<string, number> {
+  const byOp = new Map<string, number>();
+  for (const r of replicas) {
+    for (const [op, n] of Object.entries(r.app.group?.group.stats().roundTripsByOp ?? {}))
+      byOp.set(op, (byOp.get(op) ?? 0) + n);
+  }
+  return byOp;
+}
+/** `lease 25, publish 40, ...`: what `to` has more of than `from`, most first. */
+function opsBetween(from: Map<string, number>, to: Map<string, number>): string {
+  return [...to]
+    .map(([op, n]) => [op, n - (from.get(op) ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([op, n]) => `${op} ${n}`)
+    .join(', ');
+}
 
 /** Phase 1: the mix at about 5x the group's rate. */
 async function overTheRate(
@@ -137,9 +166,15 @@ async function overTheRate(
   // Past the first burst (a full bucket per group), count over the window.
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const from = { router: routerCommands(sim), at: performance.now(), trips: roundTrips(replicas) };
+  const opsFrom = roundTripsByOp(replicas);
+  const sentFrom = invalidationsSent(replicas);
+  const leasedFrom = leasedTokens(replicas);
   const answeredBefore = tally.answered;
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   const to = { router: routerCommands(sim), at: performance.now(), trips: roundTrips(replicas) };
+  const opsTo = roundTripsByOp(replicas);
+  const sentTo = invalidationsSent(replicas);
+  const leasedTo = leasedTokens(replicas);
   const answered = tally.answered - answeredBefore;
   isRunning = false;
   await load;
@@ -147,6 +182,10 @@ async function overTheRate(
   console.log(
     `  over the rate: router ${routerRate.toFixed(1)}/s for ${GROUP_RATE_PER_S}/s; ` +
       `${answered} answered, ${tally.refused} refused in all; Redis calls ${to.trips - from.trips}`,
+  );
+  console.log(
+    `  Redis calls by kind: ${opsBetween(opsFrom, opsTo)}; ` +
+      `${sentTo - sentFrom} invalidations published, ${leasedTo - leasedFrom} tokens leased`,
   );
   return {
     routerRatePerS: Number(routerRate.toFixed(1)),
@@ -209,6 +248,7 @@ async function hitLatencies(replica: Replica, count: number): Promise<number[]> 
 
 /** Phase 4: strict replicas against default shared ones, throughput and hit latency. */
 async function strictMode(
+  sim: Simulator,
   shared: readonly Replica[],
   strict: readonly Replica[],
   users: readonly string[],
@@ -221,8 +261,8 @@ async function strictMode(
       round % 2 === 0 ? (['strict', 'shared'] as const) : (['shared', 'strict'] as const);
     for (const name of order) {
       const list = name === 'strict' ? strict : shared;
-      await throughput(list, users, Math.min(1, seconds / 2));
-      const perSecond = await throughput(list, users, seconds);
+      await throughput(sim, list, users, Math.min(1, seconds / 2));
+      const { perSecond } = await throughput(sim, list, users, seconds);
       totals[name] += perSecond;
       console.log(`  round ${round + 1} ${name.padEnd(7)} ${Math.round(perSecond)} cmd/s`);
     }
@@ -245,12 +285,13 @@ async function strictMode(
   };
 }
 
-/** Phase 3: throughput of the mix, limit out of the way. */
+/** Phase 3: throughput of the mix, limit out of the way; and this process's CPU per command. */
 async function throughput(
+  sim: Simulator,
   replicas: readonly Replica[],
   users: readonly string[],
   seconds: number,
-): Promise<number> {
+): Promise<{ perSecond: number; cpuUsPerCommand: number; routerShare: number }> {
   let isRunning = true;
   const tally = { answered: 0, refused: 0 };
   const load = offer(
@@ -259,10 +300,19 @@ async function throughput(
     () => isRunning,
     tally,
   );
+  const cpu = process.cpuUsage();
+  const router = routerCommands(sim);
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const used = process.cpuUsage(cpu);
+  const answered = tally.answered;
+  const routerShare = (routerCommands(sim) - router) / Math.max(1, answered);
   isRunning = false;
   await load;
-  return tally.answered / seconds;
+  return {
+    perSecond: answered / seconds,
+    cpuUsPerCommand: (used.user + used.system) / Math.max(1, answered),
+    routerShare,
+  };
 }
 
 export async function run(args: readonly string[]): Promise<BenchResult> {
@@ -308,11 +358,20 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       await r.app.stop(0);
     }
     started.length = 0;
-    const shared = await group(raised, { url: redis.url, prefix: 'bench-b:' }, 10);
+    // Within the rate and the session budget: the group cap is every pool's max (3 x 5), so
+    // that sharing on and off differ by what sharing costs, not by fewer router sessions.
+    const shared = await group(
+      raised,
+      { url: redis.url, prefix: 'bench-b:', routerMaxSessions: REPLICAS * POOL_MAX },
+      10,
+    );
     // With the limit out of the way, a reader's miss is not held in the queue.
     const invalidationP99Ms = await invalidation(shared, writes);
     const alone = await group(raised, undefined, 20);
     const totals = { shared: 0, alone: 0 };
+    const cpu = { shared: 0, alone: 0 };
+    // Both setups warmed up once first (pools grown, caches filled, leases at their size).
+    for (const list of [shared, alone]) await throughput(sim, list, users, seconds);
     for (let round = 0; round < rounds; round++) {
       for (const [name, list] of round % 2 === 0
         ? ([
@@ -323,19 +382,33 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
             ['alone', alone],
             ['shared', shared],
           ] as const)) {
-        await throughput(list, users, Math.min(1, seconds / 2));
-        const perSecond = await throughput(list, users, seconds);
+        await throughput(sim, list, users, Math.min(1, seconds / 2));
+        const { perSecond, cpuUsPerCommand, routerShare } = await throughput(
+          sim,
+          list,
+          users,
+          seconds,
+        );
         totals[name] += perSecond;
-        console.log(`  round ${round + 1} ${name.padEnd(7)} ${Math.round(perSecond)} cmd/s`);
+        cpu[name] += cpuUsPerCommand;
+        console.log(
+          `  round ${round + 1} ${name.padEnd(7)} ${Math.round(perSecond)} cmd/s, ` +
+            `${cpuUsPerCommand.toFixed(0)} µs CPU per command (bench process), ` +
+            `${(routerShare * 100).toFixed(1)}% to the router`,
+        );
       }
     }
     const overheadRatio = totals.shared / totals.alone;
+    console.log(
+      `  CPU per command: shared ${(cpu.shared / rounds).toFixed(0)} µs, ` +
+        `alone ${(cpu.alone / rounds).toFixed(0)} µs (load average ${loadavg()[0]?.toFixed(1)})`,
+    );
     const strictList = await group(
       raised,
-      { url: redis.url, prefix: 'bench-c:', strict: true },
+      { url: redis.url, prefix: 'bench-c:', routerMaxSessions: REPLICAS * POOL_MAX, strict: true },
       30,
     );
-    const strict = await strictMode(shared, strictList, users, seconds, rounds);
+    const strict = await strictMode(sim, shared, strictList, users, seconds, rounds);
     return {
       bench: 'shared',
       replicas: REPLICAS,

@@ -45,7 +45,9 @@ export interface BreakerViewOptions {
  * dropping the expired.
  * KEYS: the router's breakers hash. ARGV: clock, replicaId, json, ttlMs.
  */
-const WRITE_AND_READ = new LuaScript(`
+const WRITE_AND_READ = new LuaScript(
+  'breakers',
+  `
 local function now_ms()
   if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
   local t = redis.call('TIME')
@@ -69,7 +71,8 @@ for i = 1, #all, 2 do
   end
 end
 return out
-`);
+`,
+);
 
 /** A replica's entry as read back; undefined when it is not one. */
 function parseEntry(json: string): ReplicaBreaker | undefined {

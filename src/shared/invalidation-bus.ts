@@ -42,11 +42,23 @@ export interface InvalidationBusOptions {
   readonly maxPendingMenus?: number;
   /** Menus whose generation is kept apart; beyond, they all share one. @default 10000 */
   readonly maxTrackedMenus?: number;
+  /** Invalidations sent in one script call at most; more wait for the next one. @default 100 */
+  readonly maxBatch?: number;
+  /**
+   * While the router's rate limit bites on this replica (Redis reserved or
+   * refused one of its bucket's leases within the last second), how long a
+   * publish waits for other writes to share its script call (a lease
+   * request sends it sooner); 0 sends at the end of the turn always.
+   * @default 10
+   */
+  readonly saturatedWindowMs?: number;
 }
 
 /** Counters of one router's bus. */
 export interface InvalidationBusStats {
   readonly sent: number;
+  /** Script calls that carried them (one per batch). */
+  readonly batches: number;
   readonly received: number;
   readonly replayed: number;
   readonly flushes: number;
@@ -64,6 +76,13 @@ interface Entry {
 
 const WHOLE_MENU = Symbol('whole menu');
 
+/** A write waiting for its batch to be in Redis. */
+interface Outgoing {
+  readonly menu: string;
+  readonly row: string;
+  readonly resolve: (isSent: boolean) => void;
+}
+
 function entryOf(id: string, fields: readonly unknown[]): Entry {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(String(fields[i]), String(fields[i + 1]));
@@ -76,22 +95,32 @@ function entryOf(id: string, fields: readonly unknown[]): Entry {
   };
 }
 
-function messageEntry(text: string): Entry | undefined {
+function entryOfMessage(value: unknown): Entry | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const m = value as Record<string, unknown>;
+  if (typeof m.seq !== 'number' || typeof m.id !== 'string' || typeof m.menu !== 'string') {
+    return undefined;
+  }
+  return {
+    seq: m.seq,
+    id: m.id,
+    menu: m.menu,
+    row: String(m.row ?? ''),
+    origin: String(m.origin ?? ''),
+  };
+}
+
+/** The entries of one message: one object, or an array of them (a batch); undefined if not understood. */
+function messageEntries(text: string): Entry[] | undefined {
+  let parsed: unknown;
   try {
-    const m = JSON.parse(text) as Record<string, unknown>;
-    if (typeof m.seq !== 'number' || typeof m.id !== 'string' || typeof m.menu !== 'string') {
-      return undefined;
-    }
-    return {
-      seq: m.seq,
-      id: m.id,
-      menu: m.menu,
-      row: String(m.row ?? ''),
-      origin: String(m.origin ?? ''),
-    };
+    parsed = JSON.parse(text);
   } catch {
     return undefined;
   }
+  const entries = (Array.isArray(parsed) ? parsed : [parsed]).map(entryOfMessage);
+  if (entries.length === 0 || entries.includes(undefined)) return undefined;
+  return entries as Entry[];
 }
 
 /**
@@ -110,6 +139,14 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
   readonly #streamMaxLen: number;
   readonly #maxPendingMenus: number;
   readonly #maxTrackedMenus: number;
+  readonly #maxBatch: number;
+  readonly #saturatedWindowMs: number;
+  /** Writes waiting for the next batch. */
+  #outgoing: Outgoing[] = [];
+  /** A batch is scheduled (end of this turn) or in flight: new writes join the next one. */
+  #isSending = false;
+  /** The end-of-turn send of the batch being collected; undefined once sent. */
+  #scheduled: (() => void) | undefined;
   readonly #generations = new Map<string, number>();
   #flushGeneration = 0;
   /** The last invalidation accounted for; undefined before the first sync. */
@@ -122,7 +159,7 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
   #isSyncAgain = false;
   readonly #pending = new Map<string, string | typeof WHOLE_MENU>();
   #isPendingFlush = false;
-  #stats = { sent: 0, received: 0, replayed: 0, flushes: 0 };
+  #stats = { sent: 0, batches: 0, received: 0, replayed: 0, flushes: 0 };
   readonly #stop: (() => void)[];
   #isClosed = false;
 
@@ -135,10 +172,14 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
     this.#streamMaxLen = options.streamMaxLen ?? 1000;
     this.#maxPendingMenus = options.maxPendingMenus ?? 1000;
     this.#maxTrackedMenus = options.maxTrackedMenus ?? 10_000;
+    this.#maxBatch = options.maxBatch ?? 100;
+    this.#saturatedWindowMs = options.saturatedWindowMs ?? 10;
+    if (!(this.#saturatedWindowMs >= 0)) throw new RangeError('saturatedWindowMs must be >= 0');
     for (const [name, value] of [
       ['streamMaxLen', this.#streamMaxLen],
       ['maxPendingMenus', this.#maxPendingMenus],
       ['maxTrackedMenus', this.#maxTrackedMenus],
+      ['maxBatch', this.#maxBatch],
     ] as const) {
       if (!Number.isSafeInteger(value) || value < 1)
         throw new RangeError(`${name} must be an integer >= 1`);
@@ -157,6 +198,7 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
         (message) => this.#onMessage(message),
         () => void this.sync(),
       ),
+      link.rides(router).carry(() => this.#hurry()),
     ];
   }
 
@@ -181,27 +223,23 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
 
   /**
    * Tells the other replicas that `menu` (or one row of it) changed. Call it
-   * before the writer's client gets `!done`. Resolves true once Redis has it
-   * (within the operation timeout); false when Redis is down: the menu is
-   * then published when Redis is back. Never rejects.
+   * before the writer's client gets `!done`. The writes of one event-loop
+   * turn, and those made while a batch is in flight, go together in one
+   * script call. Resolves true once Redis has this one (within the
+   * operation timeout); false when Redis is down: the menu is then published
+   * when Redis is back. Never rejects.
    */
-  async publish(menu: string, rowKey?: string): Promise<boolean> {
+  publish(menu: string, rowKey?: string): Promise<boolean> {
     if (!this.#link.isUp) {
       this.#keep(menu, rowKey);
-      return false;
+      return Promise.resolve(false);
     }
-    const reply = await this.#link.run(
-      PUBLISH_INVALIDATION,
-      [this.#streamKey, this.#seqKey, this.#versionKey(menu)],
-      [this.#streamKey, this.#streamMaxLen, menu, rowKey ?? '', this.#link.replicaId],
-    );
-    if (!Array.isArray(reply)) {
-      this.#keep(menu, rowKey);
-      return false;
-    }
-    this.#stats.sent++;
-    this.#link.counters.invalidationsSent++;
-    return true;
+    return new Promise((resolve) => {
+      this.#outgoing.push({ menu, row: rowKey ?? '', resolve });
+      if (this.#isSending) return;
+      this.#isSending = true;
+      this.#schedule();
+    });
   }
 
   /**
@@ -269,39 +307,105 @@ export class InvalidationBus extends EventEmitter<InvalidationBusEvents> {
     }
   }
 
+  /** Sends the waiting writes (up to `maxBatch`) in one script call; then the ones that came meanwhile. */
+  async #sendBatch(): Promise<void> {
+    this.#scheduled = undefined;
+    const batch = this.#outgoing.splice(0, this.#maxBatch);
+    // A lease of the router's bucket rides along when the bucket would take one.
+    const ride = this.#link.rides(this.#router).poll();
+    const keys = [this.#streamKey, this.#seqKey, ride?.key ?? this.#streamKey];
+    const args: (string | number)[] = [
+      this.#link.scriptClock(),
+      this.#streamKey,
+      this.#streamMaxLen,
+      this.#link.replicaId,
+      ...(ride?.args ?? [0, 0, 0, 0, 0]),
+    ];
+    for (const { menu, row } of batch) {
+      keys.push(this.#versionKey(menu));
+      args.push(menu, row);
+    }
+    const reply = await this.#link.run(PUBLISH_INVALIDATION, keys, args);
+    const isSent = Array.isArray(reply);
+    ride?.settle(isSent ? [Number(reply[2]), Number(reply[3])] : undefined);
+    if (isSent) {
+      this.#stats.sent += batch.length;
+      this.#stats.batches++;
+      this.#link.counters.invalidationsSent += batch.length;
+    }
+    for (const { menu, row, resolve } of batch) {
+      if (!isSent) this.#keep(menu, row === '' ? undefined : row);
+      resolve(isSent);
+    }
+    if (this.#outgoing.length > 0) void this.#sendBatch();
+    else this.#isSending = false;
+  }
+
+  /**
+   * Sends the batch being collected at the end of this turn; or, while the
+   * router's rate limit bites on this replica, after `saturatedWindowMs`
+   * (unless a lease request hurries it): the writers' clients wait for the
+   * router's budget anyway, and more writes share the call.
+   */
+  #schedule(): void {
+    if (this.#saturatedWindowMs > 0 && this.#link.rides(this.#router).isSaturated()) {
+      const timers = this.#link.timers;
+      const timer = timers.setTimeout(() => void this.#sendBatch(), this.#saturatedWindowMs);
+      this.#scheduled = () => timers.clearTimeout(timer);
+      return;
+    }
+    const immediate = setImmediate(() => void this.#sendBatch());
+    this.#scheduled = () => clearImmediate(immediate);
+  }
+
+  /** A lease is wanted: the batch being collected goes now, to carry it. */
+  #hurry(): boolean {
+    if (this.#scheduled === undefined) return false;
+    this.#scheduled();
+    void this.#sendBatch();
+    return true;
+  }
+
   async #publishPending(): Promise<void> {
     const items: [string, string | undefined][] = this.#isPendingFlush
       ? [[FLUSH_ALL, undefined]]
       : [...this.#pending].map(([menu, row]) => [menu, row === WHOLE_MENU ? undefined : row]);
     this.#pending.clear();
     this.#isPendingFlush = false;
-    for (const [menu, row] of items) await this.publish(menu, row);
+    await Promise.all(items.map(([menu, row]) => this.publish(menu, row)));
   }
 
   #onMessage(text: string): void {
     if (this.#isClosed) return;
-    const entry = messageEntry(text);
-    if (entry === undefined) {
+    const entries = messageEntries(text);
+    if (entries === undefined) {
       this.#link.logger?.warn(
         { router: this.#router },
         'shared: an invalidation message was not understood',
       );
       return;
     }
+    let isGap = false;
+    for (const entry of entries) isGap = this.#onEntry(entry) || isGap;
+    if (isGap) void this.sync();
+  }
+
+  /** Applies one entry heard live; true when it shows a gap (something was missed: replay). */
+  #onEntry(entry: Entry): boolean {
     const last = this.#lastSeq;
-    if (last !== undefined && entry.seq <= last) return;
+    if (last !== undefined && entry.seq <= last) return false;
     if (last === undefined || entry.seq === last + 1) {
       if (last !== undefined) {
         this.#lastSeq = entry.seq;
         this.#lastId = entry.id;
       }
       this.#apply(entry);
-      return;
+      return false;
     }
-    // A gap: something was missed. Apply this one now, replay the rest.
+    // A gap: apply this one now, replay the rest.
     this.#ahead.add(entry.seq);
     this.#apply(entry);
-    void this.sync();
+    return true;
   }
 
   async #syncOnce(): Promise<void> {

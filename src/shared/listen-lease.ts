@@ -10,7 +10,9 @@ import type { SharedLink } from './shared-link.js';
  * KEYS: holder, menus. ARGV: replicaId, ttlMs, channel, menu...
  * Returns {1 | 0 (held by another), holder, ms the lease has left, menus}.
  */
-const CLAIM_LISTENS = new LuaScript(`
+const CLAIM_LISTENS = new LuaScript(
+  'claimListens',
+  `
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then
   return {0, holder, redis.call('PTTL', KEYS[1]), redis.call('SMEMBERS', KEYS[2])}
@@ -37,18 +39,22 @@ if changed then
   redis.call('PUBLISH', ARGV[3], cjson.encode({holder = ARGV[1], menus = menus}))
 end
 return {1, ARGV[1], ttl, menus}
-`);
+`,
+);
 
 /**
  * Gives the lease up, when the caller holds it, and tells the others.
  * KEYS: holder, menus. ARGV: replicaId, channel. Returns 1 when released.
  */
-const RELEASE_LISTENS = new LuaScript(`
+const RELEASE_LISTENS = new LuaScript(
+  'releaseListens',
+  `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('PUBLISH', ARGV[2], cjson.encode({holder = false}))
 return 1
-`);
+`,
+);
 
 /**
  * What this replica does about the router's listens:

@@ -8,12 +8,15 @@ export type SendCommand = (args: readonly string[]) => Promise<unknown>;
  * Redis does not know it yet: the first call, or after Redis restarted.
  */
 export class LuaScript {
+  /** What it does, as the round-trip counters name it (`lease`, `publish`...). */
+  readonly name: string;
   /** The script's source. */
   readonly source: string;
   /** Its SHA1, as `EVALSHA` wants it. */
   readonly sha: string;
 
-  constructor(source: string) {
+  constructor(name: string, source: string) {
+    this.name = name;
     this.source = source;
     this.sha = createHash('sha1').update(source).digest('hex');
   }

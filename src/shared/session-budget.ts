@@ -28,6 +28,8 @@ export interface SessionBudgetStats {
   readonly groupHeld: number;
   /** Acquires refused (the group, or this replica's share, was full). */
   readonly refused: number;
+  /** Of those, the ones answered without asking Redis (refused before, and no room seen since). */
+  readonly quietRefusals: number;
   /** Acquires granted from this replica's share while Redis was down. */
   readonly localGrants: number;
 }
@@ -51,7 +53,12 @@ export class SessionBudget {
   #next = 0;
   #groupHeld = 0;
   #refused = 0;
+  #quietRefusals = 0;
   #localGrants = 0;
+  /** Refused by Redis while holding sessions: ask again only when room may have been made. */
+  #isQuiet = false;
+  /** The acquire under way, if any. */
+  #asking: Promise<unknown> | undefined;
   readonly #stop: (() => void)[];
 
   constructor(link: SharedLink, router: string, options: SessionBudgetOptions) {
@@ -78,19 +85,34 @@ export class SessionBudget {
    * the group's operation timeout; never rejects.
    */
   async tryAcquire(): Promise<SessionTicket | undefined> {
+    // A replica that holds sessions asks one at a time: a full group costs one call, not one per ask.
+    while (this.#asking !== undefined && this.#held.size > 0) await this.#asking;
+    if (this.#link.isUp && this.#held.size > 0 && this.#isQuiet) {
+      // Refused before: the group is full until a heartbeat sees room or this replica releases one.
+      this.#refused++;
+      this.#quietRefusals++;
+      return undefined;
+    }
     const member = `${this.#link.replicaId}:${++this.#next}`;
     if (this.#link.isUp) {
       this.#pending.add(member);
-      const reply = await this.#link.run(
+      const asking = this.#link.run(
         ACQUIRE_SESSION,
         [this.#key],
         [this.#link.scriptClock(), this.#maxSessions, member, this.#leaseTtlMs],
       );
+      this.#asking = asking;
+      const reply = await asking;
+      if (this.#asking === asking) this.#asking = undefined;
       this.#pending.delete(member);
       if (Array.isArray(reply)) {
         this.#groupHeld = Number(reply[1]);
-        if (Number(reply[0]) === 1) return this.#ticket(member);
+        if (Number(reply[0]) === 1) {
+          this.#unquiet();
+          return this.#ticket(member);
+        }
         this.#refused++;
+        this.#isQuiet = true;
         return undefined;
       }
     }
@@ -125,6 +147,7 @@ export class SessionBudget {
       held: this.#held.size,
       groupHeld: this.#groupHeld,
       refused: this.#refused,
+      quietRefusals: this.#quietRefusals,
       localGrants: this.#localGrants,
     };
   }
@@ -139,7 +162,14 @@ export class SessionBudget {
       ...this.#pending,
     ];
     const reply = await this.#link.run(RENEW_SESSIONS, [this.#key], args);
-    if (typeof reply === 'number') this.#groupHeld = reply;
+    if (typeof reply !== 'number') return;
+    this.#groupHeld = reply;
+    if (reply < this.#maxSessions) this.#unquiet();
+  }
+
+  /** There may be room: the next acquire asks Redis. */
+  #unquiet(): void {
+    this.#isQuiet = false;
   }
 
   #ticket(member: string): SessionTicket {
@@ -148,6 +178,7 @@ export class SessionBudget {
       id: member,
       release: () => {
         if (!this.#held.delete(member)) return;
+        this.#unquiet();
         // While down, the next renewal after Redis is back drops it.
         if (this.#link.isUp) void this.#link.send(['ZREM', this.#key, member]);
       },

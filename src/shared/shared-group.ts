@@ -15,6 +15,7 @@ import {
   type RedisConnection,
   type RedisConnectionOptions,
 } from './redis-connection.js';
+import { RouterRides } from './rides.js';
 import { REGISTER_REPLICA } from './scripts.js';
 import { SessionBudget, type SessionBudgetOptions } from './session-budget.js';
 import type { SharedCounters, SharedLink, SharedLogger, SharedTimers } from './shared-link.js';
@@ -61,6 +62,8 @@ export interface SharedStats extends Readonly<SharedCounters> {
   readonly replicas: number;
   /** Why Redis counts as down ('connecting' before the first answer); undefined while up. */
   readonly downReason: string | undefined;
+  /** `roundTrips` by what they were for: a script's name, a command's name, `subscribe`. */
+  readonly roundTripsByOp: Readonly<Record<string, number>>;
 }
 
 /** Events of a {@link SharedGroup}. */
@@ -138,7 +141,8 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
   readonly #probeMs: number;
   readonly #now: () => number;
   readonly #client: RedisConnection;
-  readonly #send: SendCommand;
+  readonly #roundTripsByOp = new Map<string, number>();
+  readonly #rides = new Map<string, RouterRides>();
   #subscriber: RedisConnection | undefined;
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #stateListeners: ((isUp: boolean) => void)[] = [];
@@ -169,10 +173,6 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
       password: options.password,
       connectTimeoutMs: Math.max(this.#opTimeoutMs, 1000),
     });
-    this.#send = async (args) => {
-      this.counters.roundTrips++;
-      return this.#client.sendCommand(args);
-    };
     this.#client.on('ready', () => void this.heartbeat());
     this.#client.on('error', (err) => this.#markDown('connection lost', err));
   }
@@ -212,6 +212,7 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
       replicaId: this.replicaId,
       replicas: this.#replicas,
       downReason: this.#downReason,
+      roundTripsByOp: Object.fromEntries(this.#roundTripsByOp),
     };
   }
 
@@ -226,6 +227,15 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
 
   key(router: string, suffix: string): string {
     return `${this.prefix}{${router}}:${suffix}`;
+  }
+
+  rides(router: string): RouterRides {
+    let rides = this.#rides.get(router);
+    if (rides === undefined) {
+      rides = new RouterRides();
+      this.#rides.set(router, rides);
+    }
+    return rides;
   }
 
   /** The group's shared rate bucket for `router`; one per router and process. */
@@ -253,11 +263,11 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
-    return this.#call(() => script.run(this.#send, keys, args), false);
+    return this.#call(() => script.run(this.#sender(script.name), keys, args), false);
   }
 
   send(args: readonly string[]): Promise<unknown> {
-    return this.#call(() => this.#send(args), false);
+    return this.#call(() => this.#sender(String(args[0]).toLowerCase())(args), false);
   }
 
   onStateChange(listener: (isUp: boolean) => void): () => void {
@@ -286,7 +296,7 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
       if (this.#subscriptions.get(channel) !== subscription) return;
       this.#subscriptions.delete(channel);
       if (!subscription.isSubscribed) return;
-      this.counters.roundTrips++;
+      this.#count('unsubscribe');
       subscriber.unsubscribe(channel, onMessage).catch(() => undefined);
     };
   }
@@ -340,7 +350,7 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
     const reply = await this.#call(
       () =>
         REGISTER_REPLICA.run(
-          this.#send,
+          this.#sender(REGISTER_REPLICA.name),
           [`${this.prefix}replicas`],
           [this.scriptClock(), this.replicaId, this.#replicaTtlMs],
         ),
@@ -354,6 +364,19 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
     if (!this.#isUp) this.#markUp();
     await Promise.all(this.#heartbeatTasks.map((task) => task()));
     return this.#isUp;
+  }
+
+  /** Sends one command to Redis, counted as a round trip for `op`. */
+  #sender(op: string): SendCommand {
+    return async (args) => {
+      this.#count(op);
+      return this.#client.sendCommand(args);
+    };
+  }
+
+  #count(op: string): void {
+    this.counters.roundTrips++;
+    this.#roundTripsByOp.set(op, (this.#roundTripsByOp.get(op) ?? 0) + 1);
   }
 
   /**
@@ -468,7 +491,7 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
     subscription: Subscription,
   ): Promise<void> {
     if (!subscription.isSubscribed) {
-      this.counters.roundTrips++;
+      this.#count('subscribe');
       const isOk = await this.#within(
         subscriber.subscribe(channel, subscription.onMessage).then(
           () => true,

@@ -5,6 +5,7 @@
  * its own and the group can change how it talks to Redis (Cluster, Sentinel).
  */
 import type { LuaScript } from './lua-script.js';
+import type { RouterRides } from './rides.js';
 
 /** The timers the shared state uses (injected in tests). */
 export interface SharedTimers {
@@ -59,6 +60,8 @@ export interface SharedLink {
   scriptClock(): string;
   /** `<prefix>{<router>}:<suffix>`: every key of a router in one Cluster slot. */
   key(router: string, suffix: string): string;
+  /** Where `router`'s lease requests ride on its publishes (one per router and replica). */
+  rides(router: string): RouterRides;
   /**
    * Runs a script; undefined when Redis is down, fails or does not answer
    * within the operation timeout (then the group goes down). Never rejects.

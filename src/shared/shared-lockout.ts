@@ -83,14 +83,17 @@ const CLEAR_BATCH = 500;
  * Deletes lockout keys and says how long each still had to live.
  * KEYS: counters and locks of one router. Returns their PTTLs (-2: gone).
  */
-const CLEAR_KEYS = new LuaScript(`
+const CLEAR_KEYS = new LuaScript(
+  'clearLockouts',
+  `
 local out = {}
 for i, key in ipairs(KEYS) do
   out[i] = redis.call('PTTL', key)
   redis.call('DEL', key)
 end
 return out
-`);
+`,
+);
 
 /** What a lockout id (`a:…`, `u:…`, `p:<n>:<address>:<user>`) is about. */
 interface IdParts {

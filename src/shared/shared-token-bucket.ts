@@ -1,12 +1,16 @@
 import { TokenBucket } from '../flow/token-bucket.js';
 import type { BucketShape, RateBucket } from './rate-bucket.js';
+import type { LeaseRide, RouterRides } from './rides.js';
 import { LEASE_TOKENS } from './scripts.js';
 import type { SharedLink } from './shared-link.js';
 
 /** Options of a {@link SharedTokenBucket}: the group's bucket, and how it is leased. */
 export interface SharedTokenBucketOptions extends BucketShape {
   /**
-   * Tokens per lease (K): about 1/K Redis calls per command.
+   * The largest lease (K). A lease is sized by what this replica took
+   * lately (twice the tokens of the last lease TTL), at least 10 (or K when
+   * smaller), at most K: at most 0.1 Redis calls per token, and a replica
+   * that spends little holds little.
    * @default min(capacity, 2 × refillTokens)
    */
   readonly leaseTokens?: number;
@@ -33,6 +37,8 @@ export interface SharedTokenBucketOptions extends BucketShape {
 export interface SharedBucketStats {
   /** Leases granted by Redis. */
   readonly leases: number;
+  /** Of the lease requests, those that rode on a publish (no call of their own). */
+  readonly rides: number;
   /** Lease requests Redis refused (the reservation horizon was full). */
   readonly refusals: number;
   /** Leased tokens that lapsed unspent. */
@@ -47,6 +53,9 @@ interface Lease {
   readonly expiresAt: number;
 }
 
+/** The smallest lease (unless K is smaller): at most 0.1 Redis calls per token. */
+const MIN_LEASE = 10;
+
 function checked(name: string, value: number, min: number): number {
   if (!Number.isFinite(value) || value < min)
     throw new RangeError(`${name} must be a number >= ${min}`);
@@ -55,9 +64,11 @@ function checked(name: string, value: number, min: number): number {
 
 /**
  * One router's token bucket shared by every replica of the group. The
- * bucket lives in Redis; this replica takes K tokens at a time (a lease),
- * spends them locally, asks for the next lease when a third is left, and
- * lets unspent ones lapse. While Redis is down it spends its share:
+ * bucket lives in Redis; this replica takes tokens a lease at a time (up
+ * to K, sized by its recent use), spends them locally, asks for the next
+ * lease when a third is left (or, with two thirds left, along with a
+ * publish of the router's invalidation bus: no call of its own), and lets
+ * unspent ones lapse. While Redis is down it spends its share:
  * capacity / N and refill / N (N: the replicas last seen).
  * The same interface as the local TokenBucket ({@link RateBucket}).
  */
@@ -65,18 +76,27 @@ export class SharedTokenBucket implements RateBucket {
   readonly #link: SharedLink;
   readonly #key: string;
   readonly #shape: BucketShape;
+  /** The largest lease (K). */
   readonly #leaseTokens: number;
+  /** Tokens taken since `#windowAt`, and in the window of `leaseTtlMs` before it. */
+  #taken = 0;
+  #takenBefore = 0;
+  #windowAt = -Infinity;
   readonly #leaseTtlMs: number;
   readonly #horizonMs: number;
   readonly #onAvailable: (() => void) | undefined;
   #leases: Lease[] = [];
   #fetch: Promise<void> | undefined;
   #retryAt = -Infinity;
+  /** When Redis last had fewer tokens than a lease (it reserved one for later, or refused). */
+  #limitedAt = -Infinity;
+  readonly #saturatedMs: number;
   #share: TokenBucket | undefined;
   #wake: unknown;
   #wakeAt = Infinity;
-  #stats = { leases: 0, refusals: 0, lapsedTokens: 0, fallbackTakes: 0 };
-  readonly #stopListening: () => void;
+  #stats = { leases: 0, rides: 0, refusals: 0, lapsedTokens: 0, fallbackTakes: 0 };
+  readonly #rides: RouterRides;
+  readonly #stop: (() => void)[];
 
   constructor(link: SharedLink, router: string, options: SharedTokenBucketOptions) {
     this.#link = link;
@@ -92,10 +112,18 @@ export class SharedTokenBucket implements RateBucket {
     this.#leaseTtlMs = checked('leaseTtlMs', options.leaseTtlMs ?? span, 1);
     this.#horizonMs = checked('horizonMs', options.horizonMs ?? span, 0);
     this.#onAvailable = options.onAvailable;
-    this.#stopListening = link.onStateChange((isUp) => {
-      if (isUp) this.#share = undefined;
-      this.#available();
-    });
+    this.#saturatedMs = Math.max(1000, options.refillIntervalMs);
+    this.#rides = link.rides(router);
+    this.#stop = [
+      link.onStateChange((isUp) => {
+        if (isUp) this.#share = undefined;
+        this.#available();
+      }),
+      this.#rides.ride({
+        offer: () => this.#offer(),
+        isSaturated: () => this.#link.now() - this.#limitedAt < this.#saturatedMs,
+      }),
+    ];
   }
 
   get tokens(): number {
@@ -111,6 +139,7 @@ export class SharedTokenBucket implements RateBucket {
     const lease = this.#leases.find((l) => l.usableAt <= now);
     if (lease !== undefined) {
       lease.tokens--;
+      this.#taken++;
       if (lease.tokens === 0) this.#leases = this.#leases.filter((l) => l !== lease);
       this.#prefetch(now);
       return true;
@@ -152,7 +181,7 @@ export class SharedTokenBucket implements RateBucket {
    */
   close(): void {
     this.#clearWake();
-    this.#stopListening();
+    for (const stop of this.#stop) stop();
   }
 
   #usable(now: number): number {
@@ -183,24 +212,80 @@ export class SharedTokenBucket implements RateBucket {
     return this.#share;
   }
 
-  #prefetch(now: number): void {
-    if (this.#fetch !== undefined || now < this.#retryAt || !this.#link.isUp) return;
+  /**
+   * The next lease's size: what this replica took in about two lease TTLs,
+   * at least {@link MIN_LEASE} and at most K. A replica that spends little
+   * leases little (fewer tokens lapse unspent), and one that spends much
+   * asks rarely without holding the group's whole bucket.
+   */
+  #leaseSize(now: number): number {
+    if (now - this.#windowAt >= this.#leaseTtlMs) {
+      this.#takenBefore = now - this.#windowAt < 2 * this.#leaseTtlMs ? this.#taken : 0;
+      this.#taken = 0;
+      this.#windowAt = now;
+    }
+    const recent = Math.max(this.#taken, this.#takenBefore);
+    return Math.min(this.#leaseTokens, Math.max(MIN_LEASE, 2 * recent));
+  }
+
+  /** Tokens held, usable or not yet. */
+  #held(): number {
     let held = 0;
     for (const lease of this.#leases) held += lease.tokens;
-    if (held * 3 > this.#leaseTokens) return;
+    return held;
+  }
+
+  /** Whether a lease request may go now: none under way, Redis up, no wait Redis named. */
+  #mayAsk(now: number): boolean {
+    return this.#fetch === undefined && now >= this.#retryAt && this.#link.isUp;
+  }
+
+  /** Asks for the next lease when a third of one is left: on a publish about to go, else on its own. */
+  #prefetch(now: number): void {
+    if (!this.#mayAsk(now) || this.#held() * 3 > this.#leaseSize(now)) return;
+    // The publish hurried along polls the riders: this bucket's lease goes with it.
+    if (this.#rides.hurry() && this.#fetch !== undefined) return;
     const shape = this.#shape;
     const args = [
       this.#link.scriptClock(),
       shape.capacity,
       shape.refillTokens,
       shape.refillIntervalMs,
-      this.#leaseTokens,
+      this.#leaseSize(now),
       this.#horizonMs,
     ];
     this.#fetch = this.#link.run(LEASE_TOKENS, [this.#key], args).then((reply) => {
       this.#fetch = undefined;
       this.#leased(reply);
     });
+  }
+
+  /**
+   * A publish is going: the lease it may carry, when two thirds of one or
+   * less are left (a little earlier than {@link #prefetch} asks on its own).
+   */
+  #offer(): LeaseRide | undefined {
+    const now = this.#link.now();
+    if (!this.#mayAsk(now) || this.#held() * 3 > 2 * this.#leaseSize(now)) return undefined;
+    let settle!: () => void;
+    this.#fetch = new Promise((resolve) => (settle = resolve));
+    this.#stats.rides++;
+    const shape = this.#shape;
+    return {
+      key: this.#key,
+      args: [
+        shape.capacity,
+        shape.refillTokens,
+        shape.refillIntervalMs,
+        this.#leaseSize(now),
+        this.#horizonMs,
+      ],
+      settle: (reply) => {
+        this.#fetch = undefined;
+        settle();
+        this.#leased(reply);
+      },
+    };
   }
 
   #leased(reply: unknown): void {
@@ -212,6 +297,7 @@ export class SharedTokenBucket implements RateBucket {
     }
     const granted = Number(reply[0]);
     const waitMs = Number(reply[1]);
+    if (granted === 0 || waitMs > 0) this.#limitedAt = now;
     if (granted === 0) {
       this.#stats.refusals++;
       this.#retryAt = now + waitMs;

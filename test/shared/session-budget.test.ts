@@ -105,7 +105,13 @@ t.test(
     t.equal(budgets[0]!.localShare, 2, 'floor(7 / 3)');
     const granted = await acquireAll([budgets[0]!], 3);
     t.equal(granted.length, 1, 'one more makes its share of two');
-    t.same(budgets[0]!.stats(), { held: 2, groupHeld: 1, refused: 2, localGrants: 1 });
+    t.same(budgets[0]!.stats(), {
+      held: 2,
+      groupHeld: 1,
+      refused: 2,
+      quietRefusals: 0,
+      localGrants: 1,
+    });
     early!.release();
     t.equal(budgets[0]!.stats().held, 1);
     await server.restart();

@@ -73,7 +73,7 @@ t.test(
     t.equal(await drain([b]), 10, 'the whole bucket, no more: Redis has nothing left');
     t.same(
       b.stats(),
-      { leases: 2, refusals: 0, lapsedTokens: 0, fallbackTakes: 0 },
+      { leases: 2, rides: 0, refusals: 0, lapsedTokens: 0, fallbackTakes: 0 },
       'the second lease is reserved for later',
     );
     const state = await redis.command('HGET', g!.key('fresh', 'bucket'), 'tokens');
