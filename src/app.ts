@@ -27,7 +27,7 @@ import { createAppEvents, type AppEvents } from './app/app-events.js';
 import { adminSources, auditFunctions, lockoutClearer } from './app/admin-wiring.js';
 import { createLiveConfig, type LiveConfig, type ReloadResult } from './app/live-config.js';
 import { buildRouter, type RouterRuntime, type SharedStages } from './app/router-runtime.js';
-import { groupWiringOf, replicaIdOf, type GroupWiring } from './group-wiring.js';
+import { auditedReplicaOf, groupWiringOf, replicaIdOf, type GroupWiring } from './group-wiring.js';
 import type { SharedGroupOptions } from './shared/index.js';
 
 export { ANONYMOUS_DH_CIPHERS } from './app/tls-options.js';
@@ -170,11 +170,7 @@ function sharedStages(
     cwd: options.cwd ?? process.cwd(),
     ...(options.auditKeys === undefined ? {} : { keys: options.auditKeys }),
     onFileReplaced: (e) => events.auditFileReplaced(e),
-    // Records name the replica in a group, or when its id was set explicitly.
-    replica:
-      config.shared?.url === undefined && config.shared?.replicaId === undefined
-        ? undefined
-        : replicaIdOf(config),
+    replica: auditedReplicaOf(config),
   });
   const policy: PolicyStage = createPolicyStage({
     config: config.policy,

@@ -48,6 +48,16 @@ export function replicaIdOf(config: RosgateConfig): string {
   return config.shared?.replicaId ?? process.env['HOSTNAME'] ?? os.hostname();
 }
 
+/**
+ * The replica the audit records name: this replica's id in a group
+ * (`shared.url`) or when `shared.replicaId` names it; none for a lone rosgate.
+ */
+export function auditedReplicaOf(config: RosgateConfig): string | undefined {
+  const shared = config.shared;
+  if (shared?.url === undefined && shared?.replicaId === undefined) return undefined;
+  return replicaIdOf(config);
+}
+
 /** The group's state as the admin port shows it. */
 export interface GroupSnapshot {
   readonly replicaId: string;

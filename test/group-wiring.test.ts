@@ -4,7 +4,12 @@ import { Registry } from 'prom-client';
 import t from 'tap';
 import { validateConfig } from '../src/config/index.js';
 import { degradedReasons } from '../src/admin/reports.js';
-import { groupWiringOf, replicaIdOf, type GroupCacheTarget } from '../src/group-wiring.js';
+import {
+  auditedReplicaOf,
+  groupWiringOf,
+  replicaIdOf,
+  type GroupCacheTarget,
+} from '../src/group-wiring.js';
 import { createLogger } from '../src/logger.js';
 
 const quiet = createLogger('silent', new Writable({ write: (_c, _e, done) => done() }));
@@ -27,6 +32,18 @@ t.test('a replica is named by shared.replicaId, else HOSTNAME, else the host nam
   t.equal(replicaIdOf(plain.config), 'pod-2');
   delete process.env['HOSTNAME'];
   t.equal(replicaIdOf(plain.config), os.hostname());
+  t.end();
+});
+
+t.test('audit records name the replica in a group or when its id is set, not otherwise', (t) => {
+  const of = (shared?: Record<string, unknown>) =>
+    auditedReplicaOf(
+      validateConfig({ routers: [ROUTER], ...(shared ? { shared } : {}) }, {}).config,
+    );
+  t.equal(of(), undefined, 'a lone rosgate');
+  t.equal(of({ replicaId: 'pod-3' }), 'pod-3', 'an id set without a group');
+  t.equal(of({ url: 'redis://127.0.0.1:1', replicaId: 'pod-4' }), 'pod-4');
+  t.equal(of({ prefix: 'x:' }), undefined, 'a shared section without url or id');
   t.end();
 });
 
