@@ -13,19 +13,12 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { AuditRecord } from '../../src/audit/audit-record.js';
 import {
-  FileAuditWriter,
   type AuditFileReplacedEvent,
   type FileAuditWriterOptions,
 } from '../../src/audit/audit-writer.js';
 import { FileAppender } from '../../src/audit/file-appender.js';
 import { verifyFiles } from '../../src/audit/verify-files.js';
-import {
-  ManualClock,
-  auditFiles,
-  captureLogger,
-  readRecords,
-  sampleEvent,
-} from '../fixtures/audit-helpers.js';
+import { auditFiles, fileWriterIn, readRecords, sampleEvent } from '../fixtures/audit-helpers.js';
 
 // The live file replaced or removed on disk while rosgate writes to it: an
 // `rm`, logrotate without copytruncate, an editor's `sed -i`.
@@ -39,22 +32,13 @@ function writerIn(
   options: Partial<FileAuditWriterOptions> = {},
   isWatched = true,
 ) {
-  const log = captureLogger();
-  const clock = new ManualClock();
   const replaced: AuditFileReplacedEvent[] = [];
-  const writer = new FileAuditWriter({
-    dir,
-    bufferSize: 100,
+  const { writer, clock, log } = fileWriterIn(t, dir, {
     flushIntervalMs: 3_600_000,
-    maxQueued: 1000,
-    maxFileBytes: 100 * 1024 * 1024,
     retentionDays: 0,
-    logger: log.logger,
-    now: clock.now,
     ...(isWatched ? { onFileReplaced: (event) => replaced.push(event) } : {}),
     ...options,
   });
-  t.teardown(() => writer.close());
   let n = 0;
   /** Writes `count` records and flushes them. */
   const writeSome = async (count: number): Promise<void> => {

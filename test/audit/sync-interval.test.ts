@@ -3,16 +3,10 @@ import { join } from 'node:path';
 import t from 'tap';
 import { isoTimestamp } from '../../src/audit/audit-files.js';
 import { categoryOf } from '../../src/audit/audit-record.js';
-import { FileAuditWriter, type FileAuditWriterOptions } from '../../src/audit/audit-writer.js';
+import type { FileAuditWriterOptions } from '../../src/audit/audit-writer.js';
 import { FileAppender } from '../../src/audit/file-appender.js';
 import { eventually } from '../fixtures/eventually.js';
-import {
-  ManualClock,
-  auditFiles,
-  captureLogger,
-  readRecords,
-  sampleEvent,
-} from '../fixtures/audit-helpers.js';
+import { auditFiles, fileWriterIn, readRecords, sampleEvent } from '../fixtures/audit-helpers.js';
 
 /** A real appender that counts what reached the disk: appends synced at once, and syncs. */
 class CountingAppender extends FileAppender {
@@ -40,23 +34,8 @@ function writerIn(
   dir: string,
   options: Partial<FileAuditWriterOptions> = {},
 ) {
-  const log = captureLogger();
-  const clock = new ManualClock();
   const appender = new CountingAppender();
-  const writer = new FileAuditWriter({
-    dir,
-    bufferSize: 2,
-    flushIntervalMs: 5000,
-    maxQueued: 1000,
-    maxFileBytes: 100 * 1024 * 1024,
-    retentionDays: 365,
-    logger: log.logger,
-    now: clock.now,
-    appender,
-    ...options,
-  });
-  t.teardown(() => writer.close());
-  return { writer, clock, appender, log };
+  return { ...fileWriterIn(t, dir, { bufferSize: 2, appender, ...options }), appender };
 }
 
 t.test('without a sync interval every flush is synced before it resolves', async (t) => {

@@ -1,15 +1,14 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import t from 'tap';
-import { FileAuditWriter, type FileAuditWriterOptions } from '../../src/audit/audit-writer.js';
 import { ZERO_HASH } from '../../src/audit/chain-line.js';
 import { FileAppender } from '../../src/audit/file-appender.js';
 import { LogAuditWriter } from '../../src/audit/log-audit-writer.js';
 import { verifyFiles } from '../../src/audit/verify-files.js';
 import { eventually } from '../fixtures/eventually.js';
 import {
-  ManualClock,
   SlowAppender,
+  fileWriterIn,
   allText,
   auditFiles,
   captureLogger,
@@ -19,27 +18,7 @@ import {
 
 const DAY_MS = 86_400_000;
 
-function writerIn(
-  t: { teardown(fn: () => unknown): void },
-  dir: string,
-  options: Partial<FileAuditWriterOptions> = {},
-): { writer: FileAuditWriter; clock: ManualClock; log: ReturnType<typeof captureLogger> } {
-  const log = captureLogger();
-  const clock = new ManualClock();
-  const writer = new FileAuditWriter({
-    dir,
-    bufferSize: 100,
-    flushIntervalMs: 5000,
-    maxQueued: 1000,
-    maxFileBytes: 100 * 1024 * 1024,
-    retentionDays: 365,
-    logger: log.logger,
-    now: clock.now,
-    ...options,
-  });
-  t.teardown(() => writer.close());
-  return { writer, clock, log };
-}
+const writerIn = fileWriterIn;
 
 t.test(
   'records wait in the buffer until it is full, then reach the day file chained from zeros',
