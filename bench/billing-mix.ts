@@ -161,6 +161,10 @@ export async function billingLoop(
         removeId = words[0] === '/ip/hotspot/user/add' ? reply.ret : undefined;
         commands++;
       }
+      // An add at the end of the phase is removed too (not counted): left
+      // behind, vouchers would pile up phase after phase, and the full prints
+      // of later phases would cost more than the earlier ones'.
+      if (removeId !== undefined) await sendCommand(client, encodeSentence(mix.next(removeId)));
     }),
   );
   return commands;
