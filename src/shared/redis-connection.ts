@@ -166,13 +166,13 @@ interface NodeRedisSentinel extends Omit<NodeRedisClient, 'sendCommand' | 'dupli
 }
 
 function wrapSentinel(client: NodeRedisSentinel, make: () => NodeRedisSentinel): RedisConnection {
-  return {
-    ...wrap(client as unknown as NodeRedisClient),
-    sendCommand: (args) => client.sendCommand(false, [...args]),
+  // Object.assign, not a spread: `isReady` stays a getter.
+  return Object.assign(wrap(client as unknown as NodeRedisClient), {
+    sendCommand: (args: readonly string[]) => client.sendCommand(false, [...args]),
     // A second Sentinel client (its own sentinel and master connections) for pub/sub.
     duplicate: () => wrapSentinel(make(), make),
     destroy: () => void client.destroy().catch(() => undefined),
-  };
+  });
 }
 
 /** The Cluster client: every command goes to the node owning its key's slot. */
@@ -198,16 +198,27 @@ interface NodeRedisCluster extends Omit<NodeRedisClient, 'sendCommand' | 'duplic
   duplicate(): NodeRedisCluster;
 }
 
-/** Cluster events by the names a plain client uses: `connect` is its `ready`, per node too. */
-const CLUSTER_EVENTS = { ready: ['connect', 'node-ready'], error: ['error', 'node-error'] };
-
 function wrapCluster(client: NodeRedisCluster): RedisConnection {
-  return {
-    ...wrap(client as unknown as NodeRedisClient),
-    sendCommand: (args) => client.sendCommand(routingKey(args), false, [...args]),
-    on(event, listener) {
-      for (const name of CLUSTER_EVENTS[event]) client.on(name, listener);
+  return Object.assign(wrap(client as unknown as NodeRedisClient), {
+    sendCommand: (args: readonly string[]) =>
+      client.sendCommand(routingKey(args), false, [...args]),
+    /**
+     * By a plain client's names: `ready` once every master is connected
+     * (`connect`), and when a node comes back while the cluster is ready
+     * (not a node of the first connect: the others may still be on their
+     * way); `error` for the cluster's and any node's errors.
+     */
+    on(event: 'ready' | 'error', listener: (err?: unknown) => void) {
+      if (event === 'error') {
+        client.on('error', listener);
+        client.on('node-error', listener);
+        return;
+      }
+      client.on('connect', () => listener());
+      client.on('node-ready', () => {
+        if (client.isReady) listener();
+      });
     },
     duplicate: () => wrapCluster(client.duplicate()),
-  };
+  });
 }
