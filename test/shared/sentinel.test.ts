@@ -96,6 +96,44 @@ t.test('a write through one replica drops the other replica’s cached reply', a
   t.ok((r2.app.group?.group.stats().invalidationsReceived ?? 0) >= 1, 'heard through Redis');
 });
 
+t.test(
+  'after a failover the replicas follow the new master and still share the lockout',
+  async (t) => {
+    const own = await startSentinel();
+    t.teardown(() => own.stop());
+    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
+    const [r1, r2] = (await replicaStacks(t, sim, {
+      count: 2,
+      shared: { sentinel: { name: own.name, nodes: own.nodes } },
+      config: { policy: { lockout: { maxAttempts: 2 } }, limits: { loginFailureCacheTtlMs: 0 } },
+    })) as [Stack, Stack];
+    await own.failover();
+    t.equal(await own.masterPort(), own.replica.port, 'the sentinel names the old replica');
+    // The Sentinel client moves its connection to the new master by itself.
+    await eventually(
+      async () =>
+        (await own.replica.command('ZCARD', `${r1.app.group?.group.prefix ?? ''}replicas`)) ===
+          ':2\r\n' &&
+        r1.app.group?.snapshot().isUp === true &&
+        r2.app.group?.snapshot().isUp === true,
+      'both replicas registered on the new master, and up',
+    );
+    const failedBefore = sim.counters.loginsFailed;
+    for (let i = 0; i < 2; i++) {
+      const c = await openRaw(t, r1.port);
+      t.match(text(await c.login('admin', `wrong-${i}`)).join(' '), /!trap/, `wrong password ${i}`);
+    }
+    const reached = sim.counters.loginsFailed - failedBefore;
+    const c = await openRaw(t, r2.port);
+    t.match(
+      text(await c.login('admin', 'secret')).join(' '),
+      /too many failed logins/,
+      'a lockout begun after the failover holds on the other replica',
+    );
+    t.equal(sim.counters.loginsFailed - failedBefore, reached, 'the router was not asked again');
+  },
+);
+
 t.test('a sentinel connection with passwords of its own is built, and destroyed at once', (t) => {
   const connection = connectNodeRedis({
     sentinel: { name: 'mymaster', nodes: ['127.0.0.1:1', '[::1]:2'], password: 'sentinel-pw' },
