@@ -144,6 +144,43 @@ t.test('the group rate bucket lives on one node and holds both replicas to it', 
   t.same(load.failures, [], 'no command was refused');
 });
 
+t.test('the node of the router’s slot killed: commands are still answered', async (t) => {
+  const own = await startCluster();
+  t.teardown(() => own.stop());
+  const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
+  const stacks = (await replicaStacks(t, sim, {
+    count: 2,
+    shared: { cluster: { nodes: own.urls } },
+    config: { cache: { enabled: false } },
+  })) as [Stack, Stack];
+  const router = stacks[0].router.config.name;
+  const slotKey = `${stacks[0].app.group?.group.prefix ?? ''}{${router}}:bucket`;
+  let owner: number | undefined;
+  for (const port of own.ports) {
+    if (!(await own.command(port, 'GET', slotKey)).startsWith('-MOVED')) owner = port;
+  }
+  await own.kill(owner as number);
+  const clients = await Promise.all(
+    stacks.map((s) => openRaw(t, s.port, { user: 'admin', password: 'secret' })),
+  );
+  for (let round = 0; round < 3; round++) {
+    for (const [i, c] of clients.entries()) {
+      const replies = await c.call(['/system/identity/print']);
+      t.equal(String(replies.at(-1)), '!done', `replica ${i + 1}, round ${round}: answered`);
+    }
+  }
+  await eventually(
+    () => stacks.every((s) => s.app.group?.snapshot().isUp === false),
+    'both replicas to count Redis as down',
+  );
+  const c = clients[0] as (typeof clients)[number];
+  t.equal(
+    String((await c.call(['/system/identity/print'])).at(-1)),
+    '!done',
+    'answered while down',
+  );
+});
+
 t.test('a command goes to the slot of its first key, a script to its first KEYS', (t) => {
   t.equal(routingKey(['EVALSHA', 'sha', '2', 'p:{r}:a', 'p:{r}:b', 'x']), 'p:{r}:a');
   t.equal(routingKey(['EVAL', 'return 1', '0']), undefined, 'a script with no keys: any node');
