@@ -27,7 +27,13 @@ import { createAppEvents, type AppEvents } from './app/app-events.js';
 import { adminSources, auditFunctions, lockoutClearer } from './app/admin-wiring.js';
 import { createLiveConfig, type LiveConfig, type ReloadResult } from './app/live-config.js';
 import { buildRouter, type RouterRuntime, type SharedStages } from './app/router-runtime.js';
-import { auditedReplicaOf, groupWiringOf, replicaIdOf, type GroupWiring } from './group-wiring.js';
+import {
+  auditedReplicaOf,
+  groupWiringOf,
+  isSharing,
+  replicaIdOf,
+  type GroupWiring,
+} from './group-wiring.js';
 import type { SharedGroupOptions } from './shared/index.js';
 
 export { ANONYMOUS_DH_CIPHERS } from './app/tls-options.js';
@@ -81,7 +87,7 @@ export interface AppOptions {
 /** Builds rosgate from `config`: nothing listens or connects until `start()`. */
 export function createApp(config: RosgateConfig, logger: Logger, options: AppOptions = {}): App {
   // Sharing: every line says which replica wrote it.
-  if (config.shared?.url !== undefined) logger = logger.child({ replica: replicaIdOf(config) });
+  if (isSharing(config)) logger = logger.child({ replica: replicaIdOf(config) });
   const routers: RouterRuntime[] = [];
   const state = { isDraining: false, adminPort: undefined as number | undefined };
   // Read at scrape time, so they follow reloads and stages that are replaced.

@@ -1,8 +1,9 @@
 /**
  * How the composition root joins a rosgate to its group of replicas (issue
- * 18): one {@link SharedGroup} per app when `shared.url` is set, and per
- * router the objects flow, the pool, the login gate and the cache are given.
- * Without `shared.url` none of this is built.
+ * 18): one {@link SharedGroup} per app when `shared.url` (or `.sentinel`,
+ * `.cluster`) is set, and per router the objects flow, the pool, the login
+ * gate and the cache are given.
+ * Without any of them none of this is built.
  */
 import os from 'node:os';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -49,12 +50,12 @@ export function replicaIdOf(config: RosgateConfig): string {
 }
 
 /**
- * The replica the audit records name: this replica's id in a group
- * (`shared.url`) or when `shared.replicaId` names it; none for a lone rosgate.
+ * The replica the audit records name: this replica's id in a group (a
+ * Redis URL, Sentinel or Cluster) or when `shared.replicaId` names it; none
+ * for a lone rosgate.
  */
 export function auditedReplicaOf(config: RosgateConfig): string | undefined {
-  const shared = config.shared;
-  if (shared?.url === undefined && shared?.replicaId === undefined) return undefined;
+  if (!isSharing(config) && config.shared?.replicaId === undefined) return undefined;
   return replicaIdOf(config);
 }
 
@@ -119,13 +120,15 @@ export class GroupWiring {
     cache: () => GroupCacheTarget,
     extra: Partial<SharedGroupOptions> = {},
   ) {
-    // groupWiringOf builds one only with shared.url set.
+    // groupWiringOf builds one only with shared.url, .sentinel or .cluster set.
     const shared = config.shared as NonNullable<RosgateConfig['shared']>;
     const { maxAttempts, userMaxAttempts } = config.policy.lockout;
     this.#limits = { source: maxAttempts, user: userMaxAttempts };
     this.#replicaTtlMs = extra.replicaTtlMs ?? 15_000;
     this.group = new SharedGroup({
-      url: shared.url as string,
+      url: shared.url,
+      sentinel: shared.sentinel,
+      cluster: shared.cluster,
       password: shared.password,
       prefix: shared.prefix ?? DEFAULT_SHARED_PREFIX,
       replicaId: replicaIdOf(config),
@@ -487,14 +490,20 @@ function lockoutOf(
   return group.lockout(router, { maxAttempts, userMaxAttempts, windowMs, durationMs, maxTracked });
 }
 
-/** The group when `shared.url` is set. */
+/** True when `shared.url`, `.sentinel` or `.cluster` names a Redis: the replica is in a group. */
+export function isSharing(config: RosgateConfig): boolean {
+  const shared = config.shared;
+  return (
+    shared?.url !== undefined || shared?.sentinel !== undefined || shared?.cluster !== undefined
+  );
+}
+
+/** The group when `shared.url`, `.sentinel` or `.cluster` is set. */
 export function groupWiringOf(
   config: RosgateConfig,
   logger: Logger,
   cache: () => GroupCacheTarget,
   extra?: Partial<SharedGroupOptions>,
 ): GroupWiring | undefined {
-  return config.shared?.url === undefined
-    ? undefined
-    : new GroupWiring(config, logger, cache, extra);
+  return isSharing(config) ? new GroupWiring(config, logger, cache, extra) : undefined;
 }

@@ -37,7 +37,9 @@ function redact(value: unknown): unknown {
         ? REDACTED
         : key === 'url' && typeof child === 'string'
           ? redactUrl(child)
-          : redact(child);
+          : key === 'nodes' && Array.isArray(child)
+            ? child.map((node) => redactUrl(String(node)))
+            : redact(child);
   }
   return copy;
 }

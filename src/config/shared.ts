@@ -1,32 +1,56 @@
 /**
  * The `shared:` section (issue 18): several rosgate replicas in front of
- * one router act as one through Redis. Absent (no `url`), nothing is shared
- * and every replica keeps its state in memory. Keys at their default are
+ * one router act as one through Redis. Absent (none of `url`, `sentinel`,
+ * `cluster`), nothing is shared and every replica keeps its state in memory. Keys at their default are
  * left out of a loaded configuration; src/app.ts applies them.
  */
 import { z } from 'zod';
-import { env, flag, mapping, setting, text } from './settings.js';
+import { env, flag, mapping, oneOf, setting, text } from './settings.js';
 
 /** `shared.prefix` when not set. */
 export const DEFAULT_SHARED_PREFIX = 'rosgate:';
 
 const URL_RULE = 'must be a redis:// or rediss:// URL';
 
-export const sharedSchema = mapping({
+const HOST_PORT_RULE = 'must be a list of host:port (comma-separated in the variable)';
+const NODE_URL_RULE =
+  'must be a list of redis:// or rediss:// URLs (comma-separated in the variable)';
+
+function isRedisUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.host !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** `host:port`, `[v6]:port`; port 1-65535. */
+function isHostPort(value: string): boolean {
+  const match = /^(\[[^\]]+\]|[^\s:[\]/]+):(\d{1,5})$/.exec(value);
+  return match !== null && Number(match[2]) >= 1 && Number(match[2]) <= 65535;
+}
+
+/** `a, b` (an environment variable) -> `['a', 'b']`. */
+const splitList = (value: string): string[] =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** A non-empty list of `item`, or one string of them comma-separated (the variable). */
+function nodeList(item: z.ZodString, rule: string) {
+  const items = z.array(item).min(1);
+  return setting(z.union([items, z.string().transform(splitList).pipe(items)], { error: rule }), {
+    rule,
+  });
+}
+
+const sharedFields = mapping({
   url: env(
     setting(
       text()
-        .refine(
-          (value) => {
-            try {
-              const url = new URL(value);
-              return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.host !== '';
-            } catch {
-              return false;
-            }
-          },
-          { error: URL_RULE },
-        )
+        .refine(isRedisUrl, { error: URL_RULE })
         .optional()
         .describe(
           'The Redis every replica of the group uses (redis://host:6379/0; rediss:// for TLS). Unset: nothing is shared.',
@@ -35,8 +59,40 @@ export const sharedSchema = mapping({
     ),
     'REDIS_URL',
   ),
+  sentinel: mapping({
+    name: env(
+      text().describe('The master group name the sentinels monitor (sentinel monitor <name> ...).'),
+      'REDIS_SENTINEL_NAME',
+    ),
+    nodes: env(
+      nodeList(z.string().refine(isHostPort), HOST_PORT_RULE).describe(
+        'The sentinels to ask for the master, host:port each.',
+      ),
+      'REDIS_SENTINELS',
+    ),
+    password: env(
+      text().optional().describe('The sentinels’ own password, when they have one (a secret).'),
+      'REDIS_SENTINEL_PASSWORD',
+    ),
+  })
+    .optional()
+    .describe('Reach Redis through Sentinel (follows a failover). Instead of url and cluster.'),
+  cluster: mapping({
+    nodes: env(
+      nodeList(z.string().refine(isRedisUrl), NODE_URL_RULE).describe(
+        'Some nodes of the Redis Cluster (redis://host:port each); the client learns the rest.',
+      ),
+      'REDIS_CLUSTER_NODES',
+    ),
+  })
+    .optional()
+    .describe('Use a Redis Cluster. Instead of url and sentinel.'),
   password: env(
-    text().optional().describe('The Redis password, when it is not in the URL (a secret).'),
+    text()
+      .optional()
+      .describe(
+        'The Redis password, when it is not in the URL (a secret): of the master behind Sentinel, of every Cluster node.',
+      ),
     'REDIS_PASSWORD',
   ),
   prefix: env(
@@ -64,7 +120,12 @@ export const sharedSchema = mapping({
       ),
     'REDIS_STRICT_CACHE',
   ),
-}).describe(
+});
+
+/** Which Redis: one of these turns sharing on. */
+export const SHARED_SOURCE_KEYS = ['url', 'sentinel', 'cluster'] as const;
+
+export const sharedSchema = oneOf(sharedFields, SHARED_SOURCE_KEYS, false).describe(
   'Share the routers’ rate, session budget, lockout and cache invalidation with the other replicas through Redis.',
 );
 

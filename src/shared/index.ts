@@ -31,8 +31,10 @@ export { menusVersion } from './menu-versions.js';
 export type { BucketShape, RateBucket } from './rate-bucket.js';
 export {
   connectNodeRedis,
+  type RedisClusterOptions,
   type RedisConnection,
   type RedisConnectionOptions,
+  type RedisSentinelOptions,
 } from './redis-connection.js';
 export {
   SessionBudget,

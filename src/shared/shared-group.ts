@@ -12,8 +12,10 @@ import type { LuaScript, SendCommand } from './lua-script.js';
 import {
   connectNodeRedis,
   isErrorReply,
+  type RedisClusterOptions,
   type RedisConnection,
   type RedisConnectionOptions,
+  type RedisSentinelOptions,
 } from './redis-connection.js';
 import { RouterRides } from './rides.js';
 import { REGISTER_REPLICA } from './scripts.js';
@@ -24,8 +26,12 @@ import { SharedTokenBucket, type SharedTokenBucketOptions } from './shared-token
 
 /** Options of a {@link SharedGroup}. */
 export interface SharedGroupOptions {
-  /** `redis://host:6379/0`, `rediss://` for TLS; the password may be in it. */
-  readonly url: string;
+  /** `redis://host:6379/0`, `rediss://` for TLS; the password may be in it. Or `sentinel`, or `cluster`. */
+  readonly url?: string | undefined;
+  /** The master a Sentinel names, instead of `url`. */
+  readonly sentinel?: RedisSentinelOptions | undefined;
+  /** A Redis Cluster, instead of `url`. */
+  readonly cluster?: RedisClusterOptions | undefined;
   /** The password when it is not in the URL (REDIS_PASSWORD). */
   readonly password?: string | undefined;
   /** Prefix of every key and channel, so several groups can share one Redis. @default 'rosgate:' */
@@ -170,6 +176,8 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
     const connect = options.connect ?? connectNodeRedis;
     this.#client = connect({
       url: options.url,
+      sentinel: options.sentinel,
+      cluster: options.cluster,
       password: options.password,
       connectTimeoutMs: Math.max(this.#opTimeoutMs, 1000),
     });

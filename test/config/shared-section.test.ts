@@ -65,3 +65,81 @@ t.test('the Redis password is redacted, in its key and inside the url', (t) => {
   t.equal(odd.shared?.url, 'not a url', 'text that is no url is kept as it is');
   t.end();
 });
+
+t.test(
+  'REDIS_SENTINEL_NAME, REDIS_SENTINELS and REDIS_SENTINEL_PASSWORD set shared.sentinel',
+  (t) => {
+    const { config } = validateConfig(
+      { routers: [ROUTER] },
+      {
+        REDIS_SENTINEL_NAME: 'mymaster',
+        REDIS_SENTINELS: 'sentinel-0:26379, [fd00::7]:26379 ,10.0.0.3:26379',
+        REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+        REDIS_PASSWORD: 'redis-secret',
+      },
+    );
+    t.same(config.shared, {
+      sentinel: {
+        name: 'mymaster',
+        nodes: ['sentinel-0:26379', '[fd00::7]:26379', '10.0.0.3:26379'],
+        password: 'sentinel-secret',
+      },
+      password: 'redis-secret',
+    });
+    t.notMatch(JSON.stringify(redactConfig(config)), /sentinel-secret|redis-secret/);
+    t.end();
+  },
+);
+
+t.test('REDIS_CLUSTER_NODES sets shared.cluster; a password in a node URL is redacted', (t) => {
+  const { config } = validateConfig(
+    { routers: [ROUTER] },
+    { REDIS_CLUSTER_NODES: 'redis://:node-secret@c-0:6379,rediss://c-1:6380' },
+  );
+  t.same(config.shared, {
+    cluster: { nodes: ['redis://:node-secret@c-0:6379', 'rediss://c-1:6380'] },
+  });
+  const text = JSON.stringify(redactConfig(config));
+  t.notMatch(text, /node-secret/);
+  t.match(text, /rediss:\/\/c-1:6380/);
+  t.end();
+});
+
+t.test('two Redis sources at once are refused, naming the keys and the rule', (t) => {
+  const cases: [Record<string, unknown>, Record<string, string>][] = [
+    [{ url: 'redis://r', cluster: { nodes: ['redis://c:1'] } }, {}],
+    [{ sentinel: { name: 'm', nodes: ['s:26379'] } }, { REDIS_URL: 'redis://r' }],
+    [{}, { REDIS_CLUSTER_NODES: 'redis://c:1', REDIS_SENTINELS: 's:1', REDIS_SENTINEL_NAME: 'm' }],
+  ];
+  for (const [shared, env] of cases) {
+    const problems = problemsOf(() => validateConfig({ routers: [ROUTER], shared }, env));
+    t.match(
+      problems.join('\n'),
+      /shared.*must set only one of url, sentinel, cluster/,
+      JSON.stringify({ shared, env }),
+    );
+  }
+  t.end();
+});
+
+t.test('a sentinel that is not host:port, or a cluster node that is not a URL, is refused', (t) => {
+  const bad: [Record<string, unknown>, Record<string, string>, RegExp][] = [
+    [{}, { REDIS_SENTINELS: 's:26379,s2', REDIS_SENTINEL_NAME: 'm' }, /REDIS_SENTINELS.*host:port/],
+    [{ sentinel: { name: 'm', nodes: ['s:0'] } }, {}, /shared\.sentinel\.nodes.*host:port/],
+    [{ sentinel: { name: 'm', nodes: ['s:65536'] } }, {}, /shared\.sentinel\.nodes.*host:port/],
+    [{ sentinel: { name: 'm', nodes: ['redis://s:1'] } }, {}, /shared\.sentinel\.nodes.*host:port/],
+    [{ sentinel: { name: 'm', nodes: [] } }, {}, /shared\.sentinel\.nodes.*host:port/],
+    [{ sentinel: { nodes: ['s:1'] } }, {}, /shared\.sentinel\.name.*required/],
+    [
+      {},
+      { REDIS_CLUSTER_NODES: 'c-0:6379' },
+      /REDIS_CLUSTER_NODES.*redis:\/\/ or rediss:\/\/ URLs/,
+    ],
+    [{ cluster: { nodes: ['http://c:1'] } }, {}, /shared\.cluster\.nodes.*URLs/],
+  ];
+  for (const [shared, env, rule] of bad) {
+    const problems = problemsOf(() => validateConfig({ routers: [ROUTER], shared }, env));
+    t.match(problems.join('\n'), rule, JSON.stringify({ shared, env }));
+  }
+  t.end();
+});
