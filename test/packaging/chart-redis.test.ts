@@ -13,6 +13,7 @@ t.test('the chart shares nothing until redis.url or redis.existingSecret is set'
     urlKey: 'redis-url',
     prefix: '',
     routerMaxSessions: 0,
+    strict: false,
     allowUnshared: false,
   });
   t.equal(values['secrets']?.['redisPassword'], '');
@@ -38,6 +39,10 @@ t.test(
     t.match(
       helpers,
       /with \$values\.redis\.routerMaxSessions \}\}\n {2}- name: ROUTER_MAX_SESSIONS/,
+    );
+    t.match(
+      helpers,
+      /if \$values\.redis\.strict \}\}\n {2}- name: REDIS_STRICT_CACHE\n {4}value: "true"/,
     );
     t.match(read('templates/secret.yaml'), /redis-password: \{\{ \. \| b64enc \| quote \}\}/);
   },

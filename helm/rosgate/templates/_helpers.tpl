@@ -134,6 +134,10 @@ env:
   - name: ROUTER_MAX_SESSIONS
     value: {{ . | quote }}
   {{- end }}
+  {{- if $values.redis.strict }}
+  - name: REDIS_STRICT_CACHE
+    value: "true"
+  {{- end }}
   {{- with $values.env }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
