@@ -174,8 +174,12 @@ export class Sentence {
 
   /** The tag as a latin1 string, or undefined. */
   get tagString(): string | undefined {
-    const tag = this.tag;
-    return tag === undefined ? undefined : tag.toString('latin1', 0, tag.length);
+    const i = this.tagIndex;
+    if (i < 0) return undefined;
+    // Read in place: every reply from the router is routed by it (issue 19).
+    const from = this.#start + (this.#offsets[2 * i] as number) + TAG_PREFIX.length;
+    const to = this.#start + (this.#offsets[2 * i + 1] as number);
+    return from === to ? undefined : this.#buf.toString('latin1', from, to);
   }
 
   /**
