@@ -34,6 +34,16 @@ function tagWordSize(tag: Buffer | string | undefined): number {
   return lengthSize(n) + n;
 }
 
+/** Runs up to this long are copied byte by byte: Buffer#copy costs more than that (it makes a view per call). */
+const SHORT_COPY = 32;
+
+/** Copies `source[from, to)` into `out` at `at`; returns the offset after it. */
+function copyRange(source: Buffer, from: number, to: number, out: Buffer, at: number): number {
+  if (to - from > SHORT_COPY) return at + source.copy(out, at, from, to);
+  for (let i = from; i < to; i++) out[at++] = source[i] as number;
+  return at;
+}
+
 /**
  * One RouterOS API sentence, as a view over the bytes it arrived in.
  *
@@ -261,13 +271,15 @@ export class Sentence {
   writeWithTag(tag: Buffer | string | undefined, out: Buffer, at: number): number {
     const cutFrom = this.#cutFrom();
     const cutTo = this.#cutTo();
-    at += this.#buf.copy(out, at, this.#start, cutFrom);
+    at = copyRange(this.#buf, this.#start, cutFrom, out, at);
     if (tag !== undefined) {
       at = writeLength(out, at, tagWordLength(tag));
-      at += TAG_PREFIX.copy(out, at);
-      at += typeof tag === 'string' ? out.write(tag, at, 'latin1') : tag.copy(out, at);
+      at = copyRange(TAG_PREFIX, 0, TAG_PREFIX.length, out, at);
+      if (typeof tag !== 'string') at = copyRange(tag, 0, tag.length, out, at);
+      // latin1: one byte per character, its low byte, as Buffer#write does.
+      else for (let i = 0; i < tag.length; i++) out[at++] = tag.charCodeAt(i) & 0xff;
     }
-    return at + this.#buf.copy(out, at, cutTo, this.#end);
+    return copyRange(this.#buf, cutTo, this.#end, out, at);
   }
 
   /**

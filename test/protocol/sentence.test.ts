@@ -240,3 +240,27 @@ t.test('attributes are found by name however many different names are asked for'
   t.equal(s.attributeString('n298'), undefined);
   t.equal(s.attributeString('name'), 'a');
 });
+
+t.test(
+  'a tag rewrite copies short and long runs alike, and writes a tag string as latin1',
+  async (t) => {
+    const long = `=comment=${'x'.repeat(60)}`;
+    const longTag = Buffer.from('t'.repeat(40), 'latin1');
+    for (const [words, tag, expected] of [
+      [['!re', '.tag=7', '=name=a'], 'k\u00e9', ['!re', '.tag=k\u00e9', '=name=a']],
+      [
+        [`/ip/hotspot/user/print${'/x'.repeat(20)}`, long, '.tag=7', long],
+        longTag,
+        [`/ip/hotspot/user/print${'/x'.repeat(20)}`, long, `.tag=${'t'.repeat(40)}`, long],
+      ],
+      [['!done', '.tag=7'], '\u0141', ['!done', '.tag=A']],
+    ] as const) {
+      const sentence = Sentence.from(words);
+      const want = Sentence.from(expected).raw;
+      t.same(sentence.withTag(tag), want, `${words[0]} with ${String(tag)}`);
+      const out = Buffer.alloc(want.length + 3);
+      t.equal(sentence.writeWithTag(tag, out, 3), want.length + 3, 'the offset after it');
+      t.same(out.subarray(3), want);
+    }
+  },
+);
