@@ -141,8 +141,13 @@ export class Sentence {
   wordStartsWith(i: number, prefix: Buffer): boolean {
     const from = this.#start + (this.#offsets[2 * i] as number);
     const to = this.#start + (this.#offsets[2 * i + 1] as number);
-    if (to - from < prefix.length) return false;
-    return this.#buf.compare(prefix, 0, prefix.length, from, from + prefix.length) === 0;
+    const n = prefix.length;
+    if (to - from < n) return false;
+    // A loop, not Buffer#compare: prefixes are a few bytes and most words
+    // differ in the first two; this runs for every word of every command.
+    const buf = this.#buf;
+    for (let k = 0; k < n; k++) if (buf[from + k] !== prefix[k]) return false;
+    return true;
   }
 
   /** Index of the `.tag=` word, or -1. Found anywhere after the first word (§2). */
