@@ -216,6 +216,9 @@ export interface SinkHooks {
   readonly onDropped?: (call: 'reply' | 'done' | 'refuse') => void;
 }
 
+/** The hooks of a decorator given none (one object for all: a flow command makes one per command). */
+const NO_HOOKS: SinkHooks = Object.freeze({});
+
 /**
  * A sink that passes a command's answer on to the sink it wraps and lets a
  * stage see it (undici's DecoratorHandler). It keeps the rule "nothing after
@@ -234,7 +237,7 @@ export class SinkDecorator implements CommandSink {
   readonly #hooks: SinkHooks;
   #isEnded = false;
 
-  constructor(sink: CommandSink, hooks: SinkHooks = {}) {
+  constructor(sink: CommandSink, hooks: SinkHooks = NO_HOOKS) {
     this.#sink = sink;
     this.#hooks = hooks;
   }
