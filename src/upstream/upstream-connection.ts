@@ -359,8 +359,10 @@ export class UpstreamConnection extends EventEmitter {
    * stream keeps its session as long as the probe is answered.
    */
   #watch(): void {
+    // Still running from the last busy spell (it stops at its first idle
+    // tick): it watches this one too, with no new timer per command (issue 19).
+    if (this.#watchdog !== undefined) return;
     const half = Math.max(1, Math.floor(this.options.timeoutMs / 2));
-    clearInterval(this.#watchdog);
     this.#watchdog = setInterval(
       () => {
         if (this.#busy === 0 || this.#state !== 'ready') {
