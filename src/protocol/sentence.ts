@@ -4,6 +4,16 @@ import { lengthSize, writeLength } from './length.js';
 const TAG_PREFIX = Buffer.from('.tag=', 'latin1');
 const EQ = 0x3d; // '='
 const QUESTION = 0x3f; // '?'
+const BANG = 0x21; // '!'
+
+/** Reply words (§4), each with its bytes: {@link Sentence.command} of a reply makes no string. */
+const REPLY_WORDS: readonly (readonly [string, Buffer])[] = [
+  '!re',
+  '!done',
+  '!trap',
+  '!empty',
+  '!fatal',
+].map((word) => [word, Buffer.from(word, 'latin1')] as const);
 
 /** The bytes of the word `.tag=<tag>`, without its length prefix. */
 function tagWordLength(tag: Buffer | string): number {
@@ -133,8 +143,23 @@ export class Sentence {
 
   /** The first word: a command (`/ip/address/print`) or a reply (`!done`). */
   get command(): string {
-    if (this.#command === undefined) this.#command = this.wordCount === 0 ? '' : this.wordString(0);
+    if (this.#command === undefined)
+      this.#command = this.wordCount === 0 ? '' : (this.#replyWord() ?? this.wordString(0));
     return this.#command;
+  }
+
+  /** The reply word, when the first word is one: the same string every time, none made. */
+  #replyWord(): string | undefined {
+    const buf = this.#buf;
+    const from = this.#start + (this.#offsets[0] as number);
+    if (buf[from] !== BANG) return undefined;
+    const length = this.#start + (this.#offsets[1] as number) - from;
+    next: for (const [word, bytes] of REPLY_WORDS) {
+      if (bytes.length !== length) continue;
+      for (let k = 1; k < length; k++) if (buf[from + k] !== bytes[k]) continue next;
+      return word;
+    }
+    return undefined;
   }
 
   /** True when word `i` starts with `prefix`. */

@@ -264,3 +264,22 @@ t.test(
     }
   },
 );
+
+t.test(
+  'the command word of a reply is the same string every time; other words are read',
+  async (t) => {
+    for (const word of [
+      '!re',
+      '!done',
+      '!trap',
+      '!empty',
+      '!fatal',
+      '!dona',
+      '!x',
+      '/ip/print',
+      '!',
+    ])
+      t.equal(Sentence.from([word, '=a=b']).command, word, word);
+    t.equal(one(Sentence.from(['!trap', '.tag=1']).raw).command, '!trap', 'decoded too');
+  },
+);
