@@ -5,6 +5,10 @@ const TAG_PREFIX = Buffer.from('.tag=', 'latin1');
 const EQ = 0x3d; // '='
 const QUESTION = 0x3f; // '?'
 const BANG = 0x21; // '!'
+const ZERO = 0x30; // '0'
+const NINE = 0x39; // '9'
+const LOWER_A = 0x61; // 'a'
+const LOWER_Z = 0x7a; // 'z'
 
 /** Reply words (§4), each with its bytes: {@link Sentence.command} of a reply makes no string. */
 const REPLY_WORDS: readonly (readonly [string, Buffer])[] = [
@@ -220,6 +224,29 @@ export class Sentence {
     const from = this.#start + (this.#offsets[2 * i] as number) + TAG_PREFIX.length;
     const to = this.#start + (this.#offsets[2 * i + 1] as number);
     return from === to ? undefined : this.#buf.toString('latin1', from, to);
+  }
+
+  /**
+   * The tag read as a base-36 number in the form `Number#toString(36)`
+   * writes it (`1a` is 46; no leading zero, lower case, at most 10 digits),
+   * or undefined for any other tag or none: rosgate's own upstream tags are
+   * routed by it without a string per reply (issue 19).
+   */
+  get tagId(): number | undefined {
+    const i = this.tagIndex;
+    if (i < 0) return undefined;
+    const buf = this.#buf;
+    const from = this.#start + (this.#offsets[2 * i] as number) + TAG_PREFIX.length;
+    const to = this.#start + (this.#offsets[2 * i + 1] as number);
+    if (to === from || to - from > 10 || buf[from] === ZERO) return undefined;
+    let id = 0;
+    for (let k = from; k < to; k++) {
+      const c = buf[k] as number;
+      if (c >= ZERO && c <= NINE) id = id * 36 + (c - ZERO);
+      else if (c >= LOWER_A && c <= LOWER_Z) id = id * 36 + (c - LOWER_A + 10);
+      else return undefined;
+    }
+    return id;
   }
 
   /**

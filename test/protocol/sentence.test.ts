@@ -283,3 +283,14 @@ t.test(
     t.equal(one(Sentence.from(['!trap', '.tag=1']).raw).command, '!trap', 'decoded too');
   },
 );
+
+t.test(
+  'a tag written by Number#toString(36) reads back as its number; any other tag as none',
+  async (t) => {
+    for (const id of [1, 35, 36, 46, 1295, 36 ** 10 - 1])
+      t.equal(Sentence.from(['!re', `.tag=${id.toString(36)}`]).tagId, id, id.toString(36));
+    for (const tag of ['01', 'A', '1-', '1{', 'zzzzzzzzzzz', '', '1 '])
+      t.equal(Sentence.from(['!done', `.tag=${tag}`]).tagId, undefined, `'${tag}'`);
+    t.equal(Sentence.from(['!done']).tagId, undefined, 'no tag');
+  },
+);
