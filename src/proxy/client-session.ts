@@ -211,7 +211,7 @@ export class ClientSession {
 
   #onData(chunk: Buffer): void {
     try {
-      this.#decoder.push(chunk, (sentence) => this.#receive(sentence));
+      this.#decoder.push(chunk, this.#onSentence);
     } catch (err) {
       if (err instanceof RosgateError && isFraming(err)) {
         // One policy per boundary: a framing error ends this client only.
@@ -225,6 +225,9 @@ export class ClientSession {
       this.#fatal('internal error');
     }
   }
+
+  /** What the decoder calls for each sentence: made once, not per chunk. */
+  readonly #onSentence = (sentence: Sentence): void => this.#receive(sentence);
 
   #receive(sentence: Sentence): void {
     if (this.#isClosed) return;

@@ -387,7 +387,7 @@ export class UpstreamConnection extends EventEmitter {
   #onData(chunk: Buffer): void {
     this.lastActiveAt = this.#now();
     try {
-      this.#decoder.push(chunk, (sentence) => this.#onSentence(sentence));
+      this.#decoder.push(chunk, this.#sentenceArrived);
     } catch (err) {
       this.#fail(
         new RosgateError(ErrorCode.UpstreamProtocol, 'router sent bytes that break the protocol', {
@@ -396,6 +396,9 @@ export class UpstreamConnection extends EventEmitter {
       );
     }
   }
+
+  /** What the decoder calls for each sentence: made once, not per chunk. */
+  readonly #sentenceArrived = (sentence: Sentence): void => this.#onSentence(sentence);
 
   #onSentence(sentence: Sentence): void {
     // Liveness counts whole sentences: garbage that leaves a partial word
