@@ -213,7 +213,8 @@ function sharedStages(
     audit,
     metrics,
     metricsStage: createMetricsStage(metrics).stage,
-    deniedStage,
+    // Audit off (restart-only) records nothing: the stage steps aside (issue 19).
+    deniedStage: config.audit.enabled ? deniedStage : (next) => next,
     events,
     group,
     cacheGroup,

@@ -167,13 +167,20 @@ export function createPipeline(stages: readonly Stage[], inner: CommandHandler):
     }
     const built: CommandHandler[] = [];
     built[size] = inner;
-    for (let i = size - 1; i >= 0; i--)
-      built[i] = (from[i] as Stage)(links[i + 1] as CommandHandler);
+    for (let i = size - 1; i >= 0; i--) {
+      const link = links[i + 1] as CommandHandler;
+      const handler = (from[i] as Stage)(link);
+      // A stage that is off hands back its link: calls go straight to what
+      // the link leads to in this chain (issue 19), one hop less per command.
+      built[i] = handler === link ? (built[i + 1] as CommandHandler) : handler;
+    }
     handlers = built;
   };
   build(stages);
-  const outer = links[0] as CommandHandler;
-  return { handle: (context, sink) => outer.handle(context, sink), rebuild: build };
+  return {
+    handle: (context, sink) => (handlers[0] as CommandHandler).handle(context, sink),
+    rebuild: build,
+  };
 }
 
 /** A chain that is never rebuilt: `compose([a, b, c], inner)` is `a(b(c(inner)))`, `a` outermost. */
@@ -209,6 +216,9 @@ export interface SinkHooks {
   readonly onDropped?: (call: 'reply' | 'done' | 'refuse') => void;
 }
 
+/** The hooks of a decorator given none (one object for all: a flow command makes one per command). */
+const NO_HOOKS: SinkHooks = Object.freeze({});
+
 /**
  * A sink that passes a command's answer on to the sink it wraps and lets a
  * stage see it (undici's DecoratorHandler). It keeps the rule "nothing after
@@ -227,7 +237,7 @@ export class SinkDecorator implements CommandSink {
   readonly #hooks: SinkHooks;
   #isEnded = false;
 
-  constructor(sink: CommandSink, hooks: SinkHooks = {}) {
+  constructor(sink: CommandSink, hooks: SinkHooks = NO_HOOKS) {
     this.#sink = sink;
     this.#hooks = hooks;
   }

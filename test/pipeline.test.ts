@@ -207,3 +207,21 @@ t.test('a stage may extend the decorator instead of giving hooks', async (t) => 
   t.equal(counter.rows, 2);
   t.equal(counter.ended, 'done');
 });
+
+t.test(
+  'a stage that is off is stepped over, and its link still follows the chain rebuilt',
+  async (t) => {
+    const seen: string[] = [];
+    let kept: CommandHandler | undefined;
+    const off: Stage = (next) => {
+      kept ??= next;
+      return next;
+    };
+    const pipeline = createPipeline([off, passing('old flow', seen)], named('router', seen));
+    pipeline.handle(context, sink);
+    pipeline.rebuild([passing('on', seen), passing('new flow', seen)]);
+    pipeline.handle(context, sink);
+    kept?.handle(context, sink);
+    t.same(seen, ['old flow', 'router', 'on', 'new flow', 'router', 'new flow', 'router']);
+  },
+);

@@ -13,7 +13,7 @@ import {
 import type { Sentence } from '../protocol/index.js';
 import type { Priority } from './priority-rules.js';
 import type { QueueEntry } from './fair-queue.js';
-import { isBreakerFailure } from './router-breaker.js';
+import { isBreakerFailure, type Settle } from './router-breaker.js';
 
 /** Timer functions the flow stage schedules with; tests inject their own. */
 export interface FlowTimers {
@@ -39,7 +39,11 @@ export interface FlowCommandHost {
  * How a command ended: `error` is its refusal (none when the router
  * answered), `isFailure` whether that counts against the breaker.
  */
-export type EndedCallback = (error: RosgateError | undefined, isFailure: boolean) => void;
+export type EndedCallback = (
+  error: RosgateError | undefined,
+  isFailure: boolean,
+  command: FlowCommand,
+) => void;
 
 /** Options of a {@link FlowCommand}. */
 export interface FlowCommandOptions {
@@ -74,6 +78,8 @@ export class FlowCommand extends SinkDecorator implements Exchange {
   startedAt = 0;
   /** True when rosgate cut it (idle timeout, stream limit). */
   hasTimedOut = false;
+  /** What the breaker is told of the command's end; undefined without a breaker. */
+  settle: Settle | undefined = undefined;
   readonly #host: FlowCommandHost;
   #inner: Exchange = SETTLED;
   #onEnded: EndedCallback = ignore;
@@ -127,11 +133,11 @@ export class FlowCommand extends SinkDecorator implements Exchange {
     if (!wasRunning) return;
     if (this.#timer !== undefined) this.#host.timers.clearTimeout(this.#timer);
     if (outcome.type === 'done') {
-      this.#onEnded(undefined, false);
+      this.#onEnded(undefined, false, this);
       return;
     }
     const { error } = outcome;
-    this.#onEnded(error, this.#timeoutIsFailure ?? isBreakerFailure(error));
+    this.#onEnded(error, this.#timeoutIsFailure ?? isBreakerFailure(error), this);
   }
 
   /**

@@ -14,7 +14,12 @@ import {
 } from '../pipeline.js';
 import { Sentence } from '../protocol/index.js';
 import { FairQueue } from './fair-queue.js';
-import { FlowCommand, type FlowCommandHost, type FlowTimers } from './flow-command.js';
+import {
+  FlowCommand,
+  type EndedCallback,
+  type FlowCommandHost,
+  type FlowTimers,
+} from './flow-command.js';
 import { PriorityRules, type Priority } from './priority-rules.js';
 import {
   BREAKER_STATE_VALUE,
@@ -22,7 +27,6 @@ import {
   type BreakerState,
   type BreakerStateChange,
   type BreakerTransitions,
-  type Settle,
 } from './router-breaker.js';
 import { TokenBucket, type RateLimiter } from './token-bucket.js';
 
@@ -139,6 +143,12 @@ const globalTimers: FlowTimers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** What a command's log lines say of it. */
+function logFields(command: FlowCommand): { connId: number; cmd: string; path: string } {
+  const { context } = command;
+  return { connId: context.clientId, cmd: context.sentence.command, path: context.path };
+}
 
 class FlowControl implements FlowStage, CommandHandler {
   readonly stage: Stage = (next) => {
@@ -310,32 +320,29 @@ class FlowControl implements FlowStage, CommandHandler {
   #start(command: FlowCommand): void {
     if (command.holdsSlot) this.#inFlight++;
     else this.#streams++;
-    const settle = this.#breaker?.track();
-    command.run(this.#next, (error, isFailure) => this.#ended(command, settle, error, isFailure));
+    command.settle = this.#breaker?.track();
+    command.run(this.#next, this.#onEnded);
   }
 
-  #ended(
-    command: FlowCommand,
-    settle: Settle | undefined,
-    error: RosgateError | undefined,
-    isFailure: boolean,
-  ): void {
+  /** One callback for every command (no closure per command: issue 19). */
+  readonly #onEnded: EndedCallback = (error, isFailure, command) =>
+    this.#ended(command as FlowCommand, error, isFailure);
+
+  #ended(command: FlowCommand, error: RosgateError | undefined, isFailure: boolean): void {
     if (command.holdsSlot) this.#inFlight--;
     else this.#streams--;
-    settle?.(isFailure ? error : undefined);
-    const { context } = command;
+    command.settle?.(isFailure ? error : undefined);
     const durationMs = this.#now() - command.startedAt;
-    const fields = { connId: context.clientId, cmd: context.sentence.command, path: context.path };
     if (command.hasTimedOut) {
       this.#timeouts++;
-      this.#logger.warn({ ...fields, durationMs }, 'command timed out');
+      this.#logger.warn({ ...logFields(command), durationMs }, 'command timed out');
     } else if (
       !command.isStream &&
       this.#config.slowCommandMs > 0 &&
       durationMs > this.#config.slowCommandMs
     ) {
       this.#slowCommands++;
-      this.#logger.warn({ ...fields, durationMs }, 'slow command');
+      this.#logger.warn({ ...logFields(command), durationMs }, 'slow command');
     }
     this.#pump();
   }
@@ -347,6 +354,11 @@ class FlowControl implements FlowStage, CommandHandler {
    */
   #pump(): void {
     if (this.#isPumping) return;
+    // Nothing waits (every command of a flow without a limit): nothing to wake for either.
+    if (this.#queue.size === 0) {
+      this.#clearWake();
+      return;
+    }
     this.#isPumping = true;
     try {
       const now = this.#now();

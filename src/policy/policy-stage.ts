@@ -110,11 +110,15 @@ function raise(threats: Threats, reason: FlagReason, attribute: string, isEnforc
   if (isEnforced) threats.refusing ??= { reason, attribute };
 }
 
+/** What detection finds with every detector off; never written to. */
+const NO_THREATS: Threats = Object.freeze({ flags: Object.freeze([]) as unknown as FlagReason[] });
+
 /** Script syntax in names, XSS and SQL injection markers in any value but scripts. */
 function detectThreats(attributes: ReadonlyMap<string, string>, config: PolicyConfig): Threats {
-  const threats: Threats = { flags: [] };
   const isScriptSyntaxChecked = config.attackDetection;
-  if (!isScriptSyntaxChecked && !config.xss.enabled && !config.sqlInjection.enabled) return threats;
+  if (!isScriptSyntaxChecked && !config.xss.enabled && !config.sqlInjection.enabled)
+    return NO_THREATS;
+  const threats: Threats = { flags: [] };
   for (const [name, value] of attributes) {
     if (SCRIPT_ATTRIBUTES.has(name)) continue;
     if (isScriptSyntaxChecked && IDENTIFIER_ATTRIBUTES.has(name) && hasScriptSyntax(value)) {
@@ -130,20 +134,25 @@ function detectThreats(attributes: ReadonlyMap<string, string>, config: PolicyCo
   return threats;
 }
 
+const EQ_WORD = Buffer.from('=', 'latin1');
+const NO_ATTRIBUTES: ReadonlyMap<string, string> = new Map();
+
 /**
  * `=name=value` attributes as latin1 text (one character per byte), a later
- * duplicate winning as on the router: one conversion per word.
+ * duplicate winning as on the router: one conversion per attribute word, none
+ * for queries; a command without attributes gets one shared empty map (issue 19).
  */
-function attributeValues(sentence: Sentence): Map<string, string> {
-  const values = new Map<string, string>();
+function attributeValues(sentence: Sentence): ReadonlyMap<string, string> {
+  let values: Map<string, string> | undefined;
   for (let i = 1; i < sentence.wordCount; i++) {
+    if (!sentence.wordStartsWith(i, EQ_WORD)) continue;
     const word = sentence.wordString(i);
-    if (word.charCodeAt(0) !== 0x3d) continue; // '='
+    values ??= new Map<string, string>();
     const split = word.indexOf('=', 1);
     if (split < 0) values.set(word.slice(1), '');
     else values.set(word.slice(1, split), word.slice(split + 1));
   }
-  return values;
+  return values ?? NO_ATTRIBUTES;
 }
 
 function denied(rule: string): RosgateError {

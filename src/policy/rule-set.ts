@@ -89,11 +89,29 @@ class Rule {
 
   /** True when the command (`/ip/hotspot/user/add`, verb `add`) matches. */
   matches(command: string, verb: string, attributes: ReadonlyMap<string, string>): boolean {
+    return this.matchesCommand(command, verb) && this.conditionsHold(attributes);
+  }
+
+  /** True when the rule names users or routers: whether it applies depends on more than the role. */
+  get isForSome(): boolean {
+    return this.#users !== undefined || this.#routers !== undefined;
+  }
+
+  /** True when the rule has attribute conditions. */
+  get hasConditions(): boolean {
+    return this.#conditions.length > 0;
+  }
+
+  /** The command and verb part of {@link matches}, attributes aside. */
+  matchesCommand(command: string, verb: string): boolean {
     if (this.#verbs !== undefined && !this.#verbs.has(verb)) return false;
     // Loops, not some/every with closures: this runs for every rule of every command.
-    let isMatch = false;
-    for (const glob of this.#globs) if ((isMatch = glob.matches(command))) break;
-    if (!isMatch) return false;
+    for (const glob of this.#globs) if (glob.matches(command)) return true;
+    return false;
+  }
+
+  /** The attribute part of {@link matches}. */
+  conditionsHold(attributes: ReadonlyMap<string, string>): boolean {
     for (const c of this.#conditions) if (!c.test(attributes.get(c.name))) return false;
     return true;
   }
@@ -131,9 +149,33 @@ class Rule {
   }
 }
 
+/** Decisions remembered per role, by command word; emptied when full. */
+const MAX_REMEMBERED = 1024;
+
+/**
+ * The decisions of one role's rules, when they depend on the command word
+ * alone (no rule of the role names users or routers): a command word whose
+ * matching ran into no attribute condition is decided once (issue 19).
+ */
+class Remembered {
+  readonly #decisions = new Map<string, RuleDecision>();
+
+  get(command: string): RuleDecision | undefined {
+    return this.#decisions.get(command);
+  }
+
+  set(command: string, decision: RuleDecision): void {
+    // Command words come from clients: the memory they may take is bounded.
+    if (this.#decisions.size >= MAX_REMEMBERED) this.#decisions.clear();
+    this.#decisions.set(command, decision);
+  }
+}
+
 /** Compiled rules for every role; rebuilt whole when the configuration changes. */
 export class RuleSet {
   readonly #byRole = new Map<string, readonly Rule[]>();
+  /** Per role whose rules all apply to every user and router. */
+  readonly #remembered = new Map<string, Remembered>();
   readonly #users: Readonly<Record<string, string>>;
   readonly #defaultRole: string;
 
@@ -149,6 +191,8 @@ export class RuleSet {
         ...rules.map((rule) => new Rule(rule)),
       ]);
     }
+    for (const [role, rules] of this.#byRole)
+      if (!rules.some((rule) => rule.isForSome)) this.#remembered.set(role, new Remembered());
   }
 
   /** The role of `user`: from `users`, else the default role. */
@@ -163,9 +207,22 @@ export class RuleSet {
     verb: string,
     attributes: ReadonlyMap<string, string>,
   ): RuleDecision {
+    // The verb is the command word's last segment: the word alone is the key.
+    const remembered = this.#remembered.get(subject.role);
+    const known = remembered?.get(command);
+    if (known !== undefined) return known;
+    let isByCommand = remembered !== undefined;
     for (const rule of this.#rules(subject.role)) {
-      if (rule.appliesTo(subject) && rule.matches(command, verb, attributes)) return rule.decision;
+      if (!rule.appliesTo(subject) || !rule.matchesCommand(command, verb)) continue;
+      if (rule.hasConditions) {
+        // What follows depends on this command's attributes.
+        isByCommand = false;
+        if (!rule.conditionsHold(attributes)) continue;
+      }
+      if (isByCommand) (remembered as Remembered).set(command, rule.decision);
+      return rule.decision;
     }
+    if (isByCommand) (remembered as Remembered).set(command, DENIED);
     return DENIED;
   }
 

@@ -4,6 +4,20 @@ import { lengthSize, writeLength } from './length.js';
 const TAG_PREFIX = Buffer.from('.tag=', 'latin1');
 const EQ = 0x3d; // '='
 const QUESTION = 0x3f; // '?'
+const BANG = 0x21; // '!'
+const ZERO = 0x30; // '0'
+const NINE = 0x39; // '9'
+const LOWER_A = 0x61; // 'a'
+const LOWER_Z = 0x7a; // 'z'
+
+/** Reply words (§4), each with its bytes: {@link Sentence.command} of a reply makes no string. */
+const REPLY_WORDS: readonly (readonly [string, Buffer])[] = [
+  '!re',
+  '!done',
+  '!trap',
+  '!empty',
+  '!fatal',
+].map((word) => [word, Buffer.from(word, 'latin1')] as const);
 
 /** The bytes of the word `.tag=<tag>`, without its length prefix. */
 function tagWordLength(tag: Buffer | string): number {
@@ -32,6 +46,16 @@ function tagWordSize(tag: Buffer | string | undefined): number {
   if (tag === undefined) return 0;
   const n = tagWordLength(tag);
   return lengthSize(n) + n;
+}
+
+/** Runs up to this long are copied byte by byte: Buffer#copy costs more than that (it makes a view per call). */
+const SHORT_COPY = 32;
+
+/** Copies `source[from, to)` into `out` at `at`; returns the offset after it. */
+function copyRange(source: Buffer, from: number, to: number, out: Buffer, at: number): number {
+  if (to - from > SHORT_COPY) return at + source.copy(out, at, from, to);
+  for (let i = from; i < to; i++) out[at++] = source[i] as number;
+  return at;
 }
 
 /**
@@ -123,16 +147,36 @@ export class Sentence {
 
   /** The first word: a command (`/ip/address/print`) or a reply (`!done`). */
   get command(): string {
-    if (this.#command === undefined) this.#command = this.wordCount === 0 ? '' : this.wordString(0);
+    if (this.#command === undefined)
+      this.#command = this.wordCount === 0 ? '' : (this.#replyWord() ?? this.wordString(0));
     return this.#command;
+  }
+
+  /** The reply word, when the first word is one: the same string every time, none made. */
+  #replyWord(): string | undefined {
+    const buf = this.#buf;
+    const from = this.#start + (this.#offsets[0] as number);
+    if (buf[from] !== BANG) return undefined;
+    const length = this.#start + (this.#offsets[1] as number) - from;
+    next: for (const [word, bytes] of REPLY_WORDS) {
+      if (bytes.length !== length) continue;
+      for (let k = 1; k < length; k++) if (buf[from + k] !== bytes[k]) continue next;
+      return word;
+    }
+    return undefined;
   }
 
   /** True when word `i` starts with `prefix`. */
   wordStartsWith(i: number, prefix: Buffer): boolean {
     const from = this.#start + (this.#offsets[2 * i] as number);
     const to = this.#start + (this.#offsets[2 * i + 1] as number);
-    if (to - from < prefix.length) return false;
-    return this.#buf.compare(prefix, 0, prefix.length, from, from + prefix.length) === 0;
+    const n = prefix.length;
+    if (to - from < n) return false;
+    // A loop, not Buffer#compare: prefixes are a few bytes and most words
+    // differ in the first two; this runs for every word of every command.
+    const buf = this.#buf;
+    for (let k = 0; k < n; k++) if (buf[from + k] !== prefix[k]) return false;
+    return true;
   }
 
   /** Index of the `.tag=` word, or -1. Found anywhere after the first word (§2). */
@@ -174,8 +218,35 @@ export class Sentence {
 
   /** The tag as a latin1 string, or undefined. */
   get tagString(): string | undefined {
-    const tag = this.tag;
-    return tag === undefined ? undefined : tag.toString('latin1', 0, tag.length);
+    const i = this.tagIndex;
+    if (i < 0) return undefined;
+    // Read in place: every reply from the router is routed by it (issue 19).
+    const from = this.#start + (this.#offsets[2 * i] as number) + TAG_PREFIX.length;
+    const to = this.#start + (this.#offsets[2 * i + 1] as number);
+    return from === to ? undefined : this.#buf.toString('latin1', from, to);
+  }
+
+  /**
+   * The tag read as a base-36 number in the form `Number#toString(36)`
+   * writes it (`1a` is 46; no leading zero, lower case, at most 10 digits),
+   * or undefined for any other tag or none: rosgate's own upstream tags are
+   * routed by it without a string per reply (issue 19).
+   */
+  get tagId(): number | undefined {
+    const i = this.tagIndex;
+    if (i < 0) return undefined;
+    const buf = this.#buf;
+    const from = this.#start + (this.#offsets[2 * i] as number) + TAG_PREFIX.length;
+    const to = this.#start + (this.#offsets[2 * i + 1] as number);
+    if (to === from || to - from > 10 || buf[from] === ZERO) return undefined;
+    let id = 0;
+    for (let k = from; k < to; k++) {
+      const c = buf[k] as number;
+      if (c >= ZERO && c <= NINE) id = id * 36 + (c - ZERO);
+      else if (c >= LOWER_A && c <= LOWER_Z) id = id * 36 + (c - LOWER_A + 10);
+      else return undefined;
+    }
+    return id;
   }
 
   /**
@@ -257,13 +328,15 @@ export class Sentence {
   writeWithTag(tag: Buffer | string | undefined, out: Buffer, at: number): number {
     const cutFrom = this.#cutFrom();
     const cutTo = this.#cutTo();
-    at += this.#buf.copy(out, at, this.#start, cutFrom);
+    at = copyRange(this.#buf, this.#start, cutFrom, out, at);
     if (tag !== undefined) {
       at = writeLength(out, at, tagWordLength(tag));
-      at += TAG_PREFIX.copy(out, at);
-      at += typeof tag === 'string' ? out.write(tag, at, 'latin1') : tag.copy(out, at);
+      at = copyRange(TAG_PREFIX, 0, TAG_PREFIX.length, out, at);
+      if (typeof tag !== 'string') at = copyRange(tag, 0, tag.length, out, at);
+      // latin1: one byte per character, its low byte, as Buffer#write does.
+      else for (let i = 0; i < tag.length; i++) out[at++] = tag.charCodeAt(i) & 0xff;
     }
-    return at + this.#buf.copy(out, at, cutTo, this.#end);
+    return copyRange(this.#buf, cutTo, this.#end, out, at);
   }
 
   /**

@@ -11,8 +11,9 @@ import { Sentence } from './sentence.js';
  * until the turn ends is safe.
  */
 export class WriteBatch {
-  #parts: (Buffer | Sentence)[] = [];
-  #tags: (Buffer | string | undefined)[] = [];
+  // Emptied in place, not replaced: a session takes a batch every turn.
+  readonly #parts: (Buffer | Sentence)[] = [];
+  readonly #tags: (Buffer | string | undefined)[] = [];
   #bytes = 0;
 
   /** Bytes waiting. */
@@ -41,8 +42,8 @@ export class WriteBatch {
 
   /** Drops everything waiting. */
   clear(): void {
-    this.#parts = [];
-    this.#tags = [];
+    this.#parts.length = 0;
+    this.#tags.length = 0;
     this.#bytes = 0;
   }
 
@@ -50,19 +51,21 @@ export class WriteBatch {
   take(): Buffer {
     const parts = this.#parts;
     const tags = this.#tags;
-    const bytes = this.#bytes;
-    this.clear();
+    let out: Buffer;
     if (parts.length === 1) {
       const part = parts[0] as Buffer | Sentence;
       // One part alone needs no copy of its own when it is bytes already.
-      return part instanceof Sentence ? part.withTag(tags[0]) : part;
+      out = part instanceof Sentence ? part.withTag(tags[0]) : part;
+    } else {
+      out = Buffer.allocUnsafe(this.#bytes);
+      let at = 0;
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i] as Buffer | Sentence;
+        at =
+          part instanceof Sentence ? part.writeWithTag(tags[i], out, at) : at + part.copy(out, at);
+      }
     }
-    const out = Buffer.allocUnsafe(bytes);
-    let at = 0;
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i] as Buffer | Sentence;
-      at = part instanceof Sentence ? part.writeWithTag(tags[i], out, at) : at + part.copy(out, at);
-    }
+    this.clear();
     return out;
   }
 }

@@ -63,18 +63,50 @@ export interface ClientSessionOptions {
   now?: () => number;
 }
 
-/** One client command on its way through the pipeline. */
-interface ClientCommand {
-  readonly sentence: Sentence;
+/** What a command's sink calls back into: its session, once per session, not per command. */
+interface CommandHost {
+  reply(command: ClientCommand, sentence: Sentence): void;
+  done(command: ClientCommand, sentence: Sentence): void;
+  refuse(command: ClientCommand, error: RosgateError): void;
+}
+
+/**
+ * One client command on its way through the pipeline, and the sink its
+ * answer comes back through (one object per command, no closures: issue 19).
+ */
+class ClientCommand implements CommandSink {
+  /** Queued behind another untagged command, handed to the pipeline, or finished. */
+  state: 'queued' | 'running' | 'done' = 'queued';
+  exchange: Exchange | undefined = undefined;
+  /** Callers waiting for this command's cancel to be acknowledged. */
+  cancelWaiters: (() => void)[] | undefined = undefined;
   /** The sentence, its menu, verb and kind, as stages see them. */
   readonly description: CommandDescription;
   /** The client's tag; undefined for an untagged command. */
   readonly tag: Buffer | undefined;
-  /** Queued behind another untagged command, handed to the pipeline, or finished. */
-  state: 'queued' | 'running' | 'done';
-  exchange: Exchange | undefined;
-  /** Callers waiting for this command's cancel to be acknowledged. */
-  cancelWaiters: (() => void)[] | undefined;
+  readonly #host: CommandHost;
+
+  constructor(description: CommandDescription, tag: Buffer | undefined, host: CommandHost) {
+    this.description = description;
+    this.tag = tag;
+    this.#host = host;
+  }
+
+  get sentence(): Sentence {
+    return this.description.sentence;
+  }
+
+  reply(sentence: Sentence): void {
+    this.#host.reply(this, sentence);
+  }
+
+  done(sentence: Sentence): void {
+    this.#host.done(this, sentence);
+  }
+
+  refuse(error: RosgateError): void {
+    this.#host.refuse(this, error);
+  }
 }
 
 /** How long a closing connection may take to flush its `!fatal`. */
@@ -179,7 +211,7 @@ export class ClientSession {
 
   #onData(chunk: Buffer): void {
     try {
-      this.#decoder.push(chunk, (sentence) => this.#receive(sentence));
+      this.#decoder.push(chunk, this.#onSentence);
     } catch (err) {
       if (err instanceof RosgateError && isFraming(err)) {
         // One policy per boundary: a framing error ends this client only.
@@ -193,6 +225,9 @@ export class ClientSession {
       this.#fatal('internal error');
     }
   }
+
+  /** What the decoder calls for each sentence: made once, not per chunk. */
+  readonly #onSentence = (sentence: Sentence): void => this.#receive(sentence);
 
   #receive(sentence: Sentence): void {
     if (this.#isClosed) return;
@@ -331,14 +366,7 @@ export class ClientSession {
       this.#refuseOverLimit(tag);
       return;
     }
-    const command: ClientCommand = {
-      sentence,
-      description,
-      tag,
-      state: 'queued',
-      exchange: undefined,
-      cancelWaiters: undefined,
-    };
+    const command = new ClientCommand(description, tag, this.#commandHost);
     this.#open.add(command);
     this.#commandCount++;
     if (tag === undefined) {
@@ -355,45 +383,49 @@ export class ClientSession {
 
   #dispatch(command: ClientCommand): void {
     command.state = 'running';
-    const sink = this.#sinkFor(command);
+    const options = this.#options;
+    const { description } = command;
     try {
+      // Every field written out (no spread): one shape for every context.
       const context: CommandContext = {
-        router: this.#options.router,
+        router: options.router,
         user: this.#user as string,
-        clientId: this.#options.connId,
-        address: this.#options.address,
-        ...command.description,
+        clientId: options.connId,
+        address: options.address,
+        sentence: description.sentence,
+        path: description.path,
+        verb: description.verb,
+        command: description.command,
         receivedAt: this.#now(),
         notes: {},
       };
-      command.exchange = this.#options.handler.handle(context, sink);
-      this.#options.stats.commandsForwarded++;
+      command.exchange = options.handler.handle(context, command);
+      options.stats.commandsForwarded++;
     } catch (err) {
       // A throw from a stage costs this command only (docs/architecture.md: every call
       // into a handler is guarded); one answered before the throw keeps its
       // answer, as the sink ignores a second end.
-      sink.refuse(toRosgateError(err));
+      command.refuse(toRosgateError(err));
     }
   }
 
-  #sinkFor(command: ClientCommand): CommandSink {
-    return {
-      reply: (reply) => {
-        if (command.state === 'done' || this.#isClosed) return;
-        if (reply.command === '!empty' && this.#options.emptyReplies === 'strip') return;
-        this.#writeSentence(reply, command.tag);
-      },
-      done: (done) => {
-        if (command.state === 'done') return;
-        this.#writeSentence(done, command.tag);
-        this.#finish(command);
-      },
-      refuse: (error) => {
-        if (command.state === 'done') return;
-        this.#refuse(command, error);
-      },
-    };
-  }
+  /** Where every command's sink calls back: what reaches the client, with its tag. */
+  readonly #commandHost: CommandHost = {
+    reply: (command, reply) => {
+      if (command.state === 'done' || this.#isClosed) return;
+      if (reply.command === '!empty' && this.#options.emptyReplies === 'strip') return;
+      this.#writeSentence(reply, command.tag);
+    },
+    done: (command, done) => {
+      if (command.state === 'done') return;
+      this.#writeSentence(done, command.tag);
+      this.#finish(command);
+    },
+    refuse: (command, error) => {
+      if (command.state === 'done') return;
+      this.#refuse(command, error);
+    },
+  };
 
   /** End a command with `!trap` + `!done` on its tag (docs/architecture.md invariant 6). */
   #refuse(command: ClientCommand, error: RosgateError): void {
@@ -411,7 +443,8 @@ export class ClientSession {
     command.state = 'done';
     this.#open.delete(command);
     if (this.#open.size === 0) {
-      for (const resolve of this.#onIdle.splice(0)) resolve();
+      // Nobody waits, mostly: no empty copy of the waiters per command.
+      if (this.#onIdle.length > 0) for (const resolve of this.#onIdle.splice(0)) resolve();
       this.#armIdleTimer();
     }
     if (command === this.#untaggedActive) {

@@ -95,7 +95,8 @@ export class UpstreamConnection extends EventEmitter {
   readonly options: UpstreamOptions;
   #socket: net.Socket | undefined;
   #decoder: Decoder;
-  #pending = new Map<string, Pending>();
+  /** By tag, as its number (`Sentence.tagId`): a reply is routed without a string. */
+  #pending = new Map<number, Pending>();
   #nextTag = 1;
   #state: UpstreamState = 'connecting';
   #closeError: RosgateError | undefined;
@@ -253,8 +254,9 @@ export class UpstreamConnection extends EventEmitter {
   }
 
   #send(sentence: Sentence, command: string, isInternal: boolean, handler: ReplyHandler): string {
-    const tag = (this.#nextTag++).toString(36);
-    this.#pending.set(tag, { handler, command, isInternal });
+    const id = this.#nextTag++;
+    const tag = id.toString(36);
+    this.#pending.set(id, { handler, command, isInternal });
     if (!isInternal && this.#busy++ === 0) {
       // Liveness is measured from the moment the session has work.
       this.lastReceivedAt = this.#now();
@@ -273,7 +275,8 @@ export class UpstreamConnection extends EventEmitter {
    * router's reply order.
    */
   cancel(tag: string, onAnswered: () => void = () => undefined): void {
-    const pending = this.#pending.get(tag);
+    const id = Number.parseInt(tag, 36);
+    const pending = this.#pending.get(id);
     if (this.#state !== 'ready' || pending === undefined) {
       onAnswered();
       return;
@@ -298,9 +301,9 @@ export class UpstreamConnection extends EventEmitter {
     // place for ever: it is given up, and late replies to either tag are
     // dropped as unknown.
     setTimeout(() => {
-      if (this.#pending.get(tag) !== pending) return;
-      this.#pending.delete(cancelTag);
-      this.#settle(tag, pending);
+      if (this.#pending.get(id) !== pending) return;
+      this.#pending.delete(Number.parseInt(cancelTag, 36));
+      this.#settle(id, pending);
       answered();
       guarded(() =>
         pending.handler.onError(
@@ -359,8 +362,10 @@ export class UpstreamConnection extends EventEmitter {
    * stream keeps its session as long as the probe is answered.
    */
   #watch(): void {
+    // Still running from the last busy spell (it stops at its first idle
+    // tick): it watches this one too, with no new timer per command (issue 19).
+    if (this.#watchdog !== undefined) return;
     const half = Math.max(1, Math.floor(this.options.timeoutMs / 2));
-    clearInterval(this.#watchdog);
     this.#watchdog = setInterval(
       () => {
         if (this.#busy === 0 || this.#state !== 'ready') {
@@ -382,7 +387,7 @@ export class UpstreamConnection extends EventEmitter {
   #onData(chunk: Buffer): void {
     this.lastActiveAt = this.#now();
     try {
-      this.#decoder.push(chunk, (sentence) => this.#onSentence(sentence));
+      this.#decoder.push(chunk, this.#sentenceArrived);
     } catch (err) {
       this.#fail(
         new RosgateError(ErrorCode.UpstreamProtocol, 'router sent bytes that break the protocol', {
@@ -391,6 +396,9 @@ export class UpstreamConnection extends EventEmitter {
       );
     }
   }
+
+  /** What the decoder calls for each sentence: made once, not per chunk. */
+  readonly #sentenceArrived = (sentence: Sentence): void => this.#onSentence(sentence);
 
   #onSentence(sentence: Sentence): void {
     // Liveness counts whole sentences: garbage that leaves a partial word
@@ -402,13 +410,13 @@ export class UpstreamConnection extends EventEmitter {
       this.#fail(new RosgateError(ErrorCode.UpstreamClosed, `router ended the session: ${reason}`));
       return;
     }
-    const tag = sentence.tagString;
-    const pending = tag === undefined ? undefined : this.#pending.get(tag);
+    const id = sentence.tagId;
+    const pending = id === undefined ? undefined : this.#pending.get(id);
     // A reply without a known tag cannot be routed; dropping it is the only
     // safe choice (go-routeros does the same).
     if (pending === undefined) return;
     const isFinal = reply === '!done';
-    if (isFinal) this.#settle(tag as string, pending);
+    if (isFinal) this.#settle(id as number, pending);
     try {
       pending.handler.onReply(sentence, isFinal);
     } catch (err) {
@@ -416,16 +424,16 @@ export class UpstreamConnection extends EventEmitter {
       // is answered with a refusal and cancelled on the router. A handler
       // that ended the session before throwing has been told already.
       if (!isFinal) {
-        if (this.#pending.get(tag as string) !== pending) return;
-        this.cancel(tag as string);
-        this.#settle(tag as string, pending);
+        if (this.#pending.get(id as number) !== pending) return;
+        this.cancel(sentence.tagString as string);
+        this.#settle(id as number, pending);
       }
       guarded(() => pending.handler.onError(toUpstreamError(err)));
     }
   }
 
-  #settle(tag: string, pending: Pending): void {
-    this.#pending.delete(tag);
+  #settle(id: number, pending: Pending): void {
+    this.#pending.delete(id);
     if (!pending.isInternal) this.#busy--;
   }
 

@@ -1,4 +1,5 @@
 import type { RosgateError } from '../errors.js';
+import type { Sentence } from '../protocol/index.js';
 import {
   answerInterrupted,
   toRosgateError,
@@ -8,7 +9,7 @@ import {
   type Exchange,
 } from '../pipeline.js';
 import type { Pool } from './pool.js';
-import type { UpstreamConnection } from './upstream-connection.js';
+import type { ReplyHandler, UpstreamConnection } from './upstream-connection.js';
 
 /**
  * The innermost handler of the pipeline: acquires a router session, sends
@@ -25,7 +26,8 @@ export function createUpstreamHandler(pool: Pool): CommandHandler {
 
 type State = 'acquiring' | 'sent' | 'done';
 
-class UpstreamExchange implements Exchange {
+/** A command sent to a session: the exchange its sender holds and the handler of its replies (one object, no closures per command: issue 19). */
+class UpstreamExchange implements Exchange, ReplyHandler {
   readonly #pool: Pool;
   readonly #sink: CommandSink;
   #state: State = 'acquiring';
@@ -44,23 +46,7 @@ class UpstreamExchange implements Exchange {
 
   #send(connection: UpstreamConnection, context: CommandContext): void {
     try {
-      this.#tag = connection.send(context.sentence, {
-        onReply: (sentence, isFinal) => {
-          if (!isFinal) {
-            this.#sink.reply(sentence);
-            return;
-          }
-          this.#state = 'done';
-          this.#pool.commandEnded();
-          this.#sink.done(sentence);
-        },
-        onError: (error) => {
-          if (this.#state === 'done') return;
-          this.#state = 'done';
-          this.#pool.commandEnded();
-          this.#sink.refuse(error);
-        },
-      });
+      this.#tag = connection.send(context.sentence, this);
     } catch (err) {
       // The pool hands out ready sessions only; a throw here is a bug, and
       // it costs this command alone.
@@ -70,6 +56,23 @@ class UpstreamExchange implements Exchange {
     this.#connection = connection;
     this.#state = 'sent';
     context.notes.upstreamTag = this.#tag;
+  }
+
+  onReply(sentence: Sentence, isFinal: boolean): void {
+    if (!isFinal) {
+      this.#sink.reply(sentence);
+      return;
+    }
+    this.#state = 'done';
+    this.#pool.commandEnded();
+    this.#sink.done(sentence);
+  }
+
+  onError(error: RosgateError): void {
+    if (this.#state === 'done') return;
+    this.#state = 'done';
+    this.#pool.commandEnded();
+    this.#sink.refuse(error);
   }
 
   #end(error: RosgateError): void {

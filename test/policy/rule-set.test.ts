@@ -224,3 +224,55 @@ t.test('script words: a verb filter matches abbreviated verbs too', async (t) =>
   t.equal(rules.mayDeny(subject, ['ip', 'hotspot', 'user', 'rem']), 'no-remove');
   t.equal(rules.mayDeny(subject, ['ip', 'hotspot', 'user', 'add']), undefined);
 });
+
+t.test('a decision remembered by command word is the decision the rules give', async (t) => {
+  const rules = ruleSet({
+    rules: [
+      {
+        name: 'vip',
+        action: 'deny',
+        path: '/ip/hotspot/user/add',
+        attributes: [{ name: 'profile', equals: 'vip' }],
+      },
+    ],
+    roles: { narrow: [{ name: 'narrow-ip', action: 'allow', path: '/ip/**' }] },
+  });
+  const narrow: Subject = { ...panel, role: 'narrow' };
+  for (let round = 0; round < 2; round++) {
+    t.equal(rules.decide(narrow, ...segments('/system/reboot'), attributes()).rule, DEFAULT_DENY);
+    t.equal(rules.decide(narrow, ...segments('/ip/address/print'), attributes()).rule, 'narrow-ip');
+    // A rule with conditions met on the way: each command's attributes decide.
+    const add = (profile: string): string =>
+      rules.decide(panel, ...segments('/ip/hotspot/user/add'), attributes({ profile })).rule;
+    t.equal(add('vip'), 'vip');
+    t.equal(add('basic'), 'billing-allow-rest');
+  }
+});
+
+t.test('the remembered decisions stay bounded and right past their bound', async (t) => {
+  const rules = ruleSet({});
+  for (let i = 0; i < 1100; i++)
+    t.equal(
+      rules.decide(panel, ...segments(`/ip/m${i}/print`), attributes()).rule,
+      'billing-allow-rest',
+    );
+  t.equal(
+    rules.decide(panel, ...segments('/system/reboot'), attributes()).rule,
+    'billing-deny-reboot',
+  );
+  t.equal(
+    rules.decide(panel, ...segments('/ip/m0/print'), attributes()).rule,
+    'billing-allow-rest',
+  );
+});
+
+t.test('rules that name users or routers are checked for every command', async (t) => {
+  const rules = ruleSet({
+    rules: [{ name: 'by-user', action: 'deny', path: '/ip/**', user: 'mallory' }],
+  });
+  const decide = (user: string): string =>
+    rules.decide({ ...panel, user }, ...segments('/ip/address/print'), attributes()).rule;
+  t.equal(decide('panel'), 'billing-allow-rest');
+  t.equal(decide('mallory'), 'by-user');
+  t.equal(decide('panel'), 'billing-allow-rest');
+});

@@ -240,3 +240,57 @@ t.test('attributes are found by name however many different names are asked for'
   t.equal(s.attributeString('n298'), undefined);
   t.equal(s.attributeString('name'), 'a');
 });
+
+t.test(
+  'a tag rewrite copies short and long runs alike, and writes a tag string as latin1',
+  async (t) => {
+    const long = `=comment=${'x'.repeat(60)}`;
+    const longTag = Buffer.from('t'.repeat(40), 'latin1');
+    for (const [words, tag, expected] of [
+      [['!re', '.tag=7', '=name=a'], 'k\u00e9', ['!re', '.tag=k\u00e9', '=name=a']],
+      [
+        [`/ip/hotspot/user/print${'/x'.repeat(20)}`, long, '.tag=7', long],
+        longTag,
+        [`/ip/hotspot/user/print${'/x'.repeat(20)}`, long, `.tag=${'t'.repeat(40)}`, long],
+      ],
+      [['!done', '.tag=7'], '\u0141', ['!done', '.tag=A']],
+    ] as const) {
+      const sentence = Sentence.from(words);
+      const want = Sentence.from(expected).raw;
+      t.same(sentence.withTag(tag), want, `${words[0]} with ${String(tag)}`);
+      const out = Buffer.alloc(want.length + 3);
+      t.equal(sentence.writeWithTag(tag, out, 3), want.length + 3, 'the offset after it');
+      t.same(out.subarray(3), want);
+    }
+  },
+);
+
+t.test(
+  'the command word of a reply is the same string every time; other words are read',
+  async (t) => {
+    for (const word of [
+      '!re',
+      '!done',
+      '!trap',
+      '!empty',
+      '!fatal',
+      '!dona',
+      '!x',
+      '/ip/print',
+      '!',
+    ])
+      t.equal(Sentence.from([word, '=a=b']).command, word, word);
+    t.equal(one(Sentence.from(['!trap', '.tag=1']).raw).command, '!trap', 'decoded too');
+  },
+);
+
+t.test(
+  'a tag written by Number#toString(36) reads back as its number; any other tag as none',
+  async (t) => {
+    for (const id of [1, 35, 36, 46, 1295, 36 ** 10 - 1])
+      t.equal(Sentence.from(['!re', `.tag=${id.toString(36)}`]).tagId, id, id.toString(36));
+    for (const tag of ['01', 'A', '1-', '1{', 'zzzzzzzzzzz', '', '1 '])
+      t.equal(Sentence.from(['!done', `.tag=${tag}`]).tagId, undefined, `'${tag}'`);
+    t.equal(Sentence.from(['!done']).tagId, undefined, 'no tag');
+  },
+);
