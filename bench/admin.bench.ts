@@ -25,13 +25,7 @@ import {
   type RouterSource,
 } from '../src/admin/index.js';
 import { RosgateError, ErrorCode } from '../src/errors.js';
-import {
-  compose,
-  describeCommand,
-  SETTLED,
-  type CommandContext,
-  type CommandHandler,
-} from '../src/pipeline.js';
+import { compose, SETTLED, type CommandContext, type CommandHandler } from '../src/pipeline.js';
 import { Sentence } from '../src/protocol/index.js';
 import { statisticsReport } from '../src/admin/reports.js';
 import { OUTCOMES } from '../src/admin/traffic.js';
@@ -44,6 +38,7 @@ import {
   startBenchApp,
   startBenchSimulator,
 } from './billing-mix.js';
+import { contextFor } from '../test/fixtures/admin-fakes.js';
 import type { BenchResult } from './run.js';
 import { percentile } from './stats.js';
 import { numberArg } from './args.js';
@@ -138,20 +133,6 @@ async function time(
   return figures;
 }
 
-/** A command's context as the session builds it. */
-function contextOf(router: string, words: readonly string[]): CommandContext {
-  const sentence = Sentence.from(words);
-  return {
-    router,
-    user: 'billing',
-    clientId: 1,
-    address: '192.0.2.9',
-    ...describeCommand(sentence),
-    receivedAt: 0,
-    notes: {},
-  };
-}
-
 /**
  * ns per command through the metrics stage alone: an inner handler that
  * answers at once (a row and `!done`, or a refusal), over 1,000 commands of
@@ -180,7 +161,7 @@ export function recordNsPerCommand(commands: number): number {
   const contexts = Array.from({ length: 1000 }, (_, i) => {
     const words = mix.next(added);
     added = words[0] === '/ip/hotspot/user/add' ? '*1A' : undefined;
-    return { ...contextOf('router-0', words), receivedAt: i % 50 === 49 ? 1 : 0 };
+    return contextFor('router-0', words, i % 50 === 49 ? 1 : 0);
   });
   const sink = { reply() {}, done() {}, refuse() {} };
   const once = (): number => {
