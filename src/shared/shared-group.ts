@@ -20,7 +20,13 @@ import {
 import { RouterRides } from './rides.js';
 import { REGISTER_REPLICA } from './scripts.js';
 import { SessionBudget, type SessionBudgetOptions } from './session-budget.js';
-import type { SharedCounters, SharedLink, SharedLogger, SharedTimers } from './shared-link.js';
+import {
+  zeroCounters,
+  type SharedCounters,
+  type SharedLink,
+  type SharedLogger,
+  type SharedTimers,
+} from './shared-link.js';
 import { SharedLockout, type SharedLockoutOptions } from './shared-lockout.js';
 import { SharedTokenBucket, type SharedTokenBucketOptions } from './shared-token-bucket.js';
 
@@ -128,18 +134,7 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
   readonly prefix: string;
   readonly timers: SharedTimers;
   readonly logger: SharedLogger | undefined;
-  readonly counters: SharedCounters = {
-    roundTrips: 0,
-    timeouts: 0,
-    errors: 0,
-    fallbacks: 0,
-    leases: 0,
-    leasedTokens: 0,
-    invalidationsSent: 0,
-    invalidationsReceived: 0,
-    flushes: 0,
-    republished: 0,
-  };
+  readonly counters: SharedCounters = zeroCounters();
   readonly #options: SharedGroupOptions;
   readonly #opTimeoutMs: number;
   readonly #heartbeatMs: number;

@@ -43,6 +43,22 @@ export interface SharedCounters {
   republished: number;
 }
 
+/** Counters at zero, for a new group (or a stand-in for one). */
+export function zeroCounters(): SharedCounters {
+  return {
+    roundTrips: 0,
+    timeouts: 0,
+    errors: 0,
+    fallbacks: 0,
+    leases: 0,
+    leasedTokens: 0,
+    invalidationsSent: 0,
+    invalidationsReceived: 0,
+    flushes: 0,
+    republished: 0,
+  };
+}
+
 /** What the primitives need of the group. */
 export interface SharedLink {
   /** This replica's id (no `:`). */
