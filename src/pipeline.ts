@@ -257,23 +257,11 @@ export class SinkDecorator implements CommandSink {
   }
 
   done(sentence: Sentence): void {
-    if (this.#drops('done')) return;
-    this.#isEnded = true;
-    try {
-      this.onEnd({ type: 'done', sentence });
-    } finally {
-      this.#sink.done(sentence);
-    }
+    if (!this.#drops('done')) this.#end({ type: 'done', sentence });
   }
 
   refuse(error: RosgateError): void {
-    if (this.#drops('refuse')) return;
-    this.#isEnded = true;
-    try {
-      this.onEnd({ type: 'refused', error });
-    } finally {
-      this.#sink.refuse(error);
-    }
+    if (!this.#drops('refuse')) this.#end({ type: 'refused', error });
   }
 
   /** Sees a reply before it is passed on. */
@@ -284,6 +272,17 @@ export class SinkDecorator implements CommandSink {
   /** Sees the end, once, before it is passed on. */
   protected onEnd(outcome: CommandOutcome): void {
     this.#hooks.onEnd?.(outcome);
+  }
+
+  /** Ends once: the stage sees `outcome`, then it is passed on (no closure per command). */
+  #end(outcome: CommandOutcome): void {
+    this.#isEnded = true;
+    try {
+      this.onEnd(outcome);
+    } finally {
+      if (outcome.type === 'done') this.#sink.done(outcome.sentence);
+      else this.#sink.refuse(outcome.error);
+    }
   }
 
   #drops(call: 'reply' | 'done' | 'refuse'): boolean {
