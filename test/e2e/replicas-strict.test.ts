@@ -11,6 +11,7 @@ import { eventually } from '../fixtures/eventually.js';
 import { openRaw } from '../fixtures/raw-client.js';
 import { startRedis, type RedisServer } from '../fixtures/redis-server.js';
 import { deafConnection, startReplicaStacks } from '../fixtures/replica-stacks.js';
+import { commentOf } from '../fixtures/replicas.js';
 import { startTestSimulator, type Stack } from '../fixtures/stack.js';
 
 let redis: RedisServer;
@@ -27,11 +28,6 @@ const CONFIG = {
 const PRINT = ['/ip/hotspot/user/print', '=.proplist=.id,name,comment'];
 
 const printsOf = (sim: Simulator): number => sim.counters.commands['/ip/hotspot/user/print'] ?? 0;
-
-/** The comment of row `*1` in a print's replies. */
-function commentOf(replies: readonly { attributeString(name: string): string | undefined }[]) {
-  return replies.find((s) => s.attributeString('.id') === '*1')?.attributeString('comment');
-}
 
 async function hotspot(t: Parameters<typeof startTestSimulator>[0]) {
   return startTestSimulator(t, { user: 'admin', password: 'secret', hotspotUsers: 3 });

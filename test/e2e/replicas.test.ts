@@ -10,7 +10,7 @@ import t from 'tap';
 import { eventually } from '../fixtures/eventually.js';
 import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
 import { startRedis, type RedisServer } from '../fixtures/redis-server.js';
-import { ran, replicaStacks, type ReplicaStackOptions } from '../fixtures/replicas.js';
+import { commentOf, ran, replicaStacks, type ReplicaStackOptions } from '../fixtures/replicas.js';
 import { startStack, startTestSimulator, type Stack } from '../fixtures/stack.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { createApp } from '../../src/app.js';
@@ -36,11 +36,6 @@ function replicas(
 }
 
 const TOKEN = 'replica-admin-token-0123';
-
-/** The comment of row `*1` in a print's replies. */
-function commentOf(replies: readonly { attributeString(name: string): string | undefined }[]) {
-  return replies.find((s) => s.attributeString('.id') === '*1')?.attributeString('comment');
-}
 
 t.test(
   'a write through one replica is seen through another within 100 ms, with no listen running',

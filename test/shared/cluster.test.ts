@@ -7,7 +7,14 @@
 import t from 'tap';
 import { eventually } from '../fixtures/eventually.js';
 import { openRaw, text } from '../fixtures/raw-client.js';
-import { burst, ran, ReplicaClock, replicaStacks } from '../fixtures/replicas.js';
+import {
+  burst,
+  expectLockoutShared,
+  expectWriteSeenAcross,
+  ran,
+  ReplicaClock,
+  replicaStacks,
+} from '../fixtures/replicas.js';
 import { startCluster, type ClusterSetup } from '../fixtures/redis-topology.js';
 import { startTestSimulator, type Stack } from '../fixtures/stack.js';
 import type { Simulator } from '../../src/simulator/index.js';
@@ -36,11 +43,6 @@ function replicas(
   });
 }
 
-/** The comment of row `*1` in a print's replies. */
-function commentOf(replies: readonly { attributeString(name: string): string | undefined }[]) {
-  return replies.find((s) => s.attributeString('.id') === '*1')?.attributeString('comment');
-}
-
 /** The ports of the nodes that hold `key`. */
 async function holders(key: string): Promise<number[]> {
   const found: number[] = [];
@@ -57,19 +59,14 @@ t.test('wrong passwords on one replica lock the user on the other', async (t) =>
     policy: { lockout: { maxAttempts: 3 } },
     limits: { loginFailureCacheTtlMs: 0 },
   })) as [Stack, Stack];
-  const failedBefore = sim.counters.loginsFailed;
-  for (let i = 0; i < 3; i++) {
-    const c = await openRaw(t, r1.port);
-    t.match(text(await c.login('admin', `wrong-${i}`)).join(' '), /!trap/, `wrong password ${i}`);
-  }
-  const reached = sim.counters.loginsFailed - failedBefore;
-  const c = await openRaw(t, r2.port);
-  t.match(
-    text(await c.login('admin', 'secret')).join(' '),
-    /too many failed logins/,
+  await expectLockoutShared(
+    t,
+    sim,
+    r1,
+    r2,
+    3,
     'the right password is refused on the other replica',
   );
-  t.equal(sim.counters.loginsFailed - failedBefore, reached, 'the router was not asked again');
   // The clear finds the lock with SCAN, which reads the node that owns the router's slot.
   const cleared = await r2.app.group?.clearLockouts({ user: 'admin' });
   t.ok((cleared ?? []).length >= 1, 'the lockout clear found the lock in the cluster');
@@ -88,22 +85,7 @@ t.test('a write through one replica drops the other replica’s cached reply', a
     flow: { rateLimit: { enabled: false } },
     cache: { listen: { enabled: false }, defaultTtlMs: 600_000, ttlRules: [] },
   })) as [Stack, Stack];
-  const writer = await openRaw(t, r1.port, { user: 'admin', password: 'secret' });
-  const reader = await openRaw(t, r2.port, { user: 'admin', password: 'secret' });
-  const PRINT = ['/ip/hotspot/user/print', '=.proplist=.id,name,comment'];
-  await reader.call(PRINT);
-  const printed = ran(sim, '/ip/hotspot/user/print');
-  await reader.call(PRINT);
-  t.equal(ran(sim, '/ip/hotspot/user/print'), printed, 'the print is served from the cache');
-  const comment = 'paid|1|{"plan":"gold"}';
-  const done = await writer.call(['/ip/hotspot/user/set', '=.id=*1', `=comment=${comment}`]);
-  t.equal(String(done.at(-1)), '!done');
-  await eventually(
-    async () => commentOf(await reader.call(PRINT)) === comment,
-    'the new comment through the other replica',
-    200,
-  );
-  t.ok((r2.app.group?.group.stats().invalidationsReceived ?? 0) >= 1, 'heard through Redis');
+  await expectWriteSeenAcross(t, sim, r1, r2);
 });
 
 t.test('the group rate bucket lives on one node and holds both replicas to it', async (t) => {

@@ -6,8 +6,7 @@
  */
 import t from 'tap';
 import { eventually } from '../fixtures/eventually.js';
-import { openRaw, text } from '../fixtures/raw-client.js';
-import { ran, replicaStacks } from '../fixtures/replicas.js';
+import { expectLockoutShared, expectWriteSeenAcross, replicaStacks } from '../fixtures/replicas.js';
 import { startSentinel, type SentinelSetup } from '../fixtures/redis-topology.js';
 import { startTestSimulator, type Stack } from '../fixtures/stack.js';
 import type { Simulator } from '../../src/simulator/index.js';
@@ -30,11 +29,6 @@ function replicas(t: Tap, sim: Simulator, config: Record<string, unknown>): Prom
   });
 }
 
-/** The comment of row `*1` in a print's replies. */
-function commentOf(replies: readonly { attributeString(name: string): string | undefined }[]) {
-  return replies.find((s) => s.attributeString('.id') === '*1')?.attributeString('comment');
-}
-
 t.test('replicas that name a sentinel register in the master it names', async (t) => {
   const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
   const [r1] = (await replicas(t, sim, {})) as [Stack, Stack];
@@ -52,19 +46,14 @@ t.test('wrong passwords on one replica lock the user on the other', async (t) =>
     policy: { lockout: { maxAttempts: 3 } },
     limits: { loginFailureCacheTtlMs: 0 },
   })) as [Stack, Stack];
-  const failedBefore = sim.counters.loginsFailed;
-  for (let i = 0; i < 3; i++) {
-    const c = await openRaw(t, r1.port);
-    t.match(text(await c.login('admin', `wrong-${i}`)).join(' '), /!trap/, `wrong password ${i}`);
-  }
-  const reached = sim.counters.loginsFailed - failedBefore;
-  const c = await openRaw(t, r2.port);
-  t.match(
-    text(await c.login('admin', 'secret')).join(' '),
-    /too many failed logins/,
+  await expectLockoutShared(
+    t,
+    sim,
+    r1,
+    r2,
+    3,
     'the right password is refused on the other replica',
   );
-  t.equal(sim.counters.loginsFailed - failedBefore, reached, 'the router was not asked again');
 });
 
 t.test('a write through one replica drops the other replica’s cached reply', async (t) => {
@@ -78,22 +67,7 @@ t.test('a write through one replica drops the other replica’s cached reply', a
     flow: { rateLimit: { enabled: false } },
     cache: { listen: { enabled: false }, defaultTtlMs: 600_000, ttlRules: [] },
   })) as [Stack, Stack];
-  const writer = await openRaw(t, r1.port, { user: 'admin', password: 'secret' });
-  const reader = await openRaw(t, r2.port, { user: 'admin', password: 'secret' });
-  const PRINT = ['/ip/hotspot/user/print', '=.proplist=.id,name,comment'];
-  await reader.call(PRINT);
-  const printed = ran(sim, '/ip/hotspot/user/print');
-  await reader.call(PRINT);
-  t.equal(ran(sim, '/ip/hotspot/user/print'), printed, 'the print is served from the cache');
-  const comment = 'paid|1|{"plan":"gold"}';
-  const done = await writer.call(['/ip/hotspot/user/set', '=.id=*1', `=comment=${comment}`]);
-  t.equal(String(done.at(-1)), '!done');
-  await eventually(
-    async () => commentOf(await reader.call(PRINT)) === comment,
-    'the new comment through the other replica',
-    200,
-  );
-  t.ok((r2.app.group?.group.stats().invalidationsReceived ?? 0) >= 1, 'heard through Redis');
+  await expectWriteSeenAcross(t, sim, r1, r2);
 });
 
 t.test(
@@ -118,19 +92,14 @@ t.test(
         r2.app.group?.snapshot().isUp === true,
       'both replicas registered on the new master, and up',
     );
-    const failedBefore = sim.counters.loginsFailed;
-    for (let i = 0; i < 2; i++) {
-      const c = await openRaw(t, r1.port);
-      t.match(text(await c.login('admin', `wrong-${i}`)).join(' '), /!trap/, `wrong password ${i}`);
-    }
-    const reached = sim.counters.loginsFailed - failedBefore;
-    const c = await openRaw(t, r2.port);
-    t.match(
-      text(await c.login('admin', 'secret')).join(' '),
-      /too many failed logins/,
+    await expectLockoutShared(
+      t,
+      sim,
+      r1,
+      r2,
+      2,
       'a lockout begun after the failover holds on the other replica',
     );
-    t.equal(sim.counters.loginsFailed - failedBefore, reached, 'the router was not asked again');
   },
 );
 
