@@ -3,6 +3,7 @@
  * of the canonical form the hash chain covers (chain-line.ts).
  */
 import type { AUDIT_LEVELS } from '../config/audit.js';
+import { boundedMemo } from '../bounded-memo.js';
 
 /** How much of a command a record keeps (Kubernetes audit policy levels). */
 export type AuditLevel = (typeof AUDIT_LEVELS)[number];
@@ -118,22 +119,13 @@ const CATEGORIES: readonly (readonly [string, string])[] = [
 ];
 const BY_LENGTH = [...CATEGORIES].sort((a, b) => b[0].length - a[0].length);
 
-/** Paths already categorised: every command asks, and a router has few menus. */
-const KNOWN = new Map<string, string>();
-/** Past this many paths (clients may send any), the rest are worked out each time. */
-const MAX_KNOWN = 1024;
-
-/** The category of a menu path: `/ip/hotspot/user` -> `hotspot`; `other` when none fits. */
-export function categoryOf(path: string): string {
-  const known = KNOWN.get(path);
-  if (known !== undefined) return known;
-  let found = 'other';
+/**
+ * The category of a menu path: `/ip/hotspot/user` -> `hotspot`; `other` when
+ * none fits. Every command asks and a router has few menus: remembered.
+ */
+export const categoryOf = boundedMemo(1024, (path: string): string => {
   for (const [prefix, category] of BY_LENGTH) {
-    if (path === prefix || path.startsWith(`${prefix}/`)) {
-      found = category;
-      break;
-    }
+    if (path === prefix || path.startsWith(`${prefix}/`)) return category;
   }
-  if (KNOWN.size < MAX_KNOWN) KNOWN.set(path, found);
-  return found;
-}
+  return 'other';
+});

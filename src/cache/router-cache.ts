@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { CacheConfig } from '../config/cache.js';
 import { ErrorCode, type RosgateError } from '../errors.js';
+import { boundedMemo } from '../bounded-memo.js';
 import {
   SETTLED,
   SinkDecorator,
@@ -103,9 +104,6 @@ export interface RouterCacheOptions {
   readonly menuVersion?: ((menus: readonly string[]) => Promise<number | undefined>) | undefined;
 }
 
-/** Menus whose strict version sets a cache remembers; past it they are worked out each time. */
-const MAX_STRICT_MENUS = 1024;
-
 /**
  * The cache of one router: kept replies, prints in flight, and the
  * `listen`s that watch its menus. Consistency rests on three rules:
@@ -133,8 +131,11 @@ export class RouterCache {
   readonly #stopRole: (() => void) | undefined;
   /** Strict mode: the version each reply was filled under, and each print in flight is filled under. */
   readonly #versions = new WeakMap<CachedReply | SharedFill, number>();
-  /** Strict mode: the menus whose versions a print of a menu checks (itself first). */
-  readonly #strictMenus = new Map<string, readonly string[]>();
+  /** Strict mode: the menus whose versions a print of a menu checks (itself, then its related sources). */
+  readonly #menusOf = boundedMemo(1024, (path): readonly string[] => [
+    path,
+    ...this.#options.related.sourcesOf(path),
+  ]);
   #isClosed = false;
   #hits = 0;
   #misses = 0;
@@ -188,17 +189,6 @@ export class RouterCache {
         onAnswered();
       },
     };
-  }
-
-  /** The menus whose versions a strict print of `path` checks: itself and its related sources. */
-  #menusOf(path: string): readonly string[] {
-    let menus = this.#strictMenus.get(path);
-    if (menus === undefined) {
-      menus = [path, ...this.#options.related.sourcesOf(path)];
-      // Bounded: a client may print any path.
-      if (this.#strictMenus.size < MAX_STRICT_MENUS) this.#strictMenus.set(path, menus);
-    }
-    return menus;
   }
 
   /**

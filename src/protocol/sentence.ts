@@ -1,3 +1,4 @@
+import { boundedMemo } from '../bounded-memo.js';
 import { encodeSentence, type WordInput } from './encoder.js';
 import { lengthSize, writeLength } from './length.js';
 
@@ -26,21 +27,13 @@ function tagWordLength(tag: Buffer | string): number {
   );
 }
 
-/** The bytes of the word `.tag=<tag>` with its length prefix; 0 without a tag. */
-/** `=name` prefixes asked for before: every reply is asked for the same few names. */
-const ATTRIBUTE_KEYS = new Map<string, Buffer>();
-/** Past this many names (a client may ask for any), the rest are made each time. */
-const MAX_ATTRIBUTE_KEYS = 256;
+/**
+ * The bytes `=name` that an attribute word of `name` starts with; every reply
+ * is asked for the same few names, so they are made once (256 at most).
+ */
+const attributeKey = boundedMemo(256, (name) => Buffer.from(`=${name}`, 'latin1'));
 
-/** The bytes `=name` that an attribute word of `name` starts with. */
-function attributeKey(name: string): Buffer {
-  let key = ATTRIBUTE_KEYS.get(name);
-  if (key === undefined) {
-    key = Buffer.from(`=${name}`, 'latin1');
-    if (ATTRIBUTE_KEYS.size < MAX_ATTRIBUTE_KEYS) ATTRIBUTE_KEYS.set(name, key);
-  }
-  return key;
-}
+/** The bytes of the word `.tag=<tag>` with its length prefix; 0 without a tag. */
 
 function tagWordSize(tag: Buffer | string | undefined): number {
   if (tag === undefined) return 0;
