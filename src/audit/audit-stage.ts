@@ -38,6 +38,7 @@ import {
 import type { AuditAppender } from './file-appender.js';
 import { LevelPolicy } from './level-policy.js';
 import { LogAuditWriter } from './log-audit-writer.js';
+import { ThreadAuditWriter } from './thread-audit-writer.js';
 import { Redactor } from './redactor.js';
 
 /** Options of {@link createAuditStage}. */
@@ -210,22 +211,29 @@ function auditWriter(
   dir: string | undefined,
   keys: AuditKeys,
 ): AuditWriter {
-  return !config.enabled
-    ? DISABLED_WRITER
-    : dir === undefined
-      ? new LogAuditWriter(logger)
-      : new FileAuditWriter({
-          ...config,
-          dir,
-          integrityKey: keys.integrityKey,
-          encryptionKey: keys.encryptionKey,
-          logger,
-          now,
-          ...(options.appender === undefined ? {} : { appender: options.appender }),
-          ...(options.onFileReplaced === undefined
-            ? {}
-            : { onFileReplaced: options.onFileReplaced }),
-        });
+  if (!config.enabled) return DISABLED_WRITER;
+  if (dir === undefined) return new LogAuditWriter(logger);
+  // A disk or clock a test stands in cannot cross to another thread.
+  const isThreaded = config.thread && options.appender === undefined && options.now === undefined;
+  return isThreaded
+    ? new ThreadAuditWriter({
+        ...config,
+        dir,
+        integrityKey: keys.integrityKey,
+        encryptionKey: keys.encryptionKey,
+        logger,
+        ...(options.onFileReplaced === undefined ? {} : { onFileReplaced: options.onFileReplaced }),
+      })
+    : new FileAuditWriter({
+        ...config,
+        dir,
+        integrityKey: keys.integrityKey,
+        encryptionKey: keys.encryptionKey,
+        logger,
+        now,
+        ...(options.appender === undefined ? {} : { appender: options.appender }),
+        ...(options.onFileReplaced === undefined ? {} : { onFileReplaced: options.onFileReplaced }),
+      });
 }
 
 /** `emit` and `safely` over `writer`; each record names `replica` when given. */

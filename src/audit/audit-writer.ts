@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Logger } from 'pino';
 import { ErrorCode } from '../errors.js';
 import { AuditKind, AuditResult, type AuditEvent } from './audit-record.js';
 import {
@@ -12,7 +11,7 @@ import {
   utcDate,
   type AuditFileName,
 } from './audit-files.js';
-import { ZERO_HASH, canonicalText, digestText, lineOf } from './chain-line.js';
+import { ZERO_HASH, chainText, digestText, eventBody, lineOf } from './chain-line.js';
 import { encryptDetails } from './details-cipher.js';
 import { FileAppender, type AuditAppender, type LiveFileState } from './file-appender.js';
 
@@ -57,6 +56,29 @@ export interface AuditFileReplacedEvent {
   readonly seq: number;
 }
 
+/**
+ * A record made ready for the chain where it was made: its UTC date (which
+ * file it goes to) and its {@link eventBody}, details encrypted when a key
+ * is set.
+ */
+export interface PreparedRecord {
+  readonly date: string;
+  readonly body: string;
+}
+
+/** `event` as a {@link PreparedRecord}; with a 32-byte key its details are encrypted. */
+export function prepareRecord(
+  event: AuditEvent,
+  encryptionKey: Buffer | undefined,
+): PreparedRecord {
+  const sealed =
+    encryptionKey === undefined || event.details === undefined
+      ? event
+      : { ...event, details: { ...encryptDetails(event.details, encryptionKey) } };
+  // An ISO timestamp starts with its UTC date.
+  return { date: event.timestamp.slice(0, 10), body: eventBody(sealed) };
+}
+
 /** Where audit records go. */
 export interface AuditWriter {
   /** Queues a record; synchronous and O(1), it never waits on the disk. */
@@ -68,6 +90,12 @@ export interface AuditWriter {
   /** The last record written, or undefined before the first flush. */
   head(): AuditHead | undefined;
   stats(): AuditStats;
+}
+
+/** What a writer logs with (a pino logger is one). */
+export interface AuditLogger {
+  warn(fields: Record<string, unknown>, msg: string): void;
+  error(fields: Record<string, unknown>, msg: string): void;
 }
 
 /** Options of {@link FileAuditWriter}. */
@@ -94,7 +122,8 @@ export interface FileAuditWriterOptions {
   readonly integrityKey?: Buffer | undefined;
   /** With a 32-byte key, `details` are encrypted (AES-256-GCM). */
   readonly encryptionKey?: Buffer | undefined;
-  readonly logger: Logger;
+  /** Only `warn` and `error` are used: a writer on another thread logs through its parent. */
+  readonly logger: AuditLogger;
   /** The clock: retention and the drop warning's interval. */
   readonly now: () => number;
   /** @default a {@link FileAppender} */
@@ -125,7 +154,7 @@ export class FileAuditWriter implements AuditWriter {
   #syncTimer: NodeJS.Timeout | undefined;
   readonly #syncIntervalMs: number;
   #syncedAt = -Infinity;
-  #queue: AuditEvent[] = [];
+  #queue: PreparedRecord[] = [];
   #pending: Promise<void> | undefined;
   #tail: Promise<void> = Promise.resolve();
   #isReady = false;
@@ -150,12 +179,28 @@ export class FileAuditWriter implements AuditWriter {
   }
 
   write(event: AuditEvent): void {
-    if (this.#isClosed || this.#queue.length >= this.#options.maxQueued) {
+    if (this.#isFull()) {
       this.#drop(1);
       return;
     }
-    this.#queue.push(event);
+    this.#queue.push(prepareRecord(event, this.#options.encryptionKey));
     if (this.#queue.length >= this.#options.bufferSize) void this.flush();
+  }
+
+  /**
+   * Queues records prepared elsewhere ({@link prepareRecord}, on the thread
+   * that made them); those beyond `maxQueued` are dropped. No flush starts:
+   * the caller flushes.
+   */
+  writePrepared(records: readonly PreparedRecord[]): void {
+    for (const record of records) {
+      if (this.#isFull()) this.#drop(1);
+      else this.#queue.push(record);
+    }
+  }
+
+  #isFull(): boolean {
+    return this.#isClosed || this.#queue.length >= this.#options.maxQueued;
   }
 
   flush(): Promise<void> {
@@ -220,16 +265,14 @@ export class FileAuditWriter implements AuditWriter {
     if (lost > 0) this.#drop(lost);
   }
 
-  async #append(batch: readonly AuditEvent[]): Promise<void> {
+  async #append(batch: readonly PreparedRecord[]): Promise<void> {
     const { maxFileBytes, integrityKey } = this.#options;
     const writes: { path: string; text: string }[] = [];
     let file = this.#file === undefined ? undefined : { ...this.#file };
     let text = '';
     let seq = this.#seq;
     let prev = this.#prev;
-    for (const event of batch) {
-      // An ISO timestamp starts with its UTC date.
-      const date = event.timestamp.slice(0, 10);
+    for (const { date, body } of batch) {
       if (file === undefined || date > file.date) {
         if (file !== undefined) writes.push({ path: file.path, text });
         text = '';
@@ -237,7 +280,7 @@ export class FileAuditWriter implements AuditWriter {
         await this.#prune();
       }
       seq++;
-      const canonical = canonicalText(this.#seal(event), seq, prev);
+      const canonical = chainText(seq, prev, body);
       prev = digestText(canonical, integrityKey);
       let line = lineOf(canonical, prev);
       const bytes = Buffer.byteLength(line);
@@ -332,7 +375,7 @@ export class FileAuditWriter implements AuditWriter {
    * the new file first, so the directory keeps the whole chain; a file put
    * in its place with content is left for `verify` to judge.
    */
-  async #checkLiveFile(batch: AuditEvent[]): Promise<AuditEvent[]> {
+  async #checkLiveFile(batch: PreparedRecord[]): Promise<PreparedRecord[]> {
     const file = this.#file;
     if (file === undefined) return batch;
     const live: LiveFileState = await this.#appender.check(file.path);
@@ -364,25 +407,17 @@ export class FileAuditWriter implements AuditWriter {
         : 'the live audit file was replaced on disk; the chain continues in a new file',
     );
     this.#options.onFileReplaced?.(event);
-    return [
-      {
-        id: randomUUID(),
-        timestamp: new Date(this.#now()).toISOString(),
-        kind: AuditKind.AuditFile,
-        level: 'metadata',
-        category: 'security',
-        action: live.state === 'removed' ? 'auditFileRemoved' : 'auditFileReplaced',
-        result: AuditResult.Error,
-        details: { ...event },
-      },
-      ...batch,
-    ];
-  }
-
-  #seal(event: AuditEvent): AuditEvent {
-    const key = this.#options.encryptionKey;
-    if (key === undefined || event.details === undefined) return event;
-    return { ...event, details: { ...encryptDetails(event.details, key) } };
+    const record: AuditEvent = {
+      id: randomUUID(),
+      timestamp: new Date(this.#now()).toISOString(),
+      kind: AuditKind.AuditFile,
+      level: 'metadata',
+      category: 'security',
+      action: live.state === 'removed' ? 'auditFileRemoved' : 'auditFileReplaced',
+      result: AuditResult.Error,
+      details: { ...event },
+    };
+    return [prepareRecord(record, this.#options.encryptionKey), ...batch];
   }
 
   #openFile(name: AuditFileName): OpenFile {

@@ -41,13 +41,14 @@ function sortKeys(value: AuditValue): AuditValue {
 }
 
 /**
- * The canonical form of `event` at place `seq` after `prev`. The object
- * literal fixes the key order; `JSON.stringify` leaves out undefined keys.
+ * The part of `event`'s canonical form that does not depend on its place in
+ * the chain: the fields from `id` on, as JSON without the outer braces. The
+ * object literal fixes the key order; `JSON.stringify` leaves out undefined
+ * keys. A writer on another thread gets this text, not the object, so the
+ * record is serialised once, where it is made.
  */
-export function canonicalText(event: AuditEvent, seq: number, prev: string): string {
+export function eventBody(event: AuditEvent): string {
   return JSON.stringify({
-    seq,
-    prev,
     id: event.id,
     timestamp: event.timestamp,
     kind: event.kind,
@@ -69,7 +70,17 @@ export function canonicalText(event: AuditEvent, seq: number, prev: string): str
     rows: event.rows,
     duration: event.duration,
     details: event.details === undefined ? undefined : sortKeys(event.details),
-  });
+  }).slice(1, -1);
+}
+
+/** The canonical form of a record at place `seq` after `prev` whose {@link eventBody} is `body`. */
+export function chainText(seq: number, prev: string, body: string): string {
+  return `{"seq":${seq},"prev":"${prev}",${body}}`;
+}
+
+/** The canonical form of `event` at place `seq` after `prev`. */
+export function canonicalText(event: AuditEvent, seq: number, prev: string): string {
+  return chainText(seq, prev, eventBody(event));
 }
 
 /**

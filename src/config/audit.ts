@@ -50,6 +50,11 @@ export const auditSchema = z
      * 0 syncs every flush.
      */
     syncIntervalMs: env(z.int().min(0).max(MAX_TIMER_MS).default(1000), 'AUDIT_SYNC_INTERVAL'),
+    /**
+     * Hash and write the trail on a thread of its own: the proxy's thread
+     * only serialises each record. False writes on the proxy's thread.
+     */
+    thread: env(z.boolean().default(true), 'AUDIT_THREAD'),
     /** Records waiting for the disk beyond this are dropped and counted. */
     maxQueued: z.int().min(1).default(1000),
     maxFileBytes: z

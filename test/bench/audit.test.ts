@@ -12,6 +12,7 @@ t.test(
       ['--records=1000', '--clients=2', '--seconds=0.5', '--rounds=1'],
       [
         'overheadRatio',
+        'inlineOverheadRatio',
         'records',
         'verifyRecordsPerSecond',
         'verifyRecordsPerCpuSecond',
@@ -23,6 +24,7 @@ t.test(
         'rounds',
         'auditOffCmdPerSec',
         'auditOnCmdPerSec',
+        'auditInlineCmdPerSec',
         'wiredRecordsDropped',
       ],
       [],

@@ -1,0 +1,262 @@
+/**
+ * The audit trail's file writer on a thread of its own. The proxy's thread
+ * only serialises each record (once, as it will be hashed) and hands batches
+ * over; the chain's SHA-256, the lines and the file work run in the writer
+ * thread (audit-thread.ts), so a command's cost on the thread that relays it
+ * is the record's JSON and no more.
+ *
+ * Semantics are the file writer's: `write` never waits, records beyond
+ * `maxQueued` (waiting here or in the thread) are dropped and counted,
+ * `flush` resolves once everything written before it is on disk, `close`
+ * flushes and stops. A thread that dies is logged, its records in flight are
+ * counted lost, and a new one resumes the chain from the files.
+ */
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { ErrorCode } from '../errors.js';
+import type { AuditEvent } from './audit-record.js';
+import {
+  prepareRecord,
+  type AuditHead,
+  type AuditStats,
+  type AuditWriter,
+  type FileAuditWriterOptions,
+} from './audit-writer.js';
+import {
+  encodeRecord,
+  type AuditThreadOptions,
+  type FromAuditThread,
+  type ToAuditThread,
+} from './audit-thread.js';
+
+/** The writer thread's entry: this module's sibling, in the same form (`.ts` under tsx, `.js` built). */
+const DEFAULT_ENTRY = new URL(
+  `./audit-thread-main${extname(fileURLToPath(import.meta.url))}`,
+  import.meta.url,
+);
+
+/**
+ * Starts `entry` as a worker. Running from source under tsx, a worker does
+ * not inherit tsx's loader (Node 20): a `.ts` entry is loaded through tsx's
+ * API, which only a checkout has (built code never takes that way).
+ */
+function spawn(entry: URL, workerData: unknown): Worker {
+  if (!entry.pathname.endsWith('.ts')) return new Worker(entry, { workerData });
+  const load = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
+  return new Worker(load, { eval: true, workerData });
+}
+
+/** How long after a thread died the next one starts. */
+const RESTART_DELAY_MS = 1000;
+
+/** Options of {@link ThreadAuditWriter}. */
+export interface ThreadAuditWriterOptions
+  extends
+    AuditThreadOptions,
+    Pick<FileAuditWriterOptions, 'bufferSize' | 'maxQueued' | 'onFileReplaced'> {
+  readonly syncIntervalMs: number;
+  readonly logger: Logger;
+  /** The thread's entry module. @default audit-thread-main.js beside this one */
+  readonly entry?: URL;
+}
+
+const NO_STATS: AuditStats = {
+  written: 0,
+  dropped: 0,
+  bytes: 0,
+  flushes: 0,
+  errors: 0,
+  queued: 0,
+  fileReplaced: 0,
+};
+
+/** The counters of two threads' lifetimes together (`queued` is counted apart). */
+function sumStats(a: AuditStats, b: AuditStats): AuditStats {
+  return {
+    written: a.written + b.written,
+    dropped: a.dropped + b.dropped,
+    bytes: a.bytes + b.bytes,
+    flushes: a.flushes + b.flushes,
+    errors: a.errors + b.errors,
+    queued: 0,
+    fileReplaced: a.fileReplaced + b.fileReplaced,
+  };
+}
+
+/** A message sent and not answered yet. */
+interface InFlight {
+  readonly records: number;
+  readonly resolve: () => void;
+}
+
+export class ThreadAuditWriter implements AuditWriter {
+  readonly #options: ThreadAuditWriterOptions;
+  readonly #timer: NodeJS.Timeout;
+  #worker: Worker | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #pending: string[] = [];
+  #inFlight = new Map<number, InFlight>();
+  #inFlightRecords = 0;
+  #nextId = 1;
+  #isClosed = false;
+  #head: AuditHead | undefined;
+  /** The last thread's figures, and those of the threads before it. */
+  #threadStats: AuditStats = NO_STATS;
+  #pastStats: AuditStats = NO_STATS;
+  #dropped = 0;
+  #lastDropWarnAt = -Infinity;
+
+  constructor(options: ThreadAuditWriterOptions) {
+    this.#options = options;
+    this.#timer = setInterval(() => this.#send(), options.flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  write(event: AuditEvent): void {
+    if (this.#isClosed || this.#pending.length + this.#inFlightRecords >= this.#options.maxQueued) {
+      this.#drop(1);
+      return;
+    }
+    this.#pending.push(encodeRecord(prepareRecord(event, this.#options.encryptionKey)));
+    if (this.#pending.length >= this.#options.bufferSize) this.#send();
+  }
+
+  flush(): Promise<void> {
+    return this.#send() ?? this.#post({ type: 'flush', id: this.#nextId++ }, 0);
+  }
+
+  /** The running thread; one is started when none runs and none is due to restart. */
+  #thread(): Worker | undefined {
+    if (this.#worker === undefined && this.#restartTimer === undefined) this.#start();
+    return this.#worker;
+  }
+
+  async close(): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    clearInterval(this.#timer);
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    // No thread and nothing waiting: nothing to write.
+    if (this.#worker === undefined && this.#pending.length === 0) return;
+    this.#send();
+    const worker = this.#worker;
+    await this.#post({ type: 'close', id: this.#nextId++ }, 0);
+    // A thread that died while closing left records nobody will write.
+    this.#drop(this.#pending.length);
+    this.#pending = [];
+    await worker?.terminate();
+  }
+
+  head(): AuditHead | undefined {
+    return this.#head;
+  }
+
+  stats(): AuditStats {
+    const threads = sumStats(this.#pastStats, this.#threadStats);
+    return {
+      ...threads,
+      dropped: threads.dropped + this.#dropped,
+      queued: this.#pending.length + this.#inFlightRecords,
+    };
+  }
+
+  /** Hands the waiting records to the thread; the promise of their answer, or undefined when none wait. */
+  #send(): Promise<void> | undefined {
+    if (this.#pending.length === 0 || this.#thread() === undefined) return undefined;
+    const records = this.#pending;
+    this.#pending = [];
+    return this.#post({ type: 'records', id: this.#nextId++, records }, records.length);
+  }
+
+  #post(message: ToAuditThread, records: number): Promise<void> {
+    const worker = this.#worker;
+    if (worker === undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      // An answer awaited keeps the process alive (a flush at shutdown); an idle thread does not.
+      if (this.#inFlight.size === 0) worker.ref();
+      this.#inFlight.set(message.id, { records, resolve });
+      this.#inFlightRecords += records;
+      worker.postMessage(message);
+    });
+  }
+
+  #start(): void {
+    const { logger, entry = DEFAULT_ENTRY } = this.#options;
+    const o = this.#options;
+    const thread: AuditThreadOptions = {
+      dir: o.dir,
+      flushIntervalMs: o.flushIntervalMs,
+      syncIntervalMs: o.syncIntervalMs,
+      maxFileBytes: o.maxFileBytes,
+      retentionDays: o.retentionDays,
+      integrityKey: o.integrityKey,
+      encryptionKey: o.encryptionKey,
+    };
+    const worker = spawn(entry, { auditThread: thread });
+    worker.unref();
+    worker.on('message', (message: FromAuditThread) => this.#receive(message));
+    worker.on('error', (err) =>
+      logger.error({ code: ErrorCode.AuditWrite, err }, 'the audit writer thread failed'),
+    );
+    worker.on('exit', () => this.#exited());
+    this.#worker = worker;
+  }
+
+  #receive(message: FromAuditThread): void {
+    if (message.type === 'log') {
+      this.#options.logger[message.level](message.fields, message.msg);
+    } else if (message.type === 'fileReplaced') {
+      this.#options.onFileReplaced?.(message.event);
+    } else {
+      this.#threadStats = message.stats;
+      this.#head = message.head ?? this.#head;
+      // Answers come in order: everything up to this id is done.
+      for (const [id, sent] of this.#inFlight) {
+        if (id > message.id) break;
+        this.#settle(id, sent);
+      }
+    }
+  }
+
+  #settle(id: number, sent: InFlight): void {
+    this.#inFlight.delete(id);
+    this.#inFlightRecords -= sent.records;
+    if (this.#inFlight.size === 0) this.#worker?.unref();
+    sent.resolve();
+  }
+
+  /** The thread ended: after `close`, or because it died (its unanswered records are lost). */
+  #exited(): void {
+    this.#worker = undefined;
+    const lost = this.#inFlightRecords;
+    for (const [id, sent] of this.#inFlight) this.#settle(id, sent);
+    this.#drop(lost);
+    if (this.#isClosed) return;
+    this.#pastStats = sumStats(this.#pastStats, this.#threadStats);
+    this.#threadStats = NO_STATS;
+    this.#options.logger.error(
+      { code: ErrorCode.AuditWrite, lost },
+      'the audit writer thread stopped; a new one resumes the chain from the files',
+    );
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      this.#send();
+    }, RESTART_DELAY_MS);
+    this.#restartTimer.unref();
+  }
+
+  #drop(count: number): void {
+    if (count === 0) return;
+    this.#dropped += count;
+    const now = Date.now();
+    if (now - this.#lastDropWarnAt < this.#options.flushIntervalMs) return;
+    this.#lastDropWarnAt = now;
+    this.#options.logger.warn(
+      { code: ErrorCode.AuditDropped, dropped: this.stats().dropped },
+      'audit records dropped: the audit disk is too slow or failing',
+    );
+  }
+}
