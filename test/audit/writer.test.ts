@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { basename, join } from 'node:path';
 import t from 'tap';
 import { ZERO_HASH } from '../../src/audit/chain-line.js';
+import { prepareRecord } from '../../src/audit/audit-writer.js';
 import { FileAppender } from '../../src/audit/file-appender.js';
 import { LogAuditWriter } from '../../src/audit/log-audit-writer.js';
 import { verifyFiles } from '../../src/audit/verify-files.js';
@@ -421,4 +422,16 @@ t.test('a chain moving to a new file rewrites head.json at once', async (t) => {
   t.equal(appender.replaces, 2);
   t.same(JSON.parse(readFileSync(join(dir, 'head.json'), 'utf8')), writer.head());
   t.equal(auditFiles(dir).length, 2);
+});
+
+t.test('records prepared elsewhere queue up to maxQueued, the rest are dropped', async (t) => {
+  const dir = t.testdir();
+  const { writer } = writerIn(t, dir, { maxQueued: 2 });
+  writer.writePrepared([1, 2, 3].map((n) => prepareRecord(sampleEvent(n), undefined)));
+  t.match(writer.stats(), { queued: 2, dropped: 1 });
+  await writer.flush();
+  t.same(
+    readRecords(dir).map((r) => r.id),
+    [sampleEvent(1).id, sampleEvent(2).id],
+  );
 });
