@@ -44,15 +44,13 @@ export interface CommandContext {
    * handler replaces that tag with its own on the way out).
    */
   readonly sentence: Sentence;
-  /** The menu path: `/ip/hotspot/user` for `/ip/hotspot/user/print`; `/` for `/quit`-like words. */
-  readonly path: string;
-  /** The last segment of the command word: `print`, `add`, `listen`, ... */
-  readonly verb: string;
   /**
    * What the command is (read, write, stream, ...), decided once by the
    * session: stages read it rather than look at the verb themselves. Its
-   * `menu` and `verb` are `path` and `verb`; build all three with
-   * `describeCommand(sentence)`.
+   * `menu` is the menu path (`/ip/hotspot/user` for `/ip/hotspot/user/print`;
+   * `/` for `/quit`-like words) and its `verb` the last segment of the
+   * command word (`print`, `add`, `listen`, ...): the only place a context
+   * holds them. Build it with `describeCommand(sentence)`.
    */
   readonly command: CommandInfo;
   /** When the session received the command (ms since epoch, from the session's clock). */

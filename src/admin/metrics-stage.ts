@@ -134,7 +134,8 @@ class MeteredCommand implements CommandSink, Exchange {
     if (code !== undefined) tally.countError(code);
     if (tally.record(this.#classIndex, outcome, durationMs)) {
       const verbClass = VERB_CLASSES[this.#classIndex] as VerbClass;
-      metrics.traffic.listSlow(this.#context.router, this.#context.path, verbClass, durationMs, at);
+      const { router, command } = this.#context;
+      metrics.traffic.listSlow(router, command.menu, verbClass, durationMs, at);
     }
   }
 

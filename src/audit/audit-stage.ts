@@ -294,15 +294,15 @@ function commandRecorder({ emit, redactor, now }: Recording): RecordCommand {
     emit({
       kind: isDenied ? AuditKind.PolicyDenied : isFlagged ? AuditKind.Flag : AuditKind.Command,
       level: recorded,
-      category: isDenied || isFlagged ? 'security' : categoryOf(context.path),
+      category: isDenied || isFlagged ? 'security' : categoryOf(context.command.menu),
       action: context.sentence.command,
       result: outcome.result,
       userId: context.user,
       ipAddress: context.address,
       router: context.router,
       connId: context.clientId,
-      path: context.path,
-      verb: context.verb,
+      path: context.command.menu,
+      verb: context.command.verb,
       tag: context.sentence.tagString,
       rule: notes.rule,
       verdict: notes.verdict,
@@ -388,7 +388,8 @@ class AuditSink extends SinkDecorator implements Exchange {
       this.#record(resultOf(outcome.error), outcome.error, undefined);
       return;
     }
-    const ret = this.#context.verb === 'add' ? outcome.sentence.attributeString('ret') : undefined;
+    const ret =
+      this.#context.command.verb === 'add' ? outcome.sentence.attributeString('ret') : undefined;
     const trap = this.#trap;
     const isInterrupted = this.#isCancelled || trap?.category === '2';
     this.#record(

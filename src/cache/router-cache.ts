@@ -178,7 +178,7 @@ export class RouterCache {
   ): Exchange {
     let exchange: Exchange | undefined;
     let isCancelled = false;
-    void menuVersion(this.#menusOf(context.path)).then((version) => {
+    void menuVersion(this.#menusOf(context.command.menu)).then((version) => {
       if (!isCancelled) exchange = this.#read(context, sink, version);
     });
     return {
@@ -198,7 +198,8 @@ export class RouterCache {
   #read(context: CommandContext, sink: CommandSink, version: number | undefined): Exchange {
     const { router, next, now } = this.#options;
     const key = cacheKey(router, context.sentence);
-    const watch = this.#watchOf(context.path);
+    const { menu } = context.command;
+    const watch = this.#watchOf(menu);
     const kept = this.#fresh(key, watch);
     if (kept !== undefined && this.#isCurrent(kept, version)) {
       context.notes.cache = 'hit';
@@ -216,17 +217,17 @@ export class RouterCache {
     this.#misses++;
     // Sent before the print, so the print's reply is covered by the listen.
     if (!this.#isClosed) watch?.ensureStarted();
-    const nameQuery = this.#rowScoped.has(context.path) ? nameQueryOf(context.sentence) : undefined;
-    const fill = new SharedFill(key, context.path, nameQuery, now(), this.#maxEntryBytes, {
+    const nameQuery = this.#rowScoped.has(menu) ? nameQueryOf(context.sentence) : undefined;
+    const fill = new SharedFill(key, menu, nameQuery, now(), this.#maxEntryBytes, {
       keep: (replies, done, changedIds) => {
         if (watch?.isServable === false || !this.#isCurrent(fill, version)) return;
-        const ttlMs = this.#options.ttlRules.ttlFor(context.path, context.sentence);
+        const ttlMs = this.#options.ttlRules.ttlFor(menu, context.sentence);
         if (ttlMs === 0) return;
         const shape = replyShape(context.sentence, replies);
         if (showsAny(shape, changedIds)) return;
         const times = { storedAt: now(), expiresAt: fill.startedAt + ttlMs };
         const reply = CachedReply.of(
-          context.path,
+          menu,
           shape,
           replies,
           done,
@@ -257,12 +258,13 @@ export class RouterCache {
    */
   write(context: CommandContext, sink: CommandSink, isAnyMenu = false): Exchange {
     context.notes.cache = 'bypass';
-    const change = this.#rowScoped.has(context.path) ? writeChange(context) : undefined;
+    const { menu } = context.command;
+    const change = this.#rowScoped.has(menu) ? writeChange(context) : undefined;
     const invalidate = isAnyMenu
       ? () => this.#invalidateAll()
-      : () => this.#invalidateWrite(context.path, change);
+      : () => this.#invalidateWrite(menu, change);
     invalidate();
-    const target = isAnyMenu ? undefined : context.path;
+    const target = isAnyMenu ? undefined : menu;
     // The other replicas drop only the rows the write touched, as this one does.
     const rowKey = change === undefined ? undefined : JSON.stringify(change);
     // The write's answer waits until the group heard of it (when there is one).

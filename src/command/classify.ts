@@ -192,16 +192,13 @@ export function classifyCommand(sentence: Sentence): CommandInfo {
 /** The fields of a `CommandContext` that describe the command. */
 export interface CommandDescription {
   readonly sentence: Sentence;
-  readonly path: string;
-  readonly verb: string;
   readonly command: CommandInfo;
 }
 
 /**
- * The fields of a `CommandContext` that describe the command: its menu
- * (`path`), verb and classification, all from one look at `sentence`.
+ * The fields of a `CommandContext` that describe the command: the sentence
+ * and its classification (menu and verb included), from one look at it.
  */
 export function describeCommand(sentence: Sentence): CommandDescription {
-  const command = classifyCommand(sentence);
-  return { sentence, path: command.menu, verb: command.verb, command };
+  return { sentence, command: classifyCommand(sentence) };
 }

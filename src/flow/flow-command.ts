@@ -185,7 +185,7 @@ export class FlowCommand extends SinkDecorator implements Exchange {
     this.hasTimedOut = true;
     this.#timeoutIsFailure = isFailure;
     const error = new RosgateError(ErrorCode.CommandTimeout, message, {
-      details: { router: this.context.router, path: this.context.path },
+      details: { router: this.context.router, path: this.context.command.menu },
     });
     try {
       this.refuse(error);

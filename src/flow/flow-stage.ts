@@ -147,7 +147,7 @@ const globalTimers: FlowTimers = {
 /** What a command's log lines say of it. */
 function logFields(command: FlowCommand): { connId: number; cmd: string; path: string } {
   const { context } = command;
-  return { connId: context.clientId, cmd: context.sentence.command, path: context.path };
+  return { connId: context.clientId, cmd: context.sentence.command, path: context.command.menu };
 }
 
 class FlowControl implements FlowStage, CommandHandler {

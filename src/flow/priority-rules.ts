@@ -64,8 +64,8 @@ export class PriorityRules {
   classify(context: CommandContext): Priority {
     for (const rule of this.#rules) {
       if (rule.user !== undefined && rule.user !== context.user) continue;
-      if (rule.verb !== undefined && rule.verb !== context.verb) continue;
-      if (rule.path(context.path)) return rule.priority;
+      if (rule.verb !== undefined && rule.verb !== context.command.verb) continue;
+      if (rule.path(context.command.menu)) return rule.priority;
     }
     return builtInPriority(context);
   }
@@ -80,7 +80,7 @@ function builtInPriority(context: CommandContext): Priority {
 
 /** A print of a large menu with no query and no `.id`/`from` narrowing it. */
 function isFullTablePrint(context: CommandContext): boolean {
-  if (!LARGE_MENUS.has(context.path)) return false;
+  if (!LARGE_MENUS.has(context.command.menu)) return false;
   const { sentence } = context;
   return !hasAnyAttribute(sentence, NARROWING_ATTRIBUTES) && sentence.queries().length === 0;
 }

@@ -186,13 +186,13 @@ function decide(context: CommandContext, { rules, config, counters }: Deciding):
   const { router, sentence } = context;
   const attributes = attributeValues(sentence);
   const subject: Subject = { user: context.user, role: rules.roleOf(context.user), router };
-  const access = rules.decide(subject, sentence.command, context.verb, attributes);
+  const access = rules.decide(subject, sentence.command, context.command.verb, attributes);
   counters.hit(router, access.rule);
   if (access.action === 'deny') {
     return { rule: access.rule, verdict: 'deny', flags: [], refusal: denied(access.rule) };
   }
   if (config.input.enabled) {
-    const failure = checkInput(context.path, attributes, config.input);
+    const failure = checkInput(context.command.menu, attributes, config.input);
     if (failure !== undefined) {
       counters.inputFailed(router, failure.rule);
       const refusal = new RosgateError(ErrorCode.InputInvalid, failure.message, {

@@ -393,8 +393,6 @@ export class ClientSession {
         clientId: options.connId,
         address: options.address,
         sentence: description.sentence,
-        path: description.path,
-        verb: description.verb,
         command: description.command,
         receivedAt: this.#now(),
         notes: {},

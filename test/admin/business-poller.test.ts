@@ -59,8 +59,7 @@ t.test('each round sends a count-only print of both menus and keeps the counts',
     router: 'core',
     user: 'rosgate',
     clientId: 0,
-    path: '/ip/hotspot/active',
-    verb: 'print',
+    command: { menu: '/ip/hotspot/active', verb: 'print' },
   });
   inner.held[0]?.sink.done(words('!done', '=ret=17'));
   inner.held[1]?.sink.done(words('!done', '=ret=4'));
@@ -81,7 +80,7 @@ t.test('a print still running is not sent again', (t) => {
   inner.held[1]?.sink.refuse(new RosgateError(ErrorCode.RateLimited, 'later'));
   timers.fire();
   t.same(
-    inner.held.map((h) => h.context.path),
+    inner.held.map((h) => h.context.command.menu),
     ['/ip/hotspot/active', '/ppp/active', '/ppp/active'],
   );
   t.end();

@@ -28,8 +28,7 @@ t.test('the first print of a watched menu starts one listen on it, before the pr
     router: 'r1',
     user: 'rosgate',
     clientId: 0,
-    path: '/ip/hotspot/user',
-    verb: 'listen',
+    command: { menu: '/ip/hotspot/user', verb: 'listen' },
     receivedAt: h.clock.nowMs,
   });
   t.same(listen?.context.sentence.toString(), `${LISTEN} =.proplist=.id,name,.dead`);
@@ -186,7 +185,7 @@ t.test('close cancels every listen and stops retries; no new listen starts', asy
   h.router.last.done();
   h.clock.advance(60_000);
   t.equal(
-    h.router.calls.filter((c) => c.context.verb === 'listen').length,
+    h.router.calls.filter((c) => c.context.command.verb === 'listen').length,
     2,
     'nothing was sent again',
   );

@@ -16,9 +16,15 @@ t.test('the menu and verb come from the command word', async (t) => {
   t.equal(info.verb, 'print');
   t.same(splitCommand('/export'), { path: '/', verb: 'export' });
   t.same(splitCommand('#'), { path: '/', verb: '#' });
-  const described = describeCommand(Sentence.from(['/ppp/secret/add', '=name=a']));
-  t.equal(described.path, described.command.menu, 'a context path is the menu');
-  t.equal(described.verb, 'add');
+  const sentence = Sentence.from(['/ppp/secret/add', '=name=a']);
+  const described = describeCommand(sentence);
+  t.equal(described.sentence, sentence);
+  t.same(described.command, classifyCommand(sentence));
+  t.same(
+    Object.keys(described).sort(),
+    ['command', 'sentence'],
+    'menu and verb live only in command',
+  );
 });
 
 t.test('API words the session answers are kinds of their own', async (t) => {

@@ -156,7 +156,7 @@ t.test(
       user: 'rosgate',
       clientId: 0,
       router: 'r1',
-      path: '/system/identity',
+      command: { menu: '/system/identity' },
     });
     t.equal(setup.flow.breakerState, 'half-open');
     t.match(
