@@ -27,11 +27,13 @@ export type AuditThreadOptions = Pick<
   | 'encryptionKey'
 >;
 
-/** A batch of records, each its date's 10 characters followed by its body. */
+/** A batch of records as {@link RecordBatch} wrote them; `bytes` is transferred, not copied. */
 export interface RecordsMessage {
   readonly type: 'records';
   readonly id: number;
-  readonly records: readonly string[];
+  readonly bytes: ArrayBuffer;
+  /** How much of `bytes` holds records. */
+  readonly length: number;
 }
 
 /** Write everything sent before (`flush`), or that and stop (`close`). */
@@ -66,13 +68,83 @@ export interface FileReplacedMessage {
 
 export type FromAuditThread = AckMessage | LogMessage | FileReplacedMessage;
 
-/** The key of a record as it crosses: its date, then its body. */
-export function encodeRecord(record: PreparedRecord): string {
-  return record.date + record.body;
+/** Bytes a batch starts with; a record that needs more gets a buffer of its own size. */
+const BATCH_BYTES = 64 * 1024;
+/** A record's header: its date's and its body's UTF-8 byte counts. */
+const HEADER_BYTES = 8;
+/** The most UTF-8 bytes one UTF-16 code unit can take. */
+const MAX_UTF8_PER_UNIT = 3;
+
+/**
+ * Records on their way to the writer thread, as UTF-8 in a buffer of its own
+ * that the message transfers: the proxy's thread copies each record's text
+ * once into bytes (a native write) and posts no strings, which the structured
+ * clone would copy again, one by one. Each record: the date's and the body's
+ * byte counts (32-bit little endian), then their bytes.
+ */
+export class RecordBatch {
+  #buffer: Buffer | undefined;
+  #length = 0;
+  #count = 0;
+
+  /** Records in the batch. */
+  get count(): number {
+    return this.#count;
+  }
+
+  add(record: PreparedRecord): void {
+    const { date, body } = record;
+    const most = HEADER_BYTES + (date.length + body.length) * MAX_UTF8_PER_UNIT;
+    let buffer = this.#buffer;
+    if (buffer === undefined || buffer.length - this.#length < most) {
+      // A record larger than the room left: a larger buffer, the batch so far copied in.
+      const larger = Buffer.allocUnsafeSlow(Math.max(BATCH_BYTES, this.#length + most));
+      buffer?.copy(larger, 0, 0, this.#length);
+      buffer = this.#buffer = larger;
+    }
+    const at = this.#length;
+    const dateBytes = buffer.write(date, at + HEADER_BYTES, 'utf8');
+    const bodyBytes = buffer.write(body, at + HEADER_BYTES + dateBytes, 'utf8');
+    buffer.writeUInt32LE(dateBytes, at);
+    buffer.writeUInt32LE(bodyBytes, at + 4);
+    this.#length = at + HEADER_BYTES + dateBytes + bodyBytes;
+    this.#count++;
+  }
+
+  /** True when the next record may not fit: send the batch first. */
+  isFull(): boolean {
+    return this.#buffer !== undefined && this.#buffer.length - this.#length < BATCH_BYTES / 8;
+  }
+
+  /** The batch's message (its buffer is handed over), and an empty batch again. */
+  take(id: number): RecordsMessage {
+    const message: RecordsMessage = {
+      type: 'records',
+      id,
+      bytes: (this.#buffer as Buffer).buffer as ArrayBuffer,
+      length: this.#length,
+    };
+    this.#buffer = undefined;
+    this.#length = 0;
+    this.#count = 0;
+    return message;
+  }
 }
 
-function decodeRecord(text: string): PreparedRecord {
-  return { date: text.slice(0, 10), body: text.slice(10) };
+/** The records of a {@link RecordsMessage}. */
+export function readBatch(message: RecordsMessage): PreparedRecord[] {
+  const bytes = Buffer.from(message.bytes, 0, message.length);
+  const records: PreparedRecord[] = [];
+  for (let at = 0; at < bytes.length;) {
+    const dateEnd = at + HEADER_BYTES + bytes.readUInt32LE(at);
+    const bodyEnd = dateEnd + bytes.readUInt32LE(at + 4);
+    records.push({
+      date: bytes.toString('utf8', at + HEADER_BYTES, dateEnd),
+      body: bytes.toString('utf8', dateEnd, bodyEnd),
+    });
+    at = bodyEnd;
+  }
+  return records;
 }
 
 /** Structured cloning keeps an error's message and stack but not its `code`: send a plain copy. */
@@ -115,7 +187,7 @@ export function hostAuditThread(port: MessagePort, options: AuditThreadOptions):
   const ack = (id: number): void =>
     send({ type: 'ack', id, stats: writer.stats(), head: writer.head() });
   port.on('message', (message: ToAuditThread) => {
-    if (message.type === 'records') writer.writePrepared(message.records.map(decodeRecord));
+    if (message.type === 'records') writer.writePrepared(readBatch(message));
     if (message.type === 'close') {
       void writer.close().then(() => {
         ack(message.id);

@@ -25,7 +25,7 @@ import {
   type FileAuditWriterOptions,
 } from './audit-writer.js';
 import {
-  encodeRecord,
+  RecordBatch,
   type AuditThreadOptions,
   type FromAuditThread,
   type ToAuditThread,
@@ -96,7 +96,7 @@ export class ThreadAuditWriter implements AuditWriter {
   readonly #timer: NodeJS.Timeout;
   #worker: Worker | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
-  #pending: string[] = [];
+  #pending = new RecordBatch();
   #inFlight = new Map<number, InFlight>();
   #inFlightRecords = 0;
   #nextId = 1;
@@ -115,12 +115,12 @@ export class ThreadAuditWriter implements AuditWriter {
   }
 
   write(event: AuditEvent): void {
-    if (this.#isClosed || this.#pending.length + this.#inFlightRecords >= this.#options.maxQueued) {
+    if (this.#isClosed || this.#pending.count + this.#inFlightRecords >= this.#options.maxQueued) {
       this.#drop(1);
       return;
     }
-    this.#pending.push(encodeRecord(prepareRecord(event, this.#options.encryptionKey)));
-    if (this.#pending.length >= this.#options.bufferSize) this.#send();
+    this.#pending.add(prepareRecord(event, this.#options.encryptionKey));
+    if (this.#pending.count >= this.#options.bufferSize || this.#pending.isFull()) this.#send();
   }
 
   flush(): Promise<void> {
@@ -140,13 +140,13 @@ export class ThreadAuditWriter implements AuditWriter {
     clearTimeout(this.#restartTimer);
     this.#restartTimer = undefined;
     // No thread and nothing waiting: nothing to write.
-    if (this.#worker === undefined && this.#pending.length === 0) return;
+    if (this.#worker === undefined && this.#pending.count === 0) return;
     this.#send();
     const worker = this.#worker;
     await this.#post({ type: 'close', id: this.#nextId++ }, 0);
     // A thread that died while closing left records nobody will write.
-    this.#drop(this.#pending.length);
-    this.#pending = [];
+    this.#drop(this.#pending.count);
+    this.#pending = new RecordBatch();
     await worker?.terminate();
   }
 
@@ -159,16 +159,15 @@ export class ThreadAuditWriter implements AuditWriter {
     return {
       ...threads,
       dropped: threads.dropped + this.#dropped,
-      queued: this.#pending.length + this.#inFlightRecords,
+      queued: this.#pending.count + this.#inFlightRecords,
     };
   }
 
   /** Hands the waiting records to the thread; the promise of their answer, or undefined when none wait. */
   #send(): Promise<void> | undefined {
-    if (this.#pending.length === 0 || this.#thread() === undefined) return undefined;
-    const records = this.#pending;
-    this.#pending = [];
-    return this.#post({ type: 'records', id: this.#nextId++, records }, records.length);
+    const records = this.#pending.count;
+    if (records === 0 || this.#thread() === undefined) return undefined;
+    return this.#post(this.#pending.take(this.#nextId++), records);
   }
 
   #post(message: ToAuditThread, records: number): Promise<void> {
@@ -179,7 +178,7 @@ export class ThreadAuditWriter implements AuditWriter {
       if (this.#inFlight.size === 0) worker.ref();
       this.#inFlight.set(message.id, { records, resolve });
       this.#inFlightRecords += records;
-      worker.postMessage(message);
+      worker.postMessage(message, message.type === 'records' ? [message.bytes] : []);
     });
   }
 

@@ -4,7 +4,8 @@ import { MessageChannel } from 'node:worker_threads';
 import t from 'tap';
 import type { AuditFileReplacedEvent } from '../../src/audit/audit-writer.js';
 import {
-  encodeRecord,
+  RecordBatch,
+  readBatch,
   hostAuditThread,
   type FromAuditThread,
 } from '../../src/audit/audit-thread.js';
@@ -43,6 +44,13 @@ function threadWriterIn(
   });
   t.teardown(() => writer.close());
   return { writer, log };
+}
+
+/** The batch message of sample events `numbers`. */
+function batchOf(numbers: readonly number[], id: number) {
+  const batch = new RecordBatch();
+  for (const n of numbers) batch.add(prepareRecord(sampleEvent(n), undefined));
+  return batch.take(id);
 }
 
 const fixture = (name: string): URL => new URL(`../fixtures/${name}`, import.meta.url);
@@ -227,8 +235,7 @@ t.test('the host answers each message once its records are on disk', async (t) =
     retentionDays: 0,
     integrityKey: new Uint8Array(Buffer.alloc(32, 7)) as Buffer,
   });
-  const records = [1, 2].map((n) => encodeRecord(prepareRecord(sampleEvent(n), undefined)));
-  port1.postMessage({ type: 'records', id: 1, records });
+  port1.postMessage(batchOf([1, 2], 1));
   port1.postMessage({ type: 'flush', id: 2 });
   await eventually(() => seen.length === 2);
   t.match(seen, [
@@ -242,7 +249,7 @@ t.test('the host answers each message once its records are on disk', async (t) =
   // Another file, empty, where the live one was.
   rmSync(join(dir, 'audit-2024-05-01.jsonl'));
   writeFileSync(join(dir, 'audit-2024-05-01.jsonl'), '');
-  port1.postMessage({ type: 'records', id: 3, records: [records[0]] });
+  port1.postMessage(batchOf([1], 3));
   port1.postMessage({ type: 'close', id: 4 });
   await eventually(() => seen.some((m) => m.type === 'ack' && m.id === 4));
   t.match(
@@ -268,15 +275,35 @@ t.test('the host sends an error as a plain object that keeps its code', async (t
     maxFileBytes: 1 << 20,
     retentionDays: 0,
   });
-  port1.postMessage({
-    type: 'records',
-    id: 1,
-    records: [encodeRecord(prepareRecord(sampleEvent(1), undefined))],
-  });
+  port1.postMessage(batchOf([1], 1));
   port1.postMessage({ type: 'close', id: 2 });
   await eventually(() => seen.some((m) => m.type === 'ack' && m.id === 2));
   const logged = seen.find((m) => m.type === 'log');
   t.match(logged, { level: 'error', fields: { lost: 1, err: { type: 'Error', code: 'EEXIST' } } });
   t.notOk(logged?.type === 'log' && logged.fields['err'] instanceof Error);
   port1.close();
+});
+
+t.test('a batch carries any text byte for byte, in order, in buffers it grows to', async (t) => {
+  const batch = new RecordBatch();
+  t.notOk(batch.isFull(), 'an empty batch takes a record');
+  const texts = ['plain', 'quote " and \\ backslash', 'ünïcödé ✓ 𝄞', 'x'.repeat(100_000)];
+  const records = texts.map((body, i) => ({ date: `2026-12-0${i}`, body }));
+  for (const record of records) batch.add(record);
+  t.equal(batch.count, 4);
+  const message = batch.take(7);
+  t.equal(batch.count, 0, 'taking empties the batch');
+  t.ok(
+    message.bytes.byteLength >= 300_000,
+    'a record larger than a batch got a buffer of its size',
+  );
+  t.same(readBatch(message), records);
+  let added = 0;
+  for (; !batch.isFull(); added++) batch.add(prepareRecord(sampleEvent(added), undefined));
+  t.equal(batch.count, added);
+  t.same(
+    readBatch(batch.take(8)).map((record) => record.body),
+    Array.from({ length: added }, (_, n) => prepareRecord(sampleEvent(n), undefined).body),
+    'a full batch reads back whole',
+  );
 });
