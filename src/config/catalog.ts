@@ -30,27 +30,47 @@ function typeOf(schema: z.ZodType): EnvType {
   return 'string';
 }
 
-function* bindings(schema: z.ZodType, keys: (string | number)[]): Generator<EnvBinding> {
+/** The bindings of `schema`'s settings: their own variables, or with `isGuide` the guide's. */
+function* bindings(
+  schema: z.ZodType,
+  keys: (string | number)[],
+  isGuide: boolean,
+): Generator<EnvBinding> {
   const meta: Setting = settingOf(schema);
-  if (meta.env !== undefined) {
+  const name = isGuide ? meta.guideEnv : meta.env;
+  if (name !== undefined) {
     const isRequired = !(schema instanceof z.ZodDefault || schema.safeParse(undefined).success);
     const binding = { keys, type: typeOf(schema), replaces: meta.replaces ?? [], isRequired };
     // Aliases first, so that the main name, applied last, wins.
-    for (const name of meta.envAliases ?? []) yield { name, ...binding };
-    yield { name: meta.env, ...binding };
+    for (const alias of isGuide ? [] : (meta.envAliases ?? [])) yield { name: alias, ...binding };
+    yield { name, ...binding };
   }
   const node = unwrap(schema);
-  if (node instanceof z.ZodArray) yield* bindings(node.element as z.ZodType, [...keys, 0]);
-  for (const key of keysOf(node)) yield* bindings(childOf(node, key) as z.ZodType, [...keys, key]);
+  if (node instanceof z.ZodArray) yield* bindings(node.element as z.ZodType, [...keys, 0], isGuide);
+  for (const key of keysOf(node))
+    yield* bindings(childOf(node, key) as z.ZodType, [...keys, key], isGuide);
 }
 
 /** The environment variables of the settings in `schema`, in the order it declares them. */
 export function envBindings(schema: z.ZodType): EnvBinding[] {
-  return [...bindings(schema, [])];
+  return [...bindings(schema, [], false)];
 }
 
-/** Every environment variable of the configuration. */
+/**
+ * The MikroTik proxy guide's variables of the settings in `schema` (their
+ * `guideEnv`), each setting one key, in the order it declares them.
+ */
+export function guideEnvBindings(schema: z.ZodType): EnvBinding[] {
+  return [...bindings(schema, [], true)];
+}
+
+/** Every environment variable of the configuration under rosgate's names. */
 export const ENV_BINDINGS: readonly EnvBinding[] = Object.freeze(envBindings(configSchema));
+
+/** The guide's variables that map onto one setting each, from the settings themselves. */
+export const GUIDE_ENV_BINDINGS: readonly EnvBinding[] = Object.freeze(
+  guideEnvBindings(configSchema),
+);
 
 /** One key of a section: its path below the section, and its variable if it has one. */
 export interface SectionSetting {
@@ -59,6 +79,8 @@ export interface SectionSetting {
   readonly env?: string;
   /** Other names of the variable, when it has some. */
   readonly envAliases?: readonly string[];
+  /** The MikroTik proxy guide's variable for it, when it has one. */
+  readonly guideEnv?: string;
   readonly isLive: boolean;
 }
 
@@ -81,12 +103,13 @@ export function settingsIn(schema: z.ZodType): SectionSetting[] {
     }
     const keys = keysOf(node);
     if (keys.length === 0) {
-      const { env, envAliases } = meta;
+      const { env, envAliases, guideEnv } = meta;
       out.push({
         key,
         isLive: live,
         ...(env === undefined ? {} : { env }),
         ...(envAliases === undefined ? {} : { envAliases }),
+        ...(guideEnv === undefined ? {} : { guideEnv }),
       });
       return;
     }

@@ -1,58 +1,44 @@
 /**
  * Environment variables that override the configuration file, as the
- * schema's settings name them (catalog.ts). Router variables apply to the
- * first router; when the file has no router and a variable sets a key a
- * router requires (`MIKROTIK_HOST`), they create one named `default`. An
- * empty variable counts as unset (`FOO=` in a compose file).
+ * schema's settings name them (catalog.ts), the MikroTik proxy guide's
+ * included. Router variables apply to the first router; when the file has no
+ * router and a variable sets a key a router requires (`MIKROTIK_HOST`), they
+ * create one named `default`. An empty variable counts as unset (`FOO=` in a
+ * compose file).
  */
-import { ENV_BINDINGS, type EnvBinding, type EnvType } from './catalog.js';
+import { ENV_BINDINGS, GUIDE_ENV_BINDINGS, type EnvBinding, type EnvType } from './catalog.js';
 import { pathText } from './wording.js';
 
 /**
- * Variables of the MikroTik proxy guide whose setting rosgate has under
- * another name: each sets these keys (from the root). Applied before every
- * other variable, so rosgate's own name for a key wins when both are set
- * (and the guide's is then named in a warning).
+ * Variables of the MikroTik proxy guide whose value is not the value of one
+ * setting, so they cannot be declared with a setting (`guideEnv`, as the
+ * guide's other variables are): each turns true or false into these values
+ * of these keys (from the root). Applied after the guide's other variables
+ * and before rosgate's, so rosgate's own name for a key wins when both are
+ * set (and the guide's is then named in a warning).
  */
-export const GUIDE_ENV_VARIABLES = Object.freeze({
-  /** The guide's request queue is the flow stage's one queue (as MAX_RATE_LIMIT_QUEUE). */
-  REQUEST_QUEUE_MAX_SIZE: { keys: [['flow', 'rateLimit', 'maxQueue']], type: 'number' },
-  /** Idle logged-in clients are closed after this many ms. */
-  SESSION_TIMEOUT: { keys: [['limits', 'clientIdleTimeoutMs']], type: 'number' },
-  /** The policy's input rules on or off. */
-  ENABLE_VALIDATION: { keys: [['policy', 'input', 'enabled']], type: 'boolean' },
-  /** true: the XSS, SQL-injection and script-syntax checks refuse instead of flagging. */
+export const GUIDE_TRANSLATED_VARIABLES = Object.freeze({
+  /** true: the XSS, SQL-injection and script-syntax checks refuse instead of flagging (three keys). */
   STRICT_VALIDATION: {
     keys: [
       ['policy', 'xss', 'mode'],
       ['policy', 'sqlInjection', 'mode'],
       ['policy', 'scriptSyntaxInData'],
     ],
-    type: 'boolean',
     values: ['monitor', 'enforce'],
   },
-  /** false: no admin port. */
-  ENABLE_MONITORING: { keys: [['monitoring', 'enabled']], type: 'boolean' },
-  /** How often rosgate counts active users itself, ms. */
-  METRICS_COLLECTION_INTERVAL: { keys: [['monitoring', 'businessPollMs']], type: 'number' },
-  /** false (wins over the interval): rosgate counts active users only from what clients print. */
-  ENABLE_BUSINESS_METRICS: {
-    keys: [['monitoring', 'businessPollMs']],
-    type: 'boolean',
-    values: [0, undefined],
-  },
-  /** A command with no reply for this many ms is cancelled and refused. */
-  REQUEST_TIMEOUT: { keys: [['flow', 'commandIdleTimeoutMs']], type: 'number' },
-  /** How long a graceful stop waits, ms. */
-  SHUTDOWN_TIMEOUT: { keys: [['shutdown', 'graceMs']], type: 'number' },
-} as const satisfies Record<string, GuideBinding>);
+  /**
+   * false (wins over the guide's interval, METRICS_COLLECTION_INTERVAL): rosgate counts active
+   * users only from what clients print, an interval of 0; true leaves the interval alone.
+   */
+  ENABLE_BUSINESS_METRICS: { keys: [['monitoring', 'businessPollMs']], values: [0, undefined] },
+} as const satisfies Record<string, GuideTranslation>);
 
-/** How a guide variable maps onto rosgate's keys. */
-interface GuideBinding {
+/** How a translated guide variable maps onto rosgate's keys. */
+interface GuideTranslation {
   readonly keys: readonly (readonly string[])[];
-  readonly type: EnvType;
-  /** A boolean's value for false and for true; undefined leaves the keys alone. */
-  readonly values?: readonly [whenFalse: unknown, whenTrue: unknown];
+  /** The keys' value for false and for true; undefined leaves the keys alone. */
+  readonly values: readonly [whenFalse: unknown, whenTrue: unknown];
 }
 
 /**
@@ -145,7 +131,7 @@ function withoutNulls(value: unknown): unknown {
 
 /**
  * Applies `env` over `raw` (a parsed YAML document) without changing `raw`,
- * through `bindings` (the configuration's);
+ * through `bindings` and the guide's `guides` (the configuration's);
  * a null in a mapping counts as absent. Values are not validated here;
  * `origins` lets validation name the variable.
  */
@@ -153,6 +139,7 @@ export function applyEnvironment(
   raw: unknown,
   env: NodeJS.ProcessEnv,
   bindings: readonly EnvBinding[] = ENV_BINDINGS,
+  guides: readonly EnvBinding[] = GUIDE_ENV_BINDINGS,
 ): EnvOverlay {
   const origins = new Map<string, string>();
   const ignored: { variable: string; reason: string }[] = [];
@@ -164,7 +151,7 @@ export function applyEnvironment(
     return value === undefined || value === '' ? undefined : value;
   };
   // The guide's names first, so that rosgate's own name for a key wins.
-  const guideSet = applyGuideVariables(root, given, origins);
+  const guideSet = applyGuideVariables(root, given, origins, guides);
   for (const [name, reason] of Object.entries(GUIDE_IGNORED_VARIABLES)) {
     if (given(name) !== undefined) ignored.push({ variable: name, reason });
   }
@@ -186,28 +173,39 @@ export function applyEnvironment(
   return { raw: root, origins, ignored };
 }
 
-/** Applies the guide's variables to `root`; returns [config path, variable] of each key set. */
+/**
+ * Applies the guide's variables to `root`: those declared with a setting,
+ * then the translated ones; returns [config path, variable] of each key set.
+ */
 function applyGuideVariables(
   root: Mapping,
   given: (name: string) => string | undefined,
   origins: Map<string, string>,
+  guides: readonly EnvBinding[],
 ): [string, string][] {
   const guideSet: [string, string][] = [];
-  for (const [name, guide] of Object.entries(GUIDE_ENV_VARIABLES) as [string, GuideBinding][]) {
+  const apply = (binding: EnvBinding, value: unknown): void => {
+    if (!set(root, binding, value)) return;
+    const path = pathText(binding.keys);
+    origins.set(path, binding.name);
+    guideSet.push([path, binding.name]);
+  };
+  for (const binding of guides) {
+    const text = given(binding.name);
+    if (text !== undefined) apply(binding, typedValue(binding.type, text));
+  }
+  for (const [name, guide] of Object.entries(GUIDE_TRANSLATED_VARIABLES) as [
+    string,
+    GuideTranslation,
+  ][]) {
     const text = given(name);
     if (text === undefined) continue;
-    let value = typedValue(guide.type, text);
-    if (guide.values !== undefined && typeof value === 'boolean') {
-      value = guide.values[value ? 1 : 0];
-      if (value === undefined) continue;
-    }
-    for (const keys of guide.keys) {
-      const binding: EnvBinding = { name, keys, type: guide.type, replaces: [], isRequired: false };
-      if (!set(root, binding, value)) continue;
-      const path = pathText(keys);
-      origins.set(path, name);
-      guideSet.push([path, name]);
-    }
+    const flag = typedValue('boolean', text);
+    // Text that is no boolean goes to the keys as it is, for validation to name the variable.
+    const value = typeof flag === 'boolean' ? guide.values[flag ? 1 : 0] : flag;
+    if (value === undefined) continue;
+    for (const keys of guide.keys)
+      apply({ name, keys, type: 'boolean', replaces: [], isRequired: false }, value);
   }
   return guideSet;
 }

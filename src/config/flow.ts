@@ -4,7 +4,7 @@
  * circuit breaker and command timeouts. Declared once as a zod schema.
  */
 import { z } from 'zod';
-import { MAX_TIMER_MS, env } from './settings.js';
+import { MAX_TIMER_MS, env, setting } from './settings.js';
 
 const ms = z.number().int().min(0).max(MAX_TIMER_MS);
 const count = z.number().int().min(1);
@@ -39,7 +39,10 @@ export const flowSchema = z
         /** @default 100 */
         refillIntervalMs: env(ms.min(1).default(100), 'RATE_LIMIT_REFILL_INTERVAL'),
         /** Most commands waiting per router; past it commands are refused. @default 1000 */
-        maxQueue: env(z.number().int().min(0).default(1000), 'MAX_RATE_LIMIT_QUEUE'),
+        maxQueue: setting(z.number().int().min(0).default(1000), {
+          env: 'MAX_RATE_LIMIT_QUEUE',
+          guideEnv: 'REQUEST_QUEUE_MAX_SIZE',
+        }),
         /** Longest a command waits before it is refused. @default 30000 */
         maxWaitMs: ms.min(1).default(30_000),
       })
@@ -81,7 +84,7 @@ export const flowSchema = z
      * A command with no reply for this long is cancelled on the router and
      * refused. @default the router's timeoutMs
      */
-    commandIdleTimeoutMs: ms.min(1).optional(),
+    commandIdleTimeoutMs: setting(ms.min(1).optional(), { guideEnv: 'REQUEST_TIMEOUT' }),
     /** Longest a stream may run before it is cancelled; 0 never. @default 0 */
     maxStreamMs: ms.default(0),
     /** A command running longer than this is logged and counted as slow; 0 never. @default 5000 */

@@ -1,14 +1,16 @@
 export * from './schema.js';
 export {
-  GUIDE_ENV_VARIABLES,
   GUIDE_IGNORED_VARIABLES,
+  GUIDE_TRANSLATED_VARIABLES,
   applyEnvironment,
   type EnvOverlay,
 } from './env.js';
 export {
   ENV_BINDINGS,
+  GUIDE_ENV_BINDINGS,
   envBindings,
   filePathsIn,
+  guideEnvBindings,
   isLiveKey,
   sectionSettings,
   settingsIn,

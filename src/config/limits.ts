@@ -44,9 +44,14 @@ export const limitsSchema = mapping({
   preLoginMaxSentenceBytes: integer(256, 0xffffffff)
     .default(8192)
     .describe('Largest word and sentence a client may send before it has logged in.'),
-  clientIdleTimeoutMs: timerMs(0)
-    .default(0)
-    .describe('A logged-in client with nothing running is closed after this long silent; 0 never.'),
+  clientIdleTimeoutMs: setting(
+    timerMs(0)
+      .default(0)
+      .describe(
+        'A logged-in client with nothing running is closed after this long silent; 0 never.',
+      ),
+    { guideEnv: 'SESSION_TIMEOUT' },
+  ),
   clientKeepAliveMs: timerMs(1000)
     .default(60_000)
     .describe('TCP keepalive delay on client sockets.'),
@@ -69,9 +74,10 @@ export const logSchema = mapping({
 });
 
 export const shutdownSchema = mapping({
-  graceMs: timerMs(0)
-    .default(10_000)
-    .describe('How long a graceful drain waits for running commands.'),
+  graceMs: setting(
+    timerMs(0).default(10_000).describe('How long a graceful drain waits for running commands.'),
+    { guideEnv: 'SHUTDOWN_TIMEOUT' },
+  ),
 });
 
 export type LimitsConfig = Readonly<z.output<typeof limitsSchema>>;

@@ -23,9 +23,12 @@ export const TOKEN_RULE = `must hold a token of at least ${MIN_MONITORING_TOKEN_
 export const TOKEN_KEYS = ['token', 'tokenEnv', 'tokenFile'] as const;
 
 const monitoringFields = mapping({
-  enabled: flag()
-    .optional()
-    .describe("false: no admin port at all (the guide's ENABLE_MONITORING). Default true."),
+  enabled: setting(
+    flag()
+      .optional()
+      .describe("false: no admin port at all (the guide's ENABLE_MONITORING). Default true."),
+    { guideEnv: 'ENABLE_MONITORING' },
+  ),
   host: text().default('0.0.0.0').describe('Interface address.'),
   port: setting(integer(0, 65535).default(9728).describe('TCP port; 0 picks a free one.'), {
     env: 'MONITORING_PORT',
@@ -53,11 +56,14 @@ const monitoringFields = mapping({
       .default(false)
       .describe('ready also needs a logged-in session to every router.'),
   }).optional(),
-  businessPollMs: timerMs(0)
-    .optional()
-    .describe(
-      `Every this many ms rosgate counts hotspot and PPP users itself (count-only prints); 0 counts only what clients print. Default ${DEFAULT_BUSINESS_POLL_MS}.`,
-    ),
+  businessPollMs: setting(
+    timerMs(0)
+      .optional()
+      .describe(
+        `Every this many ms rosgate counts hotspot and PPP users itself (count-only prints); 0 counts only what clients print. Default ${DEFAULT_BUSINESS_POLL_MS}.`,
+      ),
+    { guideEnv: 'METRICS_COLLECTION_INTERVAL' },
+  ),
 });
 
 export const monitoringSchema = oneOf(monitoringFields, TOKEN_KEYS, false).describe(

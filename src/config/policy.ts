@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { MAX_TIMER_MS, env } from './settings.js';
+import { MAX_TIMER_MS, env, setting } from './settings.js';
 
 /** `/ip/hotspot/user/*`, `/system/**`, `/export`: segments are names, `*` (one) or `**` (any depth). */
 export const COMMAND_GLOB_PATTERN = /^(?:\/(?:\*\*|\*|[A-Za-z0-9._-]+))+$/;
@@ -148,7 +148,7 @@ export const policySchema = z
     rules: z.array(rule).default([]),
     input: z
       .object({
-        enabled: z.boolean().default(true),
+        enabled: setting(z.boolean().default(true), { guideEnv: 'ENABLE_VALIDATION' }),
         maxStringLength: env(z.int().min(1).max(1_048_576).default(1000), 'MAX_STRING_LENGTH'),
         maxScriptLength: z.int().min(1).max(1_048_576).default(65536),
       })

@@ -19,6 +19,12 @@ export interface Setting {
   readonly env?: string;
   /** Other names the same variable goes by (another guide's); `env` wins over them. */
   readonly envAliases?: readonly string[];
+  /**
+   * The MikroTik proxy guide's variable for this setting (`SESSION_TIMEOUT`), which
+   * may be its only one. Applied before every other variable, so `env` wins when both
+   * are set, and the guide's is then named in a warning.
+   */
+  readonly guideEnv?: string;
   /** A change applies while rosgate runs (PUT /monitoring/config, SIGHUP). @default the enclosing key's */
   readonly isLive?: boolean;
   /** When the variable sets this key, these sibling keys are dropped (the variable wins). */

@@ -5,6 +5,7 @@ import {
   env,
   envBindings,
   filePathsIn,
+  guideEnvBindings,
   isLiveKey,
   sectionSettings,
   setting,
@@ -127,6 +128,57 @@ t.test('a variable may go by another name too; its own name wins over the alias'
     },
     { key: 'name', env: 'DEMO_NAME', isLive: false },
   ]);
+  t.end();
+});
+
+/** A section whose settings name the guide's variable beside them: with rosgate's own, or alone. */
+const guided = z.strictObject({
+  queue: setting(z.int().min(0).default(10), { env: 'QUEUE_MAX', guideEnv: 'GUIDE_QUEUE' }),
+  idleMs: setting(z.int().min(0).optional(), { guideEnv: 'GUIDE_IDLE' }),
+  on: setting(z.boolean().default(true), { guideEnv: 'GUIDE_ON', isLive: true }),
+});
+
+t.test("a guide's variable is declared beside its setting, apart from rosgate's own", (t) => {
+  const schema = z.strictObject({ guided });
+  t.same(
+    envBindings(schema).map((b) => b.name),
+    ['QUEUE_MAX'],
+  );
+  t.same(
+    guideEnvBindings(schema).map((b) => [b.name, b.keys, b.type, b.isRequired]),
+    [
+      ['GUIDE_QUEUE', ['guided', 'queue'], 'number', false],
+      ['GUIDE_IDLE', ['guided', 'idleMs'], 'number', false],
+      ['GUIDE_ON', ['guided', 'on'], 'boolean', false],
+    ],
+  );
+  t.same(settingsIn(guided), [
+    { key: 'queue', env: 'QUEUE_MAX', guideEnv: 'GUIDE_QUEUE', isLive: false },
+    { key: 'idleMs', guideEnv: 'GUIDE_IDLE', isLive: false },
+    { key: 'on', guideEnv: 'GUIDE_ON', isLive: true },
+  ]);
+  t.end();
+});
+
+t.test("a guide's variable applies first: rosgate's name wins over it and names it", (t) => {
+  const schema = z.strictObject({ guided });
+  const apply = (env: Record<string, string>) =>
+    applyEnvironment({}, env, envBindings(schema), guideEnvBindings(schema));
+  const alone = apply({ GUIDE_QUEUE: '7', GUIDE_IDLE: '5', GUIDE_ON: 'off' });
+  t.same(alone.raw, { guided: { queue: 7, idleMs: 5, on: false } });
+  t.same(
+    [...alone.origins],
+    [
+      ['guided.queue', 'GUIDE_QUEUE'],
+      ['guided.idleMs', 'GUIDE_IDLE'],
+      ['guided.on', 'GUIDE_ON'],
+    ],
+  );
+  t.same(alone.ignored, []);
+  const both = apply({ GUIDE_QUEUE: '7', QUEUE_MAX: '8' });
+  t.same(both.raw, { guided: { queue: 8 } });
+  t.same([...both.origins], [['guided.queue', 'QUEUE_MAX']]);
+  t.same(both.ignored, [{ variable: 'GUIDE_QUEUE', reason: 'QUEUE_MAX sets the same key' }]);
   t.end();
 });
 

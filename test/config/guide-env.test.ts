@@ -1,7 +1,8 @@
 import t from 'tap';
 import {
-  GUIDE_ENV_VARIABLES,
+  GUIDE_ENV_BINDINGS,
   GUIDE_IGNORED_VARIABLES,
+  GUIDE_TRANSLATED_VARIABLES,
   validateConfig,
   type RosgateConfig,
 } from '../../src/config/index.js';
@@ -71,12 +72,32 @@ for (const c of cases) {
   });
 }
 
+/** The guide's variables rosgate reads: declared with their setting, then the translated ones. */
+const GUIDE_READ = [
+  ...GUIDE_ENV_BINDINGS.map((binding) => binding.name),
+  ...Object.keys(GUIDE_TRANSLATED_VARIABLES),
+];
+
 t.test('every guide variable rosgate reads has a case here', async (t) => {
   const tested = new Set(cases.flatMap((c) => Object.keys(c.env)));
+  t.ok(GUIDE_READ.length >= 9);
   t.same(
-    Object.keys(GUIDE_ENV_VARIABLES).filter((name) => !tested.has(name)),
+    GUIDE_READ.filter((name) => !tested.has(name)),
     [],
   );
+});
+
+t.test('the guide variables that set one key are declared beside that setting', async (t) => {
+  t.same(GUIDE_ENV_BINDINGS.map((b) => [b.name, b.keys, b.type]).sort(), [
+    ['ENABLE_MONITORING', ['monitoring', 'enabled'], 'boolean'],
+    ['ENABLE_VALIDATION', ['policy', 'input', 'enabled'], 'boolean'],
+    ['METRICS_COLLECTION_INTERVAL', ['monitoring', 'businessPollMs'], 'number'],
+    ['REQUEST_QUEUE_MAX_SIZE', ['flow', 'rateLimit', 'maxQueue'], 'number'],
+    ['REQUEST_TIMEOUT', ['flow', 'commandIdleTimeoutMs'], 'number'],
+    ['SESSION_TIMEOUT', ['limits', 'clientIdleTimeoutMs'], 'number'],
+    ['SHUTDOWN_TIMEOUT', ['shutdown', 'graceMs'], 'number'],
+  ]);
+  t.same(Object.keys(GUIDE_TRANSLATED_VARIABLES), ['STRICT_VALIDATION', 'ENABLE_BUSINESS_METRICS']);
 });
 
 t.test("rosgate's own name for a setting wins, and the guide's is named", async (t) => {
@@ -105,6 +126,13 @@ t.test('a guide variable with a bad value is named in the error', async (t) => {
   t.same(
     problemsOf(() => load({ SESSION_TIMEOUT: 'soon', ENABLE_MONITORING: 'maybe' })),
     ['SESSION_TIMEOUT must be an integer 0-2147483647', 'ENABLE_MONITORING must be true or false'],
+  );
+});
+
+t.test('a translated guide variable that is not true or false is named in the error', async (t) => {
+  t.same(
+    problemsOf(() => load({ STRICT_VALIDATION: 'maybe' })),
+    ['STRICT_VALIDATION must be one of enforce, monitor'],
   );
 });
 
