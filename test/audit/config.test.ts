@@ -11,7 +11,7 @@ t.test('the audit section defaults follow the guide', async (t) => {
     flushIntervalMs: 5000,
     syncIntervalMs: 1000,
     thread: true,
-    maxQueued: 1000,
+    maxQueued: 10_000,
     maxFileBytes: 104_857_600,
     retentionDays: 365,
     maxReplyRows: 100,
