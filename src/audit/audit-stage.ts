@@ -31,6 +31,7 @@ import { isoTimestamp } from './audit-files.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import {
   FileAuditWriter,
+  ZERO_AUDIT_STATS,
   type AuditFileReplacedEvent,
   type AuditStats,
   type AuditWriter,
@@ -161,15 +162,7 @@ const DISABLED_WRITER: AuditWriter = {
   flush: () => Promise.resolve(),
   close: () => Promise.resolve(),
   head: () => undefined,
-  stats: () => ({
-    written: 0,
-    dropped: 0,
-    bytes: 0,
-    flushes: 0,
-    errors: 0,
-    queued: 0,
-    fileReplaced: 0,
-  }),
+  stats: () => ZERO_AUDIT_STATS,
 };
 
 function resultOf(error: RosgateError): AuditResult {

@@ -43,6 +43,17 @@ export interface AuditStats {
   readonly fileReplaced: number;
 }
 
+/** The counters of a writer that has done nothing yet. */
+export const ZERO_AUDIT_STATS: AuditStats = Object.freeze({
+  written: 0,
+  dropped: 0,
+  bytes: 0,
+  flushes: 0,
+  errors: 0,
+  queued: 0,
+  fileReplaced: 0,
+});
+
 /** The live file was found replaced or removed on disk; the chain went on in `next`. */
 export interface AuditFileReplacedEvent {
   /** The file name (no folder) that was written to. */

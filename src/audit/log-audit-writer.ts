@@ -1,6 +1,11 @@
 import type { Logger } from 'pino';
 import type { AuditEvent } from './audit-record.js';
-import type { AuditHead, AuditStats, AuditWriter } from './audit-writer.js';
+import {
+  ZERO_AUDIT_STATS,
+  type AuditHead,
+  type AuditStats,
+  type AuditWriter,
+} from './audit-writer.js';
 
 /**
  * Sends records to the log instead of files (`audit.toFile: false`): one
@@ -33,14 +38,6 @@ export class LogAuditWriter implements AuditWriter {
   }
 
   stats(): AuditStats {
-    return {
-      written: this.#written,
-      dropped: 0,
-      bytes: 0,
-      flushes: 0,
-      errors: 0,
-      queued: 0,
-      fileReplaced: 0,
-    };
+    return { ...ZERO_AUDIT_STATS, written: this.#written };
   }
 }

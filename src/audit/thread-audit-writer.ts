@@ -19,6 +19,7 @@ import { ErrorCode } from '../errors.js';
 import type { AuditEvent } from './audit-record.js';
 import {
   prepareRecord,
+  ZERO_AUDIT_STATS,
   type AuditHead,
   type AuditStats,
   type AuditWriter,
@@ -62,16 +63,6 @@ export interface ThreadAuditWriterOptions
   readonly entry?: URL;
 }
 
-const NO_STATS: AuditStats = {
-  written: 0,
-  dropped: 0,
-  bytes: 0,
-  flushes: 0,
-  errors: 0,
-  queued: 0,
-  fileReplaced: 0,
-};
-
 /** The counters of two threads' lifetimes together (`queued` is counted apart). */
 function sumStats(a: AuditStats, b: AuditStats): AuditStats {
   return {
@@ -103,8 +94,8 @@ export class ThreadAuditWriter implements AuditWriter {
   #isClosed = false;
   #head: AuditHead | undefined;
   /** The last thread's figures, and those of the threads before it. */
-  #threadStats: AuditStats = NO_STATS;
-  #pastStats: AuditStats = NO_STATS;
+  #threadStats: AuditStats = ZERO_AUDIT_STATS;
+  #pastStats: AuditStats = ZERO_AUDIT_STATS;
   #dropped = 0;
   #lastDropWarnAt = -Infinity;
 
@@ -235,7 +226,7 @@ export class ThreadAuditWriter implements AuditWriter {
     this.#drop(lost);
     if (this.#isClosed) return;
     this.#pastStats = sumStats(this.#pastStats, this.#threadStats);
-    this.#threadStats = NO_STATS;
+    this.#threadStats = ZERO_AUDIT_STATS;
     this.#options.logger.error(
       { code: ErrorCode.AuditWrite, lost },
       'the audit writer thread stopped; a new one resumes the chain from the files',
