@@ -13,6 +13,7 @@ import {
   type AuditStats,
   type FileAuditWriterOptions,
   type PreparedRecord,
+  type PreparedText,
 } from './audit-writer.js';
 
 /** What the writer thread is started with: the file writer's options that cross threads. */
@@ -92,7 +93,7 @@ export class RecordBatch {
     return this.#count;
   }
 
-  add(record: PreparedRecord): void {
+  add(record: PreparedText): void {
     const { date, body } = record;
     const most = HEADER_BYTES + (date.length + body.length) * MAX_UTF8_PER_UNIT;
     let buffer = this.#buffer;
@@ -140,7 +141,8 @@ export function readBatch(message: RecordsMessage): PreparedRecord[] {
     const bodyEnd = dateEnd + bytes.readUInt32LE(at + 4);
     records.push({
       date: bytes.toString('utf8', at + HEADER_BYTES, dateEnd),
-      body: bytes.toString('utf8', dateEnd, bodyEnd),
+      // The bytes themselves: the line is built from bytes, no text is made.
+      body: bytes.subarray(dateEnd, bodyEnd),
     });
     at = bodyEnd;
   }

@@ -11,7 +11,7 @@ import {
   utcDate,
   type AuditFileName,
 } from './audit-files.js';
-import { ZERO_HASH, chainText, digestText, eventBody, lineOf } from './chain-line.js';
+import { ChainLines, ZERO_HASH, eventBody } from './chain-line.js';
 import { encryptDetails } from './details-cipher.js';
 import { FileAppender, type AuditAppender, type LiveFileState } from './file-appender.js';
 
@@ -74,14 +74,17 @@ export interface AuditFileReplacedEvent {
  */
 export interface PreparedRecord {
   readonly date: string;
+  /** As text, or as its UTF-8 bytes (from the writer thread's batch). */
+  readonly body: string | Buffer;
+}
+
+/** A {@link PreparedRecord} whose body is text: as {@link prepareRecord} makes it. */
+export interface PreparedText extends PreparedRecord {
   readonly body: string;
 }
 
 /** `event` as a {@link PreparedRecord}; with a 32-byte key its details are encrypted. */
-export function prepareRecord(
-  event: AuditEvent,
-  encryptionKey: Buffer | undefined,
-): PreparedRecord {
+export function prepareRecord(event: AuditEvent, encryptionKey: Buffer | undefined): PreparedText {
   const sealed =
     encryptionKey === undefined || event.details === undefined
       ? event
@@ -278,42 +281,36 @@ export class FileAuditWriter implements AuditWriter {
 
   async #append(batch: readonly PreparedRecord[]): Promise<void> {
     const { maxFileBytes, integrityKey } = this.#options;
-    const writes: { path: string; text: string }[] = [];
+    const writes: { path: string; data: Buffer }[] = [];
     let file = this.#file === undefined ? undefined : { ...this.#file };
-    let text = '';
+    const lines = new ChainLines();
     let seq = this.#seq;
     let prev = this.#prev;
     for (const { date, body } of batch) {
       if (file === undefined || date > file.date) {
-        if (file !== undefined) writes.push({ path: file.path, text });
-        text = '';
+        if (file !== undefined) writes.push({ path: file.path, data: lines.take() });
         file = this.#openFile({ date, index: 0 });
         await this.#prune();
       }
       seq++;
-      const canonical = chainText(seq, prev, body);
-      prev = digestText(canonical, integrityKey);
-      let line = lineOf(canonical, prev);
-      const bytes = Buffer.byteLength(line);
+      const bytes = ChainLines.bytesOf(seq, body);
       if (file.bytes > 0 && file.bytes + bytes > maxFileBytes) {
-        writes.push({ path: file.path, text });
-        text = '';
+        writes.push({ path: file.path, data: lines.take() });
         file = this.#openFile({ date: file.date, index: file.index + 1 });
       }
       if (file.needsNewline) {
-        line = `\n${line}`;
+        lines.newline();
         file.needsNewline = false;
         file.bytes++;
       }
-      text += line;
+      prev = lines.add(seq, prev, body, integrityKey);
       file.bytes += bytes;
     }
-    writes.push({ path: (file as OpenFile).path, text });
+    writes.push({ path: (file as OpenFile).path, data: lines.take() });
     const isSyncDue = this.#isSyncDue();
-    for (const write of writes) {
-      if (write.text === '') continue;
-      const data = Buffer.from(write.text, 'utf8');
-      await this.#appender.append(write.path, data, isSyncDue);
+    for (const { path, data } of writes) {
+      if (data.length === 0) continue;
+      await this.#appender.append(path, data, isSyncDue);
       this.#stats.bytes += data.length;
     }
     if (isSyncDue) this.#syncedAt = this.#now();

@@ -29,6 +29,7 @@ const SUFFIX_BYTES = HASH_PREFIX.length + 64 + 2;
 const QUOTE = 0x22;
 const BRACE = 0x7d;
 const COMMA = 0x2c;
+const NEWLINE = 0x0a;
 
 function sortKeys(value: AuditValue): AuditValue {
   if (Array.isArray(value)) return value.map(sortKeys);
@@ -168,6 +169,70 @@ export function digestLine(line: Buffer, bodyEnd: number, key: Buffer | undefine
       : crypto.createHmac('sha256', key).update(canonical).digest('hex');
   line[bodyEnd] = COMMA;
   return digest;
+}
+
+/** Bytes a {@link ChainLines} buffer starts with. */
+const LINES_BYTES = 64 * 1024;
+/** `{"seq":` + 16 digits + `,"prev":"` + 64 hex + `",`: the most a line's head takes. */
+const HEAD_BYTES = 7 + 16 + 9 + 64 + 2;
+
+/**
+ * Lines of the chain written straight into one buffer: the head
+ * (`{"seq":N,"prev":"…",`), the body's bytes, then `}` for the hash, which
+ * is then written over it with the line's end. The canonical form is hashed
+ * where it lies; no text is built per record.
+ */
+export class ChainLines {
+  #buffer = Buffer.allocUnsafe(LINES_BYTES);
+  #length = 0;
+
+  /** The bytes of the line of `body` at `seq` after `prev` (no newline before it). */
+  static bytesOf(seq: number, body: Buffer | string): number {
+    const head = SEQ_PREFIX.length + String(seq).length + PREV_PREFIX.length + 64 + 2;
+    const bodyBytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    return head + bodyBytes + SUFFIX_BYTES + 1;
+  }
+
+  /** Appends a newline: the file ended in a torn line. */
+  newline(): void {
+    this.#reserve(1);
+    this.#buffer[this.#length++] = NEWLINE;
+  }
+
+  /** Appends the line of `body` at `seq` after `prev`, newline included; returns its hash. */
+  add(seq: number, prev: string, body: Buffer | string, key: Buffer | undefined): string {
+    const most =
+      HEAD_BYTES + (typeof body === 'string' ? body.length * 3 : body.length) + SUFFIX_BYTES + 1;
+    this.#reserve(most);
+    const buffer = this.#buffer;
+    const start = this.#length;
+    let at = start + buffer.write(`{"seq":${seq},"prev":"${prev}",`, start, 'latin1');
+    at += typeof body === 'string' ? buffer.write(body, at, 'utf8') : body.copy(buffer, at);
+    buffer[at] = BRACE;
+    const canonical = buffer.subarray(start, at + 1);
+    const hash =
+      key === undefined
+        ? sha256(canonical)
+        : crypto.createHmac('sha256', key).update(canonical).digest('hex');
+    at += buffer.write(`,"hash":"${hash}"}\n`, at, 'latin1');
+    this.#length = at;
+    return hash;
+  }
+
+  /** The lines so far, and an empty builder again. */
+  take(): Buffer {
+    const lines = this.#buffer.subarray(0, this.#length);
+    this.#buffer = Buffer.allocUnsafe(LINES_BYTES);
+    this.#length = 0;
+    return lines;
+  }
+
+  #reserve(bytes: number): void {
+    if (this.#buffer.length - this.#length >= bytes) return;
+    const larger = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#length + bytes));
+    this.#buffer.copy(larger, 0, 0, this.#length);
+    this.#buffer = larger;
+  }
 }
 
 /**
