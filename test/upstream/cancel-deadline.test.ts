@@ -153,11 +153,14 @@ t.test(
   'a command the router confirms cancelling but never ends is given up, and the session goes on',
   async (t) => {
     // The router lost the print (it never ran it): it answers the cancel of
-    // an unknown tag with !done, and nothing more comes for the print.
+    // an unknown tag with a trap and !done, and nothing more comes for the print.
     const port = await fakeRouter(t, (sentence, reply) => {
       const command = sentence.command;
-      if (command === '/login' || command === '/cancel') reply('!done', tagOf(sentence));
-      else if (command === '/system/identity/print') {
+      if (command === '/login') reply('!done', tagOf(sentence));
+      else if (command === '/cancel') {
+        reply('!trap', '=category=0', '=message=no such command', tagOf(sentence));
+        reply('!done', tagOf(sentence));
+      } else if (command === '/system/identity/print') {
         reply('!re', '=name=r', tagOf(sentence));
         reply('!done', tagOf(sentence));
       }
