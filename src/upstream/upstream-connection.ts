@@ -67,6 +67,8 @@ interface Pending {
   isInternal: boolean;
   /** Callers waiting for the answer to a `/cancel` already sent for this command. */
   cancelWaiters?: (() => void)[];
+  /** Dropped here before its `!done` (its handler threw): the router may still run it. */
+  isDropped?: boolean;
 }
 
 const DEFAULT_MAX_WRITE_BUFFER_BYTES = 1024 * 1024;
@@ -273,6 +275,11 @@ export class UpstreamConnection extends EventEmitter {
    * `onAnswered` runs synchronously when the router answers the `/cancel`
    * (or at once when there is nothing to cancel), so a caller can keep the
    * router's reply order.
+   *
+   * Within `timeoutMs` the router must answer the `/cancel` or end the
+   * command. When it does neither, it may still run the command (a stream
+   * would run for ever, owned by nobody), and only the end of the session
+   * stops it for sure: the session fails, its commands with it.
    */
   cancel(tag: string, onAnswered: () => void = () => undefined): void {
     const id = Number.parseInt(tag, 36);
@@ -288,26 +295,43 @@ export class UpstreamConnection extends EventEmitter {
     }
     const waiters = [onAnswered];
     pending.cancelWaiters = waiters;
+    let isConfirmed = false;
     const answered = (): void => {
       for (const waiter of waiters.splice(0)) guarded(waiter);
     };
     const cancelTag = this.#send(Sentence.from(['/cancel', `=tag=${tag}`]), '/cancel', true, {
       onReply: (_s, isFinal) => {
-        if (isFinal) answered();
+        if (!isFinal) return;
+        isConfirmed = true;
+        answered();
       },
       onError: answered,
     });
-    // A router that never confirms the cancel must not hold the command's
-    // place for ever: it is given up, and late replies to either tag are
-    // dropped as unknown.
     setTimeout(() => {
-      if (this.#pending.get(id) !== pending) return;
+      // Still ours, or dropped here while the router may run it. (A session
+      // that ended has no pending command, and failing it again does nothing.)
+      const isRunning = this.#pending.get(id) === pending || pending.isDropped === true;
+      if (!isConfirmed && isRunning) {
+        this.#fail(
+          new RosgateError(ErrorCode.UpstreamTimeout, 'router did not confirm the cancel in time', {
+            details: { command: pending.command },
+          }),
+        );
+        return;
+      }
+      // Late replies to the cancel are dropped as unknown.
       this.#pending.delete(Number.parseInt(cancelTag, 36));
-      this.#settle(id, pending);
       answered();
+      if (this.#pending.get(id) !== pending) return;
+      // The router took the cancel but never ended the command: it does not
+      // run it (a command it lost), so it no longer holds a place here.
+      this.#settle(id, pending);
       guarded(() =>
         pending.handler.onError(
-          new RosgateError(ErrorCode.UpstreamTimeout, 'router did not confirm the cancel in time'),
+          new RosgateError(
+            ErrorCode.UpstreamTimeout,
+            'router did not end the cancelled command in time',
+          ),
         ),
       );
     }, this.options.timeoutMs).unref();
@@ -426,6 +450,7 @@ export class UpstreamConnection extends EventEmitter {
       if (!isFinal) {
         if (this.#pending.get(id as number) !== pending) return;
         this.cancel(sentence.tagString as string);
+        pending.isDropped = true;
         this.#settle(id as number, pending);
       }
       guarded(() => pending.handler.onError(toUpstreamError(err)));
