@@ -88,15 +88,29 @@ function identity(up: UpstreamConnection): Promise<string[]> {
   );
 }
 
+/** A session to the simulator on a socket that loses every /cancel, and why it closed. */
+async function sessionLosingCancels(t: Tap) {
+  const sim = await simulator(t);
+  const up = await open(t, sim.port, losingCancels);
+  let closeError: RosgateError | undefined;
+  up.on('close', (err: RosgateError) => {
+    closeError = err;
+  });
+  return { sim, up, closeError: () => closeError };
+}
+
+/** Waits for the router to have no stream and no session left. */
+function routerEndsEverything(sim: Simulator): Promise<void> {
+  return eventually(
+    () => sim.activeStreams() === 0 && sim.counters.sessionsNow === 0,
+    'the router to end the stream with the session',
+  );
+}
+
 t.test(
   'a stream whose cancel the router never reads ends with its session after the timeout',
   async (t) => {
-    const sim = await simulator(t);
-    const up = await open(t, sim.port, losingCancels);
-    let closeError: RosgateError | undefined;
-    up.on('close', (err: RosgateError) => {
-      closeError = err;
-    });
+    const { sim, up, closeError } = await sessionLosingCancels(t);
     const stream = watcher();
     const tag = up.send(Sentence.from(['/interface/monitor-traffic', '=interface=ether1']), stream);
     await eventually(() => stream.rows > 0, 'the stream to send rows');
@@ -110,24 +124,16 @@ t.test(
     t.match(stream.error?.message, /did not confirm the cancel/);
     t.equal(isAnswered, true, 'the cancel counts as answered');
     t.equal(up.state, 'closed', 'the session is given up with it');
-    t.equal(closeError, stream.error, 'the pool hears why');
+    t.equal(closeError(), stream.error, 'the pool hears why');
     t.equal(up.inFlight, 0);
-    await eventually(
-      () => sim.activeStreams() === 0 && sim.counters.sessionsNow === 0,
-      'the router to end the stream with the session',
-    );
+    await routerEndsEverything(sim);
   },
 );
 
 t.test(
   'a stream dropped by a throwing handler, whose cancel the router never reads, ends with its session',
   async (t) => {
-    const sim = await simulator(t);
-    const up = await open(t, sim.port, losingCancels);
-    let closeError: RosgateError | undefined;
-    up.on('close', (err: RosgateError) => {
-      closeError = err;
-    });
+    const { sim, up, closeError } = await sessionLosingCancels(t);
     let failure: RosgateError | undefined;
     up.send(Sentence.from(['/interface/monitor-traffic', '=interface=ether1']), {
       onReply: () => {
@@ -141,11 +147,8 @@ t.test(
     t.equal(failure?.code, ErrorCode.Internal, 'the command ends at once');
     t.equal(up.state, 'ready', 'while the cancel is under way the session goes on');
     await eventually(() => up.state === 'closed', 'the session to be given up');
-    t.match(closeError?.message, /did not confirm the cancel/);
-    await eventually(
-      () => sim.activeStreams() === 0 && sim.counters.sessionsNow === 0,
-      'the router to end the stream with the session',
-    );
+    t.match(closeError()?.message, /did not confirm the cancel/);
+    await routerEndsEverything(sim);
   },
 );
 
