@@ -111,11 +111,45 @@ async function changeOutside(t: Tap, sim: Simulator, live: readonly Replica[], c
   }
 }
 
-t.test('the router carries one listen per watched menu, not one per replica', async (t) => {
+/**
+ * A simulator and three replicas of one group in front of it (`url`'s
+ * Redis), each having printed the menu once: `r1` holds the lease and runs
+ * the listen, and `followers` trust it.
+ */
+async function listeningReplicas(t: Tap, url = redis.url) {
   const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
-  const all = await replicas(t, sim);
+  const all = await replicas(t, sim, url);
   for (const replica of all) await commentOf(replica);
-  await eventually(() => all.slice(1).every(follows), 'the followers to trust the listen');
+  const [r1, ...followers] = all as [Replica, Replica, Replica];
+  await eventually(() => followers.every(follows), 'the followers to trust the listen');
+  return { sim, all, r1, followers };
+}
+
+/**
+ * After the holder `r1` is gone: another of `rest` holds the lease (`what`
+ * names why), runs the one listen, the last one follows it, and a change
+ * made on the router reaches both.
+ */
+async function expectTakenOver(
+  t: Tap,
+  sim: Simulator,
+  rest: readonly Replica[],
+  what: string,
+  comment: string,
+): Promise<void> {
+  const holder = await eventually(() => holderOf(rest), {
+    until: (id) => id !== undefined && id !== 'r1',
+    what,
+  });
+  await eventually(() => sim.activeStreams() === 1, 'the new holder to run the listen');
+  const follower = rest.find((r) => r.id !== holder) as Replica;
+  await eventually(() => follows(follower), 'the follower to trust the new listen');
+  await changeOutside(t, sim, rest, comment);
+  t.equal(sim.activeStreams(), 1, 'one listen runs on the router');
+}
+
+t.test('the router carries one listen per watched menu, not one per replica', async (t) => {
+  const { sim, all } = await listeningReplicas(t);
   t.equal(holderOf(all), 'r1', 'the first replica to start holds the lease');
   t.equal(ran(sim, LISTEN), 1, 'one listen was sent');
   t.equal(sim.activeStreams(), 1, 'one listen runs on the router');
@@ -144,11 +178,7 @@ t.test('the router carries one listen per watched menu, not one per replica', as
 t.test(
   "the holder's listen is lost: the others drop the menu and trust it again once it runs",
   async (t) => {
-    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
-    const all = await replicas(t, sim);
-    const followers = all.slice(1);
-    for (const replica of all) await commentOf(replica);
-    await eventually(() => followers.every(follows), 'the followers to trust the listen');
+    const { sim, all, followers } = await listeningReplicas(t);
     const dropped = () =>
       followers.map((r) => r.stack.app.cache.stats()['default']?.invalidations ?? 0);
     const before = dropped();
@@ -171,45 +201,27 @@ t.test(
 t.test(
   'the holder leaves: another replica takes the lease at once and runs the listen',
   async (t) => {
-    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
-    const all = await replicas(t, sim);
-    const [r1, ...rest] = all as [Replica, Replica, Replica];
-    for (const replica of all) await commentOf(replica);
-    await eventually(() => rest.every(follows), 'the followers to trust the listen');
+    const { sim, r1, followers: rest } = await listeningReplicas(t);
     await r1.stack.app.stop(0);
-    const holder = await eventually(() => holderOf(rest), {
-      until: (id) => id !== undefined && id !== 'r1',
-      what: 'another replica to hold the lease',
-    });
-    await eventually(() => sim.activeStreams() === 1, 'the new holder to run the listen');
+    await expectTakenOver(t, sim, rest, 'another replica to hold the lease', 'moved|2');
     t.equal(ran(sim, LISTEN), 2, 'one more listen was sent: the new holder');
-    const follower = rest.find((r) => r.id !== holder) as Replica;
-    await eventually(() => follows(follower), 'the follower to trust the new listen');
-    await changeOutside(t, sim, rest, 'moved|2');
-    t.equal(sim.activeStreams(), 1, 'one listen runs on the router');
   },
 );
 
 t.test(
   'the holder crashes without giving the lease up: another replica takes it when it expires',
   async (t) => {
-    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
-    const all = await replicas(t, sim);
-    const [r1, ...rest] = all as [Replica, Replica, Replica];
-    for (const replica of all) await commentOf(replica);
-    await eventually(() => rest.every(follows), 'the followers to trust the listen');
+    const { sim, r1, followers: rest } = await listeningReplicas(t);
     // A crash: Redis is not told; the process's router sessions go with it.
     r1.stack.app.group?.group.destroy();
     await r1.stack.app.stop(0);
-    const holder = await eventually(() => holderOf(rest), {
-      until: (id) => id !== undefined && id !== 'r1',
-      what: 'the lease to expire and another replica to take it',
-    });
-    await eventually(() => sim.activeStreams() === 1, 'the new holder to run the listen');
-    const follower = rest.find((r) => r.id !== holder) as Replica;
-    await eventually(() => follows(follower), 'the follower to trust the new listen');
-    await changeOutside(t, sim, rest, 'after-crash|3');
-    t.equal(sim.activeStreams(), 1, 'one listen runs on the router');
+    await expectTakenOver(
+      t,
+      sim,
+      rest,
+      'the lease to expire and another replica to take it',
+      'after-crash|3',
+    );
   },
 );
 
@@ -218,10 +230,7 @@ t.test(
   async (t) => {
     const own = await startRedis();
     t.teardown(() => own.stop());
-    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
-    const all = await replicas(t, sim, own.url);
-    for (const replica of all) await commentOf(replica);
-    await eventually(() => all.slice(1).every(follows), 'the followers to trust the listen');
+    const { sim, all } = await listeningReplicas(t, own.url);
     await own.kill();
     await eventually(
       () => sim.activeStreams() === 3,
@@ -249,11 +258,7 @@ t.test(
 t.test(
   'a cache reload on the holder sends its listen again from the new cache, still one per menu',
   async (t) => {
-    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
-    const all = await replicas(t, sim);
-    const [r1, ...followers] = all as [Replica, Replica, Replica];
-    for (const replica of all) await commentOf(replica);
-    await eventually(() => followers.every(follows), 'the followers to trust the listen');
+    const { sim, all, r1, followers } = await listeningReplicas(t);
     t.match(await r1.stack.app.reconfigure('cache', { defaultTtlMs: 600_000 }), { ok: true });
     await eventually(() => sim.activeStreams() === 0, "the old cache's listen to end");
     await commentOf(r1);
