@@ -76,17 +76,22 @@ t.test('a value that is not a finite number is not counted', (t) => {
   t.end();
 });
 
-t.test('the same label values give the same series, listed from their first use', async (t) => {
-  const registry = new Registry();
-  const runs: number[] = [];
-  const histogram = new ScrapeHistogram({
+/** A histogram by router with one bucket (1), in `registry`. */
+function routerHistogram(registry: Registry, collect?: () => void): ScrapeHistogram<'router'> {
+  return new ScrapeHistogram({
     name: NAME,
     help: HELP,
     labelNames: ['router'],
     buckets: [1],
     registry,
-    collect: () => runs.push(runs.length),
+    ...(collect === undefined ? {} : { collect }),
   });
+}
+
+t.test('the same label values give the same series, listed from their first use', async (t) => {
+  const registry = new Registry();
+  const runs: number[] = [];
+  const histogram = routerHistogram(registry, () => runs.push(runs.length));
   const core = histogram.series(['core']);
   t.equal(histogram.series(['core']), core);
   t.not(histogram.series(['edge']), core);
@@ -116,13 +121,7 @@ t.test('the same label values give the same series, listed from their first use'
 
 t.test('a reset of the registry zeroes every count and keeps the series', async (t) => {
   const registry = new Registry();
-  const histogram = new ScrapeHistogram({
-    name: NAME,
-    help: HELP,
-    labelNames: ['router'],
-    buckets: [1],
-    registry,
-  });
+  const histogram = routerHistogram(registry);
   const core = histogram.series(['core']);
   core.observe(3);
   registry.resetMetrics();
