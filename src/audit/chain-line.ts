@@ -74,16 +74,6 @@ export function eventBody(event: AuditEvent): string {
   }).slice(1, -1);
 }
 
-/** The canonical form of a record at place `seq` after `prev` whose {@link eventBody} is `body`. */
-export function chainText(seq: number, prev: string, body: string): string {
-  return `{"seq":${seq},"prev":"${prev}",${body}}`;
-}
-
-/** The canonical form of `event` at place `seq` after `prev`. */
-export function canonicalText(event: AuditEvent, seq: number, prev: string): string {
-  return chainText(seq, prev, eventBody(event));
-}
-
 /**
  * One-shot SHA-256 (Node >= 20.12): about three times faster per record than
  * a Hash object, which is most of what verify costs.
@@ -97,17 +87,6 @@ const sha256: (data: string | Buffer) => string =
     ? (data) => crypto.hash('sha256', data, 'hex')
     : (data) => crypto.createHash('sha256').update(data).digest('hex');
 /* c8 ignore stop */
-
-/** The chain hash of a canonical form: SHA-256, or HMAC-SHA256 with `key`. */
-export function digestText(canonical: string, key: Buffer | undefined): string {
-  if (key === undefined) return sha256(canonical);
-  return crypto.createHmac('sha256', key).update(canonical, 'utf8').digest('hex');
-}
-
-/** The line for a canonical form and its hash, newline included. */
-export function lineOf(canonical: string, hash: string): string {
-  return `${canonical.slice(0, -1)},"hash":"${hash}"}\n`;
-}
 
 /** True when `bytes` occur in `line` at `at` (for a few bytes a loop beats a native call). */
 function bytesAt(line: Buffer, bytes: Buffer, at: number): boolean {

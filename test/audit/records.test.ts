@@ -1,19 +1,12 @@
 import t from 'tap';
 import { categoryOf } from '../../src/audit/audit-record.js';
 import { parseAuditFileName, sortAuditFiles } from '../../src/audit/audit-files.js';
-import {
-  ZERO_HASH,
-  canonicalText,
-  digestLine,
-  digestText,
-  isRecordStart,
-  lineOf,
-  parseLine,
-} from '../../src/audit/chain-line.js';
+import { ZERO_HASH, digestLine, isRecordStart, parseLine } from '../../src/audit/chain-line.js';
 import { decryptDetails, encryptDetails } from '../../src/audit/details-cipher.js';
 import { LevelPolicy } from '../../src/audit/level-policy.js';
 import { Redactor } from '../../src/audit/redactor.js';
 import { Sentence } from '../../src/protocol/index.js';
+import { canonicalText, digestText, lineOf } from '../fixtures/chain-text.js';
 import { classifyCommand } from '../../src/command/classify.js';
 import { sampleEvent } from '../fixtures/audit-helpers.js';
 

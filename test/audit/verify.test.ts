@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { AuditRecord } from '../../src/audit/audit-record.js';
 import { FileAuditWriter } from '../../src/audit/audit-writer.js';
-import { canonicalText, digestText, lineOf } from '../../src/audit/chain-line.js';
+import { canonicalText, digestText, lineOf } from '../fixtures/chain-text.js';
 import { verifyFiles } from '../../src/audit/verify-files.js';
 import { captureLogger, sampleEvent } from '../fixtures/audit-helpers.js';
 
