@@ -43,6 +43,34 @@ export interface AuditStats {
   readonly fileReplaced: number;
 }
 
+/**
+ * The warning for records dropped: at most one line per `intervalMs`, with
+ * the total so far, so that a flood of drops does not flood the log.
+ */
+export class DropWarning {
+  readonly #logger: AuditLogger;
+  readonly #intervalMs: number;
+  readonly #now: () => number;
+  #lastAt = -Infinity;
+
+  constructor(logger: AuditLogger, intervalMs: number, now: () => number) {
+    this.#logger = logger;
+    this.#intervalMs = intervalMs;
+    this.#now = now;
+  }
+
+  /** Records were dropped; `total` have been in all. */
+  dropped(total: number): void {
+    const now = this.#now();
+    if (now - this.#lastAt < this.#intervalMs) return;
+    this.#lastAt = now;
+    this.#logger.warn(
+      { code: ErrorCode.AuditDropped, dropped: total },
+      'audit records dropped: the audit disk is too slow or failing',
+    );
+  }
+}
+
 /** The counters of a writer that has done nothing yet. */
 export const ZERO_AUDIT_STATS: AuditStats = Object.freeze({
   written: 0,
@@ -180,7 +208,7 @@ export class FileAuditWriter implements AuditWriter {
   /** The head last written to head.json, and when (the writer's clock). */
   #headOnDisk: AuditHead | undefined;
   #headWrittenAt = -Infinity;
-  #lastDropWarnAt = -Infinity;
+  readonly #dropWarning: DropWarning;
   #stats = { written: 0, dropped: 0, bytes: 0, flushes: 0, errors: 0, fileReplaced: 0 };
 
   constructor(options: FileAuditWriterOptions) {
@@ -188,6 +216,7 @@ export class FileAuditWriter implements AuditWriter {
     this.#now = options.now;
     this.#appender = options.appender ?? new FileAppender();
     this.#syncIntervalMs = options.syncIntervalMs ?? 0;
+    this.#dropWarning = new DropWarning(options.logger, options.flushIntervalMs, options.now);
     this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs);
     this.#timer.unref();
   }
@@ -249,13 +278,7 @@ export class FileAuditWriter implements AuditWriter {
 
   #drop(count: number): void {
     this.#stats.dropped += count;
-    const now = this.#now();
-    if (now - this.#lastDropWarnAt < this.#options.flushIntervalMs) return;
-    this.#lastDropWarnAt = now;
-    this.#options.logger.warn(
-      { code: ErrorCode.AuditDropped, dropped: this.#stats.dropped },
-      'audit records dropped: the audit disk is too slow or failing',
-    );
+    this.#dropWarning.dropped(this.#stats.dropped);
   }
 
   async #drain(): Promise<void> {

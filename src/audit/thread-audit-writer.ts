@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { ErrorCode } from '../errors.js';
 import type { AuditEvent } from './audit-record.js';
 import {
+  DropWarning,
   prepareRecord,
   ZERO_AUDIT_STATS,
   type AuditHead,
@@ -97,10 +98,11 @@ export class ThreadAuditWriter implements AuditWriter {
   #threadStats: AuditStats = ZERO_AUDIT_STATS;
   #pastStats: AuditStats = ZERO_AUDIT_STATS;
   #dropped = 0;
-  #lastDropWarnAt = -Infinity;
+  readonly #dropWarning: DropWarning;
 
   constructor(options: ThreadAuditWriterOptions) {
     this.#options = options;
+    this.#dropWarning = new DropWarning(options.logger, options.flushIntervalMs, Date.now);
     this.#timer = setInterval(() => this.#send(), options.flushIntervalMs);
     this.#timer.unref();
   }
@@ -241,12 +243,6 @@ export class ThreadAuditWriter implements AuditWriter {
   #drop(count: number): void {
     if (count === 0) return;
     this.#dropped += count;
-    const now = Date.now();
-    if (now - this.#lastDropWarnAt < this.#options.flushIntervalMs) return;
-    this.#lastDropWarnAt = now;
-    this.#options.logger.warn(
-      { code: ErrorCode.AuditDropped, dropped: this.stats().dropped },
-      'audit records dropped: the audit disk is too slow or failing',
-    );
+    this.#dropWarning.dropped(this.stats().dropped);
   }
 }
