@@ -21,8 +21,12 @@ interface Entry<T> extends QueueEntry<T> {
   /** Push order: the age of entries compared. */
   readonly seq: number;
   readonly client: ClientLanes<T>;
+  /** Neighbours in its lane. */
   prev: Entry<T> | undefined;
   next: Entry<T> | undefined;
+  /** Neighbours in push order, across clients: the age list. */
+  older: Entry<T> | undefined;
+  younger: Entry<T> | undefined;
   isQueued: boolean;
 }
 
@@ -69,6 +73,9 @@ interface ClientLanes<T> {
  */
 export class FairQueue<T> {
   readonly #agingMs: number;
+  /** Every queued entry in push order: the oldest is at hand (no scan per pump). */
+  #oldest: Entry<T> | undefined;
+  #youngest: Entry<T> | undefined;
   /** Clients in the order they joined: ties within a round go in this order. */
   readonly #clients = new Map<number, ClientLanes<T>>();
   readonly #sizes: number[] = PRIORITIES.map(() => 0);
@@ -108,8 +115,13 @@ export class FairQueue<T> {
       client,
       prev: undefined,
       next: undefined,
+      older: this.#youngest,
+      younger: undefined,
       isQueued: true,
     };
+    if (this.#youngest === undefined) this.#oldest = entry;
+    else this.#youngest.younger = entry;
+    this.#youngest = entry;
     (client.lanes[level] as Lane<T>).append(entry);
     client.size++;
     (this.#sizes[level] as number)++;
@@ -123,6 +135,11 @@ export class FairQueue<T> {
     if (!own.isQueued) return false;
     own.isQueued = false;
     (own.client.lanes[own.level] as Lane<T>).unlink(own);
+    if (own.older === undefined) this.#oldest = own.younger;
+    else own.older.younger = own.younger;
+    if (own.younger === undefined) this.#youngest = own.older;
+    else own.younger.older = own.older;
+    own.older = own.younger = undefined;
     own.client.size--;
     (this.#sizes[own.level] as number)--;
     this.#size--;
@@ -150,39 +167,37 @@ export class FairQueue<T> {
 
   /** The entry that has waited longest. */
   oldest(): QueueEntry<T> | undefined {
-    let oldest: Entry<T> | undefined;
-    for (const client of this.#clients.values()) {
-      for (const lane of client.lanes) {
-        const head = lane.head;
-        if (head !== undefined && (oldest === undefined || head.seq < oldest.seq)) oldest = head;
-      }
-    }
-    return oldest;
+    return this.#oldest;
   }
 
   /** Removes every entry; returns their items, oldest first. */
   drain(): T[] {
-    const entries: Entry<T>[] = [];
-    for (const client of this.#clients.values()) {
-      for (const lane of client.lanes) {
-        for (let e = lane.head; e !== undefined; e = e.next) entries.push(e);
-      }
+    const items: T[] = [];
+    for (let entry = this.#oldest; entry !== undefined; entry = this.#oldest) {
+      items.push(entry.item);
+      this.remove(entry);
     }
-    entries.sort((a, b) => a.seq - b.seq);
-    for (const entry of entries) this.remove(entry);
-    return entries.map((entry) => entry.item);
+    return items;
   }
 
-  /** The most urgent head among clients not yet served in this round. */
+  /**
+   * The most urgent head among clients not yet served in this round. The
+   * scan stops at the first client (in join order, which wins ties) holding
+   * the most urgent level any entry can have now: with one priority and no
+   * aging, that is the first client waiting, so a dequeue costs O(1), not
+   * one look at every client (issue 19).
+   */
   #bestOfRound(now: number): Entry<T> | undefined {
     let best: Entry<T> | undefined;
     let bestLevel = PRIORITIES.length;
+    const floor = this.#mostUrgentLevel(now);
     for (const client of this.#clients.values()) {
+      if (bestLevel === floor) break;
       if (client.size === 0 || client.servedInRound >= this.#round) continue;
       for (const lane of client.lanes) {
         const head = lane.head;
         if (head === undefined) continue;
-        const level = this.#agedLevel(head, now);
+        const level = this.#agedLevel(head.level, head.enqueuedAt, now);
         // Ties go to the client that joined first, then within a client to the older entry.
         if (
           level < bestLevel ||
@@ -196,8 +211,17 @@ export class FairQueue<T> {
     return best;
   }
 
-  #agedLevel(entry: Entry<T>, now: number): number {
-    return Math.max(0, entry.level - Math.floor((now - entry.enqueuedAt) / this.#agingMs));
+  /**
+   * No entry is more urgent than this: the most urgent priority queued,
+   * raised by what the longest wait has earned.
+   */
+  #mostUrgentLevel(now: number): number {
+    const top = this.#sizes.findIndex((n) => n > 0);
+    return this.#agedLevel(top, (this.#oldest as Entry<T>).enqueuedAt, now);
+  }
+
+  #agedLevel(level: number, enqueuedAt: number, now: number): number {
+    return Math.max(0, level - Math.floor((now - enqueuedAt) / this.#agingMs));
   }
 
   /** Every client with something waiting may be served again; emptied clients leave. */

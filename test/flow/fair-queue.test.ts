@@ -1,6 +1,8 @@
 import t from 'tap';
 import { FairQueue } from '../../src/flow/fair-queue.js';
+import type { QueueEntry } from '../../src/flow/fair-queue.js';
 import type { Priority } from '../../src/flow/priority-rules.js';
+import { seededRandom } from '../fixtures/bytes.js';
 
 const AGING_MS = 1000;
 
@@ -149,5 +151,126 @@ t.test('drain() empties the queue and returns the items oldest first', (t) => {
   t.same(q.drain(), ['a', 'b', 'c']);
   t.equal(q.size, 0);
   t.equal(q.next(0), undefined);
+  t.end();
+});
+
+/**
+ * The queue's order stated plainly, for the property test below: of the
+ * entries whose client has not been served in this round, the one with the
+ * most urgent aged priority, then of the client that joined first, then the
+ * oldest. Clients join at their first push; one that empties before its turn,
+ * or is empty when a round starts, leaves.
+ */
+class QueueModel {
+  readonly entries: { item: string; clientId: number; level: number; at: number; seq: number }[] =
+    [];
+  order: number[] = [];
+  readonly served = new Map<number, number>();
+  round = 0;
+  seq = 0;
+
+  push(item: string, clientId: number, priority: Priority, at: number): void {
+    if (!this.order.includes(clientId)) {
+      this.order.push(clientId);
+      this.served.set(clientId, this.round - 1);
+    }
+    const level = PRIORITY_LEVELS.indexOf(priority);
+    this.entries.push({ item, clientId, level, at, seq: this.seq++ });
+  }
+
+  remove(item: string): void {
+    const index = this.entries.findIndex((e) => e.item === item);
+    const [entry] = this.entries.splice(index, 1);
+    const { clientId } = entry!;
+    if (this.entries.length === 0) this.order = [];
+    else if (!this.#waits(clientId) && this.served.get(clientId)! < this.round)
+      this.order = this.order.filter((c) => c !== clientId);
+  }
+
+  take(item: string): void {
+    this.served.set(this.entries.find((e) => e.item === item)!.clientId, this.round);
+    this.remove(item);
+  }
+
+  next(now: number): string | undefined {
+    if (this.entries.length === 0) return undefined;
+    const found = this.#best(now);
+    if (found !== undefined) return found;
+    this.round++;
+    this.order = this.order.filter((c) => this.#waits(c));
+    return this.#best(now);
+  }
+
+  oldest(): string | undefined {
+    return this.entries[0]?.item;
+  }
+
+  #waits(clientId: number): boolean {
+    return this.entries.some((e) => e.clientId === clientId);
+  }
+
+  #best(now: number): string | undefined {
+    const key = (e: QueueModel['entries'][number]) => [
+      Math.max(0, e.level - Math.floor((now - e.at) / AGING_MS)),
+      this.order.indexOf(e.clientId),
+      e.seq,
+    ];
+    const waiting = this.entries.filter((e) => this.served.get(e.clientId)! < this.round);
+    waiting.sort((a, b) => {
+      const [ka, kb] = [key(a), key(b)];
+      return ka[0]! - kb[0]! || ka[1]! - kb[1]! || ka[2]! - kb[2]!;
+    });
+    return waiting[0]?.item;
+  }
+}
+
+const PRIORITY_LEVELS: readonly Priority[] = ['high', 'normal', 'low'];
+
+t.test('random pushes, serves and withdrawals: the order the model states', (t) => {
+  const seed = Number(process.env['FAIR_QUEUE_SEED'] ?? Date.now() % 1_000_000);
+  t.comment(`seed ${seed} (FAIR_QUEUE_SEED=${seed} replays it)`);
+  const random = seededRandom(seed);
+  const pick = (n: number): number => Math.floor(random() * n);
+  for (let run = 0; run < 40; run++) {
+    const q = queue();
+    const model = new QueueModel();
+    const live = new Map<string, QueueEntry<string>>();
+    let now = 0;
+    // One priority in half the runs: the common case, where a dequeue stops at the first client.
+    const priorities = run % 2 === 0 ? PRIORITY_LEVELS : (['normal'] as const);
+    for (let step = 0; step < 300; step++) {
+      now += pick(4) === 0 ? pick(3 * AGING_MS) : pick(50);
+      const op = pick(10);
+      if (op < 5) {
+        const item = `i${step}`;
+        const priority = priorities[pick(priorities.length)]!;
+        const clientId = pick(8);
+        live.set(item, q.push(item, clientId, priority, now));
+        model.push(item, clientId, priority, now);
+      } else if (op < 8) {
+        const entry = q.next(now);
+        const expected = model.next(now);
+        if (entry?.item !== expected) {
+          t.fail(`run ${run} step ${step}: next is ${entry?.item}, the model says ${expected}`);
+          return t.end();
+        }
+        if (entry !== undefined) {
+          q.take(entry);
+          model.take(entry.item);
+          live.delete(entry.item);
+        }
+      } else if (live.size > 0) {
+        const item = [...live.keys()][pick(live.size)]!;
+        q.remove(live.get(item)!);
+        model.remove(item);
+        live.delete(item);
+      }
+      if (q.oldest()?.item !== model.oldest() || q.size !== model.entries.length) {
+        t.fail(`run ${run} step ${step}: oldest or size differ from the model`);
+        return t.end();
+      }
+    }
+    t.same(q.drain(), model.entries.map((e) => e.item), `run ${run}: drain, oldest first`);
+  }
   t.end();
 });
