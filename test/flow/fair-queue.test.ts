@@ -270,7 +270,11 @@ t.test('random pushes, serves and withdrawals: the order the model states', (t) 
         return t.end();
       }
     }
-    t.same(q.drain(), model.entries.map((e) => e.item), `run ${run}: drain, oldest first`);
+    t.same(
+      q.drain(),
+      model.entries.map((e) => e.item),
+      `run ${run}: drain, oldest first`,
+    );
   }
   t.end();
 });
