@@ -28,6 +28,7 @@
  *   relayP99AddedMs          relay p99 - direct p99
  *   syscallsPerCommand       rosgate's system calls per command (strace -c
  *                            over a separate phase; -1 without strace)
+ *   coreSyscallsPerCommand   the same for core
  *   relaySyscallsPerCommand  the same for the relay
  *
  * Run: npm run bench -- pipeline [--clients 10,50] [--seconds N] [--rounds N]
@@ -192,6 +193,13 @@ async function syscallsPerCommand(
 
 const round = (n: number, digits = 3): number => Number(n.toFixed(digits));
 
+/** The field each setup's system calls per command go in (direct has no process of ours). */
+const SYSCALL_FIELDS: Readonly<Record<Exclude<Setup['name'], 'direct'>, string>> = {
+  rosgate: 'syscallsPerCommand',
+  core: 'coreSyscallsPerCommand',
+  relay: 'relaySyscallsPerCommand',
+};
+
 /** Measures every setup at `count` clients; resolves with the fields for that count. */
 async function measure(
   setups: readonly Setup[],
@@ -251,21 +259,17 @@ async function measure(
     if (options.isCountingSyscalls) {
       const phase = Math.min(2, options.seconds);
       for (const setup of setups) {
-        if (setup.name !== 'rosgate' && setup.name !== 'relay') continue;
+        if (setup.name === 'direct') continue;
         const calls = await syscallsPerCommand(
           setup.process as BenchChild,
           clients.get(setup) as RawClient[],
           users,
           phase,
         );
-        fields[setup.name === 'relay' ? 'relaySyscallsPerCommand' : 'syscallsPerCommand'] = round(
-          calls,
-          2,
-        );
+        fields[SYSCALL_FIELDS[setup.name]] = round(calls, 2);
       }
     } else {
-      fields['syscallsPerCommand'] = -1;
-      fields['relaySyscallsPerCommand'] = -1;
+      for (const field of Object.values(SYSCALL_FIELDS)) fields[field] = -1;
     }
     return fields;
   } finally {

@@ -25,6 +25,7 @@ t.test('the pipeline bench runs its four setups and reports every figure', (t) =
       'p99AddedMs',
       'relayP99AddedMs',
       'syscallsPerCommand',
+      'coreSyscallsPerCommand',
       'relaySyscallsPerCommand',
     ],
     ['clients', 'rosgate'],
