@@ -1,7 +1,14 @@
 import t from 'tap';
 import { categoryOf } from '../../src/audit/audit-record.js';
 import { parseAuditFileName, sortAuditFiles } from '../../src/audit/audit-files.js';
-import { ZERO_HASH, digestLine, isRecordStart, parseLine } from '../../src/audit/chain-line.js';
+import type { AuditEvent } from '../../src/audit/audit-record.js';
+import {
+  ZERO_HASH,
+  digestLine,
+  eventBody,
+  isRecordStart,
+  parseLine,
+} from '../../src/audit/chain-line.js';
 import { decryptDetails, encryptDetails } from '../../src/audit/details-cipher.js';
 import { LevelPolicy } from '../../src/audit/level-policy.js';
 import { Redactor } from '../../src/audit/redactor.js';
@@ -9,6 +16,7 @@ import { Sentence } from '../../src/protocol/index.js';
 import { canonicalText, digestText, lineOf } from '../fixtures/chain-text.js';
 import { classifyCommand } from '../../src/command/classify.js';
 import { sampleEvent } from '../fixtures/audit-helpers.js';
+import { seededRandom } from '../fixtures/bytes.js';
 
 const HASH = 'a'.repeat(64);
 
@@ -23,6 +31,84 @@ t.test(
     const { details, ...rest } = event;
     const reordered = canonicalText({ details, ...rest }, 9, ZERO_HASH);
     t.equal(reordered, text, 'the order keys were given in does not matter');
+  },
+);
+
+/** The canonical order of the fields from `id` on (ROUTEROS-API's audit format, chain-line.ts). */
+const BODY_FIELDS = [
+  'id',
+  'timestamp',
+  'kind',
+  'level',
+  'category',
+  'action',
+  'result',
+  'userId',
+  'ipAddress',
+  'router',
+  'replica',
+  'connId',
+  'path',
+  'verb',
+  'tag',
+  'rule',
+  'verdict',
+  'cache',
+  'rows',
+  'duration',
+  'details',
+] as const;
+const NUMBER_FIELDS = new Set(['connId', 'rows', 'duration']);
+
+t.test(
+  'the body is what JSON.stringify makes of the fields in order, for any values',
+  async (t) => {
+    const seed = Number(process.env['EVENT_BODY_SEED'] ?? Date.now() % 1_000_000);
+    t.comment(`seed ${seed} (EVENT_BODY_SEED=${seed} replays it)`);
+    const random = seededRandom(seed);
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
+    // Plain words, the characters JSON escapes, lone surrogates, non-ASCII, repeats.
+    const strings = [
+      'billing',
+      '10.0.0.5',
+      '/ip/hotspot/user/print',
+      '',
+      'a"b',
+      'back\\slash',
+      'tab\there',
+      'nl\n',
+      '\u0000\u001f',
+      '\ud800',
+      'x\udc00y',
+      'caf\u00e9',
+      '\u{1f600}',
+      'A|B|C',
+      '{"json":1}',
+      '*1A',
+      '2026-12-07T10:00:00.000Z',
+      'ok slash/ dot. colon: plus+ minus-',
+    ];
+    const text = (): string =>
+      random() < 0.7 ? pick(strings) : Array.from({ length: 5 }, () => pick(strings)).join('');
+    const numbers = [0, -0, 1, 42, 1.5, -3, 1e21, 2 ** 53, Number.NaN, Infinity, -Infinity];
+    for (let i = 0; i < 3000; i++) {
+      const event: Record<string, unknown> = {};
+      for (const field of BODY_FIELDS) {
+        if (random() < 0.2) continue;
+        // Keys already in order: sorting them is the first test's.
+        if (field === 'details')
+          event[field] = { a: [pick(numbers), { b: text(), y: 1 }], z: text() };
+        else event[field] = NUMBER_FIELDS.has(field) ? pick(numbers) : text();
+      }
+      const inOrder = Object.fromEntries(BODY_FIELDS.map((field) => [field, event[field]]));
+      const expected = JSON.stringify(inOrder).slice(1, -1);
+      const body = eventBody(event as unknown as AuditEvent);
+      if (body !== expected) {
+        t.equal(body, expected, `event ${i}`);
+        return;
+      }
+    }
+    t.pass('3000 random events');
   },
 );
 
