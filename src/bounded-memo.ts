@@ -7,7 +7,9 @@
 export function boundedMemo<V>(max: number, compute: (key: string) => V): (key: string) => V {
   const known = new Map<string, V>();
   return (key) => {
-    if (known.has(key)) return known.get(key) as V;
+    const remembered = known.get(key);
+    // One lookup for a remembered value; `has` only tells a remembered undefined from none.
+    if (remembered !== undefined || known.has(key)) return remembered as V;
     const value = compute(key);
     if (known.size < max) known.set(key, value);
     return value;
