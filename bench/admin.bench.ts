@@ -206,15 +206,17 @@ async function wiredOverhead(clientCount: number, seconds: number, rounds: numbe
     console.log(
       `wired: ${clientCount} clients, billing mix, ${rounds} rounds of ${seconds}s per setup (node ${process.version})`,
     );
-    const [none, scraped] = (await compareSetups(
-      [
-        { name: 'no scraping', clients },
-        { name: 'scraping every 1s', clients, during: scraping },
-      ],
-      users,
-      seconds,
-      rounds,
-    )) as [number, number];
+    const [none, scraped] = (
+      await compareSetups(
+        [
+          { name: 'no scraping', clients },
+          { name: 'scraping every 1s', clients, during: scraping },
+        ],
+        users,
+        seconds,
+        rounds,
+      )
+    ).map((figures) => figures.perSecond) as [number, number];
     for (const c of clients) await c.close();
     scrapes.sort((a, b) => a - b);
     const overheadRatio = scraped / none;

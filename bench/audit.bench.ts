@@ -9,7 +9,11 @@
  * against rosgate with audit off, taking turns for `--rounds` rounds of
  * `--seconds` (`overheadRatio`, goal >= 0.95), and with the writer on the
  * proxy's thread (`audit.thread: false`, `inlineOverheadRatio`). Clients, rosgate and the
- * simulator share the thread.
+ * simulator share the thread. CPU per command from /proc/self/task, which
+ * holds steadier than throughput on a busy machine: the main thread's with
+ * audit off (`offMainCpuMicros`), what audit adds to it
+ * (`auditMainCpuMicros`; `inlineAuditMainCpuMicros` without the writer
+ * thread) and to the other threads (`auditOtherCpuMicros`).
  *
  * Run: npm run bench -- audit [--records=N] [--clients=N] [--seconds=N] [--rounds=N]
  */
@@ -24,6 +28,7 @@ import { searchAudit } from '../src/audit/search-audit.js';
 import { verifyFiles } from '../src/audit/verify-files.js';
 import {
   compareSetups,
+  type SetupFigures,
   connectClients,
   hotspotUsers,
   startBenchApp,
@@ -95,23 +100,36 @@ async function wiredOverhead(clientCount: number, seconds: number, rounds: numbe
       users,
       seconds,
       rounds,
-    )) as [number, number, number];
+    )) as [SetupFigures, SetupFigures, SetupFigures];
     for (const c of [...offClients, ...onClients, ...inlineClients]) await c.close();
     const written = await counter(on.app, 'rosgate_audit_records_written_total');
     const dropped = await counter(on.app, 'rosgate_audit_records_dropped_total');
-    const overheadRatio = audited / none;
-    const inlineOverheadRatio = audinline / none;
+    const overheadRatio = audited.perSecond / none.perSecond;
+    const inlineOverheadRatio = audinline.perSecond / none.perSecond;
+    // CPU per command that auditing adds, on the main thread and on the others.
+    const mainAdded = audited.mainCpuMicros - none.mainCpuMicros;
+    const othersAdded = audited.otherCpuMicros - none.otherCpuMicros;
+    const inlineMainAdded = audinline.mainCpuMicros - none.mainCpuMicros;
     console.log(
       `  audited/off ${(overheadRatio * 100).toFixed(1)}% (goal >= 95%: ${overheadRatio >= 0.95 ? 'met' : 'MISSED'}); ` +
         `without the writer thread ${(inlineOverheadRatio * 100).toFixed(1)}%; ` +
         `${written} records written, ${dropped} dropped`,
     );
+    console.log(
+      `  CPU per command added: ${mainAdded.toFixed(1)} µs on the main thread ` +
+        `(of ${none.mainCpuMicros.toFixed(1)}) and ${othersAdded.toFixed(1)} µs on the others; ` +
+        `without the writer thread ${inlineMainAdded.toFixed(1)} µs on the main thread`,
+    );
     return {
-      auditOffCmdPerSec: Math.round(none),
-      auditOnCmdPerSec: Math.round(audited),
-      auditInlineCmdPerSec: Math.round(audinline),
+      auditOffCmdPerSec: Math.round(none.perSecond),
+      auditOnCmdPerSec: Math.round(audited.perSecond),
+      auditInlineCmdPerSec: Math.round(audinline.perSecond),
       overheadRatio: Number(overheadRatio.toFixed(3)),
       inlineOverheadRatio: Number(inlineOverheadRatio.toFixed(3)),
+      offMainCpuMicros: Number(none.mainCpuMicros.toFixed(1)),
+      auditMainCpuMicros: Number(mainAdded.toFixed(1)),
+      auditOtherCpuMicros: Number(othersAdded.toFixed(1)),
+      inlineAuditMainCpuMicros: Number(inlineMainAdded.toFixed(1)),
       wiredRecordsDropped: dropped,
     };
   } finally {
@@ -193,6 +211,10 @@ export async function run(args: readonly string[]): Promise<BenchResult> {
       auditOnCmdPerSec: wired.auditOnCmdPerSec,
       auditInlineCmdPerSec: wired.auditInlineCmdPerSec,
       wiredRecordsDropped: wired.wiredRecordsDropped,
+      offMainCpuMicros: wired.offMainCpuMicros,
+      auditMainCpuMicros: wired.auditMainCpuMicros,
+      auditOtherCpuMicros: wired.auditOtherCpuMicros,
+      inlineAuditMainCpuMicros: wired.inlineAuditMainCpuMicros,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -18,6 +18,7 @@ import { startSimulator, type Simulator } from '../src/simulator/index.js';
 import { Prng } from '../src/simulator/prng.js';
 import type { RawClient } from '../test/fixtures/raw-client.js';
 import { billingClient, names, sendCommand } from './billing-client.js';
+import { threadCpuSeconds } from './child-process.js';
 
 export const USER = 'admin';
 export const PASSWORD = 'secret';
@@ -178,31 +179,57 @@ export interface Setup {
   readonly during?: () => () => void;
 }
 
+/** What {@link compareSetups} found for one setup, over its timed phases. */
+export interface SetupFigures {
+  readonly perSecond: number;
+  /** CPU µs per command of this process's main thread (clients, rosgate, simulator). */
+  readonly mainCpuMicros: number;
+  /** CPU µs per command of its other threads (an audit writer's, V8's, libuv's). */
+  readonly otherCpuMicros: number;
+}
+
 /**
  * Runs the mix on each setup in turn, `rounds` times (the order reversed
  * every other round, so a drift of the machine weighs on both alike), each
  * after a short warm-up, and the whole after one warm-up phase; resolves
- * with each setup's commands per second over the rounds.
+ * with each setup's commands per second and CPU per command over the
+ * rounds. The CPU figures hold steadier than throughput on a busy machine.
  */
 export async function compareSetups(
   setups: readonly Setup[],
   users: readonly string[],
   seconds: number,
   rounds: number,
-): Promise<number[]> {
+): Promise<SetupFigures[]> {
   for (const setup of setups) await billingLoop(setup.clients, users, seconds / 2);
-  const totals = new Map(setups.map((setup) => [setup, 0]));
+  const totals = new Map(setups.map((setup) => [setup, { commands: 0, main: 0, others: 0 }]));
   for (let round = 0; round < rounds; round++) {
     for (const setup of round % 2 === 0 ? setups : [...setups].reverse()) {
       await billingLoop(setup.clients, users, Math.min(1, seconds / 2));
       const stop = setup.during?.();
+      const before = threadCpuSeconds();
       const commands = await billingLoop(setup.clients, users, seconds);
+      const after = threadCpuSeconds();
       stop?.();
-      totals.set(setup, (totals.get(setup) as number) + commands);
+      const total = totals.get(setup) as { commands: number; main: number; others: number };
+      total.commands += commands;
+      total.main += after.main - before.main;
+      total.others += after.others - before.others;
       console.log(
         `  round ${round + 1} ${setup.name.padEnd(20)} ${Math.round(commands / seconds)} cmd/s`,
       );
     }
   }
-  return setups.map((setup) => (totals.get(setup) as number) / (seconds * rounds));
+  return setups.map((setup) => {
+    const { commands, main, others } = totals.get(setup) as {
+      commands: number;
+      main: number;
+      others: number;
+    };
+    return {
+      perSecond: commands / (seconds * rounds),
+      mainCpuMicros: (main / commands) * 1e6,
+      otherCpuMicros: (others / commands) * 1e6,
+    };
+  });
 }

@@ -113,12 +113,35 @@ export function ensureBuilt(): void {
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: projectDir, stdio: 'inherit' });
 }
 
-/** User + system CPU seconds of process `pid`, from /proc/<pid>/stat. */
-export function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+/** User + system CPU seconds in a /proc stat file, a process's or a thread's. */
+function statCpuSeconds(file: string): number {
+  const stat = readFileSync(file, 'latin1');
   // The command name (field 2) may hold spaces; fields are counted after its ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/** User + system CPU seconds of process `pid`, from /proc/<pid>/stat. */
+export function processCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/**
+ * User + system CPU seconds of this process's main thread and of its other
+ * threads (workers, V8's helpers, libuv's pool), from /proc/self/task: the
+ * split process.cpuUsage() does not give.
+ */
+export function threadCpuSeconds(): { main: number; others: number } {
+  let others = 0;
+  for (const task of readdirSync('/proc/self/task')) {
+    if (task === String(process.pid)) continue;
+    try {
+      others += statCpuSeconds(`/proc/self/task/${task}/stat`);
+    } catch {
+      // A thread that ended since the listing.
+    }
+  }
+  return { main: statCpuSeconds(`/proc/self/task/${process.pid}/stat`), others };
 }
 
 async function startChild(args: readonly string[]): Promise<BenchChild> {
