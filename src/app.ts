@@ -22,7 +22,6 @@ import { createAuditStage, type AuditKeys, type AuditTrail } from './audit/index
 import { createCacheStage, type CacheStage } from './cache/index.js';
 import { DEFAULT_BUSINESS_POLL_MS, type RosgateConfig } from './config/index.js';
 import { createPolicyStage, type PolicyStage } from './policy/index.js';
-import { SinkDecorator, type CommandOutcome, type Stage } from './pipeline.js';
 import { createAppEvents, type AppEvents } from './app/app-events.js';
 import { adminSources, auditFunctions, lockoutClearer } from './app/admin-wiring.js';
 import { createLiveConfig, type LiveConfig, type ReloadResult } from './app/live-config.js';
@@ -183,6 +182,8 @@ function sharedStages(
     logger,
     onLockout: (e) => events.lockout(e),
     sharedLockout: (router) => group?.lockout(router),
+    // Audit off (restart-only) records nothing.
+    ...(config.audit.enabled ? { onDenied: audit.recordDenied } : {}),
   });
   // A write's answer waits until the group heard of it; unwatched menus are
   // served briefly while the group cannot vouch for them.
@@ -197,24 +198,12 @@ function sharedStages(
           ...(config.shared?.strict === true ? { menuVersion: group.menuVersion.bind(group) } : {}),
         };
   const cache: CacheStage = createCacheStage({ config: config.cache, logger, ...cacheGroup });
-  // Records what policy refuses: policy sits outside the audit stage.
-  const deniedStage: Stage = (next) => ({
-    handle(context, sink) {
-      const onEnd = (outcome: CommandOutcome): void => {
-        if (outcome.type === 'refused' && context.notes.verdict === 'deny')
-          audit.recordDenied(context, outcome.error);
-      };
-      return next.handle(context, new SinkDecorator(sink, { onEnd }));
-    },
-  });
   return {
     policy,
     cache,
     audit,
     metrics,
     metricsStage: createMetricsStage(metrics).stage,
-    // Audit off (restart-only) records nothing: the stage steps aside (issue 19).
-    deniedStage: config.audit.enabled ? deniedStage : (next) => next,
     events,
     group,
     cacheGroup,

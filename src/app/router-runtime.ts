@@ -73,7 +73,6 @@ export interface SharedStages {
     'publish' | 'fallbackTtlMs' | 'listenRole' | 'menuVersion'
   >;
   /** Records what policy refuses: policy sits outside the audit stage. */
-  readonly deniedStage: Stage;
 }
 
 export function buildRouter(
@@ -108,7 +107,6 @@ export function buildRouter(
   // Every stage is given the pipeline's link to what follows it, so a
   // rebuilt chain is followed even by what a stage keeps (pipeline.ts).
   const stagesOf = (flowStage: FlowStage): Stage[] => [
-    shared.deniedStage,
     shared.policy.stage,
     shared.audit.stage,
     shared.cache.stage,

@@ -56,6 +56,13 @@ export interface PolicyStageOptions {
   readonly onLockout?: (event: LockoutEvent & { readonly router: string }) => void;
   /** The group's lockout of a router, when replicas share one (issue 18). */
   readonly sharedLockout?: (router: string) => GroupLockout | undefined;
+  /**
+   * Called for each command policy refuses as denied (enforce mode), before
+   * the refusal goes out: the audit trail records it, since policy sits
+   * outside the audit stage. A denial only noted (monitor mode) goes on
+   * through the audit stage, which records it with its outcome. Must not throw.
+   */
+  readonly onDenied?: (context: CommandContext, error: RosgateError) => void;
 }
 
 export interface PolicyStage extends StageHandle<PolicyStats> {
@@ -271,6 +278,7 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
       const isEnforced = decision.refusal !== undefined && deciding.config.mode === 'enforce';
       logDecision(logger, context, decision, isEnforced);
       if (isEnforced) {
+        options.onDenied?.(context, decision.refusal as RosgateError);
         sink.refuse(decision.refusal as RosgateError);
         return SETTLED;
       }

@@ -1,7 +1,11 @@
 import t from 'tap';
 import { ErrorCode } from '../../src/errors.js';
 import { SETTLED, type CommandHandler } from '../../src/pipeline.js';
-import { createPolicyStage, type LockoutEvent } from '../../src/policy/index.js';
+import {
+  createPolicyStage,
+  type LockoutEvent,
+  type PolicyStageOptions,
+} from '../../src/policy/index.js';
 import { Sentence } from '../../src/protocol/index.js';
 import { commandContext, policyConfig, policyHarness } from '../fixtures/policy-harness.js';
 
@@ -45,6 +49,23 @@ t.test('monitor mode decides, logs and counts a denial, but forwards the command
   t.match(harness.logs, [
     { msg: 'policy would deny a command (monitor mode)', rule: 'billing-deny-reboot' },
   ]);
+});
+
+t.test('onDenied hears each enforced denial; a monitored one goes on', async (t) => {
+  const heard: { action: string; code: string; verdict: string | undefined }[] = [];
+  const onDenied: NonNullable<PolicyStageOptions['onDenied']> = (context, error) =>
+    heard.push({
+      action: context.sentence.command,
+      code: error.code,
+      verdict: context.notes.verdict,
+    });
+  const enforcing = policyHarness({}, { onDenied });
+  enforcing.run('panel', ['/system/reboot']);
+  enforcing.run('panel', ['/ip/hotspot/user/print']);
+  t.same(heard, [{ action: '/system/reboot', code: ErrorCode.PolicyDenied, verdict: 'deny' }]);
+  const monitoring = policyHarness({ mode: 'monitor' }, { onDenied });
+  t.equal(monitoring.run('panel', ['/system/reboot']).isForwarded, true);
+  t.equal(heard.length, 1, 'the audit stage records a monitored denial with its outcome');
 });
 
 t.test('input failures name the attribute and the rule, and are counted by rule', async (t) => {
