@@ -7,10 +7,11 @@ export const REDACTED = '***';
  * Attribute names whose values are secrets: passwords of every kind
  * (`password`, `new-password`, `auth-password`), secrets (`secret`,
  * `shared-secret`), passphrases, keys (`private-key`, `pre-shared-key`,
- * `wpa2-pre-shared-key`, `key`) and the challenge `response` of a legacy
+ * `wpa2-pre-shared-key`, `key`, the WEP keys `static-key-0` to
+ * `static-key-3`), a SIM's `pin` and the challenge `response` of a legacy
  * login (docs/routeros-api.md §3.2).
  */
-const BUILT_IN = /password|secret|passphrase|(?:^|-)key$|^response$/i;
+const BUILT_IN = /password|secret|passphrase|(?:^|-)key(?:-\d+)?$|^pin$|^response$/i;
 
 /**
  * Turns a command's or reply's attributes into plain strings with every

@@ -220,12 +220,15 @@ t.test('the redactor knows secrets by name, extra names in any case', async (t) 
     'pre-shared-key',
     'wpa-pre-shared-key',
     'key',
+    'static-key-0',
+    'static-key-3',
+    'pin',
     'response',
     'comment',
     'COMMENT',
   ])
     t.ok(redactor.isSecret(name), name);
-  for (const name of ['name', 'keyboard', 'monkey', 'responses', 'profile'])
+  for (const name of ['name', 'keyboard', 'monkey', 'responses', 'profile', 'pinned', 'key-10x'])
     t.notOk(redactor.isSecret(name), name);
   const sentence = Sentence.from(['/x', '=password', '=name=a=b', '?>password=1', '?<uptime=5']);
   t.same(redactor.attributes(sentence), { password: '***', name: 'a=b' });
