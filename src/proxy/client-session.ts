@@ -78,8 +78,12 @@ class ClientCommand implements CommandSink {
   /** Queued behind another untagged command, handed to the pipeline, or finished. */
   state: 'queued' | 'running' | 'done' = 'queued';
   exchange: Exchange | undefined = undefined;
-  /** Callers waiting for this command's cancel to be acknowledged. */
-  cancelWaiters: (() => void)[] | undefined = undefined;
+  /**
+   * Callers waiting for this command's cancel to be acknowledged; `answered`
+   * once it was: the router may still be ending the command, and a later
+   * cancel of it is answered at once.
+   */
+  cancelWaiters: (() => void)[] | 'answered' | undefined = undefined;
   /** The sentence, its menu, verb and kind, as stages see them. */
   readonly description: CommandDescription;
   /** The client's tag; undefined for an untagged command. */
@@ -490,19 +494,25 @@ export class ClientSession {
       onAnswered();
       return;
     }
+    if (command.cancelWaiters === 'answered') {
+      onAnswered();
+      return;
+    }
     if (command.cancelWaiters !== undefined) {
       command.cancelWaiters.push(onAnswered);
       return;
     }
     const waiters = [onAnswered];
     command.cancelWaiters = waiters;
+    const answered = (): void => {
+      command.cancelWaiters = 'answered';
+      for (const waiter of waiters.splice(0)) waiter();
+    };
     try {
-      (command.exchange as Exchange).cancel(() => {
-        for (const waiter of waiters.splice(0)) waiter();
-      });
+      (command.exchange as Exchange).cancel(answered);
     } catch (err) {
       this.#refuse(command, toRosgateError(err));
-      for (const waiter of waiters.splice(0)) waiter();
+      answered();
     }
   }
 

@@ -222,6 +222,36 @@ t.test('cancels waiting for the router count against the in-flight limit', async
   ]);
 });
 
+t.test('a cancel of a command whose cancel was answered already is answered at once', async (t) => {
+  // The router took the first cancel (trap, done(cancel)) but has not ended
+  // the command yet: a client asking again must not wait for ever.
+  const s = await serve(t, {}, (call) => ({
+    cancel(onAnswered) {
+      call.cancels++;
+      call.answerCancels.push(() => {
+        call.sink.reply(Sentence.from(['!trap', '=category=2', '=message=interrupted']));
+        onAnswered();
+      });
+    },
+  }));
+  const c = await s.client();
+  c.send(['/interface/listen', '.tag=x']);
+  await eventually(() => s.calls.length === 1, 'the listen to reach the pipeline');
+  c.send(['/cancel', '=tag=x', '.tag=c1']);
+  await eventually(() => s.calls[0]?.cancels === 1, 'the cancel to reach the pipeline');
+  s.calls[0]?.answerCancels.forEach((answer) => answer());
+  t.same(text(await c.untilDone('c1')), [
+    '!trap .tag=x =category=2 =message=interrupted',
+    '!done .tag=c1',
+  ]);
+  t.same(text(await c.call(['/cancel', '=tag=x', '.tag=c2'])), ['!done .tag=c2']);
+  t.same(text(await c.call(['/cancel', '.tag=c3'])), ['!done .tag=c3'], 'a bare cancel too');
+  t.equal(s.calls[0]?.cancels, 1, 'the pipeline was asked once');
+  s.calls[0]?.sink.done(DONE);
+  t.same(text(await c.untilDone('x')), ['!done .tag=x']);
+  t.equal(s.sessions[0]?.inFlight, 0);
+});
+
 t.test('an exchange whose cancel throws refuses its command and answers the cancel', async (t) => {
   const s = await serve(t, {}, () => ({
     cancel() {
