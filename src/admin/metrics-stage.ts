@@ -13,7 +13,7 @@ import {
   type Stage,
   type StageHandle,
 } from '../pipeline.js';
-import type { Sentence } from '../protocol/index.js';
+import { TrapCategory, type Sentence } from '../protocol/index.js';
 import { activeUserCount, businessKindOf } from './business.js';
 import type { Metrics } from './metrics.js';
 import { OUTCOME_INDEX, verbClassIndex } from './traffic.js';
@@ -41,6 +41,9 @@ export interface MetricsStageStats {
   readonly droppedAfterEnd: number;
 }
 
+/** A trap's category when the command was interrupted (cancelled). */
+const INTERRUPTED = String(TrapCategory.Interrupted);
+
 /** What the stage's commands share: the metrics and the stage's counters. */
 interface StageState {
   readonly metrics: Metrics;
@@ -63,7 +66,8 @@ class MeteredCommand implements CommandSink, Exchange {
   #exchange: Exchange = SETTLED;
   #rows = 0;
   #hasTrap = false;
-  #isCancelled = false;
+  /** A trap of category 2: the command was interrupted (cancelled), whoever asked. */
+  #isInterrupted = false;
   #isEnded = false;
 
   constructor(state: StageState, context: CommandContext, sink: CommandSink) {
@@ -81,14 +85,19 @@ class MeteredCommand implements CommandSink, Exchange {
   }
 
   cancel(onAnswered: () => void): void {
-    this.#isCancelled = true;
+    // Asking is not cancelling: a command that ends before the cancel
+    // reaches the router ran, and is counted by how it ended.
     this.#exchange.cancel(onAnswered);
   }
 
   reply(sentence: Sentence): void {
     if (this.#drops()) return;
     if (sentence.command === '!re') this.#rows += 1;
-    else if (sentence.command === '!trap') this.#hasTrap = true;
+    else if (sentence.command === '!trap') {
+      this.#hasTrap = true;
+      if (sentence.attributeString('category') === INTERRUPTED)
+        this.#isInterrupted = true;
+    }
     this.#sink.reply(sentence);
   }
 
@@ -96,7 +105,7 @@ class MeteredCommand implements CommandSink, Exchange {
     if (this.#drops()) return;
     this.#isEnded = true;
     try {
-      const outcome = this.#isCancelled
+      const outcome = this.#isInterrupted
         ? OUTCOME_INDEX.cancelled
         : this.#hasTrap
           ? OUTCOME_INDEX.trap

@@ -17,7 +17,7 @@ import {
   type Stage,
   type StageHandle,
 } from '../pipeline.js';
-import type { Sentence } from '../protocol/index.js';
+import { TrapCategory, type Sentence } from '../protocol/index.js';
 import {
   AuditKind,
   AuditResult,
@@ -164,6 +164,9 @@ const DISABLED_WRITER: AuditWriter = {
   head: () => undefined,
   stats: () => ZERO_AUDIT_STATS,
 };
+
+/** A trap's category when the command was interrupted (cancelled). */
+const INTERRUPTED = String(TrapCategory.Interrupted);
 
 function resultOf(error: RosgateError): AuditResult {
   if (error.code === ErrorCode.PolicyDenied) return AuditResult.Denied;
@@ -323,7 +326,6 @@ class AuditSink extends SinkDecorator implements Exchange {
   #reply: AuditValue[] | undefined;
   #isReplyTruncated = false;
   #trap: Outcome['trap'];
-  #isCancelled = false;
 
   constructor(
     sink: CommandSink,
@@ -351,7 +353,6 @@ class AuditSink extends SinkDecorator implements Exchange {
   }
 
   cancel(onAnswered: () => void): void {
-    this.#isCancelled = true;
     this.#exchange.cancel(onAnswered);
   }
 
@@ -384,7 +385,9 @@ class AuditSink extends SinkDecorator implements Exchange {
     const ret =
       this.#context.command.verb === 'add' ? outcome.sentence.attributeString('ret') : undefined;
     const trap = this.#trap;
-    const isInterrupted = this.#isCancelled || trap?.category === '2';
+    // By the answer, not by the asking: a command that ended before its
+    // cancel reached the router ran, and is recorded as it ended.
+    const isInterrupted = trap?.category === INTERRUPTED;
     this.#record(
       isInterrupted
         ? AuditResult.Cancelled

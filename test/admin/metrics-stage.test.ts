@@ -126,6 +126,21 @@ t.test(
   },
 );
 
+t.test('a command that ends before its cancel reaches the router counts by its end', async (t) => {
+  const { send, scrape } = setup();
+  const { exchange, held } = send('/ip/hotspot/user/add', '=name=late');
+  exchange.cancel(() => undefined);
+  t.equal(held.cancels, 1);
+  held.sink.done(words('!done', '=ret=*1A'));
+  const { held: trapped } = send('/ip/hotspot/user/add', '=name=dup');
+  trapped.sink.reply(words('!trap', '=category=1', '=message=already have such user'));
+  trapped.sink.done(words('!done'));
+  const m = await scrape();
+  t.equal(requests(m, 'write', 'ok'), 1, 'the router ran the add');
+  t.equal(requests(m, 'write', 'trap'), 1);
+  t.equal(requests(m, 'write', 'cancelled'), 0);
+});
+
 t.test('a command is counted once even if its end is reported twice', async (t) => {
   const { send, scrape, metricsStage } = setup();
   const { sink, held } = send('/ip/hotspot/user/add', '=name=a');

@@ -234,7 +234,7 @@ t.test('level none records nothing, unless the command was flagged', async (t) =
 });
 
 t.test(
-  'a router trap is a failure, and an interrupted or cancelled command is cancelled',
+  'a router trap is a failure, an interrupted command is cancelled, one that ended first is not',
   async (t) => {
     const h = harness(t);
     h.run(contextFor(['/ip/hotspot/user/add', '=name=dup']), (sink) => {
@@ -254,13 +254,18 @@ t.test(
       sink.done(Sentence.from(doneWords('x')));
     });
     const inner = new ScriptedHandler();
-    const sink = recordingSink();
-    const exchange = h.trail.stage(inner).handle(contextFor(['/interface/listen']), sink);
+    const handler = h.trail.stage(inner);
+    const listen = handler.handle(contextFor(['/interface/listen']), recordingSink());
     let answered = 0;
-    exchange.cancel(() => answered++);
+    listen.cancel(() => answered++);
     t.equal(inner.cancels, 1);
     t.equal(answered, 1);
+    inner.sinks[0]?.reply(Sentence.from(trapWords('x', 'interrupted', TrapCategory.Interrupted)));
     inner.sinks[0]?.done(Sentence.from(doneWords('x')));
+    // A cancel asked too late: the router had run the add and answers it.
+    const add = handler.handle(contextFor(['/ip/hotspot/user/add', '=name=y']), recordingSink());
+    add.cancel(() => answered++);
+    inner.sinks[1]?.done(Sentence.from(['!done', '.tag=x', '=ret=*1A']));
     const records = await h.records();
     t.match(records, [
       {
@@ -270,6 +275,7 @@ t.test(
       { result: 'cancelled' },
       { result: 'failure', level: 'metadata' },
       { result: 'cancelled', category: 'network', action: '/interface/listen' },
+      { result: 'success', action: '/ip/hotspot/user/add', details: { ret: '*1A' } },
     ]);
     t.same(records[2]?.details, undefined);
   },
