@@ -197,7 +197,7 @@ interface Recording {
   readonly failed: (err: unknown) => void;
 }
 
-/** Records a command at `level` (or at `metadata`, when denied or flagged at `none`). */
+/** Records a command at `level` (or at `metadata`, when denied, flagged or noted as deny at `none`). */
 type RecordCommand = (context: CommandContext, level: AuditLevel, outcome: Outcome) => void;
 
 /** The writer `config` asks for: none when disabled, the log, or files in `dir`. */
@@ -267,7 +267,8 @@ function commandRecorder({ emit, redactor, now }: Recording): RecordCommand {
     const { notes } = context;
     const isDenied = outcome.result === AuditResult.Denied;
     const isFlagged = notes.verdict === 'flag' || (notes.flags ?? []).length > 0;
-    if (level === 'none' && !isDenied && !isFlagged) return;
+    // A denial policy only noted (monitor mode) is recorded like one it enforced.
+    if (level === 'none' && !isDenied && !isFlagged && notes.verdict !== 'deny') return;
     const recorded = level === 'none' ? 'metadata' : level;
     const details: Details = {};
     if (outcome.error !== undefined) {
@@ -603,10 +604,11 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
     stage: config.enabled ? stage : (next) => next,
     observer,
     events,
+    // Whatever refused it (a rule, an input rule, an attack marker), policy denied it.
     recordDenied: (context, error) =>
       safely(() =>
         recordCommand(context, levels.levelFor(context.command), {
-          result: resultOf(error),
+          result: AuditResult.Denied,
           rows: 0,
           error,
         }),

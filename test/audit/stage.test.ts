@@ -281,6 +281,40 @@ t.test(
   },
 );
 
+t.test(
+  'level none still records a denial: enforced by any policy check, or only noted',
+  async (t) => {
+    const h = harness(t, { levels: [{ path: '/ip/hotspot/user', level: 'none' }] });
+    // An input rule refused it (enforce): a denial like a rule's.
+    h.trail.recordDenied(
+      contextFor(['/ip/hotspot/user/add', '=name=v', '=mac-address=nope'], {
+        notes: { rule: 'input:mac-address', verdict: 'deny' },
+      }),
+      new RosgateError(ErrorCode.InputInvalid, 'invalid value for mac-address'),
+    );
+    // Monitor mode: policy would have denied it and let it through.
+    h.run(
+      contextFor(['/ip/hotspot/user/add', '=name=w'], {
+        notes: { rule: 'billing-deny-users', verdict: 'deny' },
+      }),
+      done,
+    );
+    h.run(contextFor(['/ip/hotspot/user/add', '=name=x']), done);
+    const records = await h.records();
+    t.match(records, [
+      {
+        kind: 'policyDenied',
+        result: 'denied',
+        level: 'metadata',
+        rule: 'input:mac-address',
+        details: { code: ErrorCode.InputInvalid },
+      },
+      { kind: 'command', result: 'success', level: 'metadata', verdict: 'deny' },
+    ]);
+    t.equal(records.length, 2, 'an allowed command at level none is not recorded');
+  },
+);
+
 t.test('a refusal records its code: policy denial, interruption, any other error', async (t) => {
   const h = harness(t);
   const refuse =
