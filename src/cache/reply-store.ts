@@ -81,6 +81,11 @@ export interface ReplyStoreLimits {
  * is the caller's (it needs expired replies for serving stale), so the LRU
  * has no TTL of its own.
  */
+/** What an entry costs: the reply's memory and its key's characters. */
+function entryBytes(key: string, reply: CachedReply): number {
+  return reply.memoryBytes + key.length;
+}
+
 export class ReplyStore {
   readonly #lru: LRUCache<string, CachedReply>;
   readonly #byPath = new Map<string, MenuIndex>();
@@ -93,8 +98,9 @@ export class ReplyStore {
     this.#lru = new LRUCache<string, CachedReply>({
       max: limits.maxEntries,
       maxSize: limits.maxBytes,
-      // lru-cache needs a positive size; a reply is at least its `!done`.
-      sizeCalculation: (reply) => Math.max(1, reply.bytes.length),
+      // The memory an entry holds, its key included: a print's key can be as
+      // large as its query words (never 0, which lru-cache refuses).
+      sizeCalculation: (reply, key) => entryBytes(key, reply),
       dispose: (reply, key, reason) => {
         if (reason === 'evict') this.evictions++;
         const index = this.#byPath.get(reply.path) as MenuIndex;
@@ -121,7 +127,7 @@ export class ReplyStore {
 
   /** Keeps `reply` under `key`; false when it is too large to keep. */
   set(key: string, reply: CachedReply): boolean {
-    if (reply.bytes.length > this.#maxEntryBytes) return false;
+    if (entryBytes(key, reply) > this.#maxEntryBytes) return false;
     // Index after: setting disposes an older reply under the same key, which unindexes it.
     this.#lru.set(key, reply);
     let index = this.#byPath.get(reply.path);

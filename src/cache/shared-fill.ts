@@ -8,7 +8,7 @@ import {
   type Exchange,
 } from '../pipeline.js';
 import { Sentence, TrapCategory, doneWords, trapWords } from '../protocol/index.js';
-import type { CachedReply } from './cached-reply.js';
+import { sentenceOverheadBytes, type CachedReply } from './cached-reply.js';
 
 /** What a waiter that cancels gets from the cache itself (docs/routeros-api.md §5). */
 const INTERRUPTED = Sentence.from(trapWords(undefined, 'interrupted', TrapCategory.Interrupted));
@@ -82,6 +82,8 @@ export class SharedFill {
     this.nameQuery = nameQuery;
     this.startedAt = startedAt;
     this.#maxBytes = maxBytes;
+    // Counted as the store counts a kept reply (reply-store.ts): its key too.
+    this.#bytes = key.length;
     this.#hooks = hooks;
   }
 
@@ -142,7 +144,7 @@ export class SharedFill {
     const reply = sentence.command;
     if (reply !== '!re' && reply !== '!empty') this.#ruleOut();
     else if (this.#isClean) {
-      this.#bytes += sentence.byteLength;
+      this.#bytes += sentence.byteLength + sentenceOverheadBytes(sentence);
       if (this.#bytes > this.#maxBytes) this.#ruleOut();
       else this.#replies.push(sentence);
     }

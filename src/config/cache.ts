@@ -141,7 +141,7 @@ export const cacheSchema = z
     enabled: env(z.boolean().default(true), 'ENABLE_CACHING'),
     /** Most replies kept, per router. @default 1000 */
     maxEntries: env(z.number().int().min(1).default(1000), 'CACHE_MAX_SIZE'),
-    /** Most bytes of replies kept, per router. @default 67108864 (64 MiB) */
+    /** Most memory of replies kept, per router: their bytes, keys and rows. @default 67108864 (64 MiB) */
     maxBytes: z
       .number()
       .int()

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { sentenceOverheadBytes } from '../../src/cache/cached-reply.js';
+import { Sentence } from '../../src/protocol/index.js';
 import { cacheHarness, type CacheHarness } from '../fixtures/cache-fake-handler.js';
 
 function fill(h: CacheHarness, path: string, row: string): void {
@@ -7,9 +9,18 @@ function fill(h: CacheHarness, path: string, row: string): void {
   h.router.last.done();
 }
 
+/** What one `fill(h, path, row)` entry counts, measured in a cache of its own. */
+function entryBytes(path: string, row: string): number {
+  const probe = cacheHarness();
+  fill(probe, path, row);
+  return probe.cache.stats()['r1']?.bytes as number;
+}
+
 t.test('the least recently used reply goes first when maxBytes is reached', async (t) => {
-  const h = cacheHarness({ maxBytes: 400, maxEntryShare: 0.5 });
   const row = `=v=${'x'.repeat(100)}`;
+  const size = entryBytes('/a', row);
+  // Room for three entries, not four.
+  const h = cacheHarness({ maxBytes: Math.floor(size * 3.5), maxEntryShare: 0.5 });
   fill(h, '/a', row);
   fill(h, '/b', row);
   fill(h, '/c', row);
@@ -18,10 +29,32 @@ t.test('the least recently used reply goes first when maxBytes is reached', asyn
   const stats = h.cache.stats()['r1'];
   t.equal(stats?.entries, 3);
   t.equal(stats?.evictions, 1);
-  t.ok((stats?.bytes ?? 0) <= 400, `bytes ${stats?.bytes}`);
+  t.ok((stats?.bytes ?? 0) <= size * 3.5, `bytes ${stats?.bytes}`);
   t.equal(h.send(['/b/print']).context.notes.cache, 'miss', '/b was evicted');
   h.router.last.done();
   t.equal(h.send(['/a/print']).context.notes.cache, 'hit');
+});
+
+t.test('the bound counts keys and rows as memory, not only wire bytes', async (t) => {
+  // A client's prints with large queries (the key holds them) answered by
+  // !empty, and prints of many one-word rows: tiny on the wire, large in memory.
+  const maxBytes = 1024 * 1024;
+  const h = cacheHarness({ maxBytes, maxEntryShare: 0.1 });
+  for (let i = 0; i < 200; i++) {
+    h.send(['/ip/hotspot/user/print', `?comment=${i}-${'q'.repeat(50_000)}`]);
+    h.router.last.reply('!empty');
+    h.router.last.done();
+  }
+  let stats = h.cache.stats()['r1'];
+  t.ok((stats?.bytes ?? 0) <= maxBytes, `keys counted: ${stats?.bytes} bytes`);
+  t.ok((stats?.entries ?? 0) < 30, `${stats?.entries} entries of 50 KB keys kept`);
+  h.send(['/ip/arp/print', '=.proplist=.id']);
+  for (let i = 0; i < 400; i++) h.router.last.reply('!re', `=.id=*${i}`);
+  h.router.last.done();
+  stats = h.cache.stats()['r1'];
+  t.ok((stats?.bytes ?? 0) <= maxBytes);
+  const rowsAlone = entryBytes('/x', '=.id=*1');
+  t.ok(rowsAlone > 280 * 2, `a one-row reply counts ${rowsAlone} bytes: its two sentences' views`);
 });
 
 t.test('maxEntries bounds the count of replies', async (t) => {
@@ -34,7 +67,9 @@ t.test('maxEntries bounds the count of replies', async (t) => {
 });
 
 t.test('a reply larger than maxEntryShare of maxBytes is not kept', async (t) => {
-  const h = cacheHarness({ maxBytes: 10_000, maxEntryShare: 0.01 });
+  const small = entryBytes('/small', '=v=1');
+  // Room for the small reply, not for one with a row 100 bytes longer.
+  const h = cacheHarness({ maxBytes: 10_000, maxEntryShare: (small + 50) / 10_000 });
   fill(h, '/big', `=v=${'x'.repeat(100)}`);
   fill(h, '/small', '=v=1');
   t.match(h.cache.stats(), { r1: { entries: 1, evictions: 0 } });
@@ -52,8 +87,15 @@ t.test('a reply stored again under its key replaces the old one', async (t) => {
 });
 
 t.test('the bound counts the final !done too', async (t) => {
-  // 100 bytes per entry: a 95-byte row fits, the row and its !done do not.
-  const h = cacheHarness({ maxBytes: 1000, maxEntryShare: 0.1 });
-  fill(h, '/a', `=v=${'x'.repeat(90)}`);
+  const row = `=v=${'x'.repeat(90)}`;
+  const size = entryBytes('/a', row);
+  const done = Sentence.from(['!done']);
+  // Room for the row, its key and everything but the !done.
+  const share = (size - done.byteLength - sentenceOverheadBytes(done)) / 1000;
+  const h = cacheHarness({ maxBytes: 1000, maxEntryShare: share });
+  fill(h, '/a', row);
   t.equal(h.cache.stats()['r1']?.entries, 0);
+  const roomy = cacheHarness({ maxBytes: 1000, maxEntryShare: size / 1000 });
+  fill(roomy, '/a', row);
+  t.equal(roomy.cache.stats()['r1']?.entries, 1, 'with room for it too, it is kept');
 });
