@@ -43,11 +43,17 @@ const FAILURE_CODES: ReadonlySet<string> = new Set([
   ErrorCode.UpstreamTimeout,
   ErrorCode.UpstreamProtocol,
   ErrorCode.CommandTimeout,
-  ErrorCode.AcquireTimeout,
 ]);
 
-/** True when a refusal with this error counts against the breaker. */
+/**
+ * True when a refusal with this error counts against the breaker. Waiting
+ * too long for a router session counts only while the pool cannot reach
+ * the router: sessions kept busy (streams, long prints) by a router that
+ * answers are no failure of it, and opening the circuit would refuse
+ * everybody for a router that is fine.
+ */
 export function isBreakerFailure(error: RosgateError): boolean {
+  if (error.code === ErrorCode.AcquireTimeout) return error.details['isRouterDown'] === true;
   return FAILURE_CODES.has(error.code);
 }
 

@@ -262,7 +262,11 @@ export class Pool extends EventEmitter {
             ErrorCode.AcquireTimeout,
             `no router session available in time${reason}`,
             {
-              details: { timeoutMs: this.options.acquireTimeoutMs },
+              // Down: no session could be opened lately; else every session was busy.
+              details: {
+                timeoutMs: this.options.acquireTimeoutMs,
+                isRouterDown: this.#outageSince !== undefined,
+              },
             },
           ),
         );

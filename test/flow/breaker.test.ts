@@ -65,18 +65,38 @@ t.test('five transport failures open the circuit; then commands are refused at o
   t.equal(stats.refusals.breakerOpen, 3);
 });
 
+/** An acquire timeout as the pool gives it: with the router down, or every session busy. */
+async function failAcquires(setup: FlowSetup, n: number, isRouterDown: boolean) {
+  for (let i = 0; i < n; i++) {
+    setup.send(['/ip/hotspot/user/add', `=name=a${i}`]);
+    setup.inner.last().sink.refuse(
+      new RosgateError(ErrorCode.AcquireTimeout, 'no router session available in time', {
+        details: { timeoutMs: 5000, isRouterDown },
+      }),
+    );
+  }
+  await tick();
+}
+
 t.test('every transport code counts as a failure', async (t) => {
   const codes = [
     ErrorCode.UpstreamClosed,
     ErrorCode.UpstreamTimeout,
     ErrorCode.UpstreamProtocol,
     ErrorCode.CommandTimeout,
-    ErrorCode.AcquireTimeout,
   ];
   const setup = setupFlow(t);
   for (const code of codes) await failCommands(setup, 1, code);
+  await failAcquires(setup, 1, true);
   t.equal(setup.flow.breakerState, 'open');
   t.match(setup.changes[0]?.reason, /last ROSGATE_ACQUIRE_TIMEOUT/);
+});
+
+t.test('waiting for a busy session is no failure of a router that answers', async (t) => {
+  const setup = setupFlow(t);
+  await failAcquires(setup, 10, false);
+  t.equal(setup.flow.breakerState, 'closed');
+  t.equal(setup.flow.stats().breakerFailures, 0);
 });
 
 t.test('100 !trap replies leave the circuit closed', async (t) => {

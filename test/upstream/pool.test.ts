@@ -97,6 +97,7 @@ t.test('an acquire that waits too long gets a clear error', async (t) => {
   const err = (await pool.acquireAsync().catch((e: unknown) => e)) as RosgateError;
   t.equal(err.code, ErrorCode.AcquireTimeout);
   t.match(err.message, /no router session available in time/);
+  t.same(err.details, { timeoutMs: 20, isRouterDown: false }, 'busy, not down');
 });
 
 t.test('reconnects with backoff after the router drops it, and reports failures', async (t) => {
@@ -494,5 +495,6 @@ t.test('an acquire that times out while the router is away says why', async (t) 
   await t.rejects(pool.acquireAsync(), {
     code: ErrorCode.AcquireTimeout,
     message: /^no router session available in time: router /,
+    details: { isRouterDown: true },
   });
 });
