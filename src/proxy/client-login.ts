@@ -117,7 +117,7 @@ export class ClientLogin {
       gate?.record(address, user, error === undefined);
     else gate?.release?.(address, user);
     if (error !== undefined) return this.#refused(user, method, error);
-    this.#options.observer?.loginSucceeded(this.#event(user, method));
+    // The session records the login once it takes it (the client may have left meanwhile).
     return { isOk: true, user, method };
   }
 

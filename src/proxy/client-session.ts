@@ -328,10 +328,20 @@ export class ClientSession {
     const stats = this.#options.stats;
     if (outcome.isOk) {
       stats.loginsOk++;
-      // A second login in the same session changes the user; commands go on.
+      // A second login in the same session changes the user; commands go on,
+      // counted from here for the new one.
+      this.#loggedOut();
       this.#user = outcome.user;
       this.#method = outcome.method;
       this.#loggedInAt = this.#now();
+      this.#commandCount = 0;
+      this.#options.observer?.loginSucceeded({
+        router: this.#options.router,
+        user: outcome.user,
+        clientId: this.#options.connId,
+        address: this.#options.address,
+        method: outcome.method,
+      });
       clearTimeout(this.#preLoginTimer);
       this.#decoder.setLimits(this.#options.decoderLimits);
       this.#armIdleTimer();
@@ -592,18 +602,22 @@ export class ClientSession {
     for (const command of this.#untaggedQueue.splice(0)) this.#finish(command);
     for (const command of [...this.#open]) this.#cancelCommand(command, () => undefined);
     for (const resolve of this.#onIdle.splice(0)) resolve();
-    if (this.#user !== undefined) {
-      this.#options.observer?.loggedOut({
-        router: this.#options.router,
-        user: this.#user,
-        clientId: this.#options.connId,
-        address: this.#options.address,
-        method: this.#method,
-        durationMs: this.#now() - this.#loggedInAt,
-        commands: this.#commandCount,
-      });
-    }
+    this.#loggedOut();
     this.#resolveClosed();
+  }
+
+  /** Tells the observer the logged-in user (if any) is gone: the session ended, or another logged in on it. */
+  #loggedOut(): void {
+    if (this.#user === undefined) return;
+    this.#options.observer?.loggedOut({
+      router: this.#options.router,
+      user: this.#user,
+      clientId: this.#options.connId,
+      address: this.#options.address,
+      method: this.#method,
+      durationMs: this.#now() - this.#loggedInAt,
+      commands: this.#commandCount,
+    });
   }
 }
 

@@ -83,23 +83,26 @@ t.test('only a /login with no credentials asks for a challenge', async (t) => {
   t.equal(ClientLogin.isChallengeRequest(login('=response=00')), false);
 });
 
-t.test('a plain login is checked, told to the gate and the observer', async (t) => {
-  const h = harness();
-  t.same(await h.login.check(login('=name=known', '=password=pw')), {
-    isOk: true,
-    user: 'known',
-    method: 'plain',
-  });
-  const refused = await h.login.check(login('=name=known', '=password=nope'));
-  t.equal(errorOf(refused)?.code, ErrorCode.LoginInvalid);
-  t.equal(errorOf(refused)?.message, 'invalid user name or password (6)');
-  t.same(h.events, [
-    'record known true',
-    'ok known plain',
-    'record known false',
-    `failed known plain ${ErrorCode.LoginInvalid}`,
-  ]);
-});
+t.test(
+  'a plain login is checked and told to the gate; a refusal to the observer too',
+  async (t) => {
+    const h = harness();
+    t.same(await h.login.check(login('=name=known', '=password=pw')), {
+      isOk: true,
+      user: 'known',
+      method: 'plain',
+    });
+    const refused = await h.login.check(login('=name=known', '=password=nope'));
+    t.equal(errorOf(refused)?.code, ErrorCode.LoginInvalid);
+    t.equal(errorOf(refused)?.message, 'invalid user name or password (6)');
+    // A success is the session's to tell: it takes the login only if the client is still there.
+    t.same(h.events, [
+      'record known true',
+      'record known false',
+      `failed known plain ${ErrorCode.LoginInvalid}`,
+    ]);
+  },
+);
 
 t.test('a locked-out login is refused before anything is checked', async (t) => {
   let asked = 0;

@@ -331,6 +331,61 @@ t.test('a relayed challenge that arrives after its client left is closed', async
   await eventually(() => closed === 1, 'the relay to be closed');
 });
 
+t.test('a login is told only if its client is still there when it is taken', async (t) => {
+  const events: string[] = [];
+  const observer: SessionObserver = {
+    loginSucceeded: (e) => events.push(`login ${e.user}`),
+    loginFailed: () => undefined,
+    loggedOut: (e) => events.push(`logout ${e.user}`),
+  };
+  let passwordChecked!: (isRight: boolean) => void;
+  const authenticator = new UserListAuthenticator([
+    {
+      name: 'u',
+      verify: () => new Promise<boolean>((resolve) => (passwordChecked = resolve)),
+      secret: Buffer.from('p'),
+    },
+  ]);
+  const s = await serve(t, { observer, authenticator });
+  const c = await s.client('');
+  c.send(['/login', '=name=u', '=password=p']);
+  await eventually(() => passwordChecked !== undefined, 'the password check to start');
+  await c.close();
+  await s.sessions[0]?.closed();
+  passwordChecked(true);
+  // The check's answer is handled in the promise jobs that follow.
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(events, [], 'no login without its logout');
+});
+
+t.test('a second login in a session ends the first user there', async (t) => {
+  const events: string[] = [];
+  const observer: SessionObserver = {
+    loginSucceeded: (e) => events.push(`login ${e.user}`),
+    loginFailed: () => undefined,
+    loggedOut: (e) => events.push(`logout ${e.user} ${e.commands}`),
+  };
+  const authenticator = new UserListAuthenticator(
+    ['u', 'v'].map((name) => ({
+      name,
+      verify: async (p: Buffer) => p.equals(Buffer.from('p')),
+      secret: Buffer.from('p'),
+    })),
+  );
+  const s = await serve(t, { observer, authenticator }, (call) => {
+    call.sink.done(DONE);
+    return { cancel: (onAnswered) => onAnswered() };
+  });
+  const c = await s.client('u');
+  await c.call(['/system/identity/print', '.tag=1']);
+  t.same(text(await c.call(['/login', '=name=v', '=password=p'])), ['!done']);
+  await c.call(['/system/identity/print', '.tag=2']);
+  await c.call(['/system/identity/print', '.tag=3']);
+  await c.close();
+  await eventually(() => events.length === 4, 'the last logout');
+  t.same(events, ['login u', 'logout u 1', 'login v', 'logout v 2']);
+});
+
 t.test('a logout is told with the method of the login', async (t) => {
   const events: string[] = [];
   const observer: SessionObserver = {
