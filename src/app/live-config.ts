@@ -51,7 +51,7 @@ export function createLiveConfig(
     if (changed.includes('cache')) {
       const old = shared.cache;
       shared.cache = createCacheStage({ config: next.cache, logger, ...shared.cacheGroup });
-      old.close();
+      old.close(shared.cache);
     }
     for (const runtime of routers) {
       const routerConfig = next.routers.find((r) => r.name === runtime.config.name) as RouterConfig;

@@ -50,8 +50,13 @@ export interface CacheStage extends StageHandle<Record<string, RouterCacheStats>
    * when given): drops the replies that can show them and its related menus'.
    */
   invalidate(router: string, path: string, rowKey?: string): void;
-  /** Cancels every `listen` the cache runs; call it before the pool closes. */
-  close(): void;
+  /**
+   * Cancels every `listen` the cache runs; call it before the pool closes.
+   * A reload passes the stage that replaces this one (`successor`): writes
+   * still under way here drop what they reach there too when they end, so a
+   * print kept there meanwhile cannot outlive them.
+   */
+  close(successor?: CacheStage): void;
 }
 
 const globalTimers: CacheTimers = {
@@ -73,6 +78,8 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
   const ttlRules = new TtlRules(config.ttlRules, config.defaultTtlMs, config.volatileProperties);
   const related = new RelatedMenus(config.related);
   const routers = new Map<string, RouterCache>();
+  /** The stage a reload put in this one's place: where writes still under way here must reach too. */
+  let successor: CacheStage | undefined;
 
   // A router's cache keeps the `next` of its first command for its fills,
   // writes and listens. That is safe only because `next` is the pipeline's
@@ -98,6 +105,10 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
         fallbackTtlMs,
         listenRole,
         menuVersion,
+        writeEnded: (path, rowKey) => {
+          if (path === undefined) successor?.flush(undefined, router);
+          else successor?.invalidate(router, path, rowKey);
+        },
       });
       routers.set(router, cache);
     }
@@ -139,8 +150,11 @@ export function createCacheStage(options: CacheStageOptions): CacheStage {
     },
     invalidate(router, path, rowKey) {
       routers.get(router)?.invalidateMenu(path, rowKey);
+      // Replaced meanwhile (a reload after a reload): the stage in force too.
+      successor?.invalidate(router, path, rowKey);
     },
-    close() {
+    close(next) {
+      successor = next;
       for (const cache of routers.values()) cache.close();
     },
   };

@@ -84,6 +84,11 @@ export interface RouterCacheOptions {
   readonly publish?:
     ((path: string | undefined, rowKey: string | undefined) => Promise<unknown>) | undefined;
   /**
+   * A write ended on `path` (undefined: any menu): after a reload replaced
+   * this cache, the one in force must drop what the write can reach too.
+   */
+  readonly writeEnded?: (path: string | undefined, rowKey: string | undefined) => void;
+  /**
    * While the group cannot tell this replica of other replicas' writes
    * (Redis away), a reply of a menu no listen watches is served only this
    * many ms after it was kept; undefined while it can.
@@ -273,7 +278,11 @@ export class RouterCache {
       done: (sentence) => this.#announce(target, rowKey, () => sink.done(sentence)),
       refuse: (error) => this.#announce(target, rowKey, () => sink.refuse(error)),
     };
-    return this.#options.next.handle(context, new SinkDecorator(announcing, { onEnd: invalidate }));
+    const ended = (): void => {
+      invalidate();
+      this.#options.writeEnded?.(target, rowKey);
+    };
+    return this.#options.next.handle(context, new SinkDecorator(announcing, { onEnd: ended }));
   }
 
   /**

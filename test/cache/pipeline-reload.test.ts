@@ -1,5 +1,7 @@
 import t from 'tap';
+import { createCacheStage } from '../../src/cache/index.js';
 import { ErrorCode } from '../../src/errors.js';
+import { createLogger } from '../../src/logger.js';
 import { createPipeline, type Stage } from '../../src/pipeline.js';
 import {
   cacheHarness,
@@ -57,5 +59,60 @@ t.test(
     h.clock.advance(1000);
     t.equal(after.of(LISTEN).length, 1, 'the lost listen is sent again through the new stage');
     t.equal(before.calls.length, 2, 'nothing more reached the replaced stage');
+  },
+);
+
+t.test(
+  'a write under way when the cache section is reloaded reaches the new cache when it ends',
+  async (t) => {
+    // A reload (live-config.ts) puts a new cache stage in, closes the old one
+    // with the new one as its successor, and rebuilds the chain.
+    const config = cacheHarness({ listen: { enabled: false } }).config;
+    const logger = createLogger('silent', process.stdout);
+    let cache = createCacheStage({ config, logger });
+    const router = new FakeHandler();
+    const pipeline = createPipeline([cache.stage], router);
+    const send = (words: string[]) => {
+      const sink = new RecordingSink();
+      const context = commandOf(words);
+      pipeline.handle(context, sink);
+      return { sink, context };
+    };
+    const write = send(['/ip/hotspot/user/set', '=numbers=alice', '=limit-uptime=1h']);
+    const old = cache;
+    cache = createCacheStage({ config, logger });
+    old.close(cache);
+    pipeline.rebuild([cache.stage]);
+    // A print the router runs before the write takes effect, kept by the new cache.
+    send(['/ip/hotspot/user/print']);
+    router.last.reply('!re', '=.id=*1', '=name=alice', '=limit-uptime=0s');
+    router.last.done();
+    // And a second reload before the write ends: its end reaches the last cache.
+    const between = cache;
+    cache = createCacheStage({ config, logger });
+    between.close(cache);
+    pipeline.rebuild([cache.stage]);
+    send(['/ip/hotspot/user/print']);
+    router.last.reply('!re', '=.id=*1', '=name=alice', '=limit-uptime=0s');
+    router.last.done();
+    router.of('/ip/hotspot/user/set')[0]?.done();
+    t.same(write.sink.texts, ['!done'], 'the write is answered');
+    t.equal(
+      send(['/ip/hotspot/user/print']).context.notes.cache,
+      'miss',
+      'the client that saw its !done does not get the print from before the write',
+    );
+    // A script (any menu) under way at the next reload drops everything there.
+    const script = send(['/system/script/run', '=number=s1']);
+    const older = cache;
+    cache = createCacheStage({ config, logger });
+    older.close(cache);
+    pipeline.rebuild([cache.stage]);
+    send(['/ip/address/print']);
+    router.last.reply('!re', '=.id=*1', '=address=10.0.0.1/24');
+    router.last.done();
+    router.of('/system/script/run')[0]?.done();
+    t.same(script.sink.texts, ['!done']);
+    t.equal(send(['/ip/address/print']).context.notes.cache, 'miss');
   },
 );
