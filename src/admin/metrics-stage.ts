@@ -6,6 +6,7 @@
 import { ErrorCode, type RosgateError } from '../errors.js';
 import {
   SETTLED,
+  toRosgateError,
   type CommandContext,
   type CommandHandler,
   type CommandSink,
@@ -78,9 +79,14 @@ class MeteredCommand implements CommandSink, Exchange {
     this.#classIndex = verbClassIndex(verbClassOf(context.command));
   }
 
-  /** Sends the command on; returns this command's exchange. */
+  /** Sends the command on; returns this command's exchange. A handler that throws is a refusal, counted like one. */
   start(next: CommandHandler): Exchange {
-    this.#exchange = next.handle(this.#context, this);
+    try {
+      this.#exchange = next.handle(this.#context, this);
+    } catch (err) {
+      this.refuse(toRosgateError(err));
+      return SETTLED;
+    }
     return this;
   }
 

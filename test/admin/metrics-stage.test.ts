@@ -141,6 +141,24 @@ t.test('a command that ends before its cancel reaches the router counts by its e
   t.equal(requests(m, 'write', 'cancelled'), 0);
 });
 
+t.test('a handler that throws is counted as the refusal the client gets', async (t) => {
+  const metrics = fakeMetrics(new FakeSources('core').asSources(), new FakeClock());
+  const handler = compose([createMetricsStage(metrics).stage], {
+    handle() {
+      throw new Error('a bug below');
+    },
+  });
+  const sink = new RecordingSink();
+  const exchange = handler.handle(contextFor('core', ['/ip/address/print']), sink);
+  t.equal(sink.refusals.length, 1);
+  t.equal((sink.refusals[0] as RosgateError | undefined)?.code, ErrorCode.Internal);
+  let answered = false;
+  exchange.cancel(() => (answered = true));
+  t.ok(answered, 'nothing is left to cancel');
+  const m = parsePrometheus(await metrics.registry.metrics());
+  t.equal(requests(m, 'read', 'error'), 1);
+});
+
 t.test('a command is counted once even if its end is reported twice', async (t) => {
   const { send, scrape, metricsStage } = setup();
   const { sink, held } = send('/ip/hotspot/user/add', '=name=a');
