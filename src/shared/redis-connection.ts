@@ -61,6 +61,20 @@ export function isErrorReply(err: unknown): boolean {
   return err instanceof ErrorReply;
 }
 
+/**
+ * Error replies that say Redis cannot serve the group now, though it
+ * answers: out of memory, a read-only replica (a master demoted by a
+ * failover), a failed save, too few replicas, loading, busy, a cluster
+ * down, or an ACL that denies us. The group is as good as down: leases,
+ * publishes and heartbeats all fail until Redis takes writes again.
+ */
+const UNABLE = /^(?:OOM|READONLY|MISCONF|NOREPLICAS|MASTERDOWN|LOADING|BUSY|CLUSTERDOWN|NOPERM)\b/;
+
+/** True for an error reply that means Redis cannot serve the group (see UNABLE). */
+export function isRedisUnable(err: unknown): boolean {
+  return err instanceof ErrorReply && UNABLE.test(err.message);
+}
+
 /** The node-redis client calls {@link wrap} makes (a structural view of its client). */
 interface NodeRedisClient {
   readonly isReady: boolean;

@@ -12,6 +12,7 @@ import type { LuaScript, SendCommand } from './lua-script.js';
 import {
   connectNodeRedis,
   isErrorReply,
+  isRedisUnable,
   type RedisClusterOptions,
   type RedisConnection,
   type RedisConnectionOptions,
@@ -396,7 +397,8 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
       (reply) => reply,
       (err: unknown) => {
         this.counters.errors++;
-        if (isErrorReply(err)) this.logger?.warn({ err }, 'shared: Redis refused a command');
+        if (isErrorReply(err) && !isRedisUnable(err))
+          this.logger?.warn({ err }, 'shared: Redis refused a command');
         else this.#markDown('command failed', err);
         return undefined;
       },

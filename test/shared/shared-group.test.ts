@@ -115,6 +115,23 @@ t.test(
   },
 );
 
+t.test(
+  'Redis that answers but takes no writes (too few replicas, out of memory, read-only) is down',
+  async (t) => {
+    const server = await startRedis();
+    t.teardown(() => server.stop());
+    const [g] = await startReplicas(t, server.url, 1);
+    t.ok(g!.isUp);
+    // Every write refused with NOREPLICAS, as OOM or READONLY refuse them.
+    await server.command('CONFIG', 'SET', 'min-replicas-to-write', '1');
+    t.equal(await g!.heartbeat(), false, 'the heartbeat cannot register the replica');
+    t.notOk(g!.isUp, 'down: the replica falls back to its own share');
+    await server.command('CONFIG', 'SET', 'min-replicas-to-write', '0');
+    t.equal(await g!.send(['PING']), undefined, 'commands wait for the heartbeat while down');
+    t.equal(await g!.heartbeat(), true, 'up again once Redis takes writes');
+  },
+);
+
 t.test('a state listener that throws is logged and the others still run', async (t) => {
   const logger = memoryLogger();
   const server = await startRedis();
