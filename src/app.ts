@@ -231,9 +231,9 @@ function adminServer(
     ...(config.audit.enabled && config.audit.toFile
       ? { audit: auditFunctions(shared.audit, resolve(cwd, config.audit.dir)) }
       : {}),
-    ...(config.cache.enabled
-      ? { flushCache: (path?: string, router?: string) => shared.cache.flush(path, router) }
-      : {}),
+    // The cache in force: a reload may turn it on or off.
+    flushCache: (path?: string, router?: string) =>
+      live.current.cache.enabled ? shared.cache.flush(path, router) : undefined,
     clearLockouts: lockoutClearer(
       () => shared.policy,
       shared.audit,

@@ -182,7 +182,8 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
     }
   });
   const running = simulator;
-  return serve(app, config.shutdown.graceMs, io, running && (() => running.close()));
+  // The grace in force when the signal comes: `shutdown.graceMs` is live.
+  return serve(app, undefined, io, running && (() => running.close()));
 }
 
 /** The simulator `demo` and `--simulate-if-unconfigured` start. */
@@ -255,7 +256,13 @@ async function demo(argv: string[], io: CliIo): Promise<Running> {
   return serve(app, 2000, io, () => simulator.close());
 }
 
-function serve(app: App, graceMs: number, io: CliIo, after?: () => Promise<void>): Running {
+/** Stops `app` on a stop signal, after `graceMs` (default: the live `shutdown.graceMs`). */
+function serve(
+  app: App,
+  graceMs: number | undefined,
+  io: CliIo,
+  after?: () => Promise<void>,
+): Running {
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= app.stop(graceMs).then(() => after?.());

@@ -190,3 +190,12 @@ t.test(
     t.equal(await lastReloadOk(admin), 1);
   },
 );
+
+t.test('a stop signal waits the grace in force, as changed live', async (t) => {
+  const { io, admin, api } = await startReloadable(t);
+  const put = await admin.request('config/shutdown', { method: 'PUT', body: { graceMs: 321 } });
+  t.equal(put.status, 200);
+  await api.close();
+  await (io.stops[0] as () => Promise<void>)();
+  t.match(io.out(), /"graceMs":321,"msg":"stopping: serving connected clients until they leave"/);
+});

@@ -49,9 +49,13 @@ export interface AdminServerOptions {
   readonly audit?: AuditFunctions;
   /**
    * Drops cached replies of `path` (a menu or glob) and/or `router`, or all;
-   * returns how many. Absent when the cache is off (`cache/flush` 404s).
+   * returns how many, or undefined while the cache is off (`cache/flush`
+   * 404s). Absent, it always 404s.
    */
-  readonly flushCache?: (path: string | undefined, router: string | undefined) => number;
+  readonly flushCache?: (
+    path: string | undefined,
+    router: string | undefined,
+  ) => number | undefined;
   /** Ends login lockouts (`DELETE /monitoring/lockouts`); absent, that 404s. */
   readonly clearLockouts?: ClearLockouts;
   readonly logger: Logger;
@@ -334,11 +338,11 @@ function cacheRoutes({ options, maxBodyBytes }: AdminContext): RouteEntry[] {
       {
         methods: {
           POST: async ({ req }) => {
-            const flush = options.flushCache;
-            if (flush === undefined) throw new HttpProblem(404, 'path', 'the cache is off');
             const body = parseInput(cacheFlushBody, await readJsonBody(req, maxBodyBytes), 'body');
             if (!body.ok) throw new HttpProblem(400, body.problem.field, body.problem.error);
-            return { json: { flushed: flush(body.value.path, body.value.router) } };
+            const flushed = options.flushCache?.(body.value.path, body.value.router);
+            if (flushed === undefined) throw new HttpProblem(404, 'path', 'the cache is off');
+            return { json: { flushed } };
           },
         },
       },

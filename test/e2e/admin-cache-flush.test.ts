@@ -55,4 +55,12 @@ t.test('with the cache off, cache/flush is not found', async (t) => {
   const answer = await admin.request('cache/flush', { method: 'POST', body: {} });
   t.equal(answer.status, 404);
   t.match(answer.json(), { error: 'the cache is off', field: 'path' });
+  // Turned on live, the cache can be flushed; turned off again, not.
+  const on = await admin.request('config/cache', { method: 'PUT', body: { enabled: true } });
+  t.equal(on.status, 200);
+  const flushed = await admin.request('cache/flush', { method: 'POST', body: {} });
+  t.equal(flushed.status, 200);
+  t.same(flushed.json(), { flushed: 0 });
+  await admin.request('config/cache', { method: 'PUT', body: { enabled: false } });
+  t.equal((await admin.request('cache/flush', { method: 'POST', body: {} })).status, 404);
 });
