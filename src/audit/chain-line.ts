@@ -30,7 +30,8 @@ const SUFFIX_BYTES = HASH_PREFIX.length + 64 + 2;
 const QUOTE = 0x22;
 const BRACE = 0x7d;
 const COMMA = 0x2c;
-const NEWLINE = 0x0a;
+/** Ends every line. */
+export const NEWLINE = 0x0a;
 
 function sortKeys(value: AuditValue): AuditValue {
   if (Array.isArray(value)) return value.map(sortKeys);

@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditRecord } from './audit-record.js';
+import { NEWLINE, parseLine } from './chain-line.js';
 import { parseAuditFileName, readLines, sortAuditFiles, utcDate } from './audit-files.js';
 import { decryptDetails, isEncrypted } from './details-cipher.js';
 import { globToRegExp } from '../command/glob.js';
@@ -82,6 +83,12 @@ export async function* searchAudit(
       const matches: AuditRecord[] = [];
       for (const line of batch) {
         if (!exact.every(({ needle }) => line.includes(needle))) continue;
+        // Only lines with a record's shape (seq, prev, hash): not a torn
+        // line, nor one someone added without a hash (`audit verify` checks the hashes).
+        if (
+          parseLine(line[line.length - 1] === NEWLINE ? line.subarray(0, -1) : line) === undefined
+        )
+          continue;
         let record: AuditRecord;
         try {
           record = JSON.parse(line.toString('utf8')) as AuditRecord;

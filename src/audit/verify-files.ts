@@ -1,5 +1,5 @@
 import { readLines, sortAuditFiles } from './audit-files.js';
-import { ZERO_HASH, digestLine, isRecordStart, parseLine } from './chain-line.js';
+import { NEWLINE, ZERO_HASH, digestLine, isRecordStart, parseLine } from './chain-line.js';
 
 /** What is wrong with a line. */
 export type ProblemKind =
@@ -53,8 +53,6 @@ export interface VerifyResult {
   readonly last?: { readonly seq: number; readonly hash: string };
 }
 
-const NEWLINE = 0x0a;
-
 /**
  * Checks audit files line by line and link by link: each line's hash from
  * its bytes, each `prev` against the previous hash, seq continuity across
@@ -62,12 +60,25 @@ const NEWLINE = 0x0a;
  * head when given. Streams the files; rejects only when a file cannot be
  * read.
  *
- * A torn line (a record cut short) is reported but does not fail the check:
+ * A torn line (a record cut short, never complete JSON) is reported but does not fail the check:
  * a crash leaves one, and the writer resumes the chain from the record
  * before it, so a line cut on purpose breaks the next link instead. The
  * very first record must link to 64 zeros; when earlier files are gone
  * (retention), the first record present is taken as it is.
  */
+/**
+ * True when `line` is a whole JSON value. A record cut short never is: its
+ * outer `}` is its last byte, so no shorter part of it closes the object.
+ */
+function isCompleteJson(line: Buffer): boolean {
+  try {
+    JSON.parse(line.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function verifyFiles(
   files: readonly string[],
   options: VerifyOptions = {},
@@ -108,7 +119,9 @@ export async function verifyFiles(
         if (parsed === undefined) {
           const here = { file, line: lineNumber, seq: expected };
           settleTorn(false);
-          if (!isRecordStart(line)) report({ ...here, kind: 'parse' });
+          // A crash leaves a record cut short; a complete JSON line without
+          // the record's shape was written by someone else.
+          if (!isRecordStart(line) || isCompleteJson(line)) report({ ...here, kind: 'parse' });
           else if (isTerminated) pendingTorn = { ...here, kind: 'torn' };
           else report({ ...here, kind: 'torn' });
           continue;

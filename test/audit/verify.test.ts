@@ -4,6 +4,7 @@ import t from 'tap';
 import type { AuditRecord } from '../../src/audit/audit-record.js';
 import { FileAuditWriter } from '../../src/audit/audit-writer.js';
 import { canonicalText, digestText, lineOf } from '../fixtures/chain-text.js';
+import { searchAudit } from '../../src/audit/search-audit.js';
 import { verifyFiles } from '../../src/audit/verify-files.js';
 import { captureLogger, sampleEvent } from '../fixtures/audit-helpers.js';
 
@@ -199,6 +200,38 @@ t.test('a cut line that the chain does not resume after is a parse problem', asy
     (await verifyFiles([file])).problems.map((p) => p.kind),
     ['parse', 'torn'],
     'of two cut lines in a row only the second can be a crash',
+  );
+});
+
+t.test('records added without a hash are tampering, and search never shows them', async (t) => {
+  const key = Buffer.from('k'.repeat(32));
+  const { dir, file, lines } = await chain(t, 4, key);
+  const forged = (seq: number, user: string) =>
+    JSON.stringify({ seq, prev: '0'.repeat(64), id: `forged-${seq}`, userId: user });
+  // One before seq 3, where the next record links to the one before it (as
+  // after a crash), and one at the end with no newline (as a cut tail).
+  writeFileSync(
+    file,
+    `${lines[0]}${lines[1]}${forged(3, 'alice')}\n${lines[2]}${lines[3]}${forged(5, 'mallory')}`,
+  );
+  const result = await verifyFiles([file], { key });
+  t.equal(result.ok, false);
+  t.same(
+    result.problems.map((p) => [p.line, p.kind]),
+    [
+      [3, 'parse'],
+      [6, 'parse'],
+    ],
+  );
+  // And a line shaped like a record whose inside is not JSON.
+  const shapedGarbage = `{"seq":6,"prev":"${'0'.repeat(64)}",oops,"hash":"${'a'.repeat(64)}"}`;
+  writeFileSync(file, `${readFileSync(file, 'utf8')}\n${shapedGarbage}`);
+  const found: string[] = [];
+  for await (const record of searchAudit(dir, {})) found.push(record.id);
+  t.equal(found.length, 4, 'the four records written');
+  t.notOk(
+    found.some((id) => id.startsWith('forged')),
+    'no forged record',
   );
 });
 
