@@ -84,6 +84,15 @@ export class ProxyListener {
   readonly #cut = new WeakSet<net.Socket>();
   #isClosing = false;
   readonly #sessions = new Set<ClientSession>();
+  /**
+   * Client sockets open, sessions' and those whose session ended but whose
+   * peer has not closed yet (a `!fatal` lingering): each holds its slot
+   * until its socket closes, so a flood of refused logins cannot pile up
+   * sockets past the caps.
+   */
+  #openSockets = 0;
+  /** Refused sockets flushing their `!fatal`: past maxClients of them, the next is cut at once. */
+  #lingering = 0;
   readonly #perAddress = new Map<string, number>();
   /** Refusals since the last log line about them. */
   #refusedUnlogged = 0;
@@ -152,7 +161,7 @@ export class ProxyListener {
 
   /** Connections counted against the caps: sessions and TLS handshakes. */
   get connections(): number {
-    return this.#sessions.size + this.#handshaking.size;
+    return this.#openSockets + this.#handshaking.size;
   }
 
   /** True once `close()` has begun: no new clients are accepted. */
@@ -224,6 +233,13 @@ export class ProxyListener {
 
   #refuse(socket: net.Socket, address: string): void {
     this.#countRefusal(address);
+    if (this.#lingering >= this.#options.maxClients) {
+      // A flood: no more sockets held open to say why.
+      socket.destroy();
+      return;
+    }
+    this.#lingering++;
+    socket.once('close', () => this.#lingering--);
     socket.end(encodeFatal('too many connections'));
     // The refused socket must not pin a descriptor until its peer closes.
     setTimeout(
@@ -284,8 +300,10 @@ export class ProxyListener {
       stats,
     });
     this.#sessions.add(session);
-    void session.closed().then(() => {
-      this.#sessions.delete(session);
+    this.#openSockets++;
+    void session.closed().then(() => this.#sessions.delete(session));
+    socket.once('close', () => {
+      this.#openSockets--;
       stats.clientsConnected--;
       this.#removeAddress(address);
     });

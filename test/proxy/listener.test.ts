@@ -97,6 +97,45 @@ t.test('a refused client that never closes its side is cut after the linger', as
   refused.socket.destroy();
 });
 
+t.test('a client ended by !fatal holds its slot until its socket closes', async (t) => {
+  const { listener, stats, port } = await listen(t, { maxClients: 1 });
+  // Junk before login until the session gives up, then the peer keeps its side open.
+  const junk = await halfOpenClient(port);
+  for (let i = 0; i < 6; i++) junk.socket.write(Buffer.from([0x04, 0x2f, 0x78, 0x79, 0x7a, 0x00]));
+  await new Promise((resolve) => junk.socket.once('end', resolve));
+  t.match(Buffer.concat(junk.received).toString('latin1'), /!fatal/);
+  t.equal(listener.connections, 1, 'its socket is still open');
+  const next = await halfOpenClient(port);
+  await eventually(() => next.socket.readableEnded, 'the refusal');
+  t.match(Buffer.concat(next.received).toString('latin1'), /too many connections/);
+  t.equal(stats.clientsRefused, 1);
+  junk.socket.destroy();
+  next.socket.destroy();
+  await eventually(() => listener.connections === 0, 'the slot to come back');
+  t.equal(stats.clientsConnected, 0);
+});
+
+t.test('refused sockets past maxClients lingering are cut at once', async (t) => {
+  const { listener, stats, port } = await listen(t, { maxClients: 1, refusedLingerMs: 60_000 });
+  const kept = await openRaw(t, port);
+  await eventually(() => listener.sessions.size === 1);
+  const refused: Awaited<ReturnType<typeof halfOpenClient>>[] = [];
+  for (let i = 0; i < 3; i++) refused.push(await halfOpenClient(port));
+  // The one lingering ends its side; those cut are closed (perhaps reset).
+  for (const c of refused) c.socket.on('error', () => undefined);
+  await eventually(
+    () => refused.every((c) => c.socket.readableEnded || c.socket.destroyed),
+    'every refused socket to be answered or cut',
+  );
+  const said = refused.map((c) =>
+    /too many connections/.test(Buffer.concat(c.received).toString('latin1')),
+  );
+  t.same(said, [true, false, false], 'one lingers to say why; the flood behind it is cut');
+  t.equal(stats.clientsRefused, 3);
+  for (const c of refused) c.socket.destroy();
+  await kept.close();
+});
+
 t.test('refusals are logged once per interval, with their count', async (t) => {
   const { listener, stats, logs, port } = await listen(t, {
     maxClients: 1,
