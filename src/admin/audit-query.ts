@@ -5,6 +5,7 @@
  * module only ever gets well-formed filters.
  */
 import { z } from 'zod';
+import { MAX_ANY_SEGMENTS, anySegmentCount } from '../command/glob.js';
 
 /** Most records one search returns. */
 export const MAX_AUDIT_LIMIT = 1000;
@@ -39,8 +40,16 @@ const filters = {
   to: timestamp.optional(),
   user: text.optional(),
   category: text.optional(),
-  /** A glob over the menu path (`/ip/hotspot/**`) or the command (`/system/reboot`). */
-  path: text.optional(),
+  /**
+   * A glob over the menu path (`/ip/hotspot/**`) or the command
+   * (`/system/reboot`); a few `**` at most, each one multiplies the work
+   * a record takes to match.
+   */
+  path: text
+    .refine((glob) => anySegmentCount(glob) <= MAX_ANY_SEGMENTS, {
+      error: `must have at most ${MAX_ANY_SEGMENTS} ** segments`,
+    })
+    .optional(),
   /** The command's verb (`add`, `reboot`, ...). */
   verb: text.optional(),
   result: text.optional(),

@@ -29,9 +29,22 @@ function segmentSource(segment: string): string {
     .join('[^/]*');
 }
 
+/** Most `**` segments a glob given at run time (an audit search) may have. */
+export const MAX_ANY_SEGMENTS = 4;
+
+/** How many `**` segments `pattern` has once repeats are folded (`a/**` + `/**` is one). */
+export function anySegmentCount(pattern: string): number {
+  return foldRepeats(pattern.split('/')).filter((segment) => segment === '**').length;
+}
+
+/** `**` right after `**` adds nothing, but each makes the expression backtrack more. */
+function foldRepeats(segments: readonly string[]): string[] {
+  return segments.filter((segment, i) => segment !== '**' || segments[i - 1] !== '**');
+}
+
 /** The regular expression of a glob, anchored at both ends. */
 export function globToRegExp(pattern: string): RegExp {
-  const segments = pattern.split('/');
+  const segments = foldRepeats(pattern.split('/'));
   let source = '';
   let slash = '';
   for (const [i, segment] of segments.entries()) {

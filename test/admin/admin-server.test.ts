@@ -673,6 +673,11 @@ t.test('bad audit filters get 400 naming the field', async (t) => {
     ['to=2025-13-45', 'to', 'to must be an ISO 8601 date or time'],
     ['user=', 'user', 'user must not be empty'],
     [`ip=${'1'.repeat(300)}`, 'ip', 'ip must be at most 256 characters'],
+    [
+      `path=${encodeURIComponent('/**/a'.repeat(5))}`,
+      'path',
+      'path must have at most 4 ** segments',
+    ],
     ['user=a&user=b', 'user', 'user may be given only once'],
     ['__proto__=x', '__proto__', '__proto__ is not a known field'],
   ];

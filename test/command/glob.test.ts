@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compileGlob, globToRegExp, isGlob } from '../../src/command/glob.js';
+import { anySegmentCount, compileGlob, globToRegExp, isGlob } from '../../src/command/glob.js';
 
 const matches = (pattern: string, text: string) => compileGlob(pattern)(text);
 
@@ -36,6 +36,15 @@ t.test('** as a segment is any number of segments, none included', async (t) => 
   t.ok(matches('**/print', 'print'));
   t.ok(matches('**/print', 'ip/address/print'));
   t.notOk(matches('**/print', 'reprint'));
+});
+
+t.test('repeated ** segments are one, so they cost what one does', async (t) => {
+  const folded = '/ip' + '/**'.repeat(50) + '/print';
+  t.equal(globToRegExp(folded).source, globToRegExp('/ip/**/print').source);
+  t.ok(matches(folded, '/ip/hotspot/user/print'));
+  t.notOk(matches(folded, '/ip/hotspot/user/profile/set'));
+  t.equal(anySegmentCount('/**/**/a/**/b/**'), 3);
+  t.equal(anySegmentCount('/ip/hot**'), 0, 'inside a segment it is a *');
 });
 
 t.test('everything else is literal', async (t) => {
