@@ -101,7 +101,8 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
   const metrics = createMetrics({
     registry: new Registry(),
     sources,
-    slowCommandMs: config.flow.slowCommandMs,
+    // The value in force: `flow.slowCommandMs` is live.
+    slowCommandMs: () => live.current.flow.slowCommandMs,
   });
   const group = groupWiringOf(config, logger, () => shared.cache, options.shared);
   group?.registerMetrics(metrics.registry);

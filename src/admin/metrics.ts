@@ -33,8 +33,11 @@ export interface MetricsOptions {
   readonly sources: AdminSources;
   /** ms since epoch, with sub-ms precision. @default performance.timeOrigin + performance.now() */
   readonly now?: () => number;
-  /** Commands at least this slow are listed and counted as slow. @default 5000 */
-  readonly slowCommandMs?: number;
+  /**
+   * Commands slower than this are listed and counted as slow (0: none is);
+   * a function reads the value in force (a live change). @default 5000
+   */
+  readonly slowCommandMs?: number | (() => number);
 }
 
 /** Recent events kept for the dashboard. */
@@ -101,7 +104,8 @@ export class Metrics {
         }
       },
     });
-    this.traffic = new Traffic(options.slowCommandMs ?? 5000, (router, verbClass) =>
+    const slow = options.slowCommandMs ?? 5000;
+    this.traffic = new Traffic(typeof slow === 'number' ? () => slow : slow, (router, verbClass) =>
       duration.series([router, verbClass]),
     );
     registerSeries(this.registry, options.sources, {

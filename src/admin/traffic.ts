@@ -130,10 +130,10 @@ export class RouterTally implements RouterTraffic {
   readonly #latency = VERB_CLASSES.map(() => new LatencyRing());
   /** Duration histogram series per verb class, made at the first command of the class. */
   readonly #duration: (BucketCounts | undefined)[] = VERB_CLASSES.map(() => undefined);
-  readonly #slowCommandMs: number;
+  readonly #slowCommandMs: () => number;
   readonly #durationSeries: DurationSeries;
 
-  constructor(router: string, slowCommandMs: number, durationSeries: DurationSeries) {
+  constructor(router: string, slowCommandMs: () => number, durationSeries: DurationSeries) {
     this.router = router;
     this.#slowCommandMs = slowCommandMs;
     this.#durationSeries = durationSeries;
@@ -153,7 +153,9 @@ export class RouterTally implements RouterTraffic {
       this.#duration[classIndex] = duration;
     }
     duration.observe(durationMs / 1000);
-    if (classIndex === STREAM || durationMs < this.#slowCommandMs) return false;
+    // As the flow stage counts them: slower than slowCommandMs, and 0 is never.
+    const slowMs = this.#slowCommandMs();
+    if (classIndex === STREAM || slowMs <= 0 || durationMs <= slowMs) return false;
     (this.slowCounts[classIndex] as number)++;
     return true;
   }
@@ -192,8 +194,7 @@ function rank(sorted: Float64Array, p: number): number {
 }
 
 export class Traffic {
-  /** Commands at least this slow are slow (streams never are). */
-  readonly slowCommandMs: number;
+  readonly #slowCommandMs: () => number;
   readonly #routers = new Map<string, RouterTally>();
   readonly #slowCommands = new Ring<SlowCommand>(SLOW_COMMANDS_KEPT);
   readonly #durationSeries: DurationSeries;
@@ -202,9 +203,14 @@ export class Traffic {
    * @param durationSeries where each router's durations go, by verb class
    *   (the duration histogram's series).
    */
-  constructor(slowCommandMs: number, durationSeries: DurationSeries) {
-    this.slowCommandMs = slowCommandMs;
+  constructor(slowCommandMs: () => number, durationSeries: DurationSeries) {
+    this.#slowCommandMs = slowCommandMs;
     this.#durationSeries = durationSeries;
+  }
+
+  /** Commands slower than this are slow (streams never are; 0: none is), as configured now. */
+  get slowCommandMs(): number {
+    return this.#slowCommandMs();
   }
 
   /** Counts one finished command; true when it was slow. */
@@ -273,7 +279,7 @@ export class Traffic {
   tally(router: string): RouterTally {
     let t = this.#routers.get(router);
     if (t === undefined) {
-      t = new RouterTally(router, this.slowCommandMs, this.#durationSeries);
+      t = new RouterTally(router, this.#slowCommandMs, this.#durationSeries);
       this.#routers.set(router, t);
     }
     return t;

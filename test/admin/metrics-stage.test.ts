@@ -13,7 +13,7 @@ import {
   words,
 } from '../fixtures/admin-fakes.js';
 
-function setup(options: { slowCommandMs?: number } = {}) {
+function setup(options: { slowCommandMs?: number | (() => number) } = {}) {
   const clock = new FakeClock();
   const metrics = fakeMetrics(new FakeSources('core').asSources(), clock, options);
   const inner = new HoldingHandler();
@@ -125,6 +125,26 @@ t.test(
     t.equal(requests(await scrape(), 'stream', 'cancelled'), 1);
   },
 );
+
+t.test('slowCommandMs is read as it is now, and 0 counts none as slow', async (t) => {
+  let slowMs = 0;
+  const { send, scrape, clock } = setup({ slowCommandMs: () => slowMs });
+  const run = (ms: number) => {
+    const { held } = send('/ip/address/print');
+    clock.advance(ms);
+    held.sink.done(words('!done'));
+  };
+  run(60_000);
+  slowMs = 1000;
+  run(999);
+  run(1001);
+  const m = await scrape();
+  t.equal(
+    sampleValue(m, 'rosgate_slow_commands_total', { router: 'core', verb_class: 'read' }),
+    1,
+    'only the one slower than the threshold in force',
+  );
+});
 
 t.test('a command that ends before its cancel reaches the router counts by its end', async (t) => {
   const { send, scrape } = setup();
@@ -243,14 +263,14 @@ t.test(
   async (t) => {
     const { send, scrape, clock, metrics } = setup({ slowCommandMs: 100 });
     const fast = send('/ip/address/print');
-    clock.advance(99);
+    clock.advance(100);
     fast.held.sink.done(words('!done'));
     const stream = send('/interface/listen');
     clock.advance(10_000);
     stream.held.sink.done(words('!done'));
     for (let i = 0; i < 60; i++) {
       const slow = send(`/queue/simple/set`, `=.id=*${i}`);
-      clock.advance(100 + i);
+      clock.advance(101 + i);
       slow.held.sink.done(words('!done'));
     }
     const m = await scrape();
@@ -272,9 +292,9 @@ t.test(
       router: 'core',
       path: '/queue/simple',
       verbClass: 'write',
-      durationMs: 110,
+      durationMs: 111,
     });
-    t.match(listed[49], { durationMs: 159, at: clock.ms });
+    t.match(listed[49], { durationMs: 160, at: clock.ms });
   },
 );
 
