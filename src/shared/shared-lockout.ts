@@ -308,8 +308,10 @@ export class SharedLockout {
    * locks taken meanwhile (runs by itself when Redis comes back).
    */
   async republish(): Promise<void> {
-    const ids = new Set([...this.#local.keys(), ...this.#localLocks.keys()]);
     const now = this.#link.now();
+    // Failures whose window ended during the outage no longer count.
+    for (const [id, local] of this.#local) if (local.expiresAt <= now) this.#local.delete(id);
+    const ids = new Set([...this.#local.keys(), ...this.#localLocks.keys()]);
     const batch = [...ids].map((id) => ({
       target: this.#targetOf(id),
       by: this.#local.get(id)?.count ?? 0,

@@ -156,6 +156,25 @@ t.test('a local lock that ended before Redis came back is not published', async 
   t.equal(await lockout.check(ADDRESS, 'u'), 0);
 });
 
+t.test('failures whose window ended during the outage are not published', async (t) => {
+  const server = await startRedis();
+  t.teardown(() => server.stop());
+  const clock = { now: 1_000 };
+  const [a] = await startReplicas(t, server.url, 1, { probeMs: 3_600_000, clock });
+  const lockout = a!.lockout('core', { maxAttempts: 2, windowMs: 60_000 });
+  await server.kill();
+  await eventually(() => !a!.isUp, 'the replica to notice');
+  await lockout.recordFailure(ADDRESS, 'u');
+  t.equal(lockout.stats().unpublished, 3);
+  clock.now += 60_001;
+  await server.restart();
+  await eventually(() => a!.isUp, 'Redis back');
+  await lockout.republish();
+  t.equal(lockout.stats().unpublished, 0);
+  // One more failure now is the first of a new window, not the second of the old one.
+  t.same(await lockout.recordFailure(ADDRESS, 'u'), [], 'not locked');
+});
+
 t.test('a failed re-publication is tried again at the next return of Redis', async (t) => {
   const server = await startRedis();
   t.teardown(() => server.stop());
