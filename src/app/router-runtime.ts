@@ -82,7 +82,7 @@ export function buildRouter(
   logger: Logger,
 ): RouterRuntime {
   const upstreamTls = upstreamTlsOptions(router);
-  // Read when a session opens, so a live pool change reaches new sessions.
+  // Read by every session each time, so a live pool change reaches open sessions too.
   let maxWriteBufferBytes = router.pool.maxWriteBufferBytes;
   const connect = (username: string, password: string): UpstreamConnection =>
     new UpstreamConnection({
@@ -91,7 +91,7 @@ export function buildRouter(
       username,
       password,
       timeoutMs: router.timeoutMs,
-      maxWriteBufferBytes,
+      maxWriteBufferBytes: () => maxWriteBufferBytes,
       ...(upstreamTls === undefined ? {} : { tls: upstreamTls }),
     });
   const pool = new Pool(router.pool, () => connect(router.username, router.password), {

@@ -38,9 +38,10 @@ export interface UpstreamOptions {
   /**
    * Bytes queued towards the router past which the session counts as
    * congested: the pool hands it no new command until it drains (docs/architecture.md code rule 4b).
+   * A function is read each time, so a live change reaches open sessions.
    * @default 1048576
    */
-  maxWriteBufferBytes?: number;
+  maxWriteBufferBytes?: number | (() => number);
   /** Clock. @default Date.now */
   now?: () => number;
   /** Limits for what the router sends. */
@@ -136,10 +137,12 @@ export class UpstreamConnection extends EventEmitter {
    */
   get isCongested(): boolean {
     const socket = this.#socket;
-    return (
-      socket !== undefined &&
-      socket.writableLength > (this.options.maxWriteBufferBytes ?? DEFAULT_MAX_WRITE_BUFFER_BYTES)
-    );
+    return socket !== undefined && socket.writableLength > this.#maxWriteBufferBytes();
+  }
+
+  #maxWriteBufferBytes(): number {
+    const bound = this.options.maxWriteBufferBytes ?? DEFAULT_MAX_WRITE_BUFFER_BYTES;
+    return typeof bound === 'number' ? bound : bound();
   }
 
   /** Open the socket and log in; rejects with a RosgateError. */

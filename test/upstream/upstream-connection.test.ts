@@ -526,6 +526,7 @@ t.test('a handler that closes the session and throws leaves nothing counted', as
 });
 
 t.test('a router that stops reading makes the session congested until it drains', async (t) => {
+  let bound = 64 * 1024;
   let peer: net.Socket | undefined;
   const port = await fakeRouter(t, (s, reply, socket) => {
     if (s.command !== '/login') return;
@@ -539,7 +540,8 @@ t.test('a router that stops reading makes the session congested until it drains'
     username: 'svc',
     password: 'pw',
     timeoutMs: 2000,
-    maxWriteBufferBytes: 64 * 1024,
+    // Read each time: a live change reaches the open session.
+    maxWriteBufferBytes: () => bound,
   });
   await up.connect();
   t.teardown(() => up.close());
@@ -548,6 +550,9 @@ t.test('a router that stops reading makes the session congested until it drains'
   const big = cmd('/ip/hotspot/user/add', `=comment=${'x'.repeat(256 * 1024)}`);
   for (let i = 0; i < 400 && !up.isCongested; i++) up.send(big, collector());
   t.equal(up.isCongested, true, 'writes pile up past the bound');
+  bound = 1024 * 1024 * 1024;
+  t.equal(up.isCongested, false, 'a bound raised live applies to the open session');
+  bound = 64 * 1024;
   const drained = new Promise((resolve) => up.once('drain', resolve));
   peer?.resume();
   await drained;
