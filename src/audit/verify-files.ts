@@ -70,6 +70,12 @@ export interface VerifyResult {
  * True when `line` is a whole JSON value. A record cut short never is: its
  * outer `}` is its last byte, so no shorter part of it closes the object.
  */
+/** The seq a line (a cut one too) begins with, when its digits end before the cut. */
+function seqOf(line: Buffer): number | undefined {
+  const match = /^\{"seq":(\d{1,15}),/.exec(line.toString('latin1', 0, 24));
+  return match === null ? undefined : Number(match[1]);
+}
+
 function isCompleteJson(line: Buffer): boolean {
   try {
     JSON.parse(line.toString('utf8'));
@@ -93,6 +99,8 @@ export async function verifyFiles(
   let lineNumber = 0;
   /** A cut record followed by a newline: torn if the next record resumes the chain. */
   let pendingTorn: VerifyProblem | undefined;
+  /** The seq the pending torn line began to write, when its digits are all there. */
+  let tornSeq: number | undefined;
 
   const report = (problem: VerifyProblem): void => {
     problemCount++;
@@ -122,12 +130,21 @@ export async function verifyFiles(
           // A crash leaves a record cut short; a complete JSON line without
           // the record's shape was written by someone else.
           if (!isRecordStart(line) || isCompleteJson(line)) report({ ...here, kind: 'parse' });
-          else if (isTerminated) pendingTorn = { ...here, kind: 'torn' };
-          else report({ ...here, kind: 'torn' });
+          else if (isTerminated) {
+            pendingTorn = { ...here, kind: 'torn' };
+            tornSeq = seqOf(line);
+          } else report({ ...here, kind: 'torn' });
           continue;
         }
         records++;
-        settleTorn(parsed.seq === expected && parsed.prev === (last?.hash ?? ZERO_HASH));
+        // The writer rewrites the record a crash cut, under its seq. Before
+        // the first record present (files before it may be gone: retention)
+        // there is no hash to link to: the seq must match.
+        settleTorn(
+          last === undefined
+            ? parsed.seq === tornSeq
+            : parsed.seq === expected && parsed.prev === last.hash,
+        );
         const here = { file, line: lineNumber, seq: parsed.seq };
         if (digestLine(line, parsed.bodyEnd, key) !== parsed.hash) {
           report({ ...here, kind: 'hash' });

@@ -235,6 +235,25 @@ t.test('records added without a hash are tampering, and search never shows them'
   );
 });
 
+t.test(
+  'a torn first line of the oldest file left (retention) is torn, not tampering',
+  async (t) => {
+    const { file, lines } = await chain(t, 4);
+    // The file before it is gone; this one begins with the line a crash cut,
+    // and the writer wrote that record again after it.
+    writeFileSync(file, `${(lines[2] as string).slice(0, 40)}\n${lines[2]}${lines[3]}`);
+    const result = await verifyFiles([file]);
+    t.equal(result.ok, true);
+    t.same(result.problems, [{ file, line: 1, seq: 1, kind: 'torn' }]);
+    // A cut line followed by another seq than its own is no crash.
+    writeFileSync(file, `${(lines[1] as string).slice(0, 40)}\n${lines[2]}${lines[3]}`);
+    t.same(
+      (await verifyFiles([file])).problems.map((p) => p.kind),
+      ['parse'],
+    );
+  },
+);
+
 t.test('lines that are not records are parse problems', async (t) => {
   const { file, lines } = await chain(t, 2);
   writeFileSync(file, `${lines[0]}hello\n\n${lines[1]}`);
