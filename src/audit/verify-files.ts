@@ -126,7 +126,8 @@ export async function verifyFiles(
         const parsed = parseLine(line);
         if (parsed === undefined) {
           const here = { file, line: lineNumber, seq: expected };
-          settleTorn(false);
+          // Cut again: a write that failed again (a full disk) cuts the same record twice.
+          settleTorn(tornSeq !== undefined && seqOf(line) === tornSeq);
           // A crash leaves a record cut short; a complete JSON line without
           // the record's shape was written by someone else.
           if (!isRecordStart(line) || isCompleteJson(line)) report({ ...here, kind: 'parse' });

@@ -198,8 +198,15 @@ t.test('a cut line that the chain does not resume after is a parse problem', asy
   writeFileSync(file, `${lines[0]}${cut}${cut}${lines[1]}`);
   t.same(
     (await verifyFiles([file])).problems.map((p) => p.kind),
+    ['torn', 'torn'],
+    'one record cut twice (its write failed twice, a full disk) and then written',
+  );
+  const other = `${(lines[2] as string).slice(0, 40)}\n`;
+  writeFileSync(file, `${lines[0]}${other}${cut}${lines[1]}`);
+  t.same(
+    (await verifyFiles([file])).problems.map((p) => p.kind),
     ['parse', 'torn'],
-    'of two cut lines in a row only the second can be a crash',
+    'of two cut lines of different records only the second can be a crash',
   );
 });
 
