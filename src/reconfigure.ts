@@ -71,10 +71,23 @@ const LIMITS_IN_FORCE_AT_ONCE = new Set([
   'limits.maxConcurrentLoginChecks',
 ]);
 
-/** When a change to `key` (a path such as `flow.maxConcurrency`) takes effect. */
-export function appliesOf(key: string): ChangeApplies {
-  if (RESTART_ONLY_KEYS.some((prefix) => key === prefix || key.startsWith(`${prefix}.`)))
-    return 'restart';
+/**
+ * With replicas sharing state (`shared`), the group's lockout counts and
+ * locks by the limits it started with, in every replica alike: a live
+ * change would reach this replica's own gate only.
+ */
+const RESTART_ONLY_WHEN_SHARED = ['policy.lockout'] as const;
+
+const isUnder = (key: string, prefixes: readonly string[]): boolean =>
+  prefixes.some((prefix) => key === prefix || key.startsWith(`${prefix}.`));
+
+/**
+ * When a change to `key` (a path such as `flow.maxConcurrency`) takes
+ * effect; `isShared` when the replicas share state through Redis.
+ */
+export function appliesOf(key: string, isShared = false): ChangeApplies {
+  if (isUnder(key, RESTART_ONLY_KEYS)) return 'restart';
+  if (isShared && isUnder(key, RESTART_ONLY_WHEN_SHARED)) return 'restart';
   if (key.startsWith('limits.') && !LIMITS_IN_FORCE_AT_ONCE.has(key)) return 'new-clients';
   return 'now';
 }
@@ -257,7 +270,7 @@ function describe(
       key,
       old: valueAt(shownBefore, path) ?? null,
       new: valueAt(shownAfter, path) ?? null,
-      applies: appliesOf(key),
+      applies: appliesOf(key, current.shared !== undefined),
     };
   });
   return { isOk: true, config: next, changed, changes };

@@ -140,8 +140,15 @@ t.test('the answer says which keys wait for a restart and which reach new client
       'limits.maxConcurrentLoginChecks',
       'policy.lockouts',
       'routers.core.pool.max',
-    ].map(appliesOf),
+    ].map((key) => appliesOf(key)),
     ['restart', 'restart', 'now', 'now', 'new-clients', 'now', 'now', 'now'],
+  );
+  t.same(
+    ['policy.lockout.maxAttempts', 'policy.lockout.durationMs', 'policy.rules'].map((key) =>
+      appliesOf(key, true),
+    ),
+    ['restart', 'restart', 'now'],
+    'replicas sharing state keep the lockout limits they started with',
   );
 });
 
