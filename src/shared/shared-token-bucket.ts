@@ -92,6 +92,8 @@ export class SharedTokenBucket implements RateBucket {
   #limitedAt = -Infinity;
   readonly #saturatedMs: number;
   #share: TokenBucket | undefined;
+  /** The replicas the share was cut for: a new count cuts a new share. */
+  #shareOf = 0;
   #wake: unknown;
   #wakeAt = Infinity;
   #stats = { leases: 0, rides: 0, refusals: 0, lapsedTokens: 0, fallbackTakes: 0 };
@@ -115,10 +117,9 @@ export class SharedTokenBucket implements RateBucket {
     this.#saturatedMs = Math.max(1000, options.refillIntervalMs);
     this.#rides = link.rides(router);
     this.#stop = [
-      link.onStateChange((isUp) => {
-        if (isUp) this.#share = undefined;
-        this.#available();
-      }),
+      // The share outlives the outage: a new one starts where this one left
+      // off, so Redis flapping cannot hand out a full burst at each fall.
+      link.onStateChange(() => this.#available()),
       this.#rides.ride({
         offer: () => this.#offer(),
         isSaturated: () => this.#link.now() - this.#limitedAt < this.#saturatedMs,
@@ -140,6 +141,9 @@ export class SharedTokenBucket implements RateBucket {
     if (lease !== undefined) {
       lease.tokens--;
       this.#taken++;
+      // What it spends while Redis is up counts against its share too, for
+      // the next outage (leased tokens left when Redis falls come on top, as before).
+      if (this.#link.isUp) this.#share?.tryTake();
       if (lease.tokens === 0) this.#leases = this.#leases.filter((l) => l !== lease);
       this.#prefetch(now);
       return true;
@@ -200,8 +204,9 @@ export class SharedTokenBucket implements RateBucket {
 
   /** The local share while Redis is down, made when the outage is first felt. */
   #fallback(): TokenBucket {
-    if (this.#share === undefined) {
-      const n = Math.max(1, this.#link.replicas);
+    const n = Math.max(1, this.#link.replicas);
+    if (this.#share === undefined || this.#shareOf !== n) {
+      this.#shareOf = n;
       const shape = {
         capacity: Math.max(1, this.#shape.capacity / n),
         refillTokens: this.#shape.refillTokens / n,

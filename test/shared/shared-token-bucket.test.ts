@@ -155,6 +155,32 @@ t.test(
   },
 );
 
+t.test('Redis flapping hands out no fresh share at each fall', async (t) => {
+  const server = await startRedis();
+  t.teardown(() => server.stop());
+  const clock: VirtualClock = { now: 5_000 };
+  const [g] = await startReplicas(t, server.url, 1, { clock, probeMs: 20 });
+  const b = g!.rateBucket('flap', SHAPE);
+  const fall = async () => {
+    await server.kill();
+    await eventually(() => !g!.isUp, 'the group to notice');
+  };
+  const rise = async () => {
+    await server.restart();
+    await eventually(() => g!.isUp, 'the group to come back');
+  };
+  await fall();
+  t.equal(await drain([b]), 10, 'the share: the whole bucket for N = 1');
+  await rise();
+  await fall();
+  t.equal(await drain([b]), 0, 'spent already: it refills with time, not with outages');
+  clock.now += 200;
+  await rise();
+  t.equal(await drain([b]), 10, 'leased from the restarted Redis');
+  await fall();
+  t.equal(await drain([b]), 0, 'what it leased counted against its share too');
+});
+
 t.test('leased tokens left when Redis goes down are spent before the share', async (t) => {
   const server = await startRedis();
   t.teardown(() => server.stop());
