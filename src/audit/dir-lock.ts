@@ -192,12 +192,34 @@ export async function acquireDirLock(dir: string, options: DirLockOptions = {}):
         : now() - lock.mtimeMs > staleMs);
     if (!isStale)
       throw lockedError(dir, path, other, other?.hostname !== host ? staleMs : undefined);
+    if (other.hostname === host && (await isStillTouched(path, lock.mtimeMs, refreshMs, now)))
+      throw lockedError(dir, path, other);
     // Remove it only if it is still the lock judged stale, not a newer one;
     // if that fails, the next round finds it again.
     if ((await readIfPresent(path)) === found) await unlink(path).catch(() => undefined);
     recovered = other;
   }
   throw lockedError(dir, path, parseHolder((await readIfPresent(path)) ?? ''));
+}
+
+/**
+ * A pid says little across containers: every container's first process is
+ * pid 1, and one in another pid namespace looks gone. A lock touched within
+ * the last refreshes has a live holder, whatever its pid: one touched lately
+ * is watched until it would have been touched again (a restart after a
+ * crash waits that long at most). True when it was touched meanwhile.
+ */
+async function isStillTouched(
+  path: string,
+  mtimeMs: number,
+  refreshMs: number,
+  now: () => number,
+): Promise<boolean> {
+  const waitMs = mtimeMs + refreshMs * 1.5 - now();
+  if (waitMs <= 0) return false;
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  const again = await readLock(path);
+  return again !== undefined && again.mtimeMs !== mtimeMs;
 }
 
 /** Creates `path` holding `text` unless it exists: true when created. */

@@ -11,6 +11,7 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { ErrorCode } from '../../src/errors.js';
 import { eventually } from '../fixtures/eventually.js';
 import {
   LOCK_FILE,
@@ -25,11 +26,23 @@ function holderIn(dir: string): LockHolder {
   return JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')) as LockHolder;
 }
 
-function staleLock(dir: string, pid: number, host = hostname(), token = 'old'): void {
+/** A lock file left by `pid` on `host`, last touched ten minutes ago (unless `isFresh`). */
+function staleLock(
+  dir: string,
+  pid: number,
+  host = hostname(),
+  token = 'old',
+  isFresh = false,
+): void {
+  const path = join(dir, LOCK_FILE);
   writeFileSync(
-    join(dir, LOCK_FILE),
+    path,
     `${JSON.stringify({ pid, hostname: host, startedAt: '2024-05-01T10:00:00.000Z', token })}\n`,
   );
+  if (!isFresh) {
+    const long = new Date(Date.now() - 600_000);
+    utimesSync(path, long, long);
+  }
 }
 
 t.test('the lock file names its holder and goes away on release', async (t) => {
@@ -98,7 +111,7 @@ t.test(
   'a live holder, a fresh lock of another host, or an unreadable lock is not taken over',
   async (t) => {
     const dir = t.testdir();
-    staleLock(dir, 77, 'rosgate-1');
+    staleLock(dir, 77, 'rosgate-1', 'old', true);
     await t.rejects(acquireDirLock(dir, { isAlive: () => false }), {
       message:
         /held by rosgate pid 77 on host rosgate-1 \(since .*; taken over once not refreshed for 60 s\)/,
@@ -112,6 +125,33 @@ t.test(
     writeFileSync(join(dir, LOCK_FILE), '{"pid":"x"}');
     await t.rejects(acquireDirLock(dir), { message: /held by an unreadable lock file/ });
     t.equal(readFileSync(join(dir, LOCK_FILE), 'utf8'), '{"pid":"x"}', 'left as it was');
+  },
+);
+
+t.test('a lock on this host still being touched is held, whatever its pid says', async (t) => {
+  // Two containers sharing a hostname (hostNetwork) and a folder: both are pid 1.
+  const dir = t.testdir();
+  staleLock(dir, 1, hostname(), 'the-other-container', true);
+  const path = join(dir, LOCK_FILE);
+  const touch = setInterval(() => {
+    const at = new Date();
+    utimesSync(path, at, at);
+  }, 20);
+  t.teardown(() => clearInterval(touch));
+  await t.rejects(acquireDirLock(dir, { pid: 1, refreshMs: 40 }), {
+    code: ErrorCode.AuditLocked,
+  });
+  t.equal(holderIn(dir).token, 'the-other-container', 'its lock is left alone');
+});
+
+t.test(
+  'a lock of this pid no longer touched is taken over after one refresh at most',
+  async (t) => {
+    const dir = t.testdir();
+    staleLock(dir, 1, hostname(), 'before-the-restart', true);
+    const lock = await acquireDirLock(dir, { pid: 1, refreshMs: 40 });
+    t.match(lock.recovered, { token: 'before-the-restart' });
+    await lock.release();
   },
 );
 
