@@ -1,4 +1,4 @@
-import { open, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, type FileHandle } from 'node:fs/promises';
 
 /** Where the file an appender holds open stands against its path. */
 export type LiveFileState =
@@ -85,7 +85,14 @@ export class FileAppender implements AuditAppender {
 
   async replace(path: string, data: string): Promise<void> {
     const temporary = `${path}.tmp`;
-    await writeFile(temporary, data);
+    // On the disk before it takes the name: a crash leaves the old file or the new, whole.
+    const handle = await open(temporary, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, path);
   }
 
