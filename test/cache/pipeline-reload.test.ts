@@ -78,23 +78,25 @@ t.test(
       pipeline.handle(context, sink);
       return { sink, context };
     };
+    /** A reload of the cache section, as live-config.ts does it. */
+    const reload = () => {
+      const old = cache;
+      cache = createCacheStage({ config, logger });
+      old.close(cache);
+      pipeline.rebuild([cache.stage]);
+    };
+    /** A print the router runs before the write takes effect, kept by the cache in force. */
+    const keepOldPrint = () => {
+      send(['/ip/hotspot/user/print']);
+      router.last.reply('!re', '=.id=*1', '=name=alice', '=limit-uptime=0s');
+      router.last.done();
+    };
     const write = send(['/ip/hotspot/user/set', '=numbers=alice', '=limit-uptime=1h']);
-    const old = cache;
-    cache = createCacheStage({ config, logger });
-    old.close(cache);
-    pipeline.rebuild([cache.stage]);
-    // A print the router runs before the write takes effect, kept by the new cache.
-    send(['/ip/hotspot/user/print']);
-    router.last.reply('!re', '=.id=*1', '=name=alice', '=limit-uptime=0s');
-    router.last.done();
+    reload();
+    keepOldPrint();
     // And a second reload before the write ends: its end reaches the last cache.
-    const between = cache;
-    cache = createCacheStage({ config, logger });
-    between.close(cache);
-    pipeline.rebuild([cache.stage]);
-    send(['/ip/hotspot/user/print']);
-    router.last.reply('!re', '=.id=*1', '=name=alice', '=limit-uptime=0s');
-    router.last.done();
+    reload();
+    keepOldPrint();
     router.of('/ip/hotspot/user/set')[0]?.done();
     t.same(write.sink.texts, ['!done'], 'the write is answered');
     t.equal(
@@ -104,10 +106,7 @@ t.test(
     );
     // A script (any menu) under way at the next reload drops everything there.
     const script = send(['/system/script/run', '=number=s1']);
-    const older = cache;
-    cache = createCacheStage({ config, logger });
-    older.close(cache);
-    pipeline.rebuild([cache.stage]);
+    reload();
     send(['/ip/address/print']);
     router.last.reply('!re', '=.id=*1', '=address=10.0.0.1/24');
     router.last.done();
