@@ -47,6 +47,29 @@ const EXACT = [
 ] as const;
 
 /** The command a record is about, as the client wrote it: path and verb joined. */
+/** Fields a search or report reads as text: each a string when present. */
+const TEXT_FIELDS = [
+  'timestamp',
+  'kind',
+  'category',
+  'action',
+  'result',
+  'userId',
+  'ipAddress',
+  'router',
+  'replica',
+  'path',
+  'verb',
+] as const;
+
+/** True when `value` (an object: the line has a record's shape) has a record's field types too. */
+function hasRecordTypes(value: unknown): value is AuditRecord {
+  const record = value as Record<string, unknown>;
+  return TEXT_FIELDS.every(
+    (field) => record[field] === undefined || typeof record[field] === 'string',
+  );
+}
+
 function commandOf(record: AuditRecord): string | undefined {
   if (record.path === undefined || record.verb === undefined) return undefined;
   return `${record.path === '/' ? '' : record.path}/${record.verb}`;
@@ -89,12 +112,14 @@ export async function* searchAudit(
           parseLine(line[line.length - 1] === NEWLINE ? line.subarray(0, -1) : line) === undefined
         )
           continue;
-        let record: AuditRecord;
+        let parsed: unknown;
         try {
-          record = JSON.parse(line.toString('utf8')) as AuditRecord;
+          parsed = JSON.parse(line.toString('utf8'));
         } catch {
           continue;
         }
+        if (!hasRecordTypes(parsed)) continue;
+        const record = parsed;
         if (!exact.every(({ field, value }) => record[field] === value)) continue;
         if (
           path !== undefined &&

@@ -4,6 +4,7 @@ import t from 'tap';
 import type { AuditRecord } from '../../src/audit/audit-record.js';
 import { FileAuditWriter } from '../../src/audit/audit-writer.js';
 import { canonicalText, digestText, lineOf } from '../fixtures/chain-text.js';
+import { reportAudit } from '../../src/audit/report-audit.js';
 import { searchAudit } from '../../src/audit/search-audit.js';
 import { verifyFiles } from '../../src/audit/verify-files.js';
 import { captureLogger, sampleEvent } from '../fixtures/audit-helpers.js';
@@ -230,9 +231,15 @@ t.test('records added without a hash are tampering, and search never shows them'
       [6, 'parse'],
     ],
   );
-  // And a line shaped like a record whose inside is not JSON.
-  const shapedGarbage = `{"seq":6,"prev":"${'0'.repeat(64)}",oops,"hash":"${'a'.repeat(64)}"}`;
-  writeFileSync(file, `${readFileSync(file, 'utf8')}\n${shapedGarbage}`);
+  // And lines shaped like records: one whose inside is not JSON, one whose
+  // fields are not text (a report would choke on them).
+  const shaped = (inside: string) =>
+    `{"seq":6,"prev":"${'0'.repeat(64)}",${inside},"hash":"${'a'.repeat(64)}"}`;
+  writeFileSync(
+    file,
+    `${readFileSync(file, 'utf8')}\n${shaped('"userId":{"toString":1},"result":"success"')}\n${shaped('oops')}`,
+  );
+  t.equal((await reportAudit(dir, { groupBy: 'user' })).total, 4, 'the report counts the four');
   const found: string[] = [];
   for await (const record of searchAudit(dir, {})) found.push(record.id);
   t.equal(found.length, 4, 'the four records written');
