@@ -184,7 +184,7 @@ function sharedStages(
     onLockout: (e) => events.lockout(e),
     sharedLockout: (router) => group?.lockout(router),
     // Audit off (restart-only) records nothing.
-    ...(config.audit.enabled ? { onDenied: audit.recordDenied } : {}),
+    ...(config.audit.enabled ? { onDenied: audit.recordDenied, onFailed: audit.recordFailed } : {}),
   });
   // A write's answer waits until the group heard of it; unwatched menus are
   // served briefly while the group cannot vouch for them.

@@ -127,6 +127,8 @@ export interface AuditTrail extends StageHandle<AuditStats> {
    * the rule and verdict from `context.notes`.
    */
   recordDenied(context: CommandContext, error: RosgateError): void;
+  /** Records a command that policy could not decide on (it threw) and refused. */
+  recordFailed(context: CommandContext, error: RosgateError): void;
   readonly writer: AuditWriter;
   stats(): AuditStats;
   /**
@@ -609,6 +611,14 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
       safely(() =>
         recordCommand(context, levels.levelFor(context.command), {
           result: AuditResult.Denied,
+          rows: 0,
+          error,
+        }),
+      ),
+    recordFailed: (context, error) =>
+      safely(() =>
+        recordCommand(context, levels.levelFor(context.command), {
+          result: resultOf(error),
           rows: 0,
           error,
         }),

@@ -63,6 +63,8 @@ export interface PolicyStageOptions {
    * through the audit stage, which records it with its outcome. Must not throw.
    */
   readonly onDenied?: (context: CommandContext, error: RosgateError) => void;
+  /** Called for a command policy refuses because deciding on it threw (a bug). Must not throw. */
+  readonly onFailed?: (context: CommandContext, error: RosgateError) => void;
 }
 
 export interface PolicyStage extends StageHandle<PolicyStats> {
@@ -267,7 +269,9 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
         decision = decide(context, deciding);
       } catch (err) {
         logger?.error({ err, router: context.router, connId: context.clientId }, 'policy failed');
-        sink.refuse(toRosgateError(err));
+        const error = toRosgateError(err);
+        options.onFailed?.(context, error);
+        sink.refuse(error);
         return SETTLED;
       }
       const { notes } = context;

@@ -343,6 +343,17 @@ t.test('a refusal records its code: policy denial, interruption, any other error
   ]);
 });
 
+t.test('recordFailed records a command policy could not decide on, as an error', async (t) => {
+  const h = harness(t);
+  h.trail.recordFailed(
+    contextFor(['/ip/address/print']),
+    new RosgateError(ErrorCode.Internal, 'internal error in rosgate'),
+  );
+  t.match(await h.records(), [
+    { kind: 'command', result: 'error', details: { code: ErrorCode.Internal } },
+  ]);
+});
+
 t.test('a command ended twice is recorded once', async (t) => {
   const h = harness(t);
   h.run(contextFor(['/ip/address/print']), (sink) => {

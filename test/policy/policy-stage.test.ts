@@ -247,7 +247,8 @@ t.test(
 );
 
 t.test('an internal error refuses that command with a generic message and is logged', async (t) => {
-  const harness = policyHarness();
+  const failed: string[] = [];
+  const harness = policyHarness({}, { onFailed: (_context, error) => failed.push(error.code) });
   const inner: CommandHandler = {
     handle() {
       t.fail('must not be reached');
@@ -271,6 +272,7 @@ t.test('an internal error refuses that command with a generic message and is log
   });
   t.equal(message, `${ErrorCode.Internal}: internal error in rosgate`);
   t.match(harness.logs, [{ msg: 'policy failed', level: 50 }]);
+  t.same(failed, [ErrorCode.Internal], 'told, for the audit trail');
 });
 
 t.test('without a logger the stage decides silently', async (t) => {
