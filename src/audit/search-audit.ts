@@ -46,7 +46,6 @@ const EXACT = [
   ['verb', 'verb'],
 ] as const;
 
-/** The command a record is about, as the client wrote it: path and verb joined. */
 /** Fields a search or report reads as text: each a string when present. */
 const TEXT_FIELDS = [
   'timestamp',
@@ -70,6 +69,7 @@ function hasRecordTypes(value: unknown): value is AuditRecord {
   );
 }
 
+/** The command a record is about, as the client wrote it: path and verb joined. */
 function commandOf(record: AuditRecord): string | undefined {
   if (record.path === undefined || record.verb === undefined) return undefined;
   return `${record.path === '/' ? '' : record.path}/${record.verb}`;

@@ -53,6 +53,25 @@ export interface VerifyResult {
   readonly last?: { readonly seq: number; readonly hash: string };
 }
 
+/** The seq a line (a cut one too) begins with, when its digits end before the cut. */
+function seqOf(line: Buffer): number | undefined {
+  const match = /^\{"seq":(\d{1,15}),/.exec(line.toString('latin1', 0, 24));
+  return match === null ? undefined : Number(match[1]);
+}
+
+/**
+ * True when `line` is a whole JSON value. A record cut short never is: its
+ * outer `}` is its last byte, so no shorter part of it closes the object.
+ */
+function isCompleteJson(line: Buffer): boolean {
+  try {
+    JSON.parse(line.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Checks audit files line by line and link by link: each line's hash from
  * its bytes, each `prev` against the previous hash, seq continuity across
@@ -66,25 +85,6 @@ export interface VerifyResult {
  * very first record must link to 64 zeros; when earlier files are gone
  * (retention), the first record present is taken as it is.
  */
-/**
- * True when `line` is a whole JSON value. A record cut short never is: its
- * outer `}` is its last byte, so no shorter part of it closes the object.
- */
-/** The seq a line (a cut one too) begins with, when its digits end before the cut. */
-function seqOf(line: Buffer): number | undefined {
-  const match = /^\{"seq":(\d{1,15}),/.exec(line.toString('latin1', 0, 24));
-  return match === null ? undefined : Number(match[1]);
-}
-
-function isCompleteJson(line: Buffer): boolean {
-  try {
-    JSON.parse(line.toString('utf8'));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function verifyFiles(
   files: readonly string[],
   options: VerifyOptions = {},

@@ -74,6 +74,11 @@ export interface ReplyStoreLimits {
   readonly maxEntryBytes: number;
 }
 
+/** What an entry costs: the reply's memory and its key's characters. */
+function entryBytes(key: string, reply: CachedReply): number {
+  return reply.memoryBytes + key.length;
+}
+
 /**
  * One router's kept replies: an LRU bounded by entries and bytes, with an
  * index by menu (and, within a menu, by row and name filter) so a write
@@ -81,11 +86,6 @@ export interface ReplyStoreLimits {
  * is the caller's (it needs expired replies for serving stale), so the LRU
  * has no TTL of its own.
  */
-/** What an entry costs: the reply's memory and its key's characters. */
-function entryBytes(key: string, reply: CachedReply): number {
-  return reply.memoryBytes + key.length;
-}
-
 export class ReplyStore {
   readonly #lru: LRUCache<string, CachedReply>;
   readonly #byPath = new Map<string, MenuIndex>();
