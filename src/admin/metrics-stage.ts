@@ -14,7 +14,7 @@ import {
   type Stage,
   type StageHandle,
 } from '../pipeline.js';
-import { TrapCategory, type Sentence } from '../protocol/index.js';
+import { isInterruptedCategory, type Sentence } from '../protocol/index.js';
 import { activeUserCount, businessKindOf } from './business.js';
 import type { Metrics } from './metrics.js';
 import { OUTCOME_INDEX, verbClassIndex } from './traffic.js';
@@ -41,9 +41,6 @@ export interface MetricsStageStats {
   /** Sentences a handler sent after a command's end: dropped, never passed on. */
   readonly droppedAfterEnd: number;
 }
-
-/** A trap's category when the command was interrupted (cancelled). */
-const INTERRUPTED = String(TrapCategory.Interrupted);
 
 /** What the stage's commands share: the metrics and the stage's counters. */
 interface StageState {
@@ -101,8 +98,7 @@ class MeteredCommand implements CommandSink, Exchange {
     if (sentence.command === '!re') this.#rows += 1;
     else if (sentence.command === '!trap') {
       this.#hasTrap = true;
-      if (sentence.attributeString('category') === INTERRUPTED)
-        this.#isInterrupted = true;
+      if (isInterruptedCategory(sentence.attributeString('category'))) this.#isInterrupted = true;
     }
     this.#sink.reply(sentence);
   }

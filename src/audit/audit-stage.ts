@@ -17,7 +17,7 @@ import {
   type Stage,
   type StageHandle,
 } from '../pipeline.js';
-import { TrapCategory, type Sentence } from '../protocol/index.js';
+import { isInterruptedCategory, type Sentence } from '../protocol/index.js';
 import {
   AuditKind,
   AuditResult,
@@ -166,9 +166,6 @@ const DISABLED_WRITER: AuditWriter = {
   head: () => undefined,
   stats: () => ZERO_AUDIT_STATS,
 };
-
-/** A trap's category when the command was interrupted (cancelled). */
-const INTERRUPTED = String(TrapCategory.Interrupted);
 
 function resultOf(error: RosgateError): AuditResult {
   if (error.code === ErrorCode.PolicyDenied) return AuditResult.Denied;
@@ -390,7 +387,7 @@ class AuditSink extends SinkDecorator implements Exchange {
     const trap = this.#trap;
     // By the answer, not by the asking: a command that ended before its
     // cancel reached the router ran, and is recorded as it ended.
-    const isInterrupted = trap?.category === INTERRUPTED;
+    const isInterrupted = isInterruptedCategory(trap?.category);
     this.#record(
       isInterrupted
         ? AuditResult.Cancelled
@@ -602,27 +599,24 @@ export function createAuditStage(options: AuditStageOptions): AuditTrail {
   const observer = sessionObserver(recorded);
   const events = auditEvents(recorded);
 
+  /** Records a command refused outside the stage, its result told by `resultOf`. */
+  const recordRefused =
+    (result: (error: RosgateError) => AuditResult) =>
+    (context: CommandContext, error: RosgateError): void =>
+      safely(() =>
+        recordCommand(context, levels.levelFor(context.command), {
+          result: result(error),
+          rows: 0,
+          error,
+        }),
+      );
   return {
     stage: config.enabled ? stage : (next) => next,
     observer,
     events,
     // Whatever refused it (a rule, an input rule, an attack marker), policy denied it.
-    recordDenied: (context, error) =>
-      safely(() =>
-        recordCommand(context, levels.levelFor(context.command), {
-          result: AuditResult.Denied,
-          rows: 0,
-          error,
-        }),
-      ),
-    recordFailed: (context, error) =>
-      safely(() =>
-        recordCommand(context, levels.levelFor(context.command), {
-          result: resultOf(error),
-          rows: 0,
-          error,
-        }),
-      ),
+    recordDenied: recordRefused(() => AuditResult.Denied),
+    recordFailed: recordRefused(resultOf),
     writer,
     stats: () => writer.stats(),
     ...folderLock(dir, logger),

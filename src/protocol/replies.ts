@@ -22,6 +22,13 @@ export const TrapCategory = {
 } as const;
 export type TrapCategory = (typeof TrapCategory)[keyof typeof TrapCategory];
 
+const INTERRUPTED_CATEGORY = String(TrapCategory.Interrupted);
+
+/** True when a trap's `=category=` (as sent) says its command was interrupted: cancelled. */
+export function isInterruptedCategory(category: string | undefined): boolean {
+  return category === INTERRUPTED_CATEGORY;
+}
+
 /** The `.tag=` word for `tag`, or nothing for an untagged command. */
 export function tagWords(tag: Tag): WordInput[] {
   if (tag === undefined) return [];
