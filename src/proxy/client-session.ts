@@ -9,6 +9,7 @@ import {
   type CommandHandler,
   type CommandSink,
   type Exchange,
+  type LoginEvent,
   type LoginGate,
   type SessionObserver,
 } from '../pipeline.js';
@@ -335,13 +336,7 @@ export class ClientSession {
       this.#method = outcome.method;
       this.#loggedInAt = this.#now();
       this.#commandCount = 0;
-      this.#options.observer?.loginSucceeded({
-        router: this.#options.router,
-        user: outcome.user,
-        clientId: this.#options.connId,
-        address: this.#options.address,
-        method: outcome.method,
-      });
+      this.#options.observer?.loginSucceeded(this.#loginEvent(outcome.user));
       clearTimeout(this.#preLoginTimer);
       this.#decoder.setLimits(this.#options.decoderLimits);
       this.#armIdleTimer();
@@ -610,14 +605,16 @@ export class ClientSession {
   #loggedOut(): void {
     if (this.#user === undefined) return;
     this.#options.observer?.loggedOut({
-      router: this.#options.router,
-      user: this.#user,
-      clientId: this.#options.connId,
-      address: this.#options.address,
-      method: this.#method,
+      ...this.#loginEvent(this.#user),
       durationMs: this.#now() - this.#loggedInAt,
       commands: this.#commandCount,
     });
+  }
+
+  /** `user`'s login on this session, with the method in force. */
+  #loginEvent(user: string): LoginEvent {
+    const { router, connId: clientId, address } = this.#options;
+    return { router, user, clientId, address, method: this.#method };
   }
 }
 
