@@ -235,3 +235,33 @@ t.test('100 duplicate-add traps leave the circuit closed', async (t) => {
   t.equal(stats.breakerFailures, 0, 'no failure was counted');
   t.same(stats.breakerTransitions, { open: 0, halfOpen: 0, closed: 0 }, 'and no transition made');
 });
+
+t.test(
+  'streams that fill the router sessions of a router that answers do not open the circuit',
+  async (t) => {
+    // One session with room for two commands: two listens take it, so prints
+    // wait for a session in vain while the router answers everything.
+    const stack = await startStack(t, {
+      router: { pool: { min: 1, max: 1, maxInFlightPerSession: 2, acquireTimeoutMs: 50 } },
+      config: smallBreaker(60_000),
+    });
+    await eventually(() => stack.router.pool.stats.ready > 0, 'a router session to open');
+    const raw = await loggedIn(t, stack);
+    raw.send(['/ip/hotspot/user/listen', '.tag=l1']);
+    raw.send(['/ip/address/listen', '.tag=l2']);
+    await eventually(() => stack.router.pool.stats.inFlight === 2, 'both listens to run');
+    for (let i = 0; i < 5; i++) {
+      t.match(text(await raw.call(['/system/identity/print', `.tag=p${i}`])), [
+        /!trap .tag=p\d =message=no router session available in time/,
+        `!done .tag=p${i}`,
+      ]);
+    }
+    t.equal(stack.router.flow.breakerState, 'closed', 'the router answered all along');
+    t.same(text(await raw.call(['/cancel', '=tag=l1', '.tag=c'])).at(-1), '!done .tag=c');
+    t.same(text(await raw.untilDone('l1')).at(-1), '!done .tag=l1', 'the listen ends: room again');
+    t.match(text(await raw.call(['/system/identity/print', '.tag=after'])), [
+      /!re .tag=after =name=/,
+      '!done .tag=after',
+    ]);
+  },
+);
