@@ -204,7 +204,7 @@ export class SharedLockout {
     this.#stopClears = link.subscribe(
       link.key(router, 'lockout:clear'),
       (message) => this.#heardClear(message),
-      () => undefined,
+      () => void this.#recheckLocks(),
     );
   }
 
@@ -363,6 +363,36 @@ export class SharedLockout {
       ...(user === undefined ? {} : { user }),
     };
     this.#forget(filter);
+    this.#notifyClear(filter);
+  }
+
+  /**
+   * The subscription is (re)established: a clear published while it was
+   * away was never heard. Every lock this replica learned from Redis is
+   * asked about again; one Redis no longer holds was cleared (or its data
+   * lost), so it goes here and from the listeners' gates too.
+   */
+  async #recheckLocks(): Promise<void> {
+    const now = this.#link.now();
+    const learned = [...this.#locks]
+      .filter(([id, end]) => end > now && !this.#localLocks.has(id))
+      .map(([id]) => this.#targetOf(id));
+    for (let i = 0; i < learned.length; i += REPUBLISH_BATCH) {
+      const part = learned.slice(i, i + REPUBLISH_BATCH);
+      const reply = await this.#count(part.map((target) => ({ target, by: 0, lockMs: 0 })));
+      if (reply === undefined) return;
+      part.forEach(({ id }, at) => {
+        if ((reply[2 * at] as number) > 0 || !this.#locks.delete(id)) return;
+        const { address, user } = partsOf(id);
+        this.#notifyClear({
+          ...(address === undefined ? {} : { address }),
+          ...(user === undefined ? {} : { user }),
+        });
+      });
+    }
+  }
+
+  #notifyClear(filter: SharedLockoutFilter): void {
     for (const listener of this.#clearListeners) listener(filter);
   }
 

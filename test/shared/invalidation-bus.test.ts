@@ -1,12 +1,10 @@
 import t from 'tap';
 import {
-  connectNodeRedis,
   type FlushEvent,
   type InvalidationBus,
   type InvalidationEvent,
-  type RedisConnection,
-  type RedisConnectionOptions,
 } from '../../src/shared/index.js';
+import { deafenable } from '../fixtures/deaf-subscriber.js';
 import { eventually } from '../fixtures/eventually.js';
 import { startRedis } from '../fixtures/redis-server.js';
 import {
@@ -25,47 +23,6 @@ function listen(bus: InvalidationBus): { events: InvalidationEvent[]; flushes: F
   bus.on('invalidate', (event) => heard.events.push(event));
   bus.on('flush', (event) => heard.flushes.push(event));
   return heard;
-}
-
-/**
- * A node-redis connection whose subscriber drops every message while
- * `isDeaf` (a subscriber that lost them), until it reconnects.
- */
-function deafenable(): {
-  isDeaf: boolean;
-  dropped: number;
-  connect: (o: RedisConnectionOptions) => RedisConnection;
-} {
-  const state = {
-    isDeaf: false,
-    dropped: 0,
-    connect(options: RedisConnectionOptions): RedisConnection {
-      const real = connectNodeRedis(options);
-      return {
-        ...real,
-        get isReady() {
-          return real.isReady;
-        },
-        on: (event, listener) => real.on(event, listener),
-        duplicate() {
-          const sub = real.duplicate();
-          sub.on('ready', () => (state.isDeaf = false));
-          return {
-            ...sub,
-            get isReady() {
-              return sub.isReady;
-            },
-            subscribe: (channel, listener) =>
-              sub.subscribe(channel, (message) => {
-                if (state.isDeaf) state.dropped++;
-                else listener(message);
-              }),
-          };
-        },
-      };
-    },
-  };
-  return state;
 }
 
 async function liveBuses(

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { SharedLockout } from '../../src/shared/index.js';
+import { deafenable } from '../fixtures/deaf-subscriber.js';
 import { eventually } from '../fixtures/eventually.js';
 import { FakeSharedLink, settle } from '../fixtures/fake-shared-link.js';
 import { startRedis } from '../fixtures/redis-server.js';
@@ -258,6 +259,40 @@ t.test('a clear on one replica ends the lock in Redis and in every replica’s m
   t.same(await la.recordFailure(ADDRESS, 'u'), [], 'the failures were forgotten too');
   t.ok((await la.recordFailure('192.0.2.9', 'other')).length > 0, 'another address kept its count');
 });
+
+t.test(
+  'a clear published while a replica was resubscribing ends its lock once it is back',
+  async (t) => {
+    const deaf = deafenable();
+    const [a] = await startReplicas(t, redis.url, 1, { replicaId: 'clearing' });
+    const [b] = await startReplicas(t, redis.url, 1, { prefix: a!.prefix, connect: deaf.connect });
+    const options = { maxAttempts: 2, userMaxAttempts: 2 };
+    const la = a!.lockout('core', options);
+    const lb = b!.lockout('core', options);
+    const heard: unknown[] = [];
+    lb.onClear((filter) => heard.push(filter));
+    await eventually(() => b!.isSubscribed, 'the replica to subscribe');
+    await lb.recordFailure(ADDRESS, 'u');
+    await lb.recordFailure(ADDRESS, 'u');
+    t.equal(lb.stats().locked, 3, 'the pair, the address and the user locked in memory');
+    deaf.isDeaf = true;
+    await la.clear({ user: 'u' });
+    t.ok(lb.lockedUntil('192.0.2.1', 'u') > 0, 'the clear was lost on the way');
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => lb.lockedUntil('192.0.2.1', 'u') === 0, 'the locks to be rechecked');
+    t.same(
+      heard,
+      [{ address: ADDRESS, user: 'u' }, { user: 'u' }],
+      "the gate's listeners hear what went: the pair and the user",
+    );
+    t.ok(lb.lockedUntil(ADDRESS, 'someone') > 0, 'the address lock Redis still holds is kept');
+    deaf.isDeaf = true;
+    await la.clear({ address: ADDRESS });
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => lb.lockedUntil(ADDRESS, 'someone') === 0, 'the next recheck');
+    t.same(heard.slice(2), [{ address: ADDRESS }], 'an address lock names its address alone');
+  },
+);
 
 t.test('a clear by user reaches the user and its pairs; no filter reaches all', async (t) => {
   const [a] = await startReplicas(t, redis.url, 1);
