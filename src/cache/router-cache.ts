@@ -230,7 +230,11 @@ export class RouterCache {
         if (ttlMs === 0) return;
         const shape = replyShape(context.sentence, replies);
         if (showsAny(shape, changedIds)) return;
-        const times = { storedAt: now(), expiresAt: fill.startedAt + ttlMs };
+        const storedAt = now();
+        // Kept while writes elsewhere may go unheard: the group vouching later does not make it fresher.
+        const capMs = this.#unvouchedCapMs(watch);
+        const expiresAt = Math.min(fill.startedAt + ttlMs, storedAt + (capMs ?? Infinity));
+        const times = { storedAt, expiresAt };
         const reply = CachedReply.of(
           menu,
           shape,
@@ -366,12 +370,17 @@ export class RouterCache {
     return version !== undefined && this.#versions.get(kept) === version;
   }
 
+  /** How long a reply of an unwatched menu may live while the group cannot vouch for it; undefined while it can. */
+  #unvouchedCapMs(watch: MenuWatch | undefined): number | undefined {
+    return watch?.isCovered === true ? undefined : this.#options.fallbackTtlMs?.();
+  }
+
   /** The kept reply under `key` if it may be served now. */
   #fresh(key: string, watch: MenuWatch | undefined): CachedReply | undefined {
     if (watch?.isServable === false) return undefined;
     const reply = this.#store.get(key);
     if (reply === undefined) return undefined;
-    const capMs = watch?.isCovered === true ? undefined : this.#options.fallbackTtlMs?.();
+    const capMs = this.#unvouchedCapMs(watch);
     if (capMs !== undefined && this.#options.now() - reply.storedAt >= capMs) return undefined;
     if (this.#options.now() < reply.expiresAt) return this.#intact(key, reply);
     // Kept past its life only while it may still be served stale.

@@ -104,6 +104,25 @@ t.test('while the group cannot vouch for a reply, it is served only for the fall
   t.end();
 });
 
+t.test(
+  'a reply kept while the group could not vouch for it ends at the fallback TTL, even once the group vouches again',
+  (t) => {
+    const h = groupHarness();
+    h.group.fallbackTtlMs = 1000;
+    h.fill(['/ppp/secret/print'], '=name=a');
+    h.group.fallbackTtlMs = undefined;
+    h.clock.advance(999);
+    t.equal(h.send(['/ppp/secret/print']).context.notes.cache, 'hit', 'young enough');
+    h.clock.advance(1);
+    t.equal(
+      h.send(['/ppp/secret/print']).context.notes.cache,
+      'miss',
+      'writes made elsewhere before the group vouched were never heard',
+    );
+    t.end();
+  },
+);
+
 t.test('a row-scoped write is published with its row; a whole-menu write without', async (t) => {
   const h = groupHarness();
   h.send(['/ip/hotspot/user/add', '=name=Vc1']);

@@ -152,7 +152,9 @@ t.test(
     t.equal(h.fill(), 'miss', 'past the fallback TTL: the holder does not cover it');
     role.followed.add(USERS);
     h.clock.advance(5000);
-    t.equal(h.fill(), 'hit', "the holder's listen covers it: no cap");
+    t.equal(h.fill(), 'miss', 'kept before the listen covered it: still capped');
+    h.clock.advance(5000);
+    t.equal(h.fill(), 'hit', "kept while the holder's listen covers it: no cap");
     t.equal(h.cache.stats()['r1']?.listensActive, 0, 'it runs none itself');
   },
 );
