@@ -33,7 +33,7 @@ import {
   type SharedLockoutFilter,
   type SharedTokenBucket,
 } from './shared/index.js';
-import type { SessionPermit } from './upstream/pool.js';
+import type { PoolHooks } from './upstream/pool.js';
 
 /**
  * While a replica cannot hear the others' writes (Redis away), it serves a
@@ -156,7 +156,11 @@ export class GroupWiring {
         budget:
           router.maxSessions === undefined
             ? undefined
-            : this.group.sessionBudget(router.name, { maxSessions: router.maxSessions }),
+            : // Its leases, too, live as long as a replica's registration.
+              this.group.sessionBudget(router.name, {
+                maxSessions: router.maxSessions,
+                leaseTtlMs: this.#replicaTtlMs,
+              }),
         buckets: new Set(),
       });
     }
@@ -218,10 +222,21 @@ export class GroupWiring {
     };
   }
 
-  /** The pool's hooks: a permit for each session, when the router has a group cap. */
-  poolHooks(router: string): { sessionPermit?: () => Promise<SessionPermit | undefined> } {
+  /**
+   * The pool's hooks when the router has a group cap: a permit for each
+   * session, and the cap that falls to this replica's share once Redis has
+   * been away longer than a lease lives.
+   */
+  poolHooks(router: string): Pick<PoolHooks, 'sessionPermit' | 'sessionCap'> {
     const budget = this.#parts(router).budget;
-    return budget === undefined ? {} : { sessionPermit: () => budget.tryAcquire() };
+    if (budget === undefined) return {};
+    return {
+      sessionPermit: () => budget.tryAcquire(),
+      sessionCap: {
+        current: () => budget.sessionCap,
+        onChange: (listener) => budget.onSessionCapChange(listener),
+      },
+    };
   }
 
   /** The login gate's group lockout for `router`. */

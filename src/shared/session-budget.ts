@@ -38,8 +38,10 @@ export interface SessionBudgetStats {
  * The router sessions all replicas together may hold. A replica asks
  * ({@link SessionBudget.tryAcquire}, one script) only when its pool opens a
  * session, and the group heartbeat renews every lease it holds. While Redis
- * is down a replica holds at most its share, max(1, floor(max / N)); when
- * Redis is back, the heartbeat registers what it holds.
+ * is down a replica opens sessions only up to its share, max(1, floor(max /
+ * N)), and once its leases have lapsed it keeps no more than that share
+ * ({@link sessionCap}); when Redis is back, the heartbeat registers what it
+ * holds.
  */
 export class SessionBudget {
   readonly #link: SharedLink;
@@ -59,6 +61,13 @@ export class SessionBudget {
   #isQuiet = false;
   /** The acquire under way, if any. */
   #asking: Promise<unknown> | undefined;
+  /** When Redis last confirmed this replica's leases (local clock). */
+  #confirmedAt: number;
+  /** Fires when the leases lapse in Redis while it is away. */
+  #lapseTimer: unknown;
+  /** Redis has been away longer than a lease lives: the others may have taken this replica's leases. */
+  #isLapsed = false;
+  readonly #capListeners = new Set<() => void>();
   readonly #stop: (() => void)[];
 
   constructor(link: SharedLink, router: string, options: SessionBudgetOptions) {
@@ -71,12 +80,33 @@ export class SessionBudget {
     this.#key = link.key(router, 'sessions');
     this.#maxSessions = options.maxSessions;
     this.#leaseTtlMs = ttl;
-    this.#stop = [link.onHeartbeat(() => this.renew()), link.onClose(() => this.#renew([]))];
+    this.#confirmedAt = link.now();
+    this.#stop = [
+      link.onHeartbeat(() => this.renew()),
+      link.onClose(() => this.#renew([])),
+      link.onStateChange((isUp) => (isUp ? this.#stopLapseTimer() : this.#startLapseTimer())),
+    ];
   }
 
   /** Sessions this replica may hold while Redis is down: max(1, floor(max / N)). */
   get localShare(): number {
     return Math.max(1, Math.floor(this.#maxSessions / Math.max(1, this.#link.replicas)));
+  }
+
+  /**
+   * Sessions this replica may keep open now: no limit of its own while its
+   * leases stand; once Redis has been away longer than a lease lives, the
+   * other replicas may hold the leases it had, so it keeps only its
+   * {@link localShare} until Redis confirms its leases again.
+   */
+  get sessionCap(): number {
+    return this.#isLapsed ? this.localShare : Infinity;
+  }
+
+  /** Calls `listener` whenever {@link sessionCap} changes; returns how to stop. */
+  onSessionCapChange(listener: () => void): () => void {
+    this.#capListeners.add(listener);
+    return () => this.#capListeners.delete(listener);
   }
 
   /**
@@ -138,6 +168,8 @@ export class SessionBudget {
    */
   close(): Promise<void> {
     for (const stop of this.#stop) stop();
+    this.#stopLapseTimer();
+    this.#capListeners.clear();
     this.#held.clear();
     return this.#renew([]);
   }
@@ -163,8 +195,32 @@ export class SessionBudget {
     ];
     const reply = await this.#link.run(RENEW_SESSIONS, [this.#key], args);
     if (typeof reply !== 'number') return;
+    this.#confirmedAt = this.#link.now();
+    this.#setLapsed(false);
     this.#groupHeld = reply;
     if (reply < this.#maxSessions) this.#unquiet();
+  }
+
+  /** Redis went away: once the last confirmed leases would have expired, the cap falls to the local share. */
+  #startLapseTimer(): void {
+    this.#stopLapseTimer();
+    const waitMs = Math.max(0, this.#confirmedAt + this.#leaseTtlMs - this.#link.now());
+    this.#lapseTimer = this.#link.timers.setTimeout(() => {
+      this.#lapseTimer = undefined;
+      if (!this.#link.isUp) this.#setLapsed(true);
+    }, waitMs);
+  }
+
+  #stopLapseTimer(): void {
+    if (this.#lapseTimer === undefined) return;
+    this.#link.timers.clearTimeout(this.#lapseTimer);
+    this.#lapseTimer = undefined;
+  }
+
+  #setLapsed(isLapsed: boolean): void {
+    if (this.#isLapsed === isLapsed) return;
+    this.#isLapsed = isLapsed;
+    for (const listener of this.#capListeners) listener();
   }
 
   /** There may be room: the next acquire asks Redis. */

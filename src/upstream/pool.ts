@@ -82,6 +82,20 @@ export interface PoolHooks {
    * @default every session is permitted
    */
   sessionPermit?: () => Promise<SessionPermit | undefined>;
+  /**
+   * A limit below `max` that changes as the group's session budget does
+   * (a replica cut off from Redis past its leases' life keeps only its
+   * share). Sessions above it take no new command and close once idle.
+   * @default no limit besides `max`
+   */
+  sessionCap?: SessionCap;
+}
+
+/** How many sessions a pool may hold now, from {@link PoolHooks.sessionCap}. */
+export interface SessionCap {
+  current(): number;
+  /** Calls `listener` when `current()` changes; returns how to stop. */
+  onChange(listener: () => void): () => void;
 }
 
 /** Leave to hold one more router session, from {@link PoolHooks.sessionPermit}. */
@@ -130,8 +144,10 @@ export class Pool extends EventEmitter {
   readonly #now: () => number;
   readonly #onAcquired: ((waitMs: number) => void) | undefined;
   readonly #sessionPermit: (() => Promise<SessionPermit | undefined>) | undefined;
+  readonly #sessionCap: SessionCap | undefined;
+  readonly #stopCap: () => void;
   #ready = new Set<UpstreamConnection>();
-  /** Ready sessions beyond a lowered `max`, closing once idle. */
+  /** Ready sessions beyond a lowered `max` or session cap, closing once idle. */
   #retiring = new Set<UpstreamConnection>();
   #connecting = new Set<UpstreamConnection>();
   #waiters: Waiter[] = [];
@@ -154,6 +170,17 @@ export class Pool extends EventEmitter {
     this.#now = hooks.now ?? Date.now;
     this.#onAcquired = hooks.onAcquired;
     this.#sessionPermit = hooks.sessionPermit;
+    this.#sessionCap = hooks.sessionCap;
+    this.#stopCap =
+      hooks.sessionCap?.onChange(() => {
+        this.#retireSurplus();
+        this.#fill();
+      }) ?? NOTHING_TO_WITHDRAW;
+  }
+
+  /** Sessions the pool may hold now: `max`, or less while its session cap says so. */
+  get #maxSessions(): number {
+    return Math.min(this.options.max, this.#sessionCap?.current() ?? Infinity);
   }
 
   /** Open `min` sessions in the background and start the health checks. */
@@ -236,7 +263,7 @@ export class Pool extends EventEmitter {
     const total = this.#ready.size + this.#connecting.size;
     if (
       (best === undefined || best.inFlight > 0) &&
-      total < this.options.max &&
+      total < this.#maxSessions &&
       this.#retryTimer === undefined
     ) {
       this.#open();
@@ -295,11 +322,12 @@ export class Pool extends EventEmitter {
   }
 
   /**
-   * Sessions beyond `max` (after a live reload lowered it) take no new
-   * command and close as soon as their last one ends, busy or not now.
+   * Sessions beyond what the pool may hold (a live reload lowered `max`, or
+   * the session cap fell) take no new command and close as soon as their
+   * last one ends, busy or not now.
    */
   #retireSurplus(): void {
-    let surplus = this.#ready.size - this.#retiring.size - this.options.max;
+    let surplus = this.#ready.size - this.#retiring.size - this.#maxSessions;
     while (surplus-- > 0) {
       let lightest: UpstreamConnection | undefined;
       for (const c of this.#ready) {
@@ -323,6 +351,7 @@ export class Pool extends EventEmitter {
   /** Close every session and refuse new acquires. */
   close(): void {
     this.#isClosed = true;
+    this.#stopCap();
     clearTimeout(this.#retryTimer);
     clearInterval(this.#maintenanceTimer);
     for (const w of this.#waiters.splice(0)) {
@@ -360,7 +389,7 @@ export class Pool extends EventEmitter {
     while (
       !this.#isClosed &&
       this.#retryTimer === undefined &&
-      this.#ready.size + this.#connecting.size < Math.min(want, this.options.max)
+      this.#ready.size + this.#connecting.size < Math.min(want, this.#maxSessions)
     ) {
       this.#open();
     }

@@ -1,5 +1,6 @@
 import t from 'tap';
 import type { SessionTicket } from '../../src/shared/index.js';
+import { cuttableRelay } from '../fixtures/cuttable-relay.js';
 import { eventually } from '../fixtures/eventually.js';
 import { startRedis } from '../fixtures/redis-server.js';
 import {
@@ -125,6 +126,37 @@ t.test(
     );
     t.notMatch(members, new RegExp(`${early!.id}\\r`), 'the one released during the outage is not');
     t.equal(budgets[0]!.stats().groupHeld, 1);
+  },
+);
+
+t.test(
+  'a replica cut off from Redis longer than a lease lives keeps only its share; Redis back, the cap goes',
+  async (t) => {
+    const relay = await cuttableRelay(t, redis.port);
+    const [b] = await startReplicas(t, redis.url, 1);
+    const [a] = await startReplicas(t, relay.url, 1, {
+      prefix: b!.prefix,
+      replicaId: 'cut',
+      probeMs: 20,
+    });
+    await b!.heartbeat();
+    const options = { maxSessions: 3, leaseTtlMs: 200 };
+    const ba = a!.sessionBudget('core', options);
+    const bb = b!.sessionBudget('core', options);
+    const changes: number[] = [];
+    ba.onSessionCapChange(() => changes.push(ba.sessionCap));
+    t.equal((await acquireAll([ba], 3)).length, 3, 'the cut-off replica holds every session');
+    t.equal(ba.sessionCap, Infinity, 'no cap of its own while its leases stand');
+    relay.cut();
+    await eventually(() => !a!.isUp, 'the replica to notice');
+    t.equal(await bb.tryAcquire(), undefined, 'the group is full while the leases live');
+    await eventually(() => changes.length === 1, 'the leases to lapse');
+    t.same(changes, [1], 'its share of 3 between two replicas');
+    t.equal((await acquireAll([bb], 3)).length, 3, 'the other replica takes the lapsed leases');
+    relay.heal();
+    await eventually(() => a!.isUp, 'the replica to come back');
+    await a!.heartbeat();
+    t.same(changes, [1, Infinity], 'Redis confirms its leases again: no cap');
   },
 );
 

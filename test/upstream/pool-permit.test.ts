@@ -1,4 +1,5 @@
 import t from 'tap';
+import { Sentence } from '../../src/protocol/index.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { Pool, type PoolOptions, type SessionPermit } from '../../src/upstream/pool.js';
 import { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
@@ -108,3 +109,48 @@ t.test('without a budget, a session that opens after the pool closed is closed t
   await eventually(() => connections.length === 1 && connections[0]?.state === 'closed');
   t.equal(pool.stats.ready, 0, 'no session is handed out by a closed pool');
 });
+
+t.test(
+  'a falling session cap retires the surplus once idle and opens no more; a rising one lets the pool grow again',
+  async (t) => {
+    const { state, ask } = budget(5);
+    const cap = { value: Infinity, listeners: new Set<() => void>() };
+    const setCap = (value: number) => {
+      cap.value = value;
+      for (const listener of cap.listeners) listener();
+    };
+    const { pool } = await simPool(t, BASE, {
+      password: 'pw',
+      hooks: {
+        sessionPermit: ask,
+        sessionCap: {
+          current: () => cap.value,
+          onChange: (listener) => {
+            cap.listeners.add(listener);
+            return () => cap.listeners.delete(listener);
+          },
+        },
+      },
+    });
+    pool.start();
+    await eventually(() => pool.stats.ready === 3, 'min sessions');
+    const busy = await pool.acquireAsync();
+    const tag = busy.send(Sentence.from(['/interface/monitor-traffic', '=interface=ether1']), {
+      onReply: () => undefined,
+      onError: () => undefined,
+    });
+    setCap(1);
+    await eventually(() => pool.stats.ready === 1, 'the idle surplus to close');
+    t.equal(busy.state, 'ready', 'the busy session kept, as the one within the cap');
+    t.equal(state.held, 1, 'their permits given back');
+    t.same(await pool.acquireAsync(), busy, 'commands go to the session within the cap');
+    busy.cancel(tag);
+    await eventually(() => busy.inFlight === 0, 'the stream to end');
+    pool.commandEnded();
+    t.equal(pool.stats.ready, 1, 'min is not refilled above the cap');
+    setCap(Infinity);
+    await eventually(() => pool.stats.ready === 3, 'min sessions again');
+    pool.close();
+    t.equal(cap.listeners.size, 0, 'a closed pool stops listening to the cap');
+  },
+);
