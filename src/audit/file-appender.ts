@@ -70,9 +70,9 @@ export class FileAppender implements AuditAppender {
       this.#isUnsynced = true;
       if (sync) await this.sync();
     } catch (err) {
-      // Reopen on the next append rather than write after a failure.
-      this.#isUnsynced = false;
-      await this.close();
+      // Reopen on the next append rather than write after a failure; what
+      // earlier appends left unsynced is synced as the file is let go.
+      await this.close().catch(() => undefined);
       throw err;
     }
   }
