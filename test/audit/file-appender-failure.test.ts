@@ -1,13 +1,13 @@
 import * as fsPromises from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 
 /**
  * The real FileAppender over a file system whose writes can be made to
  * fail: a disk that fills up, a volume that goes read-only.
  */
-async function failingAppender(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function failingAppender(t: Test) {
   const disk = { isFull: false, syncs: 0 };
   const { FileAppender } = await t.mockImport<typeof import('../../src/audit/file-appender.js')>(
     '../../src/audit/file-appender.js',
