@@ -66,7 +66,7 @@ export class Command {
   readonly #sink: ReplySink;
   readonly #timers: SimulatorTimers;
   readonly #tagPosition: TagPosition;
-  readonly #cleanups: (() => void)[] = [];
+  readonly #cleanups = new Set<() => void>();
   #isFinished = false;
   #resolveEnded!: () => void;
 
@@ -95,18 +95,23 @@ export class Command {
   /** Run `fn` when the command ends (stop timers, unsubscribe). */
   onEnd(fn: () => void): void {
     if (this.#isFinished) fn();
-    else this.#cleanups.push(fn);
+    else this.#cleanups.add(fn);
   }
 
   /** Wait `ms`; resolves early when the command ends. */
   sleep(ms: number): Promise<void> {
     if (ms <= 0 || this.#isFinished) return Promise.resolve();
     return new Promise((resolve) => {
-      const handle = this.#timers.setTimeout(() => resolve(), ms);
-      this.onEnd(() => {
+      const cleanup = () => {
         this.#timers.clearTimeout(handle);
         resolve();
-      });
+      };
+      // A stream sleeps once per tick: a tick that ran leaves nothing behind.
+      const handle = this.#timers.setTimeout(() => {
+        this.#cleanups.delete(cleanup);
+        resolve();
+      }, ms);
+      this.#cleanups.add(cleanup);
     });
   }
 
@@ -154,7 +159,8 @@ export class Command {
 
   #end(): void {
     this.#isFinished = true;
-    const cleanups = this.#cleanups.splice(0);
+    const cleanups = [...this.#cleanups];
+    this.#cleanups.clear();
     for (const fn of cleanups) fn();
     this.#resolveEnded();
   }

@@ -276,3 +276,30 @@ t.test('a client that disconnects leaves no stream running', async (t) => {
   await eventually(() => sim.activeStreams() === 0, 'every stream to stop');
   t.equal(sim.counters.cancels, 0, 'no /cancel was needed');
 });
+
+t.test(
+  'a stream leaves nothing behind per tick: its end clears only the timer it waits on',
+  async (t) => {
+    const cleared = { count: 0 };
+    const sim = await startTestSimulator(t, {
+      streamIntervalMs: 1,
+      timers: {
+        setTimeout: (fn, ms) => setTimeout(fn, ms),
+        clearTimeout: (handle) => {
+          cleared.count++;
+          clearTimeout(handle as NodeJS.Timeout);
+        },
+      },
+    });
+    const c = await openRaw(t, sim.port, { user: 'admin' });
+    c.send(['/interface/monitor-traffic', '=interface=ether1', '.tag=m']);
+    for (let i = 0; i < 30; i++) await c.next();
+    const before = cleared.count;
+    c.send(['/cancel', '=tag=m', '.tag=c']);
+    await eventually(() => sim.activeStreams() === 0, 'the stream to end');
+    t.ok(
+      cleared.count - before <= 1,
+      `30 ticks later, the end cleared ${cleared.count - before} timer(s), not one per tick`,
+    );
+  },
+);
