@@ -32,7 +32,8 @@ export function createCounters(): SimulatorCounters {
     sessionsPeak: 0,
     loginsOk: 0,
     loginsFailed: 0,
-    commands: {},
+    // No prototype: a peer's command word (`constructor`, `__proto__`) is only ever a key.
+    commands: Object.create(null) as Record<string, number>,
     cancels: 0,
     streamsNow: 0,
   };
@@ -43,7 +44,7 @@ const MAX_COMMAND_KEYS = 256;
 /** Count one sentence by its command word, keeping the record bounded. */
 export function countCommand(counters: SimulatorCounters, command: string): void {
   const key =
-    command in counters.commands || Object.keys(counters.commands).length < MAX_COMMAND_KEYS
+    Object.hasOwn(counters.commands, command) || Object.keys(counters.commands).length < MAX_COMMAND_KEYS
       ? command
       : '(other)';
   counters.commands[key] = (counters.commands[key] ?? 0) + 1;

@@ -188,6 +188,29 @@ t.test('counters count commands by path, logins and cancels', async (t) => {
   t.ok((sim.counters.commands['(other)'] ?? 0) > 0);
 });
 
+t.test("a command word named like an object's own property is counted as any other", async (t) => {
+  const sim = await startTestSimulator(t);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
+  for (const word of ['constructor', 'hasOwnProperty', '__proto__', 'toString']) {
+    c.send([word]);
+    await c.untilDone();
+  }
+  t.same(
+    Object.entries(sim.counters.commands).filter(([word]) => !word.startsWith('/')),
+    [
+      ['constructor', 1],
+      ['hasOwnProperty', 1],
+      ['__proto__', 1],
+      ['toString', 1],
+    ],
+  );
+  t.equal(
+    JSON.parse(JSON.stringify(sim.counters)).commands['/login'],
+    1,
+    'and serialises as before',
+  );
+});
+
 t.test('/quit after login ends the session with !fatal', async (t) => {
   const sim = await startTestSimulator(t, { streamIntervalMs: 5 });
   const c = await openRaw(t, sim.port, { user: 'admin' });
