@@ -35,6 +35,11 @@ export class Session {
   #preLoginSentences = 0;
   /** The tail of the one-at-a-time queue (oneCommandAtATime). */
   #queue: Promise<void> = Promise.resolve();
+  /**
+   * Sentences that came while a `/login` was under way: a router takes a
+   * connection's sentences in order, so they wait for the login's answer.
+   */
+  #held: Sentence[] | undefined;
 
   constructor(socket: Socket, ctx: SimulatorContext, onClose: () => void) {
     this.#socket = socket;
@@ -108,6 +113,10 @@ export class Session {
   #onSentence(sentence: Sentence): void {
     const { options, counters, faults } = this.#ctx;
     if (this.#isClosed || faults.stopAnswering) return;
+    if (this.#held !== undefined) {
+      this.#held.push(sentence);
+      return;
+    }
     const path = sentence.command;
     countCommand(counters, path);
     const tag = sentence.tag === undefined ? undefined : Buffer.from(sentence.tag);
@@ -139,6 +148,7 @@ export class Session {
     const command = new Command(this.#sink, options.timers, path, tag, options.tagPosition);
     this.#running.add(command);
     command.onEnd(() => this.#running.delete(command));
+    if (path === '/login' && !this.#isLoggedIn) this.#holdUntilEnded(command);
     const run = (): Promise<void> =>
       this.#execute(command, sentence).catch(
         /* c8 ignore next -- a bug in a command must cost its connection, not the process */
@@ -146,6 +156,24 @@ export class Session {
       );
     if (options.oneCommandAtATime) this.#queue = this.#queue.then(run);
     else void run();
+  }
+
+  /** Holds what comes next until `login` has answered, then takes it in order. */
+  #holdUntilEnded(login: Command): void {
+    this.#held = [];
+    void login.ended.then(() => {
+      const held = this.#held as Sentence[];
+      this.#held = undefined;
+      for (const [at, sentence] of held.entries()) {
+        this.#onSentence(sentence);
+        // Another login among them holds the rest again.
+        const again = this.#held as Sentence[] | undefined;
+        if (again !== undefined) {
+          again.push(...held.slice(at + 1));
+          return;
+        }
+      }
+    });
   }
 
   async #execute(command: Command, sentence: Sentence): Promise<void> {

@@ -240,6 +240,25 @@ t.test('commands before login get the not-logged-in trap and done', async (t) =>
   t.equal(c.chunkOf(trap), c.chunkOf(done));
 });
 
+t.test(
+  'commands sent right behind a login wait for its answer and run logged in, in order',
+  async (t) => {
+    const sim = await simulator(t, { password: 'secret', latencyMs: 20 });
+    const c = await client(t, sim.port);
+    c.send(['/login', '=name=admin', '=password=wrong', '.tag=1']);
+    c.send(['/login', '=name=admin', '=password=secret', '.tag=2']);
+    c.send(['/system/identity/print', '.tag=3']);
+    t.same(text(await c.read(5)), [
+      '!trap .tag=1 =message=invalid user name or password (6)',
+      '!done .tag=1',
+      '!done .tag=2',
+      '!re .tag=3 =name=MikroTik',
+      '!done .tag=3',
+    ]);
+    t.equal(sim.counters.loginsOk, 1);
+  },
+);
+
 t.test('the not-logged-in text is configurable', async (t) => {
   const sim = await simulator(t, { notLoggedInMessage: 'login first' });
   const c = await client(t, sim.port);
