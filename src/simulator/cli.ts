@@ -1,13 +1,16 @@
 import { parseArgs } from 'node:util';
 import { ErrorCode, RosgateError } from '../errors.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from './index.js';
-import { REFUSE_LISTEN_MODES, type RefuseListen } from './options.js';
+import { REFUSE_LISTEN_MODES } from './options.js';
 
 const USAGE =
   'rosgate simulate [--host 127.0.0.1] [--port 8728] [--user admin] [--password ""] [--version 7.19] ' +
   '[--seed N] [--hotspot-users N] [--ppp-secrets N] [--max-sessions N] [--control-port N] [--latency-ms N] ' +
   '[--row-latency-ms N] [--latency-per-100-rows-ms N] [--stream-interval-ms N] [--one-command-at-a-time] ' +
-  '[--tag-position first|last] [--refuse-listen off|proplist|always]';
+  '[--tag-position first|last] [--refuse-listen off|proplist|always] [--interfaces N] ' +
+  '[--max-commands-per-session N] [--pre-login-max-sentences N] [--user-add name:password]... ' +
+  '[--too-many-sessions fatal|close] [--cancel-unknown-tag done|trap] [--failed-login-closes] ' +
+  '[--empty-replies on|off] [--not-logged-in-message TEXT] [--no-such-item-message TEXT]';
 
 const INTEGER_FLAGS = {
   port: 'port',
@@ -20,6 +23,34 @@ const INTEGER_FLAGS = {
   'row-latency-ms': 'rowLatencyMs',
   'latency-per-100-rows-ms': 'latencyPer100RowsMs',
   'stream-interval-ms': 'streamIntervalMs',
+  interfaces: 'interfaces',
+  'max-commands-per-session': 'maxCommandsPerSession',
+  'pre-login-max-sentences': 'preLoginMaxSentences',
+} as const satisfies Record<string, keyof SimulatorOptions>;
+
+/** Flags whose value is one of a few words (the behaviours ROUTEROS-API.md leaves unconfirmed). */
+const CHOICE_FLAGS = {
+  'tag-position': { option: 'tagPosition', words: { first: 'first', last: 'last' } },
+  'refuse-listen': {
+    option: 'refuseListen',
+    words: Object.fromEntries(REFUSE_LISTEN_MODES.map((mode) => [mode, mode])),
+  },
+  'too-many-sessions': { option: 'tooManySessions', words: { fatal: 'fatal', close: 'close' } },
+  'cancel-unknown-tag': { option: 'cancelUnknownTagReply', words: { done: 'done', trap: 'trap' } },
+  'empty-replies': { option: 'emptyReplies', words: { on: true, off: false } },
+} as const satisfies Record<
+  string,
+  { option: keyof SimulatorOptions; words: Record<string, string | boolean> }
+>;
+
+/** Flags whose value is any text. */
+const TEXT_FLAGS = {
+  host: 'host',
+  user: 'user',
+  password: 'password',
+  version: 'version',
+  'not-logged-in-message': 'notLoggedInMessage',
+  'no-such-item-message': 'noSuchItemMessage',
 } as const satisfies Record<string, keyof SimulatorOptions>;
 
 function fail(message: string): never {
@@ -30,22 +61,20 @@ function fail(message: string): never {
 
 /** Parse `rosgate simulate` flags into options; errors name the flag. */
 export function parseSimulateArgs(argv: string[]): SimulatorOptions {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
       strict: true,
       allowPositionals: false,
       options: {
-        host: { type: 'string' },
-        user: { type: 'string' },
-        password: { type: 'string' },
-        version: { type: 'string' },
         'one-command-at-a-time': { type: 'boolean' },
-        'tag-position': { type: 'string' },
-        'refuse-listen': { type: 'string' },
+        'failed-login-closes': { type: 'boolean' },
+        'user-add': { type: 'string', multiple: true },
         ...Object.fromEntries(
-          Object.keys(INTEGER_FLAGS).map((flag) => [flag, { type: 'string' as const }]),
+          [INTEGER_FLAGS, CHOICE_FLAGS, TEXT_FLAGS]
+            .flatMap((flags) => Object.keys(flags))
+            .map((flag) => [flag, { type: 'string' as const }]),
         ),
       },
     }));
@@ -60,24 +89,33 @@ export function parseSimulateArgs(argv: string[]): SimulatorOptions {
       fail(`--${flag} must be a non-negative integer, got '${String(text)}'`);
     options[option] = Number(text);
   }
-  if (typeof values.host === 'string') options.host = values.host;
-  if (typeof values.user === 'string') options.user = values.user;
-  if (typeof values.password === 'string') options.password = values.password;
-  if (typeof values.version === 'string') options.version = values.version;
+  const settable = options as Record<string, unknown>;
+  for (const [flag, option] of Object.entries(TEXT_FLAGS)) {
+    if (typeof values[flag] === 'string') settable[option] = values[flag];
+  }
+  for (const [flag, { option, words }] of Object.entries(CHOICE_FLAGS)) {
+    const word = values[flag];
+    if (word === undefined) continue;
+    if (!Object.hasOwn(words, word as string)) {
+      const choices = Object.keys(words);
+      fail(
+        `--${flag} must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}, got '${String(word)}'`,
+      );
+    }
+    settable[option] = (words as Record<string, string | boolean>)[word as string];
+  }
   if (values['one-command-at-a-time'] === true) options.oneCommandAtATime = true;
-  const tagPosition = values['tag-position'];
-  if (tagPosition !== undefined) {
-    if (tagPosition !== 'first' && tagPosition !== 'last')
-      fail(`--tag-position must be first or last, got '${String(tagPosition)}'`);
-    options.tagPosition = tagPosition;
-  }
-  const refuse = values['refuse-listen'];
-  if (refuse !== undefined) {
-    if (!(REFUSE_LISTEN_MODES as readonly unknown[]).includes(refuse))
-      fail(`--refuse-listen must be off, proplist or always, got '${String(refuse)}'`);
-    options.refuseListen = refuse as RefuseListen;
-  }
+  if (values['failed-login-closes'] === true) options.failedLoginCloses = true;
+  const users = values['user-add'] as string[] | undefined;
+  if (users !== undefined) options.users = Object.fromEntries(users.map(userEntry));
   return options;
+}
+
+/** `name:password` of `--user-add` (the password may hold `:`). */
+function userEntry(text: string): [string, string] {
+  const colon = text.indexOf(':');
+  if (colon < 1) fail(`--user-add must be name:password, got '${text}'`);
+  return [text.slice(0, colon), text.slice(colon + 1)];
 }
 
 /**

@@ -78,6 +78,58 @@ t.test('flags map to options, with port 8728 by default', async (t) => {
   t.match(String(out.read()), /user admin and an empty password\n$/);
 });
 
+t.test('the behaviours the protocol notes leave unconfirmed can be chosen by flag', async (t) => {
+  t.same(
+    parseSimulateArgs([
+      '--interfaces',
+      '8',
+      '--max-commands-per-session',
+      '4',
+      '--pre-login-max-sentences',
+      '3',
+      '--too-many-sessions',
+      'close',
+      '--cancel-unknown-tag',
+      'trap',
+      '--failed-login-closes',
+      '--empty-replies',
+      'off',
+      '--not-logged-in-message',
+      'login first',
+      '--no-such-item-message',
+      'no such item (4)',
+      '--user-add',
+      'billing:pa:ss',
+      '--user-add',
+      'ops:x',
+    ]),
+    {
+      port: 8728,
+      interfaces: 8,
+      maxCommandsPerSession: 4,
+      preLoginMaxSentences: 3,
+      tooManySessions: 'close',
+      cancelUnknownTagReply: 'trap',
+      failedLoginCloses: true,
+      emptyReplies: false,
+      notLoggedInMessage: 'login first',
+      noSuchItemMessage: 'no such item (4)',
+      users: { billing: 'pa:ss', ops: 'x' },
+    },
+  );
+  t.same(parseSimulateArgs(['--empty-replies', 'on']), { port: 8728, emptyReplies: true });
+  const sim = await runSimulateCommand(
+    ['--port', '0', '--user-add', 'billing:pw', '--no-such-item-message', 'no such item (4)'],
+    new PassThrough(),
+  );
+  t.teardown(() => sim.close());
+  const api = await connectApi(sim.port, { user: 'billing', password: 'pw' });
+  t.teardown(() => api.close());
+  await t.rejects(api.write('/ip/hotspot/user/remove', ['=.id=*FFFF']), {
+    message: 'no such item (4)',
+  });
+});
+
 t.test('bad flags give an error naming the flag', async (t) => {
   const message = (argv: string[]): string => {
     try {
@@ -100,6 +152,13 @@ t.test('bad flags give an error naming the flag', async (t) => {
     message(['--refuse-listen', 'yes']),
     /--refuse-listen must be off, proplist or always, got 'yes'/,
   );
+  t.match(
+    message(['--too-many-sessions', 'drop']),
+    /--too-many-sessions must be fatal or close, got 'drop'/,
+  );
+  t.match(message(['--user-add', 'nopassword']), /--user-add must be name:password/);
+  t.match(message(['--user-add', ':pw']), /--user-add must be name:password/);
+  t.match(message(['--empty-replies', 'toString']), /--empty-replies must be on or off/);
   await t.rejects(startSimulator({ tagPosition: 'middle' as 'first' }), {
     message: /tagPosition must be 'first' or 'last'/,
   });
