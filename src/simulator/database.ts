@@ -168,10 +168,15 @@ export class Menu {
   set(keys: readonly string[], values: InputValues, trusted = false): void {
     const input = this.#check(values, trusted);
     const rows = this.#resolve(keys);
+    // Two rows of one set may not end up with the same unique key either.
+    const batch = new Set<string | undefined>();
     for (const row of rows) {
       const next = new Map(row);
       for (const [name, value] of input) next.set(name, value);
       this.#checkUnique(next, row);
+      const key = this.#key(next);
+      if (key !== undefined && batch.has(key)) throw this.#duplicate();
+      batch.add(key);
     }
     for (const row of rows) {
       const before = this.#key(row);
@@ -272,9 +277,11 @@ export class Menu {
     const key = this.#key(candidate);
     if (key === undefined) return;
     const other = this.#unique.get(key);
-    if (other !== undefined && other !== self) {
-      throw new TrapError(this.spec.duplicateMessage ?? 'failure: already have such entry');
-    }
+    if (other !== undefined && other !== self) throw this.#duplicate();
+  }
+
+  #duplicate(): TrapError {
+    return new TrapError(this.spec.duplicateMessage ?? 'failure: already have such entry');
   }
 
   #index(row: Row, before: string | undefined): void {

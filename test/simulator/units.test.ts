@@ -57,6 +57,40 @@ t.test('the generator is deterministic', async (t) => {
   );
 });
 
+t.test('one set of several rows cannot give two of them the same unique key', async (t) => {
+  const menu = new Database().define({
+    path: '/test',
+    writable: { name: 'text', comment: 'text' },
+    unique: ['name'],
+  });
+  const a = menu.add({ name: 'a' });
+  const b = menu.add({ name: 'b' });
+  t.throws(
+    () => menu.set([a, b], { name: 'same' }),
+    new TrapError('failure: already have such entry'),
+  );
+  t.same(
+    menu.rows().map((row) => row.get('name')?.toString()),
+    ['a', 'b'],
+    'neither row changed',
+  );
+  menu.set([a, b], { comment: 'both' });
+  t.equal(
+    menu.find(b)?.get('comment')?.toString(),
+    'both',
+    'a set that keeps the keys apart is fine',
+  );
+  const unnamed = [menu.add({ comment: 'x' }), menu.add({ comment: 'y' })];
+  menu.set(unnamed, { comment: 'z' });
+  t.equal(
+    menu.find(unnamed[1]!)?.get('comment')?.toString(),
+    'z',
+    'rows without the key never collide',
+  );
+  menu.set([a], { name: 'a2' });
+  t.equal(menu.findBy('name', 'a2')?.get('.id')?.toString(), a);
+});
+
 t.test('menus validate, keep unique keys and notify listeners', async (t) => {
   const db = new Database();
   const menu = db.define({
