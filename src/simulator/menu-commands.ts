@@ -271,10 +271,16 @@ async function reprint(
   const rows = select(ctx, menu, match, from);
   markStream(ctx, command);
   const periodMs = Math.max(1, Math.round(seconds * ctx.options.streamIntervalMs));
+  // Each round prints what `=from=` names then (a row removed since is left out), or the whole menu.
+  const keys = splitList(from);
+  const chosen = (): Row[] =>
+    keys.length === 0
+      ? menu.rows()
+      : keys.map((key) => menu.find(key)).filter((row): row is Row => row !== undefined);
   let current = rows;
   while (!command.isFinished) {
     command.send(current.map((row) => rowWords(command.tag, project(row, proplist))));
     await command.sleep(periodMs);
-    current = menu.rows().filter((row) => match((name) => row.get(name)));
+    current = chosen().filter((row) => match((name) => row.get(name)));
   }
 }

@@ -132,6 +132,25 @@ t.test('print =interval= reprints every interval until cancelled', async (t) => 
   );
 });
 
+t.test(
+  'print =interval= =from= reprints the rows it names every round, less any removed since',
+  async (t) => {
+    const sim = await startTestSimulator(t, FAST);
+    const menu = sim.data.require('/ip/address');
+    const [first, second] = menu.rows().map((row) => String(row.get('.id'))) as [string, string];
+    const c = await openRaw(t, sim.port, { user: 'admin' });
+    c.send(['/ip/address/print', '=interval=1', `=from=${second}`, '=.proplist=.id', '.tag=i']);
+    const ids = async (count: number) =>
+      (await c.read(count)).map((row) => row.attributeString('.id'));
+    t.same(await ids(3), [second, second, second], 'only the row it names, round after round');
+    menu.set([second], { address: '192.0.2.1/24' });
+    menu.remove([first]);
+    t.same(await ids(3), [second, second, second], 'another row removed changes nothing');
+    c.send(['/cancel', '=tag=i']);
+    await c.untilDone('i');
+  },
+);
+
 t.test('monitor-traffic streams one row per interface per interval until cancelled', async (t) => {
   const sim = await startTestSimulator(t, FAST);
   const c = await openRaw(t, sim.port, { user: 'admin' });
