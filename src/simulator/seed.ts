@@ -1,5 +1,6 @@
 import { Database, type Menu, type MenuMessages, type Row } from './database.js';
 import { Prng } from './prng.js';
+import { versionProfile } from './version.js';
 
 /** What the generated data depends on. */
 export interface SeedOptions {
@@ -127,6 +128,7 @@ function seedSystem({ options, db, prng, live, bootedAt }: Seeding): void {
     true,
   );
 
+  const { isoDates } = versionProfile(options.version);
   db.define({
     path: '/system/clock',
     writable: { 'time-zone-name': TEXT, 'time-zone-autodetect': BOOL },
@@ -139,10 +141,13 @@ function seedSystem({ options, db, prng, live, bootedAt }: Seeding): void {
         'time',
         `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`,
       );
+      const day = pad(d.getUTCDate());
       set(
         row,
         'date',
-        `${MONTHS[d.getUTCMonth()] as string}/${pad(d.getUTCDate())}/${d.getUTCFullYear()}`,
+        isoDates
+          ? `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${day}`
+          : `${MONTHS[d.getUTCMonth()] as string}/${day}/${d.getUTCFullYear()}`,
       );
       return row;
     },

@@ -21,6 +21,8 @@ export interface VersionProfile {
   readonly emptyReplies: boolean;
   /** The text of a refused login. */
   readonly loginFailedMessage: string;
+  /** Whether dates read `2026-12-07` (7.10+) rather than `dec/07/2026`. */
+  readonly isoDates: boolean;
 }
 
 const VERSION = /^(\d+)\.(\d+)(?:\.(\d+))?$/;
@@ -55,5 +57,6 @@ export function versionProfile(version: string): VersionProfile {
     emptyReplies: atLeast(v, 7, 18, 0),
     loginFailedMessage:
       loginMode === LoginMode.Legacy ? 'cannot log in' : 'invalid user name or password (6)',
+    isoDates: atLeast(v, 7, 10, 0),
   };
 }

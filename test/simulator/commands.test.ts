@@ -39,6 +39,12 @@ t.test('system menus report identity, resource with the version, and clock', asy
   t.same(await api.write('/system/clock/print', ['=.proplist=time,date']), [
     { time: '05:06:07', date: 'mar/04/2025' },
   ]);
+  const v7 = await startTestSimulator(t, { version: '7.10', now: () => now });
+  t.same(
+    await (await openApi(t, v7.port)).write('/system/clock/print', ['=.proplist=date']),
+    [{ date: '2025-03-04' }],
+    'from 7.10 the date reads as ISO',
+  );
   await api.write('/system/identity/set', ['=name=edge-1']);
   t.same(await api.write('/system/identity/print'), [{ name: 'edge-1' }]);
   t.same(await api.write('/system/identity/get', ['=value-name=name']), [{ ret: 'edge-1' }]);
