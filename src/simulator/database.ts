@@ -11,8 +11,12 @@ export type Row = Map<string, Buffer>;
 /** Values as callers give them: strings are taken byte for byte (latin1). */
 export type InputValues = Readonly<Record<string, string | Buffer>> | ReadonlyMap<string, Buffer>;
 
-/** A writable property: free text, a boolean, or one of a fixed set of words. */
-export type PropertyKind = 'text' | 'bool' | readonly string[];
+/**
+ * A writable property: free text, a boolean, one of a fixed set of words, or
+ * the name of a row of another menu (`profile` of a hotspot user names a
+ * `/ip/hotspot/user/profile`): a router refuses a name that is not there.
+ */
+export type PropertyKind = 'text' | 'bool' | readonly string[] | { readonly nameIn: string };
 
 /** Verbs a menu may offer, besides the unknown-path traps for the others. */
 export const ALL_VERBS = [
@@ -66,6 +70,10 @@ const FALSE = Buffer.from('false', 'latin1');
 const YES = Buffer.from('yes', 'latin1');
 const ID = '.id';
 
+function isNameIn(kind: PropertyKind): kind is { readonly nameIn: string } {
+  return typeof kind === 'object' && 'nameIn' in kind;
+}
+
 function toMap(values: InputValues): Map<string, Buffer> {
   if (values instanceof Map) return new Map(values);
   const out = new Map<string, Buffer>();
@@ -93,13 +101,20 @@ export class Menu {
   readonly #rows = new Map<string, Row>();
   readonly #listeners = new Set<ChangeListener>();
   readonly #messages: MenuMessages;
+  /** Another menu of the same router, for the properties that name its rows. */
+  readonly #menuAt: (path: string) => Menu | undefined;
   /** Unique key (latin1, NUL-joined) to row, so seeding thousands of rows stays linear. */
   readonly #unique = new Map<string, Row>();
   #nextId = 1;
 
-  constructor(spec: MenuSpec, messages: MenuMessages = DEFAULT_MESSAGES) {
+  constructor(
+    spec: MenuSpec,
+    messages: MenuMessages = DEFAULT_MESSAGES,
+    menuAt: (path: string) => Menu | undefined = () => undefined,
+  ) {
     this.spec = spec;
     this.#messages = messages;
+    this.#menuAt = menuAt;
     const verbs: readonly Verb[] =
       spec.verbs ?? (spec.singleton ? ['print', 'getall', 'get', 'set', 'listen'] : ALL_VERBS);
     // enable/disable exist only where there is a `disabled` to switch.
@@ -253,6 +268,10 @@ export class Menu {
         if (text === 'yes' || text === 'true') input.set(name, TRUE);
         else if (text === 'no' || text === 'false') input.set(name, FALSE);
         else throw new TrapError(`input does not match any value of ${name}`, 1);
+      } else if (isNameIn(kind)) {
+        // Seeding lays rows down before the menus they name.
+        if (!trusted && this.#menuAt(kind.nameIn)?.findBy('name', value) === undefined)
+          throw new TrapError(`input does not match any value of ${name}`, 1);
       } else if (!kind.includes(text)) {
         throw new TrapError(`input does not match any value of ${name}`, 1);
       }
@@ -313,7 +332,7 @@ export class Database {
 
   /** Create a menu (replacing one with the same path). */
   define(spec: MenuSpec): Menu {
-    const menu = new Menu(spec, this.#messages);
+    const menu = new Menu(spec, this.#messages, (path) => this.#menus.get(path));
     this.#menus.set(spec.path, menu);
     return menu;
   }

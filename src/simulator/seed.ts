@@ -213,7 +213,13 @@ function seedInterfaces({ options, db, prng }: Seeding): void {
 function seedAddresses({ db }: Seeding): void {
   const addresses = db.define({
     path: '/ip/address',
-    writable: { address: TEXT, network: TEXT, interface: TEXT, comment: TEXT, disabled: BOOL },
+    writable: {
+      address: TEXT,
+      network: TEXT,
+      interface: { nameIn: '/interface' },
+      comment: TEXT,
+      disabled: BOOL,
+    },
     defaults: { disabled: 'false' },
     unique: ['address', 'interface'],
   });
@@ -275,7 +281,7 @@ function seedHotspotUsers({ options, db, prng }: Seeding, profileNames: string[]
       server: TEXT,
       name: TEXT,
       password: TEXT,
-      profile: TEXT,
+      profile: { nameIn: '/ip/hotspot/user/profile' },
       'limit-uptime': TEXT,
       'limit-bytes-total': TEXT,
       'limit-bytes-in': TEXT,
@@ -406,7 +412,7 @@ function seedPppSecrets({ options, db, prng }: Seeding): void {
       name: TEXT,
       password: TEXT,
       service: ['any', 'async', 'l2tp', 'ovpn', 'pppoe', 'pptp', 'sstp'],
-      profile: TEXT,
+      profile: { nameIn: '/ppp/profile' },
       'local-address': TEXT,
       'remote-address': TEXT,
       'caller-id': TEXT,
@@ -420,6 +426,8 @@ function seedPppSecrets({ options, db, prng }: Seeding): void {
       'last-logged-out': '1970-01-01 00:00:00',
     },
     unique: ['name'],
+    // As routers word it (billing panels match this text to update instead).
+    duplicateMessage: 'failure: secret with the same name already exists',
   });
   const pppActive = db.define({
     path: '/ppp/active',

@@ -194,6 +194,35 @@ t.test('unknown parameters and bad values are refused with the documented traps'
   t.equal(String((await c.untilDone())[0]), '!trap =message=unknown parameter .id');
 });
 
+t.test(
+  'a profile or interface that does not exist is refused, as a router refuses it; a duplicate secret is worded as routers word it',
+  async (t) => {
+    const sim = await startTestSimulator(t);
+    const c = await openRaw(t, sim.port, { user: 'admin' });
+    const refusal = (name: string) => [
+      `!trap =category=1 =message=input does not match any value of ${name}`,
+      '!done',
+    ];
+    c.send(['/ip/hotspot/user/add', '=name=v1', '=profile=doesnotexist']);
+    t.same(text(await c.untilDone()), refusal('profile'));
+    c.send(['/ip/hotspot/user/add', '=name=v1', '=profile=1h-2M']);
+    t.equal(String((await c.untilDone()).at(-1)).split(' ')[0], '!done', 'an existing profile');
+    c.send(['/ip/hotspot/user/set', '=numbers=v1', '=profile=gold']);
+    t.same(text(await c.untilDone()), refusal('profile'), 'set is checked too');
+    c.send(['/ppp/secret/add', '=name=p1', '=profile=pppoe-1G']);
+    t.same(text(await c.untilDone()), refusal('profile'));
+    c.send(['/ip/address/add', '=address=192.0.2.1/24', '=interface=ether99']);
+    t.same(text(await c.untilDone()), refusal('interface'));
+    c.send(['/ppp/secret/add', '=name=p1', '=profile=pppoe-10M']);
+    await c.untilDone();
+    c.send(['/ppp/secret/add', '=name=p1']);
+    t.same(text(await c.untilDone()), [
+      '!trap =message=failure: secret with the same name already exists',
+      '!done',
+    ]);
+  },
+);
+
 t.test('the unknown-parameter and no-such-item texts are configurable', async (t) => {
   const sim = await startTestSimulator(t, {
     unknownParameterMessage: () => 'unknown parameter',

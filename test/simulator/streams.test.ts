@@ -67,11 +67,11 @@ t.test(
 t.test('listen with a query reports only matching changes', async (t) => {
   const sim = await startTestSimulator(t, FAST);
   const c = await openRaw(t, sim.port, { user: 'admin' });
-  c.send(['/ppp/secret/listen', '?profile=gold', '=.proplist=name']);
+  c.send(['/ppp/secret/listen', '?profile=pppoe-50M', '=.proplist=name']);
   await eventually(() => sim.activeStreams() === 1, 'the listen to run');
   const menu = sim.data.require('/ppp/secret');
-  menu.add({ name: 'silver-user', profile: 'silver' });
-  menu.add({ name: 'gold-user', profile: 'gold' });
+  menu.add({ name: 'silver-user', profile: 'pppoe-10M' });
+  menu.add({ name: 'gold-user', profile: 'pppoe-50M' });
   t.equal(String(await c.next()), '!re =name=gold-user');
   t.ok(await c.isSilent(10));
 });
