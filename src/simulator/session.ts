@@ -15,6 +15,7 @@ import {
 import { Command, encodeReplies, type ReplySink } from './command.js';
 import { countCommand, type SimulatorContext } from './context.js';
 import { dispatch } from './dispatch.js';
+import type { DuplicateTags } from './options.js';
 import { LoginMode } from './version.js';
 
 /**
@@ -110,7 +111,7 @@ export class Session {
     if (this.#isClosed || faults.stopAnswering) return;
     const path = sentence.command;
     countCommand(counters, path);
-    const tag = sentence.tag === undefined ? undefined : Buffer.from(sentence.tag);
+    const tag = commandTag(sentence, options.duplicateTags);
     if (!this.#isLoggedIn) {
       this.#preLoginSentences++;
       if (this.#preLoginSentences > options.preLoginMaxSentences) {
@@ -232,4 +233,30 @@ export class Session {
       this.#socket.end();
     }
   }
+}
+
+/**
+ * The tag a command is answered on (a copy: the sentence's buffer is reused).
+ * With several tag words, the first or the last one decides (unconfirmed, §4).
+ */
+function commandTag(sentence: Sentence, duplicateTags: DuplicateTags): Buffer | undefined {
+  let word: Buffer | undefined;
+  if (duplicateTags === 'last') {
+    for (let i = sentence.wordCount - 1; i > 0 && word === undefined; i--) {
+      const candidate = sentence.word(i);
+      if (isTagWord(candidate)) word = candidate;
+    }
+  } else if (sentence.tagIndex >= 0) word = sentence.word(sentence.tagIndex);
+  return word === undefined || word.length <= TAG_PREFIX.length
+    ? undefined
+    : Buffer.from(word.subarray(TAG_PREFIX.length));
+}
+
+const TAG_PREFIX = Buffer.from('.tag=', 'latin1');
+
+/** `.tag=<value>`, or a bare `.tag` (an empty tag). */
+function isTagWord(word: Buffer): boolean {
+  return word.length === 4
+    ? word.equals(TAG_PREFIX.subarray(0, 4))
+    : word.subarray(0, TAG_PREFIX.length).equals(TAG_PREFIX);
 }

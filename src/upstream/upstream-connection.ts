@@ -268,7 +268,8 @@ export class UpstreamConnection extends EventEmitter {
       this.#watch();
     }
     this.lastActiveAt = this.#now();
-    (this.#socket as net.Socket).write(sentence.withTag(tag));
+    // One tag upstream, ours: a client's own tag words never reach the router (§4 rule 1).
+    (this.#socket as net.Socket).write(sentence.withSoleTag(tag));
     return tag;
   }
 
