@@ -78,6 +78,14 @@ export interface RouterAuthenticatorOptions {
   serviceAccount?: { name: string; password: string } | undefined;
   /** How to relay legacy challenges to a router older than 6.45.1. @default no relay */
   relay?: LegacyRelay | undefined;
+  /**
+   * Relayed challenges under way at once: each holds a router session from
+   * the bare `/login` until the client answers or leaves, so clients that
+   * never log in must not use up the router's sessions. Past it a client
+   * gets rosgate's own challenge (enough for the service account) and a
+   * router user's answer to it is refused, saying why. @default 4
+   */
+  maxRelayedChallenges?: number;
 }
 
 /** What relaying a legacy login needs from the router. */
@@ -145,7 +153,10 @@ export class RouterAuthenticator implements Authenticator {
    * waiting checks.
    */
   reconfigure(
-    options: Pick<RouterAuthenticatorOptions, 'ttlMs' | 'failureTtlMs' | 'maxConcurrentChecks'>,
+    options: Pick<
+      RouterAuthenticatorOptions,
+      'ttlMs' | 'failureTtlMs' | 'maxConcurrentChecks' | 'maxRelayedChallenges'
+    >,
   ): void {
     this.#options = { ...this.#options, ...options };
     const now = this.#now();
@@ -270,7 +281,19 @@ export class RouterAuthenticator implements Authenticator {
   }
 
   #relayVersion: Promise<boolean> | undefined;
+  /** Relayed challenges opened (or opening) and not yet answered or dropped. */
+  #relaysOpen = 0;
 
+  /** Relayed challenges under way now, for tests and health. */
+  get relayedChallenges(): number {
+    return this.#relaysOpen;
+  }
+
+  /**
+   * The router's challenge, relayed; undefined when the router no longer
+   * checks answers. Rejects with `ROSGATE_CLIENT_LIMIT` while
+   * `maxRelayedChallenges` are under way.
+   */
   async openLegacyChallenge(): Promise<LegacyChallenge | undefined> {
     const relay = this.#options.relay;
     if (relay === undefined) return undefined;
@@ -280,7 +303,42 @@ export class RouterAuthenticator implements Authenticator {
       return false;
     });
     if (!(await this.#relayVersion)) return undefined;
-    return relay.open();
+    const max = this.#options.maxRelayedChallenges ?? 4;
+    if (this.#relaysOpen >= max) {
+      throw new RosgateError(
+        ErrorCode.ClientLimit,
+        `too many legacy logins under way (limit ${max}): try again, or log in with =password=`,
+        { details: { maxRelayedChallenges: max } },
+      );
+    }
+    // Counted from before the connection opens: slow opens count too.
+    this.#relaysOpen++;
+    let isOpen = true;
+    const release = (): void => {
+      if (isOpen) this.#relaysOpen--;
+      isOpen = false;
+    };
+    let challenge: LegacyChallenge;
+    try {
+      challenge = await relay.open();
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return {
+      challengeHex: challenge.challengeHex,
+      check: async (name, response) => {
+        try {
+          return await challenge.check(name, response);
+        } finally {
+          release();
+        }
+      },
+      close: () => {
+        release();
+        challenge.close();
+      },
+    };
   }
 
   #remember(into: Map<string, Remembered>, name: string, password: Buffer, ttlMs: number): void {
