@@ -1,5 +1,5 @@
 import { boundedMemo } from '../bounded-memo.js';
-import { encodeSentence, type WordInput } from './encoder.js';
+import { encodeSentence, wordByteLength, type WordInput } from './encoder.js';
 import { lengthSize, writeLength } from './length.js';
 
 const TAG_PREFIX = Buffer.from('.tag=', 'latin1');
@@ -85,7 +85,7 @@ export class Sentence {
     const offsets: number[] = [];
     let at = 0;
     for (const word of words) {
-      const n = typeof word === 'string' ? Buffer.byteLength(word, 'latin1') : word.length;
+      const n = wordByteLength(word);
       at += lengthSize(n);
       offsets.push(at, at + n);
       at += n;

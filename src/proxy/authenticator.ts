@@ -59,8 +59,11 @@ export class UserListAuthenticator implements Authenticator {
 
 /** Options of {@link RouterAuthenticator}. */
 export interface RouterAuthenticatorOptions {
-  /** Opens a session to the router with the given credentials (not yet connected). */
-  connect: (username: string, password: string) => UpstreamConnection;
+  /**
+   * Opens a session to the router with the given credentials (not yet
+   * connected): a client's name and password go as the bytes it sent.
+   */
+  connect: (username: string | Buffer, password: string | Buffer) => UpstreamConnection;
   /** How long a verified login is remembered. @default 60000 */
   ttlMs: number;
   /** How long a refused password is remembered, so retries of it skip the router. @default 5000 */
@@ -244,7 +247,8 @@ export class RouterAuthenticator implements Authenticator {
   }
 
   async #askRouter(name: string, password: Buffer): Promise<boolean> {
-    const connection = this.#options.connect(name, password.toString('latin1'));
+    // The client's bytes, as it sent them: no decoding on the way (§7).
+    const connection = this.#options.connect(Buffer.from(name, 'latin1'), password);
     try {
       await connection.connect();
     } catch (err) {
@@ -275,7 +279,9 @@ export class RouterAuthenticator implements Authenticator {
 
   #serviceSecret(name: string): Buffer | undefined {
     const account = this.#options.serviceAccount;
-    return account !== undefined && account.name === name
+    // Names arrive as latin1 views of the client's bytes; configured text is
+    // UTF-8 on the wire, as rosgate sends it to the router.
+    return account !== undefined && Buffer.from(account.name, 'utf8').toString('latin1') === name
       ? Buffer.from(account.password, 'utf8')
       : undefined;
   }

@@ -41,7 +41,7 @@ export interface SimulatorOptions {
   port?: number;
   /** The API user. @default 'admin' */
   user?: string;
-  /** The API user's password. @default '' */
+  /** The API user's password (text: UTF-8 on the wire, as clients send it). @default '' */
   password?: string;
   /** More API users, name to password (a router's other accounts). @default none */
   users?: Readonly<Record<string, string>>;

@@ -195,7 +195,8 @@ export class Session {
       return;
     }
     // The user's password decides; an unknown name never logs in.
-    const userName = name?.toString('latin1');
+    // Configured names are text: UTF-8 on the wire, as clients send them.
+    const userName = name?.toString('utf8');
     const secret =
       userName === options.user
         ? options.password
@@ -206,7 +207,7 @@ export class Session {
             : undefined;
     const isUser = secret !== undefined;
     const isPassword = (given: Buffer | undefined): boolean =>
-      given !== undefined && given.equals(Buffer.from(secret ?? '', 'latin1'));
+      given !== undefined && given.equals(Buffer.from(secret ?? '', 'utf8'));
     const isResponse = (): boolean =>
       response !== undefined &&
       this.#challenge !== undefined &&
