@@ -143,9 +143,6 @@ export class ClientSession {
   #preLoginSentences = 0;
   #preLoginTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
-  /** Sentences that arrived while a login step was under way; handled after it. */
-  #heldDuringLogin: Sentence[] = [];
-  #isLoginPending = false;
   #isClosed = false;
   #open = new Set<ClientCommand>();
   /** `/cancel` sentences waiting for the router's answer. */
@@ -218,17 +215,31 @@ export class ClientSession {
     try {
       this.#decoder.push(chunk, this.#onSentence);
     } catch (err) {
-      if (err instanceof RosgateError && isFraming(err)) {
-        // One policy per boundary: a framing error ends this client only.
-        this.#log.warn({ code: err.code }, 'client framing error');
-        this.#options.stats.framingErrors++;
-        this.#fatal('protocol error');
-        return;
-      }
-      // Anything else is rosgate's own fault: it must not end the process.
-      this.#log.error({ err }, 'client session failed; closing it');
-      this.#fatal('internal error');
+      this.#decodeFailed(err);
     }
+  }
+
+  /** Reading was paused for a login step: read on, from the sentence after it. */
+  #resumeReading(): void {
+    this.#socket.resume();
+    try {
+      this.#decoder.resume(this.#onSentence);
+    } catch (err) {
+      this.#decodeFailed(err);
+    }
+  }
+
+  #decodeFailed(err: unknown): void {
+    if (err instanceof RosgateError && isFraming(err)) {
+      // One policy per boundary: a framing error ends this client only.
+      this.#log.warn({ code: err.code }, 'client framing error');
+      this.#options.stats.framingErrors++;
+      this.#fatal('protocol error');
+      return;
+    }
+    // Anything else is rosgate's own fault: it must not end the process.
+    this.#log.error({ err }, 'client session failed; closing it');
+    this.#fatal('internal error');
   }
 
   /** What the decoder calls for each sentence: made once, not per chunk. */
@@ -236,6 +247,8 @@ export class ClientSession {
 
   #receive(sentence: Sentence): void {
     if (this.#isClosed) return;
+    // Reading pauses while a login is checked, so a sentence is counted
+    // here only if it is handled while logged out (§3.4).
     if (this.#user === undefined) {
       this.#preLoginSentences++;
       if (this.#preLoginSentences > this.#options.preLoginMaxSentences) {
@@ -245,11 +258,7 @@ export class ClientSession {
     } else {
       this.#armIdleTimer();
     }
-    if (!this.#isLoginPending) this.#handleGuarded(sentence);
-    // Held while a login is checked; the in-flight limit bounds this too.
-    else if (this.#heldDuringLogin.length < this.#options.maxInFlightPerClient)
-      this.#heldDuringLogin.push(sentence);
-    else this.#refuseOverLimit(sentence.tag);
+    this.#handleGuarded(sentence);
   }
 
   #refuseOverLimit(tag: Buffer | undefined): void {
@@ -306,17 +315,21 @@ export class ClientSession {
   // -- login (docs/routeros-api.md §3) ---------------------------------------------
 
   #startLogin(sentence: Sentence): void {
-    this.#isLoginPending = true;
+    // Nothing is read while a login step is under way: what follows it is
+    // read once it is answered, with the limits it leaves in force, and in
+    // order (docs/architecture.md code rule 4a). The socket's own buffer
+    // and TCP bound what waits.
+    this.#decoder.pause();
+    this.#socket.pause();
     if (ClientLogin.isChallengeRequest(sentence)) {
       // The legacy flow's first step: exactly one sentence with a challenge (§3.3).
       void this.#login.challenge().then((hex) => {
-        this.#isLoginPending = false;
         if (this.#isClosed) {
           this.#login.close();
           return;
         }
         this.#write(encodeDone(sentence.tag, { ret: hex }));
-        this.#handleHeldSentences();
+        this.#resumeReading();
       });
       return;
     }
@@ -324,7 +337,6 @@ export class ClientSession {
   }
 
   #loginAnswered(tag: Buffer | undefined, outcome: LoginOutcome): void {
-    this.#isLoginPending = false;
     if (this.#isClosed) return;
     const stats = this.#options.stats;
     if (outcome.isOk) {
@@ -350,20 +362,7 @@ export class ClientSession {
       );
       this.#trap(tag, outcome.error);
     }
-    this.#handleHeldSentences();
-  }
-
-  /** Handle what arrived while a login step was under way. */
-  #handleHeldSentences(): void {
-    const waiting = this.#heldDuringLogin;
-    this.#heldDuringLogin = [];
-    for (let i = 0; i < waiting.length; i++) {
-      if (this.#isLoginPending || this.#isClosed) {
-        this.#heldDuringLogin.push(...waiting.slice(i));
-        return;
-      }
-      this.#handleGuarded(waiting[i] as Sentence);
-    }
+    this.#resumeReading();
   }
 
   // -- commands --------------------------------------------------------------
@@ -437,13 +436,13 @@ export class ClientSession {
   /** End a command with `!trap` + `!done` on its tag (docs/architecture.md invariant 6). */
   #refuse(command: ClientCommand, error: RosgateError): void {
     this.#log.debug({ cmd: command.sentence.command, code: error.code }, 'command refused');
-    this.#trap(command.tag, error);
+    this.#write(trapDone(command.tag, error));
     this.#finish(command);
   }
 
+  /** rosgate's own `!trap` + `!done` for a sentence that is not a command in flight. */
   #trap(tag: Buffer | undefined, error: RosgateError): void {
-    const category = error.code === ErrorCode.Interrupted ? TrapCategory.Interrupted : undefined;
-    this.#write(encodeTrapDone(tag, error.message, category));
+    this.#write(trapDone(tag, error));
   }
 
   #finish(command: ClientCommand): void {
@@ -591,7 +590,6 @@ export class ClientSession {
     clearTimeout(this.#preLoginTimer);
     clearTimeout(this.#idleTimer);
     this.#login.close();
-    this.#heldDuringLogin = [];
     // Queued untagged commands never reach the pipeline; running ones are
     // cancelled there (no orphaned streams) and finish through their sinks.
     for (const command of this.#untaggedQueue.splice(0)) this.#finish(command);
@@ -625,6 +623,11 @@ const FRAMING_CODES: ReadonlySet<string> = new Set([
   ErrorCode.SentenceTooLong,
   ErrorCode.BadSentence,
 ]);
+
+function trapDone(tag: Buffer | undefined, error: RosgateError): Buffer {
+  const category = error.code === ErrorCode.Interrupted ? TrapCategory.Interrupted : undefined;
+  return encodeTrapDone(tag, error.message, category);
+}
 
 function isFraming(err: RosgateError): boolean {
   return FRAMING_CODES.has(err.code);
