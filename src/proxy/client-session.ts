@@ -85,6 +85,11 @@ class ClientCommand implements CommandSink {
    * cancel of it is answered at once.
    */
   cancelWaiters: (() => void)[] | 'answered' | undefined = undefined;
+  /**
+   * rosgate's own answers to untagged sentences that came after this
+   * untagged command: written once it has ended, so they never overtake it.
+   */
+  answersAfter: Buffer[] | undefined = undefined;
   /** The sentence, its menu, verb and kind, as stages see them. */
   readonly description: CommandDescription;
   /** The client's tag; undefined for an untagged command. */
@@ -149,6 +154,8 @@ export class ClientSession {
   #pendingCancels = 0;
   #untaggedQueue: ClientCommand[] = [];
   #untaggedActive: ClientCommand | undefined;
+  /** Bytes of `answersAfter` held for the client: output, bounded as output is. */
+  #heldAnswerBytes = 0;
   // Declared before #closed, whose initializer assigns it.
   #resolveClosed!: () => void;
   readonly #closed = new Promise<void>((resolve) => {
@@ -304,7 +311,8 @@ export class ClientSession {
     if (kind === 'keepalive') {
       // node-routeros's keepalive: answered here so it never waits behind a
       // busy router (docs/routeros-api.md §9).
-      if (this.#options.keepaliveReply === 'done') this.#write(encodeDone(sentence.tag));
+      if (this.#options.keepaliveReply === 'done')
+        this.#answer(sentence.tag, encodeDone(sentence.tag));
       else
         this.#trap(sentence.tag, new RosgateError(ErrorCode.Keepalive, 'no such command prefix'));
       return;
@@ -328,7 +336,7 @@ export class ClientSession {
           this.#login.close();
           return;
         }
-        this.#write(encodeDone(sentence.tag, { ret: hex }));
+        this.#answer(sentence.tag, encodeDone(sentence.tag, { ret: hex }));
         this.#resumeReading();
       });
       return;
@@ -353,7 +361,7 @@ export class ClientSession {
       this.#decoder.setLimits(this.#options.decoderLimits);
       this.#armIdleTimer();
       this.#log.info({ user: outcome.user, method: outcome.method }, 'client logged in');
-      this.#write(encodeDone(tag));
+      this.#answer(tag, encodeDone(tag));
     } else {
       stats.loginsFailed++;
       this.#log.warn(
@@ -442,12 +450,37 @@ export class ClientSession {
 
   /** rosgate's own `!trap` + `!done` for a sentence that is not a command in flight. */
   #trap(tag: Buffer | undefined, error: RosgateError): void {
-    this.#write(trapDone(tag, error));
+    this.#answer(tag, trapDone(tag, error));
+  }
+
+  /**
+   * rosgate's own answer to a client sentence. An untagged one waits for
+   * the client's earlier untagged commands: a client that reads untagged
+   * answers in order must not read it against one of them (§4 rule 4).
+   */
+  #answer(tag: Buffer | undefined, bytes: Buffer): void {
+    const last =
+      tag === undefined ? (this.#untaggedQueue.at(-1) ?? this.#untaggedActive) : undefined;
+    if (last === undefined) {
+      this.#write(bytes);
+      return;
+    }
+    (last.answersAfter ??= []).push(bytes);
+    this.#heldAnswerBytes += bytes.length;
+    this.#checkBound();
   }
 
   #finish(command: ClientCommand): void {
     command.state = 'done';
     this.#open.delete(command);
+    const after = command.answersAfter;
+    if (after !== undefined) {
+      command.answersAfter = undefined;
+      for (const bytes of after) {
+        this.#heldAnswerBytes -= bytes.length;
+        this.#write(bytes);
+      }
+    }
     if (this.#open.size === 0) {
       // Nobody waits, mostly: no empty copy of the waiters per command.
       if (this.#onIdle.length > 0) for (const resolve of this.#onIdle.splice(0)) resolve();
@@ -483,7 +516,7 @@ export class ClientSession {
     const answered = (): void => {
       if (--waiting > 0) return;
       this.#pendingCancels--;
-      this.#write(encodeDone(tag));
+      this.#answer(tag, encodeDone(tag));
     };
     for (const command of targets) this.#cancelCommand(command, answered);
     answered();
@@ -548,7 +581,8 @@ export class ClientSession {
 
   /** Output waiting in this turn counts towards the bound as the socket's own does. */
   #checkBound(): void {
-    const bufferedBytes = this.#socket.writableLength + this.#out.byteLength;
+    const bufferedBytes =
+      this.#socket.writableLength + this.#out.byteLength + this.#heldAnswerBytes;
     if (bufferedBytes > this.#options.maxOutputBufferBytes) {
       this.#options.stats.slowClientDrops++;
       this.#log.warn(

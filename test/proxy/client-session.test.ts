@@ -759,3 +759,50 @@ t.test(
     t.equal(s.stats.framingErrors, 1);
   },
 );
+
+t.test(
+  "rosgate's own untagged answers never overtake the answers of earlier untagged commands",
+  async (t) => {
+    const s = await serve(t, { maxInFlightPerClient: 2 });
+    const c = await s.client();
+    // An in-order (untagged) client pipelining three reads and a keepalive.
+    c.write(encodeSentences([['/a/print'], ['/b/print'], ['/c/print'], ['#']]));
+    await eventually(() => s.calls.length === 1, 'the first command to run');
+    t.equal(await c.isSilent(20), true, 'nothing is answered ahead of /a');
+    s.calls[0]?.sink.reply(Sentence.from(['!re', '=row=of-a']));
+    s.calls[0]?.sink.done(DONE);
+    await eventually(() => s.calls.length === 2, 'the second command to run');
+    s.calls[1]?.sink.reply(Sentence.from(['!re', '=row=of-b']));
+    s.calls[1]?.sink.done(DONE);
+    t.same(text(await c.read(7)), [
+      '!re =row=of-a',
+      '!done',
+      '!re =row=of-b',
+      '!done',
+      '!trap =message=too many commands in flight (limit 2)',
+      '!done',
+      '!done',
+    ]);
+    t.same(text(await c.call(['#', '.tag=k'])), ['!done .tag=k'], 'a tagged answer goes at once');
+  },
+);
+
+t.test(
+  'an untagged cancel and a second login answer after the untagged command before them',
+  async (t) => {
+    const s = await serve(t);
+    const c = await s.client();
+    c.write(
+      encodeSentences([
+        ['/a/print'],
+        ['/cancel', '=tag=none'],
+        ['/login', '=name=u', '=password=p'],
+      ]),
+    );
+    await eventually(() => s.calls.length === 1, 'the command to run');
+    t.equal(await c.isSilent(20), true, 'nothing is answered ahead of /a');
+    s.calls[0]?.sink.done(DONE);
+    t.same(text(await c.read(3)), ['!done', '!done', '!done']);
+    t.equal(s.sessions[0]?.user, 'u');
+  },
+);
