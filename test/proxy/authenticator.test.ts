@@ -107,6 +107,37 @@ t.test('configured users are checked by their own verifier', async (t) => {
   t.equal(auth.secretFor('b'), undefined);
 });
 
+t.test(
+  "an unknown name runs a configured user's check too, so timing tells no names",
+  async (t) => {
+    const checked: string[] = [];
+    const user = (name: string, secret?: string) => ({
+      name,
+      verify: async (p: Buffer) => {
+        checked.push(`${name}:${p.toString()}`);
+        return p.equals(pw('right'));
+      },
+      ...(secret === undefined ? {} : { secret: pw(secret) }),
+    });
+    const hashed = new UserListAuthenticator([user('plain', 'right'), user('hashed')]);
+    t.equal(
+      await hashed.verifyPassword('nobody', pw('right')),
+      false,
+      'refused, whatever the password',
+    );
+    t.same(checked, ['hashed:right'], 'the check of a user without a plaintext secret ran');
+    checked.length = 0;
+    const plain = new UserListAuthenticator([user('first', 'right'), user('second', 'right')]);
+    t.equal(await plain.verifyPassword('nobody', pw('x')), false);
+    t.same(checked, ['first:x'], "with plaintext secrets only, the first user's check ran");
+    t.equal(
+      await new UserListAuthenticator([]).verifyPassword('nobody', pw('x')),
+      false,
+      'with no users there is nothing to hide',
+    );
+  },
+);
+
 /**
  * A router that holds every login answer until the test lets it go, and
  * says how many logins it held at once.
