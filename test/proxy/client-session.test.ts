@@ -806,3 +806,47 @@ t.test(
     t.equal(s.sessions[0]?.user, 'u');
   },
 );
+
+t.test(
+  'a client that leaves while its login is checked is seen leaving; a large batch behind a login waits in TCP',
+  async (t) => {
+    const releases: (() => void)[] = [];
+    const s = await serve(
+      t,
+      {
+        authenticator: {
+          verifyPassword: (_name, _password, isWanted) =>
+            new Promise((resolve) => releases.push(() => resolve(isWanted?.() === true))),
+          secretFor: () => undefined,
+        },
+      },
+      (call) => {
+        call.sink.done(DONE);
+        return { cancel: (onAnswered) => onAnswered() };
+      },
+    );
+    const leaver = await s.client('');
+    leaver.write(encodeSentences([['/login', '=name=u', '=password=p'], ['/a']]));
+    await eventually(() => releases.length === 1, 'the login to be checked');
+    let hasClosed = false;
+    void s.sessions[0]?.closed().then(() => (hasClosed = true));
+    leaver.socket.end();
+    await eventually(() => hasClosed, 'the session to see its client leave');
+    t.ok(hasClosed, 'the session ended while the check was under way');
+
+    const c = await s.client('');
+    const big = `=comment=${'x'.repeat(100 * 1024)}`;
+    c.write(
+      encodeSentences([
+        ['/login', '=name=u', '=password=p', '.tag=l'],
+        ['/a', big, '.tag=1'],
+        ['/b', big, '.tag=2'],
+      ]),
+    );
+    await eventually(() => releases.length === 2, 'the second login to be checked');
+    await eventually(() => s.sessions[1]?.inFlight === 0 && c.socket.writableLength === 0);
+    (releases[1] as () => void)();
+    t.same(text(await c.untilDone('2')), ['!done .tag=l', '!done .tag=1', '!done .tag=2']);
+    t.equal(s.calls.length, 2, 'both large commands ran after the login');
+  },
+);
