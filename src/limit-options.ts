@@ -42,6 +42,7 @@ export interface LimitOptions {
     readonly ttlMs: number;
     readonly failureTtlMs: number;
     readonly maxConcurrentChecks: number;
+    readonly maxRelayedChallenges: number;
   };
 }
 
@@ -77,6 +78,7 @@ export function limitOptions(limits: LimitsConfig): LimitOptions {
       ttlMs: limits.loginCacheTtlMs,
       failureTtlMs: limits.loginFailureCacheTtlMs,
       maxConcurrentChecks: limits.maxConcurrentLoginChecks,
+      maxRelayedChallenges: limits.maxRelayedLoginChallenges,
     },
   };
 }

@@ -69,6 +69,7 @@ const LIMITS_IN_FORCE_AT_ONCE = new Set([
   'limits.loginCacheTtlMs',
   'limits.loginFailureCacheTtlMs',
   'limits.maxConcurrentLoginChecks',
+  'limits.maxRelayedLoginChallenges',
 ]);
 
 /**

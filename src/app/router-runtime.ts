@@ -84,7 +84,7 @@ export function buildRouter(
   const upstreamTls = upstreamTlsOptions(router);
   // Read by every session each time, so a live pool change reaches open sessions too.
   let maxWriteBufferBytes = router.pool.maxWriteBufferBytes;
-  const connect = (username: string, password: string): UpstreamConnection =>
+  const connect = (username: string | Buffer, password: string | Buffer): UpstreamConnection =>
     new UpstreamConnection({
       host: router.host,
       port: router.port,
@@ -244,7 +244,7 @@ function authenticatorFor(
   config: RosgateConfig,
   router: RouterConfig,
   pool: Pool,
-  connect: (username: string, password: string) => UpstreamConnection,
+  connect: (username: string | Buffer, password: string | Buffer) => UpstreamConnection,
   loginChecks: LimitOptions['loginChecks'],
 ): Authenticator {
   if (config.users.length === 0) {

@@ -4,7 +4,7 @@ import type { AuditRecord } from './audit-record.js';
 import { NEWLINE, parseLine } from './chain-line.js';
 import { parseAuditFileName, readLines, sortAuditFiles, utcDate } from './audit-files.js';
 import { decryptDetails, isEncrypted } from './details-cipher.js';
-import { globToRegExp } from '../command/glob.js';
+import { compileGlob } from '../command/glob.js';
 
 /** What {@link searchAudit} keeps; every filter optional, all must match. */
 export interface AuditFilters {
@@ -92,7 +92,8 @@ export async function* searchAudit(
       ? []
       : [{ field, value, needle: Buffer.from(`"${field}":${JSON.stringify(value)}`) }];
   });
-  const path = filters.path === undefined ? undefined : globToRegExp(filters.path);
+  // Compiled, not a regular expression: a search's glob must not backtrack.
+  const path = filters.path === undefined ? undefined : compileGlob(filters.path);
   const fromDate = filters.from === undefined ? '' : utcDate(filters.from);
   const toDate = filters.to === undefined ? '9999' : utcDate(filters.to);
   const names = sortAuditFiles(
@@ -121,11 +122,7 @@ export async function* searchAudit(
         if (!hasRecordTypes(parsed)) continue;
         const record = parsed;
         if (!exact.every(({ field, value }) => record[field] === value)) continue;
-        if (
-          path !== undefined &&
-          !path.test(record.path ?? '') &&
-          !path.test(commandOf(record) ?? '')
-        )
+        if (path !== undefined && !path(record.path ?? '') && !path(commandOf(record) ?? ''))
           continue;
         const time = Date.parse(record.timestamp);
         if (time < (filters.from ?? -Infinity) || time > (filters.to ?? Infinity)) continue;

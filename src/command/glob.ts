@@ -65,9 +65,75 @@ export function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${source}$`, 's');
 }
 
-/** Compiles a glob once: a literal is compared, a wildcard tested by its expression. */
+/**
+ * Compiles a glob once: a literal is compared, a wildcard matched without
+ * a regular expression. An expression backtracks: `[^/]*a[^/]*b` takes
+ * time quadratic in the length of a segment without a `b` (minutes for a
+ * 1 MiB word), and each `**` multiplies that again. Here each literal
+ * piece between `*`s is found at its leftmost place, and each run of
+ * segments between `**`s at its leftmost place: the leftmost choice leaves
+ * the most room for what follows, so no choice is ever undone, and a match
+ * costs at most the text's length times the pattern's. It matches what
+ * {@link globToRegExp} matches.
+ */
 export function compileGlob(pattern: string): GlobMatcher {
   if (!isGlob(pattern)) return (text) => text === pattern;
-  const regex = globToRegExp(pattern);
-  return (text) => regex.test(text);
+  // Runs of whole segments between `**`s; each segment as its pieces around `*`.
+  const groups: string[][][] = [[]];
+  for (const segment of foldRepeats(pattern.split('/'))) {
+    if (segment === '**') groups.push([]);
+    else (groups.at(-1) as string[][]).push(segment.split('*'));
+  }
+  return (text) => matchGroups(groups, text.split('/'));
+}
+
+/** True when `segments` match `groups` with any run of segments between groups. */
+function matchGroups(
+  groups: readonly (readonly string[][])[],
+  segments: readonly string[],
+): boolean {
+  const first = groups[0] as readonly string[][];
+  if (groups.length === 1) {
+    return first.length === segments.length && matchRun(first, segments, 0);
+  }
+  const last = groups.at(-1) as readonly string[][];
+  const end = segments.length - last.length;
+  if (end < first.length || !matchRun(first, segments, 0) || !matchRun(last, segments, end)) {
+    return false;
+  }
+  let at = first.length;
+  for (let g = 1; g < groups.length - 1; g++) {
+    const group = groups[g] as readonly string[][];
+    // The leftmost place this run fits, before the last run's.
+    while (at + group.length <= end && !matchRun(group, segments, at)) at++;
+    if (at + group.length > end) return false;
+    at += group.length;
+  }
+  return true;
+}
+
+/** True when the segments from `at` on start with ones matching `run`. */
+function matchRun(run: readonly string[][], segments: readonly string[], at: number): boolean {
+  for (let i = 0; i < run.length; i++) {
+    if (!matchSegment(run[i] as readonly string[], segments[at + i] as string)) return false;
+  }
+  return true;
+}
+
+/** True when `text` matches a segment given as its literal pieces around `*`s. */
+function matchSegment(pieces: readonly string[], text: string): boolean {
+  const head = pieces[0] as string;
+  if (pieces.length === 1) return text === head;
+  const tail = pieces.at(-1) as string;
+  const end = text.length - tail.length;
+  if (end < head.length || !text.startsWith(head) || !text.endsWith(tail)) return false;
+  let at = head.length;
+  for (let i = 1; i < pieces.length - 1; i++) {
+    const piece = pieces[i] as string;
+    // The leftmost place this piece fits, before the tail.
+    const found = text.indexOf(piece, at);
+    if (found < 0 || found + piece.length > end) return false;
+    at = found + piece.length;
+  }
+  return true;
 }

@@ -41,6 +41,11 @@ export const limitsSchema = mapping({
   maxConcurrentLoginChecks: integer(1, 1000)
     .default(4)
     .describe('Logins checked against the router at once.'),
+  maxRelayedLoginChallenges: integer(1, 1000)
+    .default(4)
+    .describe(
+      'Legacy challenge logins relayed to a router before 6.45.1 at once (each holds a router session until the client answers).',
+    ),
   preLoginMaxSentenceBytes: integer(256, 0xffffffff)
     .default(8192)
     .describe('Largest word and sentence a client may send before it has logged in.'),

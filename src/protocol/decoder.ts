@@ -58,6 +58,7 @@ export class Decoder {
   #offsets: number[] = [];
   #failed: unknown;
   #hasFailed = false;
+  #isPaused = false;
   /** Empty sentences seen and skipped. */
   emptySentences = 0;
 
@@ -113,11 +114,38 @@ export class Decoder {
         this.#parse(onSentence);
       }
     } catch (err) {
-      this.#hasFailed = true;
-      this.#failed = err;
-      this.#release();
-      throw err;
+      throw this.#stop(err);
     }
+  }
+
+  /**
+   * Deliver no sentence after the one being delivered: the bytes after it
+   * (and any pushed meanwhile: pause the source too) wait for `resume()`,
+   * so they are decoded with the limits in force then. A session pauses
+   * while a login is checked: what follows a login is read with the limits
+   * of a logged-in client, from the sentence boundary (docs/architecture.md code rule 4a).
+   */
+  pause(): void {
+    this.#isPaused = true;
+  }
+
+  /** Deliver the sentences that waited, then go on as `push` does. Throws as `push` does. */
+  resume(onSentence: (sentence: Sentence) => void): void {
+    this.#isPaused = false;
+    // A decoder that failed holds nothing more to parse.
+    try {
+      this.#parse(onSentence);
+    } catch (err) {
+      throw this.#stop(err);
+    }
+  }
+
+  /** A framing error or a limit stops the decoder for good; returns `err`. */
+  #stop(err: unknown): unknown {
+    this.#hasFailed = true;
+    this.#failed = err;
+    this.#release();
+    return err;
   }
 
   /** Convenience for tests and tools: decode a chunk into an array. */
@@ -195,7 +223,7 @@ export class Decoder {
     let pos = this.#pos;
     let start = this.#sentenceStart;
     let offsets = this.#offsets;
-    while (pos < end) {
+    while (pos < end && !this.#isPaused) {
       const first = buf[pos] as number;
       let length: number;
       let size: number;

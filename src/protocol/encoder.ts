@@ -1,17 +1,32 @@
 import { lengthSize, writeLength } from './length.js';
 
-/** A word as code writes it: a Buffer, or a string taken byte for byte (latin1). */
+/**
+ * A word as code writes it: a Buffer, or a string. A string whose characters
+ * all fit a byte (U+0000-U+00FF) is a byte string, taken byte for byte
+ * (latin1), as words read from the wire are made (docs/routeros-api.md §7).
+ * Any other string is text and goes as UTF-8: latin1 would keep only the low
+ * byte of each character (`пароль` would become `?0@>;L`). Text with
+ * characters in U+0080-U+00FF (`pässword`) must be passed as a Buffer
+ * (`Buffer.from(text, 'utf8')`) to go as UTF-8.
+ */
 export type WordInput = Buffer | string;
 
-function wordBytes(word: WordInput): number {
-  return typeof word === 'string' ? Buffer.byteLength(word, 'latin1') : word.length;
+/** How a string word is written: latin1 when every character fits a byte, else UTF-8. */
+export function stringEncoding(word: string): 'latin1' | 'utf8' {
+  for (let i = 0; i < word.length; i++) if (word.charCodeAt(i) > 0xff) return 'utf8';
+  return 'latin1';
+}
+
+/** Bytes of `word` on the wire, without its length prefix. */
+export function wordByteLength(word: WordInput): number {
+  return typeof word === 'string' ? Buffer.byteLength(word, stringEncoding(word)) : word.length;
 }
 
 /** Bytes the encoded sentence will take, terminator included. */
 export function sentenceSize(words: readonly WordInput[]): number {
   let size = 1;
   for (const word of words) {
-    const n = wordBytes(word);
+    const n = wordByteLength(word);
     size += lengthSize(n) + n;
   }
   return size;
@@ -26,10 +41,10 @@ export function sentenceSize(words: readonly WordInput[]): number {
 export function writeSentence(target: Buffer, offset: number, words: readonly WordInput[]): number {
   let at = offset;
   for (const word of words) {
-    const n = wordBytes(word);
+    const n = wordByteLength(word);
     if (n === 0) throw new RangeError('a word may not be empty');
     at = writeLength(target, at, n);
-    if (typeof word === 'string') target.write(word, at, n, 'latin1');
+    if (typeof word === 'string') target.write(word, at, n, stringEncoding(word));
     else word.copy(target, at);
     at += n;
   }

@@ -20,11 +20,14 @@ export function challengeFromHex(hex: string): Buffer | undefined {
   return /^[0-9a-fA-F]{32}$/.test(hex) ? Buffer.from(hex, 'hex') : undefined;
 }
 
-/** The `=response=` value for `password` (bytes as given; strings as latin1). */
+/**
+ * The `=response=` value for `password`: bytes as given; a string is text,
+ * taken as UTF-8 as clients send passwords (`pässword` is `70 c3 a4 ...`).
+ */
 export function computeResponse(password: Buffer | string, challenge: Buffer): string {
   const md5 = createHash('md5');
   md5.update(Buffer.of(0));
-  md5.update(typeof password === 'string' ? Buffer.from(password, 'latin1') : password);
+  md5.update(typeof password === 'string' ? Buffer.from(password, 'utf8') : password);
   md5.update(challenge);
   return `00${md5.digest('hex')}`;
 }

@@ -1,5 +1,5 @@
 import { boundedMemo } from '../bounded-memo.js';
-import { encodeSentence, type WordInput } from './encoder.js';
+import { encodeSentence, wordByteLength, type WordInput } from './encoder.js';
 import { lengthSize, writeLength } from './length.js';
 
 const TAG_PREFIX = Buffer.from('.tag=', 'latin1');
@@ -85,7 +85,7 @@ export class Sentence {
     const offsets: number[] = [];
     let at = 0;
     for (const word of words) {
-      const n = typeof word === 'string' ? Buffer.byteLength(word, 'latin1') : word.length;
+      const n = wordByteLength(word);
       at += lengthSize(n);
       offsets.push(at, at + n);
       at += n;
@@ -172,30 +172,39 @@ export class Sentence {
     return true;
   }
 
-  /** Index of the `.tag=` word, or -1. Found anywhere after the first word (§2). */
+  /**
+   * Index of the first tag word, or -1. Found anywhere after the first word
+   * (§2). A tag word is `.tag=<value>`, or a bare `.tag`, which counts as an
+   * empty tag as `=name` counts as an empty value (§2): both are untagged.
+   */
   get tagIndex(): number {
     if (this.#tagIndex === -2) {
       this.#tagIndex = -1;
-      // Hot path (every reply the proxy forwards): compare bytes in place
-      // instead of making views or calling Buffer#compare per word.
-      const buf = this.#buf;
-      const offsets = this.#offsets;
-      for (let i = 2; i < offsets.length; i += 2) {
-        const from = this.#start + (offsets[i] as number);
-        if (
-          buf[from] === 0x2e && // .tag=
-          (offsets[i + 1] as number) - (offsets[i] as number) >= 5 &&
-          buf[from + 1] === 0x74 &&
-          buf[from + 2] === 0x61 &&
-          buf[from + 3] === 0x67 &&
-          buf[from + 4] === 0x3d
-        ) {
-          this.#tagIndex = i >> 1;
+      for (let i = 1; i < this.wordCount; i++) {
+        if (this.#isTagWord(i)) {
+          this.#tagIndex = i;
           break;
         }
       }
     }
     return this.#tagIndex;
+  }
+
+  /** True when word `i` is `.tag` or starts with `.tag=`. */
+  #isTagWord(i: number): boolean {
+    // Hot path (every reply the proxy forwards): compare bytes in place
+    // instead of making views or calling Buffer#compare per word.
+    const buf = this.#buf;
+    const from = this.#start + (this.#offsets[2 * i] as number);
+    const length = (this.#offsets[2 * i + 1] as number) - (this.#offsets[2 * i] as number);
+    return (
+      length >= 4 &&
+      buf[from] === 0x2e && // .tag
+      buf[from + 1] === 0x74 &&
+      buf[from + 2] === 0x61 &&
+      buf[from + 3] === 0x67 &&
+      (length === 4 || buf[from + 4] === EQ)
+    );
   }
 
   /**
@@ -206,7 +215,7 @@ export class Sentence {
     const i = this.tagIndex;
     if (i < 0) return undefined;
     const word = this.word(i);
-    return word.length === TAG_PREFIX.length ? undefined : word.subarray(TAG_PREFIX.length);
+    return word.length <= TAG_PREFIX.length ? undefined : word.subarray(TAG_PREFIX.length);
   }
 
   /** The tag as a latin1 string, or undefined. */
@@ -216,7 +225,7 @@ export class Sentence {
     // Read in place: every reply from the router is routed by it (issue 19).
     const from = this.#start + (this.#offsets[2 * i] as number) + TAG_PREFIX.length;
     const to = this.#start + (this.#offsets[2 * i + 1] as number);
-    return from === to ? undefined : this.#buf.toString('latin1', from, to);
+    return from >= to ? undefined : this.#buf.toString('latin1', from, to);
   }
 
   /**
@@ -231,7 +240,7 @@ export class Sentence {
     const buf = this.#buf;
     const from = this.#start + (this.#offsets[2 * i] as number) + TAG_PREFIX.length;
     const to = this.#start + (this.#offsets[2 * i + 1] as number);
-    if (to === from || to - from > 10 || buf[from] === ZERO) return undefined;
+    if (to <= from || to - from > 10 || buf[from] === ZERO) return undefined;
     let id = 0;
     for (let k = from; k < to; k++) {
       const c = buf[k] as number;
@@ -306,6 +315,32 @@ export class Sentence {
     const out = Buffer.allocUnsafe(this.taggedByteLength(tag));
     this.writeWithTag(tag, out, 0);
     return out;
+  }
+
+  /**
+   * The wire bytes with `tag` as the one and only tag word: the first tag
+   * word is rewritten and any other is dropped. This is what goes to the
+   * router: a client's second `.tag` must never reach a shared session,
+   * where the router might answer on it (§4 proxy rule 1). A sentence with
+   * one tag word at most costs what {@link withTag} costs; the rare one
+   * with several is re-encoded word by word.
+   */
+  withSoleTag(tag: Buffer | string): Buffer {
+    const first = this.tagIndex;
+    let isSole = true;
+    for (let i = first + 1; first >= 0 && i < this.wordCount && isSole; i++)
+      isSole = !this.#isTagWord(i);
+    if (isSole) return this.withTag(tag);
+    const tagWord = Buffer.concat([
+      TAG_PREFIX,
+      typeof tag === 'string' ? Buffer.from(tag, 'latin1') : tag,
+    ]);
+    const words: Buffer[] = [];
+    for (let i = 0; i < this.wordCount; i++) {
+      if (i === first) words.push(tagWord);
+      else if (!this.#isTagWord(i)) words.push(this.word(i));
+    }
+    return encodeSentence(words);
   }
 
   /** The byte length of `withTag(tag)`, without building it. */

@@ -42,14 +42,23 @@ export interface KnownUser {
 /** Users from rosgate's own configuration. */
 export class UserListAuthenticator implements Authenticator {
   readonly #users: Map<string, KnownUser>;
+  /**
+   * Whose check an unknown name runs, its answer dropped: a user checked by
+   * a hash if there is one (the slow kind), so that how long a refusal
+   * takes does not tell which names are configured.
+   */
+  readonly #standIn: KnownUser | undefined;
 
   constructor(users: readonly KnownUser[]) {
     this.#users = new Map(users.map((u) => [u.name, u]));
+    this.#standIn = users.find((u) => u.secret === undefined) ?? users[0];
   }
 
   async verifyPassword(name: string, password: Buffer): Promise<boolean> {
     const user = this.#users.get(name);
-    return user === undefined ? false : user.verify(password);
+    if (user !== undefined) return user.verify(password);
+    await this.#standIn?.verify(password);
+    return false;
   }
 
   secretFor(name: string): Buffer | undefined {
@@ -59,8 +68,11 @@ export class UserListAuthenticator implements Authenticator {
 
 /** Options of {@link RouterAuthenticator}. */
 export interface RouterAuthenticatorOptions {
-  /** Opens a session to the router with the given credentials (not yet connected). */
-  connect: (username: string, password: string) => UpstreamConnection;
+  /**
+   * Opens a session to the router with the given credentials (not yet
+   * connected): a client's name and password go as the bytes it sent.
+   */
+  connect: (username: string | Buffer, password: string | Buffer) => UpstreamConnection;
   /** How long a verified login is remembered. @default 60000 */
   ttlMs: number;
   /** How long a refused password is remembered, so retries of it skip the router. @default 5000 */
@@ -78,6 +90,14 @@ export interface RouterAuthenticatorOptions {
   serviceAccount?: { name: string; password: string } | undefined;
   /** How to relay legacy challenges to a router older than 6.45.1. @default no relay */
   relay?: LegacyRelay | undefined;
+  /**
+   * Relayed challenges under way at once: each holds a router session from
+   * the bare `/login` until the client answers or leaves, so clients that
+   * never log in must not use up the router's sessions. Past it a client
+   * gets rosgate's own challenge (enough for the service account) and a
+   * router user's answer to it is refused, saying why. @default 4
+   */
+  maxRelayedChallenges?: number;
 }
 
 /** What relaying a legacy login needs from the router. */
@@ -145,7 +165,10 @@ export class RouterAuthenticator implements Authenticator {
    * waiting checks.
    */
   reconfigure(
-    options: Pick<RouterAuthenticatorOptions, 'ttlMs' | 'failureTtlMs' | 'maxConcurrentChecks'>,
+    options: Pick<
+      RouterAuthenticatorOptions,
+      'ttlMs' | 'failureTtlMs' | 'maxConcurrentChecks' | 'maxRelayedChallenges'
+    >,
   ): void {
     this.#options = { ...this.#options, ...options };
     const now = this.#now();
@@ -233,7 +256,8 @@ export class RouterAuthenticator implements Authenticator {
   }
 
   async #askRouter(name: string, password: Buffer): Promise<boolean> {
-    const connection = this.#options.connect(name, password.toString('latin1'));
+    // The client's bytes, as it sent them: no decoding on the way (§7).
+    const connection = this.#options.connect(Buffer.from(name, 'latin1'), password);
     try {
       await connection.connect();
     } catch (err) {
@@ -264,13 +288,27 @@ export class RouterAuthenticator implements Authenticator {
 
   #serviceSecret(name: string): Buffer | undefined {
     const account = this.#options.serviceAccount;
-    return account !== undefined && account.name === name
+    // Names arrive as latin1 views of the client's bytes; configured text is
+    // UTF-8 on the wire, as rosgate sends it to the router.
+    return account !== undefined && Buffer.from(account.name, 'utf8').toString('latin1') === name
       ? Buffer.from(account.password, 'utf8')
       : undefined;
   }
 
   #relayVersion: Promise<boolean> | undefined;
+  /** Relayed challenges opened (or opening) and not yet answered or dropped. */
+  #relaysOpen = 0;
 
+  /** Relayed challenges under way now, for tests and health. */
+  get relayedChallenges(): number {
+    return this.#relaysOpen;
+  }
+
+  /**
+   * The router's challenge, relayed; undefined when the router no longer
+   * checks answers. Rejects with `ROSGATE_CLIENT_LIMIT` while
+   * `maxRelayedChallenges` are under way.
+   */
   async openLegacyChallenge(): Promise<LegacyChallenge | undefined> {
     const relay = this.#options.relay;
     if (relay === undefined) return undefined;
@@ -280,7 +318,42 @@ export class RouterAuthenticator implements Authenticator {
       return false;
     });
     if (!(await this.#relayVersion)) return undefined;
-    return relay.open();
+    const max = this.#options.maxRelayedChallenges ?? 4;
+    if (this.#relaysOpen >= max) {
+      throw new RosgateError(
+        ErrorCode.ClientLimit,
+        `too many legacy logins under way (limit ${max}): try again, or log in with =password=`,
+        { details: { maxRelayedChallenges: max } },
+      );
+    }
+    // Counted from before the connection opens: slow opens count too.
+    this.#relaysOpen++;
+    let isOpen = true;
+    const release = (): void => {
+      if (isOpen) this.#relaysOpen--;
+      isOpen = false;
+    };
+    let challenge: LegacyChallenge;
+    try {
+      challenge = await relay.open();
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return {
+      challengeHex: challenge.challengeHex,
+      check: async (name, response) => {
+        try {
+          return await challenge.check(name, response);
+        } finally {
+          release();
+        }
+      },
+      close: () => {
+        release();
+        challenge.close();
+      },
+    };
   }
 
   #remember(into: Map<string, Remembered>, name: string, password: Buffer, ttlMs: number): void {

@@ -53,6 +53,8 @@ export class ClientLogin {
   #challenge: Buffer | undefined;
   /** A router challenge handed to the client, when the router checks the answer. */
   #relayed: LegacyChallenge | undefined;
+  /** Why the router's challenge was not relayed, when a limit said no. */
+  #relayRefusal: RosgateError | undefined;
 
   constructor(options: ClientLoginOptions) {
     this.#options = options;
@@ -74,13 +76,22 @@ export class ClientLogin {
    */
   async challenge(): Promise<string> {
     this.close();
+    this.#relayRefusal = undefined;
     try {
       this.#relayed = await this.#options.authenticator.openLegacyChallenge?.();
     } catch (err) {
-      this.#options.logger.warn(
-        { code: isRosgateError(err) ? err.code : ErrorCode.Internal },
-        "cannot relay a legacy login challenge; issuing rosgate's own",
-      );
+      if (isRosgateError(err, ErrorCode.ClientLimit)) {
+        // Clients flooding bare logins would flood the log as well.
+        this.#options.logger.debug(
+          { code: err.code },
+          "legacy relays at their limit; issuing rosgate's own challenge",
+        );
+        this.#relayRefusal = err;
+      } else
+        this.#options.logger.warn(
+          { code: isRosgateError(err) ? err.code : ErrorCode.Internal },
+          "cannot relay a legacy login challenge; issuing rosgate's own",
+        );
     }
     if (this.#relayed !== undefined) return this.#relayed.challengeHex;
     this.#challenge = createChallenge();
@@ -131,8 +142,10 @@ export class ClientLogin {
     const secret = authenticator.secretFor(user);
     const challenge = this.#challenge;
     const relayed = this.#relayed;
+    const relayRefusal = this.#relayRefusal;
     this.#challenge = undefined;
     this.#relayed = undefined;
+    this.#relayRefusal = undefined;
     if (response !== undefined && relayed !== undefined) {
       // The router issued the challenge, so the router checks the answer.
       if (await relayed.check(Buffer.from(user, 'latin1'), response)) return undefined;
@@ -144,7 +157,7 @@ export class ClientLogin {
     }
     if (password === undefined) {
       if (response !== undefined && secret === undefined && relayed === undefined)
-        return this.#legacyUnsupported(user);
+        return relayRefusal ?? this.#legacyUnsupported(user);
       return invalidLogin();
     }
     return (await authenticator.verifyPassword(user, password, isWanted))

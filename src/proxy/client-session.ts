@@ -85,6 +85,11 @@ class ClientCommand implements CommandSink {
    * cancel of it is answered at once.
    */
   cancelWaiters: (() => void)[] | 'answered' | undefined = undefined;
+  /**
+   * rosgate's own answers to untagged sentences that came after this
+   * untagged command: written once it has ended, so they never overtake it.
+   */
+  answersAfter: Buffer[] | undefined = undefined;
   /** The sentence, its menu, verb and kind, as stages see them. */
   readonly description: CommandDescription;
   /** The client's tag; undefined for an untagged command. */
@@ -143,15 +148,14 @@ export class ClientSession {
   #preLoginSentences = 0;
   #preLoginTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
-  /** Sentences that arrived while a login step was under way; handled after it. */
-  #heldDuringLogin: Sentence[] = [];
-  #isLoginPending = false;
   #isClosed = false;
   #open = new Set<ClientCommand>();
   /** `/cancel` sentences waiting for the router's answer. */
   #pendingCancels = 0;
   #untaggedQueue: ClientCommand[] = [];
   #untaggedActive: ClientCommand | undefined;
+  /** Bytes of `answersAfter` held for the client: output, bounded as output is. */
+  #heldAnswerBytes = 0;
   // Declared before #closed, whose initializer assigns it.
   #resolveClosed!: () => void;
   readonly #closed = new Promise<void>((resolve) => {
@@ -218,17 +222,31 @@ export class ClientSession {
     try {
       this.#decoder.push(chunk, this.#onSentence);
     } catch (err) {
-      if (err instanceof RosgateError && isFraming(err)) {
-        // One policy per boundary: a framing error ends this client only.
-        this.#log.warn({ code: err.code }, 'client framing error');
-        this.#options.stats.framingErrors++;
-        this.#fatal('protocol error');
-        return;
-      }
-      // Anything else is rosgate's own fault: it must not end the process.
-      this.#log.error({ err }, 'client session failed; closing it');
-      this.#fatal('internal error');
+      this.#decodeFailed(err);
     }
+  }
+
+  /** Reading was paused for a login step: read on, from the sentence after it. */
+  #resumeReading(): void {
+    this.#socket.resume();
+    try {
+      this.#decoder.resume(this.#onSentence);
+    } catch (err) {
+      this.#decodeFailed(err);
+    }
+  }
+
+  #decodeFailed(err: unknown): void {
+    if (err instanceof RosgateError && isFraming(err)) {
+      // One policy per boundary: a framing error ends this client only.
+      this.#log.warn({ code: err.code }, 'client framing error');
+      this.#options.stats.framingErrors++;
+      this.#fatal('protocol error');
+      return;
+    }
+    // Anything else is rosgate's own fault: it must not end the process.
+    this.#log.error({ err }, 'client session failed; closing it');
+    this.#fatal('internal error');
   }
 
   /** What the decoder calls for each sentence: made once, not per chunk. */
@@ -236,6 +254,8 @@ export class ClientSession {
 
   #receive(sentence: Sentence): void {
     if (this.#isClosed) return;
+    // Reading pauses while a login is checked, so a sentence is counted
+    // here only if it is handled while logged out (§3.4).
     if (this.#user === undefined) {
       this.#preLoginSentences++;
       if (this.#preLoginSentences > this.#options.preLoginMaxSentences) {
@@ -245,11 +265,7 @@ export class ClientSession {
     } else {
       this.#armIdleTimer();
     }
-    if (!this.#isLoginPending) this.#handleGuarded(sentence);
-    // Held while a login is checked; the in-flight limit bounds this too.
-    else if (this.#heldDuringLogin.length < this.#options.maxInFlightPerClient)
-      this.#heldDuringLogin.push(sentence);
-    else this.#refuseOverLimit(sentence.tag);
+    this.#handleGuarded(sentence);
   }
 
   #refuseOverLimit(tag: Buffer | undefined): void {
@@ -295,7 +311,8 @@ export class ClientSession {
     if (kind === 'keepalive') {
       // node-routeros's keepalive: answered here so it never waits behind a
       // busy router (docs/routeros-api.md §9).
-      if (this.#options.keepaliveReply === 'done') this.#write(encodeDone(sentence.tag));
+      if (this.#options.keepaliveReply === 'done')
+        this.#answer(sentence.tag, encodeDone(sentence.tag));
       else
         this.#trap(sentence.tag, new RosgateError(ErrorCode.Keepalive, 'no such command prefix'));
       return;
@@ -306,17 +323,21 @@ export class ClientSession {
   // -- login (docs/routeros-api.md §3) ---------------------------------------------
 
   #startLogin(sentence: Sentence): void {
-    this.#isLoginPending = true;
+    // Nothing is read while a login step is under way: what follows it is
+    // read once it is answered, with the limits it leaves in force, and in
+    // order (docs/architecture.md code rule 4a). The socket's own buffer
+    // and TCP bound what waits.
+    this.#decoder.pause();
+    this.#socket.pause();
     if (ClientLogin.isChallengeRequest(sentence)) {
       // The legacy flow's first step: exactly one sentence with a challenge (§3.3).
       void this.#login.challenge().then((hex) => {
-        this.#isLoginPending = false;
         if (this.#isClosed) {
           this.#login.close();
           return;
         }
-        this.#write(encodeDone(sentence.tag, { ret: hex }));
-        this.#handleHeldSentences();
+        this.#answer(sentence.tag, encodeDone(sentence.tag, { ret: hex }));
+        this.#resumeReading();
       });
       return;
     }
@@ -324,7 +345,6 @@ export class ClientSession {
   }
 
   #loginAnswered(tag: Buffer | undefined, outcome: LoginOutcome): void {
-    this.#isLoginPending = false;
     if (this.#isClosed) return;
     const stats = this.#options.stats;
     if (outcome.isOk) {
@@ -341,7 +361,7 @@ export class ClientSession {
       this.#decoder.setLimits(this.#options.decoderLimits);
       this.#armIdleTimer();
       this.#log.info({ user: outcome.user, method: outcome.method }, 'client logged in');
-      this.#write(encodeDone(tag));
+      this.#answer(tag, encodeDone(tag));
     } else {
       stats.loginsFailed++;
       this.#log.warn(
@@ -350,20 +370,7 @@ export class ClientSession {
       );
       this.#trap(tag, outcome.error);
     }
-    this.#handleHeldSentences();
-  }
-
-  /** Handle what arrived while a login step was under way. */
-  #handleHeldSentences(): void {
-    const waiting = this.#heldDuringLogin;
-    this.#heldDuringLogin = [];
-    for (let i = 0; i < waiting.length; i++) {
-      if (this.#isLoginPending || this.#isClosed) {
-        this.#heldDuringLogin.push(...waiting.slice(i));
-        return;
-      }
-      this.#handleGuarded(waiting[i] as Sentence);
-    }
+    this.#resumeReading();
   }
 
   // -- commands --------------------------------------------------------------
@@ -437,18 +444,43 @@ export class ClientSession {
   /** End a command with `!trap` + `!done` on its tag (docs/architecture.md invariant 6). */
   #refuse(command: ClientCommand, error: RosgateError): void {
     this.#log.debug({ cmd: command.sentence.command, code: error.code }, 'command refused');
-    this.#trap(command.tag, error);
+    this.#write(trapDone(command.tag, error));
     this.#finish(command);
   }
 
+  /** rosgate's own `!trap` + `!done` for a sentence that is not a command in flight. */
   #trap(tag: Buffer | undefined, error: RosgateError): void {
-    const category = error.code === ErrorCode.Interrupted ? TrapCategory.Interrupted : undefined;
-    this.#write(encodeTrapDone(tag, error.message, category));
+    this.#answer(tag, trapDone(tag, error));
+  }
+
+  /**
+   * rosgate's own answer to a client sentence. An untagged one waits for
+   * the client's earlier untagged commands: a client that reads untagged
+   * answers in order must not read it against one of them (§4 rule 4).
+   */
+  #answer(tag: Buffer | undefined, bytes: Buffer): void {
+    const last =
+      tag === undefined ? (this.#untaggedQueue.at(-1) ?? this.#untaggedActive) : undefined;
+    if (last === undefined) {
+      this.#write(bytes);
+      return;
+    }
+    (last.answersAfter ??= []).push(bytes);
+    this.#heldAnswerBytes += bytes.length;
+    this.#checkBound();
   }
 
   #finish(command: ClientCommand): void {
     command.state = 'done';
     this.#open.delete(command);
+    const after = command.answersAfter;
+    if (after !== undefined) {
+      command.answersAfter = undefined;
+      for (const bytes of after) {
+        this.#heldAnswerBytes -= bytes.length;
+        this.#write(bytes);
+      }
+    }
     if (this.#open.size === 0) {
       // Nobody waits, mostly: no empty copy of the waiters per command.
       if (this.#onIdle.length > 0) for (const resolve of this.#onIdle.splice(0)) resolve();
@@ -484,7 +516,7 @@ export class ClientSession {
     const answered = (): void => {
       if (--waiting > 0) return;
       this.#pendingCancels--;
-      this.#write(encodeDone(tag));
+      this.#answer(tag, encodeDone(tag));
     };
     for (const command of targets) this.#cancelCommand(command, answered);
     answered();
@@ -549,7 +581,8 @@ export class ClientSession {
 
   /** Output waiting in this turn counts towards the bound as the socket's own does. */
   #checkBound(): void {
-    const bufferedBytes = this.#socket.writableLength + this.#out.byteLength;
+    const bufferedBytes =
+      this.#socket.writableLength + this.#out.byteLength + this.#heldAnswerBytes;
     if (bufferedBytes > this.#options.maxOutputBufferBytes) {
       this.#options.stats.slowClientDrops++;
       this.#log.warn(
@@ -591,7 +624,6 @@ export class ClientSession {
     clearTimeout(this.#preLoginTimer);
     clearTimeout(this.#idleTimer);
     this.#login.close();
-    this.#heldDuringLogin = [];
     // Queued untagged commands never reach the pipeline; running ones are
     // cancelled there (no orphaned streams) and finish through their sinks.
     for (const command of this.#untaggedQueue.splice(0)) this.#finish(command);
@@ -625,6 +657,11 @@ const FRAMING_CODES: ReadonlySet<string> = new Set([
   ErrorCode.SentenceTooLong,
   ErrorCode.BadSentence,
 ]);
+
+function trapDone(tag: Buffer | undefined, error: RosgateError): Buffer {
+  const category = error.code === ErrorCode.Interrupted ? TrapCategory.Interrupted : undefined;
+  return encodeTrapDone(tag, error.message, category);
+}
 
 function isFraming(err: RosgateError): boolean {
   return FRAMING_CODES.has(err.code);

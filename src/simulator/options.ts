@@ -22,6 +22,12 @@ export type CancelUnknownTagReply = 'done' | 'trap';
 export type TagPosition = 'first' | 'last';
 
 /**
+ * Which `.tag` word a command with several is answered on: the `first`, or
+ * the `last`, as a later duplicate attribute wins (unconfirmed, §4).
+ */
+export type DuplicateTags = 'first' | 'last';
+
+/**
  * Which `listen` commands are refused with a trap (the manual: listen "may
  * not work everywhere"): none, those with `=.proplist=`, or all of them.
  */
@@ -35,7 +41,7 @@ export interface SimulatorOptions {
   port?: number;
   /** The API user. @default 'admin' */
   user?: string;
-  /** The API user's password. @default '' */
+  /** The API user's password (text: UTF-8 on the wire, as clients send it). @default '' */
   password?: string;
   /** More API users, name to password (a router's other accounts). @default none */
   users?: Readonly<Record<string, string>>;
@@ -88,6 +94,8 @@ export interface SimulatorOptions {
   failedLoginCloses?: boolean;
   /** Where `.tag` goes in every reply. @default 'first' */
   tagPosition?: TagPosition;
+  /** Which `.tag` word a command with several is answered on. @default 'first' */
+  duplicateTags?: DuplicateTags;
   /** Refuse `listen` with a trap: never, with `.proplist`, or always (changeable via `faults`). @default 'off' */
   refuseListen?: RefuseListen;
   /** Answer prints without rows with `!empty` first. @default true from version 7.18 */
@@ -166,6 +174,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     failedLoginCloses: options.failedLoginCloses ?? false,
     emptyReplies: options.emptyReplies,
     tagPosition: options.tagPosition ?? 'first',
+    duplicateTags: options.duplicateTags ?? 'first',
     refuseListen: options.refuseListen ?? 'off',
     streamIntervalMs: options.streamIntervalMs ?? 1000,
     unknownParameterMessage:
@@ -201,6 +210,10 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     "cancelUnknownTagReply must be 'done' or 'trap'",
   );
   check(['first', 'last'].includes(resolved.tagPosition), "tagPosition must be 'first' or 'last'");
+  check(
+    ['first', 'last'].includes(resolved.duplicateTags),
+    "duplicateTags must be 'first' or 'last'",
+  );
   check(
     REFUSE_LISTEN_MODES.includes(resolved.refuseListen),
     "refuseListen must be 'off', 'proplist' or 'always'",

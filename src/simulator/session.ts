@@ -15,6 +15,7 @@ import {
 import { Command, encodeReplies, type ReplySink } from './command.js';
 import { countCommand, type SimulatorContext } from './context.js';
 import { dispatch } from './dispatch.js';
+import type { DuplicateTags } from './options.js';
 import { LoginMode } from './version.js';
 
 /**
@@ -119,7 +120,7 @@ export class Session {
     }
     const path = sentence.command;
     countCommand(counters, path);
-    const tag = sentence.tag === undefined ? undefined : Buffer.from(sentence.tag);
+    const tag = commandTag(sentence, options.duplicateTags);
     if (!this.#isLoggedIn) {
       this.#preLoginSentences++;
       if (this.#preLoginSentences > options.preLoginMaxSentences) {
@@ -222,7 +223,8 @@ export class Session {
       return;
     }
     // The user's password decides; an unknown name never logs in.
-    const userName = name?.toString('latin1');
+    // Configured names are text: UTF-8 on the wire, as clients send them.
+    const userName = name?.toString('utf8');
     const secret =
       userName === options.user
         ? options.password
@@ -233,7 +235,7 @@ export class Session {
             : undefined;
     const isUser = secret !== undefined;
     const isPassword = (given: Buffer | undefined): boolean =>
-      given !== undefined && given.equals(Buffer.from(secret ?? '', 'latin1'));
+      given !== undefined && given.equals(Buffer.from(secret ?? '', 'utf8'));
     const isResponse = (): boolean =>
       response !== undefined &&
       this.#challenge !== undefined &&
@@ -260,4 +262,30 @@ export class Session {
       this.#socket.end();
     }
   }
+}
+
+/**
+ * The tag a command is answered on (a copy: the sentence's buffer is reused).
+ * With several tag words, the first or the last one decides (unconfirmed, §4).
+ */
+function commandTag(sentence: Sentence, duplicateTags: DuplicateTags): Buffer | undefined {
+  let word: Buffer | undefined;
+  if (duplicateTags === 'last') {
+    for (let i = sentence.wordCount - 1; i > 0 && word === undefined; i--) {
+      const candidate = sentence.word(i);
+      if (isTagWord(candidate)) word = candidate;
+    }
+  } else if (sentence.tagIndex >= 0) word = sentence.word(sentence.tagIndex);
+  return word === undefined || word.length <= TAG_PREFIX.length
+    ? undefined
+    : Buffer.from(word.subarray(TAG_PREFIX.length));
+}
+
+const TAG_PREFIX = Buffer.from('.tag=', 'latin1');
+
+/** `.tag=<value>`, or a bare `.tag` (an empty tag). */
+function isTagWord(word: Buffer): boolean {
+  return word.length === 4
+    ? word.equals(TAG_PREFIX.subarray(0, 4))
+    : word.subarray(0, TAG_PREFIX.length).equals(TAG_PREFIX);
 }

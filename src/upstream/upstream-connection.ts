@@ -9,7 +9,16 @@ import {
   challengeFromHex,
   computeResponse,
   type DecoderLimits,
+  type WordInput,
 } from '../protocol/index.js';
+
+const NAME_PREFIX = Buffer.from('=name=', 'latin1');
+const PASSWORD_PREFIX = Buffer.from('=password=', 'latin1');
+
+/** A configured string as UTF-8; a Buffer as it is. */
+function textBytes(value: string | Buffer): Buffer {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+}
 
 /** What an upstream command reports back. */
 export interface ReplyHandler {
@@ -26,8 +35,10 @@ export interface ReplyHandler {
 export interface UpstreamOptions {
   host: string;
   port: number;
-  username: string;
-  password: string;
+  /** A string is text, sent as UTF-8; a Buffer goes byte for byte (a client's own bytes). */
+  username: string | Buffer;
+  /** A string is text, sent as UTF-8, as clients send it; a Buffer goes byte for byte. */
+  password: string | Buffer;
   /**
    * Connect and login deadline. A busy session the router has sent nothing
    * on for half of it is probed, and fails when the probe is not answered
@@ -198,8 +209,12 @@ export class UpstreamConnection extends EventEmitter {
   }
 
   async #login(): Promise<void> {
-    const { username, password } = this.options;
-    const first = await this.#call(['/login', `=name=${username}`, `=password=${password}`]);
+    // Text from the configuration is UTF-8 on the wire, as clients send
+    // their passwords: the router and rosgate see the same bytes (§7).
+    const username = textBytes(this.options.username);
+    const password = textBytes(this.options.password);
+    const name = Buffer.concat([NAME_PREFIX, username]);
+    const first = await this.#call(['/login', name, Buffer.concat([PASSWORD_PREFIX, password])]);
     const challengeHex = first.done.attributeString('ret');
     if (first.trap === undefined && challengeHex === undefined) return;
     if (first.trap === undefined && challengeHex !== undefined) {
@@ -210,7 +225,7 @@ export class UpstreamConnection extends EventEmitter {
         throw this.#loginError('router sent a malformed login challenge');
       const second = await this.#call([
         '/login',
-        `=name=${username}`,
+        name,
         `=response=${computeResponse(password, challenge)}`,
       ]);
       if (second.trap === undefined) return;
@@ -228,11 +243,13 @@ export class UpstreamConnection extends EventEmitter {
   }
 
   /** Send a command and collect its answer (login and health probes). */
-  #call(words: string[]): Promise<{ done: Sentence; trap: string | undefined; rows: Sentence[] }> {
+  #call(
+    words: [command: string, ...rest: WordInput[]],
+  ): Promise<{ done: Sentence; trap: string | undefined; rows: Sentence[] }> {
     return new Promise((resolve, reject) => {
       const rows: Sentence[] = [];
       let trap: string | undefined;
-      this.#send(Sentence.from(words), words[0] as string, true, {
+      this.#send(Sentence.from(words), words[0], true, {
         onReply(sentence, isFinal) {
           if (isFinal) resolve({ done: sentence, trap, rows });
           else if (sentence.command === '!trap')
@@ -268,7 +285,8 @@ export class UpstreamConnection extends EventEmitter {
       this.#watch();
     }
     this.lastActiveAt = this.#now();
-    (this.#socket as net.Socket).write(sentence.withTag(tag));
+    // One tag upstream, ours: a client's own tag words never reach the router (§4 rule 1).
+    (this.#socket as net.Socket).write(sentence.withSoleTag(tag));
     return tag;
   }
 

@@ -1,4 +1,5 @@
 import t from 'tap';
+import fc from 'fast-check';
 import { anySegmentCount, compileGlob, globToRegExp, isGlob } from '../../src/command/glob.js';
 
 const matches = (pattern: string, text: string) => compileGlob(pattern)(text);
@@ -52,3 +53,42 @@ t.test('everything else is literal', async (t) => {
   t.notOk(matches('/a.b*', '/axb'));
   t.equal(globToRegExp('/q.t').source, '^\\/q\\.t$');
 });
+
+t.test('compiled globs match exactly what their regular expression matches', async (t) => {
+  // Few letters, so that wildcards, segments and near misses meet often.
+  const patternChar = fc.constantFrom('a', 'b', '/', '*', '**');
+  const textChar = fc.constantFrom('a', 'b', '/');
+  const pattern = fc.array(patternChar, { maxLength: 12 }).map((parts) => parts.join(''));
+  const text = fc.array(textChar, { maxLength: 14 }).map((parts) => parts.join(''));
+  fc.assert(
+    fc.property(pattern, fc.array(text, { minLength: 1, maxLength: 8 }), (glob, texts) => {
+      const compiled = compileGlob(glob);
+      const regex = globToRegExp(glob);
+      for (const candidate of texts) {
+        if (compiled(candidate) !== regex.test(candidate)) {
+          throw new Error(`${glob} on ${candidate}: ${compiled(candidate)}`);
+        }
+      }
+    }),
+    { seed: 20261207, numRuns: 20_000 },
+  );
+  t.ok(matches('/ip/*a*b', '/ip/xaybzb'), 'pieces found in order');
+  t.notOk(matches('/ip/*ab*ba', '/ip/aba'), 'pieces may not overlap');
+  t.ok(matches('/a/**/b/**/c', '/a/x/b/y/b/c'), 'runs found in order');
+  t.notOk(matches('/a/**/b/c/**/c', '/a/b/c'), 'runs may not overlap');
+});
+
+t.test(
+  'wildcards against a 1 MiB word that almost matches take one pass, not minutes',
+  async (t) => {
+    const word = 'a'.repeat(1024 * 1024);
+    const cases: [string, string][] = [
+      ['/ip/*a*b', `/ip/${word}`],
+      ['/ip/*a*a*a*b*', `/ip/${word}`],
+      ['/ip/**/*a*b/**/x', `/ip/${`${'a'.repeat(64)}/`.repeat(16 * 1024)}y`],
+      ['**/*a*/**/b', `${'a/'.repeat(256 * 1024)}a`],
+    ];
+    for (const [glob, text] of cases) t.notOk(matches(glob, text), glob);
+    t.ok(matches('/ip/*a*b', `/ip/${word}b`), 'and a match is found as fast');
+  },
+);

@@ -20,6 +20,16 @@ async function challengeLogin(c: RawClient, user: string, password: string): Pro
   return text(await c.call(['/login', `=name=${user}`, `=response=${response}`]));
 }
 
+/** The challenge each connection got for its bare `/login`. */
+const challenges = new WeakMap<RawClient, string>();
+
+/** The legacy flow's second step, on a connection that already has its challenge. */
+async function challengeLoginWith(c: RawClient, user: string, password: string): Promise<string[]> {
+  const hex = challenges.get(c) ?? '';
+  const response = computeResponse(password, Buffer.from(hex, 'hex'));
+  return text(await c.call(['/login', `=name=${user}`, `=response=${response}`]));
+}
+
 const routerLogins = (stack: Stack): { ok: number; failed: number } => ({
   ok: stack.sim.counters.loginsOk,
   failed: stack.sim.counters.loginsFailed,
@@ -95,6 +105,66 @@ t.test(
       stack.logs.filter((l) => String(l.msg).includes('legacy challenge login')),
       [{ level: 40, user: 'billing' }],
       'the log says why',
+    );
+  },
+);
+
+t.test(
+  'clients that ask for challenges and never answer hold at most maxRelayedLoginChallenges router sessions',
+  async (t) => {
+    const stack = await startStack(t, {
+      sim: { version: '6.44.6', maxSessions: 20, users: { billing: 'bill-pw' } },
+      router: { pool: { min: 1, max: 1 } },
+      config: { limits: { maxRelayedLoginChallenges: 2 } },
+    });
+    await eventually(() => stack.router.pool.stats.ready === 1);
+    const idle: RawClient[] = [];
+    for (let i = 0; i < 6; i++) {
+      const c = await openRaw(t, stack.port);
+      const answer = text(await c.call(['/login']));
+      t.equal(answer.length, 1, `client ${i} gets exactly one sentence`);
+      t.match(answer[0], /^!done =ret=[0-9a-f]{32}$/, `client ${i} gets a challenge`);
+      challenges.set(c, String(answer[0]).slice('!done =ret='.length));
+      idle.push(c);
+    }
+    t.ok(
+      stack.sim.counters.sessionsPeak <= 3,
+      `router sessions: the pool's one and two relays at most (peak ${stack.sim.counters.sessionsPeak})`,
+    );
+
+    const legit = await openRaw(t, stack.port);
+    t.same(text(await legit.login('billing', 'bill-pw')), ['!done'], 'a real login still succeeds');
+
+    const [relayed, , beyond, service] = idle as [RawClient, RawClient, RawClient, RawClient];
+    const refused = text(
+      await beyond.call(['/login', '=name=billing', `=response=00${'0'.repeat(32)}`]),
+    );
+    t.same(
+      refused,
+      [
+        '!trap =message=too many legacy logins under way (limit 2): try again, or log in with =password=',
+        '!done',
+      ],
+      "a router user's answer to rosgate's own challenge is refused, saying why",
+    );
+    t.same(
+      text(await beyond.login('billing', 'bill-pw')),
+      ['!done'],
+      'the plain login works on that connection',
+    );
+    t.same(
+      await challengeLoginWith(service, 'admin', 'secret'),
+      ['!done'],
+      "the service account answers rosgate's own challenge",
+    );
+    t.same(
+      await challengeLoginWith(relayed, 'billing', 'bill-pw'),
+      ['!done'],
+      'a relayed challenge is still checked by the router',
+    );
+    await eventually(
+      () => stack.sim.counters.sessionsNow <= 2,
+      'the answered relay to close, leaving the pool session and the other relay',
     );
   },
 );

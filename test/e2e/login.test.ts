@@ -194,3 +194,69 @@ t.test('a login answered after its client left is neither written nor counted', 
   t.equal(stack.router.stats.loginsOk, 0);
   t.equal(stack.router.stats.loginsFailed, 0);
 });
+
+/** `=password=<text>` as a client sends it: UTF-8. */
+const utf8Password = (password: string): Buffer => Buffer.from(`=password=${password}`, 'utf8');
+
+for (const version of ['7.17', '6.42']) {
+  t.test(`a non-ASCII service password is UTF-8 on both sides (RouterOS ${version})`, async (t) => {
+    const stack = await startStack(t, { sim: { version, password: 'p\u00e4ssword' } });
+    await eventually(
+      () => stack.router.pool.stats.ready === 1,
+      'rosgate logs in to the router with the UTF-8 password',
+    );
+    const c = await openRaw(t, stack.port);
+    t.same(
+      text(await c.call(['/login', '=name=admin', utf8Password('p\u00e4ssword'), '.tag=1'])),
+      ['!done .tag=1'],
+      'the client sends UTF-8 and logs in',
+    );
+    t.equal(
+      String((await c.call(['/system/identity/print', '.tag=2'])).at(-1)),
+      '!done .tag=2',
+      'and its commands reach the router',
+    );
+    const latin1 = await openRaw(t, stack.port);
+    t.same(
+      text(
+        await latin1.call([
+          '/login',
+          '=name=admin',
+          Buffer.from('=password=p\u00e4ssword', 'latin1'),
+        ]),
+      ),
+      ['!trap =message=invalid user name or password (6)', '!done'],
+      'the same text as latin1 bytes is another password',
+    );
+    const legacy = await openRaw(t, stack.port);
+    const challenge = challengeOf(await legacy.call(['/login']));
+    const response = computeResponse(Buffer.from('p\u00e4ssword', 'utf8'), challenge);
+    t.same(
+      text(await legacy.call(['/login', '=name=admin', `=response=${response}`])),
+      ['!done'],
+      'the legacy answer is made over the UTF-8 bytes',
+    );
+  });
+}
+
+t.test('a Cyrillic router user logs in through rosgate with the bytes it sent', async (t) => {
+  const stack = await startStack(t, {
+    sim: {
+      version: '7.17',
+      users: { '\u043e\u043f\u0435\u0440': '\u043f\u0430\u0440\u043e\u043b\u044c' },
+    },
+  });
+  const c = await openRaw(t, stack.port);
+  t.same(
+    text(
+      await c.call([
+        '/login',
+        Buffer.from('=name=\u043e\u043f\u0435\u0440', 'utf8'),
+        utf8Password('\u043f\u0430\u0440\u043e\u043b\u044c'),
+      ]),
+    ),
+    ['!done'],
+    'the router accepted the UTF-8 name and password rosgate passed on',
+  );
+  t.equal(stack.sim.counters.loginsOk >= 2, true, 'the router checked it');
+});

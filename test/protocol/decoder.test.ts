@@ -351,3 +351,55 @@ t.test('a non-minimal lone terminator is skipped and counted', async (t) => {
   t.equal(got.sentences.length, 1, 'only the real sentence is emitted');
   t.equal(got.decoder.emptySentences, 2, 'both empty sentences are counted');
 });
+
+t.test(
+  'a decoder paused in a callback keeps what follows until it resumes, with the limits then',
+  async (t) => {
+    const login = sentenceBytes('/login', '=name=a');
+    const big = sentenceBytes('/set', `=comment=${'x'.repeat(64 * 1024)}`);
+    const small = sentenceBytes('/a');
+    const decoder = new Decoder({ maxWordBytes: 8192, maxSentenceBytes: 8192 });
+    const seen: string[] = [];
+    const onSentence = (sentence: Sentence): void => {
+      seen.push(sentence.command);
+      if (sentence.command === '/login') decoder.pause();
+    };
+    decoder.push(Buffer.concat([login, big.subarray(0, 100)]), onSentence);
+    t.same(seen, ['/login'], 'nothing is delivered after the sentence that paused it');
+    // Large enough to take the stitching path, still paused.
+    decoder.push(big.subarray(100, 5000), onSentence);
+    decoder.push(Buffer.concat([big.subarray(5000), small]), onSentence);
+    t.same(seen, ['/login'], 'bytes pushed while paused wait, unchecked');
+    decoder.setLimits({});
+    decoder.resume(onSentence);
+    t.same(seen, ['/login', '/set', '/a'], 'resumed: decoded with the new limits, in order');
+    decoder.push(small, onSentence);
+    t.same(seen.at(-1), '/a', 'and it goes on as before');
+  },
+);
+
+t.test('a decoder resumed into a limit fails as a push would, for good', async (t) => {
+  const decoder = new Decoder({ maxWordBytes: 8192, maxSentenceBytes: 8192 });
+  const seen: string[] = [];
+  decoder.push(
+    Buffer.concat([
+      sentenceBytes('/login', '=name=a'),
+      sentenceBytes('/set', `=comment=${'x'.repeat(64 * 1024)}`),
+    ]),
+    (sentence) => {
+      seen.push(sentence.command);
+      decoder.pause();
+    },
+  );
+  t.ok(
+    isRosgateError(
+      thrown(() => decoder.resume(() => undefined)),
+      'ROSGATE_WORD_TOO_LONG',
+    ),
+    'the limits of the time are enforced',
+  );
+  t.ok(isRosgateError(decoder.error, 'ROSGATE_WORD_TOO_LONG'), 'the error is kept');
+  decoder.resume(() => seen.push('more'));
+  decoder.push(sentenceBytes('/a'), () => seen.push('more'));
+  t.same(seen, ['/login'], 'nothing more is delivered');
+});

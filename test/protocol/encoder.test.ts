@@ -1,5 +1,11 @@
 import t from 'tap';
-import { encodeSentence, sentenceSize, writeSentence } from '../../src/protocol/encoder.js';
+import {
+  encodeSentence,
+  sentenceSize,
+  stringEncoding,
+  writeSentence,
+} from '../../src/protocol/encoder.js';
+import { Sentence } from '../../src/protocol/sentence.js';
 import { hex, toHex } from '../fixtures/bytes.js';
 
 t.test(
@@ -18,11 +24,38 @@ t.test(
   },
 );
 
-t.test('strings are written one char per byte (latin1), never as UTF-8', async (t) => {
-  t.equal(
-    toHex(encodeSentence(['=a=\u00e9'])),
-    toHex(hex('04 3d613de9 00')),
-    'é is the single byte E9',
-  );
-  t.equal(sentenceSize(['\u00e9\u00ff']), 4, 'sized as latin1');
-});
+t.test(
+  'byte strings (every char up to U+00FF) are written one char per byte (latin1)',
+  async (t) => {
+    t.equal(
+      toHex(encodeSentence(['=a=\u00e9'])),
+      toHex(hex('04 3d613de9 00')),
+      'é is the single byte E9',
+    );
+    t.equal(sentenceSize(['\u00e9\u00ff']), 4, 'sized as latin1');
+  },
+);
+
+t.test(
+  'a string with a char above U+00FF is text, written as UTF-8, never cut to low bytes',
+  async (t) => {
+    t.equal(
+      toHex(encodeSentence(['=password=\u043f\u0430\u0440\u043e\u043b\u044c'])),
+      toHex(Buffer.concat([hex('16'), Buffer.from('=password=пароль', 'utf8'), hex('00')])),
+      'пароль is its UTF-8 bytes, not ?0@>;L',
+    );
+    t.equal(
+      sentenceSize(['=a=\u00e9\u20ac']),
+      1 + 1 + 3 + 2 + 3,
+      'sized as UTF-8: é and € as 2 and 3 bytes',
+    );
+    t.equal(stringEncoding('caf\u00e9'), 'latin1', 'a byte string');
+    t.equal(stringEncoding('\u20ac'), 'utf8', 'text');
+    const s = Sentence.from(['/system/identity/set', '=name=\u0440\u043e\u0443\u0442\u0435\u0440']);
+    t.equal(
+      s.attribute('name')?.toString('utf8'),
+      'роутер',
+      'Sentence.from finds the words where they were written',
+    );
+  },
+);

@@ -44,13 +44,18 @@ t.test('verifyResponse accepts the right response and refuses wrong ones', async
     t.notOk(verifyResponse(password, chal, `${response}0`), 'one digit too many');
     t.notOk(verifyResponse(password, chal, ''), 'empty response');
   }
-  // A non-empty, non-ASCII password is taken byte for byte (latin1).
+  // A string password is text, taken as UTF-8 as clients send it; bytes as they are.
   const chal = hex(vectors[0]![0]);
   const response = computeResponse('caf\u00e9', chal);
-  t.ok(verifyResponse(hex('636166e9'), chal, response), 'latin1 string and raw bytes agree');
-  t.notOk(
-    verifyResponse(Buffer.from('caf\u00e9', 'utf8'), chal, response),
-    'UTF-8 bytes are a different password',
+  t.ok(verifyResponse(hex('636166c3a9'), chal, response), 'a string and its UTF-8 bytes agree');
+  t.notOk(verifyResponse(hex('636166e9'), chal, response), 'latin1 bytes are a different password');
+  t.ok(
+    verifyResponse(
+      '\u043f\u0430\u0440\u043e\u043b\u044c',
+      chal,
+      computeResponse(Buffer.from('пароль', 'utf8'), chal),
+    ),
+    'пароль as a string is its UTF-8 bytes',
   );
 });
 

@@ -294,3 +294,53 @@ t.test(
     t.equal(Sentence.from(['!done']).tagId, undefined, 'no tag');
   },
 );
+
+t.test(
+  'a bare .tag word is a tag word with an empty value: the sentence is untagged',
+  async (t) => {
+    const bare = Sentence.from(['/ip/address/print', '.tag', '=a=1']);
+    t.equal(bare.tagIndex, 1, 'the bare .tag word is located');
+    t.equal(bare.tag, undefined, 'no tag value');
+    t.equal(bare.tagString, undefined, 'no tag string');
+    t.equal(bare.tagId, undefined, 'no tag id');
+    t.equal(
+      toHex(bare.withTag('5')),
+      toHex(Sentence.from(['/ip/address/print', '.tag=5', '=a=1']).raw),
+      'withTag rewrites it in place',
+    );
+  },
+);
+
+t.test(
+  'withSoleTag leaves exactly one tag word, the given one, in place of the first',
+  async (t) => {
+    const wire = (words: string[]): string => toHex(Sentence.from(words).raw);
+    const cases: [string, string[], string[]][] = [
+      ['no tag word: inserted after the command', ['/a', '=x=1'], ['/a', '.tag=u', '=x=1']],
+      ['one tag word: rewritten', ['/a', '=x=1', '.tag=c'], ['/a', '=x=1', '.tag=u']],
+      [
+        'a second .tag= word: dropped',
+        ['/a', '.tag=c', '=x=1', '.tag=7'],
+        ['/a', '.tag=u', '=x=1'],
+      ],
+      [
+        'a bare .tag after a tag: dropped',
+        ['/a', '.tag=c', '.tag', '=x=1'],
+        ['/a', '.tag=u', '=x=1'],
+      ],
+      ['a bare .tag first: rewritten', ['/a', '.tag', '.tag=9'], ['/a', '.tag=u']],
+      ['empty tags: all replaced', ['/a', '.tag=', '.tag=', '.tag='], ['/a', '.tag=u']],
+    ];
+    for (const [name, words, expected] of cases) {
+      const s = one(Sentence.from(words).raw);
+      t.equal(toHex(s.withSoleTag('u')), wire(expected), name);
+      t.equal(toHex(s.withSoleTag(Buffer.from('u'))), wire(expected), `${name} (tag as bytes)`);
+    }
+    const lookAlikes = Sentence.from(['/a', '.tag=c', '=.tag=7', '.tagx=1', '?.tag=2']);
+    t.equal(
+      toHex(lookAlikes.withSoleTag('u')),
+      wire(['/a', '.tag=u', '=.tag=7', '.tagx=1', '?.tag=2']),
+      'attributes, queries and look-alikes named like a tag are kept',
+    );
+  },
+);

@@ -107,6 +107,37 @@ t.test('configured users are checked by their own verifier', async (t) => {
   t.equal(auth.secretFor('b'), undefined);
 });
 
+t.test(
+  "an unknown name runs a configured user's check too, so timing tells no names",
+  async (t) => {
+    const checked: string[] = [];
+    const user = (name: string, secret?: string) => ({
+      name,
+      verify: async (p: Buffer) => {
+        checked.push(`${name}:${p.toString()}`);
+        return p.equals(pw('right'));
+      },
+      ...(secret === undefined ? {} : { secret: pw(secret) }),
+    });
+    const hashed = new UserListAuthenticator([user('plain', 'right'), user('hashed')]);
+    t.equal(
+      await hashed.verifyPassword('nobody', pw('right')),
+      false,
+      'refused, whatever the password',
+    );
+    t.same(checked, ['hashed:right'], 'the check of a user without a plaintext secret ran');
+    checked.length = 0;
+    const plain = new UserListAuthenticator([user('first', 'right'), user('second', 'right')]);
+    t.equal(await plain.verifyPassword('nobody', pw('x')), false);
+    t.same(checked, ['first:x'], "with plaintext secrets only, the first user's check ran");
+    t.equal(
+      await new UserListAuthenticator([]).verifyPassword('nobody', pw('x')),
+      false,
+      'with no users there is nothing to hide',
+    );
+  },
+);
+
 /**
  * A router that holds every login answer until the test lets it go, and
  * says how many logins it held at once.
@@ -236,9 +267,17 @@ t.test('a legacy challenge is relayed only to a router before 6.45.1', async (t)
       open: async () => challenge,
     },
   });
-  t.equal(await old.openLegacyChallenge(), challenge, 'an old router gets to check the answer');
+  t.equal(
+    (await old.openLegacyChallenge())?.challengeHex,
+    challenge.challengeHex,
+    'an old router gets to check the answer',
+  );
   version = '7.19';
-  t.equal(await old.openLegacyChallenge(), challenge, 'the version is asked once');
+  t.equal(
+    (await old.openLegacyChallenge())?.challengeHex,
+    challenge.challengeHex,
+    'the version is asked once',
+  );
   t.equal(asked, 1);
 
   const current = authFor(1, {
@@ -258,7 +297,60 @@ t.test('a legacy challenge is relayed only to a router before 6.45.1', async (t)
   });
   t.equal(await flaky.openLegacyChallenge(), undefined, 'an unknown version relays nothing');
   fails = false;
-  t.equal(await flaky.openLegacyChallenge(), challenge, 'and is asked again next time');
+  t.equal(
+    (await flaky.openLegacyChallenge())?.challengeHex,
+    challenge.challengeHex,
+    'and is asked again next time',
+  );
+});
+
+t.test('relayed challenges under way are bounded by maxRelayedChallenges', async (t) => {
+  const events: string[] = [];
+  let opens = 0;
+  const auth = authFor(1, {
+    maxRelayedChallenges: 2,
+    relay: {
+      routerVersion: async () => '6.44.6',
+      open: async () => {
+        const n = ++opens;
+        if (n === 3) throw new Error('router away');
+        return {
+          challengeHex: String(n).repeat(32),
+          check: async () => {
+            events.push(`check ${n}`);
+            return n === 1;
+          },
+          close: () => events.push(`close ${n}`),
+        };
+      },
+    },
+  });
+  const first = await auth.openLegacyChallenge();
+  const second = await auth.openLegacyChallenge();
+  t.equal(auth.relayedChallenges, 2, 'two under way');
+  await t.rejects(auth.openLegacyChallenge(), {
+    code: ErrorCode.ClientLimit,
+    message: 'too many legacy logins under way (limit 2): try again, or log in with =password=',
+  });
+  t.equal(opens, 2, 'a third is refused before the router is asked');
+  t.equal(await first?.check(pw('u'), pw('r')), true, "the router's verdict is passed on");
+  t.equal(auth.relayedChallenges, 1, 'an answered challenge frees its place');
+  first?.close();
+  t.equal(auth.relayedChallenges, 1, 'closing an answered one frees nothing more');
+  await t.rejects(auth.openLegacyChallenge(), /router away/, 'a relay that fails to open');
+  t.equal(auth.relayedChallenges, 1, 'holds no place');
+  second?.close();
+  second?.close();
+  t.equal(auth.relayedChallenges, 0, 'a dropped challenge frees its place, once');
+  t.same(events, ['check 1', 'close 1', 'close 2', 'close 2']);
+  auth.reconfigure({ ttlMs: 60_000, maxRelayedChallenges: 1 });
+  const fourth = await auth.openLegacyChallenge();
+  await t.rejects(
+    auth.openLegacyChallenge(),
+    { code: ErrorCode.ClientLimit },
+    'a new limit holds at once',
+  );
+  fourth?.close();
 });
 
 t.test('routers before 6.45.1 still check challenge responses', async (t) => {

@@ -254,3 +254,36 @@ t.test('a login without a name is checked as the empty name', async (t) => {
   t.equal(outcome.user, '');
   t.equal(errorOf(outcome)?.code, ErrorCode.LoginInvalid);
 });
+
+t.test(
+  "past the relay limit a client gets rosgate's challenge, and a router user's answer to it says why",
+  async (t) => {
+    const limit = new RosgateError(
+      ErrorCode.ClientLimit,
+      'too many legacy logins under way (limit 4): try again, or log in with =password=',
+    );
+    const h = harness({ openLegacyChallenge: () => Promise.reject(limit) });
+    const hex = await h.login.challenge();
+    t.match(hex, /^[0-9a-f]{32}$/, "rosgate's own challenge");
+    t.match(h.logs, [{ level: 20, code: ErrorCode.ClientLimit }], 'said at debug level only');
+    t.equal(errorOf(await h.login.check(login('=name=router-user', responseTo(hex)))), limit);
+    t.same(
+      h.events.slice(-2),
+      ['release router-user', 'failed router-user challenge ROSGATE_CLIENT_LIMIT'],
+      'no failure towards a lockout; the refusal is told',
+    );
+
+    const again = await h.login.challenge();
+    t.equal(
+      (await h.login.check(login('=name=legacy', responseTo(again)))).isOk,
+      true,
+      "a user whose secret rosgate knows answers rosgate's challenge",
+    );
+    await h.login.challenge();
+    t.equal(
+      errorOf(await h.login.check(login('=name=known', '=password=pw'))),
+      undefined,
+      'a plain login after it works',
+    );
+  },
+);

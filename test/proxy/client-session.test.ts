@@ -41,6 +41,7 @@ async function serve(
   t: Tap,
   options: Partial<ClientSessionOptions> = {},
   onHandle?: (call: Call) => Exchange,
+  prepare?: (options: ClientSessionOptions) => void,
 ) {
   const calls: Call[] = [];
   const sessions: ClientSession[] = [];
@@ -56,40 +57,40 @@ async function serve(
     { name: 'u', verify: async (p) => p.equals(Buffer.from('p')), secret: Buffer.from('p') },
   ]);
   const server = net.createServer((socket) => {
-    sessions.push(
-      new ClientSession(socket, {
-        connId: sessions.length + 1,
-        router: 'r',
-        address: '127.0.0.1',
-        handler: {
-          handle(context, commandSink) {
-            const call: Call = { context, sink: commandSink, cancels: 0, answerCancels: [] };
-            calls.push(call);
-            if (onHandle !== undefined) return onHandle(call);
-            return {
-              cancel(onAnswered) {
-                call.cancels++;
-                answerInterrupted(commandSink);
-                onAnswered();
-              },
-            };
-          },
+    const sessionOptions: ClientSessionOptions = {
+      connId: sessions.length + 1,
+      router: 'r',
+      address: '127.0.0.1',
+      handler: {
+        handle(context, commandSink) {
+          const call: Call = { context, sink: commandSink, cancels: 0, answerCancels: [] };
+          calls.push(call);
+          if (onHandle !== undefined) return onHandle(call);
+          return {
+            cancel(onAnswered) {
+              call.cancels++;
+              answerInterrupted(commandSink);
+              onAnswered();
+            },
+          };
         },
-        authenticator,
-        logger: createLogger('debug', sink),
-        stats,
-        decoderLimits: {},
-        preLoginDecoderLimits: { maxWordBytes: 8192, maxSentenceBytes: 8192 },
-        maxInFlightPerClient: 4,
-        maxOutputBufferBytes: 8 * 1024 * 1024,
-        preLoginMaxSentences: 4,
-        preLoginTimeoutMs: 5000,
-        clientIdleTimeoutMs: 0,
-        emptyReplies: 'strip',
-        keepaliveReply: 'done',
-        ...options,
-      }),
-    );
+      },
+      authenticator,
+      logger: createLogger('debug', sink),
+      stats,
+      decoderLimits: {},
+      preLoginDecoderLimits: { maxWordBytes: 8192, maxSentenceBytes: 8192 },
+      maxInFlightPerClient: 4,
+      maxOutputBufferBytes: 8 * 1024 * 1024,
+      preLoginMaxSentences: 4,
+      preLoginTimeoutMs: 5000,
+      clientIdleTimeoutMs: 0,
+      emptyReplies: 'strip',
+      keepaliveReply: 'done',
+      ...options,
+    };
+    prepare?.(sessionOptions);
+    sessions.push(new ClientSession(socket, sessionOptions));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => {
@@ -182,18 +183,48 @@ t.test('a broken collaborator while handling a sentence costs that sentence', as
   ]);
 });
 
-t.test('a broken collaborator while a login is checked closes that client only', async (t) => {
-  const s = await serve(t, { stats: brokenStats(), maxInFlightPerClient: 1 });
+t.test('a broken collaborator outside any one sentence closes that client only', async (t) => {
+  let isBroken = false;
+  const s = await serve(t, {}, undefined, (options) => {
+    Object.defineProperty(options, 'preLoginMaxSentences', {
+      get: () => {
+        if (isBroken) {
+          isBroken = false;
+          throw new Error('a broken setting');
+        }
+        return 4;
+      },
+    });
+  });
   const c = await s.client('');
-  // Held behind the login: one fits, the next one goes over the bound.
+  isBroken = true;
   c.send(['/login', '=name=u', '=password=p']);
-  c.send(['/a', '.tag=1']);
-  c.send(['/b', '.tag=2']);
-  t.same(text(await c.untilClosed()).at(-1), '!fatal internal error');
+  t.same(text(await c.untilClosed()), ['!fatal internal error']);
   t.match(s.logs, [{ level: 50, msg: 'client session failed; closing it' }]);
   const other = await s.client();
   t.same(text(await other.call(['#', '.tag=k'])), ['!done .tag=k'], 'others go on');
 });
+
+t.test(
+  'a broken collaborator while handling what follows a login costs that sentence',
+  async (t) => {
+    const s = await serve(t, { stats: brokenStats(), maxInFlightPerClient: 1 });
+    const c = await s.client('');
+    c.write(
+      encodeSentences([
+        ['/login', '=name=u', '=password=p'],
+        ['/a', '.tag=1'],
+        ['/b', '.tag=2'],
+      ]),
+    );
+    t.same(text(await c.untilDone('2')), [
+      '!done',
+      '!trap .tag=2 =message=internal error in rosgate',
+      '!done .tag=2',
+    ]);
+    t.equal(s.calls.length, 1, 'the first command runs');
+  },
+);
 
 t.test('cancels waiting for the router count against the in-flight limit', async (t) => {
   const s = await serve(t, { maxInFlightPerClient: 2 }, holdCancels);
@@ -683,5 +714,139 @@ t.test(
         ['!done', '.tag=c7'],
       ]),
     );
+  },
+);
+
+t.test(
+  'a login and the commands behind it in one write: counted and sized as a logged-in client',
+  async (t) => {
+    const s = await serve(t, { preLoginMaxSentences: 4 }, (call) => {
+      call.sink.done(DONE);
+      return { cancel: (onAnswered) => onAnswered() };
+    });
+    const c = await s.client('');
+    c.write(
+      encodeSentences([
+        ['/login', '=name=u', '=password=p', '.tag=l'],
+        ['/a', '.tag=1'],
+        ['/b', '.tag=2'],
+        ['/c', '.tag=3'],
+        // Past the 8 KiB limit of a login sentence, within a logged-in client's.
+        ['/d', `=comment=${'x'.repeat(64 * 1024)}`, '.tag=4'],
+      ]),
+    );
+    t.same(
+      text(await c.untilDone('4')).map((line) => line.slice(0, 12)),
+      ['!done .tag=l', '!done .tag=1', '!done .tag=2', '!done .tag=3', '!done .tag=4'],
+    );
+    t.equal(s.calls.length, 4, 'every command ran');
+    t.equal(s.stats.framingErrors, 0, 'no framing error');
+  },
+);
+
+t.test(
+  'a framing error behind a login in one write closes the client once it is answered',
+  async (t) => {
+    const s = await serve(t);
+    const c = await s.client('');
+    c.write(
+      Buffer.concat([
+        encodeSentences([['/login', '=name=u', '=password=p', '.tag=l']]),
+        Buffer.from([0xf8]),
+      ]),
+    );
+    t.same(text(await c.untilClosed()), ['!done .tag=l', '!fatal protocol error']);
+    t.equal(s.stats.framingErrors, 1);
+  },
+);
+
+t.test(
+  "rosgate's own untagged answers never overtake the answers of earlier untagged commands",
+  async (t) => {
+    const s = await serve(t, { maxInFlightPerClient: 2 });
+    const c = await s.client();
+    // An in-order (untagged) client pipelining three reads and a keepalive.
+    c.write(encodeSentences([['/a/print'], ['/b/print'], ['/c/print'], ['#']]));
+    await eventually(() => s.calls.length === 1, 'the first command to run');
+    t.equal(await c.isSilent(20), true, 'nothing is answered ahead of /a');
+    s.calls[0]?.sink.reply(Sentence.from(['!re', '=row=of-a']));
+    s.calls[0]?.sink.done(DONE);
+    await eventually(() => s.calls.length === 2, 'the second command to run');
+    s.calls[1]?.sink.reply(Sentence.from(['!re', '=row=of-b']));
+    s.calls[1]?.sink.done(DONE);
+    t.same(text(await c.read(7)), [
+      '!re =row=of-a',
+      '!done',
+      '!re =row=of-b',
+      '!done',
+      '!trap =message=too many commands in flight (limit 2)',
+      '!done',
+      '!done',
+    ]);
+    t.same(text(await c.call(['#', '.tag=k'])), ['!done .tag=k'], 'a tagged answer goes at once');
+  },
+);
+
+t.test(
+  'an untagged cancel and a second login answer after the untagged command before them',
+  async (t) => {
+    const s = await serve(t);
+    const c = await s.client();
+    c.write(
+      encodeSentences([
+        ['/a/print'],
+        ['/cancel', '=tag=none'],
+        ['/login', '=name=u', '=password=p'],
+      ]),
+    );
+    await eventually(() => s.calls.length === 1, 'the command to run');
+    t.equal(await c.isSilent(20), true, 'nothing is answered ahead of /a');
+    s.calls[0]?.sink.done(DONE);
+    t.same(text(await c.read(3)), ['!done', '!done', '!done']);
+    t.equal(s.sessions[0]?.user, 'u');
+  },
+);
+
+t.test(
+  'a client that leaves while its login is checked is seen leaving; a large batch behind a login waits in TCP',
+  async (t) => {
+    const releases: (() => void)[] = [];
+    const s = await serve(
+      t,
+      {
+        authenticator: {
+          verifyPassword: (_name, _password, isWanted) =>
+            new Promise((resolve) => releases.push(() => resolve(isWanted?.() === true))),
+          secretFor: () => undefined,
+        },
+      },
+      (call) => {
+        call.sink.done(DONE);
+        return { cancel: (onAnswered) => onAnswered() };
+      },
+    );
+    const leaver = await s.client('');
+    leaver.write(encodeSentences([['/login', '=name=u', '=password=p'], ['/a']]));
+    await eventually(() => releases.length === 1, 'the login to be checked');
+    let hasClosed = false;
+    void s.sessions[0]?.closed().then(() => (hasClosed = true));
+    leaver.socket.end();
+    await eventually(() => hasClosed, 'the session to see its client leave');
+    t.ok(hasClosed, 'the session ended while the check was under way');
+
+    const c = await s.client('');
+    const big = `=comment=${'x'.repeat(100 * 1024)}`;
+    c.write(
+      encodeSentences([
+        ['/login', '=name=u', '=password=p', '.tag=l'],
+        ['/a', big, '.tag=1'],
+        ['/b', big, '.tag=2'],
+      ]),
+    );
+    await eventually(() => releases.length === 2, 'the second login to be checked');
+    await eventually(() => s.sessions[1]?.inFlight === 0 && c.socket.writableLength === 0);
+    (releases[1] as () => void)();
+    t.same(text(await c.untilDone('2')), ['!done .tag=l', '!done .tag=1', '!done .tag=2']);
+    t.equal(s.calls.length, 2, 'both large commands ran after the login');
   },
 );

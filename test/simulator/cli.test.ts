@@ -162,6 +162,9 @@ t.test('bad flags give an error naming the flag', async (t) => {
   await t.rejects(startSimulator({ tagPosition: 'middle' as 'first' }), {
     message: /tagPosition must be 'first' or 'last'/,
   });
+  await t.rejects(startSimulator({ duplicateTags: 'both' as 'first' }), {
+    message: /duplicateTags must be 'first' or 'last'/,
+  });
   await t.rejects(startSimulator({ refuseListen: 'yes' as 'off' }), {
     message: /refuseListen must be 'off', 'proplist' or 'always'/,
   });

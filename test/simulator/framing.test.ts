@@ -148,3 +148,24 @@ t.test('the simulator never sends an empty sentence or an empty word', async (t)
     for (const word of s.words) t.ok(word.length > 0);
   }
 });
+
+t.test('a command with several tag words is answered on the first or the last', async (t) => {
+  for (const duplicateTags of ['first', 'last'] as const) {
+    const sim = await startTestSimulator(t, { duplicateTags });
+    const c = await openRaw(t, sim.port, { user: 'admin' });
+    const expected = duplicateTags === 'first' ? 'a' : 'b';
+    c.send(['/system/identity/print', '.tag=a', '?a=b', '.tag=b']);
+    t.same(
+      text(await c.untilDone(expected)).at(-1),
+      `!done .tag=${expected}`,
+      `${duplicateTags}: answered on .tag=${expected}`,
+    );
+    c.send(['/system/identity/print', '.tag=a', '.tag']);
+    const last = text(await c.untilDone(duplicateTags === 'first' ? 'a' : undefined));
+    t.same(
+      last.at(-1),
+      duplicateTags === 'first' ? '!done .tag=a' : '!done',
+      `${duplicateTags}: a bare .tag is an empty tag`,
+    );
+  }
+});
