@@ -40,6 +40,8 @@ export interface MenuSpec {
   readonly writable: Readonly<Record<string, PropertyKind>>;
   /** Values `add` fills in when the client leaves them out. */
   readonly defaults?: Readonly<Record<string, string>>;
+  /** Properties kept but never shown (a user's `password`): read them with {@link Menu.secretOf}. */
+  readonly hidden?: readonly string[];
   /** Properties that together must be unique among the rows. */
   readonly unique?: readonly string[];
   /** Trap text for a duplicate. @default 'failure: already have such entry' */
@@ -141,6 +143,11 @@ export class Menu {
   find(key: string): Row | undefined {
     const row = this.#lookup(key);
     return row === undefined ? undefined : this.#view(row);
+  }
+
+  /** A hidden property of the row `key` names, as stored; undefined when the row or the value is not there. */
+  secretOf(key: string, property: string): Buffer | undefined {
+    return this.#lookup(key)?.get(property);
   }
 
   /** The first row whose `property` equals `value` byte for byte. */
@@ -317,6 +324,7 @@ export class Menu {
 
   #view(row: Row): Row {
     const copy = new Map(row);
+    for (const name of this.spec.hidden ?? []) copy.delete(name);
     return this.spec.refresh === undefined ? copy : this.spec.refresh(copy);
   }
 }

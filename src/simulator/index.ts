@@ -72,6 +72,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     version: resolved.version,
     user: resolved.user,
     password: resolved.password,
+    users: resolved.users,
     interfaces: resolved.interfaces,
     hotspotUsers: resolved.hotspotUsers,
     pppSecrets: resolved.pppSecrets,

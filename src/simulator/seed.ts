@@ -8,6 +8,8 @@ export interface SeedOptions {
   version: string;
   user: string;
   password: string;
+  /** More API accounts, name to password. */
+  users: Readonly<Record<string, string>>;
   interfaces: number;
   hotspotUsers: number;
   pppSecrets: number;
@@ -534,6 +536,22 @@ function seedUsers({ options, db }: Seeding): void {
     },
     defaults: { group: 'read', disabled: 'false', 'last-logged-in': '1970-01-01 00:00:00' },
     unique: ['name'],
+    // A router never prints a password; the login reads it (secretOf).
+    hidden: ['password'],
   });
-  users.add({ name: options.user, group: 'full', comment: 'system default user' }, true);
+  // Names and passwords are text: UTF-8 on the wire, as clients send them.
+  const account = (name: string, password: string, comment?: string) =>
+    users.add(
+      {
+        name: Buffer.from(name, 'utf8'),
+        group: 'full',
+        password: Buffer.from(password, 'utf8'),
+        ...(comment === undefined ? {} : { comment }),
+      },
+      true,
+    );
+  account(options.user, options.password, 'system default user');
+  for (const [name, password] of Object.entries(options.users)) {
+    if (name !== options.user) account(name, password);
+  }
 }

@@ -222,24 +222,22 @@ export class Session {
       command.finish([], { ret: challengeToHex(this.#challenge) });
       return;
     }
-    // The user's password decides; an unknown name never logs in.
-    // Configured names are text: UTF-8 on the wire, as clients send them.
-    const userName = name?.toString('utf8');
+    // The account in /user decides, as it is now (added, changed, disabled
+    // over the API); an unknown or disabled name never logs in.
+    const users = this.#ctx.db.require('/user');
+    const account = name === undefined ? undefined : users.findBy('name', name);
+    const isUser = account !== undefined && account.get('disabled')?.toString() !== 'true';
+    // A user without a password has the empty one.
     const secret =
-      userName === options.user
-        ? options.password
-        : userName === undefined
-          ? undefined
-          : Object.hasOwn(options.users, userName)
-            ? options.users[userName]
-            : undefined;
-    const isUser = secret !== undefined;
+      (account === undefined
+        ? undefined
+        : users.secretOf(String(account.get('.id')), 'password')) ?? Buffer.alloc(0);
     const isPassword = (given: Buffer | undefined): boolean =>
-      given !== undefined && given.equals(Buffer.from(secret ?? '', 'utf8'));
+      given !== undefined && given.equals(secret);
     const isResponse = (): boolean =>
       response !== undefined &&
       this.#challenge !== undefined &&
-      verifyResponse(secret ?? '', this.#challenge, response);
+      verifyResponse(secret, this.#challenge, response);
     let isOk: boolean;
     if (profile.loginMode === LoginMode.Legacy) isOk = isResponse();
     else if (profile.loginMode === LoginMode.Both)

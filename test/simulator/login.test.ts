@@ -259,6 +259,35 @@ t.test(
   },
 );
 
+t.test(
+  'the accounts are the /user menu: added, changed and disabled over the API, their passwords never printed',
+  async (t) => {
+    const sim = await simulator(t, { password: 'secret', users: { billing: 'b-pw' } });
+    const admin = await client(t, sim.port, { user: 'admin', password: 'secret' });
+    const users = text(await admin.call(['/user/print', '=.proplist=name,password']));
+    t.same(users, ['!re =name=admin', '!re =name=billing', '!done'], 'no password is shown');
+    admin.send(['/user/add', '=name=bob', '=password=bob-pw', '=group=write']);
+    await admin.untilDone();
+    const login = async (name: string, password: string) => {
+      const c = await client(t, sim.port);
+      c.send(['/login', `=name=${name}`, `=password=${password}`]);
+      return String((await c.untilDone())[0]).split(' ')[0];
+    };
+    t.equal(await login('bob', 'bob-pw'), '!done', 'a user added over the API logs in');
+    t.equal(await login('billing', 'b-pw'), '!done', 'so does one given as an option');
+    admin.send(['/user/set', '=numbers=bob', '=password=new-pw']);
+    await admin.untilDone();
+    t.equal(await login('bob', 'bob-pw'), '!trap', 'the old password no longer works');
+    t.equal(await login('bob', 'new-pw'), '!done');
+    admin.send(['/user/disable', '=numbers=bob']);
+    await admin.untilDone();
+    t.equal(await login('bob', 'new-pw'), '!trap', 'a disabled user cannot log in');
+    admin.send(['/user/add', '=name=guest', '=group=read']);
+    await admin.untilDone();
+    t.equal(await login('guest', ''), '!done', 'a user without a password has the empty one');
+  },
+);
+
 t.test('the not-logged-in text is configurable', async (t) => {
   const sim = await simulator(t, { notLoggedInMessage: 'login first' });
   const c = await client(t, sim.port);
