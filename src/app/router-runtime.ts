@@ -211,7 +211,8 @@ export function retire(flow: FlowStage, logger: Logger, router: string): void {
 /**
  * One line when the router becomes unreachable and one when it is back,
  * each also told to `onChange` (the audit trail and the dashboard's events);
- * each session that ends is logged once with its reason. Repeated connect
+ * each session that ends is logged once with its reason, and each session
+ * the router refuses beside working ones (its `max-sessions`) once, at info. Repeated connect
  * failures during an outage go to debug, not one warning per retry.
  */
 function logRouterHealth(
@@ -235,6 +236,13 @@ function logRouterHealth(
     logger.info('router reachable again');
     onChange('up');
   });
+  // The router answers on the sessions the pool has; it refuses one more.
+  pool.on('growthFailed', (err: RosgateError, delayMs: number) =>
+    logger.info(
+      { code: err.code, err: err.message, delayMs },
+      'router refused one more session; the pool goes on with the ones it has',
+    ),
+  );
   pool.on('sessionClosed', (err: RosgateError) =>
     logger.info({ code: err.code, reason: err.message }, 'router session closed'),
   );
