@@ -243,13 +243,16 @@ export class Pool extends EventEmitter {
 
   /**
    * Apply new sizes and timings (a live reload): later acquires, opens and
-   * maintenance use them; sessions beyond a lower `max` close as they idle.
+   * maintenance use them; sessions beyond a lower `max` close as they idle
+   * (those still logging in too, once ready); room that a higher `max` or
+   * `maxInFlightPerSession` makes goes to the callers waiting already.
    */
   reconfigure(options: PoolOptions): void {
     this.options = options;
     if (this.#maintenanceTimer !== undefined && !this.#isClosed) this.#scheduleMaintenance();
     this.#retireSurplus();
     this.#fill();
+    this.#serveWaiters();
   }
 
   /** Ready sessions (read-only view for metrics and shutdown). */
@@ -466,6 +469,8 @@ export class Pool extends EventEmitter {
         connection.on('drain', () => this.#serveWaiters());
         this.emit('sessionOpened');
         this.emit('routerReachable', 'login' satisfies ReachableEvidence);
+        // A reload may have lowered the max while this session logged in.
+        this.#retireSurplus();
         this.#serveWaiters();
       },
       (error: RosgateError) => {

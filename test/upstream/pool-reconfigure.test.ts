@@ -71,3 +71,35 @@ t.test('a reload after the close changes nothing that runs', async (t) => {
   t.equal(pool.stats.ready, 0);
   t.equal(pool.stats.connecting, 0, 'no session is opened after the close');
 });
+
+t.test(
+  'a lower max reached while sessions log in: the pool ends at the new max once they are ready',
+  async (t) => {
+    const { sim, pool } = await setup(t);
+    pool.start();
+    t.equal(pool.stats.connecting, 2, 'two sessions logging in');
+    pool.reconfigure({ ...BASE, min: 1, max: 1 });
+    await eventually(() => pool.stats.connecting === 0, 'both logins to end');
+    await eventually(() => pool.stats.ready === 1, 'the surplus session to close');
+    await eventually(() => sim.counters.sessionsNow === 1, 'one session left on the router');
+    t.equal(pool.stats.opened, 2, 'both logged in');
+  },
+);
+
+t.test('more room per session goes to the callers waiting already', async (t) => {
+  const { pool } = await simPool(t, {
+    ...BASE,
+    min: 1,
+    max: 1,
+    maxInFlightPerSession: 1,
+    acquireTimeoutMs: 60_000,
+  });
+  pool.start();
+  const session = await pool.acquireAsync();
+  stream(session);
+  const waiting = pool.acquireAsync();
+  t.equal(pool.stats.waiting, 1, 'the only session is full: a caller waits');
+  pool.reconfigure({ ...BASE, min: 1, max: 1, maxInFlightPerSession: 2 });
+  t.equal(pool.stats.waiting, 0, 'served at once');
+  t.equal(await waiting, session);
+});
