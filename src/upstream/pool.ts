@@ -449,6 +449,9 @@ export class Pool extends EventEmitter {
         this.#outageSince = undefined;
         this.#lastError = undefined;
         this.#growthFailures = 0;
+        // The router is back: a reconnect scheduled by a connect that failed meanwhile waits for nothing.
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = undefined;
         this.#opened++;
         this.#ready.add(connection);
         connection.once('close', (error: RosgateError) => {

@@ -1,8 +1,10 @@
 import t from 'tap';
 import { Sentence } from '../../src/protocol/index.js';
-import type { PoolOptions } from '../../src/upstream/pool.js';
+import { startSimulator } from '../../src/simulator/index.js';
+import { Pool, type PoolOptions } from '../../src/upstream/pool.js';
 import { UpstreamConnection } from '../../src/upstream/upstream-connection.js';
 import { eventually } from '../fixtures/eventually.js';
+import { freePort } from '../fixtures/free-port.js';
 import { TEST_POOL, simPool } from '../fixtures/sim-pool.js';
 
 const BASE: PoolOptions = {
@@ -103,3 +105,38 @@ t.test('more room per session goes to the callers waiting already', async (t) =>
   t.equal(pool.stats.waiting, 0, 'served at once');
   t.equal(await waiting, session);
 });
+
+t.test(
+  'a session that logs in ends the wait of a reconnect scheduled by one that failed',
+  async (t) => {
+    const sim = await startSimulator({ user: 'svc', password: 'pw' });
+    const nobody = await freePort();
+    let made = 0;
+    const pool = new Pool(
+      // A reconnect scheduled now would wait 45 s.
+      { ...BASE, min: 2, max: 3, reconnectInitialDelayMs: 60_000, reconnectMaxDelayMs: 60_000 },
+      () =>
+        new UpstreamConnection({
+          host: '127.0.0.1',
+          // The first session finds nobody (it fails before the second logs in).
+          port: made++ === 0 ? nobody : sim.port,
+          username: 'svc',
+          password: 'pw',
+          timeoutMs: 2000,
+        }),
+      { random: () => 0.5 },
+    );
+    const retries: number[] = [];
+    pool.on('retryScheduled', (delayMs: number) => retries.push(delayMs));
+    t.teardown(async () => {
+      pool.close();
+      await sim.close();
+    });
+    pool.start();
+    await eventually(() => pool.stats.ready === 1, 'the second session to log in');
+    t.same(retries, [45_000], 'the failed one scheduled a reconnect');
+    stream(await pool.acquireAsync());
+    await pool.acquireAsync(); // the session is busy: the pool grows at once
+    await eventually(() => pool.stats.ready === 2, 'the pool to grow without waiting 45 s');
+  },
+);
