@@ -128,6 +128,8 @@ export class RouterBreaker {
   #lossCountedAt = -Infinity;
   /** A probe sent because the router was seen back, before the reset timeout. */
   #isEarlyProbe = false;
+  /** The last failure or loss of the router told to the breaker: why refusals are made. */
+  #lastError: RosgateError | undefined;
 
   constructor(options: RouterBreakerOptions) {
     this.#options = options;
@@ -185,7 +187,10 @@ export class RouterBreaker {
     return { ...this.#transitions };
   }
 
-  /** The refusal for a command that arrives while the circuit is not closed. */
+  /**
+   * The refusal for a command that arrives while the circuit is not closed,
+   * with the last failure seen (a wrong router password stays in sight).
+   */
   openError(): RosgateError {
     // Half-open, a probe decides now: early (the router seen back) or not.
     const left =
@@ -193,9 +198,10 @@ export class RouterBreaker {
         ? 0
         : this.#openedAt + this.#options.resetTimeoutMs - this.#options.now();
     const seconds = Math.max(1, Math.ceil(left / 1000));
+    const why = this.#lastError === undefined ? '' : `: ${this.#lastError.message}`;
     return new RosgateError(
       ErrorCode.BreakerOpen,
-      `router unavailable (circuit open, retry in ${seconds}s)`,
+      `router unavailable (circuit open, retry in ${seconds}s)${why}`,
       { details: { router: this.#options.router, state: this.#state, retryInS: seconds } },
     );
   }
@@ -234,6 +240,7 @@ export class RouterBreaker {
    * commands tried it.
    */
   routerLost(error: RosgateError): void {
+    this.#lastError = error;
     const now = this.#options.now();
     if (!this.#isRouterLost) {
       this.#isRouterLost = true;
@@ -274,6 +281,7 @@ export class RouterBreaker {
       (err: RosgateError) => {
         this.#isEarlyProbe = false;
         this.#failures++;
+        this.#lastError = err;
         this.#openReason = `failure while half-open (${err.code})`;
         // The reset timeout ran out meanwhile: opossum waits for this probe.
         if (this.#circuit.halfOpen) this.#circuit.open();
@@ -296,6 +304,7 @@ export class RouterBreaker {
 
   #onFailure(err: RosgateError): void {
     this.#failures++;
+    this.#lastError = err;
     const { code } = err;
     // Half-open, opossum opens the circuit itself on any failure.
     if (this.#state === 'half-open') this.#openReason = `failure while half-open (${code})`;

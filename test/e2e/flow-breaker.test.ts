@@ -43,7 +43,7 @@ const TIMED_OUT = (tag: string): string[] => [
 ];
 
 const CIRCUIT_OPEN =
-  /^!trap \.tag=\S+ =message=router unavailable \(circuit open, retry in (\d+)s\)$/;
+  /^!trap \.tag=\S+ =message=router unavailable \(circuit open, retry in (\d+)s\): router did not answer in time$/;
 
 /** Stops the router answering and lets three commands time out, which opens the circuit. */
 async function openCircuit(t: Test, stack: Stack, c: RawClient): Promise<void> {
