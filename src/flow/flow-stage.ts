@@ -27,6 +27,7 @@ import {
   type BreakerState,
   type BreakerStateChange,
   type BreakerTransitions,
+  type Outcome,
 } from './router-breaker.js';
 import { TokenBucket, type RateLimiter } from './token-bucket.js';
 
@@ -143,6 +144,17 @@ const globalTimers: FlowTimers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** What the breaker is told of a command's end. */
+function outcomeOf(
+  command: FlowCommand,
+  error: RosgateError | undefined,
+  isFailure: boolean,
+): Outcome {
+  if (isFailure) return error as RosgateError;
+  // After a cancel, even a `!done` may be rosgate's own answer (a withdrawal).
+  return error === undefined && !command.isCancelled ? 'answered' : 'neither';
+}
 
 /** What a command's log lines say of it. */
 function logFields(command: FlowCommand): { connId: number; cmd: string; path: string } {
@@ -331,7 +343,7 @@ class FlowControl implements FlowStage, CommandHandler {
   #ended(command: FlowCommand, error: RosgateError | undefined, isFailure: boolean): void {
     if (command.holdsSlot) this.#inFlight--;
     else this.#streams--;
-    command.settle?.(isFailure ? error : undefined);
+    command.settle?.(outcomeOf(command, error, isFailure));
     const durationMs = this.#now() - command.startedAt;
     if (command.hasTimedOut) {
       this.#timeouts++;

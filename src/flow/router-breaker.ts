@@ -57,8 +57,16 @@ export function isBreakerFailure(error: RosgateError): boolean {
   return FAILURE_CODES.has(error.code);
 }
 
-/** Ends one tracked command: with its failure, or undefined when the router answered. */
-export type Settle = (failure?: RosgateError) => void;
+/**
+ * How a tracked command ended: the router `answered` (a `!trap` too), it
+ * failed (the error), or `neither`: rosgate ended it or the client cancelled
+ * it, which says nothing of the router (a stream cut by `maxStreamMs`, a
+ * wait for a busy session, a withdrawal answered `interrupted`).
+ */
+export type Outcome = 'answered' | 'neither' | RosgateError;
+
+/** Ends one tracked command with its {@link Outcome}. */
+export type Settle = (outcome: Outcome) => void;
 
 /** Options of a {@link RouterBreaker}. */
 export interface RouterBreakerOptions {
@@ -130,6 +138,8 @@ export class RouterBreaker {
   #isEarlyProbe = false;
   /** The last failure or loss of the router told to the breaker: why refusals are made. */
   #lastError: RosgateError | undefined;
+  /** Commands that ended with `neither` while half-open: settled once the probe decided. */
+  readonly #held: (() => void)[] = [];
 
   constructor(options: RouterBreakerOptions) {
     this.#options = options;
@@ -151,6 +161,7 @@ export class RouterBreaker {
     // Only RosgateErrors reach opossum: commands and the probe end with their refusal.
     this.#circuit.on('failure', (err) => this.#onFailure(err as RosgateError));
     this.#circuit.on('open', () => {
+      this.#releaseHeld();
       this.#openedAt = options.now();
       this.#enter('open', this.#openReason);
     });
@@ -161,6 +172,7 @@ export class RouterBreaker {
       void this.#circuit.fire(options.probe).catch(ignore);
     });
     this.#circuit.on('close', () => {
+      this.#releaseHeld();
       // A closed circuit starts with a clean window: old failures do not count again.
       for (let i = 0; i < BUCKETS; i++) this.#rotation.emit('rotate');
       // The router answered: a later loss is a new one.
@@ -217,9 +229,13 @@ export class RouterBreaker {
       .fire(
         () =>
           new Promise<void>((resolve, reject) => {
-            settle = (failure) => {
-              if (failure === undefined) resolve();
-              else if (this.#isNew(failure) || this.#circuit.halfOpen) reject(failure);
+            settle = (outcome) => {
+              if (outcome === 'answered') resolve();
+              // opossum closes a half-open circuit on any success: only the probe decides.
+              else if (outcome === 'neither') {
+                if (this.#circuit.halfOpen) this.#held.push(resolve);
+                else resolve();
+              } else if (this.#isNew(outcome) || this.#circuit.halfOpen) reject(outcome);
               // Lost with a session whose loss counted already: a command, not a failure.
               else resolve();
             };
@@ -293,6 +309,12 @@ export class RouterBreaker {
   /** Stops opossum's timers; the breaker is not used again. */
   close(): void {
     this.#circuit.shutdown();
+    this.#releaseHeld();
+  }
+
+  /** Settles the commands held while half-open: open or closed, a success changes nothing. */
+  #releaseHeld(): void {
+    for (const resolve of this.#held.splice(0)) resolve();
   }
 
   /** True the first time an error is seen: the commands lost with one session count once. */
