@@ -172,16 +172,22 @@ export function buildRouter(
   return runtime;
 }
 
-/** One router's flow stage; its breaker changes go to the app's events. */
+/**
+ * One router's flow stage; its breaker changes go to the app's events. On a
+ * reload it takes over from the stage it replaces (`previous`): its circuit
+ * state and its bucket's tokens.
+ */
 export function newFlowStage(
   config: RosgateConfig,
   router: RouterConfig,
   events: AppEvents,
   logger: Logger,
   group?: GroupWiring,
+  previous?: FlowStage,
 ): FlowStage {
   return createFlowStage({
     ...(group === undefined ? {} : { rateBucket: group.rateBucket(router.name, config.flow) }),
+    ...(previous === undefined ? {} : { previous: previous.handOver() }),
     router: router.name,
     config: config.flow,
     routerTimeoutMs: router.timeoutMs,

@@ -68,6 +68,15 @@ export type Outcome = 'answered' | 'neither' | RosgateError;
 /** Ends one tracked command with its {@link Outcome}. */
 export type Settle = (outcome: Outcome) => void;
 
+/** What a breaker built on a reload takes over from the one it replaces. */
+export interface BreakerCarry {
+  readonly state: BreakerState;
+  readonly isRouterLost: boolean;
+  readonly lostAt: number;
+  readonly lossCountedAt: number;
+  readonly lastError: RosgateError | undefined;
+}
+
 /** Options of a {@link RouterBreaker}. */
 export interface RouterBreakerOptions {
   readonly router: string;
@@ -138,6 +147,8 @@ export class RouterBreaker {
   #isEarlyProbe = false;
   /** The last failure or loss of the router told to the breaker: why refusals are made. */
   #lastError: RosgateError | undefined;
+  /** True while {@link RouterBreaker.adopt} opens the circuit: no change, the state it had. */
+  #isAdopting = false;
   /** Commands that ended with `neither` while half-open: settled once the probe decided. */
   readonly #held: (() => void)[] = [];
 
@@ -163,7 +174,8 @@ export class RouterBreaker {
     this.#circuit.on('open', () => {
       this.#releaseHeld();
       this.#openedAt = options.now();
-      this.#enter('open', this.#openReason);
+      if (this.#isAdopting) this.#state = 'open';
+      else this.#enter('open', this.#openReason);
     });
     this.#circuit.on('halfOpen', () => {
       // A probe sent because the router was seen back decides already.
@@ -304,6 +316,35 @@ export class RouterBreaker {
         else this.#enter('open', this.#openReason);
       },
     );
+  }
+
+  /** What a breaker replacing this one (a flow reload) takes over: see {@link adopt}. */
+  carry(): BreakerCarry {
+    return {
+      state: this.#state,
+      isRouterLost: this.#isRouterLost,
+      lostAt: this.#lostAt,
+      lossCountedAt: this.#lossCountedAt,
+      lastError: this.#lastError,
+    };
+  }
+
+  /**
+   * Takes over from the breaker this one replaces, before any command: what
+   * it knew of the router, and a circuit that was not closed stays open (a
+   * half-open one too: its probe answers the old breaker). The reset timeout
+   * starts anew; the router seen back after a loss still probes at once.
+   * No state change is reported: the circuit was open already.
+   */
+  adopt(carry: BreakerCarry): void {
+    this.#isRouterLost = carry.isRouterLost;
+    this.#lostAt = carry.lostAt;
+    this.#lossCountedAt = carry.lossCountedAt;
+    this.#lastError = carry.lastError;
+    if (carry.state === 'closed') return;
+    this.#isAdopting = true;
+    this.#circuit.open();
+    this.#isAdopting = false;
   }
 
   /** Stops opossum's timers; the breaker is not used again. */
