@@ -446,12 +446,15 @@ export class Pool extends EventEmitter {
           connection.close();
           return;
         }
+        // The router is back: a reconnect scheduled in the outage waits for
+        // nothing (a permit's retry does: the group's budget is full).
+        if (this.#outageSince !== undefined) {
+          clearTimeout(this.#retryTimer);
+          this.#retryTimer = undefined;
+        }
         this.#outageSince = undefined;
         this.#lastError = undefined;
         this.#growthFailures = 0;
-        // The router is back: a reconnect scheduled by a connect that failed meanwhile waits for nothing.
-        clearTimeout(this.#retryTimer);
-        this.#retryTimer = undefined;
         this.#opened++;
         this.#ready.add(connection);
         connection.once('close', (error: RosgateError) => {
@@ -475,6 +478,8 @@ export class Pool extends EventEmitter {
         // A reload may have lowered the max while this session logged in.
         this.#retireSurplus();
         this.#serveWaiters();
+        // Up to `min` again, now rather than when a cleared reconnect would have.
+        this.#fill();
       },
       (error: RosgateError) => {
         permit.release();
