@@ -488,5 +488,25 @@ t.test(
       /^refuse ROSGATE_BREAKER_OPEN router unavailable \(circuit open, retry in 60s\): router went away$/,
     ]);
     t.same(carried.flow.handOver().tokens, undefined, 'no bucket, no tokens to hand over');
+
+    const unexplained = setupFlow(t, FAST, {
+      stage: {
+        previous: {
+          breaker: {
+            state: 'open',
+            isRouterLost: false,
+            lostAt: 0,
+            lossCountedAt: -Infinity,
+            lastError: undefined,
+          },
+          tokens: undefined,
+        },
+      },
+    });
+    t.same(
+      unexplained.send(['/system/identity/print']).sink.events,
+      ['refuse ROSGATE_BREAKER_OPEN router unavailable (circuit open, retry in 60s)'],
+      'no failure known: the refusal says no more',
+    );
   },
 );
