@@ -58,8 +58,9 @@ export function createLiveConfig(
       if (changed.includes('routers')) runtime.pool.reconfigure(routerConfig.pool);
       if (changed.includes('limits')) runtime.applyLimits(next.limits);
       if (changed.includes('flow')) {
-        retire(runtime.flow, logger, runtime.config.name);
-        runtime.flow = newFlowStage(next, routerConfig, shared.events, logger, shared.group);
+        const old = runtime.flow;
+        retire(old, logger, runtime.config.name);
+        runtime.flow = newFlowStage(next, routerConfig, shared.events, logger, shared.group, old);
       }
       runtime.config = routerConfig;
       runtime.rebuild();

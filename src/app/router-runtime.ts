@@ -172,16 +172,22 @@ export function buildRouter(
   return runtime;
 }
 
-/** One router's flow stage; its breaker changes go to the app's events. */
+/**
+ * One router's flow stage; its breaker changes go to the app's events. On a
+ * reload it takes over from the stage it replaces (`previous`): its circuit
+ * state and its bucket's tokens.
+ */
 export function newFlowStage(
   config: RosgateConfig,
   router: RouterConfig,
   events: AppEvents,
   logger: Logger,
   group?: GroupWiring,
+  previous?: FlowStage,
 ): FlowStage {
   return createFlowStage({
     ...(group === undefined ? {} : { rateBucket: group.rateBucket(router.name, config.flow) }),
+    ...(previous === undefined ? {} : { previous: previous.handOver() }),
     router: router.name,
     config: config.flow,
     routerTimeoutMs: router.timeoutMs,
@@ -211,7 +217,8 @@ export function retire(flow: FlowStage, logger: Logger, router: string): void {
 /**
  * One line when the router becomes unreachable and one when it is back,
  * each also told to `onChange` (the audit trail and the dashboard's events);
- * each session that ends is logged once with its reason. Repeated connect
+ * each session that ends is logged once with its reason, and each session
+ * the router refuses beside working ones (its `max-sessions`) once, at info. Repeated connect
  * failures during an outage go to debug, not one warning per retry.
  */
 function logRouterHealth(
@@ -235,6 +242,13 @@ function logRouterHealth(
     logger.info('router reachable again');
     onChange('up');
   });
+  // The router answers on the sessions the pool has; it refuses one more.
+  pool.on('growthFailed', (err: RosgateError, delayMs: number) =>
+    logger.info(
+      { code: err.code, err: err.message, delayMs },
+      'router refused one more session; the pool goes on with the ones it has',
+    ),
+  );
   pool.on('sessionClosed', (err: RosgateError) =>
     logger.info({ code: err.code, reason: err.message }, 'router session closed'),
   );

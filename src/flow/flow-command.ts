@@ -78,6 +78,8 @@ export class FlowCommand extends SinkDecorator implements Exchange {
   startedAt = 0;
   /** True when rosgate cut it (idle timeout, stream limit). */
   hasTimedOut = false;
+  /** True once its client cancelled it while it ran: its end is no verdict on the router. */
+  isCancelled = false;
   /** What the breaker is told of the command's end; undefined without a breaker. */
   settle: Settle | undefined = undefined;
   readonly #host: FlowCommandHost;
@@ -147,6 +149,7 @@ export class FlowCommand extends SinkDecorator implements Exchange {
    */
   cancel(onAnswered: () => void): void {
     if (this.state === 'running') {
+      this.isCancelled = true;
       this.#inner.cancel(onAnswered);
       return;
     }

@@ -26,7 +26,9 @@ import {
   RouterBreaker,
   type BreakerState,
   type BreakerStateChange,
+  type BreakerCarry,
   type BreakerTransitions,
+  type Outcome,
 } from './router-breaker.js';
 import { TokenBucket, type RateLimiter } from './token-bucket.js';
 
@@ -51,6 +53,16 @@ export interface FlowStageOptions {
    * come, and the queue is pumped. Closed with the stage.
    */
   readonly rateBucket?: (onAvailable: () => void) => RateLimiter;
+  /** What the stage this one replaces (a `flow` reload) hands over: {@link FlowStage.handOver}. */
+  readonly previous?: FlowHandOver;
+}
+
+/** What a flow stage built on a reload takes over from the one it replaces. */
+export interface FlowHandOver {
+  /** The breaker's state and what it knew of the router; none without a breaker. */
+  readonly breaker: BreakerCarry | undefined;
+  /** The local bucket's tokens; none without one (off, or a group's shared bucket). */
+  readonly tokens: number | undefined;
 }
 
 /** Counters of one router's flow stage, for the metrics. */
@@ -99,6 +111,12 @@ export interface FlowStage extends StageHandle<FlowStats> {
    * half-open at once and its probe decides.
    */
   routerReachable(evidence: string): void;
+  /**
+   * What a stage replacing this one takes over (an open circuit stays open,
+   * the bucket's tokens stay spent), so a reload during an outage or a burst
+   * is neither a fresh circuit nor a full bucket.
+   */
+  handOver(): FlowHandOver;
   /** Refuses what waits and stops the timers. */
   close(): void;
 }
@@ -143,6 +161,17 @@ const globalTimers: FlowTimers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** What the breaker is told of a command's end. */
+function outcomeOf(
+  command: FlowCommand,
+  error: RosgateError | undefined,
+  isFailure: boolean,
+): Outcome {
+  if (isFailure) return error as RosgateError;
+  // After a cancel, even a `!done` may be rosgate's own answer (a withdrawal).
+  return error === undefined && !command.isCancelled ? 'answered' : 'neither';
+}
 
 /** What a command's log lines say of it. */
 function logFields(command: FlowCommand): { connId: number; cmd: string; path: string } {
@@ -208,6 +237,7 @@ class FlowControl implements FlowStage, CommandHandler {
         capacity: config.rateLimit.bucketSize,
         refillTokens: config.rateLimit.refillTokens,
         refillIntervalMs: config.rateLimit.refillIntervalMs,
+        ...(options.previous?.tokens === undefined ? {} : { tokens: options.previous.tokens }),
         now: this.#now,
       });
     }
@@ -220,6 +250,7 @@ class FlowControl implements FlowStage, CommandHandler {
         probe: () => this.#probe(),
         onStateChange: (change) => this.#breakerChanged(change),
       });
+      if (options.previous?.breaker !== undefined) this.#breaker.adopt(options.previous.breaker);
     }
   }
 
@@ -300,6 +331,13 @@ class FlowControl implements FlowStage, CommandHandler {
     this.#breaker?.routerReachable(evidence);
   }
 
+  handOver(): FlowHandOver {
+    return {
+      breaker: this.#breaker?.carry(),
+      tokens: this.#bucket instanceof TokenBucket ? this.#bucket.tokens : undefined,
+    };
+  }
+
   close(): void {
     this.#isClosed = true;
     this.#breaker?.close();
@@ -331,7 +369,7 @@ class FlowControl implements FlowStage, CommandHandler {
   #ended(command: FlowCommand, error: RosgateError | undefined, isFailure: boolean): void {
     if (command.holdsSlot) this.#inFlight--;
     else this.#streams--;
-    command.settle?.(isFailure ? error : undefined);
+    command.settle?.(outcomeOf(command, error, isFailure));
     const durationMs = this.#now() - command.startedAt;
     if (command.hasTimedOut) {
       this.#timeouts++;

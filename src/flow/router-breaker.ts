@@ -57,8 +57,25 @@ export function isBreakerFailure(error: RosgateError): boolean {
   return FAILURE_CODES.has(error.code);
 }
 
-/** Ends one tracked command: with its failure, or undefined when the router answered. */
-export type Settle = (failure?: RosgateError) => void;
+/**
+ * How a tracked command ended: the router `answered` (a `!trap` too), it
+ * failed (the error), or `neither`: rosgate ended it or the client cancelled
+ * it, which says nothing of the router (a stream cut by `maxStreamMs`, a
+ * wait for a busy session, a withdrawal answered `interrupted`).
+ */
+export type Outcome = 'answered' | 'neither' | RosgateError;
+
+/** Ends one tracked command with its {@link Outcome}. */
+export type Settle = (outcome: Outcome) => void;
+
+/** What a breaker built on a reload takes over from the one it replaces. */
+export interface BreakerCarry {
+  readonly state: BreakerState;
+  readonly isRouterLost: boolean;
+  readonly lostAt: number;
+  readonly lossCountedAt: number;
+  readonly lastError: RosgateError | undefined;
+}
 
 /** Options of a {@link RouterBreaker}. */
 export interface RouterBreakerOptions {
@@ -128,6 +145,12 @@ export class RouterBreaker {
   #lossCountedAt = -Infinity;
   /** A probe sent because the router was seen back, before the reset timeout. */
   #isEarlyProbe = false;
+  /** The last failure or loss of the router told to the breaker: why refusals are made. */
+  #lastError: RosgateError | undefined;
+  /** True while {@link RouterBreaker.adopt} opens the circuit: no change, the state it had. */
+  #isAdopting = false;
+  /** Commands that ended with `neither` while half-open: settled once the probe decided. */
+  readonly #held: (() => void)[] = [];
 
   constructor(options: RouterBreakerOptions) {
     this.#options = options;
@@ -149,8 +172,10 @@ export class RouterBreaker {
     // Only RosgateErrors reach opossum: commands and the probe end with their refusal.
     this.#circuit.on('failure', (err) => this.#onFailure(err as RosgateError));
     this.#circuit.on('open', () => {
+      this.#releaseHeld();
       this.#openedAt = options.now();
-      this.#enter('open', this.#openReason);
+      if (this.#isAdopting) this.#state = 'open';
+      else this.#enter('open', this.#openReason);
     });
     this.#circuit.on('halfOpen', () => {
       // A probe sent because the router was seen back decides already.
@@ -159,6 +184,7 @@ export class RouterBreaker {
       void this.#circuit.fire(options.probe).catch(ignore);
     });
     this.#circuit.on('close', () => {
+      this.#releaseHeld();
       // A closed circuit starts with a clean window: old failures do not count again.
       for (let i = 0; i < BUCKETS; i++) this.#rotation.emit('rotate');
       // The router answered: a later loss is a new one.
@@ -185,7 +211,10 @@ export class RouterBreaker {
     return { ...this.#transitions };
   }
 
-  /** The refusal for a command that arrives while the circuit is not closed. */
+  /**
+   * The refusal for a command that arrives while the circuit is not closed,
+   * with the last failure seen (a wrong router password stays in sight).
+   */
   openError(): RosgateError {
     // Half-open, a probe decides now: early (the router seen back) or not.
     const left =
@@ -193,9 +222,10 @@ export class RouterBreaker {
         ? 0
         : this.#openedAt + this.#options.resetTimeoutMs - this.#options.now();
     const seconds = Math.max(1, Math.ceil(left / 1000));
+    const why = this.#lastError === undefined ? '' : `: ${this.#lastError.message}`;
     return new RosgateError(
       ErrorCode.BreakerOpen,
-      `router unavailable (circuit open, retry in ${seconds}s)`,
+      `router unavailable (circuit open, retry in ${seconds}s)${why}`,
       { details: { router: this.#options.router, state: this.#state, retryInS: seconds } },
     );
   }
@@ -211,9 +241,13 @@ export class RouterBreaker {
       .fire(
         () =>
           new Promise<void>((resolve, reject) => {
-            settle = (failure) => {
-              if (failure === undefined) resolve();
-              else if (this.#isNew(failure) || this.#circuit.halfOpen) reject(failure);
+            settle = (outcome) => {
+              if (outcome === 'answered') resolve();
+              // opossum closes a half-open circuit on any success: only the probe decides.
+              else if (outcome === 'neither') {
+                if (this.#circuit.halfOpen) this.#held.push(resolve);
+                else resolve();
+              } else if (this.#isNew(outcome) || this.#circuit.halfOpen) reject(outcome);
               // Lost with a session whose loss counted already: a command, not a failure.
               else resolve();
             };
@@ -234,6 +268,7 @@ export class RouterBreaker {
    * commands tried it.
    */
   routerLost(error: RosgateError): void {
+    this.#lastError = error;
     const now = this.#options.now();
     if (!this.#isRouterLost) {
       this.#isRouterLost = true;
@@ -274,6 +309,7 @@ export class RouterBreaker {
       (err: RosgateError) => {
         this.#isEarlyProbe = false;
         this.#failures++;
+        this.#lastError = err;
         this.#openReason = `failure while half-open (${err.code})`;
         // The reset timeout ran out meanwhile: opossum waits for this probe.
         if (this.#circuit.halfOpen) this.#circuit.open();
@@ -282,9 +318,44 @@ export class RouterBreaker {
     );
   }
 
+  /** What a breaker replacing this one (a flow reload) takes over: see {@link adopt}. */
+  carry(): BreakerCarry {
+    return {
+      state: this.#state,
+      isRouterLost: this.#isRouterLost,
+      lostAt: this.#lostAt,
+      lossCountedAt: this.#lossCountedAt,
+      lastError: this.#lastError,
+    };
+  }
+
+  /**
+   * Takes over from the breaker this one replaces, before any command: what
+   * it knew of the router, and a circuit that was not closed stays open (a
+   * half-open one too: its probe answers the old breaker). The reset timeout
+   * starts anew; the router seen back after a loss still probes at once.
+   * No state change is reported: the circuit was open already.
+   */
+  adopt(carry: BreakerCarry): void {
+    this.#isRouterLost = carry.isRouterLost;
+    this.#lostAt = carry.lostAt;
+    this.#lossCountedAt = carry.lossCountedAt;
+    this.#lastError = carry.lastError;
+    if (carry.state === 'closed') return;
+    this.#isAdopting = true;
+    this.#circuit.open();
+    this.#isAdopting = false;
+  }
+
   /** Stops opossum's timers; the breaker is not used again. */
   close(): void {
     this.#circuit.shutdown();
+    this.#releaseHeld();
+  }
+
+  /** Settles the commands held while half-open: open or closed, a success changes nothing. */
+  #releaseHeld(): void {
+    for (const resolve of this.#held.splice(0)) resolve();
   }
 
   /** True the first time an error is seen: the commands lost with one session count once. */
@@ -296,6 +367,7 @@ export class RouterBreaker {
 
   #onFailure(err: RosgateError): void {
     this.#failures++;
+    this.#lastError = err;
     const { code } = err;
     // Half-open, opossum opens the circuit itself on any failure.
     if (this.#state === 'half-open') this.#openReason = `failure while half-open (${code})`;

@@ -20,6 +20,8 @@ export interface TokenBucketOptions {
   /** Tokens added every `refillIntervalMs`. */
   readonly refillTokens: number;
   readonly refillIntervalMs: number;
+  /** Tokens at the start (a bucket built on a reload keeps what the old one had). @default capacity */
+  readonly tokens?: number;
   /** The clock (ms). @default Date.now */
   readonly now?: () => number;
 }
@@ -44,7 +46,7 @@ export class TokenBucket implements RateLimiter {
     this.#refillTokens = options.refillTokens;
     this.#refillIntervalMs = options.refillIntervalMs;
     this.#now = options.now ?? Date.now;
-    this.#tokens = options.capacity;
+    this.#tokens = Math.min(options.capacity, options.tokens ?? options.capacity);
     this.#stepStartedAt = this.#now();
   }
 

@@ -29,8 +29,12 @@ export function createApiServer(ctx: SimulatorContext): ApiServer {
     if (sessions.size >= ctx.options.maxSessions) {
       // What a router does past max-sessions is unconfirmed (§8): configurable.
       counters.connectionsRefused++;
-      if (ctx.options.tooManySessions === 'fatal') socket.end(encodeFatal('too many sessions'));
-      else socket.destroy();
+      if (ctx.options.tooManySessions === 'fatal') {
+        socket.end(encodeFatal('too many sessions'));
+        // Nothing reads the peer's words: discard them, so its FIN is seen
+        // and the socket closes (else close() waits for it forever).
+        socket.resume();
+      } else socket.destroy();
       return;
     }
     socket.setNoDelay(true);

@@ -125,17 +125,23 @@ export const PERMIT_RETRY_MS = 250;
  * session (the router stopped reading) gets nothing new until it drains.
  *
  * Failed connects are retried with one backoff per router while the pool is
- * below `min` or callers are waiting. Events (none is `error`):
- * `connectError` (RosgateError) for each failed connect, `sessionClosed`
- * (RosgateError) for each ready session that ended, `sessionOpened`, and
- * `retryScheduled` (delayMs) when a reconnect is scheduled.
+ * below `min` or callers are waiting. A connect that fails while other
+ * sessions are ready is no outage: the router answers on those, it only
+ * refuses one more session (its `max-sessions` reached, docs/routeros-api.md
+ * §10.1). The pool then stops growing for a while (a backoff of its own,
+ * doubling with each such failure) and goes on with the sessions it has.
+ * Events (none is `error`): `connectError` (RosgateError) for each failed
+ * connect while no session is ready, `growthFailed` (RosgateError) for each
+ * one while some are, `sessionClosed` (RosgateError) for each ready session
+ * that ended, `sessionOpened`, and `retryScheduled` (delayMs) when a
+ * reconnect is scheduled.
  *
  * What the pool knows of the router, for whoever must not guess it (the
- * circuit breaker): `routerLost` (RosgateError) for each failed connect and
- * each ready session that ended without the pool closing it (the error its
- * commands get too), and `routerReachable` ({@link ReachableEvidence}) each
- * time the router is seen answering: a session logged in, a health probe
- * was answered.
+ * circuit breaker): `routerLost` (RosgateError) for each connect that failed
+ * while no session was ready and each ready session that ended without the
+ * pool closing it (the error its commands get too), and `routerReachable`
+ * ({@link ReachableEvidence}) each time the router is seen answering: a
+ * session logged in, a health probe was answered.
  */
 export class Pool extends EventEmitter {
   options: PoolOptions;
@@ -155,6 +161,10 @@ export class Pool extends EventEmitter {
   #outageSince: number | undefined;
   #closed = 0;
   #retryTimer: NodeJS.Timeout | undefined;
+  /** Connects that failed in a row while other sessions were ready. */
+  #growthFailures = 0;
+  /** No session is added to ready ones before this time (ms), after a failed growth. */
+  #growthResumesAt = -Infinity;
   #maintenanceTimer: NodeJS.Timeout | undefined;
   #isClosed = false;
   #lastError: RosgateError | undefined;
@@ -233,13 +243,16 @@ export class Pool extends EventEmitter {
 
   /**
    * Apply new sizes and timings (a live reload): later acquires, opens and
-   * maintenance use them; sessions beyond a lower `max` close as they idle.
+   * maintenance use them; sessions beyond a lower `max` close as they idle
+   * (those still logging in too, once ready); room that a higher `max` or
+   * `maxInFlightPerSession` makes goes to the callers waiting already.
    */
   reconfigure(options: PoolOptions): void {
     this.options = options;
     if (this.#maintenanceTimer !== undefined && !this.#isClosed) this.#scheduleMaintenance();
     this.#retireSurplus();
     this.#fill();
+    this.#serveWaiters();
   }
 
   /** Ready sessions (read-only view for metrics and shutdown). */
@@ -261,11 +274,7 @@ export class Pool extends EventEmitter {
     }
     const best = this.#leastLoaded();
     const total = this.#ready.size + this.#connecting.size;
-    if (
-      (best === undefined || best.inFlight > 0) &&
-      total < this.#maxSessions &&
-      this.#retryTimer === undefined
-    ) {
+    if ((best === undefined || best.inFlight > 0) && total < this.#maxSessions && this.#mayOpen()) {
       this.#open();
     }
     if (
@@ -388,11 +397,20 @@ export class Pool extends EventEmitter {
     const want = Math.max(this.options.min, this.#waiters.length > 0 ? 1 : 0);
     while (
       !this.#isClosed &&
-      this.#retryTimer === undefined &&
+      this.#mayOpen() &&
       this.#ready.size + this.#connecting.size < Math.min(want, this.#maxSessions)
     ) {
       this.#open();
     }
+  }
+
+  /**
+   * False while a reconnect is scheduled, or while the pool, refused one
+   * more session by a router that answers on the others, waits to grow.
+   */
+  #mayOpen(): boolean {
+    if (this.#retryTimer !== undefined) return false;
+    return this.#ready.size === 0 || this.#now() >= this.#growthResumesAt;
   }
 
   #open(): void {
@@ -428,8 +446,15 @@ export class Pool extends EventEmitter {
           connection.close();
           return;
         }
+        // The router is back: a reconnect scheduled in the outage waits for
+        // nothing (a permit's retry does: the group's budget is full).
+        if (this.#outageSince !== undefined) {
+          clearTimeout(this.#retryTimer);
+          this.#retryTimer = undefined;
+        }
         this.#outageSince = undefined;
         this.#lastError = undefined;
+        this.#growthFailures = 0;
         this.#opened++;
         this.#ready.add(connection);
         connection.once('close', (error: RosgateError) => {
@@ -450,7 +475,11 @@ export class Pool extends EventEmitter {
         connection.on('drain', () => this.#serveWaiters());
         this.emit('sessionOpened');
         this.emit('routerReachable', 'login' satisfies ReachableEvidence);
+        // A reload may have lowered the max while this session logged in.
+        this.#retireSurplus();
         this.#serveWaiters();
+        // Up to `min` again, now rather than when a cleared reconnect would have.
+        this.#fill();
       },
       (error: RosgateError) => {
         permit.release();
@@ -458,12 +487,31 @@ export class Pool extends EventEmitter {
         this.#failedConnects++;
         this.#lastError = error;
         this.#lastErrorAt = this.#now();
+        if (this.#ready.size > 0) {
+          this.#growthFailed(error);
+          return;
+        }
         this.#outageSince ??= this.#now();
         this.emit('connectError', error);
         this.emit('routerLost', error);
         this.#scheduleRetry();
       },
     );
+  }
+
+  /**
+   * One more session was refused while others are ready: the router is
+   * there, the pool cannot grow now. Waiting callers keep the sessions it
+   * has; the next attempt to grow comes after a delay that doubles with
+   * each refusal in a row (from `reconnectInitialDelayMs` up to
+   * `reconnectMaxDelayMs`, with jitter).
+   */
+  #growthFailed(error: RosgateError): void {
+    const { reconnectInitialDelayMs: initial, reconnectMaxDelayMs: cap } = this.options;
+    const ceiling = Math.min(cap, initial * 2 ** Math.min(this.#growthFailures++, 30));
+    const delay = Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
+    this.#growthResumesAt = this.#now() + delay;
+    this.emit('growthFailed', error, delay);
   }
 
   #scheduleRetry(): void {

@@ -122,8 +122,10 @@ export class UpstreamConnection extends EventEmitter {
   lastActiveAt: number;
   /** Last time the router sent a whole sentence (ms since epoch): liveness. */
   lastReceivedAt: number;
-  /** True while a health probe waits for its answer. */
+  /** True while a health probe waits for a sign of life: its answer or any other sentence. */
   isProbing = false;
+  /** The deadline of the probe waiting for a sign of life. */
+  #probeDeadline: NodeJS.Timeout | undefined;
 
   constructor(options: UpstreamOptions) {
     super();
@@ -358,10 +360,16 @@ export class UpstreamConnection extends EventEmitter {
     }, this.options.timeoutMs).unref();
   }
 
-  /** A cheap round trip proving the session works; rejects on timeout. */
+  /**
+   * A cheap round trip proving the session works. The session fails when
+   * the router sends nothing within `timeoutMs`: any sentence it sends
+   * meanwhile (a slow command's reply) proves it alive as well as the
+   * probe's own answer, which may then come as late as the router likes.
+   * Rejects when the session fails or the probe is refused.
+   */
   async probe(timeoutMs = this.options.timeoutMs): Promise<void> {
     this.isProbing = true;
-    const timer = setTimeout(() => {
+    const deadline = setTimeout(() => {
       this.#fail(
         new RosgateError(
           ErrorCode.UpstreamTimeout,
@@ -370,14 +378,22 @@ export class UpstreamConnection extends EventEmitter {
         ),
       );
     }, timeoutMs);
+    this.#probeDeadline = deadline;
     try {
       const answer = await this.#call(['/system/identity/print']);
       if (answer.trap !== undefined)
         throw new RosgateError(ErrorCode.UpstreamProtocol, `health probe refused: ${answer.trap}`);
     } finally {
-      clearTimeout(timer);
-      this.isProbing = false;
+      // Unless a sentence proved the session alive before the answer came.
+      if (this.#probeDeadline === deadline) this.#lifeSeen();
     }
+  }
+
+  /** The router sent a sentence: a probe waiting for a sign of life has it. */
+  #lifeSeen(): void {
+    clearTimeout(this.#probeDeadline);
+    this.#probeDeadline = undefined;
+    this.isProbing = false;
   }
 
   /**
@@ -403,8 +419,10 @@ export class UpstreamConnection extends EventEmitter {
   /**
    * While the session has work, check that the router still talks: after
    * half the timeout of silence a probe goes out, and its own deadline (the
-   * other half) ends a session whose router has stopped answering. A quiet
-   * stream keeps its session as long as the probe is answered.
+   * other half) ends a session whose router sends nothing meanwhile. A quiet
+   * stream keeps its session as long as the probe is answered; a slow
+   * router answering its commands keeps it too, however slow the probe
+   * (a command's slowness is the flow stage's idle timeout to judge).
    */
   #watch(): void {
     // Still running from the last busy spell (it stops at its first idle
@@ -449,6 +467,7 @@ export class UpstreamConnection extends EventEmitter {
     // Liveness counts whole sentences: garbage that leaves a partial word
     // pending must not make a silent router look alive.
     this.lastReceivedAt = this.#now();
+    if (this.#probeDeadline !== undefined) this.#lifeSeen();
     const reply = sentence.command;
     if (reply === '!fatal') {
       const reason = sentence.wordCount > 1 ? sentence.wordString(1) : 'fatal';

@@ -43,7 +43,7 @@ const TIMED_OUT = (tag: string): string[] => [
 ];
 
 const CIRCUIT_OPEN =
-  /^!trap \.tag=\S+ =message=router unavailable \(circuit open, retry in (\d+)s\)$/;
+  /^!trap \.tag=\S+ =message=router unavailable \(circuit open, retry in (\d+)s\): router did not answer in time$/;
 
 /** Stops the router answering and lets three commands time out, which opens the circuit. */
 async function openCircuit(t: Test, stack: Stack, c: RawClient): Promise<void> {
@@ -263,5 +263,39 @@ t.test(
       /!re .tag=after =name=/,
       '!done .tag=after',
     ]);
+  },
+);
+
+t.test(
+  "a router at its max-sessions refuses the pool's growth: the circuit stays closed and every command is answered",
+  async (t) => {
+    // The router lets rosgate have 2 API sessions (another app holds the
+    // rest of its max-sessions); the pool may open 5. A router lost for
+    // 300 ms would open the circuit.
+    const stack = await startStack(t, {
+      sim: { maxSessions: 2 },
+      config: { cache: { enabled: false }, flow: { breaker: { monitoringMs: 300 } } },
+    });
+    stack.sim.faults.latencyMs = 30;
+    const clients = await Promise.all(Array.from({ length: 8 }, () => loggedIn(t, stack)));
+    const answers = await Promise.all(
+      clients.map(async (c, n) => {
+        const replies: string[] = [];
+        for (let i = 0; i < 25; i++) {
+          replies.push(text(await c.call(['/system/identity/print', `.tag=c${n}-${i}`])).join(' '));
+        }
+        return replies;
+      }),
+    );
+    const all = answers.flat();
+    t.ok(stack.sim.counters.connectionsRefused > 0, 'the router refused sessions past its limit');
+    t.equal(all.filter((r) => r.includes('circuit open')).length, 0, 'no circuit-open trap');
+    t.same(
+      all.filter((r) => !/^!re \S+ =name=\S+ !done \S+$/.test(r)),
+      [],
+      'every command is answered by the router',
+    );
+    t.equal(stack.router.flow.stats().breakerTransitions.open, 0, 'the circuit never opened');
+    t.equal(stack.router.pool.stats.ready, 2, 'the pool works with the sessions it has');
   },
 );

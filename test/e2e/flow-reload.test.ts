@@ -142,3 +142,33 @@ t.test(
     );
   },
 );
+
+t.test(
+  'a flow reload during an outage keeps the circuit open: commands still get a fast circuit-open trap',
+  async (t) => {
+    const stack = await startStack(t, {
+      router: { pool: { acquireTimeoutMs: 60_000 } },
+      config: { cache: { enabled: false }, flow: { breaker: { monitoringMs: 300 } } },
+    });
+    const c = await loggedIn(t, stack);
+    await eventually(() => stack.router.pool.stats.ready > 0, 'a router session');
+    stack.sim.faults.refuseConnections = true;
+    stack.sim.faults.dropAll();
+    await eventually(() => stack.router.flow.breakerState === 'open', 'the circuit to open');
+    const before = stack.router.flow;
+
+    t.match(await stack.app.reconfigure('flow', { maxConcurrency: 8 }), { ok: true });
+    t.not(stack.router.flow, before, 'a new flow stage');
+    t.equal(stack.router.flow.breakerState, 'open', 'its circuit is open as the old one was');
+    t.same(stack.router.flow.stats().breakerTransitions.open, 0, 'no new transition is reported');
+    // A closed circuit would make it wait for a session (a minute here).
+    t.match(text(await c.call(['/system/identity/print', '.tag=a'])), [
+      /^!trap \.tag=a =message=router unavailable \(circuit open, retry in \d+s\): router /,
+      '!done .tag=a',
+    ]);
+
+    stack.sim.faults.refuseConnections = false;
+    await eventually(() => stack.router.flow.breakerState === 'closed', 'the router back');
+    t.equal(text(await c.call(['/system/identity/print', '.tag=b'])).at(-1), '!done .tag=b');
+  },
+);

@@ -32,6 +32,35 @@ t.test('a busy session the router went silent on fails its command within timeou
   );
 });
 
+t.test(
+  'a router slower than half of timeoutMs keeps its sessions: its replies prove them alive',
+  async (t) => {
+    const stack = await startStack(t, {
+      router: { timeoutMs: 400 },
+      config: { cache: { enabled: false } },
+    });
+    const [a, b] = await Promise.all([loggedIn(t, stack), loggedIn(t, stack)]);
+    await eventually(() => stack.router.pool.stats.ready >= 1, 'a router session');
+    // Each answer comes after 260 ms: past the health probe's 200 ms, within timeoutMs.
+    stack.sim.faults.latencyMs = 260;
+    const adds = async (c: typeof a, name: string): Promise<string[]> => {
+      const replies: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const tag = `${name}${i}`;
+        const add = ['/ip/hotspot/user/add', `=name=${tag}`, '=password=x', `.tag=${tag}`];
+        replies.push(String((await c.call(add)).at(-1)).split(' ')[0] as string);
+      }
+      return replies;
+    };
+    const first = adds(a, 'a');
+    await eventually(() => (stack.sim.counters.commands['/ip/hotspot/user/add'] ?? 0) >= 1);
+    // The second client starts while the first one's add runs: the session stays busy.
+    const replies = (await Promise.all([first, adds(b, 'b')])).flat();
+    t.same(replies, Array(12).fill('!done'), 'every add is answered');
+    t.equal(stack.router.pool.stats.closed, 0, 'no session was failed');
+  },
+);
+
 t.test('an outage is logged once, its retries and refusals at debug', async (t) => {
   const stack = await startStack(t, {
     router: {

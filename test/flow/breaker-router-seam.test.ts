@@ -144,14 +144,18 @@ t.test(
     await openByOutage(setup);
     t.equal(setup.flow.breakerState, 'open');
     setup.clock.advance(1000);
-    t.match(setup.send(ADD).sink.events, [/retry in 59s\)$/], 'refused while the router is away');
+    t.match(
+      setup.send(ADD).sink.events,
+      [/retry in 59s\): .+$/],
+      'refused while the router is away',
+    );
 
     setup.flow.routerReachable('login');
     t.equal(setup.flow.breakerState, 'half-open', 'at once, 59 s before the reset timeout');
     t.equal(probes(setup).length, 1, 'one identity print probes the router');
     t.match(
       setup.send(ADD).sink.events,
-      [/^refuse ROSGATE_BREAKER_OPEN .*retry in 1s\)$/],
+      [/^refuse ROSGATE_BREAKER_OPEN .*retry in 1s\): .+$/],
       'commands meanwhile are refused, not made to wait',
     );
     setup.flow.routerReachable('probe');
@@ -191,7 +195,7 @@ t.test('a failed early probe leaves the circuit open until the reset timeout it 
     to: 'open',
     reason: 'failure while half-open (ROSGATE_UPSTREAM_TIMEOUT)',
   });
-  t.match(setup.send(ADD).sink.events, [/retry in 40s\)$/], 'the reset timeout runs on');
+  t.match(setup.send(ADD).sink.events, [/retry in 40s\): .+$/], 'the reset timeout runs on');
   t.same(setup.flow.stats().breakerTransitions, { open: 2, halfOpen: 1, closed: 0 });
   setup.flow.routerReachable('probe');
   t.equal(probes(setup).length, 1, 'evidence with no loss since sends no probe');
@@ -249,3 +253,28 @@ t.test(
     t.equal(setup.changes.at(-1)?.reason, 'failure while half-open (ROSGATE_UPSTREAM_CLOSED)');
   },
 );
+
+t.test('an open circuit says why: the last failure of the router', async (t) => {
+  const setup = setupFlow(t);
+  const login = new RosgateError(
+    ErrorCode.UpstreamLogin,
+    'upstream login failed: invalid user name or password',
+  );
+  setup.flow.routerLost(login);
+  setup.clock.advance(10_000);
+  setup.flow.routerLost(login);
+  await tick();
+  t.equal(setup.flow.breakerState, 'open');
+  t.same(setup.send(ADD).sink.events, [
+    'refuse ROSGATE_BREAKER_OPEN router unavailable (circuit open, retry in 60s): upstream login failed: invalid user name or password',
+  ]);
+
+  setup.flow.routerReachable('login');
+  probes(setup)[0]?.fail(ErrorCode.UpstreamTimeout);
+  await tick();
+  t.match(
+    setup.send(ADD).sink.events,
+    [/retry in 60s\): router went away$/],
+    'a failed probe is the last failure now',
+  );
+});

@@ -51,13 +51,13 @@ t.test('five transport failures open the circuit; then commands are refused at o
 
   const { sink } = setup.send(['/system/identity/print']);
   t.same(sink.events, [
-    'refuse ROSGATE_BREAKER_OPEN router unavailable (circuit open, retry in 60s)',
+    'refuse ROSGATE_BREAKER_OPEN router unavailable (circuit open, retry in 60s): router went away',
   ]);
   t.equal(setup.inner.calls.length, 5, 'it never reached the router');
   setup.clock.advance(30_500);
-  t.match(setup.send(['/system/identity/print']).sink.events, [/retry in 30s\)$/]);
+  t.match(setup.send(['/system/identity/print']).sink.events, [/retry in 30s\): /]);
   setup.clock.advance(40_000);
-  t.match(setup.send(['/system/identity/print']).sink.events, [/retry in 1s\)$/], 'never 0s');
+  t.match(setup.send(['/system/identity/print']).sink.events, [/retry in 1s\): /], 'never 0s');
   const stats = setup.flow.stats();
   t.equal(stats.breakerState, 1);
   t.same(stats.breakerTransitions, { open: 1, halfOpen: 0, closed: 0 });
@@ -322,3 +322,41 @@ t.test('a stage that was never wired fails its probe', async (t) => {
   await tick();
   t.equal(flow.breakerState, 'open');
 });
+
+t.test(
+  'half-open, ends that are not the router answering leave the decision to the probe',
+  async (t) => {
+    const setup = setupFlow(t, {
+      rateLimit: { enabled: false },
+      maxConcurrency: 32,
+      maxStreamMs: 1000,
+      breaker: { resetTimeoutMs: RESET_MS },
+    });
+    // Sent while the circuit is closed; they end once it is half-open.
+    const stream = setup.send(['/ip/hotspot/user/listen']);
+    setup.send(['/ip/hotspot/user/add', '=name=waits']);
+    const waitsForSession = setup.inner.last();
+    const cancelled = setup.send(['/ip/hotspot/user/add', '=name=cancelled']);
+    await failCommands(setup, 5);
+    await eventually(() => setup.inner.last().command === PROBE, 'the probe');
+    t.equal(setup.flow.breakerState, 'half-open');
+
+    setup.clock.advance(1000); // maxStreamMs cuts the stream
+    t.match(stream.sink.events, [/^refuse ROSGATE_COMMAND_TIMEOUT stream stopped/]);
+    waitsForSession.sink.refuse(
+      new RosgateError(ErrorCode.AcquireTimeout, 'no router session available in time', {
+        details: { timeoutMs: 5000, isRouterDown: false },
+      }),
+    );
+    cancelled.exchange.cancel(() => {});
+    t.same(cancelled.sink.events, ['trap interrupted', 'done'], 'the cancel is answered');
+    await tick();
+    t.equal(setup.flow.breakerState, 'half-open', 'none of them closed the circuit');
+    t.equal(setup.flow.stats().breakerFailures, 5, 'nor counted as a failure');
+
+    setup.inner.last().fail(ErrorCode.UpstreamTimeout); // the probe's verdict
+    await tick();
+    t.equal(setup.flow.breakerState, 'open', 'the probe decides');
+    t.same(setup.flow.stats().breakerTransitions, { open: 2, halfOpen: 1, closed: 0 });
+  },
+);

@@ -5,6 +5,7 @@ import { Sentence } from '../../src/protocol/index.js';
 import { createFlowStage } from '../../src/flow/index.js';
 import { createLogger } from '../../src/logger.js';
 import { FakeHandler, RecordingSink, flowContext } from '../fixtures/flow-fake-handler.js';
+import { eventually } from '../fixtures/eventually.js';
 import { flowConfig, setupFlow } from '../fixtures/flow-setup.js';
 
 const FAST = { rateLimit: { enabled: false } };
@@ -446,3 +447,66 @@ t.test('without an injected clock the stage runs on Date.now and the global time
   t.equal(flow.stats().inFlight, 0);
   t.end();
 });
+
+t.test(
+  'a stage built on a reload keeps the tokens and the circuit of the one it replaces',
+  async (t) => {
+    const raw = { rateLimit: { bucketSize: 10, refillTokens: 1, refillIntervalMs: 60_000 } };
+    const old = setupFlow(t, raw);
+    for (let i = 0; i < 6; i++) old.send(['/system/identity/print']);
+    t.equal(old.flow.stats().tokens, 4);
+    const handOver = old.flow.handOver();
+    t.same(handOver, { breaker: { ...handOver.breaker, state: 'closed' }, tokens: 4 });
+
+    const next = setupFlow(t, raw, { stage: { previous: handOver } });
+    t.equal(next.flow.stats().tokens, 4, 'the spent tokens stay spent');
+    t.equal(next.flow.breakerState, 'closed');
+    const smaller = setupFlow(
+      t,
+      { rateLimit: { bucketSize: 2 } },
+      { stage: { previous: handOver } },
+    );
+    t.equal(smaller.flow.stats().tokens, 2, 'never more than the new bucket holds');
+
+    // Half-open: the new circuit is open; its probe is the old stage's to answer.
+    const failing = setupFlow(t, { breaker: { resetTimeoutMs: 20 } });
+    for (let i = 0; i < 5; i++) {
+      failing.send(['/ip/hotspot/user/add', `=name=v${i}`]);
+      failing.inner.last().fail(ErrorCode.UpstreamTimeout);
+    }
+    await eventually(() => failing.flow.breakerState === 'half-open', 'half-open');
+    const carried = setupFlow(
+      t,
+      { rateLimit: { enabled: false } },
+      {
+        stage: { previous: failing.flow.handOver() },
+      },
+    );
+    t.equal(carried.flow.breakerState, 'open');
+    t.same(carried.changes, [], 'no change reported: it was not closed');
+    t.match(carried.send(['/system/identity/print']).sink.events, [
+      /^refuse ROSGATE_BREAKER_OPEN router unavailable \(circuit open, retry in 60s\): router went away$/,
+    ]);
+    t.same(carried.flow.handOver().tokens, undefined, 'no bucket, no tokens to hand over');
+
+    const unexplained = setupFlow(t, FAST, {
+      stage: {
+        previous: {
+          breaker: {
+            state: 'open',
+            isRouterLost: false,
+            lostAt: 0,
+            lossCountedAt: -Infinity,
+            lastError: undefined,
+          },
+          tokens: undefined,
+        },
+      },
+    });
+    t.same(
+      unexplained.send(['/system/identity/print']).sink.events,
+      ['refuse ROSGATE_BREAKER_OPEN router unavailable (circuit open, retry in 60s)'],
+      'no failure known: the refusal says no more',
+    );
+  },
+);

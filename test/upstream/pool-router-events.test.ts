@@ -103,3 +103,71 @@ t.test('an answered health probe shows the router reachable', async (t) => {
   await eventually(() => reachable.includes('probe'), 'a health probe answered');
   t.equal(reachable[0], 'login');
 });
+
+t.test(
+  'a session refused while another answers is no loss of the router: the pool stops growing for a while',
+  async (t) => {
+    let now = 1_000;
+    const { sim, pool } = await simPool(
+      t,
+      {
+        ...BASE,
+        min: 1,
+        max: 3,
+        maxInFlightPerSession: 2,
+        acquireTimeoutMs: 20,
+        reconnectInitialDelayMs: 1_000,
+        reconnectMaxDelayMs: 3_000,
+      },
+      { hooks: { now: () => now } },
+    );
+    const lost: RosgateError[] = [];
+    const growth: [RosgateError, number][] = [];
+    const connectErrors: RosgateError[] = [];
+    pool.on('routerLost', (error: RosgateError) => lost.push(error));
+    pool.on('connectError', (error: RosgateError) => connectErrors.push(error));
+    pool.on('growthFailed', (error: RosgateError, delayMs: number) =>
+      growth.push([error, delayMs]),
+    );
+    pool.start();
+    await eventually(() => pool.stats.ready === 1, 'one session');
+    sim.faults.refuseConnections = true; // the router's max-sessions is reached
+
+    const a = await pool.acquireAsync();
+    stream(a);
+    await pool.acquireAsync().then(stream); // busy: the pool tries one more session
+    await eventually(() => growth.length === 1, 'the refused session');
+    t.same(growth[0]?.[1], 750, 'a delay before the next attempt (initial, with jitter)');
+    t.same(lost, [], 'no loss of the router');
+    t.same(connectErrors, [], 'no connect error: the router answers');
+    t.equal(pool.stats.failedConnects, 1, 'the refusal is counted');
+    t.equal(pool.lastError, growth[0]?.[0], 'and kept for the health report');
+
+    const timedOut = (await pool.acquireAsync().catch((e: unknown) => e)) as RosgateError;
+    t.equal(timedOut.code, 'ROSGATE_ACQUIRE_TIMEOUT');
+    t.equal(timedOut.details['isRouterDown'], false, 'a busy pool, not a router down');
+    t.equal(pool.stats.connecting, 0, 'no new attempt before the delay');
+
+    now += 750; // the delay is over: the next busy acquire tries again, and waits twice as long
+    void pool.acquireAsync().catch(() => undefined);
+    await eventually(() => growth.length === 2, 'the second refusal');
+    t.equal(growth[1]?.[1], 1_500);
+    t.same(lost, []);
+
+    sim.faults.refuseConnections = false; // a session is free again
+    now += 1_500;
+    void pool.acquireAsync().catch(() => undefined);
+    await eventually(() => pool.stats.ready === 2, 'the pool grows once the router lets it');
+    t.same(lost, []);
+  },
+);
+
+t.test('a failed connect while no session is ready is still a loss of the router', async (t) => {
+  const { sim, pool, lost } = await setup(t, { min: 1, max: 1 });
+  sim.faults.refuseConnections = true;
+  const growth: RosgateError[] = [];
+  pool.on('growthFailed', (error: RosgateError) => growth.push(error));
+  pool.start();
+  await eventually(() => lost.length >= 1, 'the failed connect reported');
+  t.same(growth, [], 'no growth was tried');
+});
