@@ -287,7 +287,8 @@ async function startApp({ config, logger, routers, shared, admin, state }: Parts
   // Known before the first session opens: the group's session budget.
   if (shared.group !== undefined) {
     const isUp = await shared.group.start();
-    logger.info({ replica: shared.group.replicaId, isUp }, 'joined the group of replicas');
+    // The logger is bound to the replica already (see createApp): a second `replica` repeats the key.
+    logger.info({ isUp }, 'joined the group of replicas');
   }
   for (const runtime of routers) {
     runtime.pool.start();

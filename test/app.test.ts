@@ -10,6 +10,7 @@ import { openRaw, RawClient, text } from './fixtures/raw-client.js';
 import { loggedIn, startStack, type Stack } from './fixtures/stack.js';
 import type { PromFamily } from './fixtures/admin-prom-parse.js';
 import { adminClient } from './fixtures/wire-admin.js';
+import { parseStrictJson } from './fixtures/strict-json.js';
 
 // What the composition root wires beyond the path of a command: audit off or
 // to the log, address lockouts, live sections through app.reconfigure, the
@@ -235,3 +236,49 @@ t.test('configured users log in on the routers they are given', async (t) => {
   t.same(await login(edge, 'edge-only', 'edge-pw'), ['!done']);
   t.match(await login(stack.port, 'edge-only', 'edge-pw'), [/^!trap/], 'not on other routers');
 });
+
+t.test(
+  'a Redis unreachable at start is one warning with its cause, and the health says the cause',
+  async (t) => {
+    const stack = await startStack(t, {
+      config: {
+        monitoring: MONITORING,
+        shared: { url: 'redis://:pw@127.0.0.1:1/0', replicaId: 'r-alone' },
+      },
+      app: { shared: { probeMs: 20, opTimeoutMs: 50 } },
+    });
+    const admin = adminClient(stack.app.adminPort as number, TOKEN);
+    const notReached = () =>
+      stack.logs.filter(
+        (l) => l['msg'] === 'shared: Redis not reached; local state until it answers',
+      );
+    await eventually(() => notReached().length === 1, 'the warning');
+    t.match(notReached()[0], { level: 40, replica: 'r-alone', reason: /ECONNREFUSED/ });
+    t.match((await admin.request('health')).json(), {
+      status: 'degraded',
+      shared: { up: false, reason: /ECONNREFUSED/ },
+    });
+    const joined = stack.logs.findIndex((l) => l['msg'] === 'joined the group of replicas');
+    t.match(stack.logs[joined], { replica: 'r-alone', isUp: false });
+    const roundTrips = stack.app.group?.group.stats().roundTrips ?? 0;
+    await eventually(
+      () => (stack.app.group?.group.stats().roundTrips ?? 0) >= roundTrips + 3,
+      'more probes',
+    );
+    t.equal(notReached().length, 1, 'not one per retry');
+    t.equal(stack.logs[joined]?.['replica'], 'r-alone');
+    const lines = stack
+      .logText()
+      .split('\n')
+      .filter((line) => line !== '');
+    const repeating = lines.filter((line) => {
+      try {
+        parseStrictJson(line);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    t.same(repeating, [], 'no log line repeats a key');
+  },
+);
