@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { resolveAuditKeys, runAuditCli } from './audit/index.js';
+import { resolveAuditKeys, runAuditCli, type AuditKeys } from './audit/index.js';
 import { parseArgs } from 'node:util';
 import { createApp, type App, type RouterRuntime } from './app.js';
 import {
@@ -14,7 +14,7 @@ import {
 import { createLogger } from './logger.js';
 import { runSimulateCommand } from './simulator/cli.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
-import type { RouterConfig } from './config/index.js';
+import type { LoadedConfig, RouterConfig } from './config/index.js';
 
 /** rosgate's version, from package.json. */
 const VERSION = (
@@ -29,7 +29,8 @@ const USAGE = `usage:
   rosgate demo                          run the proxy in front of the bundled simulator
   rosgate simulate [--port 8728 ...]    run the RouterOS API simulator
   rosgate hash-password <password>      print a scrypt hash for users[].passwordHash
-  rosgate config check [--config F]     check a configuration (and the environment) without starting
+  rosgate config check [--config F] [--simulate-if-unconfigured]
+                                        every check rosgate makes before it starts, without starting
   rosgate audit verify FILE... [--head SEQ:HASH] [--key-file F]
   rosgate audit search [--from --to --user --category --path --verb --result --router --replica --ip] [--format json|table]
   rosgate audit report --group-by category|user|path|result|router [--from --to] [--format json|table]`;
@@ -90,29 +91,47 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | Runnin
 }
 
 /**
- * `rosgate config check`: loads the configuration as `start` would (the file,
- * then the environment) and prints every problem, or the warnings and `ok`.
+ * `rosgate config check`: runs every check `start` makes before it starts
+ * anything ({@link planStart}: the file, then the environment, a router,
+ * the audit keys) and prints every problem, or the warnings and `ok`.
  */
 async function configCommand(argv: string[], io: CliIo): Promise<number> {
   const [command, ...args] = argv;
   if (command !== 'check') {
-    io.stderr.write('usage: rosgate config check [--config config.yaml]\n');
+    io.stderr.write(
+      'usage: rosgate config check [--config config.yaml] [--simulate-if-unconfigured]\n',
+    );
     return 2;
   }
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
-  try {
-    const file = values.config === undefined ? {} : { file: values.config };
-    const { warnings } = await loadConfig({ ...file, env: io.env });
-    for (const w of warnings) io.stdout.write(`warning ${w.code}: ${w.message}\n`);
-    io.stdout.write('ok: the configuration is valid\n');
-    return 0;
-  } catch (err) {
-    io.stderr.write(`${formatConfigError(err)}\n`);
-    return 1;
-  }
+  const plan = await planStart(args, io);
+  if (plan === undefined) return 1;
+  for (const w of plan.warnings) io.stdout.write(`warning ${w.code}: ${w.message}\n`);
+  if (plan.isSimulated)
+    io.stdout.write('note: no router configured: rosgate would front the bundled simulator\n');
+  io.stdout.write('ok: the configuration is valid\n');
+  return 0;
 }
 
-async function start(argv: string[], io: CliIo): Promise<number | Running> {
+/** What `start` runs with, once the configuration passed every check `start` makes. */
+interface StartPlan extends LoadedConfig {
+  readonly auditKeys: AuditKeys;
+  /** No router configured and `--simulate-if-unconfigured`: the bundled simulator is the router. */
+  readonly isSimulated: boolean;
+  /** Loads the configuration again (SIGHUP). */
+  readonly load: () => Promise<LoadedConfig>;
+}
+
+const NO_ROUTER =
+  'rosgate: no router configured. Set MIKROTIK_HOST (and MIKROTIK_USERNAME, MIKROTIK_PASSWORD) or add a ' +
+  'routers: entry to the config file.\nTo try rosgate without a router: npm run demo\n';
+
+/**
+ * Every check `start` makes before it starts anything, shared with `config
+ * check`: the configuration loads, a router is configured (or the bundled
+ * simulator stands in, with `--simulate-if-unconfigured`), the audit keys
+ * resolve. Problems go to stderr and give undefined.
+ */
+async function planStart(argv: string[], io: CliIo): Promise<StartPlan | undefined> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -124,47 +143,47 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
     loadConfig({ ...(values.config === undefined ? {} : { file: values.config }), env: io.env });
   // Files the configuration names (audit key files) are relative to it.
   const configDir = values.config === undefined ? '.' : dirname(values.config);
-  let loaded;
   try {
-    loaded = await load();
+    const { config, warnings } = await load();
+    // The newcomer's `npm start`: try rosgate before pointing it at a router.
+    const isSimulated = config.routers.length === 0 && values['simulate-if-unconfigured'] === true;
+    if (config.routers.length === 0 && !isSimulated) {
+      io.stderr.write(NO_ROUTER);
+      return undefined;
+    }
+    const auditKeys = await resolveAuditKeys(config.audit, io.env, (path) =>
+      readFile(resolve(configDir, path)),
+    );
+    return {
+      config,
+      warnings: warnings.filter((w) => !isSimulated || w.code !== 'ROSGATE_CONFIG_NO_ROUTERS'),
+      auditKeys,
+      isSimulated,
+      load,
+    };
   } catch (err) {
     io.stderr.write(`${formatConfigError(err)}\n`);
-    return 1;
+    return undefined;
   }
-  const { warnings } = loaded;
-  let { config } = loaded;
+}
+
+async function start(argv: string[], io: CliIo): Promise<number | Running> {
+  const plan = await planStart(argv, io);
+  if (plan === undefined) return 1;
+  const { warnings, auditKeys, load } = plan;
+  let { config } = plan;
   let simulator: Simulator | undefined;
-  if (config.routers.length === 0 && values['simulate-if-unconfigured'] === true) {
-    // The newcomer's `npm start`: try rosgate before pointing it at a router.
+  if (plan.isSimulated) {
     simulator = await startSimulator(DEMO_SIMULATOR);
     config = { ...config, routers: [simulatorRouter(simulator.port, DEFAULT_LISTEN.port, io.env)] };
   }
-  if (config.routers.length === 0) {
-    io.stderr.write(
-      'rosgate: no router configured. Set MIKROTIK_HOST (and MIKROTIK_USERNAME, MIKROTIK_PASSWORD) or add a ' +
-        'routers: entry to the config file.\nTo try rosgate without a router: npm run demo\n',
-    );
-    return 1;
-  }
   const logger = createLogger(config.log.level, io.stdout);
-  for (const w of warnings) {
-    if (simulator === undefined || w.code !== 'ROSGATE_CONFIG_NO_ROUTERS')
-      logger.warn({ code: w.code, path: w.path }, w.message);
-  }
+  for (const w of warnings) logger.warn({ code: w.code, path: w.path }, w.message);
   if (simulator !== undefined) {
     logger.warn(
       { simulatorPort: simulator.port },
       'no router configured: fronting the bundled RouterOS simulator (user admin, password admin); set MIKROTIK_HOST for a real router',
     );
-  }
-  let auditKeys;
-  try {
-    auditKeys = await resolveAuditKeys(config.audit, io.env, (path) =>
-      readFile(resolve(configDir, path)),
-    );
-  } catch (err) {
-    io.stderr.write(`${formatConfigError(err)}\n`);
-    return 1;
   }
   const app = createApp(config, logger, { version: VERSION, auditKeys });
   await app.start();

@@ -92,6 +92,39 @@ t.test('config check says ok with the warnings of a valid configuration', async 
   t.match(y.err(), /usage: rosgate config check/);
 });
 
+t.test('config check fails where start fails, with the same words', async (t) => {
+  const situations: [string, NodeJS.ProcessEnv, RegExp][] = [
+    ['no router configured', {}, /no router configured/],
+    [
+      'audit integrity on without its key',
+      { MIKROTIK_HOST: '192.0.2.1', ENABLE_AUDIT_INTEGRITY: 'true' },
+      /AUDIT_INTEGRITY_KEY/,
+    ],
+  ];
+  for (const [name, env, words] of situations) {
+    const check = io(env);
+    const start = io(env);
+    t.equal(await runCli(['config', 'check'], check), 1, `${name}: check`);
+    t.equal(await runCli([], start), 1, `${name}: start`);
+    t.match(check.err(), words, name);
+    t.equal(check.err(), start.err(), `${name}: the same words`);
+    t.notMatch(check.out(), /ok/, `${name}: no ok`);
+  }
+});
+
+t.test(
+  'config check with --simulate-if-unconfigured says the simulator would stand in, as npm start does',
+  async (t) => {
+    const x = io();
+    t.equal(await runCli(['config', 'check', '--simulate-if-unconfigured'], x), 0);
+    t.equal(
+      x.out(),
+      'note: no router configured: rosgate would front the bundled simulator\n' +
+        'ok: the configuration is valid\n',
+    );
+  },
+);
+
 t.test('start refuses without a router and says how to try rosgate', async (t) => {
   const x = io();
   t.equal(await runCli([], x), 1);
