@@ -54,8 +54,8 @@ export interface App {
   readonly adminPort: number | undefined;
   /** This replica's group, when `shared.url` is set. */
   readonly group: GroupWiring | undefined;
-  /** Open pools, listeners and the admin port. */
-  start(): Promise<void>;
+  /** Open pools, listeners and the admin port; `signal` ends a wait on the audit lock (rejects). */
+  start(signal?: AbortSignal): Promise<void>;
   /**
    * Graceful stop: accept no one new, serve connected clients until they
    * leave or `graceMs` ends, then cancel what still runs and close.
@@ -132,8 +132,8 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       return state.adminPort;
     },
     group,
-    async start() {
-      await startApp(parts);
+    async start(signal) {
+      await startApp(parts, signal);
       poller?.start();
       shared.audit.events.start({ version: options.version ?? '0.0.0' });
       isStarted = true;
@@ -268,8 +268,11 @@ function businessPoller(
  * fails the start without leaving sessions behind; the audit folder is taken
  * first (one process per folder: a second one refuses before binding).
  */
-async function startApp({ config, logger, routers, shared, admin, state }: Parts): Promise<void> {
-  await shared.audit.acquire();
+async function startApp(
+  { config, logger, routers, shared, admin, state }: Parts,
+  signal?: AbortSignal,
+): Promise<void> {
+  await shared.audit.acquire(signal);
   try {
     for (const runtime of routers) {
       runtime.port = await runtime.listener.listen();

@@ -44,6 +44,12 @@ export interface CliIo {
   onStopSignal: (stop: () => Promise<void>) => void;
   /** Register the reload handler (SIGHUP in production). @default none */
   onReloadSignal?: (reload: () => Promise<void>) => void;
+  /**
+   * Aborted by a stop signal that came before a stop handler was registered
+   * (while starting): `start` then gives up (exit 0) instead of serving.
+   * @default never aborted
+   */
+  stopSignal?: AbortSignal;
 }
 
 /** A command that keeps running returns this handle; others return an exit code. */
@@ -172,6 +178,8 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
   if (plan === undefined) return 1;
   const { warnings, auditKeys, load } = plan;
   let { config } = plan;
+  const isStopAsked = (): boolean => io.stopSignal?.aborted === true;
+  if (isStopAsked()) return 0;
   let simulator: Simulator | undefined;
   if (plan.isSimulated) {
     simulator = await startSimulator(DEMO_SIMULATOR);
@@ -186,7 +194,15 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
     );
   }
   const app = createApp(config, logger, { version: VERSION, auditKeys });
-  await app.start();
+  try {
+    await app.start(io.stopSignal);
+  } catch (err) {
+    // A stop while waiting on the audit lock: nothing was bound or opened.
+    if (!isStopAsked()) throw err;
+    await simulator?.close();
+    logger.info('stopped while starting');
+    return 0;
+  }
   // SIGHUP re-reads the file: live keys change as a PUT would change them,
   // anything else is refused. The file wins for the keys it changed since
   // the last load; PUT-made values of the others stay (App.reload logs both).

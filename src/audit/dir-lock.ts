@@ -42,6 +42,10 @@ export interface DirLockOptions {
   readonly refreshMs?: number;
   /** A lock of another host untouched this long is taken over. @default 60000 */
   readonly staleMs?: number;
+  /** Ends a wait on a lock left on this host at once (a stop signal during start); the acquire rejects. */
+  readonly signal?: AbortSignal | undefined;
+  /** Told before that wait: whose lock, and for how long at most. */
+  readonly onWait?: ((holder: LockHolder, waitMs: number) => void) | undefined;
 }
 
 /** A held lock. */
@@ -192,7 +196,10 @@ export async function acquireDirLock(dir: string, options: DirLockOptions = {}):
         : now() - lock.mtimeMs > staleMs);
     if (!isStale)
       throw lockedError(dir, path, other, other?.hostname !== host ? staleMs : undefined);
-    if (other.hostname === host && (await isStillTouched(path, lock.mtimeMs, refreshMs, now)))
+    if (
+      other.hostname === host &&
+      (await isStillTouched(path, lock.mtimeMs, refreshMs, now, options, other))
+    )
       throw lockedError(dir, path, other);
     // Remove it only if it is still the lock judged stale, not a newer one;
     // if that fails, the next round finds it again.
@@ -214,10 +221,23 @@ async function isStillTouched(
   mtimeMs: number,
   refreshMs: number,
   now: () => number,
+  { signal, onWait }: Pick<DirLockOptions, 'signal' | 'onWait'>,
+  holder: LockHolder,
 ): Promise<boolean> {
   const waitMs = mtimeMs + refreshMs * 1.5 - now();
   if (waitMs <= 0) return false;
-  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  onWait?.(holder, waitMs);
+  signal?.throwIfAborted();
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, waitMs);
+    signal?.addEventListener('abort', done);
+  });
+  signal?.throwIfAborted();
   const again = await readLock(path);
   return again !== undefined && again.mtimeMs !== mtimeMs;
 }
