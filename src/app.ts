@@ -20,7 +20,13 @@ import {
 } from './admin/index.js';
 import { createAuditStage, type AuditKeys, type AuditTrail } from './audit/index.js';
 import { createCacheStage, type CacheStage } from './cache/index.js';
-import { DEFAULT_BUSINESS_POLL_MS, type RosgateConfig } from './config/index.js';
+import {
+  DEFAULT_BUSINESS_POLL_MS,
+  MONITORING_LISTEN,
+  listenError,
+  routerListenSettings,
+  type RosgateConfig,
+} from './config/index.js';
 import { createPolicyStage, type PolicyStage } from './policy/index.js';
 import { createAppEvents, type AppEvents } from './app/app-events.js';
 import { adminSources, auditFunctions, lockoutClearer } from './app/admin-wiring.js';
@@ -274,12 +280,18 @@ async function startApp(
 ): Promise<void> {
   await shared.audit.acquire(signal);
   try {
-    for (const runtime of routers) {
-      runtime.port = await runtime.listener.listen();
+    for (const [i, runtime] of routers.entries()) {
+      runtime.port = await runtime.listener.listen().catch((err: unknown) => {
+        const isTls = (err as { port?: number }).port === runtime.config.tls?.port;
+        throw listenError(err, routerListenSettings(i, isTls));
+      });
       runtime.tlsPort = runtime.listener.tlsPort;
     }
     // ENABLE_MONITORING=false: no admin port at all.
-    if (config.monitoring.enabled !== false) state.adminPort = await admin.listen();
+    if (config.monitoring.enabled !== false)
+      state.adminPort = await admin.listen().catch((err: unknown) => {
+        throw listenError(err, MONITORING_LISTEN);
+      });
   } catch (err) {
     await Promise.all(routers.map((r) => r.listener.close(0)));
     await admin.close();

@@ -106,6 +106,49 @@ t.test('an address locked out after failed logins is an event and an audit recor
   t.equal(sampleValue(m, 'rosgate_lockouts_total', { router: 'default' }), 1);
 });
 
+t.test('a client port already in use names its key and variable, plain or TLS', async (t) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => taken.close(resolve)));
+  const takenPort = (taken.address() as net.AddressInfo).port;
+  const startWith = async (
+    router: Record<string, unknown>,
+    more: Record<string, unknown>[] = [],
+  ) => {
+    const { config } = validateConfig({
+      routers: [
+        { host: '127.0.0.1', password: 'pw', listen: { host: '127.0.0.1', port: 0 }, ...router },
+        ...more,
+      ],
+      monitoring: { enabled: false },
+      audit: { enabled: false },
+    });
+    const app = createApp(config, createLogger('silent', process.stdout));
+    t.teardown(() => app.stop());
+    return app.start();
+  };
+  await t.rejects(startWith({ listen: { host: '127.0.0.1', port: takenPort } }), {
+    code: 'EADDRINUSE',
+    message: new RegExp(
+      `^cannot listen \\(EADDRINUSE\\): routers\\[0\\]\\.listen\\.port \\(PROXY_PORT\\): 127\\.0\\.0\\.1:${takenPort} is already in use`,
+    ),
+  });
+  await t.rejects(startWith({ tls: { host: '127.0.0.1', port: takenPort } }), {
+    message: /routers\[0\]\.tls\.port \(PROXY_TLS_PORT\): /,
+  });
+  await t.rejects(
+    startWith({}, [
+      {
+        name: 'edge',
+        host: '127.0.0.1',
+        password: 'pw',
+        listen: { host: '127.0.0.1', port: takenPort },
+      },
+    ]),
+    { message: /\): routers\[1\]\.listen\.port: 127/ },
+  );
+});
+
 t.test('a port already in use fails the start and leaves no port open', async (t) => {
   const taken = net.createServer();
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
@@ -116,7 +159,11 @@ t.test('a port already in use fails the start and leaves no port open', async (t
     audit: { enabled: false },
   });
   const app = createApp(config, createLogger('silent', process.stdout));
-  await t.rejects(app.start(), { code: 'EADDRINUSE' });
+  const takenPort = (taken.address() as net.AddressInfo).port;
+  await t.rejects(app.start(), {
+    code: 'EADDRINUSE',
+    message: `cannot listen (EADDRINUSE): monitoring.port (MONITORING_PORT): 127.0.0.1:${takenPort} is already in use; stop what listens there, or choose another port`,
+  });
   const port = app.routers[0]?.port as number;
   t.ok(port > 0, 'the client port had been bound');
   await t.rejects(RawClient.connect(port), { code: 'ECONNREFUSED' }, 'and is closed again');

@@ -113,6 +113,28 @@ async function readIfPresent(path: string): Promise<string | undefined> {
   return (await readLock(path))?.text;
 }
 
+/** Errors that say the folder cannot be written, whatever is in it. */
+const NOT_WRITABLE = new Set(['EROFS', 'EACCES', 'EPERM']);
+
+/**
+ * `err` of creating the folder or its lock, reworded to name the setting
+ * and the way out when the folder cannot be written (a read-only root
+ * filesystem without a volume there); its `code` stays and it is the cause.
+ */
+function notWritable(err: unknown, dir: string): unknown {
+  const code = errorCode(err);
+  if (typeof code !== 'string' || !NOT_WRITABLE.has(code)) return err;
+  return Object.assign(
+    new Error(
+      `the audit directory ${dir} (audit.dir, AUDIT_LOG_DIR) cannot be written (${code}): ` +
+        `mount a writable volume there (a read-only root filesystem needs one), point ` +
+        `AUDIT_LOG_DIR at a writable folder, or set AUDIT_LOG_TO_FILE=false to log the records`,
+      { cause: err },
+    ),
+    { code },
+  );
+}
+
 function lockedError(
   dir: string,
   path: string,
@@ -152,7 +174,9 @@ export async function acquireDirLock(dir: string, options: DirLockOptions = {}):
   const now = options.now ?? Date.now;
   const { refreshMs = 10_000, staleMs = 60_000 } = options;
   const path = join(dir, LOCK_FILE);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    throw notWritable(err, dir);
+  });
   if (held.has(path)) throw lockedError(dir, path, parseHolder((await readIfPresent(path)) ?? ''));
   const holder: LockHolder = {
     pid,
@@ -164,7 +188,10 @@ export async function acquireDirLock(dir: string, options: DirLockOptions = {}):
   let recovered: LockHolder | undefined;
   // A few rounds: a stale lock removed here may be taken by a third process first.
   for (let round = 0; round < 3; round++) {
-    if (await createExclusive(path, text)) {
+    const isCreated = await createExclusive(path, text).catch((err: unknown) => {
+      throw notWritable(err, dir);
+    });
+    if (isCreated) {
       held.add(path);
       // Touched while held, so another host can tell a live lock from one left behind.
       const refresh = setInterval(() => {

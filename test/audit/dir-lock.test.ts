@@ -287,3 +287,24 @@ t.test('the holder touches its lock while it holds it', async (t) => {
   await lock.release();
   t.notOk(existsSync(join(dir, LOCK_FILE)));
 });
+
+t.test(
+  'a folder that cannot be written names audit.dir, AUDIT_LOG_DIR and the writable volume it needs',
+  async (t) => {
+    // Kernel folders refuse whoever runs this: sysfs takes no new file or folder.
+    for (const dir of ['/sys/kernel', '/sys/rosgate-audit']) {
+      const err = await acquireDirLock(dir).then(
+        () => undefined,
+        (e: unknown) => e as NodeJS.ErrnoException,
+      );
+      t.match(err?.code, /^(EACCES|EPERM|EROFS)$/, dir);
+      t.match(
+        err?.message,
+        new RegExp(
+          `^the audit directory ${dir} \\(audit\\.dir, AUDIT_LOG_DIR\\) cannot be written \\(E[A-Z]+\\): mount a writable volume there`,
+        ),
+      );
+      t.match(err?.cause, { code: err?.code }, 'the original error is the cause');
+    }
+  },
+);
