@@ -28,7 +28,8 @@ const USAGE = `usage:
           [--simulate-if-unconfigured]  with no router configured, front the bundled simulator
   rosgate demo                          run the proxy in front of the bundled simulator
   rosgate simulate [--port 8728 ...]    run the RouterOS API simulator
-  rosgate hash-password <password>      print a scrypt hash for users[].passwordHash
+  rosgate hash-password < file          print a scrypt hash for users[].passwordHash of the
+                                        password on stdin (the first line; or type it)
   rosgate config check [--config F] [--simulate-if-unconfigured]
                                         every check rosgate makes before it starts, without starting
   rosgate audit verify FILE... [--head SEQ:HASH] [--key-file F]
@@ -40,6 +41,8 @@ export interface CliIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** What `hash-password` reads the password from. @default none */
+  stdin?: NodeJS.ReadableStream;
   /** Register the graceful-stop handler (SIGTERM and SIGINT in production). */
   onStopSignal: (stop: () => Promise<void>) => void;
   /** Register the reload handler (SIGHUP in production). @default none */
@@ -79,11 +82,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | Runnin
     case 'config':
       return configCommand(rest, io);
     case 'hash-password': {
-      if (rest[0] === undefined) {
-        io.stderr.write('hash-password needs the password as its argument\n');
+      // The argument form stays for scripts that use it; stdin keeps the
+      // password out of `ps` and the shell's history.
+      const password = rest[0] ?? (await readPassword(io));
+      if (password === undefined || password === '') {
+        io.stderr.write(
+          'hash-password needs the password on stdin (rosgate hash-password < file, or type it and Enter)\n',
+        );
         return 2;
       }
-      io.stdout.write(`${await hashPassword(rest[0])}\n`);
+      io.stdout.write(`${await hashPassword(password)}\n`);
       return 0;
     }
     case '--help':
@@ -94,6 +102,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | Runnin
     default:
       return start(first === 'start' ? rest : argv, io);
   }
+}
+
+/** The first line of stdin (piped, or typed and Enter); undefined without stdin. */
+async function readPassword(io: CliIo): Promise<string | undefined> {
+  const { stdin } = io;
+  if (stdin === undefined) return undefined;
+  if ((stdin as { isTTY?: boolean }).isTTY === true)
+    io.stderr.write('password (shown as you type; Enter ends it): ');
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) {
+    const bytes = Buffer.from(chunk);
+    chunks.push(bytes);
+    if (bytes.includes(0x0a)) break;
+  }
+  const [line] = Buffer.concat(chunks).toString('utf8').split('\n');
+  return (line as string).replace(/\r$/, '');
 }
 
 /**

@@ -31,6 +31,10 @@ process.on('SIGHUP', () => {
 runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
+  // Only hash-password reads it: made on demand.
+  get stdin() {
+    return process.stdin;
+  },
   env: process.env,
   stopSignal: starting.signal,
   onStopSignal: (handler) => {

@@ -3,10 +3,11 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { RouterOSAPI } from 'node-routeros';
 import t from 'tap';
 import { runCli, type CliIo, type Running } from '../src/cli.js';
+import { verifyPassword } from '../src/config/index.js';
 import { startSimulator } from '../src/simulator/index.js';
 import { eventually } from './fixtures/eventually.js';
 import { RawClient } from './fixtures/raw-client.js';
@@ -57,12 +58,46 @@ t.test('help prints the usage', async (t) => {
   t.match(x.out(), /rosgate demo/);
 });
 
-t.test('hash-password prints a scrypt hash, and needs its argument', async (t) => {
+/** `s3crét` and a second line, cut inside the two bytes of é. */
+function splitInsideE(): Buffer[] {
+  const bytes = Buffer.from('s3crét\nnext line\n');
+  const at = bytes.indexOf(0xc3) + 1;
+  return [bytes.subarray(0, at), bytes.subarray(at)];
+}
+
+t.test('hash-password reads the password from stdin: the first line, piped or typed', async (t) => {
+  const hashOf = async (input: Readable, isTTY = false) => {
+    const x = { ...io(), stdin: Object.assign(input, { isTTY }) };
+    const code = await runCli(['hash-password'], x);
+    return { code, out: x.out().trim(), err: x.err() };
+  };
+  const piped = await hashOf(Readable.from(splitInsideE()));
+  t.equal(piped.code, 0);
+  t.ok(
+    await verifyPassword({ passwordHash: piped.out }, 's3crét'),
+    'the first line, split UTF-8 and all',
+  );
+  t.equal(piped.err, '', 'no prompt for a pipe');
+  const noNewline = await hashOf(Readable.from(['pw-at-eof']));
+  t.ok(
+    await verifyPassword({ passwordHash: noNewline.out }, 'pw-at-eof'),
+    'a file without a final newline',
+  );
+  const crlf = await hashOf(Readable.from(['typed\r\n']), true);
+  t.ok(await verifyPassword({ passwordHash: crlf.out }, 'typed'), 'a line ended by CR LF');
+  t.match(crlf.err, /^password \(shown as you type; Enter ends it\): $/, 'a terminal is prompted');
+  const empty = await hashOf(Readable.from([]));
+  t.equal(empty.code, 2);
+  t.match(empty.err, /needs the password on stdin/);
+});
+
+t.test('hash-password still takes the password as its argument, and needs one', async (t) => {
   const x = io();
   t.equal(await runCli(['hash-password', 'pw'], x), 0);
   t.match(x.out(), /^scrypt\$/);
+  t.ok(await verifyPassword({ passwordHash: x.out().trim() }, 'pw'));
   const y = io();
-  t.equal(await runCli(['hash-password'], y), 2);
+  t.equal(await runCli(['hash-password'], y), 2, 'no argument and no stdin');
   t.match(y.err(), /needs the password/);
 });
 
