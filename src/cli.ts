@@ -233,6 +233,14 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
   io.onReloadSignal?.(async () => {
     try {
       const next = await load();
+      if (simulator !== undefined && next.config.routers.length > 0) {
+        // As any change that needs a restart: the whole reload is refused.
+        const error =
+          'routers were added while rosgate fronts the bundled simulator: it needs a restart';
+        logger.warn({ errors: [error] }, 'configuration reload refused; nothing changed');
+        app.metrics.recordReload(false, `configuration reload refused: ${error}`);
+        return;
+      }
       const routers = simulator === undefined ? next.config.routers : app.config.routers;
       await app.reload({ ...next.config, routers });
     } catch (err) {
