@@ -398,6 +398,8 @@ t.test(
         MONITORING_PORT: '0',
         AUDIT_LOG_DIR: dir,
         LOG_LEVEL: 'info',
+        // No coverage from the child: built code maps onto the sources differently from tap.
+        _TAPJS_PROCESSINFO_COVERAGE_: '0',
       },
     });
     const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
