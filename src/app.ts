@@ -20,7 +20,13 @@ import {
 } from './admin/index.js';
 import { createAuditStage, type AuditKeys, type AuditTrail } from './audit/index.js';
 import { createCacheStage, type CacheStage } from './cache/index.js';
-import { DEFAULT_BUSINESS_POLL_MS, type RosgateConfig } from './config/index.js';
+import {
+  DEFAULT_BUSINESS_POLL_MS,
+  MONITORING_LISTEN,
+  listenError,
+  routerListenSettings,
+  type RosgateConfig,
+} from './config/index.js';
 import { createPolicyStage, type PolicyStage } from './policy/index.js';
 import { createAppEvents, type AppEvents } from './app/app-events.js';
 import { adminSources, auditFunctions, lockoutClearer } from './app/admin-wiring.js';
@@ -54,8 +60,8 @@ export interface App {
   readonly adminPort: number | undefined;
   /** This replica's group, when `shared.url` is set. */
   readonly group: GroupWiring | undefined;
-  /** Open pools, listeners and the admin port. */
-  start(): Promise<void>;
+  /** Open pools, listeners and the admin port; `signal` ends a wait on the audit lock (rejects). */
+  start(signal?: AbortSignal): Promise<void>;
   /**
    * Graceful stop: accept no one new, serve connected clients until they
    * leave or `graceMs` ends, then cancel what still runs and close.
@@ -132,8 +138,8 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
       return state.adminPort;
     },
     group,
-    async start() {
-      await startApp(parts);
+    async start(signal) {
+      await startApp(parts, signal);
       poller?.start();
       shared.audit.events.start({ version: options.version ?? '0.0.0' });
       isStarted = true;
@@ -268,15 +274,24 @@ function businessPoller(
  * fails the start without leaving sessions behind; the audit folder is taken
  * first (one process per folder: a second one refuses before binding).
  */
-async function startApp({ config, logger, routers, shared, admin, state }: Parts): Promise<void> {
-  await shared.audit.acquire();
+async function startApp(
+  { config, logger, routers, shared, admin, state }: Parts,
+  signal?: AbortSignal,
+): Promise<void> {
+  await shared.audit.acquire(signal);
   try {
-    for (const runtime of routers) {
-      runtime.port = await runtime.listener.listen();
+    for (const [i, runtime] of routers.entries()) {
+      runtime.port = await runtime.listener.listen().catch((err: unknown) => {
+        const isTls = (err as { port?: number }).port === runtime.config.tls?.port;
+        throw listenError(err, routerListenSettings(i, isTls));
+      });
       runtime.tlsPort = runtime.listener.tlsPort;
     }
     // ENABLE_MONITORING=false: no admin port at all.
-    if (config.monitoring.enabled !== false) state.adminPort = await admin.listen();
+    if (config.monitoring.enabled !== false)
+      state.adminPort = await admin.listen().catch((err: unknown) => {
+        throw listenError(err, MONITORING_LISTEN);
+      });
   } catch (err) {
     await Promise.all(routers.map((r) => r.listener.close(0)));
     await admin.close();
@@ -287,7 +302,8 @@ async function startApp({ config, logger, routers, shared, admin, state }: Parts
   // Known before the first session opens: the group's session budget.
   if (shared.group !== undefined) {
     const isUp = await shared.group.start();
-    logger.info({ replica: shared.group.replicaId, isUp }, 'joined the group of replicas');
+    // The logger is bound to the replica already (see createApp): a second `replica` repeats the key.
+    logger.info({ isUp }, 'joined the group of replicas');
   }
   for (const runtime of routers) {
     runtime.pool.start();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { resolveAuditKeys, runAuditCli } from './audit/index.js';
+import { resolveAuditKeys, runAuditCli, type AuditKeys } from './audit/index.js';
 import { parseArgs } from 'node:util';
 import { createApp, type App, type RouterRuntime } from './app.js';
 import {
@@ -14,7 +14,7 @@ import {
 import { createLogger } from './logger.js';
 import { runSimulateCommand } from './simulator/cli.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
-import type { RouterConfig } from './config/index.js';
+import type { LoadedConfig, RouterConfig } from './config/index.js';
 
 /** rosgate's version, from package.json. */
 const VERSION = (
@@ -28,8 +28,10 @@ const USAGE = `usage:
           [--simulate-if-unconfigured]  with no router configured, front the bundled simulator
   rosgate demo                          run the proxy in front of the bundled simulator
   rosgate simulate [--port 8728 ...]    run the RouterOS API simulator
-  rosgate hash-password <password>      print a scrypt hash for users[].passwordHash
-  rosgate config check [--config F]     check a configuration (and the environment) without starting
+  rosgate hash-password < file          print a scrypt hash for users[].passwordHash of the
+                                        password on stdin (the first line; or type it)
+  rosgate config check [--config F] [--simulate-if-unconfigured]
+                                        every check rosgate makes before it starts, without starting
   rosgate audit verify FILE... [--head SEQ:HASH] [--key-file F]
   rosgate audit search [--from --to --user --category --path --verb --result --router --replica --ip] [--format json|table]
   rosgate audit report --group-by category|user|path|result|router [--from --to] [--format json|table]`;
@@ -39,10 +41,18 @@ export interface CliIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** What `hash-password` reads the password from. @default none */
+  stdin?: NodeJS.ReadableStream;
   /** Register the graceful-stop handler (SIGTERM and SIGINT in production). */
   onStopSignal: (stop: () => Promise<void>) => void;
   /** Register the reload handler (SIGHUP in production). @default none */
   onReloadSignal?: (reload: () => Promise<void>) => void;
+  /**
+   * Aborted by a stop signal that came before a stop handler was registered
+   * (while starting): `start` then gives up (exit 0) instead of serving.
+   * @default never aborted
+   */
+  stopSignal?: AbortSignal;
 }
 
 /** A command that keeps running returns this handle; others return an exit code. */
@@ -72,11 +82,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | Runnin
     case 'config':
       return configCommand(rest, io);
     case 'hash-password': {
-      if (rest[0] === undefined) {
-        io.stderr.write('hash-password needs the password as its argument\n');
+      // The argument form stays for scripts that use it; stdin keeps the
+      // password out of `ps` and the shell's history.
+      const password = rest[0] ?? (await readPassword(io));
+      if (password === undefined || password === '') {
+        io.stderr.write(
+          'hash-password needs the password on stdin (rosgate hash-password < file, or type it and Enter)\n',
+        );
         return 2;
       }
-      io.stdout.write(`${await hashPassword(rest[0])}\n`);
+      io.stdout.write(`${await hashPassword(password)}\n`);
       return 0;
     }
     case '--help':
@@ -89,30 +104,64 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | Runnin
   }
 }
 
+/** The first line of stdin (piped, or typed and Enter); undefined without stdin. */
+async function readPassword(io: CliIo): Promise<string | undefined> {
+  const { stdin } = io;
+  if (stdin === undefined) return undefined;
+  if ((stdin as { isTTY?: boolean }).isTTY === true)
+    io.stderr.write('password (shown as you type; Enter ends it): ');
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) {
+    const bytes = Buffer.from(chunk);
+    chunks.push(bytes);
+    if (bytes.includes(0x0a)) break;
+  }
+  const [line] = Buffer.concat(chunks).toString('utf8').split('\n');
+  return (line as string).replace(/\r$/, '');
+}
+
 /**
- * `rosgate config check`: loads the configuration as `start` would (the file,
- * then the environment) and prints every problem, or the warnings and `ok`.
+ * `rosgate config check`: runs every check `start` makes before it starts
+ * anything ({@link planStart}: the file, then the environment, a router,
+ * the audit keys) and prints every problem, or the warnings and `ok`.
  */
 async function configCommand(argv: string[], io: CliIo): Promise<number> {
   const [command, ...args] = argv;
   if (command !== 'check') {
-    io.stderr.write('usage: rosgate config check [--config config.yaml]\n');
+    io.stderr.write(
+      'usage: rosgate config check [--config config.yaml] [--simulate-if-unconfigured]\n',
+    );
     return 2;
   }
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
-  try {
-    const file = values.config === undefined ? {} : { file: values.config };
-    const { warnings } = await loadConfig({ ...file, env: io.env });
-    for (const w of warnings) io.stdout.write(`warning ${w.code}: ${w.message}\n`);
-    io.stdout.write('ok: the configuration is valid\n');
-    return 0;
-  } catch (err) {
-    io.stderr.write(`${formatConfigError(err)}\n`);
-    return 1;
-  }
+  const plan = await planStart(args, io);
+  if (plan === undefined) return 1;
+  for (const w of plan.warnings) io.stdout.write(`warning ${w.code}: ${w.message}\n`);
+  if (plan.isSimulated)
+    io.stdout.write('note: no router configured: rosgate would front the bundled simulator\n');
+  io.stdout.write('ok: the configuration is valid\n');
+  return 0;
 }
 
-async function start(argv: string[], io: CliIo): Promise<number | Running> {
+/** What `start` runs with, once the configuration passed every check `start` makes. */
+interface StartPlan extends LoadedConfig {
+  readonly auditKeys: AuditKeys;
+  /** No router configured and `--simulate-if-unconfigured`: the bundled simulator is the router. */
+  readonly isSimulated: boolean;
+  /** Loads the configuration again (SIGHUP). */
+  readonly load: () => Promise<LoadedConfig>;
+}
+
+const NO_ROUTER =
+  'rosgate: no router configured. Set MIKROTIK_HOST (and MIKROTIK_USERNAME, MIKROTIK_PASSWORD) or add a ' +
+  'routers: entry to the config file.\nTo try rosgate without a router: npm run demo\n';
+
+/**
+ * Every check `start` makes before it starts anything, shared with `config
+ * check`: the configuration loads, a router is configured (or the bundled
+ * simulator stands in, with `--simulate-if-unconfigured`), the audit keys
+ * resolve. Problems go to stderr and give undefined.
+ */
+async function planStart(argv: string[], io: CliIo): Promise<StartPlan | undefined> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -124,56 +173,74 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
     loadConfig({ ...(values.config === undefined ? {} : { file: values.config }), env: io.env });
   // Files the configuration names (audit key files) are relative to it.
   const configDir = values.config === undefined ? '.' : dirname(values.config);
-  let loaded;
   try {
-    loaded = await load();
+    const { config, warnings } = await load();
+    // The newcomer's `npm start`: try rosgate before pointing it at a router.
+    const isSimulated = config.routers.length === 0 && values['simulate-if-unconfigured'] === true;
+    if (config.routers.length === 0 && !isSimulated) {
+      io.stderr.write(NO_ROUTER);
+      return undefined;
+    }
+    const auditKeys = await resolveAuditKeys(config.audit, io.env, (path) =>
+      readFile(resolve(configDir, path)),
+    );
+    return {
+      config,
+      warnings: warnings.filter((w) => !isSimulated || w.code !== 'ROSGATE_CONFIG_NO_ROUTERS'),
+      auditKeys,
+      isSimulated,
+      load,
+    };
   } catch (err) {
     io.stderr.write(`${formatConfigError(err)}\n`);
-    return 1;
+    return undefined;
   }
-  const { warnings } = loaded;
-  let { config } = loaded;
+}
+
+async function start(argv: string[], io: CliIo): Promise<number | Running> {
+  const plan = await planStart(argv, io);
+  if (plan === undefined) return 1;
+  const { warnings, auditKeys, load } = plan;
+  let { config } = plan;
+  const isStopAsked = (): boolean => io.stopSignal?.aborted === true;
+  if (isStopAsked()) return 0;
   let simulator: Simulator | undefined;
-  if (config.routers.length === 0 && values['simulate-if-unconfigured'] === true) {
-    // The newcomer's `npm start`: try rosgate before pointing it at a router.
+  if (plan.isSimulated) {
     simulator = await startSimulator(DEMO_SIMULATOR);
     config = { ...config, routers: [simulatorRouter(simulator.port, DEFAULT_LISTEN.port, io.env)] };
   }
-  if (config.routers.length === 0) {
-    io.stderr.write(
-      'rosgate: no router configured. Set MIKROTIK_HOST (and MIKROTIK_USERNAME, MIKROTIK_PASSWORD) or add a ' +
-        'routers: entry to the config file.\nTo try rosgate without a router: npm run demo\n',
-    );
-    return 1;
-  }
   const logger = createLogger(config.log.level, io.stdout);
-  for (const w of warnings) {
-    if (simulator === undefined || w.code !== 'ROSGATE_CONFIG_NO_ROUTERS')
-      logger.warn({ code: w.code, path: w.path }, w.message);
-  }
+  for (const w of warnings) logger.warn({ code: w.code, path: w.path }, w.message);
   if (simulator !== undefined) {
     logger.warn(
       { simulatorPort: simulator.port },
       'no router configured: fronting the bundled RouterOS simulator (user admin, password admin); set MIKROTIK_HOST for a real router',
     );
   }
-  let auditKeys;
-  try {
-    auditKeys = await resolveAuditKeys(config.audit, io.env, (path) =>
-      readFile(resolve(configDir, path)),
-    );
-  } catch (err) {
-    io.stderr.write(`${formatConfigError(err)}\n`);
-    return 1;
-  }
   const app = createApp(config, logger, { version: VERSION, auditKeys });
-  await app.start();
+  try {
+    await app.start(io.stopSignal);
+  } catch (err) {
+    // A stop while waiting on the audit lock: nothing was bound or opened.
+    if (!isStopAsked()) throw err;
+    await simulator?.close();
+    logger.info('stopped while starting');
+    return 0;
+  }
   // SIGHUP re-reads the file: live keys change as a PUT would change them,
   // anything else is refused. The file wins for the keys it changed since
   // the last load; PUT-made values of the others stay (App.reload logs both).
   io.onReloadSignal?.(async () => {
     try {
       const next = await load();
+      if (simulator !== undefined && next.config.routers.length > 0) {
+        // As any change that needs a restart: the whole reload is refused.
+        const error =
+          'routers were added while rosgate fronts the bundled simulator: it needs a restart';
+        logger.warn({ errors: [error] }, 'configuration reload refused; nothing changed');
+        app.metrics.recordReload(false, `configuration reload refused: ${error}`);
+        return;
+      }
       const routers = simulator === undefined ? next.config.routers : app.config.routers;
       await app.reload({ ...next.config, routers });
     } catch (err) {

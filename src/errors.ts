@@ -70,6 +70,8 @@ export const ErrorCode = {
   AuditLocked: 'ROSGATE_AUDIT_LOCKED',
   /** The live audit file was replaced or removed on disk; the chain goes on in a new file. */
   AuditFileReplaced: 'ROSGATE_AUDIT_FILE_REPLACED',
+  /** The oldest audit files were deleted to keep the trail within `audit.maxTotalBytes`. */
+  AuditPruned: 'ROSGATE_AUDIT_PRUNED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

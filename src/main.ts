@@ -2,23 +2,47 @@
 import { runCli } from './cli.js';
 
 // The process shell around runCli: signals and exit codes live here only.
+// The handlers are in place before anything starts: as PID 1 in a container
+// a signal without a handler is ignored, and elsewhere SIGHUP would kill.
+let stop: (() => Promise<void>) | undefined;
+let reload: (() => Promise<void>) | undefined;
+let isStopping = false;
+const starting = new AbortController();
+
+function stopNow(handler: () => Promise<void>): void {
+  void handler().then(() => process.exit(0));
+}
+
+// The first signal drains (see App.stop); a second one exits at once. One
+// during the start ends it (`stopSignal`), or stops right after it.
+function onStopSignal(): void {
+  if (isStopping) process.exit(1);
+  isStopping = true;
+  if (stop !== undefined) stopNow(stop);
+  else starting.abort(new Error('stopped while starting'));
+}
+process.on('SIGTERM', onStopSignal);
+process.on('SIGINT', onStopSignal);
+process.on('SIGHUP', () => {
+  if (reload !== undefined) void reload();
+  else process.stderr.write('rosgate: SIGHUP while starting ignored; send it again once started\n');
+});
+
 runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
-  env: process.env,
-  onStopSignal: (stop) => {
-    // The first signal drains (see App.stop); a second one exits at once.
-    let isStopping = false;
-    const onSignal = (): void => {
-      if (isStopping) process.exit(1);
-      isStopping = true;
-      void stop().then(() => process.exit(0));
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+  // Only hash-password reads it: made on demand.
+  get stdin() {
+    return process.stdin;
   },
-  onReloadSignal: (reload) => {
-    process.on('SIGHUP', () => void reload());
+  env: process.env,
+  stopSignal: starting.signal,
+  onStopSignal: (handler) => {
+    stop = handler;
+    if (isStopping) stopNow(handler);
+  },
+  onReloadSignal: (handler) => {
+    reload = handler;
   },
 }).then(
   (result) => {

@@ -15,6 +15,7 @@ import {
   type RouterConfig,
 } from './config/index.js';
 import type { ChangeApplies, ConfigChange } from './admin/sources.js';
+import { isSharing } from './group-wiring.js';
 
 /** Sections applied live; the rest need a restart. */
 export const LIVE_SECTIONS = [
@@ -271,7 +272,7 @@ function describe(
       key,
       old: valueAt(shownBefore, path) ?? null,
       new: valueAt(shownAfter, path) ?? null,
-      applies: appliesOf(key, current.shared !== undefined),
+      applies: appliesOf(key, isSharing(current)),
     };
   });
   return { isOk: true, config: next, changed, changes };

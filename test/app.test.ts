@@ -10,6 +10,7 @@ import { openRaw, RawClient, text } from './fixtures/raw-client.js';
 import { loggedIn, startStack, type Stack } from './fixtures/stack.js';
 import type { PromFamily } from './fixtures/admin-prom-parse.js';
 import { adminClient } from './fixtures/wire-admin.js';
+import { parseStrictJson } from './fixtures/strict-json.js';
 
 // What the composition root wires beyond the path of a command: audit off or
 // to the log, address lockouts, live sections through app.reconfigure, the
@@ -105,6 +106,49 @@ t.test('an address locked out after failed logins is an event and an audit recor
   t.equal(sampleValue(m, 'rosgate_lockouts_total', { router: 'default' }), 1);
 });
 
+t.test('a client port already in use names its key and variable, plain or TLS', async (t) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => taken.close(resolve)));
+  const takenPort = (taken.address() as net.AddressInfo).port;
+  const startWith = async (
+    router: Record<string, unknown>,
+    more: Record<string, unknown>[] = [],
+  ) => {
+    const { config } = validateConfig({
+      routers: [
+        { host: '127.0.0.1', password: 'pw', listen: { host: '127.0.0.1', port: 0 }, ...router },
+        ...more,
+      ],
+      monitoring: { enabled: false },
+      audit: { enabled: false },
+    });
+    const app = createApp(config, createLogger('silent', process.stdout));
+    t.teardown(() => app.stop());
+    return app.start();
+  };
+  await t.rejects(startWith({ listen: { host: '127.0.0.1', port: takenPort } }), {
+    code: 'EADDRINUSE',
+    message: new RegExp(
+      `^cannot listen \\(EADDRINUSE\\): routers\\[0\\]\\.listen\\.port \\(PROXY_PORT\\): 127\\.0\\.0\\.1:${takenPort} is already in use`,
+    ),
+  });
+  await t.rejects(startWith({ tls: { host: '127.0.0.1', port: takenPort } }), {
+    message: /routers\[0\]\.tls\.port \(PROXY_TLS_PORT\): /,
+  });
+  await t.rejects(
+    startWith({}, [
+      {
+        name: 'edge',
+        host: '127.0.0.1',
+        password: 'pw',
+        listen: { host: '127.0.0.1', port: takenPort },
+      },
+    ]),
+    { message: /\): routers\[1\]\.listen\.port: 127/ },
+  );
+});
+
 t.test('a port already in use fails the start and leaves no port open', async (t) => {
   const taken = net.createServer();
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
@@ -115,7 +159,11 @@ t.test('a port already in use fails the start and leaves no port open', async (t
     audit: { enabled: false },
   });
   const app = createApp(config, createLogger('silent', process.stdout));
-  await t.rejects(app.start(), { code: 'EADDRINUSE' });
+  const takenPort = (taken.address() as net.AddressInfo).port;
+  await t.rejects(app.start(), {
+    code: 'EADDRINUSE',
+    message: `cannot listen (EADDRINUSE): monitoring.port (MONITORING_PORT): 127.0.0.1:${takenPort} is already in use; stop what listens there, or choose another port`,
+  });
   const port = app.routers[0]?.port as number;
   t.ok(port > 0, 'the client port had been bound');
   await t.rejects(RawClient.connect(port), { code: 'ECONNREFUSED' }, 'and is closed again');
@@ -235,3 +283,49 @@ t.test('configured users log in on the routers they are given', async (t) => {
   t.same(await login(edge, 'edge-only', 'edge-pw'), ['!done']);
   t.match(await login(stack.port, 'edge-only', 'edge-pw'), [/^!trap/], 'not on other routers');
 });
+
+t.test(
+  'a Redis unreachable at start is one warning with its cause, and the health says the cause',
+  async (t) => {
+    const stack = await startStack(t, {
+      config: {
+        monitoring: MONITORING,
+        shared: { url: 'redis://:pw@127.0.0.1:1/0', replicaId: 'r-alone' },
+      },
+      app: { shared: { probeMs: 20, opTimeoutMs: 50 } },
+    });
+    const admin = adminClient(stack.app.adminPort as number, TOKEN);
+    const notReached = () =>
+      stack.logs.filter(
+        (l) => l['msg'] === 'shared: Redis not reached; local state until it answers',
+      );
+    await eventually(() => notReached().length === 1, 'the warning');
+    t.match(notReached()[0], { level: 40, replica: 'r-alone', reason: /ECONNREFUSED/ });
+    t.match((await admin.request('health')).json(), {
+      status: 'degraded',
+      shared: { up: false, reason: /ECONNREFUSED/ },
+    });
+    const joined = stack.logs.findIndex((l) => l['msg'] === 'joined the group of replicas');
+    t.match(stack.logs[joined], { replica: 'r-alone', isUp: false });
+    const roundTrips = stack.app.group?.group.stats().roundTrips ?? 0;
+    await eventually(
+      () => (stack.app.group?.group.stats().roundTrips ?? 0) >= roundTrips + 3,
+      'more probes',
+    );
+    t.equal(notReached().length, 1, 'not one per retry');
+    t.equal(stack.logs[joined]?.['replica'], 'r-alone');
+    const lines = stack
+      .logText()
+      .split('\n')
+      .filter((line) => line !== '');
+    const repeating = lines.filter((line) => {
+      try {
+        parseStrictJson(line);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    t.same(repeating, [], 'no log line repeats a key');
+  },
+);

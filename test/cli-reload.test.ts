@@ -126,6 +126,42 @@ t.test('with the bundled simulator a reload keeps fronting it', async (t) => {
 });
 
 t.test(
+  'with the bundled simulator a reload that adds a router is refused: it needs a restart',
+  async (t) => {
+    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret' });
+    const dir = t.testdir();
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, 'cache: { enabled: true }\n');
+    const io = cliIo({
+      LOG_LEVEL: undefined,
+      PROXY_PORT: '0',
+      MONITORING_TOKEN: TOKEN,
+      AUDIT_LOG_DIR: join(dir, 'audit'),
+    });
+    const running = (await runCli(['--config', file, '--simulate-if-unconfigured'], io)) as Running;
+    t.teardown(() => running.stop());
+    const admin = adminClient(adminPortOf(io), TOKEN);
+    const before = await poolMax(admin);
+    writeFileSync(file, configText({ simPort: sim.port, poolMax: 2 }));
+    await (io.reloads[0] as () => Promise<void>)();
+    t.match(
+      io.out(),
+      /"errors":\["routers were added while rosgate fronts the bundled simulator: it needs a restart"\],"msg":"configuration reload refused; nothing changed"/,
+    );
+    t.notMatch(io.out(), /configuration reload applied/);
+    t.equal(await lastReloadOk(admin), 0, 'the reload metric says it failed');
+    t.equal(await poolMax(admin), before, 'nothing changed: the simulator router keeps its pool');
+    const api = await connectApi(running.port as number, { password: 'admin' });
+    t.teardown(() => api.close());
+    t.same(
+      await api.write('/system/identity/print'),
+      [{ name: 'MikroTik' }],
+      'still the simulator',
+    );
+  },
+);
+
+t.test(
   'SIGHUP after a PUT: the file wins for what it changed, the rest of the PUT stays',
   async (t) => {
     const sim = await startTestSimulator(t, { user: 'admin', password: 'secret' });

@@ -1,11 +1,15 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Readable, Writable } from 'node:stream';
 import { RouterOSAPI } from 'node-routeros';
 import t from 'tap';
 import { runCli, type CliIo, type Running } from '../src/cli.js';
+import { verifyPassword } from '../src/config/index.js';
 import { startSimulator } from '../src/simulator/index.js';
+import { eventually } from './fixtures/eventually.js';
 import { RawClient } from './fixtures/raw-client.js';
 
 // The audit trail of every app this file starts, out of the checkout.
@@ -54,12 +58,46 @@ t.test('help prints the usage', async (t) => {
   t.match(x.out(), /rosgate demo/);
 });
 
-t.test('hash-password prints a scrypt hash, and needs its argument', async (t) => {
+/** `s3crét` and a second line, cut inside the two bytes of é. */
+function splitInsideE(): Buffer[] {
+  const bytes = Buffer.from('s3crét\nnext line\n');
+  const at = bytes.indexOf(0xc3) + 1;
+  return [bytes.subarray(0, at), bytes.subarray(at)];
+}
+
+t.test('hash-password reads the password from stdin: the first line, piped or typed', async (t) => {
+  const hashOf = async (input: Readable, isTTY = false) => {
+    const x = { ...io(), stdin: Object.assign(input, { isTTY }) };
+    const code = await runCli(['hash-password'], x);
+    return { code, out: x.out().trim(), err: x.err() };
+  };
+  const piped = await hashOf(Readable.from(splitInsideE()));
+  t.equal(piped.code, 0);
+  t.ok(
+    await verifyPassword({ passwordHash: piped.out }, 's3crét'),
+    'the first line, split UTF-8 and all',
+  );
+  t.equal(piped.err, '', 'no prompt for a pipe');
+  const noNewline = await hashOf(Readable.from(['pw-at-eof']));
+  t.ok(
+    await verifyPassword({ passwordHash: noNewline.out }, 'pw-at-eof'),
+    'a file without a final newline',
+  );
+  const crlf = await hashOf(Readable.from(['typed\r\n']), true);
+  t.ok(await verifyPassword({ passwordHash: crlf.out }, 'typed'), 'a line ended by CR LF');
+  t.match(crlf.err, /^password \(shown as you type; Enter ends it\): $/, 'a terminal is prompted');
+  const empty = await hashOf(Readable.from([]));
+  t.equal(empty.code, 2);
+  t.match(empty.err, /needs the password on stdin/);
+});
+
+t.test('hash-password still takes the password as its argument, and needs one', async (t) => {
   const x = io();
   t.equal(await runCli(['hash-password', 'pw'], x), 0);
   t.match(x.out(), /^scrypt\$/);
+  t.ok(await verifyPassword({ passwordHash: x.out().trim() }, 'pw'));
   const y = io();
-  t.equal(await runCli(['hash-password'], y), 2);
+  t.equal(await runCli(['hash-password'], y), 2, 'no argument and no stdin');
   t.match(y.err(), /needs the password/);
 });
 
@@ -91,6 +129,39 @@ t.test('config check says ok with the warnings of a valid configuration', async 
   t.equal(await runCli(['config', 'lint'], y), 2);
   t.match(y.err(), /usage: rosgate config check/);
 });
+
+t.test('config check fails where start fails, with the same words', async (t) => {
+  const situations: [string, NodeJS.ProcessEnv, RegExp][] = [
+    ['no router configured', {}, /no router configured/],
+    [
+      'audit integrity on without its key',
+      { MIKROTIK_HOST: '192.0.2.1', ENABLE_AUDIT_INTEGRITY: 'true' },
+      /AUDIT_INTEGRITY_KEY/,
+    ],
+  ];
+  for (const [name, env, words] of situations) {
+    const check = io(env);
+    const start = io(env);
+    t.equal(await runCli(['config', 'check'], check), 1, `${name}: check`);
+    t.equal(await runCli([], start), 1, `${name}: start`);
+    t.match(check.err(), words, name);
+    t.equal(check.err(), start.err(), `${name}: the same words`);
+    t.notMatch(check.out(), /ok/, `${name}: no ok`);
+  }
+});
+
+t.test(
+  'config check with --simulate-if-unconfigured says the simulator would stand in, as npm start does',
+  async (t) => {
+    const x = io();
+    t.equal(await runCli(['config', 'check', '--simulate-if-unconfigured'], x), 0);
+    t.equal(
+      x.out(),
+      'note: no router configured: rosgate would front the bundled simulator\n' +
+        'ok: the configuration is valid\n',
+    );
+  },
+);
 
 t.test('start refuses without a router and says how to try rosgate', async (t) => {
   const x = io();
@@ -232,3 +303,121 @@ t.test('start refuses an audit key it cannot find', async (t) => {
   t.equal(await runCli([], x), 1);
   t.match(x.err(), /audit\.integrity is enabled but AUDIT_INTEGRITY_KEY is not set/);
 });
+
+/**
+ * A lock in `dir` as a crashed rosgate of this host leaves it, touched just
+ * now: a start waits up to 15 s to see whether its holder still touches it.
+ */
+function leftLock(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  // A pid that ran and is gone.
+  const pid = spawnSync(process.execPath, ['-e', '']).pid;
+  const text = `${JSON.stringify({ pid, hostname: hostname(), startedAt: new Date().toISOString(), token: 'left' })}\n`;
+  writeFileSync(join(dir, 'rosgate.lock'), text);
+  return text;
+}
+
+const WAITING = /waiting to see whether its holder still touches it/;
+
+t.test(
+  'a stop asked while start waits on the audit lock ends the start: exit 0, nothing served',
+  async (t) => {
+    const dir = t.testdir();
+    const lock = leftLock(dir);
+    const stopping = new AbortController();
+    const x = {
+      ...io({
+        MIKROTIK_HOST: '127.0.0.1',
+        MIKROTIK_PORT: '1',
+        AUDIT_LOG_DIR: dir,
+        LOG_LEVEL: 'info',
+      }),
+      stopSignal: stopping.signal,
+    };
+    const result = runCli(['--simulate-if-unconfigured'], x);
+    await eventually(() => WAITING.test(x.out()), 'the wait on the lock');
+    stopping.abort(new Error('SIGTERM'));
+    t.equal(await result, 0);
+    t.match(x.out(), /stopped while starting/);
+    t.notMatch(x.out(), /listening/, 'no port was opened');
+    t.equal(x.stops.length, 0, 'nothing to stop');
+    t.equal(readFileSync(join(dir, 'rosgate.lock'), 'utf8'), lock, 'the lock was not taken');
+    const early = { ...io({ MIKROTIK_HOST: '127.0.0.1' }), stopSignal: AbortSignal.abort() };
+    t.equal(await runCli([], early), 0, 'asked before the start: it does not start');
+    t.equal(early.stops.length, 0);
+  },
+);
+
+t.test(
+  'a stop asked while npm start waits on the audit lock closes the bundled simulator',
+  async (t) => {
+    const dir = t.testdir();
+    leftLock(dir);
+    const stopping = new AbortController();
+    const x = {
+      ...io({ AUDIT_LOG_DIR: dir, LOG_LEVEL: 'info', PROXY_PORT: '0' }),
+      stopSignal: stopping.signal,
+    };
+    const result = runCli(['--simulate-if-unconfigured'], x);
+    await eventually(() => WAITING.test(x.out()), 'the wait on the lock');
+    const simulatorPort = Number(/"simulatorPort":(\d+)/.exec(x.out())?.[1]);
+    stopping.abort(new Error('SIGTERM'));
+    t.equal(await result, 0);
+    await t.rejects(RawClient.connect(simulatorPort), { code: 'ECONNREFUSED' });
+  },
+);
+
+t.test('a failed start is not taken for a stop when no stop was asked', async (t) => {
+  const dir = t.testdir({ audit: 'a file where the folder would be' });
+  const x = {
+    ...io({ MIKROTIK_HOST: '127.0.0.1', AUDIT_LOG_DIR: join(dir, 'audit') }),
+    stopSignal: new AbortController().signal,
+  };
+  await t.rejects(runCli([], x), { code: 'EEXIST' });
+});
+
+const DIST_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+t.test(
+  'rosgate (dist/main.js) stops on SIGTERM while it waits on the audit lock, and ignores SIGHUP then',
+  async (t) => {
+    const dir = t.testdir();
+    leftLock(dir);
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([key]) => !/^(MIKROTIK_|REDIS_)/.test(key)),
+    );
+    const proc = spawn(process.execPath, [DIST_MAIN], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...env,
+        MIKROTIK_HOST: '127.0.0.1',
+        MIKROTIK_PORT: '1',
+        MIKROTIK_PASSWORD: 'pw',
+        PROXY_HOST: '127.0.0.1',
+        PROXY_PORT: '0',
+        MONITORING_PORT: '0',
+        AUDIT_LOG_DIR: dir,
+        LOG_LEVEL: 'info',
+        // No coverage from the child: built code maps onto the sources differently from tap.
+        _TAPJS_PROCESSINFO_COVERAGE_: '0',
+      },
+    });
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    t.teardown(() => {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      return exited;
+    });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    proc.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    await eventually(() => WAITING.test(out), 'the wait on the lock');
+    proc.kill('SIGHUP');
+    await eventually(() => /SIGHUP while starting ignored/.test(err), 'the SIGHUP noted');
+    t.equal(proc.exitCode, null, 'SIGHUP did not kill it');
+    proc.kill('SIGTERM');
+    t.equal(await exited, 0);
+    t.notMatch(out, /listening/, 'no port was opened');
+    t.match(out, /stopped while starting/);
+  },
+);

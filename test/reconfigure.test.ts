@@ -152,6 +152,18 @@ t.test('the answer says which keys wait for a restart and which reach new client
   );
 });
 
+t.test(
+  'a lockout change applies now unless Redis is named: a shared password or prefix alone shares nothing',
+  async (t) => {
+    const change = (env: NodeJS.ProcessEnv) => {
+      const result = reconfigureSection(base({}, env), 'policy', { lockout: { maxAttempts: 3 } });
+      return result.isOk ? result.changes.map((c) => c.applies) : result;
+    };
+    t.same(change({ REDIS_PASSWORD: 'pw', REDIS_PREFIX: 'billing:' }), ['now']);
+    t.same(change({ REDIS_URL: 'redis://r:6379' }), ['restart']);
+  },
+);
+
 t.test('JSON Merge Patch follows the examples of RFC 7386', async (t) => {
   const cases: [unknown, unknown, unknown][] = [
     [{ a: 'b' }, { a: 'c' }, { a: 'c' }],

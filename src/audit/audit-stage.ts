@@ -134,9 +134,10 @@ export interface AuditTrail extends StageHandle<AuditStats> {
   /**
    * Takes the audit folder's lock (when writing files): one process per
    * folder. Rejects with `ROSGATE_AUDIT_LOCKED`, naming the folder and the
-   * holder, when another process holds it.
+   * holder, when another process holds it. `signal` ends a wait on a lock
+   * left on this host (a stop during start): it then rejects with its reason.
    */
-  acquire(): Promise<void>;
+  acquire(signal?: AbortSignal): Promise<void>;
   /** Releases the folder's lock; after `writer.close()`. */
   release(): Promise<void>;
   /** Flushes what is buffered and closes the trail's files (the writer's `close`). */
@@ -566,9 +567,16 @@ function folderLock(
 ): Pick<AuditTrail, 'acquire' | 'release'> {
   let lock: DirLock | undefined;
   return {
-    async acquire() {
+    async acquire(signal) {
       if (dir === undefined || lock !== undefined) return;
-      lock = await acquireDirLock(dir);
+      lock = await acquireDirLock(dir, {
+        signal,
+        onWait: (holder, waitMs) =>
+          logger.warn(
+            { dir, holder, waitMs },
+            'the audit directory lock was left by a process of this host: waiting to see whether its holder still touches it',
+          ),
+      });
       const stale = lock.recovered;
       if (stale !== undefined)
         logger.warn(

@@ -24,6 +24,7 @@ export type AuditThreadOptions = Pick<
   | 'syncIntervalMs'
   | 'maxFileBytes'
   | 'retentionDays'
+  | 'maxTotalBytes'
   | 'integrityKey'
   | 'encryptionKey'
 >;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ErrorCode } from '../errors.js';
 import { AuditKind, AuditResult, type AuditEvent } from './audit-record.js';
@@ -160,6 +160,12 @@ export interface FileAuditWriterOptions {
   readonly maxFileBytes: number;
   /** Files dated more than this many days before today are deleted; 0 keeps all. @default 365 */
   readonly retentionDays: number;
+  /**
+   * The files together stay within this many bytes: when a new file starts,
+   * the oldest whole files are deleted until the others and a full new file
+   * fit. 0 bounds nothing. @default 0
+   */
+  readonly maxTotalBytes?: number;
   /** With a key the chain is HMAC-SHA256, else SHA-256. */
   readonly integrityKey?: Buffer | undefined;
   /** With a 32-byte key, `details` are encrypted (AES-256-GCM). */
@@ -306,6 +312,7 @@ export class FileAuditWriter implements AuditWriter {
     const { maxFileBytes, integrityKey } = this.#options;
     const writes: { path: string; data: Buffer }[] = [];
     let file = this.#file === undefined ? undefined : { ...this.#file };
+    const startPath = file?.path;
     const lines = new ChainLines();
     let seq = this.#seq;
     let prev = this.#prev;
@@ -341,6 +348,7 @@ export class FileAuditWriter implements AuditWriter {
     this.#seq = seq;
     this.#prev = prev;
     this.#file = file;
+    if ((file as OpenFile).path !== startPath) await this.#bound();
     this.#head = { seq, hash: prev, file: basename((file as OpenFile).path) };
     // head.json is rewritten (write, rename, fsync) at most once per flush
     // interval, and whenever the chain moved to another file: at a high
@@ -490,6 +498,7 @@ export class FileAuditWriter implements AuditWriter {
       }
     }
     await this.#prune();
+    await this.#bound();
     this.#isReady = true;
   }
 
@@ -501,6 +510,32 @@ export class FileAuditWriter implements AuditWriter {
     for (const name of await this.#auditFiles()) {
       if ((parseAuditFileName(name) as AuditFileName).date < oldest) await unlink(join(dir, name));
     }
+  }
+
+  /**
+   * Keeps the trail within `maxTotalBytes`: deletes the oldest whole files
+   * (never the live one) until the others and a full live file fit. Like age
+   * retention it only cuts the chain's start, which `verify` accepts.
+   */
+  async #bound(): Promise<void> {
+    const { dir, maxTotalBytes = 0, maxFileBytes, logger } = this.#options;
+    if (maxTotalBytes === 0) return;
+    const live = this.#file === undefined ? undefined : basename(this.#file.path);
+    const older = (await this.#auditFiles()).filter((name) => name !== live);
+    const sizes = await Promise.all(older.map(async (name) => (await stat(join(dir, name))).size));
+    let total = sizes.reduce((sum, size) => sum + size, 0);
+    const removed: string[] = [];
+    for (const [i, name] of older.entries()) {
+      if (total + maxFileBytes <= maxTotalBytes) break;
+      await unlink(join(dir, name));
+      total -= sizes[i] as number;
+      removed.push(name);
+    }
+    if (removed.length > 0)
+      logger.warn(
+        { code: ErrorCode.AuditPruned, removed, maxTotalBytes },
+        'audit files deleted, oldest first, to keep the trail within audit.maxTotalBytes',
+      );
   }
 
   async #auditFiles(): Promise<string[]> {

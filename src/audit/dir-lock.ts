@@ -42,6 +42,10 @@ export interface DirLockOptions {
   readonly refreshMs?: number;
   /** A lock of another host untouched this long is taken over. @default 60000 */
   readonly staleMs?: number;
+  /** Ends a wait on a lock left on this host at once (a stop signal during start); the acquire rejects. */
+  readonly signal?: AbortSignal | undefined;
+  /** Told before that wait: whose lock, and for how long at most. */
+  readonly onWait?: ((holder: LockHolder, waitMs: number) => void) | undefined;
 }
 
 /** A held lock. */
@@ -109,6 +113,28 @@ async function readIfPresent(path: string): Promise<string | undefined> {
   return (await readLock(path))?.text;
 }
 
+/** Errors that say the folder cannot be written, whatever is in it. */
+const NOT_WRITABLE = new Set(['EROFS', 'EACCES', 'EPERM']);
+
+/**
+ * `err` of creating the folder or its lock, reworded to name the setting
+ * and the way out when the folder cannot be written (a read-only root
+ * filesystem without a volume there); its `code` stays and it is the cause.
+ */
+function notWritable(err: unknown, dir: string): unknown {
+  const code = errorCode(err);
+  if (typeof code !== 'string' || !NOT_WRITABLE.has(code)) return err;
+  return Object.assign(
+    new Error(
+      `the audit directory ${dir} (audit.dir, AUDIT_LOG_DIR) cannot be written (${code}): ` +
+        `mount a writable volume there (a read-only root filesystem needs one), point ` +
+        `AUDIT_LOG_DIR at a writable folder, or set AUDIT_LOG_TO_FILE=false to log the records`,
+      { cause: err },
+    ),
+    { code },
+  );
+}
+
 function lockedError(
   dir: string,
   path: string,
@@ -148,7 +174,9 @@ export async function acquireDirLock(dir: string, options: DirLockOptions = {}):
   const now = options.now ?? Date.now;
   const { refreshMs = 10_000, staleMs = 60_000 } = options;
   const path = join(dir, LOCK_FILE);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    throw notWritable(err, dir);
+  });
   if (held.has(path)) throw lockedError(dir, path, parseHolder((await readIfPresent(path)) ?? ''));
   const holder: LockHolder = {
     pid,
@@ -160,7 +188,10 @@ export async function acquireDirLock(dir: string, options: DirLockOptions = {}):
   let recovered: LockHolder | undefined;
   // A few rounds: a stale lock removed here may be taken by a third process first.
   for (let round = 0; round < 3; round++) {
-    if (await createExclusive(path, text)) {
+    const isCreated = await createExclusive(path, text).catch((err: unknown) => {
+      throw notWritable(err, dir);
+    });
+    if (isCreated) {
       held.add(path);
       // Touched while held, so another host can tell a live lock from one left behind.
       const refresh = setInterval(() => {
@@ -192,7 +223,10 @@ export async function acquireDirLock(dir: string, options: DirLockOptions = {}):
         : now() - lock.mtimeMs > staleMs);
     if (!isStale)
       throw lockedError(dir, path, other, other?.hostname !== host ? staleMs : undefined);
-    if (other.hostname === host && (await isStillTouched(path, lock.mtimeMs, refreshMs, now)))
+    if (
+      other.hostname === host &&
+      (await isStillTouched(path, lock.mtimeMs, refreshMs, now, options, other))
+    )
       throw lockedError(dir, path, other);
     // Remove it only if it is still the lock judged stale, not a newer one;
     // if that fails, the next round finds it again.
@@ -214,10 +248,23 @@ async function isStillTouched(
   mtimeMs: number,
   refreshMs: number,
   now: () => number,
+  { signal, onWait }: Pick<DirLockOptions, 'signal' | 'onWait'>,
+  holder: LockHolder,
 ): Promise<boolean> {
   const waitMs = mtimeMs + refreshMs * 1.5 - now();
   if (waitMs <= 0) return false;
-  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  onWait?.(holder, waitMs);
+  signal?.throwIfAborted();
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, waitMs);
+    signal?.addEventListener('abort', done);
+  });
+  signal?.throwIfAborted();
   const again = await readLock(path);
   return again !== undefined && again.mtimeMs !== mtimeMs;
 }

@@ -184,6 +184,7 @@ export class ThreadAuditWriter implements AuditWriter {
       syncIntervalMs: o.syncIntervalMs,
       maxFileBytes: o.maxFileBytes,
       retentionDays: o.retentionDays,
+      maxTotalBytes: o.maxTotalBytes ?? 0,
       integrityKey: o.integrityKey,
       encryptionKey: o.encryptionKey,
     };

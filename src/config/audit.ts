@@ -66,6 +66,13 @@ export const auditSchema = z
       .default(100 * 1024 * 1024),
     /** Files older than this many days (by the date in their name) are deleted; 0 keeps all. */
     retentionDays: env(z.int().min(0).default(365), 'AUDIT_LOG_RETENTION_DAYS'),
+    /**
+     * The trail's files together stay within this many bytes: when a new file
+     * starts, the oldest whole files are deleted until the others and a full
+     * new file (`maxFileBytes`) fit; `audit verify` passes as after age
+     * retention. 0 bounds nothing; else at least `maxFileBytes`.
+     */
+    maxTotalBytes: env(z.int().min(0).default(0), 'AUDIT_LOG_MAX_TOTAL_BYTES'),
     /** Reply rows a `full` record keeps; the rest are counted only. */
     maxReplyRows: z.int().min(0).default(100),
     /** Ordered rules; the first that matches a command decides its level. */
@@ -75,7 +82,15 @@ export const auditSchema = z
     integrity: keySource('AUDIT_INTEGRITY_KEY', 'ENABLE_AUDIT_INTEGRITY').prefault({}),
     encryption: keySource('AUDIT_ENCRYPTION_KEY', 'ENABLE_AUDIT_ENCRYPTION').prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((audit, ctx) => {
+    if (audit.maxTotalBytes > 0 && audit.maxTotalBytes < audit.maxFileBytes)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxTotalBytes'],
+        message: 'must be 0 or at least audit.maxFileBytes',
+      });
+  });
 
 /** The validated `audit:` section. */
 export type AuditConfig = z.output<typeof auditSchema>;

@@ -25,6 +25,7 @@ export * from './validate.js';
 export * from './load.js';
 export * from './redact.js';
 export * from './config-error.js';
+export * from './listen-error.js';
 export { CONFIG_SCHEMA_FILE, configJsonSchema, type JsonSchema } from './config-json-schema.js';
 export type { AuditConfig, AuditLevelRule } from './audit.js';
 export { AUDIT_LEVELS } from './audit.js';

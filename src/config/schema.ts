@@ -133,6 +133,8 @@ export const ConfigWarningCode = {
   UpstreamTlsUnverified: 'ROSGATE_CONFIG_UPSTREAM_TLS_UNVERIFIED',
   /** A variable of the MikroTik proxy guide is set but has no effect (see `GUIDE_IGNORED_VARIABLES`). */
   IgnoredVariable: 'ROSGATE_CONFIG_IGNORED_VARIABLE',
+  /** A `shared` key (password, prefix, strict) is set but no Redis is named: nothing is shared. */
+  SharedWithoutRedis: 'ROSGATE_CONFIG_SHARED_WITHOUT_REDIS',
 } as const;
 export type ConfigWarningCode = (typeof ConfigWarningCode)[keyof typeof ConfigWarningCode];
 

@@ -28,6 +28,7 @@ import {
   type TlsListenConfig,
 } from './schema.js';
 import { isPasswordHash } from './secrets.js';
+import { SHARED_SOURCE_KEYS, type SharedConfig } from './shared.js';
 import { parseSetting, type Origins } from './wording.js';
 
 /**
@@ -277,6 +278,19 @@ function resolveMonitoring(r: Report, monitoring: MonitoringConfig): MonitoringC
   return out;
 }
 
+/** Keys of `shared` that only matter in a group, with no Redis named: each is a warning. */
+function warnSharedWithoutRedis(r: Report, shared: SharedConfig | undefined): void {
+  if (shared === undefined || SHARED_SOURCE_KEYS.some((key) => shared[key] !== undefined)) return;
+  for (const key of ['password', 'prefix', 'strict'] as const) {
+    if (shared[key] === undefined) continue;
+    r.warn(
+      ConfigWarningCode.SharedWithoutRedis,
+      `shared.${key}`,
+      'is set but nothing is shared: no Redis is named (REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES)',
+    );
+  }
+}
+
 /** Reports the second and later uses of the same value. */
 function checkUnique(r: Report, items: readonly { value: unknown; path: string }[]) {
   const seen = new Map<unknown, string>();
@@ -379,6 +393,7 @@ export function validateConfig(
   );
   if (clash !== undefined)
     r.problem('monitoring.port', `is already used by ${r.label(clash.path)}`);
+  warnSharedWithoutRedis(r, sections['shared'] as SharedConfig | undefined);
   if (routerFields.length === 0) {
     r.warn(
       ConfigWarningCode.NoRouters,

@@ -117,6 +117,13 @@ function replicaIdOf(options: SharedGroupOptions): string {
   return id;
 }
 
+/** What went wrong, for `downReason`: the error's message or code, else `reason`. */
+function causeOf(reason: string, err: unknown): string {
+  if (!(err instanceof Error)) return reason;
+  // Connecting to `localhost` tries ::1 and 127.0.0.1: an AggregateError with no message.
+  return err.message || ((err as NodeJS.ErrnoException).code ?? reason);
+}
+
 interface Subscription {
   readonly onMessage: (message: string) => void;
   readonly onReady: () => void;
@@ -152,6 +159,9 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
   readonly #closeTasks: (() => Promise<unknown>)[] = [];
   #isUp = false;
   #downReason: string | undefined = 'connecting';
+  /** Redis answered once; before that, only the first failure is logged. */
+  #hasBeenUp = false;
+  #hasWarnedUnreached = false;
   #replicas = 1;
   #beat: Promise<boolean> | undefined;
   #timer: unknown;
@@ -428,6 +438,7 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
 
   #markUp(): void {
     this.#isUp = true;
+    this.#hasBeenUp = true;
     this.#downReason = undefined;
     this.logger?.info({ replicaId: this.replicaId, replicas: this.#replicas }, 'shared: Redis up');
     this.emit('up');
@@ -435,7 +446,11 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
   }
 
   #markDown(reason: string, err?: unknown): void {
-    if (this.#isClosed || !this.#isUp) return;
+    if (this.#isClosed) return;
+    if (!this.#isUp) {
+      if (!this.#hasBeenUp) this.#notReached(reason, err);
+      return;
+    }
     this.#isUp = false;
     this.#downReason = reason;
     this.logger?.warn(
@@ -445,6 +460,23 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
     this.emit('down', reason);
     this.#notify(false);
     if (this.#beat === undefined) this.#schedule(this.#probeMs);
+  }
+
+  /**
+   * Redis was not reached yet: the reason becomes the cause, and the first
+   * failure is logged (the retries every `probeMs` are not).
+   */
+  #notReached(reason: string, err: unknown): void {
+    // A command refused because the client is not connected tells nothing:
+    // the connection's own error (refused, timeout, auth) comes as well.
+    if (reason === 'command failed' && !this.#client.isReady) return;
+    this.#downReason = causeOf(reason, err);
+    if (this.#hasWarnedUnreached) return;
+    this.#hasWarnedUnreached = true;
+    this.logger?.warn(
+      { replicaId: this.replicaId, reason: this.#downReason, err },
+      'shared: Redis not reached; local state until it answers',
+    );
   }
 
   #notify(isUp: boolean): void {

@@ -14,6 +14,7 @@ t.test('the audit section defaults follow the guide', async (t) => {
     maxQueued: 10_000,
     maxFileBytes: 104_857_600,
     retentionDays: 365,
+    maxTotalBytes: 0,
     maxReplyRows: 100,
     levels: [],
     redact: [],
@@ -33,6 +34,7 @@ t.test('the guide environment variables set audit keys', async (t) => {
     AUDIT_SYNC_INTERVAL: ['audit', 'syncIntervalMs'],
     AUDIT_THREAD: ['audit', 'thread'],
     AUDIT_LOG_RETENTION_DAYS: ['audit', 'retentionDays'],
+    AUDIT_LOG_MAX_TOTAL_BYTES: ['audit', 'maxTotalBytes'],
     ENABLE_AUDIT_INTEGRITY: ['audit', 'integrity', 'enabled'],
     ENABLE_AUDIT_ENCRYPTION: ['audit', 'encryption', 'enabled'],
   };
@@ -54,4 +56,19 @@ t.test('bad audit settings are named by path and rule', async (t) => {
     'audit.levels[0].level must be one of none, metadata, request, full',
     'audit.integrity.key is not a known key',
   ]);
+});
+
+t.test('audit.maxTotalBytes is 0 or at least audit.maxFileBytes', async (t) => {
+  t.same(
+    problemsOf(() => validateConfig({ audit: { maxFileBytes: 4096, maxTotalBytes: 2048 } })),
+    ['audit.maxTotalBytes must be 0 or at least audit.maxFileBytes'],
+  );
+  t.same(
+    problemsOf(() =>
+      validateConfig({ audit: { maxFileBytes: 4096 } }, { AUDIT_LOG_MAX_TOTAL_BYTES: '2048' }),
+    ),
+    ['AUDIT_LOG_MAX_TOTAL_BYTES must be 0 or at least audit.maxFileBytes'],
+  );
+  const { config } = validateConfig({}, { AUDIT_LOG_MAX_TOTAL_BYTES: '805306368' });
+  t.equal(config.audit.maxTotalBytes, 805306368);
 });

@@ -155,6 +155,28 @@ t.test(
   },
 );
 
+t.test(
+  'the wait on a lock left on this host is told first, and an abort ends it without taking the lock',
+  async (t) => {
+    const dir = t.testdir();
+    staleLock(dir, 1, hostname(), 'left', true);
+    const stopping = new AbortController();
+    const waits: [string, number][] = [];
+    const acquiring = acquireDirLock(dir, {
+      pid: 1,
+      signal: stopping.signal,
+      onWait: (holder, waitMs) => {
+        waits.push([holder.token, waitMs]);
+        stopping.abort(new Error('stopped while starting'));
+      },
+    });
+    await t.rejects(acquiring, { message: 'stopped while starting' });
+    t.match(waits, [['left', Number]]);
+    t.ok((waits[0]?.[1] ?? 0) > 10_000, 'up to one and a half refreshes (10 s)');
+    t.equal(holderIn(dir).token, 'left', 'the lock is left as it was');
+  },
+);
+
 t.test('a stale lock replaced by another one while judged is not removed', async (t) => {
   const dir = t.testdir();
   staleLock(dir, 999_998, hostname(), 'a');
@@ -265,3 +287,24 @@ t.test('the holder touches its lock while it holds it', async (t) => {
   await lock.release();
   t.notOk(existsSync(join(dir, LOCK_FILE)));
 });
+
+t.test(
+  'a folder that cannot be written names audit.dir, AUDIT_LOG_DIR and the writable volume it needs',
+  async (t) => {
+    // Kernel folders refuse whoever runs this: sysfs takes no new file or folder.
+    for (const dir of ['/sys/kernel', '/sys/rosgate-audit']) {
+      const err = await acquireDirLock(dir).then(
+        () => undefined,
+        (e: unknown) => e as NodeJS.ErrnoException,
+      );
+      t.match(err?.code, /^(EACCES|EPERM|EROFS)$/, dir);
+      t.match(
+        err?.message,
+        new RegExp(
+          `^the audit directory ${dir} \\(audit\\.dir, AUDIT_LOG_DIR\\) cannot be written \\(E[A-Z]+\\): mount a writable volume there`,
+        ),
+      );
+      t.match(err?.cause, { code: err?.code }, 'the original error is the cause');
+    }
+  },
+);

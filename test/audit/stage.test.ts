@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -670,6 +670,9 @@ t.test(
       token: 'old',
     };
     writeFileSync(join(h.dir, LOCK_FILE), `${JSON.stringify(gone)}\n`);
+    // Untouched for long: taken at once (a fresh one is first watched, up to 15 s).
+    const long = new Date(Date.now() - 600_000);
+    utimesSync(join(h.dir, LOCK_FILE), long, long);
     await h.trail.acquire();
     t.match(
       h.log.lines().filter((line) => line['level'] === 40),

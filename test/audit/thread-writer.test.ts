@@ -222,6 +222,19 @@ t.test('closing while no thread runs starts one to take what waits', async (t) =
   t.match(writer.stats(), { written: 2, dropped: 1, queued: 0 });
 });
 
+t.test('the thread keeps the trail within maxTotalBytes too', async (t) => {
+  const dir = t.testdir();
+  const { writer } = threadWriterIn(t, dir, { maxFileBytes: 2048, maxTotalBytes: 8192 });
+  for (let n = 1; n <= 60; n++) {
+    writer.write(sampleEvent(n));
+    if (n % 10 === 0) await writer.flush();
+  }
+  const total = auditFiles(dir).reduce((sum, file) => sum + readFileSync(file).length, 0);
+  t.ok(total <= 8192, `${total} bytes`);
+  t.ok((readRecords(dir)[0]?.seq ?? 0) > 1, 'the oldest records are gone');
+  t.equal((await verifyFiles(auditFiles(dir))).ok, true);
+});
+
 t.test('the host answers each message once its records are on disk', async (t) => {
   const dir = t.testdir();
   const { port1, port2 } = new MessageChannel();

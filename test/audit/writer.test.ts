@@ -197,6 +197,54 @@ t.test(
   },
 );
 
+t.test(
+  'maxTotalBytes keeps the trail within its bound by deleting the oldest whole files, and verify still passes',
+  async (t) => {
+    const dir = t.testdir();
+    const { writer, log } = writerIn(t, dir, {
+      maxFileBytes: 2048,
+      maxTotalBytes: 8192,
+      retentionDays: 0,
+    });
+    const totalBytes = (): number =>
+      auditFiles(dir).reduce((sum, file) => sum + readFileSync(file).length, 0);
+    for (let n = 1; n <= 120; n++) {
+      writer.write(sampleEvent(n));
+      if (n % 5 === 0) {
+        await writer.flush();
+        t.ok(totalBytes() <= 8192, `after ${n} records: ${totalBytes()} bytes`);
+      }
+    }
+    const records = readRecords(dir);
+    t.equal(records.at(-1)?.seq, 120, 'the newest record is kept');
+    t.ok((records[0]?.seq ?? 0) > 1, 'the oldest records are gone');
+    t.same(
+      records.map((r) => r.seq),
+      records.map((_, i) => (records[0]?.seq ?? 0) + i),
+      'whole files went: no gap in what is left',
+    );
+    t.equal((await verifyFiles(auditFiles(dir))).ok, true);
+    const warning = log.lines().find((l) => l['code'] === 'ROSGATE_AUDIT_PRUNED');
+    t.match(warning, { level: 40, maxTotalBytes: 8192, removed: [/^audit-2024-05-01/] });
+  },
+);
+
+t.test('at start, files past maxTotalBytes are deleted oldest first', async (t) => {
+  const kib = 'x'.repeat(1023) + '\n';
+  const dir = t.testdir({
+    'audit-2024-04-28.jsonl': kib.repeat(2),
+    'audit-2024-04-29.jsonl': kib.repeat(2),
+    'audit-2024-04-30.jsonl': kib.repeat(2),
+  });
+  const { writer } = writerIn(t, dir, { maxFileBytes: 2048, maxTotalBytes: 5120 });
+  writer.write(sampleEvent(1));
+  await writer.flush();
+  t.same(
+    auditFiles(dir).map((f) => basename(f)),
+    ['audit-2024-04-30.jsonl', 'audit-2024-05-01.jsonl'],
+  );
+});
+
 t.test('retentionDays 0 keeps every file', async (t) => {
   const dir = t.testdir({ 'audit-2001-01-01.jsonl': '' });
   const { writer } = writerIn(t, dir, { retentionDays: 0 });

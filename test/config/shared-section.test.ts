@@ -143,3 +143,49 @@ t.test('a sentinel that is not host:port, or a cluster node that is not a URL, i
   }
   t.end();
 });
+
+t.test('shared keys set without a Redis warn, each named by its key or variable', (t) => {
+  const { config, warnings } = validateConfig(
+    { routers: [ROUTER], shared: { strict: true } },
+    { REDIS_PASSWORD: 'redis-secret', REDIS_PREFIX: 'billing:', REPLICA_ID: 'pod-7' },
+  );
+  t.same(config.shared, {
+    password: 'redis-secret',
+    prefix: 'billing:',
+    replicaId: 'pod-7',
+    strict: true,
+  });
+  const rule =
+    'is set but nothing is shared: no Redis is named (REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES)';
+  t.same(
+    warnings.filter((w) => w.code === 'ROSGATE_CONFIG_SHARED_WITHOUT_REDIS'),
+    [
+      {
+        code: 'ROSGATE_CONFIG_SHARED_WITHOUT_REDIS',
+        path: 'REDIS_PASSWORD',
+        message: `REDIS_PASSWORD ${rule}`,
+      },
+      {
+        code: 'ROSGATE_CONFIG_SHARED_WITHOUT_REDIS',
+        path: 'REDIS_PREFIX',
+        message: `REDIS_PREFIX ${rule}`,
+      },
+      {
+        code: 'ROSGATE_CONFIG_SHARED_WITHOUT_REDIS',
+        path: 'shared.strict',
+        message: `shared.strict ${rule}`,
+      },
+    ],
+    'replicaId alone is fine: it names the replica in audit records',
+  );
+  const named = validateConfig(
+    { routers: [ROUTER] },
+    { REDIS_URL: 'redis://r', REDIS_PREFIX: 'b:' },
+  );
+  t.same(
+    named.warnings.filter((w) => w.code === 'ROSGATE_CONFIG_SHARED_WITHOUT_REDIS'),
+    [],
+    'with a Redis named, no warning',
+  );
+  t.end();
+});

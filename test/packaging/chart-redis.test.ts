@@ -63,3 +63,43 @@ t.test(
     );
   },
 );
+
+/** Whether deployment.yaml's guard would fail a render of `v` (its three conditions, as helm reads them). */
+function isRefused(
+  v: Record<string, Record<string, unknown>> & { replicaCount?: unknown },
+): boolean {
+  const redis = v['redis'] as { url: string; existingSecret: string; allowUnshared: boolean };
+  const isShared = redis.url !== '' || redis.existingSecret !== '';
+  const isSeveral =
+    (v['autoscaling'] as { enabled: boolean }).enabled || Number(v.replicaCount) > 1;
+  return isSeveral && !isShared && !redis.allowUnshared;
+}
+
+t.test(
+  "the chart's defaults render (one replica, no Redis), and two replicas without Redis still do not",
+  async (t) => {
+    t.equal((values as { replicaCount?: unknown }).replicaCount, 1);
+    t.notOk(isRefused(values), 'helm install --set router.host=... renders');
+    t.ok(isRefused({ ...values, replicaCount: 2 } as never), 'two replicas without Redis fail');
+    t.ok(
+      isRefused({ ...values, autoscaling: { ...values['autoscaling'], enabled: true } }),
+      'autoscaling without Redis fails',
+    );
+    t.notOk(
+      isRefused({
+        ...values,
+        replicaCount: 2,
+        redis: { ...values['redis'], url: 'redis://r' },
+      } as never),
+      'two replicas with Redis render',
+    );
+    t.notOk(
+      isRefused({
+        ...values,
+        replicaCount: 2,
+        redis: { ...values['redis'], allowUnshared: true },
+      } as never),
+      'or with allowUnshared',
+    );
+  },
+);

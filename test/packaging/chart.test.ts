@@ -2,6 +2,7 @@ import t from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import YAML from 'yaml';
+import { validateConfig } from '../../src/config/index.js';
 import { leafPaths, reads, resolves, valuesPaths } from '../fixtures/pack-values-paths.js';
 
 const root = new URL('../../', import.meta.url);
@@ -184,6 +185,50 @@ t.test(
       requests: { cpu: String, memory: String },
       limits: { memory: String },
     });
+  },
+);
+
+/** Bytes of a Kubernetes quantity such as `1Gi` or `500M`. */
+function quantityBytes(quantity: string): number {
+  const match = /^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity);
+  if (match === null) throw new Error(`not a quantity: ${quantity}`);
+  const units: Record<string, number> = {
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+  };
+  return Number(match[1]) * (units[match[2] ?? ''] ?? 1);
+}
+
+t.test(
+  "the default audit trail is bounded below its volume's sizeLimit, and rosgate accepts the bound",
+  async (t) => {
+    t.equal(quantityBytes('1Gi'), 2 ** 30);
+    t.equal(quantityBytes('500M'), 5e8);
+    t.throws(() => quantityBytes('lots'));
+    const audit = values['audit'] as {
+      maxTotalBytes: number;
+      volume: { emptyDir: { sizeLimit: string } };
+    };
+    const sizeLimit = quantityBytes(audit.volume.emptyDir.sizeLimit);
+    t.ok(audit.maxTotalBytes > 0, 'bounded');
+    t.ok(audit.maxTotalBytes <= sizeLimit * 0.8, 'with room left for head.json and the lock');
+    t.match(
+      String(templates['_helpers.tpl']),
+      /- name: AUDIT_LOG_MAX_TOTAL_BYTES\n {4}value: \{\{ \$values\.audit\.maxTotalBytes \| int64 \| quote \}\}/,
+      'passed as an integer: helm would print a large float as 8.05e+08',
+    );
+    const { config } = validateConfig(
+      {},
+      { AUDIT_LOG_MAX_TOTAL_BYTES: String(audit.maxTotalBytes) },
+    );
+    t.equal(config.audit.maxTotalBytes, audit.maxTotalBytes);
+    t.ok(audit.maxTotalBytes >= config.audit.maxFileBytes, 'room for one whole file');
   },
 );
 

@@ -110,3 +110,19 @@ t.test('.dockerignore lets in exactly what the build copies from the context', a
     .map((source) => source.replace(/^\.\//, '').replace(/\/$/, ''));
   t.same([...new Set(copied)].sort(), [...allowed].sort());
 });
+
+t.test(
+  'the image docs say a read-only root needs a writable volume on the audit folder',
+  async (t) => {
+    const docs = readFileSync(new URL('helm/rosgate/README.md', root), 'utf8').replace(/\s+/g, ' ');
+    const [auditDir] = argsOf(runtime, 'RUN')
+      .join(' ')
+      .match(/\/app\/logs\/audit/) ?? [''];
+    t.equal(auditDir, '/app/logs/audit', 'the image makes the audit folder');
+    t.match(
+      docs,
+      /With `--read-only` that volume is needed: `-v rosgate-audit:\/app\/logs\/audit`/,
+    );
+    t.notMatch(docs, /\(`--read-only` works\)/, 'not without a volume');
+  },
+);

@@ -70,7 +70,7 @@ t.test(
     group.on('up', () => ups.push('up'));
     t.equal(await group.start(), false);
     t.equal(group.isUp, false);
-    t.equal(group.stats().downReason, 'connecting');
+    t.match(group.stats().downReason, /ECONNREFUSED/, 'the reason says the cause');
     t.equal(group.replicas, 1, 'alone until Redis says otherwise');
     t.equal(await group.send(['PING']), undefined, 'commands fall back while down');
     t.ok(group.stats().fallbacks >= 1);
@@ -78,8 +78,61 @@ t.test(
     await eventually(() => group.isUp, 'the group to come up');
     t.same(ups, ['up']);
     t.match(logger.lines, [
+      {
+        level: 'warn',
+        msg: 'shared: Redis not reached; local state until it answers',
+        obj: { replicaId: 'lonely', reason: /ECONNREFUSED/ },
+      },
       { level: 'info', msg: 'shared: Redis up', obj: { replicaId: 'lonely' } },
     ]);
+    t.equal(warnings(logger).length, 1, 'one warning, not one per retry');
+  },
+);
+
+t.test(
+  'before Redis was ever reached the reason is the latest cause, and only the first is logged',
+  async (t) => {
+    const handlers = new Map<string, (err?: unknown) => void>();
+    let reply: () => Promise<unknown> = async () => {
+      // Connecting to localhost: one error per address, gathered without a message.
+      throw Object.assign(new Error(''), { code: 'ECONNREFUSED' });
+    };
+    const fake = {
+      isReady: true,
+      connect: async () => undefined,
+      sendCommand: () => reply(),
+      on(event: string, listener: (err?: unknown) => void) {
+        handlers.set(event, listener);
+      },
+      close: async () => undefined,
+      destroy: () => undefined,
+    };
+    const logger = memoryLogger();
+    const g = new SharedGroup({
+      url: 'redis://fake',
+      replicaId: 'f',
+      opTimeoutMs: 20,
+      probeMs: 60_000,
+      logger,
+      connect: () => fake as never,
+    });
+    t.teardown(() => g.destroy());
+    t.equal(await g.start(), false);
+    t.equal(g.stats().downReason, 'ECONNREFUSED', 'the code when the error has no message');
+    handlers.get('error')!(new Error(''));
+    t.equal(g.stats().downReason, 'connection lost', 'neither message nor code: the reason');
+    handlers.get('error')!('not an error');
+    t.equal(g.stats().downReason, 'connection lost');
+    reply = () => new Promise(() => undefined);
+    t.equal(await g.heartbeat(), false);
+    t.equal(g.stats().downReason, 'timeout');
+    t.match(warnings(logger), [
+      {
+        msg: 'shared: Redis not reached; local state until it answers',
+        obj: { reason: 'ECONNREFUSED' },
+      },
+    ]);
+    t.equal(warnings(logger).length, 1);
   },
 );
 

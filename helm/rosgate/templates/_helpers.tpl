@@ -110,6 +110,8 @@ env:
         optional: true
   - name: AUDIT_LOG_DIR
     value: {{ $values.audit.dir | quote }}
+  - name: AUDIT_LOG_MAX_TOTAL_BYTES
+    value: {{ $values.audit.maxTotalBytes | int64 | quote }}
   {{- if $values.redis.existingSecret }}
   - name: REDIS_URL
     valueFrom:
