@@ -44,7 +44,8 @@ const MAX_COMMAND_KEYS = 256;
 /** Count one sentence by its command word, keeping the record bounded. */
 export function countCommand(counters: SimulatorCounters, command: string): void {
   const key =
-    Object.hasOwn(counters.commands, command) || Object.keys(counters.commands).length < MAX_COMMAND_KEYS
+    Object.hasOwn(counters.commands, command) ||
+    Object.keys(counters.commands).length < MAX_COMMAND_KEYS
       ? command
       : '(other)';
   counters.commands[key] = (counters.commands[key] ?? 0) + 1;
