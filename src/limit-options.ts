@@ -35,6 +35,7 @@ export interface LimitOptions {
     readonly preLoginMaxSentences: number;
     readonly preLoginTimeoutMs: number;
     readonly clientIdleTimeoutMs: number;
+    readonly sentenceTimeoutMs: number;
     readonly keepaliveReply: LimitsConfig['keepaliveReply'];
   };
   /** The router authenticator's login checks (no effect with configured users). */
@@ -72,6 +73,7 @@ export function limitOptions(limits: LimitsConfig): LimitOptions {
       preLoginMaxSentences: limits.preLoginMaxSentences,
       preLoginTimeoutMs: limits.preLoginTimeoutMs,
       clientIdleTimeoutMs: limits.clientIdleTimeoutMs,
+      sentenceTimeoutMs: limits.sentenceTimeoutMs,
       keepaliveReply: limits.keepaliveReply,
     },
     loginChecks: {

@@ -57,6 +57,11 @@ export const limitsSchema = mapping({
       ),
     { guideEnv: 'SESSION_TIMEOUT' },
   ),
+  sentenceTimeoutMs: timerMs(0)
+    .default(60_000)
+    .describe(
+      'A sentence a client has begun must end within this long, or the client is closed; 0 never.',
+    ),
   clientKeepAliveMs: timerMs(1000)
     .default(60_000)
     .describe('TCP keepalive delay on client sockets.'),

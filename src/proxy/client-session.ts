@@ -56,6 +56,11 @@ export interface ClientSessionOptions {
   preLoginTimeoutMs: number;
   /** A logged-in client silent this long (no sentence, nothing open) is closed; 0 never. @default 0 */
   clientIdleTimeoutMs: number;
+  /**
+   * A sentence a client has begun must end within this long, or the client
+   * is closed: its partial bytes are not held for ever; 0 never. @default 60000
+   */
+  sentenceTimeoutMs?: number;
   /** `strip` drops RouterOS 7.18 `!empty` sentences. @default 'strip' */
   emptyReplies: 'strip' | 'passthrough';
   /** Answer to node-routeros's `#` keepalive. @default 'done' */
@@ -148,6 +153,10 @@ export class ClientSession {
   #preLoginSentences = 0;
   #preLoginTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  /** Runs while the decoder holds part of a sentence; restarted as sentences end. */
+  #sentenceTimer: NodeJS.Timeout | undefined;
+  /** Sentences read so far: a partial sentence after one that ended is a new one. */
+  #sentencesRead = 0;
   #isClosed = false;
   #open = new Set<ClientCommand>();
   /** `/cancel` sentences waiting for the router's answer. */
@@ -219,21 +228,46 @@ export class ClientSession {
   }
 
   #onData(chunk: Buffer): void {
+    const read = this.#sentencesRead;
     try {
       this.#decoder.push(chunk, this.#onSentence);
     } catch (err) {
       this.#decodeFailed(err);
+      return;
     }
+    this.#watchPartial(read);
   }
 
   /** Reading was paused for a login step: read on, from the sentence after it. */
   #resumeReading(): void {
+    const read = this.#sentencesRead;
     this.#socket.resume();
     try {
       this.#decoder.resume(this.#onSentence);
     } catch (err) {
       this.#decodeFailed(err);
+      return;
     }
+    this.#watchPartial(read);
+  }
+
+  /**
+   * A sentence begun must end within `sentenceTimeoutMs` (invariant 7: a
+   * peer cannot pin the decoder's bytes by never finishing one). The clock
+   * starts with the partial sentence and restarts when a sentence ends.
+   */
+  #watchPartial(readBefore: number): void {
+    const ms = this.#options.sentenceTimeoutMs ?? 60_000;
+    if (ms <= 0 || this.#isClosed) return;
+    if (this.#decoder.pendingBytes === 0) {
+      clearTimeout(this.#sentenceTimer);
+      this.#sentenceTimer = undefined;
+      return;
+    }
+    if (this.#sentenceTimer !== undefined && this.#sentencesRead === readBefore) return;
+    clearTimeout(this.#sentenceTimer);
+    this.#sentenceTimer = setTimeout(() => this.#fatal('sentence not completed in time'), ms);
+    this.#sentenceTimer.unref();
   }
 
   #decodeFailed(err: unknown): void {
@@ -250,7 +284,10 @@ export class ClientSession {
   }
 
   /** What the decoder calls for each sentence: made once, not per chunk. */
-  readonly #onSentence = (sentence: Sentence): void => this.#receive(sentence);
+  readonly #onSentence = (sentence: Sentence): void => {
+    this.#sentencesRead++;
+    this.#receive(sentence);
+  };
 
   #receive(sentence: Sentence): void {
     if (this.#isClosed) return;
@@ -623,6 +660,7 @@ export class ClientSession {
     this.#out.clear();
     clearTimeout(this.#preLoginTimer);
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#sentenceTimer);
     this.#login.close();
     // Queued untagged commands never reach the pipeline; running ones are
     // cancelled there (no orphaned streams) and finish through their sinks.

@@ -335,6 +335,42 @@ t.test('a logged-in client silent for clientIdleTimeoutMs is closed', async (t) 
   t.same(text(await busy.untilClosed()), ['!done .tag=1', '!fatal idle timeout']);
 });
 
+t.test('a sentence begun and not ended within sentenceTimeoutMs closes its client', async (t) => {
+  const s = await serve(t, { sentenceTimeoutMs: 30 });
+  const c = await s.client();
+  const bytes = encodeSentences([['/ip/address/print', `=comment=${'x'.repeat(1000)}`]]);
+  c.write(bytes.subarray(0, 500));
+  t.same(text(await c.untilClosed()), ['!fatal sentence not completed in time']);
+  t.equal(s.calls.length, 0, 'nothing of it ran');
+});
+
+t.test(
+  'the sentence deadline runs per sentence: a client whose sentences each end in time is kept',
+  async (t) => {
+    const s = await serve(t, { sentenceTimeoutMs: 30 }, (call) => {
+      call.sink.done(DONE);
+      return { cancel: (onAnswered) => onAnswered() };
+    });
+    const c = await s.client();
+    const one = encodeSentences([['/ip/address/print', '=comment=abc']]);
+    const stream = Buffer.concat(Array.from({ length: 8 }, () => one));
+    // Every write ends inside a sentence, and one ends with each write after the first.
+    const step = one.length;
+    for (let at = 0; at < stream.length; at += step) {
+      c.write(stream.subarray(at === 0 ? 0 : at - 3, Math.min(stream.length, at + step - 3)));
+      await sleep(20);
+    }
+    c.write(stream.subarray(stream.length - 3));
+    await eventually(() => s.calls.length === 8, 'every sentence to run');
+    t.equal(c.isClosed, false, 'a stream of sentences, each ended in time, is no partial one');
+    const off = await serve(t, { sentenceTimeoutMs: 0 });
+    const idle = await off.client();
+    idle.write(one.subarray(0, 5));
+    await sleep(45);
+    t.equal(idle.isClosed, false, '0 never closes');
+  },
+);
+
 t.test('a relayed challenge that arrives after its client left is closed', async (t) => {
   let handOut: () => void = () => undefined;
   let closed = 0;
