@@ -62,6 +62,24 @@ export interface Running {
   port?: number;
 }
 
+/** Commands that finish by themselves; every other command line keeps running (a server). */
+const FINITE_COMMANDS: ReadonlySet<string | undefined> = new Set([
+  'audit',
+  'config',
+  'hash-password',
+  '--help',
+  '-h',
+  'help',
+]);
+
+/**
+ * True when `argv` starts something that runs until stopped (`start`,
+ * `simulate`, `demo`): only those take over the stop and reload signals.
+ */
+export function isServerCommand(argv: readonly string[]): boolean {
+  return !FINITE_COMMANDS.has(argv[0]);
+}
+
 /**
  * Run the rosgate command line. Resolves with an exit code for commands
  * that finish, or a {@link Running} handle for servers.

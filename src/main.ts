@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-import { runCli } from './cli.js';
+import { isServerCommand, runCli } from './cli.js';
 
 // The process shell around runCli: signals and exit codes live here only.
-// The handlers are in place before anything starts: as PID 1 in a container
-// a signal without a handler is ignored, and elsewhere SIGHUP would kill.
+// A server's handlers are in place before anything starts: as PID 1 in a
+// container a signal without a handler is ignored, and elsewhere SIGHUP
+// would kill. A command that finishes (audit, config, hash-password) keeps
+// Node's defaults: a signal ends it.
+const argv = process.argv.slice(2);
 let stop: (() => Promise<void>) | undefined;
 let reload: (() => Promise<void>) | undefined;
 let isStopping = false;
@@ -21,14 +24,20 @@ function onStopSignal(): void {
   if (stop !== undefined) stopNow(stop);
   else starting.abort(new Error('stopped while starting'));
 }
-process.on('SIGTERM', onStopSignal);
-process.on('SIGINT', onStopSignal);
-process.on('SIGHUP', () => {
+// A hangup reloads a server that can; one that cannot (simulate, demo)
+// stops as a hung-up terminal's program does; while starting it is ignored.
+function onHangup(): void {
   if (reload !== undefined) void reload();
+  else if (stop !== undefined) onStopSignal();
   else process.stderr.write('rosgate: SIGHUP while starting ignored; send it again once started\n');
-});
+}
+if (isServerCommand(argv)) {
+  process.on('SIGTERM', onStopSignal);
+  process.on('SIGINT', onStopSignal);
+  process.on('SIGHUP', onHangup);
+}
 
-runCli(process.argv.slice(2), {
+runCli(argv, {
   stdout: process.stdout,
   stderr: process.stderr,
   // Only hash-password reads it: made on demand.

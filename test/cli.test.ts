@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Readable, Writable } from 'node:stream';
 import { RouterOSAPI } from 'node-routeros';
 import t from 'tap';
-import { runCli, type CliIo, type Running } from '../src/cli.js';
+import { isServerCommand, runCli, type CliIo, type Running } from '../src/cli.js';
 import { verifyPassword } from '../src/config/index.js';
 import { startSimulator } from '../src/simulator/index.js';
 import { eventually } from './fixtures/eventually.js';
@@ -421,3 +421,38 @@ t.test(
     t.match(out, /stopped while starting/);
   },
 );
+
+/** dist/main.js with `args`, stdout and stderr collected; killed at the end of the test. */
+function spawnMain(t: { teardown(fn: () => unknown): void }, args: readonly string[]) {
+  const proc = spawn(process.execPath, [DIST_MAIN, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' },
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  t.teardown(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    return exited;
+  });
+  const output = { out: '' };
+  proc.stdout.on('data', (chunk: Buffer) => (output.out += chunk.toString()));
+  return { proc, exited, output };
+}
+
+t.test('only the commands that keep running take over the stop and reload signals', (t) => {
+  for (const argv of [[], ['start'], ['--config', 'x.yaml'], ['simulate'], ['demo']]) {
+    t.ok(isServerCommand(argv), `${argv.join(' ') || '(no command)'} serves`);
+  }
+  for (const command of ['audit', 'config', 'hash-password', 'help', '--help', '-h']) {
+    t.notOk(isServerCommand([command]), `${command} finishes by itself`);
+  }
+  t.end();
+});
+
+t.test('rosgate simulate stops on SIGHUP: a hung-up terminal ends it', async (t) => {
+  const { proc, exited, output } = spawnMain(t, ['simulate', '--port', '0']);
+  await eventually(() => /listening on/.test(output.out), 'the simulator to listen');
+  proc.kill('SIGHUP');
+  t.same(await exited, { code: 0, signal: null }, 'stopped, exit 0');
+});
