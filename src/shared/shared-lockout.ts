@@ -199,7 +199,10 @@ export class SharedLockout {
     this.#durationMs = count('durationMs', options.durationMs ?? 900_000, 1);
     this.#maxTracked = count('maxTracked', options.maxTracked ?? 10_000, 1);
     this.#stopListening = link.onStateChange((isUp) => {
-      if (isUp) void this.republish();
+      if (!isUp) return;
+      void this.republish();
+      // A subscriber back before the group (a Redis restart) could not ask then.
+      void this.#recheckLocks();
     });
     this.#stopClears = link.subscribe(
       link.key(router, 'lockout:clear'),

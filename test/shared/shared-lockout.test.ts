@@ -294,6 +294,24 @@ t.test(
   },
 );
 
+t.test(
+  'a lock remembered across a Redis restart that lost it is dropped once Redis answers',
+  async (t) => {
+    const server = await startRedis();
+    t.teardown(() => server.stop());
+    const [a] = await startReplicas(t, server.url, 1, { probeMs: 20 });
+    const lockout = a!.lockout('core', { maxAttempts: 2 });
+    await lockout.recordFailure(ADDRESS, 'u');
+    await lockout.recordFailure(ADDRESS, 'u');
+    t.ok(lockout.lockedUntil(ADDRESS, 'u') > 0, 'locked in memory');
+    await server.kill();
+    await eventually(() => !a!.isUp, 'the replica to notice');
+    await server.restart();
+    await eventually(() => lockout.lockedUntil(ADDRESS, 'u') === 0, 'the lock Redis lost to go');
+    t.ok(a!.isUp);
+  },
+);
+
 t.test('a clear by user reaches the user and its pairs; no filter reaches all', async (t) => {
   const [a] = await startReplicas(t, redis.url, 1);
   const lockout = a!.lockout('core', { maxAttempts: 1, userMaxAttempts: 1 });
