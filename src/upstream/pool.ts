@@ -161,6 +161,8 @@ export class Pool extends EventEmitter {
   #outageSince: number | undefined;
   #closed = 0;
   #retryTimer: NodeJS.Timeout | undefined;
+  /** Closes what the session cap retired and is still busy, see {@link #cutRetiredLater}. */
+  #cutTimer: NodeJS.Timeout | undefined;
   /** Connects that failed in a row while other sessions were ready. */
   #growthFailures = 0;
   /** No session is added to ready ones before this time (ms), after a failed growth. */
@@ -185,6 +187,7 @@ export class Pool extends EventEmitter {
       hooks.sessionCap?.onChange(() => {
         this.#retireSurplus();
         this.#fill();
+        this.#cutRetiredLater();
       }) ?? NOTHING_TO_WITHDRAW;
   }
 
@@ -348,6 +351,25 @@ export class Pool extends EventEmitter {
     this.#closeRetired();
   }
 
+  /**
+   * The session cap fell: the surplus must go even when what runs on it never
+   * ends by itself (a listen, a monitor). Past `acquireTimeoutMs` a retired
+   * session still busy is closed; its commands get the session's error and
+   * a stream's owner (the cache's listens) starts it again on a kept one.
+   */
+  #cutRetiredLater(): void {
+    clearTimeout(this.#cutTimer);
+    if (this.#retiring.size === 0) return;
+    this.#cutTimer = setTimeout(() => {
+      for (const c of this.#retiring) {
+        this.#retiring.delete(c);
+        this.#ready.delete(c);
+        c.close();
+      }
+    }, this.options.acquireTimeoutMs);
+    this.#cutTimer.unref();
+  }
+
   #closeRetired(): void {
     for (const c of this.#retiring) {
       if (c.inFlight > 0) continue;
@@ -361,6 +383,7 @@ export class Pool extends EventEmitter {
   close(): void {
     this.#isClosed = true;
     this.#stopCap();
+    clearTimeout(this.#cutTimer);
     clearTimeout(this.#retryTimer);
     clearInterval(this.#maintenanceTimer);
     for (const w of this.#waiters.splice(0)) {

@@ -24,13 +24,14 @@ t.test(
     t.teardown(() => redis.stop());
     const relay = await cuttableRelay(t, redis.port);
     const sim = await startTestSimulator(t, { user: 'admin', password: 'secret', version: '7.17' });
-    const pool = { max: CAP, maxInFlightPerSession: 1, acquireTimeoutMs: 30_000 };
+    // The cache's listens ride on the sessions: a retired one that carries them is cut after acquireTimeoutMs.
+    const pool = { max: CAP, maxInFlightPerSession: 8, acquireTimeoutMs: 1000 };
     const common: ReplicaStackOptions = {
       prefix: groupPrefix(),
       count: 1,
       // Short leases, renewed often: the test waits for a lapse, not 15 s.
       app: { shared: { replicaTtlMs: 600, heartbeatMs: 100, probeMs: 50 } },
-      config: { users: [{ name: USER.user, password: USER.password }], cache: { enabled: false } },
+      config: { users: [{ name: USER.user, password: USER.password }] },
     };
     const [a] = (await replicaStacks(t, sim, {
       ...common,
@@ -46,6 +47,16 @@ t.test(
     })) as [Stack];
 
     await eventually(() => a.app.group?.group.replicas === 2, 'A to count both replicas');
+    // Prints of the watched menus: A's cache starts its listens on its sessions.
+    const billing = await openRaw(t, a.port, USER);
+    for (const menu of [
+      '/ip/hotspot/user',
+      '/ip/hotspot/user/profile',
+      '/ppp/secret',
+      '/ppp/profile',
+    ])
+      await billing.call([`${menu}/print`]);
+    await eventually(() => sim.activeStreams() === 4, "A's listens to run");
 
     relay.cut();
     await eventually(

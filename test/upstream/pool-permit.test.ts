@@ -154,3 +154,44 @@ t.test(
     t.equal(cap.listeners.size, 0, 'a closed pool stops listening to the cap');
   },
 );
+
+t.test(
+  'when the session cap falls, retired sessions that only carry streams are cut after acquireTimeoutMs',
+  async (t) => {
+    const listeners = new Set<() => void>();
+    let cap = Infinity;
+    const { pool, sim } = await simPool(
+      t,
+      { ...BASE, acquireTimeoutMs: 100 },
+      {
+        password: 'pw',
+        hooks: {
+          sessionCap: {
+            current: () => cap,
+            onChange: (listener) => {
+              listeners.add(listener);
+              return () => listeners.delete(listener);
+            },
+          },
+        },
+      },
+    );
+    pool.start();
+    await eventually(() => pool.stats.ready === 3, 'min sessions');
+    const errors: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const session = await pool.acquireAsync();
+      session.send(Sentence.from(['/interface/monitor-traffic', '=interface=ether1']), {
+        onReply: () => undefined,
+        onError: (error) => errors.push(error.code),
+      });
+    }
+    await eventually(() => sim.activeStreams() === 3, 'a stream on every session');
+    cap = 1;
+    for (const listener of listeners) listener();
+    t.equal(pool.stats.ready, 3, 'nothing cut at once');
+    await eventually(() => pool.stats.ready === 1, 'the busy surplus to be cut');
+    await eventually(() => sim.activeStreams() === 1, 'the router to end their streams');
+    t.equal(errors.length, 2, "the cut sessions' streams got the session's error");
+  },
+);
