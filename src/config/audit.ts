@@ -84,7 +84,9 @@ export const auditSchema = z
   })
   .strict()
   .superRefine((audit, ctx) => {
-    if (audit.maxTotalBytes > 0 && audit.maxTotalBytes < audit.maxFileBytes)
+    // A trail not written to files has nothing to bound.
+    const isWritten = audit.enabled && audit.toFile;
+    if (isWritten && audit.maxTotalBytes > 0 && audit.maxTotalBytes < audit.maxFileBytes)
       ctx.addIssue({
         code: 'custom',
         path: ['maxTotalBytes'],

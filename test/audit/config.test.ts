@@ -71,4 +71,10 @@ t.test('audit.maxTotalBytes is 0 or at least audit.maxFileBytes', async (t) => {
   );
   const { config } = validateConfig({}, { AUDIT_LOG_MAX_TOTAL_BYTES: '805306368' });
   t.equal(config.audit.maxTotalBytes, 805306368);
+  for (const off of [{ enabled: false }, { toFile: false }]) {
+    t.doesNotThrow(
+      () => validateConfig({ audit: { maxFileBytes: 4096, maxTotalBytes: 2048, ...off } }),
+      `no bound to meet with ${JSON.stringify(off)}`,
+    );
+  }
 });

@@ -220,8 +220,17 @@ t.test(
     t.ok(audit.maxTotalBytes <= sizeLimit * 0.8, 'with room left for head.json and the lock');
     t.match(
       String(templates['_helpers.tpl']),
-      /- name: AUDIT_LOG_MAX_TOTAL_BYTES\n {4}value: \{\{ \$values\.audit\.maxTotalBytes \| int64 \| quote \}\}/,
-      'passed as an integer: helm would print a large float as 8.05e+08',
+      /\{\{- if \$values\.audit\.maxTotalBytes \}\}\n {2}- name: AUDIT_LOG_MAX_TOTAL_BYTES\n {4}value: \{\{ \$values\.audit\.maxTotalBytes \| int64 \| quote \}\}\n {2}\{\{- end \}\}/,
+      'passed as an integer (helm would print a large float as 8.05e+08), and only when set: 0 leaves config.audit.maxTotalBytes alone',
+    );
+    const big = validateConfig(
+      { audit: { maxFileBytes: 2 ** 30, toFile: false } },
+      { AUDIT_LOG_MAX_TOTAL_BYTES: String(audit.maxTotalBytes) },
+    );
+    t.equal(
+      big.config.audit.maxFileBytes,
+      2 ** 30,
+      'a trail not written to files has no bound to meet',
     );
     const { config } = validateConfig(
       {},

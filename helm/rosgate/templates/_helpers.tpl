@@ -110,8 +110,10 @@ env:
         optional: true
   - name: AUDIT_LOG_DIR
     value: {{ $values.audit.dir | quote }}
+  {{- if $values.audit.maxTotalBytes }}
   - name: AUDIT_LOG_MAX_TOTAL_BYTES
     value: {{ $values.audit.maxTotalBytes | int64 | quote }}
+  {{- end }}
   {{- if $values.redis.existingSecret }}
   - name: REDIS_URL
     valueFrom:
