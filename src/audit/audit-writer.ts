@@ -508,7 +508,8 @@ export class FileAuditWriter implements AuditWriter {
     if (retentionDays === 0) return;
     const oldest = utcDate(this.#now() - retentionDays * DAY_MS);
     for (const name of await this.#auditFiles()) {
-      if ((parseAuditFileName(name) as AuditFileName).date < oldest) await unlink(join(dir, name));
+      if ((parseAuditFileName(name) as AuditFileName).date < oldest)
+        await unlinkIfThere(join(dir, name));
     }
   }
 
@@ -522,12 +523,12 @@ export class FileAuditWriter implements AuditWriter {
     if (maxTotalBytes === 0) return;
     const live = this.#file === undefined ? undefined : basename(this.#file.path);
     const older = (await this.#auditFiles()).filter((name) => name !== live);
-    const sizes = await Promise.all(older.map(async (name) => (await stat(join(dir, name))).size));
+    const sizes = await Promise.all(older.map((name) => sizeIfThere(join(dir, name))));
     let total = sizes.reduce((sum, size) => sum + size, 0);
     const removed: string[] = [];
     for (const [i, name] of older.entries()) {
       if (total + maxFileBytes <= maxTotalBytes) break;
-      await unlink(join(dir, name));
+      await unlinkIfThere(join(dir, name));
       total -= sizes[i] as number;
       removed.push(name);
     }
@@ -541,5 +542,28 @@ export class FileAuditWriter implements AuditWriter {
   async #auditFiles(): Promise<string[]> {
     const names = await readdir(this.#options.dir);
     return sortAuditFiles(names.filter((name) => parseAuditFileName(name) !== undefined));
+  }
+}
+
+/** A file another process (a log shipper, a cleaner) removed meanwhile is no error: it is gone either way. */
+function isGone(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+/** The file's size; 0 when it went since it was listed. */
+async function sizeIfThere(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if (isGone(err)) return 0;
+    throw err;
+  }
+}
+
+async function unlinkIfThere(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if (!isGone(err)) throw err;
   }
 }

@@ -1,4 +1,11 @@
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import t from 'tap';
 import { ZERO_HASH } from '../../src/audit/chain-line.js';
@@ -244,6 +251,36 @@ t.test('at start, files past maxTotalBytes are deleted oldest first', async (t) 
     ['audit-2024-04-30.jsonl', 'audit-2024-05-01.jsonl'],
   );
 });
+
+t.test(
+  'a file that goes while the size bound is kept (a shipper took it) is no error; other errors still are',
+  async (t) => {
+    /** A folder holding a trail of one record, then `odd` put beside it under an older audit file's name. */
+    const trailWith = async (odd: (path: string) => void) => {
+      const dir = t.testdir();
+      const first = writerIn(t, dir).writer;
+      first.write(sampleEvent(1));
+      await first.close();
+      odd(join(dir, 'audit-2024-04-29.jsonl'));
+      return writerIn(t, dir, { maxFileBytes: 2048, maxTotalBytes: 2048 }).writer;
+    };
+    const gone = await trailWith((path) => symlinkSync('gone-already', path));
+    gone.write(sampleEvent(2));
+    await gone.flush();
+    t.match(gone.stats(), { written: 1, dropped: 0, errors: 0 }, 'the batch was written');
+    const loop = await trailWith((path) => symlinkSync(basename(path), path));
+    loop.write(sampleEvent(2));
+    await loop.flush();
+    t.equal(loop.stats().errors, 1, 'a file whose size cannot be read is reported');
+    const folder = await trailWith((path) => {
+      mkdirSync(path);
+      writeFileSync(join(path, 'inside'), 'x'.repeat(8192));
+    });
+    folder.write(sampleEvent(2));
+    await folder.flush();
+    t.equal(folder.stats().errors, 1, 'one that cannot be deleted too');
+  },
+);
 
 t.test('retentionDays 0 keeps every file', async (t) => {
   const dir = t.testdir({ 'audit-2001-01-01.jsonl': '' });
