@@ -7,7 +7,7 @@ import type { Metrics } from '../admin/index.js';
 import type { AuditTrail } from '../audit/index.js';
 import type { CacheStage, CacheStageOptions } from '../cache/index.js';
 import { verifyPassword, type RosgateConfig, type RouterConfig } from '../config/index.js';
-import type { RosgateError } from '../errors.js';
+import { ErrorCode, type RosgateError } from '../errors.js';
 import { createFlowStage, type FlowStage } from '../flow/index.js';
 import { limitOptions, type LimitOptions } from '../limit-options.js';
 import { compose, createPipeline, type CommandHandler, type Stage } from '../pipeline.js';
@@ -243,12 +243,17 @@ function logRouterHealth(
     onChange('up');
   });
   // The router answers on the sessions the pool has; it refuses one more.
-  pool.on('growthFailed', (err: RosgateError, delayMs: number) =>
-    logger.info(
-      { code: err.code, err: err.message, delayMs },
-      'router refused one more session; the pool goes on with the ones it has',
-    ),
-  );
+  pool.on('growthFailed', (err: RosgateError, delayMs: number) => {
+    const fields = { code: err.code, err: err.message, delayMs };
+    // A refused login is no session limit: the password changed, the account was disabled.
+    if (err.code === ErrorCode.UpstreamLogin)
+      logger.warn(
+        fields,
+        'router refused the service account a new session while others work: was its password changed?',
+      );
+    else
+      logger.info(fields, 'router refused one more session; the pool goes on with the ones it has');
+  });
   pool.on('sessionClosed', (err: RosgateError) =>
     logger.info({ code: err.code, reason: err.message }, 'router session closed'),
   );

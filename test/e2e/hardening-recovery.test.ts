@@ -4,6 +4,7 @@
  * told in a few log lines, not one per failure.
  */
 import t from 'tap';
+import { Sentence } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { text } from '../fixtures/raw-client.js';
 import { loggedIn, startStack, type Stack } from '../fixtures/stack.js';
@@ -111,3 +112,31 @@ t.test('an outage is logged once, its retries and refusals at debug', async (t) 
   t.match(lines(stack, 'router reachable again', from), [{ level: 30 }]);
   t.equal(lines(stack, 'router reachable again', from).length, 1);
 });
+
+t.test(
+  "a new session's login refused while others work is a warning that names the password, not a session limit",
+  async (t) => {
+    const stack = await startStack(t, {
+      router: { pool: { min: 1, max: 2, maxInFlightPerSession: 1 } },
+      config: { cache: { enabled: false } },
+    });
+    await eventually(() => stack.router.pool.stats.ready === 1, 'one session');
+    // The service account's password is changed on the router; the open session stays logged in.
+    stack.sim.data.require('/user').set(['admin'], { password: 'changed' });
+    const busy = await stack.router.pool.acquireAsync();
+    busy.send(Sentence.from(['/interface/monitor-traffic', '=interface=ether1']), {
+      onReply: () => undefined,
+      onError: () => undefined,
+    });
+    // Busy: the next acquire opens a second session, whose login the router refuses.
+    stack.router.pool.acquire(
+      () => undefined,
+      () => undefined,
+    );
+    const refused = () =>
+      stack.logs.filter((l) => String(l.msg).startsWith('router refused the service account'));
+    await eventually(() => refused().length > 0, 'the refusal to be logged');
+    t.match(refused(), [{ level: 40, code: 'ROSGATE_UPSTREAM_LOGIN' }]);
+    t.same(lines(stack, 'router unreachable; retrying', 0), [], 'the router is not down');
+  },
+);
