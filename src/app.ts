@@ -280,6 +280,8 @@ async function startApp(
 ): Promise<void> {
   await shared.audit.acquire(signal);
   try {
+    // A stop that came while the lock was taken: nothing is bound.
+    signal?.throwIfAborted();
     for (const [i, runtime] of routers.entries()) {
       runtime.port = await runtime.listener.listen().catch((err: unknown) => {
         const isTls = (err as { port?: number }).port === runtime.config.tls?.port;

@@ -240,7 +240,8 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
     await app.start(io.stopSignal);
   } catch (err) {
     // A stop while waiting on the audit lock: nothing was bound or opened.
-    if (!isStopAsked()) throw err;
+    // Any other failure is told, stop or not.
+    if (!isStopAsked() || err !== io.stopSignal?.reason) throw err;
     await simulator?.close();
     logger.info('stopped while starting');
     return 0;

@@ -171,6 +171,19 @@ t.test('a port already in use fails the start and leaves no port open', async (t
   t.equal(app.routers[0]?.pool.stats.opened, 0, 'no router session was opened');
 });
 
+t.test('a start asked to stop before it binds anything binds nothing', async (t) => {
+  const { config } = validateConfig({
+    routers: [{ host: '127.0.0.1', password: 'pw', listen: { host: '127.0.0.1', port: 0 } }],
+    monitoring: { host: '127.0.0.1', port: 0 },
+    audit: { enabled: false },
+  });
+  const app = createApp(config, createLogger('silent', process.stdout));
+  const reason = new Error('stopped while starting');
+  await t.rejects(app.start(AbortSignal.abort(reason)), reason);
+  t.equal(app.routers[0]?.port, 0, 'no client port was bound: still the configured 0');
+  t.equal(app.routers[0]?.pool.stats.opened, 0, 'no router session was opened');
+});
+
 t.test('app.reconfigure applies a section, and app.cache is the cache in force', async (t) => {
   const stack = await startStack(t);
   const before = stack.app.cache;

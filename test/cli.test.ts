@@ -376,6 +376,26 @@ t.test('a failed start is not taken for a stop when no stop was asked', async (t
   await t.rejects(runCli([], x), { code: 'EEXIST' });
 });
 
+t.test('a failed start is told even when a stop was asked meanwhile', async (t) => {
+  const dir = t.testdir({ audit: 'a file where the folder would be' });
+  let checks = 0;
+  // Not asked when the start begins; asked by the time it fails.
+  const stopSignal = {
+    get aborted() {
+      return checks++ > 0;
+    },
+    reason: new Error('stopped while starting'),
+    throwIfAborted: () => undefined,
+    addEventListener: () => undefined,
+    removeEventListener: () => undefined,
+  } as unknown as AbortSignal;
+  const x = {
+    ...io({ MIKROTIK_HOST: '127.0.0.1', AUDIT_LOG_DIR: join(dir, 'audit') }),
+    stopSignal,
+  };
+  await t.rejects(runCli([], x), { code: 'EEXIST' }, 'the failure, not a quiet exit 0');
+});
+
 const DIST_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 t.test(
