@@ -217,13 +217,16 @@ export class Decoder {
    * at or past that offset (the stitch then switches to the chunk itself).
    */
   #parse(onSentence: (sentence: Sentence) => void, stopAt = Infinity): void {
+    // Paused: read nothing. Only a sentence's consumer pauses, so the loop
+    // checks again after each sentence, not on every word.
+    if (this.#isPaused) return;
     const buf = this.#buf;
     const end = this.#end;
     const { maxWordBytes, maxWordsPerSentence, maxSentenceBytes } = this.#limits;
     let pos = this.#pos;
     let start = this.#sentenceStart;
     let offsets = this.#offsets;
-    while (pos < end && !this.#isPaused) {
+    while (pos < end) {
       const first = buf[pos] as number;
       let length: number;
       let size: number;
@@ -244,7 +247,7 @@ export class Decoder {
           offsets = [];
         }
         start = pos;
-        if (start >= stopAt) break;
+        if (start >= stopAt || this.#isPaused) break;
         continue;
       }
       const wordEnd = pos + size + length;
