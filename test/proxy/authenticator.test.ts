@@ -108,7 +108,7 @@ t.test('configured users are checked by their own verifier', async (t) => {
 });
 
 t.test(
-  "an unknown name runs a configured user's check too, so timing tells no names",
+  "an unknown name and a refused plaintext user run a hashed user's check too, so timing tells no names",
   async (t) => {
     const checked: string[] = [];
     const user = (name: string, secret?: string) => ({
@@ -126,6 +126,19 @@ t.test(
       'refused, whatever the password',
     );
     t.same(checked, ['hashed:right'], 'the check of a user without a plaintext secret ran');
+    checked.length = 0;
+    t.equal(await hashed.verifyPassword('plain', pw('wrong')), false);
+    t.same(
+      checked,
+      ['plain:wrong', 'hashed:wrong'],
+      "a plaintext user's refusal costs the slow check too: timing tells no plaintext names",
+    );
+    checked.length = 0;
+    t.equal(await hashed.verifyPassword('hashed', pw('wrong')), false);
+    t.same(checked, ['hashed:wrong'], "a hashed user's refusal was slow already: one check");
+    checked.length = 0;
+    t.equal(await hashed.verifyPassword('plain', pw('right')), true);
+    t.same(checked, ['plain:right'], 'a success runs only its own check');
     checked.length = 0;
     const plain = new UserListAuthenticator([user('first', 'right'), user('second', 'right')]);
     t.equal(await plain.verifyPassword('nobody', pw('x')), false);
