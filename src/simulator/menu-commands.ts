@@ -271,8 +271,9 @@ async function reprint(
   const rows = select(ctx, menu, match, from);
   markStream(ctx, command);
   const periodMs = Math.max(1, Math.round(seconds * ctx.options.streamIntervalMs));
-  // Each round prints what `=from=` names then (a row removed since is left out), or the whole menu.
-  const keys = splitList(from);
+  // Each round prints the rows `=from=` named at the start, by id (one
+  // renamed since stays in, one removed is left out), or the whole menu.
+  const keys = splitList(from).map((key) => String(menu.find(key)?.get('.id')));
   const chosen = (): Row[] =>
     keys.length === 0
       ? menu.rows()

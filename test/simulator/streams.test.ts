@@ -148,6 +148,23 @@ t.test(
     t.same(await ids(3), [second, second, second], 'another row removed changes nothing');
     c.send(['/cancel', '=tag=i']);
     await c.untilDone('i');
+    const users = sim.data.require('/ip/hotspot/user');
+    const named = String(users.rows()[0]?.get('name'));
+    c.send([
+      '/ip/hotspot/user/print',
+      '=interval=1',
+      `=from=${named}`,
+      '=.proplist=name',
+      '.tag=n',
+    ]);
+    const names = async (count: number) =>
+      (await c.read(count)).map((row) => row.attributeString('name'));
+    await names(2);
+    users.set([named], { name: 'renamed' });
+    const later = await names(8);
+    t.equal(later.at(-1), 'renamed', 'a row named by =from= and renamed since stays in the rounds');
+    c.send(['/cancel', '=tag=n']);
+    await c.untilDone('n');
   },
 );
 
