@@ -109,6 +109,12 @@ async function serve(
   };
 }
 
+/** Answers every command with a bare `!done` at once; a cancel is answered at once. */
+function answerDone(call: Call): Exchange {
+  call.sink.done(DONE);
+  return { cancel: (onAnswered) => onAnswered() };
+}
+
 /** Holds every cancel until the test answers it. */
 function holdCancels(call: Call): Exchange {
   return {
@@ -347,10 +353,7 @@ t.test('a sentence begun and not ended within sentenceTimeoutMs closes its clien
 t.test(
   'the sentence deadline runs per sentence: a client whose sentences each end in time is kept',
   async (t) => {
-    const s = await serve(t, { sentenceTimeoutMs: 30 }, (call) => {
-      call.sink.done(DONE);
-      return { cancel: (onAnswered) => onAnswered() };
-    });
+    const s = await serve(t, { sentenceTimeoutMs: 30 }, answerDone);
     const c = await s.client();
     const one = encodeSentences([['/ip/address/print', '=comment=abc']]);
     const stream = Buffer.concat(Array.from({ length: 8 }, () => one));
@@ -439,10 +442,7 @@ t.test('a second login in a session ends the first user there', async (t) => {
       secret: Buffer.from('p'),
     })),
   );
-  const s = await serve(t, { observer, authenticator }, (call) => {
-    call.sink.done(DONE);
-    return { cancel: (onAnswered) => onAnswered() };
-  });
+  const s = await serve(t, { observer, authenticator }, answerDone);
   const c = await s.client('u');
   await c.call(['/system/identity/print', '.tag=1']);
   t.same(text(await c.call(['/login', '=name=v', '=password=p'])), ['!done']);
@@ -460,10 +460,7 @@ t.test('a logout is told with the method of the login', async (t) => {
     loginFailed: () => undefined,
     loggedOut: (e) => events.push(`${e.user} ${e.method} ${e.commands}`),
   };
-  const s = await serve(t, { observer }, (call) => {
-    call.sink.done(DONE);
-    return { cancel: (onAnswered) => onAnswered() };
-  });
+  const s = await serve(t, { observer }, answerDone);
   const c = await s.client('');
   const hex = (await c.call(['/login']))[0]?.attributeString('ret') as string;
   const response = computeResponse('p', Buffer.from(hex, 'hex'));
@@ -595,10 +592,7 @@ t.test(
           secretFor: () => undefined,
         },
       },
-      (call) => {
-        call.sink.done(DONE);
-        return { cancel: (onAnswered) => onAnswered() };
-      },
+      answerDone,
     );
     const c = await s.client('');
     // One write: the four sentences arrive together, so all are read by the
@@ -756,10 +750,7 @@ t.test(
 t.test(
   'a login and the commands behind it in one write: counted and sized as a logged-in client',
   async (t) => {
-    const s = await serve(t, { preLoginMaxSentences: 4 }, (call) => {
-      call.sink.done(DONE);
-      return { cancel: (onAnswered) => onAnswered() };
-    });
+    const s = await serve(t, { preLoginMaxSentences: 4 }, answerDone);
     const c = await s.client('');
     c.write(
       encodeSentences([
@@ -856,10 +847,7 @@ t.test(
           secretFor: () => undefined,
         },
       },
-      (call) => {
-        call.sink.done(DONE);
-        return { cancel: (onAnswered) => onAnswered() };
-      },
+      answerDone,
     );
     const leaver = await s.client('');
     leaver.write(encodeSentences([['/login', '=name=u', '=password=p'], ['/a']]));
