@@ -109,11 +109,8 @@ export class Menu {
   readonly #unique = new Map<string, Row>();
   #nextId = 1;
 
-  constructor(
-    spec: MenuSpec,
-    messages: MenuMessages = DEFAULT_MESSAGES,
-    menuAt: (path: string) => Menu | undefined = () => undefined,
-  ) {
+  /** @internal Made by {@link Database.define}: `menuAt` finds the router's other menus. */
+  constructor(spec: MenuSpec, messages: MenuMessages, menuAt: (path: string) => Menu | undefined) {
     this.spec = spec;
     this.#messages = messages;
     this.#menuAt = menuAt;
