@@ -108,6 +108,9 @@ export function parseSimulateArgs(argv: string[]): SimulatorOptions {
   if (values['failed-login-closes'] === true) options.failedLoginCloses = true;
   const users = values['user-add'] as string[] | undefined;
   if (users !== undefined) options.users = Object.fromEntries(users.map(userEntry));
+  const main = options.user ?? 'admin';
+  if (options.users !== undefined && Object.hasOwn(options.users, main))
+    fail(`--user-add ${main}: that is the --user account; give its password with --password`);
   return options;
 }
 

@@ -158,6 +158,11 @@ t.test('bad flags give an error naming the flag', async (t) => {
   );
   t.match(message(['--user-add', 'nopassword']), /--user-add must be name:password/);
   t.match(message(['--user-add', ':pw']), /--user-add must be name:password/);
+  t.match(
+    message(['--user-add', 'admin:x']),
+    /--user-add admin: that is the --user account; give its password with --password/,
+  );
+  t.match(message(['--user', 'ops', '--user-add', 'ops:x']), /--user-add ops: that is the --user/);
   t.match(message(['--empty-replies', 'toString']), /--empty-replies must be on or off/);
   await t.rejects(startSimulator({ tagPosition: 'middle' as 'first' }), {
     message: /tagPosition must be 'first' or 'last'/,
