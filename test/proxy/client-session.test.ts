@@ -37,6 +37,17 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * command waits until the test answers it through `calls`, and a cancel is
  * answered at once as the router would.
  */
+/** The limits every session of these tests starts from. */
+const LIMITS = {
+  maxInFlightPerClient: 4,
+  maxOutputBufferBytes: 8 * 1024 * 1024,
+  preLoginMaxSentences: 4,
+  preLoginTimeoutMs: 5000,
+  clientIdleTimeoutMs: 0,
+  emptyReplies: 'strip',
+  keepaliveReply: 'done',
+} as const satisfies Partial<ClientSessionOptions>;
+
 async function serve(
   t: Tap,
   options: Partial<ClientSessionOptions> = {},
@@ -80,13 +91,7 @@ async function serve(
       stats,
       decoderLimits: {},
       preLoginDecoderLimits: { maxWordBytes: 8192, maxSentenceBytes: 8192 },
-      maxInFlightPerClient: 4,
-      maxOutputBufferBytes: 8 * 1024 * 1024,
-      preLoginMaxSentences: 4,
-      preLoginTimeoutMs: 5000,
-      clientIdleTimeoutMs: 0,
-      emptyReplies: 'strip',
-      keepaliveReply: 'done',
+      ...LIMITS,
       ...options,
     };
     prepare?.(sessionOptions);
@@ -706,13 +711,7 @@ t.test(
       stats: createProxyStats(),
       decoderLimits: {},
       preLoginDecoderLimits: {},
-      maxInFlightPerClient: 4,
-      maxOutputBufferBytes: 8 * 1024 * 1024,
-      preLoginMaxSentences: 4,
-      preLoginTimeoutMs: 5000,
-      clientIdleTimeoutMs: 0,
-      emptyReplies: 'strip',
-      keepaliveReply: 'done',
+      ...LIMITS,
     });
     t.teardown(() => session.shutdown());
     socket.push(encodeSentences([['/login', '=name=u', '=password=p']]));
