@@ -32,11 +32,6 @@ interface Call {
 const DONE = Sentence.from(['!done']);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * ClientSessions behind a TCP port, with a fake pipeline: by default every
- * command waits until the test answers it through `calls`, and a cancel is
- * answered at once as the router would.
- */
 /** The limits every session of these tests starts from. */
 const LIMITS = {
   maxInFlightPerClient: 4,
@@ -48,6 +43,11 @@ const LIMITS = {
   keepaliveReply: 'done',
 } as const satisfies Partial<ClientSessionOptions>;
 
+/**
+ * ClientSessions behind a TCP port, with a fake pipeline: by default every
+ * command waits until the test answers it through `calls`, and a cancel is
+ * answered at once as the router would.
+ */
 async function serve(
   t: Tap,
   options: Partial<ClientSessionOptions> = {},
