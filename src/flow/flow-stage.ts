@@ -182,6 +182,7 @@ function logFields(command: FlowCommand): { connId: number; cmd: string; path: s
 class FlowControl implements FlowStage, CommandHandler {
   readonly stage: Stage = (next) => {
     this.#next = next;
+    this.#breaker?.sendOwedProbe();
     return this;
   };
   readonly #router: string;

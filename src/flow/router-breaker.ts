@@ -147,6 +147,8 @@ export class RouterBreaker {
   #isEarlyProbe = false;
   /** The last failure or loss of the router told to the breaker: why refusals are made. */
   #lastError: RosgateError | undefined;
+  /** A half-open circuit was taken over: its probe goes once the stage can send. */
+  #isProbeOwed = false;
   /** True while {@link RouterBreaker.adopt} opens the circuit: no change, the state it had. */
   #isAdopting = false;
   /** Commands that ended with `neither` while half-open: settled once the probe decided. */
@@ -299,8 +301,13 @@ export class RouterBreaker {
     const wasLost = this.#isRouterLost;
     this.#isRouterLost = false;
     if (!wasLost || this.#state !== 'open') return;
+    this.#probeNow(`router reachable again (${evidence})`);
+  }
+
+  /** Half-open now, before the reset timeout ends: the probe decides. */
+  #probeNow(reason: string): void {
     this.#isEarlyProbe = true;
-    this.#enter('half-open', `router reachable again (${evidence})`);
+    this.#enter('half-open', reason);
     this.#options.probe().then(
       () => {
         this.#isEarlyProbe = false;
@@ -331,10 +338,12 @@ export class RouterBreaker {
 
   /**
    * Takes over from the breaker this one replaces, before any command: what
-   * it knew of the router, and a circuit that was not closed stays open (a
-   * half-open one too: its probe answers the old breaker). The reset timeout
-   * starts anew; the router seen back after a loss still probes at once.
-   * No state change is reported: the circuit was open already.
+   * it knew of the router, and a circuit that was not closed stays open. A
+   * half-open one probes again at once (its probe answers the old breaker,
+   * and waiting a whole reset timeout would refuse commands the router may
+   * answer). The reset timeout starts anew; the router seen back after a
+   * loss still probes at once. Opening is no state change reported: the
+   * circuit was open already.
    */
   adopt(carry: BreakerCarry): void {
     this.#isRouterLost = carry.isRouterLost;
@@ -345,6 +354,17 @@ export class RouterBreaker {
     this.#isAdopting = true;
     this.#circuit.open();
     this.#isAdopting = false;
+    this.#isProbeOwed = carry.state === 'half-open';
+  }
+
+  /**
+   * The stage can send now (it was wired into the pipeline): a half-open
+   * circuit taken over by {@link adopt} sends its probe. Once.
+   */
+  sendOwedProbe(): void {
+    if (!this.#isProbeOwed) return;
+    this.#isProbeOwed = false;
+    if (this.#state === 'open') this.#probeNow('half-open when the flow section was reloaded');
   }
 
   /** Stops opossum's timers; the breaker is not used again. */

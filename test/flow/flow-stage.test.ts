@@ -468,7 +468,7 @@ t.test(
     );
     t.equal(smaller.flow.stats().tokens, 2, 'never more than the new bucket holds');
 
-    // Half-open: the new circuit is open; its probe is the old stage's to answer.
+    // Half-open: the new circuit probes again at once (the old probe answers the old stage).
     const failing = setupFlow(t, { breaker: { resetTimeoutMs: 20 } });
     for (let i = 0; i < 5; i++) {
       failing.send(['/ip/hotspot/user/add', `=name=v${i}`]);
@@ -482,12 +482,18 @@ t.test(
         stage: { previous: failing.flow.handOver() },
       },
     );
-    t.equal(carried.flow.breakerState, 'open');
-    t.same(carried.changes, [], 'no change reported: it was not closed');
-    t.match(carried.send(['/system/identity/print']).sink.events, [
-      /^refuse ROSGATE_BREAKER_OPEN router unavailable \(circuit open, retry in 60s\): router went away$/,
+    t.equal(carried.flow.breakerState, 'half-open', 'its own probe is under way');
+    t.match(carried.changes, [{ to: 'half-open' }], 'half-open, told once');
+    t.equal(carried.inner.last().context.sentence.command, '/system/identity/print', 'the probe');
+    t.match(carried.send(['/ip/address/print']).sink.events, [
+      /^refuse ROSGATE_BREAKER_OPEN router unavailable \(circuit open, retry in \d+s\)/,
     ]);
+    carried.inner.calls[0]?.done();
+    await eventually(() => carried.flow.breakerState === 'closed', 'the probe to close it');
     t.same(carried.flow.handOver().tokens, undefined, 'no bucket, no tokens to hand over');
+    const refused = setupFlow(t, {}, { stage: { previous: failing.flow.handOver() } });
+    refused.inner.calls[0]?.fail(ErrorCode.UpstreamTimeout);
+    await eventually(() => refused.flow.breakerState === 'open', 'a failed probe to reopen it');
 
     const unexplained = setupFlow(t, FAST, {
       stage: {
