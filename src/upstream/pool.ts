@@ -360,19 +360,14 @@ export class Pool extends EventEmitter {
   #cutRetiredLater(): void {
     clearTimeout(this.#cutTimer);
     if (this.#retiring.size === 0) return;
-    this.#cutTimer = setTimeout(() => {
-      for (const c of this.#retiring) {
-        this.#retiring.delete(c);
-        this.#ready.delete(c);
-        c.close();
-      }
-    }, this.options.acquireTimeoutMs);
+    this.#cutTimer = setTimeout(() => this.#closeRetired(true), this.options.acquireTimeoutMs);
     this.#cutTimer.unref();
   }
 
-  #closeRetired(): void {
+  /** Closes the retired sessions that are idle, or all of them (`isBusyToo`). */
+  #closeRetired(isBusyToo = false): void {
     for (const c of this.#retiring) {
-      if (c.inFlight > 0) continue;
+      if (c.inFlight > 0 && !isBusyToo) continue;
       this.#retiring.delete(c);
       this.#ready.delete(c);
       c.close();
