@@ -227,10 +227,15 @@ export class ClientSession {
     this.#fatal(reason);
   }
 
-  #onData(chunk: Buffer): void {
+  /**
+   * Decodes `chunk`, or with none what waited while reading was paused (a
+   * login step), then watches what is left of a sentence.
+   */
+  #onData(chunk?: Buffer): void {
     const read = this.#sentencesRead;
     try {
-      this.#decoder.push(chunk, this.#onSentence);
+      if (chunk === undefined) this.#decoder.resume(this.#onSentence);
+      else this.#decoder.push(chunk, this.#onSentence);
     } catch (err) {
       this.#decodeFailed(err);
       return;
@@ -240,15 +245,8 @@ export class ClientSession {
 
   /** Reading was paused for a login step: read on, from the sentence after it. */
   #resumeReading(): void {
-    const read = this.#sentencesRead;
     this.#socket.resume();
-    try {
-      this.#decoder.resume(this.#onSentence);
-    } catch (err) {
-      this.#decodeFailed(err);
-      return;
-    }
-    this.#watchPartial(read);
+    this.#onData();
   }
 
   /**
