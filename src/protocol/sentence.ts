@@ -326,11 +326,8 @@ export class Sentence {
    * with several is re-encoded word by word.
    */
   withSoleTag(tag: Buffer | string): Buffer {
+    if (this.hasOneTagAtMost) return this.withTag(tag);
     const first = this.tagIndex;
-    let isSole = true;
-    for (let i = first + 1; first >= 0 && i < this.wordCount && isSole; i++)
-      isSole = !this.#isTagWord(i);
-    if (isSole) return this.withTag(tag);
     const tagWord = Buffer.concat([
       TAG_PREFIX,
       typeof tag === 'string' ? Buffer.from(tag, 'latin1') : tag,
@@ -341,6 +338,14 @@ export class Sentence {
       else if (!this.#isTagWord(i)) words.push(this.word(i));
     }
     return encodeSentence(words);
+  }
+
+  /** True unless the sentence carries a second tag word ({@link withSoleTag} drops it). */
+  get hasOneTagAtMost(): boolean {
+    const first = this.tagIndex;
+    for (let i = first + 1; first >= 0 && i < this.wordCount; i++)
+      if (this.#isTagWord(i)) return false;
+    return true;
   }
 
   /** The byte length of `withTag(tag)`, without building it. */

@@ -40,6 +40,15 @@ export class WriteBatch {
     this.#bytes += sentence.taggedByteLength(tag);
   }
 
+  /**
+   * Adds `sentence` as `sentence.withSoleTag(tag)` would write it: in place
+   * like {@link pushSentence}, or re-encoded when it has a second tag word.
+   */
+  pushSoleTagged(sentence: Sentence, tag: Buffer | string): void {
+    if (sentence.hasOneTagAtMost) this.pushSentence(sentence, tag);
+    else this.push(sentence.withSoleTag(tag));
+  }
+
   /** Drops everything waiting. */
   clear(): void {
     this.#parts.length = 0;

@@ -5,6 +5,7 @@ import { ErrorCode, RosgateError } from '../errors.js';
 import {
   Decoder,
   Sentence,
+  WriteBatch,
   encodeSentence,
   challengeFromHex,
   computeResponse,
@@ -126,6 +127,24 @@ export class UpstreamConnection extends EventEmitter {
   isProbing = false;
   /** The deadline of the probe waiting for a sign of life. */
   #probeDeadline: NodeJS.Timeout | undefined;
+  /**
+   * What goes to the router on the next tick: the commands one callback
+   * sends (a client's batch of adds in one write, the queued commands one
+   * reply's `!done` lets go) leave in one write (issue 19), one segment for
+   * the router to read instead of one per command.
+   */
+  readonly #out = new WriteBatch();
+  readonly #drained = (): boolean => this.emit('drain');
+  readonly #flush = (): void => {
+    // Emptied already when the session ended: what it held was never sent.
+    if (this.#out.isEmpty) return;
+    const wasCongested = this.isCongested;
+    (this.#socket as net.Socket).write(this.#out.take());
+    // Congested by this tick's own commands, which the socket took at once:
+    // the socket has no drain to tell, so the session tells it, as a socket
+    // does, after the call that wrote.
+    if (wasCongested && !this.isCongested) process.nextTick(this.#drained);
+  };
 
   constructor(options: UpstreamOptions) {
     super();
@@ -150,7 +169,10 @@ export class UpstreamConnection extends EventEmitter {
    */
   get isCongested(): boolean {
     const socket = this.#socket;
-    return socket !== undefined && socket.writableLength > this.#maxWriteBufferBytes();
+    return (
+      socket !== undefined &&
+      socket.writableLength + this.#out.byteLength > this.#maxWriteBufferBytes()
+    );
   }
 
   #maxWriteBufferBytes(): number {
@@ -287,8 +309,14 @@ export class UpstreamConnection extends EventEmitter {
       this.#watch();
     }
     this.lastActiveAt = this.#now();
+    const isFirst = this.#out.isEmpty;
     // One tag upstream, ours: a client's own tag words never reach the router (§4 rule 1).
-    (this.#socket as net.Socket).write(sentence.withSoleTag(tag));
+    this.#out.pushSoleTagged(sentence, tag);
+    // rosgate's own (a cancel, a probe, the login) are few and leave at once,
+    // behind what this tick gathered: a cancel is on the wire before the
+    // client hears of the refusal that sent it.
+    if (isInternal) this.#flush();
+    else if (isFirst) process.nextTick(this.#flush);
     return tag;
   }
 
@@ -510,6 +538,8 @@ export class UpstreamConnection extends EventEmitter {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     this.#busy = 0;
+    // Commands not sent yet are failed below: none runs after its refusal.
+    this.#out.clear();
     if (isAbrupt) this.#socket?.destroy();
     // The pool hears first, so no command's handler can be handed this
     // session again.

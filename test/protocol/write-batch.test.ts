@@ -47,3 +47,19 @@ t.test('a cleared batch holds nothing', async (t) => {
   t.equal(batch.isEmpty, true);
   t.equal(batch.byteLength, 0);
 });
+
+t.test('a batch takes a command with the one tag that goes upstream', async (t) => {
+  const [plain, twice] = decoded(
+    ['/ip/hotspot/user/add', '.tag=c', '=name=V1'],
+    ['/ip/hotspot/user/add', '.tag=c', '=name=V2', '.tag=d'],
+  ) as Sentence[];
+  const batch = new WriteBatch();
+  batch.pushSoleTagged(plain as Sentence, '7');
+  batch.pushSoleTagged(twice as Sentence, Buffer.from('8'));
+  const expected = encodeSentences([
+    ['/ip/hotspot/user/add', '.tag=7', '=name=V1'],
+    ['/ip/hotspot/user/add', '.tag=8', '=name=V2'],
+  ]);
+  t.equal(batch.byteLength, expected.length, 'a second tag word is not counted');
+  t.same(batch.take(), expected, 'in place, and re-encoded without the second tag word');
+});

@@ -167,6 +167,72 @@ t.test('close logs out with /quit and the router ends the session', async (t) =>
   t.equal(sim.counters.commands['/quit'], 1, 'the router saw a logout, not a dropped socket');
 });
 
+/** A session over a socket whose writes are counted. */
+async function countingWrites(
+  t: Tap,
+  port: number,
+): Promise<{ up: UpstreamConnection; writes: number[] }> {
+  const writes: number[] = [];
+  const up = new UpstreamConnection({
+    host: '127.0.0.1',
+    port,
+    username: 'svc',
+    password: 'pw',
+    timeoutMs: 2000,
+    connect: (host, p) => {
+      const socket = net.connect({ host, port: p });
+      const write = socket.write.bind(socket) as (chunk: Buffer) => boolean;
+      socket.write = ((chunk: Buffer) => {
+        writes.push(chunk.length);
+        return write(chunk);
+      }) as typeof socket.write;
+      return socket;
+    },
+  });
+  await up.connect();
+  t.teardown(() => up.close());
+  writes.length = 0;
+  return { up, writes };
+}
+
+t.test('the commands sent in one callback leave in one write, in order', async (t) => {
+  const sim = await simulator(t);
+  const { up, writes } = await countingWrites(t, sim.port);
+  const adds = Array.from({ length: 50 }, (_, i) => {
+    const c = collector();
+    up.send(cmd('/ip/hotspot/user/add', `.tag=client${i}`, `=name=V${i}`, '=comment=A|B|C'), c);
+    return c;
+  });
+  t.equal(writes.length, 0, 'nothing is written before the callback ends');
+  const replies = await Promise.all(adds.map((c) => c.done));
+  t.equal(writes.length, 1, 'fifty adds, one write');
+  t.ok(
+    replies.every((lines) => lines.length === 1 && /^!done .*=ret=\*/.test(lines[0] as string)),
+    'each add is answered with its new id',
+  );
+  // The router numbers new rows in the order it runs the adds.
+  const ids = replies.map((lines) =>
+    parseInt(/=ret=\*(\w+)/.exec(lines[0] as string)?.[1] ?? '', 16),
+  );
+  t.ok(
+    ids.every((id, i) => i === 0 || id > (ids[i - 1] as number)),
+    'the router ran them in the order they were sent',
+  );
+});
+
+t.test('commands not yet written when the session closes never reach the router', async (t) => {
+  const sim = await simulator(t);
+  const { up } = await countingWrites(t, sim.port);
+  const c = collector();
+  up.send(cmd('/ip/hotspot/user/add', '=name=late'), c);
+  up.close();
+  await c.done;
+  t.equal(c.error?.code, ErrorCode.UpstreamClosed, 'the command is told the session closed');
+  await eventually(() => sim.counters.sessionsNow === 0);
+  t.equal(sim.counters.commands['/quit'], 1, 'the router saw the logout');
+  t.equal(sim.counters.commands['/ip/hotspot/user/add'], undefined, 'and not the add');
+});
+
 t.test('a router that ignores the logout is cut off after the timeout', async (t) => {
   // Half-open allowed: this router neither answers /quit nor closes on our FIN.
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
