@@ -1,10 +1,21 @@
 import t from 'tap';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { isRosgateError } from '../../src/errors.js';
-import { startSimulator } from '../../src/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { openRaw, RawClient, text } from '../fixtures/raw-client.js';
 import { openApi, startTestSimulator } from '../fixtures/stack.js';
+
+/** What a TCP connect to the simulator's API port meets: `connected` or the error code. */
+function connectOutcome(sim: Simulator): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(sim.port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code as string));
+  });
+}
 
 t.test('dropAll closes every connection and the counters follow sessions', async (t) => {
   const sim = await startTestSimulator(t);
@@ -46,6 +57,63 @@ t.test('refuseConnections closes new sockets at once', async (t) => {
   const d = await openRaw(t, sim.port, { user: 'admin' });
   d.send(['/system/identity/print']);
   t.equal((await d.untilDone()).length, 2);
+});
+
+t.test(
+  "refuseConnections 'refuse' closes the listening socket, as a router that is down, and reopens it on the same port",
+  async (t) => {
+    const sim = await startTestSimulator(t);
+    const c = await openRaw(t, sim.port, { user: 'admin' });
+    sim.faults.refuseConnections = 'refuse';
+    await sim.faults.reopened();
+    const refused = (await RawClient.connect(sim.port).catch((e: unknown) => e)) as Error;
+    t.match(refused, { code: 'ECONNREFUSED' }, 'a connect is refused by the OS');
+    t.equal(sim.counters.connectionsAccepted, 1, 'the simulator never saw it');
+    t.same(
+      text(await c.call(['/system/identity/print', '.tag=1'])),
+      ['!re .tag=1 =name=MikroTik', '!done .tag=1'],
+      'an open session goes on',
+    );
+    t.same(await connectOutcome(sim), 'ECONNREFUSED');
+
+    sim.faults.refuseConnections = false;
+    await sim.faults.reopened();
+    const d = await openRaw(t, sim.port, { user: 'admin' });
+    t.equal(String((await d.call(['/system/identity/print', '.tag=2'])).at(-1)), '!done .tag=2');
+
+    sim.faults.refuseConnections = 'refuse';
+    sim.faults.refuseConnections = false;
+    sim.faults.refuseConnections = 'refuse';
+    await sim.faults.reopened();
+    t.same(
+      await connectOutcome(sim),
+      'ECONNREFUSED',
+      'refused again while it reopened: it stays closed',
+    );
+
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(sim.port, '127.0.0.1', resolve));
+    sim.faults.refuseConnections = false;
+    await t.rejects(sim.faults.reopened(), { code: 'EADDRINUSE' }, 'the port was taken meanwhile');
+    await new Promise((resolve) => squatter.close(resolve));
+    sim.faults.refuseConnections = false;
+    await sim.faults.reopened();
+    t.same(await connectOutcome(sim), 'connected', 'set again, it retries');
+
+    sim.faults.refuseConnections = 'close';
+    await sim.faults.reopened();
+    const closed = await RawClient.connect(sim.port);
+    await closed.closed;
+    t.equal(sim.counters.connectionsRefused, 1, "'close' accepts and closes, as true does");
+  },
+);
+
+t.test('a simulator closed while its listener reopens stops listening', async (t) => {
+  const sim = await startSimulator({ hotspotUsers: 1, pppSecrets: 1 });
+  sim.faults.refuseConnections = 'refuse';
+  sim.faults.refuseConnections = false;
+  await sim.close();
+  t.same(await connectOutcome(sim), 'ECONNREFUSED');
 });
 
 t.test(
