@@ -25,6 +25,8 @@ export interface SimulatorCounters {
   cancels: number;
   /** Streaming commands running now (listen, follow, interval, monitor-traffic, torch, endless ping). */
   streamsNow: number;
+  /** Sentences read and not worked on yet, across connections: behind a `/login` under way. */
+  sentencesWaiting: number;
 }
 
 export function createCounters(): SimulatorCounters {
@@ -39,6 +41,7 @@ export function createCounters(): SimulatorCounters {
     commands: Object.create(null) as Record<string, number>,
     cancels: 0,
     streamsNow: 0,
+    sentencesWaiting: 0,
   };
 }
 

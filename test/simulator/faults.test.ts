@@ -47,6 +47,27 @@ t.test('stopAnswering reads sentences but neither runs nor answers them', async 
   t.same(text(await c.untilDone()), ['!re =name=MikroTik', '!done']);
 });
 
+t.test('sentences behind a login under way wait within maxBacklogBytes too', async (t) => {
+  const due: (() => void)[] = [];
+  const sim = await startTestSimulator(t, {
+    maxBacklogBytes: 64,
+    latencyMs: 10,
+    timers: {
+      setTimeout: (fn) => due.push(fn),
+      clearTimeout: () => undefined,
+    },
+  });
+  const c = await RawClient.connect(sim.port);
+  c.send(['/login', '=name=admin', '=password=']);
+  await eventually(() => due.length === 1, 'the login to wait for its latency');
+  c.send(['/system/identity/print', '.tag=1']);
+  await eventually(() => sim.counters.sentencesWaiting === 1, 'a print to wait behind it');
+  c.send(['/system/identity/set', `=name=${'x'.repeat(40)}`]);
+  await c.closed;
+  t.equal(c.unread, 0);
+  t.equal(sim.counters.loginsOk, 0, 'the login never answered');
+});
+
 t.test('refuseConnections closes new sockets at once', async (t) => {
   const sim = await startTestSimulator(t);
   sim.faults.refuseConnections = true;
@@ -306,10 +327,12 @@ t.test('bad options are refused with every problem named', async (t) => {
     preLoginMaxSentences: 0,
     streamIntervalMs: 0,
     maxCommandsPerSession: 0,
+    maxBacklogBytes: 0,
   }).catch((e: unknown) => e);
   t.ok(isRosgateError(err, 'ROSGATE_CONFIG'));
   const problems = (err as { details: { problems: string[] } }).details.problems;
-  t.equal(problems.length, 15);
+  t.equal(problems.length, 16);
+  t.match(problems.join('\n'), /maxBacklogBytes must be an integer 1-1073741824/);
   t.match(problems.join('\n'), /port must be an integer 0-65535/);
   t.match(problems.join('\n'), /version must look like 7.19/);
 });
