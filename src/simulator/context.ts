@@ -25,7 +25,10 @@ export interface SimulatorCounters {
   cancels: number;
   /** Streaming commands running now (listen, follow, interval, monitor-traffic, torch, endless ping). */
   streamsNow: number;
-  /** Sentences read and not worked on yet, across connections: behind a `/login` under way. */
+  /**
+   * Sentences read and not worked on yet, across connections: behind a
+   * `/login` under way, or while `stopAnswering` is on.
+   */
   sentencesWaiting: number;
 }
 
@@ -68,7 +71,13 @@ export type RefuseConnections = boolean | 'close' | 'refuse';
 
 /** Switches that make the simulator misbehave; all may change at any time. */
 export interface SimulatorFaults {
-  /** Read sentences but neither execute nor answer them; running commands write nothing either. */
+  /**
+   * A stalled router: each connection reads on but works on nothing and
+   * writes nothing; what it reads and what its running commands would write
+   * wait, in order, up to `maxBacklogBytes` per connection (past it the
+   * connection is closed, a router's buffer overflowing). Turned off, each
+   * connection writes what waited and works through its backlog in order.
+   */
   stopAnswering: boolean;
   /** Delay before each command runs, in ms. */
   latencyMs: number;

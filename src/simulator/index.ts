@@ -84,11 +84,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
   });
   const counters = createCounters();
+  let isStopped = false;
   let refuseConnections: RefuseConnections = false;
   let reopening = Promise.resolve();
   // `api` is created below; the accessors and dropAll are only ever called after that.
   const faults: SimulatorFaults = {
-    stopAnswering: false,
+    get stopAnswering() {
+      return isStopped;
+    },
+    set stopAnswering(isOn) {
+      isStopped = isOn;
+      if (!isOn) api.resumeAnswering();
+    },
     latencyMs: resolved.latencyMs,
     rowLatencyMs: resolved.rowLatencyMs,
     latencyPer100RowsMs: resolved.latencyPer100RowsMs,

@@ -115,8 +115,9 @@ export interface SimulatorOptions {
   maxCommandsPerSession?: number;
   /**
    * Bytes a connection may have waiting: sentences read but not worked on
-   * yet (behind a `/login` under way). Past it the connection is closed, as
-   * a router whose buffer overflowed would. @default 1048576 (1 MiB)
+   * yet (behind a `/login` under way, or while `stopAnswering` is on) and
+   * replies held while `stopAnswering` is on. Past it the connection is
+   * closed, as a router whose buffer overflowed would. @default 1048576 (1 MiB)
    */
   maxBacklogBytes?: number;
   /** Port of the HTTP control server on `host`; undefined for none. @default undefined */

@@ -17,6 +17,8 @@ export interface ApiServer {
    * it is so; rejects when the port cannot be had back (call again to retry).
    */
   setListening(isListening: boolean): Promise<void>;
+  /** Sessions go on with what waited while `stopAnswering` was on. */
+  resumeAnswering(): void;
   /** Stops listening and closes every connection; resolves once all are closed. */
   close(): Promise<void>;
 }
@@ -109,6 +111,9 @@ export function createApiServer(ctx: SimulatorContext): ApiServer {
       address = { port: (server.address() as AddressInfo).port, host };
     },
     setListening,
+    resumeAnswering() {
+      for (const session of [...sessions]) session.resume();
+    },
     async close() {
       await setListening(false).catch(() => undefined);
       const closed = new Promise<void>((resolve) => {

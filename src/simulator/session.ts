@@ -23,9 +23,12 @@ import { LoginMode } from './version.js';
  * commands it runs. It never throws at the server: a framing error closes
  * this socket only (docs/routeros-api.md §1).
  *
- * What follows a `/login` under way waits, in order, until the login has
- * answered; past `maxBacklogBytes` of waiting sentences the connection is
- * closed, as a router whose buffer overflowed would.
+ * What it reads but cannot work on yet waits, in order: what follows a
+ * `/login` under way, and everything while `stopAnswering` is on (a
+ * stalled router), when the replies its commands write wait too. It goes
+ * on once the login has answered or answering resumes ({@link resume}).
+ * Past `maxBacklogBytes` of waiting sentences and replies the connection
+ * is closed, as a router whose buffer overflowed would.
  */
 export class Session {
   readonly #socket: Socket;
@@ -47,7 +50,9 @@ export class Session {
   #isLoginPending = false;
   /** Sentences read and not worked on yet (copies: they outlive the read), in order. */
   #waiting: Sentence[] = [];
-  /** Bytes of `#waiting`. */
+  /** Replies written while `stopAnswering` is on, in order. */
+  #heldReplies: Buffer[] = [];
+  /** Bytes of `#waiting` and `#heldReplies`. */
   #heldBytes = 0;
 
   constructor(socket: Socket, ctx: SimulatorContext, onClose: () => void) {
@@ -75,6 +80,17 @@ export class Session {
     this.#socket.destroy();
   }
 
+  /** `stopAnswering` was turned off: write the replies held, then work through what waited. */
+  resume(): void {
+    const replies = this.#heldReplies;
+    this.#heldReplies = [];
+    for (const data of replies) {
+      this.#heldBytes -= data.length;
+      this.#socket.write(data);
+    }
+    this.#work();
+  }
+
   #onData(chunk: Buffer): void {
     try {
       this.#decoder.push(chunk, (sentence) => this.#onSentence(sentence));
@@ -85,8 +101,11 @@ export class Session {
   }
 
   #send(data: Buffer): boolean {
+    if (this.#ctx.faults.stopAnswering) {
+      if (this.#hold(data.length)) this.#heldReplies.push(data);
+      return true;
+    }
     // A write after close only emits 'error', which is handled.
-    if (this.#ctx.faults.stopAnswering) return true;
     return this.#socket.write(data);
   }
 
@@ -134,8 +153,8 @@ export class Session {
   }
 
   #onSentence(sentence: Sentence): void {
-    if (this.#isClosed || this.#ctx.faults.stopAnswering) return;
-    if (this.#isLoginPending || this.#waiting.length > 0) {
+    if (this.#isClosed) return;
+    if (this.#mustWait() || this.#waiting.length > 0) {
       if (this.#hold(sentence.byteLength)) {
         this.#waiting.push(Sentence.from(sentence.words));
         this.#ctx.counters.sentencesWaiting++;
@@ -145,12 +164,16 @@ export class Session {
     this.#take(sentence);
   }
 
-  /** Works through what waited, in order, until a login holds the rest again. */
+  #mustWait(): boolean {
+    return this.#isLoginPending || this.#ctx.faults.stopAnswering;
+  }
+
+  /** Works through what waited, in order, until a login or the fault holds the rest again. */
   #work(): void {
     const waiting = this.#waiting;
     this.#waiting = [];
     for (const [at, sentence] of waiting.entries()) {
-      if (this.#isClosed || this.#isLoginPending) {
+      if (this.#isClosed || this.#mustWait()) {
         this.#waiting = waiting.slice(at);
         return;
       }

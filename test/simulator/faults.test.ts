@@ -1,6 +1,7 @@
 import t from 'tap';
 import { connect, createServer } from 'node:net';
 import { isRosgateError } from '../../src/errors.js';
+import { encodeSentence } from '../../src/protocol/index.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { openRaw, RawClient, text } from '../fixtures/raw-client.js';
@@ -29,23 +30,60 @@ t.test('dropAll closes every connection and the counters follow sessions', async
   t.equal(sim.counters.connectionsAccepted, 2);
 });
 
-t.test('stopAnswering reads sentences but neither runs nor answers them', async (t) => {
-  const sim = await startTestSimulator(t);
-  const c = await openRaw(t, sim.port, { user: 'admin' });
-  sim.faults.stopAnswering = true;
-  c.send(['/system/identity/set', '=name=ignored']);
-  t.ok(await c.isSilent(20));
-  sim.faults.stopAnswering = false;
-  c.send(['/ip/address/listen']);
-  c.send(['/system/identity/print']);
-  await c.untilDone();
-  sim.faults.stopAnswering = true;
-  sim.data.require('/ip/address').add({ address: '192.0.2.1/32' });
-  t.ok(await c.isSilent(20), 'a running listen writes nothing either');
-  sim.faults.stopAnswering = false;
-  c.send(['/system/identity/print']);
-  t.same(text(await c.untilDone()), ['!re =name=MikroTik', '!done']);
-});
+t.test(
+  'stopAnswering holds what it reads and what running commands write, then answers it all in order',
+  async (t) => {
+    const sim = await startTestSimulator(t);
+    const c = await openRaw(t, sim.port, { user: 'admin' });
+    c.send(['/ip/address/listen', '.tag=l']);
+    await eventually(() => sim.activeStreams() === 1, 'the listen to run');
+    sim.faults.stopAnswering = true;
+    sim.data.require('/ip/address').add({ address: '192.0.2.1/32' });
+    c.send(['/system/identity/set', '=name=stalled', '.tag=s']);
+    c.send(['/system/identity/print', '.tag=p']);
+    await eventually(() => sim.counters.sentencesWaiting === 2, 'both commands to wait');
+    t.ok(await c.isSilent(20), 'nothing is written while it is stopped');
+    t.equal(sim.counters.commands['/system/identity/set'], undefined, 'nor worked on');
+    sim.faults.stopAnswering = false;
+    const answered = text(await c.untilDone('p'));
+    t.match(answered[0], /^!re \.tag=l .*=address=192\.0\.2\.1\/32/, 'first what the listen wrote');
+    t.same(
+      answered.slice(1),
+      ['!done .tag=s', '!re .tag=p =name=stalled', '!done .tag=p'],
+      'then the backlog, in order',
+    );
+    t.equal(sim.counters.sentencesWaiting, 0);
+  },
+);
+
+t.test(
+  'past maxBacklogBytes a stalled connection is closed, as a router whose buffer overflowed',
+  async (t) => {
+    const sim = await startTestSimulator(t, { maxBacklogBytes: 64 });
+    const reader = await openRaw(t, sim.port, { user: 'admin' });
+    const writer = await openRaw(t, sim.port, { user: 'admin' });
+    writer.send(['/ip/address/listen', '.tag=l']);
+    await eventually(() => sim.activeStreams() === 1, 'the listen to run');
+    sim.faults.stopAnswering = true;
+    reader.send(['/system/identity/print', '.tag=1']);
+    await eventually(() => sim.counters.sentencesWaiting === 1, 'a print to wait');
+    // The one past the bound and one more, in one read: nothing after the overflow is taken.
+    reader.write(
+      Buffer.concat([
+        encodeSentence(['/system/identity/set', `=name=${'x'.repeat(40)}`]),
+        encodeSentence(['/system/identity/print', '.tag=2']),
+      ]),
+    );
+    await reader.closed;
+    t.equal(reader.unread, 0, 'sentences past the bound close it without a word');
+    const menu = sim.data.require('/ip/address');
+    for (let i = 1; i <= 3; i++) menu.add({ address: `192.0.2.${i}/32` });
+    await writer.closed;
+    t.equal(writer.unread, 0, 'so do replies past the bound');
+    await eventually(() => sim.counters.sessionsNow === 0, 'both sessions to end');
+    t.equal(sim.counters.sentencesWaiting, 0, 'what waited is gone with them');
+  },
+);
 
 t.test('sentences behind a login under way wait within maxBacklogBytes too', async (t) => {
   const due: (() => void)[] = [];
