@@ -47,7 +47,13 @@ export interface Simulator {
   readonly version: string;
   /** Live counters (read them; do not write). */
   readonly counters: Readonly<SimulatorCounters>;
-  /** Fault switches, changeable at any time. */
+  /**
+   * Fault switches, changeable at any time ({@link SimulatorFaults}):
+   * `refuseConnections` `'close'` (or true) accepts and closes, `'refuse'`
+   * stops listening (ECONNREFUSED) until cleared; `stopAnswering` stalls each
+   * connection, which works through its backlog (up to `maxBacklogBytes`)
+   * once it is cleared.
+   */
   readonly faults: SimulatorFaults;
   /** The menus and their rows, to seed and inspect. */
   readonly data: Database;
