@@ -82,7 +82,7 @@ export class FlowCommand extends SinkDecorator implements Exchange {
   isCancelled = false;
   /** What the breaker is told of the command's end; undefined without a breaker. */
   settle: Settle | undefined = undefined;
-  readonly #host: FlowCommandHost;
+  #host: FlowCommandHost;
   #inner: Exchange = SETTLED;
   #onEnded: EndedCallback = ignore;
   #timer: unknown;
@@ -113,6 +113,15 @@ export class FlowCommand extends SinkDecorator implements Exchange {
       if (!this.isEnded) this.refuse(toRosgateError(err));
       else this.#host.report(err, this);
     }
+  }
+
+  /**
+   * A waiting command goes on waiting in the stage that replaces its own (a
+   * `flow` reload): that stage's queue withdraws it, and it runs on that
+   * stage's timeouts.
+   */
+  moveTo(host: FlowCommandHost): void {
+    this.#host = host;
   }
 
   /** Ends a waiting command with a refusal (queue wait over, circuit opened, shutdown). */

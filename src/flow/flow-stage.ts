@@ -63,6 +63,26 @@ export interface FlowHandOver {
   readonly breaker: BreakerCarry | undefined;
   /** The local bucket's tokens; none without one (off, or a group's shared bucket). */
   readonly tokens: number | undefined;
+  /**
+   * The router's concurrency slots: the commands the old stage still runs
+   * keep theirs, so a reload is no burst past `maxConcurrency`. None: fresh ones.
+   */
+  readonly slots?: RouterSlots;
+  /** What waited in the old stage, oldest first: it waits on in the new one, in order. */
+  readonly waiting?: readonly FlowCommand[];
+}
+
+/**
+ * A router's concurrency slots, one count for its flow stage and the stages
+ * it replaced that still run commands: a command holds its slot until it
+ * ends, whichever stage sent it, and the slot it frees goes to what waits in
+ * the stage in force.
+ */
+export interface RouterSlots {
+  /** Slots held now, across the router's stages. */
+  inUse: number;
+  /** Serves what waits in the stage in force (a slot was freed). */
+  pump: () => void;
 }
 
 /** Counters of one router's flow stage, for the metrics. */
@@ -78,7 +98,7 @@ export interface FlowStats {
   readonly refusals: Readonly<{ queueFull: number; waitTimeout: number; breakerOpen: number }>;
   /** Tokens in the bucket (the bucket size when rate limiting is off). */
   readonly tokens: number;
-  /** Commands running that hold a concurrency slot. */
+  /** Commands this stage runs that hold a concurrency slot. */
   readonly inFlight: number;
   /** Streams running without a slot. */
   readonly streams: number;
@@ -113,8 +133,10 @@ export interface FlowStage extends StageHandle<FlowStats> {
   routerReachable(evidence: string): void;
   /**
    * What a stage replacing this one takes over (an open circuit stays open,
-   * the bucket's tokens stay spent), so a reload during an outage or a burst
-   * is neither a fresh circuit nor a full bucket.
+   * the bucket's tokens stay spent, the slots of running commands stay
+   * taken), so a reload during an outage or a burst is neither a fresh
+   * circuit, nor a full bucket, nor free slots. What waits here moves to the
+   * new stage: from then on this stage only finishes what it runs.
    */
   handOver(): FlowHandOver;
   /** Refuses what waits and stops the timers. */
@@ -183,6 +205,8 @@ class FlowControl implements FlowStage, CommandHandler {
   readonly stage: Stage = (next) => {
     this.#next = next;
     this.#breaker?.sendOwedProbe();
+    // What a reload handed over may go once there is somewhere to send it.
+    this.#pump();
     return this;
   };
   readonly #router: string;
@@ -196,6 +220,7 @@ class FlowControl implements FlowStage, CommandHandler {
   readonly #bucket: RateLimiter | undefined;
   readonly #rules: PriorityRules | undefined;
   readonly #breaker: RouterBreaker | undefined;
+  readonly #slots: RouterSlots;
   #next: CommandHandler = NOT_WIRED;
   #inFlight = 0;
   #streams = 0;
@@ -252,6 +277,21 @@ class FlowControl implements FlowStage, CommandHandler {
         onStateChange: (change) => this.#breakerChanged(change),
       });
       if (options.previous?.breaker !== undefined) this.#breaker.adopt(options.previous.breaker);
+    }
+    // One count for the router: the replaced stage's commands keep their
+    // slots, and the slots they free are this stage's to give.
+    const pump = (): void => this.#pump();
+    this.#slots = options.previous?.slots ?? { inUse: 0, pump };
+    this.#slots.pump = pump;
+    for (const command of options.previous?.waiting ?? []) {
+      const { enqueuedAt } = command.entry as NonNullable<FlowCommand['entry']>;
+      command.moveTo(this.#host);
+      command.entry = this.#queue.push(
+        command,
+        command.context.clientId,
+        command.priority,
+        enqueuedAt,
+      );
     }
   }
 
@@ -333,9 +373,13 @@ class FlowControl implements FlowStage, CommandHandler {
   }
 
   handOver(): FlowHandOver {
+    const waiting = this.#queue.drain();
+    this.#pump(); // nothing waits here any more: no wake-up either
     return {
       breaker: this.#breaker?.carry(),
       tokens: this.#bucket instanceof TokenBucket ? this.#bucket.tokens : undefined,
+      slots: this.#slots,
+      waiting,
     };
   }
 
@@ -349,7 +393,7 @@ class FlowControl implements FlowStage, CommandHandler {
   }
 
   #hasSlotFor(command: FlowCommand): boolean {
-    return !command.holdsSlot || this.#inFlight < this.#config.maxConcurrency;
+    return !command.holdsSlot || this.#slots.inUse < this.#config.maxConcurrency;
   }
 
   #takeToken(): boolean {
@@ -357,8 +401,10 @@ class FlowControl implements FlowStage, CommandHandler {
   }
 
   #start(command: FlowCommand): void {
-    if (command.holdsSlot) this.#inFlight++;
-    else this.#streams++;
+    if (command.holdsSlot) {
+      this.#inFlight++;
+      this.#slots.inUse++;
+    } else this.#streams++;
     command.settle = this.#breaker?.track();
     command.run(this.#next, this.#onEnded);
   }
@@ -368,8 +414,10 @@ class FlowControl implements FlowStage, CommandHandler {
     this.#ended(command as FlowCommand, error, isFailure);
 
   #ended(command: FlowCommand, error: RosgateError | undefined, isFailure: boolean): void {
-    if (command.holdsSlot) this.#inFlight--;
-    else this.#streams--;
+    if (command.holdsSlot) {
+      this.#inFlight--;
+      this.#slots.inUse--;
+    } else this.#streams--;
     command.settle?.(outcomeOf(command, error, isFailure));
     const durationMs = this.#now() - command.startedAt;
     if (command.hasTimedOut) {
@@ -383,7 +431,8 @@ class FlowControl implements FlowStage, CommandHandler {
       this.#slowCommands++;
       this.#logger.warn({ ...logFields(command), durationMs }, 'slow command');
     }
-    this.#pump();
+    // The stage in force: after a reload, what this one ran frees slots for the new one.
+    this.#slots.pump();
   }
 
   /**

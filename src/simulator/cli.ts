@@ -8,7 +8,7 @@ const USAGE =
   '[--seed N] [--hotspot-users N] [--ppp-secrets N] [--max-sessions N] [--control-port N] [--latency-ms N] ' +
   '[--row-latency-ms N] [--latency-per-100-rows-ms N] [--stream-interval-ms N] [--one-command-at-a-time] ' +
   '[--tag-position first|last] [--refuse-listen off|proplist|always] [--interfaces N] ' +
-  '[--max-commands-per-session N] [--pre-login-max-sentences N] [--user-add name:password]... ' +
+  '[--max-commands-per-session N] [--max-backlog-bytes N] [--pre-login-max-sentences N] [--user-add name:password]... ' +
   '[--too-many-sessions fatal|close] [--cancel-unknown-tag done|trap] [--failed-login-closes] ' +
   '[--empty-replies on|off] [--not-logged-in-message TEXT] [--no-such-item-message TEXT]';
 
@@ -25,6 +25,7 @@ const INTEGER_FLAGS = {
   'stream-interval-ms': 'streamIntervalMs',
   interfaces: 'interfaces',
   'max-commands-per-session': 'maxCommandsPerSession',
+  'max-backlog-bytes': 'maxBacklogBytes',
   'pre-login-max-sentences': 'preLoginMaxSentences',
 } as const satisfies Record<string, keyof SimulatorOptions>;
 

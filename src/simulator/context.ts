@@ -6,9 +6,12 @@ import type { VersionProfile } from './version.js';
 
 /** What the simulator has counted since it started; read live, or as JSON over the control port. */
 export interface SimulatorCounters {
-  /** TCP connections accepted by the listener (refused ones included). */
+  /** TCP connections accepted by the listener (those closed at once included). */
   connectionsAccepted: number;
-  /** Connections closed at once (`refuseConnections`, past `maxSessions`). */
+  /**
+   * Connections closed at once (`refuseConnections` true or `'close'`, past
+   * `maxSessions`); those the OS refuses (`'refuse'`) never reach the simulator.
+   */
   connectionsRefused: number;
   /** Sessions open now. */
   sessionsNow: number;
@@ -22,6 +25,11 @@ export interface SimulatorCounters {
   cancels: number;
   /** Streaming commands running now (listen, follow, interval, monitor-traffic, torch, endless ping). */
   streamsNow: number;
+  /**
+   * Sentences read and not worked on yet, across connections: behind a
+   * `/login` under way, or while `stopAnswering` is on.
+   */
+  sentencesWaiting: number;
 }
 
 export function createCounters(): SimulatorCounters {
@@ -36,6 +44,7 @@ export function createCounters(): SimulatorCounters {
     commands: Object.create(null) as Record<string, number>,
     cancels: 0,
     streamsNow: 0,
+    sentencesWaiting: 0,
   };
 }
 
@@ -51,9 +60,24 @@ export function countCommand(counters: SimulatorCounters, command: string): void
   counters.commands[key] = (counters.commands[key] ?? 0) + 1;
 }
 
+/**
+ * How new connections are turned away: `false` not at all; `true` or
+ * `'close'` accepted and closed at once (a router at its session limit);
+ * `'refuse'` refused by the OS, ECONNREFUSED, as by a router that is down:
+ * the listening socket is closed (open sessions stay: `dropAll()` cuts them)
+ * and opened again on the same port when the fault is cleared.
+ */
+export type RefuseConnections = boolean | 'close' | 'refuse';
+
 /** Switches that make the simulator misbehave; all may change at any time. */
 export interface SimulatorFaults {
-  /** Read sentences but neither execute nor answer them; running commands write nothing either. */
+  /**
+   * A stalled router: each connection reads on but works on nothing and
+   * writes nothing; what it reads and what its running commands would write
+   * wait, in order, up to `maxBacklogBytes` per connection (past it the
+   * connection is closed, a router's buffer overflowing). Turned off, each
+   * connection writes what waited and works through its backlog in order.
+   */
   stopAnswering: boolean;
   /** Delay before each command runs, in ms. */
   latencyMs: number;
@@ -61,12 +85,19 @@ export interface SimulatorFaults {
   rowLatencyMs: number;
   /** Pause after every 100th `!re` of a print, in ms. */
   latencyPer100RowsMs: number;
-  /** Close new connections at once. */
-  refuseConnections: boolean;
+  /** Turn new connections away: see {@link RefuseConnections}. */
+  refuseConnections: RefuseConnections;
   /** Refuse `listen` with a trap: never, with `.proplist`, or always. */
   refuseListen: RefuseListen;
   /** Close every connection now; returns how many were closed. */
   dropAll(): number;
+  /**
+   * Resolves once the listener is as `refuseConnections` was last set (at
+   * once, unless it was just cleared from `'refuse'` and the socket is
+   * reopening); rejects when the port could not be had back (set the fault
+   * again to retry).
+   */
+  reopened(): Promise<void>;
 }
 
 /** Everything a session and its commands share. */

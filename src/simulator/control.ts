@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { SimulatorCounters, SimulatorFaults } from './context.js';
+import type { RefuseConnections, SimulatorCounters, SimulatorFaults } from './context.js';
 import { REFUSE_LISTEN_MODES, type RefuseListen } from './options.js';
 
 /**
@@ -8,7 +8,9 @@ import { REFUSE_LISTEN_MODES, type RefuseListen } from './options.js';
  *
  * - `GET /counters` the counters as JSON
  * - `GET /faults` the fault switches as JSON
- * - `POST /faults` a JSON object with any of the switches to set them
+ * - `POST /faults` a JSON object with any of the switches to set them;
+ *   answered once the API listens again after `refuseConnections: "refuse"`
+ *   is cleared (500 when its port cannot be had back)
  * - `POST /drop` close every API connection
  */
 export interface ControlTarget {
@@ -17,6 +19,8 @@ export interface ControlTarget {
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
+
+const REFUSE_CONNECTIONS: readonly unknown[] = [false, true, 'close', 'refuse'];
 
 /** The fault switches that are delays in ms. */
 const LATENCY_SWITCHES: ReadonlySet<string> = new Set([
@@ -44,8 +48,11 @@ export function applyFaults(faults: SimulatorFaults, body: unknown): string[] {
   const input = body as Record<string, unknown>;
   const problems: string[] = [];
   for (const [name, value] of Object.entries(input)) {
-    if (name === 'stopAnswering' || name === 'refuseConnections') {
+    if (name === 'stopAnswering') {
       if (typeof value !== 'boolean') problems.push(`${name} must be a boolean`);
+    } else if (name === 'refuseConnections') {
+      if (!REFUSE_CONNECTIONS.includes(value))
+        problems.push("refuseConnections must be a boolean, 'close' or 'refuse'");
     } else if (name === 'refuseListen') {
       if (!(REFUSE_LISTEN_MODES as readonly unknown[]).includes(value))
         problems.push("refuseListen must be 'off', 'proplist' or 'always'");
@@ -60,7 +67,7 @@ export function applyFaults(faults: SimulatorFaults, body: unknown): string[] {
   if (problems.length > 0) return problems;
   if (input.stopAnswering !== undefined) faults.stopAnswering = input.stopAnswering as boolean;
   if (input.refuseConnections !== undefined)
-    faults.refuseConnections = input.refuseConnections as boolean;
+    faults.refuseConnections = input.refuseConnections as RefuseConnections;
   if (input.refuseListen !== undefined) faults.refuseListen = input.refuseListen as RefuseListen;
   if (input.latencyMs !== undefined) faults.latencyMs = input.latencyMs as number;
   if (input.rowLatencyMs !== undefined) faults.rowLatencyMs = input.rowLatencyMs as number;
@@ -123,8 +130,17 @@ async function handle(
         return;
       }
       const problems = applyFaults(target.faults, body);
-      if (problems.length > 0) reply(res, 400, { error: problems.join('; ') });
-      else reply(res, 200, faultsSnapshot(target.faults));
+      if (problems.length > 0) {
+        reply(res, 400, { error: problems.join('; ') });
+        return;
+      }
+      try {
+        await target.faults.reopened();
+      } catch (err) {
+        reply(res, 500, { error: `the API could not listen again: ${(err as Error).message}` });
+        return;
+      }
+      reply(res, 200, faultsSnapshot(target.faults));
       return;
     }
     default:

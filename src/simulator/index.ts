@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import {
   createCounters,
+  type RefuseConnections,
   type SimulatorContext,
   type SimulatorCounters,
   type SimulatorFaults,
@@ -22,7 +23,7 @@ export type {
   TagPosition,
   RefuseListen,
 } from './options.js';
-export type { SimulatorCounters, SimulatorFaults } from './context.js';
+export type { RefuseConnections, SimulatorCounters, SimulatorFaults } from './context.js';
 export {
   Database,
   Menu,
@@ -46,7 +47,13 @@ export interface Simulator {
   readonly version: string;
   /** Live counters (read them; do not write). */
   readonly counters: Readonly<SimulatorCounters>;
-  /** Fault switches, changeable at any time. */
+  /**
+   * Fault switches, changeable at any time ({@link SimulatorFaults}):
+   * `refuseConnections` `'close'` (or true) accepts and closes, `'refuse'`
+   * stops listening (ECONNREFUSED) until cleared; `stopAnswering` stalls each
+   * connection, which works through its backlog (up to `maxBacklogBytes`)
+   * once it is cleared.
+   */
   readonly faults: SimulatorFaults;
   /** The menus and their rows, to seed and inspect. */
   readonly data: Database;
@@ -56,7 +63,7 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-function closeServer(server: { close(callback: () => void): unknown }): Promise<void> {
+function closeServer(server: HttpServer): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
   });
@@ -83,15 +90,33 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
   });
   const counters = createCounters();
+  let isStopped = false;
+  let refuseConnections: RefuseConnections = false;
+  let reopening = Promise.resolve();
+  // `api` is created below; the accessors and dropAll are only ever called after that.
   const faults: SimulatorFaults = {
-    stopAnswering: false,
+    get stopAnswering() {
+      return isStopped;
+    },
+    set stopAnswering(isOn) {
+      isStopped = isOn;
+      if (!isOn) api.resumeAnswering();
+    },
     latencyMs: resolved.latencyMs,
     rowLatencyMs: resolved.rowLatencyMs,
     latencyPer100RowsMs: resolved.latencyPer100RowsMs,
-    refuseConnections: false,
+    get refuseConnections() {
+      return refuseConnections;
+    },
+    set refuseConnections(mode) {
+      refuseConnections = mode;
+      reopening = api.setListening(mode !== 'refuse');
+      // Told by reopened().
+      reopening.catch(() => undefined);
+    },
     refuseListen: resolved.refuseListen,
-    // `api` is created below; dropAll is only ever called after that.
     dropAll: () => api.dropAll(),
+    reopened: () => reopening,
   };
   const ctx: SimulatorContext = {
     options: resolved,
@@ -102,19 +127,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     live: new Prng(resolved.seed + 1),
   };
   const api = createApiServer(ctx);
-  await new Promise<void>((resolve, reject) => {
-    api.server.once('error', reject);
-    api.server.listen(resolved.port, resolved.host, () => {
-      api.server.off('error', reject);
-      resolve();
-    });
-  });
+  await api.listen(resolved.port, resolved.host);
   let control: HttpServer | undefined;
   if (resolved.controlPort !== undefined) {
     try {
       control = await startControlServer({ counters, faults }, '127.0.0.1', resolved.controlPort);
     } catch (err) {
-      await closeServer(api.server);
+      await api.close();
       throw err;
     }
   }
@@ -128,12 +147,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     data: db,
     activeStreams: () => counters.streamsNow,
     close: async () => {
-      const closing = [closeServer(api.server)];
+      const closing = [api.close()];
       if (control !== undefined) {
         control.closeAllConnections();
         closing.push(closeServer(control));
       }
-      api.dropAll();
       await Promise.all(closing);
     },
   };

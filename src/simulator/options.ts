@@ -113,6 +113,13 @@ export interface SimulatorOptions {
   noSuchItemMessage?: string;
   /** Commands running at once on one connection; more are refused with a trap. @default 64 */
   maxCommandsPerSession?: number;
+  /**
+   * Bytes a connection may have waiting: sentences read but not worked on
+   * yet (behind a `/login` under way, or while `stopAnswering` is on) and
+   * replies held while `stopAnswering` is on. Past it the connection is
+   * closed, as a router whose buffer overflowed would. @default 1048576 (1 MiB)
+   */
+  maxBacklogBytes?: number;
   /** Port of the HTTP control server on `host`; undefined for none. @default undefined */
   controlPort?: number;
   /** Decoder limits per connection. @default 1 MiB words, 1024 words, 4 MiB sentences */
@@ -181,6 +188,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
       options.unknownParameterMessage ?? ((name) => `unknown parameter ${name}`),
     noSuchItemMessage: options.noSuchItemMessage ?? 'no such item',
     maxCommandsPerSession: options.maxCommandsPerSession ?? 64,
+    maxBacklogBytes: options.maxBacklogBytes ?? 1024 * 1024,
     controlPort: options.controlPort,
     decoderLimits: { ...DEFAULT_DECODER_LIMITS, ...options.decoderLimits },
     timers: options.timers ?? globalTimers,
@@ -235,6 +243,10 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
   check(
     isInt(resolved.maxCommandsPerSession, 1, 100_000),
     'maxCommandsPerSession must be an integer 1-100000',
+  );
+  check(
+    isInt(resolved.maxBacklogBytes, 1, 1024 * 1024 * 1024),
+    'maxBacklogBytes must be an integer 1-1073741824',
   );
   if (problems.length > 0) {
     throw new RosgateError(ErrorCode.Config, `invalid simulator options: ${problems.join('; ')}`, {

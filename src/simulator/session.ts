@@ -5,11 +5,11 @@ import {
   Decoder,
   doneWords,
   encodeFatal,
+  Sentence,
   trapWords,
   verifyResponse,
   type Tag,
   type TrapCategory,
-  type Sentence,
   type WordInput,
 } from '../protocol/index.js';
 import { Command, encodeReplies, type ReplySink } from './command.js';
@@ -22,6 +22,13 @@ import { LoginMode } from './version.js';
  * One API connection: framing, login, tags, `/cancel`, `/quit`, and the
  * commands it runs. It never throws at the server: a framing error closes
  * this socket only (docs/routeros-api.md §1).
+ *
+ * What it reads but cannot work on yet waits, in order: what follows a
+ * `/login` under way, and everything while `stopAnswering` is on (a
+ * stalled router), when the replies its commands write wait too. It goes
+ * on once the login has answered or answering resumes ({@link resume}).
+ * Past `maxBacklogBytes` of waiting sentences and replies the connection
+ * is closed, as a router whose buffer overflowed would.
  */
 export class Session {
   readonly #socket: Socket;
@@ -37,10 +44,16 @@ export class Session {
   /** The tail of the one-at-a-time queue (oneCommandAtATime). */
   #queue: Promise<void> = Promise.resolve();
   /**
-   * Sentences that came while a `/login` was under way: a router takes a
-   * connection's sentences in order, so they wait for the login's answer.
+   * A `/login` is under way: a router takes a connection's sentences in
+   * order, so what comes next waits for the login's answer.
    */
-  #held: Sentence[] | undefined;
+  #isLoginPending = false;
+  /** Sentences read and not worked on yet (copies: they outlive the read), in order. */
+  #waiting: Sentence[] = [];
+  /** Replies written while `stopAnswering` is on, in order. */
+  #heldReplies: Buffer[] = [];
+  /** Bytes of `#waiting` and `#heldReplies`. */
+  #heldBytes = 0;
 
   constructor(socket: Socket, ctx: SimulatorContext, onClose: () => void) {
     this.#socket = socket;
@@ -54,6 +67,8 @@ export class Session {
     });
     socket.on('close', () => {
       this.#isClosed = true;
+      ctx.counters.sentencesWaiting -= this.#waiting.length;
+      this.#waiting = [];
       for (const command of [...this.#running]) command.abandon();
       this.#wakeDrainWaiters();
       onClose();
@@ -63,6 +78,17 @@ export class Session {
   /** Close the connection now, without a word. */
   destroy(): void {
     this.#socket.destroy();
+  }
+
+  /** `stopAnswering` was turned off: write the replies held, then work through what waited. */
+  resume(): void {
+    const replies = this.#heldReplies;
+    this.#heldReplies = [];
+    for (const data of replies) {
+      this.#heldBytes -= data.length;
+      this.#socket.write(data);
+    }
+    this.#work();
   }
 
   #onData(chunk: Buffer): void {
@@ -75,9 +101,24 @@ export class Session {
   }
 
   #send(data: Buffer): boolean {
+    if (this.#ctx.faults.stopAnswering) {
+      if (this.#hold(data.length)) this.#heldReplies.push(data);
+      return true;
+    }
     // A write after close only emits 'error', which is handled.
-    if (this.#ctx.faults.stopAnswering) return true;
     return this.#socket.write(data);
+  }
+
+  /**
+   * Counts `bytes` more waiting; past `maxBacklogBytes` the connection is
+   * closed (a router's buffer overflowing) and false says to drop them.
+   */
+  #hold(bytes: number): boolean {
+    this.#heldBytes += bytes;
+    if (this.#heldBytes <= this.#ctx.options.maxBacklogBytes) return true;
+    this.#isClosed = true;
+    this.destroy();
+    return false;
   }
 
   #drained(): Promise<void> {
@@ -112,12 +153,39 @@ export class Session {
   }
 
   #onSentence(sentence: Sentence): void {
-    const { options, counters, faults } = this.#ctx;
-    if (this.#isClosed || faults.stopAnswering) return;
-    if (this.#held !== undefined) {
-      this.#held.push(sentence);
+    if (this.#isClosed) return;
+    if (this.#mustWait() || this.#waiting.length > 0) {
+      if (this.#hold(sentence.byteLength)) {
+        this.#waiting.push(Sentence.from(sentence.words));
+        this.#ctx.counters.sentencesWaiting++;
+      }
       return;
     }
+    this.#take(sentence);
+  }
+
+  #mustWait(): boolean {
+    return this.#isLoginPending || this.#ctx.faults.stopAnswering;
+  }
+
+  /** Works through what waited, in order, until a login or the fault holds the rest again. */
+  #work(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const [at, sentence] of waiting.entries()) {
+      if (this.#isClosed || this.#mustWait()) {
+        this.#waiting = waiting.slice(at);
+        return;
+      }
+      this.#heldBytes -= sentence.byteLength;
+      this.#ctx.counters.sentencesWaiting--;
+      this.#take(sentence);
+    }
+  }
+
+  /** Runs one sentence: login rules, `/quit`, `/cancel`, or a command. */
+  #take(sentence: Sentence): void {
+    const { options, counters } = this.#ctx;
     const path = sentence.command;
     countCommand(counters, path);
     const tag = commandTag(sentence, options.duplicateTags);
@@ -161,19 +229,11 @@ export class Session {
 
   /** Holds what comes next until `login` has answered, then takes it in order. */
   #holdUntilEnded(login: Command): void {
-    this.#held = [];
+    this.#isLoginPending = true;
     void login.ended.then(() => {
-      const held = this.#held as Sentence[];
-      this.#held = undefined;
-      for (const [at, sentence] of held.entries()) {
-        this.#onSentence(sentence);
-        // Another login among them holds the rest again.
-        const again = this.#held as Sentence[] | undefined;
-        if (again !== undefined) {
-          again.push(...held.slice(at + 1));
-          return;
-        }
-      }
+      this.#isLoginPending = false;
+      // Another login among them holds the rest again.
+      this.#work();
     });
   }
 

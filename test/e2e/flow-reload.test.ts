@@ -172,3 +172,53 @@ t.test(
     t.equal(text(await c.call(['/system/identity/print', '.tag=b'])).at(-1), '!done .tag=b');
   },
 );
+
+t.test(
+  'a flow reload while commands run lets no more than maxConcurrency reach the router, and answers everything in order',
+  async (t) => {
+    const stack = await startStack(t, {
+      config: {
+        cache: { enabled: false },
+        flow: { maxConcurrency: 2, rateLimit: { enabled: false }, priority: { enabled: false } },
+      },
+    });
+    const c = await loggedIn(t, stack);
+    const atRouter = (command: string): number => stack.sim.counters.commands[command] ?? 0;
+    // Pings of a hundred thousand rounds: they run until cancelled, each holding a slot.
+    for (const tag of ['p1', 'p2'])
+      c.send(['/ping', '=address=10.0.0.1', '=count=100000', `.tag=${tag}`]);
+    await eventually(() => atRouter('/ping') === 2, 'both pings on the router');
+    c.send(['/ppp/secret/print', '=.proplist=name', '.tag=q']);
+    await eventually(() => stack.router.flow.stats().queued.normal === 1, 'a print to wait');
+    const before = stack.router.flow;
+
+    t.match(await stack.app.reconfigure('flow', { slowCommandMs: 5000 }), { ok: true });
+    t.not(stack.router.flow, before, 'a new flow stage');
+    for (const tag of ['n1', 'n2']) c.send(['/interface/print', '=.proplist=name', `.tag=${tag}`]);
+    await eventually(
+      () =>
+        before.stats().queued.normal +
+          stack.router.flow.stats().queued.normal +
+          atRouter('/interface/print') >=
+        3,
+      'the prints sent after the reload to wait or reach the router',
+    );
+    t.equal(atRouter('/interface/print'), 0, 'none reached the router while both slots are held');
+    t.equal(atRouter('/ppp/secret/print'), 0, 'nor the one that waited before the reload');
+    t.equal(stack.router.flow.stats().queued.normal, 3, 'all three wait in the new stage');
+    t.equal(before.stats().inFlight, 2, 'the old stage still runs the pings');
+
+    c.send(['/cancel', '=tag=p1', '.tag=c1']);
+    const answered = text(await c.untilDone('n2'));
+    const ends = answered.filter((line) => line.startsWith('!done'));
+    t.same(
+      ends,
+      ['!done .tag=c1', '!done .tag=p1', '!done .tag=q', '!done .tag=n1', '!done .tag=n2'],
+      'one slot freed: the print that waited first, then the later ones, one at a time',
+    );
+    t.equal(atRouter('/ping'), 2, 'the other ping ran all along');
+    t.equal(atRouter('/interface/print'), 2);
+    c.send(['/cancel', '=tag=p2', '.tag=c2']);
+    t.equal(text(await c.untilDone('p2')).at(-1), '!done .tag=p2');
+  },
+);

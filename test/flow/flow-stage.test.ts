@@ -456,7 +456,12 @@ t.test(
     for (let i = 0; i < 6; i++) old.send(['/system/identity/print']);
     t.equal(old.flow.stats().tokens, 4);
     const handOver = old.flow.handOver();
-    t.same(handOver, { breaker: { ...handOver.breaker, state: 'closed' }, tokens: 4 });
+    t.same(handOver, {
+      breaker: { ...handOver.breaker, state: 'closed' },
+      tokens: 4,
+      slots: handOver.slots,
+      waiting: [],
+    });
 
     const next = setupFlow(t, raw, { stage: { previous: handOver } });
     t.equal(next.flow.stats().tokens, 4, 'the spent tokens stay spent');
@@ -514,5 +519,112 @@ t.test(
       ['refuse ROSGATE_BREAKER_OPEN router unavailable (circuit open, retry in 60s)'],
       'no failure known: the refusal says no more',
     );
+  },
+);
+
+/** Two slots, no rate limit, one priority: only the cap makes commands wait. */
+const TWO_SLOTS = { ...FAST, maxConcurrency: 2, priority: { enabled: false } };
+
+t.test(
+  'a stage built on a reload counts the slots the old one still holds: no burst past maxConcurrency',
+  (t) => {
+    const old = setupFlow(t, TWO_SLOTS);
+    old.send(['/ip/address/print']);
+    old.send(['/ip/address/print']);
+    const { now, timers } = old.clock;
+    const next = setupFlow(t, TWO_SLOTS, {
+      stage: { previous: old.flow.handOver(), now, timers },
+    });
+    const late = [next.send(['/system/identity/print']), next.send(['/system/identity/print'])];
+    t.equal(next.inner.calls.length, 0, 'both slots are still held by the old stage');
+    t.equal(next.flow.stats().queued.normal, 2);
+    old.inner.calls[0]?.done();
+    t.equal(next.inner.calls.length, 1, 'the slot the old stage frees goes to the new one');
+    t.equal(old.flow.stats().inFlight, 1, 'each stage counts what it runs');
+    t.equal(next.flow.stats().inFlight, 1);
+    next.inner.last().done();
+    t.equal(next.inner.calls.length, 2, 'a slot the new stage frees is its own again');
+    old.inner.calls[1]?.done();
+    next.inner.last().done();
+    t.same(
+      late.map((sent) => sent.sink.events),
+      [['done'], ['done']],
+      'every command is answered',
+    );
+
+    const wider = setupFlow(
+      t,
+      { ...TWO_SLOTS, maxConcurrency: 3 },
+      { stage: { previous: next.flow.handOver(), now, timers } },
+    );
+    next.send(['/ip/address/print']);
+    next.send(['/ip/address/print']);
+    wider.send(['/system/identity/print']);
+    t.equal(wider.inner.calls.length, 1, 'the new maxConcurrency is the limit across both');
+    wider.send(['/system/identity/print']);
+    t.equal(wider.inner.calls.length, 1);
+    t.equal(wider.flow.stats().queued.normal, 1);
+    t.end();
+  },
+);
+
+t.test(
+  'what waited in the replaced stage waits on in the new one: served first, in order, within maxWaitMs',
+  (t) => {
+    const raw = { ...TWO_SLOTS, maxConcurrency: 1, rateLimit: { enabled: false, maxWaitMs: 1000 } };
+    const old = setupFlow(t, raw);
+    old.send(['/ip/address/print']);
+    const waited = [
+      old.send(['/interface/print'], { clientId: 1 }),
+      old.send(['/ip/route/print'], { clientId: 2 }),
+      old.send(['/ppp/secret/print'], { clientId: 3 }),
+    ];
+    old.clock.advance(400);
+    const { now, timers } = old.clock;
+    const next = setupFlow(
+      t,
+      { ...raw, commandIdleTimeoutMs: 500 },
+      { stage: { previous: old.flow.handOver(), now, timers } },
+    );
+    t.same(old.flow.stats().queued, { high: 0, normal: 0, low: 0 }, 'nothing waits in the old one');
+    t.equal(next.flow.stats().queued.normal, 3);
+    const newer = next.send(['/system/identity/print'], { clientId: 4 });
+
+    let answered = 0;
+    waited[2]?.exchange.cancel(() => answered++);
+    t.same(waited[2]?.sink.events, ['trap interrupted', 'done'], 'a cancel still withdraws it');
+    t.equal(answered, 1);
+    t.equal(next.flow.stats().queued.normal, 3, 'from the new queue');
+
+    old.inner.calls[0]?.done();
+    t.same(next.inner.commands, ['/interface/print'], 'the oldest goes first');
+    t.equal(next.inner.last().context.notes.queuedMs, 400, 'its wait counts from when it came');
+    next.inner.last().done();
+    t.same(next.inner.commands, ['/interface/print', '/ip/route/print']);
+    old.clock.advance(500);
+    t.same(
+      waited[1]?.sink.events,
+      ['refuse ROSGATE_COMMAND_TIMEOUT router did not answer in time'],
+      'it runs on the idle timeout of the new stage',
+    );
+    t.same(next.inner.commands, ['/interface/print', '/ip/route/print', '/system/identity/print']);
+    t.same(newer.sink.events, [], 'what came after the reload goes after them');
+    next.inner.last().done();
+    t.same(newer.sink.events, ['done']);
+
+    const third = setupFlow(t, raw, { stage: { previous: next.flow.handOver(), now, timers } });
+    third.send(['/ip/address/print']);
+    const late = third.send(['/system/identity/print']);
+    const handed = setupFlow(t, raw, { stage: { previous: third.flow.handOver(), now, timers } });
+    old.clock.advance(999);
+    t.same(late.sink.events, []);
+    old.clock.advance(1);
+    t.same(
+      late.sink.events,
+      ['refuse ROSGATE_RATE_LIMITED rate limited: waited 1000ms'],
+      'a handed-over wait is bounded by maxWaitMs like any other',
+    );
+    t.equal(handed.flow.stats().refusals.waitTimeout, 1);
+    t.end();
   },
 );

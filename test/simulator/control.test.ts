@@ -1,5 +1,6 @@
 import t from 'tap';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { applyFaults } from '../../src/simulator/control.js';
 import { openRaw } from '../fixtures/raw-client.js';
 import { startTestSimulator } from '../fixtures/stack.js';
@@ -94,3 +95,34 @@ t.test('the control port refuses bad requests with a reason', async (t) => {
   t.same(applyFaults(sim.faults, null), ['body must be a JSON object']);
   t.same(applyFaults(sim.faults, {}), []);
 });
+
+t.test(
+  "the control port sets refuseConnections 'refuse' and answers once the API listens again",
+  async (t) => {
+    const sim = await startTestSimulator(t, { controlPort: 0 });
+    const port = sim.controlPort as number;
+    const post = (body: unknown) => call(port, 'POST', '/faults', JSON.stringify(body));
+    t.match(await post({ refuseConnections: 'refuse' }), {
+      status: 200,
+      json: { refuseConnections: 'refuse' },
+    });
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(sim.port, '127.0.0.1', resolve));
+    t.match(
+      await post({ refuseConnections: false }),
+      { status: 500, json: { error: /^the API could not listen again: .*EADDRINUSE/ } },
+      'a port taken meanwhile is a server error',
+    );
+    await new Promise((resolve) => squatter.close(resolve));
+    t.match(await post({ refuseConnections: false }), {
+      status: 200,
+      json: { refuseConnections: false },
+    });
+    const c = await openRaw(t, sim.port, { user: 'admin' });
+    t.equal(String((await c.call(['/system/identity/print', '.tag=1'])).at(-1)), '!done .tag=1');
+    t.match(await post({ refuseConnections: 'yes' }), {
+      status: 400,
+      json: { error: "refuseConnections must be a boolean, 'close' or 'refuse'" },
+    });
+  },
+);

@@ -1,10 +1,22 @@
 import t from 'tap';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { isRosgateError } from '../../src/errors.js';
-import { startSimulator } from '../../src/simulator/index.js';
+import { encodeSentence } from '../../src/protocol/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { openRaw, RawClient, text } from '../fixtures/raw-client.js';
 import { openApi, startTestSimulator } from '../fixtures/stack.js';
+
+/** What a TCP connect to the simulator's API port meets: `connected` or the error code. */
+function connectOutcome(sim: Simulator): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(sim.port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code as string));
+  });
+}
 
 t.test('dropAll closes every connection and the counters follow sessions', async (t) => {
   const sim = await startTestSimulator(t);
@@ -18,22 +30,80 @@ t.test('dropAll closes every connection and the counters follow sessions', async
   t.equal(sim.counters.connectionsAccepted, 2);
 });
 
-t.test('stopAnswering reads sentences but neither runs nor answers them', async (t) => {
-  const sim = await startTestSimulator(t);
-  const c = await openRaw(t, sim.port, { user: 'admin' });
-  sim.faults.stopAnswering = true;
-  c.send(['/system/identity/set', '=name=ignored']);
-  t.ok(await c.isSilent(20));
-  sim.faults.stopAnswering = false;
-  c.send(['/ip/address/listen']);
-  c.send(['/system/identity/print']);
-  await c.untilDone();
-  sim.faults.stopAnswering = true;
-  sim.data.require('/ip/address').add({ address: '192.0.2.1/32' });
-  t.ok(await c.isSilent(20), 'a running listen writes nothing either');
-  sim.faults.stopAnswering = false;
-  c.send(['/system/identity/print']);
-  t.same(text(await c.untilDone()), ['!re =name=MikroTik', '!done']);
+t.test(
+  'stopAnswering holds what it reads and what running commands write, then answers it all in order',
+  async (t) => {
+    const sim = await startTestSimulator(t);
+    const c = await openRaw(t, sim.port, { user: 'admin' });
+    c.send(['/ip/address/listen', '.tag=l']);
+    await eventually(() => sim.activeStreams() === 1, 'the listen to run');
+    sim.faults.stopAnswering = true;
+    sim.data.require('/ip/address').add({ address: '192.0.2.1/32' });
+    c.send(['/system/identity/set', '=name=stalled', '.tag=s']);
+    c.send(['/system/identity/print', '.tag=p']);
+    await eventually(() => sim.counters.sentencesWaiting === 2, 'both commands to wait');
+    t.ok(await c.isSilent(20), 'nothing is written while it is stopped');
+    t.equal(sim.counters.commands['/system/identity/set'], undefined, 'nor worked on');
+    sim.faults.stopAnswering = false;
+    const answered = text(await c.untilDone('p'));
+    t.match(answered[0], /^!re \.tag=l .*=address=192\.0\.2\.1\/32/, 'first what the listen wrote');
+    t.same(
+      answered.slice(1),
+      ['!done .tag=s', '!re .tag=p =name=stalled', '!done .tag=p'],
+      'then the backlog, in order',
+    );
+    t.equal(sim.counters.sentencesWaiting, 0);
+  },
+);
+
+t.test(
+  'past maxBacklogBytes a stalled connection is closed, as a router whose buffer overflowed',
+  async (t) => {
+    const sim = await startTestSimulator(t, { maxBacklogBytes: 64 });
+    const reader = await openRaw(t, sim.port, { user: 'admin' });
+    const writer = await openRaw(t, sim.port, { user: 'admin' });
+    writer.send(['/ip/address/listen', '.tag=l']);
+    await eventually(() => sim.activeStreams() === 1, 'the listen to run');
+    sim.faults.stopAnswering = true;
+    reader.send(['/system/identity/print', '.tag=1']);
+    await eventually(() => sim.counters.sentencesWaiting === 1, 'a print to wait');
+    // The one past the bound and one more, in one read: nothing after the overflow is taken.
+    reader.write(
+      Buffer.concat([
+        encodeSentence(['/system/identity/set', `=name=${'x'.repeat(40)}`]),
+        encodeSentence(['/system/identity/print', '.tag=2']),
+      ]),
+    );
+    await reader.closed;
+    t.equal(reader.unread, 0, 'sentences past the bound close it without a word');
+    const menu = sim.data.require('/ip/address');
+    for (let i = 1; i <= 3; i++) menu.add({ address: `192.0.2.${i}/32` });
+    await writer.closed;
+    t.equal(writer.unread, 0, 'so do replies past the bound');
+    await eventually(() => sim.counters.sessionsNow === 0, 'both sessions to end');
+    t.equal(sim.counters.sentencesWaiting, 0, 'what waited is gone with them');
+  },
+);
+
+t.test('sentences behind a login under way wait within maxBacklogBytes too', async (t) => {
+  const due: (() => void)[] = [];
+  const sim = await startTestSimulator(t, {
+    maxBacklogBytes: 64,
+    latencyMs: 10,
+    timers: {
+      setTimeout: (fn) => due.push(fn),
+      clearTimeout: () => undefined,
+    },
+  });
+  const c = await RawClient.connect(sim.port);
+  c.send(['/login', '=name=admin', '=password=']);
+  await eventually(() => due.length === 1, 'the login to wait for its latency');
+  c.send(['/system/identity/print', '.tag=1']);
+  await eventually(() => sim.counters.sentencesWaiting === 1, 'a print to wait behind it');
+  c.send(['/system/identity/set', `=name=${'x'.repeat(40)}`]);
+  await c.closed;
+  t.equal(c.unread, 0);
+  t.equal(sim.counters.loginsOk, 0, 'the login never answered');
 });
 
 t.test('refuseConnections closes new sockets at once', async (t) => {
@@ -46,6 +116,63 @@ t.test('refuseConnections closes new sockets at once', async (t) => {
   const d = await openRaw(t, sim.port, { user: 'admin' });
   d.send(['/system/identity/print']);
   t.equal((await d.untilDone()).length, 2);
+});
+
+t.test(
+  "refuseConnections 'refuse' closes the listening socket, as a router that is down, and reopens it on the same port",
+  async (t) => {
+    const sim = await startTestSimulator(t);
+    const c = await openRaw(t, sim.port, { user: 'admin' });
+    sim.faults.refuseConnections = 'refuse';
+    await sim.faults.reopened();
+    const refused = (await RawClient.connect(sim.port).catch((e: unknown) => e)) as Error;
+    t.match(refused, { code: 'ECONNREFUSED' }, 'a connect is refused by the OS');
+    t.equal(sim.counters.connectionsAccepted, 1, 'the simulator never saw it');
+    t.same(
+      text(await c.call(['/system/identity/print', '.tag=1'])),
+      ['!re .tag=1 =name=MikroTik', '!done .tag=1'],
+      'an open session goes on',
+    );
+    t.same(await connectOutcome(sim), 'ECONNREFUSED');
+
+    sim.faults.refuseConnections = false;
+    await sim.faults.reopened();
+    const d = await openRaw(t, sim.port, { user: 'admin' });
+    t.equal(String((await d.call(['/system/identity/print', '.tag=2'])).at(-1)), '!done .tag=2');
+
+    sim.faults.refuseConnections = 'refuse';
+    sim.faults.refuseConnections = false;
+    sim.faults.refuseConnections = 'refuse';
+    await sim.faults.reopened();
+    t.same(
+      await connectOutcome(sim),
+      'ECONNREFUSED',
+      'refused again while it reopened: it stays closed',
+    );
+
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(sim.port, '127.0.0.1', resolve));
+    sim.faults.refuseConnections = false;
+    await t.rejects(sim.faults.reopened(), { code: 'EADDRINUSE' }, 'the port was taken meanwhile');
+    await new Promise((resolve) => squatter.close(resolve));
+    sim.faults.refuseConnections = false;
+    await sim.faults.reopened();
+    t.same(await connectOutcome(sim), 'connected', 'set again, it retries');
+
+    sim.faults.refuseConnections = 'close';
+    await sim.faults.reopened();
+    const closed = await RawClient.connect(sim.port);
+    await closed.closed;
+    t.equal(sim.counters.connectionsRefused, 1, "'close' accepts and closes, as true does");
+  },
+);
+
+t.test('a simulator closed while its listener reopens stops listening', async (t) => {
+  const sim = await startSimulator({ hotspotUsers: 1, pppSecrets: 1 });
+  sim.faults.refuseConnections = 'refuse';
+  sim.faults.refuseConnections = false;
+  await sim.close();
+  t.same(await connectOutcome(sim), 'ECONNREFUSED');
 });
 
 t.test(
@@ -238,10 +365,12 @@ t.test('bad options are refused with every problem named', async (t) => {
     preLoginMaxSentences: 0,
     streamIntervalMs: 0,
     maxCommandsPerSession: 0,
+    maxBacklogBytes: 0,
   }).catch((e: unknown) => e);
   t.ok(isRosgateError(err, 'ROSGATE_CONFIG'));
   const problems = (err as { details: { problems: string[] } }).details.problems;
-  t.equal(problems.length, 15);
+  t.equal(problems.length, 16);
+  t.match(problems.join('\n'), /maxBacklogBytes must be an integer 1-1073741824/);
   t.match(problems.join('\n'), /port must be an integer 0-65535/);
   t.match(problems.join('\n'), /version must look like 7.19/);
 });
