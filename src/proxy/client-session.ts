@@ -49,10 +49,10 @@ export interface ClientSessionOptions {
   /** Commands one client may have open at once; waiting `/cancel`s have a bound as large. @default 32 */
   maxInFlightPerClient: number;
   /**
-   * Output handed to a client and not read yet, past which it is dropped:
-   * what one event-loop turn puts out is counted from the next turn on, and
-   * a burst of answers to the client's own sentences (cache hits) not while
-   * the socket still holds it. @default 8 MiB
+   * Output waiting for a client, past which it is dropped. Answers given at
+   * once to the client's own sentences (cache hits) are not counted until
+   * the socket has taken them, and nothing more is read from the client
+   * meanwhile. @default 8 MiB
    */
   maxOutputBufferBytes: number;
   /** Sentences accepted before login. @default 4 */
@@ -170,6 +170,10 @@ export class ClientSession {
   #untaggedActive: ClientCommand | undefined;
   /** Bytes of `answersAfter` held for the client: output, bounded as output is. */
   #heldAnswerBytes = 0;
+  /** True while a client sentence is handled: what is written meanwhile answers it at once. */
+  #isAnswering = false;
+  /** Bytes of this turn's batch that answer the client's sentences: not counted by the bound. */
+  #answerBytes = 0;
   /** No sentence is decoded: a login step is being checked, or a burst waits for 'drain'. */
   #isReadingPaused = false;
   /** Reading waits for the socket to take a burst of answers to the client's own sentences. */
@@ -193,6 +197,7 @@ export class ClientSession {
     // Emptied already: by the goodbye, or by a drop (nothing goes to a dropped client).
     if (this.#out.isEmpty) return;
     const bytes = this.#out.take();
+    this.#answerBytes = 0;
     this.#handedBytes += bytes.length;
     if (this.#isBurstNext) {
       this.#isBurstNext = false;
@@ -290,11 +295,11 @@ export class ClientSession {
   }
 
   /**
-   * This turn's answers to the client's own sentences (cache hits answer at
-   * once) passed the socket's high-water mark: the burst leaves as one
-   * write, and the next sentence is read once the socket has taken it. A
-   * client that sends many prints at once is answered as fast as it reads,
-   * and rosgate holds one burst for it, not every answer.
+   * This turn's output, answers to the client's own sentences mostly (cache
+   * hits answer at once), passed the socket's high-water mark: the burst
+   * leaves as one write, and the next sentence is read once the socket has
+   * taken it. A client that sends many prints at once is answered as fast
+   * as it reads, and rosgate holds one burst for it, not every answer.
    */
   #awaitDrain(): void {
     this.#isWaitingForDrain = true;
@@ -344,7 +349,12 @@ export class ClientSession {
   /** What the decoder calls for each sentence: made once, not per chunk. */
   readonly #onSentence = (sentence: Sentence): void => {
     this.#sentencesRead++;
-    this.#receive(sentence);
+    this.#isAnswering = true;
+    try {
+      this.#receive(sentence);
+    } finally {
+      this.#isAnswering = false;
+    }
     // What this turn has for the client passed the socket's high-water mark.
     if (!this.#isReadingPaused && this.#out.byteLength >= this.#socket.writableHighWaterMark)
       this.#awaitDrain();
@@ -655,15 +665,23 @@ export class ClientSession {
   #write(bytes: Buffer): void {
     if (this.#isClosed) return;
     this.#schedule();
+    const before = this.#out.byteLength;
     this.#out.push(bytes);
-    this.#checkBound();
+    this.#added(before);
   }
 
   /** `sentence` with the client's `tag` in place of the router's (docs/architecture.md invariant 2). */
   #writeSentence(sentence: Sentence, tag: Buffer | undefined): void {
     if (this.#isClosed) return;
     this.#schedule();
+    const before = this.#out.byteLength;
     this.#out.pushSentence(sentence, tag);
+    this.#added(before);
+  }
+
+  /** The batch grew from `before` bytes: an answer to a sentence being handled, or output to count. */
+  #added(before: number): void {
+    if (this.#isAnswering) this.#answerBytes += this.#out.byteLength - before;
     this.#checkBound();
   }
 
@@ -677,13 +695,13 @@ export class ClientSession {
   }
 
   /**
-   * A client that does not read is dropped once what it was handed before
-   * this turn passes the bound (invariant 4). This turn's batch is not
-   * counted: the client has not had it yet, and a turn's output is bounded
-   * by itself (one upstream read, or the answers to the client's sentences
-   * up to one burst). Nor is a burst while the socket still holds it: a
-   * client that reads it is never dropped for it, one that does not is
-   * dropped by what comes after it, and reads nothing more meanwhile.
+   * A client that does not read is dropped once the output waiting for it
+   * passes the bound (invariant 4). Answers to its own sentences given at
+   * once are not counted, in this turn's batch nor, as a burst, while the
+   * socket still holds them: a client that reads them is never dropped for
+   * them; one that does not reads nothing more meanwhile, and is dropped by
+   * what comes after them. What they cost is bounded by the pause: the
+   * socket's high-water mark and one answer.
    */
   #checkBound(): void {
     const bufferedBytes = this.#unreadBytes();
@@ -698,13 +716,14 @@ export class ClientSession {
     }
   }
 
-  /** What the bound counts: what the socket holds but the burst, and the answers held back. */
+  /** What the bound counts: what the socket holds but the burst, this turn's batch but its answers, and the answers held back. */
   #unreadBytes(): number {
     const pending = this.#socket.writableLength;
     // A socket sends in order: it holds the last `pending` bytes handed to it.
     const pendingFrom = this.#handedBytes - pending;
     const burstPending = Math.max(0, this.#burstEnd - Math.max(pendingFrom, this.#burstStart));
-    return pending - burstPending + this.#heldAnswerBytes;
+    const waiting = this.#out.byteLength - this.#answerBytes;
+    return pending - burstPending + waiting + this.#heldAnswerBytes;
   }
 
   /** A logged-in client with nothing open is closed after `clientIdleTimeoutMs` of silence. */
