@@ -8,9 +8,16 @@ export interface Authenticator {
    * Check a plaintext password. Resolves false for wrong credentials;
    * rejects with a RosgateError when it cannot decide (router unreachable).
    * `isWanted` tells whether the client still waits: a check nobody waits
-   * for any more is dropped before it reaches the router.
+   * for any more is dropped before it reaches the router. `name` is the
+   * client's name as text (decodeClientName); `nameBytes` the bytes it
+   * sent, which a check the router makes uses. @default nameBytes: `name` as UTF-8
    */
-  verifyPassword(name: string, password: Buffer, isWanted?: () => boolean): Promise<boolean>;
+  verifyPassword(
+    name: string,
+    password: Buffer,
+    isWanted?: () => boolean,
+    nameBytes?: Buffer,
+  ): Promise<boolean>;
   /**
    * The user's plaintext secret, needed to check a legacy challenge
    * `=response=`; undefined when only a hash (or nothing) is known.
@@ -186,19 +193,27 @@ export class RouterAuthenticator implements Authenticator {
     return { waiting: this.#waiting.length, running: this.#running };
   }
 
-  verifyPassword(name: string, password: Buffer, isWanted: () => boolean = () => true) {
+  verifyPassword(
+    name: string,
+    password: Buffer,
+    isWanted: () => boolean = () => true,
+    nameBytes: Buffer = Buffer.from(name, 'utf8'),
+  ) {
     const service = this.#serviceSecret(name);
     if (service !== undefined) return Promise.resolve(sameBytes(service, password));
+    // The router knows names as bytes: two spellings of one text may be two
+    // of its users, so what it said is remembered by the bytes.
+    const routerName = nameBytes.toString('latin1');
     const now = this.#now();
-    if (matches(this.#accepted.get(name), password, now)) return Promise.resolve(true);
-    if (matches(this.#refused.get(name), password, now)) return Promise.resolve(false);
-    const key = `${name}\0${digest(CHECK_SALT, password).toString('hex')}`;
+    if (matches(this.#accepted.get(routerName), password, now)) return Promise.resolve(true);
+    if (matches(this.#refused.get(routerName), password, now)) return Promise.resolve(false);
+    const key = `${routerName}\0${digest(CHECK_SALT, password).toString('hex')}`;
     const known = this.#checks.get(key);
     if (known !== undefined) {
       known.interested.push(isWanted);
       return known.promise;
     }
-    const check = this.#newCheck(key, name, password);
+    const check = this.#newCheck(key, routerName, password);
     check.interested.push(isWanted);
     this.#checks.set(key, check);
     this.#waiting.push(check);
@@ -292,9 +307,8 @@ export class RouterAuthenticator implements Authenticator {
 
   #serviceSecret(name: string): Buffer | undefined {
     const account = this.#options.serviceAccount;
-    // Names arrive as latin1 views of the client's bytes; configured text is
-    // UTF-8 on the wire, as rosgate sends it to the router.
-    return account !== undefined && Buffer.from(account.name, 'utf8').toString('latin1') === name
+    // Configured text against the client's name as text (decodeClientName).
+    return account !== undefined && account.name === name
       ? Buffer.from(account.password, 'utf8')
       : undefined;
   }

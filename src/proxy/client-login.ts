@@ -8,6 +8,7 @@ import {
   type Sentence,
 } from '../protocol/index.js';
 import type { Authenticator, LegacyChallenge } from './authenticator.js';
+import { decodeClientName } from './client-name.js';
 
 /** What one client's logins need. */
 export interface ClientLoginOptions {
@@ -106,7 +107,8 @@ export class ClientLogin {
 
   /** Check a `/login` sentence that carries credentials. Never rejects. */
   async check(sentence: Sentence): Promise<LoginOutcome> {
-    const user = (sentence.attribute('name') ?? Buffer.alloc(0)).toString('latin1');
+    const nameBytes = sentence.attribute('name') ?? Buffer.alloc(0);
+    const user = decodeClientName(nameBytes);
     const password = sentence.attribute('password');
     const response = sentence.attribute('response');
     const method: LoginMethod = response === undefined ? 'plain' : 'challenge';
@@ -117,7 +119,7 @@ export class ClientLogin {
     if (lockedInGroup !== undefined) return this.#refused(user, method, lockedInGroup);
     let error: RosgateError | undefined;
     try {
-      error = await this.#verify(user, password, response);
+      error = await this.#verify(user, nameBytes, password, response);
     } catch (err) {
       error = isRosgateError(err)
         ? err
@@ -135,6 +137,7 @@ export class ClientLogin {
   /** Undefined when the credentials are right; else why not. */
   async #verify(
     user: string,
+    nameBytes: Buffer,
     password: Buffer | undefined,
     response: Buffer | undefined,
   ): Promise<RosgateError | undefined> {
@@ -148,7 +151,7 @@ export class ClientLogin {
     this.#relayRefusal = undefined;
     if (response !== undefined && relayed !== undefined) {
       // The router issued the challenge, so the router checks the answer.
-      if (await relayed.check(Buffer.from(user, 'latin1'), response)) return undefined;
+      if (await relayed.check(nameBytes, response)) return undefined;
     } else {
       relayed?.close();
     }
@@ -160,7 +163,7 @@ export class ClientLogin {
         return relayRefusal ?? this.#legacyUnsupported(user);
       return invalidLogin();
     }
-    return (await authenticator.verifyPassword(user, password, isWanted))
+    return (await authenticator.verifyPassword(user, password, isWanted, nameBytes))
       ? undefined
       : invalidLogin();
   }

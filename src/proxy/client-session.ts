@@ -48,7 +48,12 @@ export interface ClientSessionOptions {
   preLoginDecoderLimits: Partial<DecoderLimits>;
   /** Commands one client may have open at once; waiting `/cancel`s have a bound as large. @default 32 */
   maxInFlightPerClient: number;
-  /** Bytes queued to a slow client before it is dropped. @default 8 MiB */
+  /**
+   * Output waiting for a client, past which it is dropped. Answers given at
+   * once to the client's own sentences (cache hits) are not counted until
+   * the socket has taken them, and nothing more is read from the client
+   * meanwhile. @default 8 MiB
+   */
   maxOutputBufferBytes: number;
   /** Sentences accepted before login. @default 4 */
   preLoginMaxSentences: number;
@@ -165,6 +170,21 @@ export class ClientSession {
   #untaggedActive: ClientCommand | undefined;
   /** Bytes of `answersAfter` held for the client: output, bounded as output is. */
   #heldAnswerBytes = 0;
+  /** True while a client sentence is handled: what is written meanwhile answers it at once. */
+  #isAnswering = false;
+  /** Bytes of this turn's batch that answer the client's sentences: not counted by the bound. */
+  #answerBytes = 0;
+  /** No sentence is decoded: a login step is being checked, or a burst waits for 'drain'. */
+  #isReadingPaused = false;
+  /** Reading waits for the socket to take a burst of answers to the client's own sentences. */
+  #isWaitingForDrain = false;
+  /** The next flush carries that burst: its place in the output is kept. */
+  #isBurstNext = false;
+  /** Bytes handed to the socket so far: a place in the client's output. */
+  #handedBytes = 0;
+  /** Where the last burst lies in the output, [start, end): not counted while the socket holds it. */
+  #burstStart = 0;
+  #burstEnd = 0;
   // Declared before #closed, whose initializer assigns it.
   #resolveClosed!: () => void;
   readonly #closed = new Promise<void>((resolve) => {
@@ -176,7 +196,16 @@ export class ClientSession {
   readonly #flush = (): void => {
     // Emptied already: by the goodbye, or by a drop (nothing goes to a dropped client).
     if (this.#out.isEmpty) return;
-    this.#socket.write(this.#out.take());
+    const bytes = this.#out.take();
+    this.#answerBytes = 0;
+    this.#handedBytes += bytes.length;
+    if (this.#isBurstNext) {
+      this.#isBurstNext = false;
+      this.#burstStart = this.#handedBytes - bytes.length;
+      this.#burstEnd = this.#handedBytes;
+    }
+    // A write the socket takes at once brings no 'drain', and needs none.
+    if (this.#socket.write(bytes)) this.#burstTaken();
   };
 
   constructor(socket: Duplex, options: ClientSessionOptions) {
@@ -197,6 +226,7 @@ export class ClientSession {
     });
     this.#preLoginTimer = setTimeout(() => this.#fatal('login timeout'), options.preLoginTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('drain', () => this.#burstTaken());
     socket.on('error', (err) => this.#log.debug({ err: err.message }, 'client socket error'));
     socket.on('close', () => this.#onClose());
   }
@@ -243,10 +273,45 @@ export class ClientSession {
     this.#watchPartial(read);
   }
 
-  /** Reading was paused for a login step: read on, from the sentence after it. */
+  /**
+   * Read no further sentence (the one being handled is the last) until
+   * `#resumeReading`: what the client sent meanwhile waits in the decoder
+   * and, past it, in the socket and TCP. Sentences held back are rosgate's
+   * doing, so the sentence clock stops meanwhile.
+   */
+  #pauseReading(): void {
+    this.#isReadingPaused = true;
+    this.#decoder.pause();
+    this.#socket.pause();
+    clearTimeout(this.#sentenceTimer);
+    this.#sentenceTimer = undefined;
+  }
+
+  /** Read on, from the sentence after the one that paused reading. */
   #resumeReading(): void {
+    this.#isReadingPaused = false;
     this.#socket.resume();
     this.#onData();
+  }
+
+  /**
+   * This turn's output, answers to the client's own sentences mostly (cache
+   * hits answer at once), passed the socket's high-water mark: the burst
+   * leaves as one write, and the next sentence is read once the socket has
+   * taken it. A client that sends many prints at once is answered as fast
+   * as it reads, and rosgate holds one burst for it, not every answer.
+   */
+  #awaitDrain(): void {
+    this.#isWaitingForDrain = true;
+    this.#isBurstNext = true;
+    this.#pauseReading();
+  }
+
+  /** The socket took the burst, at once or by 'drain': read on. */
+  #burstTaken(): void {
+    if (!this.#isWaitingForDrain) return;
+    this.#isWaitingForDrain = false;
+    this.#resumeReading();
   }
 
   /**
@@ -256,7 +321,7 @@ export class ClientSession {
    */
   #watchPartial(readBefore: number): void {
     const ms = this.#options.sentenceTimeoutMs ?? 60_000;
-    if (ms <= 0 || this.#isClosed) return;
+    if (ms <= 0 || this.#isClosed || this.#isReadingPaused) return;
     if (this.#decoder.pendingBytes === 0) {
       clearTimeout(this.#sentenceTimer);
       this.#sentenceTimer = undefined;
@@ -284,7 +349,15 @@ export class ClientSession {
   /** What the decoder calls for each sentence: made once, not per chunk. */
   readonly #onSentence = (sentence: Sentence): void => {
     this.#sentencesRead++;
-    this.#receive(sentence);
+    this.#isAnswering = true;
+    try {
+      this.#receive(sentence);
+    } finally {
+      this.#isAnswering = false;
+    }
+    // What this turn has for the client passed the socket's high-water mark.
+    if (!this.#isReadingPaused && this.#out.byteLength >= this.#socket.writableHighWaterMark)
+      this.#awaitDrain();
   };
 
   #receive(sentence: Sentence): void {
@@ -362,8 +435,7 @@ export class ClientSession {
     // read once it is answered, with the limits it leaves in force, and in
     // order (docs/architecture.md code rule 4a). The socket's own buffer
     // and TCP bound what waits.
-    this.#decoder.pause();
-    this.#socket.pause();
+    this.#pauseReading();
     if (ClientLogin.isChallengeRequest(sentence)) {
       // The legacy flow's first step: exactly one sentence with a challenge (§3.3).
       void this.#login.challenge().then((hex) => {
@@ -593,15 +665,23 @@ export class ClientSession {
   #write(bytes: Buffer): void {
     if (this.#isClosed) return;
     this.#schedule();
+    const before = this.#out.byteLength;
     this.#out.push(bytes);
-    this.#checkBound();
+    this.#added(before);
   }
 
   /** `sentence` with the client's `tag` in place of the router's (docs/architecture.md invariant 2). */
   #writeSentence(sentence: Sentence, tag: Buffer | undefined): void {
     if (this.#isClosed) return;
     this.#schedule();
+    const before = this.#out.byteLength;
     this.#out.pushSentence(sentence, tag);
+    this.#added(before);
+  }
+
+  /** The batch grew from `before` bytes: an answer to a sentence being handled, or output to count. */
+  #added(before: number): void {
+    if (this.#isAnswering) this.#answerBytes += this.#out.byteLength - before;
     this.#checkBound();
   }
 
@@ -614,10 +694,17 @@ export class ClientSession {
     if (this.#out.isEmpty) process.nextTick(this.#flush);
   }
 
-  /** Output waiting in this turn counts towards the bound as the socket's own does. */
+  /**
+   * A client that does not read is dropped once the output waiting for it
+   * passes the bound (invariant 4). Answers to its own sentences given at
+   * once are not counted, in this turn's batch nor, as a burst, while the
+   * socket still holds them: a client that reads them is never dropped for
+   * them; one that does not reads nothing more meanwhile, and is dropped by
+   * what comes after them. What they cost is bounded by the pause: the
+   * socket's high-water mark and one answer.
+   */
   #checkBound(): void {
-    const bufferedBytes =
-      this.#socket.writableLength + this.#out.byteLength + this.#heldAnswerBytes;
+    const bufferedBytes = this.#unreadBytes();
     if (bufferedBytes > this.#options.maxOutputBufferBytes) {
       this.#options.stats.slowClientDrops++;
       this.#log.warn(
@@ -627,6 +714,16 @@ export class ClientSession {
       this.#socket.destroy();
       this.#onClose();
     }
+  }
+
+  /** What the bound counts: what the socket holds but the burst, this turn's batch but its answers, and the answers held back. */
+  #unreadBytes(): number {
+    const pending = this.#socket.writableLength;
+    // A socket sends in order: it holds the last `pending` bytes handed to it.
+    const pendingFrom = this.#handedBytes - pending;
+    const burstPending = Math.max(0, this.#burstEnd - Math.max(pendingFrom, this.#burstStart));
+    const waiting = this.#out.byteLength - this.#answerBytes;
+    return pending - burstPending + waiting + this.#heldAnswerBytes;
   }
 
   /** A logged-in client with nothing open is closed after `clientIdleTimeoutMs` of silence. */

@@ -97,6 +97,8 @@ export class ProxyListener {
   /** Refusals since the last log line about them. */
   #refusedUnlogged = 0;
   #refusalLogTimer: NodeJS.Timeout | undefined;
+  /** Stops waiting for the last counted socket's 'close'. */
+  readonly #onNoConnections: (() => void)[] = [];
 
   constructor(options: ProxyListenerOptions) {
     this.#options = options;
@@ -210,6 +212,7 @@ export class ProxyListener {
     this.#addAddress(address);
     raw.once('close', () => {
       if (this.#handshaking.delete(raw)) this.#removeAddress(address);
+      this.#released();
     });
   }
 
@@ -306,7 +309,13 @@ export class ProxyListener {
       this.#openSockets--;
       stats.clientsConnected--;
       this.#removeAddress(address);
+      this.#released();
     });
+  }
+
+  /** A counted socket's slot came back: a stop waiting for the last one may end. */
+  #released(): void {
+    if (this.connections === 0) for (const resolve of this.#onNoConnections.splice(0)) resolve();
   }
 
   /**
@@ -323,6 +332,12 @@ export class ProxyListener {
     for (const session of [...this.#sessions]) session.shutdown();
     clearTimeout(this.#refusalLogTimer);
     await stopped;
+    // The server counts a connection gone when its socket is destroyed; the
+    // socket's 'close', which gives its slot back here, runs a moment later.
+    // A stop ends with every slot back, whichever socket went last.
+    if (this.connections > 0) {
+      await new Promise<void>((resolve) => this.#onNoConnections.push(resolve));
+    }
   }
 
   /** Resolves when every client has left, or after `graceMs`. */

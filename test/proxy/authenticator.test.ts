@@ -264,6 +264,54 @@ t.test("rosgate's own account is checked without the router", async (t) => {
   t.equal(sim.counters.loginsOk + sim.counters.loginsFailed, 0, 'the router was not asked');
 });
 
+t.test('the router checks the bytes a client sent, and is remembered by them', async (t) => {
+  const sim = await startSimulator({
+    user: 'billing',
+    password: 'pw',
+    users: { 'jos\u00e9': 'pw' },
+  });
+  t.teardown(() => sim.close());
+  const auth = new RouterAuthenticator({
+    connect: (username, password) =>
+      new UpstreamConnection({
+        host: '127.0.0.1',
+        port: sim.port,
+        username,
+        password,
+        timeoutMs: 2000,
+      }),
+    ttlMs: 60_000,
+  });
+  const utf8 = Buffer.from('jos\u00e9', 'utf8');
+  const latin1 = Buffer.from('jos\u00e9', 'latin1');
+  t.equal(await auth.verifyPassword('jos\u00e9', pw('pw'), undefined, utf8), true);
+  t.equal(
+    await auth.verifyPassword('jos\u00e9', pw('pw'), undefined, latin1),
+    false,
+    'the same text in other bytes is another router user, asked anew',
+  );
+  t.equal(sim.counters.loginsFailed, 1, 'the router refused those bytes');
+  t.equal(
+    await auth.verifyPassword('jos\u00e9', pw('pw')),
+    true,
+    'bytes left out are the UTF-8 of the text',
+  );
+  t.equal(sim.counters.loginsOk, 1, 'and answered from memory');
+});
+
+t.test(
+  "rosgate's own account is known by its name as text, whatever bytes spelled it",
+  async (t) => {
+    const { sim, auth } = await setupWith(t, {
+      serviceAccount: { name: 'jos\u00e9', password: 'svc-pw' },
+    });
+    const latin1 = Buffer.from('jos\u00e9', 'latin1');
+    t.equal(await auth.verifyPassword('jos\u00e9', pw('svc-pw'), undefined, latin1), true);
+    t.same(auth.secretFor('jos\u00e9'), pw('svc-pw'));
+    t.equal(sim.counters.loginsOk + sim.counters.loginsFailed, 0, 'the router was not asked');
+  },
+);
+
 t.test('a legacy challenge is relayed only to a router before 6.45.1', async (t) => {
   const none = authFor(1);
   t.equal(await none.openLegacyChallenge(), undefined, 'no relay, no router challenge');

@@ -31,6 +31,8 @@ interface Call {
 
 const DONE = Sentence.from(['!done']);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves in the next event-loop turn, once this one's output has been handed over. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The limits every session of these tests starts from. */
 const LIMITS = {
@@ -44,18 +46,12 @@ const LIMITS = {
 } as const satisfies Partial<ClientSessionOptions>;
 
 /**
- * ClientSessions behind a TCP port, with a fake pipeline: by default every
- * command waits until the test answers it through `calls`, and a cancel is
- * answered at once as the router would.
+ * What sessions of one test share: a fake pipeline that by default keeps
+ * every command until the test answers it through `calls` (a cancel is
+ * answered at once, as the router would), the log lines and the counters.
  */
-async function serve(
-  t: Tap,
-  options: Partial<ClientSessionOptions> = {},
-  onHandle?: (call: Call) => Exchange,
-  prepare?: (options: ClientSessionOptions) => void,
-) {
+function harness(options: Partial<ClientSessionOptions>, onHandle?: (call: Call) => Exchange) {
   const calls: Call[] = [];
-  const sessions: ClientSession[] = [];
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -67,33 +63,46 @@ async function serve(
   const authenticator: Authenticator = new UserListAuthenticator([
     { name: 'u', verify: async (p) => p.equals(Buffer.from('p')), secret: Buffer.from('p') },
   ]);
-  const server = net.createServer((socket) => {
-    const sessionOptions: ClientSessionOptions = {
-      connId: sessions.length + 1,
-      router: 'r',
-      address: '127.0.0.1',
-      handler: {
-        handle(context, commandSink) {
-          const call: Call = { context, sink: commandSink, cancels: 0, answerCancels: [] };
-          calls.push(call);
-          if (onHandle !== undefined) return onHandle(call);
-          return {
-            cancel(onAnswered) {
-              call.cancels++;
-              answerInterrupted(commandSink);
-              onAnswered();
-            },
-          };
-        },
+  const optionsFor = (connId: number): ClientSessionOptions => ({
+    connId,
+    router: 'r',
+    address: '127.0.0.1',
+    handler: {
+      handle(context, commandSink) {
+        const call: Call = { context, sink: commandSink, cancels: 0, answerCancels: [] };
+        calls.push(call);
+        if (onHandle !== undefined) return onHandle(call);
+        return {
+          cancel(onAnswered) {
+            call.cancels++;
+            answerInterrupted(commandSink);
+            onAnswered();
+          },
+        };
       },
-      authenticator,
-      logger: createLogger('debug', sink),
-      stats,
-      decoderLimits: {},
-      preLoginDecoderLimits: { maxWordBytes: 8192, maxSentenceBytes: 8192 },
-      ...LIMITS,
-      ...options,
-    };
+    },
+    authenticator,
+    logger: createLogger('debug', sink),
+    stats,
+    decoderLimits: {},
+    preLoginDecoderLimits: { maxWordBytes: 8192, maxSentenceBytes: 8192 },
+    ...LIMITS,
+    ...options,
+  });
+  return { calls, logs, stats, optionsFor };
+}
+
+/** ClientSessions behind a TCP port, over a {@link harness}. */
+async function serve(
+  t: Tap,
+  options: Partial<ClientSessionOptions> = {},
+  onHandle?: (call: Call) => Exchange,
+  prepare?: (options: ClientSessionOptions) => void,
+) {
+  const { calls, logs, stats, optionsFor } = harness(options, onHandle);
+  const sessions: ClientSession[] = [];
+  const server = net.createServer((socket) => {
+    const sessionOptions = optionsFor(sessions.length + 1);
     prepare?.(sessionOptions);
     sessions.push(new ClientSession(socket, sessionOptions));
   });
@@ -550,6 +559,145 @@ t.test(
     t.match(s.logs.at(-1), { code: ErrorCode.SlowClient, msg: 'client too slow to read; dropped' });
   },
 );
+
+/** Answers with `rows` rows of 64 KiB and `!done` at once, as a cache hit replays a kept reply. */
+function answerAtOnce(rows: number): (call: Call) => Exchange {
+  return (call) => {
+    for (let i = 0; i < rows; i++) call.sink.reply(ROW_64K);
+    call.sink.done(DONE);
+    return { cancel: (onAnswered) => onAnswered() };
+  };
+}
+
+const ROW_64K = Sentence.from(['!re', `=data=${'x'.repeat(64 * 1024)}`]);
+
+/** Each sentence as its command and tag. */
+const heads = (sentences: readonly Sentence[]): string[] =>
+  sentences.map((s) => `${s.command} ${s.tagString}`);
+
+/** What a client gets for an answerAtOnce(`rows`) command tagged `tag`. */
+const answerHeads = (rows: number, tag: string): string[] => [
+  ...Array<string>(rows).fill(`!re ${tag}`),
+  `!done ${tag}`,
+];
+
+t.test(
+  'answers given at once that together pass the output bound reach a client that reads',
+  async (t) => {
+    // Each answer is 1 MiB, four times the bound, and three are asked for in one write.
+    const s = await serve(t, { maxOutputBufferBytes: 256 * 1024 }, answerAtOnce(16));
+    const c = await s.client();
+    c.write(
+      encodeSentences([
+        ['/a', '.tag=1'],
+        ['/b', '.tag=2'],
+        ['/c', '.tag=3'],
+      ]),
+    );
+    t.same(heads(await c.untilDone('3')), [
+      ...answerHeads(16, '1'),
+      ...answerHeads(16, '2'),
+      ...answerHeads(16, '3'),
+    ]);
+    t.equal(s.stats.slowClientDrops, 0, 'the client is not dropped');
+  },
+);
+
+/**
+ * A client over a stream whose writes are taken only once the test says
+ * so: a peer that does not read, with no kernel buffer in between.
+ */
+function stalledPeer() {
+  const written: Buffer[] = [];
+  const untaken: (() => void)[] = [];
+  let isReading = false;
+  const socket = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, taken) {
+      written.push(chunk);
+      if (isReading) taken();
+      else untaken.push(taken);
+    },
+  });
+  return {
+    socket,
+    send: (sentences: string[][]): void => {
+      socket.push(encodeSentences(sentences));
+    },
+    /** Everything the peer has taken, decoded. */
+    received: (): Sentence[] => new Decoder().decode(Buffer.concat(written)),
+    /** The peer reads, from now on. */
+    read(): void {
+      isReading = true;
+      for (const taken of untaken.splice(0)) taken();
+    },
+  };
+}
+
+/** A session over `peer`, logged in as `u`, over a harness. */
+async function loggedInOver(
+  t: Tap,
+  peer: ReturnType<typeof stalledPeer>,
+  h: ReturnType<typeof harness>,
+): Promise<ClientSession> {
+  const session = new ClientSession(peer.socket, h.optionsFor(1));
+  t.teardown(() => session.shutdown());
+  peer.send([['/login', '=name=u', '=password=p']]);
+  await eventually(() => session.user === 'u', 'the login');
+  return session;
+}
+
+t.test(
+  'a client that stops reading is read no further behind a burst, and dropped by what follows it',
+  async (t) => {
+    const h = harness({ maxOutputBufferBytes: 256 * 1024 }, (call) => {
+      // A stream: a burst at once, as a cache replays, then rows as the router sends them.
+      for (let i = 0; i < 16; i++) call.sink.reply(ROW_64K);
+      return { cancel: (onAnswered) => onAnswered() };
+    });
+    const peer = stalledPeer();
+    await loggedInOver(t, peer, h);
+    peer.send([
+      ['/stream', '.tag=1'],
+      ['/b', '.tag=2'],
+    ]);
+    await eventually(() => h.calls.length > 0, 'the first command');
+    t.equal(h.calls.length, 1, 'the sentence after the burst is not read');
+    t.equal(h.stats.slowClientDrops, 0, 'the burst, four times the bound, is not held against it');
+
+    // The router's rows count at once, in a turn of their own as in this one.
+    await nextTurn();
+    const stream = h.calls[0] as Call;
+    for (let i = 0; i < 3; i++) stream.sink.reply(ROW_64K);
+    t.equal(h.stats.slowClientDrops, 0, 'rows within the bound are kept for it');
+    await nextTurn();
+    stream.sink.reply(ROW_64K);
+    t.equal(h.stats.slowClientDrops, 1, 'the rows after the burst pass the bound: dropped');
+    t.equal(stream.cancels, 0, 'its stream had nothing to cancel on the fake router');
+  },
+);
+
+t.test('a client that reads again after a burst is read on, in order', async (t) => {
+  const h = harness({ maxOutputBufferBytes: 256 * 1024 }, answerAtOnce(16));
+  const peer = stalledPeer();
+  await loggedInOver(t, peer, h);
+  peer.send([
+    ['/a', '.tag=1'],
+    ['/b', '.tag=2'],
+    ['/c', '.tag=3'],
+  ]);
+  await eventually(() => h.calls.length > 0, 'the first command');
+  t.equal(h.calls.length, 1, 'one burst at a time');
+  peer.read();
+  await eventually(() => h.calls.length === 3, 'the commands behind the burst');
+  t.same(heads(peer.received()), [
+    '!done undefined',
+    ...answerHeads(16, '1'),
+    ...answerHeads(16, '2'),
+    ...answerHeads(16, '3'),
+  ]);
+  t.equal(h.stats.slowClientDrops, 0);
+});
 
 t.test('before login only a login, a quit or a few refused sentences are allowed', async (t) => {
   const s = await serve(t, { preLoginMaxSentences: 3, keepaliveReply: 'trap' });

@@ -97,6 +97,17 @@ t.test('a refused client that never closes its side is cut after the linger', as
   refused.socket.destroy();
 });
 
+t.test('a stop resolves only once every client slot is back', async (t) => {
+  const { listener, stats, port } = await listen(t);
+  await openRaw(t, port, { user: 'u', password: 'p' });
+  await eventually(() => listener.sessions.size === 1);
+  // The session's socket is the last to go: the server reports it gone when
+  // it is destroyed, a moment before its 'close' gives the slot back.
+  await listener.close(0);
+  t.equal(listener.connections, 0);
+  t.equal(stats.clientsConnected, 0);
+});
+
 t.test('a client ended by !fatal holds its slot until its socket closes', async (t) => {
   const { listener, stats, port } = await listen(t, { maxClients: 1 });
   // Junk before login until the session gives up, then the peer keeps its side open.

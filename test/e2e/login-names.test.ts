@@ -1,0 +1,85 @@
+import t from 'tap';
+import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
+import { startStack, type Stack } from '../fixtures/stack.js';
+
+// rosgate's users are text in config.yaml; a client's name is bytes: UTF-8
+// from most clients, windows-1252 from node-routeros and Winbox on Windows.
+
+const JOSE = 'jos\u00e9';
+const SARKA = '\u0160\u00e1rka';
+const LOCKED = /too many failed logins; try again in \d+s/;
+
+/** A stack whose users josé (read-only) and Šárka are rosgate's own, locked out after 3 failures. */
+function namedUsersStack(t: Parameters<typeof startStack>[0]): Promise<Stack> {
+  return startStack(t, {
+    config: {
+      users: [
+        { name: JOSE, password: 'pw' },
+        { name: SARKA, password: 'pw' },
+      ],
+      policy: { users: { [JOSE]: 'readonly' }, lockout: { maxAttempts: 3 } },
+    },
+  });
+}
+
+/** A raw client's login with the name in `encoding`; its answer as one line. */
+async function login(
+  t: Parameters<typeof startStack>[0],
+  stack: Stack,
+  encoding: 'utf8' | 'latin1',
+  password: string,
+): Promise<{ answer: string; client: RawClient }> {
+  const client = await openRaw(t, stack.port);
+  const words = ['/login', Buffer.from(`=name=${JOSE}`, encoding), `=password=${password}`];
+  return { answer: text(await client.call(words)).join(' | '), client };
+}
+
+const HOTSPOT_ADD = ['/ip/hotspot/user/add', '=name=guest', '=password=x'];
+
+t.test(
+  'a configured josé logs in with a UTF-8 name and with a latin1 one, and gets his role both ways',
+  async (t) => {
+    const stack = await namedUsersStack(t);
+    for (const encoding of ['utf8', 'latin1'] as const) {
+      const { answer, client } = await login(t, stack, encoding, 'pw');
+      t.equal(answer, '!done', `${encoding} bytes name josé`);
+      t.match(
+        text(await client.call([...HOTSPOT_ADD, '.tag=w'])),
+        ['!trap .tag=w =message=not enough permissions (rosgate rule readonly-'],
+        `josé's read-only role applies (${encoding})`,
+      );
+      t.equal(
+        String((await client.call(['/system/identity/print', '.tag=r'])).at(-1)),
+        '!done .tag=r',
+      );
+    }
+    // node-routeros writes windows-1252: é as e9, Š as 8a.
+    const api = await stack.client({ user: JOSE, password: 'pw' });
+    await t.rejects(
+      api.write(HOTSPOT_ADD[0] as string, HOTSPOT_ADD.slice(1)),
+      /not enough permissions/,
+    );
+    const sarka = await stack.client({ user: SARKA, password: 'pw' });
+    t.match(await sarka.write('/system/identity/print'), [{ name: /./ }], 'Šárka logs in');
+    const users = stack.logs.filter((l) => l.msg === 'client logged in').map((l) => l.user);
+    t.same(users, [JOSE, JOSE, JOSE, SARKA], 'logs name each user as configured');
+    t.equal(
+      stack.sim.counters.commands['/ip/hotspot/user/add'] ?? 0,
+      0,
+      'no write reached the router',
+    );
+  },
+);
+
+t.test('failed logins as josé count against one josé, whatever bytes spelled him', async (t) => {
+  const stack = await namedUsersStack(t);
+  for (const encoding of ['utf8', 'utf8', 'latin1'] as const) {
+    t.match((await login(t, stack, encoding, 'wrong')).answer, /^!trap =message=invalid user name/);
+  }
+  t.match(
+    (await login(t, stack, 'latin1', 'pw')).answer,
+    LOCKED,
+    'the fourth try meets the lockout',
+  );
+  t.match((await login(t, stack, 'utf8', 'pw')).answer, LOCKED, 'whichever bytes it uses');
+});
