@@ -6,7 +6,11 @@ import { startSimulator, type SimulatorOptions } from '../../src/simulator/index
 import { eventually } from '../fixtures/eventually.js';
 import { fakeRouter, tagOf } from '../fixtures/fake-router.js';
 import { TEST_PEM, startTlsTerminator } from '../fixtures/tls-peers.js';
-import { UpstreamConnection, type ReplyHandler } from '../../src/upstream/upstream-connection.js';
+import {
+  UpstreamConnection,
+  type ReplyHandler,
+  type UpstreamOptions,
+} from '../../src/upstream/upstream-connection.js';
 
 async function simulator(t: Tap, options: SimulatorOptions = {}) {
   const sim = await startSimulator({ user: 'svc', password: 'pw', ...options });
@@ -16,8 +20,21 @@ async function simulator(t: Tap, options: SimulatorOptions = {}) {
 
 type Tap = { teardown(fn: () => unknown): void };
 
-function open(port: number, password = 'pw', timeoutMs = 2000): UpstreamConnection {
-  return new UpstreamConnection({ host: '127.0.0.1', port, username: 'svc', password, timeoutMs });
+/** A session as svc/pw to `port` with a 2 s timeout, but for `options`. */
+function open(
+  port: number,
+  password = 'pw',
+  timeoutMs = 2000,
+  options: Partial<UpstreamOptions> = {},
+): UpstreamConnection {
+  return new UpstreamConnection({
+    host: '127.0.0.1',
+    port,
+    username: 'svc',
+    password,
+    timeoutMs,
+    ...options,
+  });
 }
 
 /** Collects a command's replies as strings. */
@@ -173,12 +190,7 @@ async function countingWrites(
   port: number,
 ): Promise<{ up: UpstreamConnection; writes: number[] }> {
   const writes: number[] = [];
-  const up = new UpstreamConnection({
-    host: '127.0.0.1',
-    port,
-    username: 'svc',
-    password: 'pw',
-    timeoutMs: 2000,
+  const up = open(port, 'pw', 2000, {
     connect: (host, p) => {
       const socket = net.connect({ host, port: p });
       const write = socket.write.bind(socket) as (chunk: Buffer) => boolean;
@@ -242,12 +254,7 @@ t.test('a router that ignores the logout is cut off after the timeout', async (t
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
   let socket: net.Socket | undefined;
-  const up = new UpstreamConnection({
-    host: '127.0.0.1',
-    port,
-    username: 'svc',
-    password: 'pw',
-    timeoutMs: 20,
+  const up = open(port, 'pw', 20, {
     connect: (host, p) => (socket = net.connect({ host, port: p })),
   });
   await up.connect();
@@ -497,12 +504,7 @@ t.test('a busy session the router went silent on is probed after half its timeou
   const sim = await simulator(t);
   let now = 1_000;
   let clockReads = 0;
-  const up = new UpstreamConnection({
-    host: '127.0.0.1',
-    port: sim.port,
-    username: 'svc',
-    password: 'pw',
-    timeoutMs: 40,
+  const up = open(sim.port, 'pw', 40, {
     now: () => {
       clockReads++;
       return now;
@@ -561,12 +563,7 @@ t.test('bytes that leave a partial word do not make a silent router look alive',
 t.test('a handler that closes the session and throws leaves nothing counted', async (t) => {
   const sim = await simulator(t, { streamIntervalMs: 5 });
   let socket: net.Socket | undefined;
-  const up = new UpstreamConnection({
-    host: '127.0.0.1',
-    port: sim.port,
-    username: 'svc',
-    password: 'pw',
-    timeoutMs: 2000,
+  const up = open(sim.port, 'pw', 2000, {
     connect: (host, port) => (socket = net.connect({ host, port })),
   });
   await up.connect();
@@ -600,12 +597,7 @@ t.test('a router that stops reading makes the session congested until it drains'
     peer = socket;
     socket.pause();
   });
-  const up = new UpstreamConnection({
-    host: '127.0.0.1',
-    port,
-    username: 'svc',
-    password: 'pw',
-    timeoutMs: 2000,
+  const up = open(port, 'pw', 2000, {
     // Read each time: a live change reaches the open session.
     maxWriteBufferBytes: () => bound,
   });
@@ -629,12 +621,7 @@ t.test('logs in over TLS once the handshake is done', async (t) => {
   const sim = await simulator(t);
   const front = await startTlsTerminator(sim.port, { cert: TEST_PEM.cert, key: TEST_PEM.key });
   t.teardown(() => front.close());
-  const up = new UpstreamConnection({
-    host: '127.0.0.1',
-    port: front.port,
-    username: 'svc',
-    password: 'pw',
-    timeoutMs: 2000,
+  const up = open(front.port, 'pw', 2000, {
     tls: { rejectUnauthorized: false },
   });
   await up.connect();
@@ -649,12 +636,7 @@ t.test('logs in over TLS once the handshake is done', async (t) => {
 t.test('a router session is watched by TCP keepalive', async (t) => {
   const sim = await simulator(t);
   const calls: unknown[][] = [];
-  const up = new UpstreamConnection({
-    host: '127.0.0.1',
-    port: sim.port,
-    username: 'svc',
-    password: 'pw',
-    timeoutMs: 2000,
+  const up = open(sim.port, 'pw', 2000, {
     connect: (host, port) => {
       const socket = net.connect({ host, port });
       const setKeepAlive = socket.setKeepAlive.bind(socket);
