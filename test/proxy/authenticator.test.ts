@@ -18,8 +18,9 @@ function setup(t: { teardown(fn: () => unknown): void }) {
 async function setupWith(
   t: { teardown(fn: () => unknown): void },
   options: Partial<RouterAuthenticatorOptions>,
+  routerUsers: Record<string, string> = {},
 ) {
-  const sim = await startSimulator({ user: 'billing', password: 'pw' });
+  const sim = await startSimulator({ user: 'billing', password: 'pw', users: routerUsers });
   t.teardown(() => sim.close());
   let now = 1_000;
   const auth = new RouterAuthenticator({
@@ -265,23 +266,7 @@ t.test("rosgate's own account is checked without the router", async (t) => {
 });
 
 t.test('the router checks the bytes a client sent, and is remembered by them', async (t) => {
-  const sim = await startSimulator({
-    user: 'billing',
-    password: 'pw',
-    users: { 'jos\u00e9': 'pw' },
-  });
-  t.teardown(() => sim.close());
-  const auth = new RouterAuthenticator({
-    connect: (username, password) =>
-      new UpstreamConnection({
-        host: '127.0.0.1',
-        port: sim.port,
-        username,
-        password,
-        timeoutMs: 2000,
-      }),
-    ttlMs: 60_000,
-  });
+  const { sim, auth } = await setupWith(t, {}, { 'jos\u00e9': 'pw' });
   const utf8 = Buffer.from('jos\u00e9', 'utf8');
   const latin1 = Buffer.from('jos\u00e9', 'latin1');
   t.equal(await auth.verifyPassword('jos\u00e9', pw('pw'), undefined, utf8), true);
