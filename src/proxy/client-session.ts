@@ -185,6 +185,8 @@ export class ClientSession {
   /** Where the last burst lies in the output, [start, end): not counted while the socket holds it. */
   #burstStart = 0;
   #burstEnd = 0;
+  /** `#outputTaken()` when the sentence clock was last armed. */
+  #sentenceMark = 0;
   // Declared before #closed, whose initializer assigns it.
   #resolveClosed!: () => void;
   readonly #closed = new Promise<void>((resolve) => {
@@ -276,13 +278,15 @@ export class ClientSession {
   /**
    * Read no further sentence (the one being handled is the last) until
    * `#resumeReading`: what the client sent meanwhile waits in the decoder
-   * and, past it, in the socket and TCP. Sentences held back are rosgate's
-   * doing, so the sentence clock stops meanwhile.
+   * and, past it, in the socket and TCP. While a login is checked that is
+   * rosgate's doing, so the sentence clock stops; behind a burst it is the
+   * client's, which must read on for the clock to be wound again.
    */
-  #pauseReading(): void {
+  #pauseReading(isForDrain = false): void {
     this.#isReadingPaused = true;
     this.#decoder.pause();
     this.#socket.pause();
+    if (isForDrain) return;
     clearTimeout(this.#sentenceTimer);
     this.#sentenceTimer = undefined;
   }
@@ -304,7 +308,7 @@ export class ClientSession {
   #awaitDrain(): void {
     this.#isWaitingForDrain = true;
     this.#isBurstNext = true;
-    this.#pauseReading();
+    this.#pauseReading(true);
   }
 
   /** The socket took the burst, at once or by 'drain': read on. */
@@ -321,16 +325,35 @@ export class ClientSession {
    */
   #watchPartial(readBefore: number): void {
     const ms = this.#options.sentenceTimeoutMs ?? 60_000;
-    if (ms <= 0 || this.#isClosed || this.#isReadingPaused) return;
+    if (ms <= 0 || this.#isClosed || (this.#isReadingPaused && !this.#isWaitingForDrain)) return;
     if (this.#decoder.pendingBytes === 0) {
       clearTimeout(this.#sentenceTimer);
       this.#sentenceTimer = undefined;
       return;
     }
     if (this.#sentenceTimer !== undefined && this.#sentencesRead === readBefore) return;
+    this.#armSentenceTimer(ms);
+  }
+
+  #armSentenceTimer(ms: number): void {
     clearTimeout(this.#sentenceTimer);
-    this.#sentenceTimer = setTimeout(() => this.#fatal('sentence not completed in time'), ms);
+    this.#sentenceMark = this.#outputTaken();
+    this.#sentenceTimer = setTimeout(() => {
+      // Behind a burst the rest of the sentence is not read until the
+      // client reads: it has time while it does.
+      if (this.#isWaitingForDrain && this.#outputTaken() > this.#sentenceMark)
+        this.#armSentenceTimer(ms);
+      else this.#fatal('sentence not completed in time');
+    }, ms);
     this.#sentenceTimer.unref();
+  }
+
+  /**
+   * Bytes of output the socket has passed on (whole writes). Once the
+   * kernel's buffer is full they grow only as the client reads.
+   */
+  #outputTaken(): number {
+    return this.#handedBytes - this.#socket.writableLength;
   }
 
   #decodeFailed(err: unknown): void {
@@ -355,8 +378,12 @@ export class ClientSession {
     } finally {
       this.#isAnswering = false;
     }
-    // What this turn has for the client passed the socket's high-water mark.
-    if (!this.#isReadingPaused && this.#out.byteLength >= this.#socket.writableHighWaterMark)
+    // Its answers left what the client has not taken past the socket's high-water mark.
+    if (
+      !this.#isReadingPaused &&
+      this.#answerBytes > 0 &&
+      this.#socket.writableLength + this.#out.byteLength >= this.#socket.writableHighWaterMark
+    )
       this.#awaitDrain();
   };
 
@@ -732,7 +759,9 @@ export class ClientSession {
     if (ms <= 0 || this.#isClosed) return;
     clearTimeout(this.#idleTimer);
     this.#idleTimer = setTimeout(() => {
-      if (this.#open.size === 0) this.#fatal('idle timeout');
+      // While its sentences wait unread behind a burst, it is not silent.
+      if (this.#isWaitingForDrain) this.#armIdleTimer();
+      else if (this.#open.size === 0) this.#fatal('idle timeout');
     }, ms);
     this.#idleTimer.unref();
   }

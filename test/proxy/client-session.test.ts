@@ -634,7 +634,18 @@ function stalledPeer() {
       isReading = true;
       for (const taken of untaken.splice(0)) taken();
     },
+    /** The peer reads the oldest write it has not, and no more. */
+    readOne(): void {
+      untaken.shift()?.();
+    },
   };
+}
+
+/** Whether `session` has closed, as a flag a test can poll. */
+function isClosedFlag(session: ClientSession): { isClosed: boolean } {
+  const flag = { isClosed: false };
+  void session.closed().then(() => (flag.isClosed = true));
+  return flag;
 }
 
 /** A session over `peer`, logged in as `u`, over a harness. */
@@ -700,6 +711,84 @@ t.test('a client that reads again after a burst is read on, in order', async (t)
     ...answerHeads(16, '3'),
   ]);
   t.equal(h.stats.slowClientDrops, 0);
+});
+
+t.test(
+  'a client whose answers pile up one sentence at a time is read no further, not dropped',
+  async (t) => {
+    const row = Sentence.from(['!re', `=data=${'x'.repeat(8 * 1024)}`]);
+    const h = harness({ maxOutputBufferBytes: 64 * 1024 }, (call) => {
+      call.sink.reply(row);
+      call.sink.done(DONE);
+      return { cancel: (onAnswered) => onAnswered() };
+    });
+    const peer = stalledPeer();
+    await loggedInOver(t, peer, h);
+    // Each print in a write of its own: each answer is below the socket's
+    // high-water mark, what the socket holds of them is not.
+    for (let i = 1; i <= 16; i++) {
+      peer.send([['/print', `.tag=${i}`]]);
+      await nextTurn();
+    }
+    t.equal(h.calls.length, 2, 'reading waits once the socket holds a burst');
+    t.equal(h.stats.slowClientDrops, 0, 'and the client is not dropped for it');
+    peer.read();
+    await eventually(() => h.calls.length === 16, 'every print, as the client reads');
+    t.equal(h.stats.slowClientDrops, 0);
+  },
+);
+
+t.test(
+  'a command behind a burst waits for the client to read, not for the idle timeout',
+  async (t) => {
+    const h = harness(
+      { maxOutputBufferBytes: 256 * 1024, clientIdleTimeoutMs: 20 },
+      answerAtOnce(4),
+    );
+    const peer = stalledPeer();
+    const closed = isClosedFlag(await loggedInOver(t, peer, h));
+    peer.send([
+      ['/a', '.tag=1'],
+      ['/b', '.tag=2'],
+    ]);
+    await eventually(() => h.calls.length === 1, 'the first command');
+    await sleep(45); // three idle timeouts before the client reads anything
+    t.equal(closed.isClosed, false, 'a client whose sentences wait unread is not idle');
+    peer.read();
+    await eventually(() => h.calls.length === 2, 'the command behind the burst');
+    await eventually(() => heads(peer.received()).includes('!done 2'), 'its answer');
+  },
+);
+
+t.test('a sentence left unfinished behind a burst has time while the client reads', async (t) => {
+  const TIMEOUT_MS = 30;
+  const h = harness({ maxOutputBufferBytes: 256 * 1024, sentenceTimeoutMs: TIMEOUT_MS }, (call) => {
+    for (let i = 0; i < 4; i++) call.sink.reply(ROW_64K);
+    return { cancel: (onAnswered) => onAnswered() };
+  });
+  const peer = stalledPeer();
+  const closed = isClosedFlag(await loggedInOver(t, peer, h));
+  // A stream's burst, then half of the next sentence: a word of 15 bytes, 14 sent.
+  peer.socket.push(
+    Buffer.concat([
+      encodeSentences([['/stream', '.tag=1']]),
+      Buffer.from([0x0f, ...Buffer.from('/system/identi')]),
+    ]),
+  );
+  await eventually(() => h.calls.length === 1, 'the stream');
+  // The clock runs from before this moment.
+  const started = performance.now();
+  await nextTurn();
+  (h.calls[0] as Call).sink.reply(ROW_64K); // rows after the burst, a write of their own
+  peer.readOne(); // the burst: the client reads, the rows still wait
+  await eventually(() => closed.isClosed, 'the cut once it reads no more');
+  // Cut at the first expiry it would have been, less than one period on;
+  // it read within that period, so the clock ran a second one.
+  t.ok(
+    performance.now() - started >= 1.5 * TIMEOUT_MS,
+    'the clock was wound again by the read, then ran out',
+  );
+  t.same(heads(peer.received()).slice(-1), ['!re 1'], 'it read the burst; the rest waits for it');
 });
 
 t.test('before login only a login, a quit or a few refused sentences are allowed', async (t) => {
