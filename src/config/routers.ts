@@ -144,7 +144,10 @@ const poolShape = {
   maxInFlightPerSession: integer(1, 65535)
     .default(64)
     .describe('Commands running at once on one router session.'),
-  maxWriteBufferBytes: integer(1024, MAX_COUNT)
+  // No less than a socket's own high-water mark (16 KiB): below it a write
+  // the socket takes brings no 'drain', and a router that reads again would
+  // not make its session usable again.
+  maxWriteBufferBytes: integer(16 * 1024, MAX_COUNT)
     .default(1024 * 1024)
     .describe('Bytes queued towards the router past which a session gets no new command.'),
 };

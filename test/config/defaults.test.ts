@@ -158,7 +158,7 @@ t.test('every setting given explicitly is kept', (t) => {
             reconnectInitialDelayMs: 10,
             reconnectMaxDelayMs: 10,
             maxInFlightPerSession: 1,
-            maxWriteBufferBytes: 1024,
+            maxWriteBufferBytes: 16384,
           },
           emptyReplies: 'passthrough',
         },
@@ -205,7 +205,7 @@ t.test('every setting given explicitly is kept', (t) => {
       acquireTimeoutMs: 100,
       reconnectMaxDelayMs: 10,
       maxInFlightPerSession: 1,
-      maxWriteBufferBytes: 1024,
+      maxWriteBufferBytes: 16384,
     },
     emptyReplies: 'passthrough',
   });

@@ -207,8 +207,8 @@ const cases: RuleCase[] = [
   },
   {
     name: 'the write buffer towards a router holds at least 1 KiB',
-    raw: router({ pool: { maxWriteBufferBytes: 1023 } }),
-    problems: ['routers[0].pool.maxWriteBufferBytes must be an integer >= 1024'],
+    raw: router({ pool: { maxWriteBufferBytes: 16383 } }),
+    problems: ['routers[0].pool.maxWriteBufferBytes must be an integer >= 16384'],
   },
   {
     name: 'a router sets only one password source',
