@@ -11,9 +11,12 @@ import { Sentence } from './sentence.js';
  * until the turn ends is safe.
  */
 export class WriteBatch {
-  // Emptied in place, not replaced: a session takes a batch every turn.
-  readonly #parts: (Buffer | Sentence)[] = [];
+  // Slots reused, not replaced nor shortened (a shortened array gives its
+  // room back and grows again on the next push): a session takes a batch
+  // every turn, mostly of one part.
+  readonly #parts: (Buffer | Sentence | undefined)[] = [];
   readonly #tags: (Buffer | string | undefined)[] = [];
+  #count = 0;
   #bytes = 0;
 
   /** Bytes waiting. */
@@ -23,21 +26,23 @@ export class WriteBatch {
 
   /** True when nothing waits. */
   get isEmpty(): boolean {
-    return this.#parts.length === 0;
+    return this.#count === 0;
   }
 
   /** Adds encoded bytes. */
   push(bytes: Buffer): void {
-    this.#parts.push(bytes);
-    this.#tags.push(undefined);
-    this.#bytes += bytes.length;
+    this.#add(bytes, undefined, bytes.length);
   }
 
   /** Adds `sentence` as `sentence.withTag(tag)` would write it. */
   pushSentence(sentence: Sentence, tag: Buffer | string | undefined): void {
-    this.#parts.push(sentence);
-    this.#tags.push(tag);
-    this.#bytes += sentence.taggedByteLength(tag);
+    this.#add(sentence, tag, sentence.taggedByteLength(tag));
+  }
+
+  #add(part: Buffer | Sentence, tag: Buffer | string | undefined, bytes: number): void {
+    this.#parts[this.#count] = part;
+    this.#tags[this.#count++] = tag;
+    this.#bytes += bytes;
   }
 
   /**
@@ -51,8 +56,12 @@ export class WriteBatch {
 
   /** Drops everything waiting. */
   clear(): void {
-    this.#parts.length = 0;
-    this.#tags.length = 0;
+    // Nothing taken is kept alive by its slot.
+    for (let i = 0; i < this.#count; i++) {
+      this.#parts[i] = undefined;
+      this.#tags[i] = undefined;
+    }
+    this.#count = 0;
     this.#bytes = 0;
   }
 
@@ -60,20 +69,23 @@ export class WriteBatch {
   take(): Buffer {
     const parts = this.#parts;
     const tags = this.#tags;
-    let out: Buffer;
-    if (parts.length === 1) {
-      const part = parts[0] as Buffer | Sentence;
-      // One part alone needs no copy of its own when it is bytes already.
-      out = part instanceof Sentence ? part.withTag(tags[0]) : part;
-    } else {
-      out = Buffer.allocUnsafe(this.#bytes);
-      let at = 0;
-      for (let i = 0; i < parts.length; i++) {
-        const part = parts[i] as Buffer | Sentence;
-        at =
-          part instanceof Sentence ? part.writeWithTag(tags[i], out, at) : at + part.copy(out, at);
-      }
+    const count = this.#count;
+    const only = count === 1 ? parts[0] : undefined;
+    // One part alone needs no copy of its own when it is bytes already.
+    if (only !== undefined && !(only instanceof Sentence)) return this.#taken(only);
+    if (only instanceof Sentence && only.tagIndex < 0 && tags[0] === undefined)
+      return this.#taken(only.raw);
+    // The length is known: no second count of it, as withTag would make.
+    const out = Buffer.allocUnsafe(this.#bytes);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const part = parts[i] as Buffer | Sentence;
+      at = part instanceof Sentence ? part.writeWithTag(tags[i], out, at) : at + part.copy(out, at);
     }
+    return this.#taken(out);
+  }
+
+  #taken(out: Buffer): Buffer {
     this.clear();
     return out;
   }
