@@ -155,8 +155,11 @@ export class Session {
   #onSentence(sentence: Sentence): void {
     if (this.#isClosed) return;
     if (this.#mustWait() || this.#waiting.length > 0) {
-      if (this.#hold(sentence.byteLength)) {
-        this.#waiting.push(Sentence.from(sentence.words));
+      // A copy, counted as the copy: the decoder reuses its bytes, and a
+      // client's overlong length prefixes are not the copy's.
+      const copy = Sentence.from(sentence.words);
+      if (this.#hold(copy.byteLength)) {
+        this.#waiting.push(copy);
         this.#ctx.counters.sentencesWaiting++;
       }
       return;

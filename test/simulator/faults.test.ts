@@ -85,6 +85,29 @@ t.test(
   },
 );
 
+t.test(
+  'a held sentence gives back what it counted once answered, however it was framed',
+  async (t) => {
+    // Below two of these sentences: a count that never came back down would close it.
+    const sim = await startTestSimulator(t, { maxBacklogBytes: 60 });
+    const c = await openRaw(t, sim.port, { user: 'admin' });
+    /** Words with four-byte length prefixes, which a decoder accepts (§1). */
+    const padded = (words: string[]): Buffer =>
+      Buffer.concat([
+        ...words.map((w) => Buffer.concat([Buffer.from([0xe0, 0, 0, w.length]), Buffer.from(w)])),
+        Buffer.from([0]),
+      ]);
+    for (let round = 0; round < 20; round++) {
+      sim.faults.stopAnswering = true;
+      c.write(padded(['/system/identity/print', `.tag=${round}`]));
+      await eventually(() => sim.counters.sentencesWaiting === 1, 'the sentence to wait');
+      sim.faults.stopAnswering = false;
+      t.equal(text(await c.untilDone(String(round))).at(-1), `!done .tag=${round}`);
+    }
+    t.equal(sim.counters.sessionsNow, 1, 'twenty stalls later the connection is still open');
+  },
+);
+
 t.test('sentences behind a login under way wait within maxBacklogBytes too', async (t) => {
   const due: (() => void)[] = [];
   const sim = await startTestSimulator(t, {
