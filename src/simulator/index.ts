@@ -111,8 +111,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     set refuseConnections(mode) {
       refuseConnections = mode;
       reopening = api.setListening(mode !== 'refuse');
-      // Told by reopened().
-      reopening.catch(() => undefined);
+      // Told by reopened() to whoever set it (every set meanwhile shares
+      // this attempt); then the fault says what holds, no listener, and a
+      // later change is not refused for it.
+      reopening.catch(() => {
+        refuseConnections = 'refuse';
+        reopening = Promise.resolve();
+      });
     },
     refuseListen: resolved.refuseListen,
     dropAll: () => api.dropAll(),

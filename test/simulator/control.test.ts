@@ -113,6 +113,11 @@ t.test(
       { status: 500, json: { error: /^the API could not listen again: .*EADDRINUSE/ } },
       'a port taken meanwhile is a server error',
     );
+    t.match(
+      await post({ latencyMs: 0 }),
+      { status: 200, json: { refuseConnections: 'refuse' } },
+      'after it, the faults say what holds, and another switch is set as usual',
+    );
     await new Promise((resolve) => squatter.close(resolve));
     t.match(await post({ refuseConnections: false }), {
       status: 200,
