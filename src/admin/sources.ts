@@ -55,7 +55,7 @@ export interface FlowSnapshot {
   readonly refusals: Readonly<Record<string, number>>;
   /** Tokens left in the bucket. */
   readonly tokens: number;
-  /** Commands let through and not yet answered. */
+  /** Commands let through and not yet answered, a flow stage a reload replaced included. */
   readonly inFlight: number;
   /** Commands that timed out since start. */
   readonly timeouts: number;

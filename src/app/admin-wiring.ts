@@ -80,7 +80,8 @@ export function adminSources(
               queued: f.queued,
               refusals: f.refusals,
               tokens: f.tokens,
-              inFlight: f.inFlight,
+              // The router's: a stage a reload replaced may still finish some.
+              inFlight: f.slotsInUse,
               timeouts: f.timeouts,
               slow: f.slowCommands,
             };

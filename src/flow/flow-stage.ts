@@ -100,6 +100,11 @@ export interface FlowStats {
   readonly tokens: number;
   /** Commands this stage runs that hold a concurrency slot. */
   readonly inFlight: number;
+  /**
+   * Slots held on the router: this stage's and those of the stages it
+   * replaced that still finish commands (a reload). What the gauge shows.
+   */
+  readonly slotsInUse: number;
   /** Streams running without a slot. */
   readonly streams: number;
   /** 0 closed, 1 open, 2 half-open. */
@@ -355,6 +360,7 @@ class FlowControl implements FlowStage, CommandHandler {
       refusals: { ...this.#refusals },
       tokens: this.#bucket?.tokens ?? this.#config.rateLimit.bucketSize,
       inFlight: this.#inFlight,
+      slotsInUse: this.#slots.inUse,
       streams: this.#streams,
       breakerState: BREAKER_STATE_VALUE[this.breakerState],
       breakerTransitions: breaker?.transitions ?? NO_TRANSITIONS,

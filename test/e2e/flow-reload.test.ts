@@ -207,6 +207,12 @@ t.test(
     t.equal(atRouter('/ppp/secret/print'), 0, 'nor the one that waited before the reload');
     t.equal(stack.router.flow.stats().queued.normal, 3, 'all three wait in the new stage');
     t.equal(before.stats().inFlight, 2, 'the old stage still runs the pings');
+    const gauge = await stack.app.metrics.registry.getSingleMetric('rosgate_flow_in_flight')?.get();
+    t.same(
+      gauge?.values.map((v) => v.value),
+      [2],
+      "the in-flight gauge counts the router's commands, the old stage's too",
+    );
 
     c.send(['/cancel', '=tag=p1', '.tag=c1']);
     const answered = text(await c.untilDone('n2'));

@@ -537,6 +537,7 @@ t.test(
     });
     const late = [next.send(['/system/identity/print']), next.send(['/system/identity/print'])];
     t.equal(next.inner.calls.length, 0, 'both slots are still held by the old stage');
+    t.equal(next.flow.stats().slotsInUse, 2, 'which the stage in force reports as in use');
     t.equal(next.flow.stats().queued.normal, 2);
     old.inner.calls[0]?.done();
     t.equal(next.inner.calls.length, 1, 'the slot the old stage frees goes to the new one');
