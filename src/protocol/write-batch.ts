@@ -10,6 +10,9 @@ import { Sentence } from './sentence.js';
  * (the decoder writes only past what it delivered), so holding views
  * until the turn ends is safe.
  */
+/** Slots kept for the next turn; a batch that used more gives them back. */
+const REUSED_SLOTS = 64;
+
 export class WriteBatch {
   // Slots reused, not replaced nor shortened (a shortened array gives its
   // room back and grows again on the next push): a session takes a batch
@@ -56,10 +59,16 @@ export class WriteBatch {
 
   /** Drops everything waiting. */
   clear(): void {
-    // Nothing taken is kept alive by its slot.
-    for (let i = 0; i < this.#count; i++) {
-      this.#parts[i] = undefined;
-      this.#tags[i] = undefined;
+    if (this.#count > REUSED_SLOTS) {
+      // A turn of many parts (a cached table's rows) gives its room back.
+      this.#parts.length = 0;
+      this.#tags.length = 0;
+    } else {
+      // Nothing taken is kept alive by its slot.
+      for (let i = 0; i < this.#count; i++) {
+        this.#parts[i] = undefined;
+        this.#tags[i] = undefined;
+      }
     }
     this.#count = 0;
     this.#bytes = 0;

@@ -171,13 +171,18 @@ export class UpstreamConnection extends EventEmitter {
     const socket = this.#socket;
     return (
       socket !== undefined &&
-      socket.writableLength + this.#out.byteLength > this.#maxWriteBufferBytes()
+      socket.writableLength + this.#out.byteLength > this.#maxWriteBufferBytes(socket)
     );
   }
 
-  #maxWriteBufferBytes(): number {
+  /**
+   * The bound, and no less than the socket's own high-water mark: below it
+   * a write the socket takes brings no 'drain' (16 KiB on Node 20, 64 KiB
+   * from Node 22), and a session it congested would stay unusable.
+   */
+  #maxWriteBufferBytes(socket: net.Socket): number {
     const bound = this.options.maxWriteBufferBytes ?? DEFAULT_MAX_WRITE_BUFFER_BYTES;
-    return typeof bound === 'number' ? bound : bound();
+    return Math.max(typeof bound === 'number' ? bound : bound(), socket.writableHighWaterMark);
   }
 
   /** Open the socket and log in; rejects with a RosgateError. */

@@ -63,3 +63,15 @@ t.test('a batch takes a command with the one tag that goes upstream', async (t) 
   t.equal(batch.byteLength, expected.length, 'a second tag word is not counted');
   t.same(batch.take(), expected, 'in place, and re-encoded without the second tag word');
 });
+
+t.test('a batch of many parts (a cached table) is taken whole, and the next is new', async (t) => {
+  const rows = Array.from({ length: 200 }, (_, i) => ['!re', '.tag=u', `=name=V${i}`]);
+  const sentences = decoded(...rows);
+  const batch = new WriteBatch();
+  for (const s of sentences) batch.pushSentence(s, 'c');
+  t.same(batch.take(), encodeSentences(rows.map((r) => ['!re', '.tag=c', r[2] as string])));
+  t.equal(batch.isEmpty, true);
+  const [one] = sentences;
+  batch.pushSentence(one as Sentence, 'd');
+  t.same(batch.take(), encodeSentences([['!re', '.tag=d', '=name=V0']]), 'then one part alone');
+});

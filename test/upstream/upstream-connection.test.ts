@@ -617,6 +617,42 @@ t.test('a router that stops reading makes the session congested until it drains'
   t.equal(up.isCongested, false, 'and it can take commands again once they are written');
 });
 
+t.test(
+  "a bound below the socket's own high-water mark still sees the router read again",
+  async (t) => {
+    let peer: net.Socket | undefined;
+    const port = await fakeRouter(t, (s, reply, socket) => {
+      if (s.command !== '/login') return;
+      reply('!done', tagOf(s));
+      peer = socket;
+      socket.pause();
+    });
+    // Node 22's default high-water mark, four times the bound.
+    let socket: net.Socket | undefined;
+    const up = open(port, 'pw', 2000, {
+      maxWriteBufferBytes: 16 * 1024,
+      connect: (host, p) => {
+        // Passed on to the Duplex underneath; the typings do not list it.
+        const options = { host, port: p, writableHighWaterMark: 64 * 1024 };
+        return (socket = net.connect(options as net.NetConnectOpts));
+      },
+    });
+    await up.connect();
+    t.teardown(() => up.close());
+    t.equal(socket?.writableHighWaterMark, 64 * 1024);
+    const big = cmd('/ip/hotspot/user/add', `=comment=${'x'.repeat(32 * 1024)}`);
+    for (let i = 0; i < 400 && !up.isCongested; i++) {
+      up.send(big, collector());
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    t.equal(up.isCongested, true, 'writes pile up past the socket mark');
+    const drained = new Promise((resolve) => up.once('drain', resolve));
+    peer?.resume();
+    await drained;
+    t.equal(up.isCongested, false, 'and drain tells when they are written');
+  },
+);
+
 t.test('logs in over TLS once the handshake is done', async (t) => {
   const sim = await simulator(t);
   const front = await startTlsTerminator(sim.port, { cert: TEST_PEM.cert, key: TEST_PEM.key });
