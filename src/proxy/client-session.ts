@@ -185,8 +185,9 @@ export class ClientSession {
   /** Where the last burst lies in the output, [start, end): not counted while the socket holds it. */
   #burstStart = 0;
   #burstEnd = 0;
-  /** `#outputTaken()` when the sentence clock was last armed. */
+  /** `#outputTaken()` when the sentence and idle clocks were last armed. */
   #sentenceMark = 0;
+  #idleMark = 0;
   // Declared before #closed, whose initializer assigns it.
   #resolveClosed!: () => void;
   readonly #closed = new Promise<void>((resolve) => {
@@ -378,12 +379,9 @@ export class ClientSession {
     } finally {
       this.#isAnswering = false;
     }
-    // Its answers left what the client has not taken past the socket's high-water mark.
-    if (
-      !this.#isReadingPaused &&
-      this.#answerBytes > 0 &&
-      this.#socket.writableLength + this.#out.byteLength >= this.#socket.writableHighWaterMark
-    )
+    // Its own answers of this turn passed the socket's high-water mark (a
+    // router's rows do not pause reading: a /cancel must get through).
+    if (!this.#isReadingPaused && this.#answerBytes >= this.#socket.writableHighWaterMark)
       this.#awaitDrain();
   };
 
@@ -758,9 +756,14 @@ export class ClientSession {
     const ms = this.#options.clientIdleTimeoutMs;
     if (ms <= 0 || this.#isClosed) return;
     clearTimeout(this.#idleTimer);
+    this.#idleMark = this.#outputTaken();
     this.#idleTimer = setTimeout(() => {
-      // While its sentences wait unread behind a burst, it is not silent.
-      if (this.#isWaitingForDrain) this.#armIdleTimer();
+      // While what it sent waits unread behind a burst (the sentence clock
+      // watches that), or while it reads the burst, it is not silent.
+      const isBusy =
+        this.#isWaitingForDrain &&
+        (this.#decoder.pendingBytes > 0 || this.#outputTaken() > this.#idleMark);
+      if (isBusy) this.#armIdleTimer();
       else if (this.#open.size === 0) this.#fatal('idle timeout');
     }, ms);
     this.#idleTimer.unref();

@@ -714,29 +714,47 @@ t.test('a client that reads again after a burst is read on, in order', async (t)
 });
 
 t.test(
-  'a client whose answers pile up one sentence at a time is read no further, not dropped',
+  "a cancel behind rosgate's own small answer is read while a stream outpaces the client",
   async (t) => {
-    const row = Sentence.from(['!re', `=data=${'x'.repeat(8 * 1024)}`]);
-    const h = harness({ maxOutputBufferBytes: 64 * 1024 }, (call) => {
-      call.sink.reply(row);
-      call.sink.done(DONE);
-      return { cancel: (onAnswered) => onAnswered() };
-    });
+    const h = harness({ maxOutputBufferBytes: 256 * 1024 });
     const peer = stalledPeer();
     await loggedInOver(t, peer, h);
-    // Each print in a write of its own: each answer is below the socket's
-    // high-water mark, what the socket holds of them is not.
-    for (let i = 1; i <= 16; i++) {
-      peer.send([['/print', `.tag=${i}`]]);
+    peer.readOne(); // the login's answer
+    peer.send([['/interface/listen', '.tag=s']]);
+    await eventually(() => h.calls.length === 1, 'the stream');
+    const stream = h.calls[0] as Call;
+    const row = Sentence.from(['!re', `=data=${'x'.repeat(8 * 1024)}`]);
+    // 24 KiB of rows the client has not read, past the socket's high-water mark.
+    for (let i = 0; i < 3; i++) {
+      stream.sink.reply(row);
       await nextTurn();
     }
-    t.equal(h.calls.length, 2, 'reading waits once the socket holds a burst');
-    t.equal(h.stats.slowClientDrops, 0, 'and the client is not dropped for it');
-    peer.read();
-    await eventually(() => h.calls.length === 16, 'every print, as the client reads');
-    t.equal(h.stats.slowClientDrops, 0);
+    peer.send([
+      ['#', '.tag=k'],
+      ['/cancel', '=tag=s', '.tag=c'],
+    ]);
+    // The router sends two rows for each one the client reads.
+    for (let i = 0; i < 100 && stream.cancels === 0 && h.stats.slowClientDrops === 0; i++) {
+      stream.sink.reply(row);
+      await nextTurn();
+      stream.sink.reply(row);
+      await nextTurn();
+      peer.readOne();
+      await nextTurn();
+    }
+    t.equal(stream.cancels, 1, 'the cancel is read and the stream cancelled');
+    t.equal(h.stats.slowClientDrops, 0, 'before the rows pass the bound');
   },
 );
+
+t.test('a client that takes nothing of its burst and sent nothing behind it is idle', async (t) => {
+  const h = harness({ maxOutputBufferBytes: 256 * 1024, clientIdleTimeoutMs: 15 }, answerAtOnce(4));
+  const peer = stalledPeer();
+  const closed = isClosedFlag(await loggedInOver(t, peer, h));
+  peer.send([['/a', '.tag=1']]);
+  await eventually(() => closed.isClosed, 'the idle timeout');
+  t.same(h.calls.length, 1);
+});
 
 t.test(
   'a command behind a burst waits for the client to read, not for the idle timeout',
