@@ -588,8 +588,8 @@ t.test('a handler that closes the session and throws leaves nothing counted', as
   t.equal(up.inFlight, 0, 'and is not taken off twice');
 });
 
-t.test('a router that stops reading makes the session congested until it drains', async (t) => {
-  let bound = 64 * 1024;
+/** A router that answers the login and then reads nothing until `readAgain()`. */
+async function stallingRouter(t: Tap): Promise<{ port: number; readAgain(): void }> {
   let peer: net.Socket | undefined;
   const port = await fakeRouter(t, (s, reply, socket) => {
     if (s.command !== '/login') return;
@@ -597,6 +597,12 @@ t.test('a router that stops reading makes the session congested until it drains'
     peer = socket;
     socket.pause();
   });
+  return { port, readAgain: () => peer?.resume() };
+}
+
+t.test('a router that stops reading makes the session congested until it drains', async (t) => {
+  let bound = 64 * 1024;
+  const { port, readAgain } = await stallingRouter(t);
   const up = open(port, 'pw', 2000, {
     // Read each time: a live change reaches the open session.
     maxWriteBufferBytes: () => bound,
@@ -612,7 +618,7 @@ t.test('a router that stops reading makes the session congested until it drains'
   t.equal(up.isCongested, false, 'a bound raised live applies to the open session');
   bound = 64 * 1024;
   const drained = new Promise((resolve) => up.once('drain', resolve));
-  peer?.resume();
+  readAgain();
   await drained;
   t.equal(up.isCongested, false, 'and it can take commands again once they are written');
 });
@@ -620,13 +626,7 @@ t.test('a router that stops reading makes the session congested until it drains'
 t.test(
   "a bound below the socket's own high-water mark still sees the router read again",
   async (t) => {
-    let peer: net.Socket | undefined;
-    const port = await fakeRouter(t, (s, reply, socket) => {
-      if (s.command !== '/login') return;
-      reply('!done', tagOf(s));
-      peer = socket;
-      socket.pause();
-    });
+    const { port, readAgain } = await stallingRouter(t);
     // Node 22's default high-water mark, four times the bound.
     let socket: net.Socket | undefined;
     const up = open(port, 'pw', 2000, {
@@ -647,7 +647,7 @@ t.test(
     }
     t.equal(up.isCongested, true, 'writes pile up past the socket mark');
     const drained = new Promise((resolve) => up.once('drain', resolve));
-    peer?.resume();
+    readAgain();
     await drained;
     t.equal(up.isCongested, false, 'and drain tells when they are written');
   },
