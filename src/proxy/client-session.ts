@@ -300,11 +300,11 @@ export class ClientSession {
   }
 
   /**
-   * This turn's output, answers to the client's own sentences mostly (cache
-   * hits answer at once), passed the socket's high-water mark: the burst
-   * leaves as one write, and the next sentence is read once the socket has
-   * taken it. A client that sends many prints at once is answered as fast
-   * as it reads, and rosgate holds one burst for it, not every answer.
+   * This turn's answers to the client's own sentences (cache hits answer at
+   * once) passed the socket's high-water mark: the burst leaves as one
+   * write, and the next sentence is read once the socket has taken it. A
+   * client that sends many prints at once is answered as fast as it reads,
+   * and rosgate holds one burst for it, not every answer.
    */
   #awaitDrain(): void {
     this.#isWaitingForDrain = true;
