@@ -41,11 +41,13 @@ export function sentenceSize(words: readonly WordInput[]): number {
 export function writeSentence(target: Buffer, offset: number, words: readonly WordInput[]): number {
   let at = offset;
   for (const word of words) {
-    const n = wordByteLength(word);
+    // A string's characters are looked at once for both its size and its bytes.
+    const encoding = typeof word === 'string' ? stringEncoding(word) : undefined;
+    const n = encoding === undefined ? word.length : Buffer.byteLength(word, encoding);
     if (n === 0) throw new RangeError('a word may not be empty');
     at = writeLength(target, at, n);
-    if (typeof word === 'string') target.write(word, at, n, stringEncoding(word));
-    else word.copy(target, at);
+    if (encoding === undefined) (word as Buffer).copy(target, at);
+    else target.write(word as string, at, n, encoding);
     at += n;
   }
   target[at] = 0;
