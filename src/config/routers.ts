@@ -144,9 +144,9 @@ const poolShape = {
   maxInFlightPerSession: integer(1, 65535)
     .default(64)
     .describe('Commands running at once on one router session.'),
-  // No less than a socket's own high-water mark (16 KiB): below it a write
-  // the socket takes brings no 'drain', and a router that reads again would
-  // not make its session usable again.
+  // A bound below a socket's own high-water mark (16 KiB on Node 20) would
+  // act as that mark: a session counts congestion from no less than it, or
+  // a router that reads again would bring no 'drain'.
   maxWriteBufferBytes: integer(16 * 1024, MAX_COUNT)
     .default(1024 * 1024)
     .describe('Bytes queued towards the router past which a session gets no new command.'),
