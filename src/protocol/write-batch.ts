@@ -1,5 +1,8 @@
 import { Sentence } from './sentence.js';
 
+/** Slots kept for the next turn; a batch that used more gives them back. */
+const REUSED_SLOTS = 64;
+
 /**
  * What one socket is to send at the end of an event-loop turn: encoded
  * buffers and sentences with the tag they leave with, taken as ONE buffer
@@ -10,13 +13,10 @@ import { Sentence } from './sentence.js';
  * (the decoder writes only past what it delivered), so holding views
  * until the turn ends is safe.
  */
-/** Slots kept for the next turn; a batch that used more gives them back. */
-const REUSED_SLOTS = 64;
-
 export class WriteBatch {
-  // Slots reused, not replaced nor shortened (a shortened array gives its
-  // room back and grows again on the next push): a session takes a batch
-  // every turn, mostly of one part.
+  // Slots reused, up to REUSED_SLOTS, not replaced nor shortened (a
+  // shortened array gives its room back and grows again on the next push):
+  // a session takes a batch every turn, mostly of one part.
   readonly #parts: (Buffer | Sentence | undefined)[] = [];
   readonly #tags: (Buffer | string | undefined)[] = [];
   #count = 0;
