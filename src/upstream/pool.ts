@@ -525,21 +525,24 @@ export class Pool extends EventEmitter {
    * `reconnectMaxDelayMs`, with jitter).
    */
   #growthFailed(error: RosgateError): void {
-    const { reconnectInitialDelayMs: initial, reconnectMaxDelayMs: cap } = this.options;
-    const ceiling = Math.min(cap, initial * 2 ** Math.min(this.#growthFailures++, 30));
-    const delay = Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
+    const { reconnectInitialDelayMs: initial } = this.options;
+    const delay = this.#backoff(initial * 2 ** Math.min(this.#growthFailures++, 30));
     this.#growthResumesAt = this.#now() + delay;
     this.emit('growthFailed', error, delay);
   }
 
+  /** A delay between half of `ceiling` and all of it, `ceiling` at most `reconnectMaxDelayMs`. */
+  #backoff(ceiling: number): number {
+    const capped = Math.min(this.options.reconnectMaxDelayMs, ceiling);
+    return Math.round(capped / 2 + (this.#random() * capped) / 2);
+  }
+
   #scheduleRetry(): void {
     if (this.#isClosed || this.#retryTimer !== undefined) return;
-    const { reconnectInitialDelayMs: initial, reconnectMaxDelayMs: cap } = this.options;
     // One backoff per router, growing with the outage rather than with the
     // number of sessions that failed together.
     const outageMs = this.#now() - (this.#outageSince as number);
-    const ceiling = Math.min(cap, Math.max(initial, outageMs / 4));
-    const delay = Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
+    const delay = this.#backoff(Math.max(this.options.reconnectInitialDelayMs, outageMs / 4));
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#fill();
