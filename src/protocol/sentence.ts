@@ -181,7 +181,7 @@ export class Sentence {
     if (this.#tagIndex === -2) {
       this.#tagIndex = -1;
       for (let i = 1; i < this.wordCount; i++) {
-        if (this.#isTagWord(i)) {
+        if (this.isTagWord(i)) {
           this.#tagIndex = i;
           break;
         }
@@ -190,8 +190,8 @@ export class Sentence {
     return this.#tagIndex;
   }
 
-  /** True when word `i` is `.tag` or starts with `.tag=`. */
-  #isTagWord(i: number): boolean {
+  /** True when word `i` is `.tag` or starts with `.tag=`: a tag word (§2). */
+  isTagWord(i: number): boolean {
     // Hot path (every reply the proxy forwards): compare bytes in place
     // instead of making views or calling Buffer#compare per word.
     const buf = this.#buf;
@@ -335,7 +335,7 @@ export class Sentence {
     const words: Buffer[] = [];
     for (let i = 0; i < this.wordCount; i++) {
       if (i === first) words.push(tagWord);
-      else if (!this.#isTagWord(i)) words.push(this.word(i));
+      else if (!this.isTagWord(i)) words.push(this.word(i));
     }
     return encodeSentence(words);
   }
@@ -344,7 +344,7 @@ export class Sentence {
   get hasOneTagAtMost(): boolean {
     const first = this.tagIndex;
     for (let i = first + 1; first >= 0 && i < this.wordCount; i++)
-      if (this.#isTagWord(i)) return false;
+      if (this.isTagWord(i)) return false;
     return true;
   }
 

@@ -330,23 +330,19 @@ export class Session {
  * With several tag words, the first or the last one decides (unconfirmed, §4).
  */
 function commandTag(sentence: Sentence, duplicateTags: DuplicateTags): Buffer | undefined {
-  let word: Buffer | undefined;
-  if (duplicateTags === 'last') {
-    for (let i = sentence.wordCount - 1; i > 0 && word === undefined; i--) {
-      const candidate = sentence.word(i);
-      if (isTagWord(candidate)) word = candidate;
+  let index = sentence.tagIndex;
+  // The last tag word: looked for from the end, down to the first one.
+  const isLastWanted = duplicateTags === 'last' && index > 0;
+  for (let i = sentence.wordCount - 1; isLastWanted && i > index; i--) {
+    if (sentence.isTagWord(i)) {
+      index = i;
+      break;
     }
-  } else if (sentence.tagIndex >= 0) word = sentence.word(sentence.tagIndex);
+  }
+  const word = index < 0 ? undefined : sentence.word(index);
   return word === undefined || word.length <= TAG_PREFIX.length
     ? undefined
     : Buffer.from(word.subarray(TAG_PREFIX.length));
 }
 
 const TAG_PREFIX = Buffer.from('.tag=', 'latin1');
-
-/** `.tag=<value>`, or a bare `.tag` (an empty tag). */
-function isTagWord(word: Buffer): boolean {
-  return word.length === 4
-    ? word.equals(TAG_PREFIX.subarray(0, 4))
-    : word.subarray(0, TAG_PREFIX.length).equals(TAG_PREFIX);
-}
