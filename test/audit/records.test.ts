@@ -236,6 +236,34 @@ t.test('the redactor knows secrets by name, extra names in any case', async (t) 
   t.same(new Redactor().attributes(Sentence.from(['/x', '=comment=c'])), { comment: 'c' });
 });
 
+t.test(
+  'attribute names an object literal treats specially are recorded like any other',
+  async (t) => {
+    // `=__proto__=...` went to a plain object's prototype setter and vanished from the record.
+    const sentence = Sentence.from([
+      '/ip/hotspot/user/add',
+      '=name=x',
+      '=__proto__=evil',
+      '=constructor=y',
+    ]);
+    const attributes = new Redactor().attributes(sentence);
+    t.same(Object.keys(attributes), ['name', '__proto__', 'constructor']);
+    t.equal(attributes['__proto__'], 'evil');
+    const body = eventBody({ ...sampleEvent(1), details: { attributes } });
+    t.match(
+      body,
+      /"details":\{"attributes":\{"__proto__":"evil","constructor":"y","name":"x"\}\}$/,
+    );
+    const parsed = (JSON.parse(`{${body}}`) as { details: { attributes: object } }).details
+      .attributes;
+    t.same(Object.entries(parsed), [
+      ['__proto__', 'evil'],
+      ['constructor', 'y'],
+      ['name', 'x'],
+    ]);
+  },
+);
+
 t.test('audit files sort by date then index; other names keep their order', async (t) => {
   t.same(parseAuditFileName('/x/audit-2024-05-01.12.jsonl'), { date: '2024-05-01', index: 12 });
   t.equal(parseAuditFileName('audit-2024-05-01.txt'), undefined);
