@@ -101,7 +101,11 @@ export function appliesOf(key: string, isShared = false): ChangeApplies {
  */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isPlainObject(patch)) return patch;
-  const out: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
+  // No prototype: a body's `__proto__` key stays a key (an unknown one), not a setter call.
+  const out = Object.assign(Object.create(null), isPlainObject(target) ? target : {}) as Record<
+    string,
+    unknown
+  >;
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
     else out[key] = mergePatch(out[key], value);

@@ -208,6 +208,19 @@ t.test('a bad live section names every field and its rule', async (t) => {
   t.match(result.errors, [/^flow\.rateLimit\.bucketSize must be >= 1/, /^flow\.maxConcurrency/]);
 });
 
+t.test('a key named __proto__ in a PUT body is an unknown key, not a setter', async (t) => {
+  // JSON.parse makes it an own key; merging it replaced the section's prototype, so the
+  // body passed as valid and changed nothing, or changed what the prototype named.
+  const body: unknown = JSON.parse('{"__proto__":{"enabled":false}}');
+  const result = reconfigureSection(base(), 'cache', body);
+  t.same(result, { isOk: false, errors: ['cache.__proto__ is not a known key'] });
+  const merged = mergePatch({ a: 1 }, JSON.parse('{"__proto__":{"b":2}}')) as object;
+  t.same(Object.entries(merged), [
+    ['a', 1],
+    ['__proto__', { b: 2 }],
+  ]);
+});
+
 t.test('a section that is not live is refused as needing a restart', async (t) => {
   for (const section of ['monitoring', 'audit', 'users', 'nonsense']) {
     const result = reconfigureSection(base(), section, {});

@@ -122,7 +122,8 @@ function set(root: Mapping, binding: EnvBinding, value: unknown): boolean {
 function withoutNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutNulls);
   if (!isMapping(value)) return value;
-  const out: Mapping = {};
+  // No prototype: a `__proto__:` key stays a key (an unknown one), not a setter call.
+  const out = Object.create(null) as Mapping;
   for (const [key, child] of Object.entries(value)) {
     if (child !== null && child !== undefined) out[key] = withoutNulls(child);
   }

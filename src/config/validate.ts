@@ -335,7 +335,7 @@ export function validateConfig(
     r.warn(ConfigWarningCode.IgnoredVariable, i.variable, `is ignored (${i.reason})`);
   const shape = configSchema.shape;
   for (const key of Object.keys(root)) {
-    if (!(key in shape)) r.problems.push(`${key} is not a known key`);
+    if (!Object.hasOwn(shape, key)) r.problems.push(`${key} is not a known key`);
   }
 
   // An invalid item's secrets and files are still checked (salvaged), but only valid items count.

@@ -156,6 +156,25 @@ t.test('YAML keys that are not known are errors naming their path', async (t) =>
   ]);
 });
 
+t.test('keys named like built-in members of an object are unknown keys, not setters', async (t) => {
+  // `__proto__:` replaced the mapping's prototype: its keys were read as the section's own,
+  // and `toString` at the top passed as known (`in` saw Object.prototype's).
+  const yaml = [
+    'routers:',
+    '  - host: r',
+    'cache:',
+    '  __proto__:',
+    '    enabled: false',
+    'toString: 1',
+    '',
+  ].join('\n');
+  const dir = t.testdir({ 'rosgate.yaml': yaml });
+  t.same(await problemsOfAsync(loadConfig({ file: 'rosgate.yaml', cwd: dir, env: {} })), [
+    'toString is not a known key',
+    'cache.__proto__ is not a known key',
+  ]);
+});
+
 t.test(
   'YAML syntax errors are all reported, by file and position, without quoting the source',
   (t) => {
