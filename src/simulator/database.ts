@@ -54,6 +54,15 @@ export interface MenuSpec {
   readonly refresh?: (row: Row) => Row;
 }
 
+/**
+ * The kind of a writable property, or undefined when `name` is none: own
+ * keys only, so a client's `constructor` or `toString` is an unknown
+ * parameter, not something found on Object.prototype.
+ */
+function kindOf(spec: MenuSpec, name: string): PropertyKind | undefined {
+  return Object.hasOwn(spec.writable, name) ? spec.writable[name] : undefined;
+}
+
 /** A refusal the client sees as `!trap` (then `!done`). */
 export class TrapError extends Error {
   readonly category: TrapCategory | undefined;
@@ -119,7 +128,8 @@ export class Menu {
     // enable/disable exist only where there is a `disabled` to switch.
     this.verbs = new Set(
       verbs.filter(
-        (verb) => (verb !== 'enable' && verb !== 'disable') || 'disabled' in spec.writable,
+        (verb) =>
+          (verb !== 'enable' && verb !== 'disable') || kindOf(spec, 'disabled') !== undefined,
       ),
     );
     if (spec.singleton) this.#rows.set('', new Map());
@@ -208,7 +218,8 @@ export class Menu {
   /** Remove properties (`unset =value-name=comment`). */
   unset(keys: readonly string[], names: readonly string[]): void {
     for (const name of names) {
-      if (!(name in this.spec.writable)) throw new TrapError(this.#messages.unknownParameter(name));
+      if (kindOf(this.spec, name) === undefined)
+        throw new TrapError(this.#messages.unknownParameter(name));
     }
     const rows = this.#resolve(keys);
     for (const row of rows) {
@@ -261,7 +272,7 @@ export class Menu {
   #check(values: InputValues, trusted: boolean): Map<string, Buffer> {
     const input = toMap(values);
     for (const [name, value] of input) {
-      const kind = this.spec.writable[name];
+      const kind = kindOf(this.spec, name);
       if (kind === undefined) {
         if (trusted && name !== ID) continue;
         throw new TrapError(this.#messages.unknownParameter(name));

@@ -194,6 +194,19 @@ t.test('unknown parameters and bad values are refused with the documented traps'
   t.equal(String((await c.untilDone())[0]), '!trap =message=unknown parameter .id');
 });
 
+t.test('parameters named like built-in members of an object are unknown parameters', async (t) => {
+  // `constructor` was found on Object.prototype: a function taken for a kind of value, whose
+  // TypeError cost the client its connection instead of a trap.
+  const sim = await startTestSimulator(t);
+  const c = await openRaw(t, sim.port, { user: 'admin' });
+  for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+    c.send(['/ip/hotspot/user/add', '=name=bob', `=${name}=x`]);
+    t.same(text(await c.untilDone()), [`!trap =message=unknown parameter ${name}`, '!done']);
+    c.send(['/ip/hotspot/user/unset', '=numbers=*0', `=value-name=${name}`]);
+    t.same(text(await c.untilDone()), [`!trap =message=unknown parameter ${name}`, '!done']);
+  }
+});
+
 t.test(
   'a profile or interface that does not exist is refused, as a router refuses it; a duplicate secret is worded as routers word it',
   async (t) => {
