@@ -102,10 +102,8 @@ export function appliesOf(key: string, isShared = false): ChangeApplies {
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isPlainObject(patch)) return patch;
   // No prototype: a body's `__proto__` key stays a key (an unknown one), not a setter call.
-  const out = Object.assign(Object.create(null), isPlainObject(target) ? target : {}) as Record<
-    string,
-    unknown
-  >;
+  const out = Object.create(null) as Record<string, unknown>;
+  if (isPlainObject(target)) Object.assign(out, target);
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
     else out[key] = mergePatch(out[key], value);
