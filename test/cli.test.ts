@@ -1,5 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -397,6 +406,33 @@ t.test('a failed start is told even when a stop was asked meanwhile', async (t) 
 });
 
 const DIST_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const PROJECT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The newest modification time (ms) of the files under `dir`. */
+function newestIn(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile())
+      newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * dist/main.js built from the src/ under test: `npm run build` first when it
+ * is missing or older than a file of src/, so `npm test` needs no build
+ * before it (a fresh checkout has no dist/; an edited one has an old one).
+ */
+function builtMain(): string {
+  if (!existsSync(DIST_MAIN) || statSync(DIST_MAIN).mtimeMs < newestIn(join(PROJECT, 'src'))) {
+    const build = spawnSync('npm', ['run', 'build', '--silent'], {
+      cwd: PROJECT,
+      stdio: 'inherit',
+    });
+    if (build.status !== 0) throw new Error(`npm run build exited with ${build.status}`);
+  }
+  return DIST_MAIN;
+}
 
 t.test(
   'rosgate (dist/main.js) stops on SIGTERM while it waits on the audit lock, and ignores SIGHUP then',
@@ -406,7 +442,7 @@ t.test(
     const env = Object.fromEntries(
       Object.entries(process.env).filter(([key]) => !/^(MIKROTIK_|REDIS_)/.test(key)),
     );
-    const proc = spawn(process.execPath, [DIST_MAIN], {
+    const proc = spawn(process.execPath, [builtMain()], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...env,
@@ -444,7 +480,7 @@ t.test(
 
 /** dist/main.js with `args`, stdout and stderr collected; killed at the end of the test. */
 function spawnMain(t: { teardown(fn: () => unknown): void }, args: readonly string[]) {
-  const proc = spawn(process.execPath, [DIST_MAIN, ...args], {
+  const proc = spawn(process.execPath, [builtMain(), ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' },
   });
