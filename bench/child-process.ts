@@ -14,20 +14,20 @@
  * Each child prints one JSON line `{"port":N}` when it listens (rosgate is
  * probed instead) and stops when its stdin ends or on SIGTERM.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startSimulator, type SimulatorOptions } from '../src/simulator/index.js';
+import { DIST_MAIN, ensureBuilt } from '../test/fixtures/dist-build.js';
 import { freePort } from '../test/fixtures/free-port.js';
 
 export { freePort };
 
 const thisFile = fileURLToPath(import.meta.url);
 const projectDir = fileURLToPath(new URL('..', import.meta.url));
-const mainFile = join(projectDir, 'dist', 'main.js');
 const sourceMainFile = join(projectDir, 'src', 'main.ts');
 /** Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`; 100 on Linux). */
 const TICKS_PER_SECOND = 100;
@@ -68,7 +68,7 @@ export async function startRosgateChild(
 ): Promise<BenchChild> {
   // From source: the smoke tests, whose coverage of src/ a dist/ child would
   // blur (tap maps its code back onto src/ through dist's source maps).
-  const entry = isFromSource ? ['--import', 'tsx', sourceMainFile] : [mainFile];
+  const entry = isFromSource ? ['--import', 'tsx', sourceMainFile] : [DIST_MAIN];
   if (!isFromSource) ensureBuilt();
   const args = [...nodeArgs, ...entry, '--config', configFile];
   const child = spawn(process.execPath, args, {
@@ -87,30 +87,6 @@ export async function startRosgateChild(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return handle(child, port, exited, () => child.kill('SIGTERM'));
-}
-
-/** Newest modification time (ms) of the files under `dir`, 0 when it does not exist. */
-function newestMtime(dir: string): number {
-  let newest = 0;
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true, recursive: true });
-  } catch {
-    return 0;
-  }
-  for (const entry of entries) {
-    if (entry.isFile())
-      newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds dist/ (`npm run build`) when dist/main.js is missing or older than a file of src/. */
-export function ensureBuilt(): void {
-  const built = newestMtime(join(projectDir, 'dist'));
-  if (built > 0 && built >= newestMtime(join(projectDir, 'src'))) return;
-  console.log('  building dist/ (npm run build): the bench runs rosgate as users do');
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: projectDir, stdio: 'inherit' });
 }
 
 /** User + system CPU seconds in a /proc stat file, a process's or a thread's. */

@@ -1,23 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Readable, Writable } from 'node:stream';
 import { RouterOSAPI } from 'node-routeros';
 import t from 'tap';
 import { isServerCommand, runCli, type CliIo, type Running } from '../src/cli.js';
 import { verifyPassword } from '../src/config/index.js';
 import { startSimulator } from '../src/simulator/index.js';
+import { DIST_MAIN, ensureBuilt } from './fixtures/dist-build.js';
 import { eventually } from './fixtures/eventually.js';
 import { RawClient } from './fixtures/raw-client.js';
 
@@ -405,35 +396,6 @@ t.test('a failed start is told even when a stop was asked meanwhile', async (t) 
   await t.rejects(runCli([], x), { code: 'EEXIST' }, 'the failure, not a quiet exit 0');
 });
 
-const DIST_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-const PROJECT = fileURLToPath(new URL('..', import.meta.url));
-
-/** The newest modification time (ms) of the files under `dir`. */
-function newestIn(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile())
-      newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
-
-/**
- * dist/main.js built from the src/ under test: `npm run build` first when it
- * is missing or older than a file of src/, so `npm test` needs no build
- * before it (a fresh checkout has no dist/; an edited one has an old one).
- */
-function builtMain(): string {
-  if (!existsSync(DIST_MAIN) || statSync(DIST_MAIN).mtimeMs < newestIn(join(PROJECT, 'src'))) {
-    const build = spawnSync('npm', ['run', 'build', '--silent'], {
-      cwd: PROJECT,
-      stdio: 'inherit',
-    });
-    if (build.status !== 0) throw new Error(`npm run build exited with ${build.status}`);
-  }
-  return DIST_MAIN;
-}
-
 t.test(
   'rosgate (dist/main.js) stops on SIGTERM while it waits on the audit lock, and ignores SIGHUP then',
   async (t) => {
@@ -442,7 +404,8 @@ t.test(
     const env = Object.fromEntries(
       Object.entries(process.env).filter(([key]) => !/^(MIKROTIK_|REDIS_)/.test(key)),
     );
-    const proc = spawn(process.execPath, [builtMain()], {
+    ensureBuilt();
+    const proc = spawn(process.execPath, [DIST_MAIN], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...env,
@@ -480,7 +443,8 @@ t.test(
 
 /** dist/main.js with `args`, stdout and stderr collected; killed at the end of the test. */
 function spawnMain(t: { teardown(fn: () => unknown): void }, args: readonly string[]) {
-  const proc = spawn(process.execPath, [builtMain(), ...args], {
+  ensureBuilt();
+  const proc = spawn(process.execPath, [DIST_MAIN, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' },
   });
