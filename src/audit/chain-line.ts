@@ -37,7 +37,7 @@ function sortKeys(value: AuditValue): AuditValue {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (typeof value !== 'object' || value === null) return value;
   // No prototype: a key named `__proto__` (a client's attribute) is kept, not a setter call.
-  const out: Record<string, AuditValue> = Object.create(null) as Record<string, AuditValue>;
+  const out = Object.create(null) as Record<string, AuditValue>;
   for (const key of Object.keys(value).sort()) {
     out[key] = sortKeys((value as Record<string, AuditValue>)[key] as AuditValue);
   }

@@ -34,7 +34,7 @@ export class Redactor {
   /** `=name=value` attributes as an object, secrets redacted. */
   attributes(sentence: Sentence): Record<string, string> {
     // No prototype: a client's `=__proto__=` is an attribute like any other, not a setter.
-    const out: Record<string, string> = Object.create(null) as Record<string, string>;
+    const out = Object.create(null) as Record<string, string>;
     for (const [name, value] of sentence.attributes()) {
       out[name] = this.isSecret(name) ? REDACTED : value.toString('latin1');
     }
