@@ -331,13 +331,11 @@ export class Session {
  */
 function commandTag(sentence: Sentence, duplicateTags: DuplicateTags): Buffer | undefined {
   let index = sentence.tagIndex;
-  // The last tag word: looked for from the end, down to the first one.
-  const isLastWanted = duplicateTags === 'last' && index > 0;
-  for (let i = sentence.wordCount - 1; isLastWanted && i > index; i--) {
-    if (sentence.isTagWord(i)) {
-      index = i;
-      break;
-    }
+  if (duplicateTags === 'last' && index >= 0) {
+    // The last tag word: looked for from the end, down to the first one.
+    let last = sentence.wordCount - 1;
+    while (last > index && !sentence.isTagWord(last)) last--;
+    index = last;
   }
   const word = index < 0 ? undefined : sentence.word(index);
   return word === undefined || word.length <= TAG_PREFIX.length
