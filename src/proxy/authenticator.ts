@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, RosgateError, isRosgateError } from '../errors.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
+import { clientTextBytes, textSpellings } from './client-name.js';
 
 /** Decides who may log in to rosgate (docs/routeros-api.md §3). */
 export interface Authenticator {
@@ -19,10 +20,11 @@ export interface Authenticator {
     nameBytes?: Buffer,
   ): Promise<boolean>;
   /**
-   * The user's plaintext secret, needed to check a legacy challenge
-   * `=response=`; undefined when only a hash (or nothing) is known.
+   * The user's plaintext secret as each byte spelling a legacy challenge
+   * `=response=` may be computed over; empty when only a hash (or nothing)
+   * is known.
    */
-  secretFor(name: string): Buffer | undefined;
+  secretsFor(name: string): readonly Buffer[];
   /**
    * A challenge to hand a legacy client whose answer the router will check
    * (routers before 6.45.1); undefined when rosgate must issue its own.
@@ -63,17 +65,20 @@ export class UserListAuthenticator implements Authenticator {
 
   async verifyPassword(name: string, password: Buffer): Promise<boolean> {
     const user = this.#users.get(name);
-    const isOk = user !== undefined && (await user.verify(password));
+    // Configured text against the client's password as text, as names are.
+    const given = clientTextBytes(password);
+    const isOk = user !== undefined && (await user.verify(given));
     // Every refusal costs one slow check: an unknown name's and a plaintext
     // user's (checked in microseconds) run the stand-in's, a hashed user's
     // was its own. A success tells nothing a refusal would hide.
     const isHashed = user !== undefined && user.secret === undefined;
-    if (!isOk && !isHashed) await this.#standIn?.verify(password);
+    if (!isOk && !isHashed) await this.#standIn?.verify(given);
     return isOk;
   }
 
-  secretFor(name: string): Buffer | undefined {
-    return this.#users.get(name)?.secret;
+  secretsFor(name: string): readonly Buffer[] {
+    const secret = this.#users.get(name)?.secret;
+    return secret === undefined ? [] : textSpellings(secret.toString('utf8'));
   }
 }
 
@@ -301,8 +306,9 @@ export class RouterAuthenticator implements Authenticator {
    * The router never reveals secrets: only the service account's is known,
    * so other legacy challenge logins need a relay or configured users.
    */
-  secretFor(name: string): Buffer | undefined {
-    return this.#serviceSecret(name);
+  secretsFor(name: string): readonly Buffer[] {
+    const secret = this.#serviceSecret(name);
+    return secret === undefined ? [] : [secret];
   }
 
   #serviceSecret(name: string): Buffer | undefined {

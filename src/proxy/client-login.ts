@@ -142,7 +142,7 @@ export class ClientLogin {
     response: Buffer | undefined,
   ): Promise<RosgateError | undefined> {
     const { authenticator, isWanted } = this.#options;
-    const secret = authenticator.secretFor(user);
+    const secrets = authenticator.secretsFor(user);
     const challenge = this.#challenge;
     const relayed = this.#relayed;
     const relayRefusal = this.#relayRefusal;
@@ -155,11 +155,11 @@ export class ClientLogin {
     } else {
       relayed?.close();
     }
-    if (response !== undefined && challenge !== undefined && secret !== undefined) {
-      if (verifyResponse(secret, challenge, response)) return undefined;
+    if (response !== undefined && challenge !== undefined) {
+      if (secrets.some((secret) => verifyResponse(secret, challenge, response))) return undefined;
     }
     if (password === undefined) {
-      if (response !== undefined && secret === undefined && relayed === undefined)
+      if (response !== undefined && secrets.length === 0 && relayed === undefined)
         return relayRefusal ?? this.#legacyUnsupported(user);
       return invalidLogin();
     }

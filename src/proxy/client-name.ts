@@ -24,3 +24,41 @@ export function decodeClientName(bytes: Buffer): string {
     .toString('latin1')
     .replace(/[\x80-\x9f]/g, (c) => CP1252_80_9F[c.charCodeAt(0) - 0x80] as string);
 }
+
+/**
+ * A client's password as the UTF-8 bytes of its text, read as its name is
+ * (`decodeClientName`): valid UTF-8 as it came, windows-1252 re-encoded.
+ * What rosgate compares with a password it was configured with as text, so
+ * `café` from node-routeros (`63 61 66 e9`) and from a UTF-8 client
+ * (`63 61 66 c3 a9`) is one password.
+ */
+export function clientTextBytes(bytes: Buffer): Buffer {
+  return isUtf8(bytes) ? bytes : Buffer.from(decodeClientName(bytes), 'utf8');
+}
+
+/** windows-1252's byte for each character it writes above 0x7f. */
+const CP1252_BYTES: ReadonlyMap<string, number> = new Map([
+  ...[...CP1252_80_9F].map((c, i): [string, number] => [c, 0x80 + i]),
+  ...Array.from({ length: 0x60 }, (_, i): [string, number] => [
+    String.fromCharCode(0xa0 + i),
+    0xa0 + i,
+  ]),
+]);
+
+/**
+ * The ways a client may write configured `text` as bytes: UTF-8, and
+ * windows-1252 (node-routeros, Winbox on a Western PC) when it differs and
+ * has a byte for every character. A legacy `=response=` is an MD5 over the
+ * password's bytes, so rosgate checks it against each.
+ */
+export function textSpellings(text: string): Buffer[] {
+  const utf8 = Buffer.from(text, 'utf8');
+  if (utf8.length === text.length) return [utf8];
+  const bytes: number[] = [];
+  for (const c of text) {
+    const byte = c < '\x80' ? c.charCodeAt(0) : CP1252_BYTES.get(c);
+    if (byte === undefined) return [utf8];
+    bytes.push(byte);
+  }
+  return [utf8, Buffer.from(bytes)];
+}

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { hashPassword } from '../../src/config/secrets.js';
+import { computeResponse } from '../../src/protocol/index.js';
 import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
 import { startStack, type Stack } from '../fixtures/stack.js';
 
@@ -83,3 +85,51 @@ t.test('failed logins as josé count against one josé, whatever bytes spelled h
   );
   t.match((await login(t, stack, 'utf8', 'pw')).answer, LOCKED, 'whichever bytes it uses');
 });
+
+/** A password beyond ASCII, as its two common byte spellings. */
+const CAFE = 'caf\u00e9';
+const SPELLINGS = { utf8: Buffer.from(CAFE, 'utf8'), 'windows-1252': Buffer.from(CAFE, 'latin1') };
+
+t.test(
+  "a configured user's password beyond ASCII is one password in UTF-8 and in windows-1252, plain, hashed and by the challenge",
+  async (t) => {
+    const stack = await startStack(t, {
+      config: {
+        users: [
+          { name: JOSE, password: CAFE },
+          { name: SARKA, passwordHash: await hashPassword(CAFE) },
+        ],
+      },
+    });
+    for (const [spelling, bytes] of Object.entries(SPELLINGS)) {
+      for (const user of [JOSE, SARKA]) {
+        const c = await openRaw(t, stack.port);
+        const answer = await c.call([
+          '/login',
+          Buffer.from(`=name=${user}`),
+          Buffer.concat([Buffer.from('=password='), bytes]),
+        ]);
+        t.same(text(answer), ['!done'], `${user} with the password in ${spelling}`);
+      }
+      const c = await openRaw(t, stack.port);
+      const hex = (await c.call(['/login']))[0]?.attributeString('ret') ?? '';
+      const response = computeResponse(bytes, Buffer.from(hex, 'hex'));
+      t.same(
+        text(await c.call(['/login', Buffer.from(`=name=${JOSE}`), `=response=${response}`])),
+        ['!done'],
+        `josé by the challenge, answered over the password in ${spelling}`,
+      );
+    }
+    // node-routeros writes every word in windows-1252.
+    const api = await stack.client({ user: JOSE, password: CAFE });
+    t.match(await api.write('/system/identity/print'), [{ name: /./ }], 'node-routeros logs in');
+    const wrong = await openRaw(t, stack.port);
+    t.match(
+      text(
+        await wrong.call(['/login', Buffer.from(`=name=${JOSE}`), Buffer.from('=password=cafe')]),
+      ),
+      [/^!trap =message=invalid user name or password/],
+      'another password is still refused',
+    );
+  },
+);

@@ -55,7 +55,7 @@ t.test('the router decides, and a success is remembered until its time is up', a
   advance(100);
   t.equal(await auth.verifyPassword('billing', pw('pw')), true);
   t.equal(sim.counters.loginsOk, 2, 'after the time is up the router is asked again');
-  t.equal(auth.secretFor('billing'), undefined, 'the router never reveals a secret');
+  t.same(auth.secretsFor('billing'), [], 'the router never reveals a secret');
 });
 
 t.test('identical logins arriving together share one router check', async (t) => {
@@ -104,9 +104,38 @@ t.test('configured users are checked by their own verifier', async (t) => {
   t.equal(await auth.verifyPassword('a', pw('x')), true);
   t.equal(await auth.verifyPassword('a', pw('y')), false);
   t.equal(await auth.verifyPassword('b', pw('x')), false, 'an unknown user is refused');
-  t.same(auth.secretFor('a'), pw('x'));
-  t.equal(auth.secretFor('b'), undefined);
+  t.same(auth.secretsFor('a'), [pw('x')]);
+  t.same(auth.secretsFor('b'), []);
 });
+
+t.test(
+  "a configured user's password is read as text, as names are: UTF-8, or windows-1252 when it is not UTF-8",
+  async (t) => {
+    const given: Buffer[] = [];
+    const secret = Buffer.from('caf\u00e9', 'utf8');
+    const auth = new UserListAuthenticator([
+      { name: 'a', verify: async (p) => (given.push(p), p.equals(secret)), secret },
+      { name: 'b', verify: async () => false, secret: Buffer.from('Žluť', 'utf8') },
+    ]);
+    t.equal(await auth.verifyPassword('a', secret), true, 'UTF-8 bytes as they came');
+    t.equal(
+      await auth.verifyPassword('a', Buffer.from('caf\u00e9', 'latin1')),
+      true,
+      'windows-1252',
+    );
+    t.same(given, [secret, secret], 'the verifier sees the UTF-8 of the text both times');
+    t.same(
+      auth.secretsFor('a'),
+      [secret, Buffer.from('caf\u00e9', 'latin1')],
+      'a challenge may be answered over either spelling',
+    );
+    t.same(
+      auth.secretsFor('b'),
+      [Buffer.from('Žluť', 'utf8')],
+      'text windows-1252 cannot write (ť) has its UTF-8 spelling alone',
+    );
+  },
+);
 
 t.test(
   "an unknown name and a refused plaintext user run a hashed user's check too, so timing tells no names",
@@ -261,7 +290,7 @@ t.test("rosgate's own account is checked without the router", async (t) => {
   });
   t.equal(await auth.verifyPassword('svc', pw('svc-pw')), true);
   t.equal(await auth.verifyPassword('svc', pw('other')), false);
-  t.same(auth.secretFor('svc'), pw('svc-pw'), 'its secret is known for challenge logins');
+  t.same(auth.secretsFor('svc'), [pw('svc-pw')], 'its secret is known for challenge logins');
   t.equal(sim.counters.loginsOk + sim.counters.loginsFailed, 0, 'the router was not asked');
 });
 
@@ -292,7 +321,7 @@ t.test(
     });
     const latin1 = Buffer.from('jos\u00e9', 'latin1');
     t.equal(await auth.verifyPassword('jos\u00e9', pw('svc-pw'), undefined, latin1), true);
-    t.same(auth.secretFor('jos\u00e9'), pw('svc-pw'));
+    t.same(auth.secretsFor('jos\u00e9'), [pw('svc-pw')]);
     t.equal(sim.counters.loginsOk + sim.counters.loginsFailed, 0, 'the router was not asked');
   },
 );

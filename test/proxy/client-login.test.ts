@@ -33,7 +33,7 @@ function harness(authenticator: Partial<Authenticator> = {}) {
   const auth: Authenticator = {
     verifyPassword: async (name, password) =>
       name === 'known' && password.equals(Buffer.from('pw')),
-    secretFor: (name) => (name === 'legacy' ? Buffer.from(SECRET) : undefined),
+    secretsFor: (name) => (name === 'legacy' ? [Buffer.from(SECRET)] : []),
     ...authenticator,
   };
   const login = new ClientLogin({

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decodeClientName } from '../../src/proxy/client-name.js';
+import { clientTextBytes, decodeClientName, textSpellings } from '../../src/proxy/client-name.js';
 
 t.test('a name that is valid UTF-8 reads as UTF-8', async (t) => {
   t.equal(decodeClientName(Buffer.from('c3a9', 'hex')), '\u00e9');
@@ -26,3 +26,30 @@ t.test('any other name reads as windows-1252, latin1 but for 0x80-0x9f', async (
   t.equal(decodeClientName(Buffer.from('c328', 'hex')), '\u00c3(', 'a broken UTF-8 sequence');
   t.equal(decodeClientName(Buffer.from('ff', 'hex')), '\u00ff');
 });
+
+t.test("a password's bytes become the UTF-8 of the text they spell", async (t) => {
+  const utf8 = Buffer.from('\u0160\u00e1rka \u20ac', 'utf8');
+  t.equal(clientTextBytes(utf8), utf8, 'UTF-8 is kept as it came');
+  t.same(clientTextBytes(Buffer.from('8ae1726b612080', 'hex')), utf8, 'windows-1252 is re-encoded');
+});
+
+t.test(
+  'configured text is spelt in UTF-8, and in windows-1252 where that differs and fits',
+  async (t) => {
+    t.same(textSpellings('billing'), [Buffer.from('billing')], 'ASCII is one spelling');
+    t.same(textSpellings('\u0160\u00e1rka \u20ac\u0081'), [
+      Buffer.from('\u0160\u00e1rka \u20ac\u0081', 'utf8'),
+      Buffer.from('8ae1726b61208081', 'hex'),
+    ]);
+    t.same(
+      textSpellings('\u043f\u0430\u0440\u043e\u043b\u044c'),
+      [Buffer.from('\u043f\u0430\u0440\u043e\u043b\u044c', 'utf8')],
+      'Cyrillic, which windows-1252 cannot write, has its UTF-8 spelling alone',
+    );
+    t.same(
+      textSpellings('\u0080'),
+      [Buffer.from('\u0080', 'utf8')],
+      'U+0080, whose byte windows-1252 gives to the euro sign, has no windows-1252 spelling',
+    );
+  },
+);

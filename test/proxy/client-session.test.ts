@@ -397,7 +397,7 @@ t.test('a relayed challenge that arrives after its client left is closed', async
   const s = await serve(t, {
     authenticator: {
       verifyPassword: async () => false,
-      secretFor: () => undefined,
+      secretsFor: () => [],
       openLegacyChallenge: () =>
         new Promise((resolve) => {
           handOut = () =>
@@ -852,7 +852,7 @@ t.test(
               verifications++;
               release = () => resolve(isWanted?.() === true);
             }),
-          secretFor: () => undefined,
+          secretsFor: () => [],
         },
       },
       answerDone,
@@ -1101,7 +1101,7 @@ t.test(
         authenticator: {
           verifyPassword: (_name, _password, isWanted) =>
             new Promise((resolve) => releases.push(() => resolve(isWanted?.() === true))),
-          secretFor: () => undefined,
+          secretsFor: () => [],
         },
       },
       answerDone,
