@@ -17,6 +17,7 @@ import {
   UserListAuthenticator,
   type Authenticator,
 } from '../proxy/authenticator.js';
+import { encodeText } from '../protocol/index.js';
 import { ProxyListener } from '../proxy/listener.js';
 import { createProxyStats, type ProxyStats } from '../proxy/stats.js';
 import { ChallengeRelay } from '../upstream/challenge-relay.js';
@@ -94,11 +95,12 @@ export function buildRouter(
       maxWriteBufferBytes: () => maxWriteBufferBytes,
       ...(upstreamTls === undefined ? {} : { tls: upstreamTls }),
     });
-  const pool = new Pool(router.pool, () => connect(router.username, router.password), {
+  const account = loginBytes(router);
+  const pool = new Pool(router.pool, () => connect(account.nameBytes, account.password), {
     onAcquired: (waitMs) => shared.metrics.observeAcquire(router.name, waitMs / 1000),
     ...shared.group?.poolHooks(router.name), // the group's session budget
   });
-  logRouterHealth(pool, logger, (state, code) =>
+  logRouterHealth(pool, logger, loginEncodingHint(router), (state, code) =>
     shared.events.routerChange(router.name, state, code),
   );
   const upstream = createUpstreamHandler(pool);
@@ -116,7 +118,14 @@ export function buildRouter(
   const handler = compose([shared.metricsStage], pipeline);
   const stats = createProxyStats();
   const limits = limitOptions(config.limits);
-  const authenticator = authenticatorFor(config, router, pool, connect, limits.loginChecks);
+  const authenticator = authenticatorFor(
+    config,
+    router,
+    pool,
+    connect,
+    limits.loginChecks,
+    account,
+  );
   const listener = new ProxyListener({
     router: router.name,
     host: router.listen.host,
@@ -215,6 +224,16 @@ export function retire(flow: FlowStage, logger: Logger, router: string): void {
 }
 
 /**
+ * Why a router may refuse rosgate's login though the password is right:
+ * text beyond ASCII sent as UTF-8 to a router that holds it in a code page.
+ */
+function loginEncodingHint(router: RouterConfig): string | undefined {
+  const isAscii = /^[\x00-\x7f]*$/.test(router.username + router.password);
+  if (router.loginEncoding !== 'utf-8' || isAscii) return undefined;
+  return "the username or password has characters beyond ASCII and goes as UTF-8; one set in Winbox is held in the PC's code page: set loginEncoding (MIKROTIK_LOGIN_ENCODING) to it, e.g. windows-1251";
+}
+
+/**
  * One line when the router becomes unreachable and one when it is back,
  * each also told to `onChange` (the audit trail and the dashboard's events);
  * each session that ends is logged once with its reason, and each session
@@ -224,6 +243,7 @@ export function retire(flow: FlowStage, logger: Logger, router: string): void {
 function logRouterHealth(
   pool: Pool,
   logger: Logger,
+  loginHint: string | undefined,
   onChange: (state: 'down' | 'up', code?: string) => void,
 ): void {
   let isDown = false;
@@ -233,7 +253,11 @@ function logRouterHealth(
       return;
     }
     isDown = true;
-    logger.warn({ code: err.code, err: err.message }, 'router unreachable; retrying');
+    const hint = err.code === ErrorCode.UpstreamLogin ? loginHint : undefined;
+    logger.warn(
+      { code: err.code, err: err.message, ...(hint === undefined ? {} : { hint }) },
+      'router unreachable; retrying',
+    );
     onChange('down', err.code);
   });
   pool.on('sessionOpened', () => {
@@ -259,18 +283,37 @@ function logRouterHealth(
   );
 }
 
+/** rosgate's own router account, as text and as the bytes the router holds. */
+interface ServiceAccount {
+  readonly name: string;
+  readonly nameBytes: Buffer;
+  readonly password: Buffer;
+}
+
+/** The router's username and password in its `loginEncoding` (docs/routeros-api.md §7). */
+function loginBytes(router: RouterConfig): ServiceAccount {
+  // Config validation refused text the encoding cannot write.
+  const encode = (text: string): Buffer => encodeText(text, router.loginEncoding) as Buffer;
+  return {
+    name: router.username,
+    nameBytes: encode(router.username),
+    password: encode(router.password),
+  };
+}
+
 function authenticatorFor(
   config: RosgateConfig,
   router: RouterConfig,
   pool: Pool,
   connect: (username: string | Buffer, password: string | Buffer) => UpstreamConnection,
   loginChecks: LimitOptions['loginChecks'],
+  account: ServiceAccount,
 ): Authenticator {
   if (config.users.length === 0) {
     return new RouterAuthenticator({
       connect,
       ...loginChecks,
-      serviceAccount: { name: router.username, password: router.password },
+      serviceAccount: account,
       relay: {
         routerVersion: () => askRouterVersion(pool),
         open: () =>

@@ -5,6 +5,7 @@
  * side. Secrets and files are resolved by validate.ts.
  */
 import { z } from 'zod';
+import { LOGIN_ENCODINGS } from '../protocol/code-pages.js';
 import {
   MAX_COUNT,
   env,
@@ -198,6 +199,15 @@ const routerFields = mapping({
   passwordEnv: text().optional().describe('Read the password from this environment variable.'),
   passwordFile: filePath().describe(
     'Read the password from this file (one trailing newline trimmed).',
+  ),
+  loginEncoding: env(
+    z
+      .enum(LOGIN_ENCODINGS)
+      .default('utf-8')
+      .describe(
+        "How username and password are written to the router: utf-8, or the code page the password was set in (Winbox writes the PC's, e.g. windows-1251).",
+      ),
+    'MIKROTIK_LOGIN_ENCODING',
   ),
   timeoutMs: env(
     timerMs(1).default(10_000).describe('Connect, login and command-idle timeout.'),

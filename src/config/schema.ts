@@ -160,6 +160,7 @@ export const DEFAULT_ROUTER: Omit<
   port: DEFAULT_PORT,
   upstreamTls: defaultRouter.upstreamTls,
   username: defaultRouter.username,
+  loginEncoding: defaultRouter.loginEncoding,
   timeoutMs: defaultRouter.timeoutMs,
   listen: DEFAULT_LISTEN,
   pool: DEFAULT_POOL,

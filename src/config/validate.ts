@@ -6,12 +6,14 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { z } from 'zod';
+import { encodeText } from '../protocol/code-pages.js';
 import { createConfigError } from './config-error.js';
 import { applyEnvironment, isMapping } from './env.js';
 import {
   ConfigWarningCode,
   DEFAULT_PORT,
   DEFAULT_TLS_PORT,
+  ROUTER_SECRET_KEYS,
   ROUTER_SESSIONS_WARN_ABOVE,
   configSchema,
   routerSchema,
@@ -165,6 +167,30 @@ function resolveTls(r: Report, at: string, router: RouterFields): TlsListenConfi
   return { ...out, certFile, keyFile, cert: certificate.pem, key: privateKey.pem };
 }
 
+/**
+ * The router's username and password can be written in its `loginEncoding`
+ * (a code page lacks most characters). The password's characters are never
+ * named: a config error is logged.
+ */
+function checkLoginEncoding(r: Report, at: string, router: RouterFields, password: string): void {
+  const encoding = router.loginEncoding;
+  if (encoding === 'utf-8') return;
+  const unwritable = [...router.username].filter((c) => encodeText(c, encoding) === undefined);
+  if (unwritable.length > 0) {
+    r.problem(
+      `${at}.username`,
+      `has characters ${encoding} (loginEncoding) cannot write: ${[...new Set(unwritable)].join(' ')}`,
+    );
+  }
+  if (encodeText(password, encoding) === undefined) {
+    const source = ROUTER_SECRET_KEYS.find((key) => router[key] !== undefined) ?? 'password';
+    r.problem(
+      `${at}.${source}`,
+      `gives a password with characters ${encoding} (loginEncoding) cannot write: set loginEncoding to the code page the password was set in`,
+    );
+  }
+}
+
 function resolveRouter(r: Report, at: string, router: RouterFields): RouterConfig {
   const {
     password: _p,
@@ -199,6 +225,7 @@ function resolveRouter(r: Report, at: string, router: RouterFields): RouterConfi
       `is ${router.pool.max}: RouterOS allows 20 API sessions by default (/ip service api max-sessions), and one should stay free for administration`,
     );
   }
+  checkLoginEncoding(r, at, router, password);
   const out: Writable<RouterConfig> = {
     ...rest,
     port: router.port ?? (router.upstreamTls === 'off' ? DEFAULT_PORT : DEFAULT_TLS_PORT),

@@ -5,3 +5,4 @@ export * from './sentence.js';
 export * from './login.js';
 export * from './replies.js';
 export * from './write-batch.js';
+export * from './code-pages.js';

@@ -22,9 +22,9 @@ export interface Authenticator {
   /**
    * The user's plaintext secret as each byte spelling a legacy challenge
    * `=response=` may be computed over; empty when only a hash (or nothing)
-   * is known.
+   * is known. `nameBytes`: the name as the client sent it.
    */
-  secretsFor(name: string): readonly Buffer[];
+  secretsFor(name: string, nameBytes?: Buffer): readonly Buffer[];
   /**
    * A challenge to hand a legacy client whose answer the router will check
    * (routers before 6.45.1); undefined when rosgate must issue its own.
@@ -102,8 +102,12 @@ export interface RouterAuthenticatorOptions {
   /**
    * The account rosgate itself logs in with: its password is known, so it
    * is checked without the router and may use the legacy challenge login.
+   * `name` is its name as text; `nameBytes` and `password` what the router
+   * holds (the router's `loginEncoding`). A client logs in as it with that
+   * name as text or with those bytes, and with that password's bytes, as
+   * the router would demand. @default nameBytes: none; a string password: its UTF-8
    */
-  serviceAccount?: { name: string; password: string } | undefined;
+  serviceAccount?: { name: string; nameBytes?: Buffer; password: string | Buffer } | undefined;
   /** How to relay legacy challenges to a router older than 6.45.1. @default no relay */
   relay?: LegacyRelay | undefined;
   /**
@@ -204,7 +208,7 @@ export class RouterAuthenticator implements Authenticator {
     isWanted: () => boolean = () => true,
     nameBytes: Buffer = Buffer.from(name, 'utf8'),
   ) {
-    const service = this.#serviceSecret(name);
+    const service = this.#serviceSecret(name, nameBytes);
     if (service !== undefined) return Promise.resolve(sameBytes(service, password));
     // The router knows names as bytes: two spellings of one text may be two
     // of its users, so what it said is remembered by the bytes.
@@ -306,17 +310,23 @@ export class RouterAuthenticator implements Authenticator {
    * The router never reveals secrets: only the service account's is known,
    * so other legacy challenge logins need a relay or configured users.
    */
-  secretsFor(name: string): readonly Buffer[] {
-    const secret = this.#serviceSecret(name);
+  secretsFor(name: string, nameBytes?: Buffer): readonly Buffer[] {
+    const secret = this.#serviceSecret(name, nameBytes);
     return secret === undefined ? [] : [secret];
   }
 
-  #serviceSecret(name: string): Buffer | undefined {
+  #serviceSecret(name: string, nameBytes: Buffer | undefined): Buffer | undefined {
     const account = this.#options.serviceAccount;
-    // Configured text against the client's name as text (decodeClientName).
-    return account !== undefined && account.name === name
+    if (account === undefined) return undefined;
+    // Configured text against the client's name as text (decodeClientName),
+    // or the bytes the router knows it by.
+    const isAccount =
+      account.name === name ||
+      (nameBytes !== undefined && account.nameBytes?.equals(nameBytes) === true);
+    if (!isAccount) return undefined;
+    return typeof account.password === 'string'
       ? Buffer.from(account.password, 'utf8')
-      : undefined;
+      : account.password;
   }
 
   #relayVersion: Promise<boolean> | undefined;

@@ -142,7 +142,7 @@ export class ClientLogin {
     response: Buffer | undefined,
   ): Promise<RosgateError | undefined> {
     const { authenticator, isWanted } = this.#options;
-    const secrets = authenticator.secretsFor(user);
+    const secrets = authenticator.secretsFor(user, nameBytes);
     const challenge = this.#challenge;
     const relayed = this.#relayed;
     const relayRefusal = this.#relayRefusal;

@@ -26,6 +26,7 @@ t.test('a router with only host and password gets every documented default', (t)
         port: 8728,
         upstreamTls: 'off',
         username: 'admin',
+        loginEncoding: 'utf-8',
         password: 'pw',
         timeoutMs: 10000,
         listen: { host: '0.0.0.0', port: 8728 },

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { validateConfig, type SecretFiles } from '../../src/config/index.js';
+import { LOGIN_ENCODINGS } from '../../src/protocol/index.js';
 import { errorOf, problemsOf, ROUTER } from './fixtures/helpers.js';
 
 interface RuleCase {
@@ -215,6 +216,39 @@ const cases: RuleCase[] = [
     raw: router({ passwordEnv: 'PW' }),
     env: { PW: 'x' },
     problems: ['routers[0] must set only one of password, passwordEnv, passwordFile'],
+  },
+  {
+    name: 'a login encoding is UTF-8 or a single-byte code page',
+    raw: router({ loginEncoding: 'cp1251' }),
+    problems: [`routers[0].loginEncoding must be one of ${LOGIN_ENCODINGS.join(', ')}`],
+  },
+  {
+    name: "a router's username must be writable in its login encoding, its characters named",
+    raw: router({ username: 'op\u00e9rateur\u00e9', loginEncoding: 'windows-1251' }),
+    problems: [
+      'routers[0].username has characters windows-1251 (loginEncoding) cannot write: \u00e9',
+    ],
+  },
+  ...[
+    { from: { password: '\u00fcber' }, key: 'routers[0].password' },
+    { from: { passwordEnv: 'PW' }, key: 'routers[0].passwordEnv' },
+    { from: { passwordFile: 'pw.txt' }, key: 'routers[0].passwordFile' },
+  ].map(({ from, key }) => ({
+    name: `a password that its login encoding cannot write is named by its source (${key}), never shown`,
+    raw: { routers: [{ host: 'r', loginEncoding: 'windows-1251', ...from }] },
+    env: { PW: '\u00fcber' },
+    files: new Map([['pw.txt', '\u00fcber\n']]),
+    problems: [
+      `${key} gives a password with characters windows-1251 (loginEncoding) cannot write: set loginEncoding to the code page the password was set in`,
+    ],
+  })),
+  {
+    name: 'MIKROTIK_PASSWORD is named when it is the password the encoding cannot write',
+    raw: { routers: [{ host: 'r', loginEncoding: 'koi8-r' }] },
+    env: { MIKROTIK_PASSWORD: '\u00fcber' },
+    problems: [
+      'MIKROTIK_PASSWORD gives a password with characters koi8-r (loginEncoding) cannot write: set loginEncoding to the code page the password was set in',
+    ],
   },
   {
     name: 'passwordEnv must name a variable that is set',
@@ -547,6 +581,27 @@ t.test('a non-ASCII password becomes its UTF-8 bytes', (t) => {
   t.same(config.users[0]?.secret, Buffer.from('pässwörd', 'utf8'));
   t.end();
 });
+
+t.test(
+  'a login encoding is taken from MIKROTIK_LOGIN_ENCODING, and text it writes is accepted',
+  (t) => {
+    const { config } = validateConfig(
+      {
+        routers: [
+          { host: 'r', username: '\u043e\u043f', password: '\u043f\u0430\u0440\u043e\u043b\u044c' },
+        ],
+      },
+      { MIKROTIK_LOGIN_ENCODING: 'windows-1251' },
+    );
+    t.equal(config.routers[0]?.loginEncoding, 'windows-1251');
+    t.equal(
+      config.routers[0]?.password,
+      '\u043f\u0430\u0440\u043e\u043b\u044c',
+      'the password stays text',
+    );
+    t.end();
+  },
+);
 
 t.test('a password file loses one trailing newline only', (t) => {
   const { config } = validateConfig(

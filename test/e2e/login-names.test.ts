@@ -1,8 +1,8 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { hashPassword } from '../../src/config/secrets.js';
 import { computeResponse } from '../../src/protocol/index.js';
 import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
-import { startStack, type Stack } from '../fixtures/stack.js';
+import { startStack, startTestSimulator, type Stack } from '../fixtures/stack.js';
 
 // rosgate's users are text in config.yaml; a client's name is bytes: UTF-8
 // from most clients, windows-1252 from node-routeros and Winbox on Windows.
@@ -130,6 +130,77 @@ t.test(
       ),
       [/^!trap =message=invalid user name or password/],
       'another password is still refused',
+    );
+  },
+);
+
+/** A router password set in Winbox on a Russian PC: the router holds its windows-1251 bytes. */
+const PAROL = '\u043f\u0430\u0440\u043e\u043b\u044c';
+const PAROL_1251 = Buffer.from('efe0f0eeebfc', 'hex');
+
+/** A simulator with an `operator` account whose password is `PAROL` in windows-1251. */
+async function winboxRouter(t: Test) {
+  const sim = await startTestSimulator(t, { user: 'admin', password: '' });
+  const admin = await openRaw(t, sim.port, { user: 'admin', password: '' });
+  const added = await admin.call([
+    '/user/add',
+    '=name=operator',
+    '=group=full',
+    Buffer.concat([Buffer.from('=password='), PAROL_1251]),
+  ]);
+  t.match(text(added), ['!done =ret=*'], 'the account is made as Winbox makes it');
+  return sim;
+}
+
+t.test(
+  'rosgate logs in to a router whose password Winbox set in windows-1251, once loginEncoding says so',
+  async (t) => {
+    const sim = await winboxRouter(t);
+    const router = { username: 'operator', password: PAROL };
+    const utf8 = await startStack(t, { simulator: sim, router });
+    const client = await openRaw(t, utf8.port, { user: 'admin', password: '' });
+    t.match(
+      text(await client.call(['/system/identity/print'])),
+      [/^!trap =message=.*(login|password)/],
+      'in UTF-8 the router refuses rosgate, and the client is told',
+    );
+    t.match(
+      utf8.logs.find((l) => l.msg === 'router unreachable; retrying'),
+      { code: 'ROSGATE_UPSTREAM_LOGIN', hint: /set loginEncoding \(MIKROTIK_LOGIN_ENCODING\)/ },
+      'the log says what to set',
+    );
+
+    const stack = await startStack(t, {
+      simulator: sim,
+      router: { ...router, loginEncoding: 'windows-1251' },
+    });
+    const viaRouter = await openRaw(t, stack.port, { user: 'admin', password: '' });
+    t.match(
+      text(await viaRouter.call(['/system/identity/print'])),
+      ['!re =name=MikroTik', '!done'],
+      "in windows-1251 rosgate's sessions log in",
+    );
+    t.notOk(
+      stack.logs.some((l) => l.msg === 'router unreachable; retrying'),
+      'and the router was never unreachable',
+    );
+    const asOperator = await openRaw(t, stack.port);
+    t.same(
+      text(
+        await asOperator.call([
+          '/login',
+          '=name=operator',
+          Buffer.concat([Buffer.from('=password='), PAROL_1251]),
+        ]),
+      ),
+      ['!done'],
+      "a client logs in as rosgate's own account with the bytes the router holds",
+    );
+    const inUtf8 = await openRaw(t, stack.port);
+    t.match(
+      text(await inUtf8.call(['/login', '=name=operator', Buffer.from(`=password=${PAROL}`)])),
+      [/^!trap =message=invalid user name or password/],
+      'and not with bytes the router would refuse',
     );
   },
 );

@@ -6,6 +6,7 @@ import {
   isBeforePlainOnlyLogin,
   type RouterAuthenticatorOptions,
 } from '../../src/proxy/authenticator.js';
+import { decodeClientName } from '../../src/proxy/client-name.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { fakeRouter, tagOf } from '../fixtures/fake-router.js';
@@ -291,6 +292,29 @@ t.test("rosgate's own account is checked without the router", async (t) => {
   t.equal(await auth.verifyPassword('svc', pw('svc-pw')), true);
   t.equal(await auth.verifyPassword('svc', pw('other')), false);
   t.same(auth.secretsFor('svc'), [pw('svc-pw')], 'its secret is known for challenge logins');
+  t.equal(sim.counters.loginsOk + sim.counters.loginsFailed, 0, 'the router was not asked');
+});
+
+t.test("rosgate's own account in a code page is known by the bytes the router holds", async (t) => {
+  const name = '\u043e\u043f';
+  const nameBytes = Buffer.from('eef0', 'hex'); // оп in windows-1251
+  const password = Buffer.from('efe0f0eeebfc', 'hex'); // пароль in windows-1251
+  const { sim, auth } = await setupWith(t, { serviceAccount: { name, nameBytes, password } });
+  // The client's windows-1251 bytes read as windows-1252 text: not the name, but its bytes.
+  const asText = decodeClientName(nameBytes);
+  t.equal(await auth.verifyPassword(asText, password, undefined, nameBytes), true);
+  t.equal(
+    await auth.verifyPassword(
+      name,
+      Buffer.from('\u043f\u0430\u0440\u043e\u043b\u044c'),
+      undefined,
+      Buffer.from(name),
+    ),
+    false,
+    'the name as UTF-8 text is the account too, but the password must be the bytes the router holds',
+  );
+  t.same(auth.secretsFor(asText, nameBytes), [password]);
+  t.same(auth.secretsFor(asText), [], 'without the bytes, the text alone does not name it');
   t.equal(sim.counters.loginsOk + sim.counters.loginsFailed, 0, 'the router was not asked');
 });
 
