@@ -228,7 +228,8 @@ export function retire(flow: FlowStage, logger: Logger, router: string): void {
  * text beyond ASCII sent as UTF-8 to a router that holds it in a code page.
  */
 function loginEncodingHint(router: RouterConfig): string | undefined {
-  const isAscii = /^[\x00-\x7f]*$/.test(router.username + router.password);
+  const text = router.username + router.password;
+  const isAscii = Buffer.byteLength(text, 'utf8') === text.length;
   if (router.loginEncoding !== 'utf-8' || isAscii) return undefined;
   return "the username or password has characters beyond ASCII and goes as UTF-8; one set in Winbox is held in the PC's code page: set loginEncoding (MIKROTIK_LOGIN_ENCODING) to it, e.g. windows-1251";
 }
