@@ -34,7 +34,13 @@ interface ValueRule {
   test(value: string): boolean;
 }
 
-const USER_NAME = /^[A-Za-z0-9@._-]{1,64}$/;
+/**
+ * A user or secret name: letters, digits, `@ . _ -`, the `+` of a phone
+ * number (`+254712345678`, hotspots paid by mobile money) or of an e-mail's
+ * tag, and bytes beyond ASCII (a name in UTF-8 or a Windows code page).
+ * Spaces, quotes, control characters and script syntax (`$ ; [ ] < >`) break it.
+ */
+const USER_NAME = /^[A-Za-z0-9@._+\x80-\xff-]{1,64}$/;
 const MAC = /^[0-9A-Fa-f]{2}(?:([:-])[0-9A-Fa-f]{2})(?:\1[0-9A-Fa-f]{2}){4}$/;
 const HOST_NAME = /^[A-Za-z0-9._@<>-]{1,255}$/;
 /** `1w2d3h4m5s`, `500ms`, or plain seconds. */
@@ -78,7 +84,7 @@ const RULES: readonly ValueRule[] = [
     name: 'user-name',
     attributes: ['name'],
     menus: ['/ip/hotspot/user', '/ppp/secret', '/user', '/user-manager/user'],
-    requirement: 'must be 1-64 letters, digits or @ . _ - (or a MAC address)',
+    requirement: 'must be 1-64 bytes of letters, digits, @ . _ + - or non-ASCII (or a MAC address)',
     test: (value) => USER_NAME.test(value) || MAC.test(value),
   },
   {

@@ -17,7 +17,11 @@ const table: [menu: string, attribute: string, value: string, rule: string | und
   ['/ip/hotspot/user', 'name', 'a'.repeat(64), undefined],
   ['/ip/hotspot/user', 'name', 'a'.repeat(65), 'user-name'],
   ['/ip/hotspot/user', 'name', '', 'user-name'],
+  ['/ip/hotspot/user', 'name', '+254712345678', undefined],
+  ['/ppp/secret', 'name', 'jane+fibre@example.com', undefined],
   ['/ppp/secret', 'name', 'bob smith', 'user-name'],
+  ['/ppp/secret', 'name', "o'brien", 'user-name'],
+  ['/ip/hotspot/user', 'name', 'a\tb', 'user-name'],
   ['/user', 'name', 'x;y', 'user-name'],
   ['/ip/hotspot/user/profile', 'name', '1 Hour Plan', undefined],
   // addresses
@@ -109,9 +113,28 @@ t.test('values are bounded in bytes; scripts and comments have their own bound',
   t.equal(one('source', 21), 'invalid value for source: must be at most 20 bytes');
 });
 
-t.test('latin1 bytes in free text pass; in a user name they break the rule', async (t) => {
+t.test('bytes beyond ASCII pass in free text and in user names, counted as bytes', async (t) => {
   t.equal(check('/ip/hotspot/user', 'comment', Buffer.from([0xe9, 0x80, 0xff])), undefined);
-  t.equal(check('/ip/hotspot/user', 'name', Buffer.from([0x61, 0xe9])), 'user-name');
+  t.equal(
+    check('/ip/hotspot/user', 'name', Buffer.from([0x6a, 0x6f, 0x73, 0xe9])),
+    undefined,
+    'windows-1252',
+  );
+  t.equal(
+    check('/ppp/secret', 'name', Buffer.from('\u0416\u0435\u043d\u044f', 'utf8')),
+    undefined,
+    'UTF-8',
+  );
+  t.equal(
+    check('/ppp/secret', 'name', Buffer.from('\u0416'.repeat(32), 'utf8')),
+    undefined,
+    '64 bytes',
+  );
+  t.equal(
+    check('/ppp/secret', 'name', Buffer.from('\u0416'.repeat(32) + 'a', 'utf8')),
+    'user-name',
+    '65 bytes',
+  );
 });
 
 t.test('the first failing attribute is reported', async (t) => {
