@@ -28,9 +28,9 @@ const condition = z
   .object({
     /** The attribute's name, without `=`: `comment`, `.id`. */
     name: z.string().min(1),
-    /** The value equals this text (latin1). */
+    /** The value equals this text (the value read as UTF-8, else windows-1252). */
     equals: z.string().optional(),
-    /** The value matches this regular expression. */
+    /** The value (read as for equals) matches this regular expression. */
     matches: z.string().refine(isRegExp, 'must be a valid regular expression').optional(),
     /** The attribute is there (true) or not (false). */
     present: z.boolean().optional(),

@@ -5,6 +5,7 @@
  */
 import type { PolicyConditionConfig, PolicyConfig, PolicyRuleConfig } from '../config/policy.js';
 import { SECTIONS } from '../config/schema.js';
+import { readClientText } from '../protocol/index.js';
 import { CommandGlob } from './command-glob.js';
 
 /** What a rule does with the commands it matches; `audit` allows and flags. */
@@ -33,14 +34,25 @@ const DENIED: RuleDecision = Object.freeze({ rule: DEFAULT_DENY, action: 'deny' 
 /** Values are latin1 text: one character per byte, as the router stores them. */
 type ValueTest = (value: string | undefined) => boolean;
 
+const BEYOND_ASCII = /[\x80-\xff]/;
+
+/**
+ * A value as text, read as a client's name is (UTF-8, else windows-1252),
+ * so configured text matches both spellings: `café` from node-routeros
+ * and from a UTF-8 client, `Кафе` in UTF-8. ASCII reads as itself.
+ */
+function asText(value: string): string {
+  return BEYOND_ASCII.test(value) ? readClientText(Buffer.from(value, 'latin1')) : value;
+}
+
 function conditionTest(condition: PolicyConditionConfig): ValueTest {
   const { equals, matches, present } = condition;
   if (equals !== undefined) {
-    return (value) => value === equals;
+    return (value) => value !== undefined && asText(value) === equals;
   }
   if (matches !== undefined) {
     const pattern = new RegExp(matches);
-    return (value) => value !== undefined && pattern.test(value);
+    return (value) => value !== undefined && pattern.test(asText(value));
   }
   return (value) => (value !== undefined) === present;
 }

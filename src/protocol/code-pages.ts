@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * Text written in a code page (docs/routeros-api.md §7). RouterOS keeps a
  * password as the bytes it was given, and Winbox gives it in the Windows
@@ -58,6 +60,16 @@ export function decodeWindows1252(bytes: Buffer): string {
   return bytes
     .toString('latin1')
     .replace(/[\x80-\x9f]/g, (c) => CP1252_80_9F[c.charCodeAt(0) - 0x80] as string);
+}
+
+/**
+ * Bytes a client sent, as text: valid UTF-8 reads as UTF-8, anything else
+ * as windows-1252 (node-routeros, Winbox on a Western PC). The one rule
+ * wherever a client's bytes meet configured text: login names and
+ * passwords, policy conditions.
+ */
+export function readClientText(bytes: Buffer): string {
+  return isUtf8(bytes) ? bytes.toString('utf8') : decodeWindows1252(bytes);
 }
 
 /** Each single-byte code page's byte for each character it writes, built once it is asked for. */

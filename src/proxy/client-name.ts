@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { decodeWindows1252, encodeText } from '../protocol/index.js';
+import { encodeText, readClientText } from '../protocol/index.js';
 
 /**
  * A client's login name as text, the one rule wherever a name becomes text
@@ -11,7 +11,7 @@ import { decodeWindows1252, encodeText } from '../protocol/index.js';
  * configured `josé`. A check the router makes gets the bytes themselves.
  */
 export function decodeClientName(bytes: Buffer): string {
-  return isUtf8(bytes) ? bytes.toString('utf8') : decodeWindows1252(bytes);
+  return readClientText(bytes);
 }
 
 /**

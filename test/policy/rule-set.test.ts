@@ -103,13 +103,34 @@ t.test('attribute conditions: equals, matches, present and absent, all must hold
   t.equal(decide({}), 'billing-allow-rest');
 });
 
-t.test('equals compares bytes: a latin1 value matches its latin1 text', async (t) => {
-  const rules = ruleSet({
-    rules: [{ name: 'cafe', action: 'deny', attributes: [{ name: 'comment', equals: 'café' }] }],
-  });
-  const values = new Map([['comment', Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('latin1')]]);
-  t.equal(rules.decide(panel, ...segments('/queue/simple/add'), values).rule, 'cafe');
-});
+t.test(
+  'a value is read as text as names are (UTF-8, else windows-1252) before equals or matches judge it',
+  async (t) => {
+    const rules = ruleSet({
+      rules: [
+        { name: 'cafe', action: 'deny', attributes: [{ name: 'comment', equals: 'caf\u00e9' }] },
+        {
+          name: 'kafe',
+          action: 'deny',
+          attributes: [{ name: 'comment', matches: '^\u041a\u0430\u0444\u0435$' }],
+        },
+        { name: 'euro', action: 'deny', attributes: [{ name: 'comment', matches: '\u20ac' }] },
+      ],
+    });
+    const ruleFor = (bytes: Buffer): string =>
+      rules.decide(
+        panel,
+        ...segments('/queue/simple/add'),
+        new Map([['comment', bytes.toString('latin1')]]),
+      ).rule;
+    t.equal(ruleFor(Buffer.from('caf\u00e9', 'latin1')), 'cafe', 'café in windows-1252');
+    t.equal(ruleFor(Buffer.from('caf\u00e9', 'utf8')), 'cafe', 'café in UTF-8');
+    t.equal(ruleFor(Buffer.from('\u041a\u0430\u0444\u0435', 'utf8')), 'kafe', 'Кафе in UTF-8');
+    t.equal(ruleFor(Buffer.from('10 \u20ac', 'utf8')), 'euro', '€ in UTF-8');
+    t.equal(ruleFor(Buffer.from([0x31, 0x30, 0x20, 0x80])), 'euro', '€ in windows-1252');
+    t.equal(ruleFor(Buffer.from('cafe')), 'billing-allow-rest', 'another value matches none');
+  },
+);
 
 t.test('users get their role from users, anyone else the default role', async (t) => {
   const rules = ruleSet({ users: { noc: 'admin' }, defaultRole: 'readonly' });
