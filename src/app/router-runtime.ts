@@ -131,15 +131,7 @@ export function buildRouter(
     host: router.listen.host,
     port: router.listen.port,
     ...limits.listener,
-    ...(router.tls === undefined
-      ? {}
-      : {
-          tls: {
-            host: router.tls.host,
-            port: router.tls.port,
-            options: listenerTlsOptions(router.tls),
-          },
-        }),
+    ...tlsListener(router),
     logger,
     stats,
     session: {
@@ -179,6 +171,13 @@ export function buildRouter(
   pool.on('routerLost', (err: RosgateError) => runtime.flow.routerLost(err));
   pool.on('routerReachable', (evidence: string) => runtime.flow.routerReachable(evidence));
   return runtime;
+}
+
+/** The router's API-SSL listener, when it has one. */
+function tlsListener(router: RouterConfig) {
+  const tls = router.tls;
+  if (tls === undefined) return {};
+  return { tls: { host: tls.host, port: tls.port, options: listenerTlsOptions(tls) } };
 }
 
 /**
