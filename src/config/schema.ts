@@ -135,6 +135,8 @@ export const ConfigWarningCode = {
   IgnoredVariable: 'ROSGATE_CONFIG_IGNORED_VARIABLE',
   /** A `shared` key (password, prefix, strict) is set but no Redis is named: nothing is shared. */
   SharedWithoutRedis: 'ROSGATE_CONFIG_SHARED_WITHOUT_REDIS',
+  /** A secret from an environment variable ended with a newline, which was dropped. */
+  SecretTrailingNewline: 'ROSGATE_CONFIG_SECRET_TRAILING_NEWLINE',
 } as const;
 export type ConfigWarningCode = (typeof ConfigWarningCode)[keyof typeof ConfigWarningCode];
 

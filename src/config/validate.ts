@@ -78,10 +78,27 @@ class Report {
 
   /** A secret read from the environment variable a key names. */
   fromEnv(path: string, name: string): string | undefined {
-    const value = this.env[name];
-    if (value !== undefined && value !== '') return value;
+    const value = this.envSecret(path, this.env[name] ?? '');
+    if (value !== '') return value;
     this.problem(path, `names the environment variable ${name}, which is not set or is empty`);
     return undefined;
+  }
+
+  /**
+   * A secret an environment variable gave, one trailing newline dropped as
+   * from a file (and said): a Kubernetes Secret made from a file keeps the
+   * file's newline, and no password typed at a prompt ends with one.
+   */
+  envSecret(path: string, value: string): string {
+    const secret = value.replace(/\r?\n$/, '');
+    if (secret !== value) {
+      this.warn(
+        ConfigWarningCode.SecretTrailingNewline,
+        path,
+        'ends with a newline, which was dropped (a Secret made from a file keeps it)',
+      );
+    }
+    return secret;
   }
 
   /** A secret read from a file, one trailing newline trimmed. */
@@ -131,13 +148,12 @@ function secretOf(
 ): string | undefined {
   if (fields.password !== undefined) {
     const path = `${at}.password`;
-    if (!r.origins.has(path)) {
-      r.warn(
-        ConfigWarningCode.InlinePassword,
-        path,
-        'is a plaintext password in the configuration; prefer passwordEnv or passwordFile',
-      );
-    }
+    if (r.origins.has(path)) return r.envSecret(path, fields.password);
+    r.warn(
+      ConfigWarningCode.InlinePassword,
+      path,
+      'is a plaintext password in the configuration; prefer passwordEnv or passwordFile',
+    );
     return fields.password;
   }
   if (fields.passwordEnv !== undefined) return r.fromEnv(`${at}.passwordEnv`, fields.passwordEnv);
@@ -182,10 +198,11 @@ function checkLoginEncoding(r: Report, at: string, router: RouterFields, passwor
       `has characters ${encoding} (loginEncoding) cannot write: ${[...new Set(unwritable)].join(' ')}`,
     );
   }
-  if (encodeText(password, encoding) === undefined) {
-    const source = ROUTER_SECRET_KEYS.find((key) => router[key] !== undefined) ?? 'password';
+  if (encodeText(password, encoding) !== undefined) return;
+  // Named by where it came from (one source: the schema allows no more).
+  for (const key of ROUTER_SECRET_KEYS.filter((k) => router[k] !== undefined)) {
     r.problem(
-      `${at}.${source}`,
+      `${at}.${key}`,
       `gives a password with characters ${encoding} (loginEncoding) cannot write: set loginEncoding to the code page the password was set in`,
     );
   }
@@ -273,15 +290,15 @@ function resolveMonitoring(r: Report, monitoring: MonitoringConfig): MonitoringC
   const out: Writable<MonitoringConfig> = { host, port };
   let secret: string | undefined;
   let at = 'monitoring.token';
-  if (token !== undefined) {
+  if (token !== undefined && r.origins.has(at)) {
+    secret = r.envSecret(at, token);
+  } else if (token !== undefined) {
     secret = token;
-    if (!r.origins.has(at)) {
-      r.warn(
-        ConfigWarningCode.InlinePassword,
-        at,
-        'is a plaintext token in the configuration; prefer MONITORING_TOKEN, tokenEnv or tokenFile',
-      );
-    }
+    r.warn(
+      ConfigWarningCode.InlinePassword,
+      at,
+      'is a plaintext token in the configuration; prefer MONITORING_TOKEN, tokenEnv or tokenFile',
+    );
   } else if (tokenEnv !== undefined) {
     at = 'monitoring.tokenEnv';
     secret = r.fromEnv(at, tokenEnv);
@@ -302,6 +319,21 @@ function resolveMonitoring(r: Report, monitoring: MonitoringConfig): MonitoringC
   if (businessPollMs !== undefined && businessPollMs !== DEFAULT_BUSINESS_POLL_MS)
     out.businessPollMs = businessPollMs;
   if (enabled === false) out.enabled = false;
+  return out;
+}
+
+/** The group's Redis passwords, a trailing newline dropped from one the environment gave. */
+function resolveShared(r: Report, shared: SharedConfig): SharedConfig {
+  const out: Writable<SharedConfig> = { ...shared };
+  if (shared.password !== undefined && r.origins.has('shared.password'))
+    out.password = r.envSecret('shared.password', shared.password);
+  const sentinelPassword = shared.sentinel?.password;
+  if (sentinelPassword !== undefined && r.origins.has('shared.sentinel.password')) {
+    out.sentinel = {
+      ...(shared.sentinel as NonNullable<SharedConfig['sentinel']>),
+      password: r.envSecret('shared.sentinel.password', sentinelPassword),
+    };
+  }
   return out;
 }
 
@@ -420,7 +452,9 @@ export function validateConfig(
   );
   if (clash !== undefined)
     r.problem('monitoring.port', `is already used by ${r.label(clash.path)}`);
-  warnSharedWithoutRedis(r, sections['shared'] as SharedConfig | undefined);
+  const shared = sections['shared'] as SharedConfig | undefined;
+  if (shared !== undefined) sections['shared'] = resolveShared(r, shared);
+  warnSharedWithoutRedis(r, shared);
   if (routerFields.length === 0) {
     r.warn(
       ConfigWarningCode.NoRouters,

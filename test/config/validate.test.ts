@@ -614,6 +614,62 @@ t.test('a password file loses one trailing newline only', (t) => {
 });
 
 t.test('warnings', async (t) => {
+  t.test(
+    'a secret from the environment loses one trailing newline, as from a file, and says so',
+    (t) => {
+      const { config, warnings } = validateConfig(
+        {
+          routers: [
+            { host: 'r' },
+            { name: 'b', host: 'r', passwordEnv: 'B_PW', listen: { port: 1 } },
+          ],
+          users: [{ name: 'u', passwordEnv: 'U_PW' }],
+          shared: { url: 'redis://127.0.0.1:7000' },
+        },
+        {
+          MIKROTIK_PASSWORD: 'router-pw\n',
+          B_PW: 'b-pw\r\n',
+          U_PW: 'u-pw\n\n',
+          MONITORING_TOKEN: 'a-token-of-sixteen-or-more\n',
+          REDIS_PASSWORD: 'redis-pw\n',
+        },
+      );
+      t.equal(config.routers[0]?.password, 'router-pw');
+      t.equal(config.routers[1]?.password, 'b-pw');
+      t.same(config.users[0]?.secret, Buffer.from('u-pw\n'), 'one newline only');
+      t.equal(config.monitoring.token, 'a-token-of-sixteen-or-more');
+      t.equal(config.shared?.password, 'redis-pw');
+      const said = 'ends with a newline, which was dropped (a Secret made from a file keeps it)';
+      t.same(
+        warnings.map((w) => [w.code, w.message]),
+        [
+          'MIKROTIK_PASSWORD',
+          'routers[1].passwordEnv',
+          'users[0].passwordEnv',
+          'MONITORING_TOKEN',
+          'REDIS_PASSWORD',
+        ].map((at) => ['ROSGATE_CONFIG_SECRET_TRAILING_NEWLINE', `${at} ${said}`]),
+      );
+      const sentinel = validateConfig(
+        { routers: [{ host: 'r', password: 'p' }] },
+        {
+          REDIS_SENTINEL_NAME: 'master',
+          REDIS_SENTINELS: '127.0.0.1:26379',
+          REDIS_SENTINEL_PASSWORD: 'sentinel-pw\n',
+        },
+      );
+      t.equal(sentinel.config.shared?.sentinel?.password, 'sentinel-pw');
+      t.same(sentinel.config.shared?.sentinel?.nodes, ['127.0.0.1:26379'], 'the rest kept');
+      const inFile = validateConfig({ routers: [{ host: 'r', password: 'pw\n' }] });
+      t.equal(
+        inFile.config.routers[0]?.password,
+        'pw\n',
+        'text written in the file stays as written',
+      );
+      t.end();
+    },
+  );
+
   t.test('pool.max above 19 warns that the router allows 20 sessions by default', (t) => {
     const at19 = validateConfig(
       { routers: [{ host: 'r', passwordEnv: 'P', pool: { max: 19 } }] },
