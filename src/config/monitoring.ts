@@ -5,7 +5,17 @@
  * default, so it reads exactly as before they existed.
  */
 import { z } from 'zod';
-import { filePath, flag, integer, mapping, oneOf, setting, text, timerMs } from './settings.js';
+import {
+  filePath,
+  flag,
+  hostName,
+  integer,
+  mapping,
+  oneOf,
+  setting,
+  text,
+  timerMs,
+} from './settings.js';
 
 /** Endpoints of the admin port that answer without a token unless listed in `requireTokenFor`. */
 export const OPEN_ENDPOINTS = ['live', 'ready', 'health', 'metrics'] as const;
@@ -29,7 +39,7 @@ const monitoringFields = mapping({
       .describe("false: no admin port at all (the guide's ENABLE_MONITORING). Default true."),
     { guideEnv: 'ENABLE_MONITORING' },
   ),
-  host: text().default('0.0.0.0').describe('Interface address.'),
+  host: hostName('port (MONITORING_PORT)').default('0.0.0.0').describe('Interface address.'),
   port: setting(integer(0, 65535).default(9728).describe('TCP port; 0 picks a free one.'), {
     env: 'MONITORING_PORT',
   }),

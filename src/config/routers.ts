@@ -11,6 +11,7 @@ import {
   env,
   filePath,
   flag,
+  hostName,
   integer,
   mapping,
   oneOf,
@@ -58,12 +59,17 @@ function atLeast(shape: Record<string, z.ZodType>, key: string, than: string) {
 }
 
 const listenSchema = mapping({
-  host: env(text().default('0.0.0.0').describe('Interface address.'), 'PROXY_HOST'),
+  host: env(
+    hostName('listen.port (PROXY_PORT)').default('0.0.0.0').describe('Interface address.'),
+    'PROXY_HOST',
+  ),
   port: env(port(0).default(DEFAULT_PORT).describe('TCP port; 0 picks a free one.'), 'PROXY_PORT'),
 }).describe('Where clients connect. Ports are unique across routers (0 excepted).');
 
 const tlsSchema = mapping({
-  host: text().optional().describe("Interface address; default: the router's listen.host."),
+  host: hostName('tls.port (PROXY_TLS_PORT)')
+    .optional()
+    .describe("Interface address; default: the router's listen.host."),
   port: env(
     port(0).default(DEFAULT_TLS_PORT).describe('TCP port; 0 picks a free one.'),
     'PROXY_TLS_PORT',
@@ -166,7 +172,7 @@ const routerFields = mapping({
     .regex(ROUTER_NAME_PATTERN, { error: 'must match [a-zA-Z0-9_.-]+' })
     .default('default')
     .describe('Unique name; the `router` metric label.'),
-  host: env(text().describe('Router address.'), 'MIKROTIK_HOST'),
+  host: env(hostName('port (MIKROTIK_PORT)').describe('Router address.'), 'MIKROTIK_HOST'),
   port: env(
     port(1)
       .optional()

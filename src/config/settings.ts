@@ -5,6 +5,7 @@
  * wording: `must be an integer 1-65535`). Imports no other file of
  * src/config, so every section can import it.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Largest delay `setTimeout` and `setInterval` honour (2^31 - 1 ms). */
@@ -73,6 +74,42 @@ export function text() {
   return z
     .string({ error: (issue) => (issue.input === undefined ? 'is required' : TEXT_RULE) })
     .min(1, { error: TEXT_RULE });
+}
+
+/** One label of a DNS name (RFC 1123; `_` too, as some internal names have). */
+const LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?';
+const DNS_NAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*\\.?$`);
+
+function isHostName(value: string): boolean {
+  return isIP(value) !== 0 || (value.length <= 253 && DNS_NAME.test(value));
+}
+
+/** Why `value` is no host, saying where a port or a scheme goes instead. */
+function hostRule(value: string, portKey: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    return `must be a host name or IP address, not a URL (${value})`;
+  }
+  const withPort = /^\[?([^[\]]+?)\]?:(\d{1,5})$/.exec(value);
+  if (withPort !== null && isHostName(withPort[1] as string)) {
+    return `must be a host name or IP address without a port (${value}): put ${withPort[2]} in ${portKey}`;
+  }
+  if (value.startsWith('[') && value.endsWith(']') && isIP(value.slice(1, -1)) === 6) {
+    return `must be an IPv6 address without brackets (${value.slice(1, -1)})`;
+  }
+  return `must be a host name or IP address (${JSON.stringify(value)})`;
+}
+
+/**
+ * A host name or IP address, as `net.connect` and `listen` take it. A URL
+ * or a `host:port` is refused at load, saying where the port goes, instead
+ * of failing later as a name no resolver knows.
+ */
+export function hostName(portKey: string) {
+  return text().superRefine((value, ctx) => {
+    // An empty one has its own problem already (`must be a non-empty string`).
+    if (value !== '' && !isHostName(value))
+      ctx.addIssue({ code: 'custom', message: hostRule(value, portKey) });
+  });
 }
 
 /** A boolean, in the core sections' wording. */

@@ -61,6 +61,48 @@ const cases: RuleCase[] = [
     problems: ['routers[0].host must be a non-empty string (quote numbers in YAML)'],
   },
   {
+    name: 'a router host with a port says where the port goes',
+    raw: router({ host: '192.0.2.1:8728' }),
+    problems: [
+      'routers[0].host must be a host name or IP address without a port (192.0.2.1:8728): put 8728 in port (MIKROTIK_PORT)',
+    ],
+  },
+  {
+    name: 'MIKROTIK_HOST with a port is named as the variable',
+    raw: {},
+    env: { MIKROTIK_HOST: '[2001:db8::1]:8729', MIKROTIK_PASSWORD: 'p' },
+    problems: [
+      'MIKROTIK_HOST must be a host name or IP address without a port ([2001:db8::1]:8729): put 8729 in port (MIKROTIK_PORT)',
+    ],
+  },
+  {
+    name: 'a router host is no URL',
+    raw: router({ host: 'http://192.0.2.1/' }),
+    problems: ['routers[0].host must be a host name or IP address, not a URL (http://192.0.2.1/)'],
+  },
+  {
+    name: 'an IPv6 router host goes without brackets',
+    raw: router({ host: '[2001:db8::1]' }),
+    problems: ['routers[0].host must be an IPv6 address without brackets (2001:db8::1)'],
+  },
+  ...[' 192.0.2.1', 'router lan', 'a..b', '-router', 'x'.repeat(64)].map((host) => ({
+    name: `a router host ${JSON.stringify(host)} is refused, quoted`,
+    raw: router({ host }),
+    problems: [`routers[0].host must be a host name or IP address (${JSON.stringify(host)})`],
+  })),
+  {
+    name: 'listen, TLS and monitoring hosts follow the same rule, each naming its own port',
+    raw: {
+      routers: [{ ...ROUTER, listen: { host: '0.0.0.0:8728' }, tls: { host: '127.0.0.1:8729' } }],
+      monitoring: { host: '0.0.0.0:9728' },
+    },
+    problems: [
+      'routers[0].listen.host must be a host name or IP address without a port (0.0.0.0:8728): put 8728 in listen.port (PROXY_PORT)',
+      'routers[0].tls.host must be a host name or IP address without a port (127.0.0.1:8729): put 8729 in tls.port (PROXY_TLS_PORT)',
+      'monitoring.host must be a host name or IP address without a port (0.0.0.0:9728): put 9728 in port (MONITORING_PORT)',
+    ],
+  },
+  {
     name: 'a numeric YAML password is refused with a hint to quote it',
     raw: router({ password: 1234 }),
     problems: ['routers[0].password must be a non-empty string (quote numbers in YAML)'],
@@ -485,6 +527,19 @@ for (const c of cases) {
     t.end();
   });
 }
+
+t.test('a router host is a name or an address, IPv6 with a zone too', (t) => {
+  for (const host of [
+    '192.0.2.1',
+    'router.lan',
+    'core_router.isp.example.',
+    '2001:db8::1',
+    'fe80::1%eth0',
+  ]) {
+    t.equal(validateConfig(router({ host })).config.routers[0]?.host, host);
+  }
+  t.end();
+});
 
 t.test('several problems are reported at once, in one error whose message lists them', (t) => {
   const err = errorOf(() =>
