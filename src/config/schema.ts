@@ -135,6 +135,8 @@ export const ConfigWarningCode = {
   IgnoredVariable: 'ROSGATE_CONFIG_IGNORED_VARIABLE',
   /** A `shared` key (password, prefix, strict) is set but no Redis is named: nothing is shared. */
   SharedWithoutRedis: 'ROSGATE_CONFIG_SHARED_WITHOUT_REDIS',
+  /** A router's port is the other API service's default: 8729 without TLS, 8728 with it. */
+  UpstreamPortTls: 'ROSGATE_CONFIG_UPSTREAM_PORT_TLS',
   /** A secret from an environment variable ended with a newline, which was dropped. */
   SecretTrailingNewline: 'ROSGATE_CONFIG_SECRET_TRAILING_NEWLINE',
 } as const;

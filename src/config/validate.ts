@@ -208,6 +208,25 @@ function checkLoginEncoding(r: Report, at: string, router: RouterFields, passwor
   }
 }
 
+/**
+ * A router port that is the other service's default (`api-ssl` 8729
+ * without TLS, `api` 8728 with it) is most likely a mix-up: the login then
+ * times out with nothing better to say. Warned, since a router may run
+ * either service on any port.
+ */
+function warnPortTls(r: Report, at: string, router: RouterFields): void {
+  const isTls = router.upstreamTls !== 'off';
+  const other = isTls ? DEFAULT_PORT : DEFAULT_TLS_PORT;
+  if (router.port !== other) return;
+  r.warn(
+    ConfigWarningCode.UpstreamPortTls,
+    `${at}.port`,
+    isTls
+      ? `is ${other}, the router's plain api port, but upstreamTls is ${router.upstreamTls}: use ${DEFAULT_TLS_PORT} (api-ssl), or upstreamTls off (MIKROTIK_TLS)`
+      : `is ${other}, the router's api-ssl port, but upstreamTls is off: set upstreamTls (MIKROTIK_TLS) to verify, insecure or anonymous, or use ${DEFAULT_PORT}`,
+  );
+}
+
 function resolveRouter(r: Report, at: string, router: RouterFields): RouterConfig {
   const {
     password: _p,
@@ -235,6 +254,7 @@ function resolveRouter(r: Report, at: string, router: RouterFields): RouterConfi
         : "is anonymous: the router's identity cannot be checked; give it a certificate and use verify where you can",
     );
   }
+  warnPortTls(r, at, router);
   if (router.pool.max > ROUTER_SESSIONS_WARN_ABOVE) {
     r.warn(
       ConfigWarningCode.PoolAboveRouterSessions,

@@ -17,7 +17,7 @@ const YAML = `# a full example
 routers:
   - name: core
     host: 192.0.2.1
-    port: 8729
+    port: 8730
     username: api
     passwordFile: secrets/core.txt
     timeoutMs: 3000
@@ -49,7 +49,7 @@ t.test('a YAML file is loaded with its secrets and defaults for what it leaves o
     {
       name: 'core',
       host: '192.0.2.1',
-      port: 8729,
+      port: 8730,
       username: 'api',
       password: 'core-pw',
       timeoutMs: 3000,

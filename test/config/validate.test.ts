@@ -669,6 +669,33 @@ t.test('a password file loses one trailing newline only', (t) => {
 });
 
 t.test('warnings', async (t) => {
+  t.test("a router port that is the other API service's default warns", (t) => {
+    const warned = (raw: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) =>
+      validateConfig({ routers: [{ host: 'r', password: 'p', ...raw }] }, env).warnings.filter(
+        (w) => w.code === 'ROSGATE_CONFIG_UPSTREAM_PORT_TLS',
+      );
+    t.same(
+      warned({}, { MIKROTIK_PORT: '8729' }).map((w) => w.message),
+      [
+        "MIKROTIK_PORT is 8729, the router's api-ssl port, but upstreamTls is off: set upstreamTls (MIKROTIK_TLS) to verify, insecure or anonymous, or use 8728",
+      ],
+    );
+    t.same(
+      warned({ port: 8728, upstreamTls: 'insecure' }).map((w) => w.message),
+      [
+        "routers[0].port is 8728, the router's plain api port, but upstreamTls is insecure: use 8729 (api-ssl), or upstreamTls off (MIKROTIK_TLS)",
+      ],
+    );
+    for (const raw of [
+      {},
+      { port: 8729, upstreamTls: 'insecure' },
+      { upstreamTls: 'anonymous' },
+      { port: 18728 },
+    ])
+      t.same(warned(raw), [], JSON.stringify(raw));
+    t.end();
+  });
+
   t.test(
     'a secret from the environment loses one trailing newline, as from a file, and says so',
     (t) => {
