@@ -7,6 +7,7 @@ import type { Metrics } from '../admin/index.js';
 import type { AuditFileReplacedEvent, AuditTrail } from '../audit/index.js';
 import type { BreakerStateChange } from '../flow/index.js';
 import type { LockoutEvent } from '../policy/index.js';
+import { ErrorCode } from '../errors.js';
 
 /** The app's events, each to the audit trail (where it has a record) and the dashboard. */
 export interface AppEvents {
@@ -39,7 +40,7 @@ export function createAppEvents(audit: () => AuditTrail, metrics: Metrics): AppE
       metrics.recordEvent({
         kind: 'router',
         router,
-        message: state === 'down' ? `router unreachable (${code})` : 'router reachable again',
+        message: routerChangeMessage(state, code),
       });
     },
     auditFileReplaced(event) {
@@ -56,4 +57,12 @@ function lockoutText(event: LockoutEvent): string {
   if (event.scope === 'source') return `address ${String(event.address)} locked out`;
   if (event.scope === 'user') return `user ${String(event.user)} locked out`;
   return `user ${String(event.user)} from ${String(event.address)} locked out`;
+}
+
+/** The dashboard's line for a router going down or coming back. */
+function routerChangeMessage(state: 'down' | 'up', code: string | undefined): string {
+  if (state === 'up') return 'router reachable again';
+  return code === ErrorCode.UpstreamLogin
+    ? `router refused rosgate's login (${code})`
+    : `router unreachable (${code})`;
 }

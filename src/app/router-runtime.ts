@@ -253,11 +253,17 @@ function logRouterHealth(
       return;
     }
     isDown = true;
-    const hint = err.code === ErrorCode.UpstreamLogin ? loginHint : undefined;
-    logger.warn(
-      { code: err.code, err: err.message, ...(hint === undefined ? {} : { hint }) },
-      'router unreachable; retrying',
-    );
+    // A router that answers and refuses the password is no network fault: say which it is.
+    if (err.code === ErrorCode.UpstreamLogin) {
+      logger.warn(
+        {
+          code: err.code,
+          err: err.message,
+          ...(loginHint === undefined ? {} : { hint: loginHint }),
+        },
+        "router refused rosgate's login (its username and password); retrying",
+      );
+    } else logger.warn({ code: err.code, err: err.message }, 'router unreachable; retrying');
     onChange('down', err.code);
   });
   pool.on('sessionOpened', () => {

@@ -165,9 +165,16 @@ t.test(
       'in UTF-8 the router refuses rosgate, and the client is told',
     );
     t.match(
-      utf8.logs.find((l) => l.msg === 'router unreachable; retrying'),
+      utf8.logs.find(
+        (l) => l.msg === "router refused rosgate's login (its username and password); retrying",
+      ),
       { code: 'ROSGATE_UPSTREAM_LOGIN', hint: /set loginEncoding \(MIKROTIK_LOGIN_ENCODING\)/ },
       'the log says what to set',
+    );
+    t.match(
+      utf8.app.metrics.events().filter((e) => e.kind === 'router'),
+      [{ message: "router refused rosgate's login (ROSGATE_UPSTREAM_LOGIN)" }],
+      'the dashboard says the router refused, not that it is unreachable',
     );
 
     const stack = await startStack(t, {
@@ -181,8 +188,8 @@ t.test(
       "in windows-1251 rosgate's sessions log in",
     );
     t.notOk(
-      stack.logs.some((l) => l.msg === 'router unreachable; retrying'),
-      'and the router was never unreachable',
+      stack.logs.some((l) => l.level === 40),
+      'and nothing was warned about',
     );
     const asOperator = await openRaw(t, stack.port);
     t.same(
