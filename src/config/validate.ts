@@ -7,6 +7,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { z } from 'zod';
 import { encodeText } from '../protocol/code-pages.js';
+import { ENV_BINDINGS } from './catalog.js';
 import { createConfigError } from './config-error.js';
 import { applyEnvironment, isMapping } from './env.js';
 import {
@@ -31,7 +32,7 @@ import {
 } from './schema.js';
 import { isPasswordHash } from './secrets.js';
 import { SHARED_SOURCE_KEYS, type SharedConfig } from './shared.js';
-import { parseSetting, type Origins } from './wording.js';
+import { parseSetting, unknownKey, type Origins } from './wording.js';
 
 /**
  * Contents of the files the config names (`passwordFile`, `tls.certFile`,
@@ -370,6 +371,17 @@ function warnSharedWithoutRedis(r: Report, shared: SharedConfig | undefined): vo
   }
 }
 
+/**
+ * An unknown top-level key; one named as an environment variable
+ * (`MAX_CONNECTIONS: 5` in the file) is told the key it sets there.
+ */
+function unknownTopKey(key: string, known: readonly string[]): string {
+  const binding = ENV_BINDINGS.find((b) => b.name === key);
+  if (binding === undefined) return unknownKey(key, key, known);
+  const path = binding.keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('');
+  return `${key} is not a known key: it is an environment variable; in this file it is ${path.slice(1)}`;
+}
+
 /** Reports the second and later uses of the same value. */
 function checkUnique(r: Report, items: readonly { value: unknown; path: string }[]) {
   const seen = new Map<unknown, string>();
@@ -414,7 +426,7 @@ export function validateConfig(
     r.warn(ConfigWarningCode.IgnoredVariable, i.variable, `is ignored (${i.reason})`);
   const shape = configSchema.shape;
   for (const key of Object.keys(root)) {
-    if (!Object.hasOwn(shape, key)) r.problems.push(`${key} is not a known key`);
+    if (!Object.hasOwn(shape, key)) r.problems.push(unknownTopKey(key, Object.keys(shape)));
   }
 
   // An invalid item's secrets and files are still checked (salvaged), but only valid items count.

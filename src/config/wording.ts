@@ -4,7 +4,7 @@
  * list, characters, items): `routers[0].port must be an integer 1-65535`.
  */
 import { z } from 'zod';
-import { childOf, settingOf } from './settings.js';
+import { childOf, keysOf, settingOf } from './settings.js';
 
 /** A config path (`routers[0].port`) -> the environment variable that set it. */
 export type Origins = ReadonlyMap<string, string>;
@@ -88,6 +88,55 @@ export interface Parsed<T> {
   readonly salvaged?: T;
 }
 
+/** The schema of the value at `path` below `schema` (a mapping, here). */
+function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType {
+  let node = schema;
+  for (const key of path) node = childOf(node, key) as z.ZodType;
+  return node;
+}
+
+/**
+ * `<path> is not a known key`, with the known key it most likely meant:
+ * one letter off (two for a key longer than four; a transposed pair counts
+ * one; case aside), else the one known key it begins (`pasword` ->
+ * `password`, `enabeld` -> `enabled`, `tokenfile` -> `tokenFile`, `cert` ->
+ * `certFile`).
+ */
+export function unknownKey(path: string, key: string, known: readonly string[]): string {
+  const typed = key.toLowerCase();
+  let nearest: string | undefined;
+  let best = (key.length > 4 ? 2 : 1) + 1;
+  for (const candidate of known) {
+    const distance = editDistance(typed, candidate.toLowerCase());
+    if (distance < best) [nearest, best] = [candidate, distance];
+  }
+  const begun = known.filter((k) => typed.length >= 3 && k.toLowerCase().startsWith(typed));
+  if (nearest === undefined && begun.length === 1) nearest = begun[0];
+  return `${path} is not a known key${nearest === undefined ? '' : ` (did you mean ${nearest}?)`}`;
+}
+
+/** Edits from `a` to `b`: insert, delete, replace, or swap two neighbours (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      const row = rows[i] as number[];
+      const above = rows[i - 1] as number[];
+      row[j] = Math.min(
+        (above[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (above[j - 1] as number) + cost,
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j] as number, ((rows[i - 2] as number[])[j - 2] as number) + 1);
+    }
+  }
+  return (rows[a.length] as number[])[b.length] as number;
+}
+
 function salvage<S extends z.ZodType>(
   schema: S,
   raw: unknown,
@@ -124,8 +173,9 @@ export function parseSetting<S extends z.ZodType>(
   const problems = new Set<string>();
   for (const issue of result.error.issues) {
     if (issue.code === 'unrecognized_keys') {
+      const known = keysOf(schemaAt(schema, issue.path));
       for (const key of issue.keys)
-        problems.add(`${pathText([...at, ...issue.path, key])} is not a known key`);
+        problems.add(unknownKey(pathText([...at, ...issue.path, key]), key, known));
       continue;
     }
     const own = keyRule(schema, issue.path);

@@ -188,7 +188,7 @@ const problems: {
   {
     name: 'unknown keys are errors',
     monitoring: { tokn: TOKEN },
-    expected: ['monitoring.tokn is not a known key'],
+    expected: ['monitoring.tokn is not a known key (did you mean token?)'],
   },
 ];
 

@@ -46,7 +46,7 @@ t.test('the schema lists every top-level section rosgate knows, and no other', (
   for (const key of sections) t.same(problemsIn({ [key]: null }), [], `${key} may be left empty`);
   t.ok(matchesSchema(Object.fromEntries(sections.map((key) => [key, null]))));
   t.notOk(matchesSchema({ rooters: [] }));
-  t.same(problemsIn({ rooters: [] }), ['rooters is not a known key']);
+  t.same(problemsIn({ rooters: [] }), ['rooters is not a known key (did you mean routers?)']);
   t.end();
 });
 

@@ -152,7 +152,7 @@ users:
 t.test('YAML keys that are not known are errors naming their path', async (t) => {
   const dir = t.testdir({ 'rosgate.yaml': 'routers:\n  - host: r\n    pasword: hunter2\n' });
   t.same(await problemsOfAsync(loadConfig({ file: 'rosgate.yaml', cwd: dir, env: {} })), [
-    'routers[0].pasword is not a known key',
+    'routers[0].pasword is not a known key (did you mean password?)',
   ]);
 });
 

@@ -47,7 +47,7 @@ const cases: RuleCase[] = [
   {
     name: 'tls keys are known',
     raw: router({ tls: { cert: 'cert.pem' } }),
-    problems: ['routers[0].tls.cert is not a known key'],
+    problems: ['routers[0].tls.cert is not a known key (did you mean certFile?)'],
   },
   {
     name: 'a TLS port is 0-65535',

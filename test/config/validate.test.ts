@@ -33,7 +33,7 @@ const cases: RuleCase[] = [
   {
     name: 'top-level keys are known',
     raw: { rooters: [] },
-    problems: ['rooters is not a known key'],
+    problems: ['rooters is not a known key (did you mean routers?)'],
   },
   {
     name: 'routers is a list',
@@ -46,9 +46,33 @@ const cases: RuleCase[] = [
     problems: ['routers[0] must be a mapping'],
   },
   {
+    name: 'an unknown key is told the known key it most likely meant',
+    raw: {
+      routers: [{ ...ROUTER, pool: { mx: 3 }, listen: { hots: 'x' }, tls: { certfile: 'c' } }],
+      cache: { enabeld: true, zzz: 1 },
+      flow: { ratelimit: {} },
+    },
+    problems: [
+      'routers[0].listen.hots is not a known key (did you mean host?)',
+      'routers[0].tls.certfile is not a known key (did you mean certFile?)',
+      'routers[0].pool.mx is not a known key (did you mean max?)',
+      'cache.enabeld is not a known key (did you mean enabled?)',
+      'cache.zzz is not a known key',
+      'flow.ratelimit is not a known key (did you mean rateLimit?)',
+    ],
+  },
+  {
+    name: 'an environment variable written as a key is told the key it sets in the file',
+    raw: { MAX_CONNECTIONS: 5, MIKROTIK_HOST: 'r' },
+    problems: [
+      'MAX_CONNECTIONS is not a known key: it is an environment variable; in this file it is routers[0].pool.max',
+      'MIKROTIK_HOST is not a known key: it is an environment variable; in this file it is routers[0].host',
+    ],
+  },
+  {
     name: 'router keys are known',
     raw: router({ pasword: 'x' }),
-    problems: ['routers[0].pasword is not a known key'],
+    problems: ['routers[0].pasword is not a known key (did you mean password?)'],
   },
   {
     name: 'a router needs a host',
@@ -165,7 +189,7 @@ const cases: RuleCase[] = [
   {
     name: 'listen keys are known',
     raw: router({ listen: { prot: 1 } }),
-    problems: ['routers[0].listen.prot is not a known key'],
+    problems: ['routers[0].listen.prot is not a known key (did you mean port?)'],
   },
   {
     name: 'a listen port is 0-65535',
@@ -418,7 +442,7 @@ const cases: RuleCase[] = [
   {
     name: 'limits keys are known',
     raw: { limits: { maxWords: 5 } },
-    problems: ['limits.maxWords is not a known key'],
+    problems: ['limits.maxWords is not a known key (did you mean maxWordsPerSentence?)'],
   },
   {
     name: 'a word limit fits the 32-bit length prefix',
@@ -557,7 +581,7 @@ t.test('several problems are reported at once, in one error whose message lists 
   const problems = [
     'routers[0].port must be an integer 1-65535',
     'routers[0].pool.max must be >= routers[0].pool.min',
-    'routers[0].pasword is not a known key',
+    'routers[0].pasword is not a known key (did you mean password?)',
     'users[1].name is duplicated (first at users[0].name)',
     'log.level must be one of fatal, error, warn, info, debug, trace, silent',
   ];
