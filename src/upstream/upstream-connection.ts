@@ -16,6 +16,18 @@ import {
 const NAME_PREFIX = Buffer.from('=name=', 'latin1');
 const PASSWORD_PREFIX = Buffer.from('=password=', 'latin1');
 
+/**
+ * A router that takes the connection and closes it before answering the
+ * login: its `/ip service` entry does not allow rosgate's address, or no
+ * API session is free under its `max-sessions`.
+ */
+/** A login never answered: a router's api-ssl port reached without TLS looks like this too. */
+const LOGIN_TIMED_OUT =
+  'router did not answer the login in time (a TLS port reached without upstreamTls, or an address the api service does not allow, looks like this)';
+
+const CLOSED_AT_LOGIN =
+  'router closed the connection before answering the login: is the api service allowed from this address (/ip service address=), with a session free under max-sessions?';
+
 /** A configured string as UTF-8; a Buffer as it is. */
 function textBytes(value: string | Buffer): Buffer {
   return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
@@ -211,12 +223,18 @@ export class UpstreamConnection extends EventEmitter {
       ),
     );
     socket.on('close', () =>
-      this.#fail(new RosgateError(ErrorCode.UpstreamClosed, 'router closed the connection')),
+      this.#fail(
+        new RosgateError(
+          ErrorCode.UpstreamClosed,
+          // Before the login is answered it is the router's service saying no.
+          this.#state === 'connecting' ? CLOSED_AT_LOGIN : 'router closed the connection',
+        ),
+      ),
     );
 
     const deadline = setTimeout(() => {
       this.#fail(
-        new RosgateError(ErrorCode.UpstreamTimeout, 'router did not answer the login in time', {
+        new RosgateError(ErrorCode.UpstreamTimeout, LOGIN_TIMED_OUT, {
           details: { timeoutMs },
         }),
       );

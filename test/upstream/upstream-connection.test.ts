@@ -111,7 +111,24 @@ t.test('a router that does not answer the login times out', async (t) => {
   const up = open(sim.port, 'pw', 30);
   const err = (await up.connect().catch((e: unknown) => e)) as RosgateError;
   t.equal(err.code, ErrorCode.UpstreamTimeout);
+  t.match(err.message, /did not answer the login in time \(a TLS port reached without upstreamTls/);
 });
+
+t.test(
+  'a router that takes the connection and closes it before the login is answered says what may refuse it',
+  async (t) => {
+    const server = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => server.close());
+    const up = open((server.address() as net.AddressInfo).port);
+    const err = (await up.connect().catch((e: unknown) => e)) as RosgateError;
+    t.equal(err.code, ErrorCode.UpstreamClosed);
+    t.match(
+      err.message,
+      /before answering the login: is the api service allowed from this address/,
+    );
+  },
+);
 
 t.test('a refused TCP connection rejects with a closed error', async (t) => {
   const server = net.createServer();
