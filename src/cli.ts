@@ -26,6 +26,7 @@ const VERSION = (
 const USAGE = `usage:
   rosgate [--config config.yaml]        run the proxy (environment overrides the file)
           [--simulate-if-unconfigured]  with no router configured, front the bundled simulator
+  rosgate --version                     print rosgate's version
   rosgate demo                          run the proxy in front of the bundled simulator
   rosgate simulate [--port 8728 ...]    run the RouterOS API simulator
   rosgate hash-password < file          print a scrypt hash for users[].passwordHash of the
@@ -70,6 +71,8 @@ const FINITE_COMMANDS: ReadonlySet<string | undefined> = new Set([
   '--help',
   '-h',
   'help',
+  '--version',
+  'version',
 ]);
 
 /**
@@ -116,6 +119,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | Runnin
     case '-h':
     case 'help':
       io.stdout.write(`${USAGE}\n`);
+      return 0;
+    case '--version':
+    case 'version':
+      io.stdout.write(`rosgate ${VERSION} (node ${process.version})\n`);
       return 0;
     default:
       return start(first === 'start' ? rest : argv, io);

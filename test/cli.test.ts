@@ -58,6 +58,19 @@ t.test('help prints the usage', async (t) => {
   t.match(x.out(), /rosgate demo/);
 });
 
+t.test("--version and version print package.json's version", async (t) => {
+  const { version } = JSON.parse(
+    readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+  ) as {
+    version: string;
+  };
+  for (const argv of [['--version'], ['version']]) {
+    const x = io();
+    t.equal(await runCli(argv, x), 0);
+    t.equal(x.out(), `rosgate ${version} (node ${process.version})\n`, argv.join(' '));
+  }
+});
+
 /** `s3crét` and a second line, cut inside the two bytes of é. */
 function splitInsideE(): Buffer[] {
   const bytes = Buffer.from('s3crét\nnext line\n');
@@ -319,6 +332,9 @@ function leftLock(dir: string): string {
 
 const WAITING = /waiting to see whether its holder still touches it/;
 
+/** Polls (5 ms apart) granted a child process: it loads all of dist/ first. */
+const CHILD_POLLS = 6000;
+
 t.test(
   'a stop asked while start waits on the audit lock ends the start: exit 0, nothing served',
   async (t) => {
@@ -430,9 +446,14 @@ t.test(
     let err = '';
     proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     proc.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    await eventually(() => WAITING.test(out), 'the wait on the lock');
+    // A child starting on a loaded machine: a longer wait than in-process ones.
+    await eventually(() => WAITING.test(out), 'the wait on the lock', CHILD_POLLS);
     proc.kill('SIGHUP');
-    await eventually(() => /SIGHUP while starting ignored/.test(err), 'the SIGHUP noted');
+    await eventually(
+      () => /SIGHUP while starting ignored/.test(err),
+      'the SIGHUP noted',
+      CHILD_POLLS,
+    );
     t.equal(proc.exitCode, null, 'SIGHUP did not kill it');
     proc.kill('SIGTERM');
     t.equal(await exited, 0);
@@ -464,7 +485,7 @@ t.test('only the commands that keep running take over the stop and reload signal
   for (const argv of [[], ['start'], ['--config', 'x.yaml'], ['simulate'], ['demo']]) {
     t.ok(isServerCommand(argv), `${argv.join(' ') || '(no command)'} serves`);
   }
-  for (const command of ['audit', 'config', 'hash-password', 'help', '--help', '-h']) {
+  for (const command of ['audit', 'config', 'hash-password', 'help', '--help', '-h', '--version']) {
     t.notOk(isServerCommand([command]), `${command} finishes by itself`);
   }
   t.end();
@@ -472,7 +493,7 @@ t.test('only the commands that keep running take over the stop and reload signal
 
 t.test('rosgate simulate stops on SIGHUP: a hung-up terminal ends it', async (t) => {
   const { proc, exited, output } = spawnMain(t, ['simulate', '--port', '0']);
-  await eventually(() => /listening on/.test(output.out), 'the simulator to listen');
+  await eventually(() => /listening on/.test(output.out), 'the simulator to listen', CHILD_POLLS);
   proc.kill('SIGHUP');
   t.same(await exited, { code: 0, signal: null }, 'stopped, exit 0');
 });
