@@ -4,7 +4,6 @@
  * and what the metrics stage records; plus the bounded memory the admin
  * pages show (traffic tallies, slow commands, recent events).
  */
-import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { ScrapeHistogram, type BucketCounts } from './histogram.js';
 import { Ring } from './ring.js';
@@ -12,6 +11,7 @@ import { registerSeries } from './series.js';
 import type { AdminSources } from './sources.js';
 import { Traffic, type ActiveUserKind, type CommandRecord, type RouterTally } from './traffic.js';
 import { VERB_CLASSES } from './verb-class.js';
+import { monotonicNow } from '../clock.js';
 
 /** What a recorded event is about. */
 export const EVENT_KINDS = ['breaker', 'lockout', 'reload', 'router', 'drain', 'audit'] as const;
@@ -46,13 +46,6 @@ const EVENTS_KEPT = 100;
 const MAX_EVENT_MESSAGE = 200;
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const ACQUIRE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5];
-
-/** performance.timeOrigin, read once (the clock is read twice per command). */
-const TIME_ORIGIN = performance.timeOrigin;
-
-function monotonicNow(): number {
-  return TIME_ORIGIN + performance.now();
-}
 
 export class Metrics {
   readonly registry: Registry;

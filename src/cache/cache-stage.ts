@@ -6,6 +6,7 @@ import type { CacheTimers, ListenRole } from './menu-watch.js';
 import { RelatedMenus } from './related-menus.js';
 import { RouterCache, type RouterCacheStats } from './router-cache.js';
 import { TtlRules } from './ttl-rules.js';
+import { monotonicNow } from '../clock.js';
 
 /** What {@link createCacheStage} needs. */
 export interface CacheStageOptions {
@@ -13,7 +14,7 @@ export interface CacheStageOptions {
   readonly config: CacheConfig;
   /** Stale serving is logged at debug, lost listens at warn. */
   readonly logger: Logger;
-  /** Clock for lifetimes, in ms. @default Date.now */
+  /** Clock for lifetimes, in ms. @default monotonicNow (src/clock.ts: steps of the wall clock do not move it) */
   readonly now?: () => number;
   /** Timers for re-sending lost listens. @default the global ones, unref'd */
   readonly timers?: CacheTimers;
@@ -73,7 +74,7 @@ const globalTimers: CacheTimers = {
  */
 export function createCacheStage(options: CacheStageOptions): CacheStage {
   const { config, logger } = options;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? monotonicNow;
   const timers = options.timers ?? globalTimers;
   const ttlRules = new TtlRules(config.ttlRules, config.defaultTtlMs, config.volatileProperties);
   const related = new RelatedMenus(config.related);

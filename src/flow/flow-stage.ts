@@ -31,6 +31,7 @@ import {
   type Outcome,
 } from './router-breaker.js';
 import { TokenBucket, type RateLimiter } from './token-bucket.js';
+import { monotonicNow } from '../clock.js';
 
 /** Options of {@link createFlowStage}: one flow stage per router. */
 export interface FlowStageOptions {
@@ -43,7 +44,7 @@ export interface FlowStageOptions {
   readonly logger: Logger;
   /** Called on every breaker state change (audit). */
   readonly onStateChange?: (change: BreakerStateChange) => void;
-  /** The clock (ms). @default Date.now */
+  /** The clock (ms). @default monotonicNow (src/clock.ts: steps of the wall clock do not move it) */
   readonly now?: () => number;
   /** @default the global setTimeout/clearTimeout */
   readonly timers?: FlowTimers;
@@ -244,7 +245,7 @@ class FlowControl implements FlowStage, CommandHandler {
     this.#router = options.router;
     this.#config = config;
     this.#logger = routerLogger(options.logger, options.router);
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? monotonicNow;
     this.#timers = options.timers ?? globalTimers;
     this.#onStateChange = options.onStateChange;
     this.#host = {

@@ -1,3 +1,5 @@
+import { monotonicNow } from '../clock.js';
+
 /**
  * What the flow stage takes tokens from: a {@link TokenBucket}, or a group's
  * shared bucket (src/shared, issue 18) handed in by the composition root.
@@ -22,7 +24,7 @@ export interface TokenBucketOptions {
   readonly refillIntervalMs: number;
   /** Tokens at the start (a bucket built on a reload keeps what the old one had). @default capacity */
   readonly tokens?: number;
-  /** The clock (ms). @default Date.now */
+  /** The clock (ms). @default monotonicNow (src/clock.ts: steps of the wall clock do not move it) */
   readonly now?: () => number;
 }
 
@@ -45,7 +47,7 @@ export class TokenBucket implements RateLimiter {
     this.#capacity = options.capacity;
     this.#refillTokens = options.refillTokens;
     this.#refillIntervalMs = options.refillIntervalMs;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? monotonicNow;
     this.#tokens = Math.min(options.capacity, options.tokens ?? options.capacity);
     this.#stepStartedAt = this.#now();
   }

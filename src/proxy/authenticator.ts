@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, RosgateError, isRosgateError } from '../errors.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 import { clientTextBytes, textSpellings } from './client-name.js';
+import { monotonicNow } from '../clock.js';
 
 /** Decides who may log in to rosgate (docs/routeros-api.md §3). */
 export interface Authenticator {
@@ -97,7 +98,7 @@ export interface RouterAuthenticatorOptions {
   maxConcurrentChecks?: number;
   /** Remembered logins (and failures) at most, oldest dropped first. @default 10000 */
   maxEntries?: number;
-  /** Clock, injectable for tests. @default Date.now */
+  /** Clock, injectable for tests. @default monotonicNow (src/clock.ts: steps of the wall clock do not move it) */
   now?: () => number;
   /**
    * The account rosgate itself logs in with: its password is known, so it
@@ -176,7 +177,7 @@ export class RouterAuthenticator implements Authenticator {
 
   constructor(options: RouterAuthenticatorOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? monotonicNow;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCode, RosgateError } from '../errors.js';
 import type { UpstreamConnection } from './upstream-connection.js';
+import { monotonicNow } from '../clock.js';
 
 /** Pool sizing and timing. */
 export interface PoolOptions {
@@ -71,7 +72,7 @@ export interface PoolStats {
 export interface PoolHooks {
   /** Jitter source. @default Math.random */
   random?: () => number;
-  /** Clock. @default Date.now */
+  /** Clock. @default monotonicNow (src/clock.ts: steps of the wall clock do not move it) */
   now?: () => number;
   /** Called with how long each acquire waited (ms), for the acquisition histogram. */
   onAcquired?: (waitMs: number) => void;
@@ -179,7 +180,7 @@ export class Pool extends EventEmitter {
     this.options = options;
     this.#factory = factory;
     this.#random = hooks.random ?? Math.random;
-    this.#now = hooks.now ?? Date.now;
+    this.#now = hooks.now ?? monotonicNow;
     this.#onAcquired = hooks.onAcquired;
     this.#sessionPermit = hooks.sessionPermit;
     this.#sessionCap = hooks.sessionCap;

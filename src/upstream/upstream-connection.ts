@@ -12,6 +12,7 @@ import {
   type DecoderLimits,
   type WordInput,
 } from '../protocol/index.js';
+import { monotonicNow } from '../clock.js';
 
 const NAME_PREFIX = Buffer.from('=name=', 'latin1');
 const PASSWORD_PREFIX = Buffer.from('=password=', 'latin1');
@@ -66,7 +67,7 @@ export interface UpstreamOptions {
    * @default 1048576
    */
   maxWriteBufferBytes?: number | (() => number);
-  /** Clock. @default Date.now */
+  /** Clock. @default monotonicNow (src/clock.ts: steps of the wall clock do not move it) */
   now?: () => number;
   /** Limits for what the router sends. */
   decoderLimits?: Partial<DecoderLimits>;
@@ -161,7 +162,7 @@ export class UpstreamConnection extends EventEmitter {
   constructor(options: UpstreamOptions) {
     super();
     this.options = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? monotonicNow;
     this.lastActiveAt = this.lastReceivedAt = this.#now();
     this.#decoder = new Decoder(options.decoderLimits);
   }
