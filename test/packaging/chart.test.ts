@@ -52,6 +52,10 @@ t.test('a misspelt or mistyped value fails the schema, at any depth', async (t) 
     ['a nested typo', { ...values, image: { ...(values['image'] as object), tagg: '1' } }],
     ['an unknown mode', { ...values, mode: 'daemonset' }],
     ['a port out of range', { ...values, proxy: { ...(values['proxy'] as object), port: 70000 } }],
+    [
+      'a login encoding rosgate does not know (as the config schema lists them)',
+      { ...values, router: { ...(values['router'] as object), loginEncoding: 'cp1251' } },
+    ],
     ['a probe key Kubernetes does not have', { ...values, livenessProbe: { period: 5 } }],
     [
       'a monitoring token rosgate would refuse as too short',

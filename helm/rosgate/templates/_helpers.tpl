@@ -82,6 +82,10 @@ env:
   - name: MIKROTIK_USERNAME
     value: {{ . | quote }}
   {{- end }}
+  {{- with $values.router.loginEncoding }}
+  - name: MIKROTIK_LOGIN_ENCODING
+    value: {{ . | quote }}
+  {{- end }}
   {{- with $values.router.tls }}
   - name: MIKROTIK_TLS
     value: {{ . | quote }}
