@@ -9,7 +9,7 @@
  *   rosgate  `rosgate --config config.yaml`: the shipped defaults, the rate
  *            limit raised out of the way (it measures cost, not the limit);
  *   core     the same with every optional stage off (rate limit, queue,
- *            breaker, cache, audit, attack/XSS/SQL detection).
+ *            breaker, cache, audit, input rules, attack/XSS/SQL detection).
  * The billing clients run here: one untagged command at a time per
  * connection, closed loop, the billing mix of bench/billing-mix.ts (identity
  * prints, hotspot lookups by name, PPP active prints, voucher adds and their
@@ -64,6 +64,7 @@ const CORE_ONLY: Readonly<Record<string, string>> = {
   ENABLE_CIRCUIT_BREAKER: 'false',
   ENABLE_CACHING: 'false',
   ENABLE_AUDIT_LOGGING: 'false',
+  ENABLE_VALIDATION: 'false',
   ENABLE_ATTACK_DETECTION: 'false',
   ENABLE_XSS_PROTECTION: 'false',
   ENABLE_SQL_INJECTION_PROTECTION: 'false',
