@@ -11,6 +11,7 @@ import { createCacheStage } from '../src/cache/index.js';
 import { monotonicNow } from '../src/clock.js';
 import { SECTIONS } from '../src/config/index.js';
 import { TokenBucket } from '../src/flow/token-bucket.js';
+import { createLoginGate } from '../src/policy/index.js';
 import { commandOf, FakeHandler, RecordingSink } from './fixtures/cache-fake-handler.js';
 import { eventually } from './fixtures/eventually.js';
 
@@ -40,6 +41,10 @@ t.test('the clock moves on when the wall clock is stepped back', async (t) => {
   const before = monotonicNow();
   clock.step();
   t.ok(monotonicNow() >= before);
+  t.ok(
+    Number.isInteger(monotonicNow()),
+    'whole milliseconds, as Date.now gives (they go to Redis)',
+  );
   t.ok(Math.abs(monotonicNow() - (Date.now() + HOUR_MS)) < 60_000, 'it reads as ms since epoch');
 });
 
@@ -81,4 +86,14 @@ t.test('a cached reply expires after the wall clock is stepped back', async (t) 
     { until: (isMiss) => isMiss, what: 'the reply to expire', intervalMs: 5 },
   );
   t.equal(router.of('/ip/pool/print').length, 2, 'the print after its lifetime asks the router');
+});
+
+t.test('a lockout ends after its duration though the wall clock is stepped back', async (t) => {
+  const clock = steppableWallClock(t);
+  const gate = createLoginGate({ maxAttempts: 1, durationMs: 20 });
+  gate.record('192.0.2.1', 'u', false);
+  t.ok(gate.admit('192.0.2.1', 'u'), 'locked');
+  clock.step();
+  await eventually(() => gate.admit('192.0.2.1', 'u') === undefined, 'the lockout to end');
+  t.same(gate.lockouts(), [], 'and no lockout is listed');
 });

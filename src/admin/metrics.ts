@@ -11,7 +11,7 @@ import { registerSeries } from './series.js';
 import type { AdminSources } from './sources.js';
 import { Traffic, type ActiveUserKind, type CommandRecord, type RouterTally } from './traffic.js';
 import { VERB_CLASSES } from './verb-class.js';
-import { monotonicNow } from '../clock.js';
+import { preciseMonotonicNow } from '../clock.js';
 
 /** What a recorded event is about. */
 export const EVENT_KINDS = ['breaker', 'lockout', 'reload', 'router', 'drain', 'audit'] as const;
@@ -65,7 +65,7 @@ export class Metrics {
 
   constructor(options: MetricsOptions) {
     this.registry = options.registry;
-    this.now = options.now ?? monotonicNow;
+    this.now = options.now ?? preciseMonotonicNow;
     this.startedAt = this.now();
     this.#lastReloadAt = this.startedAt;
     this.#lastReloadSuccessAt = this.startedAt;

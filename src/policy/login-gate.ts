@@ -12,6 +12,7 @@ import { BlockList, isIP } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { ErrorCode, RosgateError } from '../errors.js';
 import type { LoginGate } from '../pipeline.js';
+import { monotonicNow } from '../clock.js';
 
 /**
  * What a lockout locks: a `source` address (any user from it), a `user`
@@ -66,7 +67,7 @@ export interface LoginGateOptions {
    * @default ['127.0.0.0/8', '::1']
    */
   readonly trustedSources?: readonly string[];
-  /** The clock, in ms. @default Date.now */
+  /** The clock, in ms. @default monotonicNow (src/clock.ts: steps of the wall clock do not move it) */
   readonly now?: () => number;
   /** Called when a lockout begins, for audit and metrics; must not throw. */
   readonly onLockout?: (event: LockoutEvent) => void;
@@ -408,7 +409,7 @@ export function createLoginGate(options: LoginGateOptions = {}): LockoutGate {
   let settings = settingsOf(options);
   const counters = lockoutCounters(maxTracked, settings, isTrusted);
   const { addresses, pairs, users, sourceOf, lockoutsOf } = counters;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? monotonicNow;
   const onLockout = options.onLockout ?? (() => undefined);
   const group =
     options.shared === undefined

@@ -50,7 +50,7 @@ export interface PolicyStageOptions {
   readonly config: PolicyConfig;
   /** Where decisions other than a plain allow are logged; never with values. */
   readonly logger?: Logger;
-  /** The clock of the login gates, in ms. @default Date.now */
+  /** The clock of the login gates, in ms. @default monotonicNow (src/clock.ts: steps of the wall clock do not move it) */
   readonly now?: () => number;
   /** Called when a login gate locks an address or a user; must not throw. */
   readonly onLockout?: (event: LockoutEvent & { readonly router: string }) => void;

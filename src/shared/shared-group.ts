@@ -30,6 +30,7 @@ import {
 } from './shared-link.js';
 import { SharedLockout, type SharedLockoutOptions } from './shared-lockout.js';
 import { SharedTokenBucket, type SharedTokenBucketOptions } from './shared-token-bucket.js';
+import { monotonicNow } from '../clock.js';
 
 /** Options of a {@link SharedGroup}. */
 export interface SharedGroupOptions {
@@ -54,7 +55,7 @@ export interface SharedGroupOptions {
   /** Retry period while Redis is down. @default 500 */
   readonly probeMs?: number;
   readonly logger?: SharedLogger | undefined;
-  /** The local clock (ms). @default Date.now */
+  /** The local clock (ms). @default monotonicNow (src/clock.ts: steps of the wall clock do not move it) */
   readonly now?: () => number;
   /** @default globalThis timers (unref'd) */
   readonly timers?: SharedTimers;
@@ -176,7 +177,7 @@ export class SharedGroup extends EventEmitter<SharedGroupEvents> implements Shar
     this.#heartbeatMs = positive('heartbeatMs', options.heartbeatMs ?? 5000);
     this.#replicaTtlMs = positive('replicaTtlMs', options.replicaTtlMs ?? 15_000);
     this.#probeMs = positive('probeMs', options.probeMs ?? 500);
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? monotonicNow;
     this.timers = options.timers ?? globalTimers;
     this.logger = options.logger;
     const connect = options.connect ?? connectNodeRedis;
