@@ -40,6 +40,7 @@ import {
   type GroupWiring,
 } from './group-wiring.js';
 import type { SharedGroupOptions } from './shared/index.js';
+import { monotonicNow } from './clock.js';
 
 export { ANONYMOUS_DH_CIPHERS } from './app/tls-options.js';
 export type { ReloadResult } from './app/live-config.js';
@@ -336,7 +337,7 @@ async function stopApp(
   state.isDraining = true;
   const { metrics } = shared;
   metrics.recordEvent({ kind: 'drain', message: 'draining: no new clients' });
-  const drainStartedAt = Date.now();
+  const drainStartedAt = monotonicNow();
   const clients = routers.reduce((n, r) => n + r.stats.clientsConnected, 0);
   const commandsBefore = metrics.commandsFinished;
   logger.info({ clients, graceMs }, 'stopping: serving connected clients until they leave');
@@ -345,7 +346,7 @@ async function stopApp(
     {
       clients,
       commandsFinished: metrics.commandsFinished - commandsBefore,
-      durationMs: Date.now() - drainStartedAt,
+      durationMs: monotonicNow() - drainStartedAt,
     },
     'stopped: drained',
   );

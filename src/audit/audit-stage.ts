@@ -41,6 +41,7 @@ import { LevelPolicy } from './level-policy.js';
 import { LogAuditWriter } from './log-audit-writer.js';
 import { ThreadAuditWriter } from './thread-audit-writer.js';
 import { Redactor } from './redactor.js';
+import { monotonicNow } from '../clock.js';
 
 /** Options of {@link createAuditStage}. */
 export interface AuditStageOptions {
@@ -186,7 +187,10 @@ function resultOf(error: RosgateError): AuditResult {
 interface Recording {
   readonly config: AuditConfig;
   readonly logger: Logger;
+  /** The wall clock: records' timestamps. */
   readonly now: () => number;
+  /** The clock commands' `receivedAt` is read on: their durations. */
+  readonly elapsedNow: () => number;
   readonly levels: LevelPolicy;
   readonly redactor: Redactor;
   /** Queues a record: an id and the time added to `fields`. */
@@ -262,7 +266,7 @@ function recording(
 }
 
 /** Records a command's request and outcome in one record. */
-function commandRecorder({ emit, redactor, now }: Recording): RecordCommand {
+function commandRecorder({ emit, redactor, elapsedNow }: Recording): RecordCommand {
   const recordCommand = (context: CommandContext, level: AuditLevel, outcome: Outcome): void => {
     const { notes } = context;
     const isDenied = outcome.result === AuditResult.Denied;
@@ -305,7 +309,7 @@ function commandRecorder({ emit, redactor, now }: Recording): RecordCommand {
       verdict: notes.verdict,
       cache: notes.cache,
       rows: outcome.rows,
-      duration: now() - context.receivedAt,
+      duration: elapsedNow() - context.receivedAt,
       details: Object.keys(details).length > 0 ? details : undefined,
     });
   };
@@ -595,12 +599,18 @@ function folderLock(
 export function createAuditStage(options: AuditStageOptions): AuditTrail {
   const { config, logger, keys = {} } = options;
   const now = options.now ?? Date.now;
+  // Sessions stamp `receivedAt` on the monotonic clock; an injected clock serves both.
+  const elapsedNow = options.now ?? monotonicNow;
   const levels = new LevelPolicy(config.levels);
   const redactor = new Redactor(config.redact);
   const dir =
     config.enabled && config.toFile ? resolve(options.cwd ?? process.cwd(), config.dir) : undefined;
   const writer = auditWriter(options, { config, logger, now }, dir, keys);
-  const recorded = recording(writer, { config, logger, now, levels, redactor }, options.replica);
+  const recorded = recording(
+    writer,
+    { config, logger, now, elapsedNow, levels, redactor },
+    options.replica,
+  );
   const { safely } = recorded;
   const recordCommand = commandRecorder(recorded);
   const stage = auditStage(recorded, recordCommand);

@@ -26,6 +26,7 @@ import {
 import type { Authenticator } from './authenticator.js';
 import { ClientLogin, type LoginMethod, type LoginOutcome } from './client-login.js';
 import type { ProxyStats } from './stats.js';
+import { monotonicNow } from '../clock.js';
 
 /** Per-client limits and behaviour. */
 export interface ClientSessionOptions {
@@ -70,7 +71,7 @@ export interface ClientSessionOptions {
   emptyReplies: 'strip' | 'passthrough';
   /** Answer to node-routeros's `#` keepalive. @default 'done' */
   keepaliveReply: 'done' | 'trap';
-  /** Clock. @default Date.now */
+  /** Clock. @default monotonicNow (src/clock.ts) */
   now?: () => number;
 }
 
@@ -214,7 +215,7 @@ export class ClientSession {
   constructor(socket: Duplex, options: ClientSessionOptions) {
     this.#socket = socket;
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? monotonicNow;
     this.#log = options.logger.child({ connId: options.connId });
     this.#decoder = new Decoder(options.preLoginDecoderLimits);
     this.#login = new ClientLogin({
