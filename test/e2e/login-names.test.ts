@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { hashPassword } from '../../src/config/secrets.js';
+import { eventually } from '../fixtures/eventually.js';
 import { computeResponse } from '../../src/protocol/index.js';
 import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
 import { startStack, startTestSimulator, type Stack } from '../fixtures/stack.js';
@@ -209,5 +210,21 @@ t.test(
       [/^!trap =message=invalid user name or password/],
       'and not with bytes the router would refuse',
     );
+  },
+);
+
+t.test(
+  'a router refusing an ASCII password is said to refuse it, with no encoding hint',
+  async (t) => {
+    const stack = await startStack(t, { router: { password: 'not-the-password' } });
+    const line = await eventually(
+      () =>
+        stack.logs.find(
+          (l) => l.msg === "router refused rosgate's login (its username and password); retrying",
+        ),
+      { until: (l) => l !== undefined, what: 'the refusal logged' },
+    );
+    t.match(line, { code: 'ROSGATE_UPSTREAM_LOGIN', err: /invalid user name or password/ });
+    t.notOk(line !== undefined && 'hint' in line, 'no hint: the encoding is not the question');
   },
 );
