@@ -43,6 +43,7 @@ import type { SharedGroupOptions } from './shared/index.js';
 import { monotonicNow } from './clock.js';
 
 export { ANONYMOUS_DH_CIPHERS } from './app/tls-options.js';
+export { checkRouterLogin, type RouterLoginCheck } from './app/router-login.js';
 export type { ReloadResult } from './app/live-config.js';
 export type { RouterRuntime } from './app/router-runtime.js';
 

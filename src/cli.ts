@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { resolveAuditKeys, runAuditCli, type AuditKeys } from './audit/index.js';
 import { parseArgs } from 'node:util';
-import { createApp, type App, type RouterRuntime } from './app.js';
+import { checkRouterLogin, createApp, type App, type RouterRuntime } from './app.js';
 import {
   DEFAULT_LISTEN,
   formatConfigError,
@@ -31,8 +31,9 @@ const USAGE = `usage:
   rosgate simulate [--port 8728 ...]    run the RouterOS API simulator
   rosgate hash-password < file          print a scrypt hash for users[].passwordHash of the
                                         password on stdin (the first line; or type it)
-  rosgate config check [--config F] [--simulate-if-unconfigured]
-                                        every check rosgate makes before it starts, without starting
+  rosgate config check [--config F] [--simulate-if-unconfigured] [--connect]
+                                        every check rosgate makes before it starts, without starting;
+                                        --connect also logs in to each router once
   rosgate audit verify FILE... [--head SEQ:HASH] [--key-file F]
   rosgate audit search [--from --to --user --category --path --verb --result --router --replica --ip] [--format json|table]
   rosgate audit report --group-by category|user|path|result|router [--from --to] [--format json|table]`;
@@ -151,20 +152,44 @@ async function readPassword(io: CliIo): Promise<string | undefined> {
  * the audit keys) and prints every problem, or the warnings and `ok`.
  */
 async function configCommand(argv: string[], io: CliIo): Promise<number> {
-  const [command, ...args] = argv;
+  const [command, ...rest] = argv;
   if (command !== 'check') {
     io.stderr.write(
-      'usage: rosgate config check [--config config.yaml] [--simulate-if-unconfigured]\n',
+      'usage: rosgate config check [--config config.yaml] [--simulate-if-unconfigured] [--connect]\n',
     );
     return 2;
   }
-  const plan = await planStart(args, io);
+  const isConnecting = rest.includes('--connect');
+  const plan = await planStart(
+    rest.filter((arg) => arg !== '--connect'),
+    io,
+  );
   if (plan === undefined) return 1;
   for (const w of plan.warnings) io.stdout.write(`warning ${w.code}: ${w.message}\n`);
   if (plan.isSimulated)
     io.stdout.write('note: no router configured: rosgate would front the bundled simulator\n');
   io.stdout.write('ok: the configuration is valid\n');
-  return 0;
+  return isConnecting ? checkLogins(plan.config.routers, io) : 0;
+}
+
+/**
+ * `config check --connect`: logs in to each router once with rosgate's own
+ * account, as its sessions will; 1 when any refuses or cannot be reached.
+ */
+async function checkLogins(routers: readonly RouterConfig[], io: CliIo): Promise<number> {
+  let failed = 0;
+  for (const router of routers) {
+    const at = `router ${router.name} (${router.host}:${router.port}, user ${router.username})`;
+    const check = await checkRouterLogin(router);
+    if (check.isOk) {
+      io.stdout.write(`ok: ${at} accepted rosgate's login\n`);
+      continue;
+    }
+    failed++;
+    io.stdout.write(`error ${check.code}: ${at}: ${check.reason}\n`);
+    if (check.hint !== undefined) io.stdout.write(`hint: ${check.hint}\n`);
+  }
+  return failed === 0 ? 0 : 1;
 }
 
 /** What `start` runs with, once the configuration passed every check `start` makes. */

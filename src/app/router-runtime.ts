@@ -17,16 +17,21 @@ import {
   UserListAuthenticator,
   type Authenticator,
 } from '../proxy/authenticator.js';
-import { encodeText } from '../protocol/index.js';
 import { ProxyListener } from '../proxy/listener.js';
 import { createProxyStats, type ProxyStats } from '../proxy/stats.js';
 import { ChallengeRelay } from '../upstream/challenge-relay.js';
 import { Pool } from '../upstream/pool.js';
 import { askRouterVersion } from '../upstream/router-version.js';
-import { UpstreamConnection } from '../upstream/upstream-connection.js';
+import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 import { createUpstreamHandler } from '../upstream/upstream-handler.js';
 import type { GroupWiring } from '../group-wiring.js';
 import type { AppEvents } from './app-events.js';
+import {
+  loginBytes,
+  loginEncodingHint,
+  routerConnector,
+  type ServiceAccount,
+} from './router-login.js';
 import { listenerTlsOptions, upstreamTlsOptions } from './tls-options.js';
 
 /** One router as the running app holds it. */
@@ -82,19 +87,9 @@ export function buildRouter(
   shared: SharedStages,
   logger: Logger,
 ): RouterRuntime {
-  const upstreamTls = upstreamTlsOptions(router);
   // Read by every session each time, so a live pool change reaches open sessions too.
   let maxWriteBufferBytes = router.pool.maxWriteBufferBytes;
-  const connect = (username: string | Buffer, password: string | Buffer): UpstreamConnection =>
-    new UpstreamConnection({
-      host: router.host,
-      port: router.port,
-      username,
-      password,
-      timeoutMs: router.timeoutMs,
-      maxWriteBufferBytes: () => maxWriteBufferBytes,
-      ...(upstreamTls === undefined ? {} : { tls: upstreamTls }),
-    });
+  const connect = routerConnector(router, () => maxWriteBufferBytes);
   const account = loginBytes(router);
   const pool = new Pool(router.pool, () => connect(account.nameBytes, account.password), {
     onAcquired: (waitMs) => shared.metrics.observeAcquire(router.name, waitMs / 1000),
@@ -223,17 +218,6 @@ export function retire(flow: FlowStage, logger: Logger, router: string): void {
 }
 
 /**
- * Why a router may refuse rosgate's login though the password is right:
- * text beyond ASCII sent as UTF-8 to a router that holds it in a code page.
- */
-function loginEncodingHint(router: RouterConfig): string | undefined {
-  const text = router.username + router.password;
-  const isAscii = Buffer.byteLength(text, 'utf8') === text.length;
-  if (router.loginEncoding !== 'utf-8' || isAscii) return undefined;
-  return "the username or password has characters beyond ASCII and goes as UTF-8; one set in Winbox is held in the PC's code page: set loginEncoding (MIKROTIK_LOGIN_ENCODING) to it, e.g. windows-1251";
-}
-
-/**
  * One line when the router becomes unreachable and one when it is back,
  * each also told to `onChange` (the audit trail and the dashboard's events);
  * each session that ends is logged once with its reason, and each session
@@ -287,24 +271,6 @@ function logRouterHealth(
   pool.on('sessionClosed', (err: RosgateError) =>
     logger.info({ code: err.code, reason: err.message }, 'router session closed'),
   );
-}
-
-/** rosgate's own router account, as text and as the bytes the router holds. */
-interface ServiceAccount {
-  readonly name: string;
-  readonly nameBytes: Buffer;
-  readonly password: Buffer;
-}
-
-/** The router's username and password in its `loginEncoding` (docs/routeros-api.md §7). */
-function loginBytes(router: RouterConfig): ServiceAccount {
-  // Config validation refused text the encoding cannot write.
-  const encode = (text: string): Buffer => encodeText(text, router.loginEncoding) as Buffer;
-  return {
-    name: router.username,
-    nameBytes: encode(router.username),
-    password: encode(router.password),
-  };
 }
 
 function authenticatorFor(

@@ -99,7 +99,7 @@ interface Pending {
 
 const DEFAULT_MAX_WRITE_BUFFER_BYTES = 1024 * 1024;
 
-const LOGIN_FAILED = 'upstream login failed';
+const LOGIN_FAILED = "router refused rosgate's login";
 const QUIT = encodeSentence(['/quit']);
 
 /**

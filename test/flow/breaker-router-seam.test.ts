@@ -258,7 +258,7 @@ t.test('an open circuit says why: the last failure of the router', async (t) => 
   const setup = setupFlow(t);
   const login = new RosgateError(
     ErrorCode.UpstreamLogin,
-    'upstream login failed: invalid user name or password',
+    "router refused rosgate's login: invalid user name or password",
   );
   setup.flow.routerLost(login);
   setup.clock.advance(10_000);
@@ -266,7 +266,7 @@ t.test('an open circuit says why: the last failure of the router', async (t) => 
   await tick();
   t.equal(setup.flow.breakerState, 'open');
   t.same(setup.send(ADD).sink.events, [
-    'refuse ROSGATE_BREAKER_OPEN router unavailable (circuit open, retry in 60s): upstream login failed: invalid user name or password',
+    "refuse ROSGATE_BREAKER_OPEN router unavailable (circuit open, retry in 60s): router refused rosgate's login: invalid user name or password",
   ]);
 
   setup.flow.routerReachable('login');

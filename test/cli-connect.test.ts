@@ -1,0 +1,104 @@
+/**
+ * `rosgate config check --connect`: after the configuration's checks, one
+ * login to each router with rosgate's own account, over real TCP to the
+ * simulator; what the router said, and what may help, for each.
+ */
+import net from 'node:net';
+import t from 'tap';
+import { runCli } from '../src/cli.js';
+import { eventually } from './fixtures/eventually.js';
+import { openRaw, text } from './fixtures/raw-client.js';
+import { startTestSimulator } from './fixtures/stack.js';
+import { cliIo } from './fixtures/wire-cli.js';
+
+const CHECK = ['config', 'check', '--connect'];
+
+t.test('a router that takes the login is ok, exit 0', async (t) => {
+  const sim = await startTestSimulator(t, { user: 'api', password: 'secret' });
+  const io = cliIo({
+    MIKROTIK_HOST: '127.0.0.1',
+    MIKROTIK_PORT: String(sim.port),
+    MIKROTIK_USERNAME: 'api',
+    MIKROTIK_PASSWORD: 'secret',
+  });
+  t.equal(await runCli(CHECK, io), 0);
+  t.equal(
+    io.out(),
+    'ok: the configuration is valid\n' +
+      `ok: router default (127.0.0.1:${sim.port}, user api) accepted rosgate's login\n`,
+  );
+  t.equal(sim.counters.loginsOk, 1, 'one login');
+  await eventually(() => sim.counters.sessionsNow === 0, 'its session to close');
+  t.equal(sim.counters.sessionsNow, 0, 'and its session closed');
+});
+
+t.test('each router is tried; a refusal and an unreachable one fail the check', async (t) => {
+  const sim = await startTestSimulator(t, { user: 'admin', password: 'secret' });
+  const closed = net.createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const closedPort = (closed.address() as net.AddressInfo).port;
+  await new Promise((resolve) => closed.close(resolve));
+  const dir = t.testdir({
+    'rosgate.yaml': [
+      'routers:',
+      `  - { name: good, host: 127.0.0.1, port: ${sim.port}, password: secret, listen: { port: 0 } }`,
+      `  - { name: wrong, host: 127.0.0.1, port: ${sim.port}, password: nope, listen: { port: 0 } }`,
+      `  - { name: gone, host: 127.0.0.1, port: ${closedPort}, password: secret, listen: { port: 0 } }`,
+      '',
+    ].join('\n'),
+  });
+  const io = cliIo();
+  t.equal(await runCli([...CHECK, '--config', `${dir}/rosgate.yaml`], io), 1);
+  const lines = io.out().split('\n');
+  t.match(lines, [
+    /^warning ROSGATE_CONFIG_INLINE_PASSWORD: routers\[0\]/,
+    /^warning ROSGATE_CONFIG_INLINE_PASSWORD: routers\[1\]/,
+    /^warning ROSGATE_CONFIG_INLINE_PASSWORD: routers\[2\]/,
+    'ok: the configuration is valid',
+    `ok: router good (127.0.0.1:${sim.port}, user admin) accepted rosgate's login`,
+    `error ROSGATE_UPSTREAM_LOGIN: router wrong (127.0.0.1:${sim.port}, user admin): router refused rosgate's login: invalid user name or password (6)`,
+    new RegExp(
+      `^error ROSGATE_UPSTREAM_CLOSED: router gone \\(127\\.0\\.0\\.1:${closedPort}, user admin\\): router connection error: connect ECONNREFUSED`,
+    ),
+    '',
+  ]);
+  t.notMatch(io.out(), /nope/, 'the password is never shown');
+});
+
+t.test('a password beyond ASCII the router refuses gets the encoding hint', async (t) => {
+  const sim = await startTestSimulator(t, { user: 'admin', password: '' });
+  const admin = await openRaw(t, sim.port, { user: 'admin', password: '' });
+  // Set as Winbox on a Russian PC sets it: пароль in windows-1251.
+  const added = await admin.call([
+    '/user/add',
+    '=name=operator',
+    '=group=full',
+    Buffer.concat([Buffer.from('=password='), Buffer.from('efe0f0eeebfc', 'hex')]),
+  ]);
+  t.match(text(added), ['!done =ret=*']);
+  const env = {
+    MIKROTIK_HOST: '127.0.0.1',
+    MIKROTIK_PORT: String(sim.port),
+    MIKROTIK_USERNAME: 'operator',
+    MIKROTIK_PASSWORD: '\u043f\u0430\u0440\u043e\u043b\u044c',
+  };
+  const utf8 = cliIo(env);
+  t.equal(await runCli(CHECK, utf8), 1);
+  t.match(
+    utf8.out(),
+    /\nerror ROSGATE_UPSTREAM_LOGIN: .*\nhint: .*set loginEncoding \(MIKROTIK_LOGIN_ENCODING\)/,
+  );
+  const cp1251 = cliIo({ ...env, MIKROTIK_LOGIN_ENCODING: 'windows-1251' });
+  t.equal(await runCli(CHECK, cp1251), 0);
+  t.match(cp1251.out(), /ok: router default .* accepted rosgate's login\n$/);
+});
+
+t.test('with no router but the bundled simulator, there is no router to try', async (t) => {
+  const io = cliIo();
+  t.equal(await runCli([...CHECK, '--simulate-if-unconfigured'], io), 0);
+  t.equal(
+    io.out(),
+    'note: no router configured: rosgate would front the bundled simulator\n' +
+      'ok: the configuration is valid\n',
+  );
+});
