@@ -22,7 +22,6 @@ import { createProxyStats, type ProxyStats } from '../proxy/stats.js';
 import { ChallengeRelay } from '../upstream/challenge-relay.js';
 import { Pool } from '../upstream/pool.js';
 import { askRouterVersion } from '../upstream/router-version.js';
-import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 import { createUpstreamHandler } from '../upstream/upstream-handler.js';
 import type { GroupWiring } from '../group-wiring.js';
 import type { AppEvents } from './app-events.js';
@@ -30,6 +29,7 @@ import {
   loginBytes,
   loginEncodingHint,
   routerConnector,
+  type RouterConnector,
   type ServiceAccount,
 } from './router-login.js';
 import { listenerTlsOptions, upstreamTlsOptions } from './tls-options.js';
@@ -277,7 +277,7 @@ function authenticatorFor(
   config: RosgateConfig,
   router: RouterConfig,
   pool: Pool,
-  connect: (username: string | Buffer, password: string | Buffer) => UpstreamConnection,
+  connect: RouterConnector,
   loginChecks: LimitOptions['loginChecks'],
   account: ServiceAccount,
 ): Authenticator {
