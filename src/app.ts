@@ -322,8 +322,8 @@ async function startApp(
       'listening for RouterOS API clients',
     );
   }
+  // The admin server said where it listens when it bound.
   if (state.adminPort === undefined) logger.info('admin port off (monitoring.enabled: false)');
-  else logger.info({ port: state.adminPort }, 'admin port listening on /monitoring');
 }
 
 /**

@@ -497,7 +497,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
           server.off('error', reject);
           server.on('error', (err) => logger.error({ err }, 'admin port error'));
           const { port } = server.address() as AddressInfo;
-          logger.info({ host: monitoring.host, port }, 'admin port listening');
+          logger.info({ host: monitoring.host, port }, 'admin port listening on /monitoring');
           resolve(port);
         });
       });

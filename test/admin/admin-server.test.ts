@@ -879,7 +879,7 @@ t.test('every request is logged with its path and status only', async (t) => {
   admin.clock.advance(0);
   await admin.request('/monitoring/live?x=1');
   t.match(admin.logs, [
-    { msg: 'admin port listening', host: '127.0.0.1' },
+    { msg: 'admin port listening on /monitoring', host: '127.0.0.1' },
     {
       level: 20,
       msg: 'admin request',
