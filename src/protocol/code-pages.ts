@@ -63,13 +63,27 @@ export function decodeWindows1252(bytes: Buffer): string {
 }
 
 /**
- * Bytes a client sent, as text: valid UTF-8 reads as UTF-8, anything else
- * as windows-1252 (node-routeros, Winbox on a Western PC). The one rule
- * wherever a client's bytes meet configured text: login names and
- * passwords, policy conditions.
+ * Bytes a client sent, as text: the one rule wherever a client's bytes meet
+ * configured text (rosgate's users and their passwords, policy roles and
+ * conditions, lockouts, audit, logs). Valid UTF-8 reads as UTF-8, anything
+ * else as windows-1252, which is latin1 but for 0x80-0x9F. A client on
+ * Linux or a recent library sends UTF-8, node-routeros and Winbox on a
+ * Western Windows PC send windows-1252, so `josé` from either is the
+ * configured `josé`. A check the router makes gets the bytes themselves.
  */
 export function readClientText(bytes: Buffer): string {
   return isUtf8(bytes) ? bytes.toString('utf8') : decodeWindows1252(bytes);
+}
+
+/**
+ * A client's word as the UTF-8 bytes of its text ({@link readClientText}):
+ * valid UTF-8 as it came, windows-1252 re-encoded. What rosgate compares
+ * with a password it was configured with as text, so `café` from
+ * node-routeros (`63 61 66 e9`) and from a UTF-8 client (`63 61 66 c3 a9`)
+ * is one password.
+ */
+export function clientTextBytes(bytes: Buffer): Buffer {
+  return isUtf8(bytes) ? bytes : Buffer.from(decodeWindows1252(bytes), 'utf8');
 }
 
 /** Each single-byte code page's byte for each character it writes, built once it is asked for. */
@@ -110,4 +124,16 @@ export function encodeText(text: string, encoding: LoginEncoding): Buffer | unde
     bytes[i++] = byte;
   }
   return bytes.subarray(0, i);
+}
+
+/**
+ * The ways a client may write configured `text` as bytes: UTF-8, and
+ * windows-1252 (node-routeros, Winbox on a Western PC) when it differs and
+ * has a byte for every character. A legacy `=response=` is an MD5 over the
+ * password's bytes, so rosgate checks it against each.
+ */
+export function textSpellings(text: string): Buffer[] {
+  const utf8 = Buffer.from(text, 'utf8');
+  const cp1252 = utf8.length === text.length ? undefined : encodeText(text, 'windows-1252');
+  return cp1252 === undefined ? [utf8] : [utf8, cp1252];
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, RosgateError, isRosgateError } from '../errors.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
-import { clientTextBytes, textSpellings } from './client-name.js';
+import { clientTextBytes, textSpellings } from '../protocol/index.js';
 import { monotonicNow } from '../clock.js';
 
 /** Decides who may log in to rosgate (docs/routeros-api.md §3). */
@@ -11,7 +11,7 @@ export interface Authenticator {
    * rejects with a RosgateError when it cannot decide (router unreachable).
    * `isWanted` tells whether the client still waits: a check nobody waits
    * for any more is dropped before it reaches the router. `name` is the
-   * client's name as text (decodeClientName); `nameBytes` the bytes it
+   * client's name as text (readClientText); `nameBytes` the bytes it
    * sent, which a check the router makes uses. @default nameBytes: `name` as UTF-8
    */
   verifyPassword(
@@ -319,7 +319,7 @@ export class RouterAuthenticator implements Authenticator {
   #serviceSecret(name: string, nameBytes: Buffer | undefined): Buffer | undefined {
     const account = this.#options.serviceAccount;
     if (account === undefined) return undefined;
-    // Configured text against the client's name as text (decodeClientName),
+    // Configured text against the client's name as text (readClientText),
     // or the bytes the router knows it by.
     const isAccount =
       account.name === name ||

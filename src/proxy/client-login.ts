@@ -4,11 +4,11 @@ import type { LoginGate, SessionObserver } from '../pipeline.js';
 import {
   challengeToHex,
   createChallenge,
+  readClientText,
   verifyResponse,
   type Sentence,
 } from '../protocol/index.js';
 import type { Authenticator, LegacyChallenge } from './authenticator.js';
-import { decodeClientName } from './client-name.js';
 
 /** What one client's logins need. */
 export interface ClientLoginOptions {
@@ -108,7 +108,7 @@ export class ClientLogin {
   /** Check a `/login` sentence that carries credentials. Never rejects. */
   async check(sentence: Sentence): Promise<LoginOutcome> {
     const nameBytes = sentence.attribute('name') ?? Buffer.alloc(0);
-    const user = decodeClientName(nameBytes);
+    const user = readClientText(nameBytes);
     const password = sentence.attribute('password');
     const response = sentence.attribute('response');
     const method: LoginMethod = response === undefined ? 'plain' : 'challenge';

@@ -6,7 +6,7 @@ import {
   isBeforePlainOnlyLogin,
   type RouterAuthenticatorOptions,
 } from '../../src/proxy/authenticator.js';
-import { decodeClientName } from '../../src/proxy/client-name.js';
+import { readClientText } from '../../src/protocol/index.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { eventually } from '../fixtures/eventually.js';
 import { fakeRouter, tagOf } from '../fixtures/fake-router.js';
@@ -301,7 +301,7 @@ t.test("rosgate's own account in a code page is known by the bytes the router ho
   const password = Buffer.from('efe0f0eeebfc', 'hex'); // пароль in windows-1251
   const { sim, auth } = await setupWith(t, { serviceAccount: { name, nameBytes, password } });
   // The client's windows-1251 bytes read as windows-1252 text: not the name, but its bytes.
-  const asText = decodeClientName(nameBytes);
+  const asText = readClientText(nameBytes);
   t.equal(await auth.verifyPassword(asText, password, undefined, nameBytes), true);
   t.equal(
     await auth.verifyPassword(
