@@ -182,7 +182,9 @@ async function checkLogins(routers: readonly RouterConfig[], io: CliIo): Promise
     const at = `router ${router.name} (${router.host}:${router.port}, user ${router.username})`;
     const check = await checkRouterLogin(router);
     if (check.isOk) {
-      io.stdout.write(`ok: ${at} accepted rosgate's login\n`);
+      const version =
+        check.version === undefined ? 'version not told' : `RouterOS ${check.version}`;
+      io.stdout.write(`ok: ${at} accepted rosgate's login (${version})\n`);
       continue;
     }
     failed++;

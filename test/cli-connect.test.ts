@@ -7,6 +7,7 @@ import net from 'node:net';
 import t from 'tap';
 import { runCli } from '../src/cli.js';
 import { eventually } from './fixtures/eventually.js';
+import { fakeRouter, tagOf } from './fixtures/fake-router.js';
 import { openRaw, text } from './fixtures/raw-client.js';
 import { startTestSimulator } from './fixtures/stack.js';
 import { cliIo } from './fixtures/wire-cli.js';
@@ -25,7 +26,7 @@ t.test('a router that takes the login is ok, exit 0', async (t) => {
   t.equal(
     io.out(),
     'ok: the configuration is valid\n' +
-      `ok: router default (127.0.0.1:${sim.port}, user api) accepted rosgate's login\n`,
+      `ok: router default (127.0.0.1:${sim.port}, user api) accepted rosgate's login (RouterOS ${sim.version} (stable))\n`,
   );
   t.equal(sim.counters.loginsOk, 1, 'one login');
   await eventually(() => sim.counters.sessionsNow === 0, 'its session to close');
@@ -55,7 +56,7 @@ t.test('each router is tried; a refusal and an unreachable one fail the check', 
     /^warning ROSGATE_CONFIG_INLINE_PASSWORD: routers\[1\]/,
     /^warning ROSGATE_CONFIG_INLINE_PASSWORD: routers\[2\]/,
     'ok: the configuration is valid',
-    `ok: router good (127.0.0.1:${sim.port}, user admin) accepted rosgate's login`,
+    `ok: router good (127.0.0.1:${sim.port}, user admin) accepted rosgate's login (RouterOS ${sim.version} (stable))`,
     `error ROSGATE_UPSTREAM_LOGIN: router wrong (127.0.0.1:${sim.port}, user admin): router refused rosgate's login: invalid user name or password (6)`,
     new RegExp(
       `^error ROSGATE_UPSTREAM_CLOSED: router gone \\(127\\.0\\.0\\.1:${closedPort}, user admin\\): router connection error: connect ECONNREFUSED`,
@@ -90,7 +91,7 @@ t.test('a password beyond ASCII the router refuses gets the encoding hint', asyn
   );
   const cp1251 = cliIo({ ...env, MIKROTIK_LOGIN_ENCODING: 'windows-1251' });
   t.equal(await runCli(CHECK, cp1251), 0);
-  t.match(cp1251.out(), /ok: router default .* accepted rosgate's login\n$/);
+  t.match(cp1251.out(), /ok: router default .* accepted rosgate's login \(RouterOS .*\)\n$/);
 });
 
 t.test('with no router but the bundled simulator, there is no router to try', async (t) => {
@@ -102,3 +103,23 @@ t.test('with no router but the bundled simulator, there is no router to try', as
       'ok: the configuration is valid\n',
   );
 });
+
+t.test(
+  'an account that may not read /system/resource still passes, its version not told',
+  async (t) => {
+    const port = await fakeRouter(t, (s, reply) => {
+      if (s.command === '/login') reply('!done', tagOf(s));
+      else {
+        reply('!trap', '=message=not enough permissions (9)', tagOf(s));
+        reply('!done', tagOf(s));
+      }
+    });
+    const io = cliIo({
+      MIKROTIK_HOST: '127.0.0.1',
+      MIKROTIK_PORT: String(port),
+      MIKROTIK_PASSWORD: 'pw',
+    });
+    t.equal(await runCli(CHECK, io), 0);
+    t.match(io.out(), /accepted rosgate's login \(version not told\)\n$/);
+  },
+);

@@ -6,6 +6,7 @@
 import type { RouterConfig } from '../config/index.js';
 import { ErrorCode, type RosgateError } from '../errors.js';
 import { encodeText } from '../protocol/index.js';
+import { askVersion } from '../upstream/router-version.js';
 import { UpstreamConnection } from '../upstream/upstream-connection.js';
 import { upstreamTlsOptions } from './tls-options.js';
 
@@ -62,9 +63,9 @@ export function loginEncodingHint(router: RouterConfig): string | undefined {
   return "the username or password has characters beyond ASCII and goes as UTF-8; one set in Winbox is held in the PC's code page: set loginEncoding (MIKROTIK_LOGIN_ENCODING) to it, e.g. windows-1251";
 }
 
-/** What one login to a router showed: accepted, or why not and what may help. */
+/** What one login to a router showed: accepted (and its version), or why not and what may help. */
 export type RouterLoginCheck =
-  | { readonly isOk: true }
+  | { readonly isOk: true; readonly version: string | undefined }
   | {
       readonly isOk: false;
       readonly code: string;
@@ -74,8 +75,8 @@ export type RouterLoginCheck =
 
 /**
  * Logs in to `router` once with rosgate's own account, as a pool session
- * would, and closes the session: the check an operator runs before the
- * first start. Never rejects.
+ * would, asks its RouterOS version, and closes the session: the check an
+ * operator runs before the first start. Never rejects.
  */
 export async function checkRouterLogin(router: RouterConfig): Promise<RouterLoginCheck> {
   const account = loginBytes(router);
@@ -85,9 +86,9 @@ export async function checkRouterLogin(router: RouterConfig): Promise<RouterLogi
   );
   try {
     await connection.connect();
-    return { isOk: true };
+    return { isOk: true, version: await askVersion(connection) };
   } catch (err) {
-    // connect() rejects with a RosgateError only.
+    // connect() and askVersion() reject with a RosgateError only.
     const { code, message: reason } = err as RosgateError;
     const hint = code === ErrorCode.UpstreamLogin ? loginEncodingHint(router) : undefined;
     return { isOk: false, code, reason, ...(hint === undefined ? {} : { hint }) };

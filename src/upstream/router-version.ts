@@ -1,5 +1,6 @@
 import { Sentence } from '../protocol/index.js';
 import type { Pool } from './pool.js';
+import type { UpstreamConnection } from './upstream-connection.js';
 
 /**
  * The router's RouterOS version, asked on one of the pool's sessions
@@ -9,19 +10,34 @@ import type { Pool } from './pool.js';
 export function askRouterVersion(pool: Pool): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     pool.acquire((connection) => {
-      let version: string | undefined;
-      connection.send(Sentence.from(['/system/resource/print', '=.proplist=version']), {
-        onReply(sentence, isFinal) {
-          version ??= sentence.attributeString('version');
-          if (!isFinal) return;
+      askVersion(connection).then(
+        (version) => {
           pool.commandEnded();
           resolve(version);
         },
-        onError(err) {
+        (err: unknown) => {
           pool.commandEnded();
           reject(err);
         },
-      });
+      );
     }, reject);
+  });
+}
+
+/**
+ * The version `/system/resource` reports on a logged-in `connection`
+ * (`7.19 (stable)`); undefined when the router gives none (an account that
+ * may not read it gets a `!trap`, which ends the command all the same).
+ */
+export function askVersion(connection: UpstreamConnection): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    let version: string | undefined;
+    connection.send(Sentence.from(['/system/resource/print', '=.proplist=version']), {
+      onReply(sentence, isFinal) {
+        version ??= sentence.attributeString('version');
+        if (isFinal) resolve(version);
+      },
+      onError: reject,
+    });
   });
 }
