@@ -8,8 +8,8 @@ import t from 'tap';
 import { runCli } from '../src/cli.js';
 import { eventually } from './fixtures/eventually.js';
 import { fakeRouter, tagOf } from './fixtures/fake-router.js';
-import { openRaw, text } from './fixtures/raw-client.js';
 import { startTestSimulator } from './fixtures/stack.js';
+import { PAROL, winboxRouter } from './fixtures/winbox-router.js';
 import { cliIo } from './fixtures/wire-cli.js';
 
 const CHECK = ['config', 'check', '--connect'];
@@ -67,21 +67,12 @@ t.test('each router is tried; a refusal and an unreachable one fail the check', 
 });
 
 t.test('a password beyond ASCII the router refuses gets the encoding hint', async (t) => {
-  const sim = await startTestSimulator(t, { user: 'admin', password: '' });
-  const admin = await openRaw(t, sim.port, { user: 'admin', password: '' });
-  // Set as Winbox on a Russian PC sets it: пароль in windows-1251.
-  const added = await admin.call([
-    '/user/add',
-    '=name=operator',
-    '=group=full',
-    Buffer.concat([Buffer.from('=password='), Buffer.from('efe0f0eeebfc', 'hex')]),
-  ]);
-  t.match(text(added), ['!done =ret=*']);
+  const sim = await winboxRouter(t);
   const env = {
     MIKROTIK_HOST: '127.0.0.1',
     MIKROTIK_PORT: String(sim.port),
     MIKROTIK_USERNAME: 'operator',
-    MIKROTIK_PASSWORD: '\u043f\u0430\u0440\u043e\u043b\u044c',
+    MIKROTIK_PASSWORD: PAROL,
   };
   const utf8 = cliIo(env);
   t.equal(await runCli(CHECK, utf8), 1);

@@ -1,9 +1,10 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { hashPassword } from '../../src/config/secrets.js';
 import { eventually } from '../fixtures/eventually.js';
 import { computeResponse } from '../../src/protocol/index.js';
 import { openRaw, text, type RawClient } from '../fixtures/raw-client.js';
-import { startStack, startTestSimulator, type Stack } from '../fixtures/stack.js';
+import { startStack, type Stack } from '../fixtures/stack.js';
+import { PAROL, PAROL_1251, winboxRouter } from '../fixtures/winbox-router.js';
 
 // rosgate's users are text in config.yaml; a client's name is bytes: UTF-8
 // from most clients, windows-1252 from node-routeros and Winbox on Windows.
@@ -134,24 +135,6 @@ t.test(
     );
   },
 );
-
-/** A router password set in Winbox on a Russian PC: the router holds its windows-1251 bytes. */
-const PAROL = '\u043f\u0430\u0440\u043e\u043b\u044c';
-const PAROL_1251 = Buffer.from('efe0f0eeebfc', 'hex');
-
-/** A simulator with an `operator` account whose password is `PAROL` in windows-1251. */
-async function winboxRouter(t: Test) {
-  const sim = await startTestSimulator(t, { user: 'admin', password: '' });
-  const admin = await openRaw(t, sim.port, { user: 'admin', password: '' });
-  const added = await admin.call([
-    '/user/add',
-    '=name=operator',
-    '=group=full',
-    Buffer.concat([Buffer.from('=password='), PAROL_1251]),
-  ]);
-  t.match(text(added), ['!done =ret=*'], 'the account is made as Winbox makes it');
-  return sim;
-}
 
 t.test(
   'rosgate logs in to a router whose password Winbox set in windows-1251, once loginEncoding says so',
