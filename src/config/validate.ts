@@ -348,12 +348,10 @@ function resolveShared(r: Report, shared: SharedConfig): SharedConfig {
   const out: Writable<SharedConfig> = { ...shared };
   if (shared.password !== undefined && r.origins.has('shared.password'))
     out.password = r.envSecret('shared.password', shared.password);
-  const sentinelPassword = shared.sentinel?.password;
-  if (sentinelPassword !== undefined && r.origins.has('shared.sentinel.password')) {
-    out.sentinel = {
-      ...(shared.sentinel as NonNullable<SharedConfig['sentinel']>),
-      password: r.envSecret('shared.sentinel.password', sentinelPassword),
-    };
+  const { sentinel } = shared;
+  if (sentinel?.password !== undefined && r.origins.has('shared.sentinel.password')) {
+    const password = r.envSecret('shared.sentinel.password', sentinel.password);
+    out.sentinel = { ...sentinel, password };
   }
   return out;
 }

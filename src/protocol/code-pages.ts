@@ -86,21 +86,24 @@ export function clientTextBytes(bytes: Buffer): Buffer {
   return isUtf8(bytes) ? bytes : Buffer.from(decodeWindows1252(bytes), 'utf8');
 }
 
+/** The bytes 0x00-0xFF, in order. */
+const EVERY_BYTE = Buffer.from(Array.from({ length: 256 }, (_, byte) => byte));
+
 /** Each single-byte code page's byte for each character it writes, built once it is asked for. */
 const tables = new Map<LoginEncoding, ReadonlyMap<string, number>>();
 
 function tableOf(encoding: Exclude<LoginEncoding, 'utf-8'>): ReadonlyMap<string, number> {
   let table = tables.get(encoding);
   if (table === undefined) {
-    const decoder = new TextDecoder(encoding);
-    const decode = (byte: number): string =>
+    // A single-byte code page turns each byte into one character.
+    const chars =
       encoding === 'windows-1252'
-        ? decodeWindows1252(Buffer.of(byte))
-        : decoder.decode(Uint8Array.of(byte));
+        ? decodeWindows1252(EVERY_BYTE)
+        : new TextDecoder(encoding).decode(EVERY_BYTE);
     const built = new Map<string, number>();
     // A byte the code page leaves undefined decodes as U+FFFD: no character is written with it.
     for (let byte = 0; byte <= 0xff; byte++) {
-      const c = decode(byte);
+      const c = chars[byte] as string;
       if (c !== '\ufffd') built.set(c, byte);
     }
     table = built;

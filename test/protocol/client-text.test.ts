@@ -1,5 +1,12 @@
 import t from 'tap';
-import { clientTextBytes, readClientText, textSpellings } from '../../src/protocol/index.js';
+import {
+  LOGIN_ENCODINGS,
+  clientTextBytes,
+  decodeWindows1252,
+  encodeText,
+  readClientText,
+  textSpellings,
+} from '../../src/protocol/index.js';
 
 t.test('a name that is valid UTF-8 reads as UTF-8', async (t) => {
   t.equal(readClientText(Buffer.from('c3a9', 'hex')), '\u00e9');
@@ -49,3 +56,17 @@ t.test(
     );
   },
 );
+
+t.test('every login encoding is a single-byte page that writes back what it reads', async (t) => {
+  const every = Buffer.from(Array.from({ length: 256 }, (_, byte) => byte));
+  for (const encoding of LOGIN_ENCODINGS.filter((e) => e !== 'utf-8')) {
+    const chars =
+      encoding === 'windows-1252'
+        ? decodeWindows1252(every)
+        : new TextDecoder(encoding).decode(every);
+    t.equal(chars.length, 256, `${encoding}: one character per byte`);
+    const defined = [...chars].filter((c) => c !== '\ufffd').join('');
+    const bytes = encodeText(defined, encoding) ?? Buffer.alloc(0);
+    t.equal([...bytes].map((byte) => chars[byte]).join(''), defined, `${encoding}: round trip`);
+  }
+});
