@@ -114,3 +114,36 @@ t.test(
     t.match(io.out(), /accepted rosgate's login \(version not told\)\n$/);
   },
 );
+
+t.test(
+  'a router that stops answering, or drops the session mid-check, fails the check in time',
+  async (t) => {
+    const sim = await startTestSimulator(t, { user: 'admin', password: 'secret' });
+    sim.faults.stopAnswering = true;
+    const env = {
+      MIKROTIK_HOST: '127.0.0.1',
+      MIKROTIK_PORT: String(sim.port),
+      MIKROTIK_PASSWORD: 'secret',
+      MIKROTIK_TIMEOUT: '200',
+    };
+    const hung = cliIo(env);
+    t.equal(await runCli(CHECK, hung), 1);
+    t.match(
+      hung.out(),
+      /\nerror ROSGATE_UPSTREAM_TIMEOUT: router default .*did not answer the login in time/,
+    );
+    sim.faults.stopAnswering = false;
+
+    // Logged in, then the router goes away while it is asked its version.
+    const port = await fakeRouter(t, (s, reply, socket) => {
+      if (s.command === '/login') reply('!done', tagOf(s));
+      else socket.destroy();
+    });
+    const dropped = cliIo({ ...env, MIKROTIK_PORT: String(port) });
+    t.equal(await runCli(CHECK, dropped), 1);
+    t.match(
+      dropped.out(),
+      /\nerror ROSGATE_UPSTREAM_CLOSED: router default .*: router closed the connection\n$/,
+    );
+  },
+);

@@ -171,6 +171,18 @@ t.test(
       ['!re =name=MikroTik', '!done'],
       "in windows-1251 rosgate's sessions log in",
     );
+    const loginsBefore = sim.counters.loginsOk;
+    sim.faults.dropAll();
+    await eventually(
+      () => sim.counters.loginsOk > loginsBefore,
+      'the pool to log in again in windows-1251',
+    );
+    // A print no reply is cached for: it reaches the router on the new session.
+    t.match(
+      text(await viaRouter.call(['/interface/print', '?name=ether1', '.tag=again'])),
+      ['!re .tag=again =.id=*1 =name=ether1', '!done .tag=again'],
+      'after the router dropped every session, commands reach it again',
+    );
     t.notOk(
       stack.logs.some((l) => l.level === 40),
       'and nothing was warned about',
