@@ -188,6 +188,7 @@ function sharedStages(
   });
   const policy: PolicyStage = createPolicyStage({
     config: config.policy,
+    codePage: config.limits.clientCodePage, // at start: as the logins read names
     logger,
     onLockout: (e) => events.lockout(e),
     sharedLockout: (router) => group?.lockout(router),

@@ -5,6 +5,7 @@
  * start and forgotten at reload.
  */
 import type { LimitsConfig } from './config/index.js';
+import type { CodePage } from './protocol/index.js';
 
 /** Words and sentences a login sentence needs at most. */
 const PRE_LOGIN_MAX_WORDS = 32;
@@ -38,6 +39,11 @@ export interface LimitOptions {
     readonly sentenceTimeoutMs: number;
     readonly keepaliveReply: LimitsConfig['keepaliveReply'];
   };
+  /**
+   * How clients' text that is not UTF-8 is read, by their logins, the user
+   * list and policy rules alike: taken at start only (a restart-only key).
+   */
+  readonly codePage: CodePage;
   /** The router authenticator's login checks (no effect with configured users). */
   readonly loginChecks: {
     readonly ttlMs: number;
@@ -76,6 +82,7 @@ export function limitOptions(limits: LimitsConfig): LimitOptions {
       sentenceTimeoutMs: limits.sentenceTimeoutMs,
       keepaliveReply: limits.keepaliveReply,
     },
+    codePage: limits.clientCodePage,
     loginChecks: {
       ttlMs: limits.loginCacheTtlMs,
       failureTtlMs: limits.loginFailureCacheTtlMs,

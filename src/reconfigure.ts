@@ -56,12 +56,18 @@ const LIVE_ROUTER_KEYS = new Set(['pool']);
 
 /**
  * Keys of live sections that the running rosgate cannot apply: the listen
- * backlog is given to the kernel when the port is bound, and the number of
+ * backlog is given to the kernel when the port is bound, the clients' code
+ * page is how logins, users and policy rules built at start read text (one
+ * page for all, or a name would mean two users), and the number of
  * sources and users a lockout gate tracks sizes its tables at start (the
  * rest of `policy.lockout` applies at once). A change is recorded and named
  * in the answer as needing a restart. Prefixes cover every key below them.
  */
-export const RESTART_ONLY_KEYS = ['limits.listenBacklog', 'policy.lockout.maxTracked'] as const;
+export const RESTART_ONLY_KEYS = [
+  'limits.listenBacklog',
+  'limits.clientCodePage',
+  'policy.lockout.maxTracked',
+] as const;
 
 /** `limits` keys in force at once; the other `limits` keys apply to clients that connect next. */
 const LIMITS_IN_FORCE_AT_ONCE = new Set([

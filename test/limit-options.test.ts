@@ -16,13 +16,16 @@ t.test('every key of limits sets an option, the one mapping for start and reload
   }
 });
 
-t.test('the listen backlog is the one key a reload cannot apply, and says so', async (t) => {
-  const keys = Object.keys(DEFAULT_LIMITS).map((key) => `limits.${key}`);
-  t.same(
-    keys.filter((key) => appliesOf(key) === 'restart'),
-    ['limits.listenBacklog'],
-  );
-});
+t.test(
+  'the listen backlog and the clients’ code page are the keys a reload cannot apply, and says so',
+  async (t) => {
+    const keys = Object.keys(DEFAULT_LIMITS).map((key) => `limits.${key}`);
+    t.same(
+      keys.filter((key) => appliesOf(key) === 'restart'),
+      ['limits.listenBacklog', 'limits.clientCodePage'],
+    );
+  },
+);
 
 t.test('before login the decoder limits are those of a login sentence', async (t) => {
   const options = limitOptions({

@@ -113,14 +113,7 @@ export function buildRouter(
   const handler = compose([shared.metricsStage], pipeline);
   const stats = createProxyStats();
   const limits = limitOptions(config.limits);
-  const authenticator = authenticatorFor(
-    config,
-    router,
-    pool,
-    connect,
-    limits.loginChecks,
-    account,
-  );
+  const authenticator = authenticatorFor(config, router, pool, connect, limits, account);
   const listener = new ProxyListener({
     router: router.name,
     host: router.listen.host,
@@ -136,6 +129,7 @@ export function buildRouter(
       authenticator,
       emptyReplies: router.emptyReplies,
       ...limits.session,
+      clientCodePage: limits.codePage,
     },
   });
   const runtime: RouterRuntime = {
@@ -278,7 +272,7 @@ function authenticatorFor(
   router: RouterConfig,
   pool: Pool,
   connect: RouterConnector,
-  loginChecks: LimitOptions['loginChecks'],
+  { loginChecks, codePage }: LimitOptions,
   account: ServiceAccount,
 ): Authenticator {
   if (config.users.length === 0) {
@@ -307,5 +301,6 @@ function authenticatorFor(
       secret: user.secret,
       verify: (password: Buffer) => verifyPassword(user, password),
     })),
+    codePage,
   );
 }

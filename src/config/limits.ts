@@ -3,7 +3,8 @@
  * invariant 7), and the `log:` and `shutdown:` sections.
  */
 import { z } from 'zod';
-import { MAX_COUNT, integer, mapping, setting, timerMs } from './settings.js';
+import { CODE_PAGES, DEFAULT_CODE_PAGE } from '../protocol/code-pages.js';
+import { MAX_COUNT, env, integer, mapping, setting, timerMs } from './settings.js';
 
 /** How rosgate answers the `#` keepalive sentence node-routeros sends. */
 export const KEEPALIVE_REPLIES = ['done', 'trap'] as const;
@@ -72,6 +73,15 @@ export const limitsSchema = mapping({
     .enum(KEEPALIVE_REPLIES)
     .default('done')
     .describe("Answer to node-routeros' `#` keepalive."),
+  clientCodePage: env(
+    z
+      .enum(CODE_PAGES)
+      .default(DEFAULT_CODE_PAGE)
+      .describe(
+        "The code page a client's names, passwords and values are read in where they meet configured text and are not UTF-8: windows-1252 (node-routeros, Winbox on a Western PC), or e.g. windows-1251 for a panel saving Cyrillic in it. Applies at restart.",
+      ),
+    'CLIENT_CODE_PAGE',
+  ),
 }).describe('Bounds on what one client may send or hold.');
 
 export const logSchema = mapping({

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { PolicyConfig } from '../config/policy.js';
 import { ErrorCode, RosgateError } from '../errors.js';
-import type { Sentence } from '../protocol/index.js';
+import type { CodePage, Sentence } from '../protocol/index.js';
 import {
   SETTLED,
   toRosgateError,
@@ -48,6 +48,8 @@ export const SCRIPT_ESCALATION = 'script-escalation';
 export interface PolicyStageOptions {
   /** The `policy` configuration section. */
   readonly config: PolicyConfig;
+  /** How a value that is not UTF-8 reads as text in conditions (`limits.clientCodePage`, at start). @default 'windows-1252' */
+  readonly codePage?: CodePage;
   /** Where decisions other than a plain allow are logged; never with values. */
   readonly logger?: Logger;
   /** The clock of the login gates, in ms. @default monotonicNow (src/clock.ts: steps of the wall clock do not move it) */
@@ -259,7 +261,11 @@ function logDecision(
 export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
   const { logger } = options;
   const counters = new PolicyCounters();
-  let deciding: Deciding = { rules: new RuleSet(options.config), config: options.config, counters };
+  let deciding: Deciding = {
+    rules: new RuleSet(options.config, options.codePage),
+    config: options.config,
+    counters,
+  };
   const gates = new Map<string, LockoutGate>();
 
   const stage: Stage = (next: CommandHandler): CommandHandler => ({
@@ -297,7 +303,7 @@ export function createPolicyStage(options: PolicyStageOptions): PolicyStage {
     close() {},
     routerStats: (router) => counters.routerSnapshot(router),
     updateRules(next) {
-      deciding = { rules: new RuleSet(next), config: next, counters };
+      deciding = { rules: new RuleSet(next, options.codePage), config: next, counters };
       for (const gate of gates.values()) gate.reconfigure(next.lockout);
     },
     loginGate(router) {

@@ -5,7 +5,7 @@
  */
 import type { PolicyConditionConfig, PolicyConfig, PolicyRuleConfig } from '../config/policy.js';
 import { SECTIONS } from '../config/schema.js';
-import { readClientText } from '../protocol/index.js';
+import { DEFAULT_CODE_PAGE, readClientText, type CodePage } from '../protocol/index.js';
 import { CommandGlob } from './command-glob.js';
 
 /** What a rule does with the commands it matches; `audit` allows and flags. */
@@ -37,22 +37,23 @@ type ValueTest = (value: string | undefined) => boolean;
 const BEYOND_ASCII = /[\x80-\xff]/;
 
 /**
- * A value as text, read as a client's name is (UTF-8, else windows-1252),
- * so configured text matches both spellings: `café` from node-routeros
- * and from a UTF-8 client, `Кафе` in UTF-8. ASCII reads as itself.
+ * A value as text, read as a client's name is (UTF-8, else the clients'
+ * code page), so configured text matches both spellings: `café` from
+ * node-routeros and from a UTF-8 client, `Кафе` in UTF-8 (or in
+ * windows-1251 when that is `limits.clientCodePage`). ASCII reads as itself.
  */
-function asText(value: string): string {
-  return BEYOND_ASCII.test(value) ? readClientText(Buffer.from(value, 'latin1')) : value;
+function asText(value: string, codePage: CodePage): string {
+  return BEYOND_ASCII.test(value) ? readClientText(Buffer.from(value, 'latin1'), codePage) : value;
 }
 
-function conditionTest(condition: PolicyConditionConfig): ValueTest {
+function conditionTest(condition: PolicyConditionConfig, codePage: CodePage): ValueTest {
   const { equals, matches, present } = condition;
   if (equals !== undefined) {
-    return (value) => value !== undefined && asText(value) === equals;
+    return (value) => value !== undefined && asText(value, codePage) === equals;
   }
   if (matches !== undefined) {
     const pattern = new RegExp(matches);
-    return (value) => value !== undefined && pattern.test(asText(value));
+    return (value) => value !== undefined && pattern.test(asText(value, codePage));
   }
   return (value) => (value !== undefined) === present;
 }
@@ -73,7 +74,7 @@ class Rule {
   readonly #routers: ReadonlySet<string> | undefined;
   readonly #conditions: readonly { name: string; test: ValueTest }[];
 
-  constructor(config: PolicyRuleConfig) {
+  constructor(config: PolicyRuleConfig, codePage: CodePage) {
     this.name = config.name;
     this.action = config.action;
     this.decision = Object.freeze({ rule: config.name, action: config.action });
@@ -83,7 +84,10 @@ class Rule {
     this.#users = nameSet(config.user);
     this.#roles = nameSet(config.role);
     this.#routers = nameSet(config.router);
-    this.#conditions = config.attributes.map((c) => ({ name: c.name, test: conditionTest(c) }));
+    this.#conditions = config.attributes.map((c) => ({
+      name: c.name,
+      test: conditionTest(c, codePage),
+    }));
   }
 
   /** False when the rule names roles and `role` is not one of them. */
@@ -191,16 +195,20 @@ export class RuleSet {
   readonly #users: Readonly<Record<string, string>>;
   readonly #defaultRole: string;
 
-  constructor(config: Pick<PolicyConfig, 'rules' | 'roles' | 'users' | 'defaultRole'>) {
+  /** `codePage`: how a value that is not UTF-8 reads as text (`limits.clientCodePage`). */
+  constructor(
+    config: Pick<PolicyConfig, 'rules' | 'roles' | 'users' | 'defaultRole'>,
+    codePage: CodePage = DEFAULT_CODE_PAGE,
+  ) {
     this.#users = config.users;
     this.#defaultRole = config.defaultRole;
-    const global = config.rules.map((rule) => new Rule(rule));
+    const global = config.rules.map((rule) => new Rule(rule, codePage));
     // The section's default roles are the shipped ones; configured roles replace them by name.
     const roles = { ...SECTIONS.policy.defaults.roles, ...config.roles };
     for (const [role, rules] of Object.entries(roles)) {
       this.#byRole.set(role, [
         ...global.filter((rule) => rule.isForRole(role)),
-        ...rules.map((rule) => new Rule(rule)),
+        ...rules.map((rule) => new Rule(rule, codePage)),
       ]);
     }
     for (const [role, rules] of this.#byRole)

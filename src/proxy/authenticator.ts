@@ -1,7 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, RosgateError, isRosgateError } from '../errors.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
-import { clientTextBytes, textSpellings } from '../protocol/index.js';
+import {
+  DEFAULT_CODE_PAGE,
+  clientTextBytes,
+  textSpellings,
+  type CodePage,
+} from '../protocol/index.js';
 import { monotonicNow } from '../clock.js';
 
 /** Decides who may log in to rosgate (docs/routeros-api.md §3). */
@@ -58,16 +63,19 @@ export class UserListAuthenticator implements Authenticator {
    * takes does not tell which names are configured.
    */
   readonly #standIn: KnownUser | undefined;
+  /** The code page a password that is not UTF-8 is read in (`limits.clientCodePage`). */
+  readonly #codePage: CodePage;
 
-  constructor(users: readonly KnownUser[]) {
+  constructor(users: readonly KnownUser[], codePage: CodePage = DEFAULT_CODE_PAGE) {
     this.#users = new Map(users.map((u) => [u.name, u]));
     this.#standIn = users.find((u) => u.secret === undefined) ?? users[0];
+    this.#codePage = codePage;
   }
 
   async verifyPassword(name: string, password: Buffer): Promise<boolean> {
     const user = this.#users.get(name);
     // Configured text against the client's password as text, as names are.
-    const given = clientTextBytes(password);
+    const given = clientTextBytes(password, this.#codePage);
     const isOk = user !== undefined && (await user.verify(given));
     // Every refusal costs one slow check: an unknown name's and a plaintext
     // user's (checked in microseconds) run the stand-in's, a hashed user's
@@ -79,7 +87,7 @@ export class UserListAuthenticator implements Authenticator {
 
   secretsFor(name: string): readonly Buffer[] {
     const secret = this.#users.get(name)?.secret;
-    return secret === undefined ? [] : textSpellings(secret.toString('utf8'));
+    return secret === undefined ? [] : textSpellings(secret.toString('utf8'), this.#codePage);
   }
 }
 

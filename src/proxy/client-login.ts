@@ -6,6 +6,7 @@ import {
   createChallenge,
   readClientText,
   verifyResponse,
+  type CodePage,
   type Sentence,
 } from '../protocol/index.js';
 import type { Authenticator, LegacyChallenge } from './authenticator.js';
@@ -22,6 +23,8 @@ export interface ClientLoginOptions {
   logger: Logger;
   /** False once the client has gone: its pending check is dropped. */
   isWanted: () => boolean;
+  /** The code page a name that is not UTF-8 is read in (`limits.clientCodePage`). @default 'windows-1252' */
+  codePage?: CodePage | undefined;
 }
 
 export type LoginMethod = 'plain' | 'challenge';
@@ -108,7 +111,7 @@ export class ClientLogin {
   /** Check a `/login` sentence that carries credentials. Never rejects. */
   async check(sentence: Sentence): Promise<LoginOutcome> {
     const nameBytes = sentence.attribute('name') ?? Buffer.alloc(0);
-    const user = readClientText(nameBytes);
+    const user = readClientText(nameBytes, this.#options.codePage);
     const password = sentence.attribute('password');
     const response = sentence.attribute('response');
     const method: LoginMethod = response === undefined ? 'plain' : 'challenge';

@@ -20,6 +20,7 @@ import {
   encodeFatal,
   encodeTrapDone,
   WriteBatch,
+  type CodePage,
   type DecoderLimits,
   type Sentence,
 } from '../protocol/index.js';
@@ -71,6 +72,8 @@ export interface ClientSessionOptions {
   emptyReplies: 'strip' | 'passthrough';
   /** Answer to node-routeros's `#` keepalive. @default 'done' */
   keepaliveReply: 'done' | 'trap';
+  /** The code page the client's name is read in when it is not UTF-8. @default 'windows-1252' */
+  clientCodePage?: CodePage | undefined;
   /** Clock. @default monotonicNow (src/clock.ts) */
   now?: () => number;
 }
@@ -227,6 +230,7 @@ export class ClientSession {
       observer: options.observer,
       logger: this.#log,
       isWanted: () => !this.#isClosed,
+      codePage: options.clientCodePage,
     });
     this.#preLoginTimer = setTimeout(() => this.#fatal('login timeout'), options.preLoginTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));

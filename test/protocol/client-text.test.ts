@@ -70,3 +70,28 @@ t.test('every login encoding is a single-byte page that writes back what it read
     t.equal([...bytes].map((byte) => chars[byte]).join(''), defined, `${encoding}: round trip`);
   }
 });
+
+t.test('in another clients’ code page, text that is not UTF-8 reads in that page', async (t) => {
+  const kassir = Buffer.from('cae0f1f1e8f0', 'hex'); // Кассир in windows-1251
+  t.equal(readClientText(kassir, 'windows-1251'), '\u041a\u0430\u0441\u0441\u0438\u0440');
+  t.equal(readClientText(kassir), '\u00ca\u00e0\u00f1\u00f1\u00e8\u00f0', 'not in windows-1252');
+  t.equal(
+    readClientText(Buffer.from('\u041a\u0430\u0441\u0441\u0438\u0440'), 'windows-1251'),
+    '\u041a\u0430\u0441\u0441\u0438\u0440',
+    'UTF-8 still reads as UTF-8',
+  );
+  t.equal(readClientText(Buffer.from('eb', 'hex'), 'koi8-r'), '\u041a', 'koi8-r');
+  t.same(
+    clientTextBytes(kassir, 'windows-1251'),
+    Buffer.from('\u041a\u0430\u0441\u0441\u0438\u0440', 'utf8'),
+    'a password is re-encoded from that page',
+  );
+  t.same(
+    textSpellings('\u043f\u0430\u0440\u043e\u043b\u044c', 'windows-1251'),
+    [
+      Buffer.from('\u043f\u0430\u0440\u043e\u043b\u044c', 'utf8'),
+      Buffer.from('efe0f0eeebfc', 'hex'),
+    ],
+    'configured Cyrillic is spelt in UTF-8 and in windows-1251',
+  );
+});
