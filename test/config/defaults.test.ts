@@ -65,6 +65,7 @@ t.test('a router with only host and password gets every documented default', (t)
       clientKeepAliveMs: 60000,
       listenBacklog: 4096,
       keepaliveReply: 'done',
+      clientCodePage: 'windows-1252',
     },
     monitoring: { host: '0.0.0.0', port: 9728 },
     log: { level: 'info' },
@@ -184,6 +185,7 @@ t.test('every setting given explicitly is kept', (t) => {
         clientKeepAliveMs: 1000,
         listenBacklog: 1,
         keepaliveReply: 'trap',
+        clientCodePage: 'koi8-r',
       },
       monitoring: { host: '127.0.0.1', port: 0 },
       log: { level: 'silent' },
@@ -230,6 +232,7 @@ t.test('every setting given explicitly is kept', (t) => {
     clientKeepAliveMs: 1000,
     listenBacklog: 1,
     keepaliveReply: 'trap',
+    clientCodePage: 'koi8-r',
   });
   t.same(config.monitoring, { host: '127.0.0.1', port: 0 });
   t.equal(config.log.level, 'silent');
