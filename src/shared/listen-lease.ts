@@ -132,6 +132,8 @@ export class ListenLease extends EventEmitter<ListenLeaseEvents> {
   #role: ListenLeaseRole = 'fallback';
   #holder: string | undefined;
   #menus: ReadonlySet<string> = new Set();
+  /** State messages heard on the channel: a claim answered after one is not newer than it. */
+  #heard = 0;
   /** Menus whose listen this replica runs. */
   readonly #running = new Set<string>();
   #acquired = 0;
@@ -237,6 +239,7 @@ export class ListenLease extends EventEmitter<ListenLeaseEvents> {
 
   async #claimOnce(): Promise<void> {
     if (this.#isClosed || !this.#link.isUp) return;
+    const heardBefore = this.#heard;
     const reply = await this.#link.run(
       CLAIM_LISTENS,
       [this.#holderKey, this.#menusKey],
@@ -257,7 +260,11 @@ export class ListenLease extends EventEmitter<ListenLeaseEvents> {
       this.#become('holder', holder, menus);
       return;
     }
-    this.#become('follower', holder, menus);
+    // A message comes on another connection than the answer, and may pass
+    // it: one heard meanwhile (it made this replica a follower) is as new as
+    // the answer, or newer (every change is published), so the answer's
+    // state is not taken over it.
+    if (this.#heard === heardBefore) this.#become('follower', holder, menus);
     // Ask again when it would expire: a crashed holder is replaced then, not a heartbeat later.
     this.#clearTimer();
     this.#timer = this.#link.timers.setTimeout(
@@ -291,6 +298,7 @@ export class ListenLease extends EventEmitter<ListenLeaseEvents> {
     }
     // This replica's own renewal, heard back: the claim's answer said it all.
     if (state.holder === this.#link.replicaId) return;
+    this.#heard++; // and it made this replica a follower
     this.#become('follower', state.holder, state.menus);
     // Given up: whoever asks first takes it.
     if (state.holder === undefined) void this.claim();

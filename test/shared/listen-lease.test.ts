@@ -283,3 +283,28 @@ t.test('a lease logs when it is taken, to a group with a logger', async (t) => {
     "one line: this replica runs the router's listens",
   );
 });
+
+t.test(
+  "a follower's claim answered after a newer message on the channel does not undo it",
+  async (t) => {
+    const link = new FakeSharedLink();
+    const lease = fakeLease(t, link);
+    link.answer([0, 'other', 5000, [MENU]]);
+    await settle();
+    t.ok(lease.isWatching(MENU));
+    // A claim runs in Redis while the menu is watched; before its answer
+    // comes (another connection), the holder's listen ends and says so.
+    const claim = lease.claim();
+    link.deliver(JSON.stringify({ holder: 'other', menus: {} }));
+    t.notOk(lease.isWatching(MENU), 'the message is followed');
+    link.answer([0, 'other', 5000, [MENU]]);
+    await claim;
+    t.notOk(lease.isWatching(MENU), 'the older answer does not bring the ended listen back');
+    t.equal(lease.role, 'follower');
+    // With no message meanwhile, a claim's answer is followed as before.
+    const next = lease.claim();
+    link.answer([0, 'other', 5000, [MENU]]);
+    await next;
+    t.ok(lease.isWatching(MENU), 'a claim with nothing heard meanwhile is followed');
+  },
+);
