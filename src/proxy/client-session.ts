@@ -137,6 +137,14 @@ class ClientCommand implements CommandSink {
 const FATAL_LINGER_MS = 1000;
 
 /**
+ * A burst longer than this goes to the socket a slice at a time, the next
+ * once the socket took the last: a socket tells what its peer read only
+ * write by write, and a slow link reading a multi-megabyte burst must be
+ * seen reading it (the sentence clock behind the burst).
+ */
+export const BURST_SLICE_BYTES = 256 * 1024;
+
+/**
  * One client connection: login, then commands handed to the router's
  * pipeline with the client's tags restored on the way back (docs/routeros-api.md §4).
  *
@@ -200,20 +208,47 @@ export class ClientSession {
   #onIdle: (() => void)[] = [];
   /** What this turn has for the client: it leaves as one buffer when the turn ends. */
   readonly #out = new WriteBatch();
+  /** Output not yet handed to the socket: a long burst's slices and what came after them. */
+  readonly #behind: Buffer[] = [];
+  #behindBytes = 0;
   readonly #flush = (): void => {
     // Emptied already: by the goodbye, or by a drop (nothing goes to a dropped client).
     if (this.#out.isEmpty) return;
     const bytes = this.#out.take();
     this.#answerBytes = 0;
-    this.#handedBytes += bytes.length;
     if (this.#isBurstNext) {
       this.#isBurstNext = false;
-      this.#burstStart = this.#handedBytes - bytes.length;
-      this.#burstEnd = this.#handedBytes;
+      this.#burstStart = this.#handedBytes + this.#behindBytes;
+      this.#burstEnd = this.#burstStart + bytes.length;
+      if (bytes.length > BURST_SLICE_BYTES) {
+        for (let at = 0; at < bytes.length; at += BURST_SLICE_BYTES)
+          this.#behind.push(bytes.subarray(at, at + BURST_SLICE_BYTES));
+        this.#behindBytes += bytes.length;
+        this.#handOn();
+        return;
+      }
     }
+    if (this.#behind.length > 0) {
+      this.#behind.push(bytes);
+      this.#behindBytes += bytes.length;
+      return;
+    }
+    this.#handedBytes += bytes.length;
     // A write the socket takes at once brings no 'drain', and needs none.
     if (this.#socket.write(bytes)) this.#burstTaken();
   };
+
+  /** Hands the socket what waits behind a burst's slice, until it holds one write it has not taken. */
+  #handOn(): void {
+    let isTaken = true;
+    while (isTaken && this.#behind.length > 0) {
+      const bytes = this.#behind.shift() as Buffer;
+      this.#behindBytes -= bytes.length;
+      this.#handedBytes += bytes.length;
+      isTaken = this.#socket.write(bytes);
+    }
+    if (isTaken) this.#burstTaken();
+  }
 
   constructor(socket: Duplex, options: ClientSessionOptions) {
     this.#socket = socket;
@@ -234,7 +269,7 @@ export class ClientSession {
     });
     this.#preLoginTimer = setTimeout(() => this.#fatal('login timeout'), options.preLoginTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('drain', () => this.#burstTaken());
+    socket.on('drain', () => this.#handOn());
     socket.on('error', (err) => this.#log.debug({ err: err.message }, 'client socket error'));
     socket.on('close', () => this.#onClose());
   }
@@ -307,9 +342,10 @@ export class ClientSession {
   /**
    * This turn's answers to the client's own sentences (cache hits answer at
    * once) passed the socket's high-water mark: the burst leaves as one
-   * write, and the next sentence is read once the socket has taken it. A
-   * client that sends many prints at once is answered as fast as it reads,
-   * and rosgate holds one burst for it, not every answer.
+   * write (in slices when long), and the next sentence is read once the
+   * socket has taken it. A client that sends many prints at once is
+   * answered as fast as it reads, and rosgate holds one burst for it, not
+   * every answer.
    */
   #awaitDrain(): void {
     this.#isWaitingForDrain = true;
@@ -748,9 +784,9 @@ export class ClientSession {
 
   /** What the bound counts: what the socket holds but the burst, this turn's batch but its answers, and the answers held back. */
   #unreadBytes(): number {
-    const pending = this.#socket.writableLength;
-    // A socket sends in order: it holds the last `pending` bytes handed to it.
-    const pendingFrom = this.#handedBytes - pending;
+    const pending = this.#socket.writableLength + this.#behindBytes;
+    // Output leaves in order: the socket and the slices behind it hold the last `pending` bytes.
+    const pendingFrom = this.#handedBytes + this.#behindBytes - pending;
     const burstPending = Math.max(0, this.#burstEnd - Math.max(pendingFrom, this.#burstStart));
     const waiting = this.#out.byteLength - this.#answerBytes;
     return pending - burstPending + waiting + this.#heldAnswerBytes;
@@ -777,7 +813,8 @@ export class ClientSession {
   /** `!fatal` with a reason, then close (protocol violations, `/quit`, shutdown). */
   #fatal(reason: string): void {
     if (this.#isClosed) return;
-    // What the turn had for the client goes before the goodbye.
+    // What waits for the socket, and what the turn had, go before the goodbye.
+    for (const bytes of this.#behind.splice(0)) this.#socket.write(bytes);
     this.#out.push(encodeFatal(reason));
     this.#socket.end(this.#out.take());
     // A peer that never closes its side must not hold a shutdown open.
@@ -790,6 +827,8 @@ export class ClientSession {
     this.#isClosed = true;
     // A client gone or dropped gets nothing more; a goodbye took its part already.
     this.#out.clear();
+    this.#behind.length = 0;
+    this.#behindBytes = 0;
     clearTimeout(this.#preLoginTimer);
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#sentenceTimer);

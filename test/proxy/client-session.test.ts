@@ -11,7 +11,11 @@ import {
   type SessionObserver,
 } from '../../src/pipeline.js';
 import { UserListAuthenticator, type Authenticator } from '../../src/proxy/authenticator.js';
-import { ClientSession, type ClientSessionOptions } from '../../src/proxy/client-session.js';
+import {
+  BURST_SLICE_BYTES,
+  ClientSession,
+  type ClientSessionOptions,
+} from '../../src/proxy/client-session.js';
 import { createProxyStats, type ProxyStats } from '../../src/proxy/stats.js';
 import { Decoder, Sentence, computeResponse, encodeSentences } from '../../src/protocol/index.js';
 import { eventually } from '../fixtures/eventually.js';
@@ -613,6 +617,8 @@ t.test(
 function stalledPeer() {
   const written: Buffer[] = [];
   const untaken: (() => void)[] = [];
+  /** Bytes of the oldest untaken write the peer has read so far. */
+  let readOfOldest = 0;
   let isReading = false;
   const socket = new Duplex({
     read() {},
@@ -622,6 +628,7 @@ function stalledPeer() {
       else untaken.push(taken);
     },
   });
+  const oldestUntaken = (): Buffer | undefined => written[written.length - untaken.length];
   return {
     socket,
     send: (sentences: string[][]): void => {
@@ -634,9 +641,30 @@ function stalledPeer() {
       isReading = true;
       for (const taken of untaken.splice(0)) taken();
     },
+    /** Bytes written to the peer's socket that it has not read. */
+    unreadBytes: (): number =>
+      Buffer.concat(written.slice(written.length - untaken.length)).length - readOfOldest,
+    /** Bytes written to the peer's socket, taken or not. */
+    writtenBytes: (): number => Buffer.concat(written).length,
     /** The peer reads the oldest write it has not, and no more. */
     readOne(): void {
+      readOfOldest = 0;
       untaken.shift()?.();
+    },
+    /**
+     * The peer reads `bytes` more, as a slow link does: a write is taken
+     * once all of it is read (what the socket behind it is told).
+     */
+    readBytes(bytes: number): void {
+      let left = bytes;
+      for (let oldest = oldestUntaken(); oldest !== undefined; oldest = oldestUntaken()) {
+        const take = Math.min(left, oldest.length - readOfOldest);
+        readOfOldest += take;
+        left -= take;
+        if (readOfOldest < oldest.length) return;
+        readOfOldest = 0;
+        untaken.shift()?.();
+      }
     },
   };
 }
@@ -798,7 +826,8 @@ t.test('a sentence left unfinished behind a burst has time while the client read
   const started = performance.now();
   await nextTurn();
   (h.calls[0] as Call).sink.reply(ROW_64K); // rows after the burst, a write of their own
-  peer.readOne(); // the burst: the client reads, the rows still wait
+  const writtenBefore = peer.writtenBytes();
+  peer.readOne(); // the client reads, and the socket takes the burst's first slice
   await eventually(() => closed.isClosed, 'the cut once it reads no more');
   // Cut at the first expiry it would have been, less than one period on;
   // it read within that period, so the clock ran a second one.
@@ -806,8 +835,51 @@ t.test('a sentence left unfinished behind a burst has time while the client read
     performance.now() - started >= 1.5 * TIMEOUT_MS,
     'the clock was wound again by the read, then ran out',
   );
-  t.same(heads(peer.received()).slice(-1), ['!re 1'], 'it read the burst; the rest waits for it');
+  t.equal(
+    peer.writtenBytes() - writtenBefore,
+    BURST_SLICE_BYTES,
+    'the socket took the first slice of the burst; the rest waits for the client to read it',
+  );
 });
+
+t.test(
+  'a client reading a long burst slowly is seen reading it slice by slice, and not cut while it reads',
+  async (t) => {
+    const TIMEOUT_MS = 40;
+    const ROWS = 48; // 3 MB: a slow link takes longer than the clock's period to read it
+    const h = harness(
+      { maxOutputBufferBytes: 256 * 1024, sentenceTimeoutMs: TIMEOUT_MS },
+      (call) => {
+        if (call.context.sentence.command === '/stream')
+          for (let i = 0; i < ROWS; i++) call.sink.reply(ROW_64K);
+        call.sink.done(Sentence.from(['!done']));
+        return { cancel: (onAnswered) => onAnswered() };
+      },
+    );
+    const peer = stalledPeer();
+    const closed = isClosedFlag(await loggedInOver(t, peer, h));
+    const next = encodeSentences([['/system/identity/print', '.tag=2']]);
+    // The burst's command, then the next sentence but its last byte.
+    peer.socket.push(
+      Buffer.concat([encodeSentences([['/stream', '.tag=1']]), next.subarray(0, -1)]),
+    );
+    await eventually(() => h.calls.length === 1, 'the burst');
+    const started = performance.now();
+    // A slice per half period: 3 MB take six periods of the clock.
+    do {
+      await sleep(TIMEOUT_MS / 2);
+      t.equal(closed.isClosed, false, 'not cut while it reads');
+      if (closed.isClosed) return;
+      peer.readBytes(BURST_SLICE_BYTES);
+    } while (peer.unreadBytes() > 0);
+    t.ok(heads(peer.received()).includes('!done 1'), 'it read the whole burst');
+    t.ok(performance.now() - started > 4 * TIMEOUT_MS, 'it read over several periods of the clock');
+    peer.read();
+    peer.socket.push(next.subarray(-1));
+    await eventually(() => heads(peer.received()).includes('!done 2'), 'the next command answered');
+    t.equal(h.calls.length, 2);
+  },
+);
 
 t.test('before login only a login, a quit or a few refused sentences are allowed', async (t) => {
   const s = await serve(t, { preLoginMaxSentences: 3, keepaliveReply: 'trap' });
