@@ -181,6 +181,8 @@ export class SharedLockout {
   /** Locks taken while Redis was down, not yet published. */
   readonly #localLocks = new Map<string, true>();
   #refusedFromMemory = 0;
+  /** Clears made or heard: a count answered after one learns no lock from its answer. */
+  #clears = 0;
   #lockouts = 0;
   readonly #stopListening: () => void;
   readonly #stopClears: () => void;
@@ -237,6 +239,8 @@ export class SharedLockout {
         if (isLock && ttl > 0) cleared.push({ ...partsOf(id), untilMs: now + ttl });
       });
     }
+    // What a count answered meanwhile brought back from before the deletes.
+    this.#forget(filter);
     await this.#link.send([
       'PUBLISH',
       this.#link.key(this.#router, 'lockout:clear'),
@@ -401,6 +405,7 @@ export class SharedLockout {
 
   /** Drops the locks and counts this replica keeps that `filter` reaches. */
   #forget(filter: SharedLockoutFilter): void {
+    this.#clears++;
     for (const map of [this.#locks, this.#local, this.#localLocks]) {
       for (const id of map.keys()) if (isReached(id, filter)) map.delete(id);
     }
@@ -476,9 +481,14 @@ export class SharedLockout {
       this.#durationMs,
       ...items.flatMap(({ target, by, lockMs }) => [by, target.max, lockMs]),
     ];
+    const clearsBefore = this.#clears;
     const reply = await this.#link.run(COUNT_FAILURES, keys, args);
     if (!Array.isArray(reply)) return undefined;
     const numbers = reply.map(Number);
+    // A clear heard or made while the script was under way may have ended
+    // what it reports (its message can pass the answer): nothing is learned
+    // from it, and the next check asks Redis again.
+    if (this.#clears !== clearsBefore) return numbers;
     const now = this.#link.now();
     items.forEach(({ target }, i) => {
       const left = numbers[2 * i] as number;

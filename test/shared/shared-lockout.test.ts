@@ -392,3 +392,53 @@ t.test('a clear cut short by Redis going away returns what it ended so far', asy
   t.same(await clearing, []);
   t.equal(link.calls.length, 0, 'nothing is published');
 });
+
+/** What COUNT_FAILURES answers for a login's three targets, each locked for a minute. */
+const ALL_LOCKED = [60_000, 0, 60_000, 0, 60_000, 0];
+
+t.test(
+  "a lock reported by a check that another replica's clear overtook is not learned",
+  async (t) => {
+    const link = new FakeSharedLink();
+    const lockout = new SharedLockout(link, 'core');
+    // The check's script runs in Redis before the clear; the clear's message
+    // (another connection) comes before the check's answer.
+    const check = lockout.check(ADDRESS, 'u');
+    link.subscriptions[0]?.onMessage(JSON.stringify({ origin: 'other', user: 'u' }));
+    link.answer(ALL_LOCKED);
+    t.equal(await check, 0, 'the check does not refuse by what the clear ended');
+    t.equal(lockout.lockedUntil(ADDRESS, 'u'), 0, 'nor does this replica remember it');
+    const again = lockout.check(ADDRESS, 'u');
+    await settle();
+    t.equal(link.calls.length, 1, 'the next check asks Redis');
+    link.answer(ALL_LOCKED);
+    t.ok((await again) > 0, 'and a lock Redis still holds is learned');
+  },
+);
+
+/** The same with the user and the pair locked, what a clear of the user reaches. */
+const USER_LOCKED = [60_000, 0, 0, 0, 60_000, 0];
+
+t.test('a lock reported while this replica clears is not learned', async (t) => {
+  const link = new FakeSharedLink();
+  const lockout = new SharedLockout(link, 'core');
+  const check = lockout.check(ADDRESS, 'u');
+  const clearing = lockout.clear({ user: 'u' });
+  await settle();
+  // The check ran in Redis before the clear's deletes, and is answered during the clear.
+  link.answer(USER_LOCKED);
+  t.equal(await check, 0);
+  const late = lockout.check(ADDRESS, 'u'); // sent during the clear, answered before its deletes
+  await settle();
+  link.answer(['0', []]); // the SCAN of counters
+  await settle();
+  link.answer(USER_LOCKED); // the late check
+  t.ok((await late) > 0, 'a check answered before the deletes refuses, as Redis said then');
+  link.answer(['0', ['fake:{core}:lock:u:u']]); // the SCAN of locks
+  await settle();
+  link.answer([60_000]); // the deletes
+  await settle();
+  link.answer(1); // the publish
+  t.same(await clearing, [{ scope: 'user', user: 'u', untilMs: 60_000 }]);
+  t.equal(lockout.lockedUntil(ADDRESS, 'u'), 0, 'once cleared, this replica remembers no lock');
+});
