@@ -283,27 +283,55 @@ async function start(argv: string[], io: CliIo): Promise<number | Running> {
   // SIGHUP re-reads the file: live keys change as a PUT would change them,
   // anything else is refused. The file wins for the keys it changed since
   // the last load; PUT-made values of the others stay (App.reload logs both).
-  io.onReloadSignal?.(async () => {
-    try {
-      const next = await load();
-      if (simulator !== undefined && next.config.routers.length > 0) {
-        // As any change that needs a restart: the whole reload is refused.
-        const error =
-          'routers were added while rosgate fronts the bundled simulator: it needs a restart';
-        logger.warn({ errors: [error] }, 'configuration reload refused; nothing changed');
-        app.metrics.recordReload(false, `configuration reload refused: ${error}`);
-        return;
+  io.onReloadSignal?.(
+    oneAtATime(async () => {
+      try {
+        const next = await load();
+        if (simulator !== undefined && next.config.routers.length > 0) {
+          // As any change that needs a restart: the whole reload is refused.
+          const error =
+            'routers were added while rosgate fronts the bundled simulator: it needs a restart';
+          logger.warn({ errors: [error] }, 'configuration reload refused; nothing changed');
+          app.metrics.recordReload(false, `configuration reload refused: ${error}`);
+          return;
+        }
+        const routers = simulator === undefined ? next.config.routers : app.config.routers;
+        await app.reload({ ...next.config, routers });
+      } catch (err) {
+        logger.warn(
+          { err: formatConfigError(err) },
+          'configuration reload refused; nothing changed',
+        );
+        app.metrics.recordReload(false, 'configuration reload refused: the file is invalid');
       }
-      const routers = simulator === undefined ? next.config.routers : app.config.routers;
-      await app.reload({ ...next.config, routers });
-    } catch (err) {
-      logger.warn({ err: formatConfigError(err) }, 'configuration reload refused; nothing changed');
-      app.metrics.recordReload(false, 'configuration reload refused: the file is invalid');
-    }
-  });
+    }),
+  );
   const running = simulator;
   // The grace in force when the signal comes: `shutdown.graceMs` is live.
   return serve(app, undefined, io, running && (() => running.close()));
+}
+
+/**
+ * `run` one call at a time: a call while one runs makes one more run after
+ * it (any number of calls meanwhile, one run), and resolves when that ends.
+ * Two SIGHUPs in a row read the file twice, and the later read wins even
+ * when the earlier one is slower (a secret file on a slow volume).
+ */
+function oneAtATime(run: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  let next: Promise<void> | undefined;
+  const start = (): Promise<void> => {
+    running = run().finally(() => (running = undefined));
+    return running;
+  };
+  return () => {
+    if (running === undefined) return start();
+    next ??= running.then(() => {
+      next = undefined;
+      return start();
+    });
+    return next;
+  };
 }
 
 /** The simulator `demo` and `--simulate-if-unconfigured` start. */

@@ -1,9 +1,11 @@
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { runCli, type Running } from '../src/cli.js';
 import { sampleValue } from './fixtures/admin-prom-parse.js';
 import { connectApi, startTestSimulator } from './fixtures/stack.js';
+import { eventually } from './fixtures/eventually.js';
 import { adminClient, type AdminClient } from './fixtures/wire-admin.js';
 import { cliIo, type TestCliIo } from './fixtures/wire-cli.js';
 
@@ -109,6 +111,51 @@ t.test('SIGHUP applies a live change and refuses one that needs a restart', asyn
     t.same(await api.write('/system/identity/print'), [{ name: 'MikroTik' }], 'the client works');
   });
 });
+
+/** A descriptor writing to the pipe, once it has a reader; undefined before. */
+function openWriter(pipe: string): number | undefined {
+  try {
+    return openSync(pipe, constants.O_WRONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+}
+
+t.test(
+  'SIGHUPs in a row apply the file as it was last read, not as a slower read found it',
+  async (t) => {
+    const { sim, file, io, reload, admin } = await startReloadable(t);
+    // The first reload's read waits on a password file that is a pipe: it
+    // finds pool max 4, and ends after the second, which finds pool max 5.
+    const pipe = join(t.testdir(), 'password');
+    execFileSync('mkfifo', [pipe]);
+    writeFileSync(
+      file,
+      configText({ simPort: sim.port, poolMax: 4 }).replace(
+        '    password: secret',
+        `    passwordFile: ${pipe}`,
+      ),
+    );
+    const first = reload();
+    // Its read is under way once the pipe has a reader (opening to write without one fails).
+    const writer = await eventually(() => openWriter(pipe), {
+      until: (fd) => fd !== undefined,
+      what: 'the first reload to read the pipe',
+    });
+    writeFileSync(file, configText({ simPort: sim.port, poolMax: 5 }));
+    const second = reload();
+    const third = reload();
+    writeSync(writer as number, 'secret\n'); // the first read goes on
+    closeSync(writer as number);
+    await Promise.all([first, second, third]);
+    t.equal(await poolMax(admin), 5, "the file's last state is in force");
+    t.equal(
+      io.out().split('"msg":"configuration reload applied"').length - 1,
+      2,
+      'the signals that came during the first reload made one more',
+    );
+  },
+);
 
 t.test('with the bundled simulator a reload keeps fronting it', async (t) => {
   const dir = t.testdir();
