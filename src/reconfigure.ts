@@ -29,13 +29,26 @@ export const LIVE_SECTIONS = [
 ] as const;
 export type LiveSection = (typeof LIVE_SECTIONS)[number];
 
+/**
+ * Sections a reload (SIGHUP) applies from the file but a PUT cannot change:
+ * `users`, whose secrets live in the file, in its variables and in files it
+ * names, and never travel over the admin port. A change reaches the logins
+ * of clients that connect after it; sessions logged in already stay.
+ */
+export const RELOADED_SECTIONS = ['users'] as const;
+/** A section a change applies: live, or reloaded from the file. */
+export type AppliedSection = LiveSection | (typeof RELOADED_SECTIONS)[number];
+
+/** Every section a change may apply, in the order they are applied and described. */
+const APPLIED_SECTIONS: readonly AppliedSection[] = [...LIVE_SECTIONS, ...RELOADED_SECTIONS];
+
 /** What a checked change gives: the next configuration, or every problem. */
 export type Reconfiguration =
   | {
       readonly isOk: true;
       readonly config: RosgateConfig;
       /** Sections to apply: the one a PUT named, or those a reload found different. */
-      readonly changed: readonly LiveSection[];
+      readonly changed: readonly AppliedSection[];
       /** Every key that differs, its old and new value (redacted) and when it applies. */
       readonly changes: readonly ConfigChange[];
     }
@@ -97,6 +110,7 @@ export function appliesOf(key: string, isShared = false): ChangeApplies {
   if (isUnder(key, RESTART_ONLY_KEYS)) return 'restart';
   if (isShared && isUnder(key, RESTART_ONLY_WHEN_SHARED)) return 'restart';
   if (key.startsWith('limits.') && !LIMITS_IN_FORCE_AT_ONCE.has(key)) return 'new-clients';
+  if (isReloadedSection(key)) return 'new-clients';
   return 'now';
 }
 
@@ -129,6 +143,11 @@ export function reconfigureSection(
   section: string,
   body: unknown,
 ): Reconfiguration {
+  if (isReloadedSection(section)) {
+    return fail([
+      `${section} cannot change through the admin port: change the file and reload it (SIGHUP), so that no secret travels over HTTP`,
+    ]);
+  }
   if (!isLiveSection(section)) {
     return fail([`${section} cannot change while rosgate runs: it needs a restart`]);
   }
@@ -154,7 +173,8 @@ export function reconfigureAll(
 ): Reload {
   const errors: string[] = [];
   for (const key of Object.keys(fresh) as (keyof RosgateConfig)[]) {
-    if (isLiveSection(key) || isDeepStrictEqual(current[key], fresh[key])) continue;
+    if (isLiveSection(key) || isReloadedSection(key)) continue;
+    if (isDeepStrictEqual(current[key], fresh[key])) continue;
     errors.push(`${key} changed: it needs a restart`);
   }
   errors.push(...routerRestartErrors(current.routers, fresh.routers));
@@ -199,6 +219,10 @@ export function reconfigureAll(
 
 function isLiveSection(section: string): section is LiveSection {
   return (LIVE_SECTIONS as readonly string[]).includes(section);
+}
+
+function isReloadedSection(section: string): boolean {
+  return (RELOADED_SECTIONS as readonly string[]).includes(section);
 }
 
 function patchSection(
@@ -270,7 +294,7 @@ function describe(
   current: RosgateConfig,
   next: RosgateConfig,
 ): Extract<Reconfiguration, { isOk: true }> {
-  const changed = LIVE_SECTIONS.filter((s) => !isDeepStrictEqual(current[s], next[s]));
+  const changed = APPLIED_SECTIONS.filter((s) => !isDeepStrictEqual(current[s], next[s]));
   // Values are read from redacted copies: a secret never reaches an answer or a log.
   const shownBefore = liveView(redactConfig(current));
   const shownAfter = liveView(redactConfig(next));
@@ -286,10 +310,10 @@ function describe(
   return { isOk: true, config: next, changed, changes };
 }
 
-/** The live part of a configuration, routers by name with only their pool. */
-function liveView(config: Pick<RosgateConfig, LiveSection> | ReturnType<typeof redactConfig>) {
+/** The part of a configuration a change may apply, routers by name with only their pool. */
+function liveView(config: Pick<RosgateConfig, AppliedSection> | ReturnType<typeof redactConfig>) {
   const view: Record<string, unknown> = {};
-  for (const section of LIVE_SECTIONS) {
+  for (const section of APPLIED_SECTIONS) {
     view[section] =
       section === 'routers'
         ? Object.fromEntries(config.routers.map((r) => [r.name, { pool: r.pool }]))

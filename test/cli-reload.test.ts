@@ -74,7 +74,7 @@ async function startReloadable(t: Test) {
   const api = await connectApi(running.port as number, { password: 'secret' });
   t.teardown(() => api.close());
   t.equal(await poolMax(admin), 3);
-  return { sim, file, io, reload, admin, api };
+  return { sim, file, io, reload, admin, api, port: running.port as number };
 }
 
 t.test('SIGHUP applies a live change and refuses one that needs a restart', async (t) => {
@@ -154,6 +154,54 @@ t.test(
       2,
       'the signals that came during the first reload made one more',
     );
+  },
+);
+
+t.test(
+  "SIGHUP applies the file's users to the logins that follow; sessions logged in stay",
+  async (t) => {
+    const { sim, file, io, reload, admin, api, port: proxyPort } = await startReloadable(t);
+    const withUsers = (password: string) =>
+      `${configText({ simPort: sim.port, poolMax: 3 })}users:\n  - name: billing\n    password: ${password}\n`;
+    const login = (user: string, password: string) => connectApi(proxyPort, { user, password });
+
+    writeFileSync(file, withUsers('first-pass-0123'));
+    await reload();
+    t.equal(await lastReloadOk(admin), 1);
+    t.match(io.out(), /"sections":\["users"\],"msg":"configuration reload applied"/);
+    t.notMatch(io.out(), /first-pass-0123/, 'the log names no password');
+    const billing = await login('billing', 'first-pass-0123');
+    t.teardown(() => billing.close());
+    t.same(await billing.write('/system/identity/print'), [{ name: 'MikroTik' }], 'a new user');
+    await t.rejects(
+      login('admin', 'secret'),
+      /password is invalid/,
+      "the router's account no longer logs in",
+    );
+    t.same(
+      await api.write('/system/identity/print'),
+      [{ name: 'MikroTik' }],
+      'a session logged in before stays',
+    );
+
+    writeFileSync(file, withUsers('second-pass-0123'));
+    await reload();
+    await t.rejects(
+      login('billing', 'first-pass-0123'),
+      /password is invalid/,
+      'the old password is refused',
+    );
+    (await login('billing', 'second-pass-0123')).close();
+    t.same(
+      await billing.write('/system/identity/print'),
+      [{ name: 'MikroTik' }],
+      "the user's open session stays",
+    );
+
+    writeFileSync(file, configText({ simPort: sim.port, poolMax: 3 }));
+    await reload();
+    (await login('admin', 'secret')).close(); // checked by the router again
+    t.equal(await lastReloadOk(admin), 1);
   },
 );
 

@@ -222,7 +222,7 @@ t.test('a key named __proto__ in a PUT body is an unknown key, not a setter', as
 });
 
 t.test('a section that is not live is refused as needing a restart', async (t) => {
-  for (const section of ['monitoring', 'audit', 'users', 'nonsense']) {
+  for (const section of ['monitoring', 'audit', 'nonsense']) {
     const result = reconfigureSection(base(), section, {});
     t.same(result, {
       isOk: false,
@@ -404,3 +404,43 @@ t.test('a reload whose merge breaks a rule is refused naming the key', async (t)
     errors: [/^flow\.maxConcurrency must be >= 1/],
   });
 });
+
+t.test(
+  'a reload applies a changed users section to new clients; a PUT cannot change it',
+  async (t) => {
+    const current = base({ users: [{ name: 'billing', password: 'old-secret' }] });
+    const next = base({
+      users: [
+        { name: 'billing', password: 'new-secret' },
+        { name: 'hotspot', password: 'another-secret' },
+      ],
+    });
+    const result = reconfigureAll(current, current, next);
+    t.ok(result.isOk);
+    if (!result.isOk) return;
+    t.same(result.changed, ['users']);
+    t.same(result.config.users, next.users);
+    t.same(result.changes, [
+      {
+        key: 'users',
+        old: [{ name: 'billing', secret: '***' }],
+        new: [
+          { name: 'billing', secret: '***' },
+          { name: 'hotspot', secret: '***' },
+        ],
+        applies: 'new-clients',
+      },
+    ]);
+    t.notMatch(
+      JSON.stringify(result.changes),
+      /old-secret|new-secret|another-secret/,
+      'no secret in the answer',
+    );
+    t.same(reconfigureSection(current, 'users', []), {
+      isOk: false,
+      errors: [
+        'users cannot change through the admin port: change the file and reload it (SIGHUP), so that no secret travels over HTTP',
+      ],
+    });
+  },
+);

@@ -11,7 +11,7 @@ import { createCacheStage } from '../cache/index.js';
 import {
   reconfigureAll,
   reconfigureSection,
-  type LiveSection,
+  type AppliedSection,
   type Reconfiguration,
   type Reload,
 } from '../reconfigure.js';
@@ -45,7 +45,7 @@ export function createLiveConfig(
   let current = config;
   /** The configuration as the file and environment last gave it (at start, then each SIGHUP). */
   let loaded = config;
-  const apply = (next: RosgateConfig, changed: readonly LiveSection[]): void => {
+  const apply = (next: RosgateConfig, changed: readonly AppliedSection[]): void => {
     if (changed.includes('log')) logger.level = next.log.level;
     if (changed.includes('policy')) shared.policy.updateRules(next.policy);
     if (changed.includes('cache')) {
@@ -57,6 +57,7 @@ export function createLiveConfig(
       const routerConfig = next.routers.find((r) => r.name === runtime.config.name) as RouterConfig;
       if (changed.includes('routers')) runtime.pool.reconfigure(routerConfig.pool);
       if (changed.includes('limits')) runtime.applyLimits(next.limits);
+      if (changed.includes('users')) runtime.applyUsers(next);
       if (changed.includes('flow')) {
         const old = runtime.flow;
         retire(old, logger, runtime.config.name);

@@ -61,6 +61,8 @@ export interface RouterRuntime {
   rebuild(): void;
   /** Applies a new `limits` section: every key but the listen backlog (see `limitOptions`). */
   applyLimits(limits: RosgateConfig['limits']): void;
+  /** Applies a reloaded `users` section to the logins of clients that connect from now on. */
+  applyUsers(next: RosgateConfig): void;
 }
 
 /** Stages and instruments one instance of which serves every router. */
@@ -113,7 +115,7 @@ export function buildRouter(
   const handler = compose([shared.metricsStage], pipeline);
   const stats = createProxyStats();
   const limits = limitOptions(config.limits);
-  const authenticator = authenticatorFor(config, router, pool, connect, limits, account);
+  let authenticator = authenticatorFor(config, router, pool, connect, limits, account);
   const listener = new ProxyListener({
     router: router.name,
     host: router.listen.host,
@@ -153,6 +155,12 @@ export function buildRouter(
       listener.reconfigure({ ...listenerLimits, session: mapped.session });
       if (authenticator instanceof RouterAuthenticator)
         authenticator.reconfigure(mapped.loginChecks);
+    },
+    applyUsers(next) {
+      // The code page is the one names are read in since the start (a restart-only key).
+      const options = { ...limitOptions(next.limits), codePage: limits.codePage };
+      authenticator = authenticatorFor(next, router, pool, connect, options, account);
+      listener.updateSession({ authenticator });
     },
   };
   // What the pool knows of the router drives the breaker: losing it counts

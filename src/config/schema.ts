@@ -54,7 +54,7 @@ export const configSchema = z.strictObject(
       'The routers rosgate fronts; each has its own listener and pool. Only their pools change live.',
     ),
     users: list(userSchema).describe(
-      'Client users. With none, clients log in with the routers’ own users, checked against the router.',
+      'Client users. With none, clients log in with the routers’ own users, checked against the router. A reload (SIGHUP) applies a change to the logins that follow.',
     ),
     limits: live(limitsSchema.prefault({})),
     monitoring: monitoringSchema.prefault({}),

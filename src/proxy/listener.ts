@@ -156,6 +156,11 @@ export class ProxyListener {
     };
   }
 
+  /** Session options for clients that connect from now on (a reload's users: their authenticator). */
+  updateSession(session: Partial<ProxyListenerOptions['session']>): void {
+    this.#options = { ...this.#options, session: { ...this.#options.session, ...session } };
+  }
+
   /** Open sessions. */
   get sessions(): ReadonlySet<ClientSession> {
     return this.#sessions;
