@@ -37,6 +37,7 @@ export interface LimitOptions {
     readonly preLoginTimeoutMs: number;
     readonly clientIdleTimeoutMs: number;
     readonly sentenceTimeoutMs: number;
+    readonly sendTimeoutMs: number;
     readonly keepaliveReply: LimitsConfig['keepaliveReply'];
   };
   /**
@@ -80,6 +81,7 @@ export function limitOptions(limits: LimitsConfig): LimitOptions {
       preLoginTimeoutMs: limits.preLoginTimeoutMs,
       clientIdleTimeoutMs: limits.clientIdleTimeoutMs,
       sentenceTimeoutMs: limits.sentenceTimeoutMs,
+      sendTimeoutMs: limits.sendTimeoutMs,
       keepaliveReply: limits.keepaliveReply,
     },
     codePage: limits.clientCodePage,

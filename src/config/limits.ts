@@ -63,6 +63,11 @@ export const limitsSchema = mapping({
     .describe(
       'A sentence a client has begun must end within this long, or the client is closed; 0 never.',
     ),
+  sendTimeoutMs: timerMs(0)
+    .default(60_000)
+    .describe(
+      'A client that takes none of the output waiting for it for this long is dropped; 0 never.',
+    ),
   clientKeepAliveMs: timerMs(1000)
     .default(60_000)
     .describe('TCP keepalive delay on client sockets.'),

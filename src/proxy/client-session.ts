@@ -68,6 +68,11 @@ export interface ClientSessionOptions {
    * is closed: its partial bytes are not held for ever; 0 never. @default 60000
    */
   sentenceTimeoutMs?: number;
+  /**
+   * A client that takes none of the output waiting for it for this long is
+   * dropped; 0 never. @default 60000
+   */
+  sendTimeoutMs?: number;
   /** `strip` drops RouterOS 7.18 `!empty` sentences. @default 'strip' */
   emptyReplies: 'strip' | 'passthrough';
   /** Answer to node-routeros's `#` keepalive. @default 'done' */
@@ -170,6 +175,8 @@ export class ClientSession {
   #preLoginSentences = 0;
   #preLoginTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  /** Runs while output waits in the socket: the client must take some of it in time. */
+  #sendTimer: NodeJS.Timeout | undefined;
   /** Runs while the decoder holds part of a sentence; restarted as sentences end. */
   #sentenceTimer: NodeJS.Timeout | undefined;
   /** Sentences read so far: a partial sentence after one that ended is a new one. */
@@ -236,6 +243,7 @@ export class ClientSession {
     this.#handedBytes += bytes.length;
     // A write the socket takes at once brings no 'drain', and needs none.
     if (this.#socket.write(bytes)) this.#burstTaken();
+    else this.#watchSending();
   };
 
   /** Hands the socket what waits behind a burst's slice, until it holds one write it has not taken. */
@@ -248,6 +256,41 @@ export class ClientSession {
       isTaken = this.#socket.write(bytes);
     }
     if (isTaken) this.#burstTaken();
+    else this.#watchSending();
+  }
+
+  /** The socket took all it was given: the send clock stops, and what waits behind goes on. */
+  #drained(): void {
+    clearTimeout(this.#sendTimer);
+    this.#sendTimer = undefined;
+    this.#handOn();
+  }
+
+  /**
+   * Output waits for the client: it must take some of it within
+   * `sendTimeoutMs`, or it is dropped (as nginx's `send_timeout`). A client
+   * that reads slowly is given the time while it reads; one that reads
+   * nothing holds its connection and its output no longer than that.
+   */
+  #watchSending(): void {
+    const ms = this.#options.sendTimeoutMs ?? 60_000;
+    if (ms <= 0 || this.#sendTimer !== undefined || this.#isClosed) return;
+    const mark = this.#outputTaken();
+    this.#sendTimer = setTimeout(() => {
+      this.#sendTimer = undefined;
+      if (this.#outputTaken() > mark) {
+        this.#watchSending();
+        return;
+      }
+      this.#options.stats.slowClientDrops++;
+      this.#log.warn(
+        { code: ErrorCode.SlowClient, sendTimeoutMs: ms, bufferedBytes: this.#unreadBytes() },
+        'client took none of its output in time; dropped',
+      );
+      this.#socket.destroy();
+      this.#onClose();
+    }, ms);
+    this.#sendTimer.unref();
   }
 
   constructor(socket: Duplex, options: ClientSessionOptions) {
@@ -269,7 +312,7 @@ export class ClientSession {
     });
     this.#preLoginTimer = setTimeout(() => this.#fatal('login timeout'), options.preLoginTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('drain', () => this.#handOn());
+    socket.on('drain', () => this.#drained());
     socket.on('error', (err) => this.#log.debug({ err: err.message }, 'client socket error'));
     socket.on('close', () => this.#onClose());
   }
@@ -832,6 +875,7 @@ export class ClientSession {
     clearTimeout(this.#preLoginTimer);
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#sentenceTimer);
+    clearTimeout(this.#sendTimer);
     this.#login.close();
     // Queued untagged commands never reach the pipeline; running ones are
     // cancelled there (no orphaned streams) and finish through their sinks.

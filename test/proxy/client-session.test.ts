@@ -1203,3 +1203,66 @@ t.test(
     t.equal(s.calls.length, 2, 'both large commands ran after the login');
   },
 );
+
+/** Replies `rows` rows after the command, a turn each, as a router's reply comes, then `!done`. */
+function answerLater(rows: number): (call: Call) => Exchange {
+  return (call) => {
+    let sent = 0;
+    const next = (): void => {
+      if (sent++ < rows) {
+        call.sink.reply(ROW_64K);
+        setImmediate(next);
+      } else call.sink.done(DONE);
+    };
+    setImmediate(next);
+    return { cancel: (onAnswered) => onAnswered() };
+  };
+}
+
+t.test(
+  'a client that takes none of its output within sendTimeoutMs is dropped, a burst or a reply',
+  async (t) => {
+    for (const [what, answer] of [
+      ['a reply', answerLater(2)],
+      ['a burst', answerAtOnce(4)],
+    ] as const) {
+      const h = harness({ maxOutputBufferBytes: 1024 * 1024, sendTimeoutMs: 30 }, answer);
+      const peer = stalledPeer();
+      const closed = isClosedFlag(await loggedInOver(t, peer, h));
+      peer.send([['/a', '.tag=1']]);
+      await eventually(() => closed.isClosed, `${what} never taken: the send clock`);
+      t.equal(h.stats.slowClientDrops, 1, `${what}: counted as a slow client`);
+      t.match(
+        h.logs.find((l) => l.msg === 'client took none of its output in time; dropped'),
+        { code: 'ROSGATE_SLOW_CLIENT', sendTimeoutMs: 30 },
+      );
+    }
+  },
+);
+
+t.test('a client that reads its output slowly is given the time while it reads', async (t) => {
+  const TIMEOUT_MS = 30;
+  const h = harness(
+    { maxOutputBufferBytes: 1024 * 1024, sendTimeoutMs: TIMEOUT_MS },
+    answerLater(8),
+  );
+  const peer = stalledPeer();
+  const closed = isClosedFlag(await loggedInOver(t, peer, h));
+  peer.send([['/a', '.tag=1']]);
+  const started = performance.now();
+  do {
+    await sleep(TIMEOUT_MS / 2);
+    t.equal(closed.isClosed, false, 'not dropped while it reads');
+    if (closed.isClosed) return;
+    peer.readOne();
+  } while (!heads(peer.received()).includes('!done 1') || peer.unreadBytes() > 0);
+  t.ok(performance.now() - started > 2 * TIMEOUT_MS, 'over several periods of the clock');
+  t.equal(h.stats.slowClientDrops, 0);
+
+  const never = harness({ maxOutputBufferBytes: 1024 * 1024, sendTimeoutMs: 0 }, answerLater(2));
+  const stuck = stalledPeer();
+  const open = isClosedFlag(await loggedInOver(t, stuck, never));
+  stuck.send([['/a', '.tag=1']]);
+  await sleep(3 * TIMEOUT_MS);
+  t.equal(open.isClosed, false, 'with 0 a client that reads nothing keeps its connection');
+});
