@@ -121,7 +121,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
   group?.watchBreakers(() =>
     routers.map((r) => ({ router: r.config.name, state: r.flow.breakerState })),
   );
-  const live = createLiveConfig(config, routers, shared, logger);
+  const live = createLiveConfig(config, routers, shared, logger, () => state.isDraining);
   const admin = adminServer(config, shared, live, sources, logger, options);
   const parts: Parts = { config, logger, options, routers, shared, live, admin, state };
   const poller = businessPoller(config, routers, metrics, logger);

@@ -41,6 +41,7 @@ export function createLiveConfig(
   routers: readonly RouterRuntime[],
   shared: SharedStages,
   logger: Logger,
+  isStopping: () => boolean = () => false,
 ): LiveConfig {
   let current = config;
   /** The configuration as the file and environment last gave it (at start, then each SIGHUP). */
@@ -67,6 +68,11 @@ export function createLiveConfig(
       runtime.rebuild();
     }
     current = next;
+  };
+  const refuseWhileStopping = (what: string): Extract<ApplyConfigResult, { ok: false }> => {
+    const errors = ['rosgate is stopping: nothing is changed now'];
+    logger.warn({ errors }, `${what} refused; nothing changed`);
+    return { ok: false, errors };
   };
   const settle = (result: Reconfiguration, what: string): ApplyConfigResult => {
     if (!result.isOk) {
@@ -109,8 +115,14 @@ export function createLiveConfig(
     get current() {
       return current;
     },
+    // Once stopping, nothing is built anew: a stage made now would outlive the stop.
     reconfigure: (section, body) =>
-      settle(reconfigureSection(current, section, body), `configuration ${section}`),
-    reload: (next) => settleReload(reconfigureAll(current, loaded, next), next),
+      isStopping()
+        ? refuseWhileStopping(`configuration ${section}`)
+        : settle(reconfigureSection(current, section, body), `configuration ${section}`),
+    reload: (next) =>
+      isStopping()
+        ? refuseWhileStopping('configuration reload')
+        : settleReload(reconfigureAll(current, loaded, next), next),
   };
 }

@@ -407,3 +407,37 @@ t.test(
     );
   },
 );
+
+t.test('a change while rosgate stops, or after, is refused and builds nothing', async (t) => {
+  const { stack } = await stackWithAdmin(t);
+  const client = await openRaw(t, stack.port, { user: 'admin', password: 'secret' });
+  const level = stack.app.config.log.level;
+  // A connected client holds the drain open for the grace period.
+  const stopping = stack.app.stop(10_000);
+  const refused = {
+    ok: false,
+    errors: ['rosgate is stopping: nothing is changed now'],
+  };
+  t.same(
+    await stack.app.reconfigure('log', { level: level === 'debug' ? 'info' : 'debug' }),
+    refused,
+    'a PUT while draining',
+  );
+  t.same(
+    await stack.app.reload({
+      ...stack.app.config,
+      cache: { ...stack.app.config.cache, enabled: false },
+    }),
+    refused,
+    'a reload while draining',
+  );
+  t.equal(stack.app.config.log.level, level);
+  t.equal(stack.app.config.cache.enabled, true, 'the cache stage was not replaced');
+  t.match(
+    stack.logs.find((l) => l.msg === 'configuration reload refused; nothing changed'),
+    { errors: refused.errors },
+  );
+  client.close();
+  await stopping;
+  t.same(await stack.app.reconfigure('flow', {}), refused, 'and after the stop');
+});
