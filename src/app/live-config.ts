@@ -35,13 +35,13 @@ export interface LiveConfig {
   reload(next: RosgateConfig): ReloadResult;
 }
 
-/** The live configuration of an app whose routers and shared stages are given. */
+/** The live configuration of an app whose routers and shared stages are given; none changes once `isStopping`. */
 export function createLiveConfig(
   config: RosgateConfig,
   routers: readonly RouterRuntime[],
   shared: SharedStages,
   logger: Logger,
-  isStopping: () => boolean = () => false,
+  isStopping: () => boolean,
 ): LiveConfig {
   let current = config;
   /** The configuration as the file and environment last gave it (at start, then each SIGHUP). */
