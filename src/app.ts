@@ -29,7 +29,7 @@ import {
 } from './config/index.js';
 import { createPolicyStage, type PolicyStage } from './policy/index.js';
 import { createAppEvents, type AppEvents } from './app/app-events.js';
-import { adminSources, auditFunctions, lockoutClearer } from './app/admin-wiring.js';
+import { adminSources, auditFunctions, clientControl, lockoutClearer } from './app/admin-wiring.js';
 import { createLiveConfig, type LiveConfig, type ReloadResult } from './app/live-config.js';
 import { buildRouter, type RouterRuntime, type SharedStages } from './app/router-runtime.js';
 import {
@@ -122,7 +122,7 @@ export function createApp(config: RosgateConfig, logger: Logger, options: AppOpt
     routers.map((r) => ({ router: r.config.name, state: r.flow.breakerState })),
   );
   const live = createLiveConfig(config, routers, shared, logger, () => state.isDraining);
-  const admin = adminServer(config, shared, live, sources, logger, options);
+  const admin = adminServer(config, routers, shared, live, sources, logger, options);
   const parts: Parts = { config, logger, options, routers, shared, live, admin, state };
   const poller = businessPoller(config, routers, metrics, logger);
   let isStarted = false;
@@ -223,6 +223,7 @@ function sharedStages(
 /** The admin port, over the app's sources, live configuration and shared stages. */
 function adminServer(
   config: RosgateConfig,
+  routers: readonly RouterRuntime[],
   shared: SharedStages,
   live: LiveConfig,
   sources: ReturnType<typeof adminSources>,
@@ -251,6 +252,7 @@ function adminServer(
       logger,
       shared.group,
     ),
+    clients: clientControl(routers, shared.audit, logger),
     logger,
   });
 }

@@ -19,6 +19,7 @@ import { AdminAuth, isLoopback } from './admin-auth.js';
 import { auditReportQuery, auditSearchQuery, parseInput } from './audit-query.js';
 import { cacheFlushBody } from './cache-flush.js';
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
+import { endClients, listClients, type ClientControl } from './clients.js';
 import { clearLockouts, listLockouts, type ClearLockouts } from './lockouts.js';
 import { HttpProblem, readJsonBody, send, sendJson } from './http-reply.js';
 import type { Metrics } from './metrics.js';
@@ -58,6 +59,8 @@ export interface AdminServerOptions {
   ) => number | undefined;
   /** Ends login lockouts (`DELETE /monitoring/lockouts`); absent, that 404s. */
   readonly clearLockouts?: ClearLockouts;
+  /** The connected clients (`GET /monitoring/clients`) and their ending (`DELETE`); absent, none and 404. */
+  readonly clients?: ClientControl;
   readonly logger: Logger;
   /** Largest request body accepted. @default 65536 */
   readonly maxBodyBytes?: number;
@@ -367,6 +370,23 @@ function lockoutRoutes({ options, sources }: AdminContext): RouteEntry[] {
   ];
 }
 
+/** `clients`: list the connected clients and end some of them. */
+function clientRoutes({ options }: AdminContext): RouteEntry[] {
+  return [
+    [
+      'clients',
+      {
+        methods: {
+          GET: ({ url }) => ({ json: listClients(options.clients, url) }),
+          DELETE: ({ req, url }) => ({
+            json: endClients(options.clients, url, req.socket.remoteAddress),
+          }),
+        },
+      },
+    ],
+  ];
+}
+
 /** Throws the 401 or 403 a request without the right credentials gets. */
 function authorizer({
   auth,
@@ -412,6 +432,7 @@ function requestHandler(
     ...auditRoutes(context),
     ...cacheRoutes(context),
     ...lockoutRoutes(context),
+    ...clientRoutes(context),
   ]);
   const authorize = authorizer(context);
 

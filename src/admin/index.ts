@@ -1,6 +1,7 @@
 export * from './admin-server.js';
 export * from './audit-query.js';
 export * from './business-poller.js';
+export * from './clients.js';
 export * from './lockouts.js';
 export * from './metrics.js';
 export * from './metrics-stage.js';

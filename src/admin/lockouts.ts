@@ -45,7 +45,7 @@ export type ClearLockouts = (
 const FILTER_KEYS = new Set(['router', 'source', 'user']);
 
 /** `::ffff:192.0.2.1` is `192.0.2.1`, as the login gate counts it. */
-function sourceKey(address: string): string {
+export function sourceKey(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 

@@ -1,15 +1,18 @@
 /**
  * What the admin port is given: its view of every router (read at scrape
  * time, so it follows reloads and replaced stages), the audit trail's
- * search and report, and the clearing of lockouts.
+ * search and report, the clearing of lockouts, and the connected clients.
  */
 import type { Logger } from 'pino';
-import type {
-  AdminSources,
-  AuditFunctions,
-  ClearLockouts,
-  LockoutSnapshot,
-  Metrics,
+import {
+  matchesClient,
+  type AdminSources,
+  type AuditFunctions,
+  type ClearLockouts,
+  type ClientControl,
+  type LockoutSnapshot,
+  type Metrics,
+  type RouterClient,
 } from '../admin/index.js';
 import { reportAudit, searchAudit, type AuditTrail } from '../audit/index.js';
 import type { CacheStage } from '../cache/index.js';
@@ -182,4 +185,47 @@ function union(
   const keyOf = (l: LockoutSnapshot) => `${l.router} ${l.scope} ${l.source ?? ''} ${l.user ?? ''}`;
   const seen = new Set(local.map(keyOf));
   return [...local, ...fromGroup.filter((l) => !seen.has(keyOf(l)))];
+}
+
+/** Why an ended client is told it was ended. */
+const ENDED_BY_ADMIN = 'session ended by an administrator';
+
+/**
+ * The connected clients of every router, and their ending by hand: each
+ * one matched gets `!fatal session ended by an administrator` (its running
+ * commands are cancelled on the router), one audit record says who asked
+ * and whom it ended.
+ */
+export function clientControl(
+  routers: readonly RouterRuntime[],
+  audit: AuditTrail,
+  logger: Logger,
+): ClientControl {
+  const connected = () =>
+    routers.flatMap((r) =>
+      [...r.listener.sessions].map((session) => ({
+        session,
+        client: { router: r.config.name, ...session.snapshot() } as RouterClient,
+      })),
+    );
+  return {
+    list: () => connected().map(({ client }) => client),
+    end(filter, address) {
+      const ended = connected().filter(({ client }) => matchesClient(client, filter));
+      for (const { session } of ended) session.shutdown(ENDED_BY_ADMIN);
+      const clients = ended.map(({ client }) => client);
+      audit.events.clientsEnded({
+        filter: { ...filter },
+        ended: clients.map(({ router, id, source, user }) => ({
+          router,
+          id,
+          source,
+          ...(user === undefined ? {} : { user }),
+        })),
+        address,
+      });
+      logger.info({ filter, ended: clients.length }, 'clients ended through the admin port');
+      return clients;
+    },
+  };
 }

@@ -17,6 +17,8 @@ export const AuditKind = {
   PolicyDenied: 'policyDenied',
   Flag: 'flag',
   Lockout: 'lockout',
+  /** Clients ended by hand through the admin port (`DELETE /monitoring/clients`). */
+  Disconnect: 'disconnect',
   Breaker: 'breaker',
   /** A router became unreachable, or reachable again. */
   Router: 'router',

@@ -81,6 +81,16 @@ export interface AuditLockoutsClearedEvent {
   readonly address?: string | undefined;
 }
 
+/** Clients ended by hand (`DELETE /monitoring/clients`): what was asked, whom it ended. */
+export interface AuditClientsEndedEvent {
+  /** The filters given (`router`, `source`, `user`, `id`). */
+  readonly filter: Readonly<Record<string, string | number>>;
+  /** Each client ended: its router, connection id, source and user. */
+  readonly ended: readonly Readonly<Record<string, string | number>>[];
+  /** Who asked: the admin client's address. */
+  readonly address?: string | undefined;
+}
+
 /** A circuit breaker changed state (`closed`, `open`, `halfOpen`). */
 export interface AuditBreakerEvent {
   readonly router: string;
@@ -109,6 +119,7 @@ export interface AuditConfigChangeEvent {
 export interface AuditEvents {
   lockout(event: AuditLockoutEvent): void;
   lockoutsCleared(event: AuditLockoutsClearedEvent): void;
+  clientsEnded(event: AuditClientsEndedEvent): void;
   breakerChange(event: AuditBreakerEvent): void;
   routerChange(event: AuditRouterEvent): void;
   configChange(event: AuditConfigChangeEvent): void;
@@ -518,6 +529,18 @@ function auditEvents({ emit, safely }: Recording): AuditEvents {
           result: AuditResult.Success,
           ipAddress: event.address,
           details: { filter: { ...event.filter }, cleared: event.cleared.map((c) => ({ ...c })) },
+        }),
+      ),
+    clientsEnded: (event) =>
+      safely(() =>
+        emit({
+          kind: AuditKind.Disconnect,
+          level: 'metadata',
+          category: 'security',
+          action: 'disconnect',
+          result: AuditResult.Success,
+          ipAddress: event.address,
+          details: { filter: { ...event.filter }, ended: event.ended.map((c) => ({ ...c })) },
         }),
       ),
     breakerChange: (event) =>

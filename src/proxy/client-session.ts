@@ -83,6 +83,23 @@ export interface ClientSessionOptions {
   now?: () => number;
 }
 
+/** One connected client, as the admin port lists it. */
+export interface ClientSnapshot {
+  /** The connection's id (`connId` in logs). */
+  readonly id: number;
+  /** The client's source address. */
+  readonly source: string;
+  /** The logged-in user; absent before login. */
+  readonly user?: string;
+  readonly method?: LoginMethod;
+  /** When it connected, and logged in, in ms since epoch. */
+  readonly connectedAtMs: number;
+  readonly loggedInAtMs?: number;
+  /** Commands since it logged in, and those running now. */
+  readonly commands: number;
+  readonly running: number;
+}
+
 /** What a command's sink calls back into: its session, once per session, not per command. */
 interface CommandHost {
   reply(command: ClientCommand, sentence: Sentence): void;
@@ -170,6 +187,9 @@ export class ClientSession {
   readonly #now: () => number;
   #user: string | undefined;
   #method: LoginMethod = 'plain';
+  /** When the client connected: on the session's clock, and as a wall-clock time for people. */
+  readonly #connectedAt: number;
+  readonly #connectedAtMs = Date.now();
   #loggedInAt = 0;
   #commandCount = 0;
   #preLoginSentences = 0;
@@ -297,6 +317,7 @@ export class ClientSession {
     this.#socket = socket;
     this.#options = options;
     this.#now = options.now ?? monotonicNow;
+    this.#connectedAt = this.#now();
     this.#log = options.logger.child({ connId: options.connId });
     this.#decoder = new Decoder(options.preLoginDecoderLimits);
     this.#login = new ClientLogin({
@@ -325,6 +346,31 @@ export class ClientSession {
   /** Commands open now. */
   get inFlight(): number {
     return this.#open.size;
+  }
+
+  /** Who this client is and what it does, as the admin port lists it (`GET /monitoring/clients`). */
+  snapshot(): ClientSnapshot {
+    const { connId, address } = this.#options;
+    const user = this.#user;
+    if (user === undefined) {
+      return {
+        id: connId,
+        source: address,
+        connectedAtMs: this.#connectedAtMs,
+        commands: 0,
+        running: 0,
+      };
+    }
+    return {
+      id: connId,
+      source: address,
+      user,
+      method: this.#method,
+      connectedAtMs: this.#connectedAtMs,
+      loggedInAtMs: this.#connectedAtMs + (this.#loggedInAt - this.#connectedAt),
+      commands: this.#commandCount,
+      running: this.#open.size,
+    };
   }
 
   /** Resolves when the connection has ended. */

@@ -939,3 +939,14 @@ t.test('listen fails when the port is taken; close ends kept-alive connections',
     'closed with a kept-alive connection open: the port no longer answers',
   );
 });
+
+t.test('without a clients control the list is empty and DELETE is a 404', async (t) => {
+  const admin = await startAdmin(t);
+  t.same((await admin.request('/monitoring/clients', { token: true })).json(), {
+    clients: [],
+    count: 0,
+  });
+  const end = await admin.request('/monitoring/clients?user=a', { method: 'DELETE', token: true });
+  t.equal(end.status, 404);
+  t.same(end.json(), { error: 'clients cannot be ended here', field: 'path' });
+});
