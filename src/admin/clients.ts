@@ -6,9 +6,8 @@
  * The clients and the ending come from functions `app.ts` gives, which also
  * writes the audit record.
  */
-import { isIP } from 'node:net';
 import { HttpProblem } from './http-reply.js';
-import { sourceKey } from './lockouts.js';
+import { queryFilter, sourceKey } from './lockouts.js';
 
 /** One connected client of one router (from its session: `ClientSession.snapshot()`). */
 export interface RouterClient {
@@ -41,28 +40,11 @@ export interface ClientControl {
   end(filter: ClientFilter, address: string | undefined): readonly RouterClient[];
 }
 
-const FILTER_KEYS = new Set(['router', 'source', 'user', 'id']);
+const FILTER_KEYS = ['router', 'source', 'user', 'id'] as const;
 
 /** The filter in a query string; a 400 for anything else. */
 export function clientFilter(url: URL): ClientFilter {
-  const filter: Record<string, string | number> = {};
-  for (const [key, value] of url.searchParams) {
-    if (!FILTER_KEYS.has(key)) throw new HttpProblem(400, key, 'use router, source, user or id');
-    if (Object.hasOwn(filter, key)) {
-      throw new HttpProblem(400, key, `${key} may be given only once`);
-    }
-    if (value === '' || value.length > 256) {
-      throw new HttpProblem(400, key, `${key} must be 1-256 characters`);
-    }
-    if (key === 'source' && isIP(value) === 0) {
-      throw new HttpProblem(400, key, 'source must be an IP address');
-    }
-    if (key === 'id' && !/^[1-9][0-9]{0,15}$/.test(value)) {
-      throw new HttpProblem(400, key, 'id must be a connection id (a positive integer)');
-    }
-    filter[key] = key === 'id' ? Number(value) : key === 'source' ? sourceKey(value) : value;
-  }
-  return filter;
+  return queryFilter(url, FILTER_KEYS) as ClientFilter;
 }
 
 /** True when `client` matches every field `filter` gives. */

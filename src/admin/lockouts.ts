@@ -42,18 +42,28 @@ export type ClearLockouts = (
   address: string | undefined,
 ) => readonly LockoutSnapshot[] | Promise<readonly LockoutSnapshot[]>;
 
-const FILTER_KEYS = new Set(['router', 'source', 'user']);
+const FILTER_KEYS = ['router', 'source', 'user'] as const;
 
 /** `::ffff:192.0.2.1` is `192.0.2.1`, as the login gate counts it. */
 export function sourceKey(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-/** The filter in a query string; a 400 for anything else. */
-export function lockoutFilter(url: URL): LockoutFilter {
-  const filter: Record<string, string> = {};
+/**
+ * The filter in a query string, of `keys` only: each given once, 1-256
+ * characters, `source` an IP address (IPv4-mapped read as IPv4), and
+ * `id` a positive integer; a 400 naming the key for anything else.
+ */
+export function queryFilter<K extends string>(
+  url: URL,
+  keys: readonly K[],
+): Partial<Record<K, string | number>> {
+  const filter: Record<string, string | number> = {};
   for (const [key, value] of url.searchParams) {
-    if (!FILTER_KEYS.has(key)) throw new HttpProblem(400, key, 'use router, source or user');
+    if (!(keys as readonly string[]).includes(key)) {
+      const names = `${keys.slice(0, -1).join(', ')} or ${keys.at(-1) as string}`;
+      throw new HttpProblem(400, key, `use ${names}`);
+    }
     if (Object.hasOwn(filter, key)) {
       throw new HttpProblem(400, key, `${key} may be given only once`);
     }
@@ -63,9 +73,17 @@ export function lockoutFilter(url: URL): LockoutFilter {
     if (key === 'source' && isIP(value) === 0) {
       throw new HttpProblem(400, key, 'source must be an IP address');
     }
-    filter[key] = key === 'source' ? sourceKey(value) : value;
+    if (key === 'id' && !/^[1-9][0-9]{0,15}$/.test(value)) {
+      throw new HttpProblem(400, key, 'id must be a connection id (a positive integer)');
+    }
+    filter[key] = key === 'id' ? Number(value) : key === 'source' ? sourceKey(value) : value;
   }
-  return filter;
+  return filter as Partial<Record<K, string | number>>;
+}
+
+/** The filter in a query string; a 400 for anything else. */
+export function lockoutFilter(url: URL): LockoutFilter {
+  return queryFilter(url, FILTER_KEYS) as LockoutFilter;
 }
 
 /** True when `lockout` matches every field `filter` gives. */
