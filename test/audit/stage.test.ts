@@ -512,6 +512,11 @@ t.test('every kind of event reaches the file', async (t) => {
     new RosgateError(ErrorCode.PolicyDenied, 'no'),
   );
   h.trail.events.lockout({ address: '192.0.2.1' });
+  h.trail.events.clientsEnded({
+    filter: { user: 'u' },
+    ended: [{ router: 'default', id: 1, source: '192.0.2.1', user: 'u' }],
+    address: '127.0.0.1',
+  });
   h.trail.events.breakerChange({ router: 'default', from: 'closed', to: 'open' });
   h.trail.events.routerChange({
     router: 'default',
