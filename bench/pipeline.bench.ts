@@ -165,6 +165,17 @@ async function timedPhase(
   tally.cpuSeconds += (setup.process?.cpuSeconds() ?? 0) - cpuBefore;
 }
 
+/**
+ * The calls of `strace -c`'s total line: `% time, seconds, usecs/call,
+ * calls, errors, total`, where errors is blank when there were none (the
+ * relay's often), so columns are counted, not matched by pattern.
+ */
+export function straceTotalCalls(summary: string): number | undefined {
+  const line = summary.split('\n').find((l) => /\stotal\s*$/.test(l));
+  const calls = Number(line?.trim().split(/\s+/)[3]);
+  return Number.isInteger(calls) ? calls : undefined;
+}
+
 /** System calls per command of `child` over one phase, counted by `strace -c -f`. */
 async function syscallsPerCommand(
   child: BenchChild,
@@ -184,8 +195,8 @@ async function syscallsPerCommand(
     const commands = await billingLoop(clients, users, seconds, undefined);
     strace.kill('SIGINT');
     await exited;
-    const total = /^[\d.\s]+?\s(\d+)\s+(?:\d+\s+)?total$/m.exec(readFileSync(out, 'latin1'));
-    return total === null ? -1 : Number(total[1]) / commands;
+    const calls = straceTotalCalls(readFileSync(out, 'latin1'));
+    return calls === undefined ? -1 : calls / commands;
   } finally {
     strace.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });

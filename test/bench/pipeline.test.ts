@@ -1,4 +1,5 @@
 import t from 'tap';
+import { straceTotalCalls } from '../../bench/pipeline.bench.js';
 import { smokeTest } from '../fixtures/bench-smoke.js';
 
 t.setTimeout(240_000);
@@ -31,3 +32,29 @@ t.test('the pipeline bench runs its four setups and reports every figure', (t) =
     ['clients', 'rosgate'],
   ),
 );
+
+t.test("strace's total line gives its calls, with errors counted or blank", async (t) => {
+  const rule = '------ ----------- ----------- --------- --------- ----------------';
+  const summary = (total: string) =>
+    [
+      '% time     seconds  usecs/call     calls    errors syscall',
+      rule,
+      ' 60.00    0.200000          10     20000           writev',
+      rule,
+      total,
+      '',
+    ].join('\n');
+  t.equal(
+    straceTotalCalls(summary('100.00    0.384058          17     21635         8 total')),
+    21635,
+  );
+  t.equal(
+    straceTotalCalls(summary('100.00    0.384058          17     21635           total')),
+    21635,
+    'no errors: the usecs/call column is not taken for the calls',
+  );
+  t.equal(
+    straceTotalCalls('strace: attach: ptrace(PTRACE_SEIZE, 1): Operation not permitted\n'),
+    undefined,
+  );
+});
