@@ -52,6 +52,7 @@ import {
 } from './child-process.js';
 import type { BenchResult } from './run.js';
 import { percentile } from './stats.js';
+import { straceTotalCalls } from './strace.js';
 
 const COMMAND_TIMEOUT_MS = 10_000;
 const CONFIG_FILE = fileURLToPath(new URL('../config.yaml', import.meta.url));
@@ -163,17 +164,6 @@ async function timedPhase(
   tally.commands += await billingLoop(clients, users, seconds, tally.latenciesMs);
   tally.seconds += (performance.now() - started) / 1000;
   tally.cpuSeconds += (setup.process?.cpuSeconds() ?? 0) - cpuBefore;
-}
-
-/**
- * The calls of `strace -c`'s total line: `% time, seconds, usecs/call,
- * calls, errors, total`, where errors is blank when there were none (the
- * relay's often), so columns are counted, not matched by pattern.
- */
-export function straceTotalCalls(summary: string): number | undefined {
-  const line = summary.split('\n').find((l) => /\stotal\s*$/.test(l));
-  const calls = Number(line?.trim().split(/\s+/)[3]);
-  return Number.isInteger(calls) ? calls : undefined;
 }
 
 /** System calls per command of `child` over one phase, counted by `strace -c -f`. */

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { straceTotalCalls } from '../../bench/pipeline.bench.js';
+import { straceTotalCalls } from '../../bench/strace.js';
 import { smokeTest } from '../fixtures/bench-smoke.js';
 
 t.setTimeout(240_000);
