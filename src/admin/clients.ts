@@ -7,7 +7,7 @@
  * writes the audit record.
  */
 import { HttpProblem } from './http-reply.js';
-import { queryFilter, sourceKey } from './lockouts.js';
+import { queryFilter, sourceKey } from './query-filter.js';
 
 /** One connected client of one router (from its session: `ClientSession.snapshot()`). */
 export interface RouterClient {

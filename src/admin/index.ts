@@ -4,6 +4,7 @@ export * from './business-poller.js';
 export * from './clients.js';
 export * from './lockouts.js';
 export * from './metrics.js';
+export * from './query-filter.js';
 export * from './metrics-stage.js';
 export * from './sources.js';
 export type { CommandRecord, Outcome, SlowCommand } from './traffic.js';

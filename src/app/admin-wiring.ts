@@ -12,7 +12,6 @@ import {
   type ClientControl,
   type LockoutSnapshot,
   type Metrics,
-  type RouterClient,
 } from '../admin/index.js';
 import { reportAudit, searchAudit, type AuditTrail } from '../audit/index.js';
 import type { CacheStage } from '../cache/index.js';
@@ -205,7 +204,7 @@ export function clientControl(
     routers.flatMap((r) =>
       [...r.listener.sessions].map((session) => ({
         session,
-        client: { router: r.config.name, ...session.snapshot() } as RouterClient,
+        client: { router: r.config.name, ...session.snapshot() },
       })),
     );
   return {

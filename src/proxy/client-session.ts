@@ -187,8 +187,7 @@ export class ClientSession {
   readonly #now: () => number;
   #user: string | undefined;
   #method: LoginMethod = 'plain';
-  /** When the client connected: on the session's clock, and as a wall-clock time for people. */
-  readonly #connectedAt: number;
+  /** When the client connected, as a wall-clock time for people. */
   readonly #connectedAtMs = Date.now();
   #loggedInAt = 0;
   #commandCount = 0;
@@ -317,7 +316,6 @@ export class ClientSession {
     this.#socket = socket;
     this.#options = options;
     this.#now = options.now ?? monotonicNow;
-    this.#connectedAt = this.#now();
     this.#log = options.logger.child({ connId: options.connId });
     this.#decoder = new Decoder(options.preLoginDecoderLimits);
     this.#login = new ClientLogin({
@@ -350,24 +348,16 @@ export class ClientSession {
 
   /** Who this client is and what it does, as the admin port lists it (`GET /monitoring/clients`). */
   snapshot(): ClientSnapshot {
-    const { connId, address } = this.#options;
+    const { connId: id, address: source } = this.#options;
+    const connected = { id, source, connectedAtMs: this.#connectedAtMs };
     const user = this.#user;
-    if (user === undefined) {
-      return {
-        id: connId,
-        source: address,
-        connectedAtMs: this.#connectedAtMs,
-        commands: 0,
-        running: 0,
-      };
-    }
+    if (user === undefined) return { ...connected, commands: 0, running: 0 };
     return {
-      id: connId,
-      source: address,
+      ...connected,
       user,
       method: this.#method,
-      connectedAtMs: this.#connectedAtMs,
-      loggedInAtMs: this.#connectedAtMs + (this.#loggedInAt - this.#connectedAt),
+      // The login's time on the session's clock, told on the wall clock.
+      loggedInAtMs: Date.now() - (this.#now() - this.#loggedInAt),
       commands: this.#commandCount,
       running: this.#open.size,
     };
