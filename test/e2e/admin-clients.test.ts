@@ -154,3 +154,42 @@ t.test('the clients endpoint needs the token, and says what it cannot filter by'
     'before login too',
   );
 });
+
+t.test(
+  'a client ended while its command waits on a stalled router: the command is cancelled there, the others go on',
+  async (t) => {
+    // config.yaml's defaults (cache, flow, audit on), after a live change.
+    const stack = await startStack(t, {
+      config: {
+        monitoring: { host: '127.0.0.1', port: 0, token: TOKEN },
+        audit: { dir: t.testdir(), flushIntervalMs: 10 },
+      },
+    });
+    const admin = adminClient(stack.app.adminPort as number, TOKEN);
+    const put = await admin.request('config/flow', { method: 'PUT', body: { maxConcurrency: 8 } });
+    t.equal(put.status, 200, 'a live change first');
+    const stuck = await openRaw(t, stack.port, { user: 'admin', password: 'secret' });
+    const other = await openRaw(t, stack.port, { user: 'admin', password: 'secret' });
+    stack.sim.faults.stopAnswering = true;
+    stuck.send(['/interface/print', '?name=ether1', '.tag=s']);
+    const [row] = await eventually(
+      async () =>
+        (await admin.request('clients'))
+          .json<{ clients: ClientRow[] }>()
+          .clients.filter((c) => c.running > 0),
+      { until: (running) => running.length === 1, what: 'the command running' },
+    );
+    const cancelsBefore = stack.sim.counters.cancels;
+    const ended = await admin.request(`clients?id=${(row as ClientRow).id}`, { method: 'DELETE' });
+    t.match(ended.json(), { count: 1, ended: [{ running: 1 }] });
+    t.same(text(await stuck.untilClosed()).slice(-1), ['!fatal session ended by an administrator']);
+    stack.sim.faults.stopAnswering = false;
+    await eventually(() => stack.sim.counters.cancels > cancelsBefore, 'the cancel on the router');
+    t.match(
+      text(await other.call(['/system/identity/print', '.tag=o'])),
+      ['!re .tag=o =name=MikroTik', '!done .tag=o'],
+      'another client is served once the router answers again',
+    );
+    t.same(await admin.request('clients').then((a) => a.json<{ count: number }>().count), 1);
+  },
+);

@@ -101,6 +101,45 @@ t.test(
   },
 );
 
+t.test(
+  'a client that reads nothing for sendTimeoutMs is dropped below its bound; the others go on',
+  async (t) => {
+    // At the defaults (cache, flow, audit on): the first print goes to the
+    // router, the rest are cache hits. Far more than the loopback socket's
+    // buffers hold, far less than the bound.
+    const stack = await startStack(t, {
+      sim: { hotspotUsers: 3000 },
+      config: { limits: { maxOutputBufferBytes: 256 * 1024 * 1024, sendTimeoutMs: 200 } },
+    });
+    const stalled = await loggedIn(t, stack);
+    const healthy = await loggedIn(t, stack);
+    stalled.socket.pause();
+    for (let i = 0; i < 40; i++) stalled.send(['/ip/hotspot/user/print', `.tag=big${i}`]);
+    await eventually(() => stack.router.stats.slowClientDrops, {
+      until: (drops) => drops === 1,
+      what: 'the send clock to drop the stalled client',
+      intervalMs: 20,
+      attempts: 1500,
+    });
+    t.match(
+      stack.logs.find((l) => l.msg === 'client took none of its output in time; dropped'),
+      { code: 'ROSGATE_SLOW_CLIENT', sendTimeoutMs: 200 },
+    );
+    t.ok(
+      (stack.logs.find((l) => l.msg === 'client took none of its output in time; dropped')
+        ?.bufferedBytes as number) <
+        256 * 1024 * 1024,
+      'dropped by the clock, not by the bound',
+    );
+    // The cache's listen on the menu stays a stream: only commands are counted.
+    await eventually(
+      () => stack.router.flow.stats().inFlight === 0,
+      "the stalled client's prints finished or cancelled on the router",
+    );
+    t.equal(await roundTrip(healthy, 'after'), undefined, 'the healthy client goes on');
+  },
+);
+
 t.test('with the router down, a command gets a clear trap instead of hanging', async (t) => {
   const stack = await startStack(t, {
     router: {
