@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditConfig } from '../config/audit.js';
@@ -18,16 +17,8 @@ import {
   type StageHandle,
 } from '../pipeline.js';
 import { isInterruptedCategory, type Sentence } from '../protocol/index.js';
-import {
-  AuditKind,
-  AuditResult,
-  categoryOf,
-  type AuditEvent,
-  type AuditLevel,
-  type AuditValue,
-} from './audit-record.js';
+import { AuditKind, AuditResult, type AuditLevel, type AuditValue } from './audit-record.js';
 import type { AuditKeys } from './audit-keys.js';
-import { isoTimestamp } from './audit-files.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import {
   FileAuditWriter,
@@ -38,6 +29,13 @@ import {
 } from './audit-writer.js';
 import type { AuditAppender } from './file-appender.js';
 import { LevelPolicy } from './level-policy.js';
+import {
+  commandEvent,
+  stamped,
+  type CommandFacts,
+  type EventFields,
+  type KeptReply,
+} from './command-facts.js';
 import { LogAuditWriter } from './log-audit-writer.js';
 import { ThreadAuditWriter } from './thread-audit-writer.js';
 import { Redactor } from './redactor.js';
@@ -156,7 +154,7 @@ export interface AuditTrail extends StageHandle<AuditStats> {
   close(): Promise<void>;
 }
 
-type Fields = Omit<AuditEvent, 'id' | 'timestamp'>;
+type Fields = EventFields;
 type Details = Record<string, AuditValue>;
 
 /** A command's outcome as the stage saw it. */
@@ -206,6 +204,8 @@ interface Recording {
   readonly redactor: Redactor;
   /** Queues a record: an id and the time added to `fields`. */
   readonly emit: (fields: Fields) => void;
+  /** Queues a command's record: as its facts where the writer takes them, else as {@link emit} does. */
+  readonly emitCommand: (facts: CommandFacts, reply: KeptReply) => void;
   /** Runs `record`, logging what it throws instead of throwing it. */
   readonly safely: (record: () => void) => void;
   /** Logs a failure to record (what `safely` does with what it catches). */
@@ -230,6 +230,7 @@ function auditWriter(
     ? new ThreadAuditWriter({
         ...config,
         dir,
+        replica: options.replica,
         integrityKey: keys.integrityKey,
         encryptionKey: keys.encryptionKey,
         logger,
@@ -250,17 +251,15 @@ function auditWriter(
 /** `emit` and `safely` over `writer`; each record names `replica` when given. */
 function recording(
   writer: AuditWriter,
-  parts: Omit<Recording, 'emit' | 'safely' | 'failed'>,
+  parts: Omit<Recording, 'emit' | 'emitCommand' | 'safely' | 'failed'>,
   replica: string | undefined,
 ): Recording {
-  const { logger, now } = parts;
-  const emit = (fields: Fields): void => {
-    // Each caller hands a fresh object: completed in place, not copied.
-    const event = fields as Fields & { id: string; timestamp: string; replica?: string };
-    event.id = randomUUID();
-    event.timestamp = isoTimestamp(now());
-    if (replica !== undefined) event.replica = replica;
-    writer.write(event);
+  const { logger, now, redactor } = parts;
+  const emit = (fields: Fields): void => writer.write(stamped(fields, now(), replica));
+  const emitCommand = (facts: CommandFacts, reply: KeptReply): void => {
+    // Reply rows are kept as values: a `full` record is made here.
+    if (facts.level !== 'full' && writer.writeCommand !== undefined) writer.writeCommand(facts);
+    else emit(commandEvent(facts, redactor, reply));
   };
   const failed = (err: unknown): void => {
     logger.error({ code: ErrorCode.Internal, err }, 'audit record failed');
@@ -273,56 +272,44 @@ function recording(
       failed(err);
     }
   };
-  return { ...parts, emit, safely, failed };
+  return { ...parts, emit, emitCommand, safely, failed };
 }
 
 /** Records a command's request and outcome in one record. */
-function commandRecorder({ emit, redactor, elapsedNow }: Recording): RecordCommand {
+function commandRecorder({ emitCommand, elapsedNow, now }: Recording): RecordCommand {
   const recordCommand = (context: CommandContext, level: AuditLevel, outcome: Outcome): void => {
     const { notes } = context;
     const isDenied = outcome.result === AuditResult.Denied;
-    const isFlagged = notes.verdict === 'flag' || (notes.flags ?? []).length > 0;
+    const flags = notes.flags !== undefined && notes.flags.length > 0 ? notes.flags : undefined;
+    const isFlagged = notes.verdict === 'flag' || flags !== undefined;
     // A denial policy only noted (monitor mode) is recorded like one it enforced.
     if (level === 'none' && !isDenied && !isFlagged && notes.verdict !== 'deny') return;
-    const recorded = level === 'none' ? 'metadata' : level;
-    const details: Details = {};
-    if (outcome.error !== undefined) {
-      details['code'] = outcome.error.code;
-      details['message'] = outcome.error.message;
-    }
-    if (notes.flags !== undefined && notes.flags.length > 0) details['flags'] = [...notes.flags];
-    // At every level: it ties later set/remove records (`=.id=*1A`) to this add.
-    if (outcome.ret !== undefined) details['ret'] = outcome.ret;
-    if (recorded !== 'metadata') {
-      details['attributes'] = redactor.attributes(context.sentence);
-      const queries = redactor.queries(context.sentence);
-      if (queries.length > 0) details['queries'] = queries;
-      if (outcome.trap !== undefined) details['trap'] = { ...outcome.trap };
-    }
-    if (recorded === 'full') {
-      details['reply'] = [...(outcome.reply ?? [])];
-      if (outcome.isReplyTruncated === true) details['replyTruncated'] = true;
-    }
-    emit({
-      kind: isDenied ? AuditKind.PolicyDenied : isFlagged ? AuditKind.Flag : AuditKind.Command,
-      level: recorded,
-      category: isDenied || isFlagged ? 'security' : categoryOf(context.command.menu),
-      action: context.sentence.command,
-      result: outcome.result,
-      userId: context.user,
-      ipAddress: context.address,
-      router: context.router,
-      connId: context.clientId,
-      path: context.command.menu,
-      verb: context.command.verb,
-      tag: context.sentence.tagString,
-      rule: notes.rule,
-      verdict: notes.verdict,
-      cache: notes.cache,
-      rows: outcome.rows,
-      duration: elapsedNow() - context.receivedAt,
-      details: Object.keys(details).length > 0 ? details : undefined,
-    });
+    const { error } = outcome;
+    emitCommand(
+      {
+        timestamp: now(),
+        kind: isDenied ? AuditKind.PolicyDenied : isFlagged ? AuditKind.Flag : AuditKind.Command,
+        level: level === 'none' ? 'metadata' : level,
+        result: outcome.result,
+        user: context.user,
+        address: context.address,
+        router: context.router,
+        connId: context.clientId,
+        sentence: context.sentence,
+        path: context.command.menu,
+        verb: context.command.verb,
+        rule: notes.rule,
+        verdict: notes.verdict,
+        cache: notes.cache,
+        rows: outcome.rows,
+        duration: elapsedNow() - context.receivedAt,
+        error: error === undefined ? undefined : { code: error.code, message: error.message },
+        flags,
+        ret: outcome.ret,
+        trap: outcome.trap,
+      },
+      { rows: outcome.reply ?? [], isTruncated: outcome.isReplyTruncated === true },
+    );
   };
   return recordCommand;
 }

@@ -8,6 +8,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import {
   FileAuditWriter,
+  prepareRecord,
   type AuditHead,
   type AuditLogger,
   type AuditStats,
@@ -15,9 +16,22 @@ import {
   type PreparedRecord,
   type PreparedText,
 } from './audit-writer.js';
+import {
+  FactsReader,
+  NO_REPLY,
+  commandEvent,
+  factsBound,
+  stamped,
+  writeFacts,
+  type CommandFacts,
+} from './command-facts.js';
+import { Redactor } from './redactor.js';
 
-/** What the writer thread is started with: the file writer's options that cross threads. */
-export type AuditThreadOptions = Pick<
+/**
+ * What the writer thread is started with: the file writer's options that
+ * cross threads, and what it makes commands' records with.
+ */
+export interface AuditThreadOptions extends Pick<
   FileAuditWriterOptions,
   | 'dir'
   | 'flushIntervalMs'
@@ -27,7 +41,12 @@ export type AuditThreadOptions = Pick<
   | 'maxTotalBytes'
   | 'integrityKey'
   | 'encryptionKey'
->;
+> {
+  /** Attribute names redacted on top of the built-in ones (`audit.redact`). */
+  readonly redact: readonly string[];
+  /** The replica every record names, in a group of replicas. */
+  readonly replica: string | undefined;
+}
 
 /** A batch of records as {@link RecordBatch} wrote them; `bytes` is transferred, not copied. */
 export interface RecordsMessage {
@@ -72,22 +91,28 @@ export type FromAuditThread = AckMessage | LogMessage | FileReplacedMessage;
 
 /** Bytes a batch starts with; a record that needs more gets a buffer of its own size. */
 const BATCH_BYTES = 64 * 1024;
-/** A record's header: its date's and its body's UTF-8 byte counts. */
-const HEADER_BYTES = 8;
+/** A text record's header: its type, its date's and its body's UTF-8 byte counts. */
+const HEADER_BYTES = 9;
 /** The most UTF-8 bytes one UTF-16 code unit can take. */
 const MAX_UTF8_PER_UNIT = 3;
+/** What a record in a batch is: text made on the proxy's thread, or a command's facts. */
+const TEXT = 0;
+const FACTS = 1;
 
 /**
- * Records on their way to the writer thread, as UTF-8 in a buffer of its own
- * that the message transfers: the proxy's thread copies each record's text
- * once into bytes (a native write) and posts no strings, which the structured
- * clone would copy again, one by one. Each record: the date's and the body's
- * byte counts (32-bit little endian), then their bytes.
+ * Records on their way to the writer thread, as bytes in a buffer of its own
+ * that the message transfers: the proxy's thread posts no strings, which the
+ * structured clone would copy again, one by one. A record is a type byte,
+ * then either its text (the date's and the body's UTF-8 byte counts, 32-bit
+ * little endian, and their bytes) or a command's facts ({@link writeFacts}),
+ * which the writer's thread turns into text.
  */
 export class RecordBatch {
   #buffer: Buffer | undefined;
   #length = 0;
   #count = 0;
+  /** The table strings of this batch's facts. */
+  #strings = new Map<string, number>();
 
   /** Records in the batch. */
   get count(): number {
@@ -96,21 +121,34 @@ export class RecordBatch {
 
   add(record: PreparedText): void {
     const { date, body } = record;
-    const most = HEADER_BYTES + (date.length + body.length) * MAX_UTF8_PER_UNIT;
-    let buffer = this.#buffer;
-    if (buffer === undefined || buffer.length - this.#length < most) {
-      // A record larger than the room left: a larger buffer, the batch so far copied in.
-      const larger = Buffer.allocUnsafeSlow(Math.max(BATCH_BYTES, this.#length + most));
-      buffer?.copy(larger, 0, 0, this.#length);
-      buffer = this.#buffer = larger;
-    }
+    const buffer = this.#room(HEADER_BYTES + (date.length + body.length) * MAX_UTF8_PER_UNIT);
     const at = this.#length;
     const dateBytes = buffer.write(date, at + HEADER_BYTES, 'utf8');
     const bodyBytes = buffer.write(body, at + HEADER_BYTES + dateBytes, 'utf8');
-    buffer.writeUInt32LE(dateBytes, at);
-    buffer.writeUInt32LE(bodyBytes, at + 4);
+    buffer[at] = TEXT;
+    buffer.writeUInt32LE(dateBytes, at + 1);
+    buffer.writeUInt32LE(bodyBytes, at + 5);
     this.#length = at + HEADER_BYTES + dateBytes + bodyBytes;
     this.#count++;
+  }
+
+  /** A command's record as its facts: the copy of its bytes and a few numbers. */
+  addFacts(facts: CommandFacts): void {
+    const buffer = this.#room(1 + factsBound(facts));
+    buffer[this.#length] = FACTS;
+    this.#length = writeFacts(buffer, this.#length + 1, facts, this.#strings);
+    this.#count++;
+  }
+
+  /** The buffer, with at least `most` bytes of room after what it holds. */
+  #room(most: number): Buffer {
+    const buffer = this.#buffer;
+    if (buffer !== undefined && buffer.length - this.#length >= most) return buffer;
+    // A record larger than the room left: a larger buffer, the batch so far copied in.
+    const larger = Buffer.allocUnsafeSlow(Math.max(BATCH_BYTES, this.#length + most));
+    buffer?.copy(larger, 0, 0, this.#length);
+    this.#buffer = larger;
+    return larger;
   }
 
   /** True when the next record may not fit: send the batch first. */
@@ -129,17 +167,28 @@ export class RecordBatch {
     this.#buffer = undefined;
     this.#length = 0;
     this.#count = 0;
+    this.#strings = new Map();
     return message;
   }
 }
 
-/** The records of a {@link RecordsMessage}. */
-export function readBatch(message: RecordsMessage): PreparedRecord[] {
+/** The records of a {@link RecordsMessage}; `prepare` makes a command's facts a record. */
+export function readBatch(
+  message: RecordsMessage,
+  prepare: (facts: CommandFacts) => PreparedRecord,
+): PreparedRecord[] {
   const bytes = Buffer.from(message.bytes, 0, message.length);
+  const facts = new FactsReader(bytes);
   const records: PreparedRecord[] = [];
   for (let at = 0; at < bytes.length;) {
-    const dateEnd = at + HEADER_BYTES + bytes.readUInt32LE(at);
-    const bodyEnd = dateEnd + bytes.readUInt32LE(at + 4);
+    if (bytes[at] === FACTS) {
+      const read = facts.read(at + 1);
+      records.push(prepare(read.facts));
+      at = read.end;
+      continue;
+    }
+    const dateEnd = at + HEADER_BYTES + bytes.readUInt32LE(at + 1);
+    const bodyEnd = dateEnd + bytes.readUInt32LE(at + 5);
     records.push({
       date: bytes.toString('utf8', at + HEADER_BYTES, dateEnd),
       // The bytes themselves: the line is built from bytes, no text is made.
@@ -176,10 +225,11 @@ export function hostAuditThread(port: MessagePort, options: AuditThreadOptions):
         msg,
       });
   const logger: AuditLogger = { warn: log('warn'), error: log('error') };
+  const encryptionKey = asBuffer(options.encryptionKey);
   const writer = new FileAuditWriter({
     ...options,
     integrityKey: asBuffer(options.integrityKey),
-    encryptionKey: asBuffer(options.encryptionKey),
+    encryptionKey,
     // The sending side batches and bounds the queue.
     bufferSize: Number.MAX_SAFE_INTEGER,
     maxQueued: Number.MAX_SAFE_INTEGER,
@@ -189,8 +239,15 @@ export function hostAuditThread(port: MessagePort, options: AuditThreadOptions):
   });
   const ack = (id: number): void =>
     send({ type: 'ack', id, stats: writer.stats(), head: writer.head() });
+  const redactor = new Redactor(options.redact);
+  /** A command's record, made here from its facts as the proxy's thread would make it. */
+  const prepare = (facts: CommandFacts): PreparedRecord =>
+    prepareRecord(
+      stamped(commandEvent(facts, redactor, NO_REPLY), facts.timestamp, options.replica),
+      encryptionKey,
+    );
   port.on('message', (message: ToAuditThread) => {
-    if (message.type === 'records') writer.writePrepared(readBatch(message));
+    if (message.type === 'records') writer.writePrepared(readBatch(message, prepare));
     if (message.type === 'close') {
       void writer.close().then(() => {
         ack(message.id);

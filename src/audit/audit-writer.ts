@@ -12,6 +12,7 @@ import {
   type AuditFileName,
 } from './audit-files.js';
 import { ChainLines, ZERO_HASH, eventBody } from './chain-line.js';
+import type { CommandFacts } from './command-facts.js';
 import { encryptDetails } from './details-cipher.js';
 import { FileAppender, type AuditAppender, type LiveFileState } from './file-appender.js';
 
@@ -125,6 +126,12 @@ export function prepareRecord(event: AuditEvent, encryptionKey: Buffer | undefin
 export interface AuditWriter {
   /** Queues a record; synchronous and O(1), it never waits on the disk. */
   write(event: AuditEvent): void;
+  /**
+   * Queues a command's record below `full` as its facts, where the writer
+   * makes the record off the proxy's thread (the threaded writer); a writer
+   * without it is given the record made with `commandEvent`.
+   */
+  writeCommand?(facts: CommandFacts): void;
   /** Resolves once every record queued before the call is on disk. */
   flush(): Promise<void>;
   /** Flushes everything and stops; later records are dropped. */

@@ -1,9 +1,11 @@
 /**
- * The audit trail's file writer on a thread of its own. The proxy's thread
- * only serialises each record (once, as it will be hashed) and hands batches
- * over; the chain's SHA-256, the lines and the file work run in the writer
- * thread (audit-thread.ts), so a command's cost on the thread that relays it
- * is the record's JSON and no more.
+ * The audit trail's file writer on a thread of its own. For a command's
+ * record (below `full`) the proxy's thread copies the command's bytes and a
+ * few numbers into a batch (`writeCommand`, command-facts.ts); the writer's
+ * thread redacts them, makes the record's JSON, hashes the chain and does
+ * the file work (audit-thread.ts). Other records (logins, lockouts, config
+ * changes, `full` commands) are serialised on the proxy's thread, once, as
+ * they will be hashed, and travel in the same batches, in order.
  *
  * Semantics are the file writer's: `write` never waits, records beyond
  * `maxQueued` (waiting here or in the thread) are dropped and counted,
@@ -17,6 +19,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../errors.js';
 import type { AuditEvent } from './audit-record.js';
+import type { CommandFacts } from './command-facts.js';
 import {
   DropWarning,
   prepareRecord,
@@ -56,9 +59,13 @@ const RESTART_DELAY_MS = 1000;
 /** Options of {@link ThreadAuditWriter}. */
 export interface ThreadAuditWriterOptions
   extends
-    AuditThreadOptions,
+    Omit<AuditThreadOptions, 'redact' | 'replica'>,
     Pick<FileAuditWriterOptions, 'bufferSize' | 'maxQueued' | 'onFileReplaced'> {
   readonly syncIntervalMs: number;
+  /** Attribute names redacted on top of the built-in ones. @default none */
+  readonly redact?: readonly string[];
+  /** The replica every command's record names. @default none */
+  readonly replica?: string | undefined;
   readonly logger: Logger;
   /** The thread's entry module. @default audit-thread-main.js beside this one */
   readonly entry?: URL;
@@ -108,11 +115,31 @@ export class ThreadAuditWriter implements AuditWriter {
   }
 
   write(event: AuditEvent): void {
-    if (this.#isClosed || this.#pending.count + this.#inFlightRecords >= this.#options.maxQueued) {
-      this.#drop(1);
-      return;
-    }
+    if (this.#isFullUp()) return;
     this.#pending.add(prepareRecord(event, this.#options.encryptionKey));
+    this.#sent();
+  }
+
+  /**
+   * A command's record as its facts: the writer's thread redacts them and
+   * makes the record, with its id and time, as `commandEvent` does.
+   */
+  writeCommand(facts: CommandFacts): void {
+    if (this.#isFullUp()) return;
+    this.#pending.addFacts(facts);
+    this.#sent();
+  }
+
+  /** True (the record dropped and counted) when closed or `maxQueued` records wait. */
+  #isFullUp(): boolean {
+    if (!this.#isClosed && this.#pending.count + this.#inFlightRecords < this.#options.maxQueued)
+      return false;
+    this.#drop(1);
+    return true;
+  }
+
+  /** Sends the batch once it holds `bufferSize` records or is nearly out of room. */
+  #sent(): void {
     if (this.#pending.count >= this.#options.bufferSize || this.#pending.isFull()) this.#send();
   }
 
@@ -187,6 +214,8 @@ export class ThreadAuditWriter implements AuditWriter {
       maxTotalBytes: o.maxTotalBytes ?? 0,
       integrityKey: o.integrityKey,
       encryptionKey: o.encryptionKey,
+      redact: o.redact ?? [],
+      replica: o.replica,
     };
     const worker = spawn(entry, { auditThread: thread });
     worker.unref();

@@ -52,7 +52,8 @@ export const auditSchema = z
     syncIntervalMs: env(z.int().min(0).max(MAX_TIMER_MS).default(1000), 'AUDIT_SYNC_INTERVAL'),
     /**
      * Hash and write the trail on a thread of its own: the proxy's thread
-     * only serialises each record. False writes on the proxy's thread.
+     * only copies each command's bytes; the record is made there. False
+     * writes on the proxy's thread.
      */
     thread: env(z.boolean().default(true), 'AUDIT_THREAD'),
     /**

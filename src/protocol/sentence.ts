@@ -98,6 +98,11 @@ export class Sentence {
     return this.#buf.subarray(this.#start, this.#end);
   }
 
+  /** Copies the sentence's bytes (`raw`) into `out` at `at`, no view made; returns the offset after them. */
+  copyTo(out: Buffer, at: number): number {
+    return copyRange(this.#buf, this.#start, this.#end, out, at);
+  }
+
   /** Bytes on the wire. */
   get byteLength(): number {
     return this.#end - this.#start;

@@ -53,6 +53,11 @@ function batchOf(numbers: readonly number[], id: number) {
   return batch.take(id);
 }
 
+/** `readBatch`'s maker of commands' records, for batches that hold none. */
+const noFacts = (): never => {
+  throw new Error('this batch holds no facts');
+};
+
 const fixture = (name: string): URL => new URL(`../fixtures/${name}`, import.meta.url);
 
 t.test('the thread writes the same bytes as the writer on the proxy thread', async (t) => {
@@ -247,6 +252,8 @@ t.test('the host answers each message once its records are on disk', async (t) =
     maxFileBytes: 1 << 20,
     retentionDays: 0,
     integrityKey: new Uint8Array(Buffer.alloc(32, 7)) as Buffer,
+    redact: [],
+    replica: undefined,
   });
   port1.postMessage(batchOf([1, 2], 1));
   port1.postMessage({ type: 'flush', id: 2 });
@@ -287,6 +294,8 @@ t.test('the host sends an error as a plain object that keeps its code', async (t
     syncIntervalMs: 0,
     maxFileBytes: 1 << 20,
     retentionDays: 0,
+    redact: [],
+    replica: undefined,
   });
   port1.postMessage(batchOf([1], 1));
   port1.postMessage({ type: 'close', id: 2 });
@@ -311,14 +320,14 @@ t.test('a batch carries any text byte for byte, in order, in buffers it grows to
     'a record larger than a batch got a buffer of its size',
   );
   t.same(
-    readBatch(message).map(({ date, body }) => ({ date, body: body.toString() })),
+    readBatch(message, noFacts).map(({ date, body }) => ({ date, body: body.toString() })),
     records,
   );
   let added = 0;
   for (; !batch.isFull(); added++) batch.add(prepareRecord(sampleEvent(added), undefined));
   t.equal(batch.count, added);
   t.same(
-    readBatch(batch.take(8)).map((record) => record.body.toString()),
+    readBatch(batch.take(8), noFacts).map((record) => record.body.toString()),
     Array.from({ length: added }, (_, n) => prepareRecord(sampleEvent(n), undefined).body),
     'a full batch reads back whole',
   );

@@ -265,3 +265,45 @@ t.test('a stopped app leaves a complete trail, and no secret', async (t) => {
     t.match(table.out(), /denied/);
   });
 });
+
+t.test('records below and at full reach one chain through the writer thread', async (t) => {
+  const dir = t.testdir();
+  const stack = await startStack(t, {
+    config: {
+      audit: {
+        dir,
+        flushIntervalMs: 10,
+        redact: ['comment'],
+        levels: [{ path: '/ip/hotspot/user', verb: 'print', level: 'full' }],
+      },
+      cache: { enabled: false },
+    },
+  });
+  const api = await stack.client();
+  await api.write('/ip/hotspot/user/add', [
+    '=name=full-1',
+    '=comment=card 4111',
+    `=password=${VOUCHER_PW}`,
+  ]);
+  await api.write('/ip/hotspot/user/print', ['?name=full-1']);
+  await api.write('/system/identity/print');
+  await api.close();
+  await stack.app.stop(0);
+  const records = readRecords(dir).filter((r) => r.kind === 'command');
+  t.match(records, [
+    {
+      action: '/ip/hotspot/user/add',
+      level: 'request',
+      details: { attributes: { name: 'full-1', comment: '***', password: '***' } },
+    },
+    {
+      action: '/ip/hotspot/user/print',
+      level: 'full',
+      rows: 1,
+      details: { queries: ['?name=full-1'], reply: [{ name: 'full-1', comment: '***' }] },
+    },
+    { action: '/system/identity/print', level: 'metadata', details: undefined },
+  ]);
+  t.notOk(allText(dir).includes('4111'), 'the redacted value is nowhere');
+  t.match(await verifyFiles(auditFiles(dir)), { ok: true, problems: [] });
+});
