@@ -20,9 +20,14 @@ import {
 } from '../../src/audit/command-facts.js';
 import { decryptDetails, isEncrypted } from '../../src/audit/details-cipher.js';
 import { Redactor } from '../../src/audit/redactor.js';
-import { ThreadAuditWriter } from '../../src/audit/thread-audit-writer.js';
+import type { ThreadAuditWriter } from '../../src/audit/thread-audit-writer.js';
 import { Sentence } from '../../src/protocol/index.js';
-import { captureLogger, fileWriterIn, readRecords } from '../fixtures/audit-helpers.js';
+import {
+  fileWriterIn,
+  readRecords,
+  threadHostOptions,
+  threadWriterIn,
+} from '../fixtures/audit-helpers.js';
 import { eventually } from '../fixtures/eventually.js';
 
 const ADD = Sentence.from([
@@ -149,27 +154,18 @@ t.test('strings past the room of the table are written out each time they come',
   t.same(read, users);
 });
 
-/** A threaded writer into `dir` with `redact` and `replica`, closed at teardown. */
+/** A threaded writer into `dir` that redacts `comment` and names replica r2. */
 function threadedIn(
   t: { teardown(fn: () => unknown): void },
   dir: string,
   encryptionKey?: Buffer,
 ): ThreadAuditWriter {
-  const writer = new ThreadAuditWriter({
+  const options = { redact: ['comment'], replica: 'r2' };
+  return threadWriterIn(
+    t,
     dir,
-    bufferSize: 100,
-    flushIntervalMs: 5000,
-    syncIntervalMs: 1000,
-    maxQueued: 1000,
-    maxFileBytes: 100 * 1024 * 1024,
-    retentionDays: 0,
-    logger: captureLogger().logger,
-    redact: ['comment'],
-    replica: 'r2',
-    ...(encryptionKey === undefined ? {} : { encryptionKey }),
-  });
-  t.teardown(() => writer.close());
-  return writer;
+    encryptionKey === undefined ? options : { ...options, encryptionKey },
+  ).writer;
 }
 
 /** A record without what differs by chance (its id) and by chain (prev, hash), which it has. */
@@ -239,15 +235,7 @@ t.test('the host makes records of facts with its redaction and replica', async (
   const { port1, port2 } = new MessageChannel();
   const acks: FromAuditThread[] = [];
   port1.on('message', (m: FromAuditThread) => acks.push(m));
-  hostAuditThread(port2, {
-    dir,
-    flushIntervalMs: 5000,
-    syncIntervalMs: 0,
-    maxFileBytes: 1 << 20,
-    retentionDays: 0,
-    redact: ['comment'],
-    replica: 'r9',
-  });
+  hostAuditThread(port2, threadHostOptions(dir, { redact: ['comment'], replica: 'r9' }));
   const batch = new RecordBatch();
   batch.addFacts(CORPUS[4] as CommandFacts);
   batch.addFacts(CORPUS[1] as CommandFacts);

@@ -10,10 +10,6 @@ import {
   type FromAuditThread,
 } from '../../src/audit/audit-thread.js';
 import { prepareRecord } from '../../src/audit/audit-writer.js';
-import {
-  ThreadAuditWriter,
-  type ThreadAuditWriterOptions,
-} from '../../src/audit/thread-audit-writer.js';
 import { verifyFiles } from '../../src/audit/verify-files.js';
 import { eventually } from '../fixtures/eventually.js';
 import {
@@ -22,29 +18,9 @@ import {
   fileWriterIn,
   readRecords,
   sampleEvent,
+  threadHostOptions,
+  threadWriterIn,
 } from '../fixtures/audit-helpers.js';
-
-/** A writer thread on `dir`, closed at the test's end. */
-function threadWriterIn(
-  t: { teardown(fn: () => unknown): void },
-  dir: string,
-  options: Partial<ThreadAuditWriterOptions> = {},
-): { writer: ThreadAuditWriter; log: ReturnType<typeof captureLogger> } {
-  const log = captureLogger();
-  const writer = new ThreadAuditWriter({
-    dir,
-    bufferSize: 100,
-    flushIntervalMs: 5000,
-    syncIntervalMs: 1000,
-    maxQueued: 1000,
-    maxFileBytes: 100 * 1024 * 1024,
-    retentionDays: 0,
-    logger: log.logger,
-    ...options,
-  });
-  t.teardown(() => writer.close());
-  return { writer, log };
-}
 
 /** The batch message of sample events `numbers`. */
 function batchOf(numbers: readonly number[], id: number) {
@@ -245,16 +221,10 @@ t.test('the host answers each message once its records are on disk', async (t) =
   const { port1, port2 } = new MessageChannel();
   const seen: FromAuditThread[] = [];
   port1.on('message', (m: FromAuditThread) => seen.push(m));
-  hostAuditThread(port2, {
-    dir,
-    flushIntervalMs: 5000,
-    syncIntervalMs: 0,
-    maxFileBytes: 1 << 20,
-    retentionDays: 0,
-    integrityKey: new Uint8Array(Buffer.alloc(32, 7)) as Buffer,
-    redact: [],
-    replica: undefined,
-  });
+  hostAuditThread(
+    port2,
+    threadHostOptions(dir, { integrityKey: new Uint8Array(Buffer.alloc(32, 7)) as Buffer }),
+  );
   port1.postMessage(batchOf([1, 2], 1));
   port1.postMessage({ type: 'flush', id: 2 });
   await eventually(() => seen.length === 2);
@@ -288,15 +258,7 @@ t.test('the host sends an error as a plain object that keeps its code', async (t
   const { port1, port2 } = new MessageChannel();
   const seen: FromAuditThread[] = [];
   port1.on('message', (m: FromAuditThread) => seen.push(m));
-  hostAuditThread(port2, {
-    dir: join(dir, 'not-a-folder'),
-    flushIntervalMs: 5000,
-    syncIntervalMs: 0,
-    maxFileBytes: 1 << 20,
-    retentionDays: 0,
-    redact: [],
-    replica: undefined,
-  });
+  hostAuditThread(port2, threadHostOptions(join(dir, 'not-a-folder')));
   port1.postMessage(batchOf([1], 1));
   port1.postMessage({ type: 'close', id: 2 });
   await eventually(() => seen.some((m) => m.type === 'ack' && m.id === 2));
