@@ -1,4 +1,5 @@
 import type { TrapCategory } from '../protocol/index.js';
+import type { QueryPredicate } from './query.js';
 
 /**
  * The simulator's in-memory configuration: menus of rows whose values are
@@ -80,6 +81,8 @@ const TRUE = Buffer.from('true', 'latin1');
 const FALSE = Buffer.from('false', 'latin1');
 const YES = Buffer.from('yes', 'latin1');
 const ID = '.id';
+/** What a menu's query reader reads before its first row. */
+const EMPTY_ROW: Row = new Map();
 
 function isNameIn(kind: PropertyKind): kind is { readonly nameIn: string } {
   return typeof kind === 'object' && 'nameIn' in kind;
@@ -116,6 +119,8 @@ export class Menu {
   readonly #menuAt: (path: string) => Menu | undefined;
   /** Unique key (latin1, NUL-joined) to row, so seeding thousands of rows stays linear. */
   readonly #unique = new Map<string, Row>();
+  /** `spec.hidden`: properties no print shows and no query sees. */
+  readonly #hidden: ReadonlySet<string>;
   #nextId = 1;
 
   /** @internal Made by {@link Database.define}: `menuAt` finds the router's other menus. */
@@ -123,6 +128,7 @@ export class Menu {
     this.spec = spec;
     this.#messages = messages;
     this.#menuAt = menuAt;
+    this.#hidden = new Set(spec.hidden);
     const verbs: readonly Verb[] =
       spec.verbs ?? (spec.singleton ? ['print', 'getall', 'get', 'set', 'listen'] : ALL_VERBS);
     // enable/disable exist only where there is a `disabled` to switch.
@@ -143,6 +149,24 @@ export class Menu {
   rows(): Row[] {
     const out: Row[] = [];
     for (const row of this.#rows.values()) out.push(this.#view(row));
+    return out;
+  }
+
+  /**
+   * The current rows `match` accepts, refreshed, in order; copies. A menu
+   * whose values do not change on reading tests its rows as stored (hidden
+   * properties unseen) and copies only those that match: a `?name=` lookup
+   * costs no copy of every row.
+   */
+  select(match: QueryPredicate): Row[] {
+    if (this.spec.refresh !== undefined)
+      return this.rows().filter((row) => match((name) => row.get(name)));
+    const hidden = this.#hidden;
+    let row: Row = EMPTY_ROW;
+    const read = (name: string): Buffer | undefined =>
+      hidden.has(name) ? undefined : row.get(name);
+    const out: Row[] = [];
+    for (row of this.#rows.values()) if (match(read)) out.push(this.#view(row));
     return out;
   }
 
@@ -332,7 +356,7 @@ export class Menu {
 
   #view(row: Row): Row {
     const copy = new Map(row);
-    for (const name of this.spec.hidden ?? []) copy.delete(name);
+    for (const name of this.#hidden) copy.delete(name);
     return this.spec.refresh === undefined ? copy : this.spec.refresh(copy);
   }
 }

@@ -170,17 +170,13 @@ function select(
   match: QueryPredicate,
   from: Buffer | undefined,
 ): Row[] {
-  let rows: Row[];
   const keys = splitList(from);
-  if (keys.length > 0) {
-    rows = [];
-    for (const key of keys) {
-      const row = menu.find(key);
-      if (row === undefined) throw new TrapError(ctx.options.noSuchItemMessage);
-      rows.push(row);
-    }
-  } else {
-    rows = menu.rows();
+  if (keys.length === 0) return menu.select(match);
+  const rows: Row[] = [];
+  for (const key of keys) {
+    const row = menu.find(key);
+    if (row === undefined) throw new TrapError(ctx.options.noSuchItemMessage);
+    rows.push(row);
   }
   return rows.filter((row) => match((name) => row.get(name)));
 }
@@ -253,7 +249,7 @@ function listen(
   });
   command.onEnd(unsubscribe);
   if (withCurrent) {
-    const current = menu.rows().filter((row) => match((name) => row.get(name)));
+    const current = menu.select(match);
     command.send(current.map((row) => rowWords(command.tag, project(row, proplist))));
   }
 }

@@ -114,12 +114,33 @@ export function compareValues(a: Buffer, b: Buffer): number {
   return Buffer.compare(a, b);
 }
 
-/** Equality with the boolean spellings folded together. */
+/** The longest boolean spelling (`false`). */
+const LONGEST_BOOLEAN = 5;
+
+/** True when `value` is an integer as {@link INTEGER} reads one, checked in place. */
+function isInteger(value: Buffer): boolean {
+  const from = value[0] === MINUS ? 1 : 0;
+  if (value.length === from) return false;
+  for (let i = from; i < value.length; i++) {
+    const c = value[i] as number;
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/**
+ * Equality with the boolean spellings folded together: what
+ * `compareValues(a, b) === 0` says otherwise. Different bytes are equal only
+ * as two boolean words or two integers, so most rows of a lookup are told
+ * apart with no string made.
+ */
 export function valuesEqual(a: Buffer, b: Buffer): boolean {
   if (a.equals(b)) return true;
-  const x = booleanOf(a.toString('latin1'));
-  if (x !== undefined && x === booleanOf(b.toString('latin1'))) return true;
-  return compareValues(a, b) === 0;
+  if (a.length <= LONGEST_BOOLEAN && b.length <= LONGEST_BOOLEAN) {
+    const x = booleanOf(a.toString('latin1'));
+    if (x !== undefined && x === booleanOf(b.toString('latin1'))) return true;
+  }
+  return isInteger(a) && isInteger(b) && compareValues(a, b) === 0;
 }
 
 function test(step: Exclude<Step, { kind: 'ops' }>, read: PropertyReader): boolean {

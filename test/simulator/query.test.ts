@@ -157,3 +157,63 @@ t.test('values compare numerically only when both sides are integers', async (t)
   t.notOk(valuesEqual(b('abc'), b('abd')));
   t.ok(valuesEqual(Buffer.from([0xe9]), Buffer.from([0xe9])));
 });
+
+t.test('equality is what comparing says, booleans folded, for any pair of values', async (t) => {
+  const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+  const spellings = [
+    'yes',
+    'true',
+    'no',
+    'false',
+    'YES',
+    'on',
+    '',
+    '-',
+    '-0',
+    '0',
+    '00',
+    '7',
+    '007',
+  ];
+  const more = [
+    '-7',
+    '-007',
+    '10',
+    '9',
+    '1e3',
+    ' 1',
+    '1 ',
+    '+1',
+    'abc',
+    'falsey',
+    '\u00e9',
+    '12345678901234567890',
+  ];
+  const values = [...spellings, ...more].map(b);
+  // What equality meant before it was checked in place: the strings of both sides.
+  const BOOLEANS = new Map([
+    ['yes', true],
+    ['true', true],
+    ['no', false],
+    ['false', false],
+  ]);
+  const expected = (x: Buffer, y: Buffer): boolean => {
+    const left = BOOLEANS.get(x.toString('latin1'));
+    return (
+      x.equals(y) ||
+      (left !== undefined && left === BOOLEANS.get(y.toString('latin1'))) ||
+      compareValues(x, y) === 0
+    );
+  };
+  let pairs = 0;
+  for (const x of values) {
+    for (const y of values) {
+      if (valuesEqual(x, y) !== expected(x, y)) t.fail(`"${x}" = "${y}"`);
+      pairs++;
+    }
+  }
+  t.equal(pairs, values.length ** 2, 'every pair agreed');
+  t.ok(valuesEqual(b('-007'), b('-7')));
+  t.ok(valuesEqual(b('true'), b('yes')));
+  t.notOk(valuesEqual(b('-'), b('-0')));
+});

@@ -2,6 +2,7 @@ import t from 'tap';
 import { parseDuration, splitList } from '../../src/simulator/context.js';
 import { Database, TrapError } from '../../src/simulator/database.js';
 import { Prng } from '../../src/simulator/prng.js';
+import { compileQuery } from '../../src/simulator/query.js';
 import { formatUptime } from '../../src/simulator/seed.js';
 import { LoginMode, parseVersion, versionProfile } from '../../src/simulator/version.js';
 import { openRaw } from '../fixtures/raw-client.js';
@@ -190,3 +191,47 @@ t.test('a command writes nothing after its end and runs late cleanups at once', 
   await command.sleep(10);
   await command.drained();
 });
+
+t.test(
+  'a menu selects the rows a query accepts, as printed: hidden values unseen, read values fresh',
+  async (t) => {
+    const db = new Database();
+    const users = db.define({
+      path: '/user',
+      writable: { name: 'text', password: 'text', group: ['full', 'read'] },
+      unique: ['name'],
+      hidden: ['password'],
+    });
+    users.add({ name: 'alice', password: 'pw1', group: 'full' });
+    users.add({ name: 'bob', password: 'pw2', group: 'read' });
+    const names = (rows: readonly Map<string, Buffer>[]): string[] =>
+      rows.map((row) => String(row.get('name')));
+    t.same(names(users.select(compileQuery([Buffer.from('?group=read')]))), ['bob']);
+    t.same(
+      names(users.select(compileQuery([]))),
+      ['alice', 'bob'],
+      'no query: every row, in order',
+    );
+    t.same(
+      users.select(compileQuery([Buffer.from('?password=pw1')])),
+      [],
+      'a hidden value matches nothing',
+    );
+    t.same(names(users.select(compileQuery([Buffer.from('?-password')]))), ['alice', 'bob']);
+    t.notOk(users.select(compileQuery([]))[0]?.has('password'), 'and is not in the rows');
+    let reads = 0;
+    const clock = db.define({
+      path: '/clock',
+      writable: { time: 'text' },
+      singleton: true,
+      refresh: (row) => row.set('time', Buffer.from(String(++reads))),
+    });
+    clock.set([], { time: '0' });
+    t.equal(
+      clock.select(compileQuery([Buffer.from('?time=1')])).length,
+      1,
+      'the value as read now',
+    );
+    t.equal(clock.select(compileQuery([Buffer.from('?time=1')])).length, 0, 'and again');
+  },
+);
