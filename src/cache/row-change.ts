@@ -102,19 +102,28 @@ export function reportedChange(sentence: Sentence): RowChange | undefined {
   return name === undefined ? undefined : { kind: 'named', ids: [id], name: fold(name) };
 }
 
+/**
+ * True when no word of `print` but its queries may select rows: its other
+ * attributes do not (`.proplist`, `count-only`), and it has no word of
+ * another kind (an API attribute such as `.proplist` aside, and its tag).
+ */
+function selectsOnlyByQueries(print: Sentence): boolean {
+  for (const name of print.attributes().keys()) if (!SHAPE_NEUTRAL.has(name)) return false;
+  const tagIndex = print.tagIndex;
+  for (let i = 1; i < print.wordCount; i++) {
+    const first = print.word(i)[0];
+    if (i !== tagIndex && first !== EQ && first !== QUESTION) return false;
+  }
+  return true;
+}
+
 /** Y, lower-cased, when the print filters by `?name=Y` alone; undefined otherwise. */
 export function nameQueryOf(print: Sentence): string | undefined {
   const queries = print.queries();
   const [query] = queries;
   if (queries.length !== 1 || !(query as Buffer).toString('latin1').startsWith(NAME_QUERY))
     return undefined;
-  for (const name of print.attributes().keys()) if (!SHAPE_NEUTRAL.has(name)) return undefined;
-  // Any other word (an API attribute such as `.proplist` aside) may select rows.
-  const tagIndex = print.tagIndex;
-  for (let i = 1; i < print.wordCount; i++) {
-    const first = print.word(i)[0];
-    if (i !== tagIndex && first !== EQ && first !== QUESTION) return undefined;
-  }
+  if (!selectsOnlyByQueries(print)) return undefined;
   return fold((query as Buffer).toString('latin1', NAME_QUERY.length));
 }
 
@@ -122,6 +131,11 @@ export function nameQueryOf(print: Sentence): string | undefined {
 export function replyShape(print: Sentence, replies: readonly Sentence[]): ReplyShape {
   const nameQuery = nameQueryOf(print);
   if (print.hasAttribute('count-only')) return { ids: undefined, nameQuery };
+  // A print of the whole menu shows every row: any change to a row reaches
+  // it, whichever ids it holds, so none are read (thousands, in a full
+  // hotspot user table, each an index entry).
+  if (print.queries().length === 0 && selectsOnlyByQueries(print))
+    return { ids: undefined, nameQuery };
   const ids = new Set<string>();
   for (const reply of replies) {
     if (reply.command !== '!re') continue;

@@ -85,6 +85,32 @@ t.test(
       ids: undefined,
       nameQuery: 'a',
     });
+    // The whole menu: every change to a row reaches it, so its ids are not read.
+    const whole = [`${USERS}/print`, '=.proplist=.id,name', '.tag=9'];
+    t.same(shape(whole, ['!re', '=.id=*1', '=name=a'], ['!re', '=.id=*2', '=name=b']), {
+      ids: undefined,
+      nameQuery: undefined,
+    });
+    t.same(
+      shape([`${USERS}/print`, '=from=*1'], ['!re', '=.id=*1', '=name=a']),
+      {
+        ids: new Set(['*1']),
+        nameQuery: undefined,
+      },
+      'from selects rows: its ids are kept',
+    );
+    t.same(
+      shape([`${USERS}/print`, '?comment=x'], ['!re', '=.id=*2', '=name=b']),
+      {
+        ids: new Set(['*2']),
+        nameQuery: undefined,
+      },
+      'so does a query',
+    );
+    t.ok(
+      reaches({ kind: 'kept-name', ids: ['*7'] }, shape(whole, ['!re', '=.id=*1', '=name=a'])),
+      'a change to any row reaches the whole menu',
+    );
   },
 );
 
