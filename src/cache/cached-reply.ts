@@ -36,38 +36,49 @@ export class CachedReply {
   readonly shape: ReplyShape;
   /** Every sentence's wire bytes, back to back. */
   readonly bytes: Buffer;
-  /** The reply sentences, the `!done` last; views over `bytes`. */
-  readonly sentences: readonly Sentence[];
   /** What keeping it costs: its bytes and each sentence's overhead (not its key's). */
   readonly memoryBytes: number;
   readonly storedAt: number;
   #expiresAt: number;
   /** sha256 of `bytes` when integrity checks are on. */
   readonly #digest: Buffer | undefined;
+  /** The sentences over `bytes`, read at the first replay. */
+  #sentences: readonly Sentence[] | undefined;
 
   private constructor(
     path: string,
     shape: ReplyShape,
     bytes: Buffer,
+    overheadBytes: number,
     times: ReplyTimes,
     hasDigest: boolean,
   ) {
     this.path = path;
     this.shape = shape;
     this.bytes = bytes;
-    // The bytes already passed the upstream decoder's limits: here they only bound themselves.
-    const decoder = new Decoder({
-      maxWordBytes: bytes.length,
-      maxSentenceBytes: bytes.length,
-      maxWordsPerSentence: bytes.length,
-    });
-    this.sentences = decoder.decode(bytes);
-    let memoryBytes = bytes.length;
-    for (const sentence of this.sentences) memoryBytes += sentenceOverheadBytes(sentence);
-    this.memoryBytes = memoryBytes;
+    this.memoryBytes = bytes.length + overheadBytes;
     this.storedAt = times.storedAt;
     this.#expiresAt = times.expiresAt;
     this.#digest = hasDigest ? sha256(bytes) : undefined;
+  }
+
+  /**
+   * The reply sentences, the `!done` last; views over `bytes`. Read from the
+   * bytes when first asked: a reply dropped before any hit (a whole table a
+   * write changes) is never decoded twice.
+   */
+  get sentences(): readonly Sentence[] {
+    if (this.#sentences === undefined) {
+      // The bytes already passed the upstream decoder's limits: here they only bound themselves.
+      const { bytes } = this;
+      const decoder = new Decoder({
+        maxWordBytes: bytes.length,
+        maxSentenceBytes: bytes.length,
+        maxWordsPerSentence: bytes.length,
+      });
+      this.#sentences = decoder.decode(bytes);
+    }
+    return this.#sentences;
   }
 
   /** Copies `replies` and `done` into one reply; with `hasDigest`, remembers their sha256. */
@@ -79,8 +90,17 @@ export class CachedReply {
     times: ReplyTimes,
     hasDigest: boolean,
   ): CachedReply {
-    const bytes = Buffer.concat([...replies.map((s) => s.raw), done.raw]);
-    return new CachedReply(path, shape, bytes, times, hasDigest);
+    let length = done.byteLength;
+    let overheadBytes = sentenceOverheadBytes(done);
+    for (const reply of replies) {
+      length += reply.byteLength;
+      overheadBytes += sentenceOverheadBytes(reply);
+    }
+    const bytes = Buffer.allocUnsafe(length);
+    let at = 0;
+    for (const reply of replies) at = reply.copyTo(bytes, at);
+    done.copyTo(bytes, at);
+    return new CachedReply(path, shape, bytes, overheadBytes, times, hasDigest);
   }
 
   /** Until when the reply is fresh; past that it may only be served stale. */
