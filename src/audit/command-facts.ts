@@ -3,7 +3,7 @@
  * outcome, before any of it is turned into text. {@link commandEvent} makes
  * the record from them, wherever it runs: on the proxy's thread for the
  * writers that live there, on the writer's own thread for the threaded one,
- * which gets the facts as bytes ({@link writeFacts}, {@link readFacts}). The
+ * which gets the facts as bytes ({@link writeFacts}, {@link FactsReader}). The
  * proxy's thread then copies the command's bytes and a few numbers per
  * record, and the redaction, the JSON and the id are made off its path
  * (issue 19).

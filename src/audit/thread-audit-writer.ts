@@ -115,9 +115,9 @@ export class ThreadAuditWriter implements AuditWriter {
   }
 
   write(event: AuditEvent): void {
-    if (this.#isFullUp()) return;
+    if (this.#dropsNext()) return;
     this.#pending.add(prepareRecord(event, this.#options.encryptionKey));
-    this.#sent();
+    this.#sendWhenDue();
   }
 
   /**
@@ -125,13 +125,13 @@ export class ThreadAuditWriter implements AuditWriter {
    * makes the record, with its id and time, as `commandEvent` does.
    */
   writeCommand(facts: CommandFacts): void {
-    if (this.#isFullUp()) return;
+    if (this.#dropsNext()) return;
     this.#pending.addFacts(facts);
-    this.#sent();
+    this.#sendWhenDue();
   }
 
   /** True (the record dropped and counted) when closed or `maxQueued` records wait. */
-  #isFullUp(): boolean {
+  #dropsNext(): boolean {
     if (!this.#isClosed && this.#pending.count + this.#inFlightRecords < this.#options.maxQueued)
       return false;
     this.#drop(1);
@@ -139,7 +139,7 @@ export class ThreadAuditWriter implements AuditWriter {
   }
 
   /** Sends the batch once it holds `bufferSize` records or is nearly out of room. */
-  #sent(): void {
+  #sendWhenDue(): void {
     if (this.#pending.count >= this.#options.bufferSize || this.#pending.isFull()) this.#send();
   }
 
