@@ -139,13 +139,15 @@ export async function hotspotUsers(client: RawClient): Promise<string[]> {
 
 /**
  * Runs the mix on every client for `seconds`; resolves with the commands
- * answered. Each command's latency in ms is pushed to `latenciesMs` if given.
+ * answered. Each command's latency in ms is pushed to `latenciesMs` if
+ * given, and each write's (the adds and removes) to `writeLatenciesMs` too.
  */
 export async function billingLoop(
   clients: readonly RawClient[],
   users: readonly string[],
   seconds: number,
   latenciesMs?: number[],
+  writeLatenciesMs?: number[],
 ): Promise<number> {
   let commands = 0;
   const end = performance.now() + seconds * 1000;
@@ -157,7 +159,10 @@ export async function billingLoop(
         const words = mix.next(removeId);
         const started = performance.now();
         const reply = await sendCommand(client, encodeSentence(words));
-        latenciesMs?.push(performance.now() - started);
+        const ms = performance.now() - started;
+        latenciesMs?.push(ms);
+        if (removeId !== undefined || words[0] === '/ip/hotspot/user/add')
+          writeLatenciesMs?.push(ms);
         if (reply.trap !== undefined) throw new Error(`${words[0]}: ${reply.trap}`);
         removeId = words[0] === '/ip/hotspot/user/add' ? reply.ret : undefined;
         commands++;

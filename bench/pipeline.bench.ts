@@ -26,6 +26,8 @@
  *   relayCpuMicrosPerCommand the same for the relay
  *   p99AddedMs               rosgate p99 - direct p99
  *   relayP99AddedMs          relay p99 - direct p99
+ *   writesP99AddedMs         the same for the writes alone (the mix's adds and removes; -1 if none)
+ *   relayWritesP99AddedMs    the relay's
  *   syscallsPerCommand       rosgate's system calls per command (strace -c
  *                            over a separate phase; -1 without strace)
  *   coreSyscallsPerCommand   the same for core
@@ -105,6 +107,7 @@ interface Tally {
   seconds: number;
   cpuSeconds: number;
   latenciesMs: number[];
+  writeLatenciesMs: number[];
 }
 
 async function connect(port: number, count: number): Promise<RawClient[]> {
@@ -161,7 +164,13 @@ async function timedPhase(
 ): Promise<void> {
   const cpuBefore = setup.process?.cpuSeconds() ?? 0;
   const started = performance.now();
-  tally.commands += await billingLoop(clients, users, seconds, tally.latenciesMs);
+  tally.commands += await billingLoop(
+    clients,
+    users,
+    seconds,
+    tally.latenciesMs,
+    tally.writeLatenciesMs,
+  );
   tally.seconds += (performance.now() - started) / 1000;
   tally.cpuSeconds += (setup.process?.cpuSeconds() ?? 0) - cpuBefore;
 }
@@ -195,6 +204,10 @@ async function syscallsPerCommand(
 
 const round = (n: number, digits = 3): number => Number(n.toFixed(digits));
 
+/** `ms` minus `directMs`, or -1 when either phase timed no such command (a very short run). */
+const addedOrNone = (ms: number, directMs: number): number =>
+  Number.isNaN(ms - directMs) ? -1 : round(ms - directMs);
+
 /** The field each setup's system calls per command go in (direct has no process of ours). */
 const SYSCALL_FIELDS: Readonly<Record<Exclude<Setup['name'], 'direct'>, string>> = {
   rosgate: 'syscallsPerCommand',
@@ -214,7 +227,13 @@ async function measure(
   try {
     for (const setup of setups) {
       clients.set(setup, await connect(setup.port, count));
-      tallies.set(setup, { commands: 0, seconds: 0, cpuSeconds: 0, latenciesMs: [] });
+      tallies.set(setup, {
+        commands: 0,
+        seconds: 0,
+        cpuSeconds: 0,
+        latenciesMs: [],
+        writeLatenciesMs: [],
+      });
       await billingLoop(clients.get(setup) as RawClient[], users, options.warmupSeconds, undefined);
     }
     for (let r = 0; r < options.rounds; r++) {
@@ -228,12 +247,14 @@ async function measure(
       setups.map((setup) => {
         const tally = tallies.get(setup) as Tally;
         const sorted = tally.latenciesMs.sort((a, b) => a - b);
+        const writes = tally.writeLatenciesMs.sort((a, b) => a - b);
         return [
           setup.name,
           {
             perSecond: tally.commands / tally.seconds,
             cpuMicros: (tally.cpuSeconds / tally.commands) * 1e6,
             p99Ms: percentile(sorted, 99),
+            writesP99Ms: percentile(writes, 99),
           },
         ];
       }),
@@ -244,7 +265,7 @@ async function measure(
     for (const [name, f] of figures)
       console.log(
         `  ${count} clients ${name.padEnd(8)} ${Math.round(f.perSecond)} cmd/s` +
-          `  p99 ${f.p99Ms.toFixed(2)} ms` +
+          `  p99 ${f.p99Ms.toFixed(2)} ms (writes ${f.writesP99Ms.toFixed(2)})` +
           (name === 'direct' ? '' : `  ${f.cpuMicros.toFixed(1)} µs CPU/command`),
       );
     const fields: Record<string, number> = {
@@ -257,6 +278,8 @@ async function measure(
       relayCpuMicrosPerCommand: round(of('relay').cpuMicros, 1),
       p99AddedMs: round(of('rosgate').p99Ms - direct.p99Ms),
       relayP99AddedMs: round(of('relay').p99Ms - direct.p99Ms),
+      writesP99AddedMs: addedOrNone(of('rosgate').writesP99Ms, direct.writesP99Ms),
+      relayWritesP99AddedMs: addedOrNone(of('relay').writesP99Ms, direct.writesP99Ms),
     };
     if (options.isCountingSyscalls) {
       const phase = Math.min(2, options.seconds);

@@ -25,6 +25,8 @@ t.test('the pipeline bench runs its four setups and reports every figure', (t) =
       'relayCpuMicrosPerCommand',
       'p99AddedMs',
       'relayP99AddedMs',
+      'writesP99AddedMs',
+      'relayWritesP99AddedMs',
       'syscallsPerCommand',
       'coreSyscallsPerCommand',
       'relaySyscallsPerCommand',
