@@ -30,6 +30,7 @@ import {
 import type { AuditAppender } from './file-appender.js';
 import { LevelPolicy } from './level-policy.js';
 import {
+  NO_REPLY,
   commandEvent,
   stamped,
   type CommandFacts,
@@ -164,8 +165,7 @@ interface Outcome {
   readonly error?: RosgateError | undefined;
   readonly trap?: { readonly category?: string; readonly message?: string } | undefined;
   /** The reply rows kept (at `full`); undefined when none were. */
-  readonly reply?: readonly AuditValue[] | undefined;
-  readonly isReplyTruncated?: boolean;
+  readonly reply?: KeptReply | undefined;
   /** The `.id` the router gave a new row (`!done =ret=*1A` of an add). */
   readonly ret?: string | undefined;
 }
@@ -284,7 +284,6 @@ function commandRecorder({ emitCommand, elapsedNow, now }: Recording): RecordCom
     const isFlagged = notes.verdict === 'flag' || flags !== undefined;
     // A denial policy only noted (monitor mode) is recorded like one it enforced.
     if (level === 'none' && !isDenied && !isFlagged && notes.verdict !== 'deny') return;
-    const { error } = outcome;
     emitCommand(
       {
         timestamp: now(),
@@ -303,12 +302,12 @@ function commandRecorder({ emitCommand, elapsedNow, now }: Recording): RecordCom
         cache: notes.cache,
         rows: outcome.rows,
         duration: elapsedNow() - context.receivedAt,
-        error: error === undefined ? undefined : { code: error.code, message: error.message },
+        error: outcome.error,
         flags,
         ret: outcome.ret,
         trap: outcome.trap,
       },
-      { rows: outcome.reply ?? [], isTruncated: outcome.isReplyTruncated === true },
+      outcome.reply ?? NO_REPLY,
     );
   };
   return recordCommand;
@@ -412,11 +411,11 @@ class AuditSink extends SinkDecorator implements Exchange {
   }
 
   #record(result: AuditResult, error: RosgateError | undefined, ret: string | undefined): void {
+    const rows = this.#reply;
     const outcome: Outcome = {
       result,
       rows: this.#rows,
-      reply: this.#reply,
-      isReplyTruncated: this.#isReplyTruncated,
+      reply: rows === undefined ? undefined : { rows, isTruncated: this.#isReplyTruncated },
       trap: this.#trap,
       error,
       ret,

@@ -87,7 +87,8 @@ export const NO_REPLY: KeptReply = Object.freeze({ rows: [], isTruncated: false 
 
 /**
  * The record of `facts`: secrets redacted by `redactor`; at `full`, the
- * reply rows `reply` kept ({@link NO_REPLY} below it). Byte for byte the same record on either thread.
+ * reply rows `reply` kept ({@link NO_REPLY} below it). Byte for byte the
+ * same record on either thread.
  */
 export function commandEvent(
   facts: CommandFacts,
