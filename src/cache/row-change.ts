@@ -119,7 +119,11 @@ function selectsOnlyByQueries(print: Sentence): boolean {
 
 /** Y, lower-cased, when the print filters by `?name=Y` alone; undefined otherwise. */
 export function nameQueryOf(print: Sentence): string | undefined {
-  const queries = print.queries();
+  return nameQueryIn(print, print.queries());
+}
+
+/** {@link nameQueryOf}, given the print's query words. */
+function nameQueryIn(print: Sentence, queries: readonly Buffer[]): string | undefined {
   const [query] = queries;
   if (queries.length !== 1 || !(query as Buffer).toString('latin1').startsWith(NAME_QUERY))
     return undefined;
@@ -129,13 +133,13 @@ export function nameQueryOf(print: Sentence): string | undefined {
 
 /** The shape of a finished reply to `print`: its rows' ids and its name filter. */
 export function replyShape(print: Sentence, replies: readonly Sentence[]): ReplyShape {
-  const nameQuery = nameQueryOf(print);
+  const queries = print.queries();
+  const nameQuery = nameQueryIn(print, queries);
   if (print.hasAttribute('count-only')) return { ids: undefined, nameQuery };
   // A print of the whole menu shows every row: any change to a row reaches
   // it, whichever ids it holds, so none are read (thousands, in a full
   // hotspot user table, each an index entry).
-  if (print.queries().length === 0 && selectsOnlyByQueries(print))
-    return { ids: undefined, nameQuery };
+  if (queries.length === 0 && selectsOnlyByQueries(print)) return { ids: undefined, nameQuery };
   const ids = new Set<string>();
   for (const reply of replies) {
     if (reply.command !== '!re') continue;
