@@ -272,12 +272,14 @@ async function reprint(
   const keys = splitList(from).map((key) => String(menu.find(key)?.get('.id')));
   const chosen = (): Row[] =>
     keys.length === 0
-      ? menu.rows()
-      : keys.map((key) => menu.find(key)).filter((row): row is Row => row !== undefined);
+      ? menu.select(match)
+      : keys
+          .map((key) => menu.find(key))
+          .filter((row): row is Row => row !== undefined && match((name) => row.get(name)));
   let current = rows;
   while (!command.isFinished) {
     command.send(current.map((row) => rowWords(command.tag, project(row, proplist))));
     await command.sleep(periodMs);
-    current = chosen().filter((row) => match((name) => row.get(name)));
+    current = chosen();
   }
 }

@@ -92,7 +92,6 @@ function parseWord(word: Buffer): Step | undefined {
   };
 }
 
-const INTEGER = /^-?\d+$/;
 const TRUE_WORDS = new Set(['yes', 'true']);
 const FALSE_WORDS = new Set(['no', 'false']);
 
@@ -102,22 +101,7 @@ function booleanOf(text: string): boolean | undefined {
   return undefined;
 }
 
-/** -1, 0 or 1: numbers as numbers when both sides are integers, else bytes. */
-export function compareValues(a: Buffer, b: Buffer): number {
-  const left = a.toString('latin1');
-  const right = b.toString('latin1');
-  if (INTEGER.test(left) && INTEGER.test(right)) {
-    const x = BigInt(left);
-    const y = BigInt(right);
-    return x < y ? -1 : x > y ? 1 : 0;
-  }
-  return Buffer.compare(a, b);
-}
-
-/** The longest boolean spelling (`false`). */
-const LONGEST_BOOLEAN = 5;
-
-/** True when `value` is an integer as {@link INTEGER} reads one, checked in place. */
+/** True when `value` is an integer: an optional `-` and one digit or more, checked in place. */
 function isInteger(value: Buffer): boolean {
   const from = value[0] === MINUS ? 1 : 0;
   if (value.length === from) return false;
@@ -128,11 +112,24 @@ function isInteger(value: Buffer): boolean {
   return true;
 }
 
+/** -1, 0 or 1: numbers as numbers when both sides are integers, else bytes. */
+export function compareValues(a: Buffer, b: Buffer): number {
+  if (isInteger(a) && isInteger(b)) {
+    const x = BigInt(a.toString('latin1'));
+    const y = BigInt(b.toString('latin1'));
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return Buffer.compare(a, b);
+}
+
+/** The longest boolean spelling (`false`). */
+const LONGEST_BOOLEAN = 5;
+
 /**
  * Equality with the boolean spellings folded together: what
  * `compareValues(a, b) === 0` says otherwise. Different bytes are equal only
  * as two boolean words or two integers, so most rows of a lookup are told
- * apart with no string made.
+ * apart with no string made (the integer check reads the bytes in place).
  */
 export function valuesEqual(a: Buffer, b: Buffer): boolean {
   if (a.equals(b)) return true;
@@ -140,6 +137,7 @@ export function valuesEqual(a: Buffer, b: Buffer): boolean {
     const x = booleanOf(a.toString('latin1'));
     if (x !== undefined && x === booleanOf(b.toString('latin1'))) return true;
   }
+  // Bytes that differ compare equal only as numbers.
   return isInteger(a) && isInteger(b) && compareValues(a, b) === 0;
 }
 
