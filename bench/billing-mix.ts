@@ -137,6 +137,9 @@ export async function hotspotUsers(client: RawClient): Promise<string[]> {
   return users;
 }
 
+/** The mix's writes: a voucher's add and its remove. */
+const WRITES: ReadonlySet<string> = new Set(['/ip/hotspot/user/add', '/ip/hotspot/user/remove']);
+
 /**
  * Runs the mix on every client for `seconds`; resolves with the commands
  * answered. Each command's latency in ms is pushed to `latenciesMs` if
@@ -161,8 +164,7 @@ export async function billingLoop(
         const reply = await sendCommand(client, encodeSentence(words));
         const ms = performance.now() - started;
         latenciesMs?.push(ms);
-        if (removeId !== undefined || words[0] === '/ip/hotspot/user/add')
-          writeLatenciesMs?.push(ms);
+        if (WRITES.has(words[0] as string)) writeLatenciesMs?.push(ms);
         if (reply.trap !== undefined) throw new Error(`${words[0]}: ${reply.trap}`);
         removeId = words[0] === '/ip/hotspot/user/add' ? reply.ret : undefined;
         commands++;
