@@ -4,7 +4,7 @@ import { runCli } from '../../src/cli.js';
 import { allText, auditFiles, readRecords } from '../fixtures/audit-helpers.js';
 import { eventually } from '../fixtures/eventually.js';
 import { loggedIn, connectApi, startStack } from '../fixtures/stack.js';
-import { text } from '../fixtures/raw-client.js';
+import { openRaw, text } from '../fixtures/raw-client.js';
 import { adminClient } from '../fixtures/wire-admin.js';
 import { cliIo } from '../fixtures/wire-cli.js';
 
@@ -307,3 +307,39 @@ t.test('records below and at full reach one chain through the writer thread', as
   t.notOk(allText(dir).includes('4111'), 'the redacted value is nowhere');
   t.match(await verifyFiles(auditFiles(dir)), { ok: true, problems: [] });
 });
+
+t.test(
+  'command records made on the writer thread name the replica, on faults and after a reload',
+  async (t) => {
+    const dir = t.testdir();
+    const stack = await startStack(t, {
+      config: { audit: { dir, flushIntervalMs: 10 }, shared: { replicaId: 'pod-3' } },
+    });
+    const client = await openRaw(t, stack.port, { user: 'admin', password: 'secret' });
+    t.match(text(await client.call(['/system/identity/print'])), ['!re =name=MikroTik', '!done']);
+    // The router drops the add while it runs: the client hears of it, the record keeps why.
+    stack.sim.faults.latencyMs = 1_000;
+    client.send(['/ip/hotspot/user/add', '=name=pod-v1', `=password=${VOUCHER_PW}`]);
+    await eventually(() => (stack.sim.counters.commands['/ip/hotspot/user/add'] ?? 0) > 0);
+    stack.sim.faults.dropAll();
+    t.match(text(await client.untilDone())[0], /^!trap /);
+    stack.sim.faults.latencyMs = 0;
+    t.match(await stack.app.reconfigure('cache', { enabled: false }), { ok: true });
+    t.match(text(await client.call(['/ip/hotspot/user/print', '?name=nobody'])).at(-1), '!done');
+    client.close();
+    await stack.app.stop(0);
+    const commands = readRecords(dir).filter((r) => r.kind === 'command');
+    t.match(commands, [
+      { action: '/system/identity/print', replica: 'pod-3', result: 'success' },
+      {
+        action: '/ip/hotspot/user/add',
+        replica: 'pod-3',
+        result: 'error',
+        details: { code: /^ROSGATE_/, attributes: { name: 'pod-v1', password: '***' } },
+      },
+      { action: '/ip/hotspot/user/print', replica: 'pod-3', cache: undefined },
+    ]);
+    t.notOk(allText(dir).includes(VOUCHER_PW), 'the password is nowhere');
+    t.match(await verifyFiles(auditFiles(dir)), { ok: true, problems: [] });
+  },
+);
